@@ -1,0 +1,218 @@
+// Command benchrun owns the measurements bench/run.sh takes of one tracer
+// run: it starts a command, waits for it, and reports its wall time, its peak
+// resident set size and, optionally, the run count and in-kernel run time of
+// the BPF programs the command loaded.
+//
+// Usage:
+//
+//	benchrun [-o FILE] [-progs TYPE,...] -- CMD [ARG...]
+//
+// The command inherits stdin, stdout and stderr. benchrun prints one line of
+// key=value pairs to FILE (default stderr):
+//
+//	wall_ns=N maxrss_kb=N exit=N [progs=N run_cnt=N run_time_ns=N]
+//
+// With -progs, benchrun turns on BPF run-time statistics, polls for programs
+// of those types created after it started, and holds a reference to each.
+// Types are the library's program type names in lower case, such as
+// tracepoint, rawtracepoint, tracing, kprobe or perfevent. The reference keeps a program's counters
+// readable after the command exits, so the totals cover the whole run. It
+// needs root. benchrun exits with the command's exit status.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+)
+
+// pollInterval is how often benchrun looks for newly loaded programs.
+const pollInterval = 5 * time.Millisecond
+
+func main() {
+	out := flag.String("o", "", "write the result line to `FILE` instead of stderr")
+	progTypes := flag.String("progs", "", "report BPF programs of these comma-separated `TYPES` loaded by the command")
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: benchrun [-o FILE] [-progs TYPE,...] -- CMD [ARG...]")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() == 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	code, err := run(flag.Args(), *progTypes, *out)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "benchrun: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func run(argv []string, progTypes, out string) (int, error) {
+	var tracker *progTracker
+	if progTypes != "" {
+		t, err := newProgTracker(progTypes)
+		if err != nil {
+			return 1, err
+		}
+		defer t.Close()
+		tracker = t
+	}
+
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 127, err
+	}
+	go func() {
+		for s := range sigs {
+			cmd.Process.Signal(s)
+		}
+	}()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	var waitErr error
+	if tracker == nil {
+		waitErr = <-done
+	} else {
+		tick := time.NewTicker(pollInterval)
+	poll:
+		for {
+			tracker.scan()
+			select {
+			case waitErr = <-done:
+				tick.Stop()
+				break poll
+			case <-tick.C:
+			}
+		}
+	}
+	wall := time.Since(start)
+	signal.Stop(sigs)
+
+	code := 0
+	var exitErr *exec.ExitError
+	switch {
+	case errors.As(waitErr, &exitErr):
+		code = exitErr.ExitCode()
+		if code < 0 {
+			code = 128 + int(exitErr.Sys().(syscall.WaitStatus).Signal())
+		}
+	case waitErr != nil:
+		return 1, waitErr
+	}
+
+	fields := []string{
+		fmt.Sprintf("wall_ns=%d", wall.Nanoseconds()),
+		fmt.Sprintf("maxrss_kb=%d", cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss),
+		fmt.Sprintf("exit=%d", code),
+	}
+	if tracker != nil {
+		n, cnt, ns, err := tracker.totals()
+		if err != nil {
+			return code, err
+		}
+		fields = append(fields, fmt.Sprintf("progs=%d", n), fmt.Sprintf("run_cnt=%d", cnt), fmt.Sprintf("run_time_ns=%d", ns))
+	}
+	line := strings.Join(fields, " ") + "\n"
+	if out == "" {
+		_, err := io.WriteString(os.Stderr, line)
+		return code, err
+	}
+	return code, os.WriteFile(out, []byte(line), 0o644)
+}
+
+// progTracker finds and holds the programs of the wanted types loaded after
+// it was created.
+type progTracker struct {
+	want  map[string]bool
+	stats io.Closer
+	seen  map[ebpf.ProgramID]bool
+	held  []*ebpf.Program
+}
+
+func newProgTracker(types string) (*progTracker, error) {
+	want := map[string]bool{}
+	for _, typ := range strings.Split(types, ",") {
+		want[strings.ToLower(strings.TrimSpace(typ))] = true
+	}
+	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	if err != nil {
+		return nil, fmt.Errorf("enabling BPF run-time statistics: %w", err)
+	}
+	t := &progTracker{want: want, stats: stats, seen: map[ebpf.ProgramID]bool{}}
+	for id := range programIDs {
+		t.seen[id] = true
+	}
+	return t, nil
+}
+
+// programIDs yields the IDs of the programs loaded now.
+func programIDs(yield func(ebpf.ProgramID) bool) {
+	var id ebpf.ProgramID
+	for {
+		next, err := ebpf.ProgramGetNextID(id)
+		if err != nil || !yield(next) {
+			return
+		}
+		id = next
+	}
+}
+
+// scan takes a reference to each new program of a wanted type. A program
+// that disappears between listing and opening is skipped.
+func (t *progTracker) scan() {
+	for id := range programIDs {
+		if t.seen[id] {
+			continue
+		}
+		t.seen[id] = true
+		prog, err := ebpf.NewProgramFromID(id)
+		if err != nil {
+			continue
+		}
+		if !t.want[strings.ToLower(prog.Type().String())] {
+			prog.Close()
+			continue
+		}
+		t.held = append(t.held, prog)
+	}
+}
+
+// totals sums the statistics of the held programs.
+func (t *progTracker) totals() (n int, runCnt uint64, runTimeNs int64, err error) {
+	for _, p := range t.held {
+		s, err := p.Stats()
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		runCnt += s.RunCount
+		runTimeNs += s.Runtime.Nanoseconds()
+	}
+	return len(t.held), runCnt, runTimeNs, nil
+}
+
+// Close drops the program references and turns statistics back off.
+func (t *progTracker) Close() error {
+	for _, p := range t.held {
+		p.Close()
+	}
+	return t.stats.Close()
+}

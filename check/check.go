@@ -1,0 +1,740 @@
+// Package check owns the semantic pass. Input: a parsed program, the probe
+// registry and the environment. Output: Info, side tables that give every
+// expression its type for each concrete probe instance, every map its kind,
+// key and value types, and every args.NAME its location. The AST is never
+// modified. Every problem found is collected as a diagnostic with a span.
+//
+// Algorithm: attach points are expanded through their providers; then the
+// probes are walked twice. The first walk only learns what each map holds
+// from its assignments (a map may be read in a probe that precedes the one
+// that writes it); the second walk types every expression and reports.
+package check
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"ebtrace/output"
+	"ebtrace/printf"
+	"ebtrace/probe"
+	"ebtrace/source"
+	"ebtrace/syntax"
+	"ebtrace/types"
+)
+
+// Info is the result of checking a program.
+type Info struct {
+	Program   *syntax.Program
+	Instances []*Instance
+	Maps      map[string]*Map // by name without @; "" is the anonymous map
+	Printfs   map[*syntax.CallExpr]*printf.Format
+}
+
+// MapNames returns the map names sorted.
+func (in *Info) MapNames() []string {
+	var names []string
+	for n := range in.Maps {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Instance is one probe body bound to one concrete attach point.
+type Instance struct {
+	Probe    *syntax.Probe
+	Index    int // position of Probe in the program
+	Instance probe.Instance
+	Types    map[syntax.Expr]types.Type
+	Args     map[*syntax.FieldExpr]probe.Arg
+	Vars     map[string]types.Type
+}
+
+// Map is what a map holds, learnt from every use in the script.
+type Map struct {
+	Name  string
+	Kind  output.Kind
+	Keyed bool
+	Keys  []types.Type // one per key part; nil when not keyed
+	Value types.Type   // Scalar and String maps
+	// Linear histogram parameters.
+	LMin, LMax, LStep int64
+	Def               source.Span // first assignment
+}
+
+// DisplayName is the map's name as the user writes it.
+func (m *Map) DisplayName() string { return "@" + m.Name }
+
+// Aggregate reports whether the map is per-CPU aggregated.
+func (m *Map) Aggregate() bool { return m.Kind != output.Scalar && m.Kind != output.String }
+
+// Check types prog. It returns Info and, when the script has problems, a
+// *source.Diagnostics error. Errors from the environment (tracefs missing)
+// are returned wrapped, separate from diagnostics.
+func Check(prog *syntax.Program, reg *probe.Registry, env *probe.Env) (*Info, error) {
+	c := &checker{
+		info: &Info{Program: prog, Maps: map[string]*Map{}, Printfs: map[*syntax.CallExpr]*printf.Format{}},
+		diag: &source.Diagnostics{File: prog.File},
+	}
+	for i, p := range prog.Probes {
+		for _, ap := range p.Attach {
+			insts, err := expand(reg, env, ap)
+			var pe *probe.Error
+			switch {
+			case errors.As(err, &pe):
+				c.diag.Add(ap.Sp, "probe", "%s", pe.Msg).Hints = pe.Hints
+			case err != nil:
+				return nil, err
+			}
+			for _, inst := range insts {
+				c.info.Instances = append(c.info.Instances, &Instance{Probe: p, Index: i, Instance: inst})
+			}
+		}
+	}
+	if len(c.diag.Items) > 0 {
+		return c.info, c.diag
+	}
+	c.learning = true
+	for _, in := range c.info.Instances {
+		c.instance(in)
+	}
+	c.learning = false
+	for _, in := range c.info.Instances {
+		c.instance(in)
+	}
+	c.dedupe()
+	return c.info, c.diag.Err()
+}
+
+func expand(reg *probe.Registry, env *probe.Env, ap *syntax.AttachPoint) ([]probe.Instance, error) {
+	p, spec, err := reg.Lookup(ap.Raw)
+	if err != nil {
+		return nil, err
+	}
+	return p.Expand(spec, env)
+}
+
+type checker struct {
+	info     *Info
+	diag     *source.Diagnostics
+	learning bool // first walk: learn map definitions, report nothing
+	cur      *Instance
+}
+
+func (c *checker) errorf(sp source.Span, code, format string, args ...any) *source.Diagnostic {
+	if c.learning {
+		return &source.Diagnostic{}
+	}
+	return c.diag.Add(sp, code, format, args...)
+}
+
+// dedupe drops repeated diagnostics: a probe with several attach points is
+// checked once per attach point.
+func (c *checker) dedupe() {
+	seen := map[string]bool{}
+	var out []source.Diagnostic
+	for _, d := range c.diag.Items {
+		k := fmt.Sprint(d.Span, d.Message)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, d)
+		}
+	}
+	c.diag.Items = out
+}
+
+func (c *checker) instance(in *Instance) {
+	in.Types = map[syntax.Expr]types.Type{}
+	in.Args = map[*syntax.FieldExpr]probe.Arg{}
+	in.Vars = map[string]types.Type{}
+	c.cur = in
+	if in.Probe.Pred != nil {
+		if t := c.expr(in.Probe.Pred); t.Kind != types.Void && !t.IsInt() {
+			c.errorf(in.Probe.Pred.Span(), "type", "a predicate must be an integer, not %s", t)
+		}
+	}
+	c.block(in.Probe.Body)
+}
+
+func (c *checker) block(b *syntax.Block) {
+	for _, s := range b.Stmts {
+		c.stmt(s)
+	}
+}
+
+func (c *checker) stmt(s syntax.Stmt) {
+	switch s := s.(type) {
+	case *syntax.Block:
+		c.block(s)
+	case *syntax.IfStmt:
+		if t := c.expr(s.Cond); !t.IsInt() && t.Kind != types.Void {
+			c.errorf(s.Cond.Span(), "type", "an if condition must be an integer, not %s", t)
+		}
+		c.block(s.Then)
+		if s.Else != nil {
+			c.stmt(s.Else)
+		}
+	case *syntax.ExprStmt:
+		if call, ok := s.X.(*syntax.CallExpr); ok && aggregations[call.Fun] {
+			c.errorf(call.Sp, "aggregation", "%s() must be assigned to a map", call.Fun).
+				Hint("for example @x = %s(...)", call.Fun)
+			c.args(call)
+			return
+		}
+		c.expr(s.X)
+	case *syntax.AssignStmt:
+		c.assign(s)
+	}
+}
+
+var aggregations = map[string]bool{
+	"count": true, "sum": true, "avg": true, "min": true, "max": true,
+	"stats": true, "hist": true, "lhist": true,
+}
+
+var aggKinds = map[string]output.Kind{
+	"count": output.Count, "sum": output.Sum, "avg": output.Avg, "min": output.Min,
+	"max": output.Max, "stats": output.Stats, "hist": output.Hist, "lhist": output.LHist,
+}
+
+func (c *checker) assign(s *syntax.AssignStmt) {
+	switch target := s.Target.(type) {
+	case *syntax.VarExpr:
+		if s.Op != "=" {
+			t, ok := c.cur.Vars[target.Name]
+			if !ok {
+				c.errorf(target.Sp, "undefined", "variable $%s is used before it is assigned", target.Name)
+				return
+			}
+			c.cur.Types[target] = t
+			c.intOperand(s.Value, s.Op)
+			if !t.IsInt() {
+				c.errorf(s.OpSp, "type", "%s needs an integer variable; $%s is %s", s.Op, target.Name, t)
+			}
+			return
+		}
+		t := c.expr(s.Value)
+		if t.Kind == types.Void {
+			c.errorf(s.Value.Span(), "type", "this expression has no value to assign")
+			return
+		}
+		if t.Kind == types.Ptr {
+			t = types.UInt64
+		}
+		if old, ok := c.cur.Vars[target.Name]; ok {
+			if !types.Same(old, t) {
+				c.errorf(s.Value.Span(), "type", "$%s is %s; it cannot also hold %s", target.Name, old, t)
+				return
+			}
+			if t.Kind == types.Str && t.Size > old.Size {
+				c.cur.Vars[target.Name] = t
+			}
+		} else {
+			c.cur.Vars[target.Name] = t
+		}
+		c.cur.Types[target] = c.cur.Vars[target.Name]
+	case *syntax.MapExpr:
+		keys := c.keys(target)
+		if call, ok := s.Value.(*syntax.CallExpr); ok && aggregations[call.Fun] {
+			if s.Op != "=" {
+				c.errorf(s.OpSp, "aggregation", "an aggregation is assigned with =, not %s", s.Op)
+			}
+			m := c.defineMap(target, aggKinds[call.Fun], keys, types.None)
+			c.aggregation(call, m)
+			return
+		}
+		if s.Op != "=" {
+			c.intOperand(s.Value, s.Op)
+			c.defineMap(target, output.Scalar, keys, types.Int64)
+			return
+		}
+		t := c.expr(s.Value)
+		switch {
+		case t.IsInt():
+			c.defineMap(target, output.Scalar, keys, types.Int64)
+		case t.Kind == types.Str:
+			c.defineMap(target, output.String, keys, t)
+		case t.Kind == types.Void:
+			c.errorf(s.Value.Span(), "type", "this expression has no value to assign")
+		}
+	}
+}
+
+func (c *checker) intOperand(e syntax.Expr, op string) {
+	if t := c.expr(e); !t.IsInt() && t.Kind != types.Void {
+		c.errorf(e.Span(), "type", "%s needs an integer, not %s", op, t)
+	}
+}
+
+// keys types a map's subscripts.
+func (c *checker) keys(m *syntax.MapExpr) []types.Type {
+	var out []types.Type
+	for _, k := range m.Keys {
+		t := c.expr(k)
+		switch t.Kind {
+		case types.Int, types.Ptr:
+			out = append(out, types.UInt64)
+		case types.Str:
+			out = append(out, t)
+		default:
+			c.errorf(k.Span(), "type", "a map key must be an integer or a string")
+			out = append(out, types.UInt64)
+		}
+	}
+	return out
+}
+
+// defineMap records or unifies a map's definition from an assignment.
+func (c *checker) defineMap(e *syntax.MapExpr, kind output.Kind, keys []types.Type, value types.Type) *Map {
+	m, ok := c.info.Maps[e.Name]
+	if !ok {
+		m = &Map{Name: e.Name, Kind: kind, Keyed: e.Keys != nil, Keys: keys, Value: value, Def: e.Sp}
+		c.info.Maps[e.Name] = m
+		return m
+	}
+	if m.Kind != kind {
+		line, _ := c.info.Program.File.Position(m.Def.Start)
+		c.errorf(e.Sp, "map-type", "%s was assigned %s on line %d; it cannot also hold %s",
+			m.DisplayName(), kindName(m.Kind), line, kindName(kind))
+		return m
+	}
+	c.unifyKeys(m, e, keys)
+	if value.Kind == types.Str && value.Size > m.Value.Size {
+		m.Value = value
+	}
+	return m
+}
+
+func (c *checker) unifyKeys(m *Map, e *syntax.MapExpr, keys []types.Type) {
+	if (e.Keys != nil) != m.Keyed || len(keys) != len(m.Keys) {
+		c.errorf(e.Sp, "map-key", "%s is used with %d key(s) here but %d elsewhere", m.DisplayName(), len(keys), len(m.Keys))
+		return
+	}
+	for i, k := range keys {
+		if !types.Same(k, m.Keys[i]) {
+			c.errorf(e.Keys[i].Span(), "map-key", "key %d of %s is %s here but %s elsewhere", i+1, m.DisplayName(), k, m.Keys[i])
+			continue
+		}
+		if k.Kind == types.Str && k.Size > m.Keys[i].Size {
+			m.Keys[i] = k
+		}
+	}
+}
+
+func kindName(k output.Kind) string {
+	for name, kk := range aggKinds {
+		if kk == k {
+			return name + "()"
+		}
+	}
+	if k == output.String {
+		return "a string"
+	}
+	return "an integer"
+}
+
+func (c *checker) aggregation(call *syntax.CallExpr, m *Map) {
+	want := map[string]int{"count": 0, "lhist": 4}[call.Fun]
+	if call.Fun != "count" && call.Fun != "lhist" {
+		want = 1
+	}
+	if len(call.Args) != want {
+		c.errorf(call.Sp, "arguments", "%s() takes %d argument(s), got %d", call.Fun, want, len(call.Args))
+		return
+	}
+	for _, a := range call.Args {
+		if t := c.expr(a); !t.IsInt() && t.Kind != types.Void {
+			c.errorf(a.Span(), "type", "%s() needs an integer, not %s", call.Fun, t)
+		}
+	}
+	if call.Fun == "lhist" {
+		var v [3]int64
+		for i, a := range call.Args[1:] {
+			lit, ok := a.(*syntax.IntLit)
+			if !ok {
+				c.errorf(a.Span(), "arguments", "lhist() min, max and step must be integer literals")
+				return
+			}
+			v[i] = int64(lit.Value)
+		}
+		if v[2] <= 0 || v[1] <= v[0] {
+			c.errorf(call.Sp, "arguments", "lhist() needs min < max and step > 0").
+				Hint("for example lhist(x, 0, 100, 10)")
+			return
+		}
+		if (v[1]-v[0])/v[2] > 1000 {
+			c.errorf(call.Sp, "arguments", "lhist() would have %d buckets; at most 1000 are allowed", (v[1]-v[0])/v[2])
+			return
+		}
+		if !c.learning && m.LStep != 0 && (m.LMin != v[0] || m.LMax != v[1] || m.LStep != v[2]) {
+			c.errorf(call.Sp, "arguments", "%s is an lhist with other min, max or step elsewhere", m.DisplayName())
+		}
+		m.LMin, m.LMax, m.LStep = v[0], v[1], v[2]
+	}
+}
+
+func (c *checker) args(call *syntax.CallExpr) {
+	for _, a := range call.Args {
+		c.expr(a)
+	}
+}
+
+// builtins are the bare identifiers with values.
+var builtins = map[string]types.Type{
+	"pid":     types.IntOf(4, false),
+	"tid":     types.IntOf(4, false),
+	"uid":     types.IntOf(4, false),
+	"gid":     types.IntOf(4, false),
+	"cpu":     types.IntOf(4, false),
+	"cpid":    types.IntOf(4, false),
+	"nsecs":   types.UInt64,
+	"elapsed": types.UInt64,
+	"comm":    types.String(16),
+}
+
+func (c *checker) expr(e syntax.Expr) types.Type {
+	t := c.exprType(e)
+	c.cur.Types[e] = t
+	return t
+}
+
+func (c *checker) exprType(e syntax.Expr) types.Type {
+	switch e := e.(type) {
+	case *syntax.IntLit:
+		if e.Value > 1<<63-1 {
+			return types.UInt64
+		}
+		return types.Int64
+	case *syntax.StringLit:
+		if len(e.Value)+1 > 200 {
+			c.errorf(e.Sp, "string", "string literal is longer than 200 bytes")
+		}
+		return types.String(len(e.Value) + 1)
+	case *syntax.Ident:
+		if t, ok := builtins[e.Name]; ok {
+			return t
+		}
+		if e.Name == "probe" {
+			return types.String(len(c.cur.Instance.Name()) + 1)
+		}
+		if e.Name == "args" {
+			c.errorf(e.Sp, "args", "args is a structure; use args.FIELD").Hint("list the fields with: ebtrace -lv '%s'", c.cur.Instance.Name())
+			return types.None
+		}
+		c.unknownIdent(e)
+		return types.None
+	case *syntax.VarExpr:
+		t, ok := c.cur.Vars[e.Name]
+		if !ok {
+			d := c.errorf(e.Sp, "undefined", "variable $%s is used before it is assigned", e.Name)
+			if close := source.Closest(e.Name, keysOf(c.cur.Vars), 2); len(close) > 0 {
+				d.Hint("did you mean $%s?", strings.Join(close, ", $"))
+			}
+			return types.Int64
+		}
+		return t
+	case *syntax.MapExpr:
+		return c.mapRead(e)
+	case *syntax.FieldExpr:
+		return c.field(e)
+	case *syntax.CallExpr:
+		return c.call(e)
+	case *syntax.UnaryExpr:
+		t := c.expr(e.X)
+		if !t.IsInt() {
+			c.errorf(e.Sp, "type", "%s needs an integer, not %s", e.Op, t)
+		}
+		return types.Int64
+	case *syntax.IncDecExpr:
+		switch x := e.X.(type) {
+		case *syntax.VarExpr:
+			t, ok := c.cur.Vars[x.Name]
+			if !ok {
+				c.errorf(x.Sp, "undefined", "variable $%s is used before it is assigned", x.Name)
+			} else if !t.IsInt() {
+				c.errorf(e.Sp, "type", "%s needs an integer variable; $%s is %s", e.Op, x.Name, t)
+			}
+			c.cur.Types[x] = t
+		case *syntax.MapExpr:
+			c.defineMap(x, output.Scalar, c.keys(x), types.Int64)
+		default:
+			c.errorf(e.Sp, "type", "%s applies to a variable or a map", e.Op)
+		}
+		return types.Int64
+	case *syntax.BinaryExpr:
+		return c.binary(e)
+	case *syntax.CondExpr:
+		if t := c.expr(e.Cond); !t.IsInt() {
+			c.errorf(e.Cond.Span(), "type", "a condition must be an integer, not %s", t)
+		}
+		a, b := c.expr(e.Then), c.expr(e.Else)
+		if !types.Same(a, b) {
+			c.errorf(e.Span(), "type", "both branches of ?: must have the same type; they are %s and %s", a, b)
+			return a
+		}
+		if a.Kind == types.Str {
+			return types.String(max(a.Size, b.Size))
+		}
+		if a.IsInt() {
+			return types.Int64
+		}
+		return a
+	}
+	return types.None
+}
+
+func keysOf[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (c *checker) unknownIdent(e *syntax.Ident) {
+	names := keysOf(builtins)
+	names = append(names, "probe", "args")
+	d := c.errorf(e.Sp, "undefined", "unknown identifier %q", e.Name)
+	if close := source.Closest(e.Name, names, 3); len(close) > 0 {
+		d.Hint("did you mean %s?", strings.Join(close, ", "))
+	}
+	if _, ok := functions[e.Name]; ok || aggregations[e.Name] {
+		d.Hint("%s is a function: write %s()", e.Name, e.Name)
+	}
+}
+
+func (c *checker) mapRead(e *syntax.MapExpr) types.Type {
+	keys := c.keys(e)
+	m, ok := c.info.Maps[e.Name]
+	if !ok {
+		if !c.learning {
+			d := c.errorf(e.Sp, "undefined", "map @%s is read but never assigned", e.Name)
+			if close := source.Closest(e.Name, keysOf(c.info.Maps), 2); len(close) > 0 {
+				d.Hint("did you mean @%s?", strings.Join(close, ", @"))
+			}
+		}
+		return types.Int64
+	}
+	c.unifyKeys(m, e, keys)
+	switch m.Kind {
+	case output.Scalar:
+		return types.Int64
+	case output.String:
+		return m.Value
+	}
+	c.errorf(e.Sp, "map-read", "@%s holds %s, which is summed across CPUs only when printed; a probe cannot read it", e.Name, kindName(m.Kind)).
+		Hint("keep a plain counter for values probes read: @n[...]++")
+	return types.Int64
+}
+
+func (c *checker) field(e *syntax.FieldExpr) types.Type {
+	id, ok := e.X.(*syntax.Ident)
+	if !ok || id.Name != "args" {
+		c.expr(e.X)
+		c.errorf(e.Span(), "type", "field access is only supported on args in this version").
+			Hint("args.NAME reads a tracepoint field")
+		return types.None
+	}
+	c.cur.Types[e.X] = types.None
+	arg, err := c.cur.Instance.Arg(e.Name)
+	if err != nil {
+		var pe *probe.Error
+		msg := err.Error()
+		var hints []string
+		if errors.As(err, &pe) {
+			msg, hints = pe.Msg, pe.Hints
+		}
+		if !c.learning {
+			c.diag.Add(e.NameSp, "unknown-field", "%s", msg).Hints = hints
+		}
+		return types.None
+	}
+	c.cur.Args[e] = arg
+	return arg.Type
+}
+
+// functions are the non-aggregating calls, with their argument counts.
+var functions = map[string][2]int{
+	"printf": {1, 8}, "str": {1, 2}, "exit": {0, 0}, "delete": {1, 1},
+	"clear": {1, 1}, "zero": {1, 1}, "print": {1, 1},
+}
+
+func (c *checker) call(e *syntax.CallExpr) types.Type {
+	if aggregations[e.Fun] {
+		c.errorf(e.Sp, "aggregation", "%s() must be assigned to a map", e.Fun).Hint("for example @x = %s(...)", e.Fun)
+		c.args(e)
+		return types.None
+	}
+	n, ok := functions[e.Fun]
+	if !ok {
+		d := c.errorf(e.FunSp, "undefined", "unknown function %s()", e.Fun)
+		var names []string
+		for f := range functions {
+			names = append(names, f)
+		}
+		for f := range aggregations {
+			names = append(names, f)
+		}
+		if close := source.Closest(e.Fun, names, 3); len(close) > 0 {
+			d.Hint("did you mean %s()?", strings.Join(close, "(), "))
+		}
+		c.args(e)
+		return types.None
+	}
+	if len(e.Args) < n[0] || len(e.Args) > n[1] {
+		want := fmt.Sprint(n[0])
+		if n[1] != n[0] {
+			want = fmt.Sprintf("%d to %d", n[0], n[1])
+		}
+		c.errorf(e.Sp, "arguments", "%s() takes %s argument(s), got %d", e.Fun, want, len(e.Args))
+		c.args(e)
+		return types.None
+	}
+	switch e.Fun {
+	case "printf":
+		c.printf(e)
+		return types.None
+	case "str":
+		t := c.expr(e.Args[0])
+		switch t.Kind {
+		case types.Str:
+		case types.Ptr:
+		case types.Int:
+			c.errorf(e.Args[0].Span(), "type", "str() needs a pointer or a string, not %s", t).
+				Hint("str() reads a NUL-terminated string from memory")
+		}
+		size := 64
+		if len(e.Args) == 2 {
+			if lit, ok := e.Args[1].(*syntax.IntLit); ok {
+				if lit.Value == 0 || lit.Value > 200 {
+					c.errorf(lit.Sp, "arguments", "str() length must be 1 to 200")
+				} else {
+					size = types.Align8(int(lit.Value) + 1)
+				}
+			} else {
+				c.errorf(e.Args[1].Span(), "arguments", "str() length must be an integer literal")
+			}
+		}
+		if t.Kind == types.Str {
+			return t
+		}
+		return types.String(size)
+	case "exit":
+		return types.None
+	case "delete":
+		m, ok := e.Args[0].(*syntax.MapExpr)
+		if !ok || m.Keys == nil {
+			c.errorf(e.Args[0].Span(), "arguments", "delete() takes a map element such as @x[key]")
+			return types.None
+		}
+		keys := c.keys(m)
+		if mm, ok := c.info.Maps[m.Name]; ok {
+			c.unifyKeys(mm, m, keys)
+		} else if !c.learning {
+			c.errorf(m.Sp, "undefined", "map @%s is never assigned", m.Name)
+		}
+		return types.None
+	default: // clear, zero, print
+		m, ok := e.Args[0].(*syntax.MapExpr)
+		if !ok || m.Keys != nil {
+			c.errorf(e.Args[0].Span(), "arguments", "%s() takes a whole map such as @x", e.Fun)
+			return types.None
+		}
+		if _, ok := c.info.Maps[m.Name]; !ok && !c.learning {
+			c.errorf(m.Sp, "undefined", "map @%s is never assigned", m.Name)
+		}
+		c.cur.Types[m] = types.None
+		return types.None
+	}
+}
+
+func (c *checker) printf(e *syntax.CallExpr) {
+	lit, ok := e.Args[0].(*syntax.StringLit)
+	if !ok {
+		c.errorf(e.Args[0].Span(), "printf", "printf() needs a string literal as its format")
+		c.args(e)
+		return
+	}
+	c.cur.Types[lit] = types.String(len(lit.Value) + 1)
+	f, err := printf.Parse(lit.Value)
+	if err != nil {
+		var pe *printf.Error
+		sp := lit.Sp
+		if errors.As(err, &pe) {
+			sp = literalSpan(c.info.Program.File, lit, pe.Offset, pe.End)
+		}
+		c.errorf(sp, "printf", "%s", err.Error())
+		c.args(e)
+		return
+	}
+	c.info.Printfs[e] = f
+	verbs := f.Verbs()
+	args := e.Args[1:]
+	for i, a := range args {
+		t := c.expr(a)
+		if i >= len(verbs) {
+			continue
+		}
+		v := verbs[i]
+		switch {
+		case t.Kind == types.Void:
+		case v.WantsString() && t.Kind != types.Str:
+			c.errorf(a.Span(), "printf", "%%%c needs a string, but this is %s", v.Conv, t).
+				Hint("use %%d for integers, or str() to read a string")
+		case !v.WantsString() && t.Kind == types.Str:
+			c.errorf(a.Span(), "printf", "%%%c needs an integer, but this is %s", v.Conv, t).Hint("use %%s for strings")
+		}
+	}
+	if len(args) != len(verbs) {
+		c.errorf(e.Sp, "printf", "the format has %d conversion(s) but %d argument(s) follow", len(verbs), len(args))
+	}
+}
+
+// literalSpan maps a byte range of a string literal's value back to the
+// source, assuming no escapes before it (close enough for a caret).
+func literalSpan(f *source.File, lit *syntax.StringLit, start, end int) source.Span {
+	raw := f.Text[lit.Sp.Start:lit.Sp.End]
+	if strings.Contains(raw, "\\") && strings.Index(raw, "\\") < start+1 {
+		return lit.Sp
+	}
+	s := lit.Sp.Start + 1 + source.Pos(start)
+	e := lit.Sp.Start + 1 + source.Pos(end)
+	if e > lit.Sp.End {
+		e = lit.Sp.End
+	}
+	return source.Span{Start: s, End: e}
+}
+
+func (c *checker) binary(e *syntax.BinaryExpr) types.Type {
+	a, b := c.expr(e.X), c.expr(e.Y)
+	if a.Kind == types.Void || b.Kind == types.Void {
+		return types.Int64
+	}
+	switch e.Op {
+	case "==", "!=":
+		if a.Kind == types.Str && b.Kind == types.Str || a.IsInt() && b.IsInt() {
+			return types.Int64
+		}
+		c.errorf(e.OpSp, "type", "cannot compare %s with %s", a, b)
+		return types.Int64
+	case "&&", "||":
+		if !a.IsInt() || !b.IsInt() {
+			c.errorf(e.OpSp, "type", "%s needs integers, not %s and %s", e.Op, a, b)
+		}
+		return types.Int64
+	}
+	if !a.IsInt() || !b.IsInt() {
+		d := c.errorf(e.OpSp, "type", "%s needs integers, not %s and %s", e.Op, a, b)
+		if a.Kind == types.Str && b.Kind == types.Str && e.Op != "+" {
+			d.Hint("strings support only == and !=")
+		}
+		return types.Int64
+	}
+	if !a.Signed && !b.Signed && a.Kind == types.Int && b.Kind == types.Int {
+		return types.UInt64
+	}
+	return types.Int64
+}

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// options are the parsed command line, spelled as bpftrace spells it.
+type options struct {
+	program    string // -e
+	file       string // script path or "-"
+	list       bool   // -l
+	pattern    string // -l PATTERN
+	verbose    bool   // -v
+	command    string // -c
+	pid        int    // -p
+	quiet      bool   // -q
+	format     string // -f
+	outFile    string // -o
+	dump       string // -d
+	dryRun     bool   // --dry-run
+	help       bool   // -h, --help
+	version    bool   // -V, --version
+	positional []string
+}
+
+const usage = `USAGE:
+    ebtrace [options] FILE.bt
+    ebtrace [options] -e 'PROGRAM'
+    ebtrace -l [PATTERN]
+
+OPTIONS:
+    -e PROGRAM     trace the program given on the command line
+    -l [PATTERN]   list probes matching PATTERN (wildcards: * ?); with -v, their arguments
+    -c CMD         run CMD once every probe is attached; stop when it exits (cpid is its PID)
+    -p PID         stop when process PID exits
+    -f FORMAT      output format: text (default) or json
+    -o FILE        write output to FILE instead of standard output
+    -q             do not print the "Attached N probes" message
+    -v             verbose: the verifier's log when a program is rejected
+    -d STAGE       print a compiler stage and stop: ast, check, plan or asm
+    --dry-run      compile and load through the verifier, attach nothing
+    -h, --help     show this help
+    -V, --version  print the version
+
+EXAMPLES:
+    ebtrace -e 'tracepoint:syscalls:sys_enter_openat { printf("%s %s\n", comm, str(args.filename)); }'
+    ebtrace -e 'tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }'
+    ebtrace -lv 'tracepoint:syscalls:sys_enter_openat'
+`
+
+// parseArgs reads bpftrace-style arguments: short flags may be combined
+// (-lv), values may be attached (-fjson) or separate (-f json).
+func parseArgs(args []string) (*options, error) {
+	o := &options{format: "text"}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		value := func(flag string) (string, error) {
+			if i+1 >= len(args) {
+				return "", fmt.Errorf("option %s needs a value", flag)
+			}
+			i++
+			return args[i], nil
+		}
+		var err error
+		switch {
+		case a == "--dry-run":
+			o.dryRun = true
+		case a == "--help":
+			o.help = true
+		case a == "--version":
+			o.version = true
+		case a == "--":
+			o.positional = append(o.positional, args[i+1:]...)
+			i = len(args)
+		case a == "-" || !strings.HasPrefix(a, "-"):
+			o.positional = append(o.positional, a)
+		case strings.HasPrefix(a, "--"):
+			return nil, fmt.Errorf("unknown option %s", a)
+		default:
+			for j := 1; j < len(a) && err == nil; j++ {
+				flag := a[j]
+				rest := a[j+1:]
+				takes := strings.IndexByte("ecpfodDB", flag) >= 0
+				var v string
+				if takes {
+					if rest != "" {
+						v = rest
+					} else if v, err = value("-" + string(flag)); err != nil {
+						return nil, err
+					}
+					j = len(a)
+				}
+				switch flag {
+				case 'e':
+					o.program = v
+				case 'c':
+					o.command = v
+				case 'p':
+					if _, err = fmt.Sscanf(v, "%d", &o.pid); err != nil || o.pid <= 0 {
+						return nil, fmt.Errorf("-p needs a process ID, got %q", v)
+					}
+				case 'f':
+					o.format = v
+				case 'o':
+					o.outFile = v
+				case 'd':
+					o.dump = v
+				case 'l':
+					o.list = true
+				case 'v':
+					o.verbose = true
+				case 'q':
+					o.quiet = true
+				case 'h':
+					o.help = true
+				case 'V':
+					o.version = true
+				default:
+					return nil, fmt.Errorf("unknown option -%c", flag)
+				}
+			}
+		}
+	}
+	if o.format != "text" && o.format != "json" {
+		return nil, fmt.Errorf("-f takes text or json, not %q", o.format)
+	}
+	switch o.dump {
+	case "", "ast", "parse", "check", "plan", "asm":
+	default:
+		return nil, fmt.Errorf("-d takes ast, check, plan or asm, not %q", o.dump)
+	}
+	if o.list {
+		if len(o.positional) > 1 {
+			return nil, fmt.Errorf("-l takes at most one pattern")
+		}
+		if len(o.positional) == 1 {
+			o.pattern = o.positional[0]
+		}
+		return o, nil
+	}
+	switch {
+	case o.help || o.version:
+	case o.program != "" && len(o.positional) > 0:
+		return nil, fmt.Errorf("give either -e PROGRAM or a script file, not both")
+	case o.program == "" && len(o.positional) == 0:
+		return nil, fmt.Errorf("no program given: use -e 'PROGRAM' or a script file")
+	case len(o.positional) > 1:
+		return nil, fmt.Errorf("one script file at a time (got %s)", strings.Join(o.positional, ", "))
+	case len(o.positional) == 1:
+		o.file = o.positional[0]
+	}
+	return o, nil
+}
+
+// splitCommand splits a -c command line into words, honouring single and
+// double quotes and backslash escapes as a shell would, without expansion.
+func splitCommand(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			} else if c == '\\' && quote == '"' && i+1 < len(s) {
+				i++
+				cur.WriteByte(s[i])
+			} else {
+				cur.WriteByte(c)
+			}
+		case c == '\'' || c == '"':
+			quote, inWord = c, true
+		case c == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+			inWord = true
+		case c == ' ' || c == '\t' || c == '\n':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if quote != 0 {
+		return nil, fmt.Errorf("unterminated %c quote in -c command", quote)
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	if len(words) == 0 {
+		return nil, fmt.Errorf("-c needs a command")
+	}
+	return words, nil
+}

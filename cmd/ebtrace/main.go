@@ -1,0 +1,309 @@
+// Command ebtrace compiles bpftrace-language scripts to eBPF, attaches them
+// and prints what they collect. This package is only the command line:
+// flags, exit codes and the wiring of the pipeline's stages.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"ebtrace/compile"
+	"ebtrace/kernel"
+	"ebtrace/load"
+	"ebtrace/output"
+	"ebtrace/plan"
+	"ebtrace/probe"
+	"ebtrace/probe/all"
+	"ebtrace/runtime"
+	"ebtrace/source"
+	"ebtrace/syntax"
+)
+
+const version = "ebtrace v0.1.0"
+
+func main() {
+	if os.Getenv(childEnv) != "" {
+		runChild()
+	}
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is the whole command; it returns the exit status.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	o, err := parseArgs(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "ebtrace: %v\n\n%s", err, usage)
+		return 1
+	}
+	switch {
+	case o.help:
+		fmt.Fprint(stdout, usage)
+		return 0
+	case o.version:
+		fmt.Fprintln(stdout, version)
+		return 0
+	}
+	env := newEnv(stderr)
+	reg := all.Registry()
+	if o.list {
+		if err := reg.List(env, o.pattern, o.verbose, stdout); err != nil {
+			return fail(stderr, err)
+		}
+		return 0
+	}
+	file, err := readScript(o, stdin)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	res, err := compile.Compile(file, reg, env, compile.Options{Plan: plan.DefaultOptions})
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if o.dump != "" {
+		if err := dump(o.dump, res, stdout); err != nil {
+			return fail(stderr, err)
+		}
+		return 0
+	}
+	return trace(o, res, stdout, stderr)
+}
+
+// newEnv gives providers lazy access to tracefs, mounting it when needed.
+func newEnv(stderr io.Writer) *probe.Env {
+	var events *kernel.Events
+	var err error
+	done := false
+	return &probe.Env{Events: func() (*kernel.Events, error) {
+		if !done {
+			done = true
+			var mounted bool
+			events, mounted, err = kernel.Live()
+			if mounted {
+				fmt.Fprintln(stderr, "ebtrace: tracefs was not mounted; mounted it at /sys/kernel/tracing")
+			}
+		}
+		return events, err
+	}}
+}
+
+func readScript(o *options, stdin io.Reader) (*source.File, error) {
+	switch {
+	case o.program != "":
+		return source.NewFile("stdin", o.program), nil
+	case o.file == "-":
+		b, err := io.ReadAll(stdin)
+		return source.NewFile("stdin", string(b)), err
+	}
+	b, err := os.ReadFile(o.file)
+	if err != nil {
+		return nil, err
+	}
+	return source.NewFile(o.file, string(b)), nil
+}
+
+// fail reports err and returns exit status 1: diagnostics with their
+// source lines, environment errors as one sentence.
+func fail(stderr io.Writer, err error) int {
+	var diags *source.Diagnostics
+	var verr *load.VerifierError
+	switch {
+	case errors.As(err, &verr):
+		verr.Diag.Render(stderr)
+	case errors.As(err, &diags):
+		diags.Render(stderr)
+	case errors.Is(err, load.ErrPrivileges):
+		fmt.Fprintf(stderr, "ebtrace: %v\n", err)
+	case errors.Is(err, fs.ErrPermission):
+		fmt.Fprintf(stderr, "ebtrace: %v\nebtrace needs root, or the CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN capabilities, to trace the kernel\n", err)
+	default:
+		fmt.Fprintf(stderr, "ebtrace: %v\n", err)
+	}
+	return 1
+}
+
+func dump(stage string, res *compile.Result, w io.Writer) error {
+	switch stage {
+	case "ast", "parse":
+		fmt.Fprint(w, syntax.Dump(res.AST))
+	case "check":
+		for _, in := range res.Info.Instances {
+			fmt.Fprintf(w, "%s\n", in.Instance.Name())
+			for _, name := range sortedNames(in.Vars) {
+				fmt.Fprintf(w, "    $%s: %s\n", name, in.Vars[name])
+			}
+		}
+		for _, name := range res.Info.MapNames() {
+			m := res.Info.Maps[name]
+			fmt.Fprintf(w, "@%s: kind %d keys %v value %s\n", name, m.Kind, m.Keys, m.Value)
+		}
+	case "plan":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res.Plan)
+	case "asm":
+		for _, p := range res.Programs {
+			fmt.Fprintf(w, "%s: %s (%s)\n%v\n", p.Name, p.Instance.Instance.Name(), p.Instance.Instance.ProgramType(), p.Insns)
+		}
+	}
+	return nil
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// trace loads, attaches and runs the script until it exits, the -c command
+// or -p process ends, or a signal arrives.
+func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
+	var child *child
+	var err error
+	if o.command != "" {
+		if child, err = startChild(o.command); err != nil {
+			return fail(stderr, err)
+		}
+		defer child.kill()
+	}
+	cfg := load.Config{StartNs: monotonicNow()}
+	if child != nil {
+		cfg.Cpid = uint32(child.cmd.Process.Pid)
+	}
+	obj, err := load.Load(res, cfg)
+	if err != nil {
+		if verr := (*load.VerifierError)(nil); o.verbose && errors.As(err, &verr) {
+			defer printLogTail(stderr, verr.Log)
+		}
+		return fail(stderr, err)
+	}
+	defer obj.Close()
+	if o.dryRun {
+		fmt.Fprintf(stderr, "Dry run: %d programs passed the verifier; nothing was attached\n", len(res.Programs))
+		return 0
+	}
+
+	out := stdout
+	if o.outFile != "" {
+		f, err := os.Create(o.outFile)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		defer f.Close()
+		out = f
+	}
+	var w output.Writer = output.NewText(out)
+	if o.format == "json" {
+		w = output.NewJSON(out)
+	}
+	sess, err := runtime.New(obj, w, stderr)
+	if err != nil {
+		return fail(stderr, err)
+	}
+
+	stop := make(chan struct{})
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	stopOnce := onceCloser(stop)
+	go func() {
+		<-signals
+		stopOnce()
+	}()
+
+	n, err := obj.Attach()
+	if err != nil {
+		return fail(stderr, err)
+	}
+	n += len(res.Programs) - n // BEGIN and END count as probes, as in bpftrace
+	if !o.quiet && o.format == "text" {
+		if n == 1 {
+			fmt.Fprintln(stderr, "Attached 1 probe")
+		} else {
+			fmt.Fprintf(stderr, "Attached %d probes\n", n)
+		}
+	}
+	w.Attached(n)
+	if err := obj.Run(probe.Begin); err != nil {
+		return fail(stderr, err)
+	}
+	if child != nil {
+		if err := child.release(); err != nil {
+			return fail(stderr, err)
+		}
+		go func() {
+			child.wait()
+			stopOnce()
+		}()
+	}
+	if o.pid > 0 {
+		if err := watchPid(o.pid, stopOnce); err != nil {
+			return fail(stderr, err)
+		}
+	}
+	if err := sess.Loop(stop); err != nil {
+		return fail(stderr, err)
+	}
+	if err := sess.Finish(); err != nil {
+		return fail(stderr, err)
+	}
+	return 0
+}
+
+func printLogTail(w io.Writer, log []string) {
+	if len(log) > 30 {
+		log = log[len(log)-30:]
+	}
+	fmt.Fprintln(w, "verifier log (last lines):")
+	for _, l := range log {
+		fmt.Fprintf(w, "    %s\n", l)
+	}
+}
+
+func onceCloser(ch chan struct{}) func() {
+	closed := make(chan struct{}, 1)
+	closed <- struct{}{}
+	return func() {
+		select {
+		case <-closed:
+			close(ch)
+		default:
+		}
+	}
+}
+
+func monotonicNow() uint64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return uint64(ts.Nano())
+}
+
+// watchPid calls stop when process pid exits.
+func watchPid(pid int, stop func()) error {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("-p %d: %w", pid, err)
+	}
+	go func() {
+		defer unix.Close(fd)
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		for {
+			if _, err := unix.Poll(fds, -1); err != unix.EINTR {
+				break
+			}
+		}
+		stop()
+	}()
+	return nil
+}

@@ -1,0 +1,995 @@
+// Package codegen owns translation to eBPF. Input: checked Info, the Plan
+// and one probe instance. Output: that instance's instructions, with map
+// references left symbolic (by kernel map name) and every instruction tagged
+// with the script position it came from.
+//
+// Algorithm: a single walk of the probe's AST. r6 holds the context for the
+// whole program; every integer expression leaves its value in r0; strings
+// live in 8-byte aligned, zero-padded stack buffers and expressions yield the
+// buffer's offset. Intermediate values that must survive a helper call are
+// spilled to stack slots, which a statement releases when it ends.
+package codegen
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/cilium/ebpf/asm"
+
+	"ebtrace/check"
+	"ebtrace/output"
+	"ebtrace/plan"
+	"ebtrace/probe"
+	"ebtrace/source"
+	"ebtrace/syntax"
+	"ebtrace/types"
+)
+
+// StackSize is the BPF stack limit.
+const StackSize = 512
+
+// Position is attached to each instruction as its source; it prints as
+// "FILE:LINE:COL".
+type Position struct {
+	File *source.File
+	Span source.Span
+}
+
+func (p Position) String() string {
+	line, col := p.File.Position(p.Span.Start)
+	return fmt.Sprintf("%s:%d:%d", p.File.Name, line, col)
+}
+
+// Ring-buffer flags and query selectors (include/uapi/linux/bpf.h).
+const (
+	rbNoWakeup    = 1
+	rbForceWakeup = 2
+	rbAvailData   = 0
+)
+
+// Generate compiles instance idx of info.
+func Generate(info *check.Info, p *plan.Plan, idx int) (asm.Instructions, error) {
+	in := info.Instances[idx]
+	g := &gen{
+		info: info, plan: p, in: in, idx: idx,
+		vars: map[string]int16{},
+		diag: &source.Diagnostics{File: info.Program.File},
+	}
+	g.at(in.Probe.Sp)
+	g.emit(asm.Mov.Reg(asm.R6, asm.R1))
+	g.allocVars()
+	if in.Probe.Pred != nil {
+		g.at(in.Probe.Pred.Span())
+		g.intExpr(in.Probe.Pred)
+		g.emit(asm.JEq.Imm(asm.R0, 0, "exit"))
+	}
+	g.block(in.Probe.Body)
+	g.label("exit")
+	g.emit(asm.Mov.Imm(asm.R0, 0), asm.Return())
+	if err := g.diag.Err(); err != nil {
+		return nil, err
+	}
+	return g.insns, nil
+}
+
+type gen struct {
+	info   *check.Info
+	plan   *plan.Plan
+	in     *check.Instance
+	idx    int
+	insns  asm.Instructions
+	pos    source.Span
+	labels int
+	// pending is the label the next instruction will carry.
+	pending string
+	depth   int // bytes of stack in use
+	vars    map[string]int16
+	diag    *source.Diagnostics
+}
+
+func (g *gen) at(sp source.Span) { g.pos = sp }
+
+func (g *gen) emit(ins ...asm.Instruction) {
+	for _, in := range ins {
+		if g.pending != "" {
+			in = in.WithSymbol(g.pending)
+			g.pending = ""
+		}
+		g.insns = append(g.insns, in.WithSource(Position{g.info.Program.File, g.pos}))
+	}
+}
+
+func (g *gen) newLabel(what string) string {
+	g.labels++
+	return fmt.Sprintf("%s_%d", what, g.labels)
+}
+
+// label makes name the target of the next instruction.
+func (g *gen) label(name string) {
+	if g.pending != "" {
+		g.emit(asm.Ja.Label(name))
+	}
+	g.pending = name
+}
+
+// alloc reserves n bytes of stack (rounded up to 8) and returns the offset
+// from r10. On overflow it reports once and returns a valid dummy slot.
+func (g *gen) alloc(n int) int16 {
+	g.depth += types.Align8(n)
+	if g.depth > StackSize {
+		if len(g.diag.Items) == 0 {
+			g.diag.Add(g.pos, "stack", "this probe needs more than %d bytes of BPF stack", StackSize).
+				Hint("use fewer or shorter strings (str(p, N)) in one probe")
+		}
+		return -8
+	}
+	return int16(-g.depth)
+}
+
+func (g *gen) block(b *syntax.Block) {
+	for _, s := range b.Stmts {
+		g.stmt(s)
+	}
+}
+
+func (g *gen) stmt(s syntax.Stmt) {
+	mark := g.depth
+	defer func() { g.depth = mark }()
+	g.at(s.Span())
+	switch s := s.(type) {
+	case *syntax.Block:
+		g.block(s)
+	case *syntax.IfStmt:
+		elseL, endL := g.newLabel("else"), g.newLabel("endif")
+		g.intExpr(s.Cond)
+		g.emit(asm.JEq.Imm(asm.R0, 0, elseL))
+		g.block(s.Then)
+		g.emit(asm.Ja.Label(endL))
+		g.label(elseL)
+		if s.Else != nil {
+			g.stmt(s.Else)
+		}
+		g.label(endL)
+	case *syntax.ExprStmt:
+		if g.typeOf(s.X).Kind == types.Str {
+			g.strExpr(s.X)
+		} else {
+			g.intExpr(s.X)
+		}
+	case *syntax.AssignStmt:
+		g.assign(s)
+	}
+}
+
+func (g *gen) typeOf(e syntax.Expr) types.Type { return g.in.Types[e] }
+
+func (g *gen) assign(s *syntax.AssignStmt) {
+	switch target := s.Target.(type) {
+	case *syntax.VarExpr:
+		t := g.in.Vars[target.Name]
+		slot := g.varSlot(target.Name)
+		if t.Kind == types.Str {
+			src, size := g.strExpr(s.Value)
+			g.copyStr(slot, t.Size, src, size)
+			return
+		}
+		g.intExpr(s.Value)
+		if s.Op != "=" {
+			g.emit(asm.Mov.Reg(asm.R1, asm.R0), asm.LoadMem(asm.R0, asm.R10, slot, asm.DWord))
+			g.arith(compound(s.Op), asm.R0, asm.R1, true)
+		}
+		g.emit(asm.StoreMem(asm.R10, slot, asm.R0, asm.DWord))
+	case *syntax.MapExpr:
+		m := g.plan.Map(target.Name)
+		if call, ok := s.Value.(*syntax.CallExpr); ok && m.Kind != output.Scalar && m.Kind != output.String {
+			g.aggregate(target, m, call)
+			return
+		}
+		if s.Op != "=" {
+			g.intExpr(s.Value)
+			if s.Op == "+=" || s.Op == "-=" {
+				if s.Op == "-=" {
+					g.emit(asm.Neg.Imm(asm.R0, 0))
+				}
+				g.mapAdd(target, m)
+				return
+			}
+			g.mapUpdateInPlace(target, m, compound(s.Op))
+			return
+		}
+		val := g.alloc(m.ValueSize)
+		if m.Kind == output.String {
+			src, size := g.strExpr(s.Value)
+			g.copyStr(val, m.ValueSize, src, size)
+		} else {
+			g.intExpr(s.Value)
+			g.emit(asm.StoreMem(asm.R10, val, asm.R0, asm.DWord))
+		}
+		key := g.key(target, m)
+		g.update(m, key, val)
+	}
+}
+
+func compound(op string) string { return op[:len(op)-1] }
+
+// varSlot returns the stack slot of a scratch variable. Variables live
+// for the whole probe: Generate reserves and zeroes their slots first.
+func (g *gen) varSlot(name string) int16 { return g.vars[name] }
+
+// allocVars reserves a zeroed slot for every scratch variable of the probe.
+func (g *gen) allocVars() {
+	for _, name := range sortedKeys(g.in.Vars) {
+		t := g.in.Vars[name]
+		size := 8
+		if t.Kind == types.Str {
+			size = types.Align8(t.Size)
+		}
+		off := g.alloc(size)
+		g.zero(off, size)
+		g.vars[name] = off
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// zero clears size bytes (a multiple of 8) of stack at off.
+func (g *gen) zero(off int16, size int) {
+	for i := 0; i < size; i += 8 {
+		g.emit(stDW(asm.R10, off+int16(i), 0))
+	}
+}
+
+// copyStr copies the string buffer at src (srcSize bytes) into the buffer at
+// dst (dstSize bytes), zero-padding or truncating with a final NUL.
+func (g *gen) copyStr(dst int16, dstSize int, src int16, srcSize int) {
+	dstSize, srcSize = types.Align8(dstSize), types.Align8(srcSize)
+	if dst == src {
+		return
+	}
+	n := min(dstSize, srcSize)
+	for i := 0; i < n; i += 8 {
+		g.emit(
+			asm.LoadMem(asm.R1, asm.R10, src+int16(i), asm.DWord),
+			asm.StoreMem(asm.R10, dst+int16(i), asm.R1, asm.DWord),
+		)
+	}
+	if n < dstSize {
+		g.zero(dst+int16(n), dstSize-n)
+	}
+	if srcSize > dstSize {
+		g.emit(asm.StoreImm(asm.R10, dst+int16(dstSize-1), 0, asm.Byte))
+	}
+}
+
+// storeConst writes the bytes of s, NUL-padded to size, at off.
+func (g *gen) storeConst(off int16, s string, size int) {
+	buf := make([]byte, types.Align8(size))
+	copy(buf, s)
+	for i := 0; i < len(buf); i += 8 {
+		v := binary.LittleEndian.Uint64(buf[i:])
+		if v == 0 {
+			g.emit(stDW(asm.R10, off+int16(i), 0))
+			continue
+		}
+		g.emit(
+			asm.LoadImm(asm.R1, int64(v), asm.DWord),
+			asm.StoreMem(asm.R10, off+int16(i), asm.R1, asm.DWord),
+		)
+	}
+}
+
+// mapPtr loads a map's address into reg.
+func mapPtr(reg asm.Register, name string) asm.Instruction {
+	return asm.LoadMapPtr(reg, 0).WithReference(name)
+}
+
+// stackPtr points reg at a stack offset.
+func (g *gen) stackPtr(reg asm.Register, off int16) {
+	g.emit(asm.Mov.Reg(reg, asm.R10), asm.Add.Imm(reg, int32(off)))
+}
+
+// countStat atomically adds one to a StatsMap counter.
+func (g *gen) countStat(index int) {
+	g.emit(
+		asm.LoadMapValue(asm.R1, 0, uint32(index*8)).WithReference(plan.StatsMap),
+		asm.Mov.Imm(asm.R2, 1),
+		asm.StoreXAdd(asm.R1, asm.R2, asm.DWord),
+	)
+}
+
+// key builds m's key for e in a new stack buffer and returns its offset.
+// Histograms leave the trailing bucket slot for the caller.
+func (g *gen) key(e *syntax.MapExpr, m *plan.Map) int16 {
+	off := g.alloc(m.KeySize)
+	if len(m.Keys) == 0 {
+		g.zero(off, m.KeySize)
+		return off
+	}
+	for i, k := range e.Keys {
+		part := m.Keys[i]
+		at := off + int16(part.Offset)
+		if part.Type.Kind == types.Str {
+			src, size := g.strExpr(k)
+			g.copyStr(at, part.Type.Size, src, size)
+			continue
+		}
+		g.intExpr(k)
+		g.emit(asm.StoreMem(asm.R10, at, asm.R0, asm.DWord))
+	}
+	return off
+}
+
+// lookup leaves a pointer to m's value for the key at key in r0, or 0.
+func (g *gen) lookup(m *plan.Map, key int16) {
+	g.emit(mapPtr(asm.R1, m.BPFName))
+	g.stackPtr(asm.R2, key)
+	g.emit(asm.FnMapLookupElem.Call())
+}
+
+// update stores the value at val under the key at key, counting failures
+// (a full map) in the map's stat.
+func (g *gen) update(m *plan.Map, key, val int16) {
+	ok := g.newLabel("updated")
+	g.emit(mapPtr(asm.R1, m.BPFName))
+	g.stackPtr(asm.R2, key)
+	g.stackPtr(asm.R3, val)
+	g.emit(asm.Mov.Imm(asm.R4, 0), asm.FnMapUpdateElem.Call(), asm.JEq.Imm(asm.R0, 0, ok))
+	g.countStat(m.Stat)
+	g.label(ok)
+}
+
+// mapAdd adds r0 to the integer map element e: atomically in place when it
+// exists, with an update when it does not.
+func (g *gen) mapAdd(e *syntax.MapExpr, m *plan.Map) {
+	val := g.alloc(8)
+	g.emit(asm.StoreMem(asm.R10, val, asm.R0, asm.DWord))
+	key := g.key(e, m)
+	g.lookup(m, key)
+	miss, done := g.newLabel("miss"), g.newLabel("added")
+	g.emit(
+		asm.JEq.Imm(asm.R0, 0, miss),
+		asm.LoadMem(asm.R1, asm.R10, val, asm.DWord),
+		asm.StoreXAdd(asm.R0, asm.R1, asm.DWord),
+		asm.Ja.Label(done),
+	)
+	g.label(miss)
+	g.update(m, key, val)
+	g.label(done)
+}
+
+// mapUpdateInPlace applies `element op= r0` to an integer map element.
+func (g *gen) mapUpdateInPlace(e *syntax.MapExpr, m *plan.Map, op string) {
+	val := g.alloc(8)
+	g.emit(asm.StoreMem(asm.R10, val, asm.R0, asm.DWord))
+	key := g.key(e, m)
+	g.lookup(m, key)
+	miss, store := g.newLabel("miss"), g.newLabel("store")
+	g.emit(
+		asm.JEq.Imm(asm.R0, 0, miss),
+		asm.Mov.Reg(asm.R7, asm.R0),
+		asm.LoadMem(asm.R0, asm.R7, 0, asm.DWord),
+		asm.LoadMem(asm.R1, asm.R10, val, asm.DWord),
+	)
+	g.arith(op, asm.R0, asm.R1, true)
+	g.emit(asm.StoreMem(asm.R7, 0, asm.R0, asm.DWord), asm.Ja.Label(store))
+	g.label(miss)
+	// A missing element counts as 0.
+	g.emit(asm.Mov.Imm(asm.R0, 0), asm.LoadMem(asm.R1, asm.R10, val, asm.DWord))
+	g.arith(op, asm.R0, asm.R1, true)
+	g.emit(asm.StoreMem(asm.R10, val, asm.R0, asm.DWord))
+	g.update(m, key, val)
+	g.label(store)
+}
+
+// aggregate compiles `@m[k] = f(x)` for the per-CPU aggregations: the
+// element is updated in place when it exists (no update call), and created
+// with the first value when it does not.
+func (g *gen) aggregate(e *syntax.MapExpr, m *plan.Map, call *syntax.CallExpr) {
+	val := g.alloc(m.ValueSize)
+	if len(call.Args) > 0 {
+		g.intExpr(call.Args[0])
+	} else {
+		g.emit(asm.Mov.Imm(asm.R0, 1))
+	}
+	g.emit(asm.StoreMem(asm.R10, val, asm.R0, asm.DWord))
+	key := g.key(e, m)
+	if m.Kind == output.Hist || m.Kind == output.LHist {
+		g.emit(asm.LoadMem(asm.R0, asm.R10, val, asm.DWord))
+		if m.Kind == output.Hist {
+			g.log2Bucket()
+		} else {
+			g.linearBucket(m)
+		}
+		g.emit(asm.StoreMem(asm.R10, key+int16(m.KeySize-8), asm.R0, asm.DWord))
+		g.emit(stDW(asm.R10, val, 1))
+	}
+	g.lookup(m, key)
+	miss, done := g.newLabel("miss"), g.newLabel("aggregated")
+	g.emit(asm.JEq.Imm(asm.R0, 0, miss), asm.LoadMem(asm.R1, asm.R10, val, asm.DWord))
+	// r0: this CPU's value; r1: the new sample.
+	switch m.Kind {
+	case output.Count, output.Sum, output.Hist, output.LHist:
+		g.emit(
+			asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord),
+			asm.Add.Reg(asm.R2, asm.R1),
+			asm.StoreMem(asm.R0, 0, asm.R2, asm.DWord),
+		)
+	case output.Avg, output.Stats:
+		g.emit(
+			asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord),
+			asm.Add.Imm(asm.R2, 1),
+			asm.StoreMem(asm.R0, 0, asm.R2, asm.DWord),
+			asm.LoadMem(asm.R2, asm.R0, 8, asm.DWord),
+			asm.Add.Reg(asm.R2, asm.R1),
+			asm.StoreMem(asm.R0, 8, asm.R2, asm.DWord),
+		)
+	case output.Min, output.Max:
+		set := g.newLabel("set")
+		cmp := asm.JSLE
+		if m.Kind == output.Max {
+			cmp = asm.JSGE
+		}
+		g.emit(
+			asm.LoadMem(asm.R2, asm.R0, 8, asm.DWord),
+			asm.JEq.Imm(asm.R2, 0, set),
+			asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord),
+			cmp.Reg(asm.R2, asm.R1, done),
+		)
+		g.label(set)
+		g.emit(
+			asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord),
+			stDW(asm.R0, 8, 1),
+		)
+	}
+	g.emit(asm.Ja.Label(done))
+	g.label(miss)
+	switch m.Kind {
+	case output.Avg, output.Stats:
+		// {count 1, total x}
+		g.emit(
+			asm.LoadMem(asm.R1, asm.R10, val, asm.DWord),
+			asm.StoreMem(asm.R10, val+8, asm.R1, asm.DWord),
+			stDW(asm.R10, val, 1),
+		)
+	case output.Min, output.Max:
+		g.emit(stDW(asm.R10, val+8, 1))
+	}
+	g.update(m, key, val)
+	g.label(done)
+}
+
+// log2Bucket maps r0 to its log2 histogram bucket: 0 for negative values,
+// 1 for 0, and 2+floor(log2(v)) otherwise.
+func (g *gen) log2Bucket() {
+	neg, zero, done := g.newLabel("neg"), g.newLabel("zero"), g.newLabel("bucket")
+	g.emit(
+		asm.JSLT.Imm(asm.R0, 0, neg),
+		asm.JEq.Imm(asm.R0, 0, zero),
+		asm.Mov.Imm(asm.R1, 2),
+	)
+	for _, shift := range []int32{32, 16, 8, 4, 2, 1} {
+		skip := g.newLabel("log2")
+		g.emit(
+			asm.Mov.Reg(asm.R2, asm.R0),
+			asm.RSh.Imm(asm.R2, shift),
+			asm.JEq.Imm(asm.R2, 0, skip),
+			asm.Mov.Reg(asm.R0, asm.R2),
+			asm.Add.Imm(asm.R1, shift),
+		)
+		g.label(skip)
+	}
+	g.emit(asm.Mov.Reg(asm.R0, asm.R1), asm.Ja.Label(done))
+	g.label(neg)
+	g.emit(asm.Mov.Imm(asm.R0, 0), asm.Ja.Label(done))
+	g.label(zero)
+	g.emit(asm.Mov.Imm(asm.R0, 1))
+	g.label(done)
+}
+
+// linearBucket maps r0 to its lhist bucket (see output.HistValue).
+func (g *gen) linearBucket(m *plan.Map) {
+	below, above, done := g.newLabel("below"), g.newLabel("above"), g.newLabel("bucket")
+	g.emit(
+		asm.LoadImm(asm.R1, m.LMin, asm.DWord),
+		asm.JSLT.Reg(asm.R0, asm.R1, below),
+		asm.LoadImm(asm.R1, m.LMax, asm.DWord),
+		asm.JSGE.Reg(asm.R0, asm.R1, above),
+		asm.LoadImm(asm.R1, m.LMin, asm.DWord),
+		asm.Sub.Reg(asm.R0, asm.R1),
+		asm.LoadImm(asm.R1, m.LStep, asm.DWord),
+		asm.Div.Reg(asm.R0, asm.R1),
+		asm.Add.Imm(asm.R0, 1),
+		asm.Ja.Label(done),
+	)
+	g.label(below)
+	g.emit(asm.Mov.Imm(asm.R0, 0), asm.Ja.Label(done))
+	g.label(above)
+	g.emit(asm.LoadImm(asm.R0, 1+(m.LMax-m.LMin)/m.LStep, asm.DWord))
+	g.label(done)
+}
+
+// spill saves r0 in a new stack slot and returns its offset.
+func (g *gen) spill() int16 {
+	off := g.alloc(8)
+	g.emit(asm.StoreMem(asm.R10, off, asm.R0, asm.DWord))
+	return off
+}
+
+// arith computes dst = dst op src.
+func (g *gen) arith(op string, dst, src asm.Register, signed bool) {
+	switch op {
+	case "+":
+		g.emit(asm.Add.Reg(dst, src))
+	case "-":
+		g.emit(asm.Sub.Reg(dst, src))
+	case "*":
+		g.emit(asm.Mul.Reg(dst, src))
+	case "/":
+		g.emit(asm.Div.Reg(dst, src))
+	case "%":
+		g.emit(asm.Mod.Reg(dst, src))
+	case "&":
+		g.emit(asm.And.Reg(dst, src))
+	case "|":
+		g.emit(asm.Or.Reg(dst, src))
+	case "^":
+		g.emit(asm.Xor.Reg(dst, src))
+	case "<<":
+		g.emit(asm.LSh.Reg(dst, src))
+	case ">>":
+		if signed {
+			g.emit(asm.ArSh.Reg(dst, src))
+		} else {
+			g.emit(asm.RSh.Reg(dst, src))
+		}
+	}
+}
+
+var comparisons = map[string][2]asm.JumpOp{
+	// unsigned, signed
+	"==": {asm.JEq, asm.JEq},
+	"!=": {asm.JNE, asm.JNE},
+	"<":  {asm.JLT, asm.JSLT},
+	"<=": {asm.JLE, asm.JSLE},
+	">":  {asm.JGT, asm.JSGT},
+	">=": {asm.JGE, asm.JSGE},
+}
+
+// intExpr leaves the value of e in r0.
+func (g *gen) intExpr(e syntax.Expr) {
+	switch e := e.(type) {
+	case *syntax.IntLit:
+		g.emit(asm.LoadImm(asm.R0, int64(e.Value), asm.DWord))
+	case *syntax.Ident:
+		g.builtin(e.Name)
+	case *syntax.VarExpr:
+		g.emit(asm.LoadMem(asm.R0, asm.R10, g.varSlot(e.Name), asm.DWord))
+	case *syntax.MapExpr:
+		m := g.plan.Map(e.Name)
+		key := g.key(e, m)
+		g.lookup(m, key)
+		done := g.newLabel("read")
+		g.emit(asm.JEq.Imm(asm.R0, 0, done), asm.LoadMem(asm.R0, asm.R0, 0, asm.DWord))
+		g.label(done)
+	case *syntax.FieldExpr:
+		g.loadArg(g.in.Args[e])
+	case *syntax.UnaryExpr:
+		g.intExpr(e.X)
+		switch e.Op {
+		case "-":
+			g.emit(asm.Neg.Imm(asm.R0, 0))
+		case "~":
+			g.emit(asm.Xor.Imm(asm.R0, -1))
+		case "!":
+			g.truth(asm.JEq)
+		}
+	case *syntax.IncDecExpr:
+		g.incDec(e)
+	case *syntax.BinaryExpr:
+		g.binary(e)
+	case *syntax.CondExpr:
+		elseL, end := g.newLabel("else"), g.newLabel("cond")
+		g.intExpr(e.Cond)
+		g.emit(asm.JEq.Imm(asm.R0, 0, elseL))
+		g.intExpr(e.Then)
+		g.emit(asm.Ja.Label(end))
+		g.label(elseL)
+		g.intExpr(e.Else)
+		g.label(end)
+	case *syntax.CallExpr:
+		g.call(e)
+	}
+}
+
+// truth sets r0 to 1 when `r0 jop 0` holds, else to 0.
+func (g *gen) truth(jop asm.JumpOp) {
+	yes, end := g.newLabel("true"), g.newLabel("bool")
+	g.emit(jop.Imm(asm.R0, 0, yes), asm.Mov.Imm(asm.R0, 0), asm.Ja.Label(end))
+	g.label(yes)
+	g.emit(asm.Mov.Imm(asm.R0, 1))
+	g.label(end)
+}
+
+func (g *gen) builtin(name string) {
+	switch name {
+	case "pid":
+		g.emit(asm.FnGetCurrentPidTgid.Call(), asm.RSh.Imm(asm.R0, 32))
+	case "tid":
+		g.emit(asm.FnGetCurrentPidTgid.Call(), asm.Mov.Reg32(asm.R0, asm.R0))
+	case "uid":
+		g.emit(asm.FnGetCurrentUidGid.Call(), asm.Mov.Reg32(asm.R0, asm.R0))
+	case "gid":
+		g.emit(asm.FnGetCurrentUidGid.Call(), asm.RSh.Imm(asm.R0, 32))
+	case "cpu":
+		g.emit(asm.FnGetSmpProcessorId.Call())
+	case "nsecs":
+		g.emit(asm.FnKtimeGetNs.Call())
+	case "elapsed":
+		g.emit(
+			asm.FnKtimeGetNs.Call(),
+			asm.LoadMapValue(asm.R1, 0, 0).WithReference(plan.ConfigMap),
+			asm.LoadMem(asm.R1, asm.R1, plan.ConfigStartNs, asm.DWord),
+			asm.Sub.Reg(asm.R0, asm.R1),
+		)
+	case "cpid":
+		g.emit(
+			asm.LoadMapValue(asm.R1, 0, 0).WithReference(plan.ConfigMap),
+			asm.LoadMem(asm.R0, asm.R1, plan.ConfigCpid, asm.DWord),
+		)
+	}
+}
+
+var sizes = map[int]asm.Size{1: asm.Byte, 2: asm.Half, 4: asm.Word, 8: asm.DWord}
+
+// loadArg reads an integer or pointer argument from the context into r0,
+// sign-extending narrow signed fields. Tracepoint contexts allow only
+// aligned loads; others go through probe_read_kernel.
+func (g *gen) loadArg(a probe.Arg) {
+	size := a.Type.Size
+	if a.Offset%size == 0 {
+		g.emit(asm.LoadMem(asm.R0, asm.R6, int16(a.Offset), sizes[size]))
+	} else {
+		tmp := g.alloc(8)
+		g.emit(stDW(asm.R10, tmp, 0))
+		g.stackPtr(asm.R1, tmp)
+		g.emit(
+			asm.Mov.Imm(asm.R2, int32(size)),
+			asm.Mov.Reg(asm.R3, asm.R6),
+			asm.Add.Imm(asm.R3, int32(a.Offset)),
+			asm.FnProbeReadKernel.Call(),
+			asm.LoadMem(asm.R0, asm.R10, tmp, asm.DWord),
+		)
+	}
+	if a.Type.Signed && size < 8 {
+		shift := int32(64 - 8*size)
+		g.emit(asm.LSh.Imm(asm.R0, shift), asm.ArSh.Imm(asm.R0, shift))
+	}
+}
+
+func (g *gen) incDec(e *syntax.IncDecExpr) {
+	delta := int32(1)
+	if e.Op == "--" {
+		delta = -1
+	}
+	switch x := e.X.(type) {
+	case *syntax.VarExpr:
+		slot := g.varSlot(x.Name)
+		g.emit(
+			asm.LoadMem(asm.R0, asm.R10, slot, asm.DWord),
+			asm.Add.Imm(asm.R0, delta),
+			asm.StoreMem(asm.R10, slot, asm.R0, asm.DWord),
+		)
+		if e.Post {
+			g.emit(asm.Add.Imm(asm.R0, -delta))
+		}
+	case *syntax.MapExpr:
+		m := g.plan.Map(x.Name)
+		val := g.alloc(8)
+		key := g.key(x, m)
+		g.lookup(m, key)
+		miss, done := g.newLabel("miss"), g.newLabel("incdec")
+		g.emit(
+			asm.JEq.Imm(asm.R0, 0, miss),
+			asm.Mov.Imm(asm.R1, delta),
+			asm.FetchAdd.Mem(asm.R0, asm.R1, asm.DWord, 0),
+			asm.Mov.Reg(asm.R0, asm.R1),
+		)
+		if !e.Post {
+			g.emit(asm.Add.Imm(asm.R0, delta))
+		}
+		g.emit(asm.Ja.Label(done))
+		g.label(miss)
+		g.emit(stDW(asm.R10, val, int64(delta)))
+		g.update(m, key, val)
+		if e.Post {
+			g.emit(asm.Mov.Imm(asm.R0, 0))
+		} else {
+			g.emit(asm.Mov.Imm(asm.R0, delta))
+		}
+		g.label(done)
+	}
+}
+
+func (g *gen) binary(e *syntax.BinaryExpr) {
+	switch e.Op {
+	case "&&", "||":
+		end := g.newLabel("logic")
+		g.intExpr(e.X)
+		g.truth(asm.JNE)
+		if e.Op == "&&" {
+			g.emit(asm.JEq.Imm(asm.R0, 0, end))
+		} else {
+			g.emit(asm.JNE.Imm(asm.R0, 0, end))
+		}
+		g.intExpr(e.Y)
+		g.truth(asm.JNE)
+		g.label(end)
+		g.emit(asm.Mov.Reg(asm.R0, asm.R0))
+		return
+	}
+	x, y := g.typeOf(e.X), g.typeOf(e.Y)
+	if x.Kind == types.Str {
+		g.strCompare(e)
+		return
+	}
+	g.intExpr(e.X)
+	left := g.spill()
+	g.intExpr(e.Y)
+	g.emit(asm.Mov.Reg(asm.R1, asm.R0), asm.LoadMem(asm.R0, asm.R10, left, asm.DWord))
+	signed := x.Signed || y.Signed
+	if jops, ok := comparisons[e.Op]; ok {
+		jop := jops[0]
+		if signed {
+			jop = jops[1]
+		}
+		yes, end := g.newLabel("true"), g.newLabel("cmp")
+		g.emit(jop.Reg(asm.R0, asm.R1, yes), asm.Mov.Imm(asm.R0, 0), asm.Ja.Label(end))
+		g.label(yes)
+		g.emit(asm.Mov.Imm(asm.R0, 1))
+		g.label(end)
+		return
+	}
+	g.arith(e.Op, asm.R0, asm.R1, x.Signed)
+}
+
+// strCompare compares two string buffers byte by byte up to the first NUL.
+func (g *gen) strCompare(e *syntax.BinaryExpr) {
+	a, an := g.strExpr(e.X)
+	b, bn := g.strExpr(e.Y)
+	n := min(an, bn)
+	differ, same, end := g.newLabel("differ"), g.newLabel("same"), g.newLabel("strcmp")
+	for i := 0; i < n; i++ {
+		g.emit(
+			asm.LoadMem(asm.R1, asm.R10, a+int16(i), asm.Byte),
+			asm.LoadMem(asm.R2, asm.R10, b+int16(i), asm.Byte),
+			asm.JNE.Reg(asm.R1, asm.R2, differ),
+			asm.JEq.Imm(asm.R1, 0, same),
+		)
+	}
+	// Both buffers agree on their first n bytes; a string that fills its
+	// buffer without a NUL equals the other only if that one ends here.
+	longer := a
+	if bn > an {
+		longer = b
+	}
+	if an != bn {
+		g.emit(
+			asm.LoadMem(asm.R1, asm.R10, longer+int16(n), asm.Byte),
+			asm.JNE.Imm(asm.R1, 0, differ),
+		)
+	}
+	g.label(same)
+	eq, ne := int32(1), int32(0)
+	if e.Op == "!=" {
+		eq, ne = 0, 1
+	}
+	g.emit(asm.Mov.Imm(asm.R0, eq), asm.Ja.Label(end))
+	g.label(differ)
+	g.emit(asm.Mov.Imm(asm.R0, ne))
+	g.label(end)
+}
+
+// strExpr evaluates a string expression into a stack buffer and returns
+// its offset and size.
+func (g *gen) strExpr(e syntax.Expr) (int16, int) {
+	t := g.typeOf(e)
+	size := types.Align8(t.Size)
+	switch e := e.(type) {
+	case *syntax.StringLit:
+		off := g.alloc(size)
+		g.storeConst(off, e.Value, size)
+		return off, size
+	case *syntax.Ident:
+		off := g.alloc(size)
+		if e.Name == "probe" {
+			g.storeConst(off, g.in.Instance.Name(), size)
+			return off, size
+		}
+		// comm
+		g.zero(off, size)
+		g.stackPtr(asm.R1, off)
+		g.emit(asm.Mov.Imm(asm.R2, int32(t.Size)), asm.FnGetCurrentComm.Call())
+		return off, size
+	case *syntax.VarExpr:
+		return g.varSlot(e.Name), size
+	case *syntax.MapExpr:
+		m := g.plan.Map(e.Name)
+		off := g.alloc(size)
+		key := g.key(e, m)
+		g.zero(off, size)
+		g.lookup(m, key)
+		done := g.newLabel("read")
+		g.emit(asm.JEq.Imm(asm.R0, 0, done))
+		for i := 0; i < size; i += 8 {
+			g.emit(
+				asm.LoadMem(asm.R1, asm.R0, int16(i), asm.DWord),
+				asm.StoreMem(asm.R10, off+int16(i), asm.R1, asm.DWord),
+			)
+		}
+		g.label(done)
+		return off, size
+	case *syntax.FieldExpr:
+		return g.strArg(g.in.Args[e], size)
+	case *syntax.CallExpr: // str()
+		arg := e.Args[0]
+		if at := g.typeOf(arg); at.Kind == types.Str {
+			return g.strExpr(arg)
+		}
+		off := g.alloc(size)
+		g.zero(off, size)
+		g.intExpr(arg)
+		g.emit(asm.Mov.Reg(asm.R3, asm.R0))
+		g.stackPtr(asm.R1, off)
+		g.emit(asm.Mov.Imm(asm.R2, int32(t.Size)))
+		if g.typeOf(arg).AddrSpace == types.User {
+			g.emit(asm.FnProbeReadUserStr.Call())
+		} else {
+			g.emit(asm.FnProbeReadKernelStr.Call())
+		}
+		return off, size
+	case *syntax.CondExpr:
+		off := g.alloc(size)
+		elseL, end := g.newLabel("else"), g.newLabel("cond")
+		g.intExpr(e.Cond)
+		g.emit(asm.JEq.Imm(asm.R0, 0, elseL))
+		src, n := g.strExpr(e.Then)
+		g.copyStr(off, size, src, n)
+		g.emit(asm.Ja.Label(end))
+		g.label(elseL)
+		src, n = g.strExpr(e.Else)
+		g.copyStr(off, size, src, n)
+		g.label(end)
+		return off, size
+	}
+	off := g.alloc(size)
+	g.zero(off, size)
+	return off, size
+}
+
+// strArg reads a string argument: an inline char array or a __data_loc.
+func (g *gen) strArg(a probe.Arg, size int) (int16, int) {
+	off := g.alloc(size)
+	g.zero(off, size)
+	if a.DataLoc {
+		// u32 at Offset: length << 16 | offset from the context start.
+		g.emit(
+			asm.LoadMem(asm.R3, asm.R6, int16(a.Offset), asm.Word),
+			asm.And.Imm(asm.R3, 0xffff),
+			asm.Add.Reg(asm.R3, asm.R6),
+		)
+		g.stackPtr(asm.R1, off)
+		g.emit(asm.Mov.Imm(asm.R2, int32(a.Type.Size)), asm.FnProbeReadKernelStr.Call())
+		return off, size
+	}
+	g.stackPtr(asm.R1, off)
+	g.emit(
+		asm.Mov.Imm(asm.R2, int32(a.Type.Size)),
+		asm.Mov.Reg(asm.R3, asm.R6),
+		asm.Add.Imm(asm.R3, int32(a.Offset)),
+		asm.FnProbeReadKernel.Call(),
+	)
+	// The array may fill its buffer without a NUL.
+	g.emit(asm.StoreImm(asm.R10, off+int16(size-1), 0, asm.Byte))
+	return off, size
+}
+
+// call compiles the non-aggregating functions.
+func (g *gen) call(e *syntax.CallExpr) {
+	switch e.Fun {
+	case "printf":
+		g.printf(e)
+	case "exit":
+		g.event(e, func(int16) {}, rbForceWakeup)
+		g.emit(asm.Ja.Label("exit"))
+	case "print", "clear", "zero":
+		g.event(e, func(int16) {}, rbForceWakeup)
+	case "delete":
+		x := e.Args[0].(*syntax.MapExpr)
+		m := g.plan.Map(x.Name)
+		if m == nil {
+			return
+		}
+		key := g.key(x, m)
+		g.emit(mapPtr(asm.R1, m.BPFName))
+		g.stackPtr(asm.R2, key)
+		g.emit(asm.FnMapDeleteElem.Call())
+	}
+}
+
+func (g *gen) printf(e *syntax.CallExpr) {
+	id, ok := g.plan.Sites[plan.Site{Instance: g.idx, Call: e}]
+	if !ok {
+		return
+	}
+	ev := g.plan.Events[id]
+	g.event(e, func(buf int16) {
+		for i, a := range e.Args[1:] {
+			part := ev.Args[i]
+			at := buf + int16(part.Offset)
+			if part.Type.Kind == types.Str {
+				src, n := g.strExpr(a)
+				g.copyStr(at, part.Type.Size, src, n)
+				continue
+			}
+			g.intExpr(a)
+			g.emit(asm.StoreMem(asm.R10, at, asm.R0, asm.DWord))
+		}
+	}, 0)
+}
+
+// event builds the record of call site e on the stack (header, then what
+// fill writes) and sends it through the ring buffer. With wakeup 0 the
+// reader is woken only once a quarter of the ring is queued; it polls on a
+// short timer otherwise. A record the ring refuses is counted as lost.
+func (g *gen) event(e *syntax.CallExpr, fill func(buf int16), wakeup int32) {
+	id, ok := g.plan.Sites[plan.Site{Instance: g.idx, Call: e}]
+	if !ok {
+		return
+	}
+	ev := g.plan.Events[id]
+	buf := g.alloc(ev.Size)
+	g.emit(stDW(asm.R10, buf, int64(id)))
+	fill(buf)
+	if wakeup == 0 {
+		quiet := g.newLabel("quiet")
+		g.emit(
+			mapPtr(asm.R1, plan.EventsMap),
+			asm.Mov.Imm(asm.R2, rbAvailData),
+			asm.FnRingbufQuery.Call(),
+			asm.Mov.Imm(asm.R4, rbNoWakeup),
+			asm.LoadImm(asm.R1, int64(g.plan.WakeupSize), asm.DWord),
+			asm.JLT.Reg(asm.R0, asm.R1, quiet),
+			asm.Mov.Imm(asm.R4, rbForceWakeup),
+		)
+		g.label(quiet)
+	} else {
+		g.emit(asm.Mov.Imm(asm.R4, wakeup))
+	}
+	sent := g.newLabel("sent")
+	g.emit(mapPtr(asm.R1, plan.EventsMap))
+	g.stackPtr(asm.R2, buf)
+	g.emit(
+		asm.Mov.Imm(asm.R3, int32(ev.Size)),
+		asm.FnRingbufOutput.Call(),
+		asm.JEq.Imm(asm.R0, 0, sent),
+	)
+	g.countStat(plan.StatLost)
+	g.label(sent)
+}
+
+// stDW stores a sign-extended 32-bit immediate as 8 bytes. asm.StoreImm
+// refuses DWord, but BPF_ST|BPF_DW|BPF_MEM is valid and saves a register.
+func stDW(dst asm.Register, off int16, v int64) asm.Instruction {
+	return asm.Instruction{OpCode: asm.StoreImmOp(asm.DWord), Dst: dst, Offset: off, Constant: v}
+}

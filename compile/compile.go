@@ -1,0 +1,98 @@
+// Package compile runs the front half of the pipeline — parse, check, plan,
+// codegen — and assembles a deterministic ebpf.CollectionSpec. It makes no
+// bpf(2) calls; tracefs is read only to resolve attach points and args.
+package compile
+
+import (
+	"fmt"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+
+	"ebtrace/check"
+	"ebtrace/codegen"
+	"ebtrace/plan"
+	"ebtrace/probe"
+	"ebtrace/source"
+	"ebtrace/syntax"
+)
+
+// Result is a compiled script.
+type Result struct {
+	File     *source.File
+	AST      *syntax.Program
+	Info     *check.Info
+	Plan     *plan.Plan
+	Programs []*Program
+}
+
+// Program is the code of one probe instance.
+type Program struct {
+	Name     string // kernel object name
+	Instance *check.Instance
+	Insns    asm.Instructions
+}
+
+// Options tune compilation.
+type Options struct {
+	Plan plan.Options
+}
+
+// Compile compiles file. Script problems come back as *source.Diagnostics;
+// environment problems as wrapped errors.
+func Compile(file *source.File, reg *probe.Registry, env *probe.Env, opts Options) (*Result, error) {
+	ast, err := syntax.Parse(file)
+	if err != nil {
+		return nil, err
+	}
+	r := &Result{File: file, AST: ast}
+	r.Info, err = check.Check(ast, reg, env)
+	if err != nil {
+		return r, err
+	}
+	r.Plan = plan.New(r.Info, opts.Plan)
+	diags := &source.Diagnostics{File: file}
+	for i, in := range r.Info.Instances {
+		insns, err := codegen.Generate(r.Info, r.Plan, i)
+		if d, ok := err.(*source.Diagnostics); ok {
+			diags.Items = append(diags.Items, d.Items...)
+			continue
+		}
+		r.Programs = append(r.Programs, &Program{Name: fmt.Sprintf("p%d", i), Instance: in, Insns: insns})
+	}
+	return r, diags.Err()
+}
+
+// Spec returns the collection to load: the shared maps, each script map and
+// every program.
+func (r *Result) Spec() *ebpf.CollectionSpec {
+	spec := &ebpf.CollectionSpec{
+		Maps: map[string]*ebpf.MapSpec{
+			plan.EventsMap: {Name: plan.EventsMap, Type: ebpf.RingBuf, MaxEntries: r.Plan.RingSize},
+			plan.StatsMap: {
+				Name: plan.StatsMap, Type: ebpf.Array, KeySize: 4,
+				ValueSize: uint32(8 * (1 + len(r.Plan.Maps))), MaxEntries: 1,
+			},
+			plan.ConfigMap: {
+				Name: plan.ConfigMap, Type: ebpf.Array, KeySize: 4,
+				ValueSize: plan.ConfigSize, MaxEntries: 1,
+			},
+		},
+		Programs: map[string]*ebpf.ProgramSpec{},
+	}
+	for _, m := range r.Plan.Maps {
+		spec.Maps[m.BPFName] = &ebpf.MapSpec{
+			Name: m.BPFName, Type: m.MapType(), KeySize: uint32(m.KeySize),
+			ValueSize: uint32(m.ValueSize), MaxEntries: r.Plan.MaxEntries,
+		}
+	}
+	for _, p := range r.Programs {
+		spec.Programs[p.Name] = &ebpf.ProgramSpec{
+			Name:         p.Name,
+			Type:         p.Instance.Instance.ProgramType(),
+			Instructions: p.Insns,
+			License:      "GPL",
+		}
+	}
+	return spec
+}

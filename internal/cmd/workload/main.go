@@ -1,0 +1,136 @@
+// Command workload is the deterministic program that ebtrace's tests and
+// benchmarks drive the kernel with. It owns the exact syscall patterns those
+// tests count: each subcommand makes only the syscalls it documents, using raw
+// syscall wrappers so the Go runtime adds none of the traced kinds after
+// start-up.
+//
+// Usage:
+//
+//	workload getppid N    N getppid(2) calls
+//	workload spin N       the same, named for throughput benchmarks
+//	workload open PATH... openat(2) each path read-only, then close it;
+//	                      a path that cannot be opened is skipped
+//	workload write LO HI  one write(2) of each size LO..HI to /dev/null
+//	workload sleep MS     sleep MS milliseconds
+//
+// It exits 0 on success, 1 if a syscall it depends on fails, and 2 on bad
+// usage.
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const usage = `usage: workload getppid N | spin N | open PATH... | write LO HI | sleep MS`
+
+// usageError is a command-line mistake; main reports it with exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintf(os.Stderr, "workload: %v\n", err)
+		if _, ok := err.(usageError); ok {
+			fmt.Fprintln(os.Stderr, usage)
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) == 0 {
+		return usageError{"missing subcommand"}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "getppid", "spin":
+		n, err := counts(cmd, rest, 1)
+		if err != nil {
+			return err
+		}
+		getppid(n[0])
+		return nil
+	case "open":
+		if len(rest) == 0 {
+			return usageError{"open: need at least one PATH"}
+		}
+		openClose(rest)
+		return nil
+	case "write":
+		n, err := counts(cmd, rest, 2)
+		if err != nil {
+			return err
+		}
+		if n[0] > n[1] {
+			return usageError{fmt.Sprintf("write: LO %d is greater than HI %d", n[0], n[1])}
+		}
+		return writeSizes(n[0], n[1])
+	case "sleep":
+		n, err := counts(cmd, rest, 1)
+		if err != nil {
+			return err
+		}
+		time.Sleep(time.Duration(n[0]) * time.Millisecond)
+		return nil
+	}
+	return usageError{fmt.Sprintf("unknown subcommand %q", cmd)}
+}
+
+// counts parses exactly want non-negative integer arguments of cmd.
+func counts(cmd string, args []string, want int) ([]int, error) {
+	if len(args) != want {
+		return nil, usageError{fmt.Sprintf("%s: want %d numeric argument(s), got %d", cmd, want, len(args))}
+	}
+	out := make([]int, want)
+	for i, a := range args {
+		v, err := strconv.Atoi(a)
+		if err != nil || v < 0 {
+			return nil, usageError{fmt.Sprintf("%s: %q is not a non-negative integer", cmd, a)}
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// getppid makes exactly n getppid syscalls. unix.Getppid is a raw syscall, so
+// the scheduler is not involved and no other syscall is interleaved.
+func getppid(n int) {
+	for range n {
+		unix.Getppid()
+	}
+}
+
+// openClose opens and closes each path, ignoring paths that do not open.
+func openClose(paths []string) {
+	for _, p := range paths {
+		fd, err := unix.Openat(unix.AT_FDCWD, p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		unix.Close(fd)
+	}
+}
+
+// writeSizes opens /dev/null once and writes lo, lo+1, ..., hi bytes to it,
+// one write(2) per size.
+func writeSizes(lo, hi int) error {
+	fd, err := unix.Openat(unix.AT_FDCWD, "/dev/null", unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /dev/null: %w", err)
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, hi)
+	for size := lo; size <= hi; size++ {
+		if _, err := unix.Write(fd, buf[:size]); err != nil {
+			return fmt.Errorf("write %d bytes: %w", size, err)
+		}
+	}
+	return nil
+}

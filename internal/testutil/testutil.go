@@ -1,0 +1,163 @@
+// Package testutil owns the helpers that ebtrace's tests share: skipping when
+// root or tracefs is missing, building the module's commands (the workload
+// especially) once per test process, and golden-file comparison with a -update
+// flag.
+package testutil
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// RequireRoot skips the test unless it runs with effective uid 0.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if euid := os.Geteuid(); euid != 0 {
+		t.Skipf("needs root: loading BPF programs and reading tracefs require it (euid is %d)", euid)
+	}
+}
+
+// tracefsMount is where RequireTracefs mounts tracefs when no events
+// directory is visible.
+const tracefsMount = "/sys/kernel/tracing"
+
+// tracefsEvents are the places a mounted tracefs exposes its events.
+var tracefsEvents = []string{
+	"/sys/kernel/tracing/events",
+	"/sys/kernel/debug/tracing/events",
+}
+
+// RequireTracefs skips the test unless tracefs is mounted. When it is not and
+// the test runs as root, it first tries to mount tracefs at
+// /sys/kernel/tracing.
+func RequireTracefs(t testing.TB) {
+	t.Helper()
+	if tracefsMounted() {
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skipf("needs tracefs: no events under %s, and mounting it needs root", strings.Join(tracefsEvents, " or "))
+	}
+	if err := unix.Mount("tracefs", tracefsMount, "tracefs", 0, ""); err != nil {
+		t.Skipf("needs tracefs: not mounted, and mounting it at %s failed: %v", tracefsMount, err)
+	}
+	if !tracefsMounted() {
+		t.Skipf("needs tracefs: mounted at %s but %s is missing", tracefsMount, tracefsEvents[0])
+	}
+}
+
+func tracefsMounted() bool {
+	for _, dir := range tracefsEvents {
+		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+			return true
+		}
+	}
+	return false
+}
+
+// Workload returns the path of the internal/cmd/workload binary, building it
+// on first use in this test process.
+func Workload(t testing.TB) string {
+	t.Helper()
+	return Build(t, "./internal/cmd/workload")
+}
+
+// build is the outcome of building one package, shared by every caller.
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+var (
+	buildsMu sync.Mutex
+	builds   = map[string]*build{}
+)
+
+// Build compiles the main package pkg, a path relative to the module root
+// such as "./cmd/ebtrace", and returns the binary's path. The build runs once
+// per test process and package; later calls return the same path, or fail
+// the same way. The module root is the nearest directory holding go.mod at or
+// above the working directory.
+//
+// Binaries are kept under os.TempDir() at a path fixed by the module root and
+// package, and replaced atomically, so concurrent test processes share one
+// file per package instead of leaving a directory each behind.
+func Build(t testing.TB, pkg string) string {
+	t.Helper()
+	buildsMu.Lock()
+	b, ok := builds[pkg]
+	if !ok {
+		b = &build{}
+		builds[pkg] = b
+	}
+	buildsMu.Unlock()
+	b.once.Do(func() { b.path, b.err = goBuild(pkg) })
+	if b.err != nil {
+		t.Fatalf("building %s: %v", pkg, b.err)
+	}
+	return b.path
+}
+
+func goBuild(pkg string) (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(root + "\x00" + pkg))
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("ebtrace-testutil-%d", os.Geteuid()))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	name := filepath.Base(filepath.Clean(pkg))
+	if name == "." || name == string(filepath.Separator) {
+		name = "main"
+	}
+	final := filepath.Join(dir, name+"-"+hex.EncodeToString(sum[:6]))
+	staging, err := os.MkdirTemp(dir, "build-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(staging)
+	out := filepath.Join(staging, name)
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = root
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, msg)
+	}
+	if err := os.Rename(out, final); err != nil {
+		return "", err
+	}
+	return final, nil
+}
+
+// moduleRoot walks up from the working directory to the directory holding
+// go.mod.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return "", err
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod found at or above the working directory")
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,191 @@
+// Package load owns the kernel side of a compiled script: it loads the maps
+// and programs (mapping verifier rejections back to script positions),
+// attaches event probes through BPF links held by this process, runs BEGIN
+// and END, and releases everything with one Close. Links are never pinned,
+// so the kernel detaches them when the process dies, however it dies.
+package load
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"golang.org/x/sys/unix"
+
+	"ebtrace/codegen"
+	"ebtrace/compile"
+	"ebtrace/plan"
+	"ebtrace/probe"
+	"ebtrace/source"
+)
+
+// ErrPrivileges is wrapped by errors caused by missing privileges.
+var ErrPrivileges = errors.New("ebtrace needs root, or the CAP_BPF and CAP_PERFMON capabilities, to load BPF programs")
+
+// Config holds the values programs read at run time.
+type Config struct {
+	Cpid    uint32
+	StartNs uint64 // CLOCK_MONOTONIC at start; `elapsed` counts from it
+}
+
+// Object is a loaded script.
+type Object struct {
+	Result *compile.Result
+	coll   *ebpf.Collection
+	links  []io.Closer
+}
+
+// VerifierError is a program the kernel rejected, tied to the script
+// position of the instruction it rejected.
+type VerifierError struct {
+	Diag    *source.Diagnostics
+	Log     []string // the verifier's log lines
+	Program string
+}
+
+func (e *VerifierError) Error() string { return e.Diag.Error() }
+
+// Load creates the maps and programs of r in the kernel.
+func Load(r *compile.Result, cfg Config) (*Object, error) {
+	spec := r.Spec()
+	var buf [plan.ConfigSize]byte
+	binary.LittleEndian.PutUint64(buf[plan.ConfigCpid:], uint64(cfg.Cpid))
+	binary.LittleEndian.PutUint64(buf[plan.ConfigStartNs:], cfg.StartNs)
+	spec.Maps[plan.ConfigMap].Contents = []ebpf.MapKV{{Key: uint32(0), Value: buf[:]}}
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		return nil, explain(r, err)
+	}
+	return &Object{Result: r, coll: coll}, nil
+}
+
+// explain turns a load failure into a script diagnostic or a clear error.
+func explain(r *compile.Result, err error) error {
+	if errors.Is(err, unix.EPERM) || errors.Is(err, os.ErrPermission) {
+		if os.Geteuid() != 0 {
+			return fmt.Errorf("%w (running as uid %d)", ErrPrivileges, os.Geteuid())
+		}
+		return fmt.Errorf("the kernel refused to load BPF programs (EPERM) although ebtrace runs as root: lockdown or a security module may forbid BPF: %w", err)
+	}
+	var ve *ebpf.VerifierError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	name := programName(err.Error())
+	for _, p := range r.Programs {
+		if p.Name != name {
+			continue
+		}
+		d := &source.Diagnostics{File: r.File}
+		pos, last := failingPosition(p.Insns, ve.Log)
+		if pos == nil {
+			pos = &codegen.Position{File: r.File, Span: p.Instance.Probe.Sp}
+		}
+		d.Add(pos.Span, "verifier", "the kernel's verifier rejected the code for this (in %s): %s", p.Instance.Instance.Name(), last).
+			Hint("run with -v to see the verifier's log")
+		return &VerifierError{Diag: d, Log: ve.Log, Program: p.Instance.Instance.Name()}
+	}
+	return err
+}
+
+var progNameRe = regexp.MustCompile(`program (p\d+)`)
+
+func programName(msg string) string {
+	if m := progNameRe.FindStringSubmatch(msg); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+var insnRe = regexp.MustCompile(`^(\d+): \(`)
+
+// failingPosition finds the last instruction the verifier log mentions and
+// returns its script position and the log's last line.
+func failingPosition(insns asm.Instructions, log []string) (*codegen.Position, string) {
+	last := ""
+	for i := len(log) - 1; i >= 0 && last == ""; i-- {
+		last = strings.TrimSpace(log[i])
+		if strings.HasPrefix(last, "processed ") || strings.HasPrefix(last, "verification time") {
+			last = ""
+		}
+	}
+	offset := -1
+	for _, line := range log {
+		if m := insnRe.FindStringSubmatch(line); m != nil {
+			offset, _ = strconv.Atoi(m[1])
+		}
+	}
+	if offset < 0 {
+		return nil, last
+	}
+	iter := insns.Iterate()
+	for iter.Next() {
+		if int(iter.Offset) == offset {
+			if p, ok := iter.Ins.Source().(codegen.Position); ok {
+				return &p, last
+			}
+		}
+	}
+	return nil, last
+}
+
+// Program returns the loaded program of a compiled one.
+func (o *Object) Program(p *compile.Program) *ebpf.Program { return o.coll.Programs[p.Name] }
+
+// Map returns a loaded map by kernel name.
+func (o *Object) Map(name string) *ebpf.Map { return o.coll.Maps[name] }
+
+// Attach attaches every event probe and returns how many were attached.
+func (o *Object) Attach() (int, error) {
+	n := 0
+	for _, p := range o.Result.Programs {
+		if p.Instance.Instance.Kind() != probe.Event {
+			continue
+		}
+		l, err := p.Instance.Instance.Attach(o.Program(p))
+		if err != nil {
+			return n, err
+		}
+		o.links = append(o.links, l)
+		n++
+	}
+	return n, nil
+}
+
+// Run executes every program of the given kind (BEGIN or END) once, in
+// script order.
+func (o *Object) Run(kind probe.Kind) error {
+	for _, p := range o.Result.Programs {
+		if p.Instance.Instance.Kind() != kind {
+			continue
+		}
+		if _, err := o.Program(p).Run(&ebpf.RunOptions{}); err != nil {
+			return fmt.Errorf("run %s: %w", p.Instance.Instance.Name(), err)
+		}
+	}
+	return nil
+}
+
+// Detach detaches every event probe; it is safe to call more than once.
+func (o *Object) Detach() error {
+	var errs []error
+	for _, l := range o.links {
+		errs = append(errs, l.Close())
+	}
+	o.links = nil
+	return errors.Join(errs...)
+}
+
+// Close detaches everything and releases all kernel objects.
+func (o *Object) Close() error {
+	err := o.Detach()
+	o.coll.Close()
+	return err
+}

@@ -1,0 +1,51 @@
+// Package output owns how results look: printf text, maps and aggregations,
+// histograms and lost-event reports, as text laid out like bpftrace's or as
+// bpftrace's JSON lines. It knows nothing of BPF; the runtime hands it
+// decoded Go values.
+package output
+
+// Kind is what a map holds, which decides how it is printed.
+type Kind int
+
+const (
+	Scalar Kind = iota // plain integer assigned with = or ++
+	String             // string assigned with =
+	Count
+	Sum
+	Min
+	Max
+	Avg
+	Stats
+	Hist  // log2 histogram
+	LHist // linear histogram
+)
+
+// Map is one map's contents at the moment of printing.
+type Map struct {
+	Name    string // with the @, e.g. "@calls" or "@"
+	Kind    Kind
+	Keyed   bool // declared with a subscript, even if it has one key
+	Entries []Entry
+	// Linear histogram parameters (LHist only).
+	LMin, LMax, LStep int64
+}
+
+// Entry is one key and its value. Key parts are int64, uint64 or string.
+// Value is int64 or uint64 (Scalar, Count, Sum, Min, Max, Avg), string
+// (String), StatsValue (Stats), or HistValue (Hist, LHist).
+type Entry struct {
+	Key   []any
+	Value any
+}
+
+// StatsValue is a stats() aggregate.
+type StatsValue struct {
+	Count int64
+	Total int64
+}
+
+// HistValue maps bucket index to count. Log2 buckets: 0 holds values < 0,
+// 1 holds 0, and i >= 2 holds [2^(i-2), 2^(i-1)). Linear buckets: 0 holds
+// values < LMin, i >= 1 holds [LMin+(i-1)*LStep, LMin+i*LStep), and the
+// last, 1+(LMax-LMin)/LStep, holds values >= LMax.
+type HistValue map[int]uint64

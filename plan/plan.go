@@ -1,0 +1,214 @@
+// Package plan owns resources: it turns checked Info into plain data that
+// codegen and the runtime share. Every BPF map gets its kernel name and
+// byte layout here, every printf/exit/print/clear/zero site its event ID and
+// record layout. IDs are assigned in one place, in a deterministic order,
+// and the plan can be dumped as JSON (-d plan).
+package plan
+
+import (
+	"fmt"
+
+	"github.com/cilium/ebpf"
+
+	"ebtrace/check"
+	"ebtrace/output"
+	"ebtrace/syntax"
+	"ebtrace/types"
+)
+
+// Names of the maps every program shares.
+const (
+	EventsMap = "ebtrace_events" // ring buffer carrying events to user space
+	StatsMap  = "ebtrace_stats"  // one element of u64 counters: lost events, failed map updates
+	ConfigMap = "ebtrace_config" // values fixed at load time (cpid, start time)
+)
+
+// Config layout: offsets of the values in ConfigMap's only element.
+const (
+	ConfigCpid    = 0
+	ConfigStartNs = 8
+	ConfigSize    = 16
+)
+
+// StatLost is the index of the StatsMap counter of events the ring buffer refused.
+const StatLost = 0
+
+// EventHeader is the size of the event ID that starts every record.
+const EventHeader = 8
+
+// Plan is every resource a compiled script needs.
+type Plan struct {
+	Maps       []*Map
+	Events     []*Event
+	RingSize   uint32 // bytes; a power of two multiple of the page size
+	WakeupSize uint32 // the program forces a wakeup once this much is queued
+	MaxEntries uint32
+	// Sites maps (instance index, call) to the event ID of that call.
+	Sites  map[Site]int `json:"-"`
+	byName map[string]*Map
+}
+
+// Site is a call in one probe instance.
+type Site struct {
+	Instance int
+	Call     *syntax.CallExpr
+}
+
+// Map is one script map as stored in the kernel.
+type Map struct {
+	Name      string // script name without @
+	BPFName   string // kernel object name (at most 15 bytes)
+	Stat      int    // StatsMap index counting failed updates
+	Kind      output.Kind
+	Type      string // "hash" or "percpu_hash"
+	Keyed     bool
+	Keys      []Part // layout of the script-visible key
+	KeySize   int    // bytes, bucket included for histograms
+	ValueSize int
+	ValueType types.Type // Scalar and String maps
+
+	LMin, LMax, LStep int64
+}
+
+// MapType returns the kernel map type.
+func (m *Map) MapType() ebpf.MapType {
+	if m.Type == "percpu_hash" {
+		return ebpf.PerCPUHash
+	}
+	return ebpf.Hash
+}
+
+// Part is one piece of a record: an integer (8 bytes) or a string buffer.
+type Part struct {
+	Offset int
+	Type   types.Type
+}
+
+// EventKind is what an event record asks user space to do.
+type EventKind string
+
+const (
+	Printf EventKind = "printf"
+	Exit   EventKind = "exit"
+	Print  EventKind = "print"
+	Clear  EventKind = "clear"
+	Zero   EventKind = "zero"
+)
+
+// Event is one event-producing site.
+type Event struct {
+	ID     int
+	Kind   EventKind
+	Format string `json:",omitempty"` // printf
+	Args   []Part `json:",omitempty"` // printf arguments after the header
+	Size   int    // record size in bytes
+	Map    string `json:",omitempty"` // print, clear, zero: the map's name
+}
+
+// Map returns the map named name (without @).
+func (p *Plan) Map(name string) *Map { return p.byName[name] }
+
+// Options tune resource sizes.
+type Options struct {
+	RingSize   uint32
+	MaxEntries uint32
+}
+
+// DefaultOptions are bpftrace-like defaults.
+var DefaultOptions = Options{RingSize: 1 << 20, MaxEntries: 4096}
+
+// New plans info's resources.
+func New(info *check.Info, opts Options) *Plan {
+	p := &Plan{
+		RingSize:   opts.RingSize,
+		WakeupSize: opts.RingSize / 4,
+		MaxEntries: opts.MaxEntries,
+		Sites:      map[Site]int{},
+		byName:     map[string]*Map{},
+	}
+	for i, name := range info.MapNames() {
+		p.addMap(i, info.Maps[name])
+	}
+	for idx, in := range info.Instances {
+		syntax.Inspect(in.Probe.Body, func(n syntax.Node) bool {
+			if call, ok := n.(*syntax.CallExpr); ok {
+				p.addEvent(info, idx, in, call)
+			}
+			return true
+		})
+	}
+	return p
+}
+
+func (p *Plan) addMap(i int, cm *check.Map) {
+	m := &Map{
+		Name: cm.Name, Stat: 1 + i, Kind: cm.Kind, Keyed: cm.Keyed, ValueType: cm.Value,
+		LMin: cm.LMin, LMax: cm.LMax, LStep: cm.LStep, Type: "hash",
+	}
+	m.BPFName = fmt.Sprintf("m%d_%s", i, cm.Name)
+	if len(m.BPFName) > 15 {
+		m.BPFName = m.BPFName[:15]
+	}
+	off := 0
+	for _, k := range cm.Keys {
+		m.Keys = append(m.Keys, Part{Offset: off, Type: k})
+		off += partSize(k)
+	}
+	if off == 0 {
+		off = 8 // an unkeyed map has the single key 0
+	}
+	if cm.Kind == output.Hist || cm.Kind == output.LHist {
+		off += 8 // bucket index
+	}
+	m.KeySize = off
+	switch cm.Kind {
+	case output.Scalar:
+		m.ValueSize = 8
+	case output.String:
+		m.ValueSize = partSize(cm.Value)
+	case output.Min, output.Max, output.Avg, output.Stats:
+		m.ValueSize = 16 // value and "set" flag, or count and total
+		m.Type = "percpu_hash"
+	default:
+		m.ValueSize = 8
+		m.Type = "percpu_hash"
+	}
+	p.Maps = append(p.Maps, m)
+	p.byName[m.Name] = m
+}
+
+func partSize(t types.Type) int {
+	if t.Kind == types.Str {
+		return types.Align8(t.Size)
+	}
+	return 8
+}
+
+func (p *Plan) addEvent(info *check.Info, idx int, in *check.Instance, call *syntax.CallExpr) {
+	ev := &Event{ID: len(p.Events), Size: EventHeader}
+	switch call.Fun {
+	case "printf":
+		if _, ok := info.Printfs[call]; !ok {
+			return
+		}
+		ev.Kind = Printf
+		ev.Format = call.Args[0].(*syntax.StringLit).Value
+		for _, a := range call.Args[1:] {
+			t := in.Types[a]
+			if t.Kind == types.Ptr {
+				t = types.UInt64
+			}
+			ev.Args = append(ev.Args, Part{Offset: ev.Size, Type: t})
+			ev.Size += partSize(t)
+		}
+	case "exit":
+		ev.Kind = Exit
+	case "print", "clear", "zero":
+		ev.Kind = EventKind(call.Fun)
+		ev.Map = call.Args[0].(*syntax.MapExpr).Name
+	default:
+		return
+	}
+	p.Events = append(p.Events, ev)
+	p.Sites[Site{idx, call}] = ev.ID
+}

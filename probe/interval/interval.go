@@ -1,0 +1,100 @@
+// Package interval provides interval:UNIT:N probes, which fire on one CPU
+// every N units of time (s, ms, us) or N times a second (hz). They run as
+// perf_event programs on a software cpu-clock event.
+package interval
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+
+	"ebtrace/probe"
+)
+
+// Provider is the interval probe type.
+type Provider struct{}
+
+// Names implements probe.Provider.
+func (Provider) Names() []string { return []string{"interval", "i"} }
+
+var units = map[string]time.Duration{"s": time.Second, "ms": time.Millisecond, "us": time.Microsecond}
+
+// Expand implements probe.Provider.
+func (Provider) Expand(spec string, _ *probe.Env) ([]probe.Instance, error) {
+	unit, count, ok := strings.Cut(spec, ":")
+	n, err := strconv.ParseUint(count, 10, 32)
+	if !ok || err != nil || n == 0 {
+		return nil, &probe.Error{
+			Msg:   fmt.Sprintf("interval %q must be UNIT:N with N a positive integer", spec),
+			Hints: []string{"for example interval:s:1 or interval:ms:100"},
+		}
+	}
+	var period time.Duration
+	if unit == "hz" {
+		period = time.Second / time.Duration(n)
+	} else if d, ok := units[unit]; ok {
+		period = d * time.Duration(n)
+	} else {
+		return nil, &probe.Error{
+			Msg:   fmt.Sprintf("unknown interval unit %q", unit),
+			Hints: []string{"units: s, ms, us, hz"},
+		}
+	}
+	return []probe.Instance{&instance{name: "interval:" + unit + ":" + count, period: period}}, nil
+}
+
+// Probes implements probe.Provider; intervals are not enumerable.
+func (Provider) Probes(*probe.Env) ([]probe.Listing, error) { return nil, nil }
+
+type instance struct {
+	name   string
+	period time.Duration
+}
+
+func (i *instance) Name() string                  { return i.name }
+func (i *instance) Kind() probe.Kind              { return probe.Event }
+func (i *instance) ProgramType() ebpf.ProgramType { return ebpf.PerfEvent }
+
+func (i *instance) Arg(string) (probe.Arg, error) {
+	return probe.Arg{}, &probe.Error{Msg: "interval probes have no args"}
+}
+
+// Attach opens a cpu-clock event on CPU 0 and links prog to it.
+func (i *instance) Attach(prog *ebpf.Program) (io.Closer, error) {
+	attr := unix.PerfEventAttr{
+		Type:   unix.PERF_TYPE_SOFTWARE,
+		Config: unix.PERF_COUNT_SW_CPU_CLOCK,
+		Size:   uint32(unsafe.Sizeof(unix.PerfEventAttr{})),
+		Sample: uint64(i.period.Nanoseconds()),
+	}
+	fd, err := unix.PerfEventOpen(&attr, -1, 0, -1, unix.PERF_FLAG_FD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("open cpu-clock event for %s: %w", i.name, err)
+	}
+	l, err := link.AttachRawLink(link.RawLinkOptions{Target: fd, Program: prog, Attach: ebpf.AttachPerfEvent})
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("attach %s: %w", i.name, err)
+	}
+	return &perfLink{link: l, fd: fd}, nil
+}
+
+type perfLink struct {
+	link link.Link
+	fd   int
+}
+
+func (p *perfLink) Close() error {
+	err := p.link.Close()
+	if cerr := unix.Close(p.fd); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,216 @@
+// Package probe owns attach points: the Provider interface every probe type
+// implements and the registry of provider names and aliases. A provider
+// expands an attach point (wildcards included) into concrete instances, says
+// which BPF program type runs there and what `args` holds, and attaches
+// programs. Nothing outside probe/ switches on a probe type's name.
+package probe
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/cilium/ebpf"
+
+	"ebtrace/kernel"
+	"ebtrace/source"
+	"ebtrace/types"
+)
+
+// Env is what providers may ask of the running system. Each part is
+// fetched lazily, so a script that needs no tracefs never mounts it.
+type Env struct {
+	Events func() (*kernel.Events, error)
+}
+
+// Kind says when an instance's program runs.
+type Kind int
+
+const (
+	Event Kind = iota // attached to a kernel event
+	Begin             // run once before any event probe is attached
+	End               // run once after every event probe is detached
+)
+
+// Provider is one probe type.
+type Provider interface {
+	// Names returns the canonical name followed by aliases, e.g.
+	// "tracepoint", "t".
+	Names() []string
+	// Expand resolves the part of an attach point after "NAME:" into
+	// instances. It returns *Error for problems in the spec.
+	Expand(spec string, env *Env) ([]Instance, error)
+	// Probes lists every instance this provider can attach to, by
+	// canonical name. Args is called only for the listed probes under -lv.
+	Probes(env *Env) ([]Listing, error)
+}
+
+// Instance is one concrete attach point.
+type Instance interface {
+	// Name is the canonical probe name, the value of the `probe` builtin.
+	Name() string
+	Kind() Kind
+	ProgramType() ebpf.ProgramType
+	// Arg describes `args.NAME`; it returns *Error when there is none.
+	Arg(name string) (Arg, error)
+	// Attach attaches prog; closing the result detaches it.
+	Attach(prog *ebpf.Program) (io.Closer, error)
+}
+
+// Arg says where an argument lives in the program's context and its type.
+type Arg struct {
+	Name   string
+	Type   types.Type
+	Offset int // byte offset in the context
+	// DataLoc marks a __data_loc string: a u32 at Offset holds
+	// (length<<16 | offset of the bytes from the context start).
+	DataLoc bool
+	// Array marks an inline char array of Type.Size bytes at Offset.
+	Array bool
+}
+
+// Error is a problem with an attach point or argument, with hints such as
+// close names.
+type Error struct {
+	Msg   string
+	Hints []string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Registry maps provider names and aliases to providers.
+type Registry struct {
+	byName    map[string]Provider
+	providers []Provider
+}
+
+// NewRegistry registers each provider under all of its names.
+func NewRegistry(ps ...Provider) *Registry {
+	r := &Registry{byName: map[string]Provider{}, providers: ps}
+	for _, p := range ps {
+		for _, n := range p.Names() {
+			if _, dup := r.byName[n]; dup {
+				panic("probe: duplicate provider name " + n)
+			}
+			r.byName[n] = p
+		}
+	}
+	return r
+}
+
+// Split separates "tracepoint:syscalls:x" into its provider and spec.
+// Attach points without a colon (BEGIN, END) have an empty spec.
+func Split(raw string) (provider, spec string) {
+	name, spec, _ := strings.Cut(raw, ":")
+	return name, spec
+}
+
+// Lookup finds the provider for an attach point.
+func (r *Registry) Lookup(raw string) (Provider, string, error) {
+	name, spec := Split(raw)
+	if p, ok := r.byName[name]; ok {
+		return p, spec, nil
+	}
+	var names []string
+	for n := range r.byName {
+		names = append(names, n)
+	}
+	e := &Error{Msg: fmt.Sprintf("unknown probe type %q", name)}
+	if close := source.Closest(name, names, 3); len(close) > 0 {
+		e.Hints = append(e.Hints, "did you mean "+strings.Join(close, ", ")+"?")
+	}
+	e.Hints = append(e.Hints, "probe types: "+strings.Join(r.Canonical(), ", "))
+	return nil, "", e
+}
+
+// Canonical returns the canonical provider names, sorted.
+func (r *Registry) Canonical() []string {
+	var out []string
+	for _, p := range r.providers {
+		out = append(out, p.Names()[0])
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Listing is one probe as -l shows it.
+type Listing struct {
+	Name string
+	// Args returns the argument declarations shown by -lv, e.g.
+	// "const char * filename"; nil when the probe type has none.
+	Args func() ([]string, error)
+}
+
+// List writes the probes matching pattern, one a line, and with verbose
+// their arguments indented below each. In pattern, * matches any run of
+// characters (colons included) and ? any one; a provider alias such as t:
+// stands for its canonical name.
+func (r *Registry) List(env *Env, pattern string, verbose bool, w io.Writer) error {
+	if pattern == "" {
+		pattern = "*"
+	}
+	if name, spec := Split(pattern); strings.Contains(pattern, ":") {
+		if p, ok := r.byName[name]; ok {
+			pattern = p.Names()[0] + ":" + spec
+		}
+	}
+	for _, p := range r.providers {
+		if prefix, _, ok := strings.Cut(pattern, ":"); ok && !strings.ContainsAny(prefix, "*?") && prefix != p.Names()[0] {
+			continue
+		}
+		list, err := p.Probes(env)
+		if err != nil {
+			return err
+		}
+		for _, l := range list {
+			if !Wildcard(pattern, l.Name) {
+				continue
+			}
+			fmt.Fprintln(w, l.Name)
+			if !verbose || l.Args == nil {
+				continue
+			}
+			args, err := l.Args()
+			if err != nil {
+				return err
+			}
+			for _, a := range args {
+				fmt.Fprintf(w, "    %s\n", a)
+			}
+		}
+	}
+	return nil
+}
+
+// Wildcard reports whether name matches pattern, where * matches any run of
+// characters and ? any single character.
+func Wildcard(pattern, name string) bool {
+	for len(pattern) > 0 {
+		switch pattern[0] {
+		case '*':
+			for len(pattern) > 0 && pattern[0] == '*' {
+				pattern = pattern[1:]
+			}
+			if pattern == "" {
+				return true
+			}
+			for i := 0; i <= len(name); i++ {
+				if Wildcard(pattern, name[i:]) {
+					return true
+				}
+			}
+			return false
+		case '?':
+			if name == "" {
+				return false
+			}
+		default:
+			if name == "" || name[0] != pattern[0] {
+				return false
+			}
+		}
+		pattern, name = pattern[1:], name[1:]
+	}
+	return name == ""
+}

@@ -1,0 +1,179 @@
+// Package tracepoint provides tracepoint:CATEGORY:NAME probes. Arguments
+// come from the event's tracefs format file: offsets, sizes and signedness
+// as the running kernel lays them out, never a hard-coded struct.
+package tracepoint
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+
+	"ebtrace/kernel"
+	"ebtrace/probe"
+	"ebtrace/source"
+	"ebtrace/types"
+)
+
+// Provider is the tracepoint probe type.
+type Provider struct{}
+
+// Names implements probe.Provider.
+func (Provider) Names() []string { return []string{"tracepoint", "t"} }
+
+// Expand implements probe.Provider.
+func (Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) {
+	category, name, ok := strings.Cut(spec, ":")
+	if !ok || category == "" || name == "" || strings.Contains(name, ":") {
+		return nil, &probe.Error{
+			Msg:   fmt.Sprintf("tracepoint %q must be CATEGORY:NAME", spec),
+			Hints: []string{"for example tracepoint:syscalls:sys_enter_openat"},
+		}
+	}
+	events, err := env.Events()
+	if err != nil {
+		return nil, err
+	}
+	matches, err := events.Match(spec)
+	if err != nil {
+		return nil, err
+	}
+	if len(matches) == 0 {
+		return nil, notFound(events, spec)
+	}
+	out := make([]probe.Instance, 0, len(matches))
+	for _, tp := range matches {
+		f, err := events.Format(tp.Category, tp.Name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &instance{format: f})
+	}
+	return out, nil
+}
+
+func notFound(events *kernel.Events, spec string) error {
+	e := &probe.Error{Msg: fmt.Sprintf("tracepoint:%s does not exist on this kernel", spec)}
+	all, err := events.Tracepoints()
+	if err != nil {
+		return e
+	}
+	names := make([]string, len(all))
+	for i, tp := range all {
+		names[i] = tp.Category + ":" + tp.Name
+	}
+	if close := source.Closest(spec, names, 4); len(close) > 0 {
+		e.Hints = append(e.Hints, "did you mean tracepoint:"+strings.Join(close, ", tracepoint:")+"?")
+	}
+	e.Hints = append(e.Hints, "list tracepoints with: ebtrace -l 'tracepoint:*'")
+	return e
+}
+
+// Probes implements probe.Provider.
+func (Provider) Probes(env *probe.Env) ([]probe.Listing, error) {
+	events, err := env.Events()
+	if err != nil {
+		return nil, err
+	}
+	all, err := events.Tracepoints()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]probe.Listing, len(all))
+	for i, tp := range all {
+		out[i] = probe.Listing{
+			Name: "tracepoint:" + tp.Category + ":" + tp.Name,
+			Args: func() ([]string, error) {
+				f, err := events.Format(tp.Category, tp.Name)
+				if err != nil {
+					return nil, err
+				}
+				var decls []string
+				for _, fl := range f.ArgFields() {
+					decls = append(decls, declaration(fl))
+				}
+				return decls, nil
+			},
+		}
+	}
+	return out, nil
+}
+
+// declaration renders a field as C declares it: "char comm[16]".
+func declaration(f kernel.Field) string {
+	if f.ArrayLen > 0 && !f.DataLoc {
+		if base, dims, ok := strings.Cut(f.Type, "["); ok {
+			return strings.TrimSpace(base) + " " + f.Name + "[" + dims
+		}
+	}
+	return f.Type + " " + f.Name
+}
+
+type instance struct {
+	format *kernel.Format
+}
+
+func (i *instance) Name() string {
+	return "tracepoint:" + i.format.Category + ":" + i.format.Name
+}
+
+func (i *instance) Kind() probe.Kind              { return probe.Event }
+func (i *instance) ProgramType() ebpf.ProgramType { return ebpf.TracePoint }
+
+func (i *instance) Arg(name string) (probe.Arg, error) {
+	f, ok := i.format.Field(name)
+	if !ok {
+		var names []string
+		for _, fl := range i.format.ArgFields() {
+			names = append(names, fl.Name)
+		}
+		e := &probe.Error{Msg: fmt.Sprintf("%s has no field %q", i.Name(), name)}
+		if close := source.Closest(name, names, 3); len(close) > 0 {
+			e.Hints = append(e.Hints, "did you mean "+strings.Join(close, ", ")+"?")
+		}
+		e.Hints = append(e.Hints, "fields: "+strings.Join(names, ", "))
+		return probe.Arg{}, e
+	}
+	arg := probe.Arg{Name: f.Name, Offset: f.Offset}
+	space := types.Kernel
+	if i.format.Category == "syscalls" {
+		space = types.User
+	}
+	switch {
+	case f.DataLoc:
+		if !f.IsString {
+			return arg, unsupported(i, f)
+		}
+		arg.DataLoc = true
+		arg.Type = types.String(64)
+	case f.ArrayLen > 0:
+		if !f.IsString {
+			return arg, unsupported(i, f)
+		}
+		arg.Array = true
+		arg.Type = types.String(types.Align8(f.Size))
+	case f.Pointer:
+		elem := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(f.Type), "*"))
+		elem = strings.TrimSpace(strings.TrimPrefix(elem, "const "))
+		arg.Type = types.Pointer(elem, space)
+	case f.Size == 1 || f.Size == 2 || f.Size == 4 || f.Size == 8:
+		arg.Type = types.IntOf(f.Size, f.Signed)
+	default:
+		return arg, unsupported(i, f)
+	}
+	return arg, nil
+}
+
+func unsupported(i *instance, f kernel.Field) error {
+	return &probe.Error{Msg: fmt.Sprintf("field %s of %s has type %q, which ebtrace cannot read yet", f.Name, i.Name(), f.Type)}
+}
+
+func (i *instance) Attach(prog *ebpf.Program) (io.Closer, error) {
+	l, err := link.Tracepoint(i.format.Category, i.format.Name, prog, nil)
+	if err != nil {
+		return nil, fmt.Errorf("attach %s: %w", i.Name(), err)
+	}
+	return l, nil
+}

@@ -1,0 +1,200 @@
+// Package runtime owns a running script's user-space side: it reads event
+// records from the ring buffer and acts on them (printf, exit, print, clear,
+// zero), and at the end detaches the probes, runs END, drains what is left
+// and prints every map and the counts of anything lost.
+//
+// The programs wake the reader only when a quarter of the ring is queued,
+// so the loop also polls on a short timer: a quiet trace still prints
+// promptly and a busy one costs no wakeup per event.
+package runtime
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/cilium/ebpf/ringbuf"
+
+	"ebtrace/load"
+	"ebtrace/output"
+	"ebtrace/plan"
+	"ebtrace/printf"
+	"ebtrace/probe"
+	"ebtrace/types"
+)
+
+// PollInterval bounds how long a queued event waits for the reader.
+const PollInterval = 10 * time.Millisecond
+
+// Session is one run of a loaded script.
+type Session struct {
+	obj     *load.Object
+	plan    *plan.Plan
+	out     output.Writer
+	warn    io.Writer
+	reader  *ringbuf.Reader
+	formats map[int]*printf.Format
+	maps    *Maps
+	exited  bool
+}
+
+// New prepares a session writing results to out and warnings to warn.
+func New(obj *load.Object, out output.Writer, warn io.Writer) (*Session, error) {
+	rd, err := ringbuf.NewReader(obj.Map(plan.EventsMap))
+	if err != nil {
+		return nil, fmt.Errorf("open event ring buffer: %w", err)
+	}
+	s := &Session{
+		obj: obj, plan: obj.Result.Plan, out: out, warn: warn, reader: rd,
+		formats: map[int]*printf.Format{},
+		maps:    NewMaps(obj),
+	}
+	for _, ev := range s.plan.Events {
+		if ev.Kind == plan.Printf {
+			f, err := printf.Parse(ev.Format)
+			if err != nil {
+				return nil, err
+			}
+			s.formats[ev.ID] = f
+		}
+	}
+	return s, nil
+}
+
+// Exited reports whether a probe called exit().
+func (s *Session) Exited() bool { return s.exited }
+
+// Loop handles events until a probe calls exit() or stop is closed.
+func (s *Session) Loop(stop <-chan struct{}) error {
+	var rec ringbuf.Record
+	for !s.exited {
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+		s.reader.SetDeadline(time.Now().Add(PollInterval))
+		err := s.reader.ReadInto(&rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.handle(rec.RawSample); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// drain handles every record already queued.
+func (s *Session) drain() error {
+	var rec ringbuf.Record
+	s.reader.SetDeadline(time.Now())
+	for {
+		err := s.reader.ReadInto(&rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.handle(rec.RawSample); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Session) handle(raw []byte) error {
+	if len(raw) < plan.EventHeader {
+		return fmt.Errorf("short event record (%d bytes)", len(raw))
+	}
+	id := int(binary.LittleEndian.Uint64(raw))
+	if id >= len(s.plan.Events) {
+		return fmt.Errorf("event record with unknown id %d", id)
+	}
+	ev := s.plan.Events[id]
+	switch ev.Kind {
+	case plan.Printf:
+		args := make([]any, len(ev.Args))
+		for i, a := range ev.Args {
+			args[i] = decode(raw[a.Offset:], a.Type)
+		}
+		s.out.Printf(s.formats[id].Render(args))
+	case plan.Exit:
+		s.exited = true
+	case plan.Print:
+		m, err := s.maps.Read(s.plan.Map(ev.Map))
+		if err != nil {
+			return err
+		}
+		s.out.Print(m)
+	case plan.Clear:
+		return s.maps.Clear(s.plan.Map(ev.Map))
+	case plan.Zero:
+		return s.maps.Zero(s.plan.Map(ev.Map))
+	}
+	return nil
+}
+
+// decode reads one record part: integers as int64 (uint64 when unsigned),
+// strings up to their first NUL.
+func decode(b []byte, t types.Type) any {
+	if t.Kind == types.Str {
+		n := 0
+		for n < len(b) && n < t.Size && b[n] != 0 {
+			n++
+		}
+		return string(b[:n])
+	}
+	v := binary.LittleEndian.Uint64(b)
+	if t.Kind == types.Int && !t.Signed {
+		return v
+	}
+	return int64(v)
+}
+
+// Finish detaches every probe, runs END, handles the remaining events and
+// prints the maps and anything lost.
+func (s *Session) Finish() error {
+	defer s.reader.Close()
+	if err := s.obj.Detach(); err != nil {
+		return err
+	}
+	if err := s.drain(); err != nil {
+		return err
+	}
+	if err := s.obj.Run(probe.End); err != nil {
+		return err
+	}
+	if err := s.drain(); err != nil {
+		return err
+	}
+	var all []*output.Map
+	for _, pm := range s.plan.Maps {
+		m, err := s.maps.Read(pm)
+		if err != nil {
+			return err
+		}
+		all = append(all, m)
+	}
+	s.out.End(all)
+	stats, err := s.maps.Stats()
+	if err != nil {
+		return err
+	}
+	if lost := stats[plan.StatLost]; lost > 0 {
+		s.out.Lost(lost)
+	}
+	for _, pm := range s.plan.Maps {
+		if n := stats[pm.Stat]; n > 0 {
+			fmt.Fprintf(s.warn, "WARNING: map @%s was full (%d entries): %d updates were dropped; raise the limit with BPFTRACE_MAP_KEYS_MAX\n",
+				pm.Name, s.plan.MaxEntries, n)
+		}
+	}
+	return s.out.Flush()
+}

@@ -1,0 +1,79 @@
+// Package types owns the script-level types of the bpftrace language and
+// their sizes in BPF memory: integers of each width and sign, fixed-size
+// strings, pointers tagged with their address space, and the no-value type
+// of statements such as printf.
+package types
+
+import "fmt"
+
+// Kind is the broad class of a type.
+type Kind int
+
+const (
+	Void Kind = iota // no value: printf(), exit(), ...
+	Int              // integer; Size and Signed give its width and sign
+	Str              // NUL-terminated string in a buffer of Size bytes
+	Ptr              // address (Size 8) into AddrSpace; str() reads through it
+)
+
+// AddrSpace says which probe-read helper reads through a pointer.
+type AddrSpace int
+
+const (
+	Kernel AddrSpace = iota
+	User
+)
+
+// Type is a script type. The zero value is Void.
+type Type struct {
+	Kind      Kind
+	Size      int // bytes: 1, 2, 4, 8 for Int; buffer capacity for Str
+	Signed    bool
+	AddrSpace AddrSpace // Ptr only
+	Elem      string    // Ptr only: the pointee's C type name, e.g. "char"
+}
+
+// Int64 and UInt64 are the types of arithmetic results.
+var (
+	Int64  = Type{Kind: Int, Size: 8, Signed: true}
+	UInt64 = Type{Kind: Int, Size: 8}
+	None   = Type{}
+)
+
+// IntOf returns the integer type of a given width and sign.
+func IntOf(size int, signed bool) Type { return Type{Kind: Int, Size: size, Signed: signed} }
+
+// String returns a string type with a buffer of size bytes.
+func String(size int) Type { return Type{Kind: Str, Size: size} }
+
+// Pointer returns a pointer to elem in the given address space.
+func Pointer(elem string, as AddrSpace) Type {
+	return Type{Kind: Ptr, Size: 8, AddrSpace: as, Elem: elem}
+}
+
+// IsInt reports whether t is used as a number: integers and pointers.
+func (t Type) IsInt() bool { return t.Kind == Int || t.Kind == Ptr }
+
+// Same reports whether a and b are interchangeable as map keys or values:
+// integers of any width match each other, strings of any size match.
+func Same(a, b Type) bool {
+	return a.IsInt() && b.IsInt() || a.Kind == b.Kind
+}
+
+func (t Type) String() string {
+	switch t.Kind {
+	case Int:
+		if t.Signed {
+			return fmt.Sprintf("int%d", t.Size*8)
+		}
+		return fmt.Sprintf("uint%d", t.Size*8)
+	case Str:
+		return fmt.Sprintf("string[%d]", t.Size)
+	case Ptr:
+		return t.Elem + " *"
+	}
+	return "none"
+}
+
+// Align8 rounds n up to a multiple of 8: BPF stack stores must be aligned.
+func Align8(n int) int { return (n + 7) &^ 7 }
