@@ -38,7 +38,7 @@ func startChild(command string) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self, append([]string{path}, words[1:]...)...)
+	cmd := exec.Command(self, words[1:]...)
 	cmd.Args[0] = words[0]
 	cmd.Env = append(os.Environ(), childEnv+"="+path)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
