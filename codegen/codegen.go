@@ -57,6 +57,15 @@ func Generate(info *check.Info, p *plan.Plan, idx int) (asm.Instructions, error)
 	}
 	g.at(in.Probe.Sp)
 	g.emit(asm.Mov.Reg(asm.R6, asm.R1))
+	if in.Instance.Kind() == probe.Event {
+		// Once tracing ends, event programs do nothing while the links
+		// are being closed (which takes the kernel a grace period each).
+		g.emit(
+			asm.LoadMapValue(asm.R1, 0, 0).WithReference(plan.ConfigMap),
+			asm.LoadMem(asm.R1, asm.R1, plan.ConfigStopped, asm.DWord),
+			asm.JNE.Imm(asm.R1, 0, "exit"),
+		)
+	}
 	g.allocVars()
 	if in.Probe.Pred != nil {
 		g.at(in.Probe.Pred.Span())

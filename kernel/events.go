@@ -51,20 +51,30 @@ func (e *Events) list() ([]Tracepoint, error) {
 		if !cat.IsDir() {
 			continue
 		}
-		names, err := fs.ReadDir(e.fsys, path.Join("events", cat.Name()))
+		in, err := e.listCategory(cat.Name())
 		if err != nil {
-			return nil, fmt.Errorf("list trace events: %w", err)
+			return nil, err
 		}
-		for _, name := range names {
-			if !name.IsDir() {
-				continue
-			}
-			if _, err := fs.Stat(e.fsys, path.Join("events", cat.Name(), name.Name(), "format")); err == nil {
-				tps = append(tps, Tracepoint{cat.Name(), name.Name()})
-			}
-		}
+		tps = append(tps, in...)
 	}
 	slices.SortFunc(tps, compareTracepoints)
+	return tps, nil
+}
+
+// listCategory lists the events of one category, sorted. Every directory
+// below a category is an event (the files beside them are its controls),
+// so no format file is opened or stat'ed.
+func (e *Events) listCategory(category string) ([]Tracepoint, error) {
+	names, err := fs.ReadDir(e.fsys, path.Join("events", category))
+	if err != nil {
+		return nil, fmt.Errorf("list trace events: %w", err)
+	}
+	var tps []Tracepoint
+	for _, name := range names {
+		if name.IsDir() {
+			tps = append(tps, Tracepoint{category, name.Name()})
+		}
+	}
 	return tps, nil
 }
 
@@ -127,7 +137,28 @@ func (e *Events) Match(pattern string) ([]Tracepoint, error) {
 			return nil, fmt.Errorf("tracepoint pattern %q: %w", pattern, err)
 		}
 	}
-	tps, err := e.Tracepoints()
+	var tps []Tracepoint
+	var err error
+	switch {
+	case !hasMeta(catPat) && !hasMeta(namePat):
+		// One event: look at its format file alone, not the whole tree.
+		if !validElem(catPat) || !validElem(namePat) {
+			return nil, nil
+		}
+		if _, err := fs.Stat(e.fsys, path.Join("events", catPat, namePat, "format")); err != nil {
+			return nil, nil
+		}
+		return []Tracepoint{{catPat, namePat}}, nil
+	case !hasMeta(catPat):
+		if !validElem(catPat) {
+			return nil, nil
+		}
+		if tps, err = e.listCategory(catPat); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+	default:
+		tps, err = e.Tracepoints()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -141,3 +172,5 @@ func (e *Events) Match(pattern string) ([]Tracepoint, error) {
 	}
 	return out, nil
 }
+
+func hasMeta(p string) bool { return strings.ContainsAny(p, "*?[\\") }

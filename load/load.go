@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -33,11 +34,23 @@ var ErrPrivileges = errors.New("ebtrace needs root, or the CAP_BPF and CAP_PERFM
 type Config struct {
 	Cpid    uint32
 	StartNs uint64 // CLOCK_MONOTONIC at start; `elapsed` counts from it
+	Stopped bool
+}
+
+func (c Config) bytes() []byte {
+	buf := make([]byte, plan.ConfigSize)
+	binary.LittleEndian.PutUint64(buf[plan.ConfigCpid:], uint64(c.Cpid))
+	binary.LittleEndian.PutUint64(buf[plan.ConfigStartNs:], c.StartNs)
+	if c.Stopped {
+		buf[plan.ConfigStopped] = 1
+	}
+	return buf
 }
 
 // Object is a loaded script.
 type Object struct {
 	Result *compile.Result
+	cfg    Config
 	coll   *ebpf.Collection
 	links  []io.Closer
 }
@@ -55,15 +68,12 @@ func (e *VerifierError) Error() string { return e.Diag.Error() }
 // Load creates the maps and programs of r in the kernel.
 func Load(r *compile.Result, cfg Config) (*Object, error) {
 	spec := r.Spec()
-	var buf [plan.ConfigSize]byte
-	binary.LittleEndian.PutUint64(buf[plan.ConfigCpid:], uint64(cfg.Cpid))
-	binary.LittleEndian.PutUint64(buf[plan.ConfigStartNs:], cfg.StartNs)
-	spec.Maps[plan.ConfigMap].Contents = []ebpf.MapKV{{Key: uint32(0), Value: buf[:]}}
+	spec.Maps[plan.ConfigMap].Contents = []ebpf.MapKV{{Key: uint32(0), Value: cfg.bytes()}}
 	coll, err := ebpf.NewCollection(spec)
 	if err != nil {
 		return nil, explain(r, err)
 	}
-	return &Object{Result: r, coll: coll}, nil
+	return &Object{Result: r, cfg: cfg, coll: coll}, nil
 }
 
 // explain turns a load failure into a script diagnostic or a clear error.
@@ -173,19 +183,40 @@ func (o *Object) Run(kind probe.Kind) error {
 	return nil
 }
 
-// Detach detaches every event probe; it is safe to call more than once.
-func (o *Object) Detach() error {
-	var errs []error
-	for _, l := range o.links {
-		errs = append(errs, l.Close())
+// Stop makes every event program return at once, without detaching: the
+// kernel takes a grace period to detach each tracepoint, which Close pays
+// after the results are printed.
+func (o *Object) Stop() error {
+	o.cfg.Stopped = true
+	if err := o.Map(plan.ConfigMap).Update(uint32(0), o.cfg.bytes(), ebpf.UpdateExist); err != nil {
+		return fmt.Errorf("stop probes: %w", err)
 	}
+	return nil
+}
+
+// detach closes every link, in parallel: each tracepoint detach waits for
+// an RCU grace period, and concurrent closes share part of that wait.
+func (o *Object) detach() error {
+	errs := make([]error, len(o.links))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for i, l := range o.links {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			errs[i] = l.Close()
+			<-sem
+		}()
+	}
+	wg.Wait()
 	o.links = nil
 	return errors.Join(errs...)
 }
 
 // Close detaches everything and releases all kernel objects.
 func (o *Object) Close() error {
-	err := o.Detach()
+	err := o.detach()
 	o.coll.Close()
 	return err
 }

@@ -27,7 +27,8 @@ const (
 const (
 	ConfigCpid    = 0
 	ConfigStartNs = 8
-	ConfigSize    = 16
+	ConfigStopped = 16 // non-zero once tracing ends: event programs return at once
+	ConfigSize    = 24
 )
 
 // StatLost is the index of the StatsMap counter of events the ring buffer refused.

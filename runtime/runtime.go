@@ -158,11 +158,12 @@ func decode(b []byte, t types.Type) any {
 	return int64(v)
 }
 
-// Finish detaches every probe, runs END, handles the remaining events and
-// prints the maps and anything lost.
+// Finish stops every event probe, runs END, handles the remaining events
+// and prints the maps and anything lost. The caller closes the object,
+// which detaches the probes, afterwards.
 func (s *Session) Finish() error {
 	defer s.reader.Close()
-	if err := s.obj.Detach(); err != nil {
+	if err := s.obj.Stop(); err != nil {
 		return err
 	}
 	if err := s.drain(); err != nil {

@@ -41,12 +41,13 @@ func main() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	o, err := parseArgs(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "ebtrace: %v\n\n%s", err, usage)
+		fmt.Fprintf(stderr, "ebtrace: %v\n\n", err)
+		io.WriteString(stderr, usage)
 		return 1
 	}
 	switch {
 	case o.help:
-		fmt.Fprint(stdout, usage)
+		io.WriteString(stdout, usage)
 		return 0
 	case o.version:
 		fmt.Fprintln(stdout, version)

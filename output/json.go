@@ -1,0 +1,126 @@
+package output
+
+import (
+	"bufio"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// jsonw writes one JSON object per line, as bpftrace -f json does.
+type jsonw struct {
+	w *bufio.Writer
+}
+
+func (j *jsonw) Attached(probes int) {
+	fmt.Fprintf(j.w, `{"type": "attached_probes", "data": {"probes": %d}}`+"\n", probes)
+}
+
+func (j *jsonw) Printf(s string) {
+	j.w.WriteString(`{"type": "printf", "data": ` + quote(s) + "}\n")
+}
+
+func (j *jsonw) Lost(events uint64) {
+	fmt.Fprintf(j.w, `{"type": "lost_events", "data": {"events": %d}}`+"\n", events)
+}
+
+// End writes each map as one JSON line. bpftrace opens with two bare
+// newlines even in JSON mode; ebtrace does not, so every line parses.
+func (j *jsonw) End(maps []*Map) {
+	for _, m := range byName(maps) {
+		j.Print(m)
+	}
+}
+
+// Print writes {"type": T, "data": {"@name": V}}, where T is "hist" for
+// histograms, "stats" for avg() and stats() and "map" otherwise, and V is
+// the value, or for a keyed map an object from key to value. An empty map
+// writes nothing.
+func (j *jsonw) Print(m *Map) {
+	entries := sorted(m)
+	if len(entries) == 0 {
+		return
+	}
+	kind := "map"
+	switch m.Kind {
+	case Hist, LHist:
+		kind = "hist"
+	case Avg, Stats:
+		kind = "stats"
+	}
+	var data string
+	if m.Keyed {
+		items := make([]string, len(entries))
+		for i, e := range entries {
+			parts := make([]string, len(e.Key))
+			for k, p := range e.Key {
+				parts[k] = keyPart(p)
+			}
+			items[i] = quote(strings.Join(parts, ",")) + ": " + jsonValue(m, e.Value)
+		}
+		data = "{" + strings.Join(items, ", ") + "}"
+	} else {
+		data = jsonValue(m, entries[0].Value)
+	}
+	j.w.WriteString(`{"type": "` + kind + `", "data": {` + quote(m.Name) + ": " + data + "}}\n")
+}
+
+func jsonValue(m *Map, v any) string {
+	switch m.Kind {
+	case String:
+		s, _ := v.(string)
+		return quote(s)
+	case Stats:
+		s, _ := v.(StatsValue)
+		return fmt.Sprintf(`{"count": %d, "average": %d, "total": %d}`, s.Count, average(s), s.Total)
+	case Hist, LHist:
+		rows := buckets(m, v)
+		items := make([]string, len(rows))
+		for i, r := range rows {
+			var b strings.Builder
+			b.WriteString("{")
+			if r.min != "" {
+				b.WriteString(`"min": ` + r.min + ", ")
+			}
+			if r.max != "" {
+				b.WriteString(`"max": ` + r.max + ", ")
+			}
+			b.WriteString(`"count": ` + strconv.FormatUint(r.count, 10) + "}")
+			items[i] = b.String()
+		}
+		return "[" + strings.Join(items, ", ") + "]"
+	}
+	return number(v)
+}
+
+// quote makes s a JSON string the way bpftrace does: \" \\ \n \t \r, other
+// control bytes as \u00XX, and bytes from 0x80 up as \uffffffXX, which is
+// bpftrace sign-extending a C char (it does not decode UTF-8).
+func quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c == '\n':
+			b.WriteString(`\n`)
+		case c == '\t':
+			b.WriteString(`\t`)
+		case c == '\r':
+			b.WriteString(`\r`)
+		case c < 0x20:
+			fmt.Fprintf(&b, `\u%04x`, c)
+		case c >= 0x80:
+			fmt.Fprintf(&b, `\uffffff%02x`, c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func (j *jsonw) Flush() error { return j.w.Flush() }

@@ -1,0 +1,87 @@
+package output
+
+import (
+	"bufio"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// text lays results out as bpftrace does on a terminal.
+type text struct {
+	w *bufio.Writer
+}
+
+// Attached writes nothing: the CLI reports attachment on stderr.
+func (t *text) Attached(int) {}
+
+func (t *text) Printf(s string) { t.w.WriteString(s) }
+
+func (t *text) Lost(events uint64) {
+	t.w.WriteString("Lost " + strconv.FormatUint(events, 10) + " events\n")
+}
+
+// End opens with two newlines, which bpftrace writes at exit even when
+// there is no map to print.
+func (t *text) End(maps []*Map) {
+	t.w.WriteString("\n\n")
+	for _, m := range byName(maps) {
+		t.Print(m)
+	}
+}
+
+// Print writes one line per entry, "@name[key]: value", or for histograms
+// a "@name[key]: " header, the rows and a blank line. avg() and stats()
+// maps end with a blank line, and an empty map prints one more.
+func (t *text) Print(m *Map) {
+	entries := sorted(m)
+	for _, e := range entries {
+		head := m.Name + textKey(m, e.Key) + ": "
+		switch m.Kind {
+		case Hist, LHist:
+			t.w.WriteString(head + "\n")
+			t.hist(buckets(m, e.Value))
+			t.w.WriteString("\n")
+		case Stats:
+			s, _ := e.Value.(StatsValue)
+			fmt.Fprintf(t.w, "%scount %d, average %d, total %d\n", head, s.Count, average(s), s.Total)
+		case String:
+			s, _ := e.Value.(string)
+			t.w.WriteString(head + s + "\n")
+		default:
+			t.w.WriteString(head + number(e.Value) + "\n")
+		}
+	}
+	if m.Kind == Avg || m.Kind == Stats {
+		t.w.WriteString("\n")
+	}
+	if len(entries) == 0 {
+		t.w.WriteString("\n")
+	}
+}
+
+func textKey(m *Map, key []any) string {
+	if !m.Keyed {
+		return ""
+	}
+	parts := make([]string, len(key))
+	for i, p := range key {
+		parts[i] = keyPart(p)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// hist writes rows as "label count |bar|": the label left-aligned in 16
+// columns, the count right-aligned in 8.
+func (t *text) hist(rows []bucket) {
+	var fullest uint64
+	for _, r := range rows {
+		fullest = max(fullest, r.count)
+	}
+	for _, r := range rows {
+		n := barLength(r.count, fullest)
+		fmt.Fprintf(t.w, "%-16s%8d |%s%s|\n", r.label, r.count, strings.Repeat("@", n), strings.Repeat(" ", barWidth-n))
+	}
+}
+
+func (t *text) Flush() error { return t.w.Flush() }

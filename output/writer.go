@@ -1,0 +1,296 @@
+package output
+
+import (
+	"bufio"
+	"cmp"
+	"io"
+	"math/bits"
+	"slices"
+	"strconv"
+)
+
+// Writer receives everything a running script prints. Output is buffered;
+// Flush pushes it out and reports the first write error.
+type Writer interface {
+	// Attached reports how many probes were attached.
+	Attached(probes int)
+	// Printf writes the already-rendered text of one printf call.
+	Printf(text string)
+	// Print writes one map, as print(@x) does mid-run.
+	Print(m *Map)
+	// End writes the maps printed at exit, in name order.
+	End(maps []*Map)
+	// Lost reports events the kernel dropped.
+	Lost(events uint64)
+	Flush() error
+}
+
+// NewText returns a Writer laying results out as bpftrace's text output.
+func NewText(w io.Writer) Writer { return &text{w: bufio.NewWriter(w)} }
+
+// NewJSON returns a Writer emitting bpftrace's JSON lines (-f json).
+func NewJSON(w io.Writer) Writer { return &jsonw{w: bufio.NewWriter(w)} }
+
+// byName returns maps in the order bpftrace prints them at exit.
+func byName(maps []*Map) []*Map {
+	sorted := slices.Clone(maps)
+	slices.SortStableFunc(sorted, func(a, b *Map) int { return cmp.Compare(a.Name, b.Name) })
+	return sorted
+}
+
+// sorted returns m's entries in bpftrace's order: string values by key,
+// histograms by their total count, stats by average, anything else by
+// value; all ascending. bpftrace leaves ties in the kernel's hash order,
+// which is random, so ties here go by key to keep output reproducible.
+func sorted(m *Map) []Entry {
+	entries := slices.Clone(m.Entries)
+	var byValue func(a, b Entry) int
+	switch m.Kind {
+	case String:
+	case Hist, LHist:
+		byValue = func(a, b Entry) int { return cmp.Compare(histTotal(a.Value), histTotal(b.Value)) }
+	case Stats:
+		byValue = func(a, b Entry) int { return cmp.Compare(average(a.Value), average(b.Value)) }
+	default:
+		byValue = func(a, b Entry) int { return compareNumbers(a.Value, b.Value) }
+	}
+	slices.SortFunc(entries, func(a, b Entry) int {
+		if byValue != nil {
+			if c := byValue(a, b); c != 0 {
+				return c
+			}
+		}
+		return compareKeys(a.Key, b.Key)
+	})
+	return entries
+}
+
+func histTotal(v any) uint64 {
+	var total uint64
+	h, _ := v.(HistValue)
+	for _, n := range h {
+		total += n
+	}
+	return total
+}
+
+// average is a stats() value's mean, truncated toward zero as C divides.
+func average(v any) int64 {
+	s, _ := v.(StatsValue)
+	if s.Count == 0 {
+		return 0
+	}
+	return s.Total / s.Count
+}
+
+// compareNumbers orders int64 and uint64 values by their numeric value.
+func compareNumbers(a, b any) int {
+	switch x := a.(type) {
+	case int64:
+		switch y := b.(type) {
+		case int64:
+			return cmp.Compare(x, y)
+		case uint64:
+			if x < 0 {
+				return -1
+			}
+			return cmp.Compare(uint64(x), y)
+		}
+	case uint64:
+		switch y := b.(type) {
+		case uint64:
+			return cmp.Compare(x, y)
+		case int64:
+			return -compareNumbers(y, x)
+		}
+	}
+	return 0
+}
+
+// compareKeys orders keys part by part: integers by their 64 bits taken as
+// unsigned (so -1 sorts last, as in bpftrace), strings bytewise.
+func compareKeys(a, b []any) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		as, aIsString := a[i].(string)
+		bs, bIsString := b[i].(string)
+		var c int
+		switch {
+		case aIsString && bIsString:
+			c = cmp.Compare(as, bs)
+		case aIsString != bIsString:
+			c = cmp.Compare(boolInt(aIsString), boolInt(bIsString))
+		default:
+			c = cmp.Compare(keyBits(a[i]), keyBits(b[i]))
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func keyBits(part any) uint64 {
+	switch x := part.(type) {
+	case int64:
+		return uint64(x)
+	case uint64:
+		return x
+	}
+	return 0
+}
+
+// keyPart is one key part as bpftrace shows it. bpftrace reads every 64-bit
+// integer key as signed, so a uint64 key above MaxInt64 shows as negative.
+func keyPart(part any) string {
+	if s, ok := part.(string); ok {
+		return s
+	}
+	return strconv.FormatInt(int64(keyBits(part)), 10)
+}
+
+// number formats an integer value, uint64 as unsigned.
+func number(v any) string {
+	switch x := v.(type) {
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case uint64:
+		return strconv.FormatUint(x, 10)
+	}
+	return "0"
+}
+
+// bucket is one histogram row: its text label, its JSON bounds (empty
+// when unbounded on that side) and its count.
+type bucket struct {
+	label    string
+	min, max string
+	count    uint64
+}
+
+// buckets returns the rows bpftrace shows for one histogram: from the first
+// non-empty bucket to the last, empty ones between included. An all-zero
+// histogram has no rows.
+func buckets(m *Map, v any) []bucket {
+	h, _ := v.(HistValue)
+	last := log2Buckets - 1
+	if m.Kind == LHist {
+		last = lhistBuckets(m) - 1
+	}
+	first, end := -1, -1
+	for i, n := range h {
+		if n == 0 || i < 0 || i > last {
+			continue
+		}
+		if first < 0 || i < first {
+			first = i
+		}
+		end = max(end, i)
+	}
+	if first < 0 {
+		return nil
+	}
+	rows := make([]bucket, 0, end-first+1)
+	for i := first; i <= end; i++ {
+		var b bucket
+		if m.Kind == LHist {
+			b = lhistBucket(m, i, last)
+		} else {
+			b = log2Bucket(i)
+		}
+		b.count = h[i]
+		rows = append(rows, b)
+	}
+	return rows
+}
+
+// log2Buckets counts the buckets of hist(): below 0, 0, then one per power
+// of two up to [2^63, 2^64).
+const log2Buckets = 66
+
+func log2Bucket(i int) bucket {
+	switch i {
+	case 0:
+		return bucket{label: "(..., 0)", max: "-1"}
+	case 1:
+		return bucket{label: "[0]", min: "0", max: "0"}
+	case 2:
+		return bucket{label: "[1]", min: "1", max: "1"}
+	}
+	lo := uint64(1) << (i - 2)
+	return bucket{
+		label: "[" + powerLabel(i-2) + ", " + powerLabel(i-1) + ")",
+		min:   strconv.FormatUint(lo, 10),
+		max:   strconv.FormatUint(lo<<1-1, 10),
+	}
+}
+
+var suffixes = []string{"", "K", "M", "G", "T", "P", "E"}
+
+// powerLabel shows 2^k with a binary unit suffix: 1K, 512K, 16E.
+func powerLabel(k int) string {
+	return strconv.Itoa(1<<(k%10)) + suffixes[k/10]
+}
+
+// lhistBuckets counts lhist()'s buckets: below LMin, one per step, and
+// LMax or more.
+func lhistBuckets(m *Map) int {
+	if m.LStep <= 0 || m.LMax < m.LMin {
+		return 2
+	}
+	return int((m.LMax-m.LMin)/m.LStep) + 2
+}
+
+func lhistBucket(m *Map, i, last int) bucket {
+	switch i {
+	case 0:
+		return bucket{label: "(..., " + sizeLabel(m.LMin) + ")", max: strconv.FormatInt(m.LMin-1, 10)}
+	case last:
+		return bucket{label: "[" + sizeLabel(m.LMax) + ", ...)", min: strconv.FormatInt(m.LMax, 10)}
+	}
+	lo := m.LMin + int64(i-1)*m.LStep
+	hi := lo + m.LStep
+	return bucket{
+		label: "[" + sizeLabel(lo) + ", " + sizeLabel(hi) + ")",
+		min:   strconv.FormatInt(lo, 10),
+		max:   strconv.FormatInt(hi-1, 10),
+	}
+}
+
+// sizeLabel shows n with the largest binary unit dividing it exactly:
+// 2048 is 2K, 1024000 is 1000K, 1536 stays 1536.
+func sizeLabel(n int64) string {
+	if n == 0 {
+		return "0"
+	}
+	sign, u := "", uint64(n)
+	if n < 0 {
+		sign, u = "-", -u
+	}
+	k := 0
+	for k < len(suffixes)-1 && u%1024 == 0 {
+		u /= 1024
+		k++
+	}
+	return sign + strconv.FormatUint(u, 10) + suffixes[k]
+}
+
+// barWidth is the width of a histogram row's bar; the fullest bucket
+// fills it.
+const barWidth = 52
+
+// barLength scales count against the fullest bucket, rounding down.
+func barLength(count, fullest uint64) int {
+	if fullest == 0 {
+		return 0
+	}
+	hi, lo := bits.Mul64(count, barWidth)
+	q, _ := bits.Div64(hi, lo, fullest)
+	return int(q)
+}
