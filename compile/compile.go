@@ -58,7 +58,7 @@ func Compile(file *source.File, reg *probe.Registry, env *probe.Env, opts Option
 			diags.Items = append(diags.Items, d.Items...)
 			continue
 		}
-		r.Programs = append(r.Programs, &Program{Name: fmt.Sprintf("p%d", i), Instance: in, Insns: insns})
+		r.Programs = append(r.Programs, &Program{Name: fmt.Sprintf("ebt_p%d", i), Instance: in, Insns: insns})
 	}
 	return r, diags.Err()
 }

@@ -105,7 +105,7 @@ func explain(r *compile.Result, err error) error {
 	return err
 }
 
-var progNameRe = regexp.MustCompile(`program (p\d+)`)
+var progNameRe = regexp.MustCompile(`program (ebt_p\d+)`)
 
 func programName(msg string) string {
 	if m := progNameRe.FindStringSubmatch(msg); m != nil {

@@ -1,0 +1,308 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"ebtrace/internal/testutil"
+)
+
+// These tests run the real binary against the live kernel with the
+// workload in internal/cmd/workload, and assert exact output.
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func ebtrace(t *testing.T, args ...string) result {
+	t.Helper()
+	testutil.RequireRoot(t)
+	testutil.RequireTracefs(t)
+	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+func (r result) want(t *testing.T, code int, stdout string) {
+	t.Helper()
+	if r.code != code {
+		t.Errorf("exit status %d, want %d; stderr:\n%s", r.code, code, r.stderr)
+	}
+	if r.stdout != stdout {
+		t.Errorf("stdout:\n%s\nwant:\n%s", r.stdout, stdout)
+	}
+}
+
+func TestCountGetppid(t *testing.T) {
+	wl := testutil.Workload(t)
+	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @calls = count(); }`, "-c", wl+" getppid 1000")
+	r.want(t, 0, "\n\n@calls: 1000\n")
+	if r.stderr != "Attached 1 probe\n" {
+		t.Errorf("stderr %q", r.stderr)
+	}
+}
+
+func TestOpenatFilenames(t *testing.T) {
+	wl := testutil.Workload(t)
+	dir := t.TempDir()
+	var files []string
+	for _, name := range []string{"alpha", "beta", "gamma"} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, p)
+	}
+	comm := filepath.Base(wl)
+	if len(comm) > 15 {
+		comm = comm[:15]
+	}
+	prog := `tracepoint:syscalls:sys_enter_openat /comm == "` + comm + `"/ { printf("%s %s\n", comm, str(args.filename)); }`
+	r := ebtrace(t, "-e", prog, "-c", wl+" open "+strings.Join(files, " "))
+	var got []string
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if strings.Contains(line, dir) {
+			got = append(got, line)
+		}
+	}
+	want := []string{comm + " " + files[0], comm + " " + files[1], comm + " " + files[2]}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") || r.code != 0 {
+		t.Errorf("exit %d, lines naming the test files:\n%s\nwant:\n%s\nstderr: %s", r.code, strings.Join(got, "\n"), strings.Join(want, "\n"), r.stderr)
+	}
+}
+
+// The expected histograms are what bpftrace v0.17 prints for the same
+// workload.
+func TestWriteHistograms(t *testing.T) {
+	wl := testutil.Workload(t)
+	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_write /pid == cpid/ { @sizes = hist(args.count); @l = lhist(args->count, 0, 1024, 128); }`,
+		"-c", wl+" write 1 1024")
+	r.want(t, 0, `
+
+@l: 
+[0, 128)             127 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@ |
+[128, 256)           128 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|
+[256, 384)           128 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|
+[384, 512)           128 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|
+[512, 640)           128 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|
+[640, 768)           128 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|
+[768, 896)           128 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|
+[896, 1K)            128 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|
+[1K, ...)              1 |                                                    |
+
+@sizes: 
+[1]                    1 |                                                    |
+[2, 4)                 2 |                                                    |
+[4, 8)                 4 |                                                    |
+[8, 16)                8 |                                                    |
+[16, 32)              16 |@                                                   |
+[32, 64)              32 |@@@                                                 |
+[64, 128)             64 |@@@@@@                                              |
+[128, 256)           128 |@@@@@@@@@@@@@                                       |
+[256, 512)           256 |@@@@@@@@@@@@@@@@@@@@@@@@@@                          |
+[512, 1K)            512 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|
+[1K, 2K)               1 |                                                    |
+
+`)
+}
+
+func TestAggregations(t *testing.T) {
+	wl := testutil.Workload(t)
+	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_write /pid == cpid/ {
+	@n = count(); @s = sum(args.count); @mn = min(args.count); @mx = max(args.count);
+	@a = avg(args.count); @st = stats(args.count); @k[args.count % 3] = count();
+	@last = args.count; @p = probe; @i++; @j += 2; @cnt[comm == "nope" ? "no" : "yes"] = count();
+	if (args.count == 7) { delete(@k[1]); }
+}`, "-c", wl+" write 1 10")
+	r.want(t, 0, `
+
+@a: 5
+
+@cnt[yes]: 10
+@i: 10
+@j: 20
+@k[1]: 1
+@k[0]: 3
+@k[2]: 3
+@last: 10
+@mn: 1
+@mx: 10
+@n: 10
+@p: tracepoint:syscalls:sys_enter_write
+@s: 55
+@st: count 10, average 5, total 55
+
+`)
+}
+
+func TestListVerbose(t *testing.T) {
+	r := ebtrace(t, "-lv", "tracepoint:syscalls:sys_enter_openat")
+	r.want(t, 0, `tracepoint:syscalls:sys_enter_openat
+    int __syscall_nr
+    int dfd
+    const char * filename
+    int flags
+    umode_t mode
+`)
+	r = ebtrace(t, "-l", "t:sched:sched_process_ex*")
+	r.want(t, 0, "tracepoint:sched:sched_process_exec\ntracepoint:sched:sched_process_exit\n")
+}
+
+func TestDiagnostics(t *testing.T) {
+	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_openat { printf("%s\n", str(args.filenam)); }`)
+	r.want(t, 1, "")
+	want := `stdin:1:64: error: tracepoint:syscalls:sys_enter_openat has no field "filenam"
+    tracepoint:syscalls:sys_enter_openat { printf("%s\n", str(args.filenam)); }
+                                                                   ^~~~~~~
+hint: did you mean filename?
+hint: fields: __syscall_nr, dfd, filename, flags, mode
+`
+	if r.stderr != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, want)
+	}
+	r = ebtrace(t, "-e", "BEGIN { @x = 1 +; }")
+	r.want(t, 1, "")
+	if !strings.HasPrefix(r.stderr, "stdin:1:17: error: ") || !strings.Contains(r.stderr, "\n    BEGIN { @x = 1 +; }\n                    ^\n") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	r = ebtrace(t, "-e", "tracepoint:syscalls:sys_enter_opnat { }")
+	r.want(t, 1, "")
+	if !strings.Contains(r.stderr, "did you mean tracepoint:syscalls:sys_enter_openat") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}
+
+func TestJSON(t *testing.T) {
+	wl := testutil.Workload(t)
+	r := ebtrace(t, "-f", "json", "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @c = count(); @h = hist(2); @[comm] = sum(1); printf("n=%d\n", 7); }`,
+		"-c", wl+" getppid 2")
+	r.want(t, 0, `{"type": "attached_probes", "data": {"probes": 1}}
+{"type": "printf", "data": "n=7\n"}
+{"type": "printf", "data": "n=7\n"}
+{"type": "map", "data": {"@": {"`+commOf(wl)+`": 2}}}
+{"type": "map", "data": {"@c": 2}}
+{"type": "hist", "data": {"@h": [{"min": 2, "max": 3, "count": 2}]}}
+`)
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var v struct {
+			Type string          `json:"type"`
+			Data json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(line), &v); err != nil || v.Type == "" || v.Data == nil {
+			t.Errorf("line %q: %v", line, err)
+		}
+	}
+}
+
+func commOf(path string) string {
+	c := filepath.Base(path)
+	if len(c) > 15 {
+		c = c[:15]
+	}
+	return c
+}
+
+func TestBeginExit(t *testing.T) {
+	r := ebtrace(t, "-e", `BEGIN { printf("hi\n"); exit(); }`)
+	r.want(t, 0, "hi\n\n\n")
+}
+
+// A million printf events from a tight getppid loop all arrive.
+func TestPrintfNoneLost(t *testing.T) {
+	wl := testutil.Workload(t)
+	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { printf("%d\n", 1); }`, "-c", wl+" getppid 1000000")
+	if r.code != 0 || strings.Contains(r.stdout, "Lost") {
+		t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
+	}
+	if n := strings.Count(r.stdout, "1\n"); n != 1000000 {
+		t.Errorf("got %d printf lines, want 1000000", n)
+	}
+}
+
+// SIGINT ends tracing and prints the maps; SIGKILL leaves nothing behind.
+func TestSignals(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireTracefs(t)
+	bin := testutil.Build(t, "./cmd/ebtrace")
+	cmd := exec.Command(bin, "-e", `interval:ms:10 { @ticks = count(); } END { printf("end\n"); }`)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(stderr.String(), "Attached") })
+	time.Sleep(100 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	if !strings.HasPrefix(out.String(), "end\n\n\n@ticks: ") {
+		t.Errorf("stdout %q", out.String())
+	}
+
+	cmd = exec.Command(bin, "-e", `tracepoint:syscalls:sys_enter_getppid { @[pid] = count(); } interval:ms:10 { @t = count(); }`)
+	stderr = &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(stderr.String(), "Attached") })
+	if n := ourPrograms(t); n != 2 {
+		t.Errorf("%d ebtrace programs loaded while running, want 2", n)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitFor(t, func() bool { return ourPrograms(t) == 0 })
+}
+
+// ourPrograms counts loaded BPF programs named as ebtrace names them.
+func ourPrograms(t *testing.T) int {
+	n := 0
+	id := ebpf.ProgramID(0)
+	for {
+		next, err := ebpf.ProgramGetNextID(id)
+		if err != nil {
+			return n
+		}
+		id = next
+		p, err := ebpf.NewProgramFromID(id)
+		if err != nil {
+			continue
+		}
+		if info, err := p.Info(); err == nil && strings.HasPrefix(info.Name, "ebt_p") {
+			n++
+		}
+		p.Close()
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
