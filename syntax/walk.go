@@ -1,0 +1,72 @@
+package syntax
+
+import "ebtrace/source"
+
+// Span covers the program's probes, from the first attach point to the
+// last closing brace.
+func (p *Program) Span() source.Span {
+	if len(p.Probes) == 0 {
+		return source.Span{}
+	}
+	return source.Join(p.Probes[0].Sp, p.Probes[len(p.Probes)-1].Sp)
+}
+
+// Inspect walks the tree rooted at n depth-first in source order. It calls
+// f(n) for each node; when f returns true it walks n's children and then
+// calls f(nil), as go/ast.Inspect does.
+func Inspect(n Node, f func(Node) bool) {
+	if n == nil || !f(n) {
+		return
+	}
+	walk := func(ns ...Node) {
+		for _, c := range ns {
+			Inspect(c, f)
+		}
+	}
+	switch n := n.(type) {
+	case *Program:
+		for _, pr := range n.Probes {
+			walk(pr)
+		}
+	case *Probe:
+		for _, a := range n.Attach {
+			walk(a)
+		}
+		if n.Pred != nil {
+			walk(n.Pred)
+		}
+		walk(n.Body)
+	case *Block:
+		for _, s := range n.Stmts {
+			walk(s)
+		}
+	case *ExprStmt:
+		walk(n.X)
+	case *AssignStmt:
+		walk(n.Target, n.Value)
+	case *IfStmt:
+		walk(n.Cond, n.Then)
+		if n.Else != nil {
+			walk(n.Else)
+		}
+	case *MapExpr:
+		for _, k := range n.Keys {
+			walk(k)
+		}
+	case *FieldExpr:
+		walk(n.X)
+	case *CallExpr:
+		for _, a := range n.Args {
+			walk(a)
+		}
+	case *UnaryExpr:
+		walk(n.X)
+	case *IncDecExpr:
+		walk(n.X)
+	case *BinaryExpr:
+		walk(n.X, n.Y)
+	case *CondExpr:
+		walk(n.Cond, n.Then, n.Else)
+	}
+	f(nil)
+}
