@@ -711,7 +711,7 @@ func (g *gen) incDec(e *syntax.IncDecExpr) {
 		g.emit(
 			asm.JEq.Imm(asm.R0, 0, miss),
 			asm.Mov.Imm(asm.R1, delta),
-			asm.FetchAdd.Mem(asm.R0, asm.R1, asm.DWord, 0),
+			fetchAdd(asm.R0, asm.R1),
 			asm.Mov.Reg(asm.R0, asm.R1),
 		)
 		if !e.Post {
@@ -1001,4 +1001,14 @@ func (g *gen) event(e *syntax.CallExpr, fill func(buf int16), wakeup int32) {
 // refuses DWord, but BPF_ST|BPF_DW|BPF_MEM is valid and saves a register.
 func stDW(dst asm.Register, off int16, v int64) asm.Instruction {
 	return asm.Instruction{OpCode: asm.StoreImmOp(asm.DWord), Dst: dst, Offset: off, Constant: v}
+}
+
+// fetchAdd atomically adds src to *dst and leaves the old value in src.
+// cilium/ebpf v0.22's Marshal writes an atomic instruction's immediate from
+// Constant as it was before it derives the atomic op, so the BPF_FETCH bit
+// is lost unless Constant already holds it.
+func fetchAdd(dst, src asm.Register) asm.Instruction {
+	ins := asm.FetchAdd.Mem(dst, src, asm.DWord, 0)
+	ins.Constant = int64(asm.FetchAdd >> 8)
+	return ins
 }
