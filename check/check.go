@@ -13,6 +13,7 @@ package check
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
@@ -215,9 +216,11 @@ func (c *checker) assign(s *syntax.AssignStmt) {
 			}
 			return
 		}
-		t := c.expr(s.Value)
+		t, reported := c.exprReported(s.Value)
 		if t.Kind == types.Void {
-			c.errorf(s.Value.Span(), "type", "this expression has no value to assign")
+			if !reported {
+				c.errorf(s.Value.Span(), "type", "this expression has no value to assign")
+			}
 			return
 		}
 		if t.Kind == types.Ptr {
@@ -250,13 +253,13 @@ func (c *checker) assign(s *syntax.AssignStmt) {
 			c.defineMap(target, output.Scalar, keys, types.Int64)
 			return
 		}
-		t := c.expr(s.Value)
+		t, reported := c.exprReported(s.Value)
 		switch {
 		case t.IsInt():
 			c.defineMap(target, output.Scalar, keys, types.Int64)
 		case t.Kind == types.Str:
 			c.defineMap(target, output.String, keys, t)
-		case t.Kind == types.Void:
+		case t.Kind == types.Void && !reported:
 			c.errorf(s.Value.Span(), "type", "this expression has no value to assign")
 		}
 	}
@@ -272,14 +275,16 @@ func (c *checker) intOperand(e syntax.Expr, op string) {
 func (c *checker) keys(m *syntax.MapExpr) []types.Type {
 	var out []types.Type
 	for _, k := range m.Keys {
-		t := c.expr(k)
+		t, reported := c.exprReported(k)
 		switch t.Kind {
 		case types.Int, types.Ptr:
 			out = append(out, types.UInt64)
 		case types.Str:
 			out = append(out, t)
 		default:
-			c.errorf(k.Span(), "type", "a map key must be an integer or a string")
+			if !reported {
+				c.errorf(k.Span(), "type", "a map key must be an integer or a string")
+			}
 			out = append(out, types.UInt64)
 		}
 	}
@@ -357,6 +362,10 @@ func (c *checker) aggregation(call *syntax.CallExpr, m *Map) {
 				c.errorf(a.Span(), "arguments", "lhist() min, max and step must be integer literals")
 				return
 			}
+			if lit.Value > math.MaxInt64 {
+				c.errorf(a.Span(), "arguments", "lhist() min, max and step must be at most %d", int64(math.MaxInt64))
+				return
+			}
 			v[i] = int64(lit.Value)
 		}
 		if v[2] <= 0 || v[1] <= v[0] {
@@ -368,10 +377,11 @@ func (c *checker) aggregation(call *syntax.CallExpr, m *Map) {
 			c.errorf(call.Sp, "arguments", "lhist() would have %d buckets; at most 1000 are allowed", (v[1]-v[0])/v[2])
 			return
 		}
-		if !c.learning && m.LStep != 0 && (m.LMin != v[0] || m.LMax != v[1] || m.LStep != v[2]) {
+		if m.LStep == 0 {
+			m.LMin, m.LMax, m.LStep = v[0], v[1], v[2]
+		} else if m.LMin != v[0] || m.LMax != v[1] || m.LStep != v[2] {
 			c.errorf(call.Sp, "arguments", "%s is an lhist with other min, max or step elsewhere", m.DisplayName())
 		}
-		m.LMin, m.LMax, m.LStep = v[0], v[1], v[2]
 	}
 }
 
@@ -398,6 +408,14 @@ func (c *checker) expr(e syntax.Expr) types.Type {
 	t := c.exprType(e)
 	c.cur.Types[e] = t
 	return t
+}
+
+// exprReported types e and tells whether that reported an error, so that a
+// caller does not report a mere consequence of it again.
+func (c *checker) exprReported(e syntax.Expr) (types.Type, bool) {
+	n := len(c.diag.Items)
+	t := c.expr(e)
+	return t, len(c.diag.Items) > n
 }
 
 func (c *checker) exprType(e syntax.Expr) types.Type {
@@ -442,8 +460,7 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 	case *syntax.CallExpr:
 		return c.call(e)
 	case *syntax.UnaryExpr:
-		t := c.expr(e.X)
-		if !t.IsInt() {
+		if t, reported := c.exprReported(e.X); !t.IsInt() && !reported {
 			c.errorf(e.Sp, "type", "%s needs an integer, not %s", e.Op, t)
 		}
 		return types.Int64
@@ -466,12 +483,15 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 	case *syntax.BinaryExpr:
 		return c.binary(e)
 	case *syntax.CondExpr:
-		if t := c.expr(e.Cond); !t.IsInt() {
+		if t, reported := c.exprReported(e.Cond); !t.IsInt() && !reported {
 			c.errorf(e.Cond.Span(), "type", "a condition must be an integer, not %s", t)
 		}
+		n := len(c.diag.Items)
 		a, b := c.expr(e.Then), c.expr(e.Else)
 		if !types.Same(a, b) {
-			c.errorf(e.Span(), "type", "both branches of ?: must have the same type; they are %s and %s", a, b)
+			if len(c.diag.Items) == n {
+				c.errorf(e.Span(), "type", "both branches of ?: must have the same type; they are %s and %s", a, b)
+			}
 			return a
 		}
 		if a.Kind == types.Str {

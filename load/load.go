@@ -28,7 +28,7 @@ import (
 )
 
 // ErrPrivileges is wrapped by errors caused by missing privileges.
-var ErrPrivileges = errors.New("ebtrace needs root, or the CAP_BPF and CAP_PERFMON capabilities, to load BPF programs")
+var ErrPrivileges = errors.New("the kernel refused to load BPF programs for lack of privileges")
 
 // Config holds the values programs read at run time.
 type Config struct {
@@ -80,7 +80,10 @@ func Load(r *compile.Result, cfg Config) (*Object, error) {
 func explain(r *compile.Result, err error) error {
 	if errors.Is(err, unix.EPERM) || errors.Is(err, os.ErrPermission) {
 		if os.Geteuid() != 0 {
-			return fmt.Errorf("%w (running as uid %d)", ErrPrivileges, os.Geteuid())
+			// Not err itself: cilium/ebpf appends a MEMLOCK hint to every
+			// EPERM, which is wrong on kernels that charge BPF memory to
+			// the memory cgroup.
+			return fmt.Errorf("%w (EPERM)", ErrPrivileges)
 		}
 		return fmt.Errorf("the kernel refused to load BPF programs (EPERM) although ebtrace runs as root: lockdown or a security module may forbid BPF: %w", err)
 	}

@@ -20,6 +20,18 @@ const (
 	LHist // linear histogram
 )
 
+var kindNames = [...]string{"scalar", "string", "count", "sum", "min", "max", "avg", "stats", "hist", "lhist"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "kind?"
+}
+
+// MarshalText names the kind in dumps such as -d plan.
+func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
 // Map is one map's contents at the moment of printing.
 type Map struct {
 	Name    string // with the @, e.g. "@calls" or "@"

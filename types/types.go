@@ -75,5 +75,8 @@ func (t Type) String() string {
 	return "none"
 }
 
+// MarshalText shows a type as the script would name it in dumps.
+func (t Type) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
 // Align8 rounds n up to a multiple of 8: BPF stack stores must be aligned.
 func Align8(n int) int { return (n + 7) &^ 7 }

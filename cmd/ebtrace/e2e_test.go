@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -304,5 +305,94 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("timed out")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestFlags(t *testing.T) {
+	r := ebtrace(t, "--dry-run", "-e", `tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }`)
+	r.want(t, 0, "")
+	if r.stderr != "Dry run: 1 program passed the verifier; nothing was attached\n" {
+		t.Errorf("stderr %q", r.stderr)
+	}
+	r = ebtrace(t, "-d", "ast", "-e", `BEGIN { @x[1, "a"] = count(); }`)
+	r.want(t, 0, "(probe (attach \"BEGIN\") (block (= (map x 1 \"a\") (call count))))\n")
+
+	out := filepath.Join(t.TempDir(), "out.txt")
+	r = ebtrace(t, "-q", "-o", out, "-e", `BEGIN { printf("to file\n"); exit(); }`)
+	r.want(t, 0, "")
+	if b, _ := os.ReadFile(out); string(b) != "to file\n\n\n" || r.stderr != "" {
+		t.Errorf("file %q, stderr %q", b, r.stderr)
+	}
+
+	r = ebtrace(t, "-V")
+	r.want(t, 0, "ebtrace v0.1.0\n")
+	r = ebtrace(t, "-x")
+	r.want(t, 1, "")
+	if !strings.HasPrefix(r.stderr, "ebtrace: unknown option -x\n") {
+		t.Errorf("stderr %q", r.stderr)
+	}
+}
+
+func TestMapKeysMax(t *testing.T) {
+	testutil.RequireRoot(t)
+	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), "-e", `BEGIN { @m[1] = 1; @m[2] = 2; @m[3] = 3; exit(); }`)
+	cmd.Env = append(os.Environ(), "BPFTRACE_MAP_KEYS_MAX=2")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "WARNING: map @m was full (2 entries): 1 updates were dropped") {
+		t.Errorf("%v: %s", err, out)
+	}
+}
+
+// -p PID ends tracing when that process exits.
+func TestPid(t *testing.T) {
+	wl := testutil.Workload(t)
+	sleeper := exec.Command(wl, "sleep", "300")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		sleeper.Process.Kill()
+		sleeper.Wait()
+	}()
+	r := ebtrace(t, "-p", fmt.Sprint(sleeper.Process.Pid), "-e", `interval:ms:10 { @t = 1; }`)
+	r.want(t, 0, "\n\n@t: 1\n")
+}
+
+// Without privileges ebtrace says what it needs in one sentence.
+func TestUnprivileged(t *testing.T) {
+	testutil.RequireRoot(t)
+	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), "-e", `BEGIN { exit(); }`)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !strings.HasPrefix(string(out), "ebtrace: needs root, or the CAP_BPF, CAP_PERFMON and CAP_DAC_READ_SEARCH capabilities, to trace the kernel (running as uid 65534") ||
+		strings.Count(string(out), "\n") != 1 {
+		t.Errorf("output %q", out)
+	}
+}
+
+// When tracefs is not mounted, ebtrace mounts it and says so. The test
+// unmounts it in a private mount namespace so nothing else notices.
+func TestMountsTracefs(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireTracefs(t)
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("needs unshare(1) from util-linux to make a private mount namespace")
+	}
+	bin := testutil.Build(t, "./cmd/ebtrace")
+	script := `umount /sys/kernel/tracing 2>/dev/null; umount /sys/kernel/debug/tracing 2>/dev/null; umount /sys/kernel/debug 2>/dev/null;
+test -d /sys/kernel/tracing/events && { echo "still mounted"; exit 3; }
+exec "$0" -q -l 'tracepoint:syscalls:sys_enter_getppid'`
+	out, err := exec.Command(unshare, "--mount", "--propagation", "private", "sh", "-c", script, bin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	want := "ebtrace: tracefs was not mounted; mounted it at /sys/kernel/tracing\ntracepoint:syscalls:sys_enter_getppid\n"
+	if string(out) != want {
+		t.Errorf("got %q, want %q", out, want)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -65,7 +66,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	res, err := compile.Compile(file, reg, env, compile.Options{Plan: plan.DefaultOptions})
+	planOpts := plan.DefaultOptions
+	if v := os.Getenv("BPFTRACE_MAP_KEYS_MAX"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil || n == 0 {
+			return fail(stderr, fmt.Errorf("BPFTRACE_MAP_KEYS_MAX must be a positive integer, not %q", v))
+		}
+		planOpts.MaxEntries = uint32(n)
+	}
+	res, err := compile.Compile(file, reg, env, compile.Options{Plan: planOpts})
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -121,10 +130,8 @@ func fail(stderr io.Writer, err error) int {
 		verr.Diag.Render(stderr)
 	case errors.As(err, &diags):
 		diags.Render(stderr)
-	case errors.Is(err, load.ErrPrivileges):
-		fmt.Fprintf(stderr, "ebtrace: %v\n", err)
-	case errors.Is(err, fs.ErrPermission):
-		fmt.Fprintf(stderr, "ebtrace: %v\nebtrace needs root, or the CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN capabilities, to trace the kernel\n", err)
+	case errors.Is(err, load.ErrPrivileges), errors.Is(err, fs.ErrPermission):
+		fmt.Fprintf(stderr, "ebtrace: needs root, or the CAP_BPF, CAP_PERFMON and CAP_DAC_READ_SEARCH capabilities, to trace the kernel (running as uid %d: %v)\n", os.Geteuid(), err)
 	default:
 		fmt.Fprintf(stderr, "ebtrace: %v\n", err)
 	}
@@ -144,7 +151,7 @@ func dump(stage string, res *compile.Result, w io.Writer) error {
 		}
 		for _, name := range res.Info.MapNames() {
 			m := res.Info.Maps[name]
-			fmt.Fprintf(w, "@%s: kind %d keys %v value %s\n", name, m.Kind, m.Keys, m.Value)
+			fmt.Fprintf(w, "@%s: %s keys %v value %s\n", name, m.Kind, m.Keys, m.Value)
 		}
 	case "plan":
 		enc := json.NewEncoder(w)
@@ -191,7 +198,7 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 	}
 	defer obj.Close()
 	if o.dryRun {
-		fmt.Fprintf(stderr, "Dry run: %d programs passed the verifier; nothing was attached\n", len(res.Programs))
+		fmt.Fprintf(stderr, "Dry run: %s passed the verifier; nothing was attached\n", plural(len(res.Programs), "program"))
 		return 0
 	}
 
@@ -229,11 +236,7 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 	}
 	n += len(res.Programs) - n // BEGIN and END count as probes, as in bpftrace
 	if !o.quiet && o.format == "text" {
-		if n == 1 {
-			fmt.Fprintln(stderr, "Attached 1 probe")
-		} else {
-			fmt.Fprintf(stderr, "Attached %d probes\n", n)
-		}
+		fmt.Fprintf(stderr, "Attached %s\n", plural(n, "probe"))
 	}
 	w.Attached(n)
 	if err := obj.Run(probe.Begin); err != nil {
@@ -260,6 +263,13 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	return 0
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func printLogTail(w io.Writer, log []string) {

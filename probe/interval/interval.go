@@ -47,6 +47,9 @@ func (Provider) Expand(spec string, _ *probe.Env) ([]probe.Instance, error) {
 			Hints: []string{"units: s, ms, us, hz"},
 		}
 	}
+	if period < time.Microsecond {
+		return nil, &probe.Error{Msg: fmt.Sprintf("interval:%s is more often than once a microsecond", spec)}
+	}
 	return []probe.Instance{&instance{name: "interval:" + unit + ":" + count, period: period}}, nil
 }
 

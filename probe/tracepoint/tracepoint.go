@@ -4,8 +4,10 @@
 package tracepoint
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -37,6 +39,9 @@ func (Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) {
 		return nil, err
 	}
 	matches, err := events.Match(spec)
+	if errors.Is(err, path.ErrBadPattern) {
+		return nil, &probe.Error{Msg: fmt.Sprintf("tracepoint:%s is not a valid wildcard pattern", spec), Hints: []string{"wildcards are * and ?; brackets must be closed"}}
+	}
 	if err != nil {
 		return nil, err
 	}
