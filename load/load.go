@@ -78,7 +78,14 @@ func Load(r *compile.Result, cfg Config) (*Object, error) {
 
 // explain turns a load failure into a script diagnostic or a clear error.
 func explain(r *compile.Result, err error) error {
-	if errors.Is(err, unix.EPERM) || errors.Is(err, os.ErrPermission) {
+	var ve *ebpf.VerifierError
+	if errors.As(err, &ve) && len(ve.Log) > 0 {
+		if verr := verifierError(r, err, ve); verr != nil {
+			return verr
+		}
+		return err
+	}
+	if errors.Is(err, unix.EPERM) {
 		if os.Geteuid() != 0 {
 			// Not err itself: cilium/ebpf appends a MEMLOCK hint to every
 			// EPERM, which is wrong on kernels that charge BPF memory to
@@ -87,10 +94,12 @@ func explain(r *compile.Result, err error) error {
 		}
 		return fmt.Errorf("the kernel refused to load BPF programs (EPERM) although ebtrace runs as root: lockdown or a security module may forbid BPF: %w", err)
 	}
-	var ve *ebpf.VerifierError
-	if !errors.As(err, &ve) {
-		return err
-	}
+	return err
+}
+
+// verifierError ties a rejection to the script position of the failing
+// instruction, or returns nil when the program is not one of r's.
+func verifierError(r *compile.Result, err error, ve *ebpf.VerifierError) *VerifierError {
 	name := programName(err.Error())
 	for _, p := range r.Programs {
 		if p.Name != name {
@@ -105,7 +114,7 @@ func explain(r *compile.Result, err error) error {
 			Hint("run with -v to see the verifier's log")
 		return &VerifierError{Diag: d, Log: ve.Log, Program: p.Instance.Instance.Name()}
 	}
-	return err
+	return nil
 }
 
 var progNameRe = regexp.MustCompile(`program (ebt_p\d+)`)
