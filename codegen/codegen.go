@@ -178,8 +178,7 @@ func (g *gen) assign(s *syntax.AssignStmt) {
 		t := g.in.Vars[target.Name]
 		slot := g.varSlot(target.Name)
 		if t.Kind == types.Str {
-			src, size := g.strExpr(s.Value)
-			g.copyStr(slot, t.Size, src, size)
+			g.strTo(s.Value, slot, t.Size)
 			return
 		}
 		g.intExpr(s.Value)
@@ -208,8 +207,7 @@ func (g *gen) assign(s *syntax.AssignStmt) {
 		}
 		val := g.alloc(m.ValueSize)
 		if m.Kind == output.String {
-			src, size := g.strExpr(s.Value)
-			g.copyStr(val, m.ValueSize, src, size)
+			g.strTo(s.Value, val, m.ValueSize)
 		} else {
 			g.intExpr(s.Value)
 			g.emit(asm.StoreMem(asm.R10, val, asm.R0, asm.DWord))
@@ -329,8 +327,7 @@ func (g *gen) key(e *syntax.MapExpr, m *plan.Map) int16 {
 		part := m.Keys[i]
 		at := off + int16(part.Offset)
 		if part.Type.Kind == types.Str {
-			src, size := g.strExpr(k)
-			g.copyStr(at, part.Type.Size, src, size)
+			g.strTo(k, at, part.Type.Size)
 			continue
 		}
 		g.intExpr(k)
@@ -425,17 +422,25 @@ func (g *gen) aggregate(e *syntax.MapExpr, m *plan.Map, call *syntax.CallExpr) {
 	}
 	g.lookup(m, key)
 	miss, done := g.newLabel("miss"), g.newLabel("aggregated")
-	g.emit(asm.JEq.Imm(asm.R0, 0, miss), asm.LoadMem(asm.R1, asm.R10, val, asm.DWord))
+	g.emit(asm.JEq.Imm(asm.R0, 0, miss))
 	// r0: this CPU's value; r1: the new sample.
 	switch m.Kind {
-	case output.Count, output.Sum, output.Hist, output.LHist:
+	case output.Count, output.Hist, output.LHist:
 		g.emit(
+			asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord),
+			asm.Add.Imm(asm.R2, 1),
+			asm.StoreMem(asm.R0, 0, asm.R2, asm.DWord),
+		)
+	case output.Sum:
+		g.emit(
+			asm.LoadMem(asm.R1, asm.R10, val, asm.DWord),
 			asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord),
 			asm.Add.Reg(asm.R2, asm.R1),
 			asm.StoreMem(asm.R0, 0, asm.R2, asm.DWord),
 		)
 	case output.Avg, output.Stats:
 		g.emit(
+			asm.LoadMem(asm.R1, asm.R10, val, asm.DWord),
 			asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord),
 			asm.Add.Imm(asm.R2, 1),
 			asm.StoreMem(asm.R0, 0, asm.R2, asm.DWord),
@@ -450,6 +455,7 @@ func (g *gen) aggregate(e *syntax.MapExpr, m *plan.Map, call *syntax.CallExpr) {
 			cmp = asm.JSGE
 		}
 		g.emit(
+			asm.LoadMem(asm.R1, asm.R10, val, asm.DWord),
 			asm.LoadMem(asm.R2, asm.R0, 8, asm.DWord),
 			asm.JEq.Imm(asm.R2, 0, set),
 			asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord),
@@ -886,6 +892,29 @@ func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 	return off, size
 }
 
+// strTo evaluates a string expression into the buffer at dst (dstSize
+// bytes). Strings that come from a helper or a constant are written there
+// directly; others are built in their own buffer and copied.
+func (g *gen) strTo(e syntax.Expr, dst int16, dstSize int) {
+	t := g.typeOf(e)
+	switch e := e.(type) {
+	case *syntax.StringLit:
+		if t.Size <= dstSize {
+			g.storeConst(dst, e.Value, dstSize)
+			return
+		}
+	case *syntax.Ident:
+		if e.Name == "comm" && t.Size <= dstSize {
+			g.zero(dst, types.Align8(dstSize))
+			g.stackPtr(asm.R1, dst)
+			g.emit(asm.Mov.Imm(asm.R2, int32(t.Size)), asm.FnGetCurrentComm.Call())
+			return
+		}
+	}
+	src, size := g.strExpr(e)
+	g.copyStr(dst, dstSize, src, size)
+}
+
 // strArg reads a string argument: an inline char array or a __data_loc.
 func (g *gen) strArg(a probe.Arg, size int) (int16, int) {
 	off := g.alloc(size)
@@ -947,8 +976,7 @@ func (g *gen) printf(e *syntax.CallExpr) {
 			part := ev.Args[i]
 			at := buf + int16(part.Offset)
 			if part.Type.Kind == types.Str {
-				src, n := g.strExpr(a)
-				g.copyStr(at, part.Type.Size, src, n)
+				g.strTo(a, at, part.Type.Size)
 				continue
 			}
 			g.intExpr(a)

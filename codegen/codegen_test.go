@@ -1,0 +1,97 @@
+package codegen_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf/asm"
+
+	"ebtrace/compile"
+	"ebtrace/kernel"
+	"ebtrace/plan"
+	"ebtrace/probe"
+	"ebtrace/probe/all"
+	"ebtrace/source"
+)
+
+func generate(t *testing.T, script string) asm.Instructions {
+	t.Helper()
+	env := &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }}
+	res, err := compile.Compile(source.NewFile("t.bt", script), all.Registry(), env, compile.Options{Plan: plan.DefaultOptions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Programs[0].Insns
+}
+
+// calls lists the helpers an instruction stream calls, in order.
+func calls(insns asm.Instructions) string {
+	var out []string
+	for _, ins := range insns {
+		if ins.IsBuiltinCall() {
+			out = append(out, asm.BuiltinFunc(ins.Constant).String())
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// An aggregation looks its element up and writes in place; it calls update
+// only on the miss branch, and a failed update bumps the map's counter.
+func TestAggregationUpdatesOnlyOnMiss(t *testing.T) {
+	insns := generate(t, `tracepoint:raw_syscalls:sys_enter { @[pid] = count(); }`)
+	if got, want := calls(insns), "FnGetCurrentPidTgid FnMapLookupElem FnMapUpdateElem"; got != want {
+		t.Fatalf("calls %q, want %q", got, want)
+	}
+	for i, ins := range insns {
+		if ins.IsBuiltinCall() && asm.BuiltinFunc(ins.Constant) == asm.FnMapLookupElem {
+			next := insns[i+1]
+			if next.OpCode.JumpOp() != asm.JEq || next.Dst != asm.R0 || next.Constant != 0 {
+				t.Errorf("after lookup: %v, want a jump to the miss branch when r0 == 0", next)
+			}
+			if hit := insns[i+2 : i+5]; hit[0].OpCode.Class() != asm.LdXClass || hit[0].Src != asm.R0 ||
+				hit[1].OpCode.ALUOp() != asm.Add || hit[2].OpCode.Class() != asm.StXClass || hit[2].Dst != asm.R0 {
+				t.Errorf("hit path does not increment in place: %v", hit)
+			}
+		}
+	}
+}
+
+// Event programs start by checking the stopped flag, so that exit does not
+// wait for the kernel to detach them; BEGIN does not.
+func TestStoppedFlag(t *testing.T) {
+	insns := generate(t, `interval:s:1 { @x = 1; }`)
+	if !insns[1].IsLoadFromMap() || insns[1].Reference() != plan.ConfigMap || insns[2].Offset != plan.ConfigStopped {
+		t.Errorf("prologue %v", insns[:4])
+	}
+	insns = generate(t, `BEGIN { @x = 1; }`)
+	if insns[1].IsLoadFromMap() && insns[1].Reference() == plan.ConfigMap {
+		t.Errorf("BEGIN checks the stopped flag: %v", insns[:4])
+	}
+}
+
+// printf wakes the reader only once a quarter of the ring is queued.
+func TestPrintfWakeup(t *testing.T) {
+	insns := generate(t, `tracepoint:raw_syscalls:sys_enter { printf("%d\n", pid); }`)
+	if got, want := calls(insns), "FnGetCurrentPidTgid FnRingbufQuery FnRingbufOutput"; got != want {
+		t.Fatalf("calls %q, want %q", got, want)
+	}
+	found := false
+	for _, ins := range insns {
+		if ins.OpCode.IsDWordLoad() && ins.Constant == int64(plan.DefaultOptions.RingSize/4) {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("no comparison with the wakeup threshold")
+	}
+}
+
+// Every instruction carries the script position it came from.
+func TestPositions(t *testing.T) {
+	insns := generate(t, "BEGIN {\n  @a = 1;\n  printf(\"x\\n\");\n}\n")
+	for _, ins := range insns {
+		if _, ok := ins.Source().(interface{ String() string }); !ok {
+			t.Fatalf("instruction without a position: %v", ins)
+		}
+	}
+}

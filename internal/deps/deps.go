@@ -1,0 +1,23 @@
+// Package deps holds, as data, which of ebtrace's packages may import which;
+// its test fails when an import outside that lattice appears, so the
+// pipeline's stages keep pointing one way.
+package deps
+
+// Allowed lists, for each package, the ebtrace packages it may import.
+// Packages absent from the map may import no ebtrace package.
+var Allowed = map[string][]string{
+	"syntax":           {"source"},
+	"probe":            {"kernel", "source", "types"},
+	"probe/tracepoint": {"kernel", "probe", "source", "types"},
+	"probe/interval":   {"probe"},
+	"probe/special":    {"probe"},
+	"probe/all":        {"probe", "probe/interval", "probe/special", "probe/tracepoint"},
+	"check":            {"output", "printf", "probe", "source", "syntax", "types"},
+	"plan":             {"check", "output", "syntax", "types"},
+	"codegen":          {"check", "output", "plan", "probe", "source", "syntax", "types"},
+	"compile":          {"check", "codegen", "plan", "probe", "source", "syntax"},
+	"load":             {"codegen", "compile", "plan", "probe", "source"},
+	"runtime":          {"load", "output", "plan", "printf", "probe", "types"},
+	"cmd/ebtrace": {"compile", "kernel", "load", "output", "plan", "probe", "probe/all",
+		"runtime", "source", "syntax"},
+}
