@@ -52,7 +52,7 @@ func Generate(info *check.Info, p *plan.Plan, idx int) (asm.Instructions, error)
 	in := info.Instances[idx]
 	g := &gen{
 		info: info, plan: p, in: in, idx: idx,
-		vars: map[string]int16{},
+		vars: map[string]int16{}, targets: map[string]bool{},
 		diag: &source.Diagnostics{File: info.Program.File},
 	}
 	g.at(in.Probe.Sp)
@@ -91,18 +91,32 @@ type gen struct {
 	labels int
 	// pending is the label the next instruction will carry.
 	pending string
-	depth   int // bytes of stack in use
+	targets map[string]bool // labels some emitted jump goes to
+	dead    bool            // no path reaches the next instruction
+	depth   int             // bytes of stack in use
 	vars    map[string]int16
 	diag    *source.Diagnostics
 }
 
 func (g *gen) at(sp source.Span) { g.pos = sp }
 
+// emit appends instructions, dropping those no path reaches (after exit()
+// jumped away, until a label some jump targets): the verifier rejects
+// unreachable code.
 func (g *gen) emit(ins ...asm.Instruction) {
 	for _, in := range ins {
+		if g.dead && g.pending == "" {
+			continue
+		}
 		if g.pending != "" {
 			in = in.WithSymbol(g.pending)
 			g.pending = ""
+		}
+		if in.OpCode.Class().IsJump() && in.Reference() != "" {
+			g.targets[in.Reference()] = true
+			if in.OpCode.JumpOp() == asm.Ja {
+				g.dead = true
+			}
 		}
 		g.insns = append(g.insns, in.WithSource(Position{g.info.Program.File, g.pos}))
 	}
@@ -113,12 +127,18 @@ func (g *gen) newLabel(what string) string {
 	return fmt.Sprintf("%s_%d", what, g.labels)
 }
 
-// label makes name the target of the next instruction.
+// label makes name the target of the next instruction. Every jump is
+// forward, so a label no emitted jump targets is dropped, and code after it
+// stays unreachable if it was.
 func (g *gen) label(name string) {
+	if !g.targets[name] {
+		return
+	}
 	if g.pending != "" {
 		g.emit(asm.Ja.Label(name))
 	}
 	g.pending = name
+	g.dead = false
 }
 
 // alloc reserves n bytes of stack (rounded up to 8) and returns the offset

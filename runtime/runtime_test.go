@@ -219,3 +219,13 @@ func TestNothingLostSilently(t *testing.T) {
 		t.Errorf("printed %d, lost %d, want them to add up to 300 with some lost", printed, lost)
 	}
 }
+
+// exit() ends the probe at once; code after it, reachable or not, is
+// accepted by the verifier.
+func TestExitEndsProbe(t *testing.T) {
+	out, _ := run(t, `BEGIN { if (1) { printf("a\n"); exit(); } printf("b\n"); }
+END { if (0) { exit(); } else { exit(); } printf("never\n"); }`, plan.DefaultOptions)
+	if out != "a\n\n\n" {
+		t.Errorf("got %q", out)
+	}
+}
