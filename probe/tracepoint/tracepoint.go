@@ -154,7 +154,8 @@ func (i *instance) Arg(name string) (probe.Arg, error) {
 		arg.DataLoc = true
 		arg.Type = types.String(64)
 	case f.ArrayLen > 0:
-		if !f.IsString {
+		// Only char arrays are text; u8 arrays hold addresses and the like.
+		if !f.IsString || !strings.HasPrefix(strings.TrimPrefix(f.Type, "const "), "char") {
 			return arg, unsupported(i, f)
 		}
 		arg.Array = true
