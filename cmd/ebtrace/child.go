@@ -17,8 +17,8 @@ const childEnv = "EBTRACE_EXEC_CHILD"
 
 type child struct {
 	cmd  *exec.Cmd
-	gate *os.File // write end; a byte releases the child
-	done chan struct{}
+	gate *os.File      // write end; a byte releases the child
+	done chan struct{} // closed once the command has exited
 }
 
 func startChild(command string) (*child, error) {
@@ -49,7 +49,12 @@ func startChild(command string) (*child, error) {
 		return nil, fmt.Errorf("-c: %w", err)
 	}
 	r.Close()
-	return &child{cmd: cmd, gate: w, done: make(chan struct{})}, nil
+	c := &child{cmd: cmd, gate: w, done: make(chan struct{})}
+	go func() {
+		cmd.Wait()
+		close(c.done)
+	}()
+	return c, nil
 }
 
 func (c *child) release() error {
@@ -58,12 +63,8 @@ func (c *child) release() error {
 	return err
 }
 
-func (c *child) wait() {
-	c.cmd.Wait()
-	close(c.done)
-}
-
 // kill ends a command still running when tracing stops, as bpftrace does.
+// A command never released from the gate sees the pipe close and exits.
 func (c *child) kill() {
 	c.gate.Close()
 	select {

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"sort"
 	"strconv"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -221,20 +222,20 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 	}
 
 	stop := make(chan struct{})
+	var once sync.Once
+	stopOnce := func() { once.Do(func() { close(stop) }) }
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(signals)
-	stopOnce := onceCloser(stop)
 	go func() {
 		<-signals
 		stopOnce()
 	}()
 
-	n, err := obj.Attach()
-	if err != nil {
+	if _, err := obj.Attach(); err != nil {
 		return fail(stderr, err)
 	}
-	n += len(res.Programs) - n // BEGIN and END count as probes, as in bpftrace
+	n := len(res.Programs) // BEGIN and END count as probes, as in bpftrace
 	if !o.quiet && o.format == "text" {
 		fmt.Fprintf(stderr, "Attached %s\n", plural(n, "probe"))
 	}
@@ -247,7 +248,7 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 			return fail(stderr, err)
 		}
 		go func() {
-			child.wait()
+			<-child.done
 			stopOnce()
 		}()
 	}
@@ -279,18 +280,6 @@ func printLogTail(w io.Writer, log []string) {
 	fmt.Fprintln(w, "verifier log (last lines):")
 	for _, l := range log {
 		fmt.Fprintf(w, "    %s\n", l)
-	}
-}
-
-func onceCloser(ch chan struct{}) func() {
-	closed := make(chan struct{}, 1)
-	closed <- struct{}{}
-	return func() {
-		select {
-		case <-closed:
-			close(ch)
-		default:
-		}
 	}
 }
 
