@@ -626,19 +626,24 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 			c.errorf(e.Args[0].Span(), "type", "str() needs a pointer or a string, not %s", t).
 				Hint("str() reads a NUL-terminated string from memory")
 		}
+		// The size counts the terminating NUL, as bpftrace's does:
+		// str(p, 4) holds at most 3 characters.
 		size := 64
 		if len(e.Args) == 2 {
 			if lit, ok := e.Args[1].(*syntax.IntLit); ok {
 				if lit.Value == 0 || lit.Value > 200 {
 					c.errorf(lit.Sp, "arguments", "str() length must be 1 to 200")
 				} else {
-					size = types.Align8(int(lit.Value) + 1)
+					size = int(lit.Value)
 				}
 			} else {
 				c.errorf(e.Args[1].Span(), "arguments", "str() length must be an integer literal")
 			}
 		}
 		if t.Kind == types.Str {
+			if len(e.Args) == 2 && size < t.Size {
+				return types.String(size)
+			}
 			return t
 		}
 		return types.String(size)
@@ -653,6 +658,10 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 		keys := c.keys(m)
 		if mm, ok := c.info.Maps[m.Name]; ok {
 			c.unifyKeys(mm, m, keys)
+			if mm.Kind == output.Hist || mm.Kind == output.LHist {
+				c.errorf(e.Sp, "arguments", "delete() cannot remove one key of histogram @%s yet: its buckets are separate elements", m.Name).
+					Hint("clear(@%s) removes every key", m.Name)
+			}
 		} else if !c.learning {
 			c.errorf(m.Sp, "undefined", "map @%s is never assigned", m.Name)
 		}

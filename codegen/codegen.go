@@ -28,6 +28,11 @@ import (
 // StackSize is the BPF stack limit.
 const StackSize = 512
 
+// maxJump is the farthest a BPF jump reaches, in instructions (its offset
+// is a signed 16-bit field); every jump ebtrace emits is forward, so a
+// program no longer than this has all of them in range.
+const maxJump = 1<<15 - 1
+
 // Position is attached to each instruction as its source; it prints as
 // "FILE:LINE:COL".
 type Position struct {
@@ -75,6 +80,10 @@ func Generate(info *check.Info, p *plan.Plan, idx int) (asm.Instructions, error)
 	g.block(in.Probe.Body)
 	g.label("exit")
 	g.emit(asm.Mov.Imm(asm.R0, 0), asm.Return())
+	if n := g.insns.Size() / asm.InstructionSize; n > maxJump {
+		g.diag.Add(in.Probe.Sp, "too-large", "this probe compiles to %d BPF instructions; jumps within a program reach at most %d", n, maxJump).
+			Hint("split the work across several probes, or compare shorter strings")
+	}
 	if err := g.diag.Err(); err != nil {
 		return nil, err
 	}
@@ -204,7 +213,7 @@ func (g *gen) assign(s *syntax.AssignStmt) {
 		g.intExpr(s.Value)
 		if s.Op != "=" {
 			g.emit(asm.Mov.Reg(asm.R1, asm.R0), asm.LoadMem(asm.R0, asm.R10, slot, asm.DWord))
-			g.arith(compound(s.Op), asm.R0, asm.R1, true)
+			g.arith(compound(s.Op), asm.R0, asm.R1, t.Signed)
 		}
 		g.emit(asm.StoreMem(asm.R10, slot, asm.R0, asm.DWord))
 	case *syntax.MapExpr:
@@ -277,25 +286,29 @@ func (g *gen) zero(off int16, size int) {
 	}
 }
 
-// copyStr copies the string buffer at src (srcSize bytes) into the buffer at
-// dst (dstSize bytes), zero-padding or truncating with a final NUL.
+// copyStr copies the string at src (a buffer for srcSize bytes) into the
+// buffer at dst (dstSize bytes). Buffers occupy whole 8-byte words and are
+// canonical: zero from the first NUL to the end. A longer source is
+// truncated to dstSize-1 characters, keeping the destination canonical.
 func (g *gen) copyStr(dst int16, dstSize int, src int16, srcSize int) {
-	dstSize, srcSize = types.Align8(dstSize), types.Align8(srcSize)
 	if dst == src {
 		return
 	}
-	n := min(dstSize, srcSize)
+	words, srcWords := types.Align8(dstSize), types.Align8(srcSize)
+	n := min(words, srcWords)
 	for i := 0; i < n; i += 8 {
 		g.emit(
 			asm.LoadMem(asm.R1, asm.R10, src+int16(i), asm.DWord),
 			asm.StoreMem(asm.R10, dst+int16(i), asm.R1, asm.DWord),
 		)
 	}
-	if n < dstSize {
-		g.zero(dst+int16(n), dstSize-n)
+	if n < words {
+		g.zero(dst+int16(n), words-n)
 	}
 	if srcSize > dstSize {
-		g.emit(asm.StoreImm(asm.R10, dst+int16(dstSize-1), 0, asm.Byte))
+		for i := dstSize - 1; i < words; i++ {
+			g.emit(asm.StoreImm(asm.R10, dst+int16(i), 0, asm.Byte))
+		}
 	}
 }
 
@@ -798,33 +811,23 @@ func (g *gen) binary(e *syntax.BinaryExpr) {
 	g.arith(e.Op, asm.R0, asm.R1, x.Signed)
 }
 
-// strCompare compares two string buffers byte by byte up to the first NUL.
+// strCompare compares two strings a word at a time. Buffers are canonical
+// (zero after the first NUL, which every buffer holds), so two strings are
+// equal exactly when the words of the shorter buffer and the same words of
+// the longer one are: one branch per 8 bytes keeps long comparisons within
+// the verifier's limits on branches.
 func (g *gen) strCompare(e *syntax.BinaryExpr) {
 	a, an := g.strExpr(e.X)
 	b, bn := g.strExpr(e.Y)
 	n := min(an, bn)
-	differ, same, end := g.newLabel("differ"), g.newLabel("same"), g.newLabel("strcmp")
-	for i := 0; i < n; i++ {
+	differ, end := g.newLabel("differ"), g.newLabel("strcmp")
+	for i := 0; i < n; i += 8 {
 		g.emit(
-			asm.LoadMem(asm.R1, asm.R10, a+int16(i), asm.Byte),
-			asm.LoadMem(asm.R2, asm.R10, b+int16(i), asm.Byte),
+			asm.LoadMem(asm.R1, asm.R10, a+int16(i), asm.DWord),
+			asm.LoadMem(asm.R2, asm.R10, b+int16(i), asm.DWord),
 			asm.JNE.Reg(asm.R1, asm.R2, differ),
-			asm.JEq.Imm(asm.R1, 0, same),
 		)
 	}
-	// Both buffers agree on their first n bytes; a string that fills its
-	// buffer without a NUL equals the other only if that one ends here.
-	longer := a
-	if bn > an {
-		longer = b
-	}
-	if an != bn {
-		g.emit(
-			asm.LoadMem(asm.R1, asm.R10, longer+int16(n), asm.Byte),
-			asm.JNE.Imm(asm.R1, 0, differ),
-		)
-	}
-	g.label(same)
 	eq, ne := int32(1), int32(0)
 	if e.Op == "!=" {
 		eq, ne = 0, 1
@@ -879,7 +882,13 @@ func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 	case *syntax.CallExpr: // str()
 		arg := e.Args[0]
 		if at := g.typeOf(arg); at.Kind == types.Str {
-			return g.strExpr(arg)
+			src, n := g.strExpr(arg)
+			if t.Size >= at.Size {
+				return src, n
+			}
+			off := g.alloc(size)
+			g.copyStr(off, t.Size, src, at.Size)
+			return off, size
 		}
 		off := g.alloc(size)
 		g.zero(off, size)
@@ -950,15 +959,15 @@ func (g *gen) strArg(a probe.Arg, size int) (int16, int) {
 		g.emit(asm.Mov.Imm(asm.R2, int32(a.Type.Size)), asm.FnProbeReadKernelStr.Call())
 		return off, size
 	}
+	// The _str read stops at the array's NUL, keeping the buffer
+	// canonical for comparisons, and always terminates it.
 	g.stackPtr(asm.R1, off)
 	g.emit(
 		asm.Mov.Imm(asm.R2, int32(a.Type.Size)),
 		asm.Mov.Reg(asm.R3, asm.R6),
 		asm.Add.Imm(asm.R3, int32(a.Offset)),
-		asm.FnProbeReadKernel.Call(),
+		asm.FnProbeReadKernelStr.Call(),
 	)
-	// The array may fill its buffer without a NUL.
-	g.emit(asm.StoreImm(asm.R10, off+int16(size-1), 0, asm.Byte))
 	return off, size
 }
 

@@ -229,3 +229,17 @@ END { if (0) { exit(); } else { exit(); } printf("never\n"); }`, plan.DefaultOpt
 		t.Errorf("got %q", out)
 	}
 }
+
+// Found by generating random scripts: >>= on an unsigned variable shifted
+// arithmetically, and str(s, N) kept more than N-1 characters.
+func TestShiftAndStrLength(t *testing.T) {
+	out, _ := run(t, `BEGIN {
+	$x = 18446744073709551608; $x >>= 1; @b = $x;
+	$s = str("abcdef", 4);
+	printf("%s|%s|%d|%d\n", $s, str("xy", 1), $s == "abc", str("abcdef", 4) == "abcd");
+	exit();
+}`, plan.DefaultOptions)
+	if want := "abc||1|0\n\n\n@b: 9223372036854775804\n"; out != want {
+		t.Errorf("got %q, want %q", out, want)
+	}
+}

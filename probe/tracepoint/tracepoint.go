@@ -159,7 +159,7 @@ func (i *instance) Arg(name string) (probe.Arg, error) {
 			return arg, unsupported(i, f)
 		}
 		arg.Array = true
-		arg.Type = types.String(types.Align8(f.Size))
+		arg.Type = types.String(f.Size)
 	case f.Pointer:
 		elem := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(f.Type), "*"))
 		elem = strings.TrimSpace(strings.TrimPrefix(elem, "const "))
