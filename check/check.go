@@ -68,9 +68,6 @@ type Map struct {
 // DisplayName is the map's name as the user writes it.
 func (m *Map) DisplayName() string { return "@" + m.Name }
 
-// Aggregate reports whether the map is per-CPU aggregated.
-func (m *Map) Aggregate() bool { return m.Kind != output.Scalar && m.Kind != output.String }
-
 // Check types prog. It returns Info and, when the script has problems, a
 // *source.Diagnostics error. Errors from the environment (tracefs missing)
 // are returned wrapped, separate from diagnostics.

@@ -93,6 +93,12 @@ func unhex(c byte) int {
 
 // skipSpace skips whitespace and comments.
 func (s *scanner) skipSpace() {
+	if s.pos == 0 && strings.HasPrefix(s.src, "#!") {
+		// An interpreter line makes a script executable, as with bpftrace.
+		for s.pos < len(s.src) && s.src[s.pos] != '\n' {
+			s.pos++
+		}
+	}
 	for s.pos < len(s.src) {
 		c := s.src[s.pos]
 		switch {
