@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 
 	"ebtrace/internal/testutil"
 )
@@ -268,33 +269,55 @@ func TestSignals(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return strings.Contains(stderr.String(), "Attached") })
-	if n := ourPrograms(t); n != 2 {
-		t.Errorf("%d ebtrace programs loaded while running, want 2", n)
+	progs, links := bpfObjects(t, cmd.Process.Pid)
+	if len(progs) != 2 || len(links) != 2 {
+		t.Errorf("ebtrace holds programs %v and links %v, want two of each", progs, links)
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
-	waitFor(t, func() bool { return ourPrograms(t) == 0 })
+	waitFor(t, func() bool {
+		for _, id := range progs {
+			if p, err := ebpf.NewProgramFromID(ebpf.ProgramID(id)); err == nil {
+				p.Close()
+				return false
+			}
+		}
+		for _, id := range links {
+			if l, err := link.NewFromID(link.ID(id)); err == nil {
+				l.Close()
+				return false
+			}
+		}
+		return true
+	})
 }
 
-// ourPrograms counts loaded BPF programs named as ebtrace names them.
-func ourPrograms(t *testing.T) int {
-	n := 0
-	id := ebpf.ProgramID(0)
-	for {
-		next, err := ebpf.ProgramGetNextID(id)
-		if err != nil {
-			return n
-		}
-		id = next
-		p, err := ebpf.NewProgramFromID(id)
-		if err != nil {
-			continue
-		}
-		if info, err := p.Info(); err == nil && strings.HasPrefix(info.Name, "ebt_p") {
-			n++
-		}
-		p.Close()
+// bpfObjects lists the IDs of the BPF programs and links process pid
+// holds, from its file descriptors' fdinfo. Other tests may load programs
+// at the same time, so the check is by ID, not by name.
+func bpfObjects(t *testing.T, pid int) (progs, links []int) {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
+	for _, fd := range fds {
+		target, _ := os.Readlink(filepath.Join(dir, fd.Name()))
+		info, _ := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%s", pid, fd.Name()))
+		for _, line := range strings.Split(string(info), "\n") {
+			var id int
+			switch {
+			case target == "anon_inode:bpf-prog" && strings.HasPrefix(line, "prog_id:"):
+				fmt.Sscanf(line, "prog_id:%d", &id)
+				progs = append(progs, id)
+			case target == "anon_inode:bpf_link" && strings.HasPrefix(line, "link_id:"):
+				fmt.Sscanf(line, "link_id:%d", &id)
+				links = append(links, id)
+			}
+		}
+	}
+	return progs, links
 }
 
 func waitFor(t *testing.T, cond func() bool) {
