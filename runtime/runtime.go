@@ -79,6 +79,10 @@ func (s *Session) Loop(stop <-chan struct{}) error {
 		s.reader.SetDeadline(time.Now().Add(PollInterval))
 		err := s.reader.ReadInto(&rec)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The ring is empty: show what was written so far.
+			if err := s.out.Flush(); err != nil {
+				return err
+			}
 			continue
 		}
 		if err != nil {

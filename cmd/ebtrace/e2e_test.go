@@ -419,3 +419,23 @@ exec "$0" -q -l 'tracepoint:syscalls:sys_enter_getppid'`
 		t.Errorf("got %q, want %q", out, want)
 	}
 }
+
+// printf output reaches the reader while tracing goes on, not at exit.
+func TestPrintfIsPrompt(t *testing.T) {
+	wl := testutil.Workload(t)
+	testutil.RequireRoot(t)
+	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), "-e", `tracepoint:syscalls:sys_enter_getppid /comm == "`+commOf(wl)+`"/ { printf("seen %d\n", 42); }`)
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFor(t, func() bool { return strings.Contains(stderr.String(), "Attached") })
+	if err := exec.Command(wl, "getppid", "1").Run(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return stdout.String() == "seen 42\n" })
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Wait()
+}
