@@ -52,11 +52,19 @@ const (
 	rbAvailData   = 0
 )
 
+// Options are facts about the target kernel that change the code.
+type Options struct {
+	// TaskComm is the offset of comm in struct task_struct; when set,
+	// comm is read through bpf_get_current_task_btf() rather than the
+	// slower bpf_get_current_comm().
+	TaskComm int
+}
+
 // Generate compiles instance idx of info.
-func Generate(info *check.Info, p *plan.Plan, idx int) (asm.Instructions, error) {
+func Generate(info *check.Info, p *plan.Plan, idx int, opts Options) (asm.Instructions, error) {
 	in := info.Instances[idx]
 	g := &gen{
-		info: info, plan: p, in: in, idx: idx,
+		info: info, plan: p, in: in, idx: idx, opts: opts,
 		vars: map[string]int16{}, targets: map[string]bool{},
 		diag: &source.Diagnostics{File: info.Program.File},
 	}
@@ -91,6 +99,7 @@ func Generate(info *check.Info, p *plan.Plan, idx int) (asm.Instructions, error)
 }
 
 type gen struct {
+	opts   Options
 	info   *check.Info
 	plan   *plan.Plan
 	in     *check.Instance
@@ -854,10 +863,7 @@ func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 			g.storeConst(off, g.in.Instance.Name(), size)
 			return off, size
 		}
-		// comm
-		g.zero(off, size)
-		g.stackPtr(asm.R1, off)
-		g.emit(asm.Mov.Imm(asm.R2, int32(t.Size)), asm.FnGetCurrentComm.Call())
+		g.comm(off, size)
 		return off, size
 	case *syntax.VarExpr:
 		return g.varSlot(e.Name), size
@@ -934,14 +940,34 @@ func (g *gen) strTo(e syntax.Expr, dst int16, dstSize int) {
 		}
 	case *syntax.Ident:
 		if e.Name == "comm" && t.Size <= dstSize {
-			g.zero(dst, types.Align8(dstSize))
-			g.stackPtr(asm.R1, dst)
-			g.emit(asm.Mov.Imm(asm.R2, int32(t.Size)), asm.FnGetCurrentComm.Call())
+			g.comm(dst, dstSize)
 			return
 		}
 	}
 	src, size := g.strExpr(e)
 	g.copyStr(dst, dstSize, src, size)
+}
+
+// comm writes the current task's name, 16 bytes zero-padded by the kernel,
+// into the buffer at dst (size bytes, at least 16).
+func (g *gen) comm(dst int16, size int) {
+	if size > 16 {
+		g.zero(dst+16, types.Align8(size)-16)
+	}
+	if g.opts.TaskComm == 0 {
+		g.zero(dst, 16)
+		g.stackPtr(asm.R1, dst)
+		g.emit(asm.Mov.Imm(asm.R2, 16), asm.FnGetCurrentComm.Call())
+		return
+	}
+	off := int16(g.opts.TaskComm)
+	g.emit(
+		asm.FnGetCurrentTaskBtf.Call(),
+		asm.LoadMem(asm.R1, asm.R0, off, asm.DWord),
+		asm.StoreMem(asm.R10, dst, asm.R1, asm.DWord),
+		asm.LoadMem(asm.R1, asm.R0, off+8, asm.DWord),
+		asm.StoreMem(asm.R10, dst+8, asm.R1, asm.DWord),
+	)
 }
 
 // strArg reads a string argument: an inline char array or a __data_loc.

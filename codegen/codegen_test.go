@@ -95,3 +95,17 @@ func TestPositions(t *testing.T) {
 		}
 	}
 }
+
+// With the offset of task_struct.comm known, comm is two loads through
+// bpf_get_current_task_btf() instead of a bpf_get_current_comm() call.
+func TestCommThroughTask(t *testing.T) {
+	env := &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }}
+	opts := compile.Options{Plan: plan.DefaultOptions, TaskCommOffset: func() (int, error) { return 1752, nil }}
+	res, err := compile.Compile(source.NewFile("t.bt", `tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }`), all.Registry(), env, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := calls(res.Programs[0].Insns), "FnGetCurrentTaskBtf FnMapLookupElem FnMapUpdateElem"; got != want {
+		t.Errorf("calls %q, want %q", got, want)
+	}
+}

@@ -36,6 +36,10 @@ type Program struct {
 // Options tune compilation.
 type Options struct {
 	Plan plan.Options
+	// TaskCommOffset, when set, is asked for the offset of comm in struct
+	// task_struct if the script uses comm (see kernel.TaskCommOffset);
+	// on error the code falls back to bpf_get_current_comm().
+	TaskCommOffset func() (int, error)
 }
 
 // Compile compiles file. Script problems come back as *source.Diagnostics;
@@ -51,9 +55,15 @@ func Compile(file *source.File, reg *probe.Registry, env *probe.Env, opts Option
 		return r, err
 	}
 	r.Plan = plan.New(r.Info, opts.Plan)
+	var gopts codegen.Options
+	if opts.TaskCommOffset != nil && usesComm(ast) {
+		if off, err := opts.TaskCommOffset(); err == nil {
+			gopts.TaskComm = off
+		}
+	}
 	diags := &source.Diagnostics{File: file}
 	for i, in := range r.Info.Instances {
-		insns, err := codegen.Generate(r.Info, r.Plan, i)
+		insns, err := codegen.Generate(r.Info, r.Plan, i, gopts)
 		if d, ok := err.(*source.Diagnostics); ok {
 			diags.Items = append(diags.Items, d.Items...)
 			continue
@@ -61,6 +71,19 @@ func Compile(file *source.File, reg *probe.Registry, env *probe.Env, opts Option
 		r.Programs = append(r.Programs, &Program{Name: fmt.Sprintf("ebt_p%d", i), Instance: in, Insns: insns})
 	}
 	return r, diags.Err()
+}
+
+func usesComm(p *syntax.Program) bool {
+	found := false
+	for _, probe := range p.Probes {
+		syntax.Inspect(probe, func(n syntax.Node) bool {
+			if id, ok := n.(*syntax.Ident); ok && id.Name == "comm" {
+				found = true
+			}
+			return !found
+		})
+	}
+	return found
 }
 
 // Spec returns the collection to load: the shared maps, each script map and

@@ -22,9 +22,14 @@ import (
 // finishes the session: tier 2, the kernel without attaching anything.
 func run(t *testing.T, script string, opts plan.Options) (stdout, warnings string) {
 	t.Helper()
+	return runWith(t, script, compile.Options{Plan: opts})
+}
+
+func runWith(t *testing.T, script string, opts compile.Options) (stdout, warnings string) {
+	t.Helper()
 	testutil.RequireRoot(t)
 	env := &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }}
-	res, err := compile.Compile(source.NewFile("test.bt", script), all.Registry(), env, compile.Options{Plan: opts})
+	res, err := compile.Compile(source.NewFile("test.bt", script), all.Registry(), env, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,5 +246,18 @@ func TestShiftAndStrLength(t *testing.T) {
 }`, plan.DefaultOptions)
 	if want := "abc||1|0\n\n\n@b: 9223372036854775804\n"; out != want {
 		t.Errorf("got %q, want %q", out, want)
+	}
+}
+
+// comm read through the task's BTF equals the helper's answer.
+func TestCommThroughTask(t *testing.T) {
+	if _, err := kernel.TaskCommOffset(); err != nil {
+		t.Skipf("kernel BTF or bpf_get_current_task_btf missing: %v", err)
+	}
+	script := `BEGIN { printf("%s|%d\n", comm, comm == "runtime.test"); @[comm] = count(); exit(); }`
+	helper, _ := run(t, script, plan.DefaultOptions)
+	btf, _ := runWith(t, script, compile.Options{Plan: plan.DefaultOptions, TaskCommOffset: kernel.TaskCommOffset})
+	if want := "runtime.test|1\n\n\n@[runtime.test]: 1\n"; helper != want || btf != want {
+		t.Errorf("helper %q, task BTF %q, want %q", helper, btf, want)
 	}
 }
