@@ -897,16 +897,7 @@ func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 			return off, size
 		}
 		off := g.alloc(size)
-		g.zero(off, size)
-		g.intExpr(arg)
-		g.emit(asm.Mov.Reg(asm.R3, asm.R0))
-		g.stackPtr(asm.R1, off)
-		g.emit(asm.Mov.Imm(asm.R2, int32(t.Size)))
-		if g.typeOf(arg).AddrSpace == types.User {
-			g.emit(asm.FnProbeReadUserStr.Call())
-		} else {
-			g.emit(asm.FnProbeReadKernelStr.Call())
-		}
+		g.readStr(arg, off, size, t.Size)
 		return off, size
 	case *syntax.CondExpr:
 		off := g.alloc(size)
@@ -943,9 +934,30 @@ func (g *gen) strTo(e syntax.Expr, dst int16, dstSize int) {
 			g.comm(dst, dstSize)
 			return
 		}
+	case *syntax.CallExpr: // str()
+		if arg := e.Args[0]; g.typeOf(arg).Kind == types.Ptr && t.Size <= dstSize {
+			g.readStr(arg, dst, dstSize, t.Size)
+			return
+		}
 	}
 	src, size := g.strExpr(e)
 	g.copyStr(dst, dstSize, src, size)
+}
+
+// readStr reads at most n bytes of the NUL-terminated string that the
+// pointer expression ptr points to into the zeroed buffer at dst (size
+// bytes), with the probe-read helper of ptr's address space.
+func (g *gen) readStr(ptr syntax.Expr, dst int16, size, n int) {
+	g.intExpr(ptr)
+	g.emit(asm.Mov.Reg(asm.R3, asm.R0))
+	g.zero(dst, types.Align8(size))
+	g.stackPtr(asm.R1, dst)
+	g.emit(asm.Mov.Imm(asm.R2, int32(n)))
+	if g.typeOf(ptr).AddrSpace == types.User {
+		g.emit(asm.FnProbeReadUserStr.Call())
+	} else {
+		g.emit(asm.FnProbeReadKernelStr.Call())
+	}
 }
 
 // comm writes the current task's name, 16 bytes zero-padded by the kernel,
