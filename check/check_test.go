@@ -3,7 +3,6 @@ package check
 import (
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"runtime/debug"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"ebtrace/internal/testutil"
 	"ebtrace/kernel"
 	"ebtrace/output"
 	"ebtrace/probe"
@@ -19,32 +19,6 @@ import (
 	"ebtrace/syntax"
 	"ebtrace/types"
 )
-
-// chunk is one script of a chunked testdata file.
-type chunk struct {
-	line int // 1-based line of the chunk's first line in the file
-	text string
-}
-
-// readChunks splits a testdata file into scripts separated by "---" lines.
-func readChunks(t testing.TB, path string) []chunk {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var chunks []chunk
-	cur := chunk{line: 1}
-	for i, l := range strings.Split(string(data), "\n") {
-		if l == "---" {
-			chunks = append(chunks, cur)
-			cur = chunk{line: i + 2}
-			continue
-		}
-		cur.text += l + "\n"
-	}
-	return append(chunks, cur)
-}
 
 // markerRE finds the expectations in a line's trailing comment:
 // want "regexp" for a diagnostic's message, hint "regexp" for one of the
@@ -57,9 +31,9 @@ type expectation struct {
 	re   *regexp.Regexp
 }
 
-func expectations(t *testing.T, c chunk) []expectation {
+func expectations(t *testing.T, c testutil.Chunk) []expectation {
 	var out []expectation
-	for i, l := range strings.Split(c.text, "\n") {
+	for i, l := range c.Lines {
 		_, comment, ok := strings.Cut(l, "//")
 		if !ok {
 			continue
@@ -67,11 +41,11 @@ func expectations(t *testing.T, c chunk) []expectation {
 		for _, m := range markerRE.FindAllStringSubmatch(comment, -1) {
 			s, err := strconv.Unquote(m[2])
 			if err != nil {
-				t.Fatalf("errors.txt:%d: bad marker %s: %v", c.line+i, m[0], err)
+				t.Fatalf("errors.txt:%d: bad marker %s: %v", c.Line+i, m[0], err)
 			}
 			re, err := regexp.Compile(s)
 			if err != nil {
-				t.Fatalf("errors.txt:%d: bad regexp %s: %v", c.line+i, m[0], err)
+				t.Fatalf("errors.txt:%d: bad regexp %s: %v", c.Line+i, m[0], err)
 			}
 			out = append(out, expectation{kind: m[1], line: i + 1, re: re})
 		}
@@ -103,13 +77,13 @@ func checkSource(t *testing.T, name, text string) (*Info, *source.Diagnostics) {
 }
 
 func TestErrors(t *testing.T) {
-	chunks := readChunks(t, "testdata/errors.txt")
+	chunks := testutil.Chunks(t, "testdata/errors.txt", "---")
 	if len(chunks) < 40 {
 		t.Errorf("errors.txt has %d cases, want at least 40", len(chunks))
 	}
 	for _, c := range chunks {
-		t.Run(fmt.Sprintf("line%d", c.line), func(t *testing.T) {
-			_, diags := checkSource(t, "chunk.bt", c.text)
+		t.Run(fmt.Sprintf("line%d", c.Line), func(t *testing.T) {
+			_, diags := checkSource(t, "chunk.bt", c.Text())
 			matched := make([]bool, len(diags.Items))
 			for _, e := range expectations(t, c) {
 				if e.kind == "hint" {
@@ -123,13 +97,13 @@ func TestErrors(t *testing.T) {
 					}
 				}
 				if !found {
-					t.Errorf("errors.txt:%d: no error matching %q", c.line+e.line-1, e.re)
+					t.Errorf("errors.txt:%d: no error matching %q", c.Line+e.line-1, e.re)
 				}
 			}
 			for i, d := range diags.Items {
 				if !matched[i] {
 					line, _ := diags.File.Position(d.Span.Start)
-					t.Errorf("errors.txt:%d: unexpected error: %s", c.line+line-1, d.Message)
+					t.Errorf("errors.txt:%d: unexpected error: %s", c.Line+line-1, d.Message)
 				}
 			}
 			for _, e := range expectations(t, c) {
@@ -145,7 +119,7 @@ func TestErrors(t *testing.T) {
 					}
 				}
 				if !found {
-					t.Errorf("errors.txt:%d: no hint matching %q", c.line+e.line-1, e.re)
+					t.Errorf("errors.txt:%d: no hint matching %q", c.Line+e.line-1, e.re)
 				}
 			}
 			if t.Failed() {
@@ -278,8 +252,8 @@ interval:s:1 { printf("%d\n", @n); print(@opens); clear(@opens); }
 }
 
 func FuzzCheck(f *testing.F) {
-	for _, c := range readChunks(f, "testdata/errors.txt") {
-		f.Add(c.text)
+	for _, c := range testutil.Chunks(f, "testdata/errors.txt", "---") {
+		f.Add(c.Text())
 	}
 	// Inputs that once produced wrong results.
 	f.Add("BEGIN { @x = lhist(1, 9223372036854775808, 9223372036854775807, 1); }")

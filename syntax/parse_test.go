@@ -13,32 +13,6 @@ import (
 	"ebtrace/source"
 )
 
-// chunk is one test case of a chunked testdata file.
-type chunk struct {
-	line  int      // 1-based line of the chunk's first line in the file
-	lines []string // the chunk's lines
-}
-
-// readChunks splits a testdata file into chunks separated by "===" lines.
-func readChunks(t testing.TB, path string) []chunk {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var chunks []chunk
-	cur := chunk{line: 1}
-	for i, l := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
-		if l == "===" {
-			chunks = append(chunks, cur)
-			cur = chunk{line: i + 2}
-			continue
-		}
-		cur.lines = append(cur.lines, l)
-	}
-	return append(chunks, cur)
-}
-
 // parseCase is a chunk of parse.txt: source, a "---" line, expected dump.
 type parseCase struct {
 	line      int
@@ -47,16 +21,16 @@ type parseCase struct {
 
 func parseCases(t testing.TB) []parseCase {
 	var cases []parseCase
-	for _, c := range readChunks(t, "testdata/parse.txt") {
+	for _, c := range testutil.Chunks(t, "testdata/parse.txt", "===") {
 		i := 0
-		for i < len(c.lines) && c.lines[i] != "---" {
+		for i < len(c.Lines) && c.Lines[i] != "---" {
 			i++
 		}
-		if i == len(c.lines) {
-			t.Fatalf("parse.txt:%d: case without a --- line", c.line)
+		if i == len(c.Lines) {
+			t.Fatalf("parse.txt:%d: case without a --- line", c.Line)
 		}
-		pc := parseCase{line: c.line, src: strings.Join(c.lines[:i], "\n") + "\n"}
-		if want := c.lines[i+1:]; len(want) > 0 {
+		pc := parseCase{line: c.Line, src: strings.Join(c.Lines[:i], "\n") + "\n"}
+		if want := c.Lines[i+1:]; len(want) > 0 {
 			pc.want = strings.Join(want, "\n") + "\n"
 		}
 		cases = append(cases, pc)
@@ -99,10 +73,10 @@ var quotedRE = regexp.MustCompile("\"(?:[^\"\\\\]|\\\\.)*\"|`[^`]*`")
 // TestErrors checks that each chunk of errors.txt reports errors exactly on
 // the lines carrying a ### "regexp" comment, with messages matching it.
 func TestErrors(t *testing.T) {
-	for _, c := range readChunks(t, "testdata/errors.txt") {
+	for _, c := range testutil.Chunks(t, "testdata/errors.txt", "===") {
 		wants := map[int][]*regexp.Regexp{}
-		lines := make([]string, len(c.lines))
-		for i, l := range c.lines {
+		lines := make([]string, len(c.Lines))
+		for i, l := range c.Lines {
 			lines[i] = l
 			m := wantRE.FindStringSubmatchIndex(l)
 			if m == nil {
@@ -112,7 +86,7 @@ func TestErrors(t *testing.T) {
 			for _, q := range quotedRE.FindAllString(l[m[2]:m[3]], -1) {
 				s, err := strconv.Unquote(q)
 				if err != nil {
-					t.Fatalf("errors.txt:%d: %v", c.line+i, err)
+					t.Fatalf("errors.txt:%d: %v", c.Line+i, err)
 				}
 				wants[i+1] = append(wants[i+1], regexp.MustCompile(s))
 			}
@@ -121,39 +95,39 @@ func TestErrors(t *testing.T) {
 		_, err := Parse(f)
 		if len(wants) == 0 {
 			if err != nil {
-				t.Errorf("errors.txt:%d: unexpected error: %v", c.line, err)
+				t.Errorf("errors.txt:%d: unexpected error: %v", c.Line, err)
 			}
 			continue
 		}
 		var diags *source.Diagnostics
 		if !errors.As(err, &diags) {
-			t.Errorf("errors.txt:%d: got %v, want *source.Diagnostics", c.line, err)
+			t.Errorf("errors.txt:%d: got %v, want *source.Diagnostics", c.Line, err)
 			continue
 		}
 		if diags.File != f {
-			t.Errorf("errors.txt:%d: Diagnostics.File is not the parsed file", c.line)
+			t.Errorf("errors.txt:%d: Diagnostics.File is not the parsed file", c.Line)
 		}
 		matched := map[int]bool{}
 		for _, d := range diags.Items {
 			line, _ := f.Position(d.Span.Start)
 			if d.Code != "syntax" {
-				t.Errorf("errors.txt:%d: code %q, want syntax", c.line+line-1, d.Code)
+				t.Errorf("errors.txt:%d: code %q, want syntax", c.Line+line-1, d.Code)
 			}
 			if d.Span.Start < 0 || d.Span.End < d.Span.Start || int(d.Span.End) > len(f.Text) {
-				t.Errorf("errors.txt:%d: span %v outside the file", c.line+line-1, d.Span)
+				t.Errorf("errors.txt:%d: span %v outside the file", c.Line+line-1, d.Span)
 			}
 			ok := false
 			for _, re := range wants[line] {
 				ok = ok || re.MatchString(d.Message)
 			}
 			if !ok {
-				t.Errorf("errors.txt:%d: unexpected error: %s", c.line+line-1, d.Message)
+				t.Errorf("errors.txt:%d: unexpected error: %s", c.Line+line-1, d.Message)
 			}
 			matched[line] = matched[line] || ok
 		}
 		for line, res := range wants {
 			if !matched[line] {
-				t.Errorf("errors.txt:%d: no error matching %v; got:\n%v", c.line+line-1, res, err)
+				t.Errorf("errors.txt:%d: no error matching %v; got:\n%v", c.Line+line-1, res, err)
 			}
 		}
 	}
@@ -323,8 +297,8 @@ func FuzzParse(f *testing.F) {
 	for _, c := range parseCases(f) {
 		f.Add(c.src)
 	}
-	for _, c := range readChunks(f, "testdata/errors.txt") {
-		f.Add(wantRE.ReplaceAllString(strings.Join(c.lines, "\n"), ""))
+	for _, c := range testutil.Chunks(f, "testdata/errors.txt", "===") {
+		f.Add(wantRE.ReplaceAllString(strings.Join(c.Lines, "\n"), ""))
 	}
 	f.Fuzz(func(t *testing.T, src string) {
 		file := source.NewFile("fuzz", src)
