@@ -529,17 +529,19 @@ func (p *parser) primary() (Expr, source.Span) {
 		if !p.is("(") {
 			return &Ident{Name: t.text, Sp: t.sp}, t.sp
 		}
+		open := p.tok.sp
 		p.next()
 		call := &CallExpr{Fun: t.text, FunSp: t.sp}
-		call.Args = p.list(")", "call arguments")
+		call.Args = p.list(open, ")", "the arguments of "+t.text+"()")
 		call.Sp = span(t.sp.Start, p.prev)
 		return call, call.Sp
 	case tMap:
 		p.next()
 		m := &MapExpr{Name: t.str, Sp: t.sp}
 		if p.is("[") {
+			open := p.tok.sp
 			p.next()
-			m.Keys = p.list("]", "map keys")
+			m.Keys = p.list(open, "]", "map keys")
 			m.Sp.End = p.prev
 		}
 		return m, m.Sp
@@ -560,7 +562,7 @@ func (p *parser) primary() (Expr, source.Span) {
 
 // list parses comma-separated expressions up to and including close; the
 // opening bracket has been consumed. An empty list is allowed for calls only.
-func (p *parser) list(close, what string) []Expr {
+func (p *parser) list(open source.Span, close, what string) []Expr {
 	if p.is(close) && close == ")" {
 		p.next()
 		return nil
@@ -572,7 +574,13 @@ func (p *parser) list(close, what string) []Expr {
 			p.next()
 			continue
 		}
-		p.expect(close, " or ',' in "+what)
+		if !p.is(close) {
+			line, col := p.diags.File.Position(open.Start)
+			p.errorf(p.tok.sp, "expected '%s' or ',' in %s, found %s", close, what, describe(p.tok)).
+				Hint("the '%s' at %d:%d is not closed", p.diags.File.Text[open.Start:open.End], line, col)
+			p.bail()
+		}
+		p.next()
 		return xs
 	}
 }

@@ -185,6 +185,14 @@ hint: fields: __syscall_nr, dfd, filename, flags, mode
 	if !strings.HasPrefix(r.stderr, "stdin:1:17: error: ") || !strings.Contains(r.stderr, "\n    BEGIN { @x = 1 +; }\n                    ^\n") {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
+	r = ebtrace(t, "-e", `BEGIN { printf("%d\n", (1 + 2) }`)
+	r.want(t, 1, "")
+	if want := "stdin:1:32: error: expected ')' or ',' in the arguments of printf(), found '}'\n" +
+		"    BEGIN { printf(\"%d\\n\", (1 + 2) }\n" +
+		"                                   ^\n" +
+		"hint: the '(' at 1:15 is not closed\n"; r.stderr != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, want)
+	}
 	r = ebtrace(t, "-e", "tracepoint:syscalls:sys_enter_opnat { }")
 	r.want(t, 1, "")
 	if !strings.Contains(r.stderr, "did you mean tracepoint:syscalls:sys_enter_openat") {
