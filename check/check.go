@@ -13,8 +13,9 @@ package check
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 
 	"ebtrace/output"
@@ -34,14 +35,7 @@ type Info struct {
 }
 
 // MapNames returns the map names sorted.
-func (in *Info) MapNames() []string {
-	var names []string
-	for n := range in.Maps {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func (in *Info) MapNames() []string { return slices.Sorted(maps.Keys(in.Maps)) }
 
 // Instance is one probe body bound to one concrete attach point.
 type Instance struct {
@@ -444,7 +438,7 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 		t, ok := c.cur.Vars[e.Name]
 		if !ok {
 			d := c.errorf(e.Sp, "undefined", "variable $%s is used before it is assigned", e.Name)
-			if close := source.Closest(e.Name, keysOf(c.cur.Vars), 2); len(close) > 0 {
+			if close := source.Closest(e.Name, slices.Sorted(maps.Keys(c.cur.Vars)), 2); len(close) > 0 {
 				d.Hint("did you mean $%s?", strings.Join(close, ", $"))
 			}
 			return types.Int64
@@ -502,17 +496,8 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 	return types.None
 }
 
-func keysOf[V any](m map[string]V) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func (c *checker) unknownIdent(e *syntax.Ident) {
-	names := keysOf(builtins)
+	names := slices.Sorted(maps.Keys(builtins))
 	names = append(names, "probe", "args")
 	d := c.errorf(e.Sp, "undefined", "unknown identifier %q", e.Name)
 	if close := source.Closest(e.Name, names, 3); len(close) > 0 {
@@ -529,7 +514,7 @@ func (c *checker) mapRead(e *syntax.MapExpr) types.Type {
 	if !ok {
 		if !c.learning {
 			d := c.errorf(e.Sp, "undefined", "map @%s is read but never assigned", e.Name)
-			if close := source.Closest(e.Name, keysOf(c.info.Maps), 2); len(close) > 0 {
+			if close := source.Closest(e.Name, c.info.MapNames(), 2); len(close) > 0 {
 				d.Hint("did you mean @%s?", strings.Join(close, ", @"))
 			}
 		}

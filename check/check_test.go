@@ -216,7 +216,7 @@ interval:s:1 { printf("%d\n", @n); print(@opens); clear(@opens); }
 			t.Errorf("type of args.%s = %v, want %v", e.Name, open.Types[e], a.Type)
 		}
 	}
-	if a := args["filename"]; a.Offset != 24 || a.Type != types.Pointer("char", types.User) || a.DataLoc || a.Array {
+	if a := args["filename"]; a.Offset != 24 || a.Type != types.Pointer("char", types.User) || a.DataLoc {
 		t.Errorf("args.filename = %+v", a)
 	}
 	if a := args["flags"]; a.Offset != 32 || a.Type != types.IntOf(8, false) {

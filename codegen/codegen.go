@@ -13,6 +13,8 @@ package codegen
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/cilium/ebpf/asm"
 
@@ -73,11 +75,8 @@ func Generate(info *check.Info, p *plan.Plan, idx int, opts Options) (asm.Instru
 	if in.Instance.Kind() == probe.Event {
 		// Once tracing ends, event programs do nothing while the links
 		// are being closed (which takes the kernel a grace period each).
-		g.emit(
-			asm.LoadMapValue(asm.R1, 0, 0).WithReference(plan.ConfigMap),
-			asm.LoadMem(asm.R1, asm.R1, plan.ConfigStopped, asm.DWord),
-			asm.JNE.Imm(asm.R1, 0, "exit"),
-		)
+		g.loadConfig(asm.R1, plan.ConfigStopped)
+		g.emit(asm.JNE.Imm(asm.R1, 0, "exit"))
 	}
 	g.allocVars()
 	if in.Probe.Pred != nil {
@@ -263,29 +262,12 @@ func (g *gen) varSlot(name string) int16 { return g.vars[name] }
 
 // allocVars reserves a zeroed slot for every scratch variable of the probe.
 func (g *gen) allocVars() {
-	for _, name := range sortedKeys(g.in.Vars) {
-		t := g.in.Vars[name]
-		size := 8
-		if t.Kind == types.Str {
-			size = types.Align8(t.Size)
-		}
+	for _, name := range slices.Sorted(maps.Keys(g.in.Vars)) {
+		size := plan.PartSize(g.in.Vars[name])
 		off := g.alloc(size)
 		g.zero(off, size)
 		g.vars[name] = off
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
 }
 
 // zero clears size bytes (a multiple of 8) of stack at off.
@@ -693,18 +675,21 @@ func (g *gen) builtin(name string) {
 	case "nsecs":
 		g.emit(asm.FnKtimeGetNs.Call())
 	case "elapsed":
-		g.emit(
-			asm.FnKtimeGetNs.Call(),
-			asm.LoadMapValue(asm.R1, 0, 0).WithReference(plan.ConfigMap),
-			asm.LoadMem(asm.R1, asm.R1, plan.ConfigStartNs, asm.DWord),
-			asm.Sub.Reg(asm.R0, asm.R1),
-		)
+		g.emit(asm.FnKtimeGetNs.Call())
+		g.loadConfig(asm.R1, plan.ConfigStartNs)
+		g.emit(asm.Sub.Reg(asm.R0, asm.R1))
 	case "cpid":
-		g.emit(
-			asm.LoadMapValue(asm.R1, 0, 0).WithReference(plan.ConfigMap),
-			asm.LoadMem(asm.R0, asm.R1, plan.ConfigCpid, asm.DWord),
-		)
+		g.loadConfig(asm.R0, plan.ConfigCpid)
 	}
+}
+
+// loadConfig reads the ConfigMap value at off into dst, without a helper
+// call: the map's value is addressed directly.
+func (g *gen) loadConfig(dst asm.Register, off int16) {
+	g.emit(
+		asm.LoadMapValue(dst, 0, 0).WithReference(plan.ConfigMap),
+		asm.LoadMem(dst, dst, off, asm.DWord),
+	)
 }
 
 var sizes = map[int]asm.Size{1: asm.Byte, 2: asm.Half, 4: asm.Word, 8: asm.DWord}
@@ -792,7 +777,6 @@ func (g *gen) binary(e *syntax.BinaryExpr) {
 		g.intExpr(e.Y)
 		g.truth(asm.JNE)
 		g.label(end)
-		g.emit(asm.Mov.Reg(asm.R0, asm.R0))
 		return
 	}
 	x, y := g.typeOf(e.X), g.typeOf(e.Y)
@@ -993,19 +977,13 @@ func (g *gen) strArg(a probe.Arg, size int) (int16, int) {
 			asm.And.Imm(asm.R3, 0xffff),
 			asm.Add.Reg(asm.R3, asm.R6),
 		)
-		g.stackPtr(asm.R1, off)
-		g.emit(asm.Mov.Imm(asm.R2, int32(a.Type.Size)), asm.FnProbeReadKernelStr.Call())
-		return off, size
+	} else {
+		g.emit(asm.Mov.Reg(asm.R3, asm.R6), asm.Add.Imm(asm.R3, int32(a.Offset)))
 	}
-	// The _str read stops at the array's NUL, keeping the buffer
-	// canonical for comparisons, and always terminates it.
+	// The _str read stops at the NUL (an inline array may have bytes
+	// after it), keeping the buffer canonical for comparisons.
 	g.stackPtr(asm.R1, off)
-	g.emit(
-		asm.Mov.Imm(asm.R2, int32(a.Type.Size)),
-		asm.Mov.Reg(asm.R3, asm.R6),
-		asm.Add.Imm(asm.R3, int32(a.Offset)),
-		asm.FnProbeReadKernelStr.Call(),
-	)
+	g.emit(asm.Mov.Imm(asm.R2, int32(a.Type.Size)), asm.FnProbeReadKernelStr.Call())
 	return off, size
 }
 
@@ -1015,16 +993,13 @@ func (g *gen) call(e *syntax.CallExpr) {
 	case "printf":
 		g.printf(e)
 	case "exit":
-		g.event(e, func(int16) {}, rbForceWakeup)
+		g.event(e, nil, true)
 		g.emit(asm.Ja.Label("exit"))
 	case "print", "clear", "zero":
-		g.event(e, func(int16) {}, rbForceWakeup)
+		g.event(e, nil, true)
 	case "delete":
 		x := e.Args[0].(*syntax.MapExpr)
 		m := g.plan.Map(x.Name)
-		if m == nil {
-			return
-		}
 		key := g.key(x, m)
 		g.emit(mapPtr(asm.R1, m.BPFName))
 		g.stackPtr(asm.R2, key)
@@ -1033,12 +1008,7 @@ func (g *gen) call(e *syntax.CallExpr) {
 }
 
 func (g *gen) printf(e *syntax.CallExpr) {
-	id, ok := g.plan.Sites[plan.Site{Instance: g.idx, Call: e}]
-	if !ok {
-		return
-	}
-	ev := g.plan.Events[id]
-	g.event(e, func(buf int16) {
+	g.event(e, func(ev *plan.Event, buf int16) {
 		for i, a := range e.Args[1:] {
 			part := ev.Args[i]
 			at := buf + int16(part.Offset)
@@ -1049,14 +1019,15 @@ func (g *gen) printf(e *syntax.CallExpr) {
 			g.intExpr(a)
 			g.emit(asm.StoreMem(asm.R10, at, asm.R0, asm.DWord))
 		}
-	}, 0)
+	}, false)
 }
 
 // event builds the record of call site e on the stack (header, then what
-// fill writes) and sends it through the ring buffer. With wakeup 0 the
-// reader is woken only once a quarter of the ring is queued; it polls on a
-// short timer otherwise. A record the ring refuses is counted as lost.
-func (g *gen) event(e *syntax.CallExpr, fill func(buf int16), wakeup int32) {
+// fill writes, if anything) and sends it through the ring buffer. An urgent
+// record wakes the reader at once; others only once a quarter of the ring
+// is queued, the reader polling on a short timer otherwise. A record the
+// ring refuses is counted as lost.
+func (g *gen) event(e *syntax.CallExpr, fill func(ev *plan.Event, buf int16), urgent bool) {
 	id, ok := g.plan.Sites[plan.Site{Instance: g.idx, Call: e}]
 	if !ok {
 		return
@@ -1064,8 +1035,10 @@ func (g *gen) event(e *syntax.CallExpr, fill func(buf int16), wakeup int32) {
 	ev := g.plan.Events[id]
 	buf := g.alloc(ev.Size)
 	g.emit(stDW(asm.R10, buf, int64(id)))
-	fill(buf)
-	if wakeup == 0 {
+	if fill != nil {
+		fill(ev, buf)
+	}
+	if !urgent {
 		quiet := g.newLabel("quiet")
 		g.emit(
 			mapPtr(asm.R1, plan.EventsMap),
@@ -1078,7 +1051,7 @@ func (g *gen) event(e *syntax.CallExpr, fill func(buf int16), wakeup int32) {
 		)
 		g.label(quiet)
 	} else {
-		g.emit(asm.Mov.Imm(asm.R4, wakeup))
+		g.emit(asm.Mov.Imm(asm.R4, rbForceWakeup))
 	}
 	sent := g.newLabel("sent")
 	g.emit(mapPtr(asm.R1, plan.EventsMap))

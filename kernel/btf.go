@@ -24,9 +24,6 @@ const cacheDir = "/run/ebtrace"
 // milliseconds, so the answer is cached per boot. The error wraps
 // ebpf.ErrNotSupported when the kernel has no BTF or lacks the helper.
 func TaskCommOffset() (int, error) {
-	if err := features.HaveProgramHelper(ebpf.TracePoint, asm.FnGetCurrentTaskBtf); err != nil {
-		return 0, fmt.Errorf("bpf_get_current_task_btf: %w", err)
-	}
 	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
 	if err != nil {
 		return 0, fmt.Errorf("task_struct.comm: %w", err)
@@ -36,6 +33,11 @@ func TaskCommOffset() (int, error) {
 		if off, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && off > 0 {
 			return off, nil
 		}
+	}
+	// Only an offset usable with the helper is cached, so a cache hit
+	// needs no feature probe.
+	if err := features.HaveProgramHelper(ebpf.TracePoint, asm.FnGetCurrentTaskBtf); err != nil {
+		return 0, fmt.Errorf("bpf_get_current_task_btf: %w", err)
 	}
 	off, err := taskCommFromBTF()
 	if err != nil {

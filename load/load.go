@@ -58,9 +58,8 @@ type Object struct {
 // VerifierError is a program the kernel rejected, tied to the script
 // position of the instruction it rejected.
 type VerifierError struct {
-	Diag    *source.Diagnostics
-	Log     []string // the verifier's log lines
-	Program string
+	Diag *source.Diagnostics
+	Log  []string // the verifier's log lines
 }
 
 func (e *VerifierError) Error() string { return e.Diag.Error() }
@@ -112,7 +111,7 @@ func verifierError(r *compile.Result, err error, ve *ebpf.VerifierError) *Verifi
 		}
 		d.Add(pos.Span, "verifier", "the kernel's verifier rejected the code for this (in %s): %s", p.Instance.Instance.Name(), last).
 			Hint("run with -v to see the verifier's log")
-		return &VerifierError{Diag: d, Log: ve.Log, Program: p.Instance.Instance.Name()}
+		return &VerifierError{Diag: d, Log: ve.Log}
 	}
 	return nil
 }
@@ -164,21 +163,19 @@ func (o *Object) Program(p *compile.Program) *ebpf.Program { return o.coll.Progr
 // Map returns a loaded map by kernel name.
 func (o *Object) Map(name string) *ebpf.Map { return o.coll.Maps[name] }
 
-// Attach attaches every event probe and returns how many were attached.
-func (o *Object) Attach() (int, error) {
-	n := 0
+// Attach attaches every event probe.
+func (o *Object) Attach() error {
 	for _, p := range o.Result.Programs {
 		if p.Instance.Instance.Kind() != probe.Event {
 			continue
 		}
 		l, err := p.Instance.Instance.Attach(o.Program(p))
 		if err != nil {
-			return n, err
+			return err
 		}
 		o.links = append(o.links, l)
-		n++
 	}
-	return n, nil
+	return nil
 }
 
 // Run executes every program of the given kind (BEGIN or END) once, in

@@ -12,6 +12,7 @@ import (
 
 	"ebtrace/check"
 	"ebtrace/output"
+	"ebtrace/printf"
 	"ebtrace/syntax"
 	"ebtrace/types"
 )
@@ -101,9 +102,11 @@ type Event struct {
 	ID     int
 	Kind   EventKind
 	Format string `json:",omitempty"` // printf
-	Args   []Part `json:",omitempty"` // printf arguments after the header
-	Size   int    // record size in bytes
-	Map    string `json:",omitempty"` // print, clear, zero: the map's name
+	// Printf is Format as check parsed it, for rendering records.
+	Printf *printf.Format `json:"-"`
+	Args   []Part         `json:",omitempty"` // printf arguments after the header
+	Size   int            // record size in bytes
+	Map    string         `json:",omitempty"` // print, clear, zero: the map's name
 }
 
 // Map returns the map named name (without @).
@@ -153,7 +156,7 @@ func (p *Plan) addMap(i int, cm *check.Map) {
 	off := 0
 	for _, k := range cm.Keys {
 		m.Keys = append(m.Keys, Part{Offset: off, Type: k})
-		off += partSize(k)
+		off += PartSize(k)
 	}
 	if off == 0 {
 		off = 8 // an unkeyed map has the single key 0
@@ -166,7 +169,7 @@ func (p *Plan) addMap(i int, cm *check.Map) {
 	case output.Scalar:
 		m.ValueSize = 8
 	case output.String:
-		m.ValueSize = partSize(cm.Value)
+		m.ValueSize = PartSize(cm.Value)
 	case output.Min, output.Max, output.Avg, output.Stats:
 		m.ValueSize = 16 // value and "set" flag, or count and total
 		m.Type = "percpu_hash"
@@ -178,7 +181,9 @@ func (p *Plan) addMap(i int, cm *check.Map) {
 	p.byName[m.Name] = m
 }
 
-func partSize(t types.Type) int {
+// PartSize is the room a value of type t takes in a key, a map value, an
+// event record or a stack slot: 8 bytes, or a string's whole words.
+func PartSize(t types.Type) int {
 	if t.Kind == types.Str {
 		return types.Align8(t.Size)
 	}
@@ -189,10 +194,11 @@ func (p *Plan) addEvent(info *check.Info, idx int, in *check.Instance, call *syn
 	ev := &Event{ID: len(p.Events), Size: EventHeader}
 	switch call.Fun {
 	case "printf":
-		if _, ok := info.Printfs[call]; !ok {
+		f, ok := info.Printfs[call]
+		if !ok {
 			return
 		}
-		ev.Kind = Printf
+		ev.Kind, ev.Printf = Printf, f
 		ev.Format = call.Args[0].(*syntax.StringLit).Value
 		for _, a := range call.Args[1:] {
 			t := in.Types[a]
@@ -200,7 +206,7 @@ func (p *Plan) addEvent(info *check.Info, idx int, in *check.Instance, call *syn
 				t = types.UInt64
 			}
 			ev.Args = append(ev.Args, Part{Offset: ev.Size, Type: t})
-			ev.Size += partSize(t)
+			ev.Size += PartSize(t)
 		}
 	case "exit":
 		ev.Kind = Exit

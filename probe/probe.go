@@ -59,15 +59,14 @@ type Instance interface {
 }
 
 // Arg says where an argument lives in the program's context and its type.
+// A string argument that is not DataLoc is an inline char array of
+// Type.Size bytes at Offset.
 type Arg struct {
-	Name   string
 	Type   types.Type
 	Offset int // byte offset in the context
 	// DataLoc marks a __data_loc string: a u32 at Offset holds
 	// (length<<16 | offset of the bytes from the context start).
 	DataLoc bool
-	// Array marks an inline char array of Type.Size bytes at Offset.
-	Array bool
 }
 
 // Error is a problem with an attach point or argument, with hints such as

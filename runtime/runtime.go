@@ -21,7 +21,6 @@ import (
 	"ebtrace/load"
 	"ebtrace/output"
 	"ebtrace/plan"
-	"ebtrace/printf"
 	"ebtrace/probe"
 	"ebtrace/types"
 )
@@ -31,14 +30,13 @@ const PollInterval = 10 * time.Millisecond
 
 // Session is one run of a loaded script.
 type Session struct {
-	obj     *load.Object
-	plan    *plan.Plan
-	out     output.Writer
-	warn    io.Writer
-	reader  *ringbuf.Reader
-	formats map[int]*printf.Format
-	maps    *Maps
-	exited  bool
+	obj    *load.Object
+	plan   *plan.Plan
+	out    output.Writer
+	warn   io.Writer
+	reader *ringbuf.Reader
+	maps   *Maps
+	exited bool
 }
 
 // New prepares a session writing results to out and warnings to warn.
@@ -47,21 +45,10 @@ func New(obj *load.Object, out output.Writer, warn io.Writer) (*Session, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open event ring buffer: %w", err)
 	}
-	s := &Session{
+	return &Session{
 		obj: obj, plan: obj.Result.Plan, out: out, warn: warn, reader: rd,
-		formats: map[int]*printf.Format{},
-		maps:    NewMaps(obj),
-	}
-	for _, ev := range s.plan.Events {
-		if ev.Kind == plan.Printf {
-			f, err := printf.Parse(ev.Format)
-			if err != nil {
-				return nil, err
-			}
-			s.formats[ev.ID] = f
-		}
-	}
-	return s, nil
+		maps: NewMaps(obj),
+	}, nil
 }
 
 // Exited reports whether a probe called exit().
@@ -128,7 +115,7 @@ func (s *Session) handle(raw []byte) error {
 		for i, a := range ev.Args {
 			args[i] = decode(raw[a.Offset:], a.Type)
 		}
-		s.out.Printf(s.formats[id].Render(args))
+		s.out.Printf(ev.Printf.Render(args))
 	case plan.Exit:
 		s.exited = true
 	case plan.Print:

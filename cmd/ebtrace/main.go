@@ -9,9 +9,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/signal"
-	"sort"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -90,20 +91,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // newEnv gives providers lazy access to tracefs, mounting it when needed.
 func newEnv(stderr io.Writer) *probe.Env {
-	var events *kernel.Events
-	var err error
-	done := false
-	return &probe.Env{Events: func() (*kernel.Events, error) {
-		if !done {
-			done = true
-			var mounted bool
-			events, mounted, err = kernel.Live()
-			if mounted {
-				fmt.Fprintln(stderr, "ebtrace: tracefs was not mounted; mounted it at /sys/kernel/tracing")
-			}
+	return &probe.Env{Events: sync.OnceValues(func() (*kernel.Events, error) {
+		events, mounted, err := kernel.Live()
+		if mounted {
+			fmt.Fprintln(stderr, "ebtrace: tracefs was not mounted; mounted it at /sys/kernel/tracing")
 		}
 		return events, err
-	}}
+	})}
 }
 
 func readScript(o *options, stdin io.Reader) (*source.File, error) {
@@ -146,7 +140,7 @@ func dump(stage string, res *compile.Result, w io.Writer) error {
 	case "check":
 		for _, in := range res.Info.Instances {
 			fmt.Fprintf(w, "%s\n", in.Instance.Name())
-			for _, name := range sortedNames(in.Vars) {
+			for _, name := range slices.Sorted(maps.Keys(in.Vars)) {
 				fmt.Fprintf(w, "    $%s: %s\n", name, in.Vars[name])
 			}
 		}
@@ -164,15 +158,6 @@ func dump(stage string, res *compile.Result, w io.Writer) error {
 		}
 	}
 	return nil
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // trace loads, attaches and runs the script until it exits, the -c command
@@ -232,7 +217,7 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 		stopOnce()
 	}()
 
-	if _, err := obj.Attach(); err != nil {
+	if err := obj.Attach(); err != nil {
 		return fail(stderr, err)
 	}
 	n := len(res.Programs) // BEGIN and END count as probes, as in bpftrace

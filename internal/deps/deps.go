@@ -13,11 +13,11 @@ var Allowed = map[string][]string{
 	"probe/special":    {"probe"},
 	"probe/all":        {"probe", "probe/interval", "probe/special", "probe/tracepoint"},
 	"check":            {"output", "printf", "probe", "source", "syntax", "types"},
-	"plan":             {"check", "output", "syntax", "types"},
+	"plan":             {"check", "output", "printf", "syntax", "types"},
 	"codegen":          {"check", "output", "plan", "probe", "source", "syntax", "types"},
 	"compile":          {"check", "codegen", "plan", "probe", "source", "syntax"},
 	"load":             {"codegen", "compile", "plan", "probe", "source"},
-	"runtime":          {"load", "output", "plan", "printf", "probe", "types"},
+	"runtime":          {"load", "output", "plan", "probe", "types"},
 	"cmd/ebtrace": {"compile", "kernel", "load", "output", "plan", "probe", "probe/all",
 		"runtime", "source", "syntax"},
 }

@@ -141,7 +141,7 @@ func (i *instance) Arg(name string) (probe.Arg, error) {
 		e.Hints = append(e.Hints, "fields: "+strings.Join(names, ", "))
 		return probe.Arg{}, e
 	}
-	arg := probe.Arg{Name: f.Name, Offset: f.Offset}
+	arg := probe.Arg{Offset: f.Offset}
 	space := types.Kernel
 	if i.format.Category == "syscalls" {
 		space = types.User
@@ -158,7 +158,6 @@ func (i *instance) Arg(name string) (probe.Arg, error) {
 		if !f.IsString || !strings.HasPrefix(strings.TrimPrefix(f.Type, "const "), "char") {
 			return arg, unsupported(i, f)
 		}
-		arg.Array = true
 		arg.Type = types.String(f.Size)
 	case f.Pointer:
 		elem := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(f.Type), "*"))
