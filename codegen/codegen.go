@@ -977,6 +977,9 @@ func (g *gen) strArg(a probe.Arg, size int) (int16, int) {
 			asm.And.Imm(asm.R3, 0xffff),
 			asm.Add.Reg(asm.R3, asm.R6),
 		)
+		if a.RelLoc {
+			g.emit(asm.Add.Imm(asm.R3, int32(a.Offset+4)))
+		}
 	} else {
 		g.emit(asm.Mov.Reg(asm.R3, asm.R6), asm.Add.Imm(asm.R3, int32(a.Offset)))
 	}

@@ -67,6 +67,9 @@ type Arg struct {
 	// DataLoc marks a __data_loc string: a u32 at Offset holds
 	// (length<<16 | offset of the bytes from the context start).
 	DataLoc bool
+	// RelLoc marks a __rel_loc string: as DataLoc, but the offset counts
+	// from the end of the u32 rather than from the context start.
+	RelLoc bool
 }
 
 // Error is a problem with an attach point or argument, with hints such as

@@ -151,7 +151,7 @@ func (i *instance) Arg(name string) (probe.Arg, error) {
 		if !f.IsString {
 			return arg, unsupported(i, f)
 		}
-		arg.DataLoc = true
+		arg.DataLoc, arg.RelLoc = true, f.RelLoc
 		arg.Type = types.String(64)
 	case f.ArrayLen > 0:
 		// Only char arrays are text; u8 arrays hold addresses and the like.

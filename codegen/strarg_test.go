@@ -1,0 +1,36 @@
+package codegen
+
+import (
+	"testing"
+
+	"github.com/cilium/ebpf/asm"
+
+	"ebtrace/check"
+	"ebtrace/probe"
+	"ebtrace/source"
+	"ebtrace/syntax"
+	"ebtrace/types"
+)
+
+// A __rel_loc offset counts from the end of its u32, a __data_loc offset
+// from the start of the context.
+func TestRelLoc(t *testing.T) {
+	file := source.NewFile("t.bt", "")
+	for _, rel := range []bool{false, true} {
+		g := &gen{
+			info:    &check.Info{Program: &syntax.Program{File: file}},
+			targets: map[string]bool{},
+			diag:    &source.Diagnostics{File: file},
+		}
+		g.strArg(probe.Arg{Type: types.String(64), Offset: 12, DataLoc: true, RelLoc: rel}, 64)
+		found := false
+		for _, ins := range g.insns {
+			if ins.OpCode.ALUOp() == asm.Add && ins.Dst == asm.R3 && ins.OpCode.Source() == asm.ImmSource && ins.Constant == 16 {
+				found = true
+			}
+		}
+		if found != rel {
+			t.Errorf("rel_loc %v: adds the end of the field: %v\n%v", rel, found, g.insns)
+		}
+	}
+}
