@@ -177,10 +177,12 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 	}
 	obj, err := load.Load(res, cfg)
 	if err != nil {
-		if verr := (*load.VerifierError)(nil); o.verbose && errors.As(err, &verr) {
-			defer printLogTail(stderr, verr.Log)
+		code := fail(stderr, err)
+		var verr *load.VerifierError
+		if o.verbose && errors.As(err, &verr) {
+			printLogTail(stderr, verr.Log)
 		}
-		return fail(stderr, err)
+		return code
 	}
 	defer obj.Close()
 	if o.dryRun {
