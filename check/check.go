@@ -43,7 +43,7 @@ type Instance struct {
 	Index    int // position of Probe in the program
 	Instance probe.Instance
 	Types    map[syntax.Expr]types.Type
-	Args     map[*syntax.FieldExpr]probe.Arg
+	Args     map[syntax.Expr]probe.Arg // args.NAME fields and probe-type builtins
 	Vars     map[string]types.Type
 }
 
@@ -139,7 +139,7 @@ func (c *checker) dedupe() {
 
 func (c *checker) instance(in *Instance) {
 	in.Types = map[syntax.Expr]types.Type{}
-	in.Args = map[*syntax.FieldExpr]probe.Arg{}
+	in.Args = map[syntax.Expr]probe.Arg{}
 	in.Vars = map[string]types.Type{}
 	c.cur = in
 	if in.Probe.Pred != nil {
@@ -428,6 +428,10 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 		if e.Name == "probe" {
 			return types.String(len(c.cur.Instance.Name()) + 1)
 		}
+		if arg, ok := c.cur.Instance.Builtin(e.Name); ok {
+			c.cur.Args[e] = arg
+			return arg.Type
+		}
 		if e.Name == "args" {
 			c.errorf(e.Sp, "args", "args is a structure; use args.FIELD").Hint("list the fields with: ebtrace -lv '%s'", c.cur.Instance.Name())
 			return types.None
@@ -499,6 +503,11 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 func (c *checker) unknownIdent(e *syntax.Ident) {
 	names := slices.Sorted(maps.Keys(builtins))
 	names = append(names, "probe", "args")
+	if slices.Contains(probe.BuiltinNames, e.Name) {
+		c.errorf(e.Sp, "undefined", "%s is not defined in %s probes", e.Name, strings.SplitN(c.cur.Instance.Name(), ":", 2)[0]).
+			Hint("list what each probe offers with: ebtrace -lv '%s'", c.cur.Instance.Name())
+		return
+	}
 	d := c.errorf(e.Sp, "undefined", "unknown identifier %q", e.Name)
 	if close := source.Closest(e.Name, names, 3); len(close) > 0 {
 		d.Hint("did you mean %s?", strings.Join(close, ", "))

@@ -211,9 +211,10 @@ interval:s:1 { printf("%d\n", @n); print(@opens); clear(@opens); }
 	}
 	args := map[string]probe.Arg{}
 	for e, a := range open.Args {
-		args[e.Name] = a
+		name := e.(*syntax.FieldExpr).Name
+		args[name] = a
 		if open.Types[e] != a.Type {
-			t.Errorf("type of args.%s = %v, want %v", e.Name, open.Types[e], a.Type)
+			t.Errorf("type of args.%s = %v, want %v", name, open.Types[e], a.Type)
 		}
 	}
 	if a := args["filename"]; a.Offset != 24 || a.Type != types.Pointer("char", types.User) || a.DataLoc {
@@ -227,7 +228,7 @@ interval:s:1 { printf("%d\n", @n); print(@opens); clear(@opens); }
 	}
 	exec := info.Instances[1]
 	for e, a := range exec.Args {
-		switch e.Name {
+		switch e.(*syntax.FieldExpr).Name {
 		case "filename":
 			if a.Offset != 8 || !a.DataLoc || a.Type != types.String(64) {
 				t.Errorf("sched_process_exec args.filename = %+v", a)
@@ -237,7 +238,7 @@ interval:s:1 { printf("%d\n", @n); print(@opens); clear(@opens); }
 				t.Errorf("sched_process_exec args.pid = %+v", a)
 			}
 		default:
-			t.Errorf("unexpected args.%s", e.Name)
+			t.Errorf("unexpected args.%s", e.(*syntax.FieldExpr).Name)
 		}
 	}
 	if len(exec.Args) != 2 {

@@ -611,6 +611,10 @@ func (g *gen) intExpr(e syntax.Expr) {
 	case *syntax.IntLit:
 		g.emit(asm.LoadImm(asm.R0, int64(e.Value), asm.DWord))
 	case *syntax.Ident:
+		if a, ok := g.in.Args[e]; ok {
+			g.loadArg(a)
+			return
+		}
 		g.builtin(e.Name)
 	case *syntax.VarExpr:
 		g.emit(asm.LoadMem(asm.R0, asm.R10, g.varSlot(e.Name), asm.DWord))
@@ -698,6 +702,10 @@ var sizes = map[int]asm.Size{1: asm.Byte, 2: asm.Half, 4: asm.Word, 8: asm.DWord
 // sign-extending narrow signed fields. Tracepoint contexts allow only
 // aligned loads; others go through probe_read_kernel.
 func (g *gen) loadArg(a probe.Arg) {
+	if a.Load != nil {
+		g.emit(a.Load(g.alloc(8))...)
+		return
+	}
 	size := a.Type.Size
 	if a.Offset%size == 0 {
 		g.emit(asm.LoadMem(asm.R0, asm.R6, int16(a.Offset), sizes[size]))
@@ -843,6 +851,10 @@ func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 		return off, size
 	case *syntax.Ident:
 		off := g.alloc(size)
+		if a, ok := g.in.Args[e]; ok {
+			g.storeConst(off, a.Text, size)
+			return off, size
+		}
 		if e.Name == "probe" {
 			g.storeConst(off, g.in.Instance.Name(), size)
 			return off, size

@@ -110,9 +110,12 @@ func (r *Result) Spec() *ebpf.CollectionSpec {
 		}
 	}
 	for _, p := range r.Programs {
+		prog := p.Instance.Instance.Program()
 		spec.Programs[p.Name] = &ebpf.ProgramSpec{
 			Name:         p.Name,
-			Type:         p.Instance.Instance.ProgramType(),
+			Type:         prog.Type,
+			AttachType:   prog.AttachType,
+			AttachTo:     prog.AttachTo,
 			Instructions: p.Insns,
 			License:      "GPL",
 		}

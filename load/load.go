@@ -66,6 +66,11 @@ func (e *VerifierError) Error() string { return e.Diag.Error() }
 
 // Load creates the maps and programs of r in the kernel.
 func Load(r *compile.Result, cfg Config) (*Object, error) {
+	for _, p := range r.Programs {
+		if err := p.Instance.Instance.Available(); err != nil {
+			return nil, err
+		}
+	}
 	spec := r.Spec()
 	spec.Maps[plan.ConfigMap].Contents = []ebpf.MapKV{{Key: uint32(0), Value: cfg.bytes()}}
 	coll, err := ebpf.NewCollection(spec)

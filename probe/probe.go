@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 
 	"ebtrace/kernel"
 	"ebtrace/source"
@@ -22,6 +23,8 @@ import (
 // fetched lazily, so a script that needs no tracefs never mounts it.
 type Env struct {
 	Events func() (*kernel.Events, error)
+	// PID, when non-zero, limits user-space probes to one process (-p).
+	PID int
 }
 
 // Kind says when an instance's program runs.
@@ -51,12 +54,32 @@ type Instance interface {
 	// Name is the canonical probe name, the value of the `probe` builtin.
 	Name() string
 	Kind() Kind
-	ProgramType() ebpf.ProgramType
+	// Program says how the instance's program is loaded.
+	Program() Program
 	// Arg describes `args.NAME`; it returns *Error when there is none.
 	Arg(name string) (Arg, error)
+	// Builtin describes a probe-type identifier such as arg0, retval or
+	// func; ok is false when this probe type has no such identifier.
+	Builtin(name string) (arg Arg, ok bool)
+	// Available returns nil when the running kernel can load and attach
+	// this instance, else one sentence naming the missing kernel feature
+	// and an alternative, wrapping ebpf.ErrNotSupported. It is not called
+	// for --dry-run.
+	Available() error
 	// Attach attaches prog; closing the result detaches it.
 	Attach(prog *ebpf.Program) (io.Closer, error)
 }
+
+// Program is what the loader needs to know of an instance's program.
+type Program struct {
+	Type       ebpf.ProgramType
+	AttachType ebpf.AttachType // BTF-attached programs (fentry, tp_btf) only
+	AttachTo   string          // their kernel function or tracepoint name
+}
+
+// BuiltinNames are the identifiers some probe type may define through
+// Instance.Builtin; the checker names them in hints.
+var BuiltinNames = []string{"arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "arg6", "arg7", "arg8", "arg9", "retval", "func"}
 
 // Arg says where an argument lives in the program's context and its type.
 // A string argument that is not DataLoc is an inline char array of
@@ -70,6 +93,14 @@ type Arg struct {
 	// RelLoc marks a __rel_loc string: as DataLoc, but the offset counts
 	// from the end of the u32 rather than from the context start.
 	RelLoc bool
+	// Load, when set, computes an integer or pointer value instead of a
+	// context read: given the context pointer in r6, its instructions
+	// leave the value in r0, extended to 64 bits as Type says. They may
+	// clobber r1-r5 and use the 8 bytes at scratch (an offset from r10).
+	Load func(scratch int16) asm.Instructions `json:"-"`
+	// Text, for a Str argument, is its value, known when the probe is
+	// compiled (func of a uprobe, say).
+	Text string
 }
 
 // Error is a problem with an attach point or argument, with hints such as

@@ -56,7 +56,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, version)
 		return 0
 	}
-	env := newEnv(stderr)
+	env := newEnv(stderr, o.pid)
 	reg := all.Registry()
 	if o.list {
 		if err := reg.List(env, o.pattern, o.verbose, stdout); err != nil {
@@ -90,8 +90,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // newEnv gives providers lazy access to tracefs, mounting it when needed.
-func newEnv(stderr io.Writer) *probe.Env {
-	return &probe.Env{Events: sync.OnceValues(func() (*kernel.Events, error) {
+func newEnv(stderr io.Writer, pid int) *probe.Env {
+	return &probe.Env{PID: pid, Events: sync.OnceValues(func() (*kernel.Events, error) {
 		events, mounted, err := kernel.Live()
 		if mounted {
 			fmt.Fprintln(stderr, "ebtrace: tracefs was not mounted; mounted it at /sys/kernel/tracing")
@@ -154,7 +154,7 @@ func dump(stage string, res *compile.Result, w io.Writer) error {
 		return enc.Encode(res.Plan)
 	case "asm":
 		for _, p := range res.Programs {
-			fmt.Fprintf(w, "%s: %s (%s)\n%v\n", p.Name, p.Instance.Instance.Name(), p.Instance.Instance.ProgramType(), p.Insns)
+			fmt.Fprintf(w, "%s: %s (%s)\n%v\n", p.Name, p.Instance.Instance.Name(), p.Instance.Instance.Program().Type, p.Insns)
 		}
 	}
 	return nil

@@ -61,9 +61,12 @@ type instance struct {
 	period time.Duration
 }
 
-func (i *instance) Name() string                  { return i.name }
-func (i *instance) Kind() probe.Kind              { return probe.Event }
-func (i *instance) ProgramType() ebpf.ProgramType { return ebpf.PerfEvent }
+func (i *instance) Name() string           { return i.name }
+func (i *instance) Kind() probe.Kind       { return probe.Event }
+func (i *instance) Program() probe.Program { return probe.Program{Type: ebpf.PerfEvent} }
+func (i *instance) Available() error       { return nil }
+
+func (i *instance) Builtin(string) (probe.Arg, bool) { return probe.Arg{}, false }
 
 func (i *instance) Arg(string) (probe.Arg, error) {
 	return probe.Arg{}, &probe.Error{Msg: "interval probes have no args"}

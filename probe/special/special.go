@@ -42,9 +42,12 @@ func (p Provider) Probes(*probe.Env) ([]probe.Listing, error) { return nil, nil 
 
 type instance struct{ p Provider }
 
-func (i instance) Name() string                  { return i.p.names[0] }
-func (i instance) Kind() probe.Kind              { return i.p.kind }
-func (i instance) ProgramType() ebpf.ProgramType { return ebpf.RawTracepoint }
+func (i instance) Name() string           { return i.p.names[0] }
+func (i instance) Kind() probe.Kind       { return i.p.kind }
+func (i instance) Program() probe.Program { return probe.Program{Type: ebpf.RawTracepoint} }
+func (i instance) Available() error       { return nil }
+
+func (i instance) Builtin(string) (probe.Arg, bool) { return probe.Arg{}, false }
 
 func (i instance) Arg(string) (probe.Arg, error) {
 	return probe.Arg{}, &probe.Error{Msg: i.p.names[0] + " probes have no args"}

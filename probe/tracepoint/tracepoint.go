@@ -124,8 +124,11 @@ func (i *instance) Name() string {
 	return "tracepoint:" + i.format.Category + ":" + i.format.Name
 }
 
-func (i *instance) Kind() probe.Kind              { return probe.Event }
-func (i *instance) ProgramType() ebpf.ProgramType { return ebpf.TracePoint }
+func (i *instance) Kind() probe.Kind       { return probe.Event }
+func (i *instance) Program() probe.Program { return probe.Program{Type: ebpf.TracePoint} }
+func (i *instance) Available() error       { return nil }
+
+func (i *instance) Builtin(string) (probe.Arg, bool) { return probe.Arg{}, false }
 
 func (i *instance) Arg(name string) (probe.Arg, error) {
 	f, ok := i.format.Field(name)
