@@ -14,6 +14,8 @@ const (
 	Int              // integer; Size and Signed give its width and sign
 	Str              // NUL-terminated string in a buffer of Size bytes
 	Ptr              // address (Size 8) into AddrSpace; str() reads through it
+	Sym              // code address printed as a symbol: Size 8 (kernel) or 16 (user: address, pid)
+	Stack            // stack id printed as frames: Size 8 (kernel) or 16 (user: id, pid)
 )
 
 // AddrSpace says which probe-read helper reads through a pointer.
@@ -31,6 +33,10 @@ type Type struct {
 	Signed    bool
 	AddrSpace AddrSpace // Ptr only
 	Elem      string    // Ptr only: the pointee's C type name, e.g. "char"
+	// Stack only: how frames print ("bpftrace", "perf", "raw") and how
+	// many are kept.
+	StackMode  string
+	StackDepth int
 }
 
 // Int64 and UInt64 are the types of arithmetic results.
@@ -51,13 +57,37 @@ func Pointer(elem string, as AddrSpace) Type {
 	return Type{Kind: Ptr, Size: 8, AddrSpace: as, Elem: elem}
 }
 
+// Symbol returns the type of a code address in as: ksym or usym. A user
+// address carries the pid whose mappings resolve it.
+func Symbol(as AddrSpace) Type {
+	if as == User {
+		return Type{Kind: Sym, Size: 16, AddrSpace: User}
+	}
+	return Type{Kind: Sym, Size: 8}
+}
+
+// StackOf returns the type of a kstack or ustack value.
+func StackOf(as AddrSpace, mode string, depth int) Type {
+	t := Type{Kind: Stack, Size: 8, AddrSpace: as, StackMode: mode, StackDepth: depth}
+	if as == User {
+		t.Size = 16
+	}
+	return t
+}
+
 // IsInt reports whether t is used as a number: integers and pointers.
 func (t Type) IsInt() bool { return t.Kind == Int || t.Kind == Ptr }
 
 // Same reports whether a and b are interchangeable as map keys or values:
 // integers of any width match each other, strings of any size match.
 func Same(a, b Type) bool {
-	return a.IsInt() && b.IsInt() || a.Kind == b.Kind
+	switch {
+	case a.IsInt() && b.IsInt():
+		return true
+	case a.Kind == Sym || a.Kind == Stack:
+		return a == b
+	}
+	return a.Kind == b.Kind
 }
 
 func (t Type) String() string {
@@ -71,6 +101,16 @@ func (t Type) String() string {
 		return fmt.Sprintf("string[%d]", t.Size)
 	case Ptr:
 		return t.Elem + " *"
+	case Sym:
+		if t.AddrSpace == User {
+			return "usym"
+		}
+		return "ksym"
+	case Stack:
+		if t.AddrSpace == User {
+			return "ustack"
+		}
+		return "kstack"
 	}
 	return "none"
 }
