@@ -44,9 +44,13 @@ type Provider interface {
 	// Expand resolves the part of an attach point after "NAME:" into
 	// instances. It returns *Error for problems in the spec.
 	Expand(spec string, env *Env) ([]Instance, error)
-	// Probes lists every instance this provider can attach to, by
-	// canonical name. Args is called only for the listed probes under -lv.
-	Probes(env *Env) ([]Listing, error)
+	// Probes lists the instances this provider can attach to, by
+	// canonical name. Pattern is the part of the -l pattern after
+	// "NAME:" ("*" when the pattern names no provider); providers whose
+	// probes live in a file (uprobes) read the path from it, others may
+	// list everything and leave matching to the registry. Args is called
+	// only for the listed probes under -lv.
+	Probes(pattern string, env *Env) ([]Listing, error)
 }
 
 // Instance is one concrete attach point.
@@ -192,7 +196,11 @@ func (r *Registry) List(env *Env, pattern string, verbose bool, w io.Writer) err
 		if prefix, _, ok := strings.Cut(pattern, ":"); ok && !strings.ContainsAny(prefix, "*?") && prefix != p.Names()[0] {
 			continue
 		}
-		list, err := p.Probes(env)
+		spec := "*"
+		if _, s, ok := strings.Cut(pattern, ":"); ok {
+			spec = s
+		}
+		list, err := p.Probes(spec, env)
 		if err != nil {
 			return err
 		}

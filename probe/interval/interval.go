@@ -54,7 +54,7 @@ func (Provider) Expand(spec string, _ *probe.Env) ([]probe.Instance, error) {
 }
 
 // Probes implements probe.Provider; intervals are not enumerable.
-func (Provider) Probes(*probe.Env) ([]probe.Listing, error) { return nil, nil }
+func (Provider) Probes(string, *probe.Env) ([]probe.Listing, error) { return nil, nil }
 
 type instance struct {
 	name   string

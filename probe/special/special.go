@@ -38,7 +38,7 @@ func (p Provider) Expand(spec string, _ *probe.Env) ([]probe.Instance, error) {
 }
 
 // Probes implements probe.Provider.
-func (p Provider) Probes(*probe.Env) ([]probe.Listing, error) { return nil, nil }
+func (p Provider) Probes(string, *probe.Env) ([]probe.Listing, error) { return nil, nil }
 
 type instance struct{ p Provider }
 

@@ -77,7 +77,7 @@ func notFound(events *kernel.Events, spec string) error {
 }
 
 // Probes implements probe.Provider.
-func (Provider) Probes(env *probe.Env) ([]probe.Listing, error) {
+func (Provider) Probes(_ string, env *probe.Env) ([]probe.Listing, error) {
 	events, err := env.Events()
 	if err != nil {
 		return nil, err
