@@ -32,6 +32,8 @@ type Info struct {
 	Instances []*Instance
 	Maps      map[string]*Map // by name without @; "" is the anonymous map
 	Printfs   map[*syntax.CallExpr]*printf.Format
+	// Consts holds the values of calls resolved while checking: kaddr().
+	Consts map[*syntax.CallExpr]uint64
 }
 
 // MapNames returns the map names sorted.
@@ -67,7 +69,8 @@ func (m *Map) DisplayName() string { return "@" + m.Name }
 // are returned wrapped, separate from diagnostics.
 func Check(prog *syntax.Program, reg *probe.Registry, env *probe.Env) (*Info, error) {
 	c := &checker{
-		info: &Info{Program: prog, Maps: map[string]*Map{}, Printfs: map[*syntax.CallExpr]*printf.Format{}},
+		info: &Info{Program: prog, Maps: map[string]*Map{}, Printfs: map[*syntax.CallExpr]*printf.Format{}, Consts: map[*syntax.CallExpr]uint64{}},
+		env:  env,
 		diag: &source.Diagnostics{File: prog.File},
 	}
 	for i, p := range prog.Probes {
@@ -109,6 +112,7 @@ func expand(reg *probe.Registry, env *probe.Env, ap *syntax.AttachPoint) ([]prob
 }
 
 type checker struct {
+	env      *probe.Env
 	info     *Info
 	diag     *source.Diagnostics
 	learning bool // first walk: learn map definitions, report nothing
@@ -217,6 +221,11 @@ func (c *checker) assign(s *syntax.AssignStmt) {
 		if t.Kind == types.Ptr {
 			t = types.UInt64
 		}
+		if t.Kind == types.Sym || t.Kind == types.Stack {
+			c.errorf(s.Value.Span(), "type", "a variable cannot hold %s in this version", t).
+				Hint("use it directly as a map key or printf argument: @[%s] = count()", t)
+			return
+		}
 		if old, ok := c.cur.Vars[target.Name]; ok {
 			if !types.Same(old, t) {
 				c.errorf(s.Value.Span(), "type", "$%s is %s; it cannot also hold %s", target.Name, old, t)
@@ -248,8 +257,11 @@ func (c *checker) assign(s *syntax.AssignStmt) {
 		switch {
 		case t.IsInt():
 			c.defineMap(target, output.Scalar, keys, types.Int64)
-		case t.Kind == types.Str:
-			c.defineMap(target, output.String, keys, t)
+		case t.Kind == types.Str || t.Kind == types.Sym || t.Kind == types.Stack:
+			m := c.defineMap(target, output.String, keys, t)
+			if m.Kind == output.String && !types.Same(m.Value, t) {
+				c.errorf(s.Value.Span(), "map-type", "%s holds %s; it cannot also hold %s", m.DisplayName(), m.Value, t)
+			}
 		case t.Kind == types.Void && !reported:
 			c.errorf(s.Value.Span(), "type", "this expression has no value to assign")
 		}
@@ -270,11 +282,11 @@ func (c *checker) keys(m *syntax.MapExpr) []types.Type {
 		switch t.Kind {
 		case types.Int, types.Ptr:
 			out = append(out, types.UInt64)
-		case types.Str:
+		case types.Str, types.Sym, types.Stack:
 			out = append(out, t)
 		default:
 			if !reported {
-				c.errorf(k.Span(), "type", "a map key must be an integer or a string")
+				c.errorf(k.Span(), "type", "a map key must be an integer, a string, a symbol or a stack")
 			}
 			out = append(out, types.UInt64)
 		}
@@ -382,6 +394,17 @@ func (c *checker) args(call *syntax.CallExpr) {
 	}
 }
 
+// stackBuiltins are the stack identifiers, bare or called with a mode and
+// a depth.
+var stackBuiltins = map[string]types.AddrSpace{"kstack": types.Kernel, "ustack": types.User}
+
+// DefaultStackDepth is the depth of a stack without one, and the most
+// frames a stack may keep: the kernel's default perf_event_max_stack.
+const DefaultStackDepth = 127
+
+// stackModes are how stack frames print.
+var stackModes = []string{"bpftrace", "perf", "raw"}
+
 // builtins are the bare identifiers with values.
 var builtins = map[string]types.Type{
 	"pid":     types.IntOf(4, false),
@@ -424,6 +447,9 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 	case *syntax.Ident:
 		if t, ok := builtins[e.Name]; ok {
 			return t
+		}
+		if space, ok := stackBuiltins[e.Name]; ok {
+			return types.StackOf(space, "bpftrace", DefaultStackDepth)
 		}
 		if e.Name == "probe" {
 			return types.String(len(c.cur.Instance.Name()) + 1)
@@ -571,6 +597,7 @@ func (c *checker) field(e *syntax.FieldExpr) types.Type {
 var functions = map[string][2]int{
 	"printf": {1, 8}, "str": {1, 2}, "exit": {0, 0}, "delete": {1, 1},
 	"clear": {1, 1}, "zero": {1, 1}, "print": {1, 1},
+	"kstack": {0, 2}, "ustack": {0, 2}, "ksym": {1, 1}, "usym": {1, 1}, "kaddr": {1, 1},
 }
 
 func (c *checker) call(e *syntax.CallExpr) types.Type {
@@ -640,6 +667,19 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 		return types.String(size)
 	case "exit":
 		return types.None
+	case "kstack", "ustack":
+		return c.stack(e)
+	case "ksym", "usym":
+		if t, reported := c.exprReported(e.Args[0]); !t.IsInt() && !reported {
+			c.errorf(e.Args[0].Span(), "type", "%s() needs an address, not %s", e.Fun, t)
+		}
+		if e.Fun == "usym" {
+			return types.Symbol(types.User)
+		}
+		return types.Symbol(types.Kernel)
+	case "kaddr":
+		c.kaddr(e)
+		return types.UInt64
 	case "delete":
 		m, ok := e.Args[0].(*syntax.MapExpr)
 		if !ok || m.Keys == nil {
@@ -668,6 +708,65 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 		}
 		c.cur.Types[m] = types.None
 		return types.None
+	}
+}
+
+// stack types kstack(MODE, DEPTH), either argument optional.
+func (c *checker) stack(e *syntax.CallExpr) types.Type {
+	mode, depth := "bpftrace", DefaultStackDepth
+	args := e.Args
+	if len(args) > 0 {
+		if id, ok := args[0].(*syntax.Ident); ok {
+			if slices.Contains(stackModes, id.Name) {
+				mode = id.Name
+			} else {
+				d := c.errorf(id.Sp, "arguments", "unknown stack mode %q", id.Name).Hint("modes: %s", strings.Join(stackModes, ", "))
+				if close := source.Closest(id.Name, stackModes, 3); len(close) > 0 {
+					d.Hint("did you mean %s?", strings.Join(close, ", "))
+				}
+			}
+			c.cur.Types[id] = types.None
+			args = args[1:]
+		}
+	}
+	if len(args) > 0 {
+		lit, ok := args[0].(*syntax.IntLit)
+		switch {
+		case !ok:
+			c.errorf(args[0].Span(), "arguments", "%s() depth must be an integer literal", e.Fun)
+		case lit.Value < 1 || lit.Value > DefaultStackDepth:
+			c.errorf(lit.Sp, "arguments", "%s() depth must be 1 to %d", e.Fun, DefaultStackDepth)
+		default:
+			depth = int(lit.Value)
+		}
+		if len(args) > 1 {
+			c.errorf(args[1].Span(), "arguments", "%s() takes a mode and a depth, in that order", e.Fun)
+		}
+	}
+	return types.StackOf(stackBuiltins[e.Fun], mode, depth)
+}
+
+// kaddr resolves kaddr("symbol") to the symbol's address now: the result
+// is a constant of the program.
+func (c *checker) kaddr(e *syntax.CallExpr) {
+	lit, ok := e.Args[0].(*syntax.StringLit)
+	if !ok {
+		c.errorf(e.Args[0].Span(), "arguments", "kaddr() needs a symbol name as a string literal")
+		return
+	}
+	c.cur.Types[lit] = types.String(len(lit.Value) + 1)
+	if c.learning {
+		return
+	}
+	addr, err := c.env.KernelAddr(lit.Value)
+	var pe *probe.Error
+	switch {
+	case errors.As(err, &pe):
+		c.diag.Add(lit.Sp, "undefined", "%s", pe.Msg).Hints = pe.Hints
+	case err != nil:
+		c.diag.Add(lit.Sp, "kernel", "kaddr(%q): %v", lit.Value, err)
+	default:
+		c.info.Consts[e] = addr
 	}
 }
 
@@ -701,6 +800,9 @@ func (c *checker) printf(e *syntax.CallExpr) {
 		v := verbs[i]
 		switch {
 		case t.Kind == types.Void:
+		case v.WantsString() && (t.Kind == types.Sym || t.Kind == types.Stack):
+		case !v.WantsString() && (t.Kind == types.Sym || t.Kind == types.Stack):
+			c.errorf(a.Span(), "printf", "%%%c needs an integer, but this is %s", v.Conv, t).Hint("use %%s to print %s", t)
 		case v.WantsString() && t.Kind != types.Str:
 			c.errorf(a.Span(), "printf", "%%%c needs a string, but this is %s", v.Conv, t).
 				Hint("use %%d for integers, or str() to read a string")

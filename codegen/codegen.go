@@ -244,7 +244,7 @@ func (g *gen) assign(s *syntax.AssignStmt) {
 		}
 		val := g.alloc(m.ValueSize)
 		if m.Kind == output.String {
-			g.strTo(s.Value, val, m.ValueSize)
+			g.valueTo(s.Value, val, m.ValueType)
 		} else {
 			g.intExpr(s.Value)
 			g.emit(asm.StoreMem(asm.R10, val, asm.R0, asm.DWord))
@@ -349,15 +349,67 @@ func (g *gen) key(e *syntax.MapExpr, m *plan.Map) int16 {
 	}
 	for i, k := range e.Keys {
 		part := m.Keys[i]
-		at := off + int16(part.Offset)
-		if part.Type.Kind == types.Str {
-			g.strTo(k, at, part.Type.Size)
-			continue
-		}
-		g.intExpr(k)
-		g.emit(asm.StoreMem(asm.R10, at, asm.R0, asm.DWord))
+		g.valueTo(k, off+int16(part.Offset), part.Type)
 	}
 	return off
+}
+
+// valueTo writes the value of e into a record part of type t at dst: a
+// key part, a printf argument or a map value.
+func (g *gen) valueTo(e syntax.Expr, dst int16, t types.Type) {
+	switch t.Kind {
+	case types.Str:
+		g.strTo(e, dst, t.Size)
+		return
+	case types.Stack:
+		g.stackID(e, dst)
+		return
+	}
+	if t.Kind == types.Sym {
+		e = e.(*syntax.CallExpr).Args[0] // ksym(addr), usym(addr): the address
+	}
+	g.intExpr(e)
+	g.emit(asm.StoreMem(asm.R10, dst, asm.R0, asm.DWord))
+	if t.Size == 16 { // a user address is resolved in its process
+		g.storePid(dst + 8)
+	}
+}
+
+// bpfFUserStack asks bpf_get_stackid for the user stack.
+const bpfFUserStack = 1 << 8
+
+// stackID records the stack e names in its stack map and writes the id
+// at dst; a user stack's pid follows. A stack the kernel cannot record
+// (map full, hash collision) gets a negative id and is counted.
+func (g *gen) stackID(e syntax.Expr, dst int16) {
+	t := g.typeOf(e)
+	sm := g.plan.StackMap(t)
+	flags := int32(0)
+	if sm.User {
+		flags = bpfFUserStack
+	}
+	ok := g.newLabel("stacked")
+	g.emit(
+		asm.Mov.Reg(asm.R1, asm.R6),
+		mapPtr(asm.R2, sm.Name),
+		asm.Mov.Imm(asm.R3, flags),
+		asm.FnGetStackid.Call(),
+		asm.StoreMem(asm.R10, dst, asm.R0, asm.DWord),
+		asm.JSGE.Imm(asm.R0, 0, ok),
+	)
+	g.countStat(plan.StatStacks)
+	g.label(ok)
+	if sm.User {
+		g.storePid(dst + 8)
+	}
+}
+
+func (g *gen) storePid(dst int16) {
+	g.emit(
+		asm.FnGetCurrentPidTgid.Call(),
+		asm.RSh.Imm(asm.R0, 32),
+		asm.StoreMem(asm.R10, dst, asm.R0, asm.DWord),
+	)
 }
 
 // lookup leaves a pointer to m's value for the key at key in r0, or 0.
@@ -1012,6 +1064,8 @@ func (g *gen) call(e *syntax.CallExpr) {
 		g.emit(asm.Ja.Label("exit"))
 	case "print", "clear", "zero":
 		g.event(e, nil, true)
+	case "kaddr":
+		g.emit(asm.LoadImm(asm.R0, int64(g.info.Consts[e]), asm.DWord))
 	case "delete":
 		x := e.Args[0].(*syntax.MapExpr)
 		m := g.plan.Map(x.Name)
@@ -1026,13 +1080,7 @@ func (g *gen) printf(e *syntax.CallExpr) {
 	g.event(e, func(ev *plan.Event, buf int16) {
 		for i, a := range e.Args[1:] {
 			part := ev.Args[i]
-			at := buf + int16(part.Offset)
-			if part.Type.Kind == types.Str {
-				g.strTo(a, at, part.Type.Size)
-				continue
-			}
-			g.intExpr(a)
-			g.emit(asm.StoreMem(asm.R10, at, asm.R0, asm.DWord))
+			g.valueTo(a, buf+int16(part.Offset), part.Type)
 		}
 	}, false)
 }

@@ -94,7 +94,7 @@ func (r *Result) Spec() *ebpf.CollectionSpec {
 			plan.EventsMap: {Name: plan.EventsMap, Type: ebpf.RingBuf, MaxEntries: r.Plan.RingSize},
 			plan.StatsMap: {
 				Name: plan.StatsMap, Type: ebpf.Array, KeySize: 4,
-				ValueSize: uint32(8 * (1 + len(r.Plan.Maps))), MaxEntries: 1,
+				ValueSize: uint32(8 * r.Plan.StatCount()), MaxEntries: 1,
 			},
 			plan.ConfigMap: {
 				Name: plan.ConfigMap, Type: ebpf.Array, KeySize: 4,
@@ -102,6 +102,12 @@ func (r *Result) Spec() *ebpf.CollectionSpec {
 			},
 		},
 		Programs: map[string]*ebpf.ProgramSpec{},
+	}
+	for _, s := range r.Plan.Stacks {
+		spec.Maps[s.Name] = &ebpf.MapSpec{
+			Name: s.Name, Type: ebpf.StackTrace, KeySize: 4,
+			ValueSize: uint32(8 * s.Depth), MaxEntries: r.Plan.MaxEntries,
+		}
 	}
 	for _, m := range r.Plan.Maps {
 		spec.Maps[m.BPFName] = &ebpf.MapSpec{

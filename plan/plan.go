@@ -7,6 +7,8 @@ package plan
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/cilium/ebpf"
 
@@ -32,8 +34,13 @@ const (
 	ConfigSize    = 24
 )
 
-// StatLost is the index of the StatsMap counter of events the ring buffer refused.
-const StatLost = 0
+// StatsMap counters: events the ring buffer refused, stacks the kernel
+// could not record; each script map's failed updates follow.
+const (
+	StatLost   = 0
+	StatStacks = 1
+	statMaps   = 2
+)
 
 // EventHeader is the size of the event ID that starts every record.
 const EventHeader = 8
@@ -45,10 +52,32 @@ type Plan struct {
 	RingSize   uint32 // bytes; a power of two multiple of the page size
 	WakeupSize uint32 // the program forces a wakeup once this much is queued
 	MaxEntries uint32
+	Stacks     []*StackMap
 	// Sites maps (instance index, call) to the event ID of that call.
 	Sites  map[Site]int `json:"-"`
 	byName map[string]*Map
 }
+
+// StackMap is a stack trace map holding every kstack or every ustack of one
+// depth, by the id bpf_get_stackid returns.
+type StackMap struct {
+	Name  string
+	User  bool
+	Depth int
+}
+
+// StackMap returns the stack map of a kstack or ustack type.
+func (p *Plan) StackMap(t types.Type) *StackMap {
+	for _, s := range p.Stacks {
+		if s.User == (t.AddrSpace == types.User) && s.Depth == t.StackDepth {
+			return s
+		}
+	}
+	return nil
+}
+
+// StatCount is the number of StatsMap counters.
+func (p *Plan) StatCount() int { return statMaps + len(p.Maps) }
 
 // Site is a call in one probe instance.
 type Site struct {
@@ -133,6 +162,14 @@ func New(info *check.Info, opts Options) *Plan {
 	for i, name := range info.MapNames() {
 		p.addMap(i, info.Maps[name])
 	}
+	for _, in := range info.Instances {
+		for _, t := range in.Types {
+			if t.Kind == types.Stack && p.StackMap(t) == nil {
+				p.addStackMap(t)
+			}
+		}
+	}
+	slices.SortFunc(p.Stacks, func(a, b *StackMap) int { return strings.Compare(a.Name, b.Name) })
 	for idx, in := range info.Instances {
 		syntax.Inspect(in.Probe.Body, func(n syntax.Node) bool {
 			if call, ok := n.(*syntax.CallExpr); ok {
@@ -144,9 +181,19 @@ func New(info *check.Info, opts Options) *Plan {
 	return p
 }
 
+func (p *Plan) addStackMap(t types.Type) {
+	s := &StackMap{User: t.AddrSpace == types.User, Depth: t.StackDepth}
+	space := 'k'
+	if s.User {
+		space = 'u'
+	}
+	s.Name = fmt.Sprintf("ebtrace_%cs%d", space, s.Depth)
+	p.Stacks = append(p.Stacks, s)
+}
+
 func (p *Plan) addMap(i int, cm *check.Map) {
 	m := &Map{
-		Name: cm.Name, Stat: 1 + i, Kind: cm.Kind, Keyed: cm.Keyed, ValueType: cm.Value,
+		Name: cm.Name, Stat: statMaps + i, Kind: cm.Kind, Keyed: cm.Keyed, ValueType: cm.Value,
 		LMin: cm.LMin, LMax: cm.LMax, LStep: cm.LStep, Type: "hash",
 	}
 	m.BPFName = fmt.Sprintf("m%d_%s", i, cm.Name)
@@ -184,10 +231,10 @@ func (p *Plan) addMap(i int, cm *check.Map) {
 // PartSize is the room a value of type t takes in a key, a map value, an
 // event record or a stack slot: 8 bytes, or a string's whole words.
 func PartSize(t types.Type) int {
-	if t.Kind == types.Str {
-		return types.Align8(t.Size)
+	if t.Kind == types.Int || t.Kind == types.Ptr {
+		return 8
 	}
-	return 8
+	return types.Align8(t.Size)
 }
 
 func (p *Plan) addEvent(info *check.Info, idx int, in *check.Instance, call *syntax.CallExpr) {

@@ -8,6 +8,7 @@ package probe
 import (
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 
@@ -25,6 +26,36 @@ type Env struct {
 	Events func() (*kernel.Events, error)
 	// PID, when non-zero, limits user-space probes to one process (-p).
 	PID int
+	// Kallsyms replaces the running kernel's symbols in tests.
+	Kallsyms func() ([]kernel.KernelSymbol, error)
+}
+
+// KernelAddr returns the address of the kernel symbol name, or *Error
+// with close names when there is none.
+func (e *Env) KernelAddr(name string) (uint64, error) {
+	read := e.Kallsyms
+	if read == nil {
+		read = kernel.Kallsyms
+	}
+	syms, err := read()
+	if err != nil {
+		return 0, err
+	}
+	var names []string
+	for _, s := range syms {
+		if s.Name == name {
+			if s.Addr == 0 {
+				return 0, fmt.Errorf("the kernel hides symbol addresses from this user (kptr_restrict): %w", os.ErrPermission)
+			}
+			return s.Addr, nil
+		}
+		names = append(names, s.Name)
+	}
+	e2 := &Error{Msg: fmt.Sprintf("kernel symbol %q does not exist", name)}
+	if close := source.Closest(name, names, 3); len(close) > 0 {
+		e2.Hints = append(e2.Hints, "did you mean "+strings.Join(close, ", ")+"?")
+	}
+	return 0, e2
 }
 
 // Kind says when an instance's program runs.
