@@ -64,6 +64,26 @@ type VerifierError struct {
 
 func (e *VerifierError) Error() string { return e.Diag.Error() }
 
+// Verify loads r's maps and programs through the verifier and unloads them
+// again, for --dry-run. Programs whose probe the running kernel cannot run
+// are compiled only; the reasons are returned, and so is how many programs
+// the verifier accepted.
+func Verify(r *compile.Result) (verified int, unavailable []error, err error) {
+	spec := r.Spec()
+	for _, p := range r.Programs {
+		if err := p.Instance.Instance.Available(); err != nil {
+			delete(spec.Programs, p.Name)
+			unavailable = append(unavailable, err)
+		}
+	}
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		return 0, unavailable, explain(r, err)
+	}
+	coll.Close()
+	return len(spec.Programs), unavailable, nil
+}
+
 // Load creates the maps and programs of r in the kernel.
 func Load(r *compile.Result, cfg Config) (*Object, error) {
 	for _, p := range r.Programs {

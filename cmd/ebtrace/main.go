@@ -160,9 +160,36 @@ func dump(stage string, res *compile.Result, w io.Writer) error {
 	return nil
 }
 
+// dryRun compiles the script and passes its programs through the verifier,
+// attaching nothing. Probes this kernel cannot run are compiled only.
+func dryRun(o *options, res *compile.Result, stderr io.Writer) int {
+	verified, unavailable, err := load.Verify(res)
+	if err != nil {
+		return loadFailed(o, err, stderr)
+	}
+	for _, reason := range unavailable {
+		fmt.Fprintf(stderr, "ebtrace: compiled, not loaded: %v\n", reason)
+	}
+	fmt.Fprintf(stderr, "Dry run: %s passed the verifier; nothing was attached\n", plural(verified, "program"))
+	return 0
+}
+
+// loadFailed reports a load error, with -v the verifier's log after it.
+func loadFailed(o *options, err error, stderr io.Writer) int {
+	code := fail(stderr, err)
+	var verr *load.VerifierError
+	if o.verbose && errors.As(err, &verr) {
+		printLogTail(stderr, verr.Log)
+	}
+	return code
+}
+
 // trace loads, attaches and runs the script until it exits, the -c command
 // or -p process ends, or a signal arrives.
 func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
+	if o.dryRun {
+		return dryRun(o, res, stderr)
+	}
 	var child *child
 	var err error
 	if o.command != "" {
@@ -177,18 +204,9 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 	}
 	obj, err := load.Load(res, cfg)
 	if err != nil {
-		code := fail(stderr, err)
-		var verr *load.VerifierError
-		if o.verbose && errors.As(err, &verr) {
-			printLogTail(stderr, verr.Log)
-		}
-		return code
+		return loadFailed(o, err, stderr)
 	}
 	defer obj.Close()
-	if o.dryRun {
-		fmt.Fprintf(stderr, "Dry run: %s passed the verifier; nothing was attached\n", plural(len(res.Programs), "program"))
-		return 0
-	}
 
 	out := stdout
 	if o.outFile != "" {
