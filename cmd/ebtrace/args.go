@@ -19,6 +19,10 @@ type options struct {
 	outFile    string // -o
 	dump       string // -d
 	dryRun     bool   // --dry-run
+	info       bool   // --info
+	folded     string // --folded FILE
+	flamegraph string // --flamegraph FILE
+	pprof      string // --pprof FILE
 	help       bool   // -h, --help
 	version    bool   // -V, --version
 	positional []string
@@ -40,6 +44,11 @@ OPTIONS:
     -v             verbose: the verifier's log when a program is rejected
     -d STAGE       print a compiler stage and stop: ast, check, plan or asm
     --dry-run      compile and load through the verifier, attach nothing
+    --info         print what the running kernel supports
+    --folded FILE  at exit, write stack maps in the folded format flame graph tools read
+    --flamegraph FILE.svg
+                   at exit, draw stack maps as an interactive flame graph
+    --pprof FILE   at exit, write stack maps as a pprof profile (go tool pprof -http=: FILE)
     -h, --help     show this help
     -V, --version  print the version
 
@@ -48,6 +57,21 @@ EXAMPLES:
     ebtrace -e 'tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }'
     ebtrace -lv 'tracepoint:syscalls:sys_enter_openat'
 `
+
+// stackFile returns, for a stack-output option (--folded FILE or
+// --folded=FILE and the like), the field it sets; nil for other arguments.
+func stackFile(arg string) func(*options) *string {
+	name, _, _ := strings.Cut(arg, "=")
+	switch name {
+	case "--folded":
+		return func(o *options) *string { return &o.folded }
+	case "--flamegraph":
+		return func(o *options) *string { return &o.flamegraph }
+	case "--pprof":
+		return func(o *options) *string { return &o.pprof }
+	}
+	return nil
+}
 
 // parseArgs reads bpftrace-style arguments: short flags may be combined
 // (-lv), values may be attached (-fjson) or separate (-f json).
@@ -66,6 +90,19 @@ func parseArgs(args []string) (*options, error) {
 		switch {
 		case a == "--dry-run":
 			o.dryRun = true
+		case a == "--info":
+			o.info = true
+		case stackFile(a) != nil:
+			name, v, attached := strings.Cut(a[2:], "=")
+			if !attached {
+				if v, err = value("--" + name); err != nil {
+					return nil, err
+				}
+			}
+			if v == "" {
+				return nil, fmt.Errorf("option --%s needs a file name", name)
+			}
+			*stackFile(a)(o) = v
 		case a == "--help":
 			o.help = true
 		case a == "--version":
@@ -140,7 +177,7 @@ func parseArgs(args []string) (*options, error) {
 		return o, nil
 	}
 	switch {
-	case o.help || o.version:
+	case o.help || o.version || o.info:
 	case o.program != "" && len(o.positional) > 0:
 		return nil, fmt.Errorf("give either -e PROGRAM or a script file, not both")
 	case o.program == "" && len(o.positional) == 0:
