@@ -6,3 +6,5 @@ require (
 	github.com/cilium/ebpf v0.22.0
 	golang.org/x/sys v0.50.0
 )
+
+require github.com/google/pprof v0.0.0-20261105003125-4bf881d7fb0b // indirect

@@ -11,12 +11,14 @@ import (
 	"ebtrace/load"
 	"ebtrace/output"
 	"ebtrace/plan"
+	"ebtrace/types"
 )
 
 // Maps reads and resets the script's maps from user space.
 type Maps struct {
 	obj  *load.Object
 	ncpu int
+	sym  *symbolizer
 }
 
 // NewMaps reads the maps of obj.
@@ -25,7 +27,7 @@ func NewMaps(obj *load.Object) *Maps {
 	if err != nil {
 		n = 1
 	}
-	return &Maps{obj: obj, ncpu: n}
+	return &Maps{obj: obj, ncpu: n, sym: newSymbolizer(obj)}
 }
 
 // raw is one element: its key and, per CPU for per-CPU maps, its value.
@@ -120,7 +122,7 @@ func (ms *Maps) Read(pm *plan.Map) (*output.Map, error) {
 	m := &output.Map{Name: "@" + pm.Name, Kind: pm.Kind, Keyed: pm.Keyed, LMin: pm.LMin, LMax: pm.LMax, LStep: pm.LStep}
 	hists := map[string]output.HistValue{}
 	for _, e := range elems {
-		key := decodeKey(pm, e.key)
+		key := ms.decodeKey(pm, e.key)
 		switch pm.Kind {
 		case output.Hist, output.LHist:
 			prefix := string(e.key[:pm.KeySize-8])
@@ -133,16 +135,25 @@ func (ms *Maps) Read(pm *plan.Map) (*output.Map, error) {
 			bucket := int(binary.LittleEndian.Uint64(e.key[pm.KeySize-8:]))
 			h[bucket] += uint64(sumCPUs(e.values, 0))
 		default:
-			m.Entries = append(m.Entries, output.Entry{Key: key, Value: combine(pm, e.values)})
+			m.Entries = append(m.Entries, output.Entry{Key: key, Value: ms.combine(pm, e.values)})
 		}
 	}
 	return m, nil
 }
 
-func decodeKey(pm *plan.Map, b []byte) []any {
+// value decodes one record part, rendering symbols and stacks as text.
+func (ms *Maps) value(b []byte, t types.Type) any {
+	if t.Kind == types.Sym || t.Kind == types.Stack {
+		text, _ := ms.sym.render(b, t)
+		return text
+	}
+	return decode(b, t)
+}
+
+func (ms *Maps) decodeKey(pm *plan.Map, b []byte) []any {
 	var key []any
 	for _, part := range pm.Keys {
-		v := decode(b[part.Offset:], part.Type)
+		v := ms.value(b[part.Offset:], part.Type)
 		if u, ok := v.(uint64); ok {
 			v = int64(u)
 		}
@@ -160,10 +171,10 @@ func sumCPUs(values [][]byte, off int) int64 {
 }
 
 // combine folds per-CPU values into one.
-func combine(pm *plan.Map, values [][]byte) any {
+func (ms *Maps) combine(pm *plan.Map, values [][]byte) any {
 	switch pm.Kind {
 	case output.String:
-		return decode(values[0], pm.ValueType)
+		return ms.value(values[0], pm.ValueType)
 	case output.Scalar, output.Count, output.Sum:
 		return sumCPUs(values, 0)
 	case output.Avg:

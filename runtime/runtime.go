@@ -36,6 +36,7 @@ type Session struct {
 	warn   io.Writer
 	reader *ringbuf.Reader
 	maps   *Maps
+	sym    *symbolizer
 	exited bool
 }
 
@@ -45,11 +46,17 @@ func New(obj *load.Object, out output.Writer, warn io.Writer) (*Session, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open event ring buffer: %w", err)
 	}
+	maps := NewMaps(obj)
 	return &Session{
 		obj: obj, plan: obj.Result.Plan, out: out, warn: warn, reader: rd,
-		maps: NewMaps(obj),
+		maps: maps, sym: maps.sym,
 	}, nil
 }
+
+// Watch reads process pid's memory mappings now, so that its user
+// addresses (ustack, usym) still resolve when the maps are printed after
+// it has exited.
+func (s *Session) Watch(pid int) { s.sym.Watch(pid) }
 
 // Exited reports whether a probe called exit().
 func (s *Session) Exited() bool { return s.exited }
@@ -113,7 +120,7 @@ func (s *Session) handle(raw []byte) error {
 	case plan.Printf:
 		args := make([]any, len(ev.Args))
 		for i, a := range ev.Args {
-			args[i] = decode(raw[a.Offset:], a.Type)
+			args[i] = s.maps.value(raw[a.Offset:], a.Type)
 		}
 		s.out.Printf(ev.Printf.Render(args))
 	case plan.Exit:

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -256,11 +257,13 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 			<-child.done
 			stopOnce()
 		}()
+		go followMappings(sess, child.cmd.Process.Pid, child.done)
 	}
 	if o.pid > 0 {
 		if err := watchPid(o.pid, stopOnce); err != nil {
 			return fail(stderr, err)
 		}
+		go followMappings(sess, o.pid, stop)
 	}
 	if err := sess.Loop(stop); err != nil {
 		return fail(stderr, err)
@@ -269,6 +272,24 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	return 0
+}
+
+// followMappings keeps re-reading the memory mappings of the traced
+// process until done, so that its user stacks and symbols resolve when the
+// maps are printed after it has exited, libraries it loaded late included.
+// It reads often at first, when a command execs and maps its libraries and
+// may already be done, and less often as the process lives on.
+func followMappings(sess *runtime.Session, pid int, done <-chan struct{}) {
+	wait := time.Millisecond
+	for {
+		sess.Watch(pid)
+		select {
+		case <-done:
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 100*time.Millisecond)
+	}
 }
 
 func plural(n int, noun string) string {

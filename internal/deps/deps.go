@@ -17,7 +17,8 @@ var Allowed = map[string][]string{
 	"codegen":          {"check", "output", "plan", "probe", "source", "syntax", "types"},
 	"compile":          {"check", "codegen", "plan", "probe", "source", "syntax"},
 	"load":             {"codegen", "compile", "plan", "probe", "source"},
-	"runtime":          {"load", "output", "plan", "probe", "types"},
+	"symbols":          {"kernel"},
+	"runtime":          {"load", "output", "plan", "probe", "symbols", "types"},
 	"cmd/ebtrace": {"compile", "kernel", "load", "output", "plan", "probe", "probe/all",
 		"runtime", "source", "syntax"},
 }

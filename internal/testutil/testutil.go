@@ -161,3 +161,25 @@ func moduleRoot() (string, error) {
 		dir = parent
 	}
 }
+
+// BuildC compiles the C program src (a path relative to the calling test's
+// package directory) with gcc into a temporary directory and returns the
+// binary's path. It keeps frame pointers, so user stacks unwind, and
+// skips the test when gcc is missing.
+func BuildC(t testing.TB, src string, flags ...string) string {
+	t.Helper()
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("gcc is not installed: the C workloads cannot be built")
+	}
+	abs, err := filepath.Abs(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), strings.TrimSuffix(filepath.Base(src), ".c"))
+	args := append([]string{"-O1", "-g", "-fno-omit-frame-pointer", "-o", out, abs}, flags...)
+	if msg, err := exec.Command(gcc, args...).CombinedOutput(); err != nil {
+		t.Fatalf("gcc %s: %v\n%s", src, err, msg)
+	}
+	return out
+}

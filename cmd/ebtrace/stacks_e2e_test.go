@@ -1,0 +1,93 @@
+package main
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"ebtrace/internal/testutil"
+)
+
+// stackBlock returns the frames of the map entry "NAME[" ... "]: COUNT".
+func stackBlock(t *testing.T, out, name, count string) []string {
+	t.Helper()
+	start := strings.Index(out, name+"[\n")
+	if start < 0 {
+		t.Fatalf("no %s[ stack in:\n%s", name, out)
+	}
+	rest := out[start+len(name)+2:]
+	end := strings.Index(rest, "]: ")
+	if end < 0 {
+		t.Fatalf("unterminated %s stack in:\n%s", name, out)
+	}
+	if got := strings.SplitN(rest[end+3:], "\n", 2)[0]; got != count {
+		t.Errorf("%s count = %s, want %s", name, got, count)
+	}
+	return strings.Split(strings.TrimSuffix(rest[:end], "\n"), "\n")
+}
+
+func TestKernelStack(t *testing.T) {
+	wl := testutil.Workload(t)
+	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @k[kstack] = count(); @p[kstack(perf, 2)] = count(); }`, "-c", wl+" getppid 1000")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	frames := stackBlock(t, r.stdout, "@k", "1000")
+	frame := regexp.MustCompile(`^    [A-Za-z_][\w.]*\+\d+$`)
+	found := false
+	for _, f := range frames {
+		if !frame.MatchString(f) {
+			t.Errorf("frame %q is not \"    name+offset\"", f)
+		}
+		found = found || strings.HasPrefix(f, "    do_syscall_64+")
+	}
+	if !found {
+		t.Errorf("no do_syscall_64 frame in the syscall's stack:\n%s", r.stdout)
+	}
+	perf := stackBlock(t, r.stdout, "@p", "1000")
+	if len(perf) != 2 {
+		t.Errorf("kstack(perf, 2) has %d frames, want 2", len(perf))
+	}
+	for _, f := range perf {
+		if !regexp.MustCompile(`^\t[0-9a-f]{16} [A-Za-z_][\w.]*\+\d+$`).MatchString(f) {
+			t.Errorf("perf frame %q is not \"\\tADDR name+offset\"", f)
+		}
+	}
+}
+
+// TestUserStack checks user stacks resolve in the executable and in libc,
+// in both modes. The syscall wrapper in libc does not set up a frame, so
+// frame-pointer unwinding goes from it straight to leaf's caller.
+func TestUserStack(t *testing.T) {
+	bin := testutil.BuildC(t, "testdata/stacks.c")
+	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @u[ustack(3)] = count(); @p[ustack(perf, 3)] = count(); }`, "-c", bin+" 7")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	frames := stackBlock(t, r.stdout, "@u", "7")
+	want := regexp.MustCompile(`^    (getppid|middle|main)\+\d+$`)
+	names := []string{}
+	for _, f := range frames {
+		if m := want.FindStringSubmatch(f); m != nil {
+			names = append(names, m[1])
+		} else {
+			t.Errorf("frame %q", f)
+		}
+	}
+	if strings.Join(names, " ") != "getppid middle main" {
+		t.Errorf("ustack frames %q, want getppid, middle, main:\n%s", frames, r.stdout)
+	}
+	perf := stackBlock(t, r.stdout, "@p", "7")
+	if len(perf) != 3 || !regexp.MustCompile(`^\t[0-9a-f]+ middle\+\d+ \(`+regexp.QuoteMeta(bin)+`\)$`).MatchString(perf[1]) {
+		t.Errorf("ustack(perf) frames %q", perf)
+	}
+}
+
+func TestSymbols(t *testing.T) {
+	r := ebtrace(t, "-e", `BEGIN { printf("%s %s\n", ksym(kaddr("vfs_read")), ksym(kaddr("vfs_read") + 1)); @[ksym(kaddr("vfs_write"))] = count(); exit(); }`)
+	r.want(t, 0, "vfs_read vfs_read\n\n\n@[vfs_write]: 1\n")
+	r = ebtrace(t, "-e", `BEGIN { @ = kaddr("vfs_raed"); }`)
+	if r.code != 1 || !strings.Contains(r.stderr, `kernel symbol "vfs_raed" does not exist`) || !strings.Contains(r.stderr, "did you mean vfs_read") {
+		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}

@@ -1,0 +1,161 @@
+package runtime
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"sync"
+
+	"ebtrace/load"
+	"ebtrace/plan"
+	"ebtrace/symbols"
+	"ebtrace/types"
+)
+
+// symbolizer renders the parts of records and map keys that name code:
+// ksym and usym addresses and kstack and ustack ids. It reads stack ids
+// from their stack maps and resolves addresses through kallsyms and the
+// processes' mappings, caching both.
+type symbolizer struct {
+	obj    *load.Object
+	plan   *plan.Plan
+	kernel func() (*symbols.Table, error)
+
+	mu    sync.Mutex
+	procs map[uint32]*symbols.Process
+}
+
+func newSymbolizer(obj *load.Object) *symbolizer {
+	return &symbolizer{
+		obj: obj, plan: obj.Result.Plan, kernel: symbols.Kernel,
+		procs: map[uint32]*symbols.Process{},
+	}
+}
+
+// process returns the resolver of pid, reading its mappings on first
+// sight, while the process most likely still runs.
+func (s *symbolizer) process(pid uint32) *symbols.Process {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.procs[pid]
+	if !ok {
+		p = symbols.NewProcess(int(pid))
+		p.Load()
+		s.procs[pid] = p
+	}
+	return p
+}
+
+// Watch reads pid's mappings now, so that its user addresses still resolve
+// after it exits (the -c command, say).
+func (s *symbolizer) Watch(pid int) { s.process(uint32(pid)).Load() }
+
+// frame is one resolved stack frame.
+type frame struct {
+	addr   uint64
+	name   string // "" when unknown
+	off    uint64
+	module string // user frames: the mapped file
+}
+
+// render turns a Sym or Stack part into the text bpftrace shows for it; for
+// stacks it also returns the function names, leaf first.
+func (s *symbolizer) render(b []byte, t types.Type) (string, []string) {
+	addr := binary.LittleEndian.Uint64(b)
+	var pid uint32
+	if t.Size == 16 {
+		pid = uint32(binary.LittleEndian.Uint64(b[8:]))
+	}
+	if t.Kind == types.Sym {
+		f := s.resolve(t.AddrSpace, pid, addr)
+		if f.name == "" {
+			return symbols.Unknown(addr), nil
+		}
+		return f.name, nil
+	}
+	id := int64(addr)
+	if id < 0 {
+		return "", nil // not recorded: counted in StatStacks
+	}
+	addrs := s.stack(t, uint32(id))
+	if len(addrs) == 0 {
+		return "", nil
+	}
+	var text strings.Builder
+	names := make([]string, 0, len(addrs))
+	text.WriteString("\n")
+	for _, a := range addrs {
+		f := s.resolve(t.AddrSpace, pid, a)
+		text.WriteString(frameLine(t, f))
+		text.WriteString("\n")
+		if f.name == "" {
+			names = append(names, symbols.Unknown(a))
+		} else {
+			names = append(names, f.name)
+		}
+	}
+	return text.String(), names
+}
+
+// frameLine lays one frame out in the stack's mode.
+func frameLine(t types.Type, f frame) string {
+	switch t.StackMode {
+	case "perf":
+		name, module := "[unknown]", ""
+		if f.name != "" {
+			name = symbols.Format(f.name, f.off)
+		}
+		if t.AddrSpace == types.User {
+			module = " (" + f.module + ")"
+			if f.name == "" {
+				name, module = symbols.Unknown(f.addr), " ([unknown])"
+			}
+		}
+		return fmt.Sprintf("\t%x %s%s", f.addr, name, module)
+	case "raw":
+		return fmt.Sprintf("    %x", f.addr)
+	}
+	if f.name == "" {
+		return "    " + symbols.Unknown(f.addr)
+	}
+	return "    " + symbols.Format(f.name, f.off)
+}
+
+func (s *symbolizer) resolve(space types.AddrSpace, pid uint32, addr uint64) frame {
+	f := frame{addr: addr}
+	if space == types.User {
+		if fr, ok := s.process(pid).Lookup(addr); ok {
+			f.name, f.off, f.module = fr.Name, fr.Off, fr.Module
+		}
+		return f
+	}
+	tab, err := s.kernel()
+	if err != nil {
+		return f
+	}
+	if sym, ok := tab.Lookup(addr); ok {
+		f.name, f.off = sym.Name, addr-sym.Addr
+	}
+	return f
+}
+
+// stack reads the addresses of stack id, leaf first, from t's stack map.
+func (s *symbolizer) stack(t types.Type, id uint32) []uint64 {
+	sm := s.plan.StackMap(t)
+	if sm == nil {
+		return nil
+	}
+	buf := make([]byte, 8*sm.Depth)
+	if err := s.obj.Map(sm.Name).Lookup(id, buf); err != nil {
+		return nil
+	}
+	var addrs []uint64
+	for i := 0; i < sm.Depth; i++ {
+		a := binary.LittleEndian.Uint64(buf[8*i:])
+		if a == 0 {
+			break
+		}
+		addrs = append(addrs, a)
+	}
+	return addrs
+}

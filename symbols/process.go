@@ -1,0 +1,250 @@
+package symbols
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Frame is a user address resolved to a symbol.
+type Frame struct {
+	Name   string
+	Off    uint64 // the address minus the symbol's start
+	Module string // the mapped file, as /proc/PID/maps names it
+}
+
+// rereadInterval bounds how often a lookup that finds no mapping re-reads
+// the process's maps (the address may be in a library loaded since), so a
+// stream of unresolvable addresses costs one read a second, not one each.
+const rereadInterval = time.Second
+
+// Process resolves the user addresses of one process. It reads
+// /proc/PID/maps on first use, or when Load is called, and keeps what it
+// read, so addresses still resolve after the process has exited; the
+// mapped files are then found by their path, checked against the inode
+// the maps recorded.
+type Process struct {
+	pid int
+
+	mu     sync.Mutex
+	maps   []mapping // sorted by start
+	readAt time.Time // when maps was last read, zero before
+	files  map[string]*Table
+	perf   *Table    // the JIT symbols of /tmp/perf-PID.map
+	perfAt time.Time // when perf was last read, zero before
+}
+
+// NewProcess returns the resolver for process pid; it reads nothing yet.
+func NewProcess(pid int) *Process { return &Process{pid: pid, files: map[string]*Table{}} }
+
+// Load reads the process's mappings now. Call it as soon as the process is
+// first seen: once it exits its mappings can no longer be read.
+func (p *Process) Load() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.read()
+}
+
+// read replaces the mappings with the process's current ones. On failure
+// (the process is gone) it keeps what it had.
+func (p *Process) read() error {
+	p.readAt = time.Now()
+	maps, err := readMaps(fmt.Sprintf("/proc/%d/maps", p.pid))
+	if err != nil {
+		return err
+	}
+	p.maps = maps
+	return nil
+}
+
+// Lookup returns the function containing the user address addr.
+func (p *Process) Lookup(addr uint64) (Frame, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.readAt.IsZero() {
+		p.read()
+	}
+	m, ok := p.mapping(addr)
+	if !ok && time.Since(p.readAt) >= rereadInterval && p.read() == nil {
+		m, ok = p.mapping(addr)
+	}
+	var t *Table
+	switch {
+	case !ok:
+	case m.path == "[vdso]":
+		t, _ = vdso()
+	case strings.HasPrefix(m.path, "/"):
+		t = p.file(m)
+	}
+	if t == nil {
+		return p.jitLookup(addr)
+	}
+	vaddr, ok := t.vaddr(addr - m.start + m.off)
+	if !ok {
+		return Frame{}, false
+	}
+	s, ok := t.Lookup(vaddr)
+	if !ok {
+		return Frame{}, false
+	}
+	return Frame{Name: s.Name, Off: vaddr - s.Addr, Module: m.path}, true
+}
+
+// mapping returns the mapping containing addr.
+func (p *Process) mapping(addr uint64) (mapping, bool) {
+	i := sort.Search(len(p.maps), func(i int) bool { return p.maps[i].end > addr })
+	if i == len(p.maps) || addr < p.maps[i].start {
+		return mapping{}, false
+	}
+	return p.maps[i], true
+}
+
+// file returns the symbols of the file m maps, or nil when it cannot be
+// read. The file is opened through the process while it lives (so a
+// deleted file or one in another mount namespace is still found), then
+// by its path; the inode must match the one in the maps.
+func (p *Process) file(m mapping) *Table {
+	if t, ok := p.files[m.path]; ok {
+		return t
+	}
+	path := strings.TrimSuffix(m.path, " (deleted)")
+	var found *Table
+	for _, name := range []string{
+		fmt.Sprintf("/proc/%d/map_files/%x-%x", p.pid, m.start, m.end),
+		fmt.Sprintf("/proc/%d/root%s", p.pid, path),
+		path,
+	} {
+		t, ino, err := openELF(name)
+		if err == nil && (m.inode == 0 || ino == m.inode) {
+			found = t
+			break
+		}
+	}
+	p.files[m.path] = found
+	return found
+}
+
+// jitLookup resolves an address outside any mapped file through the
+// perf map a JIT compiler may write (/tmp/perf-PID.map). The JIT appends
+// to it as it runs, so a miss re-reads it, at most once a rereadInterval.
+func (p *Process) jitLookup(addr uint64) (Frame, bool) {
+	path := fmt.Sprintf("/tmp/perf-%d.map", p.pid)
+	if p.perfAt.IsZero() {
+		p.readPerfMap(path)
+	}
+	s, ok := p.perf.Lookup(addr)
+	if !ok && time.Since(p.perfAt) >= rereadInterval {
+		p.readPerfMap(path)
+		s, ok = p.perf.Lookup(addr)
+	}
+	if !ok {
+		return Frame{}, false
+	}
+	return Frame{Name: s.Name, Off: addr - s.Addr, Module: path}, true
+}
+
+func (p *Process) readPerfMap(path string) {
+	p.perfAt = time.Now()
+	f, err := os.Open(path)
+	if err != nil {
+		p.perf = newTable(nil)
+		return
+	}
+	defer f.Close()
+	p.perf = parsePerfMap(f)
+}
+
+// parsePerfMap reads the perf map format, "START SIZE NAME" a line with
+// hex numbers. Lines that do not parse are skipped, as perf does; of
+// entries at one address the latest wins, since a JIT reuses memory.
+func parsePerfMap(r io.Reader) *Table {
+	var cands []candidate
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		start, rest, _ := strings.Cut(strings.TrimSpace(sc.Text()), " ")
+		size, name, _ := strings.Cut(strings.TrimLeft(rest, " "), " ")
+		a, err1 := strconv.ParseUint(strings.TrimPrefix(start, "0x"), 16, 64)
+		n, err2 := strconv.ParseUint(strings.TrimPrefix(size, "0x"), 16, 64)
+		if err1 != nil || err2 != nil || name == "" {
+			continue
+		}
+		cands = append(cands, candidate{Symbol: Symbol{Name: name, Addr: a, Size: n}, rank: -len(cands)})
+	}
+	return newTable(cands)
+}
+
+// mapping is one line of /proc/PID/maps.
+type mapping struct {
+	start, end, off uint64
+	inode           uint64
+	path            string // a file, a [pseudo] name, or "" when anonymous
+}
+
+// readMaps reads a /proc/PID/maps file.
+func readMaps(path string) ([]mapping, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read mappings: %w", err)
+	}
+	defer f.Close()
+	var maps []mapping
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		m, err := parseMapsLine(sc.Text())
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		maps = append(maps, m)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read mappings: %w", err)
+	}
+	sort.Slice(maps, func(i, j int) bool { return maps[i].start < maps[j].start })
+	return maps, nil
+}
+
+// parseMapsLine parses "START-END PERMS OFFSET DEV INODE [PATH]"; the path
+// runs to the end of the line and may contain spaces.
+func parseMapsLine(line string) (mapping, error) {
+	bad := func(what string) (mapping, error) {
+		return mapping{}, fmt.Errorf("bad %s in maps line %q", what, line)
+	}
+	rest := line
+	field := func() string {
+		var f string
+		f, rest, _ = strings.Cut(strings.TrimLeft(rest, " "), " ")
+		return f
+	}
+	var m mapping
+	lo, hi, ok := strings.Cut(field(), "-")
+	if !ok {
+		return bad("address range")
+	}
+	var err error
+	if m.start, err = strconv.ParseUint(lo, 16, 64); err != nil {
+		return bad("start address")
+	}
+	if m.end, err = strconv.ParseUint(hi, 16, 64); err != nil || m.end <= m.start {
+		return bad("end address")
+	}
+	if len(field()) != 4 {
+		return bad("permissions")
+	}
+	if m.off, err = strconv.ParseUint(field(), 16, 64); err != nil {
+		return bad("offset")
+	}
+	if !strings.Contains(field(), ":") {
+		return bad("device")
+	}
+	if m.inode, err = strconv.ParseUint(field(), 10, 64); err != nil {
+		return bad("inode")
+	}
+	m.path = strings.TrimLeft(rest, " ")
+	return m, nil
+}
