@@ -141,14 +141,9 @@ func (ms *Maps) Read(pm *plan.Map) (*output.Map, error) {
 	return m, nil
 }
 
-// value decodes one record part, rendering symbols and stacks as text.
-func (ms *Maps) value(b []byte, t types.Type) any {
-	if t.Kind == types.Sym || t.Kind == types.Stack {
-		text, _ := ms.sym.render(b, t)
-		return text
-	}
-	return decode(b, t)
-}
+// value decodes one part of a map key or value, rendering symbols and
+// stacks as text.
+func (ms *Maps) value(b []byte, t types.Type) any { return ms.sym.value(b, t, keyIndent) }
 
 func (ms *Maps) decodeKey(pm *plan.Map, b []byte) []any {
 	var key []any

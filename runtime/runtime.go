@@ -120,7 +120,7 @@ func (s *Session) handle(raw []byte) error {
 	case plan.Printf:
 		args := make([]any, len(ev.Args))
 		for i, a := range ev.Args {
-			args[i] = s.maps.value(raw[a.Offset:], a.Type)
+			args[i] = s.sym.value(raw[a.Offset:], a.Type, printfIndent)
 		}
 		s.out.Printf(ev.Printf.Render(args))
 	case plan.Exit:

@@ -58,9 +58,16 @@ type frame struct {
 	module string // user frames: the mapped file
 }
 
+// Indentation of stack frames in bpftrace and raw modes: map keys indent
+// by four spaces, printf arguments by eight, as bpftrace does.
+const (
+	keyIndent    = "    "
+	printfIndent = "        "
+)
+
 // render turns a Sym or Stack part into the text bpftrace shows for it; for
 // stacks it also returns the function names, leaf first.
-func (s *symbolizer) render(b []byte, t types.Type) (string, []string) {
+func (s *symbolizer) render(b []byte, t types.Type, indent string) (string, []string) {
 	addr := binary.LittleEndian.Uint64(b)
 	var pid uint32
 	if t.Size == 16 {
@@ -86,7 +93,7 @@ func (s *symbolizer) render(b []byte, t types.Type) (string, []string) {
 	text.WriteString("\n")
 	for _, a := range addrs {
 		f := s.resolve(t.AddrSpace, pid, a)
-		text.WriteString(frameLine(t, f))
+		text.WriteString(frameLine(t, f, indent))
 		text.WriteString("\n")
 		if f.name == "" {
 			names = append(names, symbols.Unknown(a))
@@ -98,7 +105,7 @@ func (s *symbolizer) render(b []byte, t types.Type) (string, []string) {
 }
 
 // frameLine lays one frame out in the stack's mode.
-func frameLine(t types.Type, f frame) string {
+func frameLine(t types.Type, f frame, indent string) string {
 	switch t.StackMode {
 	case "perf":
 		name, module := "[unknown]", ""
@@ -113,12 +120,12 @@ func frameLine(t types.Type, f frame) string {
 		}
 		return fmt.Sprintf("\t%x %s%s", f.addr, name, module)
 	case "raw":
-		return fmt.Sprintf("    %x", f.addr)
+		return fmt.Sprintf("%s%x", indent, f.addr)
 	}
 	if f.name == "" {
-		return "    " + symbols.Unknown(f.addr)
+		return indent + symbols.Unknown(f.addr)
 	}
-	return "    " + symbols.Format(f.name, f.off)
+	return indent + symbols.Format(f.name, f.off)
 }
 
 func (s *symbolizer) resolve(space types.AddrSpace, pid uint32, addr uint64) frame {
@@ -158,4 +165,14 @@ func (s *symbolizer) stack(t types.Type, id uint32) []uint64 {
 		addrs = append(addrs, a)
 	}
 	return addrs
+}
+
+// value decodes one record part, rendering symbols and stacks as text with
+// stack frames indented by indent.
+func (s *symbolizer) value(b []byte, t types.Type, indent string) any {
+	if t.Kind == types.Sym || t.Kind == types.Stack {
+		text, _ := s.render(b, t, indent)
+		return text
+	}
+	return decode(b, t)
 }
