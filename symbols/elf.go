@@ -177,6 +177,19 @@ func goFuncs(f *elf.File) (cands []candidate, err error) {
 // vdso returns the symbols of the kernel's vDSO, read from this process's
 // own copy: every process of the running kernel maps the same image.
 var vdso = sync.OnceValues(func() (*Table, error) {
+	image, err := vdsoImage()
+	if err != nil {
+		return nil, err
+	}
+	t, err := readELF(bytes.NewReader(image))
+	if err != nil {
+		return nil, fmt.Errorf("read the vDSO: %w", err)
+	}
+	return t, nil
+})
+
+// vdsoImage returns the bytes of this process's vDSO mapping.
+func vdsoImage() ([]byte, error) {
 	maps, err := readMaps("/proc/self/maps")
 	if err != nil {
 		return nil, err
@@ -194,11 +207,7 @@ var vdso = sync.OnceValues(func() (*Table, error) {
 		if _, err := mem.ReadAt(image, int64(m.start)); err != nil {
 			return nil, fmt.Errorf("read the vDSO: %w", err)
 		}
-		t, err := readELF(bytes.NewReader(image))
-		if err != nil {
-			return nil, fmt.Errorf("read the vDSO: %w", err)
-		}
-		return t, nil
+		return image, nil
 	}
 	return nil, fmt.Errorf("this process maps no vDSO: %w", os.ErrNotExist)
-})
+}

@@ -205,3 +205,21 @@ func TestELFErrors(t *testing.T) {
 		t.Error("a shell script parsed as ELF")
 	}
 }
+
+func FuzzReadELF(f *testing.F) {
+	if image, err := vdsoImage(); err == nil {
+		f.Add(image)
+	}
+	f.Add([]byte("\x7fELF\x02\x01\x01"))
+	f.Fuzz(func(t *testing.T, image []byte) {
+		tab, err := readELF(bytes.NewReader(image))
+		if err != nil {
+			return
+		}
+		for _, s := range tab.Symbols() {
+			if got, ok := tab.Lookup(s.Addr); !ok || got.Addr != s.Addr {
+				t.Fatalf("Lookup(%#x) = %+v, %v; want a symbol at that address", s.Addr, got, ok)
+			}
+		}
+	})
+}

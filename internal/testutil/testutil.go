@@ -1,7 +1,7 @@
 // Package testutil owns the helpers that ebtrace's tests share: skipping when
 // root or tracefs is missing, building the module's commands (the workload
-// especially) once per test process, and golden-file comparison with a -update
-// flag.
+// especially) once per test process or taking them prebuilt from
+// $EBTRACE_TEST_BINDIR, and golden-file comparison with a -update flag.
 package testutil
 
 import (
@@ -84,6 +84,12 @@ var (
 	builds   = map[string]*build{}
 )
 
+// BinDirEnv names the environment variable that hands Build prebuilt
+// binaries: when it is set, Build(t, "./cmd/ebtrace") returns
+// $EBTRACE_TEST_BINDIR/ebtrace instead of running the go tool. Test binaries
+// run where there is no Go toolchain, such as the VM of vm/run.sh, need it.
+const BinDirEnv = "EBTRACE_TEST_BINDIR"
+
 // Build compiles the main package pkg, a path relative to the module root
 // such as "./cmd/ebtrace", and returns the binary's path. The build runs once
 // per test process and package; later calls return the same path, or fail
@@ -93,8 +99,19 @@ var (
 // Binaries are kept under os.TempDir() at a path fixed by the module root and
 // package, and replaced atomically, so concurrent test processes share one
 // file per package instead of leaving a directory each behind.
+//
+// When the BinDirEnv variable is set, Build builds nothing: it returns the
+// binary named after pkg's last element in that directory, and fails the
+// test if it is missing.
 func Build(t testing.TB, pkg string) string {
 	t.Helper()
+	if dir := os.Getenv(BinDirEnv); dir != "" {
+		path, err := prebuilt(dir, pkg)
+		if err != nil {
+			t.Fatalf("%s is set: %v", BinDirEnv, err)
+		}
+		return path
+	}
 	buildsMu.Lock()
 	b, ok := builds[pkg]
 	if !ok {
@@ -109,6 +126,32 @@ func Build(t testing.TB, pkg string) string {
 	return b.path
 }
 
+// binaryName is the file name a build of pkg gets: its last path element.
+func binaryName(pkg string) string {
+	name := filepath.Base(filepath.Clean(pkg))
+	if name == "." || name == string(filepath.Separator) {
+		return "main"
+	}
+	return name
+}
+
+// prebuilt returns the binary for pkg in dir, or an error wrapping
+// os.ErrNotExist when there is no such regular file.
+func prebuilt(dir, pkg string) (string, error) {
+	path, err := filepath.Abs(filepath.Join(dir, binaryName(pkg)))
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("prebuilt binary for %s: %w", pkg, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("prebuilt binary for %s: %s is not a regular file: %w", pkg, path, os.ErrNotExist)
+	}
+	return path, nil
+}
+
 func goBuild(pkg string) (string, error) {
 	root, err := moduleRoot()
 	if err != nil {
@@ -119,10 +162,7 @@ func goBuild(pkg string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	name := filepath.Base(filepath.Clean(pkg))
-	if name == "." || name == string(filepath.Separator) {
-		name = "main"
-	}
+	name := binaryName(pkg)
 	final := filepath.Join(dir, name+"-"+hex.EncodeToString(sum[:6]))
 	staging, err := os.MkdirTemp(dir, "build-")
 	if err != nil {

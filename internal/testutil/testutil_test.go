@@ -248,3 +248,24 @@ func TestDiff(t *testing.T) {
 		})
 	}
 }
+
+func TestBuildPrebuilt(t *testing.T) {
+	dir := t.TempDir()
+	want := filepath.Join(dir, "ebtrace")
+	if err := os.WriteFile(want, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(BinDirEnv, dir)
+	if got := Build(t, "./cmd/ebtrace"); got != want {
+		t.Errorf("Build with %s=%s returned %q, want %q", BinDirEnv, dir, got, want)
+	}
+	if _, err := prebuilt(dir, "./internal/cmd/workload"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("prebuilt workload in a directory without one: err %v, want os.ErrNotExist", err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "workload"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prebuilt(dir, "./internal/cmd/workload"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("prebuilt workload that is a directory: err %v, want os.ErrNotExist", err)
+	}
+}
