@@ -1,0 +1,124 @@
+package fentry
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+
+	"ebtrace/probe/kprobe"
+)
+
+// errENOTSUPP is the kernel-internal ENOTSUPP (524) that BPF attach paths
+// return to user space; x/sys/unix does not name it.
+const errENOTSUPP = syscall.Errno(524)
+
+// probeTargets are functions an empty fentry program is attached to, to
+// learn whether trampolines work: bpf_fentry_test1 exists for BPF's own
+// tests and runs only under BPF_PROG_TEST_RUN.
+var probeTargets = []string{"bpf_fentry_test1", "vfs_read"}
+
+// Available returns nil when the running kernel attaches BPF trampolines,
+// else a *kprobe.Unavailable naming why. It loads and attaches an empty
+// fentry program once per process. Failures it cannot explain give nil,
+// leaving the real load to report them.
+func Available() error { return trampolines() }
+
+var trampolines = sync.OnceValue(func() error {
+	vm, err := vmlinuxFuncs()
+	if errors.Is(err, ebpf.ErrNotSupported) {
+		return &kprobe.Unavailable{Reason: "this kernel has no BTF (CONFIG_DEBUG_INFO_BTF is off)"}
+	}
+	if err != nil {
+		return nil
+	}
+	for _, target := range probeTargets {
+		if vm.count[target] == 1 {
+			return tryTrampoline(target)
+		}
+	}
+	return nil
+})
+
+// tryTrampoline loads and attaches an empty fentry program to target.
+func tryTrampoline(target string) error {
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type:         ebpf.Tracing,
+		AttachType:   ebpf.AttachTraceFEntry,
+		AttachTo:     target,
+		License:      "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
+	})
+	if err != nil {
+		if errors.Is(err, ebpf.ErrNotSupported) {
+			return &kprobe.Unavailable{Reason: "this kernel has no BPF trampolines (fentry needs Linux 5.5 or later)"}
+		}
+		return refused(err)
+	}
+	defer prog.Close()
+	l, err := link.AttachTracing(link.TracingOptions{Program: prog})
+	if err != nil {
+		if errors.Is(err, errENOTSUPP) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, ebpf.ErrNotSupported) {
+			return &kprobe.Unavailable{Reason: "this kernel cannot attach BPF trampolines (it lacks ftrace direct calls)"}
+		}
+		return refused(err)
+	}
+	l.Close()
+	return nil
+}
+
+// refused explains an EPERM given to root; other errors are left to the
+// real load, as is EPERM for other users (missing privileges).
+func refused(err error) error {
+	if !errors.Is(err, unix.EPERM) || os.Geteuid() != 0 {
+		return nil
+	}
+	if mode := lockdown(); mode != "" && mode != "none" {
+		return &kprobe.Unavailable{Reason: "the kernel refuses BPF trampolines (kernel lockdown: " + mode + ")"}
+	}
+	return &kprobe.Unavailable{Reason: "the kernel refuses BPF trampolines (EPERM although ebtrace runs as root: kernel lockdown or a security module)"}
+}
+
+// lockdown returns the kernel's lockdown mode, the bracketed word of
+// "none [integrity] confidentiality", or "" when securityfs does not show
+// it.
+func lockdown() string {
+	b, err := os.ReadFile("/sys/kernel/security/lockdown")
+	if err != nil {
+		return ""
+	}
+	_, rest, ok := strings.Cut(string(b), "[")
+	mode, _, ok2 := strings.Cut(rest, "]")
+	if !ok || !ok2 {
+		return ""
+	}
+	return mode
+}
+
+// Available implements probe.Instance.
+func (i *instance) Available() error {
+	err := Available()
+	if err == nil {
+		return nil
+	}
+	return &kprobe.Unavailable{Reason: i.name + ": " + err.Error() + "; " + i.instead()}
+}
+
+// instead suggests a kprobe on the same function when the kernel has
+// kprobes, else what kprobe.Instead suggests.
+func (i *instance) instead() string {
+	if kprobe.Available() != nil {
+		return kprobe.Instead(i.fn, i.exit, i.env)
+	}
+	k := "kprobe:"
+	if i.exit {
+		k = "kretprobe:"
+	}
+	return "use " + k + i.fn + " instead"
+}

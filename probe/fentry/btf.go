@@ -1,0 +1,124 @@
+package fentry
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+)
+
+// vmlinuxBTF is where the kernel publishes its own BTF; modules' BTF sits
+// beside it under their names.
+const vmlinuxBTF = "/sys/kernel/btf/vmlinux"
+
+// btfCache shares decoded kernel and module BTF within the process.
+var btfCache = btf.NewCache()
+
+// funcs are the BTF functions of vmlinux or of one module.
+type funcs struct {
+	module string   // "" for vmlinux
+	names  []string // sorted, each once
+	count  map[string]int
+	// byName holds a module's functions, decoded as its names were read;
+	// vmlinux's are decoded on demand instead.
+	byName map[string]*btf.Func
+}
+
+func newFuncs(module string, names []string) *funcs {
+	f := &funcs{module: module, count: map[string]int{}}
+	for _, n := range names {
+		f.count[n]++
+	}
+	for n := range f.count {
+		f.names = append(f.names, n)
+	}
+	slices.Sort(f.names)
+	return f
+}
+
+// errNoBTF is returned, wrapped, when the kernel publishes no BTF.
+var errNoBTF = fmt.Errorf("this kernel has no BTF (%s is missing: CONFIG_DEBUG_INFO_BTF is off), which fentry and fexit need: %w", vmlinuxBTF, ebpf.ErrNotSupported)
+
+// vmlinuxFuncs reads the names of the kernel's BTF functions once per
+// process.
+var vmlinuxFuncs = sync.OnceValues(func() (*funcs, error) {
+	raw, err := os.ReadFile(vmlinuxBTF)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errNoBTF
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kernel BTF: %w", err)
+	}
+	names, err := funcNames(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", vmlinuxBTF, err)
+	}
+	return newFuncs("", names), nil
+})
+
+var (
+	modulesMu sync.Mutex
+	modules   = map[string]*funcs{}
+)
+
+// moduleFuncs returns the BTF functions of a loaded module, or an error
+// wrapping fs.ErrNotExist when it has no BTF.
+func moduleFuncs(module string) (*funcs, error) {
+	modulesMu.Lock()
+	defer modulesMu.Unlock()
+	if f := modules[module]; f != nil {
+		return f, nil
+	}
+	spec, err := btfCache.Module(module)
+	if err != nil {
+		return nil, fmt.Errorf("BTF of module %s: %w", module, err)
+	}
+	var names []string
+	byName := map[string]*btf.Func{}
+	for typ, err := range spec.All() {
+		if err != nil {
+			return nil, fmt.Errorf("BTF of module %s: %w", module, err)
+		}
+		if fn, ok := typ.(*btf.Func); ok {
+			names = append(names, fn.Name)
+			byName[fn.Name] = fn
+		}
+	}
+	f := newFuncs(module, names)
+	f.byName = byName
+	modules[module] = f
+	return f, nil
+}
+
+// moduleNames lists the loaded modules that have BTF.
+func moduleNames() ([]string, error) {
+	names, err := btfCache.Modules()
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return names, err
+}
+
+// lookup decodes the function name, which the caller knows is unique in f.
+func (f *funcs) lookup(name string) (*btf.Func, error) {
+	if f.byName != nil {
+		if fn := f.byName[name]; fn != nil {
+			return fn, nil
+		}
+		return nil, fmt.Errorf("BTF of module %s has no function %s: %w", f.module, name, btf.ErrNotFound)
+	}
+	spec, err := btfCache.Kernel()
+	if err != nil {
+		return nil, fmt.Errorf("kernel BTF: %w", err)
+	}
+	var fn *btf.Func
+	if err := spec.TypeByName(name, &fn); err != nil {
+		return nil, fmt.Errorf("kernel BTF: %w", err)
+	}
+	return fn, nil
+}

@@ -1,0 +1,268 @@
+// Package kprobe provides kprobe:FUNC and kretprobe:FUNC probes on kernel
+// functions: arg0.. from the saved argument registers (probe/arch says
+// where struct pt_regs keeps them), retval on return, and func. Specs may
+// name a module (kprobe:ext4:ext4_file_open), an offset into the function
+// (kprobe:vfs_read+16) or a wildcard (kprobe:vfs_*, one instance per
+// function). Functions come from /proc/kallsyms, minus the code the kernel
+// refuses to probe; listing prefers available_filter_functions when it is
+// readable.
+//
+// Wildcards give one program per function: multi-kprobe links would need
+// one program shared by several instances, which the pipeline has no
+// notion of yet.
+package kprobe
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+
+	"ebtrace/probe"
+	"ebtrace/probe/arch"
+	"ebtrace/source"
+	"ebtrace/types"
+)
+
+// Provider is kprobe or kretprobe.
+type Provider struct {
+	ret   bool
+	names []string
+}
+
+// Kprobe fires when a kernel function starts, Kretprobe when it returns.
+var (
+	Kprobe    = Provider{names: []string{"kprobe", "k"}}
+	Kretprobe = Provider{ret: true, names: []string{"kretprobe", "kr"}}
+)
+
+// Names implements probe.Provider.
+func (p Provider) Names() []string { return p.names }
+
+// Target is a parsed attach spec on a kernel function:
+// [MODULE:]FUNC[+OFFSET].
+type Target struct {
+	Module     string // "" when the spec names none
+	Func       string // may hold * and ?
+	Offset     uint64
+	OffsetText string // as written, "" when there is no offset
+}
+
+// Wildcard reports whether t names functions or modules by pattern.
+func (t Target) Wildcard() bool { return strings.ContainsAny(t.Module+t.Func, "*?") }
+
+// ParseTarget parses the spec after "KIND:" for a probe type on kernel
+// functions; only kprobe takes an offset. Problems are *probe.Error.
+func ParseTarget(kind, spec string) (Target, error) {
+	example := &probe.Error{Hints: []string{"for example " + kind + ":vfs_read, " + kind + ":ext4:ext4_file_open or " + kind + ":vfs_*"}}
+	if kind == "kprobe" {
+		example.Hints[0] = "for example kprobe:vfs_read, kprobe:vfs_read+16, kprobe:ext4:ext4_file_open or kprobe:vfs_*"
+	}
+	fail := func(format string, args ...any) (Target, error) {
+		example.Msg = fmt.Sprintf(format, args...)
+		return Target{}, example
+	}
+	var t Target
+	parts := strings.Split(spec, ":")
+	switch len(parts) {
+	case 1:
+		t.Func = parts[0]
+	case 2:
+		t.Module, t.Func = parts[0], parts[1]
+		if !validName(t.Module, "-") {
+			return fail("%s:%s: %q is not a module name", kind, spec, t.Module)
+		}
+	default:
+		return fail("%s:%s has too many parts: want %s:[MODULE:]FUNCTION", kind, spec, kind)
+	}
+	if fn, off, ok := strings.Cut(t.Func, "+"); ok {
+		n, err := strconv.ParseUint(off, 0, 64)
+		switch {
+		case kind != "kprobe":
+			return fail("%s:%s: offsets apply to kprobe only, not %s", kind, spec, kind)
+		case err != nil:
+			return fail("kprobe:%s: offset %q is not a number", spec, off)
+		}
+		t.Func, t.Offset, t.OffsetText = fn, n, off
+	}
+	if t.Func == "" {
+		return fail("%s:%s names no function", kind, spec)
+	}
+	if !validName(t.Func, ".") {
+		return fail("%s:%s: %q is not a kernel function name", kind, spec, t.Func)
+	}
+	if t.OffsetText != "" && t.Wildcard() {
+		return fail("kprobe:%s: an offset needs one function, not a wildcard", spec)
+	}
+	return t, nil
+}
+
+// validName reports whether s holds only identifier characters, the
+// wildcards * and ?, and the extra characters given.
+func validName(s, extra string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		ok := c == '_' || c == '*' || c == '?' || strings.ContainsRune(extra, c) ||
+			c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// Expand implements probe.Provider.
+func (p Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) {
+	kind := p.names[0]
+	t, err := ParseTarget(kind, spec)
+	if err != nil {
+		return nil, err
+	}
+	tab, err := tableFor(env)
+	if err != nil {
+		return nil, err
+	}
+	if t.Wildcard() {
+		matches := tab.match(t.Module, t.Func)
+		if len(matches) == 0 {
+			return nil, &probe.Error{
+				Msg:   fmt.Sprintf("%s:%s matches no kernel function", kind, spec),
+				Hints: []string{fmt.Sprintf("list them with: ebtrace -l '%s:*'", kind)},
+			}
+		}
+		out := make([]probe.Instance, len(matches))
+		for i, f := range matches {
+			module := t.Module
+			if strings.ContainsAny(module, "*?") {
+				module = cmp.Or(f.Module, "vmlinux")
+			}
+			out[i] = p.instance(module, f.Name, "", 0, env)
+		}
+		return out, nil
+	}
+	f, ok := tab.lookup(t.Module, t.Func)
+	if !ok {
+		return nil, notFound(kind, spec, t, tab)
+	}
+	if f.Blocked {
+		return nil, &probe.Error{
+			Msg:   fmt.Sprintf("%s:%s: the kernel does not allow kprobes on %s (entry, noinstr, init or kprobe-blacklisted code)", kind, spec, t.Func),
+			Hints: []string{"probe a function it calls, or a tracepoint"},
+		}
+	}
+	if t.OffsetText != "" && f.Size > 0 && t.Offset >= f.Size {
+		return nil, &probe.Error{Msg: fmt.Sprintf("kprobe:%s: offset %d is past the end of %s, which is %d bytes long", spec, t.Offset, t.Func, f.Size)}
+	}
+	return []probe.Instance{p.instance(t.Module, t.Func, t.OffsetText, t.Offset, env)}, nil
+}
+
+func (p Provider) instance(module, fn, offsetText string, offset uint64, env *probe.Env) *instance {
+	name := p.names[0] + ":"
+	if module != "" {
+		name += module + ":"
+	}
+	name += fn
+	if offsetText != "" {
+		name += "+" + offsetText
+	}
+	return &instance{ret: p.ret, name: name, fn: fn, offset: offset, env: env}
+}
+
+func notFound(kind, spec string, t Target, tab *table) error {
+	e := &probe.Error{Msg: fmt.Sprintf("%s:%s: no kernel function %s", kind, spec, t.Func)}
+	if t.Module != "" {
+		e.Msg += " in module " + t.Module
+		if _, ok := tab.lookup("", t.Func); ok {
+			e.Hints = append(e.Hints, fmt.Sprintf("%s is in another module: try %s:%s", t.Func, kind, t.Func))
+			return e
+		}
+	}
+	if close := source.Closest(t.Func, tab.names(), 3); len(close) > 0 {
+		e.Hints = append(e.Hints, "did you mean "+strings.Join(close, ", ")+"?")
+	}
+	e.Hints = append(e.Hints, fmt.Sprintf("list kernel functions with: ebtrace -l '%s:*'", kind))
+	return e
+}
+
+// Probes implements probe.Provider.
+func (p Provider) Probes(_ string, env *probe.Env) ([]probe.Listing, error) {
+	tab, err := tableFor(env)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]probe.Listing, len(tab.listed))
+	for i, f := range tab.listed {
+		name := p.names[0] + ":" + f.Name
+		if f.Module != "" {
+			name = p.names[0] + ":" + f.Module + ":" + f.Name
+		}
+		out[i] = probe.Listing{Name: name}
+	}
+	return out, nil
+}
+
+type instance struct {
+	ret    bool
+	name   string // canonical probe name
+	fn     string
+	offset uint64
+	env    *probe.Env
+}
+
+func (i *instance) Name() string           { return i.name }
+func (i *instance) Kind() probe.Kind       { return probe.Event }
+func (i *instance) Program() probe.Program { return probe.Program{Type: ebpf.Kprobe} }
+
+func (i *instance) Arg(string) (probe.Arg, error) {
+	builtins := "arg0, arg1, ... and func"
+	if i.ret {
+		builtins = "retval and func"
+	}
+	return probe.Arg{}, &probe.Error{
+		Msg:   fmt.Sprintf("%s has no args: a kprobe sees registers, not named arguments", i.name),
+		Hints: []string{"use " + builtins + ", or fentry:" + i.fn + " for arguments by name"},
+	}
+}
+
+// Builtin gives arg0.. (kprobe) or retval (kretprobe) as 64-bit registers
+// read from struct pt_regs, and func as the function's name.
+func (i *instance) Builtin(name string) (probe.Arg, bool) {
+	if name == "func" {
+		return probe.Arg{Type: types.String(len(i.fn) + 1), Text: i.fn}, true
+	}
+	regs, err := arch.Host()
+	if err != nil {
+		return probe.Arg{}, false
+	}
+	if name == "retval" {
+		return probe.Arg{Type: types.UInt64, Offset: regs.Ret}, i.ret
+	}
+	n, ok := strings.CutPrefix(name, "arg")
+	index, err := strconv.Atoi(n)
+	if !ok || err != nil || i.ret || strconv.Itoa(index) != n {
+		return probe.Arg{}, false
+	}
+	off, ok := regs.Arg(index)
+	return probe.Arg{Type: types.UInt64, Offset: off}, ok
+}
+
+// Attach implements probe.Instance.
+func (i *instance) Attach(prog *ebpf.Program) (io.Closer, error) {
+	var l link.Link
+	var err error
+	if i.ret {
+		l, err = link.Kretprobe(i.fn, prog, nil)
+	} else {
+		l, err = link.Kprobe(i.fn, prog, &link.KprobeOptions{Offset: i.offset})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("attach %s: %w", i.name, err)
+	}
+	return l, nil
+}
