@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite. Run as root on Linux: the kernel tiers load and
 # attach BPF programs (tests that need a missing kernel feature skip and say
-# why). Everything it needs is Go and the Go modules in go.mod.
+# why). Besides Go and the modules in go.mod, the C workloads need gcc and
+# sys/sdt.h: setup.sh installs them from Debian's packages when missing.
 set -euo pipefail
 cd "$(dirname "$0")"
+./setup.sh
 unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then
 	echo "gofmt would change: $unformatted"

@@ -7,11 +7,14 @@
 // Usage:
 //
 //	workload getppid N    N getppid(2) calls
-//	workload spin N       the same, named for throughput benchmarks
+//	workload spin MS      run on the CPU in user space until the process has
+//	                      used MS milliseconds of CPU time, making no syscalls
+//	                      but clock_gettime(2)
 //	workload open PATH... openat(2) each path read-only, then close it;
 //	                      a path that cannot be opened is skipped
 //	workload write LO HI  one write(2) of each size LO..HI to /dev/null
 //	workload sleep MS     sleep MS milliseconds
+//	workload call N       N calls of main.target, a function uprobes attach to
 //
 // It exits 0 on success, 1 if a syscall it depends on fails, and 2 on bad
 // usage.
@@ -26,7 +29,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const usage = `usage: workload getppid N | spin N | open PATH... | write LO HI | sleep MS`
+const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | call N`
 
 // usageError is a command-line mistake; main reports it with exit status 2.
 type usageError struct{ msg string }
@@ -50,7 +53,7 @@ func run(args []string) error {
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
-	case "getppid", "spin":
+	case "getppid":
 		n, err := counts(cmd, rest, 1)
 		if err != nil {
 			return err
@@ -72,12 +75,28 @@ func run(args []string) error {
 			return usageError{fmt.Sprintf("write: LO %d is greater than HI %d", n[0], n[1])}
 		}
 		return writeSizes(n[0], n[1])
+	case "spin":
+		n, err := counts(cmd, rest, 1)
+		if err != nil {
+			return err
+		}
+		spin(time.Duration(n[0]) * time.Millisecond)
+		return nil
 	case "sleep":
 		n, err := counts(cmd, rest, 1)
 		if err != nil {
 			return err
 		}
 		time.Sleep(time.Duration(n[0]) * time.Millisecond)
+		return nil
+	case "call":
+		n, err := counts(cmd, rest, 1)
+		if err != nil {
+			return err
+		}
+		for i := range n[0] {
+			sink += target(i)
+		}
 		return nil
 	}
 	return usageError{fmt.Sprintf("unknown subcommand %q", cmd)}
@@ -107,6 +126,27 @@ func getppid(n int) {
 	}
 }
 
+// spin keeps one CPU busy until the process has used d of CPU time, so
+// CPU-time samplers see it for d whatever else runs. It reads the clock only
+// every few microseconds of work.
+func spin(d time.Duration) {
+	var start, now unix.Timespec
+	unix.ClockGettime(unix.CLOCK_PROCESS_CPUTIME_ID, &start)
+	for x := uint64(1); ; {
+		for range 10000 {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+		unix.ClockGettime(unix.CLOCK_PROCESS_CPUTIME_ID, &now)
+		if time.Duration(now.Nano()-start.Nano()) >= d {
+			spun = x
+			return
+		}
+	}
+}
+
+// spun keeps spin's arithmetic from being optimised away.
+var spun uint64
+
 // openClose opens and closes each path, ignoring paths that do not open.
 func openClose(paths []string) {
 	for _, p := range paths {
@@ -134,3 +174,13 @@ func writeSizes(lo, hi int) error {
 	}
 	return nil
 }
+
+// sink keeps target's results, so its calls have an effect.
+var sink int
+
+// target is the function uprobe tests count: main.target in the symbol
+// table. go:noinline keeps each call a real call; its argument arrives in
+// rax (Go's register ABI), not rdi as in C.
+//
+//go:noinline
+func target(i int) int { return i + 1 }

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"ebtrace/internal/testutil"
+	"ebtrace/probe/uprobe"
+)
+
+// These tests drive uprobes, uretprobes and USDT probes end to end with
+// C programs gcc builds from the providers' testdata, and the Go workload.
+
+func cTarget(t *testing.T, opt string) string {
+	t.Helper()
+	return testutil.BuildC(t, "../../probe/uprobe/testdata/target.c", opt)
+}
+
+func cTicker(t *testing.T, opt string) string {
+	t.Helper()
+	return testutil.BuildC(t, "../../probe/usdt/testdata/ticker.c", opt, "../../probe/usdt/testdata/guarded.c")
+}
+
+func TestUprobeC(t *testing.T) {
+	for _, opt := range []string{"-O0", "-O2"} {
+		t.Run(opt, func(t *testing.T) {
+			bin := cTarget(t, opt)
+			r := ebtrace(t, "-e", "uprobe:"+bin+":add { @ = count(); }", "-c", bin+" 1000")
+			r.want(t, 0, "\n\n@: 1000\n")
+
+			r = ebtrace(t, "-e", "u:"+bin+":add { @a[arg0] = count(); @s = sum(arg1); @f[func] = count(); @p[probe] = count(); }", "-c", bin+" 5")
+			r.want(t, 0, "\n\n@a[0]: 1\n@a[1]: 1\n@a[2]: 1\n@a[3]: 1\n@a[4]: 1\n@f[add]: 5\n@p[uprobe:"+bin+":add]: 5\n@s: 20\n")
+
+			r = ebtrace(t, "-e", "uretprobe:"+bin+":add { @r[retval] = count(); }", "-c", bin+" 4")
+			r.want(t, 0, "\n\n@r[0]: 1\n@r[3]: 1\n@r[6]: 1\n@r[9]: 1\n")
+		})
+	}
+}
+
+func TestUprobeGo(t *testing.T) {
+	wl := testutil.Workload(t)
+	r := ebtrace(t, "-e", "uprobe:"+wl+":main.target { @ = count(); }", "-c", wl+" call 1000")
+	r.want(t, 0, "\n\n@: 1000\n")
+	r = ebtrace(t, "-e", "uprobe:"+wl+":main.targ* { @[func] = count(); }", "-c", wl+" call 7")
+	r.want(t, 0, "\n\n@[main.target]: 7\n")
+}
+
+// A library named as the dynamic linker finds it; the probe name shows
+// the file it resolved to.
+func TestUprobeLibrary(t *testing.T) {
+	bin := cTarget(t, "-O2")
+	libc, err := uprobe.Open("libc", 0)
+	if err != nil {
+		t.Skipf("no libc: %v", err)
+	}
+	libc.Close()
+	// glibc's atoi is an inline call of strtol at -O2: one call per run.
+	r := ebtrace(t, "-e", "uprobe:libc:strtol /pid == cpid/ { @[probe] = count(); }", "-c", bin+" 5")
+	r.want(t, 0, "\n\n@[uprobe:"+libc.Path+":strtol]: 1\n")
+}
+
+// -p limits uprobes to one process: another run of the same binary
+// while tracing is not counted.
+func TestUprobePID(t *testing.T) {
+	bin := cTarget(t, "-O2")
+	traced := exec.Command(bin, "20", "wait")
+	stdin, err := traced.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := traced.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer traced.Process.Kill()
+	testutil.RequireRoot(t)
+	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), "-p", fmt.Sprint(traced.Process.Pid), "-e", "uprobe:"+bin+":add { @ = count(); }")
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFor(t, func() bool { return strings.Contains(stderr.String(), "Attached") })
+	if out, err := exec.Command(bin, "7").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	io.WriteString(stdin, "go\n")
+	traced.Wait()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	if stdout.String() != "\n\n@: 20\n" {
+		t.Errorf("stdout %q, want @: 20", stdout.String())
+	}
+}
+
+func TestUprobeErrors(t *testing.T) {
+	bin := cTarget(t, "-O2")
+	r := ebtrace(t, "-e", "uprobe:"+bin+":ad { }")
+	r.want(t, 1, "")
+	if want := "hint: did you mean add?\n"; !strings.Contains(r.stderr, `error: function "ad" does not exist in `+bin) || !strings.Contains(r.stderr, want) {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	r = ebtrace(t, "-e", "uprobe:"+bin+"x:add { }")
+	r.want(t, 1, "")
+	if !strings.Contains(r.stderr, "error: binary "+bin+"x does not exist") || !strings.Contains(r.stderr, "hint: did you mean "+bin+"?") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	r = ebtrace(t, "-e", "uretprobe:"+bin+":add { @ = arg0; }")
+	r.want(t, 1, "")
+	if !strings.Contains(r.stderr, "arg0 is not defined in uretprobe probes") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}
+
+func TestUprobeList(t *testing.T) {
+	bin := cTarget(t, "-O2")
+	r := ebtrace(t, "-l", "uprobe:"+bin+":ad*")
+	r.want(t, 0, "uprobe:"+bin+":add\n")
+	r = ebtrace(t, "-lv", "ur:"+bin+":add")
+	r.want(t, 0, "uretprobe:"+bin+":add\n")
+}
+
+// Every argument form reaches the script; the semaphore-guarded probe
+// fires, so the kernel raised its semaphore.
+func TestUSDT(t *testing.T) {
+	for _, opt := range []string{"-O0", "-O2"} {
+		t.Run(opt, func(t *testing.T) {
+			bin := cTicker(t, opt)
+			r := ebtrace(t, "-e", "usdt:"+bin+":ebtrace:tick { @c = count(); @i[arg0] = count(); @n[str(arg1)] = count(); }"+
+				" U:"+bin+":guarded { @g = count(); @v = sum(arg0); @b = min(arg1); @k[arg2] = count(); }"+
+				" usdt:"+bin+":ebtrace:sizes { @small = min(arg0); @half = max(arg1); @big = min(arg2); }"+
+				" usdt:"+bin+":ebtrace:total { @total = max(arg0); }",
+				"-c", bin+" 6")
+			r.want(t, 0, "\n\n@b: -5000000000\n@big: -5000000000\n@c: 6\n@g: 6\n@half: 65005\n"+
+				"@i[0]: 1\n@i[1]: 1\n@i[2]: 1\n@i[3]: 1\n@i[4]: 1\n@i[5]: 1\n"+
+				"@k[-7]: 6\n@n[even]: 3\n@n[odd]: 3\n@small: -5\n@total: 15\n@v: 15\n")
+			if r.stderr != "Attached 4 probes\n" {
+				t.Errorf("stderr %q", r.stderr)
+			}
+		})
+	}
+}
+
+func TestUSDTList(t *testing.T) {
+	bin := cTicker(t, "-O2")
+	r := ebtrace(t, "-l", "usdt:"+bin+":*")
+	r.want(t, 0, "usdt:"+bin+":ebtrace:guarded\nusdt:"+bin+":ebtrace:sizes\nusdt:"+bin+":ebtrace:tick\nusdt:"+bin+":ebtrace:total\n")
+	r = ebtrace(t, "-lv", "usdt:"+bin+":*:tick")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "usdt:"+bin+":ebtrace:tick\n    arg0: int32 (-4@") || !strings.Contains(r.stdout, "\n    arg1: void * (8@") {
+		t.Errorf("exit %d, stdout:\n%s", r.code, r.stdout)
+	}
+	r = ebtrace(t, "-e", "usdt:"+bin+":ebtrace:tock { }")
+	r.want(t, 1, "")
+	if !strings.Contains(r.stderr, "has no USDT probe ebtrace:tock") || !strings.Contains(r.stderr, "hint: did you mean ebtrace:tick") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}
+
+// Debian's python3 has USDT probes; function__entry is semaphore-guarded
+// and names the function in arg1.
+func TestUSDTPython(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if _, err := os.Stat(python); err != nil {
+		t.Skipf("%s is not installed", python)
+	}
+	r := ebtrace(t, "-l", "usdt:"+python+":*")
+	if r.code != 0 || !strings.Contains(r.stdout, "usdt:"+python+":python:function__entry\n") {
+		t.Skipf("%s lists no function__entry probe (exit %d): %s", python, r.code, r.stderr)
+	}
+	// CPython 3.11 fires function__entry when it starts or resumes a frame
+	// outside its inlined calls: each next() of a new generator.
+	script := "def ebtrace_probe_target():\n    yield 1\n\nfor i in range(5):\n    next(ebtrace_probe_target())\n"
+	dir := t.TempDir()
+	path := dir + "/gen.py"
+	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = ebtrace(t, "-e", `usdt:`+python+`:python:function__entry /str(arg1) == "ebtrace_probe_target"/ { @[str(arg0)] = count(); }`,
+		"-c", python+" -I -S "+path)
+	r.want(t, 0, "\n\n@["+path+"]: 5\n")
+}

@@ -1,0 +1,31 @@
+#!/bin/sh
+# setup.sh installs the Debian packages that ebtrace's tests need and this
+# machine lacks: gcc for the C workloads, systemtap-sdt-dev for sys/sdt.h
+# (the USDT workload), binutils for the objdump and readelf that some tests
+# compare with. It does nothing when all are present, and prints one line
+# when it installs something.
+set -eu
+
+missing=""
+command -v gcc >/dev/null 2>&1 || missing="$missing gcc libc6-dev"
+command -v objdump >/dev/null 2>&1 || missing="$missing binutils"
+# Ask the preprocessor for sys/sdt.h: it knows the multiarch include
+# directories. Without one, look where Debian puts the header.
+if command -v cpp >/dev/null 2>&1; then
+	printf '#include <sys/sdt.h>\n' | cpp -o /dev/null 2>/dev/null || missing="$missing systemtap-sdt-dev"
+elif ! ls /usr/include/sys/sdt.h /usr/include/*/sys/sdt.h >/dev/null 2>&1; then
+	missing="$missing systemtap-sdt-dev"
+fi
+[ -n "$missing" ] || exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+	echo "setup.sh: the tests need these Debian packages or their equivalents:$missing" >&2
+	exit 1
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "setup.sh: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq >/dev/null
+# shellcheck disable=SC2086 # one word per package
+$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
