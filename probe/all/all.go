@@ -4,9 +4,15 @@ package all
 
 import (
 	"ebtrace/probe"
+	"ebtrace/probe/fentry"
 	"ebtrace/probe/interval"
+	"ebtrace/probe/kprobe"
+	"ebtrace/probe/profile"
+	"ebtrace/probe/rawtracepoint"
 	"ebtrace/probe/special"
 	"ebtrace/probe/tracepoint"
+	"ebtrace/probe/uprobe"
+	"ebtrace/probe/usdt"
 )
 
 // Registry returns every provider under its names and aliases.
@@ -16,5 +22,16 @@ func Registry() *probe.Registry {
 		special.End,
 		tracepoint.Provider{},
 		interval.Provider{},
+		rawtracepoint.Provider{},
+		profile.Profile{},
+		profile.Software{},
+		profile.Hardware{},
+		kprobe.Kprobe,
+		kprobe.Kretprobe,
+		fentry.Entry,
+		fentry.Exit,
+		uprobe.Uprobe,
+		uprobe.Uretprobe,
+		usdt.Provider{},
 	)
 }
