@@ -447,3 +447,15 @@ func TestPrintfIsPrompt(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGINT)
 	cmd.Wait()
 }
+
+func TestInfo(t *testing.T) {
+	r := ebtrace(t, "--info")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"\nProgram types\n", "  ring buffer:", "  tracepoint:                  yes\n", "  uprobe, uretprobe, usdt:"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("--info has no %q:\n%s", want, r.stdout)
+		}
+	}
+}

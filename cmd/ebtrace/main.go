@@ -56,6 +56,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case o.version:
 		fmt.Fprintln(stdout, version)
 		return 0
+	case o.info:
+		if err := kernel.WriteInfo(stdout); err != nil {
+			return fail(stderr, err)
+		}
+		return 0
 	}
 	env := newEnv(stderr, o.pid)
 	reg := all.Registry()
@@ -191,6 +196,10 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 	if o.dryRun {
 		return dryRun(o, res, stderr)
 	}
+	stackOuts := stackOutputs(o, flameTitle(o))
+	if err := checkStackOutputs(stackOuts, res); err != nil {
+		return fail(stderr, err)
+	}
 	var child *child
 	var err error
 	if o.command != "" {
@@ -269,6 +278,9 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	if err := sess.Finish(); err != nil {
+		return fail(stderr, err)
+	}
+	if err := writeStackOutputs(stackOuts, sess); err != nil {
 		return fail(stderr, err)
 	}
 	return 0

@@ -25,7 +25,7 @@ var Allowed = map[string][]string{
 	"compile":                 {"check", "codegen", "plan", "probe", "source", "syntax"},
 	"load":                    {"codegen", "compile", "plan", "probe", "source"},
 	"symbols":                 {"kernel"},
-	"runtime":                 {"load", "output", "plan", "probe", "symbols", "types"},
-	"cmd/ebtrace": {"compile", "kernel", "load", "output", "plan", "probe", "probe/all",
+	"runtime":                 {"flame", "load", "output", "plan", "probe", "symbols", "types"},
+	"cmd/ebtrace": {"compile", "flame", "kernel", "load", "output", "plan", "probe", "probe/all",
 		"runtime", "source", "syntax"},
 }
