@@ -300,11 +300,13 @@ func (s *scanner) stringLit() token {
 
 // scanAttach scans the raw text of one attach point starting at the current
 // position: a run of non-space characters other than ',' '{' '}', where '/'
-// belongs to the attach point only right after ':' or within a path (a '/'
-// already seen since the last ':'). Quoted segments are kept verbatim. It
-// reports false after reporting an unterminated quote.
+// belongs to the attach point only where a path starts (right after ':', or
+// after "." or ".." there) or within a path (a '/' already seen since the
+// last ':'); elsewhere it opens the predicate. Quoted segments are kept
+// verbatim. It reports false after reporting an unterminated quote.
 func (s *scanner) scanAttach() (raw string, sp source.Span, ok bool) {
 	start := s.pos
+	segment := start // where the text after the last ':' starts
 	inPath := false
 	for s.pos < len(s.src) {
 		c := s.src[s.pos]
@@ -327,8 +329,9 @@ func (s *scanner) scanAttach() (raw string, sp source.Span, ok bool) {
 			}
 		case ':':
 			inPath = false
+			segment = s.pos + 1
 		case '/':
-			if s.pos > start && s.src[s.pos-1] == ':' || inPath {
+			if seg := s.src[segment:s.pos]; segment > start && (seg == "" || seg == "." || seg == "..") || inPath {
 				inPath = true
 			} else {
 				return s.src[start:s.pos], source.Span{Start: source.Pos(start), End: source.Pos(s.pos)}, true
