@@ -83,6 +83,9 @@ func Check(prog *syntax.Program, reg *probe.Registry, env *probe.Env) (*Info, er
 			case err != nil:
 				return nil, err
 			}
+			if usesIdent(p, "probe") {
+				insts = splitGroups(insts)
+			}
 			for _, inst := range insts {
 				c.info.Instances = append(c.info.Instances, &Instance{Probe: p, Index: i, Instance: inst})
 			}
@@ -101,6 +104,32 @@ func Check(prog *syntax.Program, reg *probe.Registry, env *probe.Env) (*Info, er
 	}
 	c.dedupe()
 	return c.info, c.diag.Err()
+}
+
+// usesIdent reports whether the probe's predicate or body names the
+// identifier name.
+func usesIdent(p *syntax.Probe, name string) bool {
+	found := false
+	syntax.Inspect(p, func(n syntax.Node) bool {
+		if id, ok := n.(*syntax.Ident); ok && id.Name == name {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// splitGroups replaces each probe.Group with its single instances.
+func splitGroups(insts []probe.Instance) []probe.Instance {
+	var out []probe.Instance
+	for _, in := range insts {
+		if g, ok := in.(probe.Group); ok {
+			out = append(out, g.Split()...)
+		} else {
+			out = append(out, in)
+		}
+	}
+	return out
 }
 
 func expand(reg *probe.Registry, env *probe.Env, ap *syntax.AttachPoint) ([]probe.Instance, error) {

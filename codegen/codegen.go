@@ -365,8 +365,8 @@ func (g *gen) valueTo(e syntax.Expr, dst int16, t types.Type) {
 		g.stackID(e, dst)
 		return
 	}
-	if t.Kind == types.Sym {
-		e = e.(*syntax.CallExpr).Args[0] // ksym(addr), usym(addr): the address
+	if call, ok := e.(*syntax.CallExpr); ok && t.Kind == types.Sym {
+		e = call.Args[0] // ksym(addr), usym(addr): the address
 	}
 	g.intExpr(e)
 	g.emit(asm.StoreMem(asm.R10, dst, asm.R0, asm.DWord))

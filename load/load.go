@@ -64,24 +64,58 @@ type VerifierError struct {
 
 func (e *VerifierError) Error() string { return e.Diag.Error() }
 
+// DryRun is what Verify found.
+type DryRun struct {
+	Verified int // programs the verifier accepted
+	// Unattachable are the reasons this kernel cannot run probes whose
+	// programs the verifier accepted nonetheless (kprobes without
+	// CONFIG_KPROBES: the program type is there, the attach point not).
+	Unattachable []error
+	// Unloadable are the reasons for probes whose programs this kernel
+	// refuses to load at all (fentry under lockdown); they were compiled.
+	Unloadable []error
+}
+
 // Verify loads r's maps and programs through the verifier and unloads them
-// again, for --dry-run. Programs whose probe the running kernel cannot run
-// are compiled only; the reasons are returned, and so is how many programs
-// the verifier accepted.
-func Verify(r *compile.Result) (verified int, unavailable []error, err error) {
+// again, for --dry-run. A program whose probe the kernel cannot run is
+// still offered to the verifier, on its own: it may load, or the kernel may
+// refuse it for the reason its probe gave.
+func Verify(r *compile.Result) (*DryRun, error) {
 	spec := r.Spec()
+	unavailable := map[string]error{}
 	for _, p := range r.Programs {
 		if err := p.Instance.Instance.Available(); err != nil {
 			delete(spec.Programs, p.Name)
-			unavailable = append(unavailable, err)
+			unavailable[p.Name] = err
 		}
 	}
 	coll, err := ebpf.NewCollection(spec)
 	if err != nil {
-		return 0, unavailable, explain(r, err)
+		return nil, explain(r, err)
 	}
 	coll.Close()
-	return len(spec.Programs), unavailable, nil
+	dry := &DryRun{Verified: len(spec.Programs)}
+	for _, p := range r.Programs {
+		reason, ok := unavailable[p.Name]
+		if !ok {
+			continue
+		}
+		one := r.Spec()
+		one.Programs = map[string]*ebpf.ProgramSpec{p.Name: one.Programs[p.Name]}
+		coll, err := ebpf.NewCollection(one)
+		var ve *ebpf.VerifierError
+		switch {
+		case err == nil:
+			coll.Close()
+			dry.Verified++
+			dry.Unattachable = append(dry.Unattachable, reason)
+		case errors.As(err, &ve) && len(ve.Log) > 0:
+			return nil, explain(r, err)
+		default:
+			dry.Unloadable = append(dry.Unloadable, reason)
+		}
+	}
+	return dry, nil
 }
 
 // Load creates the maps and programs of r in the kernel.

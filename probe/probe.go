@@ -105,6 +105,16 @@ type Instance interface {
 	Attach(prog *ebpf.Program) (io.Closer, error)
 }
 
+// Group is an Instance that stands for many attach points sharing one
+// program, such as a kprobe wildcard attached through one multi-kprobe
+// link. The `probe` builtin cannot name the attach point that fired in a
+// shared program, so a script that uses it gets Split's instances, one
+// program each, instead.
+type Group interface {
+	Instance
+	Split() []Instance
+}
+
 // Program is what the loader needs to know of an instance's program.
 type Program struct {
 	Type       ebpf.ProgramType

@@ -2,14 +2,10 @@
 // functions: arg0.. from the saved argument registers (probe/arch says
 // where struct pt_regs keeps them), retval on return, and func. Specs may
 // name a module (kprobe:ext4:ext4_file_open), an offset into the function
-// (kprobe:vfs_read+16) or a wildcard (kprobe:vfs_*, one instance per
-// function). Functions come from /proc/kallsyms, minus the code the kernel
-// refuses to probe; listing prefers available_filter_functions when it is
-// readable.
-//
-// Wildcards give one program per function: multi-kprobe links would need
-// one program shared by several instances, which the pipeline has no
-// notion of yet.
+// (kprobe:vfs_read+16) or a wildcard (kprobe:vfs_*, one program for all
+// the functions, through a multi-kprobe link where the kernel has them).
+// Functions come from /proc/kallsyms, minus the code the kernel refuses to
+// probe; listing prefers available_filter_functions when it is readable.
 package kprobe
 
 import (
@@ -136,15 +132,23 @@ func (p Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) 
 				Hints: []string{fmt.Sprintf("list them with: ebtrace -l '%s:*'", kind)},
 			}
 		}
-		out := make([]probe.Instance, len(matches))
-		for i, f := range matches {
+		var members []*instance
+		seen := map[string]bool{}
+		for _, f := range matches {
+			if seen[f.Name] {
+				continue // one symbol name, attached once
+			}
+			seen[f.Name] = true
 			module := t.Module
 			if strings.ContainsAny(module, "*?") {
 				module = cmp.Or(f.Module, "vmlinux")
 			}
-			out[i] = p.instance(module, f.Name, "", 0, env)
+			members = append(members, p.instance(module, f.Name, "", 0, env))
 		}
-		return out, nil
+		if len(members) == 1 {
+			return []probe.Instance{members[0]}, nil
+		}
+		return []probe.Instance{newGroup(p, spec, members, env)}, nil
 	}
 	f, ok := tab.lookup(t.Module, t.Func)
 	if !ok {

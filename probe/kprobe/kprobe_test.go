@@ -46,12 +46,43 @@ func fakeEnv(t *testing.T) *probe.Env {
 	return &probe.Env{Kallsyms: func() ([]kernel.KernelSymbol, error) { return syms, nil }}
 }
 
+// names lists the instances' names, a group's members in its place.
 func names(ins []probe.Instance) []string {
 	var out []string
 	for _, in := range ins {
+		if g, ok := in.(probe.Group); ok {
+			out = append(out, names(g.Split())...)
+			continue
+		}
 		out = append(out, in.Name())
 	}
 	return out
+}
+
+// TestWildcardGroup checks a wildcard matching several functions is one
+// instance, one program, whose func is found at run time.
+func TestWildcardGroup(t *testing.T) {
+	ins, err := Kretprobe.Expand("vfs_*", fakeEnv(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ins) != 1 || ins[0].Name() != "kretprobe:vfs_*" {
+		t.Fatalf("kretprobe:vfs_* expands to %q, want one group", names(ins))
+	}
+	g, ok := ins[0].(probe.Group)
+	if !ok {
+		t.Fatalf("kretprobe:vfs_* is a %T, not a probe.Group", ins[0])
+	}
+	if len(g.Split()) != 3 {
+		t.Errorf("the group has %d members, want 3", len(g.Split()))
+	}
+	fn, ok := g.Builtin("func")
+	if !ok || fn.Type != types.Symbol(types.Kernel) || fn.Load == nil {
+		t.Errorf("func of a group is %+v, want a kernel symbol loaded at run time", fn)
+	}
+	if _, ok := g.Builtin("retval"); !ok {
+		t.Error("a kretprobe group has no retval")
+	}
 }
 
 func TestExpand(t *testing.T) {
