@@ -51,8 +51,11 @@ func (p *Process) Load() error {
 	return p.read()
 }
 
-// read replaces the mappings with the process's current ones. On failure
-// (the process is gone) it keeps what it had.
+// read replaces the mappings with the process's current ones and reads the
+// symbols of its executable files while the process lives to open them
+// through /proc: after it exits, a file since deleted or replaced (a binary
+// rebuilt) can no longer be found. On failure (the process is gone) it
+// keeps what it had.
 func (p *Process) read() error {
 	p.readAt = time.Now()
 	maps, err := readMaps(fmt.Sprintf("/proc/%d/maps", p.pid))
@@ -60,6 +63,11 @@ func (p *Process) read() error {
 		return err
 	}
 	p.maps = maps
+	for _, m := range maps {
+		if m.exec && strings.HasPrefix(m.path, "/") {
+			p.file(m)
+		}
+	}
 	return nil
 }
 
@@ -183,6 +191,7 @@ func parsePerfMap(r io.Reader) *Table {
 type mapping struct {
 	start, end, off uint64
 	inode           uint64
+	exec            bool   // mapped executable: code lives there
 	path            string // a file, a [pseudo] name, or "" when anonymous
 }
 
@@ -233,9 +242,11 @@ func parseMapsLine(line string) (mapping, error) {
 	if m.end, err = strconv.ParseUint(hi, 16, 64); err != nil || m.end <= m.start {
 		return bad("end address")
 	}
-	if len(field()) != 4 {
+	perms := field()
+	if len(perms) != 4 {
 		return bad("permissions")
 	}
+	m.exec = perms[2] == 'x'
 	if m.off, err = strconv.ParseUint(field(), 16, 64); err != nil {
 		return bad("offset")
 	}

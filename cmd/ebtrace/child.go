@@ -12,13 +12,15 @@ import (
 // childEnv marks a re-executed ebtrace that is to become the -c command.
 // It waits on fd 3 until the tracer has attached every probe, then execs
 // the command in place, so the command's PID (cpid) is known before the
-// programs are loaded and none of its events are missed.
+// programs are loaded and none of its events are missed. Fd 4, close-on-exec
+// in the child, tells the tracer the exec happened: its read end sees EOF.
 const childEnv = "EBTRACE_EXEC_CHILD"
 
 type child struct {
-	cmd  *exec.Cmd
-	gate *os.File      // write end; a byte releases the child
-	done chan struct{} // closed once the command has exited
+	cmd    *exec.Cmd
+	gate   *os.File      // write end; a byte releases the child
+	execed chan struct{} // closed once the child has exec'd the command (or died)
+	done   chan struct{} // closed once the command has exited
 }
 
 func startChild(command string) (*child, error) {
@@ -34,6 +36,13 @@ func startChild(command string) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
+	execR, execW, err := os.Pipe()
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	defer execW.Close()
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -42,14 +51,20 @@ func startChild(command string) (*child, error) {
 	cmd.Args[0] = words[0]
 	cmd.Env = append(os.Environ(), childEnv+"="+path)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.ExtraFiles = []*os.File{r}
+	cmd.ExtraFiles = []*os.File{r, execW}
 	if err := cmd.Start(); err != nil {
 		r.Close()
 		w.Close()
+		execR.Close()
 		return nil, fmt.Errorf("-c: %w", err)
 	}
 	r.Close()
-	c := &child{cmd: cmd, gate: w, done: make(chan struct{})}
+	c := &child{cmd: cmd, gate: w, execed: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		execR.Read(make([]byte, 1)) // EOF once the last write end closes: at exec
+		execR.Close()
+		close(c.execed)
+	}()
 	go func() {
 		cmd.Wait()
 		close(c.done)
@@ -89,6 +104,7 @@ func runChild() {
 		os.Exit(127) // the tracer went away before attaching
 	}
 	gate.Close()
+	syscall.CloseOnExec(4)
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, childEnv+"=") {

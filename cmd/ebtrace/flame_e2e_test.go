@@ -134,7 +134,8 @@ func TestProfileFlame(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	total, spin := 0, 0
-	for stack, n := range folded(t, fold) {
+	stacks := folded(t, fold)
+	for stack, n := range stacks {
 		total += n
 		if strings.Contains(stack, "main.main;main.run;main.spin") {
 			spin += n
@@ -144,7 +145,7 @@ func TestProfileFlame(t *testing.T) {
 		t.Errorf("%d samples of 500 ms at 99 Hz, want about 50", total)
 	}
 	if spin < total*8/10 {
-		t.Errorf("%d of %d samples in main.spin, want most", spin, total)
+		t.Errorf("%d of %d samples in main.spin, want most: %v", spin, total, stacks)
 	}
 }
 

@@ -169,14 +169,17 @@ func dump(stage string, res *compile.Result, w io.Writer) error {
 // dryRun compiles the script and passes its programs through the verifier,
 // attaching nothing. Probes this kernel cannot run are compiled only.
 func dryRun(o *options, res *compile.Result, stderr io.Writer) int {
-	verified, unavailable, err := load.Verify(res)
+	dry, err := load.Verify(res)
 	if err != nil {
 		return loadFailed(o, err, stderr)
 	}
-	for _, reason := range unavailable {
+	for _, reason := range dry.Unattachable {
+		fmt.Fprintf(stderr, "ebtrace: verified, cannot attach here: %v\n", reason)
+	}
+	for _, reason := range dry.Unloadable {
 		fmt.Fprintf(stderr, "ebtrace: compiled, not loaded: %v\n", reason)
 	}
-	fmt.Fprintf(stderr, "Dry run: %s passed the verifier; nothing was attached\n", plural(verified, "program"))
+	fmt.Fprintf(stderr, "Dry run: %s passed the verifier; nothing was attached\n", plural(dry.Verified, "program"))
 	return 0
 }
 
@@ -266,7 +269,11 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 			<-child.done
 			stopOnce()
 		}()
-		go followMappings(sess, child.cmd.Process.Pid, child.done)
+		go func() {
+			// Before its exec the child maps ebtrace, not the command.
+			<-child.execed
+			followMappings(sess, child.cmd.Process.Pid, child.done)
+		}()
 	}
 	if o.pid > 0 {
 		if err := watchPid(o.pid, stopOnce); err != nil {
