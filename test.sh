@@ -13,3 +13,11 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 go test -count=1 ./...
+# The kprobe and fentry suite, in VMs booting Debian's kernels: 6.1 attaches
+# kprobe wildcards one link per function, the newest through multi-kprobe
+# links. About a minute each once the kernels are cached.
+# EBTRACE_SKIP_VM=1 skips them.
+if [ "${EBTRACE_SKIP_VM:-}" != 1 ]; then
+	vm/run.sh
+	EBTRACE_VM_KERNEL=newest vm/run.sh
+fi

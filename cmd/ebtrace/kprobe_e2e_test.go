@@ -3,12 +3,14 @@ package main
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/features"
+	"github.com/cilium/ebpf/link"
 
 	"ebtrace/internal/testutil"
 	"ebtrace/kernel"
@@ -90,6 +92,47 @@ func TestKprobeWildcardFunc(t *testing.T) {
 	if r.stderr != "Attached 2 probes\n" {
 		t.Errorf("stderr %q, want two probes attached (one per wildcard)", r.stderr)
 	}
+}
+
+// TestKprobeMultiLink checks what a wildcard attaches: one program, held
+// by one multi-kprobe link where the kernel has them, else by one kprobe
+// link per function.
+func TestKprobeMultiLink(t *testing.T) {
+	requireKprobes(t)
+	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), "-e", `kprobe:vfs_rea* { @ = count(); }`)
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	waitFor(t, func() bool { return strings.Contains(stderr.String(), "Attached") })
+	progs, links := bpfObjects(t, cmd.Process.Pid)
+	var types []link.Type
+	for _, id := range links {
+		l, err := link.NewFromID(link.ID(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := l.Info()
+		l.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		types = append(types, info.Type)
+	}
+	if len(progs) != 1 {
+		t.Errorf("%d programs for one wildcard, want 1", len(progs))
+	}
+	multi := features.HaveBPFLinkKprobeMulti() == nil
+	switch {
+	case multi && !slices.Equal(types, []link.Type{link.KprobeMultiType}):
+		t.Errorf("link types %v, want one kprobe_multi link", types)
+	case !multi && (len(types) < 2 || slices.ContainsFunc(types, func(ty link.Type) bool { return ty != link.PerfEventType })):
+		t.Errorf("link types %v, want a perf-event link per function", types)
+	}
+	t.Logf("multi-kprobe links: %v; links %v", multi, types)
 }
 
 func TestFentryArgs(t *testing.T) {
