@@ -11,12 +11,15 @@
 package check
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/cilium/ebpf/asm"
 
 	"ebtrace/output"
 	"ebtrace/printf"
@@ -626,7 +629,7 @@ func (c *checker) field(e *syntax.FieldExpr) types.Type {
 var functions = map[string][2]int{
 	"printf": {1, 8}, "str": {1, 2}, "exit": {0, 0}, "delete": {1, 1},
 	"clear": {1, 1}, "zero": {1, 1}, "print": {1, 1},
-	"kstack": {0, 2}, "ustack": {0, 2}, "ksym": {1, 1}, "usym": {1, 1}, "kaddr": {1, 1},
+	"kstack": {0, 2}, "ustack": {0, 2}, "ksym": {1, 1}, "usym": {1, 1}, "kaddr": {1, 1}, "uaddr": {1, 1},
 }
 
 func (c *checker) call(e *syntax.CallExpr) types.Type {
@@ -709,6 +712,8 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 	case "kaddr":
 		c.kaddr(e)
 		return types.UInt64
+	case "uaddr":
+		return c.uaddr(e)
 	case "delete":
 		m, ok := e.Args[0].(*syntax.MapExpr)
 		if !ok || m.Keys == nil {
@@ -797,6 +802,43 @@ func (c *checker) kaddr(e *syntax.CallExpr) {
 	default:
 		c.info.Consts[e] = addr
 	}
+}
+
+// uaddr resolves uaddr("symbol") in the probe's binary: a pointer into
+// the traced process, typed by the symbol's size as bpftrace types it.
+// The address differs per instance, so it is one of the instance's Args.
+func (c *checker) uaddr(e *syntax.CallExpr) types.Type {
+	lit, ok := e.Args[0].(*syntax.StringLit)
+	if !ok {
+		c.errorf(e.Args[0].Span(), "arguments", "uaddr() needs a symbol name as a string literal")
+		return types.None
+	}
+	c.cur.Types[lit] = types.String(len(lit.Value) + 1)
+	us, ok := c.cur.Instance.(probe.UserSymbols)
+	if !ok {
+		c.errorf(e.Sp, "probe", "uaddr() needs a probe on a user-space binary, not %s", c.cur.Instance.Name()).
+			Hint("use it in a uprobe, uretprobe or usdt probe, whose binary defines the symbol")
+		return types.None
+	}
+	addr, size, err := us.UserAddr(lit.Value)
+	var pe *probe.Error
+	switch {
+	case err == nil:
+	case c.learning:
+		return types.None
+	case errors.As(err, &pe):
+		c.diag.Add(lit.Sp, "undefined", "%s", pe.Msg).Hints = pe.Hints
+		return types.None
+	default:
+		c.diag.Add(lit.Sp, "probe", "uaddr(%q): %v", lit.Value, err)
+		return types.None
+	}
+	elem := map[uint64]string{1: "uint8", 2: "uint16", 4: "uint32"}[size]
+	t := types.Pointer(cmp.Or(elem, "uint64"), types.User)
+	c.cur.Args[e] = probe.Arg{Type: t, Load: func(int16) asm.Instructions {
+		return asm.Instructions{asm.LoadImm(asm.R0, int64(addr), asm.DWord)}
+	}}
+	return t
 }
 
 func (c *checker) printf(e *syntax.CallExpr) {

@@ -1066,6 +1066,8 @@ func (g *gen) call(e *syntax.CallExpr) {
 		g.event(e, nil, true)
 	case "kaddr":
 		g.emit(asm.LoadImm(asm.R0, int64(g.info.Consts[e]), asm.DWord))
+	case "uaddr":
+		g.loadArg(g.in.Args[e])
 	case "delete":
 		x := e.Args[0].(*syntax.MapExpr)
 		m := g.plan.Map(x.Name)

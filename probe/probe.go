@@ -105,6 +105,14 @@ type Instance interface {
 	Attach(prog *ebpf.Program) (io.Closer, error)
 }
 
+// UserSymbols is implemented by instances on a user-space binary (uprobe,
+// usdt): uaddr("NAME") resolves through it.
+type UserSymbols interface {
+	// UserAddr returns where the symbol name (a variable or a function)
+	// lives in the traced process and its size in bytes, or *Error.
+	UserAddr(name string) (addr, size uint64, err error)
+}
+
 // Group is an Instance that stands for many attach points sharing one
 // program, such as a kprobe wildcard attached through one multi-kprobe
 // link. The `probe` builtin cannot name the attach point that fired in a

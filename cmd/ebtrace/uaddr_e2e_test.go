@@ -1,0 +1,94 @@
+package main
+
+import (
+	"debug/elf"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"ebtrace/internal/testutil"
+)
+
+// symbolValue reads symbol name's address from the ELF file at path.
+func symbolValue(t *testing.T, path, name string) uint64 {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	syms, err := f.Symbols()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range syms {
+		if s.Name == name {
+			return s.Value
+		}
+	}
+	t.Fatalf("%s has no symbol %s", path, name)
+	return 0
+}
+
+// In a position-dependent executable, uaddr() is the symbol table's
+// address: str() reads the string there.
+func TestUaddr(t *testing.T) {
+	bin := testutil.BuildC(t, "testdata/uaddr.c", "-no-pie", "-fno-pie")
+	r := ebtrace(t, "-e", `uprobe:`+bin+`:tick { printf("%s %x\n", str(uaddr("greeting")), uaddr("counter")); }`, "-c", bin+" 2")
+	line := fmt.Sprintf("hello uaddr %x\n", symbolValue(t, bin, "counter"))
+	r.want(t, 0, line+line+"\n\n")
+}
+
+// A PIE moves each run: uaddr() needs -p, and then follows the process's
+// mappings.
+func TestUaddrPIE(t *testing.T) {
+	bin := testutil.BuildC(t, "testdata/uaddr.c", "-pie", "-fpie")
+	r := ebtrace(t, "-e", `uprobe:`+bin+`:tick { printf("%s\n", str(uaddr("greeting"))); }`)
+	r.want(t, 1, "")
+	if !strings.Contains(r.stderr, `error: uaddr("greeting"): `+bin+` is position-independent`) || !strings.Contains(r.stderr, "hint: trace one running process with -p PID") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+
+	traced := exec.Command(bin, "3", "wait")
+	stdin, err := traced.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := traced.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer traced.Process.Kill()
+	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), "-p", fmt.Sprint(traced.Process.Pid),
+		"-e", `uprobe:`+bin+`:tick { printf("%s\n", str(uaddr("greeting"))); }`)
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFor(t, func() bool { return strings.Contains(stderr.String(), "Attached") || cmd.ProcessState != nil })
+	io.WriteString(stdin, "go\n")
+	traced.Wait()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	if want := "hello uaddr\nhello uaddr\nhello uaddr\n\n\n"; stdout.String() != want {
+		t.Errorf("stdout %q, want %q", stdout.String(), want)
+	}
+}
+
+func TestUaddrErrors(t *testing.T) {
+	bin := testutil.BuildC(t, "testdata/uaddr.c", "-no-pie", "-fno-pie")
+	r := ebtrace(t, "-e", `uprobe:`+bin+`:tick { @ = uaddr("countr"); }`)
+	r.want(t, 1, "")
+	if !strings.Contains(r.stderr, `error: uaddr("countr"): `+bin+` defines no symbol countr`) || !strings.Contains(r.stderr, "hint: did you mean counter?") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	r = ebtrace(t, "-e", `BEGIN { @ = uaddr("counter"); }`)
+	r.want(t, 1, "")
+	if !strings.Contains(r.stderr, "error: uaddr() needs a probe on a user-space binary, not BEGIN") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}

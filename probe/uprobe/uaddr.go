@@ -1,0 +1,123 @@
+package uprobe
+
+import (
+	"debug/elf"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"ebtrace/probe"
+	"ebtrace/source"
+)
+
+// UserAddr implements probe.UserSymbols.
+func (i *instance) UserAddr(name string) (addr, size uint64, err error) {
+	return SymbolAddr(i.path, i.pid, name)
+}
+
+// SymbolAddr returns the address of symbol name of the binary at path in
+// the process that runs it, and the symbol's size, for uaddr(). A
+// position-dependent executable's symbols are where its symbol table says.
+// A position-independent one (a PIE or a library) moves each run: with -p
+// the address is found through that process's mappings, without it the
+// result would be wrong, so it is an error.
+func SymbolAddr(path string, pid int, name string) (addr, size uint64, err error) {
+	bin, err := Open(path, pid)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer bin.Close()
+	sym, ok := bin.symbol(name)
+	if !ok {
+		e := &probe.Error{Msg: fmt.Sprintf("uaddr(%q): %s defines no symbol %s", name, bin.Path, name)}
+		if close := source.Closest(name, bin.symbolNames(), 3); len(close) > 0 {
+			e.Hints = append(e.Hints, "did you mean "+strings.Join(close, ", ")+"?")
+		}
+		return 0, 0, e
+	}
+	if bin.Type == elf.ET_EXEC {
+		return sym.Value, sym.Size, nil
+	}
+	if pid == 0 {
+		return 0, 0, &probe.Error{
+			Msg:   fmt.Sprintf("uaddr(%q): %s is position-independent, so where %s lives changes with each run", name, bin.Path, name),
+			Hints: []string{"trace one running process with -p PID: its mappings say where"},
+		}
+	}
+	off, err := bin.FileOffset(sym.Value)
+	if err != nil {
+		return 0, 0, err
+	}
+	addr, err = mappedAt(pid, bin.Path, off)
+	if err != nil {
+		return 0, 0, fmt.Errorf("uaddr(%q): %w", name, err)
+	}
+	return addr, sym.Size, nil
+}
+
+// symbol finds name among the defined symbols of .symtab and .dynsym.
+func (b *Binary) symbol(name string) (sym elf.Symbol, ok bool) {
+	defer func() {
+		if recover() != nil {
+			sym, ok = elf.Symbol{}, false
+		}
+	}()
+	for _, read := range []func() ([]elf.Symbol, error){b.Symbols, b.DynamicSymbols} {
+		syms, _ := read()
+		for _, s := range syms {
+			if s.Name == name && s.Section != elf.SHN_UNDEF {
+				return s, true
+			}
+		}
+	}
+	return elf.Symbol{}, false
+}
+
+// symbolNames lists the names of the binary's variables and functions,
+// for close-match hints.
+func (b *Binary) symbolNames() (names []string) {
+	defer func() { recover() }()
+	for _, read := range []func() ([]elf.Symbol, error){b.Symbols, b.DynamicSymbols} {
+		syms, _ := read()
+		for _, s := range syms {
+			if t := elf.ST_TYPE(s.Info); s.Section != elf.SHN_UNDEF && (t == elf.STT_OBJECT || t == elf.STT_FUNC) {
+				names = append(names, s.Name)
+			}
+		}
+	}
+	return names
+}
+
+// mappedAt returns the address where process pid maps offset off of the
+// file at path.
+func mappedAt(pid int, path string, off uint64) (uint64, error) {
+	want, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(data)) {
+		// START-END PERMS OFFSET DEV INODE PATH
+		f := strings.Fields(line)
+		if len(f) < 6 {
+			continue
+		}
+		start, end, _ := strings.Cut(f[0], "-")
+		lo, err1 := strconv.ParseUint(start, 16, 64)
+		hi, err2 := strconv.ParseUint(end, 16, 64)
+		mapOff, err3 := strconv.ParseUint(f[2], 16, 64)
+		if err1 != nil || err2 != nil || err3 != nil || off < mapOff || off-mapOff >= hi-lo {
+			continue
+		}
+		mapped := strings.Join(f[5:], " ")
+		if got, err := os.Stat(filepath.Clean(mapped)); err == nil && os.SameFile(got, want) {
+			return lo + off - mapOff, nil
+		}
+	}
+	return 0, fmt.Errorf("process %d does not map the part of %s that holds it", pid, path)
+}
