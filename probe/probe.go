@@ -105,6 +105,19 @@ type Instance interface {
 	Attach(prog *ebpf.Program) (io.Closer, error)
 }
 
+// Unavailable is why the running kernel cannot run a probe: one sentence
+// naming what it lacks and what to trace instead. It wraps
+// ebpf.ErrNotSupported without adding that error's words to the sentence.
+type Unavailable struct{ Reason string }
+
+func (u *Unavailable) Error() string { return u.Reason }
+func (u *Unavailable) Unwrap() error { return ebpf.ErrNotSupported }
+
+// Unavailablef formats an *Unavailable.
+func Unavailablef(format string, args ...any) error {
+	return &Unavailable{Reason: fmt.Sprintf(format, args...)}
+}
+
 // UserSymbols is implemented by instances on a user-space binary (uprobe,
 // usdt): uaddr("NAME") resolves through it.
 type UserSymbols interface {

@@ -12,6 +12,7 @@ import (
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
+	"ebtrace/probe"
 	"ebtrace/probe/kprobe"
 )
 
@@ -25,7 +26,7 @@ const errENOTSUPP = syscall.Errno(524)
 var probeTargets = []string{"bpf_fentry_test1", "vfs_read"}
 
 // Available returns nil when the running kernel attaches BPF trampolines,
-// else a *kprobe.Unavailable naming why. It loads and attaches an empty
+// else a *probe.Unavailable naming why. It loads and attaches an empty
 // fentry program once per process. Failures it cannot explain give nil,
 // leaving the real load to report them.
 func Available() error { return trampolines() }
@@ -33,7 +34,7 @@ func Available() error { return trampolines() }
 var trampolines = sync.OnceValue(func() error {
 	vm, err := vmlinuxFuncs()
 	if errors.Is(err, ebpf.ErrNotSupported) {
-		return &kprobe.Unavailable{Reason: "this kernel has no BTF (CONFIG_DEBUG_INFO_BTF is off)"}
+		return &probe.Unavailable{Reason: "this kernel has no BTF (CONFIG_DEBUG_INFO_BTF is off)"}
 	}
 	if err != nil {
 		return nil
@@ -57,7 +58,7 @@ func tryTrampoline(target string) error {
 	})
 	if err != nil {
 		if errors.Is(err, ebpf.ErrNotSupported) {
-			return &kprobe.Unavailable{Reason: "this kernel has no BPF trampolines (fentry needs Linux 5.5 or later)"}
+			return &probe.Unavailable{Reason: "this kernel has no BPF trampolines (fentry needs Linux 5.5 or later)"}
 		}
 		return refused(err)
 	}
@@ -65,7 +66,7 @@ func tryTrampoline(target string) error {
 	l, err := link.AttachTracing(link.TracingOptions{Program: prog})
 	if err != nil {
 		if errors.Is(err, errENOTSUPP) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, ebpf.ErrNotSupported) {
-			return &kprobe.Unavailable{Reason: "this kernel cannot attach BPF trampolines (it lacks ftrace direct calls)"}
+			return &probe.Unavailable{Reason: "this kernel cannot attach BPF trampolines (it lacks ftrace direct calls)"}
 		}
 		return refused(err)
 	}
@@ -80,9 +81,9 @@ func refused(err error) error {
 		return nil
 	}
 	if mode := lockdown(); mode != "" && mode != "none" {
-		return &kprobe.Unavailable{Reason: "the kernel refuses BPF trampolines (kernel lockdown: " + mode + ")"}
+		return &probe.Unavailable{Reason: "the kernel refuses BPF trampolines (kernel lockdown: " + mode + ")"}
 	}
-	return &kprobe.Unavailable{Reason: "the kernel refuses BPF trampolines (EPERM although ebtrace runs as root: kernel lockdown or a security module)"}
+	return &probe.Unavailable{Reason: "the kernel refuses BPF trampolines (EPERM although ebtrace runs as root: kernel lockdown or a security module)"}
 }
 
 // lockdown returns the kernel's lockdown mode, the bracketed word of
@@ -107,7 +108,7 @@ func (i *instance) Available() error {
 	if err == nil {
 		return nil
 	}
-	return &kprobe.Unavailable{Reason: i.name + ": " + err.Error() + "; " + i.instead()}
+	return &probe.Unavailable{Reason: i.name + ": " + err.Error() + "; " + i.instead()}
 }
 
 // instead suggests a kprobe on the same function when the kernel has

@@ -5,21 +5,12 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/cilium/ebpf"
-
 	"ebtrace/kernel"
 	"ebtrace/probe"
 )
 
-// Unavailable is the reason a kernel cannot run a probe: one sentence,
-// wrapping ebpf.ErrNotSupported.
-type Unavailable struct{ Reason string }
-
-func (u *Unavailable) Error() string { return u.Reason }
-func (u *Unavailable) Unwrap() error { return ebpf.ErrNotSupported }
-
 // Available returns nil when the running kernel can attach kprobes, else
-// an *Unavailable naming what it lacks. It is decided once per process.
+// a *probe.Unavailable naming what it lacks. It is decided once per process.
 func Available() error { return support() }
 
 var support = sync.OnceValue(func() error {
@@ -33,7 +24,7 @@ var support = sync.OnceValue(func() error {
 			return nil
 		}
 	}
-	return &Unavailable{Reason: "this kernel has no kprobes (" + missingConfig() + ")"}
+	return &probe.Unavailable{Reason: "this kernel has no kprobes (" + missingConfig() + ")"}
 })
 
 // missingConfig names the kernel option that is off: without
@@ -57,7 +48,7 @@ func (i *instance) Available() error {
 	if err == nil {
 		return nil
 	}
-	return &Unavailable{Reason: i.name + ": " + err.Error() + "; " + Instead(i.fn, i.ret, i.env)}
+	return &probe.Unavailable{Reason: i.name + ": " + err.Error() + "; " + Instead(i.fn, i.ret, i.env)}
 }
 
 // syscallPrefixes are the prefixes of kernel functions that implement a

@@ -282,7 +282,7 @@ func (i *instance) Available() error {
 		}
 		max, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 		if err == nil && i.hz > max {
-			return fmt.Errorf("%s samples more often than the kernel allows (kernel.perf_event_max_sample_rate is %d); lower the rate: %w", i.name, max, ebpf.ErrNotSupported)
+			return probe.Unavailablef("%s samples more often than the kernel allows (kernel.perf_event_max_sample_rate is %d); lower the rate", i.name, max)
 		}
 		return nil
 	}
@@ -299,7 +299,7 @@ func (i *instance) Available() error {
 		return nil
 	}
 	if missingCounter(err) {
-		return fmt.Errorf("%s needs a CPU performance counter that this machine does not provide (perf_event_open: %v); sample with software:cpu-clock or profile:hz:99 instead: %w", i.name, err, ebpf.ErrNotSupported)
+		return probe.Unavailablef("%s needs a CPU performance counter that this machine does not provide (perf_event_open: %v); sample with software:cpu-clock or profile:hz:99 instead", i.name, err)
 	}
 	return nil
 }

@@ -261,7 +261,7 @@ func (i *instance) Available() error {
 			continue
 		}
 		if _, err := os.Stat(refCtrFormat); err != nil {
-			return fmt.Errorf("%s has a semaphore, and this kernel cannot raise USDT semaphores (%s is missing; Linux 4.20 added it): %w", i.name, refCtrFormat, ebpf.ErrNotSupported)
+			return probe.Unavailablef("%s has a semaphore, and this kernel cannot raise USDT semaphores (%s is missing; Linux 4.20 added it)", i.name, refCtrFormat)
 		}
 	}
 	return nil
