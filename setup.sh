@@ -1,13 +1,15 @@
 #!/bin/sh
 # setup.sh installs the Debian packages that ebtrace's tests need and this
-# machine lacks: gcc for the C workloads, systemtap-sdt-dev for sys/sdt.h
-# (the USDT workload), binutils for the objdump and readelf that some tests
+# machine lacks: gcc for the C workloads, g++ for the C++ one (demangled
+# names, cpp: probes), systemtap-sdt-dev for sys/sdt.h (the USDT
+# workload), binutils for the objdump, readelf and nm that some tests
 # compare with. It does nothing when all are present, and prints one line
 # when it installs something.
 set -eu
 
 missing=""
 command -v gcc >/dev/null 2>&1 || missing="$missing gcc libc6-dev"
+command -v g++ >/dev/null 2>&1 || missing="$missing g++"
 command -v objdump >/dev/null 2>&1 || missing="$missing binutils"
 # Ask the preprocessor for sys/sdt.h: it knows the multiarch include
 # directories. Without one, look where Debian puts the header.

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite. Run as root on Linux: the kernel tiers load and
 # attach BPF programs (tests that need a missing kernel feature skip and say
-# why). Besides Go and the modules in go.mod, the C workloads need gcc and
-# sys/sdt.h: setup.sh installs them from Debian's packages when missing.
+# why). Besides Go and the modules in go.mod, the C and C++ workloads need
+# gcc, g++ and sys/sdt.h: setup.sh installs them from Debian's packages when
+# missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 ./setup.sh

@@ -2,7 +2,8 @@
 // symbols from /proc/kallsyms, user symbols from ELF files (symbol tables, or
 // a stripped Go binary's pclntab), and a process's mappings from
 // /proc/PID/maps with each mapping's load bias. Tables are built once and
-// cached; names are kept raw (no demangling).
+// cached and keep the names the files have; Lookup shows C++ functions by
+// their demangled names, as bpftrace does (see Demangle).
 package symbols
 
 import (
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 )
 
 // Symbol is one function: its name, start address and size in bytes. Size
@@ -27,6 +29,10 @@ type Table struct {
 	syms   []Symbol
 	byName map[string]int // index in syms of the lowest symbol of each name
 	segs   []segment      // an ELF file's loadable segments, for Process
+	// demangled caches, by index in syms, the names Lookup has
+	// demangled: a table is shared by every process mapping its file,
+	// and a stack names the same functions again and again.
+	demangled sync.Map
 }
 
 // candidate is a symbol while a table is built: rank orders symbols that
@@ -63,7 +69,8 @@ func newTable(cands []candidate) *Table {
 }
 
 // Lookup returns the symbol containing addr: the nearest symbol at or below
-// it, provided addr lies within its size when the size is known.
+// it, provided addr lies within its size when the size is known. A C++
+// function is named as Demangle shows it.
 func (t *Table) Lookup(addr uint64) (Symbol, bool) {
 	i := sort.Search(len(t.syms), func(i int) bool { return t.syms[i].Addr > addr }) - 1
 	if i < 0 {
@@ -77,10 +84,26 @@ func (t *Table) Lookup(addr uint64) (Symbol, bool) {
 	if s.Size != 0 && addr-s.Addr >= s.Size {
 		return Symbol{}, false
 	}
+	s.Name = t.display(i)
 	return s, true
 }
 
-// Address returns the symbol called name; of several, the lowest.
+// display returns the name Lookup shows for syms[i], demangling it once.
+func (t *Table) display(i int) string {
+	name := t.syms[i].Name
+	if !mangled(name) {
+		return name
+	}
+	if d, ok := t.demangled.Load(i); ok {
+		return d.(string)
+	}
+	d := Demangle(name)
+	t.demangled.Store(i, d)
+	return d
+}
+
+// Address returns the symbol called name, as the file names it (mangled,
+// for C++); of several, the lowest.
 func (t *Table) Address(name string) (Symbol, bool) {
 	i, ok := t.byName[name]
 	if !ok {

@@ -83,6 +83,36 @@ func TestUserStack(t *testing.T) {
 	}
 }
 
+// TestUserStackCPP checks C++ frames show demangled, with parameters, in
+// ustack and usym. ns::add(double, double) is a leaf without a frame, so
+// frame-pointer unwinding goes from it to its caller's caller: Shape::grow,
+// not Shape::scaled.
+func TestUserStackCPP(t *testing.T) {
+	bin := cppTarget(t)
+	r := ebtrace(t, "-e", "uprobe:"+bin+":_ZN2ns3addEdd { @u[ustack(3)] = count(); @p[ustack(perf, 2)] = count(); }"+
+		" uprobe:"+bin+":cpp:ns::apply { @s[usym(arg0)] = count(); }", "-c", bin+" 5")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	frames := stackBlock(t, r.stdout, "@u", "1")
+	want := []string{`ns::add\(double, double\)\+0`, `Shape::grow\(int\)\+\d+`, `main\+\d+`}
+	if len(frames) != len(want) {
+		t.Fatalf("ustack(3) frames %q, want %s", frames, want)
+	}
+	for i, f := range frames {
+		if !regexp.MustCompile(`^    ` + want[i] + `$`).MatchString(f) {
+			t.Errorf("frame %d is %q, want %s", i, f, want[i])
+		}
+	}
+	perf := stackBlock(t, r.stdout, "@p", "1")
+	if len(perf) != 2 || !regexp.MustCompile(`^\t[0-9a-f]+ Shape::grow\(int\)\+\d+ \(`+regexp.QuoteMeta(bin)+`\)$`).MatchString(perf[1]) {
+		t.Errorf("ustack(perf) frames %q", perf)
+	}
+	if !strings.Contains(r.stdout, "\n@s[ns::mul(int, int)]: 1\n") {
+		t.Errorf("usym of ns::apply's function pointer is not ns::mul(int, int):\n%s", r.stdout)
+	}
+}
+
 func TestSymbols(t *testing.T) {
 	r := ebtrace(t, "-e", `BEGIN { printf("%s %s\n", ksym(kaddr("vfs_read")), ksym(kaddr("vfs_read") + 1)); @[ksym(kaddr("vfs_write"))] = count(); exit(); }`)
 	r.want(t, 0, "vfs_read vfs_read\n\n\n@[vfs_write]: 1\n")

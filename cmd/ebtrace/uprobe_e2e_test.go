@@ -13,11 +13,17 @@ import (
 )
 
 // These tests drive uprobes, uretprobes and USDT probes end to end with
-// C programs gcc builds from the providers' testdata, and the Go workload.
+// C and C++ programs gcc and g++ build from the providers' testdata, and
+// the Go workload.
 
 func cTarget(t *testing.T, opt string) string {
 	t.Helper()
 	return testutil.BuildC(t, "../../probe/uprobe/testdata/target.c", opt)
+}
+
+func cppTarget(t *testing.T) string {
+	t.Helper()
+	return testutil.BuildCXX(t, "../../probe/uprobe/testdata/target.cc")
 }
 
 func cTicker(t *testing.T, opt string) string {
@@ -39,6 +45,57 @@ func TestUprobeC(t *testing.T) {
 			r.want(t, 0, "\n\n@r[0]: 1\n@r[3]: 1\n@r[6]: 1\n@r[9]: 1\n")
 		})
 	}
+}
+
+// C++ functions by mangled name and by cpp: name; the cpp: name takes
+// every overload, and func shows each demangled with its parameters.
+func TestUprobeCPP(t *testing.T) {
+	bin := cppTarget(t)
+	r := ebtrace(t, "-e", "uprobe:"+bin+":_ZN2ns3addEii { @ = sum(arg1); @f[func] = count(); }", "-c", bin+" 5")
+	r.want(t, 0, "\n\n@: 20\n@f[ns::add(int, int)]: 5\n")
+
+	r = ebtrace(t, "-e", "uprobe:"+bin+":cpp:ns::add { @[func, probe] = count(); }", "-c", bin+" 5")
+	r.want(t, 0, "\n\n@[ns::add(double, double), uprobe:"+bin+":_ZN2ns3addEdd]: 1\n"+
+		"@[ns::add(int, int), uprobe:"+bin+":_ZN2ns3addEii]: 5\n"+
+		"@[ns::add(long, long, long), uprobe:"+bin+":_ZN2ns3addElll]: 5\n")
+	if r.stderr != "Attached 3 probes\n" {
+		t.Errorf("stderr %q", r.stderr)
+	}
+
+	r = ebtrace(t, "-e", "uprobe:"+bin+":cpp:Shape::* { @[func] = count(); } uretprobe:"+bin+":cpp:Shape::area { @r[retval] = count(); }", "-c", bin+" 7")
+	r.want(t, 0, "\n\n@[Shape::Shape(int, int)]: 1\n@[Shape::grow(int)]: 1\n@[Shape::scaled(int) const]: 1\n@[Shape::area() const]: 7\n@r[6]: 7\n")
+}
+
+func TestUprobeCPPErrors(t *testing.T) {
+	bin := cppTarget(t)
+	r := ebtrace(t, "-e", "uprobe:"+bin+":cpp:ns::ad { }")
+	r.want(t, 1, "")
+	if !strings.Contains(r.stderr, `error: C++ function "ns::ad" does not exist in `+bin) || !strings.Contains(r.stderr, "hint: did you mean ns::add, ") ||
+		!strings.Contains(r.stderr, "hint: list its C++ functions with: ebtrace -l 'uprobe:"+bin+":cpp:*'") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	r = ebtrace(t, "-e", "uprobe:"+bin+":cpp:Circle::* { }")
+	r.want(t, 1, "")
+	if !strings.Contains(r.stderr, "error: no function of "+bin+` matches "cpp:Circle::*"`) {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}
+
+// -l lists C++ functions by their mangled names, as bpftrace does, and
+// with cpp: by the names cpp: probes take.
+func TestUprobeListCPP(t *testing.T) {
+	bin := cppTarget(t)
+	r := ebtrace(t, "-l", "uprobe:"+bin+":*")
+	for _, name := range []string{"_ZN2ns3addEdd", "_ZN2ns3addEii", "_ZN5ShapeC1Eii", "_ZN5ShapeC2Eii", "_ZNK5Shape4areaEv", "main"} {
+		if !strings.Contains(r.stdout, "uprobe:"+bin+":"+name+"\n") {
+			t.Errorf("-l lacks %s:\n%s", name, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "::") {
+		t.Errorf("-l lists demangled names:\n%s", r.stdout)
+	}
+	r = ebtrace(t, "-l", "uprobe:"+bin+":cpp:ns::*")
+	r.want(t, 0, "uprobe:"+bin+":cpp:ns::add\nuprobe:"+bin+":cpp:ns::apply\nuprobe:"+bin+":cpp:ns::mul\n")
 }
 
 func TestUprobeGo(t *testing.T) {

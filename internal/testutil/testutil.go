@@ -1,7 +1,8 @@
 // Package testutil owns the helpers that ebtrace's tests share: skipping when
 // root or tracefs is missing, building the module's commands (the workload
 // especially) once per test process or taking them prebuilt from
-// $EBTRACE_TEST_BINDIR, and golden-file comparison with a -update flag.
+// $EBTRACE_TEST_BINDIR, compiling the C and C++ test programs with gcc and
+// g++, and golden-file comparison with a -update flag.
 package testutil
 
 import (
@@ -208,18 +209,31 @@ func moduleRoot() (string, error) {
 // skips the test when gcc is missing.
 func BuildC(t testing.TB, src string, flags ...string) string {
 	t.Helper()
-	gcc, err := exec.LookPath("gcc")
+	return buildNative(t, "gcc", "C", src, flags)
+}
+
+// BuildCXX is BuildC for a C++ program, compiled with g++; it skips the
+// test when g++ is missing.
+func BuildCXX(t testing.TB, src string, flags ...string) string {
+	t.Helper()
+	return buildNative(t, "g++", "C++", src, flags)
+}
+
+// buildNative compiles src with compiler, a gcc driver for language.
+func buildNative(t testing.TB, compiler, language, src string, flags []string) string {
+	t.Helper()
+	cc, err := exec.LookPath(compiler)
 	if err != nil {
-		t.Skip("gcc is not installed: the C workloads cannot be built")
+		t.Skipf("%s is not installed: the %s workloads cannot be built", compiler, language)
 	}
 	abs, err := filepath.Abs(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(t.TempDir(), strings.TrimSuffix(filepath.Base(src), ".c"))
+	out := filepath.Join(t.TempDir(), strings.TrimSuffix(filepath.Base(src), filepath.Ext(src)))
 	args := append([]string{"-O1", "-g", "-fno-omit-frame-pointer", "-o", out, abs}, flags...)
-	if msg, err := exec.Command(gcc, args...).CombinedOutput(); err != nil {
-		t.Fatalf("gcc %s: %v\n%s", src, err, msg)
+	if msg, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", compiler, src, err, msg)
 	}
 	return out
 }

@@ -139,20 +139,8 @@ func (b *Binary) Functions() (fns []Symbol, err error) {
 // Address returns the address of the symbol name, a function or a
 // variable, and false when the binary does not define it.
 func (b *Binary) Address(name string) (addr uint64, ok bool) {
-	defer func() {
-		if recover() != nil {
-			addr, ok = 0, false
-		}
-	}()
-	for _, read := range []func() ([]elf.Symbol, error){b.Symbols, b.DynamicSymbols} {
-		syms, _ := read()
-		for _, s := range syms {
-			if s.Name == name && s.Section != elf.SHN_UNDEF {
-				return s.Value, true
-			}
-		}
-	}
-	return 0, false
+	s, ok := b.symbol(name)
+	return s.Value, ok
 }
 
 // FileOffset converts a virtual address of the binary, as nm and objdump

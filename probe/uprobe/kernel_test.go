@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"os/exec"
+	"strings"
 	"testing"
+	"time"
 
 	"ebtrace/internal/testutil"
 	"ebtrace/probe"
@@ -173,4 +176,117 @@ func TestAttachLibrary(t *testing.T) {
 	if total != 1 {
 		t.Errorf("strtol hits %d, want 1", total)
 	}
+}
+
+// attachEach expands spec, a function of bin, and attaches to each
+// instance a program counting hits by the builtin named by; the counters
+// are keyed by instance name without the "PROVIDER:PATH:" prefix. With a
+// PID in env, spec is expanded as written, without bin.
+func attachEach(t *testing.T, p Provider, bin, spec, by string, env *probe.Env) map[string]*uprobetest.Counter {
+	t.Helper()
+	if err := Available(); err != nil {
+		t.Skip(err)
+	}
+	if env.PID == 0 {
+		spec = bin + ":" + spec
+	}
+	insts, err := p.Expand(spec, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*uprobetest.Counter{}
+	for _, in := range insts {
+		arg, ok := in.Builtin(by)
+		if !ok {
+			t.Fatalf("%s has no %s", in.Name(), by)
+		}
+		c := uprobetest.CountBy(t, arg)
+		l, err := in.Attach(c.Prog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		out[strings.TrimPrefix(in.Name(), p.names[0]+":"+bin+":")] = c
+	}
+	return out
+}
+
+// total returns a counter's hits, whatever the value counted by.
+func total(t *testing.T, c *uprobetest.Counter) uint64 {
+	t.Helper()
+	var n uint64
+	for _, v := range c.Counts(t) {
+		n += v
+	}
+	return n
+}
+
+// C++ functions by mangled name and by C++ name: each overload, method
+// and constructor fires once per call, with its arguments and return
+// value, at -O0 and -O2.
+func TestAttachCPP(t *testing.T) {
+	for _, opt := range []string{"-O0", "-O2"} {
+		t.Run(opt, func(t *testing.T) {
+			bin := cppTarget(t, opt)
+			mangled := attachEach(t, Uprobe, bin, "_ZN2ns3addEii", "arg1", &probe.Env{})
+			byName := attachEach(t, Uprobe, bin, "cpp:ns::mul", "arg0", &probe.Env{})
+			overloads := attachEach(t, Uprobe, bin, "cpp:ns::add", "arg0", &probe.Env{})
+			shape := attachEach(t, Uprobe, bin, "c++:Shape::*", "arg1", &probe.Env{})
+			ret := attachEach(t, Uretprobe, bin, "cpp:Shape::area", "retval", &probe.Env{})
+			run(t, bin, "100")
+
+			checkCounts(t, mangled["_ZN2ns3addEii"], want(100, func(i uint64) uint64 { return 2 * i }))
+			checkCounts(t, byName["_ZN2ns3mulEii"], map[uint64]uint64{2: 1})
+			if len(overloads) != 3 {
+				t.Fatalf("cpp:ns::add attached %d probes, want the 3 overloads", len(overloads))
+			}
+			checkCounts(t, overloads["_ZN2ns3addEii"], want(100, func(i uint64) uint64 { return i }))
+			checkCounts(t, overloads["_ZN2ns3addElll"], want(100, func(i uint64) uint64 { return i }))
+			if n := total(t, overloads["_ZN2ns3addEdd"]); n != 1 {
+				t.Errorf("ns::add(double, double) hits %d, want 1", n)
+			}
+			// arg1 is the first argument after this.
+			checkCounts(t, shape["_ZN5ShapeC1Eii"], map[uint64]uint64{2: 1})
+			checkCounts(t, shape["_ZN5Shape4growEi"], map[uint64]uint64{1: 1})
+			checkCounts(t, shape["_ZNK5Shape6scaledEi"], map[uint64]uint64{1: 1})
+			if n := total(t, shape["_ZNK5Shape4areaEv"]); n != 100 || len(shape) != 4 {
+				t.Errorf("Shape::area hits %d, want 100; c++:Shape::* attached %d probes, want 4", n, len(shape))
+			}
+			checkCounts(t, ret["_ZNK5Shape4areaEv"], map[uint64]uint64{6: 100})
+		})
+	}
+}
+
+// With -p, cpp:NAME alone names a function of the process's executable,
+// and only that process is counted.
+func TestAttachCPPPID(t *testing.T) {
+	bin := cppTarget(t, "-O2")
+	traced := exec.Command(bin, "20", "wait")
+	stdin, err := traced.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := traced.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer traced.Process.Kill()
+	var c map[string]*uprobetest.Counter
+	// Until exec completes, /proc/PID/exe is the test binary.
+	for range 100 {
+		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", traced.Process.Pid)); exe == bin {
+			c = attachEach(t, Uprobe, bin, "cpp:ns::add", "arg0", &probe.Env{PID: traced.Process.Pid})
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if c == nil {
+		t.Fatalf("process %d never ran %s", traced.Process.Pid, bin)
+	}
+	run(t, bin, "7")
+	io.WriteString(stdin, "go\n")
+	if err := traced.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	checkCounts(t, c["_ZN2ns3addEii"], want(20, func(i uint64) uint64 { return i }))
+	checkCounts(t, c["_ZN2ns3addElll"], want(20, func(i uint64) uint64 { return i }))
 }

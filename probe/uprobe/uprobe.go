@@ -3,15 +3,20 @@
 // probe type shares: finding a binary by path, command or library name,
 // reading its function symbols, turning addresses into the file offsets
 // the kernel places uprobes at, and attaching. Functions are named by
-// symbol (wildcards allowed), by symbol plus offset (FUNC+8) or by
-// address (0x401136). Arguments come from the registers the calling
-// convention passes them in.
+// symbol (wildcards allowed), by symbol plus offset (FUNC+8), by address
+// (0x401136), or, after bpftrace's language prefix cpp: (or c++:), by
+// C++ name without parameters (cpp:ns::add, cpp:Shape::*), which names
+// every overload. A probe is named by the symbol it is placed at (mangled,
+// for C++), and the func builtin shows a C++ function demangled, with its
+// parameters. Arguments come from the registers the calling convention
+// passes them in.
 package uprobe
 
 import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -21,6 +26,7 @@ import (
 	"ebtrace/probe"
 	"ebtrace/probe/arch"
 	"ebtrace/source"
+	"ebtrace/symbols"
 	"ebtrace/types"
 )
 
@@ -46,11 +52,14 @@ var (
 // Names implements probe.Provider.
 func (p Provider) Names() []string { return p.names }
 
-// Expand implements probe.Provider. Spec is PATH:FUNC, PATH:FUNC+OFFSET
-// or PATH:ADDRESS; with -p, a lone FUNC names a function of that
-// process's executable.
+// Expand implements probe.Provider. Spec is PATH:FUNC, PATH:FUNC+OFFSET,
+// PATH:ADDRESS or PATH:cpp:NAME; with -p, a lone FUNC or cpp:NAME names a
+// function of that process's executable.
 func (p Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) {
 	path, target, ok := strings.Cut(spec, ":")
+	if _, _, isCPP := cppSpec(spec); isCPP && env.PID != 0 {
+		ok = false // cpp:NAME, a function of the process's executable
+	}
 	if !ok && env.PID != 0 {
 		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", env.PID))
 		if err != nil {
@@ -58,10 +67,11 @@ func (p Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) 
 		}
 		path, target = exe, spec
 	}
-	if path == "" || target == "" {
+	lang, cppName, isCPP := cppSpec(target)
+	if path == "" || target == "" || isCPP && cppName == "" {
 		return nil, &probe.Error{
-			Msg:   fmt.Sprintf("%s %q must be PATH:FUNCTION", p.names[0], spec),
-			Hints: []string{fmt.Sprintf("for example %s:/bin/bash:readline or %s:libc:malloc", p.names[0], p.names[0])},
+			Msg:   fmt.Sprintf("%s %q must be PATH:FUNCTION or PATH:cpp:FUNCTION", p.names[0], spec),
+			Hints: []string{fmt.Sprintf("for example %s:/bin/bash:readline, %s:libc:malloc or %s:/opt/app:cpp:ns::Class::method", p.names[0], p.names[0], p.names[0])},
 		}
 	}
 	regs, err := arch.Host()
@@ -84,7 +94,7 @@ func (p Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) 
 		return p.atAddress(bin, fns, addr, base, prefix)
 	}
 	fn, offText, hasOffset := strings.Cut(target, "+")
-	if hasOffset {
+	if hasOffset && !isCPP {
 		off, err := strconv.ParseUint(offText, 0, 64)
 		if err != nil {
 			return nil, &probe.Error{Msg: fmt.Sprintf("%q in %s:%s is not an offset", offText, p.names[0], spec), Hints: []string{"offsets are decimal or 0x hexadecimal: FUNCTION+16 or FUNCTION+0x10"}}
@@ -100,7 +110,7 @@ func (p Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) 
 			return nil, &probe.Error{Msg: fmt.Sprintf("offset %d is past the end of %s, which is %d bytes long", off, fn, sym.Size)}
 		}
 		in := base
-		in.name, in.fn = prefix+fn+"+"+strconv.FormatUint(off, 10), fn
+		in.name, in.fn = prefix+fn+"+"+strconv.FormatUint(off, 10), symbols.Demangle(fn)
 		if in.offset, err = bin.CodeOffset(sym.Addr + off); err != nil {
 			return nil, err
 		}
@@ -108,7 +118,12 @@ func (p Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) 
 	}
 
 	var matched []Symbol
-	if strings.ContainsAny(target, "*?") {
+	switch {
+	case isCPP:
+		if matched, err = matchCPP(bin, fns, lang, cppName, p.names[0]); err != nil {
+			return nil, err
+		}
+	case strings.ContainsAny(target, "*?"):
 		for _, s := range fns {
 			if probe.Wildcard(target, s.Name) {
 				matched = append(matched, s)
@@ -117,10 +132,10 @@ func (p Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) 
 		if len(matched) == 0 {
 			return nil, &probe.Error{
 				Msg:   fmt.Sprintf("no function of %s matches %q", bin.Path, target),
-				Hints: []string{listHint(bin.Path)},
+				Hints: []string{listHint(bin.Path, "")},
 			}
 		}
-	} else {
+	default:
 		sym, err := lookup(bin, fns, target, p.names[0])
 		if err != nil {
 			return nil, err
@@ -130,7 +145,7 @@ func (p Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) 
 	out := make([]probe.Instance, 0, len(matched))
 	for _, s := range matched {
 		in := base
-		in.name, in.fn = prefix+s.Name, s.Name
+		in.name, in.fn = prefix+s.Name, symbols.Demangle(s.Name)
 		if in.offset, err = bin.CodeOffset(s.Addr); err != nil {
 			return nil, err
 		}
@@ -149,7 +164,7 @@ func (p Provider) atAddress(bin *Binary, fns []Symbol, addr uint64, in instance,
 	in.name = prefix + fmt.Sprintf("%#x", addr)
 	for _, s := range fns {
 		if s.Addr == addr || s.Addr < addr && addr < s.Addr+s.Size {
-			in.fn = s.Name
+			in.fn = symbols.Demangle(s.Name)
 			if s.Addr != addr {
 				in.fn += "+" + strconv.FormatUint(addr-s.Addr, 10)
 			}
@@ -158,7 +173,7 @@ func (p Provider) atAddress(bin *Binary, fns []Symbol, addr uint64, in instance,
 	if p.ret && (in.fn == "" || strings.Contains(in.fn, "+")) {
 		return nil, &probe.Error{
 			Msg:   fmt.Sprintf("%s%#x: a uretprobe must be placed at a function's first instruction, and no function of %s starts there", prefix, addr, bin.Path),
-			Hints: []string{listHint(bin.Path)},
+			Hints: []string{listHint(bin.Path, "")},
 		}
 	}
 	return []probe.Instance{&in}, nil
@@ -173,27 +188,101 @@ func lookup(bin *Binary, fns []Symbol, name, provider string) (Symbol, error) {
 		}
 		names[i] = s.Name
 	}
-	e := &probe.Error{Msg: fmt.Sprintf("function %q does not exist in %s", name, bin.Path)}
-	if len(fns) == 0 {
-		e.Hints = append(e.Hints, fmt.Sprintf("%s has no symbol table (is it stripped?); probe an address instead: %s:%s:0xADDRESS", bin.Path, provider, bin.Path))
-		return Symbol{}, e
-	}
-	if close := source.Closest(name, names, 3); len(close) > 0 {
-		e.Hints = append(e.Hints, "did you mean "+strings.Join(close, ", ")+"?")
-	}
-	e.Hints = append(e.Hints, listHint(bin.Path))
-	return Symbol{}, e
+	return Symbol{}, notFound(bin, fmt.Sprintf("function %q does not exist in %s", name, bin.Path), name, names, provider, "")
 }
 
-func listHint(path string) string {
-	return fmt.Sprintf("list its functions with: ebtrace -l 'uprobe:%s:*'", path)
+// cppPrefixes are the language prefixes, as bpftrace spells them, after
+// which a uprobe's function is a C++ name.
+var cppPrefixes = []string{"cpp:", "c++:"}
+
+// cppSpec splits a function spec such as "cpp:ns::add" into its language
+// prefix ("cpp:") and the name after it; ok is false without a prefix.
+func cppSpec(target string) (lang, name string, ok bool) {
+	for _, lang := range cppPrefixes {
+		if name, ok := strings.CutPrefix(target, lang); ok {
+			return lang, name, true
+		}
+	}
+	return "", "", false
+}
+
+// matchCPP returns the functions whose C++ name, demangled without
+// parameters (symbols.DemangleNoParams), matches pattern: every overload
+// of a name. A C function matches by its own name. Symbols at one address
+// (a constructor's complete and base object variants) are one function,
+// taken once.
+func matchCPP(bin *Binary, fns []Symbol, lang, pattern, provider string) ([]Symbol, error) {
+	var matched []Symbol
+	at := map[uint64]bool{}
+	for _, s := range fns {
+		if probe.Wildcard(pattern, symbols.DemangleNoParams(s.Name)) && !at[s.Addr] {
+			at[s.Addr] = true
+			matched = append(matched, s)
+		}
+	}
+	if len(matched) > 0 {
+		return matched, nil
+	}
+	if strings.ContainsAny(pattern, "*?") {
+		return nil, &probe.Error{
+			Msg:   fmt.Sprintf("no function of %s matches %q", bin.Path, lang+pattern),
+			Hints: []string{listHint(bin.Path, lang)},
+		}
+	}
+	msg := fmt.Sprintf("C++ function %q does not exist in %s", pattern, bin.Path)
+	err := notFound(bin, msg, pattern, cppNames(fns), provider, lang)
+	if strings.ContainsAny(pattern, `("`) {
+		err.Hints = append([]string{fmt.Sprintf("%s takes a name without parameters, and probes every overload: %sns::add, not %sns::add(int, int)", lang, lang, lang)}, err.Hints...)
+	}
+	return nil, err
+}
+
+// cppNames returns the distinct C++ names of fns without parameters,
+// sorted.
+func cppNames(fns []Symbol) []string {
+	names := make([]string, len(fns))
+	for i, s := range fns {
+		names[i] = symbols.DemangleNoParams(s.Name)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// notFound is the error for a function name of bin that does not exist:
+// msg, then the close names among known and how to list them all (with
+// the language prefix lang, if any).
+func notFound(bin *Binary, msg, name string, known []string, provider, lang string) *probe.Error {
+	e := &probe.Error{Msg: msg}
+	if len(known) == 0 {
+		e.Hints = append(e.Hints, fmt.Sprintf("%s has no symbol table (is it stripped?); probe an address instead: %s:%s:0xADDRESS", bin.Path, provider, bin.Path))
+		return e
+	}
+	if close := source.Closest(name, known, 3); len(close) > 0 {
+		e.Hints = append(e.Hints, "did you mean "+strings.Join(close, ", ")+"?")
+	}
+	e.Hints = append(e.Hints, listHint(bin.Path, lang))
+	return e
+}
+
+// listHint says how to list the functions of path, by C++ name when lang
+// is a language prefix.
+func listHint(path, lang string) string {
+	what := "functions"
+	if lang != "" {
+		what = "C++ functions"
+	}
+	return fmt.Sprintf("list its %s with: ebtrace -l 'uprobe:%s:%s*'", what, path, lang)
 }
 
 // Probes implements probe.Provider: the function symbols of the binary the
-// pattern names, e.g. "/bin/bash:read*". Listed names keep the binary as
-// the pattern writes it, since the registry matches them against it.
+// pattern names, e.g. "/bin/bash:read*", as the symbol table names them
+// (mangled, for C++), as bpftrace lists them. A pattern with a language
+// prefix, "/opt/app:cpp:*", lists C++ names without parameters instead,
+// each once, as a cpp: probe takes them. Listed names keep the binary and
+// prefix as the pattern writes them, since the registry matches them
+// against it.
 func (p Provider) Probes(pattern string, env *probe.Env) ([]probe.Listing, error) {
-	path, _, _ := strings.Cut(pattern, ":")
+	path, target, _ := strings.Cut(pattern, ":")
 	if path == "" || strings.ContainsAny(path, "*?") {
 		return nil, nil
 	}
@@ -206,9 +295,17 @@ func (p Provider) Probes(pattern string, env *probe.Env) ([]probe.Listing, error
 	if err != nil {
 		return nil, err
 	}
-	out := make([]probe.Listing, len(fns))
+	names := make([]string, len(fns))
 	for i, s := range fns {
-		out[i] = probe.Listing{Name: p.names[0] + ":" + path + ":" + s.Name}
+		names[i] = s.Name
+	}
+	lang, _, isCPP := cppSpec(target)
+	if isCPP {
+		names = cppNames(fns)
+	}
+	out := make([]probe.Listing, len(names))
+	for i, name := range names {
+		out[i] = probe.Listing{Name: p.names[0] + ":" + path + ":" + lang + name}
 	}
 	return out, nil
 }

@@ -426,7 +426,7 @@ func TestFunctionsOfGo(t *testing.T) {
 
 func FuzzExpand(f *testing.F) {
 	bin := testutil.BuildC(f, "testdata/target.c", "-O2")
-	for _, s := range []string{"add", "add+1", "0x1000", "a*", "add+0x", "+", "*+1", "main+99999999999999999999"} {
+	for _, s := range []string{"add", "add+1", "0x1000", "a*", "add+0x", "+", "*+1", "main+99999999999999999999", "cpp:*", "cpp:", "c++:ma?n+1"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, target string) {
