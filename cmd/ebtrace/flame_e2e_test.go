@@ -34,14 +34,14 @@ func folded(t *testing.T, path string) map[string]int {
 	return out
 }
 
-// TestStackFiles counts getppid(2) calls by user stack: all 1000 come from
+// TestStackFiles counts getppid(2) calls by user stack: all 20000 come from
 // one stack, so every output holds exactly that stack and count.
 func TestStackFiles(t *testing.T) {
 	wl := testutil.Workload(t)
 	dir := t.TempDir()
 	fold, svg, prof := filepath.Join(dir, "out.folded"), filepath.Join(dir, "out.svg"), filepath.Join(dir, "out.pb.gz")
 	r := ebtrace(t, "--folded", fold, "--flamegraph="+svg, "--pprof", prof,
-		"-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @[comm, ustack] = count(); }`, "-c", wl+" getppid 1000")
+		"-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @[comm, ustack] = count(); }`, "-c", wl+" getppid 20000")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -52,8 +52,8 @@ func TestStackFiles(t *testing.T) {
 	var stack string
 	for s, n := range stacks {
 		stack = s
-		if n != 1000 {
-			t.Errorf("stack %q counted %d times, want 1000", s, n)
+		if n != 20000 {
+			t.Errorf("stack %q counted %d times, want 20000", s, n)
 		}
 	}
 	frames := strings.Split(stack, ";")
@@ -78,8 +78,8 @@ func TestStackFiles(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pprof: %v", err)
 	}
-	if len(p.Sample) != 1 || p.Sample[0].Value[0] != 1000 || len(p.Sample[0].Location) != len(frames) {
-		t.Errorf("pprof samples %v, want one of 1000 with %d locations", p.Sample, len(frames))
+	if len(p.Sample) != 1 || p.Sample[0].Value[0] != 20000 || len(p.Sample[0].Location) != len(frames) {
+		t.Errorf("pprof samples %v, want one of 20000 with %d locations", p.Sample, len(frames))
 	}
 
 	names := svgTexts(t, svg)
