@@ -63,6 +63,9 @@ func (s *Session) Exited() bool { return s.exited }
 
 // Loop handles events until a probe calls exit() or stop is closed.
 func (s *Session) Loop(stop <-chan struct{}) error {
+	done := make(chan struct{})
+	defer close(done)
+	go s.followProcesses(done)
 	var rec ringbuf.Record
 	for !s.exited {
 		select {

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"ebtrace/internal/testutil"
 )
@@ -119,5 +123,34 @@ func TestSymbols(t *testing.T) {
 	r = ebtrace(t, "-e", `BEGIN { @ = kaddr("vfs_raed"); }`)
 	if r.code != 1 || !strings.Contains(r.stderr, `kernel symbol "vfs_raed" does not exist`) || !strings.Contains(r.stderr, "did you mean vfs_read") {
 		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+// TestUserStackExited traces a process ebtrace was not told about, which
+// exits long before the map is printed: its stacks still resolve, the
+// process having been read as soon as its pid appeared in a key.
+func TestUserStackExited(t *testing.T) {
+	wl := testutil.Workload(t)
+	testutil.RequireRoot(t)
+	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), "-e",
+		`tracepoint:syscalls:sys_enter_getppid /comm == "`+commOf(wl)+`"/ { @[ustack] = count(); }`)
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFor(t, func() bool { return strings.Contains(stderr.String(), "Attached") })
+	if out, err := exec.Command(wl, "getppid", "100000").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	time.Sleep(time.Second) // the process is gone: only what was read of it remains
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	frames := stackBlock(t, stdout.String(), "@", "100000")
+	if !slices.ContainsFunc(frames, func(f string) bool { return strings.HasPrefix(f, "    main.main+") }) {
+		t.Errorf("no main.main frame in the exited process's stack:\n%s", stdout.String())
 	}
 }
