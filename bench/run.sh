@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # bench/run.sh compares ebtrace with bpftrace on start-up cost, memory,
-# in-kernel cost per event and printf throughput, and prints one table with
-# ebtrace/bpftrace ratios. See bench/README.md. Needs root and Go.
+# in-kernel cost per event, printf throughput and the cost of printing
+# stacks, and prints one table with ebtrace/bpftrace ratios. See
+# bench/README.md. Needs root and Go.
 #
 # Environment:
 #   RUNS=N          start-up repetitions, median reported (default 10)
-#   KRUNS=N         repetitions of the in-kernel and printf runs (default 3)
+#   KRUNS=N         repetitions of the in-kernel, printf and stack runs (default 3)
 #   EBTRACE=PATH    use this ebtrace binary instead of building ./cmd/ebtrace
 #   BPFTRACE=PATH   use this bpftrace (default: the one on PATH, if any)
 #   TIMEOUT=S       per-run time limit in seconds (default 60)
@@ -26,17 +27,25 @@ if ! command -v go >/dev/null; then
 fi
 
 TMP=$(mktemp -d /tmp/ebtrace-bench.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+# LOAD is the pid of a stackload running in the background, if any.
+LOAD=
+cleanup() {
+	[[ -n $LOAD ]] && kill "$LOAD" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
 
 note() { echo "run.sh: $*" >&2; }
 
 (cd "$ROOT" && go build -o "$TMP/benchrun" ./bench/cmd/benchrun &&
-	go build -o "$TMP/workload" ./internal/cmd/workload) || {
+	go build -o "$TMP/workload" ./internal/cmd/workload &&
+	go build -o "$TMP/stackload" ./bench/cmd/stackload) || {
 	note "building the helpers failed"
 	exit 1
 }
 BENCHRUN=$TMP/benchrun
 WORKLOAD=$TMP/workload
+STACKLOAD=$TMP/stackload
 
 declare -A BIN
 TOOLS=()
@@ -168,10 +177,61 @@ printf_run() {
 	R["printf wall ms|$tool"]=$(median <"$TMP/p_wall" | awk '{printf "%.1f", $1 / 1e6}')
 }
 
+# stacks ROW NROW TOOL CACHE profiles a fresh stackload for 2 s KRUNS times
+# and records in ROW the median time from the program's exit() to the
+# tool's end (ms) and in NROW the median number of distinct stacks it
+# printed. The exit probe prints nsecs, CLOCK_MONOTONIC, which benchrun's
+# end_mono_ns is read on.
+# CACHE=1 runs the tool with BPFTRACE_CACHE_USER_SYMBOLS=1; otherwise the
+# variable is removed from its environment, leaving bpftrace's default.
+stacks() {
+	local row=$1 nrow=$2 tool=$3 cache=$4 i st prog exit_ns keys unres
+	local envs=(-u BPFTRACE_CACHE_USER_SYMBOLS)
+	[[ $cache == 1 ]] && envs=(BPFTRACE_CACHE_USER_SYMBOLS=1)
+	: >"$TMP/s_ms"
+	: >"$TMP/s_keys"
+	for ((i = 0; i < KRUNS; i++)); do
+		# The load outlives any run (twice TIMEOUT) and is killed after it:
+		# its user stacks must resolve while the tool prints them.
+		"$STACKLOAD" "$STACK_DEPTH" $((TIMEOUT * 2000)) &
+		LOAD=$!
+		prog="profile:hz:997 /pid == $LOAD/ { @[kstack, ustack, comm] = count(); }
+			interval:s:2 { printf(\"exit_ns %llu\\n\", nsecs); exit(); }"
+		rm -f "$TMP/res"
+		st=0
+		env "${envs[@]}" timeout -k 5 "$TIMEOUT" "$BENCHRUN" -o "$TMP/res" -- \
+			"${BIN[$tool]}" -e "$prog" 2>"$TMP/err" |
+			awk '/^exit_ns [0-9]+$/ {e = $2} /^@\[/ {n++} /^ +(0x[0-9a-f]+|\[unknown\])$/ {u++}
+				END {print (e == "" ? "-" : e), n + 0, u + 0}' >"$TMP/count" || st=$?
+		kill "$LOAD" 2>/dev/null
+		wait "$LOAD" 2>/dev/null
+		LOAD=
+		if [[ $st != 0 || ! -s $TMP/res ]]; then
+			fail "$tool" "$row run $((i + 1))" "$TMP/err"
+			return
+		fi
+		read -r exit_ns keys unres <"$TMP/count"
+		if [[ $exit_ns == - || $keys == 0 ]]; then
+			note "$tool: $row run $((i + 1)): no exit_ns line or no stacks printed"
+			return
+		fi
+		((unres > 0)) && note "$tool: $row run $((i + 1)): frames printed unresolved: $unres"
+		awk -v e="$exit_ns" -v r="$(field end_mono_ns "$TMP/res")" \
+			'BEGIN {printf "%.1f\n", (r - e) / 1e6}' >>"$TMP/s_ms"
+		echo "$keys" >>"$TMP/s_keys"
+	done
+	R["$row|$tool"]=$(median <"$TMP/s_ms")
+	R["$nrow|$tool"]=$(median <"$TMP/s_keys")
+}
+
+# stackload walks 2^STACK_DEPTH call paths: with the kernel stacks of their
+# syscalls, about a thousand distinct stacks in 2 s of samples.
+STACK_DEPTH=8
+
 ONE='tracepoint:syscalls:sys_enter_openat { @[comm] = count(); } interval:ms:1 { exit(); }'
 TEN=''
 for sc in openat read write close getppid getpid mmap munmap ioctl futex; do
-	TEN+="tracepoint:syscalls:sys_enter_$sc { @$sc[comm] = count(); } "
+	TEN+="tracepoint:syscalls:sys_enter_$sc { @${sc}[comm] = count(); } "
 done
 TEN+='interval:ms:1 { exit(); }'
 
@@ -182,6 +242,10 @@ for tool in "${TOOLS[@]}"; do
 	kernel "count() ns/event" "$tool" 'tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }' 2000000
 	kernel "empty ns/event" "$tool" 'tracepoint:raw_syscalls:sys_enter { }' 2000000
 	printf_run "$tool" 1000000
+	kernel "kstack count() ns/event" "$tool" 'tracepoint:raw_syscalls:sys_enter { @[kstack] = count(); }' 2000000
+	kernel "ustack count() ns/event" "$tool" 'tracepoint:raw_syscalls:sys_enter { @[ustack] = count(); }' 2000000
+	stacks "stacks print ms" "stacks printed" "$tool" 0
+	stacks "stacks cached print ms" "stacks cached printed" "$tool" 1
 done
 
 ROWS=(
@@ -195,6 +259,12 @@ ROWS=(
 	"printf lost events"
 	"printf ns/event"
 	"printf wall ms"
+	"kstack count() ns/event"
+	"ustack count() ns/event"
+	"stacks print ms"
+	"stacks printed"
+	"stacks cached print ms"
+	"stacks cached printed"
 )
 
 printf '\n%-24s %12s %12s %16s\n' metric ebtrace bpftrace ebtrace/bpftrace

@@ -10,7 +10,11 @@
 // The command inherits stdin, stdout and stderr. benchrun prints one line of
 // key=value pairs to FILE (default stderr):
 //
-//	wall_ns=N maxrss_kb=N exit=N [progs=N run_cnt=N run_time_ns=N]
+//	wall_ns=N maxrss_kb=N exit=N end_mono_ns=N [progs=N run_cnt=N run_time_ns=N]
+//
+// end_mono_ns is CLOCK_MONOTONIC when the command had ended, the clock BPF
+// programs read as nsecs, so a time the command's program printed can be
+// subtracted from it.
 //
 // With -progs, benchrun turns on BPF run-time statistics, polls for programs
 // of those types created after it started, and holds a reference to each.
@@ -105,6 +109,10 @@ func run(argv []string, progTypes, out string) (int, error) {
 		}
 	}
 	wall := time.Since(start)
+	var end unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &end); err != nil {
+		return 1, fmt.Errorf("reading CLOCK_MONOTONIC: %w", err)
+	}
 	signal.Stop(sigs)
 
 	code := 0
@@ -123,6 +131,7 @@ func run(argv []string, progTypes, out string) (int, error) {
 		fmt.Sprintf("wall_ns=%d", wall.Nanoseconds()),
 		fmt.Sprintf("maxrss_kb=%d", cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss),
 		fmt.Sprintf("exit=%d", code),
+		fmt.Sprintf("end_mono_ns=%d", end.Nano()),
 	}
 	if tracker != nil {
 		n, cnt, ns, err := tracker.totals()
