@@ -1,13 +1,13 @@
 package kernel
 
 import (
-	"bufio"
-	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -37,50 +37,68 @@ var Kallsyms = sync.OnceValues(func() ([]KernelSymbol, error) {
 
 // ParseKallsyms parses the /proc/kallsyms format, "ADDR TYPE NAME
 // [MODULE]" a line, and sorts the symbols by address (stable, so aliases
-// keep file order). Malformed lines are errors.
+// keep file order). Malformed lines are errors. The names are slices of
+// one copy of the text: the file has over 100,000 lines, and a string
+// each would be most of the parsing time.
 func ParseKallsyms(r io.Reader) ([]KernelSymbol, error) {
-	var syms []KernelSymbol
-	sc := bufio.NewScanner(r)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read kernel symbols: %w", err)
+	}
+	text := string(data)
+	syms := make([]KernelSymbol, 0, strings.Count(text, "\n")+1)
 	names := map[string]string{} // interned module names
-	for line := 1; sc.Scan(); line++ {
-		b := sc.Bytes()
-		if len(b) == 0 {
+	for line := 1; text != ""; line++ {
+		var b string
+		b, text, _ = strings.Cut(text, "\n")
+		if b == "" {
 			continue
 		}
-		fields := bytes.Fields(b)
+		var buf [5]string
+		fields := fieldsInto(b, buf[:0])
 		if len(fields) < 3 || len(fields) > 4 || len(fields[1]) != 1 {
 			return nil, fmt.Errorf("kallsyms line %d: want ADDR TYPE NAME [MODULE], got %q", line, b)
 		}
-		addr, err := strconv.ParseUint(string(fields[0]), 16, 64)
+		addr, err := strconv.ParseUint(fields[0], 16, 64)
 		if err != nil {
 			return nil, fmt.Errorf("kallsyms line %d: %w", line, err)
 		}
-		s := KernelSymbol{Addr: addr, Type: fields[1][0], Name: string(fields[2])}
+		s := KernelSymbol{Addr: addr, Type: fields[1][0], Name: fields[2]}
 		if len(fields) == 4 {
 			m := fields[3]
 			if len(m) < 2 || m[0] != '[' || m[len(m)-1] != ']' {
 				return nil, fmt.Errorf("kallsyms line %d: module %q is not in brackets", line, m)
 			}
-			mod, ok := names[string(m)]
+			mod, ok := names[m]
 			if !ok {
-				mod = string(m[1 : len(m)-1])
-				names[string(m)] = mod
+				mod = m[1 : len(m)-1]
+				names[m] = mod
 			}
 			s.Module = mod
 		}
 		syms = append(syms, s)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read kernel symbols: %w", err)
+	byAddr := func(a, b KernelSymbol) int { return cmp.Compare(a.Addr, b.Addr) }
+	if !slices.IsSortedFunc(syms, byAddr) {
+		slices.SortStableFunc(syms, byAddr)
 	}
-	slices.SortStableFunc(syms, func(a, b KernelSymbol) int {
-		switch {
-		case a.Addr < b.Addr:
-			return -1
-		case a.Addr > b.Addr:
-			return 1
-		}
-		return 0
-	})
 	return syms, nil
+}
+
+// fieldsInto appends the space- or tab-separated fields of line to out, at
+// most cap(out) of them (the rest are dropped), without allocating.
+func fieldsInto(line string, out []string) []string {
+	for line != "" && len(out) < cap(out) {
+		line = strings.TrimLeft(line, " \t")
+		if line == "" {
+			break
+		}
+		end := strings.IndexAny(line, " \t")
+		if end < 0 {
+			end = len(line)
+		}
+		out = append(out, line[:end])
+		line = line[end:]
+	}
+	return out
 }

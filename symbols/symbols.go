@@ -26,9 +26,12 @@ type Symbol struct {
 type Table struct {
 	// syms is sorted by address; among symbols at one address the one
 	// Lookup should name comes first.
-	syms   []Symbol
-	byName map[string]int // index in syms of the lowest symbol of each name
-	segs   []segment      // an ELF file's loadable segments, for Process
+	syms []Symbol
+	// byName indexes syms by name, the lowest symbol of each; built on
+	// the first Address call: stacks need only Lookup, and the kernel's
+	// 100,000 names would cost more to index than to sort.
+	byName func() map[string]int
+	segs   []segment // an ELF file's loadable segments, for Process
 	// demangled caches, by index in syms, the names Lookup has
 	// demangled: a table is shared by every process mapping its file,
 	// and a stack names the same functions again and again.
@@ -42,29 +45,39 @@ type candidate struct {
 	rank int
 }
 
-// newTable sorts the candidates and indexes them by name. Identical
-// name and address pairs (a symbol in both .symtab and .dynsym) are kept
-// once.
+// newTable sorts the candidates (kallsyms comes sorted already) and
+// indexes them by name. Identical name and address pairs (a symbol in
+// both .symtab and .dynsym) are kept once.
 func newTable(cands []candidate) *Table {
-	slices.SortStableFunc(cands, func(a, b candidate) int {
+	order := func(a, b candidate) int {
 		if c := cmp.Compare(a.Addr, b.Addr); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.rank, b.rank)
-	})
-	t := &Table{syms: make([]Symbol, 0, len(cands)), byName: make(map[string]int, len(cands))}
-	seen := map[Symbol]bool{}
+	}
+	if !slices.IsSortedFunc(cands, order) {
+		slices.SortStableFunc(cands, order)
+	}
+	t := &Table{syms: make([]Symbol, 0, len(cands))}
+	run := 0 // where the symbols at the current address start in t.syms
 	for _, c := range cands {
-		key := Symbol{Name: c.Name, Addr: c.Addr}
-		if seen[key] {
-			continue
+		if run < len(t.syms) && t.syms[run].Addr != c.Addr {
+			run = len(t.syms)
 		}
-		seen[key] = true
-		if _, ok := t.byName[c.Name]; !ok {
-			t.byName[c.Name] = len(t.syms)
+		if slices.ContainsFunc(t.syms[run:], func(s Symbol) bool { return s.Name == c.Name }) {
+			continue
 		}
 		t.syms = append(t.syms, c.Symbol)
 	}
+	t.byName = sync.OnceValue(func() map[string]int {
+		byName := make(map[string]int, len(t.syms))
+		for i, s := range t.syms {
+			if _, ok := byName[s.Name]; !ok {
+				byName[s.Name] = i
+			}
+		}
+		return byName
+	})
 	return t
 }
 
@@ -105,7 +118,7 @@ func (t *Table) display(i int) string {
 // Address returns the symbol called name, as the file names it (mangled,
 // for C++); of several, the lowest.
 func (t *Table) Address(name string) (Symbol, bool) {
-	i, ok := t.byName[name]
+	i, ok := t.byName()[name]
 	if !ok {
 		return Symbol{}, false
 	}
