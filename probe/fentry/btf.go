@@ -25,8 +25,9 @@ type funcs struct {
 	names  []string // sorted, each once
 	count  map[string]int
 	// byName holds a module's functions, decoded as its names were read;
-	// vmlinux's are decoded on demand instead.
+	// vmlinux's are decoded on demand instead, by the type ID in ids.
 	byName map[string]*btf.Func
+	ids    map[string]btf.TypeID
 }
 
 func newFuncs(module string, names []string) *funcs {
@@ -54,11 +55,18 @@ var vmlinuxFuncs = sync.OnceValues(func() (*funcs, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kernel BTF: %w", err)
 	}
-	names, err := funcNames(raw)
+	names, ids, err := funcNames(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", vmlinuxBTF, err)
 	}
-	return newFuncs("", names), nil
+	f := newFuncs("", names)
+	f.ids = make(map[string]btf.TypeID, len(names))
+	for i, name := range names {
+		if _, ok := f.ids[name]; !ok {
+			f.ids[name] = ids[i]
+		}
+	}
+	return f, nil
 })
 
 var (
@@ -116,9 +124,13 @@ func (f *funcs) lookup(name string) (*btf.Func, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kernel BTF: %w", err)
 	}
-	var fn *btf.Func
-	if err := spec.TypeByName(name, &fn); err != nil {
-		return nil, fmt.Errorf("kernel BTF: %w", err)
+	typ, err := spec.TypeByID(f.ids[name])
+	if err != nil {
+		return nil, fmt.Errorf("kernel BTF: %s: %w", name, err)
+	}
+	fn, ok := typ.(*btf.Func)
+	if !ok || fn.Name != name {
+		return nil, fmt.Errorf("kernel BTF: type %d is %v, not function %s", f.ids[name], typ, name)
 	}
 	return fn, nil
 }

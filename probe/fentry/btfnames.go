@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/cilium/ebpf/btf"
 )
 
 // btfMagic opens every BTF blob, in the byte order of its machine.
@@ -17,18 +19,20 @@ var errBadBTF = errors.New("malformed BTF")
 
 // funcNames returns the names of the functions (BTF_KIND_FUNC) in a raw,
 // self-contained BTF blob such as /sys/kernel/btf/vmlinux, in type order,
-// repeats included. It walks the type records without decoding them,
-// which takes milliseconds where decoding every type of vmlinux takes a
-// quarter of a second: wildcards and listings need only the names.
-func funcNames(raw []byte) ([]string, error) {
+// repeats included, and their type IDs. It walks the type records without
+// decoding them, which takes milliseconds where decoding every type of
+// vmlinux takes a quarter of a second: wildcards and listings need only the
+// names, and a probe then decodes its function by ID. (By name, cilium
+// reads "___" in a name as a CO-RE flavour suffix and mismatches ____fput.)
+func funcNames(raw []byte) ([]string, []btf.TypeID, error) {
 	if len(raw) < 24 {
-		return nil, fmt.Errorf("%w: %d bytes is too short for a header", errBadBTF, len(raw))
+		return nil, nil, fmt.Errorf("%w: %d bytes is too short for a header", errBadBTF, len(raw))
 	}
 	var order binary.ByteOrder = binary.LittleEndian
 	if binary.BigEndian.Uint16(raw) == btfMagic {
 		order = binary.BigEndian
 	} else if order.Uint16(raw) != btfMagic {
-		return nil, fmt.Errorf("%w: bad magic %#x", errBadBTF, order.Uint16(raw))
+		return nil, nil, fmt.Errorf("%w: bad magic %#x", errBadBTF, order.Uint16(raw))
 	}
 	hdrLen := uint64(order.Uint32(raw[4:]))
 	section := func(offAt int) ([]byte, error) {
@@ -40,36 +44,38 @@ func funcNames(raw []byte) ([]string, error) {
 	}
 	typ, err := section(8)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	strs, err := section(16)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var names []string
-	for len(typ) > 0 {
+	var ids []btf.TypeID
+	for id := btf.TypeID(1); len(typ) > 0; id++ {
 		if len(typ) < 12 {
-			return nil, fmt.Errorf("%w: truncated type record", errBadBTF)
+			return nil, nil, fmt.Errorf("%w: truncated type record", errBadBTF)
 		}
 		nameOff, info := order.Uint32(typ), order.Uint32(typ[4:])
 		kind, vlen := (info>>24)&0x1f, int(info&0xffff)
 		extra, ok := recordTail(kind, vlen)
 		if !ok {
-			return nil, fmt.Errorf("%w: unknown type kind %d", errBadBTF, kind)
+			return nil, nil, fmt.Errorf("%w: unknown type kind %d", errBadBTF, kind)
 		}
 		if 12+extra > len(typ) {
-			return nil, fmt.Errorf("%w: truncated type record of kind %d", errBadBTF, kind)
+			return nil, nil, fmt.Errorf("%w: truncated type record of kind %d", errBadBTF, kind)
 		}
 		if kind == kindFunc {
 			name, err := cString(strs, nameOff)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			names = append(names, name)
+			ids = append(ids, id)
 		}
 		typ = typ[12+extra:]
 	}
-	return names, nil
+	return names, ids, nil
 }
 
 // recordTail returns the bytes that follow the 12-byte common part of a

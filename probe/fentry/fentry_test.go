@@ -1,6 +1,7 @@
 package fentry
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -73,16 +74,25 @@ func everyKind(t testing.TB, order binary.ByteOrder) []byte {
 func TestFuncNames(t *testing.T) {
 	for _, order := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
 		raw := everyKind(t, order)
-		names, err := funcNames(raw)
+		names, ids, err := funcNames(raw)
 		if err != nil {
 			t.Fatalf("%v: %v", order, err)
+		}
+		spec, err := btf.LoadSpecFromReader(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatalf("%v: cilium: %v", order, err)
+		}
+		for i, id := range ids {
+			if fn, err := spec.TypeByID(id); err != nil || fn.TypeName() != names[i] {
+				t.Errorf("%v: %s has ID %d, where cilium finds %v, %v", order, names[i], id, fn, err)
+			}
 		}
 		slices.Sort(names)
 		if want := []string{"ksys_read", "vfs_read", "vfs_read"}; !slices.Equal(names, want) {
 			t.Errorf("%v: got %q, want %q", order, names, want)
 		}
 		for n := range len(raw) {
-			if _, err := funcNames(raw[:n]); !errors.Is(err, errBadBTF) {
+			if _, _, err := funcNames(raw[:n]); !errors.Is(err, errBadBTF) {
 				t.Fatalf("%v: %d of %d bytes: got %v, want errBadBTF", order, n, len(raw), err)
 			}
 		}
@@ -97,7 +107,7 @@ func FuzzFuncNames(f *testing.F) {
 	f.Add(everyKind(f, binary.BigEndian))
 	f.Add([]byte{0x9f, 0xeb, 1, 0, 24, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		if _, err := funcNames(raw); err != nil && !errors.Is(err, errBadBTF) {
+		if _, _, err := funcNames(raw); err != nil && !errors.Is(err, errBadBTF) {
 			t.Fatalf("error %v does not wrap errBadBTF", err)
 		}
 	})
@@ -137,6 +147,16 @@ func TestFuncNamesVmlinux(t *testing.T) {
 	for name, n := range count {
 		if vm.count[name] != n {
 			t.Fatalf("%s: scanner counts %d, cilium %d", name, vm.count[name], n)
+		}
+	}
+	// Names with "___" in them, which cilium's lookup by name reads as
+	// CO-RE flavours, decode by ID.
+	for _, name := range []string{"____fput", "___sys_recvmsg", "vfs_read"} {
+		if count[name] == 0 {
+			continue
+		}
+		if fn, err := vm.lookup(name); err != nil || fn.Name != name {
+			t.Errorf("lookup(%s) = %v, %v", name, fn, err)
 		}
 	}
 }
