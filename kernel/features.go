@@ -244,15 +244,25 @@ func probeTypes(hasBTF bool) []infoLine {
 // tracefs interface, <kind>_events; a kernel built without the feature has
 // neither.
 func dynamicProbes(kind string) string {
-	if _, err := os.Stat("/sys/bus/event_source/devices/" + kind); err == nil {
+	if HaveDynamicProbes(kind) {
 		return "yes"
 	}
-	for _, dir := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
+	return "no (the kernel is built without CONFIG_" + strings.ToUpper(kind) + "_EVENTS" + ")"
+}
+
+// HaveDynamicProbes reports whether the kernel can create kind ("kprobe"
+// or "uprobe") events, through its perf PMU (Linux 4.17+) or tracefs's
+// kind_events file: cilium's links use either.
+func HaveDynamicProbes(kind string) bool {
+	if _, err := os.Stat("/sys/bus/event_source/devices/" + kind + "/type"); err == nil {
+		return true
+	}
+	for _, dir := range TracefsDirs {
 		if _, err := os.Stat(dir + "/" + kind + "_events"); err == nil {
-			return "yes"
+			return true
 		}
 	}
-	return "no (the kernel is built without CONFIG_" + strings.ToUpper(kind) + "S" + ")"
+	return false
 }
 
 func tracefsAnswer() string {

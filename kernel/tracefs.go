@@ -10,16 +10,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// tracefsDirs are where tracefs is looked for, in order; the first is where
+// TracefsDirs are where tracefs is looked for, in order; the first is where
 // it is mounted when neither holds it.
-var tracefsDirs = []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}
+var TracefsDirs = []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}
 
 // Tracefs finds the tracefs root: the first of /sys/kernel/tracing and
 // /sys/kernel/debug/tracing that holds an events directory. When neither
 // does and we are root, it mounts tracefs at /sys/kernel/tracing and reports
 // mounted=true. Without root it returns an error wrapping fs.ErrPermission.
 func Tracefs() (root string, mounted bool, err error) {
-	return findTracefs(tracefsDirs, os.Geteuid(), mountTracefs)
+	return findTracefs(TracefsDirs, os.Geteuid(), mountTracefs)
 }
 
 func mountTracefs(dir string) error {

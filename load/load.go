@@ -109,10 +109,10 @@ func Verify(r *compile.Result) (*DryRun, error) {
 			coll.Close()
 			dry.Verified++
 			dry.Unattachable = append(dry.Unattachable, reason)
-		case errors.As(err, &ve) && len(ve.Log) > 0:
-			return nil, explain(r, err)
-		default:
+		case errors.Is(err, ebpf.ErrNotSupported), errors.Is(err, unix.EPERM), errors.Is(err, unix.EINVAL) && !errors.As(err, &ve):
 			dry.Unloadable = append(dry.Unloadable, reason)
+		default:
+			return nil, explain(r, err)
 		}
 	}
 	return dry, nil

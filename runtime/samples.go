@@ -39,7 +39,10 @@ func (s *Session) Samples() ([]flame.Sample, error) {
 			return nil, fmt.Errorf("read map @%s: %w", pm.Name, err)
 		}
 		for _, e := range elems {
-			out = append(out, flame.Sample{Frames: s.maps.frames(pm, e.key), Value: uint64(sumCPUs(e.values, 0))})
+			// A flame graph has no negative widths: sum(-1) draws nothing.
+			if v := sumCPUs(e.values, 0); v > 0 {
+				out = append(out, flame.Sample{Frames: s.maps.frames(pm, e.key), Value: uint64(v)})
+			}
 		}
 	}
 	return out, nil

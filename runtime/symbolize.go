@@ -32,23 +32,36 @@ func newSymbolizer(obj *load.Object) *symbolizer {
 	}
 }
 
-// process returns the resolver of pid, reading its mappings on first
-// sight, while the process most likely still runs.
+// process returns the resolver of pid, reading its mappings (and the
+// files they map) on first sight, while the process most likely still
+// runs. The reading happens outside s.mu, so it delays no other process.
 func (s *symbolizer) process(pid uint32) *symbols.Process {
+	p, _ := s.loaded(pid)
+	return p
+}
+
+// loaded is process, also reporting whether this call read the mappings.
+func (s *symbolizer) loaded(pid uint32) (*symbols.Process, bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	p, ok := s.procs[pid]
 	if !ok {
 		p = symbols.NewProcess(int(pid))
-		p.Load()
 		s.procs[pid] = p
 	}
-	return p
+	s.mu.Unlock()
+	if !ok {
+		p.Load()
+	}
+	return p, !ok
 }
 
 // Watch reads pid's mappings now, so that its user addresses still resolve
 // after it exits (the -c command, say).
-func (s *symbolizer) Watch(pid int) { s.process(uint32(pid)).Load() }
+func (s *symbolizer) Watch(pid int) {
+	if p, read := s.loaded(uint32(pid)); !read {
+		p.Load()
+	}
+}
 
 // frame is one resolved stack frame.
 type frame struct {

@@ -32,6 +32,10 @@ func startChild(command string) (*child, error) {
 	if err != nil {
 		return nil, fmt.Errorf("-c: %w", err)
 	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -43,10 +47,6 @@ func startChild(command string) (*child, error) {
 		return nil, err
 	}
 	defer execW.Close()
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
 	cmd := exec.Command(self, words[1:]...)
 	cmd.Args[0] = words[0]
 	cmd.Env = append(os.Environ(), childEnv+"="+path)

@@ -11,7 +11,7 @@ var Allowed = map[string][]string{
 	"probe/tracepoint":        {"kernel", "probe", "source", "types"},
 	"probe/interval":          {"probe"},
 	"probe/special":           {"probe"},
-	"probe/uprobe":            {"probe", "probe/arch", "source", "symbols", "types"},
+	"probe/uprobe":            {"kernel", "probe", "probe/arch", "source", "symbols", "types"},
 	"probe/uprobe/uprobetest": {"internal/testutil", "probe"},
 	"probe/usdt":              {"probe", "probe/arch", "probe/uprobe", "source", "types"},
 	"probe/rawtracepoint":     {"probe", "source", "types"},

@@ -1,7 +1,6 @@
 package kprobe
 
 import (
-	"os"
 	"strings"
 	"sync"
 
@@ -14,15 +13,8 @@ import (
 func Available() error { return support() }
 
 var support = sync.OnceValue(func() error {
-	// Both the perf PMU (Linux 4.17+) and tracefs kprobe_events need
-	// CONFIG_KPROBE_EVENTS; cilium's link.Kprobe uses either.
-	if _, err := os.Stat("/sys/bus/event_source/devices/kprobe/type"); err == nil {
+	if kernel.HaveDynamicProbes("kprobe") {
 		return nil
-	}
-	for _, dir := range tracefsDirs {
-		if _, err := os.Stat(dir + "/kprobe_events"); err == nil {
-			return nil
-		}
 	}
 	return &probe.Unavailable{Reason: "this kernel has no kprobes (" + missingConfig() + ")"}
 })

@@ -220,13 +220,10 @@ func tableFor(env *probe.Env) (*table, error) {
 	return newTable(syms, nil, nil), nil
 }
 
-// tracefsDirs are where tracefs is usually mounted.
-var tracefsDirs = []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}
-
 // readFilterFunctions returns the functions ftrace can trace, or nil when
 // the file is unreadable (as under lockdown, even for root).
 func readFilterFunctions() []function {
-	for _, dir := range tracefsDirs {
+	for _, dir := range kernel.TracefsDirs {
 		f, err := os.Open(dir + "/available_filter_functions")
 		if err != nil {
 			continue

@@ -11,10 +11,12 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 
+	"ebtrace/kernel"
 	"ebtrace/probe"
 	"ebtrace/source"
 )
@@ -214,15 +216,14 @@ func mappedBy(pid int, name string) (string, bool) {
 	return "", false
 }
 
-// Available reports whether the kernel can create uprobes through the
-// perf uprobe PMU.
-func Available() error {
-	const pmu = "/sys/bus/event_source/devices/uprobe"
-	if _, err := os.Stat(pmu); err != nil {
-		return fmt.Errorf("this kernel has no uprobe perf events (%s is missing; it needs CONFIG_UPROBE_EVENTS), so only tracepoints on the program's system calls can trace it: %w", pmu, ebpf.ErrNotSupported)
+// Available reports, once per process, whether the kernel can create
+// uprobes.
+var Available = sync.OnceValue(func() error {
+	if kernel.HaveDynamicProbes("uprobe") {
+		return nil
 	}
-	return nil
-}
+	return &probe.Unavailable{Reason: "this kernel has no uprobes (CONFIG_UPROBE_EVENTS is off), so only tracepoints on the program's system calls can trace it"}
+})
 
 // Attach places prog at file offset opts.Address of the binary at path,
 // as a uretprobe when ret is set.
