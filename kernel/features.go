@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -247,7 +248,20 @@ func dynamicProbes(kind string) string {
 	if HaveDynamicProbes(kind) {
 		return "yes"
 	}
-	return "no (the kernel is built without CONFIG_" + strings.ToUpper(kind) + "_EVENTS" + ")"
+	return "no (" + MissingProbeConfig(kind) + " is off)"
+}
+
+// MissingProbeConfig names the kernel option to blame when kind ("kprobe"
+// or "uprobe") events cannot be created: CONFIG_KPROBES when the kernel
+// has no register_kprobe at all, else the events option.
+func MissingProbeConfig(kind string) string {
+	if kind == "kprobe" {
+		syms, err := Kallsyms()
+		if err == nil && !slices.ContainsFunc(syms, func(s KernelSymbol) bool { return s.Name == "register_kprobe" }) {
+			return "CONFIG_KPROBES"
+		}
+	}
+	return "CONFIG_" + strings.ToUpper(kind) + "_EVENTS"
 }
 
 // HaveDynamicProbes reports whether the kernel can create kind ("kprobe"

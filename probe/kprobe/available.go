@@ -16,23 +16,8 @@ var support = sync.OnceValue(func() error {
 	if kernel.HaveDynamicProbes("kprobe") {
 		return nil
 	}
-	return &probe.Unavailable{Reason: "this kernel has no kprobes (" + missingConfig() + ")"}
+	return &probe.Unavailable{Reason: "this kernel has no kprobes (" + kernel.MissingProbeConfig("kprobe") + " is off)"}
 })
-
-// missingConfig names the kernel option that is off: without
-// CONFIG_KPROBES the kernel has no register_kprobe.
-func missingConfig() string {
-	syms, err := kernel.Kallsyms()
-	if err != nil {
-		return "no kprobe PMU and no tracefs kprobe_events"
-	}
-	for _, s := range syms {
-		if s.Name == "register_kprobe" {
-			return "CONFIG_KPROBE_EVENTS is off"
-		}
-	}
-	return "CONFIG_KPROBES is off"
-}
 
 // Available implements probe.Instance.
 func (i *instance) Available() error {
