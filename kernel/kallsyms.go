@@ -47,7 +47,6 @@ func ParseKallsyms(r io.Reader) ([]KernelSymbol, error) {
 	}
 	text := string(data)
 	syms := make([]KernelSymbol, 0, strings.Count(text, "\n")+1)
-	names := map[string]string{} // interned module names
 	for line := 1; text != ""; line++ {
 		var b string
 		b, text, _ = strings.Cut(text, "\n")
@@ -69,12 +68,7 @@ func ParseKallsyms(r io.Reader) ([]KernelSymbol, error) {
 			if len(m) < 2 || m[0] != '[' || m[len(m)-1] != ']' {
 				return nil, fmt.Errorf("kallsyms line %d: module %q is not in brackets", line, m)
 			}
-			mod, ok := names[m]
-			if !ok {
-				mod = m[1 : len(m)-1]
-				names[m] = mod
-			}
-			s.Module = mod
+			s.Module = m[1 : len(m)-1]
 		}
 		syms = append(syms, s)
 	}

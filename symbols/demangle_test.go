@@ -64,10 +64,10 @@ func TestTableLookupDemangles(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if s, ok := tab.Address("_ZN2ns3addEii"); !ok || s.Addr != 0x100 {
+	if s, ok := addressOf(tab, "_ZN2ns3addEii"); !ok || s.Addr != 0x100 {
 		t.Errorf(`Address("_ZN2ns3addEii") = %+v, %v`, s, ok)
 	}
-	if _, ok := tab.Address("ns::add(int, int)"); ok {
+	if _, ok := addressOf(tab, "ns::add(int, int)"); ok {
 		t.Error("Address found a demangled name")
 	}
 	if got := tab.Symbols()[0].Name; got != "_ZN2ns3addEii" {

@@ -127,7 +127,7 @@ func TestELFC(t *testing.T) {
 		}
 		nm := nmFuncs(t, c.path, c.dynamic)
 		for _, name := range c.names {
-			s, ok := tab.Address(name)
+			s, ok := addressOf(tab, name)
 			if !ok || s.Addr != nm[name] || s.Size == 0 {
 				t.Errorf("%s: Address(%s) = %+v, %v; nm says %#x", filepath.Base(c.path), name, s, ok, nm[name])
 				continue
@@ -148,7 +148,7 @@ func TestELFGo(t *testing.T) {
 	nm := nmFuncs(t, bin, false)
 	names := []string{"main.main", "main.run", "runtime.main", "runtime.goexit.abi0"}
 	for _, name := range names {
-		s, ok := tab.Address(name)
+		s, ok := addressOf(tab, name)
 		if !ok || s.Addr != nm[name] || s.Size == 0 {
 			t.Errorf("Address(%s) = %+v, %v; nm says %#x", name, s, ok, nm[name])
 		}
@@ -188,7 +188,7 @@ func TestELFGo(t *testing.T) {
 			t.Errorf("stripped: %+v; the symbol table has %+v, %v", got, want, ok)
 		}
 	}
-	if s, ok := st.Address("main.main"); !ok || s.Addr != nm["main.main"] {
+	if s, ok := addressOf(st, "main.main"); !ok || s.Addr != nm["main.main"] {
 		t.Errorf("stripped: Address(main.main) = %+v, %v; nm says %#x", s, ok, nm["main.main"])
 	}
 }

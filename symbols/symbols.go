@@ -27,11 +27,7 @@ type Table struct {
 	// syms is sorted by address; among symbols at one address the one
 	// Lookup should name comes first.
 	syms []Symbol
-	// byName indexes syms by name, the lowest symbol of each; built on
-	// the first Address call: stacks need only Lookup, and the kernel's
-	// 100,000 names would cost more to index than to sort.
-	byName func() map[string]int
-	segs   []segment // an ELF file's loadable segments, for Process
+	segs []segment // an ELF file's loadable segments, for Process
 	// demangled caches, by index in syms, the names Lookup has
 	// demangled: a table is shared by every process mapping its file,
 	// and a stack names the same functions again and again.
@@ -45,8 +41,7 @@ type candidate struct {
 	rank int
 }
 
-// newTable sorts the candidates (kallsyms comes sorted already) and
-// indexes them by name. Identical name and address pairs (a symbol in
+// newTable sorts the candidates (kallsyms comes sorted already). Identical name and address pairs (a symbol in
 // both .symtab and .dynsym) are kept once.
 func newTable(cands []candidate) *Table {
 	order := func(a, b candidate) int {
@@ -69,15 +64,6 @@ func newTable(cands []candidate) *Table {
 		}
 		t.syms = append(t.syms, c.Symbol)
 	}
-	t.byName = sync.OnceValue(func() map[string]int {
-		byName := make(map[string]int, len(t.syms))
-		for i, s := range t.syms {
-			if _, ok := byName[s.Name]; !ok {
-				byName[s.Name] = i
-			}
-		}
-		return byName
-	})
 	return t
 }
 
@@ -113,16 +99,6 @@ func (t *Table) display(i int) string {
 	d := Demangle(name)
 	t.demangled.Store(i, d)
 	return d
-}
-
-// Address returns the symbol called name, as the file names it (mangled,
-// for C++); of several, the lowest.
-func (t *Table) Address(name string) (Symbol, bool) {
-	i, ok := t.byName()[name]
-	if !ok {
-		return Symbol{}, false
-	}
-	return t.syms[i], true
 }
 
 // Symbols returns every symbol, sorted by address. The caller must not
