@@ -195,7 +195,7 @@ func vdsoImage() ([]byte, error) {
 		return nil, err
 	}
 	for _, m := range maps {
-		if m.path != "[vdso]" {
+		if m.Path != "[vdso]" {
 			continue
 		}
 		mem, err := os.Open("/proc/self/mem")
@@ -203,8 +203,8 @@ func vdsoImage() ([]byte, error) {
 			return nil, fmt.Errorf("read the vDSO: %w", err)
 		}
 		defer mem.Close()
-		image := make([]byte, m.end-m.start)
-		if _, err := mem.ReadAt(image, int64(m.start)); err != nil {
+		image := make([]byte, m.End-m.Start)
+		if _, err := mem.ReadAt(image, int64(m.Start)); err != nil {
 			return nil, fmt.Errorf("read the vDSO: %w", err)
 		}
 		return image, nil

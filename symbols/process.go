@@ -33,7 +33,7 @@ type Process struct {
 	pid int
 
 	mu     sync.Mutex
-	maps   []mapping // sorted by start
+	maps   []Mapping // sorted by start
 	readAt time.Time // when maps was last read, zero before
 	files  map[string]*Table
 	perf   *Table    // the JIT symbols of /tmp/perf-PID.map
@@ -64,7 +64,7 @@ func (p *Process) read() error {
 	}
 	p.maps = maps
 	for _, m := range maps {
-		if m.exec && strings.HasPrefix(m.path, "/") {
+		if m.Exec && strings.HasPrefix(m.Path, "/") {
 			p.file(m)
 		}
 	}
@@ -78,22 +78,22 @@ func (p *Process) Lookup(addr uint64) (Frame, bool) {
 	if p.readAt.IsZero() {
 		p.read()
 	}
-	m, ok := p.mapping(addr)
+	m, ok := p.mappingAt(addr)
 	if !ok && time.Since(p.readAt) >= rereadInterval && p.read() == nil {
-		m, ok = p.mapping(addr)
+		m, ok = p.mappingAt(addr)
 	}
 	var t *Table
 	switch {
 	case !ok:
-	case m.path == "[vdso]":
+	case m.Path == "[vdso]":
 		t, _ = vdso()
-	case strings.HasPrefix(m.path, "/"):
+	case strings.HasPrefix(m.Path, "/"):
 		t = p.file(m)
 	}
 	if t == nil {
 		return p.jitLookup(addr)
 	}
-	vaddr, ok := t.vaddr(addr - m.start + m.off)
+	vaddr, ok := t.vaddr(addr - m.Start + m.Off)
 	if !ok {
 		return Frame{}, false
 	}
@@ -101,14 +101,14 @@ func (p *Process) Lookup(addr uint64) (Frame, bool) {
 	if !ok {
 		return Frame{}, false
 	}
-	return Frame{Name: s.Name, Off: vaddr - s.Addr, Module: m.path}, true
+	return Frame{Name: s.Name, Off: vaddr - s.Addr, Module: m.Path}, true
 }
 
-// mapping returns the mapping containing addr.
-func (p *Process) mapping(addr uint64) (mapping, bool) {
-	i := sort.Search(len(p.maps), func(i int) bool { return p.maps[i].end > addr })
-	if i == len(p.maps) || addr < p.maps[i].start {
-		return mapping{}, false
+// mappingAt returns the mapping containing addr.
+func (p *Process) mappingAt(addr uint64) (Mapping, bool) {
+	i := sort.Search(len(p.maps), func(i int) bool { return p.maps[i].End > addr })
+	if i == len(p.maps) || addr < p.maps[i].Start {
+		return Mapping{}, false
 	}
 	return p.maps[i], true
 }
@@ -117,24 +117,24 @@ func (p *Process) mapping(addr uint64) (mapping, bool) {
 // read. The file is opened through the process while it lives (so a
 // deleted file or one in another mount namespace is still found), then
 // by its path; the inode must match the one in the maps.
-func (p *Process) file(m mapping) *Table {
-	if t, ok := p.files[m.path]; ok {
+func (p *Process) file(m Mapping) *Table {
+	if t, ok := p.files[m.Path]; ok {
 		return t
 	}
-	path := strings.TrimSuffix(m.path, " (deleted)")
+	path := strings.TrimSuffix(m.Path, " (deleted)")
 	var found *Table
 	for _, name := range []string{
-		fmt.Sprintf("/proc/%d/map_files/%x-%x", p.pid, m.start, m.end),
+		fmt.Sprintf("/proc/%d/map_files/%x-%x", p.pid, m.Start, m.End),
 		fmt.Sprintf("/proc/%d/root%s", p.pid, path),
 		path,
 	} {
 		t, ino, err := openELF(name)
-		if err == nil && (m.inode == 0 || ino == m.inode) {
+		if err == nil && (m.Inode == 0 || ino == m.Inode) {
 			found = t
 			break
 		}
 	}
-	p.files[m.path] = found
+	p.files[m.Path] = found
 	return found
 }
 
@@ -187,22 +187,27 @@ func parsePerfMap(r io.Reader) *Table {
 	return newTable(cands)
 }
 
-// mapping is one line of /proc/PID/maps.
-type mapping struct {
-	start, end, off uint64
-	inode           uint64
-	exec            bool   // mapped executable: code lives there
-	path            string // a file, a [pseudo] name, or "" when anonymous
+// Mapping is one line of /proc/PID/maps.
+type Mapping struct {
+	Start, End, Off uint64 // addresses, and the file offset mapped at Start
+	Inode           uint64
+	Exec            bool   // mapped executable: code lives there
+	Path            string // a file, a [pseudo] name, or "" when anonymous
+}
+
+// Mappings reads the memory mappings of process pid, sorted by address.
+func Mappings(pid int) ([]Mapping, error) {
+	return readMaps(fmt.Sprintf("/proc/%d/maps", pid))
 }
 
 // readMaps reads a /proc/PID/maps file.
-func readMaps(path string) ([]mapping, error) {
+func readMaps(path string) ([]Mapping, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read mappings: %w", err)
 	}
 	defer f.Close()
-	var maps []mapping
+	var maps []Mapping
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		m, err := parseMapsLine(sc.Text())
@@ -214,15 +219,15 @@ func readMaps(path string) ([]mapping, error) {
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read mappings: %w", err)
 	}
-	sort.Slice(maps, func(i, j int) bool { return maps[i].start < maps[j].start })
+	sort.Slice(maps, func(i, j int) bool { return maps[i].Start < maps[j].Start })
 	return maps, nil
 }
 
 // parseMapsLine parses "START-END PERMS OFFSET DEV INODE [PATH]"; the path
 // runs to the end of the line and may contain spaces.
-func parseMapsLine(line string) (mapping, error) {
-	bad := func(what string) (mapping, error) {
-		return mapping{}, fmt.Errorf("bad %s in maps line %q", what, line)
+func parseMapsLine(line string) (Mapping, error) {
+	bad := func(what string) (Mapping, error) {
+		return Mapping{}, fmt.Errorf("bad %s in maps line %q", what, line)
 	}
 	rest := line
 	field := func() string {
@@ -230,32 +235,32 @@ func parseMapsLine(line string) (mapping, error) {
 		f, rest, _ = strings.Cut(strings.TrimLeft(rest, " "), " ")
 		return f
 	}
-	var m mapping
+	var m Mapping
 	lo, hi, ok := strings.Cut(field(), "-")
 	if !ok {
 		return bad("address range")
 	}
 	var err error
-	if m.start, err = strconv.ParseUint(lo, 16, 64); err != nil {
+	if m.Start, err = strconv.ParseUint(lo, 16, 64); err != nil {
 		return bad("start address")
 	}
-	if m.end, err = strconv.ParseUint(hi, 16, 64); err != nil || m.end <= m.start {
+	if m.End, err = strconv.ParseUint(hi, 16, 64); err != nil || m.End <= m.Start {
 		return bad("end address")
 	}
 	perms := field()
 	if len(perms) != 4 {
 		return bad("permissions")
 	}
-	m.exec = perms[2] == 'x'
-	if m.off, err = strconv.ParseUint(field(), 16, 64); err != nil {
+	m.Exec = perms[2] == 'x'
+	if m.Off, err = strconv.ParseUint(field(), 16, 64); err != nil {
 		return bad("offset")
 	}
 	if !strings.Contains(field(), ":") {
 		return bad("device")
 	}
-	if m.inode, err = strconv.ParseUint(field(), 10, 64); err != nil {
+	if m.Inode, err = strconv.ParseUint(field(), 10, 64); err != nil {
 		return bad("inode")
 	}
-	m.path = strings.TrimLeft(rest, " ")
+	m.Path = strings.TrimLeft(rest, " ")
 	return m, nil
 }

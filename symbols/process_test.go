@@ -158,18 +158,18 @@ func TestProcessPerfMap(t *testing.T) {
 func TestParseMapsLine(t *testing.T) {
 	for _, c := range []struct {
 		line string
-		want mapping
+		want Mapping
 	}{
 		{"55d0c7a4e000-55d0c7a50000 r-xp 00002000 fe:01 1234                       /usr/bin/cat",
-			mapping{start: 0x55d0c7a4e000, end: 0x55d0c7a50000, off: 0x2000, inode: 1234, exec: true, path: "/usr/bin/cat"}},
+			Mapping{Start: 0x55d0c7a4e000, End: 0x55d0c7a50000, Off: 0x2000, Inode: 1234, Exec: true, Path: "/usr/bin/cat"}},
 		{"7f0000000000-7f0000001000 r-xp 00000000 00:2a 99   /tmp/a dir/my lib.so (deleted)",
-			mapping{start: 0x7f0000000000, end: 0x7f0000001000, inode: 99, exec: true, path: "/tmp/a dir/my lib.so (deleted)"}},
+			Mapping{Start: 0x7f0000000000, End: 0x7f0000001000, Inode: 99, Exec: true, Path: "/tmp/a dir/my lib.so (deleted)"}},
 		{"7ffd1e3f2000-7ffd1e3f4000 r-xp 00000000 00:00 0                          [vdso]",
-			mapping{start: 0x7ffd1e3f2000, end: 0x7ffd1e3f4000, exec: true, path: "[vdso]"}},
+			Mapping{Start: 0x7ffd1e3f2000, End: 0x7ffd1e3f4000, Exec: true, Path: "[vdso]"}},
 		{"7f1c2a000000-7f1c2a021000 rw-p 00000000 00:00 0 ",
-			mapping{start: 0x7f1c2a000000, end: 0x7f1c2a021000}},
+			Mapping{Start: 0x7f1c2a000000, End: 0x7f1c2a021000}},
 		{"1000-2000 ---p 00000000 00:00 0",
-			mapping{start: 0x1000, end: 0x2000}},
+			Mapping{Start: 0x1000, End: 0x2000}},
 	} {
 		got, err := parseMapsLine(c.line)
 		if err != nil || got != c.want {
@@ -203,15 +203,15 @@ func FuzzParseMapsLine(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if m.start >= m.end {
-			t.Fatalf("%q: start %#x not below end %#x", line, m.start, m.end)
+		if m.Start >= m.End {
+			t.Fatalf("%q: start %#x not below end %#x", line, m.Start, m.End)
 		}
 		// What parsed prints back to a line that parses the same.
 		perms := "rw-p"
-		if m.exec {
+		if m.Exec {
 			perms = "rwxp"
 		}
-		again := fmt.Sprintf("%x-%x %s %x 00:00 %d %s", m.start, m.end, perms, m.off, m.inode, m.path)
+		again := fmt.Sprintf("%x-%x %s %x 00:00 %d %s", m.Start, m.End, perms, m.Off, m.Inode, m.Path)
 		if m2, err := parseMapsLine(again); err != nil || m2 != m {
 			t.Fatalf("%q parsed to %+v; printed back as %q it parses to %+v, %v", line, m, again, m2, err)
 		}

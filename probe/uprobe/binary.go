@@ -19,6 +19,7 @@ import (
 	"ebtrace/kernel"
 	"ebtrace/probe"
 	"ebtrace/source"
+	"ebtrace/symbols"
 )
 
 // Binary is an ELF executable or shared library that user-space probes
@@ -197,19 +198,13 @@ func resolve(name string, pid int) (string, error) {
 // mappedBy finds, among the files process pid has mapped, the one name
 // stands for: its executable or a library.
 func mappedBy(pid int, name string) (string, bool) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	maps, err := symbols.Mappings(pid)
 	if err != nil {
 		return "", false
 	}
-	for line := range strings.Lines(string(data)) {
-		// The path is the last field and the only one with a slash; it
-		// may hold spaces.
-		i := strings.IndexByte(line, '/')
-		if i < 0 {
-			continue
-		}
-		path := strings.TrimSpace(line[i:])
-		if base := filepath.Base(path); base == name || libraryMatches(name, base) {
+	for _, m := range maps {
+		path := strings.TrimSuffix(m.Path, " (deleted)")
+		if base := filepath.Base(path); strings.HasPrefix(path, "/") && (base == name || libraryMatches(name, base)) {
 			return path, true
 		}
 	}

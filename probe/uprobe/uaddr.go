@@ -4,12 +4,11 @@ import (
 	"debug/elf"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 
 	"ebtrace/probe"
 	"ebtrace/source"
+	"ebtrace/symbols"
 )
 
 // UserAddr implements probe.UserSymbols.
@@ -97,26 +96,16 @@ func mappedAt(pid int, path string, off uint64) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	maps, err := symbols.Mappings(pid)
 	if err != nil {
 		return 0, err
 	}
-	for line := range strings.Lines(string(data)) {
-		// START-END PERMS OFFSET DEV INODE PATH
-		f := strings.Fields(line)
-		if len(f) < 6 {
+	for _, m := range maps {
+		if off < m.Off || off-m.Off >= m.End-m.Start || !strings.HasPrefix(m.Path, "/") {
 			continue
 		}
-		start, end, _ := strings.Cut(f[0], "-")
-		lo, err1 := strconv.ParseUint(start, 16, 64)
-		hi, err2 := strconv.ParseUint(end, 16, 64)
-		mapOff, err3 := strconv.ParseUint(f[2], 16, 64)
-		if err1 != nil || err2 != nil || err3 != nil || off < mapOff || off-mapOff >= hi-lo {
-			continue
-		}
-		mapped := strings.Join(f[5:], " ")
-		if got, err := os.Stat(filepath.Clean(mapped)); err == nil && os.SameFile(got, want) {
-			return lo + off - mapOff, nil
+		if got, err := os.Stat(m.Path); err == nil && os.SameFile(got, want) {
+			return m.Start + off - m.Off, nil
 		}
 	}
 	return 0, fmt.Errorf("process %d does not map the part of %s that holds it", pid, path)
