@@ -52,9 +52,7 @@ func (e *Env) KernelAddr(name string) (uint64, error) {
 		names = append(names, s.Name)
 	}
 	e2 := &Error{Msg: fmt.Sprintf("kernel symbol %q does not exist", name)}
-	if close := source.Closest(name, names, 3); len(close) > 0 {
-		e2.Hints = append(e2.Hints, "did you mean "+strings.Join(close, ", ")+"?")
-	}
+	e2.Suggest(name, names)
 	return 0, e2
 }
 
@@ -103,6 +101,14 @@ type Instance interface {
 	Available() error
 	// Attach attaches prog; closing the result detaches it.
 	Attach(prog *ebpf.Program) (io.Closer, error)
+}
+
+// Suggest adds a hint naming up to three of known closest to name, when
+// some are close enough.
+func (e *Error) Suggest(name string, known []string) {
+	if close := source.Closest(name, known, 3); len(close) > 0 {
+		e.Hints = append(e.Hints, "did you mean "+strings.Join(close, ", ")+"?")
+	}
 }
 
 // Unavailable is why the running kernel cannot run a probe: one sentence
@@ -216,9 +222,7 @@ func (r *Registry) Lookup(raw string) (Provider, string, error) {
 		names = append(names, n)
 	}
 	e := &Error{Msg: fmt.Sprintf("unknown probe type %q", name)}
-	if close := source.Closest(name, names, 3); len(close) > 0 {
-		e.Hints = append(e.Hints, "did you mean "+strings.Join(close, ", ")+"?")
-	}
+	e.Suggest(name, names)
 	e.Hints = append(e.Hints, "probe types: "+strings.Join(r.Canonical(), ", "))
 	return nil, "", e
 }

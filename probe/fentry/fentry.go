@@ -22,7 +22,6 @@ import (
 	"ebtrace/kernel"
 	"ebtrace/probe"
 	"ebtrace/probe/kprobe"
-	"ebtrace/source"
 	"ebtrace/types"
 )
 
@@ -163,9 +162,7 @@ func (p Provider) expandWildcard(kind, spec, module, fn string, env *probe.Env) 
 func noModule(kind, spec, module string) error {
 	e := &probe.Error{Msg: fmt.Sprintf("%s:%s: module %s is not loaded or has no BTF", kind, spec, module)}
 	names, _ := moduleNames()
-	if close := source.Closest(module, names, 3); len(close) > 0 {
-		e.Hints = append(e.Hints, "did you mean "+strings.Join(close, ", ")+"?")
-	}
+	e.Suggest(module, names)
 	return e
 }
 
@@ -180,9 +177,7 @@ func notFound(kind, spec, fn string, srcs []*funcs, env *probe.Env) error {
 	for _, src := range srcs {
 		names = append(names, src.names...)
 	}
-	if close := source.Closest(fn, names, 3); len(close) > 0 {
-		e.Hints = append(e.Hints, "did you mean "+strings.Join(close, ", ")+"?")
-	}
+	e.Suggest(fn, names)
 	e.Hints = append(e.Hints, fmt.Sprintf("list them with: ebtrace -l '%s:*'", kind))
 	return e
 }
@@ -309,9 +304,7 @@ func (i *instance) Arg(name string) (probe.Arg, error) {
 		}
 	}
 	e := &probe.Error{Msg: fmt.Sprintf("%s has no argument %q", i.name, name)}
-	if close := source.Closest(name, names, 3); len(close) > 0 {
-		e.Hints = append(e.Hints, "did you mean "+strings.Join(close, ", ")+"?")
-	}
+	e.Suggest(name, names)
 	switch {
 	case len(i.params) == 0:
 		e.Hints = append(e.Hints, i.fn+" takes no arguments")

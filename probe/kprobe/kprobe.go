@@ -20,7 +20,6 @@ import (
 
 	"ebtrace/probe"
 	"ebtrace/probe/arch"
-	"ebtrace/source"
 	"ebtrace/types"
 )
 
@@ -187,9 +186,7 @@ func notFound(kind, spec string, t Target, tab *table) error {
 			return e
 		}
 	}
-	if close := source.Closest(t.Func, tab.names(), 3); len(close) > 0 {
-		e.Hints = append(e.Hints, "did you mean "+strings.Join(close, ", ")+"?")
-	}
+	e.Suggest(t.Func, tab.names())
 	e.Hints = append(e.Hints, fmt.Sprintf("list kernel functions with: ebtrace -l '%s:*'", kind))
 	return e
 }

@@ -23,7 +23,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"ebtrace/probe"
-	"ebtrace/source"
 )
 
 // Profile is the profile probe type.
@@ -183,9 +182,7 @@ func expandCounter(provider string, typ uint32, events []event, spec string) ([]
 		if name == "" {
 			e.Msg = fmt.Sprintf("%s probes need an event name", provider)
 		}
-		if close := source.Closest(name, names, 3); len(close) > 0 {
-			e.Hints = append(e.Hints, "did you mean "+strings.Join(close, ", ")+"?")
-		}
+		e.Suggest(name, names)
 		e.Hints = append(e.Hints, "list them with: ebtrace -l '"+provider+":*'")
 		return nil, e
 	}

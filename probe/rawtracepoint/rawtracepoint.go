@@ -401,9 +401,7 @@ func (i *instance) Arg(name string) (probe.Arg, error) {
 		names = append(names, prm.Name)
 	}
 	e := &probe.Error{Msg: fmt.Sprintf("%s has no argument %q", i.Name(), name)}
-	if close := source.Closest(name, names, 3); len(close) > 0 {
-		e.Hints = append(e.Hints, "did you mean "+strings.Join(close, ", ")+"?")
-	}
+	e.Suggest(name, names)
 	e.Hints = append(e.Hints, "arguments: "+strings.Join(names, ", "))
 	return probe.Arg{}, e
 }

@@ -138,9 +138,7 @@ func (i *instance) Arg(name string) (probe.Arg, error) {
 			names = append(names, fl.Name)
 		}
 		e := &probe.Error{Msg: fmt.Sprintf("%s has no field %q", i.Name(), name)}
-		if close := source.Closest(name, names, 3); len(close) > 0 {
-			e.Hints = append(e.Hints, "did you mean "+strings.Join(close, ", ")+"?")
-		}
+		e.Suggest(name, names)
 		e.Hints = append(e.Hints, "fields: "+strings.Join(names, ", "))
 		return probe.Arg{}, e
 	}

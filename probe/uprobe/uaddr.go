@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"ebtrace/probe"
-	"ebtrace/source"
 	"ebtrace/symbols"
 )
 
@@ -31,9 +30,7 @@ func SymbolAddr(path string, pid int, name string) (addr, size uint64, err error
 	sym, ok := bin.symbol(name)
 	if !ok {
 		e := &probe.Error{Msg: fmt.Sprintf("uaddr(%q): %s defines no symbol %s", name, bin.Path, name)}
-		if close := source.Closest(name, bin.symbolNames(), 3); len(close) > 0 {
-			e.Hints = append(e.Hints, "did you mean "+strings.Join(close, ", ")+"?")
-		}
+		e.Suggest(name, bin.symbolNames())
 		return 0, 0, e
 	}
 	if bin.Type == elf.ET_EXEC {

@@ -25,7 +25,6 @@ import (
 
 	"ebtrace/probe"
 	"ebtrace/probe/arch"
-	"ebtrace/source"
 	"ebtrace/symbols"
 	"ebtrace/types"
 )
@@ -257,9 +256,7 @@ func notFound(bin *Binary, msg, name string, known []string, provider, lang stri
 		e.Hints = append(e.Hints, fmt.Sprintf("%s has no symbol table (is it stripped?); probe an address instead: %s:%s:0xADDRESS", bin.Path, provider, bin.Path))
 		return e
 	}
-	if close := source.Closest(name, known, 3); len(close) > 0 {
-		e.Hints = append(e.Hints, "did you mean "+strings.Join(close, ", ")+"?")
-	}
+	e.Suggest(name, known)
 	e.Hints = append(e.Hints, listHint(bin.Path, lang))
 	return e
 }

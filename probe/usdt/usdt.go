@@ -22,7 +22,6 @@ import (
 	"ebtrace/probe"
 	"ebtrace/probe/arch"
 	"ebtrace/probe/uprobe"
-	"ebtrace/source"
 )
 
 // Provider is the usdt probe type.
@@ -141,9 +140,7 @@ func notFound(path string, notes []Note, provider, name string) error {
 			names = append(names, have)
 		}
 	}
-	if close := source.Closest(want, names, 3); len(close) > 0 {
-		e.Hints = append(e.Hints, "did you mean "+strings.Join(close, ", ")+"?")
-	}
+	e.Suggest(want, names)
 	e.Hints = append(e.Hints, fmt.Sprintf("list its probes with: ebtrace -l 'usdt:%s:*'", path))
 	return e
 }
