@@ -6,6 +6,7 @@
 package probe
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -109,6 +110,19 @@ func (e *Error) Suggest(name string, known []string) {
 	if close := source.Closest(name, known, 3); len(close) > 0 {
 		e.Hints = append(e.Hints, "did you mean "+strings.Join(close, ", ")+"?")
 	}
+}
+
+// Links detaches several attachments of one instance as one: a probe on
+// several sites or functions.
+type Links []io.Closer
+
+// Close closes every link, reporting every failure.
+func (ls Links) Close() error {
+	var errs []error
+	for _, l := range ls {
+		errs = append(errs, l.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // Unavailable is why the running kernel cannot run a probe: one sentence

@@ -1,7 +1,6 @@
 package kprobe
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -93,7 +92,7 @@ func (g *group) Attach(prog *ebpf.Program) (io.Closer, error) {
 		}
 		return l, nil
 	}
-	var links links
+	var links probe.Links
 	for _, m := range g.members {
 		l, err := m.Attach(prog)
 		if err != nil {
@@ -105,16 +104,6 @@ func (g *group) Attach(prog *ebpf.Program) (io.Closer, error) {
 	return links, nil
 }
 
-// links closes every link it holds.
-type links []io.Closer
-
-func (ls links) Close() error {
-	var errs []error
-	for _, l := range ls {
-		errs = append(errs, l.Close())
-	}
-	return errors.Join(errs...)
-}
 
 // newGroup makes the group of a wildcard's instances, named after spec.
 func newGroup(p Provider, spec string, members []*instance, env *probe.Env) *group {

@@ -8,7 +8,6 @@
 package usdt
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -287,7 +286,7 @@ func (i *instance) Builtin(name string) (probe.Arg, bool) {
 // Attach places prog at every site of the probe, raising each site's
 // semaphore while attached.
 func (i *instance) Attach(prog *ebpf.Program) (io.Closer, error) {
-	var links multiLink
+	var links probe.Links
 	for _, s := range i.sites {
 		l, err := uprobe.Attach(i.path, false, prog, link.UprobeOptions{Address: s.offset, PID: i.pid, RefCtrOffset: s.semaphore})
 		if err != nil {
@@ -297,15 +296,4 @@ func (i *instance) Attach(prog *ebpf.Program) (io.Closer, error) {
 		links = append(links, l)
 	}
 	return links, nil
-}
-
-// multiLink detaches several sites as one.
-type multiLink []link.Link
-
-func (m multiLink) Close() error {
-	var errs []error
-	for _, l := range m {
-		errs = append(errs, l.Close())
-	}
-	return errors.Join(errs...)
 }
