@@ -104,7 +104,6 @@ func (g *group) Attach(prog *ebpf.Program) (io.Closer, error) {
 	return links, nil
 }
 
-
 // newGroup makes the group of a wildcard's instances, named after spec.
 func newGroup(p Provider, spec string, members []*instance, env *probe.Env) *group {
 	return &group{ret: p.ret, name: p.names[0] + ":" + strings.TrimSpace(spec), members: members, env: env}
