@@ -1,6 +1,7 @@
 // Package kernel owns what the running kernel offers: tracefs event formats
-// and tracepoint discovery, finding (and if needed mounting) tracefs, and a
-// fake tracefs tree for tests.
+// and tracepoint discovery, finding (and if needed mounting) tracefs, a
+// fake tracefs tree for tests, its symbols (/proc/kallsyms), facts read
+// from its BTF, and the feature probes --info prints.
 package kernel
 
 import (

@@ -97,8 +97,9 @@ type Instance interface {
 	Builtin(name string) (arg Arg, ok bool)
 	// Available returns nil when the running kernel can load and attach
 	// this instance, else one sentence naming the missing kernel feature
-	// and an alternative, wrapping ebpf.ErrNotSupported. It is not called
-	// for --dry-run.
+	// and an alternative, wrapping ebpf.ErrNotSupported (a *Unavailable).
+	// --dry-run still offers an unavailable instance's program to the
+	// verifier.
 	Available() error
 	// Attach attaches prog; closing the result detaches it.
 	Attach(prog *ebpf.Program) (io.Closer, error)

@@ -1,7 +1,9 @@
 // Package runtime owns a running script's user-space side: it reads event
 // records from the ring buffer and acts on them (printf, exit, print, clear,
 // zero), and at the end detaches the probes, runs END, drains what is left
-// and prints every map and the counts of anything lost.
+// and prints every map and the counts of anything lost. It renders stacks
+// and symbols, reading each traced process's mappings as soon as its
+// addresses appear, and turns stack maps into flame graph samples.
 //
 // The programs wake the reader only when a quarter of the ring is queued,
 // so the loop also polls on a short timer: a quiet trace still prints

@@ -25,10 +25,11 @@ type Frame struct {
 const rereadInterval = time.Second
 
 // Process resolves the user addresses of one process. It reads
-// /proc/PID/maps on first use, or when Load is called, and keeps what it
-// read, so addresses still resolve after the process has exited; the
-// mapped files are then found by their path, checked against the inode
-// the maps recorded.
+// /proc/PID/maps and the symbols of the executable files mapped there on
+// first use, or when Load is called, and keeps what it read, so addresses
+// still resolve after the process has exited. A file first needed after
+// the exit is found by its path, checked against the inode the maps
+// recorded.
 type Process struct {
 	pid int
 
