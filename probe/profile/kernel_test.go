@@ -1,7 +1,6 @@
 package profile_test
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -17,16 +16,11 @@ import (
 
 	"github.com/cilium/ebpf"
 
-	"ebtrace/compile"
 	"ebtrace/internal/testutil"
-	"ebtrace/load"
-	"ebtrace/output"
-	"ebtrace/plan"
+	"ebtrace/internal/tracetest"
 	"ebtrace/probe"
 	"ebtrace/probe/profile"
 	"ebtrace/probe/special"
-	"ebtrace/runtime"
-	"ebtrace/source"
 )
 
 // These tests attach to the running kernel through the public pipeline
@@ -63,51 +57,7 @@ func command(t *testing.T, pkg, prefix string) (path, comm string) {
 // attached.
 func trace(t *testing.T, script string, cmd *exec.Cmd) (string, time.Duration) {
 	t.Helper()
-	testutil.RequireRoot(t)
-	res, err := compile.Compile(source.NewFile("test.bt", script), registry, &probe.Env{}, compile.Options{Plan: plan.DefaultOptions})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range res.Programs {
-		if err := p.Instance.Instance.Available(); err != nil {
-			t.Skip(err)
-		}
-	}
-	obj, err := load.Load(res, load.Config{})
-	if err != nil {
-		var v *load.VerifierError
-		if errors.As(err, &v) {
-			t.Log(strings.Join(v.Log, "\n"))
-		}
-		t.Fatal(err)
-	}
-	defer obj.Close()
-	var out, warn bytes.Buffer
-	sess, err := runtime.New(obj, output.NewText(&out), &warn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := obj.Attach(); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", cmd, err, msg)
-	}
-	stop := make(chan struct{})
-	close(stop)
-	if err := sess.Loop(stop); err != nil {
-		t.Fatal(err)
-	}
-	// Finish first stops every program.
-	attached := time.Since(start)
-	if err := sess.Finish(); err != nil {
-		t.Fatal(err)
-	}
-	if warn.Len() > 0 {
-		t.Errorf("warnings: %s", warn.String())
-	}
-	return out.String(), attached
+	return tracetest.Run(t, registry, &probe.Env{}, script, cmd)
 }
 
 var mapLine = regexp.MustCompile(`(?m)^@(\w*)(?:\[(\d+)\])?: (\d+)$`)

@@ -2,7 +2,6 @@ package rawtracepoint_test
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,17 +14,12 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
 
-	"ebtrace/compile"
 	"ebtrace/internal/testutil"
+	"ebtrace/internal/tracetest"
 	"ebtrace/kernel"
-	"ebtrace/load"
-	"ebtrace/output"
-	"ebtrace/plan"
 	"ebtrace/probe"
 	"ebtrace/probe/rawtracepoint"
 	"ebtrace/probe/special"
-	"ebtrace/runtime"
-	"ebtrace/source"
 	"ebtrace/types"
 )
 
@@ -71,49 +65,13 @@ func workload(t *testing.T) (path, comm string) {
 // and returns what the session printed once finished.
 func trace(t *testing.T, p probe.Provider, script string, cmd *exec.Cmd) string {
 	t.Helper()
-	testutil.RequireRoot(t)
 	testutil.RequireTracefs(t)
 	env := &probe.Env{Events: func() (*kernel.Events, error) {
 		ev, _, err := kernel.Live()
 		return ev, err
 	}}
-	reg := probe.NewRegistry(special.Begin, special.End, p)
-	res, err := compile.Compile(source.NewFile("test.bt", script), reg, env, compile.Options{Plan: plan.DefaultOptions})
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj, err := load.Load(res, load.Config{})
-	if err != nil {
-		var v *load.VerifierError
-		if errors.As(err, &v) {
-			t.Log(strings.Join(v.Log, "\n"))
-		}
-		t.Fatal(err)
-	}
-	defer obj.Close()
-	var out, warn bytes.Buffer
-	sess, err := runtime.New(obj, output.NewText(&out), &warn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := obj.Attach(); err != nil {
-		t.Fatal(err)
-	}
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", cmd, err, msg)
-	}
-	stop := make(chan struct{})
-	close(stop)
-	if err := sess.Loop(stop); err != nil {
-		t.Fatal(err)
-	}
-	if err := sess.Finish(); err != nil {
-		t.Fatal(err)
-	}
-	if warn.Len() > 0 {
-		t.Errorf("warnings: %s", warn.String())
-	}
-	return out.String()
+	out, _ := tracetest.Run(t, probe.NewRegistry(special.Begin, special.End, p), env, script, cmd)
+	return out
 }
 
 // sys_enter's arguments are (struct pt_regs *regs, long id): arg1 and
