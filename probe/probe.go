@@ -190,6 +190,26 @@ type Arg struct {
 	Text string
 }
 
+// ReadCopy returns an Arg.Load that reads the 8-byte context slot at off
+// through bpf_probe_read_kernel into the scratch slot. A pointer read
+// directly from a BTF-typed context (fentry, tp_btf) is a typed kernel
+// pointer, on which the verifier forbids most arithmetic a script may do
+// (args.file & 0xfff) and which it refuses outright for pointers to
+// pointers or functions; a copy is a plain number everywhere.
+func ReadCopy(off int) func(scratch int16) asm.Instructions {
+	return func(scratch int16) asm.Instructions {
+		return asm.Instructions{
+			asm.Mov.Reg(asm.R1, asm.R10),
+			asm.Add.Imm(asm.R1, int32(scratch)),
+			asm.Mov.Imm(asm.R2, 8),
+			asm.Mov.Reg(asm.R3, asm.R6),
+			asm.Add.Imm(asm.R3, int32(off)),
+			asm.FnProbeReadKernel.Call(),
+			asm.LoadMem(asm.R0, asm.R10, scratch, asm.DWord),
+		}
+	}
+}
+
 // Error is a problem with an attach point or argument, with hints such as
 // close names.
 type Error struct {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 
 	"ebtrace/probe"
@@ -98,7 +97,7 @@ func argOf(t btf.Type, slot int, what string) (probe.Arg, error) {
 			return probe.Arg{Type: types.IntOf(int(u.Size), u.Signed), Offset: off}, nil
 		}
 	case *btf.Pointer:
-		return probe.Arg{Type: types.Pointer(cDecl(btf.QualifiedType(u.Target)), space(u.Target)), Load: readSlot(off)}, nil
+		return probe.Arg{Type: types.Pointer(cDecl(btf.QualifiedType(u.Target)), space(u.Target)), Load: probe.ReadCopy(off)}, nil
 	}
 	kind := "a " + cDecl(t)
 	switch btf.UnderlyingType(t).(type) {
@@ -133,27 +132,7 @@ func rawSlot(t btf.Type, slot int) probe.Arg {
 	case *btf.Enum, *btf.Struct, *btf.Union:
 		return probe.Arg{Type: types.UInt64, Offset: 8 * slot}
 	}
-	return probe.Arg{Type: types.UInt64, Load: readSlot(8 * slot)}
-}
-
-// readSlot copies the context slot at off through bpf_probe_read_kernel.
-// Pointers are read this way: loaded from the context, the verifier types
-// a pointer to a struct as a kernel pointer, on which it forbids most
-// arithmetic (args.file & 0xfff), refuses pointers to pointers or
-// functions, and takes pointers to integers or void as plain numbers only
-// on recent kernels (btf_ctx_access). A copy is a plain number everywhere.
-func readSlot(off int) func(scratch int16) asm.Instructions {
-	return func(scratch int16) asm.Instructions {
-		return asm.Instructions{
-			asm.Mov.Reg(asm.R1, asm.R10),
-			asm.Add.Imm(asm.R1, int32(scratch)),
-			asm.Mov.Imm(asm.R2, 8),
-			asm.Mov.Reg(asm.R3, asm.R6),
-			asm.Add.Imm(asm.R3, int32(off)),
-			asm.FnProbeReadKernel.Call(),
-			asm.LoadMem(asm.R0, asm.R10, scratch, asm.DWord),
-		}
-	}
+	return probe.Arg{Type: types.UInt64, Load: probe.ReadCopy(8 * slot)}
 }
 
 // space is the address space a pointer to t points into: user memory when

@@ -17,7 +17,6 @@ import (
 	"sync"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 
@@ -375,7 +374,7 @@ func (i *instance) Builtin(name string) (probe.Arg, bool) {
 		return probe.Arg{}, false
 	}
 	if _, ptr := btf.UnderlyingType(i.sig.params[n].Type).(*btf.Pointer); ptr {
-		arg.Load = pointerAt(arg.Offset)
+		arg.Load = probe.ReadCopy(arg.Offset)
 	}
 	return arg, true
 }
@@ -420,7 +419,7 @@ func argOf(i *instance, prm btf.FuncParam, offset int) (probe.Arg, error) {
 		}
 	case *btf.Pointer:
 		elem, space := pointee(t)
-		return probe.Arg{Type: types.Pointer(elem, space), Offset: offset, Load: pointerAt(offset)}, nil
+		return probe.Arg{Type: types.Pointer(elem, space), Offset: offset, Load: probe.ReadCopy(offset)}, nil
 	case *btf.Struct, *btf.Union:
 		return probe.Arg{}, &probe.Error{
 			Msg:   fmt.Sprintf("argument %s of %s is a %s passed by value, which ebtrace cannot read", prm.Name, i.Name(), typeName(prm.Type)),
@@ -454,25 +453,6 @@ func pointee(p *btf.Pointer) (string, types.AddrSpace) {
 			continue
 		}
 		return typeName(t), space
-	}
-}
-
-// pointerAt reads the pointer in the context slot at offset through
-// bpf_probe_read_kernel. A direct load would give the verifier a typed
-// kernel pointer, on which it forbids most arithmetic the script may do
-// (and which it refuses outright for pointers to anything but structs and
-// integers); a read into the stack yields a plain number.
-func pointerAt(offset int) func(scratch int16) asm.Instructions {
-	return func(scratch int16) asm.Instructions {
-		return asm.Instructions{
-			asm.Mov.Reg(asm.R1, asm.R10),
-			asm.Add.Imm(asm.R1, int32(scratch)),
-			asm.Mov.Imm(asm.R2, 8),
-			asm.Mov.Reg(asm.R3, asm.R6),
-			asm.Add.Imm(asm.R3, int32(offset)),
-			asm.FnProbeReadKernel.Call(),
-			asm.LoadMem(asm.R0, asm.R10, scratch, asm.DWord),
-		}
 	}
 }
 
