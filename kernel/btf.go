@@ -13,6 +13,12 @@ import (
 	"github.com/cilium/ebpf/features"
 )
 
+// BTF shares the decoded BTF of the kernel and its modules within the
+// process: decoding vmlinux's takes a few hundred milliseconds, and the
+// providers, these facts and cilium's loader (through
+// ebpf.CollectionOptions.Cache) all need it.
+var BTF = btf.NewCache()
+
 // cacheDir holds facts derived from kernel BTF for the current boot. It is
 // on tmpfs, so a reboot (perhaps into another kernel) empties it.
 const cacheDir = "/run/ebtrace"
@@ -54,7 +60,7 @@ func TaskCommOffset() (int, error) {
 }
 
 func taskCommFromBTF() (int, error) {
-	spec, err := btf.LoadKernelSpec()
+	spec, err := BTF.Kernel()
 	if err != nil {
 		return 0, fmt.Errorf("kernel BTF: %w", err)
 	}

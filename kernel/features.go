@@ -11,7 +11,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/features"
 	"golang.org/x/sys/unix"
 )
@@ -115,7 +114,7 @@ func machine() string {
 }
 
 func btfAnswer() string {
-	_, err := btf.LoadKernelSpec()
+	_, err := BTF.Kernel()
 	if errors.Is(err, ebpf.ErrNotSupported) {
 		return "no"
 	}

@@ -22,6 +22,7 @@ import (
 
 	"ebtrace/codegen"
 	"ebtrace/compile"
+	"ebtrace/kernel"
 	"ebtrace/plan"
 	"ebtrace/probe"
 	"ebtrace/source"
@@ -64,6 +65,10 @@ type VerifierError struct {
 
 func (e *VerifierError) Error() string { return e.Diag.Error() }
 
+// collectionOptions share the kernel's decoded BTF with the providers
+// that read it: fentry and tp_btf programs name their target by BTF ID.
+var collectionOptions = ebpf.CollectionOptions{Cache: kernel.BTF}
+
 // DryRun is what Verify found.
 type DryRun struct {
 	Verified int // programs the verifier accepted
@@ -89,7 +94,7 @@ func Verify(r *compile.Result) (*DryRun, error) {
 			unavailable[p.Name] = err
 		}
 	}
-	coll, err := ebpf.NewCollection(spec)
+	coll, err := ebpf.NewCollectionWithOptions(spec, collectionOptions)
 	if err != nil {
 		return nil, explain(r, err)
 	}
@@ -102,7 +107,7 @@ func Verify(r *compile.Result) (*DryRun, error) {
 		}
 		one := r.Spec()
 		one.Programs = map[string]*ebpf.ProgramSpec{p.Name: one.Programs[p.Name]}
-		coll, err := ebpf.NewCollection(one)
+		coll, err := ebpf.NewCollectionWithOptions(one, collectionOptions)
 		var ve *ebpf.VerifierError
 		switch {
 		case err == nil:
@@ -127,7 +132,7 @@ func Load(r *compile.Result, cfg Config) (*Object, error) {
 	}
 	spec := r.Spec()
 	spec.Maps[plan.ConfigMap].Contents = []ebpf.MapKV{{Key: uint32(0), Value: cfg.bytes()}}
-	coll, err := ebpf.NewCollection(spec)
+	coll, err := ebpf.NewCollectionWithOptions(spec, collectionOptions)
 	if err != nil {
 		return nil, explain(r, err)
 	}

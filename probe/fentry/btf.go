@@ -10,14 +10,13 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
+
+	"ebtrace/kernel"
 )
 
 // vmlinuxBTF is where the kernel publishes its own BTF; modules' BTF sits
 // beside it under their names.
 const vmlinuxBTF = "/sys/kernel/btf/vmlinux"
-
-// btfCache shares decoded kernel and module BTF within the process.
-var btfCache = btf.NewCache()
 
 // funcs are the BTF functions of vmlinux or of one module.
 type funcs struct {
@@ -82,7 +81,7 @@ func moduleFuncs(module string) (*funcs, error) {
 	if f := modules[module]; f != nil {
 		return f, nil
 	}
-	spec, err := btfCache.Module(module)
+	spec, err := kernel.BTF.Module(module)
 	if err != nil {
 		return nil, fmt.Errorf("BTF of module %s: %w", module, err)
 	}
@@ -105,7 +104,7 @@ func moduleFuncs(module string) (*funcs, error) {
 
 // moduleNames lists the loaded modules that have BTF.
 func moduleNames() ([]string, error) {
-	names, err := btfCache.Modules()
+	names, err := kernel.BTF.Modules()
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -120,7 +119,7 @@ func (f *funcs) lookup(name string) (*btf.Func, error) {
 		}
 		return nil, fmt.Errorf("BTF of module %s has no function %s: %w", f.module, name, btf.ErrNotFound)
 	}
-	spec, err := btfCache.Kernel()
+	spec, err := kernel.BTF.Kernel()
 	if err != nil {
 		return nil, fmt.Errorf("kernel BTF: %w", err)
 	}

@@ -196,7 +196,7 @@ func (tpBTF) Names() []string { return []string{"tpbtf"} }
 func (tpBTF) Probes(string, *probe.Env) ([]probe.Listing, error) { return nil, nil }
 
 func (tpBTF) Expand(spec string, _ *probe.Env) ([]probe.Instance, error) {
-	kspec, err := btfCache.Kernel()
+	kspec, err := kernel.BTF.Kernel()
 	if err != nil {
 		return nil, err
 	}

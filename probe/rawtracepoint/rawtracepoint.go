@@ -20,6 +20,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 
+	"ebtrace/kernel"
 	"ebtrace/probe"
 	"ebtrace/source"
 	"ebtrace/types"
@@ -40,13 +41,11 @@ type Provider struct {
 // Names implements probe.Provider.
 func (Provider) Names() []string { return []string{"rawtracepoint", "rt"} }
 
-var loadKernelBTF = sync.OnceValues(btf.LoadKernelSpec)
-
 // kernelBTF returns the kernel's BTF, or nil when the kernel has none.
 func (p Provider) kernelBTF() (*btf.Spec, error) {
 	load := p.KernelBTF
 	if load == nil {
-		load = loadKernelBTF
+		load = kernel.BTF.Kernel
 	}
 	spec, err := load()
 	if errors.Is(err, ebpf.ErrNotSupported) {
