@@ -12,7 +12,6 @@ import (
 	"unsafe"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
 	"ebtrace/probe"
@@ -80,27 +79,9 @@ func (i *instance) Attach(prog *ebpf.Program) (io.Closer, error) {
 		Size:   uint32(unsafe.Sizeof(unix.PerfEventAttr{})),
 		Sample: uint64(i.period.Nanoseconds()),
 	}
-	fd, err := unix.PerfEventOpen(&attr, -1, 0, -1, unix.PERF_FLAG_FD_CLOEXEC)
+	l, err := probe.AttachPerfEvent(&attr, 0, prog)
 	if err != nil {
-		return nil, fmt.Errorf("open cpu-clock event for %s: %w", i.name, err)
-	}
-	l, err := link.AttachRawLink(link.RawLinkOptions{Target: fd, Program: prog, Attach: ebpf.AttachPerfEvent})
-	if err != nil {
-		unix.Close(fd)
 		return nil, fmt.Errorf("attach %s: %w", i.name, err)
 	}
-	return &perfLink{link: l, fd: fd}, nil
-}
-
-type perfLink struct {
-	link link.Link
-	fd   int
-}
-
-func (p *perfLink) Close() error {
-	err := p.link.Close()
-	if cerr := unix.Close(p.fd); err == nil {
-		err = cerr
-	}
-	return err
+	return l, nil
 }

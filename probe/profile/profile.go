@@ -19,7 +19,6 @@ import (
 	"unsafe"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
 	"ebtrace/probe"
@@ -316,47 +315,22 @@ func (i *instance) Attach(prog *ebpf.Program) (io.Closer, error) {
 	return attachPerCPU(i.name, &i.attr, cpus, prog)
 }
 
-// perCPU is one perf event per CPU, each linked to the same program.
-type perCPU struct {
-	links []link.Link
-	fds   []int
-}
-
 // attachPerCPU opens attr on each of cpus, for every process, and links
 // prog to each event; on failure it releases what it opened.
 func attachPerCPU(name string, attr *unix.PerfEventAttr, cpus []int, prog *ebpf.Program) (io.Closer, error) {
-	p := &perCPU{}
+	var links probe.Links
 	for _, cpu := range cpus {
-		fd, err := unix.PerfEventOpen(attr, -1, cpu, -1, unix.PERF_FLAG_FD_CLOEXEC)
+		l, err := probe.AttachPerfEvent(attr, cpu, prog)
 		if err != nil {
-			p.Close()
+			links.Close()
 			if attr.Type == unix.PERF_TYPE_HARDWARE && missingCounter(err) {
 				err = fmt.Errorf("%w: %w", err, ebpf.ErrNotSupported)
 			}
-			return nil, fmt.Errorf("attach %s: open perf event on CPU %d: %w", name, cpu, err)
+			return nil, fmt.Errorf("attach %s: %w", name, err)
 		}
-		p.fds = append(p.fds, fd)
-		l, err := link.AttachRawLink(link.RawLinkOptions{Target: fd, Program: prog, Attach: ebpf.AttachPerfEvent})
-		if err != nil {
-			p.Close()
-			return nil, fmt.Errorf("attach %s on CPU %d: %w", name, cpu, err)
-		}
-		p.links = append(p.links, l)
+		links = append(links, l)
 	}
-	return p, nil
-}
-
-// Close detaches every link, then closes the events.
-func (p *perCPU) Close() error {
-	var errs []error
-	for _, l := range p.links {
-		errs = append(errs, l.Close())
-	}
-	for _, fd := range p.fds {
-		errs = append(errs, unix.Close(fd))
-	}
-	p.links, p.fds = nil, nil
-	return errors.Join(errs...)
+	return links, nil
 }
 
 // onlineCPUs lists the CPUs the kernel has online.
