@@ -3,8 +3,6 @@ package main
 import (
 	"debug/elf"
 	"fmt"
-	"io"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -51,32 +49,9 @@ func TestUaddrPIE(t *testing.T) {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
 
-	traced := exec.Command(bin, "3", "wait")
-	stdin, err := traced.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := traced.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer traced.Process.Kill()
-	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), "-p", fmt.Sprint(traced.Process.Pid),
-		"-e", `uprobe:`+bin+`:tick { printf("%s\n", str(uaddr("greeting"))); }`)
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	waitFor(t, func() bool { return strings.Contains(stderr.String(), "Attached") || cmd.ProcessState != nil })
-	io.WriteString(stdin, "go\n")
-	traced.Wait()
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("%v: %s", err, stderr.String())
-	}
-	if want := "hello uaddr\nhello uaddr\nhello uaddr\n\n\n"; stdout.String() != want {
-		t.Errorf("stdout %q, want %q", stdout.String(), want)
-	}
+	traced := testutil.StartGated(t, bin, "3", "wait")
+	r = traceGated(t, traced, `uprobe:`+bin+`:tick { printf("%s\n", str(uaddr("greeting"))); }`, func() {})
+	r.want(t, 0, "hello uaddr\nhello uaddr\nhello uaddr\n\n\n")
 }
 
 func TestUaddrErrors(t *testing.T) {

@@ -1,8 +1,8 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -124,17 +124,22 @@ func TestUprobeLibrary(t *testing.T) {
 // while tracing is not counted.
 func TestUprobePID(t *testing.T) {
 	bin := cTarget(t, "-O2")
-	traced := exec.Command(bin, "20", "wait")
-	stdin, err := traced.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := traced.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer traced.Process.Kill()
+	traced := testutil.StartGated(t, bin, "20", "wait")
+	r := traceGated(t, traced, "uprobe:"+bin+":add { @ = count(); }", func() {
+		if out, err := exec.Command(bin, "7").CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+	})
+	r.want(t, 0, "\n\n@: 20\n")
+}
+
+// traceGated runs ebtrace -p on the gated process with script, calls
+// during once the probes are attached, then releases the process and
+// returns what ebtrace printed when it ended with the process.
+func traceGated(t *testing.T, g *testutil.Gated, script string, during func()) result {
+	t.Helper()
 	testutil.RequireRoot(t)
-	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), "-p", fmt.Sprint(traced.Process.Pid), "-e", "uprobe:"+bin+":add { @ = count(); }")
+	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), "-p", fmt.Sprint(g.Pid()), "-e", script)
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
@@ -142,17 +147,17 @@ func TestUprobePID(t *testing.T) {
 	}
 	defer cmd.Process.Kill()
 	waitFor(t, func() bool { return strings.Contains(stderr.String(), "Attached") })
-	if out, err := exec.Command(bin, "7").CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	io.WriteString(stdin, "go\n")
-	traced.Wait()
+	during()
+	g.Release(t)
+	code := 0
 	if err := cmd.Wait(); err != nil {
-		t.Fatalf("%v: %s", err, stderr.String())
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		code = ee.ExitCode()
 	}
-	if stdout.String() != "\n\n@: 20\n" {
-		t.Errorf("stdout %q, want @: 20", stdout.String())
-	}
+	return result{stdout.String(), stderr.String(), code}
 }
 
 func TestUprobeErrors(t *testing.T) {

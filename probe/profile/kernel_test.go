@@ -3,10 +3,8 @@ package profile_test
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -27,30 +25,6 @@ import (
 // (compile, load, attach, runtime) and drive programs the repo builds.
 
 var registry = probe.NewRegistry(special.Begin, special.End, profile.Profile{}, profile.Software{}, profile.Hardware{})
-
-// command returns a copy of the main package pkg under a name of this test
-// process's own, so a comm filter sees no other test's process.
-func command(t *testing.T, pkg, prefix string) (path, comm string) {
-	t.Helper()
-	comm = fmt.Sprintf("%s%d", prefix, os.Getpid())
-	path = filepath.Join(t.TempDir(), comm)
-	src, err := os.Open(testutil.Build(t, pkg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path, comm
-}
 
 // trace compiles script, attaches it, runs cmd to its end and returns what
 // the session printed once finished, and how long the probes were
@@ -136,7 +110,7 @@ func keepBusy(t *testing.T, wl string, n int) func() {
 // A process that spins for 500 ms of CPU time is on a CPU for about 49.5
 // of the 99 Hz ticks, whatever else runs: spin measures its own CPU time.
 func TestProfileSamplesSpin(t *testing.T) {
-	wl, comm := command(t, "./internal/cmd/workload", "ebtsp")
+	wl, comm := testutil.Renamed(t, testutil.Build(t, "./internal/cmd/workload"), "ebtsp")
 	out, _ := trace(t, fmt.Sprintf(`profile:hz:99 /comm == "%s"/ { @ = count(); }`, comm), exec.Command(wl, "spin", "500"))
 	n := counts(t, out)["@"]
 	t.Logf("%d samples", n)
@@ -149,7 +123,7 @@ func TestProfileSamplesSpin(t *testing.T) {
 // runtime of the touch program faults too, a number that varies a little
 // from run to run, so the test compares with a run touching no page.
 func TestPageFaults(t *testing.T) {
-	touch, comm := command(t, "./probe/profile/testdata/touch", "ebtpf")
+	touch, comm := testutil.Renamed(t, testutil.Build(t, "./probe/profile/testdata/touch"), "ebtpf")
 	script := fmt.Sprintf(`software:page-faults:1 /comm == "%s"/ { @ = count(); }`, comm)
 	base, _ := trace(t, script, exec.Command(touch, "0"))
 	out, _ := trace(t, script, exec.Command(touch, "4000"))
@@ -166,7 +140,7 @@ func TestPageFaults(t *testing.T) {
 // its name, and rusage misses each thread's last switch, made after its
 // counts were added up at exit.
 func TestContextSwitches(t *testing.T) {
-	wl, comm := command(t, "./internal/cmd/workload", "ebtcs")
+	wl, comm := testutil.Renamed(t, testutil.Build(t, "./internal/cmd/workload"), "ebtcs")
 	cmd := exec.Command(wl, "sleep", "200")
 	out, _ := trace(t, fmt.Sprintf(`software:cs:1 /comm == "%s"/ { @ = count(); }`, comm), cmd)
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
@@ -192,7 +166,7 @@ func TestHardware(t *testing.T) {
 		}
 		t.Skip(err)
 	}
-	wl, comm := command(t, "./internal/cmd/workload", "ebthw")
+	wl, comm := testutil.Renamed(t, testutil.Build(t, "./internal/cmd/workload"), "ebthw")
 	out, _ := trace(t, fmt.Sprintf(`hardware:cycles:1000000 /comm == "%s"/ { @ = count(); }`, comm), exec.Command(wl, "spin", "200"))
 	if n := counts(t, out)["@"]; n < 10 {
 		t.Errorf("%d samples of every million cycles in a 200 ms spin\n%s", n, out)

@@ -3,10 +3,8 @@ package rawtracepoint_test
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -37,30 +35,6 @@ var noBTF = rawtracepoint.Provider{KernelBTF: func() (*btf.Spec, error) {
 	return nil, fmt.Errorf("pretend: %w", ebpf.ErrNotSupported)
 }}
 
-// workload returns a copy of the workload binary under a name of this test
-// process's own, so a comm filter sees no other test's workload.
-func workload(t *testing.T) (path, comm string) {
-	t.Helper()
-	comm = fmt.Sprintf("ebtrt%d", os.Getpid())
-	path = filepath.Join(t.TempDir(), comm)
-	src, err := os.Open(testutil.Workload(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path, comm
-}
-
 // trace compiles script with provider p, attaches it, runs cmd to its end
 // and returns what the session printed once finished.
 func trace(t *testing.T, p probe.Provider, script string, cmd *exec.Cmd) string {
@@ -80,7 +54,7 @@ func trace(t *testing.T, p probe.Provider, script string, cmd *exec.Cmd) string 
 // refuses on typed kernel pointers.
 func TestSysEnterTyped(t *testing.T) {
 	requireBTF(t)
-	wl, comm := workload(t)
+	wl, comm := testutil.Renamed(t, testutil.Workload(t), "ebtrt")
 	script := fmt.Sprintf(`
 rawtracepoint:sys_enter /comm == "%[1]s" && arg1 == %[2]d/ { @raw = count(); }
 rawtracepoint:sys_enter /comm == "%[1]s" && args.id == %[2]d/ { @typed = count(); @nonzero = (args.regs * 3 + arg0 %% 7) != 0; }
@@ -93,7 +67,7 @@ rawtracepoint:sys_enter /comm == "%[1]s" && args.id == %[2]d/ { @typed = count()
 
 // Without BTF the same count comes from a plain raw_tracepoint program.
 func TestSysEnterRaw(t *testing.T) {
-	wl, comm := workload(t)
+	wl, comm := testutil.Renamed(t, testutil.Workload(t), "ebtrt")
 	script := fmt.Sprintf(`rawtracepoint:sys_enter /comm == "%s" && arg1 == %d/ { @raw = count(); }`, comm, unix.SYS_GETPPID)
 	got := trace(t, noBTF, script, exec.Command(wl, "getppid", "1000"))
 	if want := "@raw: 1000\n"; !strings.Contains(got, want) {
@@ -105,7 +79,7 @@ func TestSysEnterRaw(t *testing.T) {
 // linux_binprm *bprm): old_pid is the pid of the process that exec'd.
 func TestProcessExecTyped(t *testing.T) {
 	requireBTF(t)
-	wl, comm := workload(t)
+	wl, comm := testutil.Renamed(t, testutil.Workload(t), "ebtrt")
 	cmd := exec.Command(wl, "getppid", "1")
 	script := fmt.Sprintf(`rawtracepoint:sched_process_exec /comm == "%s"/ { printf("pid %%d task %%d\n", args.old_pid - pid, args.p != 0); }`, comm)
 	got := trace(t, rawtracepoint.Provider{}, script, cmd)

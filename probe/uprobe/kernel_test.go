@@ -2,13 +2,10 @@ package uprobe
 
 import (
 	"fmt"
-	"io"
 	"maps"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"ebtrace/internal/testutil"
 	"ebtrace/probe"
@@ -29,17 +26,7 @@ func attachCounting(t *testing.T, p Provider, spec, by string, env *probe.Env) *
 	if len(insts) != 1 {
 		t.Fatalf("%s expands to %d probes", spec, len(insts))
 	}
-	arg, ok := insts[0].Builtin(by)
-	if !ok {
-		t.Fatalf("%s has no %s", spec, by)
-	}
-	c := uprobetest.CountBy(t, arg)
-	l, err := insts[0].Attach(c.Prog)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return c
+	return uprobetest.Attach(t, insts[0], by)
 }
 
 func run(t *testing.T, name string, args ...string) {
@@ -102,21 +89,10 @@ func TestAttachOffsetAndAddress(t *testing.T) {
 // is not counted.
 func TestAttachPID(t *testing.T) {
 	bin := testutil.BuildC(t, "testdata/target.c", "-O2")
-	traced := exec.Command(bin, "20", "wait")
-	stdin, err := traced.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := traced.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer traced.Process.Kill()
-	c := attachCounting(t, Uprobe, bin+":add", "arg0", &probe.Env{PID: traced.Process.Pid})
+	traced := testutil.StartGated(t, bin, "20", "wait")
+	c := attachCounting(t, Uprobe, bin+":add", "arg0", &probe.Env{PID: traced.Pid()})
 	run(t, bin, "7")
-	io.WriteString(stdin, "go\n")
-	if err := traced.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	traced.Release(t)
 	checkCounts(t, c, want(20, func(i uint64) uint64 { return i }))
 }
 
@@ -154,21 +130,10 @@ func TestAttachGo(t *testing.T) {
 // after it reads stdin, counted for the target's PID only.
 func TestAttachLibrary(t *testing.T) {
 	bin := testutil.BuildC(t, "testdata/target.c", "-O2")
-	traced := exec.Command(bin, "1", "wait")
-	stdin, err := traced.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := traced.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer traced.Process.Kill()
-	c := attachCounting(t, Uprobe, "libc:strtol", "arg0", &probe.Env{PID: traced.Process.Pid})
+	traced := testutil.StartGated(t, bin, "1", "wait")
+	c := attachCounting(t, Uprobe, "libc:strtol", "arg0", &probe.Env{PID: traced.Pid()})
 	run(t, bin, "3")
-	io.WriteString(stdin, "go\n")
-	if err := traced.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	traced.Release(t)
 	var total uint64
 	for _, n := range c.Counts(t) {
 		total += n
@@ -196,17 +161,7 @@ func attachEach(t *testing.T, p Provider, bin, spec, by string, env *probe.Env) 
 	}
 	out := map[string]*uprobetest.Counter{}
 	for _, in := range insts {
-		arg, ok := in.Builtin(by)
-		if !ok {
-			t.Fatalf("%s has no %s", in.Name(), by)
-		}
-		c := uprobetest.CountBy(t, arg)
-		l, err := in.Attach(c.Prog)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { l.Close() })
-		out[strings.TrimPrefix(in.Name(), p.names[0]+":"+bin+":")] = c
+		out[strings.TrimPrefix(in.Name(), p.names[0]+":"+bin+":")] = uprobetest.Attach(t, in, by)
 	}
 	return out
 }
@@ -261,32 +216,10 @@ func TestAttachCPP(t *testing.T) {
 // and only that process is counted.
 func TestAttachCPPPID(t *testing.T) {
 	bin := cppTarget(t, "-O2")
-	traced := exec.Command(bin, "20", "wait")
-	stdin, err := traced.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := traced.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer traced.Process.Kill()
-	var c map[string]*uprobetest.Counter
-	// Until exec completes, /proc/PID/exe is the test binary.
-	for range 100 {
-		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", traced.Process.Pid)); exe == bin {
-			c = attachEach(t, Uprobe, bin, "cpp:ns::add", "arg0", &probe.Env{PID: traced.Process.Pid})
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if c == nil {
-		t.Fatalf("process %d never ran %s", traced.Process.Pid, bin)
-	}
+	traced := testutil.StartGated(t, bin, "20", "wait")
+	c := attachEach(t, Uprobe, bin, "cpp:ns::add", "arg0", &probe.Env{PID: traced.Pid()})
 	run(t, bin, "7")
-	io.WriteString(stdin, "go\n")
-	if err := traced.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	traced.Release(t)
 	checkCounts(t, c["_ZN2ns3addEii"], want(20, func(i uint64) uint64 { return i }))
 	checkCounts(t, c["_ZN2ns3addElll"], want(20, func(i uint64) uint64 { return i }))
 }

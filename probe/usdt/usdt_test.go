@@ -4,7 +4,6 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"os/exec"
@@ -192,20 +191,7 @@ func attachCounting(t *testing.T, spec, by string, env *probe.Env) *uprobetest.C
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := insts[0].Available(); err != nil {
-		t.Skip(err)
-	}
-	arg, ok := insts[0].Builtin(by)
-	if !ok {
-		t.Fatalf("%s has no %s", spec, by)
-	}
-	c := uprobetest.CountBy(t, arg)
-	l, err := insts[0].Attach(c.Prog)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return c
+	return uprobetest.Attach(t, insts[0], by)
 }
 
 func want(n int, f func(i int64) int64) map[uint64]uint64 {
@@ -262,23 +248,12 @@ func TestAttach(t *testing.T) {
 // given, and drops back when the probe is detached.
 func TestSemaphorePID(t *testing.T) {
 	bin := buildTicker(t, "-O2")
-	traced := exec.Command(bin, "4", "wait")
-	stdin, err := traced.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := traced.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer traced.Process.Kill()
-	c := attachCounting(t, bin+":guarded", "arg0", &probe.Env{PID: traced.Process.Pid})
+	traced := testutil.StartGated(t, bin, "4", "wait")
+	c := attachCounting(t, bin+":guarded", "arg0", &probe.Env{PID: traced.Pid()})
 	if out, err := exec.Command(bin, "7").CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	io.WriteString(stdin, "go\n")
-	if err := traced.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	traced.Release(t)
 	if got, want := c.Counts(t), want(4, func(i int64) int64 { return i }); !maps.Equal(got, want) {
 		t.Errorf("hits by value %v, want %v", got, want)
 	}

@@ -83,3 +83,24 @@ func (c *Counter) Counts(t testing.TB) map[uint64]uint64 {
 	}
 	return out
 }
+
+// Attach loads a CountBy program counting hits of in by its builtin
+// named by, and attaches it until the test ends. It skips the test when
+// the kernel cannot run in.
+func Attach(t testing.TB, in probe.Instance, by string) *Counter {
+	t.Helper()
+	if err := in.Available(); err != nil {
+		t.Skip(err)
+	}
+	arg, ok := in.Builtin(by)
+	if !ok {
+		t.Fatalf("%s has no %s", in.Name(), by)
+	}
+	c := CountBy(t, arg)
+	l, err := in.Attach(c.Prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return c
+}
