@@ -30,6 +30,9 @@ type Binary struct {
 	// name.
 	Path string
 	*elf.File
+	// allSymbols reads .symtab and .dynsym once: finding functions,
+	// uaddr() and USDT arguments all search them.
+	allSymbols func() ([]elf.Symbol, error)
 }
 
 // Open resolves name the way the uprobe and usdt attach points name
@@ -68,7 +71,9 @@ func Open(name string, pid int) (*Binary, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Binary{Path: path, File: f}, nil
+	b := &Binary{Path: path, File: f}
+	b.allSymbols = sync.OnceValues(b.readSymbols)
+	return b, nil
 }
 
 // machines maps GOARCH to the ELF machine of its binaries.
@@ -109,15 +114,14 @@ type Symbol struct {
 	Addr, Size uint64
 }
 
-// Functions returns the binary's function symbols from .symtab and
-// .dynsym, defined ones only, sorted by name, each name once.
-func (b *Binary) Functions() (fns []Symbol, err error) {
+// readSymbols returns the entries of .symtab and .dynsym, in that order.
+// debug/elf can panic on a malformed table; that becomes an error.
+func (b *Binary) readSymbols() (all []elf.Symbol, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			fns, err = nil, &probe.Error{Msg: fmt.Sprintf("%s has a malformed symbol table: %v", b.Path, r)}
+			all, err = nil, &probe.Error{Msg: fmt.Sprintf("%s has a malformed symbol table: %v", b.Path, r)}
 		}
 	}()
-	var all []elf.Symbol
 	for _, read := range []func() ([]elf.Symbol, error){b.Symbols, b.DynamicSymbols} {
 		syms, err := read()
 		if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
@@ -125,6 +129,17 @@ func (b *Binary) Functions() (fns []Symbol, err error) {
 		}
 		all = append(all, syms...)
 	}
+	return all, nil
+}
+
+// Functions returns the binary's function symbols from .symtab and
+// .dynsym, defined ones only, sorted by name, each name once.
+func (b *Binary) Functions() ([]Symbol, error) {
+	all, err := b.allSymbols()
+	if err != nil {
+		return nil, err
+	}
+	var fns []Symbol
 	seen := map[string]bool{}
 	for _, s := range all {
 		typ := elf.ST_TYPE(s.Info)

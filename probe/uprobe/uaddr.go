@@ -27,6 +27,9 @@ func SymbolAddr(path string, pid int, name string) (addr, size uint64, err error
 		return 0, 0, err
 	}
 	defer bin.Close()
+	if _, err := bin.allSymbols(); err != nil {
+		return 0, 0, err
+	}
 	sym, ok := bin.symbol(name)
 	if !ok {
 		e := &probe.Error{Msg: fmt.Sprintf("uaddr(%q): %s defines no symbol %s", name, bin.Path, name)}
@@ -54,18 +57,11 @@ func SymbolAddr(path string, pid int, name string) (addr, size uint64, err error
 }
 
 // symbol finds name among the defined symbols of .symtab and .dynsym.
-func (b *Binary) symbol(name string) (sym elf.Symbol, ok bool) {
-	defer func() {
-		if recover() != nil {
-			sym, ok = elf.Symbol{}, false
-		}
-	}()
-	for _, read := range []func() ([]elf.Symbol, error){b.Symbols, b.DynamicSymbols} {
-		syms, _ := read()
-		for _, s := range syms {
-			if s.Name == name && s.Section != elf.SHN_UNDEF {
-				return s, true
-			}
+func (b *Binary) symbol(name string) (elf.Symbol, bool) {
+	all, _ := b.allSymbols()
+	for _, s := range all {
+		if s.Name == name && s.Section != elf.SHN_UNDEF {
+			return s, true
 		}
 	}
 	return elf.Symbol{}, false
@@ -73,14 +69,12 @@ func (b *Binary) symbol(name string) (sym elf.Symbol, ok bool) {
 
 // symbolNames lists the names of the binary's variables and functions,
 // for close-match hints.
-func (b *Binary) symbolNames() (names []string) {
-	defer func() { recover() }()
-	for _, read := range []func() ([]elf.Symbol, error){b.Symbols, b.DynamicSymbols} {
-		syms, _ := read()
-		for _, s := range syms {
-			if t := elf.ST_TYPE(s.Info); s.Section != elf.SHN_UNDEF && (t == elf.STT_OBJECT || t == elf.STT_FUNC) {
-				names = append(names, s.Name)
-			}
+func (b *Binary) symbolNames() []string {
+	all, _ := b.allSymbols()
+	var names []string
+	for _, s := range all {
+		if t := elf.ST_TYPE(s.Info); s.Section != elf.SHN_UNDEF && (t == elf.STT_OBJECT || t == elf.STT_FUNC) {
+			names = append(names, s.Name)
 		}
 	}
 	return names
