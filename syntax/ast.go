@@ -24,8 +24,10 @@ type Stmt interface {
 
 // Program is a whole script.
 type Program struct {
-	File   *source.File
-	Probes []*Probe
+	File     *source.File
+	Includes []*Include
+	Structs  []*StructDecl
+	Probes   []*Probe
 }
 
 // Probe is `attach, attach /pred/ { body }`.

@@ -1,6 +1,7 @@
 package syntax
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -18,6 +19,14 @@ import (
 // so on, (OP X Y) for binary operators and (? COND THEN ELSE).
 func Dump(p *Program) string {
 	var b strings.Builder
+	for _, inc := range p.Includes {
+		dump(&b, inc)
+		b.WriteByte('\n')
+	}
+	for _, d := range p.Structs {
+		dump(&b, d)
+		b.WriteByte('\n')
+	}
 	for _, pr := range p.Probes {
 		dump(&b, pr)
 		b.WriteByte('\n')
@@ -121,6 +130,39 @@ func dump(b *strings.Builder, n Node) {
 	case *CondExpr:
 		open("?")
 		sub(n.Cond, n.Then, n.Else)
+	case *CastExpr:
+		open("cast " + strconv.Quote(n.Type.String()))
+		sub(n.X)
+	case *IndexExpr:
+		open("index")
+		sub(n.X, n.Index)
+	case *SizeofExpr:
+		if n.Type != nil {
+			open("sizeof " + strconv.Quote(n.Type.String()))
+		} else {
+			open("sizeof")
+			sub(n.X)
+		}
+	case *OffsetofExpr:
+		open("offsetof " + strconv.Quote(n.Type.String()) + " " + strings.Join(n.Fields, "."))
+	case *StructDecl:
+		kw := "struct"
+		if n.Union {
+			kw = "union"
+		}
+		open(kw + " " + n.Name)
+		for _, m := range n.Members {
+			fmt.Fprintf(b, " (%s %s", strconv.Quote(m.Type.String()), m.Name)
+			for _, d := range m.Array {
+				fmt.Fprintf(b, "[%d]", d)
+			}
+			if m.Bits > 0 {
+				fmt.Fprintf(b, " :%d", m.Bits)
+			}
+			b.WriteByte(')')
+		}
+	case *Include:
+		open("include " + strconv.Quote(n.Path))
 	}
 	b.WriteByte(')')
 }

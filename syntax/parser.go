@@ -23,6 +23,9 @@ func Parse(f *source.File) (*Program, error) {
 		if p.s.pos >= len(p.s.src) {
 			break
 		}
+		if p.decl(prog) {
+			continue
+		}
 		if pr := p.probe(); pr != nil {
 			prog.Probes = append(prog.Probes, pr)
 		}
@@ -458,7 +461,7 @@ func (p *parser) unary() Expr {
 	}
 	op := p.tok
 	switch op.text {
-	case "!", "~", "-":
+	case "!", "~", "-", "*", "&":
 		p.enter()
 		defer p.leave()
 		p.next()
@@ -503,6 +506,12 @@ func (p *parser) postfix() Expr {
 			x = &FieldExpr{X: x, Name: p.tok.text, Arrow: op.text == "->", NameSp: p.tok.sp}
 			full.End = p.tok.sp.End
 			p.next()
+		case "[":
+			p.next()
+			i := p.expr()
+			p.expect("]", " to close '['")
+			x = &IndexExpr{X: x, Index: i, Sp: span(full.Start, p.prev)}
+			full = x.Span()
 		default:
 			return x
 		}
@@ -526,6 +535,14 @@ func (p *parser) primary() (Expr, source.Span) {
 		return &VarExpr{Name: t.str, Sp: t.sp}, t.sp
 	case tIdent:
 		p.next()
+		if p.is("(") && (t.text == "sizeof" || t.text == "offsetof") {
+			if t.text == "sizeof" {
+				x := p.sizeof(t.sp.Start)
+				return x, x.Span()
+			}
+			x := p.offsetof(t.sp.Start)
+			return x, x.Span()
+		}
 		if !p.is("(") {
 			return &Ident{Name: t.text, Sp: t.sp}, t.sp
 		}
@@ -548,6 +565,10 @@ func (p *parser) primary() (Expr, source.Span) {
 	case tPunct:
 		if t.text == "(" {
 			p.next()
+			if p.castAhead() {
+				x := p.cast(t.sp.Start)
+				return x, x.Span()
+			}
 			x := p.expr()
 			p.expect(")", " to close '('")
 			return x, span(t.sp.Start, p.prev)

@@ -67,6 +67,14 @@ func Inspect(n Node, f func(Node) bool) {
 		walk(n.X, n.Y)
 	case *CondExpr:
 		walk(n.Cond, n.Then, n.Else)
+	case *CastExpr:
+		walk(n.X)
+	case *IndexExpr:
+		walk(n.X, n.Index)
+	case *SizeofExpr:
+		if n.X != nil {
+			walk(n.X)
+		}
 	}
 	f(nil)
 }
