@@ -21,6 +21,7 @@ import (
 
 	"github.com/cilium/ebpf/asm"
 
+	"ebtrace/ctypes"
 	"ebtrace/output"
 	"ebtrace/printf"
 	"ebtrace/probe"
@@ -50,6 +51,11 @@ type Instance struct {
 	Types    map[syntax.Expr]types.Type
 	Args     map[syntax.Expr]probe.Arg // args.NAME fields and probe-type builtins
 	Vars     map[string]types.Type
+	// Layouts place C values: struct members, index and pointer steps,
+	// sizeof and offsetof.
+	Layouts map[syntax.Expr]Layout
+	// CNames are the C type names of values in memory, for &.
+	CNames map[syntax.Expr]string
 }
 
 // Map is what a map holds, learnt from every use in the script.
@@ -73,9 +79,11 @@ func (m *Map) DisplayName() string { return "@" + m.Name }
 func Check(prog *syntax.Program, reg *probe.Registry, env *probe.Env) (*Info, error) {
 	c := &checker{
 		info: &Info{Program: prog, Maps: map[string]*Map{}, Printfs: map[*syntax.CallExpr]*printf.Format{}, Consts: map[*syntax.CallExpr]uint64{}},
-		env:  env,
-		diag: &source.Diagnostics{File: prog.File},
+		env:   env,
+		diag:  &source.Diagnostics{File: prog.File},
+		types: ctypes.New(env.Types),
 	}
+	c.declare(prog)
 	for i, p := range prog.Probes {
 		for _, ap := range p.Attach {
 			insts, err := expand(reg, env, ap)
@@ -145,6 +153,7 @@ func expand(reg *probe.Registry, env *probe.Env, ap *syntax.AttachPoint) ([]prob
 
 type checker struct {
 	env      *probe.Env
+	types    *ctypes.Table
 	info     *Info
 	diag     *source.Diagnostics
 	learning bool // first walk: learn map definitions, report nothing
@@ -177,6 +186,8 @@ func (c *checker) instance(in *Instance) {
 	in.Types = map[syntax.Expr]types.Type{}
 	in.Args = map[syntax.Expr]probe.Arg{}
 	in.Vars = map[string]types.Type{}
+	in.Layouts = map[syntax.Expr]Layout{}
+	in.CNames = map[syntax.Expr]string{}
 	c.cur = in
 	if in.Probe.Pred != nil {
 		if t := c.expr(in.Probe.Pred); t.Kind != types.Void && !t.IsInt() {
@@ -250,8 +261,10 @@ func (c *checker) assign(s *syntax.AssignStmt) {
 			}
 			return
 		}
-		if t.Kind == types.Ptr {
-			t = types.UInt64
+		if t.Kind == types.Record || t.Kind == types.Array {
+			c.errorf(s.Value.Span(), "type", "a variable cannot hold %s: a struct or array stays in memory", t).
+				Hint("keep a pointer instead ($p = &...), or read the members you need")
+			return
 		}
 		if t.Kind == types.Sym || t.Kind == types.Stack {
 			c.errorf(s.Value.Span(), "type", "a variable cannot hold %s in this version", t).
@@ -448,6 +461,7 @@ var builtins = map[string]types.Type{
 	"nsecs":   types.UInt64,
 	"elapsed": types.UInt64,
 	"comm":    types.String(16),
+	"curtask": types.Pointer("struct task_struct", types.Kernel),
 }
 
 func (c *checker) expr(e syntax.Expr) types.Type {
@@ -513,6 +527,12 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 	case *syntax.CallExpr:
 		return c.call(e)
 	case *syntax.UnaryExpr:
+		switch e.Op {
+		case "*":
+			return c.deref(e)
+		case "&":
+			return c.addressOf(e)
+		}
 		if t, reported := c.exprReported(e.X); !t.IsInt() && !reported {
 			c.errorf(e.Sp, "type", "%s needs an integer, not %s", e.Op, t)
 		}
@@ -535,6 +555,14 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 		return types.Int64
 	case *syntax.BinaryExpr:
 		return c.binary(e)
+	case *syntax.CastExpr:
+		return c.cast(e)
+	case *syntax.IndexExpr:
+		return c.index(e)
+	case *syntax.SizeofExpr:
+		return c.sizeof(e)
+	case *syntax.OffsetofExpr:
+		return c.offsetof(e)
 	case *syntax.CondExpr:
 		if t, reported := c.exprReported(e.Cond); !t.IsInt() && !reported {
 			c.errorf(e.Cond.Span(), "type", "a condition must be an integer, not %s", t)
@@ -602,10 +630,7 @@ func (c *checker) mapRead(e *syntax.MapExpr) types.Type {
 func (c *checker) field(e *syntax.FieldExpr) types.Type {
 	id, ok := e.X.(*syntax.Ident)
 	if !ok || id.Name != "args" {
-		c.expr(e.X)
-		c.errorf(e.Span(), "type", "field access is only supported on args in this version").
-			Hint("args.NAME reads a tracepoint field")
-		return types.None
+		return c.member(e)
 	}
 	c.cur.Types[e.X] = types.None
 	arg, err := c.cur.Instance.Arg(e.Name)
@@ -925,6 +950,14 @@ func (c *checker) binary(e *syntax.BinaryExpr) types.Type {
 			d.Hint("strings support only == and !=")
 		}
 		return types.Int64
+	}
+	if (e.Op == "+" || e.Op == "-") && a.Kind == types.Ptr && b.Kind == types.Int {
+		c.pointerStep(e, a)
+		return a
+	}
+	if e.Op == "+" && a.Kind == types.Int && b.Kind == types.Ptr {
+		c.pointerStep(e, b)
+		return b
 	}
 	if !a.Signed && !b.Signed && a.Kind == types.Int && b.Kind == types.Int {
 		return types.UInt64

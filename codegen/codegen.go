@@ -678,8 +678,26 @@ func (g *gen) intExpr(e syntax.Expr) {
 		g.emit(asm.JEq.Imm(asm.R0, 0, done), asm.LoadMem(asm.R0, asm.R0, 0, asm.DWord))
 		g.label(done)
 	case *syntax.FieldExpr:
+		if g.inMemory(e) {
+			g.loadMemory(e)
+			return
+		}
 		g.loadArg(g.in.Args[e])
+	case *syntax.IndexExpr:
+		g.loadMemory(e)
+	case *syntax.CastExpr:
+		g.cast(e)
+	case *syntax.SizeofExpr, *syntax.OffsetofExpr:
+		g.constant(e)
 	case *syntax.UnaryExpr:
+		switch e.Op {
+		case "*":
+			g.loadMemory(e)
+			return
+		case "&":
+			g.addr(e.X)
+			return
+		}
 		g.intExpr(e.X)
 		switch e.Op {
 		case "-":
@@ -736,6 +754,8 @@ func (g *gen) builtin(name string) {
 		g.emit(asm.Sub.Reg(asm.R0, asm.R1))
 	case "cpid":
 		g.loadConfig(asm.R0, plan.ConfigCpid)
+	case "curtask":
+		g.emit(asm.FnGetCurrentTask.Call())
 	}
 }
 
@@ -848,6 +868,13 @@ func (g *gen) binary(e *syntax.BinaryExpr) {
 	left := g.spill()
 	g.intExpr(e.Y)
 	g.emit(asm.Mov.Reg(asm.R1, asm.R0), asm.LoadMem(asm.R0, asm.R10, left, asm.DWord))
+	if l, ok := g.in.Layouts[e]; ok && l.Size > 1 { // pointer ± integer
+		if x.Kind == types.Ptr {
+			g.emit(asm.Mul.Imm(asm.R1, int32(l.Size)))
+		} else {
+			g.emit(asm.Mul.Imm(asm.R0, int32(l.Size)))
+		}
+	}
 	signed := x.Signed || y.Signed
 	if jops, ok := comparisons[e.Op]; ok {
 		jop := jops[0]
@@ -932,7 +959,12 @@ func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 		g.label(done)
 		return off, size
 	case *syntax.FieldExpr:
+		if g.inMemory(e) {
+			return g.memoryString(e, size)
+		}
 		return g.strArg(g.in.Args[e], size)
+	case *syntax.IndexExpr:
+		return g.memoryString(e, size)
 	case *syntax.CallExpr: // str()
 		arg := e.Args[0]
 		if at := g.typeOf(arg); at.Kind == types.Str {

@@ -86,7 +86,10 @@ type DryRun struct {
 // still offered to the verifier, on its own: it may load, or the kernel may
 // refuse it for the reason its probe gave.
 func Verify(r *compile.Result) (*DryRun, error) {
-	spec := r.Spec()
+	spec, err := relocatedSpec(r)
+	if err != nil {
+		return nil, err
+	}
 	unavailable := map[string]error{}
 	for _, p := range r.Programs {
 		if err := p.Instance.Instance.Available(); err != nil {
@@ -105,7 +108,10 @@ func Verify(r *compile.Result) (*DryRun, error) {
 		if !ok {
 			continue
 		}
-		one := r.Spec()
+		one, err := relocatedSpec(r)
+		if err != nil {
+			return nil, err
+		}
 		one.Programs = map[string]*ebpf.ProgramSpec{p.Name: one.Programs[p.Name]}
 		coll, err := ebpf.NewCollectionWithOptions(one, collectionOptions)
 		var ve *ebpf.VerifierError
@@ -130,7 +136,10 @@ func Load(r *compile.Result, cfg Config) (*Object, error) {
 			return nil, err
 		}
 	}
-	spec := r.Spec()
+	spec, err := relocatedSpec(r)
+	if err != nil {
+		return nil, err
+	}
 	spec.Maps[plan.ConfigMap].Contents = []ebpf.MapKV{{Key: uint32(0), Value: cfg.bytes()}}
 	coll, err := ebpf.NewCollectionWithOptions(spec, collectionOptions)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 
 	"ebtrace/kernel"
 	"ebtrace/source"
@@ -29,6 +30,16 @@ type Env struct {
 	PID int
 	// Kallsyms replaces the running kernel's symbols in tests.
 	Kallsyms func() ([]kernel.KernelSymbol, error)
+	// KernelTypes replaces the running kernel's BTF in tests.
+	KernelTypes func() (*btf.Spec, error)
+}
+
+// Types returns the kernel's BTF, the scripts' source of kernel types.
+func (e *Env) Types() (*btf.Spec, error) {
+	if e.KernelTypes != nil {
+		return e.KernelTypes()
+	}
+	return kernel.BTF.Kernel()
 }
 
 // KernelAddr returns the address of the kernel symbol name, or *Error

@@ -76,6 +76,7 @@ func (e *SizeofExpr) Span() source.Span   { return e.Sp }
 func (e *OffsetofExpr) Span() source.Span { return e.Sp }
 func (d *StructDecl) Span() source.Span   { return d.Sp }
 func (d *Include) Span() source.Span      { return d.Sp }
+func (m *MemberDecl) Span() source.Span   { return m.Sp }
 
 func (*CastExpr) exprNode()     {}
 func (*IndexExpr) exprNode()    {}

@@ -16,6 +16,8 @@ const (
 	Ptr               // address (Size 8) into AddrSpace; str() reads through it
 	Sym               // code address printed as a symbol: Size 8 (kernel) or 16 (user: address, pid)
 	Stack             // stack id printed as frames: Size 8 (kernel) or 16 (user: id, pid)
+	Record            // a C struct or union in memory, named by Elem; Size bytes
+	Array             // a C array in memory of Len elements of C type Elem; Size bytes
 )
 
 // AddrSpace says which probe-read helper reads through a pointer.
@@ -31,8 +33,11 @@ type Type struct {
 	Kind      Kind
 	Size      int // bytes: 1, 2, 4, 8 for Int; buffer capacity for Str
 	Signed    bool
-	AddrSpace AddrSpace // Ptr only
-	Elem      string    // Ptr only: the pointee's C type name, e.g. "char"
+	AddrSpace AddrSpace // Ptr, Record, Array: the memory it points to or lies in
+	// Elem is the C type name of a Ptr's pointee ("char"), a Record's
+	// own ("struct task_struct") or an Array's element.
+	Elem string
+	Len  int // Array only
 	// Stack only: how frames print ("bpftrace", "perf", "raw") and how
 	// many are kept.
 	StackMode  string
@@ -55,6 +60,16 @@ func String(size int) Type { return Type{Kind: Str, Size: size} }
 // Pointer returns a pointer to elem in the given address space.
 func Pointer(elem string, as AddrSpace) Type {
 	return Type{Kind: Ptr, Size: 8, AddrSpace: as, Elem: elem}
+}
+
+// RecordOf returns the type of a struct or union in memory.
+func RecordOf(name string, size int, as AddrSpace) Type {
+	return Type{Kind: Record, Size: size, Elem: name, AddrSpace: as}
+}
+
+// ArrayOf returns the type of an array in memory.
+func ArrayOf(elem string, n, size int, as AddrSpace) Type {
+	return Type{Kind: Array, Size: size, Elem: elem, Len: n, AddrSpace: as}
 }
 
 // Symbol returns the type of a code address in as: ksym or usym. A user
@@ -84,7 +99,7 @@ func Same(a, b Type) bool {
 	switch {
 	case a.IsInt() && b.IsInt():
 		return true
-	case a.Kind == Sym || a.Kind == Stack:
+	case a.Kind == Sym || a.Kind == Stack || a.Kind == Record || a.Kind == Array:
 		return a == b
 	}
 	return a.Kind == b.Kind
@@ -101,6 +116,10 @@ func (t Type) String() string {
 		return fmt.Sprintf("string[%d]", t.Size)
 	case Ptr:
 		return t.Elem + " *"
+	case Record:
+		return t.Elem
+	case Array:
+		return fmt.Sprintf("%s[%d]", t.Elem, t.Len)
 	case Sym:
 		if t.AddrSpace == User {
 			return "usym"

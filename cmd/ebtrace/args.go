@@ -163,9 +163,9 @@ func parseArgs(args []string) (*options, error) {
 		return nil, fmt.Errorf("-f takes text or json, not %q", o.format)
 	}
 	switch o.dump {
-	case "", "ast", "parse", "check", "plan", "asm":
+	case "", "ast", "parse", "check", "plan", "asm", "core":
 	default:
-		return nil, fmt.Errorf("-d takes ast, check, plan or asm, not %q", o.dump)
+		return nil, fmt.Errorf("-d takes ast, check, plan, asm or core, not %q", o.dump)
 	}
 	if o.list {
 		if len(o.positional) > 1 {

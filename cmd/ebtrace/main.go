@@ -4,6 +4,8 @@
 package main
 
 import (
+	"github.com/cilium/ebpf/asm"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"ebtrace/compile"
+	"ebtrace/core"
 	"ebtrace/kernel"
 	"ebtrace/load"
 	"ebtrace/output"
@@ -160,10 +163,45 @@ func dump(stage string, res *compile.Result, w io.Writer) error {
 		return enc.Encode(res.Plan)
 	case "asm":
 		for _, p := range res.Programs {
-			fmt.Fprintf(w, "%s: %s (%s)\n%v\n", p.Name, p.Instance.Instance.Name(), p.Instance.Instance.Program().Type, p.Insns)
+			fmt.Fprintf(w, "%s: %s (%s)\n%v\n", p.Name, p.Instance.Instance.Name(), p.Instance.Instance.Program().Type, annotate(p.Insns))
+		}
+	case "core":
+		relocated, err := load.Relocations(res, nil)
+		if err != nil {
+			return err
+		}
+		names := map[string]string{}
+		for _, p := range res.Programs {
+			names[p.Name] = p.Instance.Instance.Name()
+		}
+		for _, r := range relocated {
+			fmt.Fprintf(w, "%s: %s\n", r.Program, names[r.Program])
+			for _, a := range r.Applied {
+				fmt.Fprintf(w, "    insn %d: %v = %d (compiled %d)\n", a.Offset, a.Reloc, a.Value, a.Compiled)
+			}
 		}
 	}
 	return nil
+}
+
+// relocatedSource shows an instruction's CO-RE relocation in -d asm.
+type relocatedSource struct {
+	src   fmt.Stringer
+	reloc *core.Relocation
+}
+
+func (s relocatedSource) String() string { return fmt.Sprintf("%v  [CO-RE: %v]", s.src, s.reloc) }
+
+// annotate marks the instructions that load relocates.
+func annotate(insns asm.Instructions) asm.Instructions {
+	out := make(asm.Instructions, len(insns))
+	for i, ins := range insns {
+		if r := core.Of(&ins); r != nil {
+			ins = ins.WithSource(relocatedSource{ins.Source(), r})
+		}
+		out[i] = ins
+	}
+	return out
 }
 
 // dryRun compiles the script and passes its programs through the verifier,
