@@ -285,11 +285,15 @@ func (c *checker) index(e *syntax.IndexExpr) types.Type {
 	if reported || x.Kind == types.Void {
 		return types.None
 	}
-	if x.Kind != types.Ptr && x.Kind != types.Array {
+	elemName := x.Elem
+	switch {
+	case x.Kind == types.Str && inMemory(e.X, c.cur):
+		elemName = "char" // a char array in memory
+	case x.Kind != types.Ptr && x.Kind != types.Array:
 		c.errorf(e.Sp, "type", "cannot index %s", x).Hint("[] indexes pointers and arrays; a map is read as @name[key]")
 		return types.None
 	}
-	elem, err := c.types.Lookup(x.Elem)
+	elem, err := c.types.Lookup(elemName)
 	if err != nil {
 		c.errorf(e.X.Span(), "unknown-type", "unknown element type %s", x.Elem)
 		return types.None
@@ -300,7 +304,7 @@ func (c *checker) index(e *syntax.IndexExpr) types.Type {
 		return types.None
 	}
 	c.cur.Layouts[e] = Layout{Size: n}
-	c.cur.CNames[e] = x.Elem
+	c.cur.CNames[e] = elemName
 	return c.memoryType(elem, x.AddrSpace, e.Sp)
 }
 

@@ -240,7 +240,7 @@ func (p *parser) structDecl() *StructDecl {
 			p.errorf(d.Sp, "unclosed struct %s: expected '}' before the end of the file", d.Name)
 			p.bail()
 		}
-		d.Members = append(d.Members, p.member())
+		d.Members = append(d.Members, p.members()...)
 	}
 	d.Sp.End = p.tok.sp.End
 	p.s.skipSpace()
@@ -250,17 +250,43 @@ func (p *parser) structDecl() *StructDecl {
 	return d
 }
 
-// member parses one member declaration and its ';'.
-func (p *parser) member() *MemberDecl {
-	m := &MemberDecl{Sp: p.tok.sp}
-	m.Type = p.typeName()
-	if p.tok.kind != tIdent {
-		p.errorf(p.tok.sp, "expected a member name, found %s", describe(p.tok)).
-			Hint("a member is declared TYPE NAME; e.g. int pid; or char comm[16];")
-		p.bail()
+// members parses one member declaration, `TYPE a, *b[2], c:3;`, and its
+// ';'.
+func (p *parser) members() []*MemberDecl {
+	base := p.typeName()
+	stars := base.Ptr
+	var out []*MemberDecl
+	for {
+		m := &MemberDecl{Type: &TypeName{Name: base.Name, Ptr: stars, Sp: base.Sp}, Sp: p.tok.sp}
+		if len(out) == 0 {
+			m.Sp = base.Sp
+		}
+		if p.tok.kind != tIdent {
+			p.errorf(p.tok.sp, "expected a member name, found %s", describe(p.tok)).
+				Hint("a member is declared TYPE NAME; e.g. int pid; or char comm[16];")
+			p.bail()
+		}
+		m.Name = p.tok.text
+		p.next()
+		p.declarator(m)
+		m.Sp.End = p.prev
+		out = append(out, m)
+		if !p.is(",") {
+			break
+		}
+		p.next()
+		stars = 0
+		for p.is("*") {
+			stars++
+			p.next()
+		}
 	}
-	m.Name = p.tok.text
-	p.next()
+	p.expect(";", " after the member")
+	return out
+}
+
+// declarator parses a member's array lengths and bitfield width.
+func (p *parser) declarator(m *MemberDecl) {
 	for p.is("[") {
 		p.next()
 		if p.tok.kind != tInt || p.tok.num == 0 || p.tok.num > 1<<20 {
@@ -280,9 +306,6 @@ func (p *parser) member() *MemberDecl {
 		m.Bits = int(p.tok.num)
 		p.next()
 	}
-	m.Sp.End = p.prev
-	p.expect(";", " after the member")
-	return m
 }
 
 // word reports whether the raw text at the scanner's position is the word w.
