@@ -652,7 +652,7 @@ func (c *checker) field(e *syntax.FieldExpr) types.Type {
 
 // functions are the non-aggregating calls, with their argument counts.
 var functions = map[string][2]int{
-	"printf": {1, 8}, "str": {1, 2}, "exit": {0, 0}, "delete": {1, 1},
+	"printf": {1, 32}, "str": {1, 2}, "exit": {0, 0}, "delete": {1, 1},
 	"clear": {1, 1}, "zero": {1, 1}, "print": {1, 1},
 	"kstack": {0, 2}, "ustack": {0, 2}, "ksym": {1, 1}, "usym": {1, 1}, "kaddr": {1, 1}, "uaddr": {1, 1},
 }

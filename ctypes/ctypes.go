@@ -263,7 +263,9 @@ func (t *Table) ScriptType(typ btf.Type, as types.AddrSpace) (types.Type, bool) 
 			return types.None, false
 		}
 		if el, ok := btf.UnderlyingType(u.Type).(*btf.Int); ok && el.Size == 1 {
-			return types.String(int(u.Nelems)), true
+			s := types.String(int(u.Nelems))
+			s.AddrSpace = as // where [i] reads a char from
+			return s, true
 		}
 		return types.ArrayOf(t.Name(u.Type), int(u.Nelems), n, as), true
 	}
@@ -291,10 +293,15 @@ func (t *Table) Declare(decls []*syntax.StructDecl, report func(sp syntax.Node, 
 
 // layout fills in a declared struct's members, offsets and size.
 func (t *Table) layout(d *syntax.StructDecl, report func(sp syntax.Node, format string, args ...any)) {
+	t.fill(t.record(d), d, report)
+}
+
+// fill computes r's members, offsets and size from d.
+func (t *Table) fill(r btf.Type, d *syntax.StructDecl, report func(sp syntax.Node, format string, args ...any)) {
 	var members []btf.Member
 	bit, align, size := 0, 1, 0
 	for _, m := range d.Members {
-		typ, err := t.memberType(m)
+		typ, err := t.memberType(m, report)
 		if err != nil {
 			report(m, "member %s: %v", m.Name, err)
 			continue
@@ -329,20 +336,47 @@ func (t *Table) layout(d *syntax.StructDecl, report func(sp syntax.Node, format 
 		size = (bit + 7) / 8
 	}
 	size = (size + align - 1) / align * align
-	name := "struct " + d.Name
-	if d.Union {
-		name = "union " + d.Name
-		u := t.local[name].(*btf.Union)
-		u.Size, u.Members = uint32(size), members
-		return
+	switch r := r.(type) {
+	case *btf.Union:
+		r.Size, r.Members = uint32(size), members
+	case *btf.Struct:
+		r.Size, r.Members = uint32(size), members
 	}
-	s := t.local[name].(*btf.Struct)
-	s.Size, s.Members = uint32(size), members
+}
+
+// record returns the type a declaration fills in: a named one declared
+// beforehand, or a new anonymous one.
+func (t *Table) record(d *syntax.StructDecl) btf.Type {
+	if d.Name == "" {
+		if d.Union {
+			return &btf.Union{}
+		}
+		return &btf.Struct{}
+	}
+	if d.Union {
+		return t.local["union "+d.Name]
+	}
+	return t.local["struct "+d.Name]
+}
+
+// inline lays out a struct or union defined inside another.
+func (t *Table) inline(d *syntax.StructDecl, report func(sp syntax.Node, format string, args ...any)) btf.Type {
+	anon := *d
+	anon.Name = ""
+	r := t.record(&anon)
+	t.fill(r, &anon, report)
+	return r
 }
 
 // memberType builds a member's C type from its declaration.
-func (t *Table) memberType(m *syntax.MemberDecl) (btf.Type, error) {
-	typ, err := t.Lookup(m.Type.Name)
+func (t *Table) memberType(m *syntax.MemberDecl, report func(sp syntax.Node, format string, args ...any)) (btf.Type, error) {
+	var typ btf.Type
+	var err error
+	if in := m.Type.Inline; in != nil {
+		typ, err = t.inline(in, report), nil
+	} else {
+		typ, err = t.Lookup(m.Type.Name)
+	}
 	if err != nil {
 		// A pointer may point to a struct nothing defines, as in C.
 		kw, bare, _ := strings.Cut(m.Type.Name, " ")

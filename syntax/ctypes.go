@@ -12,7 +12,10 @@ import (
 type TypeName struct {
 	Name string
 	Ptr  int
-	Sp   source.Span
+	// Inline is a struct or union defined in place, `union { ... } u;`;
+	// Name is then "struct" or "union".
+	Inline *StructDecl
+	Sp     source.Span
 }
 
 func (t *TypeName) String() string { return t.Name + strings.Repeat("*", t.Ptr) }
@@ -117,6 +120,12 @@ func (p *parser) typeName() *TypeName {
 	case recordKeyword(p.tok.text):
 		kw := p.tok.text
 		p.next()
+		if p.is("{") && kw != "enum" {
+			t.Name = kw
+			t.Inline = p.recordBody(&StructDecl{Union: kw == "union", Sp: t.Sp})
+			p.next()
+			break
+		}
 		if p.tok.kind != tIdent {
 			p.errorf(p.tok.sp, "expected a name after '%s', found %s", kw, describe(p.tok))
 			p.bail()
@@ -234,6 +243,18 @@ func (p *parser) structDecl() *StructDecl {
 	}
 	d.Name = p.tok.text
 	p.next()
+	p.recordBody(d)
+	p.s.skipSpace()
+	if p.s.at(0) == ';' {
+		p.s.pos++
+	}
+	return d
+}
+
+// recordBody parses `{ members }` into d, ending at the '}'.
+func (p *parser) recordBody(d *StructDecl) *StructDecl {
+	p.enter()
+	defer p.leave()
 	p.expect("{", " to open the struct's members")
 	for !p.is("}") {
 		if p.tok.kind == tEOF {
@@ -243,10 +264,6 @@ func (p *parser) structDecl() *StructDecl {
 		d.Members = append(d.Members, p.members()...)
 	}
 	d.Sp.End = p.tok.sp.End
-	p.s.skipSpace()
-	if p.s.at(0) == ';' {
-		p.s.pos++
-	}
 	return d
 }
 
@@ -260,6 +277,11 @@ func (p *parser) members() []*MemberDecl {
 		m := &MemberDecl{Type: &TypeName{Name: base.Name, Ptr: stars, Sp: base.Sp}, Sp: p.tok.sp}
 		if len(out) == 0 {
 			m.Sp = base.Sp
+		}
+		m.Type.Inline = base.Inline
+		if base.Inline != nil && p.is(";") {
+			out = append(out, m) // an anonymous struct or union member
+			break
 		}
 		if p.tok.kind != tIdent {
 			p.errorf(p.tok.sp, "expected a member name, found %s", describe(p.tok)).
