@@ -78,7 +78,7 @@ func (m *Map) DisplayName() string { return "@" + m.Name }
 // are returned wrapped, separate from diagnostics.
 func Check(prog *syntax.Program, reg *probe.Registry, env *probe.Env) (*Info, error) {
 	c := &checker{
-		info: &Info{Program: prog, Maps: map[string]*Map{}, Printfs: map[*syntax.CallExpr]*printf.Format{}, Consts: map[*syntax.CallExpr]uint64{}},
+		info:  &Info{Program: prog, Maps: map[string]*Map{}, Printfs: map[*syntax.CallExpr]*printf.Format{}, Consts: map[*syntax.CallExpr]uint64{}},
 		env:   env,
 		diag:  &source.Diagnostics{File: prog.File},
 		types: ctypes.New(env.Types),

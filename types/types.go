@@ -10,14 +10,14 @@ import "fmt"
 type Kind int
 
 const (
-	Void  Kind = iota // no value: printf(), exit(), ...
-	Int               // integer; Size and Signed give its width and sign
-	Str               // NUL-terminated string in a buffer of Size bytes
-	Ptr               // address (Size 8) into AddrSpace; str() reads through it
-	Sym               // code address printed as a symbol: Size 8 (kernel) or 16 (user: address, pid)
-	Stack             // stack id printed as frames: Size 8 (kernel) or 16 (user: id, pid)
-	Record            // a C struct or union in memory, named by Elem; Size bytes
-	Array             // a C array in memory of Len elements of C type Elem; Size bytes
+	Void   Kind = iota // no value: printf(), exit(), ...
+	Int                // integer; Size and Signed give its width and sign
+	Str                // NUL-terminated string in a buffer of Size bytes
+	Ptr                // address (Size 8) into AddrSpace; str() reads through it
+	Sym                // code address printed as a symbol: Size 8 (kernel) or 16 (user: address, pid)
+	Stack              // stack id printed as frames: Size 8 (kernel) or 16 (user: id, pid)
+	Record             // a C struct or union in memory, named by Elem; Size bytes
+	Array              // a C array in memory of Len elements of C type Elem; Size bytes
 )
 
 // AddrSpace says which probe-read helper reads through a pointer.
