@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf/btf"
+
 	"ebtrace/internal/testutil"
 	"ebtrace/kernel"
 	"ebtrace/output"
@@ -54,7 +56,10 @@ func expectations(t *testing.T, c testutil.Chunk) []expectation {
 }
 
 func testEnv() *probe.Env {
-	return &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }}
+	return &probe.Env{
+		Events:      func() (*kernel.Events, error) { return kernel.Fake(), nil },
+		KernelTypes: func() (*btf.Spec, error) { return kernel.FakeTypes(0), nil },
+	}
 }
 
 // checkSource parses and checks text; it fails the test on a syntax error
@@ -76,10 +81,18 @@ func checkSource(t *testing.T, name, text string) (*Info, *source.Diagnostics) {
 	return info, diags
 }
 
-func TestErrors(t *testing.T) {
-	chunks := testutil.Chunks(t, "testdata/errors.txt", "---")
-	if len(chunks) < 40 {
-		t.Errorf("errors.txt has %d cases, want at least 40", len(chunks))
+func TestErrors(t *testing.T) { checkChunks(t, "errors.txt", 40) }
+
+// TestCTypeErrors checks casts, members, pointers and struct definitions
+// against kernel.FakeTypes, a small kernel BTF.
+func TestCTypeErrors(t *testing.T) { checkChunks(t, "ctypes.txt", 15) }
+
+// checkChunks checks each script of a chunked file in testdata and
+// matches its diagnostics with the file's want and hint comments.
+func checkChunks(t *testing.T, name string, atLeast int) {
+	chunks := testutil.Chunks(t, "testdata/"+name, "---")
+	if len(chunks) < atLeast {
+		t.Errorf("%s has %d cases, want at least %d", name, len(chunks), atLeast)
 	}
 	for _, c := range chunks {
 		t.Run(fmt.Sprintf("line%d", c.Line), func(t *testing.T) {
@@ -97,13 +110,13 @@ func TestErrors(t *testing.T) {
 					}
 				}
 				if !found {
-					t.Errorf("errors.txt:%d: no error matching %q", c.Line+e.line-1, e.re)
+					t.Errorf("%s:%d: no error matching %q", name, c.Line+e.line-1, e.re)
 				}
 			}
 			for i, d := range diags.Items {
 				if !matched[i] {
 					line, _ := diags.File.Position(d.Span.Start)
-					t.Errorf("errors.txt:%d: unexpected error: %s", c.Line+line-1, d.Message)
+					t.Errorf("%s:%d: unexpected error: %s", name, c.Line+line-1, d.Message)
 				}
 			}
 			for _, e := range expectations(t, c) {
@@ -119,7 +132,7 @@ func TestErrors(t *testing.T) {
 					}
 				}
 				if !found {
-					t.Errorf("errors.txt:%d: no hint matching %q", c.Line+e.line-1, e.re)
+					t.Errorf("%s:%d: no hint matching %q", name, c.Line+e.line-1, e.re)
 				}
 			}
 			if t.Failed() {
@@ -253,8 +266,10 @@ interval:s:1 { printf("%d\n", @n); print(@opens); clear(@opens); }
 }
 
 func FuzzCheck(f *testing.F) {
-	for _, c := range testutil.Chunks(f, "testdata/errors.txt", "---") {
-		f.Add(c.Text())
+	for _, name := range []string{"errors.txt", "ctypes.txt"} {
+		for _, c := range testutil.Chunks(f, "testdata/"+name, "---") {
+			f.Add(c.Text())
+		}
 	}
 	// Inputs that once produced wrong results.
 	f.Add("BEGIN { @x = lhist(1, 9223372036854775808, 9223372036854775807, 1); }")

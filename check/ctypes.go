@@ -311,6 +311,10 @@ func (c *checker) index(e *syntax.IndexExpr) types.Type {
 // sizeof types sizeof(TYPE) and sizeof(X): a constant, relocated for
 // kernel structs.
 func (c *checker) sizeof(e *syntax.SizeofExpr) types.Type {
+	if id, ok := e.X.(*syntax.Ident); ok && c.isTypeName(id.Name) {
+		// sizeof(pid_t): a typedef name parses as an identifier.
+		return c.sizeof(&syntax.SizeofExpr{Type: &syntax.TypeName{Name: id.Name, Sp: id.Sp}, Sp: e.Sp})
+	}
 	if e.X != nil {
 		x, reported := c.exprReported(e.X)
 		if x.Kind == types.Void {
@@ -346,6 +350,16 @@ func (c *checker) sizeof(e *syntax.SizeofExpr) types.Type {
 	}
 	c.cur.Layouts[e] = l
 	return types.UInt64
+}
+
+// isTypeName reports whether an identifier names a type rather than a
+// value.
+func (c *checker) isTypeName(name string) bool {
+	if _, builtin := builtins[name]; builtin || name == "args" {
+		return false
+	}
+	_, err := c.types.Lookup(name)
+	return err == nil
 }
 
 // offsetof types offsetof(TYPE, a.b): a constant, relocated for kernel

@@ -25,7 +25,8 @@ func Fake() *Events {
 
 // FakeTypes returns a small kernel BTF for tests in any package: a
 // task_struct whose layout differs from any real kernel's (pid at 0, tgid
-// at 4, a bitfield, an anonymous union, real_parent, comm), and a file.
+// at 4, bitfields, an anonymous union, real_parent, comm, files, and acct,
+// a member of an anonymous struct type), and a file.
 // Layout is a parameter so that tests can build two kernels' worth and see
 // relocations move; pad bytes go before real_parent.
 func FakeTypes(pad uint32) *btf.Spec {
@@ -40,6 +41,7 @@ func FakeTypes(pad uint32) *btf.Spec {
 		{Name: "f_owner", Type: &btf.Pointer{Target: task}, Offset: 64},
 	}}
 	anon := &btf.Union{Size: 8, Members: []btf.Member{{Name: "cpu", Type: u32}, {Name: "wide", Type: u64}}}
+	acct := &btf.Struct{Size: 8, Members: []btf.Member{{Name: "count", Type: u32}, {Name: "level", Type: u32, Offset: 32}}}
 	pid := &btf.Typedef{Name: "pid_t", Type: i32}
 	base := 8 * pad
 	task.Members = []btf.Member{
@@ -51,8 +53,9 @@ func FakeTypes(pad uint32) *btf.Spec {
 		{Name: "real_parent", Type: &btf.Pointer{Target: task}, Offset: btf.Bits(192 + base)},
 		{Name: "comm", Type: &btf.Array{Index: u32, Type: char, Nelems: 16}, Offset: btf.Bits(256 + base)},
 		{Name: "files", Type: &btf.Array{Index: u32, Type: &btf.Pointer{Target: file}, Nelems: 4}, Offset: btf.Bits(384 + base)},
+		{Name: "acct", Type: acct, Offset: btf.Bits(640 + base)},
 	}
-	task.Size = 80 + pad
+	task.Size = 88 + pad
 	b, err := btf.NewBuilder([]btf.Type{task, file, pid}, nil)
 	if err != nil {
 		panic(err)

@@ -151,18 +151,33 @@ func dump(b *strings.Builder, n Node) {
 			kw = "union"
 		}
 		open(kw + " " + n.Name)
-		for _, m := range n.Members {
-			fmt.Fprintf(b, " (%s %s", strconv.Quote(m.Type.String()), m.Name)
-			for _, d := range m.Array {
-				fmt.Fprintf(b, "[%d]", d)
-			}
-			if m.Bits > 0 {
-				fmt.Fprintf(b, " :%d", m.Bits)
-			}
-			b.WriteByte(')')
-		}
+		dumpMembers(b, n.Members)
 	case *Include:
 		open("include " + strconv.Quote(n.Path))
 	}
 	b.WriteByte(')')
+}
+
+// dumpMembers writes a struct's members, inline structs and unions
+// with their own members.
+func dumpMembers(b *strings.Builder, members []*MemberDecl) {
+	for _, m := range members {
+		if in := m.Type.Inline; in != nil {
+			fmt.Fprintf(b, " (%s", m.Type)
+			if m.Name != "" {
+				b.WriteString(" " + m.Name)
+			}
+			dumpMembers(b, in.Members)
+			b.WriteByte(')')
+			continue
+		}
+		fmt.Fprintf(b, " (%s %s", strconv.Quote(m.Type.String()), m.Name)
+		for _, d := range m.Array {
+			fmt.Fprintf(b, "[%d]", d)
+		}
+		if m.Bits > 0 {
+			fmt.Fprintf(b, " :%d", m.Bits)
+		}
+		b.WriteByte(')')
+	}
 }

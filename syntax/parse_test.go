@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -358,4 +359,35 @@ func checkSpans(t *testing.T, f *source.File, prog *Program) {
 		stack = append(stack, sp)
 		return true
 	})
+}
+
+func TestParseHeader(t *testing.T) {
+	header := `/* a header with more than struct definitions */
+#ifndef HDR_H
+#define HDR_H \
+	1
+#include <stddef.h>
+typedef unsigned int u32_t;
+struct fwd;
+struct ok { int a; char b[4]; struct fwd *f; };
+int prototype(struct ok *o);
+static inline int body(int x) { if (x) { return 1; } return 0; }
+struct callbacks { void (*fn)(int); int after; };
+enum color { RED, GREEN };
+union pair { int i; long l; };
+#endif
+`
+	var got []string
+	for _, d := range ParseHeader(source.NewFile("hdr.h", header)) {
+		var b strings.Builder
+		dump(&b, d)
+		got = append(got, b.String())
+	}
+	want := []string{
+		`(struct ok ("int" a) ("char" b[4]) ("struct fwd*" f))`,
+		`(union pair ("int" i) ("long" l))`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }
