@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf/btf"
+
+	"ebtrace/core"
+	"ebtrace/internal/testutil"
+)
+
+// TestCurtaskParent follows pointers through kernel structs: the
+// workload's parent is the ebtrace process that started it.
+func TestCurtaskParent(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireTracefs(t)
+	wl := testutil.Workload(t)
+	bin := testutil.Build(t, "./cmd/ebtrace")
+	cmd := exec.Command(bin, "-q", "-e",
+		`tracepoint:syscalls:sys_enter_getppid /pid == cpid/ {
+			printf("%d %s %s %d\n", curtask->real_parent->tgid, curtask->real_parent->comm, curtask->comm, curtask->pid == pid);
+			exit();
+		}`, "-c", wl+" getppid 1")
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	want := fmt.Sprintf("%d %s %s 1\n", cmd.Process.Pid, commOf(bin), commOf(wl))
+	if first, _, _ := strings.Cut(out.String(), "\n"); first+"\n" != want {
+		t.Errorf("got %q, want %q", out.String(), want)
+	}
+}
+
+// TestScriptStructs reads a C program's struct through the script's own
+// definition of it, #included from the header the program was built
+// with: bitfields, arrays, a nested struct, an anonymous union, a pointer
+// to follow, sizeof and offsetof must all agree with gcc's layout.
+func TestScriptStructs(t *testing.T) {
+	bin := testutil.BuildC(t, "testdata/record.c", "-O1")
+	script := `#include "testdata/record.h"
+uprobe:` + bin + `:visit {
+	$r = (struct record *)arg0;
+	printf("%s ready=%d level=%d code=%d v=%d,%d,%d,%d id=%d total=%d\n",
+		$r->tag, $r->ready, $r->level, $r->code, $r->values[0], $r->values[1], $r->values[2], $r->values[3],
+		$r->in.id, $r->in.total);
+	printf("next=%s/%d flag=%d word=%x b0=%x tag1=%c size=%d off=%d\n",
+		$r->next->tag, $r->next->in.total, $r->flag, $r->u.word, $r->u.bytes[0], $r->tag[1],
+		sizeof(struct record), offsetof(struct record, next));
+}`
+	r := ebtrace(t, "-q", "-e", script, "-c", bin+" 3")
+	r.want(t, 0, `rec0 ready=1 level=5 code=300 v=0,1,2,3 id=0 total=1099511627776
+next=last/-5 flag=200 word=11223344 b0=44 tag1=e size=64 off=48
+rec1 ready=1 level=5 code=301 v=10,11,12,13 id=-1 total=1099511627777
+next=last/-5 flag=200 word=11223344 b0=44 tag1=e size=64 off=48
+rec2 ready=1 level=5 code=302 v=20,21,22,23 id=-2 total=1099511627778
+next=last/-5 flag=200 word=11223344 b0=44 tag1=e size=64 off=48
+
+
+`)
+}
+
+// TestCORERelocations checks that -d asm marks the relocated instructions
+// and -d core resolves them to the running kernel's offsets.
+func TestCORERelocations(t *testing.T) {
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		t.Skipf("no kernel BTF: %v", err)
+	}
+	script := `tracepoint:syscalls:sys_enter_getppid { printf("%d\n", curtask->real_parent->tgid); }`
+	r := ebtrace(t, "-d", "asm", "-e", script)
+	for _, want := range []string{"[CO-RE: byte offset struct task_struct.real_parent]", "[CO-RE: byte size struct task_struct.tgid]"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("-d asm lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	offset := func(member string) int {
+		root, err := core.FindType(spec, "struct task_struct")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := core.FindField(root, []string{member})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f.BitOffset / 8
+	}
+	r = ebtrace(t, "-d", "core", "-e", script)
+	var got []string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if _, rest, ok := strings.Cut(l, ": "); ok && strings.HasPrefix(l, "    insn ") {
+			got = append(got, rest)
+		}
+	}
+	want := []string{
+		fmt.Sprintf("byte offset struct task_struct.real_parent = %d (compiled %[1]d)", offset("real_parent")),
+		"byte size struct task_struct.real_parent = 8 (compiled 8)",
+		fmt.Sprintf("byte offset struct task_struct.tgid = %d (compiled %[1]d)", offset("tgid")),
+		"byte size struct task_struct.tgid = 4 (compiled 4)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("-d core:\n%s\nwant:\n%s", r.stdout, strings.Join(want, "\n"))
+	}
+}
