@@ -22,6 +22,7 @@
 #   EBTRACE_VM_TIMEOUT  seconds before the VM is killed; default: 1200
 #   EBTRACE_VM_RUN      -test.run filter for ./cmd/ebtrace's tests;
 #                       default: the kprobe and fentry end-to-end tests
+#                       and the CO-RE ones, which read kernel structs
 #   EBTRACE_VM_MEM      guest memory in MiB; default: 1024
 set -euo pipefail
 
@@ -29,7 +30,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${EBTRACE_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ebtrace-vm}
 log=${EBTRACE_VM_LOG:-$cache/console.log}
 vm_timeout=${EBTRACE_VM_TIMEOUT:-1200}
-e2e_run=${EBTRACE_VM_RUN:-'^Test(Kprobe|Fentry)'}
+e2e_run=${EBTRACE_VM_RUN:-'^Test(Kprobe|Fentry|CurtaskParent|CORERelocations)'}
 mem=${EBTRACE_VM_MEM:-1024}
 
 say() { printf 'vm/run.sh: %s\n' "$*" >&2; }
