@@ -462,6 +462,8 @@ var builtins = map[string]types.Type{
 	"elapsed": types.UInt64,
 	"comm":    types.String(16),
 	"curtask": types.Pointer("struct task_struct", types.Kernel),
+	"true":    types.IntOf(1, false),
+	"false":   types.IntOf(1, false),
 }
 
 func (c *checker) expr(e syntax.Expr) types.Type {

@@ -756,6 +756,10 @@ func (g *gen) builtin(name string) {
 		g.loadConfig(asm.R0, plan.ConfigCpid)
 	case "curtask":
 		g.emit(asm.FnGetCurrentTask.Call())
+	case "true":
+		g.emit(asm.Mov.Imm(asm.R0, 1))
+	case "false":
+		g.emit(asm.Mov.Imm(asm.R0, 0))
 	}
 }
 

@@ -106,3 +106,16 @@ func TestCORERelocations(t *testing.T) {
 		t.Errorf("-d core:\n%s\nwant:\n%s", r.stdout, strings.Join(want, "\n"))
 	}
 }
+
+// TestIntegerCasts truncates and extends as C does, and 64-bit
+// arithmetic wraps.
+func TestIntegerCasts(t *testing.T) {
+	r := ebtrace(t, "-q", "-e", `BEGIN {
+		printf("%d %d %d %d %d %d\n", (uint8)257, (int8)255, (uint16)-1, (int16)0x18000, (uint32)-1, (int32)0x80000000);
+		printf("%d %d %d %d %u %d\n", (bool)5, (bool)0, true, false, 0xffffffffffffffff + 2, (int64)0xffffffffffffffff);
+		$p = (int32 *)0x1000;
+		printf("%d %d\n", $p + 2, (uint64)($p - 1));
+		exit();
+	}`)
+	r.want(t, 0, "1 -1 65535 -32768 4294967295 -2147483648\n1 0 1 0 1 -1\n4104 4092\n\n\n")
+}
