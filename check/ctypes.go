@@ -177,7 +177,7 @@ func (c *checker) addressOf(e *syntax.UnaryExpr) types.Type {
 	if reported || x.Kind == types.Void {
 		return types.None
 	}
-	if !inMemory(e.X, c.cur) {
+	if !InMemory(e.X, c.cur) {
 		c.errorf(e.Sp, "type", "& takes the address of a struct member, an array element or *pointer").
 			Hint("scratch variables and maps have no address a probe can use")
 		return types.None
@@ -185,8 +185,9 @@ func (c *checker) addressOf(e *syntax.UnaryExpr) types.Type {
 	return types.Pointer(c.cur.CNames[e.X], x.AddrSpace)
 }
 
-// inMemory reports whether e names a C value in memory.
-func inMemory(e syntax.Expr, in *Instance) bool {
+// InMemory reports whether e names a C value in memory, read through its
+// address rather than computed.
+func InMemory(e syntax.Expr, in *Instance) bool {
 	switch e := e.(type) {
 	case *syntax.FieldExpr:
 		_, ok := in.Layouts[e]
@@ -213,7 +214,7 @@ func (c *checker) member(e *syntax.FieldExpr) types.Type {
 		c.errorf(e.NameSp, "type", "%s is not a pointer; use . to reach its members", x).Hint("s.%s", e.Name)
 		return types.None
 	case x.Kind != types.Ptr && x.Kind != types.Record:
-		c.errorf(e.Span(), "type", "%s has no members: it is %s, not a struct", syntaxText(c, e.X), x).
+		c.errorf(e.Span(), "type", "%s has no members: it is %s, not a struct", c.text(e.X), x).
 			Hint("cast an address to a struct pointer first: ((struct NAME *)addr)->%s", e.Name)
 		return types.None
 	}
@@ -271,7 +272,8 @@ func (c *checker) member(e *syntax.FieldExpr) types.Type {
 	return c.memoryType(f.Type, x.AddrSpace, e.Span())
 }
 
-func syntaxText(c *checker, e syntax.Expr) string {
+// text is e's source text.
+func (c *checker) text(e syntax.Expr) string {
 	sp := e.Span()
 	return c.info.Program.File.Text[sp.Start:sp.End]
 }
@@ -287,7 +289,7 @@ func (c *checker) index(e *syntax.IndexExpr) types.Type {
 	}
 	elemName := x.Elem
 	switch {
-	case x.Kind == types.Str && inMemory(e.X, c.cur):
+	case x.Kind == types.Str && InMemory(e.X, c.cur):
 		elemName = "char" // a char array in memory
 	case x.Kind != types.Ptr && x.Kind != types.Array:
 		c.errorf(e.Sp, "type", "cannot index %s", x).Hint("[] indexes pointers and arrays; a map is read as @name[key]")

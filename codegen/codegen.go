@@ -678,7 +678,7 @@ func (g *gen) intExpr(e syntax.Expr) {
 		g.emit(asm.JEq.Imm(asm.R0, 0, done), asm.LoadMem(asm.R0, asm.R0, 0, asm.DWord))
 		g.label(done)
 	case *syntax.FieldExpr:
-		if g.inMemory(e) {
+		if check.InMemory(e, g.in) {
 			g.loadMemory(e)
 			return
 		}
@@ -963,7 +963,7 @@ func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 		g.label(done)
 		return off, size
 	case *syntax.FieldExpr:
-		if g.inMemory(e) {
+		if check.InMemory(e, g.in) {
 			return g.memoryString(e, size)
 		}
 		return g.strArg(g.in.Args[e], size)

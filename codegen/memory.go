@@ -152,17 +152,3 @@ func (g *gen) constant(e syntax.Expr) {
 	}
 	g.emit(relocated(asm.LoadImm(asm.R0, int64(l.Offset), asm.DWord), l, kind))
 }
-
-// inMemory reports whether e is read from memory rather than computed.
-func (g *gen) inMemory(e syntax.Expr) bool {
-	switch e := e.(type) {
-	case *syntax.FieldExpr:
-		_, ok := g.in.Layouts[e]
-		return ok
-	case *syntax.IndexExpr:
-		return true
-	case *syntax.UnaryExpr:
-		return e.Op == "*"
-	}
-	return false
-}
