@@ -1,7 +1,9 @@
 package kernel
 
 import (
+	"debug/elf"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -76,4 +78,23 @@ func taskCommFromBTF() (int, error) {
 		return int(m.Offset.Bytes()), nil
 	}
 	return 0, fmt.Errorf("kernel BTF has no char comm[16] in task_struct: %w", ebpf.ErrNotSupported)
+}
+
+// LoadBTF reads the BTF of another kernel from path: the .BTF section of a
+// vmlinux ELF file, stripped or not (Debian's, decompressed from its
+// vmlinuz), or raw BTF such as a copy of /sys/kernel/btf/vmlinux.
+func LoadBTF(path string) (*btf.Spec, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if ef, err := elf.NewFile(f); err == nil {
+		sec := ef.Section(".BTF")
+		if sec == nil {
+			return nil, fmt.Errorf("%s: an ELF file without a .BTF section: %w", path, ebpf.ErrNotSupported)
+		}
+		return btf.LoadSpecFromReader(sec.Open().(io.ReaderAt))
+	}
+	return btf.LoadSpecFromReader(f)
 }

@@ -66,3 +66,24 @@ func FakeTypes(pad uint32) *btf.Spec {
 	}
 	return spec
 }
+
+// FakeTypesRaw is FakeTypes(pad) encoded as raw BTF, as another kernel's
+// /sys/kernel/btf/vmlinux would be.
+func FakeTypesRaw(pad uint32) []byte {
+	var all []btf.Type
+	for typ, err := range FakeTypes(pad).All() {
+		if err != nil {
+			panic(err)
+		}
+		all = append(all, typ)
+	}
+	b, err := btf.NewBuilder(all, nil)
+	if err != nil {
+		panic(err)
+	}
+	raw, err := b.Marshal(nil, nil)
+	if err != nil {
+		panic(err)
+	}
+	return raw
+}

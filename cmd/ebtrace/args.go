@@ -19,6 +19,7 @@ type options struct {
 	outFile    string // -o
 	dump       string // -d
 	dryRun     bool   // --dry-run
+	btf        string // --btf FILE
 	info       bool   // --info
 	folded     string // --folded FILE
 	flamegraph string // --flamegraph FILE
@@ -42,7 +43,8 @@ OPTIONS:
     -o FILE        write output to FILE instead of standard output
     -q             do not print the "Attached N probes" message
     -v             verbose: the verifier's log when a program is rejected
-    -d STAGE       print a compiler stage and stop: ast, check, plan or asm
+    -d STAGE       print a compiler stage and stop: ast, check, plan, asm or core (CO-RE relocations)
+    --btf FILE     with -d core, resolve relocations against another kernel's BTF (vmlinux or raw)
     --dry-run      compile and load through the verifier, attach nothing
     --info         print what the running kernel supports
     --folded FILE  at exit, write stack maps in the folded format flame graph tools read
@@ -90,6 +92,14 @@ func parseArgs(args []string) (*options, error) {
 		switch {
 		case a == "--dry-run":
 			o.dryRun = true
+		case a == "--btf" || strings.HasPrefix(a, "--btf="):
+			v, attached := strings.CutPrefix(a, "--btf=")
+			if !attached {
+				if v, err = value("--btf"); err != nil {
+					return nil, err
+				}
+			}
+			o.btf = v
 		case a == "--info":
 			o.info = true
 		case stackFile(a) != nil:
@@ -161,6 +171,9 @@ func parseArgs(args []string) (*options, error) {
 	}
 	if o.format != "text" && o.format != "json" {
 		return nil, fmt.Errorf("-f takes text or json, not %q", o.format)
+	}
+	if o.btf != "" && o.dump != "core" {
+		return nil, fmt.Errorf("--btf FILE goes with -d core: it shows how the script's CO-RE relocations resolve for another kernel")
 	}
 	switch o.dump {
 	case "", "ast", "parse", "check", "plan", "asm", "core":

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -11,6 +13,7 @@ import (
 
 	"ebtrace/core"
 	"ebtrace/internal/testutil"
+	"ebtrace/kernel"
 )
 
 // TestCurtaskParent follows pointers through kernel structs: the
@@ -118,4 +121,34 @@ func TestIntegerCasts(t *testing.T) {
 		exit();
 	}`)
 	r.want(t, 0, "1 -1 65535 -32768 4294967295 -2147483648\n1 0 1 0 1 -1\n4104 4092\n\n\n")
+}
+
+// TestCOREForAnotherKernel compiles against this kernel and resolves the
+// same program's relocations against another kernel's BTF, a raw BTF
+// file holding kernel.FakeTypes' small task_struct.
+func TestCOREForAnotherKernel(t *testing.T) {
+	if _, err := btf.LoadKernelSpec(); err != nil {
+		t.Skipf("no kernel BTF: %v", err)
+	}
+	raw := kernel.FakeTypesRaw(8)
+	file := filepath.Join(t.TempDir(), "other.btf")
+	if err := os.WriteFile(file, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := ebtrace(t, "-d", "core", "--btf", file, "-e", `tracepoint:syscalls:sys_enter_getppid { printf("%d\n", curtask->real_parent->tgid); }`)
+	var got []string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if _, rest, ok := strings.Cut(l, ": "); ok && strings.HasPrefix(l, "    insn ") {
+			got = append(got, rest[:strings.Index(rest, " (compiled")])
+		}
+	}
+	want := "byte offset struct task_struct.real_parent = 32\nbyte size struct task_struct.real_parent = 8\n" +
+		"byte offset struct task_struct.tgid = 4\nbyte size struct task_struct.tgid = 4"
+	if strings.Join(got, "\n") != want {
+		t.Errorf("-d core --btf:\n%s%s\nwant:\n%s", r.stdout, r.stderr, want)
+	}
+	r = ebtrace(t, "--btf", file, "-e", `BEGIN { exit(); }`)
+	if r.code != 1 || !strings.Contains(r.stderr, "--btf FILE goes with -d core") {
+		t.Errorf("--btf without -d core: status %d, %s", r.code, r.stderr)
+	}
 }

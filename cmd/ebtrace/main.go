@@ -5,6 +5,7 @@ package main
 
 import (
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 
 	"encoding/json"
 	"errors"
@@ -90,7 +91,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	if o.dump != "" {
-		if err := dump(o.dump, res, stdout); err != nil {
+		if err := dump(o.dump, o.btf, res, stdout); err != nil {
 			return fail(stderr, err)
 		}
 		return 0
@@ -142,7 +143,9 @@ func fail(stderr io.Writer, err error) int {
 	return 1
 }
 
-func dump(stage string, res *compile.Result, w io.Writer) error {
+// dump prints a compiler stage; -d core resolves relocations against the
+// BTF in the file btfFile (an ELF vmlinux or raw BTF) when it is set.
+func dump(stage, btfFile string, res *compile.Result, w io.Writer) error {
 	switch stage {
 	case "ast", "parse":
 		fmt.Fprint(w, syntax.Dump(res.AST))
@@ -166,7 +169,15 @@ func dump(stage string, res *compile.Result, w io.Writer) error {
 			fmt.Fprintf(w, "%s: %s (%s)\n%v\n", p.Name, p.Instance.Instance.Name(), p.Instance.Instance.Program().Type, annotate(p.Insns))
 		}
 	case "core":
-		relocated, err := load.Relocations(res, nil)
+		var target *btf.Spec
+		if btfFile != "" {
+			spec, err := kernel.LoadBTF(btfFile)
+			if err != nil {
+				return fmt.Errorf("--btf: %w", err)
+			}
+			target = spec
+		}
+		relocated, err := load.Relocations(res, target)
 		if err != nil {
 			return err
 		}
