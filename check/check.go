@@ -38,6 +38,8 @@ type Info struct {
 	Printfs   map[*syntax.CallExpr]*printf.Format
 	// Consts holds the values of calls resolved while checking: kaddr().
 	Consts map[*syntax.CallExpr]uint64
+	Config Config
+	Params []string // positional parameters: $1 is Params[0]
 }
 
 // MapNames returns the map names sorted.
@@ -77,11 +79,19 @@ func (m *Map) DisplayName() string { return "@" + m.Name }
 // *source.Diagnostics error. Errors from the environment (tracefs missing)
 // are returned wrapped, separate from diagnostics.
 func Check(prog *syntax.Program, reg *probe.Registry, env *probe.Env) (*Info, error) {
+	return CheckWith(prog, reg, env, Options{})
+}
+
+// CheckWith is Check with the script's parameters and environment.
+func CheckWith(prog *syntax.Program, reg *probe.Registry, env *probe.Env, opts Options) (*Info, error) {
 	c := &checker{
-		info:  &Info{Program: prog, Maps: map[string]*Map{}, Printfs: map[*syntax.CallExpr]*printf.Format{}, Consts: map[*syntax.CallExpr]uint64{}},
+		info:  &Info{Program: prog, Maps: map[string]*Map{}, Printfs: map[*syntax.CallExpr]*printf.Format{}, Consts: map[*syntax.CallExpr]uint64{}, Params: opts.Params},
 		env:   env,
 		diag:  &source.Diagnostics{File: prog.File},
 		types: ctypes.New(env.Types),
+	}
+	if err := c.config(prog.Config, opts.Getenv); err != nil {
+		return nil, err
 	}
 	c.declare(prog)
 	for i, p := range prog.Probes {
@@ -266,7 +276,7 @@ func (c *checker) assign(s *syntax.AssignStmt) {
 				Hint("keep a pointer instead ($p = &...), or read the members you need")
 			return
 		}
-		if t.Kind == types.Sym || t.Kind == types.Stack {
+		if t.Kind == types.Sym || t.Kind == types.Stack || t.Kind == types.Buf {
 			c.errorf(s.Value.Span(), "type", "a variable cannot hold %s in this version", t).
 				Hint("use it directly as a map key or printf argument: @[%s] = count()", t)
 			return
@@ -302,7 +312,7 @@ func (c *checker) assign(s *syntax.AssignStmt) {
 		switch {
 		case t.IsInt():
 			c.defineMap(target, output.Scalar, keys, types.Int64)
-		case t.Kind == types.Str || t.Kind == types.Sym || t.Kind == types.Stack:
+		case t.Kind == types.Str || t.Kind == types.Sym || t.Kind == types.Stack || t.Kind == types.Buf || t.Kind == types.Time:
 			m := c.defineMap(target, output.String, keys, t)
 			if m.Kind == output.String && !types.Same(m.Value, t) {
 				c.errorf(s.Value.Span(), "map-type", "%s holds %s; it cannot also hold %s", m.DisplayName(), m.Value, t)
@@ -354,7 +364,7 @@ func (c *checker) defineMap(e *syntax.MapExpr, kind output.Kind, keys []types.Ty
 		return m
 	}
 	c.unifyKeys(m, e, keys)
-	if value.Kind == types.Str && value.Size > m.Value.Size {
+	if (value.Kind == types.Str || value.Kind == types.Buf) && value.Size > m.Value.Size {
 		m.Value = value
 	}
 	return m
@@ -497,7 +507,7 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 			return t
 		}
 		if space, ok := stackBuiltins[e.Name]; ok {
-			return types.StackOf(space, "bpftrace", DefaultStackDepth)
+			return types.StackOf(space, c.info.Config.StackMode, DefaultStackDepth)
 		}
 		if e.Name == "probe" {
 			return types.String(len(c.cur.Instance.Name()) + 1)
@@ -522,6 +532,8 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 			return types.Int64
 		}
 		return t
+	case *syntax.ParamExpr:
+		return c.param(e)
 	case *syntax.MapExpr:
 		return c.mapRead(e)
 	case *syntax.FieldExpr:
@@ -579,6 +591,9 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 		}
 		if a.Kind == types.Str {
 			return types.String(max(a.Size, b.Size))
+		}
+		if a.Kind == types.Buf {
+			c.errorf(e.Span(), "type", "?: cannot choose between buffers").Hint("print each buffer in its own branch of an if")
 		}
 		if a.IsInt() {
 			return types.Int64
@@ -695,7 +710,7 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 		c.printf(e)
 		return types.None
 	case "str":
-		t := c.expr(e.Args[0])
+		t := c.strSource(e.Args[0])
 		switch t.Kind {
 		case types.Str:
 		case types.Ptr:
@@ -705,11 +720,12 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 		}
 		// The size counts the terminating NUL, as bpftrace's does:
 		// str(p, 4) holds at most 3 characters.
-		size := 64
+		size := c.info.Config.MaxStrlen
 		if len(e.Args) == 2 {
 			if lit, ok := e.Args[1].(*syntax.IntLit); ok {
-				if lit.Value == 0 || lit.Value > 200 {
-					c.errorf(lit.Sp, "arguments", "str() length must be 1 to 200")
+				if lit.Value == 0 || lit.Value > uint64(c.strCap()) {
+					c.errorf(lit.Sp, "arguments", "str() length must be 1 to %d", c.strCap()).
+						Hint("max_strlen in the config block or BPFTRACE_MAX_STRLEN raises the limit")
 				} else {
 					size = int(lit.Value)
 				}
@@ -726,6 +742,8 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 		return types.String(size)
 	case "exit":
 		return types.None
+	case "buf", "strlen", "strncmp", "strcontains", "strftime", "join":
+		return c.stringCall(e)
 	case "kstack", "ustack":
 		return c.stack(e)
 	case "ksym", "usym":
@@ -774,7 +792,7 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 
 // stack types kstack(MODE, DEPTH), either argument optional.
 func (c *checker) stack(e *syntax.CallExpr) types.Type {
-	mode, depth := "bpftrace", DefaultStackDepth
+	mode, depth := c.info.Config.StackMode, DefaultStackDepth
 	args := e.Args
 	if len(args) > 0 {
 		if id, ok := args[0].(*syntax.Ident); ok {
@@ -898,8 +916,10 @@ func (c *checker) printf(e *syntax.CallExpr) {
 		v := verbs[i]
 		switch {
 		case t.Kind == types.Void:
-		case v.WantsString() && (t.Kind == types.Sym || t.Kind == types.Stack):
-		case !v.WantsString() && (t.Kind == types.Sym || t.Kind == types.Stack):
+		case v.WantsBuffer() || t.Kind == types.Buf:
+			c.bufferVerb(a, v, t)
+		case v.WantsString() && printsAsText(t):
+		case !v.WantsString() && printsAsText(t):
 			c.errorf(a.Span(), "printf", "%%%c needs an integer, but this is %s", v.Conv, t).Hint("use %%s to print %s", t)
 		case v.WantsString() && t.Kind != types.Str:
 			c.errorf(a.Span(), "printf", "%%%c needs a string, but this is %s", v.Conv, t).

@@ -62,6 +62,10 @@ func testEnv() *probe.Env {
 	}
 }
 
+// testParams are the positional parameters every checked script gets:
+// $1 is a number, $2 is not.
+var testParams = []string{"42", "hello"}
+
 // checkSource parses and checks text; it fails the test on a syntax error
 // or an error that is not a diagnostic.
 func checkSource(t *testing.T, name, text string) (*Info, *source.Diagnostics) {
@@ -70,7 +74,7 @@ func checkSource(t *testing.T, name, text string) (*Info, *source.Diagnostics) {
 	if err != nil {
 		t.Fatalf("%s: parse: %v", name, err)
 	}
-	info, err := Check(prog, all.Registry(), testEnv())
+	info, err := CheckWith(prog, all.Registry(), testEnv(), Options{Params: testParams})
 	if err == nil {
 		return info, &source.Diagnostics{File: prog.File}
 	}

@@ -7,7 +7,9 @@
 // whole program; every integer expression leaves its value in r0; strings
 // live in 8-byte aligned, zero-padded stack buffers and expressions yield the
 // buffer's offset. Intermediate values that must survive a helper call are
-// spilled to stack slots, which a statement releases when it ends.
+// spilled to stack slots, which a statement releases when it ends. A probe
+// whose frame outgrows the BPF stack keeps it in a per-CPU scratch map
+// instead (scratch.go), addressed the same way.
 package codegen
 
 import (
@@ -87,6 +89,9 @@ func Generate(info *check.Info, p *plan.Plan, idx int, opts Options) (asm.Instru
 	g.block(in.Probe.Body)
 	g.label("exit")
 	g.emit(asm.Mov.Imm(asm.R0, 0), asm.Return())
+	if g.maxDepth > StackSize {
+		g.moveFrameToScratch()
+	}
 	if n := g.insns.Size() / asm.InstructionSize; n > maxJump {
 		g.diag.Add(in.Probe.Sp, "too-large", "this probe compiles to %d BPF instructions; jumps within a program reach at most %d", n, maxJump).
 			Hint("split the work across several probes, or compare shorter strings")
@@ -111,8 +116,11 @@ type gen struct {
 	targets map[string]bool // labels some emitted jump goes to
 	dead    bool            // no path reaches the next instruction
 	depth   int             // bytes of stack in use
-	vars    map[string]int16
-	diag    *source.Diagnostics
+	// maxDepth is the most stack in use at once: beyond StackSize, the
+	// frame moves to the scratch map.
+	maxDepth int
+	vars     map[string]int16
+	diag     *source.Diagnostics
 }
 
 func (g *gen) at(sp source.Span) { g.pos = sp }
@@ -158,14 +166,16 @@ func (g *gen) label(name string) {
 	g.dead = false
 }
 
-// alloc reserves n bytes of stack (rounded up to 8) and returns the offset
-// from r10. On overflow it reports once and returns a valid dummy slot.
+// alloc reserves n bytes of the frame (rounded up to 8) and returns the
+// offset from r10. On overflow it reports once and returns a valid dummy
+// slot.
 func (g *gen) alloc(n int) int16 {
 	g.depth += types.Align8(n)
-	if g.depth > StackSize {
+	g.maxDepth = max(g.maxDepth, g.depth)
+	if g.depth > ScratchSize {
 		if len(g.diag.Items) == 0 {
-			g.diag.Add(g.pos, "stack", "this probe needs more than %d bytes of BPF stack", StackSize).
-				Hint("use fewer or shorter strings (str(p, N)) in one probe")
+			g.diag.Add(g.pos, "stack", "this probe needs more than %d bytes for its values", ScratchSize).
+				Hint("use fewer or shorter strings (str(p, N), max_strlen) in one probe")
 		}
 		return -8
 	}
@@ -363,6 +373,9 @@ func (g *gen) valueTo(e syntax.Expr, dst int16, t types.Type) {
 		return
 	case types.Stack:
 		g.stackID(e, dst)
+		return
+	case types.Buf:
+		g.bufTo(e, dst, t)
 		return
 	}
 	if call, ok := e.(*syntax.CallExpr); ok && t.Kind == types.Sym {
@@ -670,6 +683,8 @@ func (g *gen) intExpr(e syntax.Expr) {
 		g.builtin(e.Name)
 	case *syntax.VarExpr:
 		g.emit(asm.LoadMem(asm.R0, asm.R10, g.varSlot(e.Name), asm.DWord))
+	case *syntax.ParamExpr:
+		g.emit(asm.LoadImm(asm.R0, g.info.ParamInt(e.N), asm.DWord))
 	case *syntax.MapExpr:
 		m := g.plan.Map(e.Name)
 		key := g.key(e, m)
@@ -946,6 +961,10 @@ func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 		return off, size
 	case *syntax.VarExpr:
 		return g.varSlot(e.Name), size
+	case *syntax.ParamExpr:
+		off := g.alloc(size)
+		g.storeConst(off, g.info.Param(e.N)[:t.Size-1], size)
+		return off, size
 	case *syntax.MapExpr:
 		m := g.plan.Map(e.Name)
 		off := g.alloc(size)
@@ -1104,6 +1123,8 @@ func (g *gen) call(e *syntax.CallExpr) {
 		g.emit(asm.LoadImm(asm.R0, int64(g.info.Consts[e]), asm.DWord))
 	case "uaddr":
 		g.loadArg(g.in.Args[e])
+	case "strlen", "strncmp", "strcontains", "strftime", "join":
+		g.stringCall(e)
 	case "delete":
 		x := e.Args[0].(*syntax.MapExpr)
 		m := g.plan.Map(x.Name)

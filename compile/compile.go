@@ -5,6 +5,7 @@ package compile
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -35,7 +36,10 @@ type Program struct {
 
 // Options tune compilation.
 type Options struct {
-	Plan plan.Options
+	// Plan sizes resources; the script's config block and the
+	// environment (see check.Config) override it.
+	Plan  plan.Options
+	Check check.Options
 	// TaskCommOffset, when set, is asked for the offset of comm in struct
 	// task_struct if the script uses comm (see kernel.TaskCommOffset);
 	// on error the code falls back to bpf_get_current_comm().
@@ -50,11 +54,11 @@ func Compile(file *source.File, reg *probe.Registry, env *probe.Env, opts Option
 		return nil, err
 	}
 	r := &Result{File: file, AST: ast}
-	r.Info, err = check.Check(ast, reg, env)
+	r.Info, err = check.CheckWith(ast, reg, env, opts.Check)
 	if err != nil {
 		return r, err
 	}
-	r.Plan = plan.New(r.Info, opts.Plan)
+	r.Plan = plan.New(r.Info, planOptions(opts.Plan, r.Info.Config))
 	var gopts codegen.Options
 	if opts.TaskCommOffset != nil && usesComm(ast) {
 		if off, err := opts.TaskCommOffset(); err == nil {
@@ -73,6 +77,17 @@ func Compile(file *source.File, reg *probe.Registry, env *probe.Env, opts Option
 	return r, diags.Err()
 }
 
+// planOptions applies the script's configuration to the plan's options.
+func planOptions(opts plan.Options, cfg check.Config) plan.Options {
+	if cfg.MapKeysMax != 0 {
+		opts.MaxEntries = cfg.MapKeysMax
+	}
+	if cfg.PerfRbPages != 0 {
+		opts.RingSize = cfg.PerfRbPages * uint32(os.Getpagesize())
+	}
+	return opts
+}
+
 func usesComm(p *syntax.Program) bool {
 	found := false
 	for _, probe := range p.Probes {
@@ -84,6 +99,18 @@ func usesComm(p *syntax.Program) bool {
 		})
 	}
 	return found
+}
+
+// usesScratch reports whether a program keeps its frame in the scratch map.
+func (r *Result) usesScratch() bool {
+	for _, p := range r.Programs {
+		for _, ins := range p.Insns {
+			if ins.Reference() == plan.ScratchMap {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Spec returns the collection to load: the shared maps, each script map and
@@ -102,6 +129,12 @@ func (r *Result) Spec() *ebpf.CollectionSpec {
 			},
 		},
 		Programs: map[string]*ebpf.ProgramSpec{},
+	}
+	if r.usesScratch() {
+		spec.Maps[plan.ScratchMap] = &ebpf.MapSpec{
+			Name: plan.ScratchMap, Type: ebpf.PerCPUArray, KeySize: 4,
+			ValueSize: codegen.ScratchSize, MaxEntries: 1,
+		}
 	}
 	for _, s := range r.Plan.Stacks {
 		spec.Maps[s.Name] = &ebpf.MapSpec{

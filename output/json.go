@@ -20,6 +20,10 @@ func (j *jsonw) Printf(s string) {
 	j.w.WriteString(`{"type": "printf", "data": ` + quote(s) + "}\n")
 }
 
+func (j *jsonw) Join(s string) {
+	j.w.WriteString(`{"type": "join", "data": ` + quote(s) + "}\n")
+}
+
 func (j *jsonw) Lost(events uint64) {
 	fmt.Fprintf(j.w, `{"type": "lost_events", "data": {"events": %d}}`+"\n", events)
 }

@@ -262,6 +262,8 @@ func TestEvents(t *testing.T) {
 		{"lost", func(w Writer) { w.Lost(5365935) }, "Lost 5365935 events\n", `{"type": "lost_events", "data": {"events": 5365935}}` + "\n"},
 		// printf("hi %d\n", 5)
 		{"printf", func(w Writer) { w.Printf("hi 5\n") }, "hi 5\n", `{"type": "printf", "data": "hi 5\n"}` + "\n"},
+		// bpftrace -f json -e 'tracepoint:syscalls:sys_enter_execve { join(args->argv); }' -c '/bin/echo a b'
+		{"join", func(w Writer) { w.Join("/bin/echo a b") }, "/bin/echo a b\n", `{"type": "join", "data": "/bin/echo a b"}` + "\n"},
 	}
 	for _, c := range cases {
 		var text, js bytes.Buffer

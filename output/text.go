@@ -17,6 +17,9 @@ func (t *text) Attached(int) {}
 
 func (t *text) Printf(s string) { t.w.WriteString(s) }
 
+// Join writes the joined elements on a line of their own.
+func (t *text) Join(s string) { t.w.WriteString(s + "\n") }
+
 func (t *text) Lost(events uint64) {
 	t.w.WriteString("Lost " + strconv.FormatUint(events, 10) + " events\n")
 }

@@ -16,6 +16,8 @@ type Writer interface {
 	Attached(probes int)
 	// Printf writes the already-rendered text of one printf call.
 	Printf(text string)
+	// Join writes the elements one join call read, already joined.
+	Join(text string)
 	// Print writes one map, as print(@x) does mid-run.
 	Print(m *Map)
 	// End writes the maps printed at exit, in name order.

@@ -24,6 +24,9 @@ const (
 	EventsMap = "ebtrace_events" // ring buffer carrying events to user space
 	StatsMap  = "ebtrace_stats"  // one element of u64 counters: lost events, failed map updates
 	ConfigMap = "ebtrace_config" // values fixed at load time (cpid, start time)
+	// ScratchMap is a per-CPU array holding the frame of each probe that
+	// needs more than the BPF stack (see codegen.ScratchSize).
+	ScratchMap = "ebtrace_scratch"
 )
 
 // Config layout: offsets of the values in ConfigMap's only element.
@@ -124,6 +127,7 @@ const (
 	Print  EventKind = "print"
 	Clear  EventKind = "clear"
 	Zero   EventKind = "zero"
+	Join   EventKind = "join"
 )
 
 // Event is one event-producing site.
@@ -136,6 +140,7 @@ type Event struct {
 	Args   []Part         `json:",omitempty"` // printf arguments after the header
 	Size   int            // record size in bytes
 	Map    string         `json:",omitempty"` // print, clear, zero: the map's name
+	Sep    string         `json:",omitempty"` // join: the separator
 }
 
 // Map returns the map named name (without @).
@@ -229,10 +234,14 @@ func (p *Plan) addMap(i int, cm *check.Map) {
 }
 
 // PartSize is the room a value of type t takes in a key, a map value, an
-// event record or a stack slot: 8 bytes, or a string's whole words.
+// event record or a stack slot: 8 bytes, or a string's or buffer's whole
+// words.
 func PartSize(t types.Type) int {
-	if t.Kind == types.Int || t.Kind == types.Ptr {
+	switch t.Kind {
+	case types.Int, types.Ptr:
 		return 8
+	case types.Buf: // the length, then the bytes
+		return 8 + types.Align8(t.Size)
 	}
 	return types.Align8(t.Size)
 }
@@ -260,6 +269,8 @@ func (p *Plan) addEvent(info *check.Info, idx int, in *check.Instance, call *syn
 	case "print", "clear", "zero":
 		ev.Kind = EventKind(call.Fun)
 		ev.Map = call.Args[0].(*syntax.MapExpr).Name
+	case "join":
+		joinEvent(ev, info, call)
 	default:
 		return
 	}

@@ -17,7 +17,7 @@ const maxSize = 65535
 
 // Verb is one conversion specification, such as %-08.3lx.
 type Verb struct {
-	Conv   byte   // d i u x X o s c p
+	Conv   byte   // d i u x X o s c p, and r for buffers
 	Flags  string // any of "-+ 0#", as written
 	Width  int    // -1 if none
 	Prec   int    // -1 if none
@@ -29,6 +29,10 @@ type Verb struct {
 // WantsString reports whether the verb takes a string argument (%s); every
 // other verb takes an integer.
 func (v Verb) WantsString() bool { return v.Conv == 's' }
+
+// WantsBuffer reports whether the verb takes a buffer (%r), which the
+// caller renders as text with its bytes escaped.
+func (v Verb) WantsBuffer() bool { return v.Conv == 'r' }
 
 func (v Verb) has(flag byte) bool { return strings.IndexByte(v.Flags, flag) >= 0 }
 
@@ -137,7 +141,7 @@ func parseVerb(s string, start int) (Verb, error) {
 	i++
 	switch c {
 	case 'd', 'i', 'u', 'x', 'X', 'o', 'p':
-	case 's', 'c':
+	case 's', 'c', 'r':
 		if v.Length != "" {
 			return fail(i, "length modifier %q cannot be used with %%%c", v.Length, c)
 		}
@@ -157,7 +161,7 @@ func (f *Format) Verbs() []Verb { return f.verbs }
 
 // Render formats args, one per verb: int64 or uint64 for integer verbs
 // (either is taken as the raw 64 bits and narrowed as the verb's length
-// modifier says), string for %s. A missing or mistyped argument renders as
+// modifier says), string for %s and %r. A missing or mistyped argument renders as
 // 0 or the empty string.
 func (f *Format) Render(args []any) string {
 	var b strings.Builder
@@ -179,7 +183,7 @@ func (f *Format) Render(args []any) string {
 }
 
 func (v Verb) render(arg any) string {
-	if v.Conv == 's' {
+	if v.Conv == 's' || v.Conv == 'r' {
 		s, _ := arg.(string)
 		if n := strings.IndexByte(s, 0); n >= 0 {
 			s = s[:n]

@@ -128,6 +128,8 @@ func (s *Session) handle(raw []byte) error {
 			args[i] = s.sym.value(raw[a.Offset:], a.Type, printfIndent)
 		}
 		s.out.Printf(ev.Printf.Render(args))
+	case plan.Join:
+		s.out.Join(joined(raw, ev))
 	case plan.Exit:
 		s.exited = true
 	case plan.Print:
@@ -145,8 +147,14 @@ func (s *Session) handle(raw []byte) error {
 }
 
 // decode reads one record part: integers as int64 (uint64 when unsigned),
-// strings up to their first NUL.
+// strings up to their first NUL, buffers and times as the text they print.
 func decode(b []byte, t types.Type) any {
+	switch t.Kind {
+	case types.Buf:
+		return escapeBuffer(b, t)
+	case types.Time:
+		return formatTime(b, t)
+	}
 	if t.Kind == types.Str {
 		n := 0
 		for n < len(b) && n < t.Size && b[n] != 0 {
@@ -161,9 +169,24 @@ func decode(b []byte, t types.Type) any {
 	return int64(v)
 }
 
+// printMaps prints every map, as tracing ends.
+func (s *Session) printMaps() error {
+	var all []*output.Map
+	for _, pm := range s.plan.Maps {
+		m, err := s.maps.Read(pm)
+		if err != nil {
+			return err
+		}
+		all = append(all, m)
+	}
+	s.out.End(all)
+	return nil
+}
+
 // Finish stops every event probe, runs END, handles the remaining events
-// and prints the maps and anything lost. The caller closes the object,
-// which detaches the probes, afterwards.
+// and prints the maps (unless the script's config says not to) and
+// anything lost. The caller closes the object, which detaches the probes,
+// afterwards.
 func (s *Session) Finish() error {
 	defer s.reader.Close()
 	if err := s.obj.Stop(); err != nil {
@@ -178,15 +201,11 @@ func (s *Session) Finish() error {
 	if err := s.drain(); err != nil {
 		return err
 	}
-	var all []*output.Map
-	for _, pm := range s.plan.Maps {
-		m, err := s.maps.Read(pm)
-		if err != nil {
+	if s.obj.Result.Info.Config.PrintMapsOnExit {
+		if err := s.printMaps(); err != nil {
 			return err
 		}
-		all = append(all, m)
 	}
-	s.out.End(all)
 	stats, err := s.maps.Stats()
 	if err != nil {
 		return err

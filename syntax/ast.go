@@ -25,9 +25,25 @@ type Stmt interface {
 // Program is a whole script.
 type Program struct {
 	File     *source.File
+	Config   *Config // nil without a config block
 	Includes []*Include
 	Structs  []*StructDecl
 	Probes   []*Probe
+}
+
+// Config is the `config = { name = value; ... }` block that may open a
+// script.
+type Config struct {
+	Settings []*Setting
+	Sp       source.Span
+}
+
+// Setting is one `name = value` of the config block. The parser accepts
+// any expression as the value; check says which ones a setting takes.
+type Setting struct {
+	Name   string
+	NameSp source.Span
+	Value  Expr
 }
 
 // Probe is `attach, attach /pred/ { body }`.
@@ -97,6 +113,12 @@ type VarExpr struct {
 	Sp   source.Span
 }
 
+// ParamExpr is a positional parameter `$1`, `$2`, ... or their count `$#`.
+type ParamExpr struct {
+	N  int // 1 for $1; 0 for $#
+	Sp source.Span
+}
+
 // MapExpr is `@name` or `@name[k1, k2]`; Name is "" for the anonymous map `@`.
 type MapExpr struct {
 	Name string // without the @
@@ -158,6 +180,9 @@ func (e *IntLit) Span() source.Span      { return e.Sp }
 func (e *StringLit) Span() source.Span   { return e.Sp }
 func (e *Ident) Span() source.Span       { return e.Sp }
 func (e *VarExpr) Span() source.Span     { return e.Sp }
+func (e *ParamExpr) Span() source.Span   { return e.Sp }
+func (c *Config) Span() source.Span      { return c.Sp }
+func (s *Setting) Span() source.Span     { return source.Join(s.NameSp, s.Value.Span()) }
 func (e *MapExpr) Span() source.Span     { return e.Sp }
 func (e *FieldExpr) Span() source.Span   { return source.Join(e.X.Span(), e.NameSp) }
 func (e *CallExpr) Span() source.Span    { return e.Sp }
@@ -175,6 +200,7 @@ func (*IntLit) exprNode()     {}
 func (*StringLit) exprNode()  {}
 func (*Ident) exprNode()      {}
 func (*VarExpr) exprNode()    {}
+func (*ParamExpr) exprNode()  {}
 func (*MapExpr) exprNode()    {}
 func (*FieldExpr) exprNode()  {}
 func (*CallExpr) exprNode()   {}

@@ -6,19 +6,24 @@ import (
 	"strings"
 )
 
-// Dump renders p as S-expressions, one line per probe:
+// Dump renders p as S-expressions, one line for the config block, if any,
+// as (config (NAME VALUE)...), then one line per probe:
 //
 //	(probe (attach "kprobe:f" "kprobe:g") (pred (== pid 1)) (block STMT...))
 //
 // Statements are (= TARGET VALUE) and likewise for the other assignment
 // operators, (if COND (block ...) (else ...)), a nested (block ...), or the
 // expression of an expression statement. Expressions are integers in
-// decimal, Go-quoted strings, bare identifiers, $name, (map NAME KEY...)
+// decimal, Go-quoted strings, bare identifiers, $name, $1 and $#, (map NAME KEY...)
 // with NAME @ for the anonymous map, (. X name), (-> X name),
 // (call NAME ARG...), (OP X) for unary operators, (pre++ X), (post-- X) and
 // so on, (OP X Y) for binary operators and (? COND THEN ELSE).
 func Dump(p *Program) string {
 	var b strings.Builder
+	if p.Config != nil {
+		dump(&b, p.Config)
+		b.WriteByte('\n')
+	}
 	for _, inc := range p.Includes {
 		dump(&b, inc)
 		b.WriteByte('\n')
@@ -92,6 +97,21 @@ func dump(b *strings.Builder, n Node) {
 	case *VarExpr:
 		b.WriteString("$" + n.Name)
 		return
+	case *ParamExpr:
+		if n.N == 0 {
+			b.WriteString("$#")
+		} else {
+			b.WriteString("$" + strconv.Itoa(n.N))
+		}
+		return
+	case *Config:
+		open("config")
+		for _, s := range n.Settings {
+			sub(s)
+		}
+	case *Setting:
+		open(n.Name)
+		sub(n.Value)
 	case *MapExpr:
 		name := n.Name
 		if name == "" {

@@ -23,6 +23,10 @@ func Parse(f *source.File) (*Program, error) {
 		if p.s.pos >= len(p.s.src) {
 			break
 		}
+		if p.atConfig() {
+			p.configBlock(prog)
+			continue
+		}
 		if p.decl(prog) {
 			continue
 		}
@@ -132,6 +136,8 @@ func describe(t token) string {
 		return "variable " + shorten(t.text)
 	case tMap:
 		return "map " + shorten(t.text)
+	case tParam:
+		return "positional parameter " + shorten(t.text)
 	}
 	return "'" + shorten(t.text) + "'"
 }
@@ -235,6 +241,76 @@ func (p *parser) probe() (pr *Probe) {
 	pr.Body = p.block(false)
 	pr.Sp = span(start, pr.Body.Sp.End)
 	return pr
+}
+
+// atConfig reports whether a config block starts at the current position:
+// the word config, then '='.
+func (p *parser) atConfig() bool {
+	peek := p.s
+	peek.report = nil
+	if t := peek.scan(); t.kind != tIdent || t.text != "config" {
+		return false
+	}
+	t := peek.scan()
+	return t.kind == tPunct && t.text == "="
+}
+
+// configBlock parses `config = { name = value; ... }` into prog.Config.
+// Like a probe's block it leaves the scanner just after the closing '}';
+// after an error it skips to that '}'.
+func (p *parser) configBlock(prog *Program) {
+	p.next()
+	kw := p.tok
+	switch {
+	case prog.Config != nil:
+		p.errorf(kw.sp, "a script has at most one config block").Hint("merge the settings into the first config block")
+	case len(prog.Probes) > 0:
+		p.errorf(kw.sp, "the config block must come before the probes").Hint("move it to the top of the script")
+	}
+	defer func() {
+		if recoverBailout(recover()) {
+			for p.tok.kind != tEOF && !p.is("}") {
+				p.next()
+			}
+		}
+	}()
+	p.next()
+	p.next()
+	if !p.is("{") {
+		p.errorf(p.tok.sp, "expected '{' after 'config =', found %s", describe(p.tok)).
+			Hint("settings are written config = { max_strlen = 128; }")
+		p.bail()
+	}
+	open := p.tok
+	cfg := &Config{}
+	p.next()
+	for !p.is("}") {
+		switch {
+		case p.is(";"):
+			p.next()
+			continue
+		case p.tok.kind == tEOF:
+			p.errorf(open.sp, "unclosed '{' of the config block: expected '}' before the end of the file")
+			p.bail()
+		case p.tok.kind != tIdent:
+			p.errorf(p.tok.sp, "expected a setting name in the config block, found %s", describe(p.tok)).
+				Hint("settings are written name = value;")
+			p.bail()
+		}
+		name := p.tok
+		p.next()
+		p.expect("=", " after the setting name "+shorten(name.text))
+		cfg.Settings = append(cfg.Settings, &Setting{Name: name.text, NameSp: name.sp, Value: p.expr()})
+		if !p.is(";") && !p.is("}") {
+			p.errorf(p.tok.sp, "expected ';' or '}' after a setting, found %s", describe(p.tok)).
+				Hint("separate settings with ';'")
+			p.bail()
+		}
+	}
+	cfg.Sp = span(kw.sp.Start, p.tok.sp.End)
+	if prog.Config == nil {
+		prog.Config = cfg
+	}
 }
 
 // slashEndsPred reports whether the current '/' closes the predicate: the
@@ -533,6 +609,9 @@ func (p *parser) primary() (Expr, source.Span) {
 	case tVar:
 		p.next()
 		return &VarExpr{Name: t.str, Sp: t.sp}, t.sp
+	case tParam:
+		p.next()
+		return &ParamExpr{N: int(t.num), Sp: t.sp}, t.sp
 	case tIdent:
 		p.next()
 		if p.is("(") && (t.text == "sizeof" || t.text == "offsetof") {

@@ -21,6 +21,7 @@ const (
 	tString
 	tVar   // $name
 	tMap   // @name or @
+	tParam // $1, $2, ... (num holds N) or $# (num 0)
 	tPunct // operators and punctuation; text says which
 )
 
@@ -144,13 +145,18 @@ func (s *scanner) scan() token {
 		tok = s.stringLit()
 	case c == '$':
 		s.pos++
+		if s.at(0) == '#' {
+			s.pos++
+			tok.kind = tParam
+			break
+		}
 		s.identChars()
 		tok.str = s.src[start+1 : s.pos]
 		switch {
 		case tok.str == "":
-			s.errorf(start, s.pos, "scratch variables are written $name", "expected a variable name after '$'")
+			s.errorf(start, s.pos, "scratch variables are written $name, positional parameters $1, $2, ... and their count $#", "expected a variable name after '$'")
 		case isDigit(tok.str[0]):
-			s.errorf(start, s.pos, "", "positional parameters such as %s are not supported", shorten(s.src[start:s.pos]))
+			tok = s.positional(start, tok.str)
 		default:
 			tok.kind = tVar
 		}
@@ -180,6 +186,26 @@ func (s *scanner) scan() token {
 	tok.text = s.src[start:s.pos]
 	tok.sp = source.Span{Start: source.Pos(start), End: source.Pos(s.pos)}
 	return tok
+}
+
+// positional decodes the positional parameter $digits; digits may have
+// been followed by letters, which makes it malformed.
+func (s *scanner) positional(start int, digits string) token {
+	text := s.src[start:s.pos]
+	n, err := strconv.ParseUint(digits, 10, 16)
+	switch {
+	case err != nil && strings.Trim(digits, "0123456789") != "":
+		s.errorf(start, s.pos, "positional parameters are $1, $2, ...; variable names start with a letter or '_'", "malformed positional parameter %s", shorten(text))
+	case err != nil:
+		s.errorf(start, s.pos, "", "positional parameter %s is out of range", shorten(text))
+	case n == 0:
+		s.errorf(start, s.pos, "positional parameters start at $1; $# is their count", "there is no positional parameter $0")
+	case digits[0] == '0':
+		s.errorf(start, s.pos, fmt.Sprintf("write $%d", n), "positional parameter %s has a leading zero", shorten(text))
+	default:
+		return token{kind: tParam, num: n}
+	}
+	return token{kind: tIllegal}
 }
 
 func (s *scanner) identChars() {

@@ -2,13 +2,21 @@ package syntax
 
 import "ebtrace/source"
 
-// Span covers the program's probes, from the first attach point to the
+// Span covers the program's config block and probes, from the first to the
 // last closing brace.
 func (p *Program) Span() source.Span {
-	if len(p.Probes) == 0 {
+	var sp source.Span
+	switch {
+	case len(p.Probes) == 0 && p.Config == nil:
 		return source.Span{}
+	case len(p.Probes) == 0:
+		return p.Config.Sp
+	case p.Config == nil:
+		sp = p.Probes[0].Sp
+	default:
+		sp = p.Config.Sp
 	}
-	return source.Join(p.Probes[0].Sp, p.Probes[len(p.Probes)-1].Sp)
+	return source.Join(sp, p.Probes[len(p.Probes)-1].Sp)
 }
 
 // Inspect walks the tree rooted at n depth-first in source order. It calls
@@ -25,6 +33,9 @@ func Inspect(n Node, f func(Node) bool) {
 	}
 	switch n := n.(type) {
 	case *Program:
+		if n.Config != nil {
+			walk(n.Config)
+		}
 		for _, pr := range n.Probes {
 			walk(pr)
 		}
@@ -40,6 +51,12 @@ func Inspect(n Node, f func(Node) bool) {
 		for _, s := range n.Stmts {
 			walk(s)
 		}
+	case *Config:
+		for _, s := range n.Settings {
+			walk(s)
+		}
+	case *Setting:
+		walk(n.Value)
 	case *ExprStmt:
 		walk(n.X)
 	case *AssignStmt:

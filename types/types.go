@@ -18,6 +18,8 @@ const (
 	Stack              // stack id printed as frames: Size 8 (kernel) or 16 (user: id, pid)
 	Record             // a C struct or union in memory, named by Elem; Size bytes
 	Array              // a C array in memory of Len elements of C type Elem; Size bytes
+	Buf                // bytes printed hex-escaped (buf()): a length word, then Size bytes
+	Time               // nanoseconds since boot printed as wall-clock time (strftime()): Size 8
 )
 
 // AddrSpace says which probe-read helper reads through a pointer.
@@ -42,6 +44,8 @@ type Type struct {
 	// many are kept.
 	StackMode  string
 	StackDepth int
+	// Time only: the strftime format the value prints with.
+	TimeFormat string
 }
 
 // Int64 and UInt64 are the types of arithmetic results.
@@ -90,6 +94,12 @@ func StackOf(as AddrSpace, mode string, depth int) Type {
 	return t
 }
 
+// Buffer returns the type of buf(): at most size bytes.
+func Buffer(size int) Type { return Type{Kind: Buf, Size: size} }
+
+// Timestamp returns the type of strftime(format, nsecs).
+func Timestamp(format string) Type { return Type{Kind: Time, Size: 8, TimeFormat: format} }
+
 // IsInt reports whether t is used as a number: integers and pointers.
 func (t Type) IsInt() bool { return t.Kind == Int || t.Kind == Ptr }
 
@@ -99,7 +109,7 @@ func Same(a, b Type) bool {
 	switch {
 	case a.IsInt() && b.IsInt():
 		return true
-	case a.Kind == Sym || a.Kind == Stack || a.Kind == Record || a.Kind == Array:
+	case a.Kind == Sym || a.Kind == Stack || a.Kind == Record || a.Kind == Array || a.Kind == Time:
 		return a == b
 	}
 	return a.Kind == b.Kind
@@ -130,6 +140,10 @@ func (t Type) String() string {
 			return "ustack"
 		}
 		return "kstack"
+	case Buf:
+		return fmt.Sprintf("buffer[%d]", t.Size)
+	case Time:
+		return fmt.Sprintf("timestamp(%q)", t.TimeFormat)
 	}
 	return "none"
 }

@@ -27,11 +27,12 @@ type options struct {
 	help       bool   // -h, --help
 	version    bool   // -V, --version
 	positional []string
+	params     []string // the script's $1, $2, ...
 }
 
 const usage = `USAGE:
-    ebtrace [options] FILE.bt
-    ebtrace [options] -e 'PROGRAM'
+    ebtrace [options] FILE.bt [ARG...]
+    ebtrace [options] -e 'PROGRAM' [ARG...]
     ebtrace -l [PATTERN]
 
 OPTIONS:
@@ -58,6 +59,9 @@ EXAMPLES:
     ebtrace -e 'tracepoint:syscalls:sys_enter_openat { printf("%s %s\n", comm, str(args.filename)); }'
     ebtrace -e 'tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }'
     ebtrace -lv 'tracepoint:syscalls:sys_enter_openat'
+    ebtrace -e 'tracepoint:syscalls:sys_enter_kill /args.pid == $1/ { printf("%s\n", str($2)); }' 1234 killed
+
+ARG... after the program are its positional parameters $1, $2, ...; $# counts them.
 `
 
 // stackFile returns, for a stack-output option (--folded FILE or
@@ -191,14 +195,12 @@ func parseArgs(args []string) (*options, error) {
 	}
 	switch {
 	case o.help || o.version || o.info:
-	case o.program != "" && len(o.positional) > 0:
-		return nil, fmt.Errorf("give either -e PROGRAM or a script file, not both")
-	case o.program == "" && len(o.positional) == 0:
+	case o.program != "":
+		o.params = o.positional
+	case len(o.positional) == 0:
 		return nil, fmt.Errorf("no program given: use -e 'PROGRAM' or a script file")
-	case len(o.positional) > 1:
-		return nil, fmt.Errorf("one script file at a time (got %s)", strings.Join(o.positional, ", "))
-	case len(o.positional) == 1:
-		o.file = o.positional[0]
+	default:
+		o.file, o.params = o.positional[0], o.positional[1:]
 	}
 	return o, nil
 }

@@ -28,9 +28,16 @@ type result struct {
 
 func ebtrace(t *testing.T, args ...string) result {
 	t.Helper()
+	return ebtraceEnv(t, nil, args...)
+}
+
+// ebtraceEnv runs ebtrace with env (KEY=value) added to the environment.
+func ebtraceEnv(t *testing.T, env []string, args ...string) result {
+	t.Helper()
 	testutil.RequireRoot(t)
 	testutil.RequireTracefs(t)
 	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), args...)
+	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -16,13 +16,13 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"ebtrace/check"
 	"ebtrace/compile"
 	"ebtrace/core"
 	"ebtrace/kernel"
@@ -78,15 +78,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	planOpts := plan.DefaultOptions
-	if v := os.Getenv("BPFTRACE_MAP_KEYS_MAX"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 32)
-		if err != nil || n == 0 {
-			return fail(stderr, fmt.Errorf("BPFTRACE_MAP_KEYS_MAX must be a positive integer, not %q", v))
-		}
-		planOpts.MaxEntries = uint32(n)
-	}
-	res, err := compile.Compile(file, reg, env, compile.Options{Plan: planOpts, TaskCommOffset: kernel.TaskCommOffset})
+	res, err := compile.Compile(file, reg, env, compile.Options{
+		Plan:           plan.DefaultOptions,
+		Check:          check.Options{Params: o.params, Getenv: os.Getenv},
+		TaskCommOffset: kernel.TaskCommOffset,
+	})
 	if err != nil {
 		return fail(stderr, err)
 	}

@@ -28,7 +28,7 @@ var Allowed = map[string][]string{
 	"compile":                 {"check", "codegen", "plan", "probe", "source", "syntax"},
 	"load":                    {"codegen", "compile", "core", "kernel", "plan", "probe", "source"},
 	"symbols":                 {"kernel"},
-	"runtime":                 {"flame", "load", "output", "plan", "probe", "symbols", "types"},
-	"cmd/ebtrace": {"compile", "core", "flame", "kernel", "load", "output", "plan", "probe", "probe/all",
+	"runtime":                 {"flame", "load", "output", "plan", "printf", "probe", "symbols", "types"},
+	"cmd/ebtrace": {"check", "compile", "core", "flame", "kernel", "load", "output", "plan", "probe", "probe/all",
 		"runtime", "source", "syntax"},
 }

@@ -12,9 +12,12 @@
 //	                      but clock_gettime(2)
 //	workload open PATH... openat(2) each path read-only, then close it;
 //	                      a path that cannot be opened is skipped
-//	workload write LO HI  one write(2) of each size LO..HI to /dev/null
+//	workload write LO HI  one write(2) of each size LO..HI to /dev/null, of
+//	                      the bytes "abc...z" repeated
 //	workload sleep MS     sleep MS milliseconds
 //	workload call N       N calls of main.target, a function uprobes attach to
+//	workload exec PATH [ARG...]
+//	                      execve(2) PATH with the argument vector PATH ARG...
 //
 // It exits 0 on success, 1 if a syscall it depends on fails, and 2 on bad
 // usage.
@@ -29,7 +32,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | call N`
+const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | call N | exec PATH [ARG...]`
 
 // usageError is a command-line mistake; main reports it with exit status 2.
 type usageError struct{ msg string }
@@ -89,6 +92,11 @@ func run(args []string) error {
 		}
 		time.Sleep(time.Duration(n[0]) * time.Millisecond)
 		return nil
+	case "exec":
+		if len(rest) == 0 {
+			return usageError{"exec: need a PATH"}
+		}
+		return unix.Exec(rest[0], rest, os.Environ())
 	case "call":
 		n, err := counts(cmd, rest, 1)
 		if err != nil {
@@ -159,7 +167,8 @@ func openClose(paths []string) {
 }
 
 // writeSizes opens /dev/null once and writes lo, lo+1, ..., hi bytes to it,
-// one write(2) per size.
+// one write(2) per size, of the alphabet repeated: tests that print the
+// bytes see known, printable ones.
 func writeSizes(lo, hi int) error {
 	fd, err := unix.Openat(unix.AT_FDCWD, "/dev/null", unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -167,6 +176,9 @@ func writeSizes(lo, hi int) error {
 	}
 	defer unix.Close(fd)
 	buf := make([]byte, hi)
+	for i := range buf {
+		buf[i] = 'a' + byte(i%26)
+	}
 	for size := lo; size <= hi; size++ {
 		if _, err := unix.Write(fd, buf[:size]); err != nil {
 			return fmt.Errorf("write %d bytes: %w", size, err)
