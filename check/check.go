@@ -289,7 +289,7 @@ func (c *checker) assign(s *syntax.AssignStmt) {
 		switch {
 		case t.IsInt():
 			c.defineMap(target, output.Scalar, keys, types.Int64)
-		case t.Kind == types.Str || t.Kind == types.Sym || t.Kind == types.Stack:
+		case t.Kind == types.Str || t.Kind == types.Sym || t.Kind == types.Stack || t.Kind == types.Text:
 			m := c.defineMap(target, output.String, keys, t)
 			if m.Kind == output.String && !types.Same(m.Value, t) {
 				c.errorf(s.Value.Span(), "map-type", "%s holds %s; it cannot also hold %s", m.DisplayName(), m.Value, t)
@@ -314,7 +314,7 @@ func (c *checker) keys(m *syntax.MapExpr) []types.Type {
 		switch t.Kind {
 		case types.Int, types.Ptr:
 			out = append(out, types.UInt64)
-		case types.Str, types.Sym, types.Stack:
+		case types.Str, types.Sym, types.Stack, types.Text:
 			out = append(out, t)
 		default:
 			if !reported {
@@ -480,6 +480,9 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 		if t, ok := builtins[e.Name]; ok {
 			return t
 		}
+		if t, ok := sysBuiltins[e.Name]; ok {
+			return t
+		}
 		if space, ok := stackBuiltins[e.Name]; ok {
 			return types.StackOf(space, "bpftrace", DefaultStackDepth)
 		}
@@ -570,7 +573,7 @@ func (c *checker) unknownIdent(e *syntax.Ident) {
 	if close := source.Closest(e.Name, names, 3); len(close) > 0 {
 		d.Hint("did you mean %s?", strings.Join(close, ", "))
 	}
-	if _, ok := functions[e.Name]; ok || aggregations[e.Name] {
+	if _, ok := functions[e.Name]; ok || aggregations[e.Name] || sysFunctions[e.Name] != [2]int{} {
 		d.Hint("%s is a function: write %s()", e.Name, e.Name)
 	}
 }
@@ -639,6 +642,9 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 		return types.None
 	}
 	n, ok := functions[e.Fun]
+	if sys, isSys := sysFunctions[e.Fun]; isSys {
+		n, ok = sys, true
+	}
 	if !ok {
 		d := c.errorf(e.FunSp, "undefined", "unknown function %s()", e.Fun)
 		var names []string
@@ -646,6 +652,9 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 			names = append(names, f)
 		}
 		for f := range aggregations {
+			names = append(names, f)
+		}
+		for f := range sysFunctions {
 			names = append(names, f)
 		}
 		if close := source.Closest(e.Fun, names, 3); len(close) > 0 {
@@ -731,7 +740,7 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 			c.errorf(m.Sp, "undefined", "map @%s is never assigned", m.Name)
 		}
 		return types.None
-	default: // clear, zero, print
+	case "clear", "zero", "print":
 		m, ok := e.Args[0].(*syntax.MapExpr)
 		if !ok || m.Keys != nil {
 			c.errorf(e.Args[0].Span(), "arguments", "%s() takes a whole map such as @x", e.Fun)
@@ -743,6 +752,7 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 		c.cur.Types[m] = types.None
 		return types.None
 	}
+	return c.sysCall(e)
 }
 
 // stack types kstack(MODE, DEPTH), either argument optional.
@@ -871,8 +881,8 @@ func (c *checker) printf(e *syntax.CallExpr) {
 		v := verbs[i]
 		switch {
 		case t.Kind == types.Void:
-		case v.WantsString() && (t.Kind == types.Sym || t.Kind == types.Stack):
-		case !v.WantsString() && (t.Kind == types.Sym || t.Kind == types.Stack):
+		case v.WantsString() && (t.Kind == types.Sym || t.Kind == types.Stack || t.Kind == types.Text):
+		case !v.WantsString() && (t.Kind == types.Sym || t.Kind == types.Stack || t.Kind == types.Text):
 			c.errorf(a.Span(), "printf", "%%%c needs an integer, but this is %s", v.Conv, t).Hint("use %%s to print %s", t)
 		case v.WantsString() && t.Kind != types.Str:
 			c.errorf(a.Span(), "printf", "%%%c needs a string, but this is %s", v.Conv, t).

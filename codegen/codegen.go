@@ -87,6 +87,9 @@ func Generate(info *check.Info, p *plan.Plan, idx int, opts Options) (asm.Instru
 	g.block(in.Probe.Body)
 	g.label("exit")
 	g.emit(asm.Mov.Imm(asm.R0, 0), asm.Return())
+	if g.callbacks {
+		g.insns = withCallbacks(g.insns)
+	}
 	if n := g.insns.Size() / asm.InstructionSize; n > maxJump {
 		g.diag.Add(in.Probe.Sp, "too-large", "this probe compiles to %d BPF instructions; jumps within a program reach at most %d", n, maxJump).
 			Hint("split the work across several probes, or compare shorter strings")
@@ -113,6 +116,8 @@ type gen struct {
 	depth   int             // bytes of stack in use
 	vars    map[string]int16
 	diag    *source.Diagnostics
+	// callbacks is set when len(@map) needs its callback subprogram.
+	callbacks bool
 }
 
 func (g *gen) at(sp source.Span) { g.pos = sp }
@@ -216,6 +221,10 @@ func (g *gen) assign(s *syntax.AssignStmt) {
 		slot := g.varSlot(target.Name)
 		if t.Kind == types.Str {
 			g.strTo(s.Value, slot, t.Size)
+			return
+		}
+		if t.Kind == types.Text {
+			g.textTo(s.Value, slot, t)
 			return
 		}
 		g.intExpr(s.Value)
@@ -364,6 +373,9 @@ func (g *gen) valueTo(e syntax.Expr, dst int16, t types.Type) {
 	case types.Stack:
 		g.stackID(e, dst)
 		return
+	case types.Text:
+		g.textTo(e, dst, t)
+		return
 	}
 	if call, ok := e.(*syntax.CallExpr); ok && t.Kind == types.Sym {
 		e = call.Args[0] // ksym(addr), usym(addr): the address
@@ -428,6 +440,9 @@ func (g *gen) update(m *plan.Map, key, val int16) {
 	g.stackPtr(asm.R3, val)
 	g.emit(asm.Mov.Imm(asm.R4, 0), asm.FnMapUpdateElem.Call(), asm.JEq.Imm(asm.R0, 0, ok))
 	g.countStat(m.Stat)
+	if id, report := g.plan.HelperErrorEvent(); report {
+		g.reportHelper(id, asm.FnMapUpdateElem) // r0: the error; countStat keeps it
+	}
 	g.label(ok)
 }
 
@@ -736,6 +751,8 @@ func (g *gen) builtin(name string) {
 		g.emit(asm.Sub.Reg(asm.R0, asm.R1))
 	case "cpid":
 		g.loadConfig(asm.R0, plan.ConfigCpid)
+	case "cgroup":
+		g.emit(asm.FnGetCurrentCgroupId.Call())
 	}
 }
 
@@ -933,8 +950,11 @@ func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 		return off, size
 	case *syntax.FieldExpr:
 		return g.strArg(g.in.Args[e], size)
-	case *syntax.CallExpr: // str()
-		arg := e.Args[0]
+	case *syntax.CallExpr:
+		if e.Fun == "path" {
+			return g.path(e)
+		}
+		arg := e.Args[0] // str()
 		if at := g.typeOf(arg); at.Kind == types.Str {
 			src, n := g.strExpr(arg)
 			if t.Size >= at.Size {
@@ -982,8 +1002,8 @@ func (g *gen) strTo(e syntax.Expr, dst int16, dstSize int) {
 			g.comm(dst, dstSize)
 			return
 		}
-	case *syntax.CallExpr: // str()
-		if arg := e.Args[0]; g.typeOf(arg).Kind == types.Ptr && t.Size <= dstSize {
+	case *syntax.CallExpr:
+		if arg := e.Args[0]; e.Fun == "str" && g.typeOf(arg).Kind == types.Ptr && t.Size <= dstSize {
 			g.readStr(arg, dst, dstSize, t.Size)
 			return
 		}
@@ -1001,11 +1021,12 @@ func (g *gen) readStr(ptr syntax.Expr, dst int16, size, n int) {
 	g.zero(dst, types.Align8(size))
 	g.stackPtr(asm.R1, dst)
 	g.emit(asm.Mov.Imm(asm.R2, int32(n)))
+	fn := asm.FnProbeReadKernelStr
 	if g.typeOf(ptr).AddrSpace == types.User {
-		g.emit(asm.FnProbeReadUserStr.Call())
-	} else {
-		g.emit(asm.FnProbeReadKernelStr.Call())
+		fn = asm.FnProbeReadUserStr
 	}
+	g.emit(fn.Call())
+	g.checkHelper(fn)
 }
 
 // comm writes the current task's name, 16 bytes zero-padded by the kernel,
@@ -1075,6 +1096,8 @@ func (g *gen) call(e *syntax.CallExpr) {
 		g.emit(mapPtr(asm.R1, m.BPFName))
 		g.stackPtr(asm.R2, key)
 		g.emit(asm.FnMapDeleteElem.Call())
+	default:
+		g.sysCall(e)
 	}
 }
 

@@ -109,6 +109,12 @@ func (r *Result) Spec() *ebpf.CollectionSpec {
 			ValueSize: uint32(8 * s.Depth), MaxEntries: r.Plan.MaxEntries,
 		}
 	}
+	if r.Plan.Scratch > 0 {
+		spec.Maps[plan.ScratchMap] = &ebpf.MapSpec{
+			Name: plan.ScratchMap, Type: ebpf.PerCPUArray, KeySize: 4,
+			ValueSize: uint32(r.Plan.Scratch), MaxEntries: 1,
+		}
+	}
 	for _, m := range r.Plan.Maps {
 		spec.Maps[m.BPFName] = &ebpf.MapSpec{
 			Name: m.BPFName, Type: m.MapType(), KeySize: uint32(m.KeySize),

@@ -29,6 +29,12 @@ type Env struct {
 	PID int
 	// Kallsyms replaces the running kernel's symbols in tests.
 	Kallsyms func() ([]kernel.KernelSymbol, error)
+	// Unsafe allows the functions that change the system: system(),
+	// signal() and override() (--unsafe).
+	Unsafe bool
+	// CgroupID replaces kernel.CgroupID, which resolves cgroupid(), in
+	// tests.
+	CgroupID func(path string) (uint64, error)
 }
 
 // KernelAddr returns the address of the kernel symbol name, or *Error

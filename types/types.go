@@ -16,6 +16,7 @@ const (
 	Ptr               // address (Size 8) into AddrSpace; str() reads through it
 	Sym               // code address printed as a symbol: Size 8 (kernel) or 16 (user: address, pid)
 	Stack             // stack id printed as frames: Size 8 (kernel) or 16 (user: id, pid)
+	Text              // Size bytes that user space prints as text, as Render says: ntop(), username, ...
 )
 
 // AddrSpace says which probe-read helper reads through a pointer.
@@ -37,6 +38,8 @@ type Type struct {
 	// many are kept.
 	StackMode  string
 	StackDepth int
+	// Text only: how user space turns the bytes into text (see Rendered).
+	Render string
 }
 
 // Int64 and UInt64 are the types of arithmetic results.
@@ -75,6 +78,24 @@ func StackOf(as AddrSpace, mode string, depth int) Type {
 	return t
 }
 
+// Renderers of Text values; the bytes each one holds.
+const (
+	RenderInet    = "inet"         // 8-byte address family, then 16 bytes of address: ntop()
+	RenderMAC     = "macaddr"      // 6 bytes: macaddr()
+	RenderUser    = "username"     // 8-byte uid
+	RenderErrno   = "strerror"     // 8-byte errno
+	RenderSyscall = "syscall_name" // 8-byte syscall number
+)
+
+// Rendered returns the type of a value user space prints with render.
+func Rendered(render string) Type {
+	size := map[string]int{RenderInet: 24, RenderMAC: 8}[render]
+	if size == 0 {
+		size = 8
+	}
+	return Type{Kind: Text, Size: size, Render: render}
+}
+
 // IsInt reports whether t is used as a number: integers and pointers.
 func (t Type) IsInt() bool { return t.Kind == Int || t.Kind == Ptr }
 
@@ -84,7 +105,7 @@ func Same(a, b Type) bool {
 	switch {
 	case a.IsInt() && b.IsInt():
 		return true
-	case a.Kind == Sym || a.Kind == Stack:
+	case a.Kind == Sym || a.Kind == Stack || a.Kind == Text:
 		return a == b
 	}
 	return a.Kind == b.Kind
@@ -111,6 +132,8 @@ func (t Type) String() string {
 			return "ustack"
 		}
 		return "kstack"
+	case Text:
+		return t.Render
 	}
 	return "none"
 }

@@ -19,6 +19,8 @@ type options struct {
 	outFile    string // -o
 	dump       string // -d
 	dryRun     bool   // --dry-run
+	unsafe     bool   // --unsafe
+	helperErrs bool   // -k (or -kk): report failed helper calls
 	info       bool   // --info
 	folded     string // --folded FILE
 	flamegraph string // --flamegraph FILE
@@ -44,6 +46,8 @@ OPTIONS:
     -v             verbose: the verifier's log when a program is rejected
     -d STAGE       print a compiler stage and stop: ast, check, plan or asm
     --dry-run      compile and load through the verifier, attach nothing
+    --unsafe       allow functions that change the system: system(), signal(), override()
+    -k             warn when a probe read or map update fails at run time
     --info         print what the running kernel supports
     --folded FILE  at exit, write stack maps in the folded format flame graph tools read
     --flamegraph FILE.svg
@@ -90,6 +94,8 @@ func parseArgs(args []string) (*options, error) {
 		switch {
 		case a == "--dry-run":
 			o.dryRun = true
+		case a == "--unsafe":
+			o.unsafe = true
 		case a == "--info":
 			o.info = true
 		case stackFile(a) != nil:
@@ -149,6 +155,8 @@ func parseArgs(args []string) (*options, error) {
 					o.verbose = true
 				case 'q':
 					o.quiet = true
+				case 'k':
+					o.helperErrs = true
 				case 'h':
 					o.help = true
 				case 'V':

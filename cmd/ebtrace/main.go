@@ -63,6 +63,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	}
 	env := newEnv(stderr, o.pid)
+	env.Unsafe = o.unsafe
 	reg := all.Registry()
 	if o.list {
 		if err := reg.List(env, o.pattern, o.verbose, stdout); err != nil {
@@ -82,6 +83,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		planOpts.MaxEntries = uint32(n)
 	}
+	planOpts.HelperErrors = o.helperErrs
 	res, err := compile.Compile(file, reg, env, compile.Options{Plan: planOpts, TaskCommOffset: kernel.TaskCommOffset})
 	if err != nil {
 		return fail(stderr, err)
