@@ -88,7 +88,7 @@ func Generate(info *check.Info, p *plan.Plan, idx int, opts Options) (asm.Instru
 	g.label("exit")
 	g.emit(asm.Mov.Imm(asm.R0, 0), asm.Return())
 	if g.callbacks {
-		g.insns = withCallbacks(g.insns)
+		g.insns = withCallbacks(g.insns, Position{info.Program.File, in.Probe.Sp})
 	}
 	if n := g.insns.Size() / asm.InstructionSize; n > maxJump {
 		g.diag.Add(in.Probe.Sp, "too-large", "this probe compiles to %d BPF instructions; jumps within a program reach at most %d", n, maxJump).

@@ -1,6 +1,7 @@
 package codegen
 
 import (
+	"fmt"
 	"net"
 
 	"github.com/cilium/ebpf/asm"
@@ -67,8 +68,10 @@ func (g *gen) mapLength(m *plan.Map) {
 }
 
 // withCallbacks appends the callback subprogram and gives both functions
-// the BTF the kernel needs before it accepts a callback (func_info).
-func withCallbacks(insns asm.Instructions) asm.Instructions {
+// the BTF the kernel needs before it accepts a callback (func_info). The
+// callback is tagged with src: every function needs line info once one
+// has it.
+func withCallbacks(insns asm.Instructions, src fmt.Stringer) asm.Instructions {
 	ptr := &btf.Pointer{Target: &btf.Void{}}
 	long := &btf.Int{Name: "long", Size: 8, Encoding: btf.Signed}
 	main := &btf.Func{Name: "probe", Linkage: btf.GlobalFunc, Type: &btf.FuncProto{
@@ -79,8 +82,8 @@ func withCallbacks(insns asm.Instructions) asm.Instructions {
 	}}
 	insns[0] = btf.WithFuncMetadata(insns[0], main)
 	return append(insns,
-		btf.WithFuncMetadata(asm.Mov.Imm(asm.R0, 0).WithSymbol(countCallback), cb),
-		asm.Return(),
+		btf.WithFuncMetadata(asm.Mov.Imm(asm.R0, 0).WithSymbol(countCallback), cb).WithSource(src),
+		asm.Return().WithSource(src),
 	)
 }
 
