@@ -564,6 +564,7 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 func (c *checker) unknownIdent(e *syntax.Ident) {
 	names := slices.Sorted(maps.Keys(builtins))
 	names = append(names, "probe", "args")
+	names = append(names, slices.Sorted(maps.Keys(sysBuiltins))...)
 	if slices.Contains(probe.BuiltinNames, e.Name) {
 		c.errorf(e.Sp, "undefined", "%s is not defined in %s probes", e.Name, strings.SplitN(c.cur.Instance.Name(), ":", 2)[0]).
 			Hint("list what each probe offers with: ebtrace -lv '%s'", c.cur.Instance.Name())

@@ -3,6 +3,7 @@ package check
 import (
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"runtime/debug"
 	"strconv"
@@ -54,8 +55,19 @@ func expectations(t *testing.T, c testutil.Chunk) []expectation {
 }
 
 func testEnv() *probe.Env {
-	return &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }}
+	return &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }, CgroupID: fakeCgroupID}
 }
+
+// fakeCgroupID knows one cgroup, /sys/fs/cgroup/test, with id 42.
+func fakeCgroupID(path string) (uint64, error) {
+	if path == "/sys/fs/cgroup/test" {
+		return 42, nil
+	}
+	return 0, fmt.Errorf("cgroup %s: %w", path, os.ErrNotExist)
+}
+
+// unsafeMarker in a script checks it as --unsafe would.
+const unsafeMarker = "// with --unsafe"
 
 // checkSource parses and checks text; it fails the test on a syntax error
 // or an error that is not a diagnostic.
@@ -65,7 +77,9 @@ func checkSource(t *testing.T, name, text string) (*Info, *source.Diagnostics) {
 	if err != nil {
 		t.Fatalf("%s: parse: %v", name, err)
 	}
-	info, err := Check(prog, all.Registry(), testEnv())
+	env := testEnv()
+	env.Unsafe = strings.Contains(text, unsafeMarker)
+	info, err := Check(prog, all.Registry(), env)
 	if err == nil {
 		return info, &source.Diagnostics{File: prog.File}
 	}

@@ -215,8 +215,8 @@ func (c *checker) signal(e *syntax.CallExpr) {
 				names = append(names, "SIG"+n)
 			}
 			d := c.errorf(a.Sp, "arguments", "unknown signal %q", a.Value)
-			if close := source.Closest(strings.ToUpper(a.Value), names, 1); len(close) > 0 {
-				d.Hint("did you mean %s?", close[0])
+			if close := source.Closest(strings.ToUpper(a.Value), names, 3); len(close) > 0 {
+				d.Hint("did you mean %s?", strings.Join(close, ", "))
 			}
 		}
 	case *syntax.IntLit:
