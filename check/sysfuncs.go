@@ -235,8 +235,9 @@ func (c *checker) signal(e *syntax.CallExpr) {
 // fexit and LSM programs, on a struct path pointer.
 func (c *checker) path(e *syntax.CallExpr) types.Type {
 	t, reported := c.exprReported(e.Args[0])
-	if !reported && t.Kind != types.Ptr && !t.IsInt() {
-		c.errorf(e.Args[0].Span(), "type", "path() needs a struct path pointer, not %s", t)
+	if !reported && (!t.IsInt() || t.Kind == types.Ptr && t.Elem != "struct path") {
+		c.errorf(e.Args[0].Span(), "type", "path() needs a struct path pointer, not %s", t).
+			Hint("for example args.path of fentry:vfs_open")
 	}
 	prog := c.cur.Instance.Program()
 	btfTraced := prog.Type == ebpf.Tracing && (prog.AttachType == ebpf.AttachTraceFEntry || prog.AttachType == ebpf.AttachTraceFExit)
