@@ -15,6 +15,9 @@
 //	workload write LO HI  one write(2) of each size LO..HI to /dev/null
 //	workload sleep MS     sleep MS milliseconds
 //	workload call N       N calls of main.target, a function uprobes attach to
+//	workload signals N    N getppid(2) calls, each followed by a wait of up
+//	                      to 1 s for a SIGUSR1; then print how many arrived:
+//	                      the target of signal()
 //
 // It exits 0 on success, 1 if a syscall it depends on fails, and 2 on bad
 // usage.
@@ -23,13 +26,14 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | call N`
+const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | call N | signals N`
 
 // usageError is a command-line mistake; main reports it with exit status 2.
 type usageError struct{ msg string }
@@ -88,6 +92,13 @@ func run(args []string) error {
 			return err
 		}
 		time.Sleep(time.Duration(n[0]) * time.Millisecond)
+		return nil
+	case "signals":
+		n, err := counts(cmd, rest, 1)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("caught %d SIGUSR1\n", catchSignals(n[0]))
 		return nil
 	case "call":
 		n, err := counts(cmd, rest, 1)
@@ -184,3 +195,22 @@ var sink int
 //
 //go:noinline
 func target(i int) int { return i + 1 }
+
+// catchSignals makes n getppid calls and returns how many SIGUSR1 signals
+// arrived: a tracer's signal() sends one per call. It waits up to a
+// second for each before the next call, since a signal sent while the same
+// one is still pending is lost.
+func catchSignals(n int) int {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, unix.SIGUSR1)
+	caught := 0
+	for range n {
+		unix.Getppid()
+		select {
+		case <-ch:
+			caught++
+		case <-time.After(time.Second):
+		}
+	}
+	return caught
+}
