@@ -685,6 +685,10 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 		case types.Int:
 			c.errorf(e.Args[0].Span(), "type", "str() needs a pointer or a string, not %s", t).
 				Hint("str() reads a NUL-terminated string from memory")
+
+		case types.Sym, types.Stack, types.Text:
+			c.errorf(e.Args[0].Span(), "type", "str() needs a pointer or a string, not %s", t).
+				Hint("printf(\"%%s\", ...) prints a %s as text", t)
 		}
 		// The size counts the terminating NUL, as bpftrace's does:
 		// str(p, 4) holds at most 3 characters.
