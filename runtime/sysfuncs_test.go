@@ -257,3 +257,18 @@ WARNING: map @full was full (1 entries): 1 updates were dropped; raise the limit
 		}
 	}
 }
+
+// len(kstack) and len(ustack) count the frames the same stacks print.
+func TestStackLength(t *testing.T) {
+	out, _ := runBegin(t, `BEGIN { printf("%d%s|", len(kstack), kstack); printf("%d%s|", len(ustack), ustack); }`, false, false, false)
+	parts := strings.Split(out, "|")
+	if len(parts) != 3 {
+		t.Fatalf("stdout %q", out)
+	}
+	for _, p := range parts[:2] {
+		n, frames, _ := strings.Cut(p, "\n")
+		if lines := strings.Count(frames, "\n"); fmt.Sprint(lines) != n || lines == 0 {
+			t.Errorf("len() says %s frames, the stack prints %d:\n%s", n, lines, frames)
+		}
+	}
+}
