@@ -251,12 +251,18 @@ func (g *gen) reportHelper(id int, fn asm.BuiltinFunc) {
 	g.label(sent)
 }
 
-// path writes bpf_d_path of a struct path pointer into a new buffer.
+// path writes bpf_d_path of a struct path pointer into a new buffer. The
+// kernel accepts only a typed pointer, so a context argument is loaded
+// from the context, not copied.
 func (g *gen) path(e *syntax.CallExpr) (int16, int) {
 	size := types.Align8(check.PathSize)
 	off := g.alloc(size)
-	g.intExpr(e.Args[0])
-	g.emit(asm.Mov.Reg(asm.R1, asm.R0))
+	if a, ok := g.in.Args[e.Args[0]]; ok && a.Typed {
+		g.emit(asm.LoadMem(asm.R1, asm.R6, int16(a.Offset), asm.DWord))
+	} else {
+		g.intExpr(e.Args[0])
+		g.emit(asm.Mov.Reg(asm.R1, asm.R0))
+	}
 	g.zero(off, size)
 	g.stackPtr(asm.R2, off)
 	g.emit(asm.Mov.Imm(asm.R3, check.PathSize), asm.FnDPath.Call())

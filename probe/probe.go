@@ -194,6 +194,10 @@ type Arg struct {
 	// Text, for a Str argument, is its value, known when the probe is
 	// compiled (func of a uprobe, say).
 	Text string
+	// Typed marks a pointer that Load copies from the context slot at
+	// Offset, where the verifier sees it as a typed kernel pointer: the
+	// form helpers such as bpf_d_path require (fentry arguments).
+	Typed bool
 }
 
 // ReadCopy returns an Arg.Load that reads the 8-byte context slot at off

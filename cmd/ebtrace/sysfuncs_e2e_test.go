@@ -101,3 +101,27 @@ func TestSystemAndCat(t *testing.T) {
 {"type": "printf", "data": "three\n"}
 `)
 }
+
+// path() resolves a struct path argument with bpf_d_path, which the
+// kernel allows in fentry programs on functions such as vfs_getattr,
+// behind stat(2).
+func TestFentryPath(t *testing.T) {
+	requireTrampolines(t)
+	wl := testutil.Workload(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "stat-me")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := ebtrace(t, "-e", "fentry:vfs_getattr "+filter(wl)+" { @[path(args.path)] = count(); }", "-c", wl+" stat "+file+" "+dir+" "+file)
+	var got []string
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if strings.Contains(line, dir) {
+			got = append(got, line)
+		}
+	}
+	want := []string{"@[" + dir + "]: 1", "@[" + file + "]: 2"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") || r.code != 0 {
+		t.Errorf("exit %d, lines naming the test directory:\n%s\nwant:\n%s\nstderr: %s", r.code, strings.Join(got, "\n"), strings.Join(want, "\n"), r.stderr)
+	}
+}

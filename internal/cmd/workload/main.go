@@ -15,6 +15,8 @@
 //	workload write LO HI  one write(2) of each size LO..HI to /dev/null
 //	workload sleep MS     sleep MS milliseconds
 //	workload call N       N calls of main.target, a function uprobes attach to
+//	workload stat PATH... stat(2) each path (newfstatat); a path that does not
+//	                      exist is skipped
 //	workload signals N    N getppid(2) calls, each followed by a wait of up
 //	                      to 1 s for a SIGUSR1; then print how many arrived:
 //	                      the target of signal()
@@ -33,7 +35,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | call N | signals N`
+const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | call N | stat PATH... | signals N`
 
 // usageError is a command-line mistake; main reports it with exit status 2.
 type usageError struct{ msg string }
@@ -92,6 +94,15 @@ func run(args []string) error {
 			return err
 		}
 		time.Sleep(time.Duration(n[0]) * time.Millisecond)
+		return nil
+	case "stat":
+		if len(rest) == 0 {
+			return usageError{"stat: need at least one PATH"}
+		}
+		for _, p := range rest {
+			var st unix.Stat_t
+			unix.Stat(p, &st)
+		}
 		return nil
 	case "signals":
 		n, err := counts(cmd, rest, 1)
