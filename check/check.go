@@ -859,7 +859,7 @@ func (c *checker) uaddr(e *syntax.CallExpr) types.Type {
 func (c *checker) printf(e *syntax.CallExpr) {
 	lit, ok := e.Args[0].(*syntax.StringLit)
 	if !ok {
-		c.errorf(e.Args[0].Span(), "printf", "printf() needs a string literal as its format")
+		c.errorf(e.Args[0].Span(), "printf", "%s() needs a string literal as its format", e.Fun)
 		c.args(e)
 		return
 	}
