@@ -1,7 +1,6 @@
 package runtime_test
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -96,39 +95,11 @@ root
 // BEGIN runs in the test's own task, so cgroup is the test's cgroup v2
 // id, the one cgroupid() finds for its directory.
 func TestCgroup(t *testing.T) {
-	dir := ownCgroupDir(t)
+	dir := testutil.CgroupDir(t)
 	out, _ := runBegin(t, fmt.Sprintf(`BEGIN { printf("%%d %%d\n", cgroup == cgroupid(%q), cgroup != 0); }`, dir), false, false, false)
 	if out != "1 1\n\n\n" {
 		t.Errorf("stdout %q, want cgroup to equal cgroupid(%q)", out, dir)
 	}
-}
-
-// ownCgroupDir is the directory of this process's cgroup v2.
-func ownCgroupDir(t *testing.T) string {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		t.Skipf("no /proc/self/cgroup: %v", err)
-	}
-	var rel string
-	for _, l := range strings.Split(string(b), "\n") {
-		if p, ok := strings.CutPrefix(l, "0::"); ok {
-			rel = p
-		}
-	}
-	mounts, err := os.ReadFile("/proc/self/mounts")
-	if err != nil {
-		t.Skipf("no /proc/self/mounts: %v", err)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(mounts))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) > 2 && f[2] == "cgroup2" && rel != "" {
-			return filepath.Join(f[1], rel)
-		}
-	}
-	t.Skip("no cgroup v2 hierarchy mounted")
-	return ""
 }
 
 func TestMapLengthAndKeys(t *testing.T) {

@@ -125,3 +125,14 @@ func TestFentryPath(t *testing.T) {
 		t.Errorf("exit %d, lines naming the test directory:\n%s\nwant:\n%s\nstderr: %s", r.code, strings.Join(got, "\n"), strings.Join(want, "\n"), r.stderr)
 	}
 }
+
+// cgroupid() finds the id bpf_get_current_cgroup_id gives the workload,
+// which runs in the test's cgroup; the other cgroup filters it out.
+func TestCgroupFilter(t *testing.T) {
+	wl := testutil.Workload(t)
+	dir := testutil.CgroupDir(t)
+	script := `tracepoint:syscalls:sys_enter_getppid /pid == cpid && cgroup == cgroupid("` + dir + `")/ { @same = count(); }
+tracepoint:syscalls:sys_enter_getppid /pid == cpid && cgroup != cgroupid("` + dir + `")/ { @other = count(); }`
+	r := ebtrace(t, "-e", script, "-c", wl+" getppid 7")
+	r.want(t, 0, "\n\n\n@same: 7\n") // @other is empty: one blank line
+}
