@@ -130,7 +130,7 @@ const (
 )
 
 // The events of the functions that reach user space with a formatted
-// message; see sysEvents.
+// message; their layouts are in sysevents.go.
 const (
 	Errorf      EventKind = "errorf"
 	Warnf       EventKind = "warnf"
