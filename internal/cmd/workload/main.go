@@ -17,6 +17,8 @@
 //	workload call N       N calls of main.target, a function uprobes attach to
 //	workload stat PATH... stat(2) each path (newfstatat); a path that does not
 //	                      exist is skipped
+//	workload ppid         one getppid(2) call; print what it returned: the
+//	                      target of override()
 //	workload signals N    N getppid(2) calls, each followed by a wait of up
 //	                      to 1 s for a SIGUSR1; then print how many arrived:
 //	                      the target of signal()
@@ -35,7 +37,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | call N | stat PATH... | signals N`
+const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | call N | stat PATH... | ppid | signals N`
 
 // usageError is a command-line mistake; main reports it with exit status 2.
 type usageError struct{ msg string }
@@ -103,6 +105,12 @@ func run(args []string) error {
 			var st unix.Stat_t
 			unix.Stat(p, &st)
 		}
+		return nil
+	case "ppid":
+		if len(rest) != 0 {
+			return usageError{"ppid: takes no arguments"}
+		}
+		fmt.Printf("ppid: %d\n", unix.Getppid())
 		return nil
 	case "signals":
 		n, err := counts(cmd, rest, 1)
