@@ -574,7 +574,8 @@ func (c *checker) unknownIdent(e *syntax.Ident) {
 	if close := source.Closest(e.Name, names, 3); len(close) > 0 {
 		d.Hint("did you mean %s?", strings.Join(close, ", "))
 	}
-	if _, ok := functions[e.Name]; ok || aggregations[e.Name] || sysFunctions[e.Name] != [2]int{} {
+	_, isSys := sysFunctions[e.Name]
+	if _, ok := functions[e.Name]; ok || aggregations[e.Name] || isSys {
 		d.Hint("%s is a function: write %s()", e.Name, e.Name)
 	}
 }

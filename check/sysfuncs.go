@@ -34,12 +34,6 @@ var sysBuiltins = map[string]types.Type{
 // unsafeFunctions change the system; they need --unsafe.
 var unsafeFunctions = []string{"system", "signal", "override"}
 
-// Address families ntop() knows.
-const (
-	afInet  = unix.AF_INET
-	afInet6 = unix.AF_INET6
-)
-
 // DefaultTimeFormat is what time() prints without a format, as bpftrace.
 const DefaultTimeFormat = "%H:%M:%S\n"
 
@@ -116,7 +110,7 @@ func (c *checker) ntop(e *syntax.CallExpr) types.Type {
 		if af, reported := c.exprReported(e.Args[0]); !af.IsInt() && !reported {
 			c.errorf(e.Args[0].Span(), "type", "ntop() needs an address family (AF_INET is 2, AF_INET6 is 10), not %s", af)
 		}
-		if lit, ok := e.Args[0].(*syntax.IntLit); ok && lit.Value != afInet && lit.Value != afInet6 {
+		if lit, ok := e.Args[0].(*syntax.IntLit); ok && lit.Value != unix.AF_INET && lit.Value != unix.AF_INET6 {
 			c.errorf(lit.Sp, "arguments", "ntop() knows the address families 2 (AF_INET) and 10 (AF_INET6), not %d", lit.Value)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
+	"golang.org/x/sys/unix"
 
 	"ebtrace/check"
 	"ebtrace/plan"
@@ -169,13 +170,13 @@ func (g *gen) textCall(e *syntax.CallExpr, dst int16, t types.Type) {
 			g.intExpr(e.Args[0])
 			g.emit(asm.StoreMem(asm.R10, dst, asm.R0, asm.DWord))
 		} else {
-			g.emit(stDW(asm.R10, dst, afInet))
+			g.emit(stDW(asm.R10, dst, unix.AF_INET))
 		}
 		g.intExpr(addr)
 		g.emit(asm.StoreMem(asm.R10, dst+8, asm.R0, asm.DWord), stDW(asm.R10, dst+16, 0))
 	case "pton": // an IPv6 literal; IPv4 ones are integers
 		ip := net.ParseIP(e.Args[0].(*syntax.StringLit).Value).To16()
-		g.emit(stDW(asm.R10, dst, afInet6))
+		g.emit(stDW(asm.R10, dst, unix.AF_INET6))
 		g.storeConst(dst+8, string(ip), 16)
 	case "macaddr":
 		g.intExpr(e.Args[0])
@@ -193,12 +194,6 @@ func (g *gen) textCall(e *syntax.CallExpr, dst int16, t types.Type) {
 		g.emit(asm.StoreMem(asm.R10, dst, asm.R0, asm.DWord))
 	}
 }
-
-// Address families of ntop() records.
-const (
-	afInet  = 2
-	afInet6 = 10
-)
 
 // copyWords copies size bytes (whole words) of stack from src to dst.
 func (g *gen) copyWords(dst, src int16, size int) {
