@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -155,4 +156,21 @@ func TestOverride(t *testing.T) {
 	fn := getppidFunc(t)
 	r := ebtrace(t, "--unsafe", "-e", "kprobe:"+fn+" "+filter(wl)+" { override(-5); @n = count(); }", "-c", wl+" ppid")
 	r.want(t, 0, "ppid: -5\n\n\n@n: 1\n")
+}
+
+// macaddr() reads six bytes through a user pointer: here the start of a
+// file name the workload opens.
+func TestMacaddr(t *testing.T) {
+	wl := testutil.Workload(t)
+	file := filepath.Join(t.TempDir(), "x")
+	script := `tracepoint:syscalls:sys_enter_openat /pid == cpid && str(args.filename) == "` + file + `"/ { printf("%s\n", macaddr(args.filename)); }`
+	r := ebtrace(t, "-e", script, "-c", wl+" open "+file)
+	var want strings.Builder
+	for i := range 6 {
+		if i > 0 {
+			want.WriteString(":")
+		}
+		fmt.Fprintf(&want, "%02X", file[i])
+	}
+	r.want(t, 0, want.String()+"\n\n\n")
 }
