@@ -20,7 +20,7 @@ import (
 // argument counts.
 var sysFunctions = map[string][2]int{
 	"ntop": {1, 2}, "pton": {1, 1}, "macaddr": {1, 1}, "cgroupid": {1, 1},
-	"time": {0, 1}, "cat": {1, 8}, "path": {1, 1}, "syscall_name": {1, 1},
+	"time": {0, 1}, "cat": {1, 8}, "path": {1, 2}, "syscall_name": {1, 1},
 	"strerror": {1, 1}, "signal": {1, 1}, "system": {1, 8}, "override": {1, 1},
 	"len": {1, 1}, "has_key": {2, 2}, "errorf": {1, 8}, "warnf": {1, 8},
 }
@@ -239,11 +239,30 @@ func (c *checker) path(e *syntax.CallExpr) types.Type {
 		c.errorf(e.Sp, "probe", "path() works only in fentry, fexit and LSM probes, not in %s", c.cur.Instance.Name()).
 			Hint("the kernel allows bpf_d_path only there, e.g. fentry:vfs_open { printf(\"%%s\\n\", path(args.path)); }")
 	}
-	return types.String(PathSize)
+	size := PathSize
+	if len(e.Args) == 2 {
+		lit, ok := e.Args[1].(*syntax.IntLit)
+		switch {
+		case !ok:
+			c.expr(e.Args[1])
+			c.errorf(e.Args[1].Span(), "arguments", "path() size must be an integer literal")
+		case lit.Value == 0 || lit.Value > maxPathSize:
+			c.expr(lit)
+			c.errorf(lit.Sp, "arguments", "path() size must be 1 to %d", maxPathSize)
+		default:
+			c.expr(lit)
+			size = int(lit.Value)
+		}
+	}
+	return types.String(size)
 }
 
-// PathSize is the buffer path() fills, as bpftrace's.
-const PathSize = 64
+// PathSize is the buffer path() fills without a size, as bpftrace's; a
+// size may ask for up to maxPathSize, the longest string ebtrace keeps.
+const (
+	PathSize    = 64
+	maxPathSize = 200
+)
 
 // length types len(@map), the number of entries, and len(kstack) or
 // len(ustack), the number of frames.
@@ -253,7 +272,7 @@ func (c *checker) length(e *syntax.CallExpr) types.Type {
 		if a.Keys != nil {
 			c.keys(a)
 			c.errorf(a.Sp, "arguments", "len() takes a whole map such as @x, not one element")
-			return types.UInt64
+			return types.Int64
 		}
 		c.cur.Types[a] = types.None
 		m, ok := c.info.Maps[a.Name]
@@ -261,7 +280,7 @@ func (c *checker) length(e *syntax.CallExpr) types.Type {
 			if !c.learning {
 				c.errorf(a.Sp, "undefined", "map @%s is never assigned", a.Name)
 			}
-			return types.UInt64
+			return types.Int64
 		}
 		if !m.Keyed {
 			c.errorf(a.Sp, "arguments", "len() counts the keys of a keyed map; @%s has no keys", a.Name).
@@ -270,14 +289,14 @@ func (c *checker) length(e *syntax.CallExpr) types.Type {
 		if m.Kind == output.Hist || m.Kind == output.LHist {
 			c.errorf(a.Sp, "arguments", "len() cannot count the keys of histogram @%s: each bucket is a separate element", a.Name)
 		}
-		return types.UInt64
+		return types.Int64
 	}
 	t, reported := c.exprReported(e.Args[0])
 	if t.Kind != types.Stack && !reported {
 		c.errorf(e.Args[0].Span(), "type", "len() takes a map such as @x, kstack or ustack, not %s", t).
 			Hint("strlen() is the length of a string")
 	}
-	return types.UInt64
+	return types.Int64
 }
 
 // hasKey types has_key(@map, key).

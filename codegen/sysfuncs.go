@@ -250,7 +250,8 @@ func (g *gen) reportHelper(id int, fn asm.BuiltinFunc) {
 // kernel accepts only a typed pointer, so a context argument is loaded
 // from the context, not copied.
 func (g *gen) path(e *syntax.CallExpr) (int16, int) {
-	size := types.Align8(check.PathSize)
+	n := g.typeOf(e).Size
+	size := types.Align8(n)
 	off := g.alloc(size)
 	if a, ok := g.in.Args[e.Args[0]]; ok && a.Typed {
 		g.emit(asm.LoadMem(asm.R1, asm.R6, int16(a.Offset), asm.DWord))
@@ -260,7 +261,7 @@ func (g *gen) path(e *syntax.CallExpr) (int16, int) {
 	}
 	g.zero(off, size)
 	g.stackPtr(asm.R2, off)
-	g.emit(asm.Mov.Imm(asm.R3, check.PathSize), asm.FnDPath.Call())
+	g.emit(asm.Mov.Imm(asm.R3, int32(n)), asm.FnDPath.Call())
 	g.checkHelper(asm.FnDPath)
 	return off, size
 }
