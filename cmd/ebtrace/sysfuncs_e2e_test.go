@@ -119,14 +119,14 @@ func TestFentryPath(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := ebtrace(t, "-k", "-e", "fentry:security_inode_getattr "+filter(wl)+" { @[path(args.path)] = count(); }", "-c", wl+" stat "+file+" "+dir+" "+file)
+	r := ebtrace(t, "-k", "-e", "fentry:security_inode_getattr "+filter(wl)+" { @[path(args.path)] = count(); @sized[path(args.path, 200)] = count(); }", "-c", wl+" stat "+file+" "+dir+" "+file)
 	var got []string
 	for _, line := range strings.Split(r.stdout, "\n") {
 		if strings.Contains(line, dir) {
 			got = append(got, line)
 		}
 	}
-	want := []string{"@[" + dir + "]: 1", "@[" + file + "]: 2"}
+	want := []string{"@[" + dir + "]: 1", "@[" + file + "]: 2", "@sized[" + dir + "]: 1", "@sized[" + file + "]: 2"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") || r.code != 0 {
 		t.Errorf("exit %d, lines naming the test directory:\n%s\nwant:\n%s\nstdout:\n%s\nstderr: %s", r.code, strings.Join(got, "\n"), strings.Join(want, "\n"), r.stdout, r.stderr)
 	}
