@@ -135,3 +135,37 @@ func TestNtopRecord(t *testing.T) {
 		t.Errorf("stores %v: want family, address and padding 8 bytes apart", stores)
 	}
 }
+
+// path() hands bpf_d_path the argument loaded straight from the context,
+// a typed pointer, not the copy other uses of the argument read.
+func TestPathLoadsTypedPointer(t *testing.T) {
+	env := &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }}
+	res, err := compile.Compile(source.NewFile("t.bt", `fentry:security_inode_getattr { @[path(args.path, 100)] = count(); }`),
+		all.Registry(), env, compile.Options{Plan: plan.DefaultOptions})
+	if err != nil {
+		t.Skipf("fentry:security_inode_getattr does not compile here (kernel BTF): %v", err)
+	}
+	insns := res.Programs[0].Insns
+	for i, ins := range insns {
+		if !ins.IsBuiltinCall() || asm.BuiltinFunc(ins.Constant) != asm.FnDPath {
+			continue
+		}
+		var r1, r3 *asm.Instruction
+		for j := i - 1; j >= 0 && (r1 == nil || r3 == nil); j-- {
+			if insns[j].Dst == asm.R1 && r1 == nil {
+				r1 = &insns[j]
+			}
+			if insns[j].Dst == asm.R3 && r3 == nil {
+				r3 = &insns[j]
+			}
+		}
+		if r1 == nil || r1.OpCode.Class() != asm.LdXClass || r1.Src != asm.R6 || r1.Offset != 0 {
+			t.Errorf("bpf_d_path's path: %v, want a load from the context's first slot", r1)
+		}
+		if r3 == nil || r3.Constant != 100 {
+			t.Errorf("bpf_d_path's size: %v, want 100", r3)
+		}
+		return
+	}
+	t.Fatalf("no bpf_d_path call:\n%v", insns)
+}
