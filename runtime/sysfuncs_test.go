@@ -110,10 +110,13 @@ func TestMapLengthAndKeys(t *testing.T) {
 	@s["a"] = "x";
 	printf("%d %d %d %d %d\n", len(@m), has_key(@m, 1), has_key(@m, 2), len(@s), has_key(@s, "a"));
 	if (has_key(@m, 3)) { printf("three\n"); }
+	@c[1] = count(); @c[2] = count(); @c[2] = count();
+	printf("%d %d\n", len(@c), has_key(@c, 2));
 	clear(@m);
 	clear(@s);
+	clear(@c);
 }`, false, false, false)
-	if want := "0 0\n2 1 0 1 1\nthree\n\n\n\n\n"; out != want {
+	if want := "0 0\n2 1 0 1 1\nthree\n2 1\n\n\n\n\n\n"; out != want {
 		t.Errorf("stdout %q, want %q", out, want)
 	}
 }
