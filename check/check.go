@@ -312,7 +312,7 @@ func (c *checker) assign(s *syntax.AssignStmt) {
 		switch {
 		case t.IsInt():
 			c.defineMap(target, output.Scalar, keys, types.Int64)
-		case t.Kind == types.Str || t.Kind == types.Sym || t.Kind == types.Stack || t.Kind == types.Buf || t.Kind == types.Time:
+		case t.Kind == types.Str || t.Kind == types.Sym || t.Kind == types.Stack || t.Kind == types.Buf || t.Kind == types.Time || t.Kind == types.Text:
 			m := c.defineMap(target, output.String, keys, t)
 			if m.Kind == output.String && !types.Same(m.Value, t) {
 				c.errorf(s.Value.Span(), "map-type", "%s holds %s; it cannot also hold %s", m.DisplayName(), m.Value, t)
@@ -337,7 +337,7 @@ func (c *checker) keys(m *syntax.MapExpr) []types.Type {
 		switch t.Kind {
 		case types.Int, types.Ptr:
 			out = append(out, types.UInt64)
-		case types.Str, types.Sym, types.Stack:
+		case types.Str, types.Sym, types.Stack, types.Text:
 			out = append(out, t)
 		default:
 			if !reported {
@@ -506,6 +506,9 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 		if t, ok := builtins[e.Name]; ok {
 			return t
 		}
+		if t, ok := sysBuiltins[e.Name]; ok {
+			return t
+		}
 		if space, ok := stackBuiltins[e.Name]; ok {
 			return types.StackOf(space, c.info.Config.StackMode, DefaultStackDepth)
 		}
@@ -606,6 +609,7 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 func (c *checker) unknownIdent(e *syntax.Ident) {
 	names := slices.Sorted(maps.Keys(builtins))
 	names = append(names, "probe", "args")
+	names = append(names, slices.Sorted(maps.Keys(sysBuiltins))...)
 	if slices.Contains(probe.BuiltinNames, e.Name) {
 		c.errorf(e.Sp, "undefined", "%s is not defined in %s probes", e.Name, strings.SplitN(c.cur.Instance.Name(), ":", 2)[0]).
 			Hint("list what each probe offers with: ebtrace -lv '%s'", c.cur.Instance.Name())
@@ -615,7 +619,8 @@ func (c *checker) unknownIdent(e *syntax.Ident) {
 	if close := source.Closest(e.Name, names, 3); len(close) > 0 {
 		d.Hint("did you mean %s?", strings.Join(close, ", "))
 	}
-	if _, ok := functions[e.Name]; ok || aggregations[e.Name] {
+	_, isSys := sysFunctions[e.Name]
+	if _, ok := functions[e.Name]; ok || aggregations[e.Name] || isSys {
 		d.Hint("%s is a function: write %s()", e.Name, e.Name)
 	}
 }
@@ -672,6 +677,9 @@ var functions = map[string][2]int{
 	"printf": {1, 32}, "str": {1, 2}, "exit": {0, 0}, "delete": {1, 1},
 	"clear": {1, 1}, "zero": {1, 1}, "print": {1, 1},
 	"kstack": {0, 2}, "ustack": {0, 2}, "ksym": {1, 1}, "usym": {1, 1}, "kaddr": {1, 1}, "uaddr": {1, 1},
+	// Strings, buffers and times (strings.go).
+	"buf": {1, 2}, "strlen": {1, 1}, "strncmp": {3, 3}, "strcontains": {2, 2},
+	"strftime": {2, 2}, "join": {1, 2},
 }
 
 func (c *checker) call(e *syntax.CallExpr) types.Type {
@@ -681,6 +689,9 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 		return types.None
 	}
 	n, ok := functions[e.Fun]
+	if sys, isSys := sysFunctions[e.Fun]; isSys {
+		n, ok = sys, true
+	}
 	if !ok {
 		d := c.errorf(e.FunSp, "undefined", "unknown function %s()", e.Fun)
 		var names []string
@@ -688,6 +699,9 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 			names = append(names, f)
 		}
 		for f := range aggregations {
+			names = append(names, f)
+		}
+		for f := range sysFunctions {
 			names = append(names, f)
 		}
 		if close := source.Closest(e.Fun, names, 3); len(close) > 0 {
@@ -717,6 +731,10 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 		case types.Int:
 			c.errorf(e.Args[0].Span(), "type", "str() needs a pointer or a string, not %s", t).
 				Hint("str() reads a NUL-terminated string from memory")
+
+		case types.Sym, types.Stack, types.Text:
+			c.errorf(e.Args[0].Span(), "type", "str() needs a pointer or a string, not %s", t).
+				Hint("printf(\"%%s\", ...) prints a %s as text", t)
 		}
 		// The size counts the terminating NUL, as bpftrace's does:
 		// str(p, 4) holds at most 3 characters.
@@ -776,7 +794,7 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 			c.errorf(m.Sp, "undefined", "map @%s is never assigned", m.Name)
 		}
 		return types.None
-	default: // clear, zero, print
+	case "clear", "zero", "print":
 		m, ok := e.Args[0].(*syntax.MapExpr)
 		if !ok || m.Keys != nil {
 			c.errorf(e.Args[0].Span(), "arguments", "%s() takes a whole map such as @x", e.Fun)
@@ -788,6 +806,7 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 		c.cur.Types[m] = types.None
 		return types.None
 	}
+	return c.sysCall(e)
 }
 
 // stack types kstack(MODE, DEPTH), either argument optional.
@@ -889,7 +908,7 @@ func (c *checker) uaddr(e *syntax.CallExpr) types.Type {
 func (c *checker) printf(e *syntax.CallExpr) {
 	lit, ok := e.Args[0].(*syntax.StringLit)
 	if !ok {
-		c.errorf(e.Args[0].Span(), "printf", "printf() needs a string literal as its format")
+		c.errorf(e.Args[0].Span(), "printf", "%s() needs a string literal as its format", e.Fun)
 		c.args(e)
 		return
 	}

@@ -3,6 +3,7 @@ package check
 import (
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"runtime/debug"
 	"strconv"
@@ -59,12 +60,24 @@ func testEnv() *probe.Env {
 	return &probe.Env{
 		Events:      func() (*kernel.Events, error) { return kernel.Fake(), nil },
 		KernelTypes: func() (*btf.Spec, error) { return kernel.FakeTypes(0), nil },
+		CgroupID:    fakeCgroupID,
 	}
 }
 
 // testParams are the positional parameters every checked script gets:
 // $1 is a number, $2 is not.
 var testParams = []string{"42", "hello"}
+
+// fakeCgroupID knows one cgroup, /sys/fs/cgroup/test, with id 42.
+func fakeCgroupID(path string) (uint64, error) {
+	if path == "/sys/fs/cgroup/test" {
+		return 42, nil
+	}
+	return 0, fmt.Errorf("cgroup %s: %w", path, os.ErrNotExist)
+}
+
+// unsafeMarker in a script checks it as --unsafe would.
+const unsafeMarker = "// with --unsafe"
 
 // checkSource parses and checks text; it fails the test on a syntax error
 // or an error that is not a diagnostic.
@@ -74,7 +87,9 @@ func checkSource(t *testing.T, name, text string) (*Info, *source.Diagnostics) {
 	if err != nil {
 		t.Fatalf("%s: parse: %v", name, err)
 	}
-	info, err := CheckWith(prog, all.Registry(), testEnv(), Options{Params: testParams})
+	env := testEnv()
+	env.Unsafe = strings.Contains(text, unsafeMarker)
+	info, err := CheckWith(prog, all.Registry(), env, Options{Params: testParams})
 	if err == nil {
 		return info, &source.Diagnostics{File: prog.File}
 	}

@@ -9,21 +9,6 @@ import (
 	"ebtrace/types"
 )
 
-// stringFunctions are the calls on strings, buffers and times that
-// stringCall types, with their argument counts.
-var stringFunctions = map[string][2]int{
-	"buf": {1, 2}, "strlen": {1, 1}, "strncmp": {3, 3}, "strcontains": {2, 2},
-	"strftime": {2, 2}, "join": {1, 2},
-}
-
-// The string functions join the table every call is looked up in here,
-// which keeps their definitions together in this file.
-func init() {
-	for name, n := range stringFunctions {
-		functions[name] = n
-	}
-}
-
 // JoinArgs is how many elements of an array join() prints at most.
 const JoinArgs = 16
 
@@ -76,7 +61,7 @@ func (c *checker) strSource(arg syntax.Expr) types.Type {
 // printsAsText reports whether user space renders values of t as text,
 // so that printf takes them with %s.
 func printsAsText(t types.Type) bool {
-	return t.Kind == types.Sym || t.Kind == types.Stack || t.Kind == types.Time
+	return t.Kind == types.Sym || t.Kind == types.Stack || t.Kind == types.Time || t.Kind == types.Text
 }
 
 // bufferVerb checks a printf argument where either the verb is %r or the

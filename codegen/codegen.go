@@ -92,6 +92,11 @@ func Generate(info *check.Info, p *plan.Plan, idx int, opts Options) (asm.Instru
 	if g.maxDepth > StackSize {
 		g.moveFrameToScratch()
 	}
+	// The callbacks are subprograms of their own, with their own
+	// frames: they are appended after the frame may have moved.
+	if g.callbacks {
+		g.insns = withCallbacks(g.insns, Position{info.Program.File, in.Probe.Sp})
+	}
 	if n := g.insns.Size() / asm.InstructionSize; n > maxJump {
 		g.diag.Add(in.Probe.Sp, "too-large", "this probe compiles to %d BPF instructions; jumps within a program reach at most %d", n, maxJump).
 			Hint("split the work across several probes, or compare shorter strings")
@@ -121,6 +126,8 @@ type gen struct {
 	maxDepth int
 	vars     map[string]int16
 	diag     *source.Diagnostics
+	// callbacks is set when len(@map) needs its callback subprogram.
+	callbacks bool
 }
 
 func (g *gen) at(sp source.Span) { g.pos = sp }
@@ -226,6 +233,10 @@ func (g *gen) assign(s *syntax.AssignStmt) {
 		slot := g.varSlot(target.Name)
 		if t.Kind == types.Str {
 			g.strTo(s.Value, slot, t.Size)
+			return
+		}
+		if t.Kind == types.Text {
+			g.textTo(s.Value, slot, t)
 			return
 		}
 		g.intExpr(s.Value)
@@ -377,6 +388,9 @@ func (g *gen) valueTo(e syntax.Expr, dst int16, t types.Type) {
 	case types.Buf:
 		g.bufTo(e, dst, t)
 		return
+	case types.Text:
+		g.textTo(e, dst, t)
+		return
 	}
 	if call, ok := e.(*syntax.CallExpr); ok && t.Kind == types.Sym {
 		e = call.Args[0] // ksym(addr), usym(addr): the address
@@ -441,6 +455,9 @@ func (g *gen) update(m *plan.Map, key, val int16) {
 	g.stackPtr(asm.R3, val)
 	g.emit(asm.Mov.Imm(asm.R4, 0), asm.FnMapUpdateElem.Call(), asm.JEq.Imm(asm.R0, 0, ok))
 	g.countStat(m.Stat)
+	if id, report := g.plan.HelperErrorEvent(); report {
+		g.reportHelper(id, asm.FnMapUpdateElem) // r0: the error; countStat keeps it
+	}
 	g.label(ok)
 }
 
@@ -775,6 +792,8 @@ func (g *gen) builtin(name string) {
 		g.emit(asm.Mov.Imm(asm.R0, 1))
 	case "false":
 		g.emit(asm.Mov.Imm(asm.R0, 0))
+	case "cgroup":
+		g.emit(asm.FnGetCurrentCgroupId.Call())
 	}
 }
 
@@ -988,8 +1007,11 @@ func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 		return g.strArg(g.in.Args[e], size)
 	case *syntax.IndexExpr:
 		return g.memoryString(e, size)
-	case *syntax.CallExpr: // str()
-		arg := e.Args[0]
+	case *syntax.CallExpr:
+		if e.Fun == "path" {
+			return g.path(e)
+		}
+		arg := e.Args[0] // str()
 		if at := g.typeOf(arg); at.Kind == types.Str {
 			src, n := g.strExpr(arg)
 			if t.Size >= at.Size {
@@ -1037,8 +1059,8 @@ func (g *gen) strTo(e syntax.Expr, dst int16, dstSize int) {
 			g.comm(dst, dstSize)
 			return
 		}
-	case *syntax.CallExpr: // str()
-		if arg := e.Args[0]; g.typeOf(arg).Kind == types.Ptr && t.Size <= dstSize {
+	case *syntax.CallExpr:
+		if arg := e.Args[0]; e.Fun == "str" && g.typeOf(arg).Kind == types.Ptr && t.Size <= dstSize {
 			g.readStr(arg, dst, dstSize, t.Size)
 			return
 		}
@@ -1056,11 +1078,12 @@ func (g *gen) readStr(ptr syntax.Expr, dst int16, size, n int) {
 	g.zero(dst, types.Align8(size))
 	g.stackPtr(asm.R1, dst)
 	g.emit(asm.Mov.Imm(asm.R2, int32(n)))
+	fn := asm.FnProbeReadKernelStr
 	if g.typeOf(ptr).AddrSpace == types.User {
-		g.emit(asm.FnProbeReadUserStr.Call())
-	} else {
-		g.emit(asm.FnProbeReadKernelStr.Call())
+		fn = asm.FnProbeReadUserStr
 	}
+	g.emit(fn.Call())
+	g.checkHelper(fn)
 }
 
 // comm writes the current task's name, 16 bytes zero-padded by the kernel,
@@ -1132,6 +1155,8 @@ func (g *gen) call(e *syntax.CallExpr) {
 		g.emit(mapPtr(asm.R1, m.BPFName))
 		g.stackPtr(asm.R2, key)
 		g.emit(asm.FnMapDeleteElem.Call())
+	default:
+		g.sysCall(e)
 	}
 }
 

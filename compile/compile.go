@@ -142,6 +142,12 @@ func (r *Result) Spec() *ebpf.CollectionSpec {
 			ValueSize: uint32(8 * s.Depth), MaxEntries: r.Plan.MaxEntries,
 		}
 	}
+	if r.Plan.StackBuffer > 0 {
+		spec.Maps[plan.StackBufferMap] = &ebpf.MapSpec{
+			Name: plan.StackBufferMap, Type: ebpf.PerCPUArray, KeySize: 4,
+			ValueSize: uint32(r.Plan.StackBuffer), MaxEntries: 1,
+		}
+	}
 	for _, m := range r.Plan.Maps {
 		spec.Maps[m.BPFName] = &ebpf.MapSpec{
 			Name: m.BPFName, Type: m.MapType(), KeySize: uint32(m.KeySize),

@@ -24,6 +24,12 @@ type Writer interface {
 	End(maps []*Map)
 	// Lost reports events the kernel dropped.
 	Lost(events uint64)
+	// Message writes text a function made in user space: time(), cat(),
+	// system(); kind is one of the *Message constants.
+	Message(kind, text string)
+	// HelperError reports a failed helper call; it returns false when the
+	// report belongs on the warning stream instead.
+	HelperError(h HelperError) bool
 	Flush() error
 }
 

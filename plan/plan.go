@@ -56,6 +56,9 @@ type Plan struct {
 	WakeupSize uint32 // the program forces a wakeup once this much is queued
 	MaxEntries uint32
 	Stacks     []*StackMap
+	// StackBuffer is the size of the per-CPU StackBufferMap value, 0
+	// when no code needs it.
+	StackBuffer int `json:",omitempty"`
 	// Sites maps (instance index, call) to the event ID of that call.
 	Sites  map[Site]int `json:"-"`
 	byName map[string]*Map
@@ -130,6 +133,17 @@ const (
 	Join   EventKind = "join"
 )
 
+// The events of the functions that reach user space with a formatted
+// message; their layouts are in sysevents.go.
+const (
+	Errorf      EventKind = "errorf"
+	Warnf       EventKind = "warnf"
+	System      EventKind = "system"
+	Cat         EventKind = "cat"
+	Time        EventKind = "time"
+	HelperError EventKind = "helper_error"
+)
+
 // Event is one event-producing site.
 type Event struct {
 	ID     int
@@ -141,6 +155,9 @@ type Event struct {
 	Size   int            // record size in bytes
 	Map    string         `json:",omitempty"` // print, clear, zero: the map's name
 	Sep    string         `json:",omitempty"` // join: the separator
+	// Where, for errorf and warnf, is the call's position as messages
+	// show it: "FILE:LINE:COL-COL".
+	Where string `json:",omitempty"`
 }
 
 // Map returns the map named name (without @).
@@ -150,6 +167,9 @@ func (p *Plan) Map(name string) *Map { return p.byName[name] }
 type Options struct {
 	RingSize   uint32
 	MaxEntries uint32
+	// HelperErrors reports failed probe reads and map updates at run
+	// time (-k): one HelperError event serves every site.
+	HelperErrors bool
 }
 
 // DefaultOptions are bpftrace-like defaults.
@@ -175,6 +195,10 @@ func New(info *check.Info, opts Options) *Plan {
 		}
 	}
 	slices.SortFunc(p.Stacks, func(a, b *StackMap) int { return strings.Compare(a.Name, b.Name) })
+	p.StackBuffer = stackBufferSize(info)
+	if opts.HelperErrors {
+		p.Events = append(p.Events, &Event{ID: len(p.Events), Kind: HelperError, Size: HelperErrorSize})
+	}
 	for idx, in := range info.Instances {
 		syntax.Inspect(in.Probe.Body, func(n syntax.Node) bool {
 			if call, ok := n.(*syntax.CallExpr); ok {
@@ -249,12 +273,15 @@ func PartSize(t types.Type) int {
 func (p *Plan) addEvent(info *check.Info, idx int, in *check.Instance, call *syntax.CallExpr) {
 	ev := &Event{ID: len(p.Events), Size: EventHeader}
 	switch call.Fun {
-	case "printf":
+	case "printf", "errorf", "warnf", "system", "cat":
 		f, ok := info.Printfs[call]
 		if !ok {
 			return
 		}
-		ev.Kind, ev.Printf = Printf, f
+		ev.Kind, ev.Printf = printfKinds[call.Fun], f
+		if ev.Kind == Errorf || ev.Kind == Warnf {
+			ev.Where = Where(info.Program.File, call.Sp)
+		}
 		ev.Format = call.Args[0].(*syntax.StringLit).Value
 		for _, a := range call.Args[1:] {
 			t := in.Types[a]
@@ -263,6 +290,11 @@ func (p *Plan) addEvent(info *check.Info, idx int, in *check.Instance, call *syn
 			}
 			ev.Args = append(ev.Args, Part{Offset: ev.Size, Type: t})
 			ev.Size += PartSize(t)
+		}
+	case "time":
+		ev.Kind, ev.Format = Time, check.DefaultTimeFormat
+		if len(call.Args) == 1 {
+			ev.Format = call.Args[0].(*syntax.StringLit).Value
 		}
 	case "exit":
 		ev.Kind = Exit

@@ -32,6 +32,12 @@ type Env struct {
 	Kallsyms func() ([]kernel.KernelSymbol, error)
 	// KernelTypes replaces the running kernel's BTF in tests.
 	KernelTypes func() (*btf.Spec, error)
+	// Unsafe allows the functions that change the system: system(),
+	// signal() and override() (--unsafe).
+	Unsafe bool
+	// CgroupID replaces kernel.CgroupID, which resolves cgroupid(), in
+	// tests.
+	CgroupID func(path string) (uint64, error)
 }
 
 // Types returns the kernel's BTF, the scripts' source of kernel types.
@@ -199,6 +205,10 @@ type Arg struct {
 	// Text, for a Str argument, is its value, known when the probe is
 	// compiled (func of a uprobe, say).
 	Text string
+	// Typed marks a pointer that Load copies from the context slot at
+	// Offset, where the verifier sees it as a typed kernel pointer: the
+	// form helpers such as bpf_d_path require (fentry arguments).
+	Typed bool
 }
 
 // ReadCopy returns an Arg.Load that reads the 8-byte context slot at off

@@ -123,11 +123,7 @@ func (s *Session) handle(raw []byte) error {
 	ev := s.plan.Events[id]
 	switch ev.Kind {
 	case plan.Printf:
-		args := make([]any, len(ev.Args))
-		for i, a := range ev.Args {
-			args[i] = s.sym.value(raw[a.Offset:], a.Type, printfIndent)
-		}
-		s.out.Printf(ev.Printf.Render(args))
+		s.out.Printf(s.formatted(ev, raw))
 	case plan.Join:
 		s.out.Join(joined(raw, ev))
 	case plan.Exit:
@@ -142,6 +138,8 @@ func (s *Session) handle(raw []byte) error {
 		return s.maps.Clear(s.plan.Map(ev.Map))
 	case plan.Zero:
 		return s.maps.Zero(s.plan.Map(ev.Map))
+	default:
+		return s.handleSys(ev, raw)
 	}
 	return nil
 }

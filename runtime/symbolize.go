@@ -187,5 +187,8 @@ func (s *symbolizer) value(b []byte, t types.Type, indent string) any {
 		text, _ := s.render(b, t, indent)
 		return text
 	}
+	if t.Kind == types.Text {
+		return renderText(b, t)
+	}
 	return decode(b, t)
 }

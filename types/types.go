@@ -20,6 +20,7 @@ const (
 	Array              // a C array in memory of Len elements of C type Elem; Size bytes
 	Buf                // bytes printed hex-escaped (buf()): a length word, then Size bytes
 	Time               // nanoseconds since boot printed as wall-clock time (strftime()): Size 8
+	Text               // Size bytes that user space prints as text, as Render says: ntop(), username, ...
 )
 
 // AddrSpace says which probe-read helper reads through a pointer.
@@ -46,6 +47,8 @@ type Type struct {
 	StackDepth int
 	// Time only: the strftime format the value prints with.
 	TimeFormat string
+	// Text only: how user space turns the bytes into text (see Rendered).
+	Render string
 }
 
 // Int64 and UInt64 are the types of arithmetic results.
@@ -100,6 +103,24 @@ func Buffer(size int) Type { return Type{Kind: Buf, Size: size} }
 // Timestamp returns the type of strftime(format, nsecs).
 func Timestamp(format string) Type { return Type{Kind: Time, Size: 8, TimeFormat: format} }
 
+// Renderers of Text values; the bytes each one holds.
+const (
+	RenderInet    = "inet"         // 8-byte address family, then 16 bytes of address: ntop()
+	RenderMAC     = "macaddr"      // 6 bytes: macaddr()
+	RenderUser    = "username"     // 8-byte uid
+	RenderErrno   = "strerror"     // 8-byte errno
+	RenderSyscall = "syscall_name" // 8-byte syscall number
+)
+
+// Rendered returns the type of a value user space prints with render.
+func Rendered(render string) Type {
+	size := map[string]int{RenderInet: 24, RenderMAC: 8}[render]
+	if size == 0 {
+		size = 8
+	}
+	return Type{Kind: Text, Size: size, Render: render}
+}
+
 // IsInt reports whether t is used as a number: integers and pointers.
 func (t Type) IsInt() bool { return t.Kind == Int || t.Kind == Ptr }
 
@@ -109,7 +130,7 @@ func Same(a, b Type) bool {
 	switch {
 	case a.IsInt() && b.IsInt():
 		return true
-	case a.Kind == Sym || a.Kind == Stack || a.Kind == Record || a.Kind == Array || a.Kind == Time:
+	case a.Kind == Sym || a.Kind == Stack || a.Kind == Record || a.Kind == Array || a.Kind == Time || a.Kind == Text:
 		return a == b
 	}
 	return a.Kind == b.Kind
@@ -144,6 +165,8 @@ func (t Type) String() string {
 		return fmt.Sprintf("buffer[%d]", t.Size)
 	case Time:
 		return fmt.Sprintf("timestamp(%q)", t.TimeFormat)
+	case Text:
+		return t.Render
 	}
 	return "none"
 }

@@ -20,6 +20,8 @@ type options struct {
 	dump       string // -d
 	dryRun     bool   // --dry-run
 	btf        string // --btf FILE
+	unsafe     bool   // --unsafe
+	helperErrs bool   // -k (or -kk): report failed helper calls
 	info       bool   // --info
 	folded     string // --folded FILE
 	flamegraph string // --flamegraph FILE
@@ -47,6 +49,8 @@ OPTIONS:
     -d STAGE       print a compiler stage and stop: ast, check, plan, asm or core (CO-RE relocations)
     --btf FILE     with -d core, resolve relocations against another kernel's BTF (vmlinux or raw)
     --dry-run      compile and load through the verifier, attach nothing
+    --unsafe       allow functions that change the system: system(), signal(), override()
+    -k             warn when a probe read or map update fails at run time
     --info         print what the running kernel supports
     --folded FILE  at exit, write stack maps in the folded format flame graph tools read
     --flamegraph FILE.svg
@@ -104,6 +108,8 @@ func parseArgs(args []string) (*options, error) {
 				}
 			}
 			o.btf = v
+		case a == "--unsafe":
+			o.unsafe = true
 		case a == "--info":
 			o.info = true
 		case stackFile(a) != nil:
@@ -163,6 +169,8 @@ func parseArgs(args []string) (*options, error) {
 					o.verbose = true
 				case 'q':
 					o.quiet = true
+				case 'k':
+					o.helperErrs = true
 				case 'h':
 					o.help = true
 				case 'V':

@@ -67,6 +67,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	}
 	env := newEnv(stderr, o.pid)
+	env.Unsafe = o.unsafe
 	reg := all.Registry()
 	if o.list {
 		if err := reg.List(env, o.pattern, o.verbose, stdout); err != nil {
@@ -78,8 +79,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
+	planOpts := plan.DefaultOptions
+	planOpts.HelperErrors = o.helperErrs
 	res, err := compile.Compile(file, reg, env, compile.Options{
-		Plan:           plan.DefaultOptions,
+		Plan:           planOpts,
 		Check:          check.Options{Params: o.params, Getenv: os.Getenv},
 		TaskCommOffset: kernel.TaskCommOffset,
 	})

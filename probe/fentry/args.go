@@ -97,7 +97,7 @@ func argOf(t btf.Type, slot int, what string) (probe.Arg, error) {
 			return probe.Arg{Type: types.IntOf(int(u.Size), u.Signed), Offset: off}, nil
 		}
 	case *btf.Pointer:
-		return probe.Arg{Type: types.Pointer(cDecl(btf.QualifiedType(u.Target)), space(u.Target)), Load: probe.ReadCopy(off)}, nil
+		return probe.Arg{Type: types.Pointer(cDecl(btf.QualifiedType(u.Target)), space(u.Target)), Load: probe.ReadCopy(off), Offset: off, Typed: true}, nil
 	}
 	kind := "a " + cDecl(t)
 	switch btf.UnderlyingType(t).(type) {

@@ -220,6 +220,10 @@ func (i *instance) Name() string           { return i.name }
 func (i *instance) Kind() probe.Kind       { return probe.Event }
 func (i *instance) Program() probe.Program { return probe.Program{Type: ebpf.Kprobe} }
 
+// OverridesReturn implements probe.ReturnOverrider: a kprobe on a
+// function's entry may override its return value, a kretprobe may not.
+func (i *instance) OverridesReturn() bool { return !i.ret }
+
 func (i *instance) Arg(string) (probe.Arg, error) {
 	builtins := "arg0, arg1, ... and func"
 	if i.ret {

@@ -32,6 +32,9 @@ var haveMulti = sync.OnceValue(func() bool { return features.HaveBPFLinkKprobeMu
 func (g *group) Name() string     { return g.name }
 func (g *group) Kind() probe.Kind { return probe.Event }
 
+// OverridesReturn implements probe.ReturnOverrider, as one member does.
+func (g *group) OverridesReturn() bool { return !g.ret }
+
 // Program loads the program for a multi-kprobe link when the kernel has
 // them: the attach type is fixed at load time.
 func (g *group) Program() probe.Program {

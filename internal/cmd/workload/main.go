@@ -18,6 +18,13 @@
 //	workload call N       N calls of main.target, a function uprobes attach to
 //	workload exec PATH [ARG...]
 //	                      execve(2) PATH with the argument vector PATH ARG...
+//	workload stat PATH... stat(2) each path (newfstatat); a path that does not
+//	                      exist is skipped
+//	workload ppid         one getppid(2) call; print what it returned: the
+//	                      target of override()
+//	workload signals N    N getppid(2) calls, each followed by a wait of up
+//	                      to 1 s for a SIGUSR1; then print how many arrived:
+//	                      the target of signal()
 //
 // It exits 0 on success, 1 if a syscall it depends on fails, and 2 on bad
 // usage.
@@ -26,13 +33,14 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | call N | exec PATH [ARG...]`
+const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | call N | exec PATH [ARG...] | stat PATH... | ppid | signals N`
 
 // usageError is a command-line mistake; main reports it with exit status 2.
 type usageError struct{ msg string }
@@ -97,6 +105,28 @@ func run(args []string) error {
 			return usageError{"exec: need a PATH"}
 		}
 		return unix.Exec(rest[0], rest, os.Environ())
+	case "stat":
+		if len(rest) == 0 {
+			return usageError{"stat: need at least one PATH"}
+		}
+		for _, p := range rest {
+			var st unix.Stat_t
+			unix.Stat(p, &st)
+		}
+		return nil
+	case "ppid":
+		if len(rest) != 0 {
+			return usageError{"ppid: takes no arguments"}
+		}
+		fmt.Printf("ppid: %d\n", unix.Getppid())
+		return nil
+	case "signals":
+		n, err := counts(cmd, rest, 1)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("caught %d SIGUSR1\n", catchSignals(n[0]))
+		return nil
 	case "call":
 		n, err := counts(cmd, rest, 1)
 		if err != nil {
@@ -196,3 +226,22 @@ var sink int
 //
 //go:noinline
 func target(i int) int { return i + 1 }
+
+// catchSignals makes n getppid calls and returns how many SIGUSR1 signals
+// arrived: a tracer's signal() sends one per call. It waits up to a
+// second for each before the next call, since a signal sent while the same
+// one is still pending is lost.
+func catchSignals(n int) int {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, unix.SIGUSR1)
+	caught := 0
+	for range n {
+		unix.Getppid()
+		select {
+		case <-ch:
+			caught++
+		case <-time.After(time.Second):
+		}
+	}
+	return caught
+}

@@ -1,0 +1,19 @@
+package probe
+
+import "ebtrace/kernel"
+
+// ReturnOverrider is implemented by instances whose programs may change
+// the probed function's return value with bpf_override_return: kprobes on
+// a function's entry. override() is allowed only where it says true.
+type ReturnOverrider interface {
+	OverridesReturn() bool
+}
+
+// CgroupPathID returns the id of the cgroup v2 directory path, through
+// e.CgroupID when set.
+func (e *Env) CgroupPathID(path string) (uint64, error) {
+	if e.CgroupID != nil {
+		return e.CgroupID(path)
+	}
+	return kernel.CgroupID(path)
+}
