@@ -985,20 +985,8 @@ func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 		g.storeConst(off, g.info.Param(e.N)[:t.Size-1], size)
 		return off, size
 	case *syntax.MapExpr:
-		m := g.plan.Map(e.Name)
 		off := g.alloc(size)
-		key := g.key(e, m)
-		g.zero(off, size)
-		g.lookup(m, key)
-		done := g.newLabel("read")
-		g.emit(asm.JEq.Imm(asm.R0, 0, done))
-		for i := 0; i < size; i += 8 {
-			g.emit(
-				asm.LoadMem(asm.R1, asm.R0, int16(i), asm.DWord),
-				asm.StoreMem(asm.R10, off+int16(i), asm.R1, asm.DWord),
-			)
-		}
-		g.label(done)
+		g.readMapValue(e, off, size)
 		return off, size
 	case *syntax.FieldExpr:
 		if check.InMemory(e, g.in) {
@@ -1041,6 +1029,24 @@ func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 	off := g.alloc(size)
 	g.zero(off, size)
 	return off, size
+}
+
+// readMapValue copies size bytes of the value of map element e to dst;
+// a missing element reads as zeros.
+func (g *gen) readMapValue(e *syntax.MapExpr, dst int16, size int) {
+	m := g.plan.Map(e.Name)
+	key := g.key(e, m)
+	g.zero(dst, size)
+	g.lookup(m, key)
+	done := g.newLabel("read")
+	g.emit(asm.JEq.Imm(asm.R0, 0, done))
+	for i := 0; i < size; i += 8 {
+		g.emit(
+			asm.LoadMem(asm.R1, asm.R0, int16(i), asm.DWord),
+			asm.StoreMem(asm.R10, dst+int16(i), asm.R1, asm.DWord),
+		)
+	}
+	g.label(done)
 }
 
 // strTo evaluates a string expression into the buffer at dst (dstSize

@@ -127,19 +127,7 @@ func (g *gen) textTo(e syntax.Expr, dst int16, t types.Type) {
 		g.copyWords(dst, g.varSlot(e.Name), size)
 		return
 	case *syntax.MapExpr:
-		m := g.plan.Map(e.Name)
-		key := g.key(e, m)
-		g.zero(dst, size)
-		g.lookup(m, key)
-		done := g.newLabel("read")
-		g.emit(asm.JEq.Imm(asm.R0, 0, done))
-		for i := 0; i < size; i += 8 {
-			g.emit(
-				asm.LoadMem(asm.R1, asm.R0, int16(i), asm.DWord),
-				asm.StoreMem(asm.R10, dst+int16(i), asm.R1, asm.DWord),
-			)
-		}
-		g.label(done)
+		g.readMapValue(e, dst, size)
 		return
 	case *syntax.CondExpr:
 		elseL, end := g.newLabel("else"), g.newLabel("cond")

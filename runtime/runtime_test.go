@@ -27,9 +27,22 @@ func run(t *testing.T, script string, opts plan.Options) (stdout, warnings strin
 
 func runWith(t *testing.T, script string, opts compile.Options) (stdout, warnings string) {
 	t.Helper()
+	return runSession(t, script, session{compile: opts})
+}
+
+// session is how runSession compiles and prints.
+type session struct {
+	compile compile.Options
+	unsafe  bool // --unsafe
+	json    bool // -f json
+}
+
+// runSession is run with every choice open.
+func runSession(t *testing.T, script string, s session) (stdout, warnings string) {
+	t.Helper()
 	testutil.RequireRoot(t)
-	env := &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }}
-	res, err := compile.Compile(source.NewFile("test.bt", script), all.Registry(), env, opts)
+	env := &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }, Unsafe: s.unsafe}
+	res, err := compile.Compile(source.NewFile("test.bt", script), all.Registry(), env, s.compile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +52,11 @@ func runWith(t *testing.T, script string, opts compile.Options) (stdout, warning
 	}
 	defer obj.Close()
 	var out, warn bytes.Buffer
-	sess, err := runtime.New(obj, output.NewText(&out), &warn)
+	w := output.NewText(&out)
+	if s.json {
+		w = output.NewJSON(&out)
+	}
+	sess, err := runtime.New(obj, w, &warn)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package runtime_test
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,53 +13,16 @@ import (
 
 	"ebtrace/compile"
 	"ebtrace/internal/testutil"
-	"ebtrace/kernel"
-	"ebtrace/load"
-	"ebtrace/output"
 	"ebtrace/plan"
-	"ebtrace/probe"
-	"ebtrace/probe/all"
-	"ebtrace/runtime"
-	"ebtrace/source"
 )
 
-// runBegin runs script's BEGIN with BPF_PROG_TEST_RUN and finishes, as
-// run does, with the environment and options of the system functions:
+// runBegin is runSession with the choices of the system functions:
 // --unsafe, -k, JSON output.
 func runBegin(t *testing.T, script string, unsafe, helperErrors, json bool) (stdout, warnings string) {
 	t.Helper()
-	testutil.RequireRoot(t)
-	env := &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }, Unsafe: unsafe}
 	opts := plan.DefaultOptions
 	opts.HelperErrors = helperErrors
-	res, err := compile.Compile(source.NewFile("test.bt", script), all.Registry(), env, compile.Options{Plan: opts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj, err := load.Load(res, load.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer obj.Close()
-	var out, warn bytes.Buffer
-	w := output.NewText(&out)
-	if json {
-		w = output.NewJSON(&out)
-	}
-	sess, err := runtime.New(obj, w, &warn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := obj.Run(probe.Begin); err != nil {
-		t.Fatal(err)
-	}
-	if err := sess.Loop(closed()); err != nil {
-		t.Fatal(err)
-	}
-	if err := sess.Finish(); err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), warn.String()
+	return runSession(t, script, session{compile: compile.Options{Plan: opts}, unsafe: unsafe, json: json})
 }
 
 func TestAddressesAndNames(t *testing.T) {
@@ -178,43 +140,16 @@ func TestHelperErrors(t *testing.T) {
 		t.Skip("the error of reading address 0 is known for amd64 only (ERANGE: below the kernel's addresses)")
 	}
 	script := "BEGIN {\n  $m = macaddr(0);\n  @full[1] = 1; @full[2] = 2;\n}\n"
-	res, err := compile.Compile(source.NewFile("test.bt", script), all.Registry(),
-		&probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }},
-		compile.Options{Plan: plan.Options{RingSize: 1 << 20, MaxEntries: 1, HelperErrors: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts := compile.Options{Plan: plan.Options{RingSize: 1 << 20, MaxEntries: 1, HelperErrors: true}}
 	for _, json := range []bool{false, true} {
-		obj, err := load.Load(res, load.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out, warn bytes.Buffer
-		w := output.NewText(&out)
-		if json {
-			w = output.NewJSON(&out)
-		}
-		sess, err := runtime.New(obj, w, &warn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := obj.Run(probe.Begin); err != nil {
-			t.Fatal(err)
-		}
-		if err := sess.Loop(closed()); err != nil {
-			t.Fatal(err)
-		}
-		if err := sess.Finish(); err != nil {
-			t.Fatal(err)
-		}
-		obj.Close()
+		out, warn := runSession(t, script, session{compile: opts, json: json})
 		if json {
 			want := `{"type": "helper_error", "helper": "probe_read_kernel", "retcode": -34, "line": 2, "col": 3}
 {"type": "helper_error", "helper": "map_update_elem", "retcode": -7, "line": 3, "col": 17}
 {"type": "map", "data": {"@full": {"1": 1}}}
 `
-			if out.String() != want {
-				t.Errorf("JSON:\n%s\nwant:\n%s", out.String(), want)
+			if out != want {
+				t.Errorf("JSON:\n%s\nwant:\n%s", out, want)
 			}
 			continue
 		}
@@ -226,8 +161,8 @@ test.bt:3:17-29: WARNING: Failed to map_update_elem: Argument list too long (-7)
                 ~~~~~~~~~~~~
 WARNING: map @full was full (1 entries): 1 updates were dropped; raise the limit with BPFTRACE_MAP_KEYS_MAX
 `
-		if warn.String() != want {
-			t.Errorf("warnings:\n%s\nwant:\n%s", warn.String(), want)
+		if warn != want {
+			t.Errorf("warnings:\n%s\nwant:\n%s", warn, want)
 		}
 	}
 }
