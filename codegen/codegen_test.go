@@ -7,6 +7,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 
 	"ebtrace/compile"
+	"ebtrace/internal/tracetest"
 	"ebtrace/kernel"
 	"ebtrace/plan"
 	"ebtrace/probe"
@@ -16,12 +17,7 @@ import (
 
 func generate(t *testing.T, script string) asm.Instructions {
 	t.Helper()
-	env := &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }}
-	res, err := compile.Compile(source.NewFile("t.bt", script), all.Registry(), env, compile.Options{Plan: plan.DefaultOptions})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res.Programs[0].Insns
+	return tracetest.Compile(t, all.Registry(), tracetest.FakeEnv(false), script, compile.Options{Plan: plan.DefaultOptions}).Programs[0].Insns
 }
 
 // calls lists the helpers an instruction stream calls, in order.

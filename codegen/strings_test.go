@@ -7,21 +7,14 @@ import (
 
 	"ebtrace/codegen"
 	"ebtrace/compile"
-	"ebtrace/kernel"
+	"ebtrace/internal/tracetest"
 	"ebtrace/plan"
-	"ebtrace/probe"
 	"ebtrace/probe/all"
-	"ebtrace/source"
 )
 
 func compileScript(t *testing.T, script string) *compile.Result {
 	t.Helper()
-	env := &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }}
-	res, err := compile.Compile(source.NewFile("t.bt", script), all.Registry(), env, compile.Options{Plan: plan.DefaultOptions})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
+	return tracetest.Compile(t, all.Registry(), tracetest.FakeEnv(false), script, compile.Options{Plan: plan.DefaultOptions})
 }
 
 // join() builds its record in the ring buffer: reserve, then for each of

@@ -7,6 +7,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"ebtrace/compile"
+	"ebtrace/internal/tracetest"
 	"ebtrace/kernel"
 	"ebtrace/plan"
 	"ebtrace/probe"
@@ -18,14 +19,9 @@ import (
 // -k when helperErrors is set.
 func generateWith(t *testing.T, script string, helperErrors bool) asm.Instructions {
 	t.Helper()
-	env := &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }, Unsafe: true}
 	opts := plan.DefaultOptions
 	opts.HelperErrors = helperErrors
-	res, err := compile.Compile(source.NewFile("t.bt", script), all.Registry(), env, compile.Options{Plan: opts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res.Programs[0].Insns
+	return tracetest.Compile(t, all.Registry(), tracetest.FakeEnv(true), script, compile.Options{Plan: opts}).Programs[0].Insns
 }
 
 // -k adds a report on the failure path of a map update and of a probe

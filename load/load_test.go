@@ -10,6 +10,7 @@ import (
 	"ebtrace/codegen"
 	"ebtrace/compile"
 	"ebtrace/internal/testutil"
+	"ebtrace/internal/tracetest"
 	"ebtrace/kernel"
 	"ebtrace/load"
 	"ebtrace/plan"
@@ -20,12 +21,7 @@ import (
 
 func compileScript(t *testing.T, script string) *compile.Result {
 	t.Helper()
-	env := &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }}
-	res, err := compile.Compile(source.NewFile("test.bt", script), all.Registry(), env, compile.Options{Plan: plan.DefaultOptions})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
+	return tracetest.Compile(t, all.Registry(), tracetest.FakeEnv(false), script, compile.Options{Plan: plan.DefaultOptions})
 }
 
 // Every program of a script using each construct passes the verifier,
@@ -46,15 +42,7 @@ tracepoint:syscalls:sys_exit_openat { @ret = hist(args.ret); @neg = args.ret < 0
 interval:ms:10 { @ticks = count(); }
 BEGIN { @start = nsecs; } END { printf("%d\n", cpid); }
 `)
-	obj, err := load.Load(res, load.Config{})
-	if err != nil {
-		var v *load.VerifierError
-		if errors.As(err, &v) {
-			t.Log(strings.Join(v.Log, "\n"))
-		}
-		t.Fatal(err)
-	}
-	obj.Close()
+	tracetest.Load(t, res).Close()
 }
 
 // A program the verifier rejects is reported at the script position of the

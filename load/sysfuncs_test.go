@@ -1,8 +1,6 @@
 package load_test
 
 import (
-	"errors"
-	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -11,25 +9,18 @@ import (
 
 	"ebtrace/compile"
 	"ebtrace/internal/testutil"
-	"ebtrace/kernel"
+	"ebtrace/internal/tracetest"
 	"ebtrace/load"
 	"ebtrace/plan"
-	"ebtrace/probe"
 	"ebtrace/probe/all"
-	"ebtrace/source"
 )
 
 // compileUnsafe compiles script as --unsafe -k would.
 func compileUnsafe(t *testing.T, script string) *compile.Result {
 	t.Helper()
-	env := &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }, Unsafe: true}
 	opts := plan.DefaultOptions
 	opts.HelperErrors = true
-	res, err := compile.Compile(source.NewFile("test.bt", script), all.Registry(), env, compile.Options{Plan: opts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
+	return tracetest.Compile(t, all.Registry(), tracetest.FakeEnv(true), script, compile.Options{Plan: opts})
 }
 
 // The system functions pass the verifier in an event program, with -k's
@@ -46,15 +37,7 @@ tracepoint:syscalls:sys_exit_openat /args.ret < 0/ {
 	errorf("%s", comm); warnf("x"); time(); time("%H\n");
 }
 tracepoint:syscalls:sys_enter_openat { $f = str(args.filename); @f[$f] = 1; }`)
-	obj, err := load.Load(res, load.Config{})
-	if err != nil {
-		var v *load.VerifierError
-		if errors.As(err, &v) {
-			t.Log(strings.Join(v.Log, "\n"))
-		}
-		t.Fatal(err)
-	}
-	obj.Close()
+	tracetest.Load(t, res).Close()
 }
 
 // override() passes the verifier in a kprobe, where kernels built with

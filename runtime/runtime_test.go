@@ -7,15 +7,13 @@ import (
 	"testing"
 
 	"ebtrace/compile"
-	"ebtrace/internal/testutil"
+	"ebtrace/internal/tracetest"
 	"ebtrace/kernel"
-	"ebtrace/load"
 	"ebtrace/output"
 	"ebtrace/plan"
 	"ebtrace/probe"
 	"ebtrace/probe/all"
 	"ebtrace/runtime"
-	"ebtrace/source"
 )
 
 // run compiles script, loads it, runs BEGIN with BPF_PROG_TEST_RUN and
@@ -40,16 +38,7 @@ type session struct {
 // runSession is run with every choice open.
 func runSession(t *testing.T, script string, s session) (stdout, warnings string) {
 	t.Helper()
-	testutil.RequireRoot(t)
-	env := &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }, Unsafe: s.unsafe}
-	res, err := compile.Compile(source.NewFile("test.bt", script), all.Registry(), env, s.compile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj, err := load.Load(res, load.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	obj := tracetest.Load(t, tracetest.Compile(t, all.Registry(), tracetest.FakeEnv(s.unsafe), script, s.compile))
 	defer obj.Close()
 	var out, warn bytes.Buffer
 	w := output.NewText(&out)

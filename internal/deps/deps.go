@@ -13,7 +13,7 @@ var Allowed = map[string][]string{
 	"probe/special":           {"probe"},
 	"probe/uprobe":            {"kernel", "probe", "probe/arch", "source", "symbols", "types"},
 	"probe/uprobe/uprobetest": {"internal/testutil", "probe"},
-	"internal/tracetest":      {"compile", "internal/testutil", "load", "output", "plan", "probe", "runtime", "source"},
+	"internal/tracetest":      {"compile", "internal/testutil", "kernel", "load", "output", "plan", "probe", "runtime", "source"},
 	"probe/usdt":              {"probe", "probe/arch", "probe/uprobe", "source", "types"},
 	"probe/rawtracepoint":     {"kernel", "probe", "source", "types"},
 	"probe/profile":           {"probe", "source"},

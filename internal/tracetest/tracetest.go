@@ -14,6 +14,7 @@ import (
 
 	"ebtrace/compile"
 	"ebtrace/internal/testutil"
+	"ebtrace/kernel"
 	"ebtrace/load"
 	"ebtrace/output"
 	"ebtrace/plan"
@@ -29,23 +30,13 @@ import (
 func Run(t testing.TB, reg *probe.Registry, env *probe.Env, script string, cmd *exec.Cmd) (string, time.Duration) {
 	t.Helper()
 	testutil.RequireRoot(t)
-	res, err := compile.Compile(source.NewFile("test.bt", script), reg, env, compile.Options{Plan: plan.DefaultOptions})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := Compile(t, reg, env, script, compile.Options{Plan: plan.DefaultOptions})
 	for _, p := range res.Programs {
 		if err := p.Instance.Instance.Available(); err != nil {
 			t.Skip(err)
 		}
 	}
-	obj, err := load.Load(res, load.Config{})
-	if err != nil {
-		var v *load.VerifierError
-		if errors.As(err, &v) {
-			t.Log(strings.Join(v.Log, "\n"))
-		}
-		t.Fatal(err)
-	}
+	obj := Load(t, res)
 	defer obj.Close()
 	var out, warn bytes.Buffer
 	sess, err := runtime.New(obj, output.NewText(&out), &warn)
@@ -72,4 +63,37 @@ func Run(t testing.TB, reg *probe.Registry, env *probe.Env, script string, cmd *
 		t.Errorf("warnings: %s", warn.String())
 	}
 	return out.String(), attached
+}
+
+// FakeEnv is the environment of tests that need no live tracefs: the
+// embedded format files of kernel.Fake; unsafe is --unsafe.
+func FakeEnv(unsafe bool) *probe.Env {
+	return &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }, Unsafe: unsafe}
+}
+
+// Compile compiles script with the providers of reg in env, failing the
+// test on any diagnostic or error.
+func Compile(t testing.TB, reg *probe.Registry, env *probe.Env, script string, opts compile.Options) *compile.Result {
+	t.Helper()
+	res, err := compile.Compile(source.NewFile("test.bt", script), reg, env, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// Load loads res into the kernel, failing the test with the verifier's
+// log when the kernel refuses a program. The test closes the object.
+func Load(t testing.TB, res *compile.Result) *load.Object {
+	t.Helper()
+	testutil.RequireRoot(t)
+	obj, err := load.Load(res, load.Config{})
+	if err != nil {
+		var v *load.VerifierError
+		if errors.As(err, &v) {
+			t.Log(strings.Join(v.Log, "\n"))
+		}
+		t.Fatal(err)
+	}
+	return obj
 }
