@@ -149,6 +149,7 @@ type checker struct {
 	diag     *source.Diagnostics
 	learning bool // first walk: learn map definitions, report nothing
 	cur      *Instance
+	scope    loopScope
 }
 
 func (c *checker) errorf(sp source.Span, code, format string, args ...any) *source.Diagnostic {
@@ -178,6 +179,7 @@ func (c *checker) instance(in *Instance) {
 	in.Args = map[syntax.Expr]probe.Arg{}
 	in.Vars = map[string]types.Type{}
 	c.cur = in
+	c.scope = loopScope{}
 	if in.Probe.Pred != nil {
 		if t := c.expr(in.Probe.Pred); t.Kind != types.Void && !t.IsInt() {
 			c.errorf(in.Probe.Pred.Span(), "type", "a predicate must be an integer, not %s", t)
@@ -214,6 +216,8 @@ func (c *checker) stmt(s syntax.Stmt) {
 		c.expr(s.X)
 	case *syntax.AssignStmt:
 		c.assign(s)
+	case *syntax.WhileStmt, *syntax.UnrollStmt, *syntax.ForRangeStmt, *syntax.ForMapStmt, *syntax.JumpStmt:
+		c.loopStmt(s)
 	}
 }
 
@@ -263,9 +267,7 @@ func (c *checker) assign(s *syntax.AssignStmt) {
 				c.errorf(s.Value.Span(), "type", "$%s is %s; it cannot also hold %s", target.Name, old, t)
 				return
 			}
-			if t.Kind == types.Str && t.Size > old.Size {
-				c.cur.Vars[target.Name] = t
-			}
+			c.cur.Vars[target.Name] = types.Widen(old, t)
 		} else {
 			c.cur.Vars[target.Name] = t
 		}
@@ -289,7 +291,7 @@ func (c *checker) assign(s *syntax.AssignStmt) {
 		switch {
 		case t.IsInt():
 			c.defineMap(target, output.Scalar, keys, types.Int64)
-		case t.Kind == types.Str || t.Kind == types.Sym || t.Kind == types.Stack:
+		case t.Kind == types.Str || t.Kind == types.Sym || t.Kind == types.Stack || t.Kind == types.Tuple:
 			m := c.defineMap(target, output.String, keys, t)
 			if m.Kind == output.String && !types.Same(m.Value, t) {
 				c.errorf(s.Value.Span(), "map-type", "%s holds %s; it cannot also hold %s", m.DisplayName(), m.Value, t)
@@ -306,7 +308,8 @@ func (c *checker) intOperand(e syntax.Expr, op string) {
 	}
 }
 
-// keys types a map's subscripts.
+// keys types a map's subscripts. A single tuple subscript is the key
+// parts themselves: @m[(1, 2)] is @m[1, 2].
 func (c *checker) keys(m *syntax.MapExpr) []types.Type {
 	var out []types.Type
 	for _, k := range m.Keys {
@@ -316,9 +319,14 @@ func (c *checker) keys(m *syntax.MapExpr) []types.Type {
 			out = append(out, types.UInt64)
 		case types.Str, types.Sym, types.Stack:
 			out = append(out, t)
+		case types.Tuple:
+			if len(m.Keys) == 1 {
+				return t.Fields()
+			}
+			out = append(out, t)
 		default:
 			if !reported {
-				c.errorf(k.Span(), "type", "a map key must be an integer, a string, a symbol or a stack")
+				c.errorf(k.Span(), "type", "a map key must be an integer, a string, a symbol, a stack or a tuple")
 			}
 			out = append(out, types.UInt64)
 		}
@@ -336,13 +344,17 @@ func (c *checker) defineMap(e *syntax.MapExpr, kind output.Kind, keys []types.Ty
 	}
 	if m.Kind != kind {
 		line, _ := c.info.Program.File.Position(m.Def.Start)
+		had := kindName(m.Kind)
+		if m.Value.Kind == types.Tuple {
+			had = "a tuple"
+		}
 		c.errorf(e.Sp, "map-type", "%s was assigned %s on line %d; it cannot also hold %s",
-			m.DisplayName(), kindName(m.Kind), line, kindName(kind))
+			m.DisplayName(), had, line, kindName(kind))
 		return m
 	}
 	c.unifyKeys(m, e, keys)
-	if value.Kind == types.Str && value.Size > m.Value.Size {
-		m.Value = value
+	if types.Same(m.Value, value) {
+		m.Value = types.Widen(m.Value, value)
 	}
 	return m
 }
@@ -357,9 +369,7 @@ func (c *checker) unifyKeys(m *Map, e *syntax.MapExpr, keys []types.Type) {
 			c.errorf(e.Keys[i].Span(), "map-key", "key %d of %s is %s here but %s elsewhere", i+1, m.DisplayName(), k, m.Keys[i])
 			continue
 		}
-		if k.Kind == types.Str && k.Size > m.Keys[i].Size {
-			m.Keys[i] = k
-		}
+		m.Keys[i] = types.Widen(m.Keys[i], k)
 	}
 }
 
@@ -481,12 +491,14 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 			return t
 		}
 		if space, ok := stackBuiltins[e.Name]; ok {
+			c.noContext(e.Sp, e.Name)
 			return types.StackOf(space, "bpftrace", DefaultStackDepth)
 		}
 		if e.Name == "probe" {
 			return types.String(len(c.cur.Instance.Name()) + 1)
 		}
 		if arg, ok := c.cur.Instance.Builtin(e.Name); ok {
+			c.noContext(e.Sp, e.Name)
 			c.cur.Args[e] = arg
 			return arg.Type
 		}
@@ -535,6 +547,10 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 		return types.Int64
 	case *syntax.BinaryExpr:
 		return c.binary(e)
+	case *syntax.TupleExpr:
+		return c.tupleExpr(e)
+	case *syntax.IndexExpr:
+		return c.indexExpr(e)
 	case *syntax.CondExpr:
 		if t, reported := c.exprReported(e.Cond); !t.IsInt() && !reported {
 			c.errorf(e.Cond.Span(), "type", "a condition must be an integer, not %s", t)
@@ -552,6 +568,10 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 		}
 		if a.IsInt() {
 			return types.Int64
+		}
+		if a.Kind == types.Tuple {
+			c.errorf(e.Span(), "type", "?: cannot choose between tuples in this version").
+				Hint("use if and else to assign one tuple or the other")
 		}
 		return a
 	}
@@ -608,6 +628,7 @@ func (c *checker) field(e *syntax.FieldExpr) types.Type {
 		return types.None
 	}
 	c.cur.Types[e.X] = types.None
+	c.noContext(e.Span(), "args."+e.Name)
 	arg, err := c.cur.Instance.Arg(e.Name)
 	if err != nil {
 		var pe *probe.Error
@@ -700,6 +721,7 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 	case "exit":
 		return types.None
 	case "kstack", "ustack":
+		c.noContext(e.Sp, e.Fun+"()")
 		return c.stack(e)
 	case "ksym", "usym":
 		if t, reported := c.exprReported(e.Args[0]); !t.IsInt() && !reported {
@@ -733,6 +755,10 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 		return types.None
 	default: // clear, zero, print
 		m, ok := e.Args[0].(*syntax.MapExpr)
+		if e.Fun == "print" && (!ok || m.Keys != nil) {
+			c.printValue(e)
+			return types.None
+		}
 		if !ok || m.Keys != nil {
 			c.errorf(e.Args[0].Span(), "arguments", "%s() takes a whole map such as @x", e.Fun)
 			return types.None
@@ -871,6 +897,9 @@ func (c *checker) printf(e *syntax.CallExpr) {
 		v := verbs[i]
 		switch {
 		case t.Kind == types.Void:
+		case t.Kind == types.Tuple:
+			c.errorf(a.Span(), "printf", "printf() cannot format a tuple").
+				Hint("print it with print(), or pass its elements: $t.0, $t.1")
 		case v.WantsString() && (t.Kind == types.Sym || t.Kind == types.Stack):
 		case !v.WantsString() && (t.Kind == types.Sym || t.Kind == types.Stack):
 			c.errorf(a.Span(), "printf", "%%%c needs an integer, but this is %s", v.Conv, t).Hint("use %%s to print %s", t)

@@ -4,7 +4,10 @@
 // of statements such as printf.
 package types
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Kind is the broad class of a type.
 type Kind int
@@ -16,6 +19,7 @@ const (
 	Ptr               // address (Size 8) into AddrSpace; str() reads through it
 	Sym               // code address printed as a symbol: Size 8 (kernel) or 16 (user: address, pid)
 	Stack             // stack id printed as frames: Size 8 (kernel) or 16 (user: id, pid)
+	Tuple             // fixed sequence of values laid out in slots; see Fields
 )
 
 // AddrSpace says which probe-read helper reads through a pointer.
@@ -37,6 +41,9 @@ type Type struct {
 	// many are kept.
 	StackMode  string
 	StackDepth int
+	// Tuple only: the element types, interned so that Type stays
+	// comparable with == (see TupleOf).
+	fields *fieldList
 }
 
 // Int64 and UInt64 are the types of arithmetic results.
@@ -86,6 +93,17 @@ func Same(a, b Type) bool {
 		return true
 	case a.Kind == Sym || a.Kind == Stack:
 		return a == b
+	case a.Kind == Tuple && b.Kind == Tuple:
+		fa, fb := a.Fields(), b.Fields()
+		if len(fa) != len(fb) {
+			return false
+		}
+		for i := range fa {
+			if !Same(fa[i], fb[i]) {
+				return false
+			}
+		}
+		return true
 	}
 	return a.Kind == b.Kind
 }
@@ -111,6 +129,12 @@ func (t Type) String() string {
 			return "ustack"
 		}
 		return "kstack"
+	case Tuple:
+		parts := make([]string, len(t.fields.types))
+		for i, f := range t.fields.types {
+			parts[i] = f.String()
+		}
+		return "(" + strings.Join(parts, ", ") + ")"
 	}
 	return "none"
 }
