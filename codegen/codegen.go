@@ -17,6 +17,7 @@ import (
 	"slices"
 
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 
 	"ebtrace/check"
 	"ebtrace/output"
@@ -31,8 +32,8 @@ import (
 const StackSize = 512
 
 // maxJump is the farthest a BPF jump reaches, in instructions (its offset
-// is a signed 16-bit field); every jump ebtrace emits is forward, so a
-// program no longer than this has all of them in range.
+// is a signed 16-bit field); no jump spans more than the whole program, so
+// a program no longer than this has all of them in range.
 const maxJump = 1<<15 - 1
 
 // Position is attached to each instruction as its source; it prints as
@@ -79,6 +80,7 @@ func Generate(info *check.Info, p *plan.Plan, idx int, opts Options) (asm.Instru
 		g.emit(asm.JNE.Imm(asm.R1, 0, "exit"))
 	}
 	g.allocVars()
+	g.varsSize = g.depth
 	if in.Probe.Pred != nil {
 		g.at(in.Probe.Pred.Span())
 		g.intExpr(in.Probe.Pred)
@@ -93,6 +95,12 @@ func Generate(info *check.Info, p *plan.Plan, idx int, opts Options) (asm.Instru
 	}
 	if err := g.diag.Err(); err != nil {
 		return nil, err
+	}
+	if len(g.funcs) > 0 {
+		g.insns[0] = btf.WithFuncMetadata(g.insns[0], mainFunc())
+		for _, f := range g.funcs {
+			g.insns = append(g.insns, f...)
+		}
 	}
 	return g.insns, nil
 }
@@ -113,6 +121,11 @@ type gen struct {
 	depth   int             // bytes of stack in use
 	vars    map[string]int16
 	diag    *source.Diagnostics
+
+	varsSize int                // bytes of stack the scratch variables take, from r10 down
+	loops    []loop             // enclosing while and for loops, innermost last
+	cb       *callback          // the for over a map whose body this is; nil in the probe
+	funcs    []asm.Instructions // callbacks, appended after the program
 }
 
 func (g *gen) at(sp source.Span) { g.pos = sp }
@@ -144,9 +157,9 @@ func (g *gen) newLabel(what string) string {
 	return fmt.Sprintf("%s_%d", what, g.labels)
 }
 
-// label makes name the target of the next instruction. Every jump is
-// forward, so a label no emitted jump targets is dropped, and code after it
-// stays unreachable if it was.
+// label makes name the target of the next instruction. A label no emitted
+// jump targets is dropped, and code after it stays unreachable if it was:
+// jumps are forward except a loop's, whose head loopHead places.
 func (g *gen) label(name string) {
 	if !g.targets[name] {
 		return
@@ -204,6 +217,8 @@ func (g *gen) stmt(s syntax.Stmt) {
 		}
 	case *syntax.AssignStmt:
 		g.assign(s)
+	case *syntax.WhileStmt, *syntax.UnrollStmt, *syntax.ForRangeStmt, *syntax.ForMapStmt, *syntax.JumpStmt:
+		g.loopStmt(s)
 	}
 }
 
@@ -216,6 +231,10 @@ func (g *gen) assign(s *syntax.AssignStmt) {
 		slot := g.varSlot(target.Name)
 		if t.Kind == types.Str {
 			g.strTo(s.Value, slot, t.Size)
+			return
+		}
+		if t.Kind == types.Tuple {
+			g.assignTuple(s.Value, slot, t)
 			return
 		}
 		g.intExpr(s.Value)
@@ -347,6 +366,10 @@ func (g *gen) key(e *syntax.MapExpr, m *plan.Map) int16 {
 		g.zero(off, m.KeySize)
 		return off
 	}
+	if len(e.Keys) == 1 && g.typeOf(e.Keys[0]).Kind == types.Tuple {
+		g.keyTuple(e.Keys[0], off, m)
+		return off
+	}
 	for i, k := range e.Keys {
 		part := m.Keys[i]
 		g.valueTo(k, off+int16(part.Offset), part.Type)
@@ -363,6 +386,9 @@ func (g *gen) valueTo(e syntax.Expr, dst int16, t types.Type) {
 		return
 	case types.Stack:
 		g.stackID(e, dst)
+		return
+	case types.Tuple:
+		g.tupleTo(e, dst, t)
 		return
 	}
 	if call, ok := e.(*syntax.CallExpr); ok && t.Kind == types.Sym {
@@ -704,6 +730,8 @@ func (g *gen) intExpr(e syntax.Expr) {
 		g.label(end)
 	case *syntax.CallExpr:
 		g.call(e)
+	case *syntax.IndexExpr:
+		g.indexInt(e)
 	}
 }
 
@@ -933,6 +961,9 @@ func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 		return off, size
 	case *syntax.FieldExpr:
 		return g.strArg(g.in.Args[e], size)
+	case *syntax.IndexExpr:
+		off, _ := g.tupleExpr(e)
+		return off, size
 	case *syntax.CallExpr: // str()
 		arg := e.Args[0]
 		if at := g.typeOf(arg); at.Kind == types.Str {
@@ -1061,8 +1092,14 @@ func (g *gen) call(e *syntax.CallExpr) {
 		g.printf(e)
 	case "exit":
 		g.event(e, nil, true)
-		g.emit(asm.Ja.Label("exit"))
-	case "print", "clear", "zero":
+		g.returnProbe()
+	case "print":
+		if ev, ok := g.plan.Sites[plan.Site{Instance: g.idx, Call: e}]; ok && g.plan.Events[ev].Kind == plan.PrintValue {
+			g.printValue(e)
+			return
+		}
+		g.event(e, nil, true)
+	case "clear", "zero":
 		g.event(e, nil, true)
 	case "kaddr":
 		g.emit(asm.LoadImm(asm.R0, int64(g.info.Consts[e]), asm.DWord))

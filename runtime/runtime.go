@@ -128,6 +128,8 @@ func (s *Session) handle(raw []byte) error {
 			args[i] = s.sym.value(raw[a.Offset:], a.Type, printfIndent)
 		}
 		s.out.Printf(ev.Printf.Render(args))
+	case plan.PrintValue:
+		s.out.Value(s.sym.value(raw[ev.Args[0].Offset:], ev.Args[0].Type, printfIndent))
 	case plan.Exit:
 		s.exited = true
 	case plan.Print:
