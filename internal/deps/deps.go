@@ -24,7 +24,7 @@ var Allowed = map[string][]string{
 	"plan":                    {"check", "output", "printf", "syntax", "types"},
 	"codegen":                 {"check", "output", "plan", "probe", "source", "syntax", "types"},
 	"compile":                 {"check", "codegen", "plan", "probe", "source", "syntax"},
-	"load":                    {"codegen", "compile", "kernel", "plan", "probe", "source"},
+	"load":                    {"codegen", "compile", "kernel", "plan", "probe", "source", "syntax"},
 	"symbols":                 {"kernel"},
 	"runtime":                 {"flame", "load", "output", "plan", "probe", "symbols", "types"},
 	"cmd/ebtrace": {"compile", "flame", "kernel", "load", "output", "plan", "probe", "probe/all",
