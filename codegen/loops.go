@@ -196,12 +196,12 @@ func (g *gen) copyVars(dst, src asm.Register) {
 	}
 }
 
-// copyWords copies n bytes (whole words) from src to dst+off.
+// copyWords copies n bytes (whole words) from src to dst+off through r1.
 func (g *gen) copyWords(dst asm.Register, off int16, src asm.Register, n int) {
 	for i := 0; i < n; i += 8 {
 		g.emit(
-			asm.LoadMem(asm.R0, src, int16(i), asm.DWord),
-			asm.StoreMem(dst, off+int16(i), asm.R0, asm.DWord),
+			asm.LoadMem(asm.R1, src, int16(i), asm.DWord),
+			asm.StoreMem(dst, off+int16(i), asm.R1, asm.DWord),
 		)
 	}
 }

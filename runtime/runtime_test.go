@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -27,6 +28,12 @@ func run(t *testing.T, script string, opts plan.Options) (stdout, warnings strin
 
 func runWith(t *testing.T, script string, opts compile.Options) (stdout, warnings string) {
 	t.Helper()
+	return runFormat(t, script, opts, output.NewText)
+}
+
+// runFormat is runWith writing through the Writer newWriter returns.
+func runFormat(t *testing.T, script string, opts compile.Options, newWriter func(io.Writer) output.Writer) (stdout, warnings string) {
+	t.Helper()
 	testutil.RequireRoot(t)
 	env := &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }}
 	res, err := compile.Compile(source.NewFile("test.bt", script), all.Registry(), env, opts)
@@ -39,7 +46,7 @@ func runWith(t *testing.T, script string, opts compile.Options) (stdout, warning
 	}
 	defer obj.Close()
 	var out, warn bytes.Buffer
-	sess, err := runtime.New(obj, output.NewText(&out), &warn)
+	sess, err := runtime.New(obj, newWriter(&out), &warn)
 	if err != nil {
 		t.Fatal(err)
 	}

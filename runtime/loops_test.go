@@ -1,0 +1,107 @@
+package runtime_test
+
+import (
+	"testing"
+
+	"ebtrace/compile"
+	"ebtrace/output"
+	"ebtrace/plan"
+)
+
+// Loops run in the kernel: while with break and continue, for over a
+// range, unroll, and return, which ends the probe.
+func TestLoops(t *testing.T) {
+	got, _ := run(t, `BEGIN {
+	$i = 0;
+	while ($i < 10) {
+		$i++;
+		if ($i % 2 == 0) { continue; }
+		if ($i > 7) { break; }
+		printf("while %d\n", $i);
+	}
+	for ($j : 2..5) { printf("for %d\n", $j); $j = 100; }
+	for ($k : 5..2) { printf("never %d\n", $k); }
+	unroll(3) { @u++; }
+	@last = $i;
+	return;
+	@never = 1;
+}`, plan.DefaultOptions)
+	want := "while 1\nwhile 3\nwhile 5\nwhile 7\nfor 2\nfor 3\nfor 4\n\n\n@last: 9\n\n@u: 3\n" // @never is empty: a blank line
+	if got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
+// A for over a map visits every element with $kv.0 the key and $kv.1 the
+// value, sees and updates the probe's variables, and honours break,
+// continue and return (which ends the probe, not only the loop).
+func TestForMap(t *testing.T) {
+	got, _ := run(t, `BEGIN {
+	@a[1, "one"] = 10; @a[2, "two"] = 20; @a[3, "three"] = 30;
+	@s["x"] = "ex";
+	$sum = 0; $n = 0;
+	for ($kv : @a) {
+		if ($kv.0.0 == 2) { continue; }
+		$sum += $kv.1;
+		$n++;
+		@seen[$kv.0.1] = $kv.1;
+	}
+	@sum = $sum; @n = $n;
+	for ($kv2 : @s) { printf("%s=%s\n", $kv2.0, $kv2.1); }
+	$stops = 0;
+	for ($kv3 : @a) { $stops++; break; }
+	@stops = $stops;
+	for ($kv4 : @a) { for ($kv5 : @s) { return; } }
+	@unreached = 1;
+}`, plan.DefaultOptions)
+	want := "x=ex\n\n\n@a[1, one]: 10\n@a[2, two]: 20\n@a[3, three]: 30\n@n: 2\n@s[x]: ex\n@seen[one]: 10\n@seen[three]: 30\n@stops: 1\n@sum: 40\n\n" // @unreached is empty
+	if got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
+// Tuples as variables, map keys and map values, nested, with strings
+// widened to the longest assigned; print() of any value.
+func TestTuples(t *testing.T) {
+	const script = `BEGIN {
+	$t = (1, "ab");
+	$t = (-2, "abcdef");
+	$t = ($t.0 - 1, $t.1);
+	print($t);
+	print($t.0);
+	print($t.1);
+	print((1, ("x", -2)));
+	print("str");
+	@t[1, "x"] = (2, "y");
+	@u[(3, 4)] = 5;
+	@u[6, 7] = 8;
+	@n[(1, "a"), 2] = ((3, "b"), 4);
+	@v = (7, "seven");
+	print(@u[(3, 4)]);
+	print(@v);
+	print(@t[1, "x"].1);
+}`
+	got, _ := run(t, script, plan.DefaultOptions)
+	want := "(-3, abcdef)\n-3\nabcdef\n(1, (x, -2))\nstr\n5\n@v: (7, seven)\ny\n\n\n" +
+		"@n[(1, a), 2]: ((3, b), 4)\n@t[1, x]: (2, y)\n@u[3, 4]: 5\n@u[6, 7]: 8\n@v: (7, seven)\n"
+	if got != want {
+		t.Errorf("text got:\n%s\nwant:\n%s", got, want)
+	}
+	got, _ = runFormat(t, script, compile.Options{Plan: plan.DefaultOptions}, output.NewJSON)
+	want = `{"type": "value", "data": [-3,"abcdef"]}
+{"type": "value", "data": -3}
+{"type": "value", "data": "abcdef"}
+{"type": "value", "data": [1,["x",-2]]}
+{"type": "value", "data": "str"}
+{"type": "value", "data": 5}
+{"type": "map", "data": {"@v": [7,"seven"]}}
+{"type": "value", "data": "y"}
+{"type": "map", "data": {"@n": {"(1, a),2": [[3,"b"],4]}}}
+{"type": "map", "data": {"@t": {"1,x": [2,"y"]}}}
+{"type": "map", "data": {"@u": {"3,4": 5, "6,7": 8}}}
+{"type": "map", "data": {"@v": [7,"seven"]}}
+`
+	if got != want {
+		t.Errorf("json got:\n%s\nwant:\n%s", got, want)
+	}
+}
