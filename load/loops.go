@@ -25,8 +25,8 @@ const loopHint = "bound it with a counter the verifier can follow, e.g. while ($
 
 // loopError reports a program the verifier rejected because it could not
 // bound one of its loops: at the innermost loop holding the instruction it
-// stopped at, or the probe's first loop when the kernel said no more
-// (EFAULT: some kernels fail a too-complex loop with it and no log).
+// stopped at, or the suspect loop when the kernel said no more (EFAULT:
+// some kernels fail a too-complex loop with it and no log).
 // It returns nil when the rejection is not about a loop.
 func loopError(r *compile.Result, err error) *VerifierError {
 	var ve *ebpf.VerifierError
@@ -43,7 +43,7 @@ func loopError(r *compile.Result, err error) *VerifierError {
 		if len(loops) == 0 {
 			return nil
 		}
-		loop, verdict := loops[0], "the kernel gave up verifying the probe"
+		loop, verdict := suspect(loops), "the kernel gave up verifying the probe"
 		var log []string
 		if hasLog {
 			log = ve.Log
@@ -101,4 +101,28 @@ func innermost(loops []syntax.Stmt, pos *codegen.Position) syntax.Stmt {
 		}
 	}
 	return in
+}
+
+// suspect guesses which loop the verifier could not bound without its
+// log: the first whose bound is not a constant, else the first.
+func suspect(loops []syntax.Stmt) syntax.Stmt {
+	for _, l := range loops {
+		switch l := l.(type) {
+		case *syntax.WhileStmt:
+			if c, ok := l.Cond.(*syntax.BinaryExpr); ok && (isLit(c.X) || isLit(c.Y)) {
+				continue
+			}
+		case *syntax.ForRangeStmt:
+			if isLit(l.Start) && isLit(l.End) {
+				continue
+			}
+		}
+		return l
+	}
+	return loops[0]
+}
+
+func isLit(e syntax.Expr) bool {
+	_, ok := e.(*syntax.IntLit)
+	return ok
 }
