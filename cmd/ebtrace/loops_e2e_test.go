@@ -1,0 +1,45 @@
+package main
+
+import (
+	"path/filepath"
+	"testing"
+
+	"ebtrace/internal/testutil"
+)
+
+// A while loop and a for over a map in END, over counts a tracepoint
+// gathered, and tuples as map values, in text and JSON: the workload
+// writes 1, 2, ... 1024 bytes.
+func TestLoopsAndTuples(t *testing.T) {
+	wl := testutil.Workload(t)
+	comm := filepath.Base(wl)
+	if len(comm) > 15 {
+		comm = comm[:15]
+	}
+	const script = `tracepoint:syscalls:sys_enter_write /pid == cpid/ {
+	@n[args.count % 3]++;
+	@last[args.count % 2] = (args.count, comm);
+}
+END {
+	$total = 0;
+	for ($kv : @n) { $total += $kv.1; }
+	printf("total %d\n", $total);
+	$i = 0;
+	while ($i < 3) { printf("%d: %d\n", $i, @n[$i]); $i++; }
+	print(($total, "writes"));
+}`
+	r := ebtrace(t, "-e", script, "-c", wl+" write 1 1024")
+	r.want(t, 0, "total 1024\n0: 341\n1: 342\n2: 341\n(1024, writes)\n\n\n"+
+		"@last[0]: (1024, "+comm+")\n@last[1]: (1023, "+comm+")\n"+
+		"@n[0]: 341\n@n[2]: 341\n@n[1]: 342\n")
+	r = ebtrace(t, "-f", "json", "-e", script, "-c", wl+" write 1 1024")
+	r.want(t, 0, `{"type": "attached_probes", "data": {"probes": 2}}
+{"type": "printf", "data": "total 1024\n"}
+{"type": "printf", "data": "0: 341\n"}
+{"type": "printf", "data": "1: 342\n"}
+{"type": "printf", "data": "2: 341\n"}
+{"type": "value", "data": [1024,"writes"]}
+{"type": "map", "data": {"@last": {"0": [1024,"`+comm+`"], "1": [1023,"`+comm+`"]}}}
+{"type": "map", "data": {"@n": {"0": 341, "2": 341, "1": 342}}}
+`)
+}
