@@ -1,6 +1,8 @@
 package check
 
 import (
+	"slices"
+
 	"ebtrace/output"
 	"ebtrace/source"
 	"ebtrace/syntax"
@@ -73,6 +75,9 @@ func (c *checker) forMap(s *syntax.ForMapStmt) {
 	case !m.Keyed:
 		c.errorf(s.Map.Sp, "loop", "%s has no keys to iterate over", m.DisplayName()).
 			Hint("for iterates over a map assigned with keys, e.g. @m[pid] = 1")
+	case slices.ContainsFunc(append(slices.Clone(m.Keys), m.Value), needsContext):
+		c.errorf(s.Map.Sp, "loop", "for cannot iterate over %s: its symbols or stacks are resolved only when printed", m.DisplayName()).
+			Hint("print the map with print(%s) instead", m.DisplayName())
 	default:
 		key := types.TupleOf(m.Keys...)
 		if len(m.Keys) == 1 {
@@ -88,6 +93,10 @@ func (c *checker) forMap(s *syntax.ForMapStmt) {
 	c.scope.callback = s
 	c.block(s.Body)
 }
+
+// needsContext reports whether values of t are recorded with the probe's
+// context (stacks) or printed by symbol, which a loop variable cannot hold.
+func needsContext(t types.Type) bool { return t.Kind == types.Sym || t.Kind == types.Stack }
 
 // defineLoopVar gives a loop's variable its type.
 func (c *checker) defineLoopVar(v *syntax.VarExpr, t types.Type) {
