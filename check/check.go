@@ -186,6 +186,7 @@ func (c *checker) instance(in *Instance) {
 		}
 	}
 	c.block(in.Probe.Body)
+	c.retypeVars(in)
 }
 
 func (c *checker) block(b *syntax.Block) {

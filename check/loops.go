@@ -178,3 +178,31 @@ func (c *checker) printValue(e *syntax.CallExpr) {
 		c.errorf(e.Args[0].Span(), "arguments", "print() needs a value or a whole map, and this has no value")
 	}
 }
+
+// retypeVars gives every read of a scratch variable the variable's final
+// type, and tuple elements read from it theirs: a string or tuple variable
+// widens at its longest assignment, which a loop may run before an earlier
+// read in the source.
+func (c *checker) retypeVars(in *Instance) {
+	var nodes []syntax.Node
+	syntax.Inspect(in.Probe, func(n syntax.Node) bool {
+		if n != nil {
+			nodes = append(nodes, n)
+		}
+		return true
+	})
+	for _, n := range slices.Backward(nodes) {
+		switch e := n.(type) {
+		case *syntax.VarExpr:
+			if t, ok := in.Vars[e.Name]; ok {
+				if _, typed := in.Types[e]; typed {
+					in.Types[e] = t
+				}
+			}
+		case *syntax.IndexExpr:
+			if t := in.Types[e.X]; t.Kind == types.Tuple && e.Index < len(t.Fields()) {
+				in.Types[e] = t.Fields()[e.Index]
+			}
+		}
+	}
+}

@@ -105,3 +105,16 @@ func TestTuples(t *testing.T) {
 		t.Errorf("json got:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// A variable read before its longest assignment in the source, but after
+// it in time (a loop's next iteration), is read whole.
+func TestVariableWidensAcrossIterations(t *testing.T) {
+	got, _ := run(t, `BEGIN {
+	$s = "ab"; $t = (1, "ab");
+	unroll(2) { printf("%s\n", $s); print($t); print($t.1); $s = "abcdef"; $t = (2, "abcdef"); }
+}`, plan.DefaultOptions)
+	want := "ab\n(1, ab)\nab\nabcdef\n(2, abcdef)\nabcdef\n\n\n"
+	if got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
