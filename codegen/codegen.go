@@ -61,6 +61,11 @@ type Options struct {
 	// comm is read through bpf_get_current_task_btf() rather than the
 	// slower bpf_get_current_comm().
 	TaskComm int
+	// KernelFunc, when set, returns the BTF ID of a kernel function: for
+	// over a range then uses the kernel's numeric iterator, which the
+	// verifier bounds whatever the range; without it the loop counts
+	// itself, and only ranges the verifier can follow load.
+	KernelFunc func(name string) (btf.TypeID, error)
 }
 
 // Generate compiles instance idx of info.

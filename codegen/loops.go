@@ -1,6 +1,8 @@
 package codegen
 
 import (
+	"slices"
+
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 
@@ -12,6 +14,10 @@ import (
 // the body of a for over a map, which is a callback, they return from it.
 type loop struct {
 	brk, cont string
+	// iter is the slot of the loop's numeric iterator, which return
+	// destroys with the kernel function destroy; 0 without one.
+	iter    int16
+	destroy btf.TypeID
 }
 
 // callback is the state of a for-over-a-map body being compiled as a
@@ -68,9 +74,19 @@ func (g *gen) loopBody(b *syntax.Block, l loop) {
 	g.loops = g.loops[:len(g.loops)-1]
 }
 
-// forRange compiles `for ($i : start..end)`. A hidden counter drives the
-// loop, so assigning $i in the body does not change the iterations.
+// The kernel's numeric iterator (open-coded, Linux 6.4): the verifier
+// checks its loop body once, whatever the range.
+var iterFuncs = [3]string{"bpf_iter_num_new", "bpf_iter_num_next", "bpf_iter_num_destroy"}
+
+// forRange compiles `for ($i : start..end)`, with the kernel's numeric
+// iterator where it has one, else counting itself. Either way the loop
+// keeps its own count, so assigning $i in the body does not change the
+// iterations.
 func (g *gen) forRange(s *syntax.ForRangeStmt) {
+	if ids, ok := g.kernelFuncs(iterFuncs); ok {
+		g.forIter(s, ids)
+		return
+	}
 	counter, end := g.alloc(8), g.alloc(8)
 	g.intExpr(s.Start)
 	g.emit(asm.StoreMem(asm.R10, counter, asm.R0, asm.DWord))
@@ -93,6 +109,58 @@ func (g *gen) forRange(s *syntax.ForRangeStmt) {
 		asm.Ja.Label(head),
 	)
 	g.label(done)
+}
+
+// kernelFuncs resolves kernel functions for kfunc calls; false when any
+// is missing or the target kernel is unknown.
+func (g *gen) kernelFuncs(names [3]string) ([3]btf.TypeID, bool) {
+	var ids [3]btf.TypeID
+	if g.opts.KernelFunc == nil {
+		return ids, false
+	}
+	for i, name := range names {
+		id, err := g.opts.KernelFunc(name)
+		if err != nil {
+			return ids, false
+		}
+		ids[i] = id
+	}
+	return ids, true
+}
+
+// kfuncCall calls the kernel function with BTF ID id.
+func kfuncCall(id btf.TypeID) asm.Instruction {
+	return asm.Instruction{OpCode: asm.OpCode(asm.JumpClass).SetJumpOp(asm.Call), Src: asm.PseudoKfuncCall, Constant: int64(id)}
+}
+
+// forIter compiles a for over a range with a numeric iterator in a stack
+// slot: new(&it, start, end); while (p = next(&it)) { $i = *p; body }
+// destroy(&it). The iterator counts in 32 bits, as the kernel's does.
+func (g *gen) forIter(s *syntax.ForRangeStmt, ids [3]btf.TypeID) {
+	newFn, nextFn, destroyFn := ids[0], ids[1], ids[2]
+	it := g.alloc(8)
+	g.intExpr(s.Start)
+	start := g.spill()
+	g.intExpr(s.End)
+	g.emit(asm.Mov.Reg(asm.R3, asm.R0), asm.LoadMem(asm.R2, asm.R10, start, asm.DWord))
+	g.stackPtr(asm.R1, it)
+	g.emit(kfuncCall(newFn))
+	head, done := g.newLabel("for"), g.newLabel("endfor")
+	g.loopHead(head)
+	g.stackPtr(asm.R1, it)
+	g.emit(
+		kfuncCall(nextFn),
+		asm.JEq.Imm(asm.R0, 0, done),
+		asm.LoadMem(asm.R0, asm.R0, 0, asm.Word),
+		asm.LSh.Imm(asm.R0, 32),
+		asm.ArSh.Imm(asm.R0, 32),
+		asm.StoreMem(asm.R10, g.varSlot(s.Var.Name), asm.R0, asm.DWord),
+	)
+	g.loopBody(s.Body, loop{brk: done, cont: head, iter: it, destroy: destroyFn})
+	g.emit(asm.Ja.Label(head))
+	g.label(done)
+	g.stackPtr(asm.R1, it)
+	g.emit(kfuncCall(destroyFn))
 }
 
 // jump compiles break, continue and return.
@@ -121,6 +189,12 @@ func (g *gen) jump(s *syntax.JumpStmt) {
 // returnProbe ends the probe: in a callback it tells the caller to end it
 // too, and stops the iteration.
 func (g *gen) returnProbe() {
+	for _, l := range slices.Backward(g.loops) {
+		if l.iter != 0 {
+			g.stackPtr(asm.R1, l.iter)
+			g.emit(kfuncCall(l.destroy))
+		}
+	}
 	if g.cb == nil {
 		g.emit(asm.Ja.Label("exit"))
 		return

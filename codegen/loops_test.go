@@ -1,11 +1,19 @@
 package codegen_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
+
+	"ebtrace/compile"
+	"ebtrace/kernel"
+	"ebtrace/plan"
+	"ebtrace/probe"
+	"ebtrace/probe/all"
+	"ebtrace/source"
 )
 
 // offsets maps every symbol of insns to its instruction index.
@@ -144,5 +152,30 @@ func TestTupleKeyIsMultiKey(t *testing.T) {
 		if a[i].OpCode != b[i].OpCode || a[i].Offset != b[i].Offset || a[i].Constant != b[i].Constant {
 			t.Errorf("instruction %d: %v vs %v", i, a[i], b[i])
 		}
+	}
+}
+
+// With kernel functions known, for over a range uses the numeric
+// iterator: new, then next at the loop head, destroy after the loop and
+// before a return leaves it.
+func TestForRangeIterator(t *testing.T) {
+	ids := map[string]btf.TypeID{"bpf_iter_num_new": 101, "bpf_iter_num_next": 102, "bpf_iter_num_destroy": 103}
+	opts := compile.Options{Plan: plan.DefaultOptions, KernelFuncID: func(name string) (btf.TypeID, error) { return ids[name], nil }}
+	env := &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }}
+	res, err := compile.Compile(source.NewFile("t.bt", `BEGIN { for ($i : 0..pid) { if ($i == 5) { return; } @x = $i; } }`), all.Registry(), env, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kfuncs []int64
+	for _, ins := range res.Programs[0].Insns {
+		if ins.IsKfuncCall() {
+			kfuncs = append(kfuncs, ins.Constant)
+		}
+	}
+	if want := []int64{101, 102, 103, 103}; !slices.Equal(kfuncs, want) {
+		t.Errorf("kfunc calls %v, want %v (new, next, destroy on return, destroy after the loop)", kfuncs, want)
+	}
+	if back := backJumps(res.Programs[0].Insns); len(back) != 1 {
+		t.Errorf("backward jumps %v, want one to next", back)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"ebtrace/compile"
+	"ebtrace/kernel"
 	"ebtrace/output"
 	"ebtrace/plan"
 )
@@ -114,6 +115,26 @@ func TestVariableWidensAcrossIterations(t *testing.T) {
 	unroll(2) { printf("%s\n", $s); print($t); print($t.1); $s = "abcdef"; $t = (2, "abcdef"); }
 }`, plan.DefaultOptions)
 	want := "ab\n(1, ab)\nab\nabcdef\n(2, abcdef)\nabcdef\n\n\n"
+	if got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
+// With the kernel's numeric iterator, for over a range loads whatever its
+// bounds, even ones known only at run time, and return inside it destroys
+// the iterator (the verifier refuses the program otherwise).
+func TestForRangeIterator(t *testing.T) {
+	if _, err := kernel.KernelFuncID("bpf_iter_num_new"); err != nil {
+		t.Skipf("no numeric iterator: %v", err)
+	}
+	got, _ := runWith(t, `BEGIN {
+	@n = 1000000;
+	for ($i : 0..@n) { @c++; }
+	for ($j : -2..2) { if ($j == 0) { continue; } printf("j %d\n", $j); }
+	for ($k : 0..@n) { if ($k == 3) { break; } printf("k %d\n", $k); }
+	for ($r : 0..@n) { for ($s : 0..@n) { if ($s == 1) { return; } printf("r %d %d\n", $r, $s); } }
+}`, compile.Options{Plan: plan.DefaultOptions, KernelFuncID: kernel.KernelFuncID})
+	want := "j -2\nj -1\nj 1\nk 0\nk 1\nk 2\nr 0 0\n\n\n@c: 1000000\n@n: 1000000\n"
 	if got != want {
 		t.Errorf("got %q\nwant %q", got, want)
 	}

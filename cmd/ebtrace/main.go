@@ -82,7 +82,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		planOpts.MaxEntries = uint32(n)
 	}
-	res, err := compile.Compile(file, reg, env, compile.Options{Plan: planOpts, TaskCommOffset: kernel.TaskCommOffset})
+	res, err := compile.Compile(file, reg, env, compile.Options{Plan: planOpts, TaskCommOffset: kernel.TaskCommOffset, KernelFuncID: kernel.KernelFuncID})
 	if err != nil {
 		return fail(stderr, err)
 	}
