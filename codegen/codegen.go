@@ -215,9 +215,12 @@ func (g *gen) stmt(s syntax.Stmt) {
 		}
 		g.label(endL)
 	case *syntax.ExprStmt:
-		if g.typeOf(s.X).Kind == types.Str {
+		switch g.typeOf(s.X).Kind {
+		case types.Str:
 			g.strExpr(s.X)
-		} else {
+		case types.Tuple:
+			g.tupleExpr(s.X)
+		default:
 			g.intExpr(s.X)
 		}
 	case *syntax.AssignStmt:

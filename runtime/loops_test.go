@@ -139,3 +139,11 @@ func TestForRangeIterator(t *testing.T) {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
 }
+
+// A tuple evaluated only for its effects still has them.
+func TestTupleStatementEffects(t *testing.T) {
+	got, _ := run(t, `BEGIN { (1, @x++, @x++); }`, plan.DefaultOptions)
+	if want := "\n\n@x: 2\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
