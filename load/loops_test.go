@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+
 	"ebtrace/internal/testutil"
 	"ebtrace/load"
 )
@@ -51,7 +54,7 @@ func TestUnboundedLoop(t *testing.T) {
 // Bounded loops pass: the verifier follows a counter to a constant, and a
 // for over a map is bounded by the kernel's helper.
 func TestBoundedLoops(t *testing.T) {
-	testutil.RequireRoot(t)
+	testutil.RequireHelper(t, ebpf.RawTracepoint, asm.FnForEachMapElem)
 	res := compileScript(t, `BEGIN {
 	$i = 0; while ($i < 100) { @w[$i] = $i; $i++; }
 	for ($j : 0..50) { @f[$j] = (1, "x"); }

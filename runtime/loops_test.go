@@ -3,7 +3,11 @@ package runtime_test
 import (
 	"testing"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+
 	"ebtrace/compile"
+	"ebtrace/internal/testutil"
 	"ebtrace/kernel"
 	"ebtrace/output"
 	"ebtrace/plan"
@@ -37,6 +41,7 @@ func TestLoops(t *testing.T) {
 // value, sees and updates the probe's variables, and honours break,
 // continue and return (which ends the probe, not only the loop).
 func TestForMap(t *testing.T) {
+	testutil.RequireHelper(t, ebpf.RawTracepoint, asm.FnForEachMapElem)
 	got, _ := run(t, `BEGIN {
 	@a[1, "one"] = 10; @a[2, "two"] = 20; @a[3, "three"] = 30;
 	@s["x"] = "ex";

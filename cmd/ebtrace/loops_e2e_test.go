@@ -4,6 +4,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+
 	"ebtrace/internal/testutil"
 )
 
@@ -11,6 +14,7 @@ import (
 // gathered, and tuples as map values, in text and JSON: the workload
 // writes 1, 2, ... 1024 bytes.
 func TestLoopsAndTuples(t *testing.T) {
+	testutil.RequireHelper(t, ebpf.TracePoint, asm.FnForEachMapElem)
 	wl := testutil.Workload(t)
 	comm := filepath.Base(wl)
 	if len(comm) > 15 {
