@@ -499,7 +499,9 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 			return types.String(len(c.cur.Instance.Name()) + 1)
 		}
 		if arg, ok := c.cur.Instance.Builtin(e.Name); ok {
-			c.noContext(e.Sp, e.Name)
+			if arg.Type.Kind != types.Str || arg.Text == "" {
+				c.noContext(e.Sp, e.Name)
+			}
 			c.cur.Args[e] = arg
 			return arg.Type
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -46,4 +47,17 @@ END {
 {"type": "map", "data": {"@last": {"0": [1024,"`+comm+`"], "1": [1023,"`+comm+`"]}}}
 {"type": "map", "data": {"@n": {"0": 341, "2": 341, "1": 342}}}
 `)
+}
+
+// In the body of a for over a map, a uprobe's func (a constant) works
+// but its arguments, read from the context, are refused.
+func TestForMapContext(t *testing.T) {
+	testutil.RequireHelper(t, ebpf.Kprobe, asm.FnForEachMapElem)
+	bin := cTarget(t, "-O0")
+	r := ebtrace(t, "-e", "uprobe:"+bin+":add { @n[arg0] = 1; for ($kv : @n) { @f[func] += $kv.0; } }", "-c", bin+" 3")
+	r.want(t, 0, "\n\n@f[add]: 4\n@n[0]: 1\n@n[1]: 1\n@n[2]: 1\n")
+	r = ebtrace(t, "-e", "uprobe:"+bin+":add { @n[1] = 1; for ($kv : @n) { @a = arg0; } }")
+	if r.code == 0 || !strings.Contains(r.stderr, "arg0 cannot be used in the body of the for loop over a map on line 1") {
+		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
 }
