@@ -7,7 +7,9 @@
 // whole program; every integer expression leaves its value in r0; strings
 // live in 8-byte aligned, zero-padded stack buffers and expressions yield the
 // buffer's offset. Intermediate values that must survive a helper call are
-// spilled to stack slots, which a statement releases when it ends.
+// spilled to stack slots, which a statement releases when it ends. Loops
+// jump back to their head; the body of a for over a map becomes a callback
+// function appended after the program (see loops.go).
 package codegen
 
 import (
