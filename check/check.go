@@ -168,6 +168,7 @@ type checker struct {
 	diag     *source.Diagnostics
 	learning bool // first walk: learn map definitions, report nothing
 	cur      *Instance
+	scope    loopScope
 }
 
 func (c *checker) errorf(sp source.Span, code, format string, args ...any) *source.Diagnostic {
@@ -199,12 +200,14 @@ func (c *checker) instance(in *Instance) {
 	in.Layouts = map[syntax.Expr]Layout{}
 	in.CNames = map[syntax.Expr]string{}
 	c.cur = in
+	c.scope = loopScope{}
 	if in.Probe.Pred != nil {
 		if t := c.expr(in.Probe.Pred); t.Kind != types.Void && !t.IsInt() {
 			c.errorf(in.Probe.Pred.Span(), "type", "a predicate must be an integer, not %s", t)
 		}
 	}
 	c.block(in.Probe.Body)
+	c.retypeVars(in)
 }
 
 func (c *checker) block(b *syntax.Block) {
@@ -235,6 +238,8 @@ func (c *checker) stmt(s syntax.Stmt) {
 		c.expr(s.X)
 	case *syntax.AssignStmt:
 		c.assign(s)
+	case *syntax.WhileStmt, *syntax.UnrollStmt, *syntax.ForRangeStmt, *syntax.ForMapStmt, *syntax.JumpStmt:
+		c.loopStmt(s)
 	}
 }
 
@@ -286,9 +291,7 @@ func (c *checker) assign(s *syntax.AssignStmt) {
 				c.errorf(s.Value.Span(), "type", "$%s is %s; it cannot also hold %s", target.Name, old, t)
 				return
 			}
-			if t.Kind == types.Str && t.Size > old.Size {
-				c.cur.Vars[target.Name] = t
-			}
+			c.cur.Vars[target.Name] = types.Widen(old, t)
 		} else {
 			c.cur.Vars[target.Name] = t
 		}
@@ -312,7 +315,7 @@ func (c *checker) assign(s *syntax.AssignStmt) {
 		switch {
 		case t.IsInt():
 			c.defineMap(target, output.Scalar, keys, types.Int64)
-		case t.Kind == types.Str || t.Kind == types.Sym || t.Kind == types.Stack || t.Kind == types.Buf || t.Kind == types.Time || t.Kind == types.Text:
+		case t.Kind == types.Str || t.Kind == types.Sym || t.Kind == types.Stack || t.Kind == types.Buf || t.Kind == types.Time || t.Kind == types.Text || t.Kind == types.Tuple:
 			m := c.defineMap(target, output.String, keys, t)
 			if m.Kind == output.String && !types.Same(m.Value, t) {
 				c.errorf(s.Value.Span(), "map-type", "%s holds %s; it cannot also hold %s", m.DisplayName(), m.Value, t)
@@ -329,7 +332,8 @@ func (c *checker) intOperand(e syntax.Expr, op string) {
 	}
 }
 
-// keys types a map's subscripts.
+// keys types a map's subscripts. A single tuple subscript is the key
+// parts themselves: @m[(1, 2)] is @m[1, 2].
 func (c *checker) keys(m *syntax.MapExpr) []types.Type {
 	var out []types.Type
 	for _, k := range m.Keys {
@@ -339,9 +343,14 @@ func (c *checker) keys(m *syntax.MapExpr) []types.Type {
 			out = append(out, types.UInt64)
 		case types.Str, types.Sym, types.Stack, types.Text:
 			out = append(out, t)
+		case types.Tuple:
+			if len(m.Keys) == 1 {
+				return t.Fields()
+			}
+			out = append(out, t)
 		default:
 			if !reported {
-				c.errorf(k.Span(), "type", "a map key must be an integer, a string, a symbol or a stack")
+				c.errorf(k.Span(), "type", "a map key must be an integer, a string, a symbol, a stack or a tuple")
 			}
 			out = append(out, types.UInt64)
 		}
@@ -359,13 +368,17 @@ func (c *checker) defineMap(e *syntax.MapExpr, kind output.Kind, keys []types.Ty
 	}
 	if m.Kind != kind {
 		line, _ := c.info.Program.File.Position(m.Def.Start)
+		had := kindName(m.Kind)
+		if m.Value.Kind == types.Tuple {
+			had = "a tuple"
+		}
 		c.errorf(e.Sp, "map-type", "%s was assigned %s on line %d; it cannot also hold %s",
-			m.DisplayName(), kindName(m.Kind), line, kindName(kind))
+			m.DisplayName(), had, line, kindName(kind))
 		return m
 	}
 	c.unifyKeys(m, e, keys)
-	if (value.Kind == types.Str || value.Kind == types.Buf) && value.Size > m.Value.Size {
-		m.Value = value
+	if types.Same(m.Value, value) {
+		m.Value = types.Widen(m.Value, value)
 	}
 	return m
 }
@@ -380,9 +393,7 @@ func (c *checker) unifyKeys(m *Map, e *syntax.MapExpr, keys []types.Type) {
 			c.errorf(e.Keys[i].Span(), "map-key", "key %d of %s is %s here but %s elsewhere", i+1, m.DisplayName(), k, m.Keys[i])
 			continue
 		}
-		if k.Kind == types.Str && k.Size > m.Keys[i].Size {
-			m.Keys[i] = k
-		}
+		m.Keys[i] = types.Widen(m.Keys[i], k)
 	}
 }
 
@@ -510,12 +521,16 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 			return t
 		}
 		if space, ok := stackBuiltins[e.Name]; ok {
+			c.noContext(e.Sp, e.Name)
 			return types.StackOf(space, c.info.Config.StackMode, DefaultStackDepth)
 		}
 		if e.Name == "probe" {
 			return types.String(len(c.cur.Instance.Name()) + 1)
 		}
 		if arg, ok := c.cur.Instance.Builtin(e.Name); ok {
+			if arg.Type.Kind != types.Str || arg.Text == "" {
+				c.noContext(e.Sp, e.Name)
+			}
 			c.cur.Args[e] = arg
 			return arg.Type
 		}
@@ -580,6 +595,10 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 		return c.sizeof(e)
 	case *syntax.OffsetofExpr:
 		return c.offsetof(e)
+	case *syntax.TupleExpr:
+		return c.tupleExpr(e)
+	case *syntax.TupleIndex:
+		return c.indexExpr(e)
 	case *syntax.CondExpr:
 		if t, reported := c.exprReported(e.Cond); !t.IsInt() && !reported {
 			c.errorf(e.Cond.Span(), "type", "a condition must be an integer, not %s", t)
@@ -600,6 +619,10 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 		}
 		if a.IsInt() {
 			return types.Int64
+		}
+		if a.Kind == types.Tuple {
+			c.errorf(e.Span(), "type", "?: cannot choose between tuples in this version").
+				Hint("use if and else to assign one tuple or the other")
 		}
 		return a
 	}
@@ -655,6 +678,7 @@ func (c *checker) field(e *syntax.FieldExpr) types.Type {
 		return c.member(e)
 	}
 	c.cur.Types[e.X] = types.None
+	c.noContext(e.Span(), "args."+e.Name)
 	arg, err := c.cur.Instance.Arg(e.Name)
 	if err != nil {
 		var pe *probe.Error
@@ -763,6 +787,7 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 	case "buf", "strlen", "strncmp", "strcontains", "strftime", "join":
 		return c.stringCall(e)
 	case "kstack", "ustack":
+		c.noContext(e.Sp, e.Fun+"()")
 		return c.stack(e)
 	case "ksym", "usym":
 		if t, reported := c.exprReported(e.Args[0]); !t.IsInt() && !reported {
@@ -796,6 +821,10 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 		return types.None
 	case "clear", "zero", "print":
 		m, ok := e.Args[0].(*syntax.MapExpr)
+		if e.Fun == "print" && (!ok || m.Keys != nil) {
+			c.printValue(e)
+			return types.None
+		}
 		if !ok || m.Keys != nil {
 			c.errorf(e.Args[0].Span(), "arguments", "%s() takes a whole map such as @x", e.Fun)
 			return types.None
@@ -935,6 +964,9 @@ func (c *checker) printf(e *syntax.CallExpr) {
 		v := verbs[i]
 		switch {
 		case t.Kind == types.Void:
+		case t.Kind == types.Tuple:
+			c.errorf(a.Span(), "printf", "printf() cannot format a tuple").
+				Hint("print it with print(), or pass its elements: $t.0, $t.1")
 		case v.WantsBuffer() || t.Kind == types.Buf:
 			c.bufferVerb(a, v, t)
 		case v.WantsString() && printsAsText(t):

@@ -272,12 +272,6 @@ func (c *checker) member(e *syntax.FieldExpr) types.Type {
 	return c.memoryType(f.Type, x.AddrSpace, e.Span())
 }
 
-// text is e's source text.
-func (c *checker) text(e syntax.Expr) string {
-	sp := e.Span()
-	return c.info.Program.File.Text[sp.Start:sp.End]
-}
-
 // index types `X[I]` on pointers and arrays.
 func (c *checker) index(e *syntax.IndexExpr) types.Type {
 	x, reported := c.exprReported(e.X)

@@ -9,7 +9,9 @@
 // buffer's offset. Intermediate values that must survive a helper call are
 // spilled to stack slots, which a statement releases when it ends. A probe
 // whose frame outgrows the BPF stack keeps it in a per-CPU scratch map
-// instead (scratch.go), addressed the same way.
+// instead (scratch.go), addressed the same way. Loops jump back to their
+// head; the body of a for over a map becomes a callback function appended
+// after the program (see loops.go), as does len(@map)'s.
 package codegen
 
 import (
@@ -19,6 +21,7 @@ import (
 	"slices"
 
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 
 	"ebtrace/check"
 	"ebtrace/output"
@@ -33,8 +36,8 @@ import (
 const StackSize = 512
 
 // maxJump is the farthest a BPF jump reaches, in instructions (its offset
-// is a signed 16-bit field); every jump ebtrace emits is forward, so a
-// program no longer than this has all of them in range.
+// is a signed 16-bit field); no jump spans more than the whole program, so
+// a program no longer than this has all of them in range.
 const maxJump = 1<<15 - 1
 
 // Position is attached to each instruction as its source; it prints as
@@ -62,6 +65,11 @@ type Options struct {
 	// comm is read through bpf_get_current_task_btf() rather than the
 	// slower bpf_get_current_comm().
 	TaskComm int
+	// KernelFunc, when set, returns the BTF ID of a kernel function: for
+	// over a range then uses the kernel's numeric iterator, which the
+	// verifier bounds whatever the range; without it the loop counts
+	// itself, and only ranges the verifier can follow load.
+	KernelFunc func(name string) (btf.TypeID, error)
 }
 
 // Generate compiles instance idx of info.
@@ -81,6 +89,7 @@ func Generate(info *check.Info, p *plan.Plan, idx int, opts Options) (asm.Instru
 		g.emit(asm.JNE.Imm(asm.R1, 0, "exit"))
 	}
 	g.allocVars()
+	g.varsSize = g.depth
 	if in.Probe.Pred != nil {
 		g.at(in.Probe.Pred.Span())
 		g.intExpr(in.Probe.Pred)
@@ -92,17 +101,20 @@ func Generate(info *check.Info, p *plan.Plan, idx int, opts Options) (asm.Instru
 	if g.maxDepth > StackSize {
 		g.moveFrameToScratch()
 	}
-	// The callbacks are subprograms of their own, with their own
-	// frames: they are appended after the frame may have moved.
-	if g.callbacks {
-		g.insns = withCallbacks(g.insns, Position{info.Program.File, in.Probe.Sp})
-	}
 	if n := g.insns.Size() / asm.InstructionSize; n > maxJump {
 		g.diag.Add(in.Probe.Sp, "too-large", "this probe compiles to %d BPF instructions; jumps within a program reach at most %d", n, maxJump).
 			Hint("split the work across several probes, or compare shorter strings")
 	}
 	if err := g.diag.Err(); err != nil {
 		return nil, err
+	}
+	// Callbacks are functions of their own, with their own frames: they
+	// are appended after the probe's frame may have moved.
+	if len(g.funcs) > 0 {
+		g.insns[0] = btf.WithFuncMetadata(g.insns[0], mainFunc())
+		for _, f := range g.funcs {
+			g.insns = append(g.insns, f...)
+		}
 	}
 	return g.insns, nil
 }
@@ -126,8 +138,11 @@ type gen struct {
 	maxDepth int
 	vars     map[string]int16
 	diag     *source.Diagnostics
-	// callbacks is set when len(@map) needs its callback subprogram.
-	callbacks bool
+
+	varsSize int                // bytes of stack the scratch variables take, from r10 down
+	loops    []loop             // enclosing while and for loops, innermost last
+	cb       *callback          // the for over a map whose body this is; nil in the probe
+	funcs    []asm.Instructions // callbacks, appended after the program
 }
 
 func (g *gen) at(sp source.Span) { g.pos = sp }
@@ -159,9 +174,9 @@ func (g *gen) newLabel(what string) string {
 	return fmt.Sprintf("%s_%d", what, g.labels)
 }
 
-// label makes name the target of the next instruction. Every jump is
-// forward, so a label no emitted jump targets is dropped, and code after it
-// stays unreachable if it was.
+// label makes name the target of the next instruction. A label no emitted
+// jump targets is dropped, and code after it stays unreachable if it was:
+// jumps are forward except a loop's, whose head loopHead places.
 func (g *gen) label(name string) {
 	if !g.targets[name] {
 		return
@@ -214,13 +229,18 @@ func (g *gen) stmt(s syntax.Stmt) {
 		}
 		g.label(endL)
 	case *syntax.ExprStmt:
-		if g.typeOf(s.X).Kind == types.Str {
+		switch g.typeOf(s.X).Kind {
+		case types.Str:
 			g.strExpr(s.X)
-		} else {
+		case types.Tuple:
+			g.tupleExpr(s.X)
+		default:
 			g.intExpr(s.X)
 		}
 	case *syntax.AssignStmt:
 		g.assign(s)
+	case *syntax.WhileStmt, *syntax.UnrollStmt, *syntax.ForRangeStmt, *syntax.ForMapStmt, *syntax.JumpStmt:
+		g.loopStmt(s)
 	}
 }
 
@@ -237,6 +257,10 @@ func (g *gen) assign(s *syntax.AssignStmt) {
 		}
 		if t.Kind == types.Text {
 			g.textTo(s.Value, slot, t)
+			return
+		}
+		if t.Kind == types.Tuple {
+			g.assignTuple(s.Value, slot, t)
 			return
 		}
 		g.intExpr(s.Value)
@@ -368,6 +392,10 @@ func (g *gen) key(e *syntax.MapExpr, m *plan.Map) int16 {
 		g.zero(off, m.KeySize)
 		return off
 	}
+	if len(e.Keys) == 1 && g.typeOf(e.Keys[0]).Kind == types.Tuple {
+		g.keyTuple(e.Keys[0], off, m)
+		return off
+	}
 	for i, k := range e.Keys {
 		part := m.Keys[i]
 		g.valueTo(k, off+int16(part.Offset), part.Type)
@@ -390,6 +418,9 @@ func (g *gen) valueTo(e syntax.Expr, dst int16, t types.Type) {
 		return
 	case types.Text:
 		g.textTo(e, dst, t)
+		return
+	case types.Tuple:
+		g.tupleTo(e, dst, t)
 		return
 	}
 	if call, ok := e.(*syntax.CallExpr); ok && t.Kind == types.Sym {
@@ -754,6 +785,8 @@ func (g *gen) intExpr(e syntax.Expr) {
 		g.label(end)
 	case *syntax.CallExpr:
 		g.call(e)
+	case *syntax.TupleIndex:
+		g.indexInt(e)
 	}
 }
 
@@ -995,6 +1028,9 @@ func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 		return g.strArg(g.in.Args[e], size)
 	case *syntax.IndexExpr:
 		return g.memoryString(e, size)
+	case *syntax.TupleIndex:
+		off, _ := g.tupleExpr(e)
+		return off, size
 	case *syntax.CallExpr:
 		if e.Fun == "path" {
 			return g.path(e)
@@ -1145,8 +1181,14 @@ func (g *gen) call(e *syntax.CallExpr) {
 		g.printf(e)
 	case "exit":
 		g.event(e, nil, true)
-		g.emit(asm.Ja.Label("exit"))
-	case "print", "clear", "zero":
+		g.returnProbe()
+	case "print":
+		if ev, ok := g.plan.Sites[plan.Site{Instance: g.idx, Call: e}]; ok && g.plan.Events[ev].Kind == plan.PrintValue {
+			g.printValue(e)
+			return
+		}
+		g.event(e, nil, true)
+	case "clear", "zero":
 		g.event(e, nil, true)
 	case "kaddr":
 		g.emit(asm.LoadImm(asm.R0, int64(g.info.Consts[e]), asm.DWord))

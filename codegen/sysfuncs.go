@@ -1,7 +1,6 @@
 package codegen
 
 import (
-	"fmt"
 	"net"
 
 	"github.com/cilium/ebpf/asm"
@@ -51,41 +50,23 @@ func (g *gen) sysCall(e *syntax.CallExpr) {
 	}
 }
 
-// countCallback is the label of the bpf_for_each_map_elem callback that
-// len(@map) uses: it returns 0, so every element is visited, and the
-// helper returns how many were.
-const countCallback = "len_callback"
-
-// mapLength leaves the number of elements of m in r0.
+// mapLength leaves the number of elements of m in r0: bpf_for_each_map_elem
+// with a callback that returns 0, so every element is visited, returns how
+// many were. Each use has its own callback, appended after the program.
 func (g *gen) mapLength(m *plan.Map) {
-	g.callbacks = true
+	fn := g.newLabel("ebt_len")
 	g.emit(
 		mapPtr(asm.R1, m.BPFName),
-		asm.Instruction{OpCode: asm.LoadImmOp(asm.DWord), Dst: asm.R2, Src: asm.PseudoFunc, Constant: -1}.WithReference(countCallback),
+		asm.Instruction{OpCode: asm.LoadImmOp(asm.DWord), Dst: asm.R2, Src: asm.PseudoFunc, Constant: -1}.WithReference(fn),
 		asm.Mov.Imm(asm.R3, 0),
 		asm.Mov.Imm(asm.R4, 0),
 		asm.FnForEachMapElem.Call(),
 	)
-}
-
-// withCallbacks appends the callback subprogram and gives both functions
-// the BTF the kernel needs before it accepts a callback (func_info). The
-// callback is tagged with src: every function needs line info once one
-// has it.
-func withCallbacks(insns asm.Instructions, src fmt.Stringer) asm.Instructions {
-	ptr := &btf.Pointer{Target: &btf.Void{}}
-	long := &btf.Int{Name: "long", Size: 8, Encoding: btf.Signed}
-	main := &btf.Func{Name: "probe", Linkage: btf.GlobalFunc, Type: &btf.FuncProto{
-		Return: &btf.Int{Name: "int", Size: 4, Encoding: btf.Signed}, Params: []btf.FuncParam{{Name: "ctx", Type: ptr}},
-	}}
-	cb := &btf.Func{Name: countCallback, Linkage: btf.StaticFunc, Type: &btf.FuncProto{
-		Return: long, Params: []btf.FuncParam{{Name: "map", Type: ptr}, {Name: "key", Type: ptr}, {Name: "value", Type: ptr}, {Name: "ctx", Type: ptr}},
-	}}
-	insns[0] = btf.WithFuncMetadata(insns[0], main)
-	return append(insns,
-		btf.WithFuncMetadata(asm.Mov.Imm(asm.R0, 0).WithSymbol(countCallback), cb).WithSource(src),
+	src := Position{g.info.Program.File, g.pos}
+	g.funcs = append(g.funcs, asm.Instructions{
+		btf.WithFuncMetadata(asm.Mov.Imm(asm.R0, 0).WithSymbol(fn), callbackFunc(fn)).WithSource(src),
 		asm.Return().WithSource(src),
-	)
+	})
 }
 
 // stackLength leaves the number of frames of the current kstack or
@@ -124,7 +105,7 @@ func (g *gen) textTo(e syntax.Expr, dst int16, t types.Type) {
 		g.emit(asm.FnGetCurrentUidGid.Call(), asm.Mov.Reg32(asm.R0, asm.R0), asm.StoreMem(asm.R10, dst, asm.R0, asm.DWord))
 		return
 	case *syntax.VarExpr:
-		g.copyWords(dst, g.varSlot(e.Name), size)
+		g.copyStack(dst, g.varSlot(e.Name), size)
 		return
 	case *syntax.MapExpr:
 		g.readMapValue(e, dst, size)
@@ -183,8 +164,8 @@ func (g *gen) textCall(e *syntax.CallExpr, dst int16, t types.Type) {
 	}
 }
 
-// copyWords copies size bytes (whole words) of stack from src to dst.
-func (g *gen) copyWords(dst, src int16, size int) {
+// copyStack copies size bytes (whole words) of stack from src to dst.
+func (g *gen) copyStack(dst, src int16, size int) {
 	if dst == src {
 		return
 	}

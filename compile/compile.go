@@ -9,6 +9,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 
 	"ebtrace/check"
 	"ebtrace/codegen"
@@ -44,6 +45,9 @@ type Options struct {
 	// task_struct if the script uses comm (see kernel.TaskCommOffset);
 	// on error the code falls back to bpf_get_current_comm().
 	TaskCommOffset func() (int, error)
+	// KernelFuncID, when set, resolves kernel functions that the code may
+	// call (see codegen.Options.KernelFunc).
+	KernelFuncID func(name string) (btf.TypeID, error)
 }
 
 // Compile compiles file. Script problems come back as *source.Diagnostics;
@@ -59,7 +63,7 @@ func Compile(file *source.File, reg *probe.Registry, env *probe.Env, opts Option
 		return r, err
 	}
 	r.Plan = plan.New(r.Info, planOptions(opts.Plan, r.Info.Config))
-	var gopts codegen.Options
+	gopts := codegen.Options{KernelFunc: opts.KernelFuncID}
 	if opts.TaskCommOffset != nil && usesComm(ast) {
 		if off, err := opts.TaskCommOffset(); err == nil {
 			gopts.TaskComm = off

@@ -150,6 +150,9 @@ func Load(r *compile.Result, cfg Config) (*Object, error) {
 
 // explain turns a load failure into a script diagnostic or a clear error.
 func explain(r *compile.Result, err error) error {
+	if lerr := loopError(r, err); lerr != nil {
+		return lerr
+	}
 	var ve *ebpf.VerifierError
 	if errors.As(err, &ve) && len(ve.Log) > 0 {
 		if verr := verifierError(r, err, ve); verr != nil {

@@ -24,6 +24,27 @@ func (j *jsonw) Join(s string) {
 	j.w.WriteString(`{"type": "join", "data": ` + quote(s) + "}\n")
 }
 
+// Value writes {"type": "value", "data": V}; a tuple is an array.
+func (j *jsonw) Value(v any) {
+	j.w.WriteString(`{"type": "value", "data": ` + jsonOf(v) + "}\n")
+}
+
+// jsonOf is a value in JSON: strings quoted, tuples as arrays without
+// spaces, as bpftrace writes them.
+func jsonOf(v any) string {
+	switch x := v.(type) {
+	case string:
+		return quote(x)
+	case Tuple:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = jsonOf(e)
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	}
+	return number(v)
+}
+
 func (j *jsonw) Lost(events uint64) {
 	fmt.Fprintf(j.w, `{"type": "lost_events", "data": {"events": %d}}`+"\n", events)
 }
@@ -72,8 +93,7 @@ func (j *jsonw) Print(m *Map) {
 func jsonValue(m *Map, v any) string {
 	switch m.Kind {
 	case String:
-		s, _ := v.(string)
-		return quote(s)
+		return jsonOf(v)
 	case Stats:
 		s, _ := v.(StatsValue)
 		return fmt.Sprintf(`{"count": %d, "average": %d, "total": %d}`, s.Count, average(s), s.Total)

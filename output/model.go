@@ -42,15 +42,18 @@ type Map struct {
 	LMin, LMax, LStep int64
 }
 
-// Entry is one key and its value. Key parts are int64, uint64 or string.
-// Value is int64 or uint64 (Scalar, Count, Sum, Min, Max, Avg), string
-// (String), StatsValue (Stats), or HistValue (Hist, LHist). An Avg value
+// Entry is one key and its value. Key parts are int64, uint64, string or
+// Tuple. Value is int64 or uint64 (Scalar, Count, Sum, Min, Max, Avg),
+// string or Tuple (String), StatsValue (Stats), or HistValue (Hist, LHist). An Avg value
 // is the mean itself, divided already and truncated toward zero. A map
 // that is not Keyed has at most one entry, with a nil Key.
 type Entry struct {
 	Key   []any
 	Value any
 }
+
+// Tuple is a tuple value: its elements are int64, uint64, string or Tuple.
+type Tuple []any
 
 // StatsValue is a stats() aggregate.
 type StatsValue struct {

@@ -68,6 +68,20 @@ var goldens = []struct {
 		},
 	},
 	{
+		name: "tuples",
+		prog: `@t[1, "x"] = (2, "y"); $t = (1, "a", 3); print($t); print(1); print("s"); print((1,(2,"z"))); @v = (-1, "q");`,
+		run: func(w Writer) {
+			w.Value(Tuple{int64(1), "a", int64(3)})
+			w.Value(int64(1))
+			w.Value("s")
+			w.Value(Tuple{int64(1), Tuple{int64(2), "z"}})
+			w.End([]*Map{
+				single("@v", String, Tuple{int64(-1), "q"}),
+				keyed("@t", String, e(Tuple{int64(2), "y"}, int64(1), "x")),
+			})
+		},
+	},
+	{
 		name: "none",
 		prog: ``,
 		run:  func(w Writer) { w.End(nil) },

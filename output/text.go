@@ -20,6 +20,9 @@ func (t *text) Printf(s string) { t.w.WriteString(s) }
 // Join writes the joined elements on a line of their own.
 func (t *text) Join(s string) { t.w.WriteString(s + "\n") }
 
+// Value writes a print()ed value on a line of its own.
+func (t *text) Value(v any) { t.w.WriteString(textValue(v) + "\n") }
+
 func (t *text) Lost(events uint64) {
 	t.w.WriteString("Lost " + strconv.FormatUint(events, 10) + " events\n")
 }
@@ -49,8 +52,7 @@ func (t *text) Print(m *Map) {
 			s, _ := e.Value.(StatsValue)
 			fmt.Fprintf(t.w, "%scount %d, average %d, total %d\n", head, s.Count, average(s), s.Total)
 		case String:
-			s, _ := e.Value.(string)
-			t.w.WriteString(head + s + "\n")
+			t.w.WriteString(head + textValue(e.Value) + "\n")
 		default:
 			t.w.WriteString(head + number(e.Value) + "\n")
 		}

@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Writer receives everything a running script prints. Output is buffered;
@@ -20,6 +21,9 @@ type Writer interface {
 	Join(text string)
 	// Print writes one map, as print(@x) does mid-run.
 	Print(m *Map)
+	// Value writes one value, as print() of a non-map does: an integer,
+	// a string or a Tuple.
+	Value(v any)
 	// End writes the maps printed at exit, in name order.
 	End(maps []*Map)
 	// Lost reports events the kernel dropped.
@@ -157,10 +161,29 @@ func keyBits(part any) uint64 {
 // keyPart is one key part as bpftrace shows it. bpftrace reads every 64-bit
 // integer key as signed, so a uint64 key above MaxInt64 shows as negative.
 func keyPart(part any) string {
-	if s, ok := part.(string); ok {
-		return s
+	switch x := part.(type) {
+	case string:
+		return x
+	case Tuple:
+		return textValue(x)
 	}
 	return strconv.FormatInt(int64(keyBits(part)), 10)
+}
+
+// textValue shows a value as bpftrace's text output does: a tuple as
+// (1, abc), strings bare.
+func textValue(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case Tuple:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = textValue(e)
+		}
+		return "(" + strings.Join(parts, ", ") + ")"
+	}
+	return number(v)
 }
 
 // number formats an integer value, uint64 as unsigned.

@@ -144,6 +144,9 @@ const (
 	HelperError EventKind = "helper_error"
 )
 
+// PrintValue is print() of a value rather than a map: Args holds it.
+const PrintValue EventKind = "value"
+
 // Event is one event-producing site.
 type Event struct {
 	ID     int
@@ -299,6 +302,16 @@ func (p *Plan) addEvent(info *check.Info, idx int, in *check.Instance, call *syn
 	case "exit":
 		ev.Kind = Exit
 	case "print", "clear", "zero":
+		if m, ok := call.Args[0].(*syntax.MapExpr); call.Fun == "print" && (!ok || m.Keys != nil) {
+			t := in.Types[call.Args[0]]
+			if t.Kind == types.Ptr {
+				t = types.UInt64
+			}
+			ev.Kind = PrintValue
+			ev.Args = []Part{{Offset: ev.Size, Type: t}}
+			ev.Size += PartSize(t)
+			break
+		}
 		ev.Kind = EventKind(call.Fun)
 		ev.Map = call.Args[0].(*syntax.MapExpr).Name
 	case "join":

@@ -126,6 +126,8 @@ func (s *Session) handle(raw []byte) error {
 		s.out.Printf(s.formatted(ev, raw))
 	case plan.Join:
 		s.out.Join(joined(raw, ev))
+	case plan.PrintValue:
+		s.out.Value(s.sym.value(raw[ev.Args[0].Offset:], ev.Args[0].Type, printfIndent))
 	case plan.Exit:
 		s.exited = true
 	case plan.Print:

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"ebtrace/load"
+	"ebtrace/output"
 	"ebtrace/plan"
 	"ebtrace/symbols"
 	"ebtrace/types"
@@ -183,9 +184,17 @@ func (s *symbolizer) stack(t types.Type, id uint32) []uint64 {
 // value decodes one record part, rendering symbols and stacks as text with
 // stack frames indented by indent.
 func (s *symbolizer) value(b []byte, t types.Type, indent string) any {
-	if t.Kind == types.Sym || t.Kind == types.Stack {
+	switch t.Kind {
+	case types.Sym, types.Stack:
 		text, _ := s.render(b, t, indent)
 		return text
+	case types.Tuple:
+		fields := t.Fields()
+		tuple := make(output.Tuple, len(fields))
+		for i, f := range fields {
+			tuple[i] = s.value(b[t.FieldOffset(i):], f, indent)
+		}
+		return tuple
 	}
 	if t.Kind == types.Text {
 		return renderText(b, t)

@@ -17,7 +17,10 @@ import (
 // decimal, Go-quoted strings, bare identifiers, $name, $1 and $#, (map NAME KEY...)
 // with NAME @ for the anonymous map, (. X name), (-> X name),
 // (call NAME ARG...), (OP X) for unary operators, (pre++ X), (post-- X) and
-// so on, (OP X Y) for binary operators and (? COND THEN ELSE).
+// so on, (OP X Y) for binary operators and (? COND THEN ELSE). Loops are
+// (while COND (block ...)), (unroll N (block ...)), (for $v START END
+// (block ...)) and (for $v (map NAME) (block ...)); break, continue and
+// return are (break) and so on; tuples are (tuple X...) and x.N is (. X N).
 func Dump(p *Program) string {
 	var b strings.Builder
 	if p.Config != nil {
@@ -85,6 +88,29 @@ func dump(b *strings.Builder, n Node) {
 			sub(n.Else)
 			b.WriteByte(')')
 		}
+	case *WhileStmt:
+		open("while")
+		sub(n.Cond, n.Body)
+	case *UnrollStmt:
+		open("unroll")
+		sub(n.Count, n.Body)
+	case *ForRangeStmt:
+		open("for")
+		sub(n.Var, n.Start, n.End, n.Body)
+	case *ForMapStmt:
+		open("for")
+		sub(n.Var, n.Map, n.Body)
+	case *JumpStmt:
+		open(n.Keyword)
+	case *TupleExpr:
+		open("tuple")
+		for _, e := range n.Elems {
+			sub(e)
+		}
+	case *TupleIndex:
+		open(".")
+		sub(n.X)
+		b.WriteString(" " + strconv.Itoa(n.Index))
 	case *IntLit:
 		b.WriteString(strconv.FormatUint(n.Value, 10))
 		return

@@ -354,7 +354,7 @@ func (p *parser) block(advance bool) *Block {
 		}
 		b.Stmts = append(b.Stmts, st)
 		switch st.(type) {
-		case *IfStmt, *Block:
+		case *IfStmt, *Block, *WhileStmt, *UnrollStmt, *ForRangeStmt, *ForMapStmt:
 			// At the end of the file the unclosed block has been reported
 			// already; staying quiet keeps the enclosing ones from repeating it.
 			if p.tok.kind != tEOF {
@@ -428,6 +428,12 @@ func (p *parser) stmt() Stmt {
 		return p.ifStmt()
 	case p.is("{"):
 		return p.block(true)
+	case p.is("while"), p.is("for"), p.is("unroll"):
+		return p.loopStmt()
+	case p.is("break"), p.is("continue"), p.is("return"):
+		st := &JumpStmt{Keyword: p.tok.text, Sp: p.tok.sp}
+		p.next()
+		return st
 	case p.is("else"):
 		p.errorf(p.tok.sp, "'else' without a matching 'if'")
 		p.bail()
@@ -575,6 +581,12 @@ func (p *parser) postfix() Expr {
 			p.next()
 		case ".", "->":
 			p.next()
+			if op.text == "." && p.tok.kind == tInt {
+				x = p.tupleIndex(x)
+				full.End = p.tok.sp.End
+				p.next()
+				continue
+			}
 			if p.tok.kind != tIdent && p.tok.kind != tKeyword {
 				p.errorf(p.tok.sp, "expected a field name after '%s', found %s", op.text, describe(p.tok))
 				p.bail()
@@ -643,14 +655,7 @@ func (p *parser) primary() (Expr, source.Span) {
 		return m, m.Sp
 	case tPunct:
 		if t.text == "(" {
-			p.next()
-			if p.castAhead() {
-				x := p.cast(t.sp.Start)
-				return x, x.Span()
-			}
-			x := p.expr()
-			p.expect(")", " to close '('")
-			return x, span(t.sp.Start, p.prev)
+			return p.parenOrTuple(t)
 		}
 	}
 	d := p.errorf(t.sp, "expected an expression, found %s", describe(t))

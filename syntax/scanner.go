@@ -16,7 +16,7 @@ const (
 	tEOF     tokKind = iota
 	tIllegal         // a lexical error, already reported
 	tIdent
-	tKeyword // if, else
+	tKeyword // see keywords
 	tInt
 	tString
 	tVar   // $name
@@ -34,11 +34,17 @@ type token struct {
 	num  uint64 // value of an integer
 }
 
+// keywords are the identifiers reserved for statements.
+var keywords = map[string]bool{
+	"if": true, "else": true, "while": true, "for": true, "unroll": true,
+	"break": true, "continue": true, "return": true,
+}
+
 // operators lists every operator and punctuation token, longest first so
 // that the first match is the longest.
 var operators = []string{
 	"<<=", ">>=",
-	"<<", ">>", "<=", ">=", "==", "!=", "&&", "||", "++", "--", "->",
+	"<<", ">>", "<=", ">=", "==", "!=", "&&", "||", "++", "--", "->", "..",
 	"+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=",
 	"+", "-", "*", "/", "%", "&", "|", "^", "!", "~", "<", ">", "=",
 	"?", ":", ".", ",", ";", "(", ")", "[", "]", "{", "}",
@@ -136,7 +142,7 @@ func (s *scanner) scan() token {
 	case isLetter(c):
 		tok.kind = tIdent
 		s.identChars()
-		if w := s.src[start:s.pos]; w == "if" || w == "else" {
+		if keywords[s.src[start:s.pos]] {
 			tok.kind = tKeyword
 		}
 	case isDigit(c):
@@ -218,7 +224,9 @@ func (s *scanner) identChars() {
 func (s *scanner) number() token {
 	start := s.pos
 	s.identChars()
-	if s.at(0) == '.' && isDigit(s.at(1)) {
+	// After a '.' the digits are a tuple index: $t.0.1 is ($t.0).1.
+	afterDot := start > 0 && s.src[start-1] == '.'
+	if s.at(0) == '.' && isDigit(s.at(1)) && !afterDot {
 		s.pos++
 		s.identChars()
 		s.errorf(start, s.pos, "", "floating-point literal %s is not supported", shorten(s.src[start:s.pos]))

@@ -66,6 +66,20 @@ func Inspect(n Node, f func(Node) bool) {
 		if n.Else != nil {
 			walk(n.Else)
 		}
+	case *WhileStmt:
+		walk(n.Cond, n.Body)
+	case *UnrollStmt:
+		walk(n.Count, n.Body)
+	case *ForRangeStmt:
+		walk(n.Var, n.Start, n.End, n.Body)
+	case *ForMapStmt:
+		walk(n.Var, n.Map, n.Body)
+	case *TupleExpr:
+		for _, e := range n.Elems {
+			walk(e)
+		}
+	case *TupleIndex:
+		walk(n.X)
 	case *MapExpr:
 		for _, k := range n.Keys {
 			walk(k)

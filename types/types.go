@@ -4,7 +4,10 @@
 // of statements such as printf.
 package types
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Kind is the broad class of a type.
 type Kind int
@@ -21,6 +24,7 @@ const (
 	Buf                // bytes printed hex-escaped (buf()): a length word, then Size bytes
 	Time               // nanoseconds since boot printed as wall-clock time (strftime()): Size 8
 	Text               // Size bytes that user space prints as text, as Render says: ntop(), username, ...
+	Tuple              // fixed sequence of values laid out in slots; see Fields
 )
 
 // AddrSpace says which probe-read helper reads through a pointer.
@@ -49,6 +53,9 @@ type Type struct {
 	TimeFormat string
 	// Text only: how user space turns the bytes into text (see Rendered).
 	Render string
+	// Tuple only: the element types, interned so that Type stays
+	// comparable with == (see TupleOf).
+	fields *fieldList
 }
 
 // Int64 and UInt64 are the types of arithmetic results.
@@ -132,6 +139,17 @@ func Same(a, b Type) bool {
 		return true
 	case a.Kind == Sym || a.Kind == Stack || a.Kind == Record || a.Kind == Array || a.Kind == Time || a.Kind == Text:
 		return a == b
+	case a.Kind == Tuple && b.Kind == Tuple:
+		fa, fb := a.Fields(), b.Fields()
+		if len(fa) != len(fb) {
+			return false
+		}
+		for i := range fa {
+			if !Same(fa[i], fb[i]) {
+				return false
+			}
+		}
+		return true
 	}
 	return a.Kind == b.Kind
 }
@@ -167,6 +185,12 @@ func (t Type) String() string {
 		return fmt.Sprintf("timestamp(%q)", t.TimeFormat)
 	case Text:
 		return t.Render
+	case Tuple:
+		parts := make([]string, len(t.fields.types))
+		for i, f := range t.fields.types {
+			parts[i] = f.String()
+		}
+		return "(" + strings.Join(parts, ", ") + ")"
 	}
 	return "none"
 }

@@ -85,6 +85,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Plan:           planOpts,
 		Check:          check.Options{Params: o.params, Getenv: os.Getenv},
 		TaskCommOffset: kernel.TaskCommOffset,
+		KernelFuncID:   kernel.KernelFuncID,
 	})
 	if err != nil {
 		return fail(stderr, err)

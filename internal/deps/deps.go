@@ -26,7 +26,7 @@ var Allowed = map[string][]string{
 	"plan":                    {"check", "output", "printf", "source", "syntax", "types"},
 	"codegen":                 {"check", "core", "output", "plan", "probe", "source", "syntax", "types"},
 	"compile":                 {"check", "codegen", "plan", "probe", "source", "syntax"},
-	"load":                    {"codegen", "compile", "core", "kernel", "plan", "probe", "source"},
+	"load":                    {"codegen", "compile", "core", "kernel", "plan", "probe", "source", "syntax"},
 	"symbols":                 {"kernel"},
 	"runtime":                 {"flame", "kernel", "load", "output", "plan", "printf", "probe", "source", "symbols", "types"},
 	"cmd/ebtrace": {"check", "compile", "core", "flame", "kernel", "load", "output", "plan", "probe", "probe/all",
