@@ -41,11 +41,12 @@ func (j *jsonw) Message(kind, s string) {
 	j.w.WriteString(`{"type": ` + quote(kind) + `, "data": ` + quote(s) + "}\n")
 }
 
-// HelperError writes bpftrace's helper_error object, which has no data
-// member.
+// HelperError writes {"type": "helper_error", "data": {...}}. bpftrace
+// 0.17 puts these members beside "type" instead; here every line has the
+// one {"type", "data"} shape, so a reader needs no special case.
 func (j *jsonw) HelperError(h HelperError) bool {
-	fmt.Fprintf(j.w, `{"type": "helper_error", "helper": %s, "retcode": %d, "line": %d, "col": %d}`+"\n",
-		quote(h.Helper), h.Code, h.Line, h.Col)
+	fmt.Fprintf(j.w, `{"type": "helper_error", "data": {"msg": %s, "helper": %s, "retcode": %d, "line": %d, "col": %d}}`+"\n",
+		quote(h.Message), quote(h.Helper), h.Code, h.Line, h.Col)
 	return true
 }
 

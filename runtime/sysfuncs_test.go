@@ -144,8 +144,8 @@ func TestHelperErrors(t *testing.T) {
 	for _, json := range []bool{false, true} {
 		out, warn := runSession(t, script, session{compile: opts, json: json})
 		if json {
-			want := `{"type": "helper_error", "helper": "probe_read_kernel", "retcode": -34, "line": 2, "col": 3}
-{"type": "helper_error", "helper": "map_update_elem", "retcode": -7, "line": 3, "col": 17}
+			want := `{"type": "helper_error", "data": {"msg": "Numerical result out of range", "helper": "probe_read_kernel", "retcode": -34, "line": 2, "col": 3}}
+{"type": "helper_error", "data": {"msg": "Argument list too long", "helper": "map_update_elem", "retcode": -7, "line": 3, "col": 17}}
 {"type": "map", "data": {"@full": {"1": 1}}}
 `
 			if out != want {

@@ -77,9 +77,14 @@ var jsonSchema = map[string]func(data json.RawMessage) error{
 	"lost_events":     fields("events"),
 	"printf":          isString,
 	"join":            isString,
-	"map":             mapOf(scalarOrString),
+	"map":             mapOf(plainValue),
 	"hist":            mapOf(histogram),
 	"stats":           mapOf(statsValue),
+	"value":           plainValue,
+	"time":            isString,
+	"cat":             isString,
+	"syscall":         isString,
+	"helper_error":    helperError,
 }
 
 // decodeStrict decodes data into v, refusing fields v does not have.
@@ -128,6 +133,39 @@ func scalarOrString(data json.RawMessage) error {
 		return nil
 	}
 	return fmt.Errorf("%s is neither an integer nor a string", data)
+}
+
+// plainValue is what a map element or print() holds: an integer, a
+// string, or a tuple of those as an array.
+func plainValue(data json.RawMessage) error {
+	if scalarOrString(data) == nil {
+		return nil
+	}
+	var tuple []json.RawMessage
+	if err := decodeStrict(data, &tuple); err != nil {
+		return fmt.Errorf("%s is neither an integer, a string nor a tuple", data)
+	}
+	for _, e := range tuple {
+		if err := plainValue(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// helperError is -k's report of a failed helper call.
+func helperError(data json.RawMessage) error {
+	var h struct {
+		Msg, Helper        *string
+		Retcode, Line, Col *int64
+	}
+	if err := decodeStrict(data, &h); err != nil {
+		return err
+	}
+	if h.Msg == nil || h.Helper == nil || h.Retcode == nil || h.Line == nil || h.Col == nil {
+		return fmt.Errorf("%s lacks a member", data)
+	}
+	return nil
 }
 
 func histogram(data json.RawMessage) error {
@@ -362,4 +400,39 @@ func TestBufWrite(t *testing.T) {
 
 
 `)
+}
+
+// TestJSONSchemaValues covers the JSON lines of the other functions:
+// print() of values and tuples, tuple map values, time(), cat(),
+// system() and -k's helper errors; every line must match the schema and
+// each of these types appear.
+func TestJSONSchemaValues(t *testing.T) {
+	r := ebtrace(t, "-f", "json", "-k", "--unsafe", "-e", `BEGIN {
+	print(1); print("two"); print((3, "four", (5, 6)));
+	@t[1, "x"] = (2, "y");
+	time("%Y\n");
+	cat("/proc/self/stat");
+	system("echo from system");
+	$m = macaddr(0);
+	exit();
+}`)
+	if r.code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	lines := jsonLines(t, r.stdout)
+	for _, typ := range []string{"value", "map", "time", "cat", "syscall", "helper_error"} {
+		if len(lines[typ]) == 0 {
+			t.Errorf("no %s line in:\n%s", typ, r.stdout)
+		}
+	}
+	var values []string
+	for _, v := range lines["value"] {
+		values = append(values, string(v))
+	}
+	if got, want := strings.Join(values, " "), `1 "two" [3,"four",[5,6]]`; got != want {
+		t.Errorf("values %s, want %s", got, want)
+	}
+	if got := string(lines["syscall"][0]); got != `"from system\n"` {
+		t.Errorf("system() output %s", got)
+	}
 }
