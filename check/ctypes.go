@@ -83,7 +83,7 @@ func (c *checker) lookup(tn *syntax.TypeName) (btf.Type, bool) {
 			d.Hint("did you mean %s?", strings.Join(close, ", "))
 		}
 		if errors.Is(err, ctypes.ErrUnknown) && strings.HasPrefix(tn.Name, "struct ") {
-			d.Hint("define it in the script (struct name { int field; ... }) or check its name in the kernel's BTF")
+			d.Hint("a struct comes from the kernel's BTF, or the script defines it: struct name { int field; ... }")
 		}
 		return nil, false
 	}

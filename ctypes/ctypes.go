@@ -129,14 +129,32 @@ func (t *Table) Forget(names []string) {
 	}
 }
 
-// Names returns the struct and union names the script defines, for hints.
+// Names returns the struct and union names the script defines and, when
+// kernel BTF is at hand, the kernel's: candidates for "did you mean".
 func (t *Table) Names() []string {
 	var out []string
 	for n := range t.local {
 		out = append(out, n)
 	}
+	if spec, err := t.kernelSpec(); err == nil {
+		for typ, err := range spec.All() {
+			if err != nil {
+				break
+			}
+			switch typ := typ.(type) {
+			case *btf.Struct:
+				if typ.Name != "" {
+					out = append(out, "struct "+typ.Name)
+				}
+			case *btf.Union:
+				if typ.Name != "" {
+					out = append(out, "union "+typ.Name)
+				}
+			}
+		}
+	}
 	slices.Sort(out)
-	return out
+	return slices.Compact(out)
 }
 
 // Members returns the member names of a struct or union, anonymous
