@@ -131,16 +131,19 @@ func (c *compiler) matchGlob(p string, fail string) {
 	c.segmentAt(posReg, last, fail)
 }
 
-// strlen sets endReg to the index of the buffer's first NUL.
+// strlen sets endReg to the index of the buffer's first NUL. A helper
+// computes it, rather than a loop, so the verifier sees one unknown length
+// instead of a state per possible length.
 func (c *compiler) strlen(fail string) {
-	loop, done := c.label(), c.label()
-	c.emit(asm.Mov.Imm(endReg, 0))
-	c.place(loop)
-	c.bufferAt(endReg, 1, fail)
-	c.byteAt(asm.R1, 0)
-	c.emit(asm.JEq.Imm(asm.R0, 0, done), asm.Add.Imm(endReg, 1), asm.Ja.Label(loop))
-	c.place(done)
-	c.emit(asm.Mov.Imm(asm.R0, 0))
+	c.emit(
+		asm.Mov.Reg(asm.R1, asm.R10), asm.Add.Imm(asm.R1, bufOff),
+		asm.Mov.Imm(asm.R2, bufSize),
+		asm.Mov.Reg(asm.R3, asm.R1),
+		asm.FnProbeReadKernelStr.Call(),
+		asm.JSLT.Imm(asm.R0, 1, fail),
+		asm.Mov.Reg(endReg, asm.R0),
+		asm.Sub.Imm(endReg, 1),
+	)
 }
 
 // search finds seg's leftmost match at or after posReg, before the NUL, and

@@ -1,0 +1,272 @@
+package filter
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+
+	"ebtrace/internal/testutil"
+	"ebtrace/kernel"
+)
+
+// parityCase is one filter run against both the kernel's ftrace filter and
+// ebtrace's compiled one, with the same workload.
+type parityCase struct {
+	category, name string
+	expr           string   // the filter; COMM stands for the workload's comm
+	args           []string // workload arguments; DIR is the test's temp dir
+	ident          string   // the field that tells kept events apart
+	kept           int      // how many events the kernel keeps
+}
+
+// TestParity is the filter's key test: for each expression, the events
+// that a BPF program compiled from it keeps are exactly those the kernel's
+// own filter (in a tracefs instance) keeps, compared as multisets of one
+// identifying field. Both sides see the expression prefixed with
+// COMM == "fltwlN" &&, the workload's unique comm, and each case also
+// checks how many events the kernel kept, so a filter that keeps
+// everything or nothing on both sides fails.
+func TestParity(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireTracefs(t)
+	root, _, err := kernel.Tracefs()
+	if err != nil {
+		t.Skipf("no tracefs: %v", err)
+	}
+	bin, comm := testutil.Renamed(t, testutil.Workload(t), "fltwl")
+	dir := t.TempDir()
+	for _, name := range []string{"alpha.txt", "beta.log", "gamma.txt", "a[1].txt"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := []string{"write", "1", "40"}
+	open := []string{"open", "DIR/alpha.txt", "DIR/beta.log", "DIR/gamma.txt", "DIR/a[1].txt", "DIR/missing.txt"}
+	exec := []string{"exec", "/bin/true"}
+	last := comm[len(comm)-1:]
+	cases := []parityCase{
+		{"syscalls", "sys_enter_write", "count == 7", write, "count", 1},
+		{"syscalls", "sys_enter_write", "count > 5 && count <= 12", write, "count", 7},
+		{"syscalls", "sys_enter_write", "count & 4", write, "count", 20},
+		{"syscalls", "sys_enter_write", "count < 3 || count >= 38", write, "count", 5},
+		{"syscalls", "sys_enter_write", "!(count & 1) && fd != 0", write, "count", 20},
+		{"syscalls", "sys_enter_write", "count == 0x10 || count == 020 || count == 0X1f", write, "count", 2},
+		{"syscalls", "sys_enter_write", "count < 4 || count > 36 && count != 39", write, "count", 6},
+		{"syscalls", "sys_enter_write", "(count < 4 || count > 36) && count != 39", write, "count", 6},
+		{"syscalls", "sys_enter_write", `comm == "WLCOMM" && count < 3`, write, "count", 2},
+		{"syscalls", "sys_enter_write", `COMM ~ "fltw*" && count > 38`, write, "count", 2},
+		{"syscalls", "sys_enter_write", `COMM ~ "*wl*" && count == 1`, write, "count", 1},
+		{"syscalls", "sys_enter_write", `COMM ~ "*` + last + `" || count == 2`, write, "count", 1},
+		{"syscalls", "sys_enter_write", `COMM ~ "f?t[a-z]*[0-9]" && count < 3`, write, "count", 2},
+		{"syscalls", "sys_enter_write", `COMM ~ "!flt*" || count == 3`, write, "count", 1},
+		{"syscalls", "sys_enter_write", `comm != "WLCOMM" || count == 4`, write, "count", 1},
+		{"syscalls", "sys_enter_write", "common_type == TYPE && count == 5", write, "count", 1},
+		{"syscalls", "sys_enter_write", "common_pid == WLPID && count < 3 || common_pid != WLPID && count == 9", write, "count", 2},
+		{"syscalls", "sys_enter_openat", `filename.ustring ~ "*.txt"`, open, "filename", 4},
+		{"syscalls", "sys_enter_openat", `filename.ustring ~ "*/a*"`, open, "filename", 2},
+		{"syscalls", "sys_enter_openat", `filename.ustring ~ "*amm*"`, open, "filename", 1},
+		{"syscalls", "sys_enter_openat", `filename.ustring ~ "*[bg]*.???"`, open, "filename", 3},
+		{"syscalls", "sys_enter_openat", `filename.ustring ~ "*\[1]*"`, open, "filename", 1},
+		{"syscalls", "sys_enter_openat", `filename.ustring == "DIR/beta.log"`, open, "filename", 1},
+		{"syscalls", "sys_enter_openat", `filename.ustring ~ "DIR*" && !(filename.ustring ~ "*.log")`, open, "filename", 4},
+		{"syscalls", "sys_enter_openat", `flags & 0x80000 && filename.ustring ~ "!*.txt"`, open, "filename", 5},
+		{"sched", "sched_process_exec", `filename ~ "*true"`, exec, "pid", 0},
+		{"sched", "sched_process_exec", `filename ~ "*fltwl*"`, exec, "pid", 1},
+		{"sched", "sched_process_exec", `filename == "BIN"`, exec, "pid", 1},
+		{"sched", "sched_process_exec", `filename ~ "/*/*"`, exec, "pid", 1},
+		// "*x" on a char array compares the array's last bytes, not the
+		// string's, so the kernel keeps nothing; a full glob does match.
+		{"sched", "sched_process_exit", `comm ~ "*[a-z]"`, []string{"sleep", "1"}, "pid", 0},
+		{"sched", "sched_process_exit", `comm ~ "fltwl*" && pid == WLPID`, []string{"sleep", "1"}, "pid", 1},
+		{"sched", "sched_process_exit", `comm ~ "*` + last + `"`, []string{"sleep", "1"}, "pid", 0},
+		{"sched", "sched_process_exit", `comm ~ "*wl*" && pid == WLPID`, []string{"sleep", "1"}, "pid", 1},
+		{"sched", "sched_process_exit", `comm ~ "*[0-9]" && pid == WLPID`, []string{"sleep", "1"}, "pid", 1},
+	}
+	events := kernel.NewEvents(os.DirFS(root))
+	for _, tc := range cases {
+		t.Run(tc.name+"/"+tc.expr, func(t *testing.T) {
+			format, err := events.Format(tc.category, tc.name)
+			if err != nil {
+				t.Skipf("no event %s:%s: %v", tc.category, tc.name, err)
+			}
+			args := make([]string, len(tc.args))
+			for i, a := range tc.args {
+				args[i] = strings.ReplaceAll(a, "DIR", dir)
+			}
+			expr := strings.NewReplacer("WLCOMM", comm, "DIR", dir, "BIN", bin, "TYPE", strconv.Itoa(int(format.ID))).Replace(tc.expr)
+			runParity(t, root, format, bin, comm, args, expr, tc)
+		})
+	}
+}
+
+func runParity(t *testing.T, root string, format *kernel.Format, bin, comm string, args []string, expr string, tc parityCase) {
+	shell := "read line; exec " + shellQuote(bin)
+	for _, a := range args {
+		shell += " " + shellQuote(a)
+	}
+	traced := testutil.StartGated(t, "/bin/sh", "-c", shell)
+	expr = strings.ReplaceAll(expr, "WLPID", strconv.Itoa(traced.Pid()))
+	full := fmt.Sprintf("COMM == %q && (%s)", comm, expr)
+
+	inst := newInstance(t, root)
+	inst.enable(t, format, full)
+	ours, rd := attachParity(t, format, full, tc.ident)
+	traced.Release(t)
+	// The exit event fires after wait returns; give it time to land.
+	time.Sleep(100 * time.Millisecond)
+	inst.disable(t, format)
+
+	theirs := inst.kept(t, format, tc.ident)
+	rd.SetDeadline(time.Now().Add(100 * time.Millisecond))
+	for {
+		rec, err := rd.Read()
+		if err != nil {
+			break
+		}
+		ours = append(ours, binary.NativeEndian.Uint64(rec.RawSample))
+	}
+	slices.Sort(ours)
+	slices.Sort(theirs)
+	if !slices.Equal(ours, theirs) {
+		t.Errorf("filter %q:\nkernel kept %d: %x\nebtrace kept %d: %x", full, len(theirs), theirs, len(ours), ours)
+	}
+	if len(theirs) != tc.kept {
+		t.Errorf("filter %q: kernel kept %d events, want %d", full, len(theirs), tc.kept)
+	}
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// attachParity attaches, on a plain tracepoint link, a program that calls
+// the compiled filter as a subprogram and writes the ident field of every
+// event it keeps to a ring buffer.
+func attachParity(t *testing.T, format *kernel.Format, full, ident string) ([]uint64, *ringbuf.Reader) {
+	expr, err := Parse(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filter, err := Compile(expr, format)
+	if err != nil {
+		t.Fatal(err)
+	}
+	field, ok := format.Field(ident)
+	if !ok {
+		t.Fatalf("%s has no field %s", format.Name, ident)
+	}
+	rb, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.RingBuf, MaxEntries: 1 << 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rb.Close() })
+	main := asm.Instructions{
+		asm.Mov.Reg(asm.R6, asm.R1),
+		asm.Call.Label("filter"),
+		asm.JEq.Imm(asm.R0, 0, "out"),
+		asm.LoadMem(asm.R1, asm.R6, int16(field.Offset), sizeOf(field.Size)),
+		asm.StoreMem(asm.R10, -8, asm.R1, asm.DWord),
+		asm.LoadMapPtr(asm.R1, rb.FD()),
+		asm.Mov.Reg(asm.R2, asm.R10), asm.Add.Imm(asm.R2, -8),
+		asm.Mov.Imm(asm.R3, 8),
+		asm.Mov.Imm(asm.R4, 0),
+		asm.FnRingbufOutput.Call(),
+		asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),
+		asm.Return(),
+	}
+	filter[0] = filter[0].WithSymbol("filter")
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.TracePoint, License: "GPL", Instructions: append(main, filter...)})
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	t.Cleanup(func() { prog.Close() })
+	l, err := link.Tracepoint(format.Category, format.Name, prog, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	rd, err := ringbuf.NewReader(rb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rd.Close() })
+	return nil, rd
+}
+
+// instance is a tracefs instance: its own buffer and event filters, so the
+// test leaves the global trace buffer alone.
+type instance struct{ dir string }
+
+func newInstance(t *testing.T, root string) *instance {
+	dir := filepath.Join(root, "instances", fmt.Sprintf("ebtrace-filter-%d", os.Getpid()))
+	os.Remove(dir)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Skipf("cannot create a tracefs instance: %v", err)
+	}
+	t.Cleanup(func() { os.Remove(dir) })
+	return &instance{dir: dir}
+}
+
+func (in *instance) eventFile(f *kernel.Format, name string) string {
+	return filepath.Join(in.dir, "events", f.Category, f.Name, name)
+}
+
+func (in *instance) enable(t *testing.T, f *kernel.Format, filter string) {
+	if err := os.WriteFile(in.eventFile(f, "filter"), []byte(filter), 0); err != nil {
+		msg, _ := os.ReadFile(in.eventFile(f, "filter"))
+		t.Fatalf("kernel rejects filter %q: %v\n%s", filter, err, msg)
+	}
+	if err := os.WriteFile(in.eventFile(f, "enable"), []byte("1"), 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (in *instance) disable(t *testing.T, f *kernel.Format) {
+	if err := os.WriteFile(in.eventFile(f, "enable"), []byte("0"), 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// kept parses the instance's trace for the ident field of each event,
+// printed as "ident: V" (syscalls) or "ident=V" (other events).
+func (in *instance) kept(t *testing.T, f *kernel.Format, ident string) []uint64 {
+	text, err := os.ReadFile(filepath.Join(in.dir, "trace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(text), "LOST") {
+		t.Fatalf("the kernel lost events:\n%s", text)
+	}
+	re := regexp.MustCompile(`[ (]` + regexp.QuoteMeta(ident) + `(?:: |=)(-?[0-9a-fx]+)`)
+	var out []uint64
+	for _, line := range strings.Split(string(text), "\n") {
+		if strings.HasPrefix(line, "#") || line == "" {
+			continue
+		}
+		m := re.FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("no %s in trace line %q", ident, line)
+		}
+		v, err := strconv.ParseInt(m[1], 0, 64)
+		if errors.Is(err, strconv.ErrRange) || err != nil {
+			u, uerr := strconv.ParseUint(m[1], 0, 64)
+			if uerr != nil {
+				t.Fatalf("trace line %q: %v", line, err)
+			}
+			v = int64(u)
+		}
+		out = append(out, uint64(v))
+	}
+	return out
+}
