@@ -53,6 +53,7 @@ type parser struct {
 const maxDepth = 100
 
 func (p *parser) errorf(start, end int, code, format string, args ...any) *source.Diagnostic {
+	end = min(end, len(p.src))
 	return p.diags.Add(source.Span{Start: source.Pos(start), End: source.Pos(end)}, code, format, args...)
 }
 
