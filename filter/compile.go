@@ -198,12 +198,10 @@ func (c *compiler) pred(e *Expr, yes, no string) {
 	if e.Suffix != "" && !c.suffixApplies(e, f) {
 		return
 	}
-	switch f.kind {
-	case numeric, cpuNum, tidNum, eventType:
-		if e.Suffix == "function" {
-			c.function(e, f, yes, no)
-			return
-		}
+	switch {
+	case e.Suffix == "function":
+		c.function(e, f, yes, no)
+	case f.kind == numeric || f.kind == cpuNum || f.kind == tidNum || f.kind == eventType:
 		c.numeric(e, f, yes, no)
 	default:
 		c.str(e, f, yes, no)
@@ -214,13 +212,15 @@ func (c *compiler) pred(e *Expr, yes, no string) {
 func (c *compiler) suffixApplies(e *Expr, f field) bool {
 	switch e.Suffix {
 	case "ustring":
-		if f.kind != ptrStr {
-			c.errorf(e.FieldSpan, "bad-suffix", ".ustring applies to char * fields; %s is %s", f.Name, f.Type).
-				Hint("drop .ustring: other string fields live in the record itself")
+		// On a string in the record itself the kernel takes .ustring and
+		// ignores it; so does Compile.
+		if f.kind == numeric || f.kind == cpuNum || f.kind == tidNum || f.kind == eventType {
+			c.errorf(e.FieldSpan, "bad-suffix", ".ustring applies to string fields; %s is %s", f.Name, f.Type).
+				Hint("use .ustring on a char * field that points into user memory")
 			return false
 		}
 	case "function":
-		if f.kind != numeric || f.Size != 8 {
+		if f.kind != numeric && f.kind != ptrStr || f.Size != 8 {
 			c.errorf(e.FieldSpan, "bad-suffix", ".function applies to fields of size long holding a kernel address; %s is %s", f.Name, f.Type)
 			return false
 		}
@@ -296,8 +296,12 @@ func pick(signed bool, s, u asm.JumpOp) asm.JumpOp {
 func (c *compiler) number(e *Expr, f field) (int64, bool) {
 	text := e.Value
 	if c0 := text[0]; c0 != '-' && (c0 < '0' || c0 > '9') {
-		c.errorf(e.ValueSpan, "type-mismatch", "%s is %s: %q is not a number", f.Name, f.Type, text).
-			Hint("only string fields take a string value, and it needs quotes")
+		d := c.errorf(e.ValueSpan, "type-mismatch", "%s is %s: %q is not a number", f.Name, f.Type, text)
+		if _, isField := c.format.Field(text); isField {
+			d.Hint("a filter compares a field with a constant, not with another field")
+		} else {
+			d.Hint("only string fields take a string value, and it needs quotes")
+		}
 		return 0, false
 	}
 	neg := text[0] == '-'
