@@ -160,7 +160,29 @@ func (c *compiler) search(seg []atom, fail string) {
 	c.place(next)
 	c.emit(asm.Add.Imm(posReg, 1), asm.Ja.Label(loop))
 	c.place(found)
-	c.emit(asm.Mov.Imm(asm.R0, 0))
+	c.forget(posReg)
+}
+
+// Two stack slots below the string buffer, for forget.
+const (
+	forgetSrc = bufOff - 8
+	forgetDst = bufOff - 16
+)
+
+// forget copies reg through a helper, so that the verifier sees an unknown
+// value instead of the exact position each path of a search loop ends
+// with: without it, every later search is verified once per earlier
+// outcome, and a glob with a few '*'s exceeds the verifier's budget.
+// Users of reg check its bounds again anyway.
+func (c *compiler) forget(reg asm.Register) {
+	c.emit(
+		asm.StoreMem(asm.R10, forgetSrc, reg, asm.DWord),
+		asm.Mov.Reg(asm.R1, asm.R10), asm.Add.Imm(asm.R1, forgetDst),
+		asm.Mov.Imm(asm.R2, 8),
+		asm.Mov.Reg(asm.R3, asm.R10), asm.Add.Imm(asm.R3, forgetSrc),
+		asm.FnProbeReadKernel.Call(),
+		asm.LoadMem(reg, asm.R10, forgetDst, asm.DWord),
+	)
 }
 
 // segmentAt jumps to fail unless seg matches the buffer at offset reg.

@@ -51,7 +51,9 @@ func loadFilter(t *testing.T, src string, format *kernel.Format) *ebpf.Program {
 	return prog
 }
 
-// TestVerifierLoads loads one filter of every kind through the verifier.
+// TestVerifierLoads loads one filter of every kind through the verifier,
+// globs with many '*'s among them: each search loop must not multiply the
+// states the verifier walks.
 func TestVerifierLoads(t *testing.T) {
 	write := liveFormat(t, "syscalls", "sys_enter_write")
 	openat := liveFormat(t, "syscalls", "sys_enter_openat")
@@ -72,6 +74,10 @@ func TestVerifierLoads(t *testing.T) {
 		{openat, `filename.ustring ~ "/tmp/*.txt"`},
 		{openat, `filename.ustring ~ "*filt*"`},
 		{openat, `filename.ustring ~ "*.txt"`},
+		{openat, `filename.ustring ~ "*a*b*c*d"`},
+		{openat, `filename.ustring ~ "/*a*b*c*d*e*f*"`},
+		{openat, `filename.ustring ~ "*[a-z][0-9]?x*y"`},
+		{openat, `filename.ustring ~ "*a*" && filename.ustring ~ "*b*" && filename.ustring ~ "*c" || filename.ustring ~ "x*"`},
 		{openat, `dfd == 0xffffffffffffff9c && flags & 0x40 || mode < 0644`},
 	} {
 		loadFilter(t, tc.src, tc.format)

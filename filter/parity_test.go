@@ -85,6 +85,8 @@ func TestParity(t *testing.T) {
 		{"syscalls", "sys_enter_openat", `filename.ustring ~ "*[bg]*.???"`, open, "filename", 3},
 		{"syscalls", "sys_enter_openat", `filename.ustring ~ "*\[1]*"`, open, "filename", 1},
 		{"syscalls", "sys_enter_openat", `filename.ustring == "DIR/beta.log"`, open, "filename", 1},
+		{"syscalls", "sys_enter_openat", `filename.ustring ~ "/*/*l*h*a*.t?t"`, open, "filename", 1},
+		{"syscalls", "sys_enter_openat", `filename.ustring ~ "*/*a*a*.*"`, open, "filename", 4},
 		{"syscalls", "sys_enter_openat", `filename.ustring ~ "DIR*" && !(filename.ustring ~ "*.log")`, open, "filename", 4},
 		{"syscalls", "sys_enter_openat", `flags & 0x80000 && filename.ustring ~ "!*.txt"`, open, "filename", 5},
 		{"sched", "sched_process_exec", `filename ~ "*true"`, exec, "pid", 0},
