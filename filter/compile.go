@@ -245,8 +245,10 @@ func (c *compiler) numeric(e *Expr, f field, yes, no string) {
 			Hint("write a number: decimal, 0x hex or 0 octal")
 		return
 	}
-	if f.kind == numeric && (f.DataLoc || f.ArrayLen > 0 || strings.Contains(f.Type, "[") || sizeOf(f.Size) == asm.DWord && f.Size != 8) {
-		c.errorf(e.FieldSpan, "unsupported-field", "%s is %s, which a filter cannot compare", f.Name, f.Type).
+	// Like the kernel, a non-char array or a __data_loc word of 1, 2, 4
+	// or 8 bytes compares as an integer of that size.
+	if f.kind == numeric && f.Size != 1 && f.Size != 2 && f.Size != 4 && f.Size != 8 {
+		c.errorf(e.FieldSpan, "unsupported-field", "%s is %s, %d bytes, which a filter cannot compare", f.Name, f.Type, f.Size).
 			Hint("filters compare integers of 1, 2, 4 or 8 bytes and strings")
 		return
 	}

@@ -20,6 +20,8 @@ format:
 
 	field:short delta;	offset:8;	size:2;	signed:1;
 	field:__rel_loc char[] name;	offset:12;	size:4;	signed:0;
+	field:__u8 saddr[4];	offset:16;	size:4;	signed:0;
+	field:__u8 saddr_v6[16];	offset:20;	size:16;	signed:0;
 
 print fmt: "%s", __get_rel_str(name)
 `
@@ -51,6 +53,12 @@ func TestListings(t *testing.T) {
 			ArShImm dst: r0 imm: 48
 			LdImmDW dst: r1 imm: -1
 			JSLTReg dst: r0 off: -1 src: r1 <filter_1>
+			Ja off: -1 <filter_2>`},
+		// A 4-byte array compares as a u32, as in the kernel.
+		{rel, "saddr == 0x0100007f", `
+			LdXMemW dst: r0 src: r6 off: 16 imm: 0
+			LdImmDW dst: r1 imm: 16777343
+			JEqReg dst: r0 off: -1 src: r1 <filter_1>
 			Ja off: -1 <filter_2>`},
 		// common_pid is the thread id: the low half of pid_tgid; common_type
 		// is the event's ID (840 in the fake tracefs).
@@ -122,5 +130,20 @@ func TestRelLoc(t *testing.T) {
 		if !strings.Contains(listing, want) {
 			t.Errorf("no %q in\n%s", want, listing)
 		}
+	}
+}
+
+// TestWideArray checks that an array no integer holds is a diagnostic.
+func TestWideArray(t *testing.T) {
+	rel, err := kernel.ParseFormat(relLocFormat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `filter:1:1: error: saddr_v6 is __u8[16], 16 bytes, which a filter cannot compare
+    saddr_v6 == 1
+    ^~~~~~~~
+hint: filters compare integers of 1, 2, 4 or 8 bytes and strings`
+	if got := diagnose("saddr_v6 == 1", rel); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
 }
