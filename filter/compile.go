@@ -17,6 +17,11 @@ import (
 // to keep the event and 0 to drop it. Problems with the filter are
 // *source.Diagnostics pointing into the filter text.
 //
+// Load it as ebpf.ProgramSpec{Type: ebpf.TracePoint, License: "GPL"} (it
+// calls GPL-only helpers). It uses no maps, and its first instruction has
+// no symbol, so it can also be called as a subprogram: give that
+// instruction a symbol and call it from a program that acts on the result.
+//
 // The algorithm: each node compiles to code that jumps to a "true" or a
 // "false" label, so && and || short-circuit like the kernel's filter; each
 // predicate loads its field (or the helper that stands in for it), then
