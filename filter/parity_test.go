@@ -76,7 +76,9 @@ func TestParity(t *testing.T) {
 		{"syscalls", "sys_enter_write", `COMM ~ "!flt*" || count == 3`, write, "count", 1},
 		{"syscalls", "sys_enter_write", `comm != "WLCOMM" || count == 4`, write, "count", 1},
 		{"syscalls", "sys_enter_write", "common_type == TYPE && count == 5", write, "count", 1},
-		{"syscalls", "sys_enter_write", "common_pid == WLPID && count < 3 || common_pid != WLPID && count == 9", write, "count", 2},
+		// The Go runtime may move the writes off the main thread, whose id
+		// is the PID, so how many this keeps varies; parity must hold.
+		{"syscalls", "sys_enter_write", "common_pid == WLPID && count < 3 || common_pid != WLPID && count == 9", write, "count", -1},
 		{"syscalls", "sys_enter_write", "CPU == 1 && count < 4", pinned, "count", 3},
 		{"syscalls", "sys_enter_write", "cpu != 1 && count < 4", pinned, "count", 0},
 		{"syscalls", "sys_enter_openat", `filename.ustring ~ "*.txt"`, open, "filename", 4},
