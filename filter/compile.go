@@ -327,7 +327,7 @@ func (c *compiler) number(e *Expr, f field) (int64, bool) {
 			Hint("numbers are decimal, 0x hex or 0 octal, and fit in 64 bits")
 		return 0, false
 	case neg && !f.Signed:
-		c.errorf(e.ValueSpan, "bad-number", "%s is unsigned (%s) and cannot equal %s", f.Name, f.Type, text)
+		c.errorf(e.ValueSpan, "bad-number", "%s is unsigned (%s): the kernel takes no negative value such as %s", f.Name, f.Type, text)
 		return 0, false
 	case neg && u > 1<<63:
 		c.errorf(e.ValueSpan, "bad-number", "%q does not fit in 64 bits", text)
