@@ -104,9 +104,17 @@ func TestParity(t *testing.T) {
 		{"sched", "sched_process_exit", `comm ~ "*[0-9]" && pid == WLPID`, []string{"sleep", "1"}, "pid", 1},
 		{"sched", "sched_process_exit", "pid > -1 && prio >= -120 && pid == WLPID", []string{"sleep", "1"}, "pid", 1},
 		{"sched", "sched_process_exit", "pid < -1 || prio < 0", []string{"sleep", "1"}, "pid", 0},
+		// The workload inherits oom_score_adj 5 (see below). The kernel
+		// truncates a value to the field's type: 0x10005 is 5 and 0xfffb
+		// is -5 for this short.
+		{"task", "task_newtask", "oom_score_adj == 0x10005 && oom_score_adj > 0xfffb", write, "pid", -1},
+		{"task", "task_newtask", "oom_score_adj < 0 || oom_score_adj < 0xfffb", write, "pid", 0},
+		// ret is a long: -2 (ENOENT) for the missing file.
+		{"syscalls", "sys_exit_openat", "ret < 0 && ret >= -2", open, "ret", 1},
 		{"kmem", "kmem_cache_alloc", "call_site.function == alloc_empty_file", open, "bytes_req", -1},
 		{"kmem", "kmem_cache_alloc", `bytes_req == 256 && call_site.function != alloc_empty_file`, open, "bytes_req", -1},
 	}
+	setOOMScoreAdj(t, "5")
 	events := kernel.NewEvents(os.DirFS(root))
 	for _, tc := range cases {
 		t.Run(tc.name+"/"+tc.expr, func(t *testing.T) {
@@ -256,7 +264,8 @@ func (in *instance) disable(t *testing.T, f *kernel.Format) {
 }
 
 // kept parses the instance's trace for the ident field of each event,
-// printed as "ident: V" (syscalls) or "ident=V" (other events).
+// printed as "ident: V" (syscall entries), "-> V" (a syscall exit's ret)
+// or "ident=V" (other events).
 func (in *instance) kept(t *testing.T, f *kernel.Format, ident string) []uint64 {
 	text, err := os.ReadFile(filepath.Join(in.dir, "trace"))
 	if err != nil {
@@ -266,6 +275,10 @@ func (in *instance) kept(t *testing.T, f *kernel.Format, ident string) []uint64 
 		t.Fatalf("the kernel lost events:\n%s", text)
 	}
 	re := regexp.MustCompile(`[ (]` + regexp.QuoteMeta(ident) + `(?:: |=)(-?[0-9a-fx]+)`)
+	if ident == "ret" {
+		// A syscall exit prints "sys_NAME -> VALUE".
+		re = regexp.MustCompile(` -> (-?[0-9a-fx]+)`)
+	}
 	var out []uint64
 	for _, line := range strings.Split(string(text), "\n") {
 		if strings.HasPrefix(line, "#") || line == "" {
@@ -341,4 +354,20 @@ func TestKernelAgrees(t *testing.T) {
 	if checked < 20 {
 		t.Errorf("checked %d filters against the kernel, want at least 20", checked)
 	}
+}
+
+// setOOMScoreAdj sets this process's oom_score_adj, which the workload
+// and its threads inherit, for the rest of the test. Raising it needs no
+// privilege; lowering it back may fail, which only leaves the test
+// process a likelier OOM victim.
+func setOOMScoreAdj(t *testing.T, v string) {
+	const file = "/proc/self/oom_score_adj"
+	old, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte(v), 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.WriteFile(file, old, 0) })
 }
