@@ -2,7 +2,9 @@ package testutil
 
 import (
 	"encoding/binary"
+	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"unsafe"
@@ -18,7 +20,7 @@ import (
 // program kept, summed over the CPUs. The kernel counts an event only when
 // every program on the tracepoint returns non-zero, so another program
 // attached to the same tracepoint that returns 0 (any ebtrace script's)
-// hides them all.
+// hides them all; callers in this module take turns through a lock file.
 func PerfFilterCount(t testing.TB, id uint32, prog *ebpf.Program) func() uint64 {
 	t.Helper()
 	attr := unix.PerfEventAttr{
@@ -26,6 +28,16 @@ func PerfFilterCount(t testing.TB, id uint32, prog *ebpf.Program) func() uint64 
 		Config: uint64(id),
 		Size:   uint32(unsafe.Sizeof(unix.PerfEventAttr{})),
 		Bits:   unix.PerfBitDisabled,
+	}
+	// Tests of other packages counting on the same tracepoint would hide
+	// each other's events: take turns.
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), fmt.Sprintf("ebtrace-perf-filter-%d.lock", id)), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lock.Close() })
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatalf("lock %s: %v", lock.Name(), err)
 	}
 	var files []*os.File
 	for cpu := range runtime.NumCPU() {
