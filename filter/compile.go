@@ -245,6 +245,11 @@ func (c *compiler) numeric(e *Expr, f field, yes, no string) {
 			Hint("compare numbers with == != < <= > >= or &")
 		return
 	}
+	if f.kind == cpuNum && e.Op == Band {
+		c.errorf(e.OpSpan, "cpu-and", "the kernel's filter has no & for %s: it never matches", f.Name).
+			Hint("compare %s with == != < <= > or >=", f.Name)
+		return
+	}
 	if e.Quoted {
 		c.errorf(e.ValueSpan, "type-mismatch", "%s is %s, not a string", f.Name, f.Type).
 			Hint("write a number: decimal, 0x hex or 0 octal")

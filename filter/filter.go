@@ -26,8 +26,8 @@
 //     filter on them is a diagnostic. CPU and COMM come from helpers.
 //
 // Compile is stricter than the kernel where the kernel silently takes a
-// slip: a glob with an unclosed '[' or a trailing '\', and a dangling &&,
-// || or !.
+// slip: a glob with an unclosed '[' or a trailing '\', a dangling &&, ||
+// or !, and CPU & N, which the kernel's filter never matches.
 package filter
 
 import (
