@@ -85,6 +85,9 @@ func TestParity(t *testing.T) {
 		{"syscalls", "sys_enter_write", "CPU == 1 && count < 4", pinned, "count", 3, ""},
 		{"syscalls", "sys_enter_write", "cpu != 1 && count < 4", pinned, "count", 0, ""},
 		{"syscalls", "sys_enter_openat", `filename.ustring ~ "*.txt"`, open, "filename", 4, ""},
+		// Without .ustring the pointer is read as kernel memory, which
+		// fails: the predicate is false whatever the operator.
+		{"syscalls", "sys_enter_openat", `filename ~ "*.txt" || filename != "x"`, open, "filename", 0, ""},
 		{"syscalls", "sys_enter_openat", `filename.ustring ~ "*/a*"`, open, "filename", 2, ""},
 		{"syscalls", "sys_enter_openat", `filename.ustring ~ "*amm*"`, open, "filename", 1, ""},
 		{"syscalls", "sys_enter_openat", `filename.ustring ~ "*[bg]*.???"`, open, "filename", 3, ""},
