@@ -70,6 +70,10 @@ type Options struct {
 	// verifier bounds whatever the range; without it the loop counts
 	// itself, and only ranges the verifier can follow load.
 	KernelFunc func(name string) (btf.TypeID, error)
+	// KeepOnPass makes an event program return 1 when its predicate
+	// holds and its body ran, and 0 otherwise: the return value of a
+	// BPF filter on a perf event, which drops the sample on 0.
+	KeepOnPass bool
 }
 
 // Generate compiles instance idx of info.
@@ -96,6 +100,9 @@ func Generate(info *check.Info, p *plan.Plan, idx int, opts Options) (asm.Instru
 		g.emit(asm.JEq.Imm(asm.R0, 0, "exit"))
 	}
 	g.block(in.Probe.Body)
+	if opts.KeepOnPass {
+		g.emit(asm.Mov.Imm(asm.R0, 1), asm.Return())
+	}
 	g.label("exit")
 	g.emit(asm.Mov.Imm(asm.R0, 0), asm.Return())
 	if g.maxDepth > StackSize {

@@ -48,6 +48,8 @@ type Options struct {
 	// KernelFuncID, when set, resolves kernel functions that the code may
 	// call (see codegen.Options.KernelFunc).
 	KernelFuncID func(name string) (btf.TypeID, error)
+	// KeepOnPass: see codegen.Options.
+	KeepOnPass bool
 }
 
 // Compile compiles file. Script problems come back as *source.Diagnostics;
@@ -63,7 +65,7 @@ func Compile(file *source.File, reg *probe.Registry, env *probe.Env, opts Option
 		return r, err
 	}
 	r.Plan = plan.New(r.Info, planOptions(opts.Plan, r.Info.Config))
-	gopts := codegen.Options{KernelFunc: opts.KernelFuncID}
+	gopts := codegen.Options{KernelFunc: opts.KernelFuncID, KeepOnPass: opts.KeepOnPass}
 	if opts.TaskCommOffset != nil && usesComm(ast) {
 		if off, err := opts.TaskCommOffset(); err == nil {
 			gopts.TaskComm = off
