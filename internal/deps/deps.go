@@ -29,6 +29,7 @@ var Allowed = map[string][]string{
 	"load":                    {"codegen", "compile", "core", "kernel", "plan", "probe", "source"},
 	"symbols":                 {"kernel"},
 	"runtime":                 {"flame", "kernel", "load", "output", "plan", "printf", "probe", "source", "symbols", "types"},
+	"record":                  {"kernel", "source"},
 	"cmd/ebtrace": {"check", "compile", "core", "flame", "kernel", "load", "output", "plan", "probe", "probe/all",
-		"runtime", "source", "syntax"},
+		"record", "runtime", "source", "syntax"},
 }

@@ -1,0 +1,197 @@
+package record
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"golang.org/x/sys/unix"
+
+	"ebtrace/kernel"
+)
+
+// errOtherPrograms: the tracepoint already runs another BPF program. The
+// kernel keeps a perf sample only when every program on the tracepoint
+// returns non-zero, so another tool's program would drop samples this
+// filter keeps; the ring buffer path does not depend on the others.
+var errOtherPrograms = errors.New("another BPF program is attached to the tracepoint")
+
+const dropLabel = "record_drop"
+
+// perfFilter wraps a filter body: events of processes other than pid
+// (when set) are dropped before the body runs.
+func perfFilter(body asm.Instructions, pid int) asm.Instructions {
+	insns := asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}
+	if pid == 0 {
+		return append(insns, body...)
+	}
+	insns = append(insns, pidCheck(pid)...)
+	insns = append(insns, asm.Mov.Reg(asm.R1, asm.R6))
+	insns = append(insns, body...)
+	return append(insns, asm.Mov.Imm(asm.R0, 0).WithSymbol(dropLabel), asm.Return())
+}
+
+// pidCheck jumps to dropLabel unless the current process is pid.
+func pidCheck(pid int) asm.Instructions {
+	return asm.Instructions{
+		asm.FnGetCurrentPidTgid.Call(),
+		asm.RSh.Imm(asm.R0, 32),
+		asm.JNE.Imm(asm.R0, int32(pid), dropLabel),
+	}
+}
+
+// perfSource reads the per-CPU perf buffers; each CPU's ring is owned by
+// the first event's descriptor there, the others redirected into it.
+type perfSource struct {
+	fds    []int // every event on every CPU, rings' owners included
+	rings  []*ring
+	epfd   int
+	events []unix.EpollEvent
+	lost   []uint64
+}
+
+// openPerf opens each event on each online CPU, attaches progs[i] to
+// event i (once: a tracepoint's programs filter its samples on every CPU)
+// and enables the events. The events hold their own references to the
+// programs, so the caller may close progs once this returns.
+func openPerf(formats []*kernel.Format, progs []*ebpf.Program, bufferSize int) (_ *perfSource, err error) {
+	page := os.Getpagesize()
+	pages := 1
+	for pages*page < bufferSize {
+		pages *= 2
+	}
+	s := &perfSource{epfd: -1, lost: make([]uint64, ebpfPossibleCPUs())}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if s.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	firsts := make([]int, len(formats)) // each event's descriptor on its first CPU
+	for cpu := range s.lost {
+		owner := -1
+		for i, f := range formats {
+			fd, err := openTracepoint(f.ID, cpu, i == 0, uint32(pages*page/2))
+			if errors.Is(err, unix.ENODEV) && i == 0 {
+				break // an offline CPU
+			}
+			if err != nil {
+				return nil, err
+			}
+			s.fds = append(s.fds, fd)
+			if owner < 0 {
+				owner = fd
+				r, err := newRing(fd, cpu, pages)
+				if err != nil {
+					return nil, err
+				}
+				s.rings = append(s.rings, r)
+				ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(len(s.rings) - 1)}
+				if err := unix.EpollCtl(s.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+					return nil, fmt.Errorf("epoll: %w", err)
+				}
+			} else if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_SET_OUTPUT, owner); err != nil {
+				return nil, fmt.Errorf("redirect %s into the CPU %d buffer: %w", f.Tracepoint, cpu, err)
+			}
+			if len(s.rings) == 1 {
+				firsts[i] = fd
+			}
+		}
+	}
+	if len(s.rings) == 0 {
+		return nil, errors.New("no online CPU could open the events")
+	}
+	s.events = make([]unix.EpollEvent, len(s.rings))
+	for i, f := range formats {
+		if err := unix.IoctlSetInt(firsts[i], unix.PERF_EVENT_IOC_SET_BPF, progs[i].FD()); err != nil {
+			return nil, fmt.Errorf("%w: %s: PERF_EVENT_IOC_SET_BPF: %w", errOtherPrograms, f.Tracepoint, err)
+		}
+		n, err := tracepointPrograms(firsts[i])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Tracepoint, err)
+		}
+		if n > 1 {
+			return nil, fmt.Errorf("%w (%s runs %d)", errOtherPrograms, f.Tracepoint, n)
+		}
+	}
+	for _, fd := range s.fds {
+		if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_ENABLE, 0); err != nil {
+			return nil, fmt.Errorf("enable perf event: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// tracepointPrograms counts the BPF programs attached to the tracepoint
+// of perf event fd (PERF_EVENT_IOC_QUERY_BPF, no ids asked for).
+func tracepointPrograms(fd int) (int, error) {
+	var query struct{ idsLen, progCount uint32 }
+	_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.PERF_EVENT_IOC_QUERY_BPF, uintptr(unsafe.Pointer(&query)))
+	if errno != 0 {
+		return 0, fmt.Errorf("PERF_EVENT_IOC_QUERY_BPF: %w", errno)
+	}
+	return int(query.progCount), nil
+}
+
+func (s *perfSource) poll(wait time.Duration, deliver func(item)) error {
+	if wait > 0 {
+		_, err := unix.EpollWait(s.epfd, s.events, int(wait/time.Millisecond))
+		if err != nil && err != unix.EINTR {
+			return fmt.Errorf("epoll_wait: %w", err)
+		}
+	}
+	for _, r := range s.rings {
+		s.drain(r, deliver)
+	}
+	return nil
+}
+
+func (s *perfSource) drain(r *ring, deliver func(item)) {
+	for {
+		rec, ok := r.next()
+		if !ok {
+			break
+		}
+		switch rec.kind {
+		case unix.PERF_RECORD_SAMPLE:
+			h, raw, ok := parseSample(rec.body)
+			if ok {
+				deliver(item{time: h.time, cpu: int(h.cpu), pid: int(h.pid), tid: int(h.tid), raw: append([]byte(nil), raw...)})
+			}
+		case unix.PERF_RECORD_COMM:
+			if tid, comm, t, ok := parseComm(rec.body); ok {
+				deliver(item{time: t, cpu: r.cpu, tid: int(tid), comm: comm, exec: rec.misc&unix.PERF_RECORD_MISC_COMM_EXEC != 0})
+			}
+		case unix.PERF_RECORD_LOST:
+			if n, ok := parseLost(rec.body); ok && r.cpu < len(s.lost) {
+				s.lost[r.cpu] += n
+			}
+		}
+	}
+	r.release()
+}
+
+func (s *perfSource) lostCounts() []uint64 { return s.lost }
+
+func (s *perfSource) close() error {
+	var errs []error
+	for _, fd := range s.fds {
+		unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_DISABLE, 0)
+	}
+	for _, r := range s.rings {
+		errs = append(errs, unix.Munmap(r.mem))
+	}
+	for _, fd := range s.fds {
+		errs = append(errs, unix.Close(fd))
+	}
+	if s.epfd >= 0 {
+		errs = append(errs, unix.Close(s.epfd))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,280 @@
+// Package record owns `ebtrace record`: it opens trace events with
+// perf_event_open on every CPU, attaches an in-kernel BPF filter to each
+// with PERF_EVENT_IOC_SET_BPF so rejected events never reach the buffer
+// (falling back to a tracepoint program writing to a ring buffer when
+// another program already sits on the tracepoint), reads the samples and
+// the perf buffer's lost records, decodes every field through the event's
+// format file, and writes them as text, JSON lines or a Chrome trace.
+//
+// Inputs: event names, a filter compiler and options. Output: a Sink fed
+// events in time order and, at the end, the per-CPU lost counts.
+package record
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+
+	"ebtrace/kernel"
+	"ebtrace/source"
+)
+
+// FilterCompiler returns the body of a BPF_PROG_TYPE_TRACEPOINT program
+// for one event: it reads the record through R1 and returns 0 to drop the
+// event, 1 to keep it.
+type FilterCompiler func(f *kernel.Format) (asm.Instructions, error)
+
+// Options say what to record and how.
+type Options struct {
+	Filter     FilterCompiler // nil keeps every event
+	PID        int            // record only this process's events; 0 for all
+	// FromExec drops PID's events until it execs: a command started for
+	// the recording runs a little of its launcher first.
+	FromExec   bool
+	BufferSize int            // bytes per CPU, rounded up to a power-of-two number of pages
+	Log        io.Writer      // -v messages; nil for none
+}
+
+// DefaultBufferSize is the per-CPU buffer when Options.BufferSize is 0.
+const DefaultBufferSize = 1 << 20
+
+// ErrUnknownEvent is wrapped by the error for an event that does not exist.
+var ErrUnknownEvent = errors.New("unknown event")
+
+// Path is how accepted events reach user space.
+type Path string
+
+const (
+	// PerfPath: the filter runs as the tracepoint's perf program and the
+	// perf buffer holds what it keeps.
+	PerfPath Path = "perf_event + PERF_EVENT_IOC_SET_BPF"
+	// RingPath: a tracepoint program filters and copies kept events to a
+	// BPF ring buffer.
+	RingPath Path = "tracepoint link + ring buffer"
+)
+
+// Recorder is an open recording; Run reads it, Close releases it.
+type Recorder struct {
+	Path    Path
+	formats map[uint16]*kernel.Format // by event ID, the record's common_type
+	source  eventSource
+	comms   map[int]string
+	waitFor int // a PID whose events count from its exec on; 0 once it has
+}
+
+// eventSource is one of the two paths.
+type eventSource interface {
+	// poll delivers every record available now, waiting up to wait for
+	// the first.
+	poll(wait time.Duration, deliver func(item)) error
+	// lostCounts returns how many kept events each CPU lost so far.
+	lostCounts() []uint64
+	close() error
+}
+
+// item is a sample or a comm change, ordered by time before delivery.
+type item struct {
+	time     uint64
+	cpu      int
+	pid, tid int
+	comm     string // a comm change when raw is nil
+	exec     bool   // the comm change is an exec
+	raw      []byte // a copy
+}
+
+// Formats resolves event names to their formats. An unknown name is an
+// error wrapping ErrUnknownEvent that lists close names.
+func Formats(ev *kernel.Events, names []string) ([]*kernel.Format, error) {
+	var out []*kernel.Format
+	for _, name := range names {
+		category, event, ok := strings.Cut(name, ":")
+		if !ok {
+			return nil, fmt.Errorf("event %q: want CATEGORY:NAME, like syscalls:sys_enter_openat", name)
+		}
+		f, err := ev.Format(category, event)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, unknownEvent(ev, name)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+func unknownEvent(ev *kernel.Events, name string) error {
+	tps, err := ev.Tracepoints()
+	if err != nil {
+		return fmt.Errorf("%w %s", ErrUnknownEvent, name)
+	}
+	known := make([]string, len(tps))
+	for i, tp := range tps {
+		known[i] = tp.String()
+	}
+	if close := source.Closest(name, known, 3); len(close) > 0 {
+		return fmt.Errorf("%w %s (did you mean %s?)", ErrUnknownEvent, name, strings.Join(close, ", "))
+	}
+	return fmt.Errorf("%w %s (ebtrace -l 'tracepoint:*' lists the events)", ErrUnknownEvent, name)
+}
+
+// Open compiles the filters, opens the events on every CPU and attaches
+// the filters, events disabled until Run.
+func Open(formats []*kernel.Format, opts Options) (*Recorder, error) {
+	r := &Recorder{formats: map[uint16]*kernel.Format{}, comms: map[int]string{}}
+	if opts.FromExec {
+		r.waitFor = opts.PID
+	}
+	// Attached programs are held by their perf events or links.
+	var progs []*ebpf.Program
+	defer func() {
+		for _, p := range progs {
+			p.Close()
+		}
+	}()
+	bodies := make([]asm.Instructions, len(formats))
+	for i, f := range formats {
+		if prev := r.formats[uint16(f.ID)]; prev != nil {
+			return nil, fmt.Errorf("event %s named twice", f.Tracepoint)
+		}
+		r.formats[uint16(f.ID)] = f
+		body := asm.Instructions{asm.Mov.Imm(asm.R0, 1), asm.Return()}
+		if opts.Filter != nil {
+			var err error
+			if body, err = opts.Filter(f); err != nil {
+				return nil, err
+			}
+		}
+		bodies[i] = body
+		p, err := loadProgram(perfFilter(body, opts.PID))
+		if err != nil {
+			return nil, fmt.Errorf("filter of %s: %w", f.Tracepoint, err)
+		}
+		progs = append(progs, p)
+	}
+	size := opts.BufferSize
+	if size == 0 {
+		size = DefaultBufferSize
+	}
+	perf, err := openPerf(formats, progs, size)
+	switch {
+	case err == nil:
+		r.Path, r.source = PerfPath, perf
+	case errors.Is(err, errOtherPrograms):
+		ring, rerr := openRing(formats, bodies, opts.PID, size)
+		if rerr != nil {
+			return nil, fmt.Errorf("%v; the ring buffer path failed too: %w", err, rerr)
+		}
+		// The ring buffer shows no exec: record from the start.
+		r.Path, r.source, r.waitFor = RingPath, ring, 0
+	default:
+		return nil, err
+	}
+	if opts.Log != nil {
+		fmt.Fprintf(opts.Log, "ebtrace record: events reach user space through %s\n", r.Path)
+		if r.Path == RingPath {
+			fmt.Fprintf(opts.Log, "ebtrace record: %v\n", err)
+		}
+	}
+	return r, nil
+}
+
+// Run delivers events to sink in time order until stop is closed, then
+// reads what is left and finishes the sink with the lost counts.
+func (r *Recorder) Run(sink Sink, stop <-chan struct{}) (lost []uint64, err error) {
+	var batch []item
+	collect := func(it item) { batch = append(batch, it) }
+	for stopping := false; ; {
+		select {
+		case <-stop:
+			stopping = true
+		default:
+		}
+		batch = batch[:0]
+		if err := r.source.poll(pollWait(stopping), collect); err != nil {
+			return nil, err
+		}
+		slices.SortStableFunc(batch, func(a, b item) int {
+			switch {
+			case a.time < b.time:
+				return -1
+			case a.time > b.time:
+				return 1
+			}
+			return 0
+		})
+		for i := range batch {
+			if err := r.deliver(&batch[i], sink); err != nil {
+				return nil, err
+			}
+		}
+		if stopping && len(batch) == 0 {
+			lost := r.source.lostCounts()
+			return lost, sink.Finish(lost)
+		}
+	}
+}
+
+// pollWait waits for data while recording; once stopping, it only drains.
+func pollWait(stopping bool) time.Duration {
+	if stopping {
+		return 0
+	}
+	return 100 * time.Millisecond
+}
+
+func (r *Recorder) deliver(it *item, sink Sink) error {
+	if it.raw == nil {
+		r.comms[it.tid] = it.comm
+		if it.exec && it.tid == r.waitFor {
+			r.waitFor = 0
+		}
+		return nil
+	}
+	if len(it.raw) < 2 || it.pid == r.waitFor {
+		return nil
+	}
+	f := r.formats[binary.NativeEndian.Uint16(it.raw)]
+	if f == nil {
+		return nil
+	}
+	return sink.Event(&Event{Format: f, Time: it.time, CPU: it.cpu, PID: it.pid, TID: it.tid, Comm: r.comm(it.pid, it.tid), Raw: it.raw})
+}
+
+// comm names a thread: from the comm records seen, else from /proc while
+// it lives, else "<...>" as the kernel's trace output has it.
+func (r *Recorder) comm(pid, tid int) string {
+	if c, ok := r.comms[tid]; ok {
+		return c
+	}
+	c := "<...>"
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/comm", pid, tid)); err == nil {
+		c = strings.TrimSuffix(string(b), "\n")
+	}
+	r.comms[tid] = c
+	return c
+}
+
+// Close detaches and releases everything.
+func (r *Recorder) Close() error { return r.source.close() }
+
+func loadProgram(insns asm.Instructions) (*ebpf.Program, error) {
+	return ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.TracePoint, License: "GPL", Instructions: insns})
+}
+
+func ebpfPossibleCPUs() int {
+	n, err := ebpf.PossibleCPU()
+	if err != nil {
+		return 1
+	}
+	return n
+}
