@@ -35,13 +35,13 @@ type FilterCompiler func(f *kernel.Format) (asm.Instructions, error)
 
 // Options say what to record and how.
 type Options struct {
-	Filter     FilterCompiler // nil keeps every event
-	PID        int            // record only this process's events; 0 for all
+	Filter FilterCompiler // nil keeps every event
+	PID    int            // record only this process's events; 0 for all
 	// FromExec drops PID's events until it execs: a command started for
 	// the recording runs a little of its launcher first.
 	FromExec   bool
-	BufferSize int            // bytes per CPU, rounded up to a power-of-two number of pages
-	Log        io.Writer      // -v messages; nil for none
+	BufferSize int       // bytes per CPU, rounded up to a power-of-two number of pages
+	Log        io.Writer // -v messages; nil for none
 }
 
 // DefaultBufferSize is the per-CPU buffer when Options.BufferSize is 0.
