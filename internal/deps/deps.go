@@ -21,6 +21,7 @@ var Allowed = map[string][]string{
 	"probe/fentry":            {"kernel", "probe", "probe/kprobe", "source", "types"},
 	"probe/all":               {"probe", "probe/fentry", "probe/interval", "probe/kprobe", "probe/profile", "probe/rawtracepoint", "probe/special", "probe/tracepoint", "probe/uprobe", "probe/usdt"},
 	"core":                    {},
+	"filter":                  {"kernel", "source"},
 	"ctypes":                  {"core", "syntax", "types"},
 	"check":                   {"core", "ctypes", "output", "printf", "probe", "source", "syntax", "types"},
 	"plan":                    {"check", "output", "printf", "source", "syntax", "types"},

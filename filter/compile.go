@@ -1,0 +1,392 @@
+package filter
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/cilium/ebpf/asm"
+
+	"ebtrace/kernel"
+	"ebtrace/source"
+)
+
+// Compile type-checks expr against the event's format and returns a
+// complete BPF_PROG_TYPE_TRACEPOINT program: its context is the raw trace
+// record, fields are read at their format-file offsets, and it returns 1
+// to keep the event and 0 to drop it. Problems with the filter are
+// *source.Diagnostics pointing into the filter text.
+//
+// The algorithm: each node compiles to code that jumps to a "true" or a
+// "false" label, so && and || short-circuit like the kernel's filter; each
+// predicate loads its field (or the helper that stands in for it), then
+// compares with the value decoded at compile time.
+func Compile(expr *Expr, format *kernel.Format) (asm.Instructions, error) {
+	c := &compiler{format: format, diags: &source.Diagnostics{File: expr.file}}
+	if c.diags.File == nil {
+		c.diags.File = source.NewFile(diagFile, "")
+	}
+	c.emit(asm.Mov.Reg(ctxReg, asm.R1))
+	keep, drop := c.label(), c.label()
+	c.cond(expr, keep, drop)
+	if err := c.diags.Err(); err != nil {
+		return nil, err
+	}
+	c.emit(
+		asm.Mov.Imm(asm.R0, 1).WithSymbol(keep),
+		asm.Return(),
+		asm.Mov.Imm(asm.R0, 0).WithSymbol(drop),
+		asm.Return(),
+	)
+	return c.insns, nil
+}
+
+// ctxReg keeps the context (the trace record) across helper calls.
+const ctxReg = asm.R6
+
+type compiler struct {
+	format *kernel.Format
+	diags  *source.Diagnostics
+	insns  asm.Instructions
+	labels int
+	// pending holds a label to put on the next emitted instruction.
+	pending string
+}
+
+func (c *compiler) emit(insns ...asm.Instruction) {
+	for _, in := range insns {
+		if c.pending != "" {
+			in = in.WithSymbol(c.pending)
+			c.pending = ""
+		}
+		c.insns = append(c.insns, in)
+	}
+}
+
+// label returns a fresh label name.
+func (c *compiler) label() string {
+	c.labels++
+	return fmt.Sprintf("filter_%d", c.labels)
+}
+
+// place puts label on the next instruction emitted.
+func (c *compiler) place(label string) {
+	if c.pending != "" {
+		// Two labels on one spot: keep one and jump from the other.
+		c.emit(asm.Ja.Label(label))
+	}
+	c.pending = label
+}
+
+func (c *compiler) errorf(span source.Span, code, format string, args ...any) *source.Diagnostic {
+	return c.diags.Add(span, code, format, args...)
+}
+
+// cond emits code for e that jumps to yes when e holds and to no otherwise.
+func (c *compiler) cond(e *Expr, yes, no string) {
+	switch e.Kind {
+	case And:
+		mid := c.label()
+		c.cond(e.X, mid, no)
+		c.place(mid)
+		c.cond(e.Y, yes, no)
+	case Or:
+		mid := c.label()
+		c.cond(e.X, yes, mid)
+		c.place(mid)
+		c.cond(e.Y, yes, no)
+	case Not:
+		c.cond(e.X, no, yes)
+	default:
+		c.pred(e, yes, no)
+	}
+}
+
+// field is a filterable value: an event field, or a value the kernel's filter
+// offers on every event (common_pid, CPU, COMM) that a BPF program computes
+// with a helper.
+type field struct {
+	kernel.Field
+	kind fieldKind
+}
+
+type fieldKind int
+
+const (
+	numeric   fieldKind = iota
+	fixedStr            // char NAME[N] in the record
+	dynStr              // __data_loc / __rel_loc char[]
+	ptrStr              // char * (kernel memory, or user memory with .ustring)
+	commStr             // COMM: the current task's comm
+	cpuNum              // CPU: bpf_get_smp_processor_id
+	tidNum              // common_pid: the thread id
+	eventType           // common_type: the event's ID, a constant
+)
+
+// lookup resolves a predicate's field the way the kernel does: the event's
+// own fields first, then the generic CPU/COMM fields, then the common header.
+func (c *compiler) lookup(e *Expr) (field, bool) {
+	for _, f := range c.format.Fields {
+		if !f.Common && f.Name == e.Field {
+			return field{Field: f, kind: classify(f)}, true
+		}
+	}
+	switch e.Field {
+	case "CPU", "cpu":
+		return field{Field: kernel.Field{Name: e.Field, Type: "int", Size: 4, Signed: true}, kind: cpuNum}, true
+	case "COMM", "comm":
+		return field{Field: kernel.Field{Name: e.Field, Type: "char[16]", Size: 16, ArrayLen: 16}, kind: commStr}, true
+	}
+	for _, f := range c.format.Fields {
+		if f.Common && f.Name == e.Field {
+			fl := field{Field: f, kind: numeric}
+			switch f.Name {
+			case "common_pid":
+				fl.kind = tidNum
+			case "common_type":
+				fl.kind = eventType
+			default:
+				c.errorf(e.FieldSpan, "unsupported-field", "%s cannot be read by a BPF filter", f.Name).
+					Hint("the kernel overwrites the record's first 8 bytes (common_type, common_flags, common_preempt_count, common_pid) before a BPF program sees it; common_pid and common_type are recomputed, %s is lost", f.Name)
+				return field{}, false
+			}
+			return fl, true
+		}
+	}
+	c.unknownField(e)
+	return field{}, false
+}
+
+func (c *compiler) unknownField(e *Expr) {
+	names := []string{"CPU", "COMM"}
+	for _, f := range c.format.Fields {
+		names = append(names, f.Name)
+	}
+	d := c.errorf(source.Span{Start: e.FieldSpan.Start, End: e.FieldSpan.Start + source.Pos(len(e.Field))},
+		"unknown-field", "%s:%s has no field %q", c.format.Category, c.format.Name, e.Field)
+	if close := source.Closest(e.Field, names, 3); len(close) > 0 {
+		d.Hint("did you mean %s?", strings.Join(close, ", "))
+	}
+	var args []string
+	for _, f := range c.format.ArgFields() {
+		args = append(args, f.Name)
+	}
+	d.Hint("fields: %s, and common_pid, common_type, CPU, COMM", strings.Join(args, ", "))
+}
+
+// classify sorts an event field the way the kernel's filter_assign_type
+// does: a char array or __data_loc char[] is a string, as is a char pointer.
+func classify(f kernel.Field) fieldKind {
+	isChar := strings.Contains(f.Type, "char")
+	switch {
+	case f.DataLoc && isChar:
+		return dynStr
+	case strings.Contains(f.Type, "[") && isChar:
+		return fixedStr
+	case f.Type == "char *" || f.Type == "const char *":
+		return ptrStr
+	}
+	return numeric
+}
+
+// pred compiles one FIELD OP VALUE.
+func (c *compiler) pred(e *Expr, yes, no string) {
+	f, ok := c.lookup(e)
+	if !ok {
+		return
+	}
+	if e.Suffix != "" && !c.suffixApplies(e, f) {
+		return
+	}
+	switch f.kind {
+	case numeric, cpuNum, tidNum, eventType:
+		if e.Suffix == "function" {
+			c.function(e, f, yes, no)
+			return
+		}
+		c.numeric(e, f, yes, no)
+	default:
+		c.str(e, f, yes, no)
+	}
+}
+
+// suffixApplies checks .ustring and .function against the field.
+func (c *compiler) suffixApplies(e *Expr, f field) bool {
+	switch e.Suffix {
+	case "ustring":
+		if f.kind != ptrStr {
+			c.errorf(e.FieldSpan, "bad-suffix", ".ustring applies to char * fields; %s is %s", f.Name, f.Type).
+				Hint("drop .ustring: other string fields live in the record itself")
+			return false
+		}
+	case "function":
+		if f.kind != numeric || f.Size != 8 {
+			c.errorf(e.FieldSpan, "bad-suffix", ".function applies to fields of size long holding a kernel address; %s is %s", f.Name, f.Type)
+			return false
+		}
+		if e.Op != Eq && e.Op != Ne {
+			c.errorf(e.OpSpan, "bad-operator", ".function compares with == or !=, not %s", e.Op)
+			return false
+		}
+	}
+	return true
+}
+
+// numeric compiles an integer comparison. The value is truncated to the
+// field's width and signedness first, as the kernel's filter does.
+func (c *compiler) numeric(e *Expr, f field, yes, no string) {
+	if e.Op == Glob {
+		c.errorf(e.OpSpan, "bad-operator", "~ matches strings; %s is %s", f.Name, f.Type).
+			Hint("compare numbers with == != < <= > >= or &")
+		return
+	}
+	if e.Quoted {
+		c.errorf(e.ValueSpan, "type-mismatch", "%s is %s, not a string", f.Name, f.Type).
+			Hint("write a number: decimal, 0x hex or 0 octal")
+		return
+	}
+	if f.kind == numeric && (f.DataLoc || f.ArrayLen > 0 || strings.Contains(f.Type, "[") || sizeOf(f.Size) == asm.DWord && f.Size != 8) {
+		c.errorf(e.FieldSpan, "unsupported-field", "%s is %s, which a filter cannot compare", f.Name, f.Type).
+			Hint("filters compare integers of 1, 2, 4 or 8 bytes and strings")
+		return
+	}
+	v, ok := c.number(e, f)
+	if !ok {
+		return
+	}
+	c.loadNumber(f)
+	c.emit(asm.LoadImm(asm.R1, v, asm.DWord))
+	c.compare(e.Op, f.Signed, yes, no)
+}
+
+// compare jumps on R0 OP R1.
+func (c *compiler) compare(op Op, signed bool, yes, no string) {
+	var jump asm.JumpOp
+	switch op {
+	case Eq:
+		jump = asm.JEq
+	case Ne:
+		jump = asm.JNE
+	case Lt:
+		jump = pick(signed, asm.JSLT, asm.JLT)
+	case Le:
+		jump = pick(signed, asm.JSLE, asm.JLE)
+	case Gt:
+		jump = pick(signed, asm.JSGT, asm.JGT)
+	case Ge:
+		jump = pick(signed, asm.JSGE, asm.JGE)
+	case Band:
+		c.emit(asm.And.Reg(asm.R0, asm.R1))
+		c.emit(asm.JNE.Imm(asm.R0, 0, yes), asm.Ja.Label(no))
+		return
+	}
+	c.emit(jump.Reg(asm.R0, asm.R1, yes), asm.Ja.Label(no))
+}
+
+func pick(signed bool, s, u asm.JumpOp) asm.JumpOp {
+	if signed {
+		return s
+	}
+	return u
+}
+
+// number decodes the value as kstrtoll/kstrtoull with base 0 do: 0x hex,
+// leading-0 octal, else decimal; a '-' only for signed fields. The result
+// is truncated and re-extended to the field's width.
+func (c *compiler) number(e *Expr, f field) (int64, bool) {
+	text := e.Value
+	if c0 := text[0]; c0 != '-' && (c0 < '0' || c0 > '9') {
+		c.errorf(e.ValueSpan, "type-mismatch", "%s is %s: %q is not a number", f.Name, f.Type, text).
+			Hint("only string fields take a string value, and it needs quotes")
+		return 0, false
+	}
+	neg := text[0] == '-'
+	digits := strings.TrimPrefix(text, "-")
+	base := 10
+	switch {
+	case len(digits) > 2 && (digits[:2] == "0x" || digits[:2] == "0X"):
+		base, digits = 16, digits[2:]
+	case len(digits) > 1 && digits[0] == '0':
+		base, digits = 8, digits[1:]
+	}
+	u, err := strconv.ParseUint(digits, base, 64)
+	switch {
+	case err != nil:
+		c.errorf(e.ValueSpan, "bad-number", "%q is not a valid integer", text).
+			Hint("numbers are decimal, 0x hex or 0 octal, and fit in 64 bits")
+		return 0, false
+	case neg && !f.Signed:
+		c.errorf(e.ValueSpan, "bad-number", "%s is unsigned (%s) and cannot equal %s", f.Name, f.Type, text)
+		return 0, false
+	case neg && u > 1<<63:
+		c.errorf(e.ValueSpan, "bad-number", "%q does not fit in 64 bits", text)
+		return 0, false
+	case !neg && f.Signed && u > 1<<63-1:
+		c.errorf(e.ValueSpan, "bad-number", "%q does not fit in a signed 64-bit value", text)
+		return 0, false
+	}
+	v := int64(u)
+	if neg {
+		v = -v
+	}
+	return extend(v, f.Size, f.Signed), true
+}
+
+// extend truncates v to size bytes and sign- or zero-extends it back.
+func extend(v int64, size int, signed bool) int64 {
+	if size >= 8 || size <= 0 {
+		return v
+	}
+	shift := uint(64 - 8*size)
+	if signed {
+		return v << shift >> shift
+	}
+	return int64(uint64(v) << shift >> shift)
+}
+
+// loadNumber puts the field's value, extended to 64 bits, in R0.
+func (c *compiler) loadNumber(f field) {
+	switch f.kind {
+	case cpuNum:
+		c.emit(asm.FnGetSmpProcessorId.Call())
+		return
+	case tidNum:
+		// The low half of pid_tgid is the thread id, which is what the
+		// record's common_pid holds.
+		c.emit(asm.FnGetCurrentPidTgid.Call(), asm.LSh.Imm(asm.R0, 32), asm.RSh.Imm(asm.R0, 32))
+		return
+	case eventType:
+		c.emit(asm.Mov.Imm(asm.R0, int32(c.format.ID)))
+		return
+	}
+	size := f.Size
+	if f.Offset%size == 0 {
+		c.emit(asm.LoadMem(asm.R0, ctxReg, int16(f.Offset), sizeOf(size)))
+	} else {
+		// A misaligned field: the context only allows aligned loads.
+		c.emit(
+			asm.Mov.Imm(asm.R0, 0), asm.StoreMem(asm.R10, -8, asm.R0, asm.DWord),
+			asm.Mov.Reg(asm.R1, asm.R10), asm.Add.Imm(asm.R1, -8),
+			asm.Mov.Imm(asm.R2, int32(size)),
+			asm.Mov.Reg(asm.R3, ctxReg), asm.Add.Imm(asm.R3, int32(f.Offset)),
+			asm.FnProbeReadKernel.Call(),
+			asm.LoadMem(asm.R0, asm.R10, -8, sizeOf(size)),
+		)
+	}
+	if f.Signed && size < 8 {
+		shift := int32(64 - 8*size)
+		c.emit(asm.LSh.Imm(asm.R0, shift), asm.ArSh.Imm(asm.R0, shift))
+	}
+}
+
+func sizeOf(n int) asm.Size {
+	switch n {
+	case 1:
+		return asm.Byte
+	case 2:
+		return asm.Half
+	case 4:
+		return asm.Word
+	}
+	return asm.DWord
+}

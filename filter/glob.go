@@ -1,0 +1,201 @@
+package filter
+
+import "github.com/cilium/ebpf/asm"
+
+// atom is one character position of a glob: a literal byte, '?' (any byte
+// but NUL) or a [class].
+type atom struct {
+	kind    atomKind
+	lit     byte
+	ranges  [][2]byte // inclusive ranges of a class
+	inverts bool      // [!...]
+}
+
+type atomKind int
+
+const (
+	literal atomKind = iota
+	anyByte
+	class
+)
+
+// globPattern is a glob split at its '*'s: segments[0] is anchored at the
+// start unless the pattern starts with '*', the last segment at the end
+// unless it ends with '*', and the ones between float.
+type globPattern struct {
+	segments            [][]atom
+	leadStar, trailStar bool
+	hasStar             bool
+}
+
+// globError says where (a byte offset into the pattern) a glob is malformed.
+type globError struct {
+	at  int
+	msg string
+}
+
+// parseGlob parses a pattern with lib/glob.c's syntax: '*', '?', '[...]'
+// with ranges a-b, a leading '!' inverting the class and a leading ']'
+// taken literally, and '\' escaping the next byte.
+func parseGlob(p string) (globPattern, *globError) {
+	g := globPattern{segments: [][]atom{nil}}
+	cur := &g.segments[0]
+	for i := 0; i < len(p); i++ {
+		switch p[i] {
+		case '*':
+			g.hasStar = true
+			if i == 0 {
+				g.leadStar = true
+			}
+			if i == len(p)-1 {
+				g.trailStar = true
+			}
+			g.segments = append(g.segments, nil)
+			cur = &g.segments[len(g.segments)-1]
+		case '?':
+			*cur = append(*cur, atom{kind: anyByte})
+		case '\\':
+			if i == len(p)-1 {
+				return g, &globError{i, `'\' at the end escapes nothing`}
+			}
+			i++
+			*cur = append(*cur, atom{kind: literal, lit: p[i]})
+		case '[':
+			a, end, ok := parseClass(p, i+1)
+			if !ok {
+				return g, &globError{i, "'[' is never closed"}
+			}
+			*cur = append(*cur, a)
+			i = end
+		default:
+			*cur = append(*cur, atom{kind: literal, lit: p[i]})
+		}
+	}
+	return g, nil
+}
+
+// parseClass parses a class body starting at p[i] (after '['); it returns
+// the atom and the index of the closing ']'.
+func parseClass(p string, i int) (atom, int, bool) {
+	a := atom{kind: class}
+	if i < len(p) && p[i] == '!' {
+		a.inverts = true
+		i++
+	}
+	for first := true; i < len(p); first = false {
+		if p[i] == ']' && !first {
+			return a, i, true
+		}
+		lo, hi := p[i], p[i]
+		if i+2 < len(p) && p[i+1] == '-' && p[i+2] != ']' {
+			hi = p[i+2]
+			i += 2
+		}
+		a.ranges = append(a.ranges, [2]byte{lo, hi})
+		i++
+	}
+	return a, 0, false
+}
+
+// matchGlob is regex_match_glob: glob_match(pattern, str) over the string
+// up to its NUL. Segments between '*'s are matched at their leftmost
+// position, which for globs without backreferences finds a match exactly
+// when backtracking would.
+func (c *compiler) matchGlob(p string, fail string) {
+	g, _ := parseGlob(p)
+	c.strlen(fail)
+	first, last := g.segments[0], g.segments[len(g.segments)-1]
+	if !g.hasStar {
+		c.emit(asm.JNE.Imm(endReg, int32(len(first)), fail))
+	}
+	c.emit(asm.Mov.Imm(posReg, 0))
+	if !g.leadStar {
+		c.segmentAt(posReg, first, fail)
+		c.emit(asm.Mov.Imm(posReg, int32(len(first))))
+	}
+	if !g.hasStar {
+		return
+	}
+	for _, seg := range g.segments[1 : len(g.segments)-1] {
+		c.search(seg, fail)
+	}
+	if g.trailStar {
+		return
+	}
+	// The last segment ends at the NUL and starts at or after pos.
+	c.emit(
+		asm.Mov.Reg(asm.R2, posReg), asm.Add.Imm(asm.R2, int32(len(last))),
+		asm.JGT.Reg(asm.R2, endReg, fail),
+		asm.Mov.Reg(posReg, endReg), asm.Sub.Imm(posReg, int32(len(last))),
+	)
+	c.segmentAt(posReg, last, fail)
+}
+
+// strlen sets endReg to the index of the buffer's first NUL.
+func (c *compiler) strlen(fail string) {
+	loop, done := c.label(), c.label()
+	c.emit(asm.Mov.Imm(endReg, 0))
+	c.place(loop)
+	c.bufferAt(endReg, 1, fail)
+	c.byteAt(asm.R1, 0)
+	c.emit(asm.JEq.Imm(asm.R0, 0, done), asm.Add.Imm(endReg, 1), asm.Ja.Label(loop))
+	c.place(done)
+	c.emit(asm.Mov.Imm(asm.R0, 0))
+}
+
+// search finds seg's leftmost match at or after posReg, before the NUL, and
+// moves posReg past it; no match jumps to fail.
+func (c *compiler) search(seg []atom, fail string) {
+	if len(seg) == 0 {
+		return
+	}
+	loop, next, found := c.label(), c.label(), c.label()
+	c.place(loop)
+	c.emit(asm.Mov.Reg(asm.R2, posReg), asm.Add.Imm(asm.R2, int32(len(seg))), asm.JGT.Reg(asm.R2, endReg, fail))
+	c.segmentAt(posReg, seg, next)
+	c.emit(asm.Add.Imm(posReg, int32(len(seg))), asm.Ja.Label(found))
+	c.place(next)
+	c.emit(asm.Add.Imm(posReg, 1), asm.Ja.Label(loop))
+	c.place(found)
+	c.emit(asm.Mov.Imm(asm.R0, 0))
+}
+
+// segmentAt jumps to fail unless seg matches the buffer at offset reg.
+func (c *compiler) segmentAt(reg asm.Register, seg []atom, fail string) {
+	if len(seg) == 0 {
+		return
+	}
+	c.bufferAt(reg, len(seg), fail)
+	for i, a := range seg {
+		c.byteAt(asm.R1, i)
+		switch a.kind {
+		case literal:
+			c.emit(asm.JNE.Imm(asm.R0, int32(a.lit), fail))
+		case anyByte:
+			c.emit(asm.JEq.Imm(asm.R0, 0, fail))
+		case class:
+			c.classAt(a, fail)
+		}
+	}
+}
+
+// classAt jumps to fail unless R0 (not NUL) is in the class.
+func (c *compiler) classAt(a atom, fail string) {
+	in, out := c.label(), c.label()
+	c.emit(asm.JEq.Imm(asm.R0, 0, fail))
+	for _, r := range a.ranges {
+		skip := c.label()
+		c.emit(asm.JLT.Imm(asm.R0, int32(r[0]), skip), asm.JLE.Imm(asm.R0, int32(r[1]), in))
+		c.place(skip)
+	}
+	if a.inverts {
+		c.emit(asm.Ja.Label(out))
+		c.place(in)
+		c.emit(asm.Ja.Label(fail))
+	} else {
+		c.emit(asm.Ja.Label(fail))
+		c.place(in)
+	}
+	c.place(out)
+	c.emit(asm.Mov.Imm(asm.R0, 0))
+}
