@@ -12,6 +12,9 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/cilium/ebpf/asm"
+
+	eventfilter "ebtrace/filter"
 	"ebtrace/kernel"
 	"ebtrace/record"
 )
@@ -25,6 +28,8 @@ kernel, so events the filter rejects never reach the buffer.
 
 OPTIONS:
     -e EVENT          record the trace event CATEGORY:NAME (repeatable)
+    --filter EXPR     keep only the events EXPR accepts, in ftrace's filter syntax:
+                      'count >= 1024 && common_pid != 1', 'comm ~ "ba*"'
     -p PID            record only process PID's events; stop when it exits
     -c CMD            run CMD once recording, record only its events; stop when it exits
     -o FILE           write to FILE; a FILE ending in .json gets the Chrome
@@ -47,6 +52,7 @@ EXAMPLES:
 // recordOptions are the parsed arguments of ebtrace record.
 type recordOptions struct {
 	events     []string
+	filter     string
 	pid        int
 	command    string
 	outFile    string
@@ -90,6 +96,8 @@ func parseRecordArgs(args []string) (*recordOptions, error) {
 			var ev string
 			ev, err = value()
 			o.events = append(o.events, ev)
+		case "--filter":
+			o.filter, err = value()
 		case "-c":
 			o.command, err = value()
 		case "-o":
@@ -194,6 +202,13 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 		defer child.kill()
 	}
 	opts := record.Options{PID: o.pid, BufferSize: o.bufferSize}
+	if o.filter != "" {
+		expr, err := eventfilter.Parse(o.filter)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		opts.Filter = func(f *kernel.Format) (asm.Instructions, error) { return eventfilter.Compile(expr, f) }
+	}
 	if child != nil {
 		opts.PID, opts.FromExec = child.cmd.Process.Pid, true
 	}
