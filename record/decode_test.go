@@ -23,9 +23,18 @@ func newRecord(f *kernel.Format, n int, pid int32) rawRecord {
 	return r
 }
 
-func (r rawRecord) u16(off int, v uint16) rawRecord { binary.NativeEndian.PutUint16(r[off:], v); return r }
-func (r rawRecord) u32(off int, v uint32) rawRecord { binary.NativeEndian.PutUint32(r[off:], v); return r }
-func (r rawRecord) u64(off int, v uint64) rawRecord { binary.NativeEndian.PutUint64(r[off:], v); return r }
+func (r rawRecord) u16(off int, v uint16) rawRecord {
+	binary.NativeEndian.PutUint16(r[off:], v)
+	return r
+}
+func (r rawRecord) u32(off int, v uint32) rawRecord {
+	binary.NativeEndian.PutUint32(r[off:], v)
+	return r
+}
+func (r rawRecord) u64(off int, v uint64) rawRecord {
+	binary.NativeEndian.PutUint64(r[off:], v)
+	return r
+}
 func (r rawRecord) str(off int, s string) rawRecord { copy(r[off:], s); return r }
 
 func fakeFormat(t *testing.T, category, name string) *kernel.Format {
