@@ -20,27 +20,62 @@ const sampleType = unix.PERF_SAMPLE_TID | unix.PERF_SAMPLE_TIME | unix.PERF_SAMP
 
 // openTracepoint opens tracepoint id on cpu for every task, disabled,
 // timestamped with CLOCK_MONOTONIC (the clock of bpf_ktime_get_ns, so both
-// paths agree). The event that owns a CPU's ring also reports comm changes,
-// so samples name the command that ran then.
-func openTracepoint(id uint32, cpu int, ringOwner bool, watermark uint32) (int, error) {
+// paths agree). Reading it gives the number of its samples lost
+// (PERF_FORMAT_LOST), exact even when the ring never had room again for
+// the lost record.
+func openTracepoint(id uint32, cpu int, watermark uint32) (int, error) {
 	attr := unix.PerfEventAttr{
 		Type:        unix.PERF_TYPE_TRACEPOINT,
-		Size:        uint32(unsafe.Sizeof(unix.PerfEventAttr{})),
 		Config:      uint64(id),
 		Sample:      1,
 		Sample_type: sampleType,
-		Bits:        unix.PerfBitDisabled | unix.PerfBitWatermark | unix.PerfBitSampleIDAll | unix.PerfBitUseClockID,
+		Read_format: unix.PERF_FORMAT_LOST,
+		Bits:        unix.PerfBitDisabled | unix.PerfBitWatermark | unix.PerfBitUseClockID,
 		Wakeup:      watermark,
-		Clockid:     unix.CLOCK_MONOTONIC,
 	}
-	if ringOwner {
-		attr.Bits |= unix.PerfBitComm | unix.PerfBitCommExec
-	}
-	fd, err := unix.PerfEventOpen(&attr, -1, cpu, -1, unix.PERF_FLAG_FD_CLOEXEC)
+	fd, err := perfEventOpen(&attr, cpu)
 	if err != nil {
 		return -1, fmt.Errorf("perf_event_open tracepoint %d on CPU %d: %w", id, cpu, err)
 	}
 	return fd, nil
+}
+
+// openSideband opens a dummy event on cpu that reports every comm change
+// (exec included) with its time, so samples name the command that ran
+// then. It has a ring of its own: in the samples' rings its records would
+// take their room and count among their losses.
+func openSideband(cpu int) (int, error) {
+	attr := unix.PerfEventAttr{
+		Type:        unix.PERF_TYPE_SOFTWARE,
+		Config:      unix.PERF_COUNT_SW_DUMMY,
+		Sample_type: sampleType,
+		Bits:        unix.PerfBitDisabled | unix.PerfBitComm | unix.PerfBitCommExec | unix.PerfBitSampleIDAll | unix.PerfBitUseClockID,
+		Wakeup:      1,
+	}
+	fd, err := perfEventOpen(&attr, cpu)
+	if err != nil {
+		return -1, fmt.Errorf("perf_event_open comm events on CPU %d: %w", cpu, err)
+	}
+	return fd, nil
+}
+
+func perfEventOpen(attr *unix.PerfEventAttr, cpu int) (int, error) {
+	attr.Size = uint32(unsafe.Sizeof(*attr))
+	attr.Clockid = unix.CLOCK_MONOTONIC
+	return unix.PerfEventOpen(attr, -1, cpu, -1, unix.PERF_FLAG_FD_CLOEXEC)
+}
+
+// readLost reads a PERF_FORMAT_LOST event's count of lost samples.
+func readLost(fd int) (uint64, error) {
+	var buf [16]byte // the event's value, then the lost count
+	n, err := unix.Read(fd, buf[:])
+	if err != nil {
+		return 0, err
+	}
+	if n != len(buf) {
+		return 0, fmt.Errorf("read %d bytes of a perf event, want %d", n, len(buf))
+	}
+	return binary.NativeEndian.Uint64(buf[8:]), nil
 }
 
 // ring is one CPU's mmap'd perf buffer.

@@ -44,15 +44,20 @@ func pidCheck(pid int) asm.Instructions {
 	}
 }
 
-// perfSource reads the per-CPU perf buffers; each CPU's ring is owned by
-// the first event's descriptor there, the others redirected into it.
+// perfSource reads the per-CPU perf buffers; each CPU's sample ring is
+// owned by the first event's descriptor there, the others redirected into
+// it, and a side ring holds the CPU's comm changes.
 type perfSource struct {
-	fds    []int // every event on every CPU, rings' owners included
-	rings  []*ring
-	epfd   int
-	events []unix.EpollEvent
-	lost   []uint64
+	fds     []int       // every descriptor: tracepoints, ring owners and side bands included
+	samples map[int]int // a tracepoint descriptor's CPU
+	rings   []*ring
+	epfd    int
+	events  []unix.EpollEvent
+	lost    []uint64 // from the lost records
 }
+
+// sidebandPages is the size of a CPU's comm ring.
+const sidebandPages = 8
 
 // openPerf opens each event on each online CPU, attaches progs[i] to
 // event i (once: a tracepoint's programs filter its samples on every CPU)
@@ -64,7 +69,7 @@ func openPerf(formats []*kernel.Format, progs []*ebpf.Program, bufferSize int) (
 	for pages*page < bufferSize {
 		pages *= 2
 	}
-	s := &perfSource{epfd: -1, lost: make([]uint64, ebpfPossibleCPUs())}
+	s := &perfSource{epfd: -1, samples: map[int]int{}, lost: make([]uint64, ebpfPossibleCPUs())}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -75,31 +80,34 @@ func openPerf(formats []*kernel.Format, progs []*ebpf.Program, bufferSize int) (
 	}
 	firsts := make([]int, len(formats)) // each event's descriptor on its first CPU
 	for cpu := range s.lost {
+		side, err := openSideband(cpu)
+		if errors.Is(err, unix.ENODEV) {
+			continue // an offline CPU
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.fds = append(s.fds, side)
+		if err := s.addRing(side, cpu, sidebandPages); err != nil {
+			return nil, err
+		}
 		owner := -1
 		for i, f := range formats {
-			fd, err := openTracepoint(f.ID, cpu, i == 0, uint32(pages*page/2))
-			if errors.Is(err, unix.ENODEV) && i == 0 {
-				break // an offline CPU
-			}
+			fd, err := openTracepoint(f.ID, cpu, uint32(pages*page/2))
 			if err != nil {
 				return nil, err
 			}
 			s.fds = append(s.fds, fd)
+			s.samples[fd] = cpu
 			if owner < 0 {
 				owner = fd
-				r, err := newRing(fd, cpu, pages)
-				if err != nil {
+				if err := s.addRing(fd, cpu, pages); err != nil {
 					return nil, err
-				}
-				s.rings = append(s.rings, r)
-				ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(len(s.rings) - 1)}
-				if err := unix.EpollCtl(s.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-					return nil, fmt.Errorf("epoll: %w", err)
 				}
 			} else if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_SET_OUTPUT, owner); err != nil {
 				return nil, fmt.Errorf("redirect %s into the CPU %d buffer: %w", f.Tracepoint, cpu, err)
 			}
-			if len(s.rings) == 1 {
+			if firsts[i] == 0 {
 				firsts[i] = fd
 			}
 		}
@@ -126,6 +134,19 @@ func openPerf(formats []*kernel.Format, progs []*ebpf.Program, bufferSize int) (
 		}
 	}
 	return s, nil
+}
+
+func (s *perfSource) addRing(fd, cpu, pages int) error {
+	r, err := newRing(fd, cpu, pages)
+	if err != nil {
+		return err
+	}
+	s.rings = append(s.rings, r)
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(len(s.rings) - 1)}
+	if err := unix.EpollCtl(s.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return fmt.Errorf("epoll: %w", err)
+	}
+	return nil
 }
 
 // tracepointPrograms counts the BPF programs attached to the tracepoint
@@ -177,7 +198,21 @@ func (s *perfSource) drain(r *ring, deliver func(item)) {
 	r.release()
 }
 
-func (s *perfSource) lostCounts() []uint64 { return s.lost }
+// lostCounts takes, for each CPU, the larger of what the lost records
+// said and what its events count as lost: the kernel writes a lost record
+// only once the ring has room again, so the last losses may have none.
+func (s *perfSource) lostCounts() []uint64 {
+	counted := make([]uint64, len(s.lost))
+	for fd, cpu := range s.samples {
+		if n, err := readLost(fd); err == nil && cpu < len(counted) {
+			counted[cpu] += n
+		}
+	}
+	for cpu := range counted {
+		counted[cpu] = max(counted[cpu], s.lost[cpu])
+	}
+	return counted
+}
 
 func (s *perfSource) close() error {
 	var errs []error

@@ -16,9 +16,10 @@ import (
 )
 
 // A ring path record: what a perf sample header would say, then the raw
-// trace record, copied whole (common header included) with
-// bpf_probe_read_kernel since a tracepoint program may not read the
-// context's first 8 bytes directly.
+// trace record, copied with bpf_probe_read_kernel. A BPF program's context
+// holds a pt_regs pointer where the record's common header was, so the
+// program writes the header itself: the event's ID and the thread, with
+// common_flags and common_preempt_count, which no helper tells, zero.
 const (
 	ringTime    = 0  // u64 bpf_ktime_get_ns (CLOCK_MONOTONIC)
 	ringPidTgid = 8  // u64: tid low, pid high
@@ -74,6 +75,7 @@ func ringProgram(f *kernel.Format, body asm.Instructions, pid int, events, lost 
 		asm.StoreMem(asm.R7, ringTime, asm.R0, asm.DWord),
 		asm.FnGetCurrentPidTgid.Call(),
 		asm.StoreMem(asm.R7, ringPidTgid, asm.R0, asm.DWord),
+		asm.Mov.Reg(asm.R9, asm.R0),
 		asm.FnGetSmpProcessorId.Call(),
 		asm.StoreMem(asm.R7, ringCPU, asm.R0, asm.Word),
 		asm.Mov.Reg(asm.R1, asm.R7),
@@ -113,6 +115,9 @@ func ringProgram(f *kernel.Format, body asm.Instructions, pid int, events, lost 
 		asm.Mov.Reg(asm.R2, asm.R8),
 		asm.Mov.Reg(asm.R3, asm.R6),
 		asm.FnProbeReadKernel.Call(),
+		asm.StoreImm(asm.R7, ringRaw, int64(f.ID), asm.Half),
+		asm.StoreImm(asm.R7, ringRaw+2, 0, asm.Half),
+		asm.StoreMem(asm.R7, ringRaw+4, asm.R9, asm.Word),
 		asm.Mov.Reg(asm.R1, asm.R7),
 		asm.Mov.Imm(asm.R2, 0),
 		asm.FnRingbufSubmit.Call(),
