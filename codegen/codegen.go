@@ -62,6 +62,10 @@ type Options struct {
 	// comm is read through bpf_get_current_task_btf() rather than the
 	// slower bpf_get_current_comm().
 	TaskComm int
+	// KeepOnPass makes an event program return 1 when its predicate
+	// holds and its body ran, and 0 otherwise: the return value of a
+	// BPF filter on a perf event, which drops the sample on 0.
+	KeepOnPass bool
 }
 
 // Generate compiles instance idx of info.
@@ -87,6 +91,9 @@ func Generate(info *check.Info, p *plan.Plan, idx int, opts Options) (asm.Instru
 		g.emit(asm.JEq.Imm(asm.R0, 0, "exit"))
 	}
 	g.block(in.Probe.Body)
+	if opts.KeepOnPass {
+		g.emit(asm.Mov.Imm(asm.R0, 1), asm.Return())
+	}
 	g.label("exit")
 	g.emit(asm.Mov.Imm(asm.R0, 0), asm.Return())
 	if g.maxDepth > StackSize {

@@ -44,6 +44,8 @@ type Options struct {
 	// task_struct if the script uses comm (see kernel.TaskCommOffset);
 	// on error the code falls back to bpf_get_current_comm().
 	TaskCommOffset func() (int, error)
+	// KeepOnPass: see codegen.Options.
+	KeepOnPass bool
 }
 
 // Compile compiles file. Script problems come back as *source.Diagnostics;
@@ -59,7 +61,7 @@ func Compile(file *source.File, reg *probe.Registry, env *probe.Env, opts Option
 		return r, err
 	}
 	r.Plan = plan.New(r.Info, planOptions(opts.Plan, r.Info.Config))
-	var gopts codegen.Options
+	gopts := codegen.Options{KeepOnPass: opts.KeepOnPass}
 	if opts.TaskCommOffset != nil && usesComm(ast) {
 		if off, err := opts.TaskCommOffset(); err == nil {
 			gopts.TaskComm = off

@@ -17,6 +17,11 @@ import (
 // to keep the event and 0 to drop it. Problems with the filter are
 // *source.Diagnostics pointing into the filter text.
 //
+// Load it as ebpf.ProgramSpec{Type: ebpf.TracePoint, License: "GPL"} (it
+// calls GPL-only helpers). It uses no maps, and its first instruction has
+// no symbol, so it can also be called as a subprogram: give that
+// instruction a symbol and call it from a program that acts on the result.
+//
 // The algorithm: each node compiles to code that jumps to a "true" or a
 // "false" label, so && and || short-circuit like the kernel's filter; each
 // predicate loads its field (or the helper that stands in for it), then
@@ -198,12 +203,10 @@ func (c *compiler) pred(e *Expr, yes, no string) {
 	if e.Suffix != "" && !c.suffixApplies(e, f) {
 		return
 	}
-	switch f.kind {
-	case numeric, cpuNum, tidNum, eventType:
-		if e.Suffix == "function" {
-			c.function(e, f, yes, no)
-			return
-		}
+	switch {
+	case e.Suffix == "function":
+		c.function(e, f, yes, no)
+	case f.kind == numeric || f.kind == cpuNum || f.kind == tidNum || f.kind == eventType:
 		c.numeric(e, f, yes, no)
 	default:
 		c.str(e, f, yes, no)
@@ -214,13 +217,15 @@ func (c *compiler) pred(e *Expr, yes, no string) {
 func (c *compiler) suffixApplies(e *Expr, f field) bool {
 	switch e.Suffix {
 	case "ustring":
-		if f.kind != ptrStr {
-			c.errorf(e.FieldSpan, "bad-suffix", ".ustring applies to char * fields; %s is %s", f.Name, f.Type).
-				Hint("drop .ustring: other string fields live in the record itself")
+		// On a string in the record itself the kernel takes .ustring and
+		// ignores it; so does Compile.
+		if f.kind == numeric || f.kind == cpuNum || f.kind == tidNum || f.kind == eventType {
+			c.errorf(e.FieldSpan, "bad-suffix", ".ustring applies to string fields; %s is %s", f.Name, f.Type).
+				Hint("use .ustring on a char * field that points into user memory")
 			return false
 		}
 	case "function":
-		if f.kind != numeric || f.Size != 8 {
+		if f.kind != numeric && f.kind != ptrStr || f.Size != 8 {
 			c.errorf(e.FieldSpan, "bad-suffix", ".function applies to fields of size long holding a kernel address; %s is %s", f.Name, f.Type)
 			return false
 		}
@@ -240,13 +245,20 @@ func (c *compiler) numeric(e *Expr, f field, yes, no string) {
 			Hint("compare numbers with == != < <= > >= or &")
 		return
 	}
+	if f.kind == cpuNum && e.Op == Band {
+		c.errorf(e.OpSpan, "cpu-and", "the kernel's filter has no & for %s: it never matches", f.Name).
+			Hint("compare %s with == != < <= > or >=", f.Name)
+		return
+	}
 	if e.Quoted {
 		c.errorf(e.ValueSpan, "type-mismatch", "%s is %s, not a string", f.Name, f.Type).
 			Hint("write a number: decimal, 0x hex or 0 octal")
 		return
 	}
-	if f.kind == numeric && (f.DataLoc || f.ArrayLen > 0 || strings.Contains(f.Type, "[") || sizeOf(f.Size) == asm.DWord && f.Size != 8) {
-		c.errorf(e.FieldSpan, "unsupported-field", "%s is %s, which a filter cannot compare", f.Name, f.Type).
+	// Like the kernel, a non-char array or a __data_loc word of 1, 2, 4
+	// or 8 bytes compares as an integer of that size.
+	if f.kind == numeric && f.Size != 1 && f.Size != 2 && f.Size != 4 && f.Size != 8 {
+		c.errorf(e.FieldSpan, "unsupported-field", "%s is %s, %d bytes, which a filter cannot compare", f.Name, f.Type, f.Size).
 			Hint("filters compare integers of 1, 2, 4 or 8 bytes and strings")
 		return
 	}
@@ -296,8 +308,12 @@ func pick(signed bool, s, u asm.JumpOp) asm.JumpOp {
 func (c *compiler) number(e *Expr, f field) (int64, bool) {
 	text := e.Value
 	if c0 := text[0]; c0 != '-' && (c0 < '0' || c0 > '9') {
-		c.errorf(e.ValueSpan, "type-mismatch", "%s is %s: %q is not a number", f.Name, f.Type, text).
-			Hint("only string fields take a string value, and it needs quotes")
+		d := c.errorf(e.ValueSpan, "type-mismatch", "%s is %s: %q is not a number", f.Name, f.Type, text)
+		if _, isField := c.format.Field(text); isField {
+			d.Hint("a filter compares a field with a constant, not with another field")
+		} else {
+			d.Hint("only string fields take a string value, and it needs quotes")
+		}
 		return 0, false
 	}
 	neg := text[0] == '-'
@@ -316,7 +332,7 @@ func (c *compiler) number(e *Expr, f field) (int64, bool) {
 			Hint("numbers are decimal, 0x hex or 0 octal, and fit in 64 bits")
 		return 0, false
 	case neg && !f.Signed:
-		c.errorf(e.ValueSpan, "bad-number", "%s is unsigned (%s) and cannot equal %s", f.Name, f.Type, text)
+		c.errorf(e.ValueSpan, "bad-number", "%s is unsigned (%s): the kernel takes no negative value such as %s", f.Name, f.Type, text)
 		return 0, false
 	case neg && u > 1<<63:
 		c.errorf(e.ValueSpan, "bad-number", "%q does not fit in 64 bits", text)

@@ -1,8 +1,33 @@
 // Package filter owns ftrace's event filter language (the text written to
 // tracefs events/CAT/NAME/filter): Parse turns it into an Expr with spans
 // into the filter text, and Compile type-checks an Expr against the event's
-// format file and emits the body of a BPF tracepoint program that returns 1
-// to keep the event and 0 to drop it, with the kernel filter's semantics.
+// format file and emits a BPF tracepoint program that returns 1 to keep the
+// event and 0 to drop it, with the kernel filter's semantics, quirks
+// included (TestParity holds the two side by side):
+//
+//   - Integers compare at the field's width and signedness; the value is
+//     truncated to the field first. & keeps the event when the AND is not 0.
+//   - == and != on strings compare like strncmp over the field's length;
+//     ~ sorts its pattern as the kernel does: "x*" front, "*x" end, "*x*"
+//     anywhere, anything else with *, ?, [...] or \ a full glob, and a
+//     leading '!' inverts it. "*x" on a char array looks at the array's
+//     last bytes, not the string's, exactly like the kernel.
+//   - A char * field is read from kernel memory, or user memory with
+//     .ustring; an unreadable pointer makes the predicate false, even with
+//     !=. Strings are compared on their first 255 bytes; the kernel reads
+//     more of a pointed-to string, so "*x" and globs can differ on longer
+//     ones.
+//   - .function FIELD == NAME holds when the address lies in NAME (a bare
+//     name or an address inside it), up to the next kernel symbol.
+//   - The kernel overwrites a record's first 8 bytes before a BPF program
+//     sees it. common_pid is recomputed as the current thread id and
+//     common_type is the event's ID, a constant; common_flags and
+//     common_preempt_count (irq state, preemption depth) are lost, so a
+//     filter on them is a diagnostic. CPU and COMM come from helpers.
+//
+// Compile is stricter than the kernel where the kernel silently takes a
+// slip: a glob with an unclosed '[' or a trailing '\', a dangling &&, ||
+// or !, and CPU & N, which the kernel's filter never matches.
 package filter
 
 import (

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/cilium/ebpf/asm"
@@ -14,14 +15,30 @@ var kallsyms = kernel.Kallsyms
 
 // function compiles FIELD.function == NAME: the field, a kernel address,
 // lies inside the function NAME, from its start up to the next symbol's
-// address, as the kernel's filter_pred_function checks.
+// address, as the kernel's filter_pred_function checks. NAME is written
+// bare, as the kernel wants it, or as an address inside the function.
 func (c *compiler) function(e *Expr, f field, yes, no string) {
+	if e.Quoted {
+		c.errorf(e.ValueSpan, "bad-function", ".function takes a bare function name, without quotes").
+			Hint("write %s %s %s", e.Field+".function", e.Op, e.Value)
+		return
+	}
 	syms, err := kallsyms()
 	if err != nil {
 		c.errorf(e.ValueSpan, "no-symbols", "cannot resolve %q: %v", e.Value, err)
 		return
 	}
-	start, end, ok := functionRange(syms, e.Value)
+	var start, end uint64
+	var ok bool
+	if c0 := e.Value[0]; '0' <= c0 && c0 <= '9' {
+		addr, valid := c.number(e, field{Field: kernel.Field{Name: f.Name, Type: f.Type, Size: 8}})
+		if !valid {
+			return
+		}
+		start, end, ok = functionAt(syms, uint64(addr))
+	} else {
+		start, end, ok = functionRange(syms, e.Value)
+	}
 	if !ok {
 		var names []string
 		for _, s := range syms {
@@ -50,6 +67,17 @@ func (c *compiler) function(e *Expr, f field, yes, no string) {
 		asm.JGE.Reg(asm.R0, asm.R1, no),
 		asm.Ja.Label(yes),
 	)
+}
+
+// functionAt returns the address range of the text symbol containing addr.
+func functionAt(syms []kernel.KernelSymbol, addr uint64) (start, end uint64, ok bool) {
+	i := sort.Search(len(syms), func(i int) bool { return syms[i].Addr > addr }) - 1
+	for ; i >= 0; i-- {
+		if syms[i].IsText() {
+			return functionRange(syms[i:], syms[i].Name)
+		}
+	}
+	return 0, 0, false
 }
 
 // functionRange returns the address range of the first text symbol called

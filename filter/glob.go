@@ -131,16 +131,19 @@ func (c *compiler) matchGlob(p string, fail string) {
 	c.segmentAt(posReg, last, fail)
 }
 
-// strlen sets endReg to the index of the buffer's first NUL.
+// strlen sets endReg to the index of the buffer's first NUL. A helper
+// computes it, rather than a loop, so the verifier sees one unknown length
+// instead of a state per possible length.
 func (c *compiler) strlen(fail string) {
-	loop, done := c.label(), c.label()
-	c.emit(asm.Mov.Imm(endReg, 0))
-	c.place(loop)
-	c.bufferAt(endReg, 1, fail)
-	c.byteAt(asm.R1, 0)
-	c.emit(asm.JEq.Imm(asm.R0, 0, done), asm.Add.Imm(endReg, 1), asm.Ja.Label(loop))
-	c.place(done)
-	c.emit(asm.Mov.Imm(asm.R0, 0))
+	c.emit(
+		asm.Mov.Reg(asm.R1, asm.R10), asm.Add.Imm(asm.R1, bufOff),
+		asm.Mov.Imm(asm.R2, bufSize),
+		asm.Mov.Reg(asm.R3, asm.R1),
+		asm.FnProbeReadKernelStr.Call(),
+		asm.JSLT.Imm(asm.R0, 1, fail),
+		asm.Mov.Reg(endReg, asm.R0),
+		asm.Sub.Imm(endReg, 1),
+	)
 }
 
 // search finds seg's leftmost match at or after posReg, before the NUL, and
@@ -157,7 +160,29 @@ func (c *compiler) search(seg []atom, fail string) {
 	c.place(next)
 	c.emit(asm.Add.Imm(posReg, 1), asm.Ja.Label(loop))
 	c.place(found)
-	c.emit(asm.Mov.Imm(asm.R0, 0))
+	c.forget(posReg)
+}
+
+// Two stack slots below the string buffer, for forget.
+const (
+	forgetSrc = bufOff - 8
+	forgetDst = bufOff - 16
+)
+
+// forget copies reg through a helper, so that the verifier sees an unknown
+// value instead of the exact position each path of a search loop ends
+// with: without it, every later search is verified once per earlier
+// outcome, and a glob with a few '*'s exceeds the verifier's budget.
+// Users of reg check its bounds again anyway.
+func (c *compiler) forget(reg asm.Register) {
+	c.emit(
+		asm.StoreMem(asm.R10, forgetSrc, reg, asm.DWord),
+		asm.Mov.Reg(asm.R1, asm.R10), asm.Add.Imm(asm.R1, forgetDst),
+		asm.Mov.Imm(asm.R2, 8),
+		asm.Mov.Reg(asm.R3, asm.R10), asm.Add.Imm(asm.R3, forgetSrc),
+		asm.FnProbeReadKernel.Call(),
+		asm.LoadMem(reg, asm.R10, forgetDst, asm.DWord),
+	)
 }
 
 // segmentAt jumps to fail unless seg matches the buffer at offset reg.

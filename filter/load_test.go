@@ -2,7 +2,9 @@ package filter
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
+	"os/exec"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -49,7 +51,9 @@ func loadFilter(t *testing.T, src string, format *kernel.Format) *ebpf.Program {
 	return prog
 }
 
-// TestVerifierLoads loads one filter of every kind through the verifier.
+// TestVerifierLoads loads one filter of every kind through the verifier,
+// globs with many '*'s among them: each search loop must not multiply the
+// states the verifier walks.
 func TestVerifierLoads(t *testing.T) {
 	write := liveFormat(t, "syscalls", "sys_enter_write")
 	openat := liveFormat(t, "syscalls", "sys_enter_openat")
@@ -70,8 +74,40 @@ func TestVerifierLoads(t *testing.T) {
 		{openat, `filename.ustring ~ "/tmp/*.txt"`},
 		{openat, `filename.ustring ~ "*filt*"`},
 		{openat, `filename.ustring ~ "*.txt"`},
+		{openat, `filename.ustring ~ "*a*b*c*d"`},
+		{openat, `filename.ustring ~ "/*a*b*c*d*e*f*"`},
+		{openat, `filename.ustring ~ "*[a-z][0-9]?x*y"`},
+		{openat, `filename.ustring ~ "*a*" && filename.ustring ~ "*b*" && filename.ustring ~ "*c" || filename.ustring ~ "x*"`},
 		{openat, `dfd == 0xffffffffffffff9c && flags & 0x40 || mode < 0644`},
 	} {
 		loadFilter(t, tc.src, tc.format)
+	}
+}
+
+// TestPerfEventFilter attaches a compiled filter to perf events on
+// syscalls:sys_enter_write with PERF_EVENT_IOC_SET_BPF, the attachment
+// ebtrace record uses, and counts what it keeps of the workload's writes
+// of 1..40 bytes.
+func TestPerfEventFilter(t *testing.T) {
+	format := liveFormat(t, "syscalls", "sys_enter_write")
+	bin, comm := testutil.Renamed(t, testutil.Workload(t), "pfflt")
+	for _, tc := range []struct {
+		src  string
+		kept uint64
+	}{
+		{"count > 5 && count <= 12", 7},
+		{"count & 8 && !(count & 1)", 9},
+		{"count == 0", 0},
+	} {
+		t.Run(tc.src, func(t *testing.T) {
+			prog := loadFilter(t, fmt.Sprintf("COMM == %q && (%s)", comm, tc.src), format)
+			count := testutil.PerfFilterCount(t, format.ID, prog)
+			if err := exec.Command(bin, "write", "1", "40").Run(); err != nil {
+				t.Fatal(err)
+			}
+			if got := count(); got != tc.kept {
+				t.Errorf("%s kept %d of 40 writes, want %d", tc.src, got, tc.kept)
+			}
+		})
 	}
 }

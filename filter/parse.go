@@ -53,6 +53,7 @@ type parser struct {
 const maxDepth = 100
 
 func (p *parser) errorf(start, end int, code, format string, args ...any) *source.Diagnostic {
+	end = min(end, len(p.src))
 	return p.diags.Add(source.Span{Start: source.Pos(start), End: source.Pos(end)}, code, format, args...)
 }
 
@@ -72,9 +73,25 @@ func (p *parser) accept(tok string) bool {
 	return false
 }
 
+// atEnd reports a logical operator (&&, || or !) that ends the filter.
+// The kernel ignores one; Parse rejects it as the slip it likely is.
+func (p *parser) atEnd(op string) bool {
+	end := p.pos
+	p.skipSpace()
+	if p.pos < len(p.src) {
+		return false
+	}
+	p.errorf(end-len(op), end, "trailing-operator", "%s ends the filter without a predicate after it", op).
+		Hint("remove it or add the missing predicate")
+	return true
+}
+
 func (p *parser) or() *Expr {
 	x := p.and()
 	for x != nil && p.accept("||") {
+		if p.atEnd("||") {
+			return nil
+		}
 		y := p.and()
 		if y == nil {
 			return nil
@@ -87,6 +104,9 @@ func (p *parser) or() *Expr {
 func (p *parser) and() *Expr {
 	x := p.unary()
 	for x != nil && p.accept("&&") {
+		if p.atEnd("&&") {
+			return nil
+		}
 		y := p.unary()
 		if y == nil {
 			return nil
@@ -108,6 +128,9 @@ func (p *parser) unary() *Expr {
 	switch {
 	case p.pos < len(p.src) && p.src[p.pos] == '!' && !strings.HasPrefix(p.src[p.pos:], "!="):
 		p.pos++
+		if p.atEnd("!") {
+			return nil
+		}
 		x := p.unary()
 		if x == nil {
 			return nil
@@ -204,7 +227,9 @@ func (p *parser) value(e *Expr) bool {
 		p.pos += end + 2
 	case c == '-' || isIdent(c):
 		p.pos++
-		for p.pos < len(p.src) && isIdent(p.src[p.pos]) {
+		// Dots let a .function value name a local symbol such as
+		// "getname_flags.part.0".
+		for p.pos < len(p.src) && (isIdent(p.src[p.pos]) || p.src[p.pos] == '.') {
 			p.pos++
 		}
 		e.Value = p.src[start:p.pos]

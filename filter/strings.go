@@ -9,9 +9,9 @@ import (
 )
 
 // bufSize is the stack buffer a string field is copied into. Strings are
-// compared on their first bufSize-1 bytes; the kernel's own filter reads up
-// to 1024 bytes of a pointed-to string, so the two can differ only on
-// longer strings.
+// compared on their first bufSize-1 bytes; the kernel's own filter reads
+// more of a pointed-to string, so the two can differ only on longer
+// strings.
 const bufSize = 256
 
 // bufOff is the buffer's offset from the frame pointer R10.

@@ -22,6 +22,7 @@ var Allowed = map[string][]string{
 	"probe/all":               {"probe", "probe/fentry", "probe/interval", "probe/kprobe", "probe/profile", "probe/rawtracepoint", "probe/special", "probe/tracepoint", "probe/uprobe", "probe/usdt"},
 	"core":                    {},
 	"filter":                  {"kernel", "source"},
+	"filter/btfilter":         {"compile", "kernel", "plan", "probe", "probe/all", "source", "syntax"},
 	"ctypes":                  {"core", "syntax", "types"},
 	"check":                   {"core", "ctypes", "output", "printf", "probe", "source", "syntax", "types"},
 	"plan":                    {"check", "output", "printf", "source", "syntax", "types"},
