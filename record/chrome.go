@@ -69,12 +69,24 @@ func (s *chromeSink) Event(e *Event) error {
 		delete(s.pending, e.TID)
 		s.open("X", call, p.e.Format.Category, p.e.Time, e.PID, e.TID)
 		fmt.Fprintf(s.w, `,"dur":%s,"args":`, micros(e.Time-p.e.Time))
-		writeFields(s.w, append(p.args, e.Fields()...), false)
+		writeFields(s.w, mergeArgs(p.args, e.Fields()), false)
 		s.w.WriteByte('}')
 	default:
 		s.instant(e, e.Fields())
 	}
 	return nil
+}
+
+// mergeArgs adds to a call's arguments the fields of its exit that it
+// does not have already (ret; __syscall_nr is in both).
+func mergeArgs(enter, exit []Value) []Value {
+	out := slices.Clone(enter)
+	for _, v := range exit {
+		if !slices.ContainsFunc(enter, func(e Value) bool { return e.Field.Name == v.Field.Name }) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func (s *chromeSink) instant(e *Event, fields []Value) {

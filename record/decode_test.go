@@ -212,6 +212,9 @@ func TestChromeTrace(t *testing.T) {
 	if lost := fmt.Sprint(trace.OtherData); lost != "map[lost_events:map[cpu2:7]]" {
 		t.Errorf("otherData %s", lost)
 	}
+	if n := strings.Count(out, `"__syscall_nr"`); n != 3 {
+		t.Errorf("__syscall_nr appears %d times, want once in each of the 3 syscall events", n)
+	}
 	// A schema violation is caught: a complete event without its duration.
 	if _, err := testutil.ValidateChromeTrace([]byte(strings.Replace(out, `"dur":2.250,`, "", 1))); err == nil {
 		t.Error("a complete event without dur passed validation")
