@@ -396,3 +396,56 @@ func TestRecordParity(t *testing.T) {
 		})
 	}
 }
+
+// -p records one running process's events, until it exits.
+func TestRecordPid(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireTracefs(t)
+	wl := testutil.Workload(t)
+	// The shell waits for a line, then becomes the workload: same PID.
+	target := exec.Command("sh", "-c", `read line && exec "$0" write 1 1024`, wl)
+	release, err := target.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := target.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer target.Wait()
+	defer target.Process.Kill()
+	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), "record", "-e", "syscalls:sys_enter_write", "--filter", "count >= 1022",
+		"-p", strconv.Itoa(target.Process.Pid))
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	errs := bufio.NewReader(stderr)
+	if line, err := errs.ReadString('\n'); line != "Recording 1 event; Ctrl-C to stop\n" {
+		t.Fatalf("stderr %q, %v", line, err)
+	}
+	// Another process's writes of the same sizes are not recorded.
+	if err := exec.Command(wl, "write", "1020", "1024").Run(); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(release, "go")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("ebtrace record -p: %v", err)
+	}
+	var want []string
+	for n := 1022; n <= 1024; n++ {
+		want = append(want, fmt.Sprintf("%s: sys_enter_write: __syscall_nr=1 fd=FD buf=BUF count=%d", commOf(wl), n))
+	}
+	if got := recordedText(t, stdout.String()); !slices.Equal(got, want) {
+		t.Errorf("recorded:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	first, _, _ := strings.Cut(stdout.String(), "\n")
+	if m := textLine.FindStringSubmatch(first); m == nil || m[2] != strconv.Itoa(target.Process.Pid) {
+		t.Errorf("events of thread %v, want %d", m, target.Process.Pid)
+	}
+}
