@@ -11,7 +11,7 @@ import (
 )
 
 // The programs of both paths pass the verifier for events with and
-// without __data_loc fields, with and without a PID check, around a
+// without __data_loc fields, keeping one process or all but one, around a
 // filter body with several exits.
 func TestProgramsLoad(t *testing.T) {
 	testutil.RequireRoot(t)
@@ -44,19 +44,19 @@ func TestProgramsLoad(t *testing.T) {
 	}
 	defer lost.Close()
 	for _, f := range formats {
-		for _, pid := range []int{0, 1234} {
-			p, err := loadProgram(perfFilter(body, pid))
+		for _, check := range []processCheck{{pid: 1234}, {pid: 1234, only: true}} {
+			p, err := loadProgram(perfFilter(body, check))
 			if err != nil {
-				t.Errorf("%s perf program, pid %d: %v", f.Tracepoint, pid, err)
+				t.Errorf("%s perf program, %+v: %v", f.Tracepoint, check, err)
 			} else {
 				p.Close()
 			}
-			insns, err := ringProgram(f, body, pid, ringbuf, lost)
+			insns, err := ringProgram(f, body, check, ringbuf, lost)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if p, err = loadProgram(insns); err != nil {
-				t.Errorf("%s ring program, pid %d: %v", f.Tracepoint, pid, err)
+				t.Errorf("%s ring program, %+v: %v", f.Tracepoint, check, err)
 			} else {
 				p.Close()
 			}

@@ -22,25 +22,34 @@ var errOtherPrograms = errors.New("another BPF program is attached to the tracep
 
 const dropLabel = "record_drop"
 
-// perfFilter wraps a filter body: events of processes other than pid
-// (when set) are dropped before the body runs.
-func perfFilter(body asm.Instructions, pid int) asm.Instructions {
+// perfFilter wraps a filter body: events the process check rejects are
+// dropped before the body runs.
+func perfFilter(body asm.Instructions, check processCheck) asm.Instructions {
 	insns := asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}
-	if pid == 0 {
-		return append(insns, body...)
-	}
-	insns = append(insns, pidCheck(pid)...)
+	insns = append(insns, check.insns()...)
 	insns = append(insns, asm.Mov.Reg(asm.R1, asm.R6))
 	insns = append(insns, body...)
 	return append(insns, asm.Mov.Imm(asm.R0, 0).WithSymbol(dropLabel), asm.Return())
 }
 
-// pidCheck jumps to dropLabel unless the current process is pid.
-func pidCheck(pid int) asm.Instructions {
+// processCheck selects events by process: only pid's (-p, -c), or all but
+// pid's, so that a system-wide recording leaves out ebtrace's own syscalls,
+// which writing the recording would otherwise feed back into it.
+type processCheck struct {
+	pid  int
+	only bool
+}
+
+// insns jumps to dropLabel when the current process fails the check.
+func (c processCheck) insns() asm.Instructions {
+	drop := asm.JEq
+	if c.only {
+		drop = asm.JNE
+	}
 	return asm.Instructions{
 		asm.FnGetCurrentPidTgid.Call(),
 		asm.RSh.Imm(asm.R0, 32),
-		asm.JNE.Imm(asm.R0, int32(pid), dropLabel),
+		drop.Imm(asm.R0, int32(c.pid), dropLabel),
 	}
 }
 

@@ -141,6 +141,10 @@ func Open(formats []*kernel.Format, opts Options) (*Recorder, error) {
 			p.Close()
 		}
 	}()
+	check := processCheck{pid: os.Getpid()}
+	if opts.PID != 0 {
+		check = processCheck{pid: opts.PID, only: true}
+	}
 	bodies := make([]asm.Instructions, len(formats))
 	for i, f := range formats {
 		if prev := r.formats[uint16(f.ID)]; prev != nil {
@@ -155,7 +159,7 @@ func Open(formats []*kernel.Format, opts Options) (*Recorder, error) {
 			}
 		}
 		bodies[i] = body
-		p, err := loadProgram(perfFilter(body, opts.PID))
+		p, err := loadProgram(perfFilter(body, check))
 		if err != nil {
 			return nil, fmt.Errorf("filter of %s: %w", f.Tracepoint, err)
 		}
@@ -170,7 +174,7 @@ func Open(formats []*kernel.Format, opts Options) (*Recorder, error) {
 	case err == nil:
 		r.Path, r.source = PerfPath, perf
 	case errors.Is(err, errOtherPrograms):
-		ring, rerr := openRing(formats, bodies, opts.PID, size)
+		ring, rerr := openRing(formats, bodies, check, size)
 		if rerr != nil {
 			return nil, fmt.Errorf("%v; the ring buffer path failed too: %w", err, rerr)
 		}

@@ -38,11 +38,9 @@ const filteredLabel = "record_filtered"
 // ringProgram filters like the perf path's program, then copies the kept
 // record to the ring buffer, counting in lost[cpu] what does not fit. It
 // returns 1, so that it never drops other tools' perf samples.
-func ringProgram(f *kernel.Format, body asm.Instructions, pid int, events, lost *ebpf.Map) (asm.Instructions, error) {
+func ringProgram(f *kernel.Format, body asm.Instructions, check processCheck, events, lost *ebpf.Map) (asm.Instructions, error) {
 	insns := asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}
-	if pid != 0 {
-		insns = append(insns, pidCheck(pid)...)
-	}
+	insns = append(insns, check.insns()...)
 	insns = append(insns, asm.Mov.Reg(asm.R1, asm.R6))
 	for _, ins := range body {
 		if ins.IsFunctionCall() {
@@ -157,7 +155,7 @@ type ringSource struct {
 	counts []uint64
 }
 
-func openRing(formats []*kernel.Format, bodies []asm.Instructions, pid, bufferSize int) (_ *ringSource, err error) {
+func openRing(formats []*kernel.Format, bodies []asm.Instructions, check processCheck, bufferSize int) (_ *ringSource, err error) {
 	page := os.Getpagesize()
 	size := page
 	// One ring buffer is shared by every CPU.
@@ -177,7 +175,7 @@ func openRing(formats []*kernel.Format, bodies []asm.Instructions, pid, bufferSi
 		return nil, fmt.Errorf("lost counter: %w", err)
 	}
 	for i, f := range formats {
-		insns, err := ringProgram(f, bodies[i], pid, s.events, s.lost)
+		insns, err := ringProgram(f, bodies[i], check, s.events, s.lost)
 		if err != nil {
 			return nil, err
 		}

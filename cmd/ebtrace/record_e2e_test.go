@@ -219,7 +219,8 @@ func TestRecordLostEvents(t *testing.T) {
 	}
 }
 
-// SIGINT and SIGTERM end a busy recording with a complete file.
+// SIGINT and SIGTERM end a busy recording with a complete file, which
+// holds no syscalls of ebtrace's own.
 func TestRecordSignals(t *testing.T) {
 	testutil.RequireRoot(t)
 	testutil.RequireTracefs(t)
@@ -262,6 +263,12 @@ func TestRecordSignals(t *testing.T) {
 			}
 			if len(trace.TraceEvents) == 0 {
 				t.Error("no events in 200 ms of every syscall and context switch")
+			}
+			// ebtrace leaves its own syscalls, writing this file, out.
+			for _, e := range trace.TraceEvents {
+				if e.Cat == "raw_syscalls" && e.Pid == cmd.Process.Pid {
+					t.Fatalf("ebtrace recorded itself: %+v", e)
+				}
 			}
 		})
 	}
