@@ -308,6 +308,35 @@ func TestRecordRingBufferPath(t *testing.T) {
 	if got := recordedText(t, r.stdout); !slices.Equal(got, want) {
 		t.Errorf("recorded:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+
+	// With a one-page ring buffer, every write is recorded or counted lost.
+	r = ebtrace(t, "record", "-f", "json", "--buffer-size", "4K", "-e", "syscalls:sys_enter_write", "-c", wl+" write 1 1024")
+	recorded, lost := countJSON(t, r.stdout)
+	if r.code != 0 || recorded+lost != 1024 {
+		t.Errorf("exit %d: %d recorded and %d lost, want 1024 in all; stderr:\n%s", r.code, recorded, lost, r.stderr)
+	}
+	t.Logf("ring buffer of one page: %d recorded, %d lost", recorded, lost)
+}
+
+// countJSON counts the events of JSON output and the losses it reports.
+func countJSON(t *testing.T, out string) (recorded, lost uint64) {
+	t.Helper()
+	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		var e struct {
+			Type  string
+			Count uint64
+		}
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		switch e.Type {
+		case "event":
+			recorded++
+		case "lost":
+			lost += e.Count
+		}
+	}
+	return recorded, lost
 }
 
 func TestRecordVerbosePerfPath(t *testing.T) {
