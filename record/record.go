@@ -11,6 +11,7 @@
 package record
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -127,8 +128,8 @@ func unknownEvent(ev *kernel.Events, name string) error {
 	return fmt.Errorf("%w %s (ebtrace -l 'tracepoint:*' lists the events)", ErrUnknownEvent, name)
 }
 
-// Open compiles the filters, opens the events on every CPU and attaches
-// the filters, events disabled until Run.
+// Open compiles the filters, opens the events on every CPU, attaches the
+// filters and starts recording into the buffers; Run reads them.
 func Open(formats []*kernel.Format, opts Options) (*Recorder, error) {
 	r := &Recorder{formats: map[uint16]*kernel.Format{}, comms: map[int]string{}}
 	if opts.FromExec {
@@ -147,7 +148,7 @@ func Open(formats []*kernel.Format, opts Options) (*Recorder, error) {
 	}
 	bodies := make([]asm.Instructions, len(formats))
 	for i, f := range formats {
-		if prev := r.formats[uint16(f.ID)]; prev != nil {
+		if r.formats[uint16(f.ID)] != nil {
 			return nil, fmt.Errorf("event %s named twice", f.Tracepoint)
 		}
 		r.formats[uint16(f.ID)] = f
@@ -207,15 +208,7 @@ func (r *Recorder) Run(sink Sink, stop <-chan struct{}) (lost []uint64, err erro
 		if err := r.source.poll(pollWait(stopping), collect); err != nil {
 			return nil, err
 		}
-		slices.SortStableFunc(batch, func(a, b item) int {
-			switch {
-			case a.time < b.time:
-				return -1
-			case a.time > b.time:
-				return 1
-			}
-			return 0
-		})
+		slices.SortStableFunc(batch, func(a, b item) int { return cmp.Compare(a.time, b.time) })
 		for i := range batch {
 			if err := r.deliver(&batch[i], sink); err != nil {
 				return nil, err
