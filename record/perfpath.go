@@ -3,6 +3,7 @@ package record
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 	"unsafe"
@@ -63,6 +64,17 @@ type perfSource struct {
 	epfd    int
 	events  []unix.EpollEvent
 	lost    []uint64 // from the lost records
+
+	// Each event's descriptor that holds its program, to see other
+	// programs join the tracepoint later; warned once each.
+	attached []attachedEvent
+	warn     io.Writer
+}
+
+type attachedEvent struct {
+	fd     int
+	name   kernel.Tracepoint
+	warned bool
 }
 
 // sidebandPages is the size of a CPU's comm ring.
@@ -72,13 +84,13 @@ const sidebandPages = 8
 // event i (once: a tracepoint's programs filter its samples on every CPU)
 // and enables the events. The events hold their own references to the
 // programs, so the caller may close progs once this returns.
-func openPerf(formats []*kernel.Format, progs []*ebpf.Program, bufferSize int) (_ *perfSource, err error) {
+func openPerf(formats []*kernel.Format, progs []*ebpf.Program, bufferSize int, warn io.Writer) (_ *perfSource, err error) {
 	page := os.Getpagesize()
 	pages := 1
 	for pages*page < bufferSize {
 		pages *= 2
 	}
-	s := &perfSource{epfd: -1, samples: map[int]int{}, lost: make([]uint64, ebpfPossibleCPUs())}
+	s := &perfSource{epfd: -1, samples: map[int]int{}, lost: make([]uint64, ebpfPossibleCPUs()), warn: warn}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -136,6 +148,7 @@ func openPerf(formats []*kernel.Format, progs []*ebpf.Program, bufferSize int) (
 		if n > 1 {
 			return nil, fmt.Errorf("%w (%s runs %d)", errOtherPrograms, f.Tracepoint, n)
 		}
+		s.attached = append(s.attached, attachedEvent{fd: firsts[i], name: f.Tracepoint})
 	}
 	for _, fd := range s.fds {
 		if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_ENABLE, 0); err != nil {
@@ -170,6 +183,7 @@ func tracepointPrograms(fd int) (int, error) {
 }
 
 func (s *perfSource) poll(wait time.Duration, deliver func(item)) error {
+	s.watchOthers()
 	if wait > 0 {
 		_, err := unix.EpollWait(s.epfd, s.events, int(wait/time.Millisecond))
 		if err != nil && err != unix.EINTR {
@@ -180,6 +194,21 @@ func (s *perfSource) poll(wait time.Duration, deliver func(item)) error {
 		s.drain(r, deliver)
 	}
 	return nil
+}
+
+// watchOthers warns when another program has joined a tracepoint since
+// the recording began: its verdicts now drop samples too.
+func (s *perfSource) watchOthers() {
+	for i := range s.attached {
+		a := &s.attached[i]
+		if a.warned || s.warn == nil {
+			continue
+		}
+		if n, err := tracepointPrograms(a.fd); err == nil && n > 1 {
+			a.warned = true
+			fmt.Fprintf(s.warn, "ebtrace record: warning: another BPF program attached to %s; the events it rejects are no longer recorded\n", a.name)
+		}
+	}
 }
 
 func (s *perfSource) drain(r *ring, deliver func(item)) {

@@ -43,6 +43,7 @@ type Options struct {
 	FromExec   bool
 	BufferSize int       // bytes per CPU, rounded up to a power-of-two number of pages
 	Log        io.Writer // -v messages; nil for none
+	Warnings   io.Writer // problems met while recording; nil for none
 }
 
 // DefaultBufferSize is the per-CPU buffer when Options.BufferSize is 0.
@@ -170,7 +171,7 @@ func Open(formats []*kernel.Format, opts Options) (*Recorder, error) {
 	if size == 0 {
 		size = DefaultBufferSize
 	}
-	perf, err := openPerf(formats, progs, size)
+	perf, err := openPerf(formats, progs, size, opts.Warnings)
 	switch {
 	case err == nil:
 		r.Path, r.source = PerfPath, perf

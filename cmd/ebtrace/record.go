@@ -201,7 +201,7 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 		}
 		defer child.kill()
 	}
-	opts := record.Options{PID: o.pid, BufferSize: o.bufferSize}
+	opts := record.Options{PID: o.pid, BufferSize: o.bufferSize, Warnings: stderr}
 	if o.filter != "" {
 		expr, err := eventfilter.Parse(o.filter)
 		if err != nil {

@@ -21,10 +21,36 @@ import (
 	"github.com/cilium/ebpf/link"
 
 	"ebtrace/internal/testutil"
+	"ebtrace/kernel"
 )
 
 // These tests record the workload's syscalls with `ebtrace record` and
 // check the exact events it made.
+
+// lockEvents takes the test's turn on the tracepoints it records (see
+// testutil.LockTracepoint).
+func lockEvents(t *testing.T, names ...string) {
+	t.Helper()
+	testutil.RequireRoot(t)
+	testutil.RequireTracefs(t)
+	events, _, err := kernel.Live()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []uint32
+	for _, name := range names {
+		category, event, _ := strings.Cut(name, ":")
+		f, err := events.Format(category, event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, f.ID)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		testutil.LockTracepoint(t, id)
+	}
+}
 
 // textLine splits a text output line into its header and its event part.
 var textLine = regexp.MustCompile(`^ *(\S+)-(\d+) +\[(\d{3})\] (\d+\.\d{6}): (.*)$`)
@@ -56,6 +82,7 @@ func recordedText(t *testing.T, out string) []string {
 }
 
 func TestRecordFilteredWrites(t *testing.T) {
+	lockEvents(t, "syscalls:sys_enter_write")
 	wl := testutil.Workload(t)
 	r := ebtrace(t, "record", "-e", "syscalls:sys_enter_write", "--filter", "count >= 1020", "-c", wl+" write 1 1024")
 	if r.code != 0 || r.stderr != "Recording 1 event; Ctrl-C to stop\n" {
@@ -73,6 +100,7 @@ func TestRecordFilteredWrites(t *testing.T) {
 // Without a filter every event of the command is kept; enter and exit
 // records interleave.
 func TestRecordUnfiltered(t *testing.T) {
+	lockEvents(t, "syscalls:sys_enter_getppid", "syscalls:sys_exit_getppid")
 	wl := testutil.Workload(t)
 	r := ebtrace(t, "record", "-e", "syscalls:sys_enter_getppid", "-e", "syscalls:sys_exit_getppid", "-c", wl+" getppid 3")
 	if r.code != 0 {
@@ -94,6 +122,7 @@ func TestRecordUnfiltered(t *testing.T) {
 }
 
 func TestRecordJSON(t *testing.T) {
+	lockEvents(t, "syscalls:sys_enter_write")
 	wl := testutil.Workload(t)
 	r := ebtrace(t, "record", "-f", "json", "-e", "syscalls:sys_enter_write", "--filter", "count > 1021 && fd > 2", "-c", wl+" write 1 1024")
 	if r.code != 0 {
@@ -136,6 +165,7 @@ func TestRecordJSON(t *testing.T) {
 // Enter and exit records of each write make one complete event of the
 // call's duration, which Perfetto shows as a slice.
 func TestRecordChromeTrace(t *testing.T) {
+	lockEvents(t, "syscalls:sys_enter_write", "syscalls:sys_exit_write")
 	wl := testutil.Workload(t)
 	out := filepath.Join(t.TempDir(), "trace.json")
 	r := ebtrace(t, "record", "-e", "syscalls:sys_enter_write", "-e", "syscalls:sys_exit_write", "-o", out, "-c", wl+" write 1 1024")
@@ -180,6 +210,7 @@ func TestRecordChromeTrace(t *testing.T) {
 // A buffer of one page cannot hold 1024 writes recorded as fast as the
 // workload makes them: every one is either recorded or counted lost.
 func TestRecordLostEvents(t *testing.T) {
+	lockEvents(t, "syscalls:sys_enter_write")
 	wl := testutil.Workload(t)
 	r := ebtrace(t, "record", "-f", "json", "--buffer-size", "4K", "-e", "syscalls:sys_enter_write", "-c", wl+" write 1 1024")
 	if r.code != 0 {
@@ -278,6 +309,7 @@ func TestRecordSignals(t *testing.T) {
 // sample, events come through the tracepoint link and ring buffer, and -v
 // says so.
 func TestRecordRingBufferPath(t *testing.T) {
+	lockEvents(t, "syscalls:sys_enter_write")
 	testutil.RequireRoot(t)
 	testutil.RequireTracefs(t)
 	wl := testutil.Workload(t)
@@ -340,6 +372,7 @@ func countJSON(t *testing.T, out string) (recorded, lost uint64) {
 }
 
 func TestRecordVerbosePerfPath(t *testing.T) {
+	lockEvents(t, "syscalls:sys_enter_getppid")
 	wl := testutil.Workload(t)
 	r := ebtrace(t, "record", "-v", "-e", "syscalls:sys_enter_getppid", "-c", wl+" getppid 1")
 	want := "ebtrace record: events reach user space through perf_event + PERF_EVENT_IOC_SET_BPF\nRecording 1 event; Ctrl-C to stop\n"
@@ -384,6 +417,7 @@ var parityExprs = []string{
 // ebtrace and a tracefs instance with the same expression in the event's
 // filter file record it, and compares the writes each kept.
 func TestRecordParity(t *testing.T) {
+	lockEvents(t, "syscalls:sys_enter_write")
 	testutil.RequireRoot(t)
 	testutil.RequireTracefs(t)
 	wl, comm := testutil.Renamed(t, testutil.Workload(t), "parity")
@@ -435,6 +469,7 @@ func TestRecordParity(t *testing.T) {
 
 // -p records one running process's events, until it exits.
 func TestRecordPid(t *testing.T) {
+	lockEvents(t, "syscalls:sys_enter_write")
 	testutil.RequireRoot(t)
 	testutil.RequireTracefs(t)
 	wl := testutil.Workload(t)
@@ -483,5 +518,46 @@ func TestRecordPid(t *testing.T) {
 	first, _, _ := strings.Cut(stdout.String(), "\n")
 	if m := textLine.FindStringSubmatch(first); m == nil || m[2] != strconv.Itoa(target.Process.Pid) {
 		t.Errorf("events of thread %v, want %d", m, target.Process.Pid)
+	}
+}
+
+// A program attached to the tracepoint after the recording began drops
+// samples ebtrace's filter keeps: ebtrace says so.
+func TestRecordWarnsOfLaterPrograms(t *testing.T) {
+	lockEvents(t, "syscalls:sys_enter_getppid")
+	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), "record", "-e", "syscalls:sys_enter_getppid", "-o", filepath.Join(t.TempDir(), "out.txt"))
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	errs := bufio.NewReader(stderr)
+	if line, err := errs.ReadString('\n'); line != "Recording 1 event; Ctrl-C to stop\n" {
+		t.Fatalf("stderr %q, %v", line, err)
+	}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type: ebpf.TracePoint, License: "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prog.Close()
+	l, err := link.Tracepoint("syscalls", "sys_enter_getppid", prog, nil)
+	if err != nil {
+		t.Skipf("cannot attach a tracepoint program: %v", err)
+	}
+	defer l.Close()
+	line, err := errs.ReadString('\n')
+	want := "ebtrace record: warning: another BPF program attached to syscalls:sys_enter_getppid; the events it rejects are no longer recorded\n"
+	if line != want {
+		t.Errorf("stderr %q, %v; want %q", line, err, want)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Error(err)
 	}
 }
