@@ -41,8 +41,8 @@ func openTracepoint(id uint32, cpu int, watermark uint32) (int, error) {
 }
 
 // openSideband opens a dummy event on cpu that reports every comm change
-// (exec included) with its time, so samples name the command that ran
-// then. It has a ring of its own: in the samples' rings its records would
+// (exec included) and, with them, every new thread, with their times, so
+// samples name the command that ran then. It has a ring of its own: in the samples' rings its records would
 // take their room and count among their losses.
 func openSideband(cpu int) (int, error) {
 	attr := unix.PerfEventAttr{
@@ -193,6 +193,16 @@ func parseComm(b []byte) (tid uint32, comm string, time uint64, ok bool) {
 	name := b[8 : len(b)-sampleHeaderSize]
 	h, _ := parseSampleHeader(b[len(b)-sampleHeaderSize:])
 	return tid, cString(name), h.time, true
+}
+
+// parseFork reads a PERF_RECORD_FORK: the new thread, the thread that
+// made it and its process, and the record's time.
+func parseFork(b []byte) (tid, parentPID, parentTID uint32, time uint64, ok bool) {
+	if len(b) < 24 {
+		return 0, 0, 0, 0, false
+	}
+	return binary.NativeEndian.Uint32(b[8:]), binary.NativeEndian.Uint32(b[4:]), binary.NativeEndian.Uint32(b[12:]),
+		binary.NativeEndian.Uint64(b[16:]), true
 }
 
 // parseLost reads a PERF_RECORD_LOST: the event id and the count lost.

@@ -227,6 +227,10 @@ func (s *perfSource) drain(r *ring, deliver func(item)) {
 			if tid, comm, t, ok := parseComm(rec.body); ok {
 				deliver(item{time: t, cpu: r.cpu, tid: int(tid), comm: comm, exec: rec.misc&unix.PERF_RECORD_MISC_COMM_EXEC != 0})
 			}
+		case unix.PERF_RECORD_FORK:
+			if tid, ppid, parent, t, ok := parseFork(rec.body); ok && tid != parent {
+				deliver(item{time: t, cpu: r.cpu, pid: int(ppid), tid: int(tid), parentTID: int(parent)})
+			}
 		case unix.PERF_RECORD_LOST:
 			if n, ok := parseLost(rec.body); ok && r.cpu < len(s.lost) {
 				s.lost[r.cpu] += n

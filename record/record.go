@@ -85,12 +85,13 @@ type eventSource interface {
 
 // item is a sample or a comm change, ordered by time before delivery.
 type item struct {
-	time     uint64
-	cpu      int
-	pid, tid int
-	comm     string // a comm change when raw is nil
-	exec     bool   // the comm change is an exec
-	raw      []byte // a copy
+	time      uint64
+	cpu       int
+	pid, tid  int
+	comm      string // a comm change when raw is nil
+	exec      bool   // the comm change is an exec
+	parentTID int    // when raw is nil and this is set: tid is new, made by parentTID of process pid
+	raw       []byte // a copy
 }
 
 // Formats resolves event names to their formats. An unknown name is an
@@ -231,6 +232,11 @@ func pollWait(stopping bool) time.Duration {
 }
 
 func (r *Recorder) deliver(it *item, sink Sink) error {
+	if it.raw == nil && it.parentTID != 0 {
+		// A new thread or process has its maker's comm until it execs.
+		r.comms[it.tid] = r.comm(it.pid, it.parentTID)
+		return nil
+	}
 	if it.raw == nil {
 		r.comms[it.tid] = it.comm
 		if it.exec && it.tid == r.waitFor {

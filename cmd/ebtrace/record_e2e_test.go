@@ -55,26 +55,24 @@ func lockEvents(t *testing.T, names ...string) {
 // textLine splits a text output line into its header and its event part.
 var textLine = regexp.MustCompile(`^ *(\S+)-(\d+) +\[(\d{3})\] (\d+\.\d{6}): (.*)$`)
 
-// recordedText checks every line of text output for the header's shape,
-// one comm and one thread, and times in order, and returns the events
-// with the header cut down to the comm and the varying fd and buffer
-// address of the workload's writes replaced.
+// recordedText checks every line of text output for the header's shape
+// and times in order, and returns the events with the header cut down to
+// the comm and the varying fd and buffer address of the workload's writes
+// replaced. (The workload is a Go program: its syscalls may come from any
+// of its threads.)
 func recordedText(t *testing.T, out string) []string {
 	t.Helper()
 	var events []string
-	var tid, last string
+	var last string
 	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
 		m := textLine.FindStringSubmatch(line)
 		if m == nil {
 			t.Fatalf("line %q is not comm-tid [cpu] time: event", line)
 		}
-		if tid != "" && m[2] != tid {
-			t.Errorf("thread %s after thread %s", m[2], tid)
-		}
 		if last != "" && m[4] < last && len(m[4]) == len(last) {
 			t.Errorf("time %s after %s", m[4], last)
 		}
-		tid, last = m[2], m[4]
+		last = m[4]
 		event := regexp.MustCompile(` fd=\d+ buf=0x[0-9a-f]+ `).ReplaceAllString(m[5], " fd=FD buf=BUF ")
 		events = append(events, m[1]+": "+event)
 	}
@@ -500,8 +498,9 @@ func TestRecordPid(t *testing.T) {
 	if line, err := errs.ReadString('\n'); line != "Recording 1 event; Ctrl-C to stop\n" {
 		t.Fatalf("stderr %q, %v", line, err)
 	}
-	// Another process's writes of the same sizes are not recorded.
-	if err := exec.Command(wl, "write", "1020", "1024").Run(); err != nil {
+	// Another process's writes, which the filter would keep, are not
+	// recorded.
+	if err := exec.Command(wl, "write", "1025", "1030").Run(); err != nil {
 		t.Fatal(err)
 	}
 	fmt.Fprintln(release, "go")
@@ -514,10 +513,6 @@ func TestRecordPid(t *testing.T) {
 	}
 	if got := recordedText(t, stdout.String()); !slices.Equal(got, want) {
 		t.Errorf("recorded:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	first, _, _ := strings.Cut(stdout.String(), "\n")
-	if m := textLine.FindStringSubmatch(first); m == nil || m[2] != strconv.Itoa(target.Process.Pid) {
-		t.Errorf("events of thread %v, want %d", m, target.Process.Pid)
 	}
 }
 
