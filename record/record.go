@@ -34,10 +34,19 @@ import (
 // event, 1 to keep it.
 type FilterCompiler func(f *kernel.Format) (asm.Instructions, error)
 
+// ProgramLoader loads a complete BPF_PROG_TYPE_TRACEPOINT filter program
+// for one event; Open closes it once attached.
+type ProgramLoader func(f *kernel.Format) (*ebpf.Program, error)
+
 // Options say what to record and how.
 type Options struct {
 	Filter FilterCompiler // nil keeps every event
-	PID    int            // record only this process's events; 0 for all
+	// Program, when set, replaces Filter and the process check: it loads
+	// an event's whole filter program, which must do the process check
+	// itself (a bpftrace predicate compiled with its own maps). Such a
+	// program cannot be inlined, so only the perf path can take it.
+	Program ProgramLoader
+	PID     int // record only this process's events; 0 for all but ebtrace's
 	// FromExec drops PID's events until it execs: a command started for
 	// the recording runs a little of its launcher first.
 	FromExec   bool
@@ -162,9 +171,15 @@ func Open(formats []*kernel.Format, opts Options) (*Recorder, error) {
 			}
 		}
 		bodies[i] = body
-		p, err := loadProgram(perfFilter(body, check))
+		var p *ebpf.Program
+		var err error
+		if opts.Program != nil {
+			p, err = opts.Program(f)
+		} else if p, err = loadProgram(perfFilter(body, check)); err != nil {
+			err = fmt.Errorf("filter of %s: %w", f.Tracepoint, err)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("filter of %s: %w", f.Tracepoint, err)
+			return nil, err
 		}
 		progs = append(progs, p)
 	}
@@ -176,6 +191,8 @@ func Open(formats []*kernel.Format, opts Options) (*Recorder, error) {
 	switch {
 	case err == nil:
 		r.Path, r.source = PerfPath, perf
+	case errors.Is(err, errOtherPrograms) && opts.Program != nil:
+		return nil, fmt.Errorf("%w; a loaded filter program cannot take the ring buffer path: use --filter", err)
 	case errors.Is(err, errOtherPrograms):
 		ring, rerr := openRing(formats, bodies, check, size)
 		if rerr != nil {

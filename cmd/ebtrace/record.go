@@ -12,9 +12,11 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 
 	eventfilter "ebtrace/filter"
+	"ebtrace/filter/btfilter"
 	"ebtrace/kernel"
 	"ebtrace/record"
 )
@@ -30,6 +32,8 @@ OPTIONS:
     -e EVENT          record the trace event CATEGORY:NAME (repeatable)
     --filter EXPR     keep only the events EXPR accepts, in ftrace's filter syntax:
                       'count >= 1024 && common_pid != 1', 'comm ~ "ba*"'
+    --filter-bt PRED  keep only the events the bpftrace predicate PRED accepts:
+                      '/args.count >= 1024 && uid == 1000/'
     -p PID            record only process PID's events; stop when it exits
     -c CMD            run CMD once recording, record only its events; stop when it exits
     -o FILE           write to FILE; a FILE ending in .json gets the Chrome
@@ -53,6 +57,7 @@ EXAMPLES:
 type recordOptions struct {
 	events     []string
 	filter     string
+	filterBT   string
 	pid        int
 	command    string
 	outFile    string
@@ -98,6 +103,8 @@ func parseRecordArgs(args []string) (*recordOptions, error) {
 			o.events = append(o.events, ev)
 		case "--filter":
 			o.filter, err = value()
+		case "--filter-bt":
+			o.filterBT, err = value()
 		case "-c":
 			o.command, err = value()
 		case "-o":
@@ -131,6 +138,8 @@ func parseRecordArgs(args []string) (*recordOptions, error) {
 		return nil, errors.New("record: name at least one event with -e CATEGORY:NAME")
 	case o.pid != 0 && o.command != "":
 		return nil, errors.New("record: -p and -c exclude each other")
+	case o.filter != "" && o.filterBT != "":
+		return nil, errors.New("record: --filter and --filter-bt exclude each other")
 	}
 	if o.format == "" {
 		o.format = "text"
@@ -212,6 +221,9 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 	if child != nil {
 		opts.PID, opts.FromExec = child.cmd.Process.Pid, true
 	}
+	if o.filterBT != "" {
+		opts.Program = predicateLoader(o.filterBT, opts.PID, stderr)
+	}
 	if o.verbose {
 		opts.Log = stderr
 	}
@@ -259,4 +271,32 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ebtrace record: wrote %s (%s)\n", filepath.Clean(o.outFile), o.format)
 	}
 	return 0
+}
+
+// predicateLoader compiles and loads the bpftrace predicate pred for each
+// event, checking the process first as record's own programs do: only
+// pid's events, or with pid 0 all but ebtrace's.
+func predicateLoader(pred string, pid int, stderr io.Writer) record.ProgramLoader {
+	expr := strings.TrimSpace(pred)
+	if len(expr) >= 2 && expr[0] == '/' && expr[len(expr)-1] == '/' {
+		expr = expr[1 : len(expr)-1]
+	}
+	check := fmt.Sprintf("pid != %d", os.Getpid())
+	if pid != 0 {
+		check = fmt.Sprintf("pid == %d", pid)
+	}
+	env := newEnv(stderr, pid)
+	return func(f *kernel.Format) (*ebpf.Program, error) {
+		res, err := btfilter.Compile("/"+check+" && ("+expr+")/", f.Tracepoint, env)
+		if err != nil {
+			return nil, err
+		}
+		coll, err := ebpf.NewCollection(res.Spec())
+		if err != nil {
+			return nil, fmt.Errorf("--filter-bt for %s: %w", f.Tracepoint, err)
+		}
+		defer coll.Close()
+		// The program holds the maps it uses.
+		return coll.DetachProgram(res.Programs[0].Name), nil
+	}
 }

@@ -23,6 +23,7 @@ func TestParseRecordArgs(t *testing.T) {
 		{[]string{"-e", "a:b", "-p", "x"}, "-p x: want a process ID"},
 		{[]string{"-e", "a:b", "-p", "1", "-c", "ls"}, "record: -p and -c exclude each other"},
 		{[]string{"--filter", "x"}, "record: name at least one event with -e CATEGORY:NAME"},
+		{[]string{"-e", "a:b", "--filter", "x", "--filter-bt", "/y/"}, "record: --filter and --filter-bt exclude each other"},
 		{[]string{"-e"}, "option -e needs a value"},
 		{[]string{"-e", "a:b", "-vq"}, "unknown option -vq"},
 		{[]string{"-e", "a:b", "--fliter", "x"}, "unknown option --fliter"},

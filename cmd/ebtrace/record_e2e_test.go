@@ -556,3 +556,26 @@ func TestRecordWarnsOfLaterPrograms(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// --filter-bt takes a bpftrace predicate instead of an ftrace filter.
+func TestRecordBpftracePredicate(t *testing.T) {
+	lockEvents(t, "syscalls:sys_enter_write")
+	wl := testutil.Workload(t)
+	r := ebtrace(t, "record", "-e", "syscalls:sys_enter_write", "--filter-bt", "/args.count >= 1020 && args.count % 2 == 0/", "-c", wl+" write 1 1024")
+	if r.code != 0 || r.stderr != "Recording 1 event; Ctrl-C to stop\n" {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	var want []string
+	for _, n := range []int{1020, 1022, 1024} {
+		want = append(want, fmt.Sprintf("%s: sys_enter_write: __syscall_nr=1 fd=FD buf=BUF count=%d", commOf(wl), n))
+	}
+	if got := recordedText(t, r.stdout); !slices.Equal(got, want) {
+		t.Errorf("recorded:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	r = ebtrace(t, "record", "-e", "syscalls:sys_enter_write", "--filter-bt", "/args.cuont > 1/")
+	if r.code != 1 || !strings.Contains(r.stderr, `error: tracepoint:syscalls:sys_enter_write has no field "cuont"`) ||
+		!strings.Contains(r.stderr, "hint: did you mean count?") {
+		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}

@@ -32,6 +32,6 @@ var Allowed = map[string][]string{
 	"symbols":                 {"kernel"},
 	"runtime":                 {"flame", "kernel", "load", "output", "plan", "printf", "probe", "source", "symbols", "types"},
 	"record":                  {"kernel", "source"},
-	"cmd/ebtrace": {"check", "compile", "core", "filter", "flame", "kernel", "load", "output", "plan", "probe", "probe/all",
+	"cmd/ebtrace": {"check", "compile", "core", "filter", "filter/btfilter", "flame", "kernel", "load", "output", "plan", "probe", "probe/all",
 		"record", "runtime", "source", "syntax"},
 }
