@@ -256,11 +256,15 @@ func (s *perfSource) lostCounts() []uint64 {
 	return counted
 }
 
-func (s *perfSource) close() error {
-	var errs []error
+func (s *perfSource) stop() {
 	for _, fd := range s.fds {
 		unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_DISABLE, 0)
 	}
+}
+
+func (s *perfSource) close() error {
+	s.stop()
+	var errs []error
 	for _, r := range s.rings {
 		errs = append(errs, unix.Munmap(r.mem))
 	}

@@ -89,6 +89,9 @@ type eventSource interface {
 	poll(wait time.Duration, deliver func(item)) error
 	// lostCounts returns how many kept events each CPU lost so far.
 	lostCounts() []uint64
+	// stop ends the recording of new events; what the buffers hold stays
+	// readable.
+	stop()
 	close() error
 }
 
@@ -218,10 +221,15 @@ func (r *Recorder) Run(sink Sink, stop <-chan struct{}) (lost []uint64, err erro
 	var batch []item
 	collect := func(it item) { batch = append(batch, it) }
 	for stopping := false; ; {
-		select {
-		case <-stop:
-			stopping = true
-		default:
+		if !stopping {
+			select {
+			case <-stop:
+				// Stop recording first, so draining ends however busy the
+				// events are.
+				stopping = true
+				r.source.stop()
+			default:
+			}
 		}
 		batch = batch[:0]
 		if err := r.source.poll(pollWait(stopping), collect); err != nil {

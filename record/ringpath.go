@@ -238,6 +238,14 @@ func (s *ringSource) lostCounts() []uint64 {
 	return s.counts
 }
 
+// stop detaches the programs; the ring buffer keeps what they wrote.
+func (s *ringSource) stop() {
+	for _, l := range s.links {
+		l.Close()
+	}
+	s.links = nil
+}
+
 func (s *ringSource) close() error {
 	var errs []error
 	for _, l := range s.links {

@@ -22,7 +22,7 @@ import (
 )
 
 const recordUsage = `USAGE:
-    ebtrace record -e CATEGORY:NAME [-e ...] [--filter EXPR] [-p PID | -c CMD] [-o FILE]
+    ebtrace record -e CATEGORY:NAME [-e ...] [--filter EXPR | --filter-bt PRED] [-p PID | -c CMD] [-o FILE]
 
 Records trace events as they happen. Each event is opened with
 perf_event_open on every CPU and a BPF filter is attached to it in the
