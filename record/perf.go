@@ -42,8 +42,9 @@ func openTracepoint(id uint32, cpu int, watermark uint32) (int, error) {
 
 // openSideband opens a dummy event on cpu that reports every comm change
 // (exec included) and, with them, every new thread, with their times, so
-// samples name the command that ran then. It has a ring of its own: in the samples' rings its records would
-// take their room and count among their losses.
+// samples name the command that ran then. It has a ring of its own: in
+// the samples' rings its records would take their room and count among
+// their losses.
 func openSideband(cpu int) (int, error) {
 	attr := unix.PerfEventAttr{
 		Type:        unix.PERF_TYPE_SOFTWARE,
@@ -130,7 +131,10 @@ func (r *ring) next() (rec record, ok bool) {
 	if start+n-8 <= size {
 		body = r.data[start : start+n-8]
 	} else {
-		r.copy = append(r.copy[:0], make([]byte, n-8)...)
+		if cap(r.copy) < int(n-8) {
+			r.copy = make([]byte, n-8)
+		}
+		r.copy = r.copy[:n-8]
 		r.read(r.copy, r.tail+8, size)
 		body = r.copy
 	}
