@@ -1,6 +1,8 @@
 package record
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -72,5 +74,22 @@ func TestUnknownEvent(t *testing.T) {
 	}
 	if _, err := Formats(kernel.Fake(), []string{"openat"}); err == nil {
 		t.Error("an event without a category was accepted")
+	}
+}
+
+func TestFormatsWildcards(t *testing.T) {
+	formats, err := Formats(kernel.Fake(), []string{"syscalls:sys_*_getppid", "sched:sched_switch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range formats {
+		names = append(names, f.Tracepoint.String())
+	}
+	if got := strings.Join(names, " "); got != "syscalls:sys_enter_getppid syscalls:sys_exit_getppid sched:sched_switch" {
+		t.Errorf("formats %s", got)
+	}
+	if _, err := Formats(kernel.Fake(), []string{"nope:*"}); !errors.Is(err, ErrUnknownEvent) || err.Error() != "unknown event: nothing matches nope:*" {
+		t.Errorf("error %v", err)
 	}
 }

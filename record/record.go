@@ -106,8 +106,9 @@ type item struct {
 	raw       []byte // a copy
 }
 
-// Formats resolves event names to their formats. An unknown name is an
-// error wrapping ErrUnknownEvent that lists close names.
+// Formats resolves event names to their formats; a name with wildcards
+// (syscalls:sys_enter_*) names every event it matches. An unknown name is
+// an error wrapping ErrUnknownEvent that lists close names.
 func Formats(ev *kernel.Events, names []string) ([]*kernel.Format, error) {
 	var out []*kernel.Format
 	for _, name := range names {
@@ -115,14 +116,26 @@ func Formats(ev *kernel.Events, names []string) ([]*kernel.Format, error) {
 		if !ok {
 			return nil, fmt.Errorf("event %q: want CATEGORY:NAME, like syscalls:sys_enter_openat", name)
 		}
-		f, err := ev.Format(category, event)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, unknownEvent(ev, name)
+		tps := []kernel.Tracepoint{{Category: category, Name: event}}
+		if strings.ContainsAny(name, "*?[") {
+			var err error
+			if tps, err = ev.Match(name); err != nil {
+				return nil, err
+			}
+			if len(tps) == 0 {
+				return nil, fmt.Errorf("%w: nothing matches %s", ErrUnknownEvent, name)
+			}
 		}
-		if err != nil {
-			return nil, err
+		for _, tp := range tps {
+			f, err := ev.Format(tp.Category, tp.Name)
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, unknownEvent(ev, name)
+			}
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, f)
 		}
-		out = append(out, f)
 	}
 	return out, nil
 }

@@ -29,7 +29,8 @@ perf_event_open on every CPU and a BPF filter is attached to it in the
 kernel, so events the filter rejects never reach the buffer.
 
 OPTIONS:
-    -e EVENT          record the trace event CATEGORY:NAME (repeatable)
+    -e EVENT          record the trace event CATEGORY:NAME (repeatable; wildcards
+                      such as syscalls:sys_*_write name every event they match)
     --filter EXPR     keep only the events EXPR accepts, in ftrace's filter syntax:
                       'count >= 1024 && common_pid != 1', 'comm ~ "ba*"'
     --filter-bt PRED  keep only the events the bpftrace predicate PRED accepts:
