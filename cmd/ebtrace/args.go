@@ -36,6 +36,7 @@ const usage = `USAGE:
     ebtrace [options] FILE.bt [ARG...]
     ebtrace [options] -e 'PROGRAM' [ARG...]
     ebtrace -l [PATTERN]
+    ebtrace record -e CATEGORY:NAME [...]   record trace events (ebtrace record -h)
 
 OPTIONS:
     -e PROGRAM     trace the program given on the command line

@@ -47,6 +47,9 @@ func main() {
 
 // run is the whole command; it returns the exit status.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "record" {
+		return runRecord(args[1:], stdout, stderr)
+	}
 	o, err := parseArgs(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "ebtrace: %v\n\n", err)

@@ -31,6 +31,7 @@ var Allowed = map[string][]string{
 	"load":                    {"codegen", "compile", "core", "kernel", "plan", "probe", "source", "syntax"},
 	"symbols":                 {"kernel"},
 	"runtime":                 {"flame", "kernel", "load", "output", "plan", "printf", "probe", "source", "symbols", "types"},
-	"cmd/ebtrace": {"check", "compile", "core", "flame", "kernel", "load", "output", "plan", "probe", "probe/all",
-		"runtime", "source", "syntax"},
+	"record":                  {"kernel", "source"},
+	"cmd/ebtrace": {"check", "compile", "core", "filter", "filter/btfilter", "flame", "kernel", "load", "output", "plan", "probe", "probe/all",
+		"record", "runtime", "source", "syntax"},
 }

@@ -25,6 +25,10 @@
 //	workload signals N    N getppid(2) calls, each followed by a wait of up
 //	                      to 1 s for a SIGUSR1; then print how many arrived:
 //	                      the target of signal()
+//	workload badclose N   N close(2) calls of the invalid descriptors
+//	                      1000000, 1000001, ... 1000099 in turn, each failing
+//	                      with EBADF: a fast event whose argument a filter
+//	                      can keep exactly 1% of
 //
 // It exits 0 on success, 1 if a syscall it depends on fails, and 2 on bad
 // usage.
@@ -40,7 +44,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | call N | exec PATH [ARG...] | stat PATH... | ppid | signals N`
+const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | call N | exec PATH [ARG...] | stat PATH... | ppid | signals N | badclose N`
 
 // usageError is a command-line mistake; main reports it with exit status 2.
 type usageError struct{ msg string }
@@ -127,6 +131,13 @@ func run(args []string) error {
 		}
 		fmt.Printf("caught %d SIGUSR1\n", catchSignals(n[0]))
 		return nil
+	case "badclose":
+		n, err := counts(cmd, rest, 1)
+		if err != nil {
+			return err
+		}
+		badClose(n[0])
+		return nil
 	case "call":
 		n, err := counts(cmd, rest, 1)
 		if err != nil {
@@ -161,6 +172,17 @@ func counts(cmd string, args []string, want int) ([]int, error) {
 func getppid(n int) {
 	for range n {
 		unix.Getppid()
+	}
+}
+
+// firstBadFD and the 99 after it are never open: the workload opens a
+// handful of descriptors, so closing them always fails with EBADF.
+const firstBadFD = 1000000
+
+// badClose makes exactly n close(2) calls of descriptors that are not open.
+func badClose(n int) {
+	for i := range n {
+		unix.Close(firstBadFD + i%100)
 	}
 }
 

@@ -1,0 +1,303 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+
+	eventfilter "ebtrace/filter"
+	"ebtrace/filter/btfilter"
+	"ebtrace/kernel"
+	"ebtrace/record"
+)
+
+const recordUsage = `USAGE:
+    ebtrace record -e CATEGORY:NAME [-e ...] [--filter EXPR | --filter-bt PRED] [-p PID | -c CMD] [-o FILE]
+
+Records trace events as they happen. Each event is opened with
+perf_event_open on every CPU and a BPF filter is attached to it in the
+kernel, so events the filter rejects never reach the buffer.
+
+OPTIONS:
+    -e EVENT          record the trace event CATEGORY:NAME (repeatable; wildcards
+                      such as syscalls:sys_*_write name every event they match)
+    --filter EXPR     keep only the events EXPR accepts, in ftrace's filter syntax:
+                      'count >= 1024 && common_pid != 1', 'comm ~ "ba*"'
+    --filter-bt PRED  keep only the events the bpftrace predicate PRED accepts:
+                      '/args.count >= 1024 && uid == 1000/'
+    -p PID            record only process PID's events; stop when it exits
+    -c CMD            run CMD once recording, record only its events; stop when it exits
+    -o FILE           write to FILE; a FILE ending in .json gets the Chrome
+                      trace-event format (Perfetto opens it) unless -f says otherwise
+    -f FORMAT         text (default, like the kernel's trace file), json (one
+                      object per line and event) or chrome
+    --buffer-size N   per-CPU buffer: N KiB, or N with a K or M suffix (default 1M)
+    -v                say how events reach user space
+    -h, --help        show this help
+
+Ctrl-C or SIGTERM ends the recording; the output is complete and valid.
+Events the buffer had no room for are counted per CPU and reported at the
+end, on standard error and in the output.
+
+EXAMPLES:
+    ebtrace record -e syscalls:sys_enter_openat -c 'cat /etc/hostname'
+    ebtrace record -e syscalls:sys_enter_write -e syscalls:sys_exit_write -p 1234 -o trace.json
+`
+
+// recordOptions are the parsed arguments of ebtrace record.
+type recordOptions struct {
+	events     []string
+	filter     string
+	filterBT   string
+	pid        int
+	command    string
+	outFile    string
+	format     string
+	bufferSize int
+	verbose    bool
+	help       bool
+}
+
+func parseRecordArgs(args []string) (*recordOptions, error) {
+	o := &recordOptions{}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, v, attached := strings.Cut(a, "=")
+		if !strings.HasPrefix(a, "--") {
+			name, v, attached = a, "", false
+			if len(a) > 2 && a[0] == '-' {
+				name, v, attached = a[:2], a[2:], true
+			}
+		}
+		value := func() (string, error) {
+			if attached {
+				return v, nil
+			}
+			if i+1 >= len(args) {
+				return "", fmt.Errorf("option %s needs a value", name)
+			}
+			i++
+			return args[i], nil
+		}
+		var err error
+		switch name {
+		case "-h", "--help":
+			o.help = true
+		case "-v":
+			if attached {
+				return nil, fmt.Errorf("unknown option %s", a)
+			}
+			o.verbose = true
+		case "-e":
+			var ev string
+			ev, err = value()
+			o.events = append(o.events, ev)
+		case "--filter":
+			o.filter, err = value()
+		case "--filter-bt":
+			o.filterBT, err = value()
+		case "-c":
+			o.command, err = value()
+		case "-o":
+			o.outFile, err = value()
+		case "-f":
+			o.format, err = value()
+		case "-p":
+			var s string
+			if s, err = value(); err == nil {
+				o.pid, err = strconv.Atoi(s)
+				if err != nil || o.pid <= 0 {
+					err = fmt.Errorf("-p %s: want a process ID", s)
+				}
+			}
+		case "--buffer-size":
+			var s string
+			if s, err = value(); err == nil {
+				o.bufferSize, err = parseBufferSize(s)
+			}
+		default:
+			return nil, fmt.Errorf("unknown option %s", a)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case o.help:
+		return o, nil
+	case len(o.events) == 0:
+		return nil, errors.New("record: name at least one event with -e CATEGORY:NAME")
+	case o.pid != 0 && o.command != "":
+		return nil, errors.New("record: -p and -c exclude each other")
+	case o.filter != "" && o.filterBT != "":
+		return nil, errors.New("record: --filter and --filter-bt exclude each other")
+	}
+	if o.format == "" {
+		o.format = "text"
+		if strings.HasSuffix(o.outFile, ".json") {
+			o.format = "chrome"
+		}
+	}
+	return o, nil
+}
+
+// parseBufferSize reads N (KiB), NK or NM.
+func parseBufferSize(s string) (int, error) {
+	unit := 1 << 10
+	digits := s
+	switch {
+	case strings.HasSuffix(s, "K"), strings.HasSuffix(s, "k"):
+		digits = s[:len(s)-1]
+	case strings.HasSuffix(s, "M"), strings.HasSuffix(s, "m"):
+		digits, unit = s[:len(s)-1], 1<<20
+	}
+	n, err := strconv.Atoi(digits)
+	if err != nil || n <= 0 || n > 1<<30/unit {
+		return 0, fmt.Errorf("--buffer-size %s: want a size like 64K or 4M (at most 1G)", s)
+	}
+	return n * unit, nil
+}
+
+// runRecord is `ebtrace record`; it returns the exit status.
+func runRecord(args []string, stdout, stderr io.Writer) int {
+	o, err := parseRecordArgs(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "ebtrace: %v\n\n", err)
+		io.WriteString(stderr, recordUsage)
+		return 1
+	}
+	if o.help {
+		io.WriteString(stdout, recordUsage)
+		return 0
+	}
+	events, mounted, err := kernel.Live()
+	if mounted {
+		fmt.Fprintln(stderr, "ebtrace: tracefs was not mounted; mounted it at /sys/kernel/tracing")
+	}
+	if err != nil {
+		return fail(stderr, err)
+	}
+	formats, err := record.Formats(events, o.events)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	out := stdout
+	if o.outFile != "" {
+		f, err := os.Create(o.outFile)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		defer f.Close()
+		out = f
+	}
+	sink, err := record.NewSink(o.format, out)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	var child *child
+	if o.command != "" {
+		if child, err = startChild(o.command); err != nil {
+			return fail(stderr, err)
+		}
+		defer child.kill()
+	}
+	opts := record.Options{PID: o.pid, BufferSize: o.bufferSize, Warnings: stderr}
+	if o.filter != "" {
+		expr, err := eventfilter.Parse(o.filter)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		opts.Filter = func(f *kernel.Format) (asm.Instructions, error) { return eventfilter.Compile(expr, f) }
+	}
+	if child != nil {
+		opts.PID, opts.FromExec = child.cmd.Process.Pid, true
+	}
+	if o.filterBT != "" {
+		opts.Program = predicateLoader(o.filterBT, opts.PID, stderr)
+	}
+	if o.verbose {
+		opts.Log = stderr
+	}
+	rec, err := record.Open(formats, opts)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer rec.Close()
+
+	stop := make(chan struct{})
+	var once sync.Once
+	stopOnce := func() { once.Do(func() { close(stop) }) }
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	go func() {
+		<-signals
+		stopOnce()
+	}()
+	if child != nil {
+		if err := child.release(); err != nil {
+			return fail(stderr, err)
+		}
+		go func() {
+			<-child.done
+			stopOnce()
+		}()
+	}
+	if o.pid > 0 {
+		if err := watchPid(o.pid, stopOnce); err != nil {
+			return fail(stderr, err)
+		}
+	}
+	fmt.Fprintf(stderr, "Recording %s; Ctrl-C to stop\n", plural(len(formats), "event"))
+	lost, err := rec.Run(sink, stop)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	for cpu, n := range lost {
+		if n > 0 {
+			fmt.Fprintf(stderr, "ebtrace: CPU %d lost %d events (a larger --buffer-size keeps more)\n", cpu, n)
+		}
+	}
+	if o.outFile != "" && o.verbose {
+		fmt.Fprintf(stderr, "ebtrace record: wrote %s (%s)\n", filepath.Clean(o.outFile), o.format)
+	}
+	return 0
+}
+
+// predicateLoader compiles and loads the bpftrace predicate pred for each
+// event, checking the process first as record's own programs do: only
+// pid's events, or with pid 0 all but ebtrace's.
+func predicateLoader(pred string, pid int, stderr io.Writer) record.ProgramLoader {
+	expr := strings.TrimSpace(pred)
+	if len(expr) >= 2 && expr[0] == '/' && expr[len(expr)-1] == '/' {
+		expr = expr[1 : len(expr)-1]
+	}
+	check := fmt.Sprintf("pid != %d", os.Getpid())
+	if pid != 0 {
+		check = fmt.Sprintf("pid == %d", pid)
+	}
+	env := newEnv(stderr, pid)
+	return func(f *kernel.Format) (*ebpf.Program, error) {
+		res, err := btfilter.Compile("/"+check+" && ("+expr+")/", f.Tracepoint, env)
+		if err != nil {
+			return nil, err
+		}
+		coll, err := ebpf.NewCollection(res.Spec())
+		if err != nil {
+			return nil, fmt.Errorf("--filter-bt for %s: %w", f.Tracepoint, err)
+		}
+		defer coll.Close()
+		// The program holds the maps it uses.
+		return coll.DetachProgram(res.Programs[0].Name), nil
+	}
+}
