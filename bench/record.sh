@@ -88,12 +88,8 @@ stop_tracer() {
 }
 
 declare -A R
-untraced=$TMP/untraced
-: >"$untraced"
-for ((i = 0; i < RUNS; i++)); do
-	workload_ms >>"$untraced" || exit 1
-done
-R[untraced]=$(median <"$untraced")
+
+untraced_run() { workload_ms >>"$TMP/untraced.ms"; }
 
 # ebtrace_run records one workload run and appends its wall time, kept and
 # lost counts to the per-tool files.
@@ -165,17 +161,24 @@ if [[ -n $TRACECMD ]] && tracecmd_works; then
 else
 	TOOLS+=(ftrace)
 fi
-for tool in "${TOOLS[@]}"; do
-	note "measuring $tool"
+# The runs take turns, untraced and each tool in every round, so that a
+# drift of the machine's speed (other load, frequency) falls on all alike.
+for tool in untraced "${TOOLS[@]}"; do
 	: >"$TMP/$tool.ms"
 	: >"$TMP/$tool.kept"
 	: >"$TMP/$tool.lost"
-	for ((i = 0; i < RUNS; i++)); do
+done
+for ((i = 0; i < RUNS; i++)); do
+	note "round $((i + 1)) of $RUNS"
+	for tool in untraced "${TOOLS[@]}"; do
 		"${tool}_run" || {
 			note "$tool run $((i + 1)) failed"
-			break
+			exit 1
 		}
 	done
+done
+R[untraced]=$(median <"$TMP/untraced.ms")
+for tool in "${TOOLS[@]}"; do
 	R[$tool ms]=$(median <"$TMP/$tool.ms")
 	R[$tool kept]=$(median <"$TMP/$tool.kept")
 	R[$tool lost]=$(median <"$TMP/$tool.lost")
