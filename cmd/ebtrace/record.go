@@ -191,19 +191,6 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	out := stdout
-	if o.outFile != "" {
-		f, err := os.Create(o.outFile)
-		if err != nil {
-			return fail(stderr, err)
-		}
-		defer f.Close()
-		out = f
-	}
-	sink, err := record.NewSink(o.format, out)
-	if err != nil {
-		return fail(stderr, err)
-	}
 	var child *child
 	if o.command != "" {
 		if child, err = startChild(o.command); err != nil {
@@ -233,6 +220,21 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	defer rec.Close()
+	// The output file is created once the filters compiled and loaded:
+	// a mistake in them leaves an earlier recording in place.
+	out := stdout
+	if o.outFile != "" {
+		f, err := os.Create(o.outFile)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		defer f.Close()
+		out = f
+	}
+	sink, err := record.NewSink(o.format, out)
+	if err != nil {
+		return fail(stderr, err)
+	}
 
 	stop := make(chan struct{})
 	var once sync.Once

@@ -399,6 +399,22 @@ func TestRecordBadInput(t *testing.T) {
 	}
 }
 
+// A filter that does not compile leaves an earlier recording in place:
+// the output file is created only once every filter has loaded.
+func TestRecordBadFilterKeepsFile(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "trace.json")
+	if err := os.WriteFile(out, []byte("earlier"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := ebtrace(t, "record", "-e", "syscalls:sys_enter_write", "-e", "syscalls:sys_exit_write", "--filter", "ret >= 3", "-o", out)
+	if r.code != 1 || !strings.Contains(r.stderr, `syscalls:sys_enter_write has no field "ret"`) {
+		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	if b, err := os.ReadFile(out); err != nil || string(b) != "earlier" {
+		t.Errorf("the output file holds %q, %v", b, err)
+	}
+}
+
 // parityExprs are filters whose kept events ebtrace and the kernel's own
 // event filter must agree on, event for event.
 var parityExprs = []string{
