@@ -437,9 +437,11 @@ exec "$0" -q -l 'tracepoint:syscalls:sys_enter_getppid'`
 
 // printf output reaches the reader while tracing goes on, not at exit.
 func TestPrintfIsPrompt(t *testing.T) {
-	wl := testutil.Workload(t)
+	// A name of its own, which other packages' concurrent runs of the
+	// workload do not share.
+	wl, comm := testutil.Renamed(t, testutil.Workload(t), "prompt")
 	testutil.RequireRoot(t)
-	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), "-e", `tracepoint:syscalls:sys_enter_getppid /comm == "`+commOf(wl)+`"/ { printf("seen %d\n", 42); }`)
+	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), "-e", `tracepoint:syscalls:sys_enter_getppid /comm == "`+comm+`"/ { printf("seen %d\n", 42); }`)
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {

@@ -130,10 +130,13 @@ func TestSymbols(t *testing.T) {
 // exits long before the map is printed: its stacks still resolve, the
 // process having been read as soon as its pid appeared in a key.
 func TestUserStackExited(t *testing.T) {
-	wl := testutil.Workload(t)
+	// A name of its own: other packages' tests run the workload at the
+	// same time, and a run that exits before ebtrace reads it would add a
+	// stack of bare addresses.
+	wl, comm := testutil.Renamed(t, testutil.Workload(t), "ustackexit")
 	testutil.RequireRoot(t)
 	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), "-e",
-		`tracepoint:syscalls:sys_enter_getppid /comm == "`+commOf(wl)+`"/ { @[ustack] = count(); }`)
+		`tracepoint:syscalls:sys_enter_getppid /comm == "`+comm+`"/ { @[ustack] = count(); }`)
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
