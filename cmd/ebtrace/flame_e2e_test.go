@@ -24,12 +24,18 @@ func folded(t *testing.T, path string) map[string]int {
 	}
 	out := map[string]int{}
 	for line := range strings.Lines(string(b)) {
-		stack, count, ok := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
-		n, err := strconv.Atoi(count)
-		if !ok || err != nil || strings.Contains(count, " ") {
+		// The count follows the last space, as flamegraph.pl reads it: a
+		// frame may hold spaces (Go's "interface {}", C++'s operators).
+		line = strings.TrimSuffix(line, "\n")
+		i := strings.LastIndexByte(line, ' ')
+		if i <= 0 {
 			t.Fatalf("%s: line %q is not \"STACK COUNT\"", path, line)
 		}
-		out[stack] += n
+		n, err := strconv.Atoi(line[i+1:])
+		if err != nil {
+			t.Fatalf("%s: line %q is not \"STACK COUNT\"", path, line)
+		}
+		out[line[:i]] += n
 	}
 	return out
 }
