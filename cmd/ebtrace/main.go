@@ -291,16 +291,8 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 
-	stop := make(chan struct{})
-	var once sync.Once
-	stopOnce := func() { once.Do(func() { close(stop) }) }
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(signals)
-	go func() {
-		<-signals
-		stopOnce()
-	}()
+	stop, stopOnce, unwatch := stopOnSignals()
+	defer unwatch()
 
 	if err := obj.Attach(); err != nil {
 		return fail(stderr, err)
@@ -387,6 +379,21 @@ func monotonicNow() uint64 {
 }
 
 // watchPid calls stop when process pid exits.
+// stopOnSignals returns a channel closed at the first SIGINT or SIGTERM or
+// call of stopNow, and a function that stops watching the signals.
+func stopOnSignals() (stop chan struct{}, stopNow func(), unwatch func()) {
+	stop = make(chan struct{})
+	var once sync.Once
+	stopNow = func() { once.Do(func() { close(stop) }) }
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-signals
+		stopNow()
+	}()
+	return stop, stopNow, func() { signal.Stop(signals) }
+}
+
 func watchPid(pid int, stop func()) error {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {

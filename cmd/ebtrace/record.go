@@ -5,12 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -236,16 +233,8 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 
-	stop := make(chan struct{})
-	var once sync.Once
-	stopOnce := func() { once.Do(func() { close(stop) }) }
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(signals)
-	go func() {
-		<-signals
-		stopOnce()
-	}()
+	stop, stopOnce, unwatch := stopOnSignals()
+	defer unwatch()
 	if child != nil {
 		if err := child.release(); err != nil {
 			return fail(stderr, err)
