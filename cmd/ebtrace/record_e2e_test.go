@@ -311,19 +311,7 @@ func TestRecordRingBufferPath(t *testing.T) {
 	testutil.RequireRoot(t)
 	testutil.RequireTracefs(t)
 	wl := testutil.Workload(t)
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Type: ebpf.TracePoint, License: "GPL",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prog.Close()
-	l, err := link.Tracepoint("syscalls", "sys_enter_write", prog, nil)
-	if err != nil {
-		t.Skipf("cannot attach a tracepoint program: %v", err)
-	}
-	defer l.Close()
+	dropAll(t, "syscalls", "sys_enter_write")
 	r := ebtrace(t, "record", "-v", "-e", "syscalls:sys_enter_write", "--filter", "count >= 1020", "-c", wl+" write 1 1024")
 	wantErr := "ebtrace record: events reach user space through tracepoint link + ring buffer\n" +
 		"ebtrace record: another BPF program is attached to the tracepoint (syscalls:sys_enter_write runs 2)\n" +
@@ -549,19 +537,7 @@ func TestRecordWarnsOfLaterPrograms(t *testing.T) {
 	if line, err := errs.ReadString('\n'); line != "Recording 1 event; Ctrl-C to stop\n" {
 		t.Fatalf("stderr %q, %v", line, err)
 	}
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Type: ebpf.TracePoint, License: "GPL",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prog.Close()
-	l, err := link.Tracepoint("syscalls", "sys_enter_getppid", prog, nil)
-	if err != nil {
-		t.Skipf("cannot attach a tracepoint program: %v", err)
-	}
-	defer l.Close()
+	dropAll(t, "syscalls", "sys_enter_getppid")
 	line, err := errs.ReadString('\n')
 	want := "ebtrace record: warning: another BPF program attached to syscalls:sys_enter_getppid; the events it rejects are no longer recorded\n"
 	if line != want {
@@ -594,4 +570,23 @@ func TestRecordBpftracePredicate(t *testing.T) {
 		!strings.Contains(r.stderr, "hint: did you mean count?") {
 		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
 	}
+}
+
+// dropAll attaches, for the rest of the test, a tracepoint program that
+// returns 0: the kernel then drops every perf sample of the tracepoint.
+func dropAll(t *testing.T, category, name string) {
+	t.Helper()
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type: ebpf.TracePoint, License: "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { prog.Close() })
+	l, err := link.Tracepoint(category, name, prog, nil)
+	if err != nil {
+		t.Skipf("cannot attach a tracepoint program: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
 }
