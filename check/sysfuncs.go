@@ -127,15 +127,23 @@ func (c *checker) ntop(e *syntax.CallExpr) types.Type {
 	switch {
 	case reported:
 	case t.IsInt():
+	case t.Kind == types.Array && t.Elem == "uint8" && (t.Len == 4 || t.Len == 16) && c.addressable(addr):
 	case t.Kind == types.Text && t.Render == types.RenderInet:
 		if len(e.Args) == 2 {
 			c.errorf(e.Args[0].Span(), "arguments", "this address already has its family; call ntop() with the address alone")
 		}
 	default:
-		c.errorf(addr.Span(), "type", "ntop() needs an IPv4 address as an integer or an address from pton(), not %s", t).
-			Hint("the kernel keeps an IPv4 address in a 32-bit integer in network byte order: ntop(args.daddr)")
+		c.errorf(addr.Span(), "type", "ntop() needs an IPv4 address as an integer, a 4- or 16-byte array field, or an address from pton(), not %s", t).
+			Hint("the kernel keeps an IPv4 address in a 32-bit integer in network byte order, or in __u8 saddr[4]: ntop(args.saddr)")
 	}
 	return types.Rendered(types.RenderInet)
+}
+
+// addressable reports whether e is an array ntop() can read bytes of: a
+// tracepoint field or a struct member.
+func (c *checker) addressable(e syntax.Expr) bool {
+	_, arg := c.cur.Args[e]
+	return arg || InMemory(e, c.cur)
 }
 
 // pton parses an address literal now. An IPv4 address is the 32-bit

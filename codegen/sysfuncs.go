@@ -50,6 +50,35 @@ func (g *gen) sysCall(e *syntax.CallExpr) {
 	}
 }
 
+// ntopBytes writes ntop()'s value for an address held in a 4- or 16-byte
+// array: the family (given, or told by the length), then the bytes.
+func (g *gen) ntopBytes(e *syntax.CallExpr, addr syntax.Expr, at types.Type, dst int16) {
+	if len(e.Args) == 2 {
+		g.intExpr(e.Args[0])
+		g.emit(asm.StoreMem(asm.R10, dst, asm.R0, asm.DWord))
+	} else if at.Len == 16 {
+		g.emit(stDW(asm.R10, dst, unix.AF_INET6))
+	} else {
+		g.emit(stDW(asm.R10, dst, unix.AF_INET))
+	}
+	g.zero(dst+8, 16)
+	space := types.Kernel
+	if a, ok := g.in.Args[addr]; ok { // a tracepoint field: in the context
+		g.emit(asm.Mov.Reg(asm.R3, asm.R6), asm.Add.Imm(asm.R3, int32(a.Offset)))
+	} else {
+		g.addr(addr)
+		g.emit(asm.Mov.Reg(asm.R3, asm.R0))
+		space = g.space(addr)
+	}
+	fn := asm.FnProbeReadKernel
+	if space == types.User {
+		fn = asm.FnProbeReadUser
+	}
+	g.stackPtr(asm.R1, dst+8)
+	g.emit(asm.Mov.Imm(asm.R2, int32(at.Len)), fn.Call())
+	g.checkHelper(fn)
+}
+
 // mapLength leaves the number of elements of m in r0: bpf_for_each_map_elem
 // with a callback that returns 0, so every element is visited, returns how
 // many were. Each use has its own callback, appended after the program.
@@ -131,8 +160,13 @@ func (g *gen) textCall(e *syntax.CallExpr, dst int16, t types.Type) {
 	switch e.Fun {
 	case "ntop":
 		addr := e.Args[len(e.Args)-1]
-		if g.typeOf(addr).Kind == types.Text {
+		at := g.typeOf(addr)
+		if at.Kind == types.Text {
 			g.textTo(addr, dst, t)
+			return
+		}
+		if at.Kind == types.Array {
+			g.ntopBytes(e, addr, at, dst)
 			return
 		}
 		if len(e.Args) == 2 {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
@@ -34,7 +35,9 @@ func renderText(b []byte, t types.Type) string {
 		case unix.AF_INET:
 			return net.IP(b[8:12]).String()
 		case unix.AF_INET6:
-			return net.IP(b[8:24]).String()
+			// As inet_ntop prints it: an IPv4-mapped address keeps its
+			// ::ffff: prefix (net.IP would drop it).
+			return netip.AddrFrom16([16]byte(b[8:24])).String()
 		}
 		return ""
 	case types.RenderMAC:

@@ -174,3 +174,24 @@ func TestMacaddr(t *testing.T) {
 	}
 	r.want(t, 0, want.String()+"\n\n\n")
 }
+
+// TestNtopArrays reads addresses from a tracepoint's __u8 arrays: an IPv4
+// address of 4 bytes, and the IPv4-mapped IPv6 address of 16 that the
+// kernel fills in for an IPv4 socket, printed as inet_ntop prints it.
+func TestNtopArrays(t *testing.T) {
+	wl := testutil.Workload(t)
+	r := ebtrace(t, "-q", "-e", `tracepoint:sock:inet_sock_set_state /pid == cpid && args.protocol == 6/ {
+		@[ntop(args.saddr), ntop(args.saddr_v6), ntop(2, args.saddr)] = count();
+	}`, "-c", wl+" tcp")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "\n@[127.0.0.1, ::ffff:127.0.0.1, 127.0.0.1]: ") {
+		t.Errorf("no loopback addresses in:\n%s", r.stdout)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		if !strings.HasPrefix(line, "@[127.0.0.1, ::ffff:127.0.0.1, 127.0.0.1]: ") {
+			t.Errorf("line %q: another address", line)
+		}
+	}
+}

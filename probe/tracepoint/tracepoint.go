@@ -154,12 +154,11 @@ func (i *instance) Arg(name string) (probe.Arg, error) {
 		}
 		arg.DataLoc, arg.RelLoc = true, f.RelLoc
 		arg.Type = types.String(64)
-	case f.ArrayLen > 0:
-		// Only char arrays are text; u8 arrays hold addresses and the like.
-		if !f.IsString || !strings.HasPrefix(strings.TrimPrefix(f.Type, "const "), "char") {
-			return arg, unsupported(i, f)
-		}
+	case f.ArrayLen > 0 && f.IsString && strings.HasPrefix(strings.TrimPrefix(f.Type, "const "), "char"):
 		arg.Type = types.String(f.Size)
+	case f.ArrayLen > 0 && f.IsString && f.ArrayLen == f.Size:
+		// A u8 array holds bytes such as an address, which ntop() reads.
+		arg.Type = types.ArrayOf("uint8", f.ArrayLen, f.Size, types.Kernel)
 	case f.Pointer:
 		elem := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(f.Type), "*"))
 		elem = strings.TrimSpace(strings.TrimPrefix(elem, "const "))

@@ -18,6 +18,8 @@
 //	workload call N       N calls of main.target, a function uprobes attach to
 //	workload exec PATH [ARG...]
 //	                      execve(2) PATH with the argument vector PATH ARG...
+//	workload tcp          one TCP connection to itself over 127.0.0.1, then
+//	                      closed: the sock:inet_sock_set_state events
 //	workload stat PATH... stat(2) each path (newfstatat); a path that does not
 //	                      exist is skipped
 //	workload ppid         one getppid(2) call; print what it returned: the
@@ -36,6 +38,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -44,7 +47,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | call N | exec PATH [ARG...] | stat PATH... | ppid | signals N | badclose N`
+const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | call N | exec PATH [ARG...] | stat PATH... | ppid | signals N | badclose N | tcp`
 
 // usageError is a command-line mistake; main reports it with exit status 2.
 type usageError struct{ msg string }
@@ -131,6 +134,8 @@ func run(args []string) error {
 		}
 		fmt.Printf("caught %d SIGUSR1\n", catchSignals(n[0]))
 		return nil
+	case "tcp":
+		return tcpOnce()
 	case "badclose":
 		n, err := counts(cmd, rest, 1)
 		if err != nil {
@@ -180,6 +185,26 @@ func getppid(n int) {
 const firstBadFD = 1000000
 
 // badClose makes exactly n close(2) calls of descriptors that are not open.
+// tcpOnce connects to a listener of its own on 127.0.0.1 and closes both
+// ends.
+func tcpOnce() error {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	c, err := net.Dial("tcp4", l.Addr().String())
+	if err != nil {
+		return err
+	}
+	a, err := l.Accept()
+	if err != nil {
+		return err
+	}
+	c.Close()
+	return a.Close()
+}
+
 func badClose(n int) {
 	for i := range n {
 		unix.Close(firstBadFD + i%100)
