@@ -38,7 +38,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -186,23 +185,38 @@ const firstBadFD = 1000000
 
 // badClose makes exactly n close(2) calls of descriptors that are not open.
 // tcpOnce connects to a listener of its own on 127.0.0.1 and closes both
-// ends.
+// ends. It uses the syscalls directly: package net would link cgo in, and
+// with it a dynamic loader whose opens other tests would see.
 func tcpOnce() error {
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	l, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
-	defer l.Close()
-	c, err := net.Dial("tcp4", l.Addr().String())
+	defer unix.Close(l)
+	loopback := &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}
+	if err := unix.Bind(l, loopback); err != nil {
+		return err
+	}
+	if err := unix.Listen(l, 1); err != nil {
+		return err
+	}
+	bound, err := unix.Getsockname(l)
 	if err != nil {
 		return err
 	}
-	a, err := l.Accept()
+	c, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
-	c.Close()
-	return a.Close()
+	defer unix.Close(c)
+	if err := unix.Connect(c, bound); err != nil {
+		return err
+	}
+	a, _, err := unix.Accept(l)
+	if err != nil {
+		return err
+	}
+	return unix.Close(a)
 }
 
 func badClose(n int) {
