@@ -257,7 +257,7 @@ func (c *checker) member(e *syntax.FieldExpr) types.Type {
 	l := Layout{Offset: off, Size: size, LShift: lshift, RShift: rshift}
 	name := c.types.Name(btf.UnderlyingType(rec))
 	switch {
-	case x.Kind == types.Record && strings.Contains(name, "<anonymous"):
+	case x.Kind == types.Record && anonymous(rec):
 		// A member of an anonymous struct is relocated along the path
 		// from the nearest named container.
 		if outer, ok := c.cur.Layouts[e.X]; ok && outer.Reloc != nil {
@@ -270,6 +270,17 @@ func (c *checker) member(e *syntax.FieldExpr) types.Type {
 	c.cur.Layouts[e] = l
 	c.cur.CNames[e] = c.types.Name(f.Type)
 	return c.memoryType(f.Type, x.AddrSpace, e.Span())
+}
+
+// anonymous reports whether typ is a struct or union without a name.
+func anonymous(typ btf.Type) bool {
+	switch t := btf.UnderlyingType(typ).(type) {
+	case *btf.Struct:
+		return t.Name == ""
+	case *btf.Union:
+		return t.Name == ""
+	}
+	return false
 }
 
 // index types `X[I]` on pointers and arrays.

@@ -1123,12 +1123,18 @@ func (g *gen) strTo(e syntax.Expr, dst int16, dstSize int) {
 // bytes), with the probe-read helper of ptr's address space.
 func (g *gen) readStr(ptr syntax.Expr, dst int16, size, n int) {
 	g.intExpr(ptr)
+	g.readStrAt(dst, size, n, g.typeOf(ptr).AddrSpace)
+}
+
+// readStrAt reads at most n bytes of the NUL-terminated string at the
+// address in r0, in space, into the zeroed buffer at dst (size bytes).
+func (g *gen) readStrAt(dst int16, size, n int, space types.AddrSpace) {
 	g.emit(asm.Mov.Reg(asm.R3, asm.R0))
 	g.zero(dst, types.Align8(size))
 	g.stackPtr(asm.R1, dst)
 	g.emit(asm.Mov.Imm(asm.R2, int32(n)))
 	fn := asm.FnProbeReadKernelStr
-	if g.typeOf(ptr).AddrSpace == types.User {
+	if space == types.User {
 		fn = asm.FnProbeReadUserStr
 	}
 	g.emit(fn.Call())

@@ -112,15 +112,7 @@ func (g *gen) loadMemory(e syntax.Expr) {
 func (g *gen) memoryString(e syntax.Expr, size int) (int16, int) {
 	off := g.alloc(size)
 	g.addr(e)
-	g.emit(asm.Mov.Reg(asm.R3, asm.R0))
-	g.zero(off, size)
-	g.stackPtr(asm.R1, off)
-	g.emit(asm.Mov.Imm(asm.R2, int32(g.typeOf(e).Size)))
-	if g.space(e) == types.User {
-		g.emit(asm.FnProbeReadUserStr.Call())
-	} else {
-		g.emit(asm.FnProbeReadKernelStr.Call())
-	}
+	g.readStrAt(off, size, g.typeOf(e).Size, g.space(e))
 	return off, size
 }
 

@@ -273,15 +273,11 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 	}
 	defer obj.Close()
 
-	out := stdout
-	if o.outFile != "" {
-		f, err := os.Create(o.outFile)
-		if err != nil {
-			return fail(stderr, err)
-		}
-		defer f.Close()
-		out = f
+	out, closeOut, err := openOutput(o.outFile, stdout)
+	if err != nil {
+		return fail(stderr, err)
 	}
+	defer closeOut()
 	var w output.Writer = output.NewText(out)
 	if o.format == "json" {
 		w = output.NewJSON(out)
@@ -379,6 +375,19 @@ func monotonicNow() uint64 {
 }
 
 // watchPid calls stop when process pid exits.
+// openOutput returns where output goes: the file -o names, created now,
+// or stdout; and what closes it.
+func openOutput(path string, stdout io.Writer) (io.Writer, func(), error) {
+	if path == "" {
+		return stdout, func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
+}
+
 // stopOnSignals returns a channel closed at the first SIGINT or SIGTERM or
 // call of stopNow, and a function that stops watching the signals.
 func stopOnSignals() (stop chan struct{}, stopNow func(), unwatch func()) {

@@ -219,15 +219,11 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 	defer rec.Close()
 	// The output file is created once the filters compiled and loaded:
 	// a mistake in them leaves an earlier recording in place.
-	out := stdout
-	if o.outFile != "" {
-		f, err := os.Create(o.outFile)
-		if err != nil {
-			return fail(stderr, err)
-		}
-		defer f.Close()
-		out = f
+	out, closeOut, err := openOutput(o.outFile, stdout)
+	if err != nil {
+		return fail(stderr, err)
 	}
+	defer closeOut()
 	sink, err := record.NewSink(o.format, out)
 	if err != nil {
 		return fail(stderr, err)

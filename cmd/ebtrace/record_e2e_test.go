@@ -214,26 +214,13 @@ func TestRecordLostEvents(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
-	var recorded, lost uint64
-	lostByCPU := map[int]uint64{}
-	for _, line := range strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n") {
-		var e struct {
-			Type  string
-			CPU   int
-			Count uint64
-		}
-		if err := json.Unmarshal([]byte(line), &e); err != nil {
-			t.Fatalf("%q: %v", line, err)
-		}
-		switch e.Type {
-		case "event":
-			recorded++
-		case "lost":
-			lost += e.Count
-			lostByCPU[e.CPU] += e.Count
-		default:
-			t.Errorf("line %q", line)
-		}
+	recorded, lostByCPU, others := countJSON(t, r.stdout)
+	for _, line := range others {
+		t.Errorf("line %q", line)
+	}
+	var lost uint64
+	for _, n := range lostByCPU {
+		lost += n
 	}
 	if recorded+lost != 1024 || lost == 0 {
 		t.Errorf("%d recorded and %d lost, want 1024 in all and some lost", recorded, lost)
@@ -329,19 +316,26 @@ func TestRecordRingBufferPath(t *testing.T) {
 
 	// With a one-page ring buffer, every write is recorded or counted lost.
 	r = ebtrace(t, "record", "-f", "json", "--buffer-size", "4K", "-e", "syscalls:sys_enter_write", "-c", wl+" write 1 1024")
-	recorded, lost := countJSON(t, r.stdout)
+	recorded, lostByCPU, _ := countJSON(t, r.stdout)
+	var lost uint64
+	for _, n := range lostByCPU {
+		lost += n
+	}
 	if r.code != 0 || recorded+lost != 1024 {
 		t.Errorf("exit %d: %d recorded and %d lost, want 1024 in all; stderr:\n%s", r.code, recorded, lost, r.stderr)
 	}
 	t.Logf("ring buffer of one page: %d recorded, %d lost", recorded, lost)
 }
 
-// countJSON counts the events of JSON output and the losses it reports.
-func countJSON(t *testing.T, out string) (recorded, lost uint64) {
+// countJSON counts the events of JSON output, the losses it reports per
+// CPU, and returns the lines that are neither.
+func countJSON(t *testing.T, out string) (recorded uint64, lostByCPU map[int]uint64, others []string) {
 	t.Helper()
+	lostByCPU = map[int]uint64{}
 	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
 		var e struct {
 			Type  string
+			CPU   int
 			Count uint64
 		}
 		if err := json.Unmarshal([]byte(line), &e); err != nil {
@@ -351,10 +345,12 @@ func countJSON(t *testing.T, out string) (recorded, lost uint64) {
 		case "event":
 			recorded++
 		case "lost":
-			lost += e.Count
+			lostByCPU[e.CPU] += e.Count
+		default:
+			others = append(others, line)
 		}
 	}
-	return recorded, lost
+	return recorded, lostByCPU, others
 }
 
 func TestRecordVerbosePerfPath(t *testing.T) {
