@@ -25,7 +25,7 @@ func TestCurtaskParent(t *testing.T) {
 	bin := testutil.Build(t, "./cmd/ebtrace")
 	cmd := exec.Command(bin, "-q", "-e",
 		`tracepoint:syscalls:sys_enter_getppid /pid == cpid/ {
-			printf("%d %s %s %d\n", curtask->real_parent->tgid, curtask->real_parent->comm, curtask->comm, curtask->pid == pid);
+			printf("%d %s %s %d\n", curtask->real_parent->tgid, curtask->real_parent->comm, curtask->comm, curtask->tgid == pid && curtask->pid == tid);
 			exit();
 		}`, "-c", wl+" getppid 1")
 	var out, stderr bytes.Buffer
