@@ -2,7 +2,7 @@ package check
 
 import (
 	"errors"
-	"net"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -158,14 +158,14 @@ func (c *checker) pton(e *syntax.CallExpr) types.Type {
 		return types.UInt64
 	}
 	c.expr(lit)
-	ip := net.ParseIP(lit.Value)
+	ip, err := netip.ParseAddr(lit.Value)
 	switch {
-	case ip == nil || strings.Contains(lit.Value, "%"):
+	case err != nil || ip.Zone() != "":
 		c.errorf(lit.Sp, "arguments", "%q is not an IPv4 or IPv6 address", lit.Value).
 			Hint(`for example pton("127.0.0.1") or pton("::1")`)
 		return types.UInt64
-	case ip.To4() != nil && !strings.Contains(lit.Value, ":"):
-		v4 := ip.To4()
+	case ip.Is4():
+		v4 := ip.As4()
 		c.info.Consts[e] = uint64(v4[0]) | uint64(v4[1])<<8 | uint64(v4[2])<<16 | uint64(v4[3])<<24
 		return types.UInt64
 	}

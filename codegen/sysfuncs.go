@@ -1,7 +1,7 @@
 package codegen
 
 import (
-	"net"
+	"net/netip"
 
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
@@ -178,9 +178,9 @@ func (g *gen) textCall(e *syntax.CallExpr, dst int16, t types.Type) {
 		g.intExpr(addr)
 		g.emit(asm.StoreMem(asm.R10, dst+8, asm.R0, asm.DWord), stDW(asm.R10, dst+16, 0))
 	case "pton": // an IPv6 literal; IPv4 ones are integers
-		ip := net.ParseIP(e.Args[0].(*syntax.StringLit).Value).To16()
+		ip := netip.MustParseAddr(e.Args[0].(*syntax.StringLit).Value).As16()
 		g.emit(stDW(asm.R10, dst, unix.AF_INET6))
-		g.storeConst(dst+8, string(ip), 16)
+		g.storeConst(dst+8, string(ip[:]), 16)
 	case "macaddr":
 		g.intExpr(e.Args[0])
 		g.emit(asm.Mov.Reg(asm.R3, asm.R0), stDW(asm.R10, dst, 0))

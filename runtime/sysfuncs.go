@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -33,10 +32,10 @@ func renderText(b []byte, t types.Type) string {
 	case types.RenderInet:
 		switch n {
 		case unix.AF_INET:
-			return net.IP(b[8:12]).String()
+			return netip.AddrFrom4([4]byte(b[8:12])).String()
 		case unix.AF_INET6:
 			// As inet_ntop prints it: an IPv4-mapped address keeps its
-			// ::ffff: prefix (net.IP would drop it).
+			// ::ffff: prefix.
 			return netip.AddrFrom16([16]byte(b[8:24])).String()
 		}
 		return ""
