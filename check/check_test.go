@@ -13,6 +13,7 @@ import (
 
 	"github.com/cilium/ebpf/btf"
 
+	"ebtrace/internal/kerneltest"
 	"ebtrace/internal/testutil"
 	"ebtrace/kernel"
 	"ebtrace/output"
@@ -58,8 +59,8 @@ func expectations(t *testing.T, c testutil.Chunk) []expectation {
 
 func testEnv() *probe.Env {
 	return &probe.Env{
-		Events:      func() (*kernel.Events, error) { return kernel.Fake(), nil },
-		KernelTypes: func() (*btf.Spec, error) { return kernel.FakeTypes(0), nil },
+		Events:      func() (*kernel.Events, error) { return kerneltest.Fake(), nil },
+		KernelTypes: func() (*btf.Spec, error) { return kerneltest.FakeTypes(0), nil },
 		CgroupID:    fakeCgroupID,
 	}
 }
@@ -103,7 +104,7 @@ func checkSource(t *testing.T, name, text string) (*Info, *source.Diagnostics) {
 func TestErrors(t *testing.T) { checkChunks(t, "errors.txt", 40) }
 
 // TestCTypeErrors checks casts, members, pointers and struct definitions
-// against kernel.FakeTypes, a small kernel BTF.
+// against kerneltest.FakeTypes, a small kernel BTF.
 func TestCTypeErrors(t *testing.T) { checkChunks(t, "ctypes.txt", 15) }
 
 // checkChunks checks each script of a chunked file in testdata and

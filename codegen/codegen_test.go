@@ -7,6 +7,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 
 	"ebtrace/compile"
+	"ebtrace/internal/kerneltest"
 	"ebtrace/internal/tracetest"
 	"ebtrace/kernel"
 	"ebtrace/plan"
@@ -95,7 +96,7 @@ func TestPositions(t *testing.T) {
 // With the offset of task_struct.comm known, comm is two loads through
 // bpf_get_current_task_btf() instead of a bpf_get_current_comm() call.
 func TestCommThroughTask(t *testing.T) {
-	env := &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }}
+	env := &probe.Env{Events: func() (*kernel.Events, error) { return kerneltest.Fake(), nil }}
 	opts := compile.Options{Plan: plan.DefaultOptions, TaskCommOffset: func() (int, error) { return 1752, nil }}
 	res, err := compile.Compile(source.NewFile("t.bt", `tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }`), all.Registry(), env, opts)
 	if err != nil {

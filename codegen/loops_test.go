@@ -9,6 +9,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"ebtrace/compile"
+	"ebtrace/internal/kerneltest"
 	"ebtrace/kernel"
 	"ebtrace/plan"
 	"ebtrace/probe"
@@ -161,7 +162,7 @@ func TestTupleKeyIsMultiKey(t *testing.T) {
 func TestForRangeIterator(t *testing.T) {
 	ids := map[string]btf.TypeID{"bpf_iter_num_new": 101, "bpf_iter_num_next": 102, "bpf_iter_num_destroy": 103}
 	opts := compile.Options{Plan: plan.DefaultOptions, KernelFuncID: func(name string) (btf.TypeID, error) { return ids[name], nil }}
-	env := &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }}
+	env := &probe.Env{Events: func() (*kernel.Events, error) { return kerneltest.Fake(), nil }}
 	res, err := compile.Compile(source.NewFile("t.bt", `BEGIN { for ($i : 0..pid) { if ($i == 5) { return; } @x = $i; } }`), all.Registry(), env, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"ebtrace/compile"
+	"ebtrace/internal/kerneltest"
 	"ebtrace/internal/tracetest"
 	"ebtrace/kernel"
 	"ebtrace/plan"
@@ -135,7 +136,7 @@ func TestNtopRecord(t *testing.T) {
 // path() hands bpf_d_path the argument loaded straight from the context,
 // a typed pointer, not the copy other uses of the argument read.
 func TestPathLoadsTypedPointer(t *testing.T) {
-	env := &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }}
+	env := &probe.Env{Events: func() (*kernel.Events, error) { return kerneltest.Fake(), nil }}
 	res, err := compile.Compile(source.NewFile("t.bt", `fentry:security_inode_getattr { @[path(args.path, 100)] = count(); }`),
 		all.Registry(), env, compile.Options{Plan: plan.DefaultOptions})
 	if err != nil {

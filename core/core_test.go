@@ -7,11 +7,11 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 
-	"ebtrace/kernel"
+	"ebtrace/internal/kerneltest"
 )
 
 // program reads task->real_parent, task->comm and a bitfield, each with
-// the constants of a kernel without padding (kernel.FakeTypes(0)).
+// the constants of a kernel without padding (kerneltest.FakeTypes(0)).
 func program() asm.Instructions {
 	reloc := func(ins asm.Instruction, k Kind, path ...string) asm.Instruction {
 		return With(ins, &Relocation{Kind: k, Root: "struct task_struct", Path: path})
@@ -36,7 +36,7 @@ func TestApplyMovesWithTheKernel(t *testing.T) {
 		{0, []int64{24, 32, 4, 60, 61, 88, 16}},
 		{8, []int64{32, 40, 4, 60, 61, 96, 16}},
 	} {
-		insns, applied, err := Apply(program(), kernel.FakeTypes(tc.pad))
+		insns, applied, err := Apply(program(), kerneltest.FakeTypes(tc.pad))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,14 +66,14 @@ func TestApplyMovesWithTheKernel(t *testing.T) {
 
 func TestApplyLeavesTheInputAlone(t *testing.T) {
 	prog := program()
-	if _, _, err := Apply(prog, kernel.FakeTypes(8)); err != nil {
+	if _, _, err := Apply(prog, kerneltest.FakeTypes(8)); err != nil {
 		t.Fatal(err)
 	}
 	if prog[0].Constant != 24 {
 		t.Errorf("Apply changed its input: %d", prog[0].Constant)
 	}
 	plain := asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}
-	out, applied, err := Apply(plain, kernel.FakeTypes(0))
+	out, applied, err := Apply(plain, kerneltest.FakeTypes(0))
 	if err != nil || applied != nil || &out[0] != &plain[0] {
 		t.Errorf("a program without relocations: %v %v %v", out, applied, err)
 	}
@@ -81,11 +81,11 @@ func TestApplyLeavesTheInputAlone(t *testing.T) {
 
 func TestMissingMember(t *testing.T) {
 	prog := asm.Instructions{With(asm.Add.Imm(asm.R0, 0), &Relocation{Root: "struct task_struct", Path: []string{"no_such"}})}
-	if _, _, err := Apply(prog, kernel.FakeTypes(0)); !errors.Is(err, ErrNoMember) {
+	if _, _, err := Apply(prog, kerneltest.FakeTypes(0)); !errors.Is(err, ErrNoMember) {
 		t.Errorf("got %v, want ErrNoMember", err)
 	}
 	prog = asm.Instructions{With(asm.Add.Imm(asm.R0, 0), &Relocation{Root: "struct nothing", Path: []string{"x"}})}
-	if _, _, err := Apply(prog, kernel.FakeTypes(0)); !errors.Is(err, ErrNoMember) {
+	if _, _, err := Apply(prog, kerneltest.FakeTypes(0)); !errors.Is(err, ErrNoMember) {
 		t.Errorf("got %v, want ErrNoMember", err)
 	}
 }
@@ -99,7 +99,7 @@ func TestRelativeToAnonymousContainer(t *testing.T) {
 		want int64
 	}{{0, 1, 4}, {8, 1, 4}, {0, 0, 84}, {8, 0, 92}} {
 		r := &Relocation{Kind: ByteOffset, Root: "struct task_struct", Path: []string{"acct", "level"}, From: tc.from}
-		v, err := Resolve(r, kernel.FakeTypes(tc.pad))
+		v, err := Resolve(r, kerneltest.FakeTypes(tc.pad))
 		if err != nil || v != tc.want {
 			t.Errorf("pad %d from %d: %d, %v; want %d", tc.pad, tc.from, v, err, tc.want)
 		}

@@ -11,7 +11,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"ebtrace/core"
-	"ebtrace/kernel"
+	"ebtrace/internal/kerneltest"
 	"ebtrace/source"
 	"ebtrace/syntax"
 	"ebtrace/types"
@@ -88,7 +88,7 @@ func TestLayoutMatchesGCC(t *testing.T) {
 
 func declared(t *testing.T, text string) *Table {
 	t.Helper()
-	tab := New(func() (*btf.Spec, error) { return kernel.FakeTypes(0), nil })
+	tab := New(func() (*btf.Spec, error) { return kerneltest.FakeTypes(0), nil })
 	decls := syntax.ParseHeader(source.NewFile("t.h", text))
 	tab.Declare(decls, func(n syntax.Node, format string, args ...any) {
 		t.Errorf("%v: "+format, append([]any{n.Span()}, args...)...)

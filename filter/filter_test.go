@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"ebtrace/internal/kerneltest"
 	"ebtrace/internal/testutil"
 	"ebtrace/kernel"
 	"ebtrace/source"
@@ -63,7 +64,7 @@ func TestSpans(t *testing.T) {
 // TestDiagnostics runs the chunks of testdata/errors.txt: each is an
 // "# event CAT:NAME" line, a filter line, and the exact diagnostics that
 // Parse or Compile print for it (carets and hints included). The events'
-// formats are the real ones kernel.Fake embeds.
+// formats are the real ones kerneltest.Fake embeds.
 func TestDiagnostics(t *testing.T) {
 	kallsyms = func() ([]kernel.KernelSymbol, error) {
 		return []kernel.KernelSymbol{
@@ -76,7 +77,7 @@ func TestDiagnostics(t *testing.T) {
 	if len(chunks) < 20 {
 		t.Errorf("errors.txt has %d cases, want at least 20", len(chunks))
 	}
-	events := kernel.Fake()
+	events := kerneltest.Fake()
 	for _, c := range chunks {
 		lines := c.Lines
 		for len(lines) > 0 && (lines[0] == "" || strings.HasPrefix(lines[0], "//")) {
@@ -128,7 +129,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add(`(a == 1 || !(b ~ "[!a-z]*\*?"))`)
 	f.Add(strings.Repeat("(", 200) + "a == 1")
-	format, err := kernel.Fake().Format("syscalls", "sys_enter_openat")
+	format, err := kerneltest.Fake().Format("syscalls", "sys_enter_openat")
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"ebtrace/internal/kerneltest"
 	"ebtrace/kernel"
 )
 
@@ -28,7 +29,7 @@ print fmt: "%s", __get_rel_str(name)
 
 // TestListings checks the instructions of small filters, one feature each.
 func TestListings(t *testing.T) {
-	write, err := kernel.Fake().Format("syscalls", "sys_enter_write")
+	write, err := kerneltest.Fake().Format("syscalls", "sys_enter_write")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,7 +82,7 @@ func TestParseFormatTestdata(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
-			text, err := os.ReadFile(filepath.Join("testdata/tracefs/events", tt.path, "format"))
+			text, err := os.ReadFile(filepath.Join(fakeTree, "events", tt.path, "format"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -171,7 +171,7 @@ func TestParseFormatErrors(t *testing.T) {
 }
 
 func TestFormatLookup(t *testing.T) {
-	f, err := Fake().Format("sched", "sched_switch")
+	f, err := fakeEvents().Format("sched", "sched_switch")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestFormatLookup(t *testing.T) {
 }
 
 func FuzzParseFormat(f *testing.F) {
-	files, err := filepath.Glob("testdata/tracefs/events/*/*/format")
+	files, err := filepath.Glob(fakeTree + "/events/*/*/format")
 	if err != nil {
 		f.Fatal(err)
 	}

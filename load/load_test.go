@@ -9,6 +9,7 @@ import (
 
 	"ebtrace/codegen"
 	"ebtrace/compile"
+	"ebtrace/internal/kerneltest"
 	"ebtrace/internal/testutil"
 	"ebtrace/internal/tracetest"
 	"ebtrace/kernel"
@@ -92,7 +93,7 @@ func TestManyStringComparisons(t *testing.T) {
 func TestProbeTooLarge(t *testing.T) {
 	long := strings.Repeat("a", 190)
 	script := `BEGIN { $a = "` + long + `"; $b = $a; if (pid) { ` + strings.Repeat("@x = $a == $b; ", 1000) + `} }`
-	env := &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }}
+	env := &probe.Env{Events: func() (*kernel.Events, error) { return kerneltest.Fake(), nil }}
 	_, err := compile.Compile(source.NewFile("big.bt", script), all.Registry(), env, compile.Options{Plan: plan.DefaultOptions})
 	if err == nil || !strings.Contains(err.Error(), "jumps within a program reach at most 32767") {
 		t.Errorf("got %v", err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"ebtrace/internal/kerneltest"
 	"ebtrace/internal/testutil"
 	"ebtrace/kernel"
 )
@@ -39,7 +40,7 @@ func (r rawRecord) str(off int, s string) rawRecord { copy(r[off:], s); return r
 
 func fakeFormat(t *testing.T, category, name string) *kernel.Format {
 	t.Helper()
-	f, err := kernel.Fake().Format(category, name)
+	f, err := kerneltest.Fake().Format(category, name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 
+	"ebtrace/internal/kerneltest"
 	"ebtrace/internal/testutil"
 	"ebtrace/kernel"
 )
@@ -67,18 +68,18 @@ func TestProgramsLoad(t *testing.T) {
 }
 
 func TestUnknownEvent(t *testing.T) {
-	_, err := Formats(kernel.Fake(), []string{"syscalls:sys_enter_openat", "syscalls:sys_enter_opnat"})
+	_, err := Formats(kerneltest.Fake(), []string{"syscalls:sys_enter_openat", "syscalls:sys_enter_opnat"})
 	want := "unknown event syscalls:sys_enter_opnat (did you mean syscalls:sys_enter_openat, syscalls:sys_enter_write, syscalls:sys_exit_openat?)"
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v, want %s", err, want)
 	}
-	if _, err := Formats(kernel.Fake(), []string{"openat"}); err == nil {
+	if _, err := Formats(kerneltest.Fake(), []string{"openat"}); err == nil {
 		t.Error("an event without a category was accepted")
 	}
 }
 
 func TestFormatsWildcards(t *testing.T) {
-	formats, err := Formats(kernel.Fake(), []string{"syscalls:sys_*_getppid", "sched:sched_switch"})
+	formats, err := Formats(kerneltest.Fake(), []string{"syscalls:sys_*_getppid", "sched:sched_switch"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func TestFormatsWildcards(t *testing.T) {
 	if got := strings.Join(names, " "); got != "syscalls:sys_enter_getppid syscalls:sys_exit_getppid sched:sched_switch" {
 		t.Errorf("formats %s", got)
 	}
-	if _, err := Formats(kernel.Fake(), []string{"nope:*"}); !errors.Is(err, ErrUnknownEvent) || err.Error() != "unknown event: nothing matches nope:*" {
+	if _, err := Formats(kerneltest.Fake(), []string{"nope:*"}); !errors.Is(err, ErrUnknownEvent) || err.Error() != "unknown event: nothing matches nope:*" {
 		t.Errorf("error %v", err)
 	}
 }

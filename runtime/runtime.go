@@ -60,9 +60,6 @@ func New(obj *load.Object, out output.Writer, warn io.Writer) (*Session, error) 
 // it has exited.
 func (s *Session) Watch(pid int) { s.sym.Watch(pid) }
 
-// Exited reports whether a probe called exit().
-func (s *Session) Exited() bool { return s.exited }
-
 // Loop handles events until a probe calls exit() or stop is closed.
 func (s *Session) Loop(stop <-chan struct{}) error {
 	done := make(chan struct{})

@@ -12,8 +12,8 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"ebtrace/core"
+	"ebtrace/internal/kerneltest"
 	"ebtrace/internal/testutil"
-	"ebtrace/kernel"
 )
 
 // TestCurtaskParent follows pointers through kernel structs: the
@@ -125,12 +125,12 @@ func TestIntegerCasts(t *testing.T) {
 
 // TestCOREForAnotherKernel compiles against this kernel and resolves the
 // same program's relocations against another kernel's BTF, a raw BTF
-// file holding kernel.FakeTypes' small task_struct.
+// file holding kerneltest.FakeTypes' small task_struct.
 func TestCOREForAnotherKernel(t *testing.T) {
 	if _, err := btf.LoadKernelSpec(); err != nil {
 		t.Skipf("no kernel BTF: %v", err)
 	}
-	raw := kernel.FakeTypesRaw(8)
+	raw := kerneltest.FakeTypesRaw(8)
 	file := filepath.Join(t.TempDir(), "other.btf")
 	if err := os.WriteFile(file, raw, 0o644); err != nil {
 		t.Fatal(err)

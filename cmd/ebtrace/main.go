@@ -374,7 +374,6 @@ func monotonicNow() uint64 {
 	return uint64(ts.Nano())
 }
 
-// watchPid calls stop when process pid exits.
 // openOutput returns where output goes: the file -o names, created now,
 // or stdout; and what closes it.
 func openOutput(path string, stdout io.Writer) (io.Writer, func(), error) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"ebtrace/internal/kerneltest"
 	"ebtrace/internal/testutil"
 	"ebtrace/kernel"
 	"ebtrace/probe"
@@ -16,7 +17,7 @@ import (
 var write = kernel.Tracepoint{Category: "syscalls", Name: "sys_enter_write"}
 
 func fakeEnv() *probe.Env {
-	return &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }}
+	return &probe.Env{Events: func() (*kernel.Events, error) { return kerneltest.Fake(), nil }}
 }
 
 // TestDiagnostics checks the errors of bad predicates, rendered against the

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"ebtrace/compile"
+	"ebtrace/internal/kerneltest"
 	"ebtrace/internal/testutil"
 	"ebtrace/kernel"
 	"ebtrace/load"
@@ -66,9 +67,9 @@ func Run(t testing.TB, reg *probe.Registry, env *probe.Env, script string, cmd *
 }
 
 // FakeEnv is the environment of tests that need no live tracefs: the
-// embedded format files of kernel.Fake; unsafe is --unsafe.
+// embedded format files of kerneltest.Fake; unsafe is --unsafe.
 func FakeEnv(unsafe bool) *probe.Env {
-	return &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }, Unsafe: unsafe}
+	return &probe.Env{Events: func() (*kernel.Events, error) { return kerneltest.Fake(), nil }, Unsafe: unsafe}
 }
 
 // Compile compiles script with the providers of reg in env, failing the

@@ -12,6 +12,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"ebtrace/compile"
+	"ebtrace/internal/kerneltest"
 	"ebtrace/internal/testutil"
 	"ebtrace/kernel"
 	"ebtrace/plan"
@@ -147,7 +148,7 @@ func TestVerifierAcceptsFentry(t *testing.T) {
 	testutil.RequireRoot(t)
 	requireBTF(t)
 	reg := probe.NewRegistry(special.Begin, special.End, Entry, Exit)
-	env := &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }}
+	env := &probe.Env{Events: func() (*kernel.Events, error) { return kerneltest.Fake(), nil }}
 	res, err := compile.Compile(source.NewFile("test.bt", `
 fentry:vfs_read { @[comm] = count(); printf("%d %d %p\n", args.count, arg2, args.file); @b = hist(args.count); }
 kfunc:vfs_write /args.count > 0/ { @w[func, probe] = sum(arg0 + arg1 + arg2 + arg3); printf("%s %p\n", str(args.buf), args.pos); }
@@ -227,7 +228,7 @@ func TestVerifierAcceptsTypedPointers(t *testing.T) {
 	testutil.RequireRoot(t)
 	requireBTF(t)
 	reg := probe.NewRegistry(special.Begin, special.End, tpBTF{})
-	env := &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }}
+	env := &probe.Env{Events: func() (*kernel.Events, error) { return kerneltest.Fake(), nil }}
 	res, err := compile.Compile(source.NewFile("test.bt", `
 tpbtf:sched_switch {
 	@[args.p2] = count(); printf("%p %d %d %s\n", args.p1, args.p3, args.p0, func);

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"ebtrace/internal/kerneltest"
 	"ebtrace/kernel"
 	"ebtrace/probe"
 	"ebtrace/probe/arch"
@@ -342,7 +343,7 @@ func TestLiveTable(t *testing.T) {
 }
 
 func TestSyscallTracepoint(t *testing.T) {
-	env := &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }}
+	env := &probe.Env{Events: func() (*kernel.Events, error) { return kerneltest.Fake(), nil }}
 	events, _ := env.Events()
 	if tps, _ := events.Match("syscalls:sys_enter_openat"); len(tps) != 1 {
 		t.Fatal("the fake tracefs has no syscalls:sys_enter_openat")

@@ -8,6 +8,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"ebtrace/compile"
+	"ebtrace/internal/kerneltest"
 	"ebtrace/internal/testutil"
 	"ebtrace/kernel"
 	"ebtrace/plan"
@@ -23,7 +24,7 @@ import (
 func TestVerifierAcceptsKprobes(t *testing.T) {
 	testutil.RequireRoot(t)
 	reg := probe.NewRegistry(special.Begin, special.End, kprobe.Kprobe, kprobe.Kretprobe)
-	env := &probe.Env{Events: func() (*kernel.Events, error) { return kernel.Fake(), nil }}
+	env := &probe.Env{Events: func() (*kernel.Events, error) { return kerneltest.Fake(), nil }}
 	res, err := compile.Compile(source.NewFile("test.bt", `
 kprobe:vfs_read { @[comm] = count(); printf("%d\n", arg2); }
 kprobe:vfs_write+0, k:vfs_writev /arg0 != 0/ {

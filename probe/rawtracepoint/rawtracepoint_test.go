@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 
+	"ebtrace/internal/kerneltest"
 	"ebtrace/kernel"
 	"ebtrace/probe"
 	"ebtrace/types"
@@ -81,7 +82,7 @@ var withoutBTF = Provider{KernelBTF: func() (*btf.Spec, error) {
 // sched:sched_switch, raw_syscalls:sys_enter, task:task_rename and some
 // syscalls:*.
 func fakeEnv() *probe.Env {
-	ev := kernel.Fake()
+	ev := kerneltest.Fake()
 	return &probe.Env{Events: func() (*kernel.Events, error) { return ev, nil }}
 }
 

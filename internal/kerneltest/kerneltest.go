@@ -1,10 +1,16 @@
-package kernel
+// Package kerneltest holds stand-ins for the running kernel, for tests in
+// any package: a small tracefs tree of real format files and a small
+// kernel BTF whose layouts differ from any real kernel's. It is imported by
+// tests only, so none of it is compiled into ebtrace.
+package kerneltest
 
 import (
 	"embed"
 	"io/fs"
 
 	"github.com/cilium/ebpf/btf"
+
+	"ebtrace/kernel"
 )
 
 // testdata holds real format files copied from a 6.18 kernel's tracefs.
@@ -12,15 +18,15 @@ import (
 //go:embed testdata/tracefs
 var testdata embed.FS
 
-// Fake returns Events over a small embedded tracefs tree of real format
+// Fake returns kernel.Events over a small embedded tracefs tree of real format
 // files (syscalls, sched, raw_syscalls and task events), for tests in any
 // package. Each call returns a fresh, uncached Events.
-func Fake() *Events {
+func Fake() *kernel.Events {
 	tree, err := fs.Sub(testdata, "testdata/tracefs")
 	if err != nil {
 		panic(err)
 	}
-	return NewEvents(tree)
+	return kernel.NewEvents(tree)
 }
 
 // FakeTypes returns a small kernel BTF for tests in any package: a
