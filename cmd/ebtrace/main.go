@@ -402,6 +402,7 @@ func stopOnSignals() (stop chan struct{}, stopNow func(), unwatch func()) {
 	return stop, stopNow, func() { signal.Stop(signals) }
 }
 
+// watchPid calls stop when process pid exits.
 func watchPid(pid int, stop func()) error {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
