@@ -26,8 +26,10 @@ import (
 // "false" label, so && and || short-circuit like the kernel's filter; each
 // predicate loads its field (or the helper that stands in for it), then
 // compares with the value decoded at compile time.
-func Compile(expr *Expr, format *kernel.Format) (asm.Instructions, error) {
-	c := &compiler{format: format, diags: &source.Diagnostics{File: expr.file}}
+//
+// An error that is not a *source.Diagnostics comes from opts.UserPointers.
+func Compile(expr *Expr, format *kernel.Format, opts Options) (asm.Instructions, error) {
+	c := &compiler{format: format, opts: opts, diags: &source.Diagnostics{File: expr.file}}
 	if c.diags.File == nil {
 		c.diags.File = source.NewFile(diagFile, "")
 	}
@@ -36,6 +38,9 @@ func Compile(expr *Expr, format *kernel.Format) (asm.Instructions, error) {
 	c.cond(expr, keep, drop)
 	if err := c.diags.Err(); err != nil {
 		return nil, err
+	}
+	if c.probeErr != nil {
+		return nil, c.probeErr
 	}
 	c.emit(
 		asm.Mov.Imm(asm.R0, 1).WithSymbol(keep),
@@ -46,14 +51,27 @@ func Compile(expr *Expr, format *kernel.Format) (asm.Instructions, error) {
 	return c.insns, nil
 }
 
+// Options holds what Compile must know of the running kernel, where kernel
+// builds differ.
+type Options struct {
+	// UserPointers reports whether the kernel's filter reads a char *
+	// field written without .ustring from user memory when it points
+	// there (kernel.FilterReadsUserPointers finds out). Compile calls it
+	// only for such a predicate, so other filters never ask the kernel.
+	// nil means no: the pointer is read as kernel memory only.
+	UserPointers func() (bool, error)
+}
+
 // ctxReg keeps the context (the trace record) across helper calls.
 const ctxReg = asm.R6
 
 type compiler struct {
-	format *kernel.Format
-	diags  *source.Diagnostics
-	insns  asm.Instructions
-	labels int
+	format   *kernel.Format
+	opts     Options
+	probeErr error // from opts.UserPointers
+	diags    *source.Diagnostics
+	insns    asm.Instructions
+	labels   int
 	// pending holds a label to put on the next emitted instruction.
 	pending string
 }

@@ -13,7 +13,9 @@
 //     leading '!' inverts it. "*x" on a char array looks at the array's
 //     last bytes, not the string's, exactly like the kernel.
 //   - A char * field is read from kernel memory, or user memory with
-//     .ustring; an unreadable pointer makes the predicate false, even with
+//     .ustring; without .ustring a user pointer is read too where the
+//     running kernel's filter reads it (Options.UserPointers: builds
+//     differ). An unreadable pointer makes the predicate false, even with
 //     !=. Strings are compared on their first 255 bytes; the kernel reads
 //     more of a pointed-to string, so "*x" and globs can differ on longer
 //     ones.

@@ -106,7 +106,7 @@ func TestDiagnostics(t *testing.T) {
 func diagnose(src string, format *kernel.Format) string {
 	e, err := Parse(src)
 	if err == nil {
-		_, err = Compile(e, format)
+		_, err = Compile(e, format, Options{})
 	}
 	if err == nil {
 		return ""
@@ -136,7 +136,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src string) {
 		e, err := Parse(src)
 		if err == nil {
-			_, err = Compile(e, format)
+			_, err = Compile(e, format, Options{})
 		}
 		if err == nil {
 			return

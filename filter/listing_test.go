@@ -81,7 +81,7 @@ func TestListings(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		insns, err := Compile(expr, tc.format)
+		insns, err := Compile(expr, tc.format, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,7 +115,7 @@ func TestRelLoc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	insns, err := Compile(expr, rel)
+	insns, err := Compile(expr, rel, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

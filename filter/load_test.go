@@ -32,14 +32,27 @@ func liveFormat(t *testing.T, category, name string) *kernel.Format {
 	return f
 }
 
+// liveOptions are the Options of the running kernel, as ebtrace record
+// finds them: its filter's treatment of a bare char * into user memory is
+// asked of the kernel, once per test process.
+func liveOptions(t *testing.T) Options {
+	testutil.RequireRoot(t)
+	testutil.RequireTracefs(t)
+	events, _, err := kernel.Live()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Options{UserPointers: func() (bool, error) { return kernel.FilterReadsUserPointers(events) }}
+}
+
 // loadFilter compiles src for the event and loads it through the verifier.
-func loadFilter(t *testing.T, src string, format *kernel.Format) *ebpf.Program {
+func loadFilter(t *testing.T, src string, format *kernel.Format, opts Options) *ebpf.Program {
 	t.Helper()
 	expr, err := Parse(src)
 	if err != nil {
 		t.Fatalf("Parse(%q):\n%v", src, err)
 	}
-	insns, err := Compile(expr, format)
+	insns, err := Compile(expr, format, opts)
 	if err != nil {
 		t.Fatalf("Compile(%q):\n%v", src, err)
 	}
@@ -79,8 +92,12 @@ func TestVerifierLoads(t *testing.T) {
 		{openat, `filename.ustring ~ "*[a-z][0-9]?x*y"`},
 		{openat, `filename.ustring ~ "*a*" && filename.ustring ~ "*b*" && filename.ustring ~ "*c" || filename.ustring ~ "x*"`},
 		{openat, `dfd == 0xffffffffffffff9c && flags & 0x40 || mode < 0644`},
+		{openat, `filename ~ "*.txt" || filename != "x" && filename ~ "*a*b"`},
 	} {
-		loadFilter(t, tc.src, tc.format)
+		// Both ways a kernel may read a bare char *.
+		for _, user := range []bool{false, true} {
+			loadFilter(t, tc.src, tc.format, Options{UserPointers: func() (bool, error) { return user, nil }})
+		}
 	}
 }
 
@@ -100,7 +117,7 @@ func TestPerfEventFilter(t *testing.T) {
 		{"count == 0", 0},
 	} {
 		t.Run(tc.src, func(t *testing.T) {
-			prog := loadFilter(t, fmt.Sprintf("COMM == %q && (%s)", comm, tc.src), format)
+			prog := loadFilter(t, fmt.Sprintf("COMM == %q && (%s)", comm, tc.src), format, Options{})
 			count := testutil.PerfFilterCount(t, format.ID, prog)
 			if err := exec.Command(bin, "write", "1", "40").Run(); err != nil {
 				t.Fatal(err)

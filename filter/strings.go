@@ -162,18 +162,45 @@ func (c *compiler) readString(e *Expr, f field, unreadable string) {
 			asm.FnProbeReadKernelStr.Call(),
 		)
 	case ptrStr:
-		read := asm.FnProbeReadKernelStr
-		if e.Suffix == "ustring" {
-			read = asm.FnProbeReadUserStr
+		reads := []asm.BuiltinFunc{asm.FnProbeReadKernelStr}
+		switch {
+		case e.Suffix == "ustring":
+			reads = []asm.BuiltinFunc{asm.FnProbeReadUserStr}
+		case c.readsUserPointers():
+			// A user address fails as kernel memory; then it is read
+			// as the user's, as this kernel's filter does.
+			reads = append(reads, asm.FnProbeReadUserStr)
 		}
+		read := c.label()
+		for i, fn := range reads {
+			if i > 0 {
+				c.emit(asm.JSGE.Imm(asm.R0, 0, read), asm.Mov.Reg(asm.R1, asm.R10), asm.Add.Imm(asm.R1, bufOff))
+			}
+			c.emit(
+				asm.LoadMem(asm.R3, ctxReg, int16(f.Offset), asm.DWord),
+				asm.Mov.Imm(asm.R2, bufSize),
+				fn.Call(),
+			)
+		}
+		c.place(read)
 		c.emit(
-			asm.LoadMem(asm.R3, ctxReg, int16(f.Offset), asm.DWord),
-			asm.Mov.Imm(asm.R2, bufSize),
-			read.Call(),
 			asm.JSLT.Imm(asm.R0, 0, unreadable),
 			asm.Mov.Reg(lenReg, asm.R0),
 		)
 	}
+}
+
+// readsUserPointers asks opts.UserPointers, keeping the first error for
+// Compile to return.
+func (c *compiler) readsUserPointers() bool {
+	if c.opts.UserPointers == nil {
+		return false
+	}
+	yes, err := c.opts.UserPointers()
+	if err != nil && c.probeErr == nil {
+		c.probeErr = err
+	}
+	return yes
 }
 
 // byteAt loads buffer byte i, relative to base (a pointer into the buffer

@@ -201,7 +201,10 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(stderr, err)
 		}
-		opts.Filter = func(f *kernel.Format) (asm.Instructions, error) { return eventfilter.Compile(expr, f) }
+		// How the kernel reads a bare char * differs between builds: asked
+		// of it only when the filter has such a predicate.
+		filterOpts := eventfilter.Options{UserPointers: func() (bool, error) { return kernel.FilterReadsUserPointers(events) }}
+		opts.Filter = func(f *kernel.Format) (asm.Instructions, error) { return eventfilter.Compile(expr, f, filterOpts) }
 	}
 	if child != nil {
 		opts.PID, opts.FromExec = child.cmd.Process.Pid, true
