@@ -109,14 +109,31 @@ func (d *Diagnostics) Error() string {
 	return strings.TrimRight(b.String(), "\n")
 }
 
-// Render writes every diagnostic as
+// maxRendered is how many diagnostics Render writes before it only counts
+// the rest: past the first few, errors are mostly echoes of an earlier one,
+// and thousands of them would bury the one that matters.
+const maxRendered = 20
+
+// Render writes the first maxRendered diagnostics as
 //
 //	FILE:LINE:COL: error: MESSAGE
 //	    source line
 //	    ^~~~
 //	hint: ...
+//
+// and then, if there are more, one line that counts them. Items keeps
+// them all.
 func (d *Diagnostics) Render(w io.Writer) {
-	for _, it := range d.Items {
+	for i, it := range d.Items {
+		if i == maxRendered {
+			more := len(d.Items) - maxRendered
+			if more == 1 {
+				fmt.Fprintln(w, "... and 1 more error")
+			} else {
+				fmt.Fprintf(w, "... and %d more errors\n", more)
+			}
+			return
+		}
 		RenderOne(w, d.File, it)
 	}
 }
