@@ -7,209 +7,99 @@ import (
 
 // options are the parsed command line, spelled as bpftrace spells it.
 type options struct {
-	program    string // -e
-	file       string // script path or "-"
-	list       bool   // -l
-	pattern    string // -l PATTERN
-	verbose    bool   // -v
-	command    string // -c
-	pid        int    // -p
-	quiet      bool   // -q
-	format     string // -f
-	outFile    string // -o
-	dump       string // -d
-	dryRun     bool   // --dry-run
-	btf        string // --btf FILE
-	unsafe     bool   // --unsafe
-	helperErrs bool   // -k (or -kk): report failed helper calls
-	info       bool   // --info
-	folded     string // --folded FILE
-	flamegraph string // --flamegraph FILE
-	pprof      string // --pprof FILE
-	help       bool   // -h, --help
-	version    bool   // -V, --version
-	positional []string
+	program    string   // -e
+	file       string   // script path or "-"
+	list       bool     // -l
+	pattern    string   // -l PATTERN
+	verbose    bool     // -v
+	command    string   // -c
+	pid        int      // -p
+	quiet      bool     // -q
+	format     string   // -f
+	outFile    string   // -o
+	dump       string   // -d
+	dryRun     bool     // --dry-run
+	btf        string   // --btf FILE
+	unsafe     bool     // --unsafe
+	helperErrs bool     // -k (or -kk): report failed helper calls
+	info       bool     // --info
+	folded     string   // --folded FILE
+	flamegraph string   // --flamegraph FILE
+	pprof      string   // --pprof FILE
+	help       bool     // -h, --help
+	version    bool     // -V, --version
 	params     []string // the script's $1, $2, ...
 }
 
-const usage = `USAGE:
+// usage is the help of tracing, the command without a subcommand.
+var usage = usageText(`USAGE:
     ebtrace [options] FILE.bt [ARG...]
     ebtrace [options] -e 'PROGRAM' [ARG...]
     ebtrace -l [PATTERN]
     ebtrace record -e CATEGORY:NAME [...]   record trace events (ebtrace record -h)
-
-OPTIONS:
-    -e PROGRAM     trace the program given on the command line
-    -l [PATTERN]   list probes matching PATTERN (wildcards: * ?); with -v, their arguments
-    -c CMD         run CMD once every probe is attached; stop when it exits (cpid is its PID)
-    -p PID         stop when process PID exits
-    -f FORMAT      output format: text (default) or json
-    -o FILE        write output to FILE instead of standard output
-    -q             do not print the "Attached N probes" message
-    -v             verbose: the verifier's log when a program is rejected
-    -d STAGE       print a compiler stage and stop: ast, check, plan, asm or core (CO-RE relocations)
-    --btf FILE     with -d core, resolve relocations against another kernel's BTF (vmlinux or raw)
-    --dry-run      compile and load through the verifier, attach nothing
-    --unsafe       allow functions that change the system: system(), signal(), override()
-    -k             warn when a probe read or map update fails at run time
-    --info         print what the running kernel supports
-    --folded FILE  at exit, write stack maps in the folded format flame graph tools read
-    --flamegraph FILE.svg
-                   at exit, draw stack maps as an interactive flame graph
-    --pprof FILE   at exit, write stack maps as a pprof profile (go tool pprof -http=: FILE)
-    -h, --help     show this help
-    -V, --version  print the version
-
-EXAMPLES:
+`, tracingFlags(&options{}), `EXAMPLES:
     ebtrace -e 'tracepoint:syscalls:sys_enter_openat { printf("%s %s\n", comm, str(args.filename)); }'
     ebtrace -e 'tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }'
     ebtrace -lv 'tracepoint:syscalls:sys_enter_openat'
     ebtrace -e 'tracepoint:syscalls:sys_enter_kill /args.pid == $1/ { printf("%s\n", str($2)); }' 1234 killed
 
 ARG... after the program are its positional parameters $1, $2, ...; $# counts them.
-`
+`)
 
-// stackFile returns, for a stack-output option (--folded FILE or
-// --folded=FILE and the like), the field it sets; nil for other arguments.
-func stackFile(arg string) func(*options) *string {
-	name, _, _ := strings.Cut(arg, "=")
-	switch name {
-	case "--folded":
-		return func(o *options) *string { return &o.folded }
-	case "--flamegraph":
-		return func(o *options) *string { return &o.flamegraph }
-	case "--pprof":
-		return func(o *options) *string { return &o.pprof }
+// tracingFlags is the flag table of tracing, storing into o.
+func tracingFlags(o *options) []flag {
+	return []flag{
+		{short: 'e', value: "PROGRAM", help: "trace the program given on the command line", set: text(&o.program)},
+		{short: 'l', value: "[PATTERN]", help: "list probes matching PATTERN (wildcards: * ?); with -v, their arguments", on: &o.list},
+		{short: 'c', value: "CMD", help: "run CMD once every probe is attached; stop when it exits (cpid is its PID)", set: text(&o.command)},
+		{short: 'p', value: "PID", help: "stop when process PID exits", set: processID(&o.pid)},
+		{short: 'f', value: "FORMAT", help: "output format: text (default) or json", set: oneOf(&o.format, "text", "json")},
+		{short: 'o', value: "FILE", help: "write output to FILE instead of standard output", set: text(&o.outFile)},
+		{short: 'q', help: `do not print the "Attached N probes" message`, on: &o.quiet},
+		{short: 'v', help: "verbose: the verifier's log when a program is rejected", on: &o.verbose},
+		{short: 'd', value: "STAGE", help: "print a compiler stage and stop: ast, check, plan, asm or core (CO-RE relocations)",
+			set: oneOf(&o.dump, "ast", "parse", "check", "plan", "asm", "core")},
+		{long: "btf", value: "FILE", help: "with -d core, resolve relocations against another kernel's BTF (vmlinux or raw)", set: text(&o.btf)},
+		{long: "dry-run", help: "compile and load through the verifier, attach nothing", on: &o.dryRun},
+		{long: "unsafe", help: "allow functions that change the system: system(), signal(), override()", on: &o.unsafe},
+		{short: 'k', help: "warn when a probe read or map update fails at run time", on: &o.helperErrs},
+		{long: "info", help: "print what the running kernel supports", on: &o.info},
+		{long: "folded", value: "FILE", help: "at exit, write stack maps in the folded format flame graph tools read", set: fileName(&o.folded)},
+		{long: "flamegraph", value: "FILE.svg", help: "at exit, draw stack maps as an interactive flame graph", set: fileName(&o.flamegraph)},
+		{long: "pprof", value: "FILE", help: "at exit, write stack maps as a pprof profile (go tool pprof -http=: FILE)", set: fileName(&o.pprof)},
+		{short: 'h', long: "help", help: "show this help", on: &o.help},
+		{short: 'V', long: "version", help: "print the version", on: &o.version},
 	}
-	return nil
 }
 
-// parseArgs reads bpftrace-style arguments: short flags may be combined
-// (-lv), values may be attached (-fjson) or separate (-f json).
+// parseArgs reads the command line of tracing with tracingFlags, then
+// checks that the options it found go together.
 func parseArgs(args []string) (*options, error) {
 	o := &options{format: "text"}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		value := func(flag string) (string, error) {
-			if i+1 >= len(args) {
-				return "", fmt.Errorf("option %s needs a value", flag)
-			}
-			i++
-			return args[i], nil
-		}
-		var err error
-		switch {
-		case a == "--dry-run":
-			o.dryRun = true
-		case a == "--btf" || strings.HasPrefix(a, "--btf="):
-			v, attached := strings.CutPrefix(a, "--btf=")
-			if !attached {
-				if v, err = value("--btf"); err != nil {
-					return nil, err
-				}
-			}
-			o.btf = v
-		case a == "--unsafe":
-			o.unsafe = true
-		case a == "--info":
-			o.info = true
-		case stackFile(a) != nil:
-			name, v, attached := strings.Cut(a[2:], "=")
-			if !attached {
-				if v, err = value("--" + name); err != nil {
-					return nil, err
-				}
-			}
-			if v == "" {
-				return nil, fmt.Errorf("option --%s needs a file name", name)
-			}
-			*stackFile(a)(o) = v
-		case a == "--help":
-			o.help = true
-		case a == "--version":
-			o.version = true
-		case a == "--":
-			o.positional = append(o.positional, args[i+1:]...)
-			i = len(args)
-		case a == "-" || !strings.HasPrefix(a, "-"):
-			o.positional = append(o.positional, a)
-		case strings.HasPrefix(a, "--"):
-			return nil, fmt.Errorf("unknown option %s", a)
-		default:
-			for j := 1; j < len(a) && err == nil; j++ {
-				flag := a[j]
-				rest := a[j+1:]
-				takes := strings.IndexByte("ecpfodDB", flag) >= 0
-				var v string
-				if takes {
-					if rest != "" {
-						v = rest
-					} else if v, err = value("-" + string(flag)); err != nil {
-						return nil, err
-					}
-					j = len(a)
-				}
-				switch flag {
-				case 'e':
-					o.program = v
-				case 'c':
-					o.command = v
-				case 'p':
-					if _, err = fmt.Sscanf(v, "%d", &o.pid); err != nil || o.pid <= 0 {
-						return nil, fmt.Errorf("-p needs a process ID, got %q", v)
-					}
-				case 'f':
-					o.format = v
-				case 'o':
-					o.outFile = v
-				case 'd':
-					o.dump = v
-				case 'l':
-					o.list = true
-				case 'v':
-					o.verbose = true
-				case 'q':
-					o.quiet = true
-				case 'k':
-					o.helperErrs = true
-				case 'h':
-					o.help = true
-				case 'V':
-					o.version = true
-				default:
-					return nil, fmt.Errorf("unknown option -%c", flag)
-				}
-			}
-		}
-	}
-	if o.format != "text" && o.format != "json" {
-		return nil, fmt.Errorf("-f takes text or json, not %q", o.format)
+	positional, err := parseFlags(tracingFlags(o), args)
+	if err != nil {
+		return nil, err
 	}
 	if o.btf != "" && o.dump != "core" {
 		return nil, fmt.Errorf("--btf FILE goes with -d core: it shows how the script's CO-RE relocations resolve for another kernel")
 	}
-	switch o.dump {
-	case "", "ast", "parse", "check", "plan", "asm", "core":
-	default:
-		return nil, fmt.Errorf("-d takes ast, check, plan, asm or core, not %q", o.dump)
-	}
 	if o.list {
-		if len(o.positional) > 1 {
+		if len(positional) > 1 {
 			return nil, fmt.Errorf("-l takes at most one pattern")
 		}
-		if len(o.positional) == 1 {
-			o.pattern = o.positional[0]
+		if len(positional) == 1 {
+			o.pattern = positional[0]
 		}
 		return o, nil
 	}
 	switch {
 	case o.help || o.version || o.info:
 	case o.program != "":
-		o.params = o.positional
-	case len(o.positional) == 0:
+		o.params = positional
+	case len(positional) == 0:
 		return nil, fmt.Errorf("no program given: use -e 'PROGRAM' or a script file")
 	default:
-		o.file, o.params = o.positional[0], o.positional[1:]
+		o.file, o.params = positional[0], positional[1:]
 	}
 	return o, nil
 }

@@ -52,9 +52,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	o, err := parseArgs(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "ebtrace: %v\n\n", err)
-		io.WriteString(stderr, usage)
-		return 1
+		return badUsage(stderr, "ebtrace", err)
 	}
 	switch {
 	case o.help:

@@ -18,38 +18,21 @@ import (
 	"ebtrace/record"
 )
 
-const recordUsage = `USAGE:
+// recordUsage is the help of ebtrace record.
+var recordUsage = usageText(`USAGE:
     ebtrace record -e CATEGORY:NAME [-e ...] [--filter EXPR | --filter-bt PRED] [-p PID | -c CMD] [-o FILE]
 
 Records trace events as they happen. Each event is opened with
 perf_event_open on every CPU and a BPF filter is attached to it in the
 kernel, so events the filter rejects never reach the buffer.
-
-OPTIONS:
-    -e EVENT          record the trace event CATEGORY:NAME (repeatable; wildcards
-                      such as syscalls:sys_*_write name every event they match)
-    --filter EXPR     keep only the events EXPR accepts, in ftrace's filter syntax:
-                      'count >= 1024 && common_pid != 1', 'comm ~ "ba*"'
-    --filter-bt PRED  keep only the events the bpftrace predicate PRED accepts:
-                      '/args.count >= 1024 && uid == 1000/'
-    -p PID            record only process PID's events; stop when it exits
-    -c CMD            run CMD once recording, record only its events; stop when it exits
-    -o FILE           write to FILE; a FILE ending in .json gets the Chrome
-                      trace-event format (Perfetto opens it) unless -f says otherwise
-    -f FORMAT         text (default, like the kernel's trace file), json (one
-                      object per line and event) or chrome
-    --buffer-size N   per-CPU buffer: N KiB, or N with a K or M suffix (default 1M)
-    -v                say how events reach user space
-    -h, --help        show this help
-
-Ctrl-C or SIGTERM ends the recording; the output is complete and valid.
+`, recordFlags(&recordOptions{}), `Ctrl-C or SIGTERM ends the recording; the output is complete and valid.
 Events the buffer had no room for are counted per CPU and reported at the
 end, on standard error and in the output.
 
 EXAMPLES:
     ebtrace record -e syscalls:sys_enter_openat -c 'cat /etc/hostname'
     ebtrace record -e syscalls:sys_enter_write -e syscalls:sys_exit_write -p 1234 -o trace.json
-`
+`)
 
 // recordOptions are the parsed arguments of ebtrace record.
 type recordOptions struct {
@@ -65,73 +48,40 @@ type recordOptions struct {
 	help       bool
 }
 
+// recordFlags is the flag table of ebtrace record, storing into o.
+func recordFlags(o *recordOptions) []flag {
+	return []flag{
+		{short: 'e', value: "EVENT", help: "record the trace event CATEGORY:NAME (repeatable; wildcards\n" +
+			"such as syscalls:sys_*_write name every event they match)", set: each(&o.events)},
+		{long: "filter", value: "EXPR", help: "keep only the events EXPR accepts, in ftrace's filter syntax:\n" +
+			`'count >= 1024 && common_pid != 1', 'comm ~ "ba*"'`, set: text(&o.filter)},
+		{long: "filter-bt", value: "PRED", help: "keep only the events the bpftrace predicate PRED accepts:\n" +
+			"'/args.count >= 1024 && uid == 1000/'", set: text(&o.filterBT)},
+		{short: 'p', value: "PID", help: "record only process PID's events; stop when it exits", set: processID(&o.pid)},
+		{short: 'c', value: "CMD", help: "run CMD once recording, record only its events; stop when it exits", set: text(&o.command)},
+		{short: 'o', value: "FILE", help: "write to FILE; a FILE ending in .json gets the Chrome\n" +
+			"trace-event format (Perfetto opens it) unless -f says otherwise", set: text(&o.outFile)},
+		{short: 'f', value: "FORMAT", help: "text (default, like the kernel's trace file), json (one\n" +
+			"object per line and event) or chrome", set: text(&o.format)},
+		{long: "buffer-size", value: "N", help: "per-CPU buffer: N KiB, or N with a K or M suffix (default 1M)", set: byteSize(&o.bufferSize)},
+		{short: 'v', help: "say how events reach user space", on: &o.verbose},
+		{short: 'h', long: "help", help: "show this help", on: &o.help},
+	}
+}
+
+// parseRecordArgs reads the command line of ebtrace record with
+// recordFlags, then checks that the options it found go together.
 func parseRecordArgs(args []string) (*recordOptions, error) {
 	o := &recordOptions{}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		name, v, attached := strings.Cut(a, "=")
-		if !strings.HasPrefix(a, "--") {
-			name, v, attached = a, "", false
-			if len(a) > 2 && a[0] == '-' {
-				name, v, attached = a[:2], a[2:], true
-			}
-		}
-		value := func() (string, error) {
-			if attached {
-				return v, nil
-			}
-			if i+1 >= len(args) {
-				return "", fmt.Errorf("option %s needs a value", name)
-			}
-			i++
-			return args[i], nil
-		}
-		var err error
-		switch name {
-		case "-h", "--help":
-			o.help = true
-		case "-v":
-			if attached {
-				return nil, fmt.Errorf("unknown option %s", a)
-			}
-			o.verbose = true
-		case "-e":
-			var ev string
-			ev, err = value()
-			o.events = append(o.events, ev)
-		case "--filter":
-			o.filter, err = value()
-		case "--filter-bt":
-			o.filterBT, err = value()
-		case "-c":
-			o.command, err = value()
-		case "-o":
-			o.outFile, err = value()
-		case "-f":
-			o.format, err = value()
-		case "-p":
-			var s string
-			if s, err = value(); err == nil {
-				o.pid, err = strconv.Atoi(s)
-				if err != nil || o.pid <= 0 {
-					err = fmt.Errorf("-p %s: want a process ID", s)
-				}
-			}
-		case "--buffer-size":
-			var s string
-			if s, err = value(); err == nil {
-				o.bufferSize, err = parseBufferSize(s)
-			}
-		default:
-			return nil, fmt.Errorf("unknown option %s", a)
-		}
-		if err != nil {
-			return nil, err
-		}
+	positional, err := parseFlags(recordFlags(o), args)
+	if err != nil {
+		return nil, err
 	}
 	switch {
 	case o.help:
 		return o, nil
+	case len(positional) > 0:
+		return nil, fmt.Errorf("record: unexpected argument %s (events are named with -e)", quoteIfNeeded(positional[0]))
 	case len(o.events) == 0:
 		return nil, errors.New("record: name at least one event with -e CATEGORY:NAME")
 	case o.pid != 0 && o.command != "":
@@ -160,7 +110,7 @@ func parseBufferSize(s string) (int, error) {
 	}
 	n, err := strconv.Atoi(digits)
 	if err != nil || n <= 0 || n > 1<<30/unit {
-		return 0, fmt.Errorf("--buffer-size %s: want a size like 64K or 4M (at most 1G)", s)
+		return 0, errors.New("want a size like 64K or 4M (at most 1G)")
 	}
 	return n * unit, nil
 }
@@ -169,9 +119,7 @@ func parseBufferSize(s string) (int, error) {
 func runRecord(args []string, stdout, stderr io.Writer) int {
 	o, err := parseRecordArgs(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "ebtrace: %v\n\n", err)
-		io.WriteString(stderr, recordUsage)
-		return 1
+		return badUsage(stderr, "ebtrace record", err)
 	}
 	if o.help {
 		io.WriteString(stdout, recordUsage)

@@ -25,7 +25,7 @@ func TestParseRecordArgs(t *testing.T) {
 		{[]string{"--filter", "x"}, "record: name at least one event with -e CATEGORY:NAME"},
 		{[]string{"-e", "a:b", "--filter", "x", "--filter-bt", "/y/"}, "record: --filter and --filter-bt exclude each other"},
 		{[]string{"-e"}, "option -e needs a value"},
-		{[]string{"-e", "a:b", "-vq"}, "unknown option -vq"},
+		{[]string{"-e", "a:b", "-vq"}, "unknown option -q"},
 		{[]string{"-e", "a:b", "--fliter", "x"}, "unknown option --fliter"},
 	} {
 		o, err := parseRecordArgs(tc.args)
