@@ -318,11 +318,12 @@ func (c *checker) index(e *syntax.IndexExpr) types.Type {
 // sizeof types sizeof(TYPE) and sizeof(X): a constant, relocated for
 // kernel structs.
 func (c *checker) sizeof(e *syntax.SizeofExpr) types.Type {
+	name := e.Type
 	if id, ok := e.X.(*syntax.Ident); ok && c.isTypeName(id.Name) {
-		// sizeof(pid_t): a typedef name parses as an identifier.
-		return c.sizeof(&syntax.SizeofExpr{Type: &syntax.TypeName{Name: id.Name, Sp: id.Sp}, Sp: e.Sp})
-	}
-	if e.X != nil {
+		// sizeof(pid_t): a typedef name parses as an identifier. The
+		// layout stays keyed by e, the node codegen looks up.
+		name = &syntax.TypeName{Name: id.Name, Sp: id.Sp}
+	} else if e.X != nil {
 		x, reported := c.exprReported(e.X)
 		if x.Kind == types.Void {
 			if !reported {
@@ -336,23 +337,23 @@ func (c *checker) sizeof(e *syntax.SizeofExpr) types.Type {
 		}
 		return types.UInt64
 	}
-	typ, ok := c.lookup(e.Type)
+	typ, ok := c.lookup(name)
 	if !ok {
 		return types.UInt64
 	}
 	n, err := btf.Sizeof(typ)
-	if e.Type.Ptr > 0 {
+	if name.Ptr > 0 {
 		n, err = 8, nil
 	}
 	if err != nil {
-		c.errorf(e.Type.Sp, "type", "%s has no size", e.Type)
+		c.errorf(name.Sp, "type", "%s has no size", name)
 		return types.UInt64
 	}
 	l := Layout{Offset: n}
-	if name := c.types.Name(btf.UnderlyingType(typ)); e.Type.Ptr == 0 && c.types.Relocatable(name) {
+	if record := c.types.Name(btf.UnderlyingType(typ)); name.Ptr == 0 && c.types.Relocatable(record) {
 		switch btf.UnderlyingType(typ).(type) {
 		case *btf.Struct, *btf.Union:
-			l.Reloc = &core.Relocation{Kind: core.TypeSize, Root: name}
+			l.Reloc = &core.Relocation{Kind: core.TypeSize, Root: record}
 		}
 	}
 	c.cur.Layouts[e] = l
