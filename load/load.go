@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -161,13 +160,13 @@ func explain(r *compile.Result, err error) error {
 		return err
 	}
 	if errors.Is(err, unix.EPERM) {
-		if os.Geteuid() != 0 {
-			// Not err itself: cilium/ebpf appends a MEMLOCK hint to every
-			// EPERM, which is wrong on kernels that charge BPF memory to
-			// the memory cgroup.
+		// Not err itself: cilium/ebpf appends a MEMLOCK hint to every
+		// EPERM, which is wrong on kernels that charge BPF memory to the
+		// memory cgroup.
+		if !kernel.CurrentAccess().Privileged() {
 			return fmt.Errorf("%w (EPERM)", ErrPrivileges)
 		}
-		return fmt.Errorf("the kernel refused to load BPF programs (EPERM) although ebtrace runs as root: lockdown or a security module may forbid BPF: %w", err)
+		return fmt.Errorf("the kernel refused to load BPF programs (%w)", unix.EPERM)
 	}
 	return err
 }

@@ -137,7 +137,14 @@ func fail(stderr io.Writer, err error) int {
 	case errors.As(err, &diags):
 		diags.Render(stderr)
 	case errors.Is(err, load.ErrPrivileges), errors.Is(err, fs.ErrPermission):
-		fmt.Fprintf(stderr, "ebtrace: needs root, or the CAP_BPF, CAP_PERFMON and CAP_DAC_READ_SEARCH capabilities, to trace the kernel (running as uid %d: %v)\n", os.Geteuid(), err)
+		// Say what is missing: privileges, or for a privileged process
+		// what refuses even it (lockdown, a security module).
+		access := kernel.CurrentAccess()
+		if access.Privileged() {
+			fmt.Fprintf(stderr, "ebtrace: %v\nebtrace: operation not permitted: %s\n", err, access.Denied())
+		} else {
+			fmt.Fprintf(stderr, "ebtrace: %s: %v\n", access.Denied(), err)
+		}
 	default:
 		fmt.Fprintf(stderr, "ebtrace: %v\n", err)
 	}

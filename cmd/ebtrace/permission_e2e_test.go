@@ -1,0 +1,41 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"ebtrace/internal/testutil"
+	"ebtrace/kernel"
+)
+
+// TestRefusedAsRoot makes the kernel refuse root something, and checks
+// that ebtrace says what refused it instead of asking for root. A BPF
+// trampoline is the refusal at hand under lockdown; where the kernel
+// attaches it, root without CAP_BPF and CAP_SYS_ADMIN (dropped from the
+// bounding set before exec) is refused the program load instead.
+func TestRefusedAsRoot(t *testing.T) {
+	testutil.RequireRoot(t)
+	bin := testutil.Build(t, "./cmd/ebtrace")
+	r := ebtrace(t, "-e", "fentry:vfs_read { exit(); }", "-c", "cat /proc/version")
+	if r.code == 1 && strings.Contains(r.stderr, "not permitted") {
+		if strings.Contains(r.stderr, "needs root") {
+			t.Errorf("as root, ebtrace asks for root:\n%s", r.stderr)
+		}
+		if want := "ebtrace: operation not permitted: " + kernel.CurrentAccess().Denied() + "\n"; !strings.HasSuffix(r.stderr, want) {
+			t.Errorf("stderr:\n%s\nwant it to end with:\n%s", r.stderr, want)
+		}
+	} else {
+		t.Logf("fentry attaches here or fails otherwise (exit %d: %s); dropping CAP_BPF and CAP_SYS_ADMIN instead", r.code, r.stderr)
+	}
+
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("setpriv (util-linux) is missing")
+	}
+	cmd := exec.Command(setpriv, "--bounding-set=-bpf,-sys_admin,-perfmon", "--inh-caps=-bpf,-sys_admin,-perfmon", bin, "-e", "BEGIN { exit(); }")
+	out, _ := cmd.CombinedOutput()
+	if want := "ebtrace: ebtrace runs as root without CAP_BPF, CAP_PERFMON (a container or capsh dropped them): "; !strings.HasPrefix(string(out), want) {
+		t.Errorf("root without CAP_BPF: output\n%s\nwant it to start with %q", out, want)
+	}
+}
