@@ -64,9 +64,73 @@ type VerifierError struct {
 
 func (e *VerifierError) Error() string { return e.Diag.Error() }
 
+// ProgramError is a program the kernel refused to load, by its name in
+// the collection (compile.Program.Name). It wraps cilium/ebpf's error, a
+// *ebpf.VerifierError when the verifier left a log.
+type ProgramError struct {
+	Program string
+	Err     error
+}
+
+func (e *ProgramError) Error() string { return "program " + e.Program + ": " + e.Err.Error() }
+func (e *ProgramError) Unwrap() error { return e.Err }
+
 // collectionOptions share the kernel's decoded BTF with the providers
 // that read it: fentry and tp_btf programs name their target by BTF ID.
 var collectionOptions = ebpf.CollectionOptions{Cache: kernel.BTF}
+
+// newCollection creates spec's maps, then loads its programs one at a
+// time in name order, so that a refusal is a *ProgramError naming the
+// program: cilium/ebpf's own collection loader names it only in its
+// error's text.
+func newCollection(spec *ebpf.CollectionSpec) (*ebpf.Collection, error) {
+	mapsOnly := *spec
+	mapsOnly.Programs = nil
+	coll, err := ebpf.NewCollectionWithOptions(&mapsOnly, collectionOptions)
+	if err != nil {
+		return nil, err
+	}
+	coll.Programs = make(map[string]*ebpf.Program, len(spec.Programs))
+	for _, name := range sortedPrograms(spec) {
+		prog, err := loadProgram(spec, name, coll.Maps)
+		if err != nil {
+			coll.Close()
+			return nil, &ProgramError{Program: name, Err: err}
+		}
+		coll.Programs[name] = prog
+	}
+	return coll, nil
+}
+
+// loadProgram loads one program of spec against the maps already created
+// for it, which cilium/ebpf clones instead of creating new ones.
+func loadProgram(spec *ebpf.CollectionSpec, name string, maps map[string]*ebpf.Map) (*ebpf.Program, error) {
+	p := spec.Programs[name]
+	one := &ebpf.CollectionSpec{
+		Maps:      map[string]*ebpf.MapSpec{},
+		Programs:  map[string]*ebpf.ProgramSpec{name: p},
+		Types:     spec.Types,
+		ByteOrder: spec.ByteOrder,
+	}
+	opts := collectionOptions
+	opts.MapReplacements = map[string]*ebpf.Map{}
+	for i := range p.Instructions {
+		ref := p.Instructions[i].Reference()
+		if !p.Instructions[i].IsLoadFromMap() || ref == "" || spec.Maps[ref] == nil || maps[ref] == nil {
+			continue
+		}
+		one.Maps[ref] = spec.Maps[ref]
+		opts.MapReplacements[ref] = maps[ref]
+	}
+	coll, err := ebpf.NewCollectionWithOptions(one, opts)
+	if err != nil {
+		return nil, err
+	}
+	prog := coll.Programs[name]
+	delete(coll.Programs, name)
+	coll.Close()
+	return prog, nil
+}
 
 // DryRun is what Verify found.
 type DryRun struct {
@@ -96,7 +160,7 @@ func Verify(r *compile.Result) (*DryRun, error) {
 			unavailable[p.Name] = err
 		}
 	}
-	coll, err := ebpf.NewCollectionWithOptions(spec, collectionOptions)
+	coll, err := newCollection(spec)
 	if err != nil {
 		return nil, explain(r, err)
 	}
@@ -112,7 +176,7 @@ func Verify(r *compile.Result) (*DryRun, error) {
 			return nil, err
 		}
 		one.Programs = map[string]*ebpf.ProgramSpec{p.Name: one.Programs[p.Name]}
-		coll, err := ebpf.NewCollectionWithOptions(one, collectionOptions)
+		coll, err := newCollection(one)
 		var ve *ebpf.VerifierError
 		switch {
 		case err == nil:
@@ -140,7 +204,7 @@ func Load(r *compile.Result, cfg Config) (*Object, error) {
 		return nil, err
 	}
 	spec.Maps[plan.ConfigMap].Contents = []ebpf.MapKV{{Key: uint32(0), Value: cfg.bytes()}}
-	coll, err := ebpf.NewCollectionWithOptions(spec, collectionOptions)
+	coll, err := newCollection(spec)
 	if err != nil {
 		return nil, explain(r, err)
 	}
@@ -174,9 +238,12 @@ func explain(r *compile.Result, err error) error {
 // verifierError ties a rejection to the script position of the failing
 // instruction, or returns nil when the program is not one of r's.
 func verifierError(r *compile.Result, err error, ve *ebpf.VerifierError) *VerifierError {
-	name := programName(err.Error())
+	var pe *ProgramError
+	if !errors.As(err, &pe) {
+		return nil
+	}
 	for _, p := range r.Programs {
-		if p.Name != name {
+		if p.Name != pe.Program {
 			continue
 		}
 		d := &source.Diagnostics{File: r.File}
@@ -189,15 +256,6 @@ func verifierError(r *compile.Result, err error, ve *ebpf.VerifierError) *Verifi
 		return &VerifierError{Diag: d, Log: ve.Log}
 	}
 	return nil
-}
-
-var progNameRe = regexp.MustCompile(`program (ebt_p\d+)`)
-
-func programName(msg string) string {
-	if m := progNameRe.FindStringSubmatch(msg); m != nil {
-		return m[1]
-	}
-	return ""
 }
 
 var insnRe = regexp.MustCompile(`^(\d+): \(`)

@@ -30,13 +30,13 @@ const loopHint = "bound it with a counter the verifier can follow, e.g. while ($
 // It returns nil when the rejection is not about a loop.
 func loopError(r *compile.Result, err error) *VerifierError {
 	var ve *ebpf.VerifierError
+	var pe *ProgramError
 	hasLog := errors.As(err, &ve) && len(ve.Log) > 0
-	if !hasLog && !errors.Is(err, unix.EFAULT) {
+	if !errors.As(err, &pe) || !hasLog && !errors.Is(err, unix.EFAULT) {
 		return nil
 	}
-	name := programName(err.Error())
 	for _, p := range r.Programs {
-		if p.Name != name {
+		if p.Name != pe.Program {
 			continue
 		}
 		loops := loopsOf(p.Instance.Probe)

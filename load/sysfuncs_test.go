@@ -1,6 +1,7 @@
 package load_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -45,8 +46,11 @@ tracepoint:syscalls:sys_enter_openat { $f = str(args.filename); @f[$f] = 1; }`)
 // even where kprobes do not attach.
 func TestOverrideVerifies(t *testing.T) {
 	testutil.RequireRoot(t)
-	if err := features.HaveProgramHelper(ebpf.Kprobe, asm.FnOverrideReturn); err != nil {
+	switch err := features.HaveProgramHelper(ebpf.Kprobe, asm.FnOverrideReturn); {
+	case errors.Is(err, ebpf.ErrNotSupported):
 		t.Skipf("this kernel has no bpf_override_return (CONFIG_BPF_KPROBE_OVERRIDE): %v", err)
+	case err != nil:
+		t.Fatal(err)
 	}
 	res := compileUnsafe(t, `kprobe:do_sys_openat2 { override(-1); }`)
 	dry, err := load.Verify(res)

@@ -145,15 +145,37 @@ func (ls Links) Close() error {
 
 // Unavailable is why the running kernel cannot run a probe: one sentence
 // naming what it lacks and what to trace instead. It wraps
-// ebpf.ErrNotSupported without adding that error's words to the sentence.
-type Unavailable struct{ Reason string }
+// ebpf.ErrNotSupported without adding that error's words to the sentence,
+// and the error that revealed the lack, if any (an errno such as
+// unix.EPERM, os.ErrNotExist, or another *Unavailable), so errors.Is and
+// errors.As reach both.
+type Unavailable struct {
+	Reason string
+	Err    error // the cause, or nil; its words are in Reason when they matter
+}
 
 func (u *Unavailable) Error() string { return u.Reason }
-func (u *Unavailable) Unwrap() error { return ebpf.ErrNotSupported }
 
-// Unavailablef formats an *Unavailable.
+// Unwrap returns ebpf.ErrNotSupported and the cause.
+func (u *Unavailable) Unwrap() []error {
+	if u.Err == nil {
+		return []error{ebpf.ErrNotSupported}
+	}
+	return []error{ebpf.ErrNotSupported, u.Err}
+}
+
+// Unavailablef formats an *Unavailable as fmt.Errorf does: the errors of
+// %w verbs become its cause.
 func Unavailablef(format string, args ...any) error {
-	return &Unavailable{Reason: fmt.Sprintf(format, args...)}
+	e := fmt.Errorf(format, args...)
+	u := &Unavailable{Reason: e.Error()}
+	switch w := e.(type) {
+	case interface{ Unwrap() error }:
+		u.Err = w.Unwrap()
+	case interface{ Unwrap() []error }:
+		u.Err = errors.Join(w.Unwrap()...)
+	}
+	return u
 }
 
 // UserSymbols is implemented by instances on a user-space binary (uprobe,

@@ -21,7 +21,7 @@ func TestProgramsLoad(t *testing.T) {
 	testutil.RequireTracefs(t)
 	events, _, err := kernel.Live()
 	if err != nil {
-		t.Skipf("no tracefs: %v", err)
+		t.Fatal(err) // RequireTracefs found it
 	}
 	formats, err := Formats(events, []string{"syscalls:sys_enter_write", "sched:sched_process_exec", "sched:sched_switch"})
 	if err != nil {

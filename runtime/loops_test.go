@@ -1,10 +1,12 @@
 package runtime_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 
 	"ebtrace/compile"
 	"ebtrace/internal/testutil"
@@ -128,8 +130,11 @@ func TestVariableWidensAcrossIterations(t *testing.T) {
 // bounds, even ones known only at run time, and return inside it destroys
 // the iterator (the verifier refuses the program otherwise).
 func TestForRangeIterator(t *testing.T) {
-	if _, err := kernel.KernelFuncID("bpf_iter_num_new"); err != nil {
-		t.Skipf("no numeric iterator: %v", err)
+	switch _, err := kernel.KernelFuncID("bpf_iter_num_new"); {
+	case errors.Is(err, btf.ErrNotFound), errors.Is(err, ebpf.ErrNotSupported):
+		t.Skipf("no numeric iterator (Linux 6.4 added it; kernel BTF lists it): %v", err)
+	case err != nil:
+		t.Fatal(err)
 	}
 	got, _ := runWith(t, `BEGIN {
 	@n = 1000000;

@@ -2,11 +2,15 @@ package runtime_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/cilium/ebpf"
+
 	"ebtrace/compile"
+	"ebtrace/internal/testutil"
 	"ebtrace/internal/tracetest"
 	"ebtrace/kernel"
 	"ebtrace/output"
@@ -257,8 +261,11 @@ func TestShiftAndStrLength(t *testing.T) {
 
 // comm read through the task's BTF equals the helper's answer.
 func TestCommThroughTask(t *testing.T) {
-	if _, err := kernel.TaskCommOffset(); err != nil {
+	testutil.RequireRoot(t) // the feature probe loads a program
+	if _, err := kernel.TaskCommOffset(); errors.Is(err, ebpf.ErrNotSupported) {
 		t.Skipf("kernel BTF or bpf_get_current_task_btf missing: %v", err)
+	} else if err != nil {
+		t.Fatal(err)
 	}
 	script := `BEGIN { printf("%s|%d\n", comm, comm == "runtime.test"); @[comm] = count(); exit(); }`
 	helper, _ := run(t, script, plan.DefaultOptions)

@@ -3,6 +3,7 @@ package symbols
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -117,8 +118,11 @@ type nmSym struct {
 func nmLines(t *testing.T, path string, flags ...string) []nmSym {
 	t.Helper()
 	out, err := exec.Command("nm", append(flags, "-p", "--defined-only", path)...).Output()
-	if err != nil {
+	if errors.Is(err, exec.ErrNotFound) {
 		t.Skipf("needs nm (binutils): %v", err)
+	}
+	if err != nil {
+		t.Fatalf("nm %s: %v", path, err)
 	}
 	var syms []nmSym
 	sc := bufio.NewScanner(bytes.NewReader(out))

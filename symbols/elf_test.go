@@ -91,8 +91,11 @@ func nmFuncs(t *testing.T, path string, dynamic bool) map[string]uint64 {
 		args = append([]string{"-D"}, args...)
 	}
 	out, err := exec.Command("nm", args...).Output()
-	if err != nil {
+	if errors.Is(err, exec.ErrNotFound) {
 		t.Skipf("needs nm (binutils): %v", err)
+	}
+	if err != nil {
+		t.Fatalf("nm %s: %v", strings.Join(args, " "), err)
 	}
 	funcs := map[string]uint64{}
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -160,8 +163,10 @@ func TestELFGo(t *testing.T) {
 	// A stripped copy has no .symtab: its functions come from .gopclntab,
 	// at the same addresses with the same sizes.
 	stripped := filepath.Join(t.TempDir(), "workload-stripped")
-	if out, err := exec.Command("strip", "-o", stripped, bin).CombinedOutput(); err != nil {
-		t.Skipf("needs strip (binutils): %v\n%s", err, out)
+	if out, err := exec.Command("strip", "-o", stripped, bin).CombinedOutput(); errors.Is(err, exec.ErrNotFound) {
+		t.Skipf("needs strip (binutils): %v", err)
+	} else if err != nil {
+		t.Fatalf("strip: %v\n%s", err, out)
 	}
 	if f, err := elf.Open(stripped); err != nil {
 		t.Fatal(err)

@@ -71,9 +71,7 @@ next=last/-5 flag=200 word=11223344 b0=44 tag1=e size=64 off=48
 // and -d core resolves them to the running kernel's offsets.
 func TestCORERelocations(t *testing.T) {
 	spec, err := btf.LoadKernelSpec()
-	if err != nil {
-		t.Skipf("no kernel BTF: %v", err)
-	}
+	testutil.SkipUnsupported(t, err)
 	script := `tracepoint:syscalls:sys_enter_getppid { printf("%d\n", curtask->real_parent->tgid); }`
 	r := ebtrace(t, "-d", "asm", "-e", script)
 	for _, want := range []string{"[CO-RE: byte offset struct task_struct.real_parent]", "[CO-RE: byte size struct task_struct.tgid]"} {
@@ -127,9 +125,8 @@ func TestIntegerCasts(t *testing.T) {
 // same program's relocations against another kernel's BTF, a raw BTF
 // file holding kerneltest.FakeTypes' small task_struct.
 func TestCOREForAnotherKernel(t *testing.T) {
-	if _, err := btf.LoadKernelSpec(); err != nil {
-		t.Skipf("no kernel BTF: %v", err)
-	}
+	_, err := btf.LoadKernelSpec()
+	testutil.SkipUnsupported(t, err)
 	raw := kerneltest.FakeTypesRaw(8)
 	file := filepath.Join(t.TempDir(), "other.btf")
 	if err := os.WriteFile(file, raw, 0o644); err != nil {

@@ -24,24 +24,23 @@ import (
 
 func requireKprobes(t *testing.T) {
 	t.Helper()
-	if err := kprobe.Available(); err != nil {
-		t.Skip(err)
-	}
+	testutil.SkipUnsupported(t, kprobe.Available())
 }
 
 func requireTrampolines(t *testing.T) {
 	t.Helper()
-	if err := fentry.Available(); err != nil {
-		t.Skip(err)
-	}
+	testutil.SkipUnsupported(t, fentry.Available())
 }
 
 // getppidFunc is the kernel function behind getppid(2) on this machine.
 func getppidFunc(t *testing.T) string {
 	t.Helper()
 	syms, err := kernel.Kallsyms()
+	if errors.Is(err, os.ErrNotExist) {
+		t.Skipf("no /proc/kallsyms (CONFIG_KALLSYMS is off): %v", err)
+	}
 	if err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
 	for _, name := range []string{"__x64_sys_getppid", "__arm64_sys_getppid", "__se_sys_getppid", "sys_getppid"} {
 		if slices.ContainsFunc(syms, func(s kernel.KernelSymbol) bool { return s.Name == name && s.IsText() }) {
@@ -193,9 +192,8 @@ func TestKprobeUnavailable(t *testing.T) {
 // or not this kernel can attach them: the kprobe program type is there
 // even without CONFIG_KPROBES. A wildcard is one program.
 func TestKprobeVerifies(t *testing.T) {
-	if err := features.HaveProgramType(ebpf.Kprobe); err != nil {
-		t.Skipf("no kprobe programs: %v", err)
-	}
+	testutil.RequireRoot(t)
+	testutil.SkipUnsupported(t, features.HaveProgramType(ebpf.Kprobe))
 	r := ebtrace(t, "--dry-run", "-e", `
 kprobe:vfs_read { @[kstack, comm] = count(); @a = hist(arg2); printf("%d %s\n", arg1, func); }
 kretprobe:vfs_read { @r = hist(retval); }

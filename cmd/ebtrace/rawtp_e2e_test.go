@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -18,8 +20,10 @@ import (
 
 func requireKernelBTF(t *testing.T) {
 	t.Helper()
-	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		t.Skipf("needs kernel BTF for tp_btf: %v", err)
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); errors.Is(err, os.ErrNotExist) {
+		t.Skipf("needs kernel BTF (CONFIG_DEBUG_INFO_BTF) for tp_btf: %v", err)
+	} else if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -140,9 +144,22 @@ func TestSoftwareList(t *testing.T) {
 // On a machine without hardware counters the probe is refused before
 // anything loads, with the alternatives named.
 func TestHardwareMissing(t *testing.T) {
+	testutil.RequireRoot(t)
+	attr := unix.PerfEventAttr{
+		Type: unix.PERF_TYPE_HARDWARE, Config: unix.PERF_COUNT_HW_CPU_CYCLES,
+		Size: uint32(unsafe.Sizeof(unix.PerfEventAttr{})), Bits: unix.PerfBitDisabled,
+	}
+	fd, err := unix.PerfEventOpen(&attr, -1, 0, -1, unix.PERF_FLAG_FD_CLOEXEC)
+	if err == nil {
+		unix.Close(fd)
+		t.Skip("this machine has hardware counters (probe/profile's TestHardware samples them)")
+	}
+	if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.ENODEV) {
+		t.Fatalf("perf_event_open(cpu-cycles): %v", err)
+	}
 	r := ebtrace(t, "-e", `hardware:cycles { @ = count(); }`)
 	if r.code == 0 {
-		t.Skip("this machine has hardware counters")
+		t.Fatalf("perf_event_open(cpu-cycles) failed with %v, but ebtrace ran hardware:cycles:\n%s", err, r.stdout)
 	}
 	if !strings.Contains(r.stderr, "hardware:cpu-cycles needs a CPU performance counter") || !strings.Contains(r.stderr, "software:cpu-clock or profile:hz:99") {
 		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)

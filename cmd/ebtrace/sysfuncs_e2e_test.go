@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -149,8 +150,11 @@ tracepoint:syscalls:sys_enter_getppid /pid == cpid && cgroup != cgroupid("` + di
 // VMs too.
 func TestOverride(t *testing.T) {
 	requireKprobes(t)
-	if err := features.HaveProgramHelper(ebpf.Kprobe, asm.FnOverrideReturn); err != nil {
+	switch err := features.HaveProgramHelper(ebpf.Kprobe, asm.FnOverrideReturn); {
+	case errors.Is(err, ebpf.ErrNotSupported):
 		t.Skipf("this kernel has no bpf_override_return (CONFIG_BPF_KPROBE_OVERRIDE): %v", err)
+	case err != nil:
+		t.Fatal(err)
 	}
 	wl := testutil.Workload(t)
 	fn := getppidFunc(t)

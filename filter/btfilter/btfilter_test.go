@@ -2,6 +2,8 @@ package btfilter
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"strings"
 	"testing"
 
@@ -52,11 +54,14 @@ func TestKeeps(t *testing.T) {
 	testutil.RequireTracefs(t)
 	events, _, err := kernel.Live()
 	if err != nil {
-		t.Skipf("no tracefs: %v", err)
+		t.Fatal(err) // RequireTracefs found it
 	}
 	format, err := events.Format(write.Category, write.Name)
+	if errors.Is(err, fs.ErrNotExist) {
+		t.Skipf("this kernel has no %s (CONFIG_FTRACE_SYSCALLS): %v", write, err)
+	}
 	if err != nil {
-		t.Skipf("no %s: %v", write, err)
+		t.Fatal(err)
 	}
 	env := &probe.Env{Events: func() (*kernel.Events, error) { return events, nil }}
 	bin, comm := testutil.Renamed(t, testutil.Workload(t), "btflt")

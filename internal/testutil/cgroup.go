@@ -3,6 +3,7 @@ package testutil
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,8 +15,11 @@ import (
 func CgroupDir(t testing.TB) string {
 	t.Helper()
 	b, err := os.ReadFile("/proc/self/cgroup")
+	if errors.Is(err, os.ErrNotExist) {
+		t.Skipf("no /proc/self/cgroup (CONFIG_CGROUPS is off): %v", err)
+	}
 	if err != nil {
-		t.Skipf("no /proc/self/cgroup: %v", err)
+		t.Fatal(err)
 	}
 	rel := ""
 	for _, l := range strings.Split(string(b), "\n") {
@@ -25,7 +29,7 @@ func CgroupDir(t testing.TB) string {
 	}
 	mounts, err := os.ReadFile("/proc/self/mounts")
 	if err != nil {
-		t.Skipf("no /proc/self/mounts: %v", err)
+		t.Fatal(err)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(mounts))
 	for sc.Scan() {

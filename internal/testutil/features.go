@@ -22,3 +22,17 @@ func RequireHelper(t testing.TB, pt ebpf.ProgramType, fn asm.BuiltinFunc) {
 		t.Fatalf("probe %s: %v", fn, err)
 	}
 }
+
+// SkipUnsupported skips the test when err wraps ebpf.ErrNotSupported, a
+// kernel feature's absence as cilium/ebpf and ebtrace's providers report
+// it (a *probe.Unavailable from Available, say), and fails it on any other
+// error: a regression must not become a skip.
+func SkipUnsupported(t testing.TB, err error) {
+	t.Helper()
+	switch {
+	case errors.Is(err, ebpf.ErrNotSupported):
+		t.Skip(err)
+	case err != nil:
+		t.Fatal(err)
+	}
+}

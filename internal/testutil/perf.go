@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -42,8 +43,11 @@ func PerfFilterCount(t testing.TB, id uint32, prog *ebpf.Program) func() uint64 
 	var files []*os.File
 	for cpu := range runtime.NumCPU() {
 		fd, err := unix.PerfEventOpen(&attr, -1, cpu, -1, unix.PERF_FLAG_FD_CLOEXEC)
+		if errors.Is(err, unix.ENODEV) || errors.Is(err, unix.EOPNOTSUPP) {
+			t.Skipf("this kernel has no tracepoint perf events (CONFIG_PERF_EVENTS): perf_event_open on tracepoint %d, CPU %d: %v", id, cpu, err)
+		}
 		if err != nil {
-			t.Skipf("perf_event_open on tracepoint %d, CPU %d: %v", id, cpu, err)
+			t.Fatalf("perf_event_open on tracepoint %d, CPU %d: %v", id, cpu, err)
 		}
 		f := os.NewFile(uintptr(fd), "perf-event")
 		t.Cleanup(func() { f.Close() })

@@ -40,7 +40,9 @@ var tracefsEvents = []string{
 
 // RequireTracefs skips the test unless tracefs is mounted. When it is not and
 // the test runs as root, it first tries to mount tracefs at
-// /sys/kernel/tracing.
+// /sys/kernel/tracing, and skips when the kernel has no tracefs (ENODEV,
+// or ENOENT for the mount point) or this root may not mount (EPERM, as in
+// a container); any other failure fails the test.
 func RequireTracefs(t testing.TB) {
 	t.Helper()
 	if tracefsMounted() {
@@ -49,11 +51,16 @@ func RequireTracefs(t testing.TB) {
 	if os.Geteuid() != 0 {
 		t.Skipf("needs tracefs: no events under %s, and mounting it needs root", strings.Join(tracefsEvents, " or "))
 	}
-	if err := unix.Mount("tracefs", tracefsMount, "tracefs", 0, ""); err != nil {
-		t.Skipf("needs tracefs: not mounted, and mounting it at %s failed: %v", tracefsMount, err)
+	switch err := unix.Mount("tracefs", tracefsMount, "tracefs", 0, ""); {
+	case errors.Is(err, unix.ENODEV), errors.Is(err, unix.ENOENT): // no such file system, no mount point
+		t.Skipf("needs tracefs: this kernel has none (CONFIG_TRACING is off): %v", err)
+	case errors.Is(err, unix.EPERM):
+		t.Skipf("needs tracefs: not mounted, and this root may not mount it at %s: %v", tracefsMount, err)
+	case err != nil:
+		t.Fatalf("mount tracefs at %s: %v", tracefsMount, err)
 	}
 	if !tracefsMounted() {
-		t.Skipf("needs tracefs: mounted at %s but %s is missing", tracefsMount, tracefsEvents[0])
+		t.Fatalf("mounted tracefs at %s but %s is missing", tracefsMount, tracefsEvents[0])
 	}
 }
 

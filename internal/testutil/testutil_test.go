@@ -115,8 +115,10 @@ func traceWorkload(t *testing.T, wl, event string, args ...string) []string {
 		root = "/sys/kernel/debug/tracing"
 	}
 	inst := filepath.Join(root, "instances", fmt.Sprintf("ebtrace-testutil-%d", os.Getpid()))
-	if err := os.Mkdir(inst, 0o755); err != nil {
-		t.Skipf("cannot create a tracefs instance: %v", err)
+	if err := os.Mkdir(inst, 0o755); errors.Is(err, os.ErrNotExist) {
+		t.Skipf("this tracefs has no instances directory: %v", err)
+	} else if err != nil {
+		t.Fatalf("create a tracefs instance: %v", err)
 	}
 	ev := filepath.Join(inst, "events", "syscalls", event)
 	t.Cleanup(func() {
@@ -132,8 +134,10 @@ func traceWorkload(t *testing.T, wl, event string, args ...string) []string {
 	}
 	write := func(file, val string) {
 		t.Helper()
-		if err := os.WriteFile(filepath.Join(ev, file), []byte(val), 0); err != nil {
-			t.Skipf("cannot set %s of %s: %v", file, event, err)
+		if err := os.WriteFile(filepath.Join(ev, file), []byte(val), 0); errors.Is(err, os.ErrNotExist) {
+			t.Skipf("this kernel has no event syscalls:%s (CONFIG_FTRACE_SYSCALLS): %v", event, err)
+		} else if err != nil {
+			t.Fatalf("set %s of %s: %v", file, event, err)
 		}
 	}
 	write("filter", fmt.Sprintf("comm == %q", comm))

@@ -26,16 +26,14 @@ import (
 
 // Run traces script while cmd runs and returns the printed output and how
 // long the probes were attached until cmd ended. It skips the test without
-// root or when this kernel cannot run one of the probes, and fails it on
-// any other error or warning.
+// root or when this kernel cannot run one of the probes (Available wraps
+// ebpf.ErrNotSupported), and fails it on any other error or warning.
 func Run(t testing.TB, reg *probe.Registry, env *probe.Env, script string, cmd *exec.Cmd) (string, time.Duration) {
 	t.Helper()
 	testutil.RequireRoot(t)
 	res := Compile(t, reg, env, script, compile.Options{Plan: plan.DefaultOptions})
 	for _, p := range res.Programs {
-		if err := p.Instance.Instance.Available(); err != nil {
-			t.Skip(err)
-		}
+		testutil.SkipUnsupported(t, p.Instance.Instance.Available())
 	}
 	obj := Load(t, res)
 	defer obj.Close()

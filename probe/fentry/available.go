@@ -34,7 +34,7 @@ func Available() error { return trampolines() }
 var trampolines = sync.OnceValue(func() error {
 	vm, err := vmlinuxFuncs()
 	if errors.Is(err, ebpf.ErrNotSupported) {
-		return &probe.Unavailable{Reason: "this kernel has no BTF (CONFIG_DEBUG_INFO_BTF is off)"}
+		return &probe.Unavailable{Reason: "this kernel has no BTF (CONFIG_DEBUG_INFO_BTF is off)", Err: err}
 	}
 	if err != nil {
 		return nil
@@ -58,7 +58,7 @@ func tryTrampoline(target string) error {
 	})
 	if err != nil {
 		if errors.Is(err, ebpf.ErrNotSupported) {
-			return &probe.Unavailable{Reason: "this kernel has no BPF trampolines (fentry needs Linux 5.5 or later)"}
+			return &probe.Unavailable{Reason: "this kernel has no BPF trampolines (fentry needs Linux 5.5 or later)", Err: err}
 		}
 		return refused(err)
 	}
@@ -66,7 +66,7 @@ func tryTrampoline(target string) error {
 	l, err := link.AttachTracing(link.TracingOptions{Program: prog})
 	if err != nil {
 		if errors.Is(err, errENOTSUPP) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, ebpf.ErrNotSupported) {
-			return &probe.Unavailable{Reason: "this kernel cannot attach BPF trampolines (it lacks ftrace direct calls)"}
+			return &probe.Unavailable{Reason: "this kernel cannot attach BPF trampolines (it lacks ftrace direct calls)", Err: err}
 		}
 		return refused(err)
 	}
@@ -81,9 +81,9 @@ func refused(err error) error {
 		return nil
 	}
 	if mode := lockdown(); mode != "" && mode != "none" {
-		return &probe.Unavailable{Reason: "the kernel refuses BPF trampolines (kernel lockdown: " + mode + ")"}
+		return &probe.Unavailable{Reason: "the kernel refuses BPF trampolines (kernel lockdown: " + mode + ")", Err: err}
 	}
-	return &probe.Unavailable{Reason: "the kernel refuses BPF trampolines (EPERM although ebtrace runs as root: kernel lockdown or a security module)"}
+	return &probe.Unavailable{Reason: "the kernel refuses BPF trampolines (EPERM although ebtrace runs as root: kernel lockdown or a security module)", Err: err}
 }
 
 // lockdown returns the kernel's lockdown mode, the bracketed word of
@@ -108,7 +108,7 @@ func (i *instance) Available() error {
 	if err == nil {
 		return nil
 	}
-	return &probe.Unavailable{Reason: i.name + ": " + err.Error() + "; " + i.instead()}
+	return probe.Unavailablef("%s: %w; %s", i.name, err, i.instead())
 }
 
 // instead suggests a kprobe on the same function when the kernel has

@@ -115,8 +115,10 @@ func FuzzFuncNames(f *testing.F) {
 
 func requireBTF(t *testing.T) {
 	t.Helper()
-	if _, err := os.Stat(vmlinuxBTF); err != nil {
-		t.Skipf("needs kernel BTF: %v", err)
+	if _, err := os.Stat(vmlinuxBTF); errors.Is(err, os.ErrNotExist) {
+		t.Skipf("needs kernel BTF (CONFIG_DEBUG_INFO_BTF): %v", err)
+	} else if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -25,7 +25,7 @@ func (i *instance) Available() error {
 	if err == nil {
 		return nil
 	}
-	return &probe.Unavailable{Reason: i.name + ": " + err.Error() + "; " + Instead(i.fn, i.ret, i.env)}
+	return probe.Unavailablef("%s: %w; %s", i.name, err, Instead(i.fn, i.ret, i.env))
 }
 
 // syscallPrefixes are the prefixes of kernel functions that implement a

@@ -75,7 +75,7 @@ func (g *group) Available() error {
 	if err == nil {
 		return nil
 	}
-	return &probe.Unavailable{Reason: g.name + ": " + err.Error() + "; " + Instead(g.members[0].fn, g.ret, g.env)}
+	return probe.Unavailablef("%s: %w; %s", g.name, err, Instead(g.members[0].fn, g.ret, g.env))
 }
 
 // Attach implements probe.Instance.

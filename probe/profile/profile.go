@@ -295,7 +295,7 @@ func (i *instance) Available() error {
 		return nil
 	}
 	if missingCounter(err) {
-		return probe.Unavailablef("%s needs a CPU performance counter that this machine does not provide (perf_event_open: %v); sample with software:cpu-clock or profile:hz:99 instead", i.name, err)
+		return probe.Unavailablef("%s needs a CPU performance counter that this machine does not provide (perf_event_open: %w); sample with software:cpu-clock or profile:hz:99 instead", i.name, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package rawtracepoint_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -26,8 +27,10 @@ import (
 
 func requireBTF(t *testing.T) {
 	t.Helper()
-	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		t.Skipf("needs kernel BTF for tp_btf: %v", err)
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); errors.Is(err, os.ErrNotExist) {
+		t.Skipf("needs kernel BTF (CONFIG_DEBUG_INFO_BTF) for tp_btf: %v", err)
+	} else if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -16,9 +16,7 @@ import (
 // builtin named by, and returns the counter.
 func attachCounting(t *testing.T, p Provider, spec, by string, env *probe.Env) *uprobetest.Counter {
 	t.Helper()
-	if err := Available(); err != nil {
-		t.Skip(err)
-	}
+	testutil.SkipUnsupported(t, Available())
 	insts, err := p.Expand(spec, env)
 	if err != nil {
 		t.Fatal(err)
@@ -113,9 +111,7 @@ func TestAttachGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := uprobetest.CountBy(t, probe.Arg{Type: Word, Offset: rax})
-	if err := Available(); err != nil {
-		t.Skip(err)
-	}
+	testutil.SkipUnsupported(t, Available())
 	l, err := insts[0].Attach(c.Prog)
 	if err != nil {
 		t.Fatal(err)
@@ -149,9 +145,7 @@ func TestAttachLibrary(t *testing.T) {
 // PID in env, spec is expanded as written, without bin.
 func attachEach(t *testing.T, p Provider, bin, spec, by string, env *probe.Env) map[string]*uprobetest.Counter {
 	t.Helper()
-	if err := Available(); err != nil {
-		t.Skip(err)
-	}
+	testutil.SkipUnsupported(t, Available())
 	if env.PID == 0 {
 		spec = bin + ":" + spec
 	}

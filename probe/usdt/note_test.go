@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/binary"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,8 +144,11 @@ var readelfNote = regexp.MustCompile(`Provider: (\S+)\s+Name: (\S+)\s+Location: 
 func TestNotesOfBinary(t *testing.T) {
 	bin := buildTicker(t, "-O2")
 	out, err := exec.Command("readelf", "-n", bin).Output()
-	if err != nil {
+	if errors.Is(err, exec.ErrNotFound) {
 		t.Skipf("needs readelf (binutils): %v", err)
+	}
+	if err != nil {
+		t.Fatalf("readelf -n %s: %v", bin, err)
 	}
 	var want []Note
 	for _, m := range readelfNote.FindAllStringSubmatch(string(out), -1) {

@@ -257,7 +257,7 @@ func (i *instance) Available() error {
 			continue
 		}
 		if _, err := os.Stat(refCtrFormat); err != nil {
-			return probe.Unavailablef("%s has a semaphore, and this kernel cannot raise USDT semaphores (%s is missing; Linux 4.20 added it)", i.name, refCtrFormat)
+			return &probe.Unavailable{Reason: fmt.Sprintf("%s has a semaphore, and this kernel cannot raise USDT semaphores (%s is missing; Linux 4.20 added it)", i.name, refCtrFormat), Err: err}
 		}
 	}
 	return nil

@@ -157,7 +157,7 @@ func TestListPython(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(list) == 0 {
-		t.Skipf("%s has no USDT probes", python)
+		t.Fatalf("%s has a .note.stapsdt section, but no USDT probes are listed", python)
 	}
 	var got []string
 	for _, l := range list {
@@ -171,11 +171,20 @@ func TestListPython(t *testing.T) {
 }
 
 // debianPython returns the system's python3, not one a version manager
-// put first in $PATH.
+// put first in $PATH, and skips the test unless its ELF file has a
+// .note.stapsdt section: a python built without USDT probes.
 func debianPython(t *testing.T) string {
 	const python = "/usr/bin/python3"
-	if _, err := os.Stat(python); err != nil {
+	f, err := elf.Open(python)
+	if errors.Is(err, os.ErrNotExist) {
 		t.Skipf("%s is not installed", python)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Section(".note.stapsdt") == nil {
+		t.Skipf("%s has no .note.stapsdt section: it was built without USDT probes", python)
 	}
 	return python
 }
@@ -184,9 +193,7 @@ func debianPython(t *testing.T) string {
 // value of one argument.
 func attachCounting(t *testing.T, spec, by string, env *probe.Env) *uprobetest.Counter {
 	t.Helper()
-	if err := uprobe.Available(); err != nil {
-		t.Skip(err)
-	}
+	testutil.SkipUnsupported(t, uprobe.Available())
 	insts, err := Provider{}.Expand(spec, env)
 	if err != nil {
 		t.Fatal(err)
@@ -264,10 +271,6 @@ func TestSemaphorePID(t *testing.T) {
 func TestAttachPython(t *testing.T) {
 	python := debianPython(t)
 	insts, err := Provider{}.Expand(python+":python:function__entry", &probe.Env{})
-	var pe *probe.Error
-	if errors.As(err, &pe) {
-		t.Skipf("python3 has no function__entry probe: %v", err)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}

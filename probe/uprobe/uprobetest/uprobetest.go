@@ -89,9 +89,7 @@ func (c *Counter) Counts(t testing.TB) map[uint64]uint64 {
 // the kernel cannot run in.
 func Attach(t testing.TB, in probe.Instance, by string) *Counter {
 	t.Helper()
-	if err := in.Available(); err != nil {
-		t.Skip(err)
-	}
+	testutil.SkipUnsupported(t, in.Available())
 	arg, ok := in.Builtin(by)
 	if !ok {
 		t.Fatalf("%s has no %s", in.Name(), by)
