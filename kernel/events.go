@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"ebtrace/glob"
 )
 
 // Events reads tracepoint formats from a tracefs tree (the directory that
@@ -126,21 +128,22 @@ func validElem(s string) bool {
 }
 
 // Match returns the tracepoints matching pattern "CATEGORY:NAME", sorted.
-// Either part may hold shell-style wildcards with path.Match semantics.
+// Either part may hold wildcards (package glob's dialect); a malformed one
+// is an error wrapping glob.ErrBadPattern.
 func (e *Events) Match(pattern string) ([]Tracepoint, error) {
 	catPat, namePat, ok := strings.Cut(pattern, ":")
 	if !ok {
 		return nil, fmt.Errorf("tracepoint pattern %q: want CATEGORY:NAME", pattern)
 	}
 	for _, p := range []string{catPat, namePat} {
-		if _, err := path.Match(p, ""); err != nil {
+		if err := glob.Check(p); err != nil {
 			return nil, fmt.Errorf("tracepoint pattern %q: %w", pattern, err)
 		}
 	}
 	var tps []Tracepoint
 	var err error
 	switch {
-	case !hasMeta(catPat) && !hasMeta(namePat):
+	case !glob.HasMeta(catPat) && !glob.HasMeta(namePat):
 		// One event: look at its format file alone, not the whole tree.
 		if !validElem(catPat) || !validElem(namePat) {
 			return nil, nil
@@ -149,7 +152,7 @@ func (e *Events) Match(pattern string) ([]Tracepoint, error) {
 			return nil, nil
 		}
 		return []Tracepoint{{catPat, namePat}}, nil
-	case !hasMeta(catPat):
+	case !glob.HasMeta(catPat):
 		if !validElem(catPat) {
 			return nil, nil
 		}
@@ -164,13 +167,9 @@ func (e *Events) Match(pattern string) ([]Tracepoint, error) {
 	}
 	var out []Tracepoint
 	for _, tp := range tps {
-		catOK, _ := path.Match(catPat, tp.Category)
-		nameOK, _ := path.Match(namePat, tp.Name)
-		if catOK && nameOK {
+		if glob.Match(catPat, tp.Category) && glob.Match(namePat, tp.Name) {
 			out = append(out, tp)
 		}
 	}
 	return out, nil
 }
-
-func hasMeta(p string) bool { return strings.ContainsAny(p, "*?[\\") }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"ebtrace/glob"
 )
 
 func TestTracepoints(t *testing.T) {
@@ -49,6 +51,8 @@ func TestMatch(t *testing.T) {
 		{"s*:*_s?itch", []Tracepoint{{"sched", "sched_switch"}}},
 		{"*sys*:sys_enter_[ow]*", []Tracepoint{{"syscalls", "sys_enter_openat"}, {"syscalls", "sys_enter_write"}}},
 		{"ta?k:*", []Tracepoint{{"task", "task_rename"}}},
+		{"syscalls:sys_e[!n]*_openat", []Tracepoint{{"syscalls", "sys_exit_openat"}}},
+		{"syscalls:sys\\_enter_openat", []Tracepoint{{"syscalls", "sys_enter_openat"}}},
 		{"syscalls:nope*", nil},
 		{"nope:*", nil},
 	}
@@ -65,9 +69,12 @@ func TestMatch(t *testing.T) {
 	if all, err := ev.Match("*:*"); err != nil || len(all) != 10 {
 		t.Errorf("Match(*:*) = %d tracepoints, %v; want 10", len(all), err)
 	}
-	for _, bad := range []string{"syscalls", "sys[:x", "x:sys[", "x:a\\"} {
-		if _, err := ev.Match(bad); err == nil {
-			t.Errorf("Match(%q) succeeded, want error", bad)
+	if _, err := ev.Match("syscalls"); err == nil {
+		t.Error("Match(syscalls) succeeded, want error")
+	}
+	for _, bad := range []string{"sys[:x", "x:sys[", "x:a\\", "x:[z-a]"} {
+		if _, err := ev.Match(bad); !errors.Is(err, glob.ErrBadPattern) {
+			t.Errorf("Match(%q) = %v, want glob.ErrBadPattern", bad, err)
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 
+	"ebtrace/glob"
 	"ebtrace/kernel"
 	"ebtrace/source"
 	"ebtrace/types"
@@ -324,12 +325,15 @@ type Listing struct {
 }
 
 // List writes the probes matching pattern, one a line, and with verbose
-// their arguments indented below each. In pattern, * matches any run of
-// characters (colons included) and ? any one; a provider alias such as t:
+// their arguments indented below each. Pattern holds package glob's
+// wildcards, whose * matches colons too; a provider alias such as t:
 // stands for its canonical name.
 func (r *Registry) List(env *Env, pattern string, verbose bool, w io.Writer) error {
 	if pattern == "" {
 		pattern = "*"
+	}
+	if err := glob.Check(pattern); err != nil {
+		return fmt.Errorf("-l: %w", err)
 	}
 	if name, spec := Split(pattern); strings.Contains(pattern, ":") {
 		if p, ok := r.byName[name]; ok {
@@ -337,7 +341,7 @@ func (r *Registry) List(env *Env, pattern string, verbose bool, w io.Writer) err
 		}
 	}
 	for _, p := range r.providers {
-		if prefix, _, ok := strings.Cut(pattern, ":"); ok && !strings.ContainsAny(prefix, "*?") && prefix != p.Names()[0] {
+		if prefix, _, ok := strings.Cut(pattern, ":"); ok && !glob.HasMeta(prefix) && prefix != p.Names()[0] {
 			continue
 		}
 		spec := "*"
@@ -349,7 +353,7 @@ func (r *Registry) List(env *Env, pattern string, verbose bool, w io.Writer) err
 			return err
 		}
 		for _, l := range list {
-			if !Wildcard(pattern, l.Name) {
+			if !glob.Match(pattern, l.Name) {
 				continue
 			}
 			fmt.Fprintln(w, l.Name)
@@ -368,34 +372,11 @@ func (r *Registry) List(env *Env, pattern string, verbose bool, w io.Writer) err
 	return nil
 }
 
-// Wildcard reports whether name matches pattern, where * matches any run of
-// characters and ? any single character.
-func Wildcard(pattern, name string) bool {
-	for len(pattern) > 0 {
-		switch pattern[0] {
-		case '*':
-			for len(pattern) > 0 && pattern[0] == '*' {
-				pattern = pattern[1:]
-			}
-			if pattern == "" {
-				return true
-			}
-			for i := 0; i <= len(name); i++ {
-				if Wildcard(pattern, name[i:]) {
-					return true
-				}
-			}
-			return false
-		case '?':
-			if name == "" {
-				return false
-			}
-		default:
-			if name == "" || name[0] != pattern[0] {
-				return false
-			}
-		}
-		pattern, name = pattern[1:], name[1:]
+// CheckPattern returns an *Error about the attach point probe when pattern,
+// a part of it, is not a well-formed wildcard pattern.
+func CheckPattern(probe, pattern string) error {
+	if err := glob.Check(pattern); err != nil {
+		return &Error{Msg: fmt.Sprintf("%s: %v", probe, err), Hints: []string{glob.Syntax}}
 	}
-	return name == ""
+	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 
+	"ebtrace/glob"
 	"ebtrace/kernel"
 	"ebtrace/probe"
 	"ebtrace/probe/kprobe"
@@ -40,14 +41,12 @@ var (
 // Names implements probe.Provider.
 func (p Provider) Names() []string { return p.names }
 
-func isWildcard(s string) bool { return strings.ContainsAny(s, "*?") }
-
 // sources returns the function sets a module pattern selects: "" is
 // vmlinux and every module, "vmlinux" the core kernel alone. Modules are
 // read only when asked for, since each costs a BTF parse.
 func sources(module string, withModules bool) ([]*funcs, error) {
 	var out []*funcs
-	if module == "" || probe.Wildcard(module, "vmlinux") {
+	if module == "" || glob.Match(module, "vmlinux") {
 		vm, err := vmlinuxFuncs()
 		if err != nil {
 			return nil, err
@@ -62,7 +61,7 @@ func sources(module string, withModules bool) ([]*funcs, error) {
 		return nil, err
 	}
 	for _, m := range names {
-		if module != "" && !probe.Wildcard(module, m) {
+		if module != "" && !glob.Match(module, m) {
 			continue
 		}
 		f, err := moduleFuncs(m)
@@ -134,11 +133,11 @@ func (p Provider) expandWildcard(kind, spec, module, fn string, env *probe.Env) 
 	var out []probe.Instance
 	for _, src := range srcs {
 		named := module
-		if isWildcard(module) {
+		if glob.HasMeta(module) {
 			named = cmp.Or(src.module, "vmlinux")
 		}
 		for _, name := range src.names {
-			if src.count[name] != 1 || !probe.Wildcard(fn, name) {
+			if src.count[name] != 1 || !glob.Match(fn, name) {
 				continue
 			}
 			in, err := p.instance(named, name, src, env)

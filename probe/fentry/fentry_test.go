@@ -357,6 +357,10 @@ func TestExpandWildcard(t *testing.T) {
 	if !slices.Equal(names, []string{"fexit:vfs_read"}) {
 		t.Errorf("fexit:vfs_rea? expands to %q", names)
 	}
+	ins, err = Exit.Expand("[v]m*:vfs_re[a-c]\\d", &probe.Env{})
+	if err != nil || len(ins) != 1 || ins[0].Name() != "fexit:vmlinux:vfs_read" {
+		t.Errorf("fexit:[v]m*:vfs_re[a-c]\\d expands to %v, %v", ins, err)
+	}
 	ins, err = Exit.Expand("vm*:vfs_read", &probe.Env{})
 	if err != nil || len(ins) != 1 || ins[0].Name() != "fexit:vmlinux:vfs_read" {
 		t.Errorf("fexit:vm*:vfs_read expands to %v, %v", ins, err)
@@ -393,6 +397,7 @@ func TestExpandErrors(t *testing.T) {
 		{Entry, "no_such_module:vfs_read", "module no_such_module is not loaded or has no BTF", ""},
 		{Entry, "vfs_raed*", "matches no kernel function", "ebtrace -l 'fentry:*'"},
 		{Entry, "vmlinux:nosuch*", "matches no kernel function", ""},
+		{Entry, "vfs_[rw", "fentry:vfs_[rw: bad wildcard pattern", "wildcards are"},
 	} {
 		_, err := c.p.Expand(c.spec, env)
 		var pe *probe.Error

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"ebtrace/glob"
 	"ebtrace/kernel"
 	"ebtrace/probe"
 )
@@ -166,7 +167,7 @@ func (t *table) lookup(module, name string) (function, bool) {
 func (t *table) match(modulePattern, namePattern string) []function {
 	var out []function
 	for _, f := range t.listed {
-		if probe.Wildcard(namePattern, f.Name) && inModule(f, modulePattern) {
+		if glob.Match(namePattern, f.Name) && inModule(f, modulePattern) {
 			out = append(out, f)
 		}
 	}
@@ -180,9 +181,9 @@ func inModule(f function, pattern string) bool {
 	case pattern == "":
 		return true
 	case f.Module == "":
-		return probe.Wildcard(pattern, "vmlinux")
+		return glob.Match(pattern, "vmlinux")
 	}
-	return probe.Wildcard(pattern, f.Module)
+	return glob.Match(pattern, f.Module)
 }
 
 // names returns the names of the functions kprobes may attach to, for

@@ -18,6 +18,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 
+	"ebtrace/glob"
 	"ebtrace/probe"
 	"ebtrace/probe/arch"
 	"ebtrace/types"
@@ -42,13 +43,13 @@ func (p Provider) Names() []string { return p.names }
 // [MODULE:]FUNC[+OFFSET].
 type Target struct {
 	Module     string // "" when the spec names none
-	Func       string // may hold * and ?
+	Func       string // may hold wildcards (package glob)
 	Offset     uint64
 	OffsetText string // as written, "" when there is no offset
 }
 
 // Wildcard reports whether t names functions or modules by pattern.
-func (t Target) Wildcard() bool { return strings.ContainsAny(t.Module+t.Func, "*?") }
+func (t Target) Wildcard() bool { return glob.HasMeta(t.Module) || glob.HasMeta(t.Func) }
 
 // ParseTarget parses the spec after "KIND:" for a probe type on kernel
 // functions; only kprobe takes an offset. Problems are *probe.Error.
@@ -68,6 +69,9 @@ func ParseTarget(kind, spec string) (Target, error) {
 		t.Func = parts[0]
 	case 2:
 		t.Module, t.Func = parts[0], parts[1]
+		if err := probe.CheckPattern(kind+":"+spec, t.Module); err != nil {
+			return Target{}, err
+		}
 		if !validName(t.Module, "-") {
 			return fail("%s:%s: %q is not a module name", kind, spec, t.Module)
 		}
@@ -87,6 +91,9 @@ func ParseTarget(kind, spec string) (Target, error) {
 	if t.Func == "" {
 		return fail("%s:%s names no function", kind, spec)
 	}
+	if err := probe.CheckPattern(kind+":"+spec, t.Func); err != nil {
+		return Target{}, err
+	}
 	if !validName(t.Func, ".") {
 		return fail("%s:%s: %q is not a kernel function name", kind, spec, t.Func)
 	}
@@ -96,14 +103,14 @@ func ParseTarget(kind, spec string) (Target, error) {
 	return t, nil
 }
 
-// validName reports whether s holds only identifier characters, the
-// wildcards * and ?, and the extra characters given.
+// validName reports whether the pattern s is not empty and matches
+// literally only identifier characters and the extra characters given.
 func validName(s, extra string) bool {
 	if s == "" {
 		return false
 	}
-	for _, c := range s {
-		ok := c == '_' || c == '*' || c == '?' || strings.ContainsRune(extra, c) ||
+	for _, c := range glob.Literals(s) {
+		ok := c == '_' || strings.ContainsRune(extra, c) ||
 			c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 		if !ok {
 			return false
@@ -139,7 +146,7 @@ func (p Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) 
 			}
 			seen[f.Name] = true
 			module := t.Module
-			if strings.ContainsAny(module, "*?") {
+			if glob.HasMeta(module) {
 				module = cmp.Or(f.Module, "vmlinux")
 			}
 			members = append(members, p.instance(module, f.Name, "", 0, env))

@@ -108,6 +108,9 @@ func TestExpand(t *testing.T) {
 		{Kprobe, "vfs_read+0x10", []string{"kprobe:vfs_read+0x10"}},
 		{Kprobe, "dup_static", []string{"kprobe:dup_static"}},
 		{Kprobe, "dup_stat*", []string{"kprobe:dup_static"}},
+		{Kprobe, "vfs_[rw]*[!v]", []string{"kprobe:vfs_read", "kprobe:vfs_write"}},
+		{Kprobe, "[!v]*:*_[!r]*", []string{"kprobe:ext4:ext4_file_open", "kprobe:xfs:xfs_file_open"}},
+		{Kprobe, `vfs\_read`, []string{"kprobe:vfs_read"}},
 	} {
 		ins, err := c.p.Expand(c.spec, env)
 		if err != nil {
@@ -158,6 +161,9 @@ func TestExpandErrors(t *testing.T) {
 		{Kprobe, "entry_*", "matches no kernel function", ""},
 		{Kprobe, "some_data", "no kernel function some_data", ""},
 		{Kprobe, "__pfx_vfs_read", "no kernel function __pfx_vfs_read", ""},
+		{Kprobe, "vfs_[rw", "kprobe:vfs_[rw: bad wildcard pattern vfs_[rw: its [ at byte 4 has no closing ]", "wildcards are"},
+		{Kprobe, "ext[4:vfs_read", "bad wildcard pattern ext[4: its [ at byte 3 has no closing ]", ""},
+		{Kprobe, `vfs\-read`, `"vfs\\-read" is not a kernel function name`, ""},
 	} {
 		_, err := c.p.Expand(c.spec, env)
 		var pe *probe.Error

@@ -21,6 +21,7 @@ import (
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
+	"ebtrace/glob"
 	"ebtrace/probe"
 )
 
@@ -162,10 +163,15 @@ func expandCounter(provider string, typ uint32, events []event, spec string) ([]
 		}
 		period = n
 	}
+	wild := glob.HasMeta(name)
+	if wild {
+		if err := probe.CheckPattern(provider+":"+spec, name); err != nil {
+			return nil, err
+		}
+	}
 	var matched []event
 	for _, e := range events {
-		wild := strings.ContainsAny(name, "*?")
-		if name == e.name || e.alias != "" && name == e.alias || wild && probe.Wildcard(name, e.name) {
+		if name == e.name || e.alias != "" && name == e.alias || wild && glob.Match(name, e.name) {
 			matched = append(matched, e)
 		}
 	}

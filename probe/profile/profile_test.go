@@ -70,6 +70,7 @@ func TestCounterExpand(t *testing.T) {
 		{Hardware{}, "cycles", []string{"hardware:cpu-cycles"}, unix.PERF_TYPE_HARDWARE, unix.PERF_COUNT_HW_CPU_CYCLES, 1000000},
 		{Hardware{}, "branches:100", []string{"hardware:branch-instructions:100"}, unix.PERF_TYPE_HARDWARE, unix.PERF_COUNT_HW_BRANCH_INSTRUCTIONS, 100},
 		{Hardware{}, "ref-cycles", []string{"hardware:ref-cycles"}, unix.PERF_TYPE_HARDWARE, unix.PERF_COUNT_HW_REF_CPU_CYCLES, 1000000},
+		{Software{}, "[mp]a*-faults:5", []string{"software:major-faults:5", "software:page-faults:5"}, unix.PERF_TYPE_SOFTWARE, 0, 5},
 	} {
 		ins := expand(t, c.p, c.spec)
 		var names []string
@@ -110,6 +111,7 @@ func TestExpandErrors(t *testing.T) {
 		{Software{}, "*clock*:1", "", "", false},
 		{Hardware{}, "cycle", `"cycle" is not a hardware event`, "did you mean", true},
 		{Hardware{}, "nothing*", `"nothing*" is not a hardware event`, "list them with: ebtrace -l 'hardware:*'", false},
+		{Software{}, "[cpu:1", "software:[cpu:1: bad wildcard pattern [cpu: its [ at byte 0 has no closing ] (write \\[ for a literal [)", "wildcards are", true},
 	} {
 		_, err := c.p.Expand(c.spec, nil)
 		if c.msg == "" {

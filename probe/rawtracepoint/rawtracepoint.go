@@ -20,6 +20,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 
+	"ebtrace/glob"
 	"ebtrace/kernel"
 	"ebtrace/probe"
 	"ebtrace/source"
@@ -66,7 +67,7 @@ func (p Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) 
 	if err != nil {
 		return nil, err
 	}
-	if !strings.ContainsAny(spec, "*?") {
+	if !glob.HasMeta(spec) {
 		in, err := lookup(kbtf, env, spec)
 		if err != nil {
 			return nil, err
@@ -79,7 +80,7 @@ func (p Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) 
 	}
 	var out []probe.Instance
 	for _, n := range names {
-		if !probe.Wildcard(spec, n) {
+		if !glob.Match(spec, n) {
 			continue
 		}
 		in, err := lookup(kbtf, env, n)
@@ -107,14 +108,17 @@ func validName(spec string) error {
 		}
 		return e
 	}
+	if err := probe.CheckPattern("rawtracepoint:"+spec, spec); err != nil {
+		return err
+	}
 	ok := spec != ""
-	for _, c := range spec {
-		ok = ok && (c == '_' || c == '*' || c == '?' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z')
+	for _, c := range glob.Literals(spec) {
+		ok = ok && (c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z')
 	}
 	if !ok {
 		return &probe.Error{
 			Msg:   fmt.Sprintf("rawtracepoint %q is not a tracepoint name", spec),
-			Hints: []string{"names are C identifiers; wildcards are * and ?"},
+			Hints: []string{"names are C identifiers", glob.Syntax},
 		}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 
+	"ebtrace/glob"
 	"ebtrace/internal/kerneltest"
 	"ebtrace/kernel"
 	"ebtrace/probe"
@@ -224,6 +225,8 @@ func TestExpandErrors(t *testing.T) {
 			{"", `rawtracepoint "" is not a tracepoint name`, "names are C identifiers"},
 			{"sched-switch", `rawtracepoint "sched-switch" is not a tracepoint name`, ""},
 			{"nothing_*", "rawtracepoint:nothing_* matches no raw tracepoint", "list raw tracepoints with"},
+			{"sched_[ps", `rawtracepoint:sched_[ps: bad wildcard pattern sched_[ps: its [ at byte 6 has no closing ] (write \[ for a literal [)`, "wildcards are"},
+			{`sched\-*`, `rawtracepoint "sched\\-*" is not a tracepoint name`, ""},
 		} {
 			_, err := p.Expand(c.spec, fakeEnv())
 			var pe *probe.Error
@@ -257,6 +260,10 @@ func TestWildcards(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	ins, err = withBTF(fakeBTF(t)).Expand(`sched_[!p]*\h`, fakeEnv())
+	if err != nil || len(ins) != 1 || ins[0].Name() != "rawtracepoint:sched_switch" {
+		t.Errorf("sched_[!p]*\\h: %v, %v; want rawtracepoint:sched_switch", ins, err)
 	}
 }
 
@@ -323,7 +330,7 @@ func FuzzExpand(f *testing.F) {
 				t.Fatalf("Expand(%q): %v is not a *probe.Error", s, err)
 			}
 			for _, in := range ins {
-				if !probe.Wildcard("rawtracepoint:"+s, in.Name()) {
+				if !glob.Match("rawtracepoint:"+s, in.Name()) {
 					t.Errorf("Expand(%q) gave %s", s, in.Name())
 				}
 				for _, name := range []string{"arg0", "arg11", s} {

@@ -4,10 +4,8 @@
 package tracepoint
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"path"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -34,14 +32,16 @@ func (Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) {
 			Hints: []string{"for example tracepoint:syscalls:sys_enter_openat"},
 		}
 	}
+	for _, part := range []string{category, name} {
+		if err := probe.CheckPattern("tracepoint:"+spec, part); err != nil {
+			return nil, err
+		}
+	}
 	events, err := env.Events()
 	if err != nil {
 		return nil, err
 	}
 	matches, err := events.Match(spec)
-	if errors.Is(err, path.ErrBadPattern) {
-		return nil, &probe.Error{Msg: fmt.Sprintf("tracepoint:%s is not a valid wildcard pattern", spec), Hints: []string{"wildcards are * and ?; brackets must be closed"}}
-	}
 	if err != nil {
 		return nil, err
 	}

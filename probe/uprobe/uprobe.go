@@ -23,6 +23,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 
+	"ebtrace/glob"
 	"ebtrace/probe"
 	"ebtrace/probe/arch"
 	"ebtrace/symbols"
@@ -122,9 +123,14 @@ func (p Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) 
 		if matched, err = matchCPP(bin, fns, lang, cppName, p.names[0]); err != nil {
 			return nil, err
 		}
-	case strings.ContainsAny(target, "*?"):
+	case glob.HasMeta(target) && !slices.ContainsFunc(fns, func(s Symbol) bool { return s.Name == target }):
+		// A symbol named exactly so is that symbol: Go generic functions
+		// and C++ operators have brackets in their names.
+		if err := probe.CheckPattern(p.names[0]+":"+spec, target); err != nil {
+			return nil, err
+		}
 		for _, s := range fns {
-			if probe.Wildcard(target, s.Name) {
+			if glob.Match(target, s.Name) {
 				matched = append(matched, s)
 			}
 		}
@@ -206,23 +212,35 @@ func cppSpec(target string) (lang, name string, ok bool) {
 }
 
 // matchCPP returns the functions whose C++ name, demangled without
-// parameters (symbols.DemangleNoParams), matches pattern: every overload
-// of a name. A C function matches by its own name. Symbols at one address
-// (a constructor's complete and base object variants) are one function,
+// parameters (symbols.DemangleNoParams), is pattern or else matches it:
+// every overload of a name (operator[] is a name, not a pattern). A C
+// function matches by its own name. Symbols at one address (a
+// constructor's complete and base object variants) are one function,
 // taken once.
 func matchCPP(bin *Binary, fns []Symbol, lang, pattern, provider string) ([]Symbol, error) {
-	var matched []Symbol
-	at := map[uint64]bool{}
+	var named, matched []Symbol
+	namedAt, matchedAt := map[uint64]bool{}, map[uint64]bool{}
 	for _, s := range fns {
-		if probe.Wildcard(pattern, symbols.DemangleNoParams(s.Name)) && !at[s.Addr] {
-			at[s.Addr] = true
+		name := symbols.DemangleNoParams(s.Name)
+		if name == pattern && !namedAt[s.Addr] {
+			namedAt[s.Addr] = true
+			named = append(named, s)
+		}
+		if glob.Match(pattern, name) && !matchedAt[s.Addr] {
+			matchedAt[s.Addr] = true
 			matched = append(matched, s)
 		}
+	}
+	if len(named) > 0 {
+		return named, nil
 	}
 	if len(matched) > 0 {
 		return matched, nil
 	}
-	if strings.ContainsAny(pattern, "*?") {
+	if glob.HasMeta(pattern) {
+		if err := probe.CheckPattern(provider+":"+bin.Path+":"+lang+pattern, pattern); err != nil {
+			return nil, err
+		}
 		return nil, &probe.Error{
 			Msg:   fmt.Sprintf("no function of %s matches %q", bin.Path, lang+pattern),
 			Hints: []string{listHint(bin.Path, lang)},
@@ -280,7 +298,7 @@ func listHint(path, lang string) string {
 // against it.
 func (p Provider) Probes(pattern string, env *probe.Env) ([]probe.Listing, error) {
 	path, target, _ := strings.Cut(pattern, ":")
-	if path == "" || strings.ContainsAny(path, "*?") {
+	if path == "" || glob.HasMeta(path) {
 		return nil, nil
 	}
 	bin, err := Open(path, env.PID)

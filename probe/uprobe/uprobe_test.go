@@ -363,6 +363,40 @@ func hintsOf(err error) []string {
 }
 
 // With -p, a lone function names one of the process's executable.
+// A spec that is exactly a function's name names that function, even
+// when it holds wildcard characters; otherwise it is a pattern.
+func TestExpandNamesWithWildcards(t *testing.T) {
+	bin := testutil.BuildC(t, "testdata/brackets.c")
+	for _, c := range []struct{ spec, want string }{
+		{"Sum[int]", "Sum[int]"},
+		{"cpp:Sum[int]", "Sum[int]"},
+		{`Sum\[*`, "Sum[int] Sum[long]"},
+		{"Sum[[]*", "Sum[int] Sum[long]"},
+		{"star*", "star*"},
+		{"star[!*]*", "starry"},
+	} {
+		insts, err := Uprobe.Expand(bin+":"+c.spec, &probe.Env{})
+		if err != nil {
+			t.Errorf("%s: %v", c.spec, err)
+			continue
+		}
+		var got []string
+		for _, n := range names(insts) {
+			got = append(got, strings.TrimPrefix(n, "uprobe:"+bin+":"))
+		}
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("%s expands to %q, want %s", c.spec, got, c.want)
+		}
+	}
+	for _, spec := range []string{"Sum[", "cpp:Sum["} {
+		_, err := Uprobe.Expand(bin+":"+spec, &probe.Env{})
+		var pe *probe.Error
+		if !errors.As(err, &pe) || !strings.Contains(pe.Msg, "bad wildcard pattern Sum[: its [ at byte 3 has no closing ]") {
+			t.Errorf("%s: %v, want a bad wildcard pattern", spec, err)
+		}
+	}
+}
+
 func TestExpandPIDOnly(t *testing.T) {
 	wl := testutil.Workload(t)
 	cmd := exec.Command(wl, "sleep", "10000")

@@ -18,6 +18,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 
+	"ebtrace/glob"
 	"ebtrace/probe"
 	"ebtrace/probe/arch"
 	"ebtrace/probe/uprobe"
@@ -44,6 +45,11 @@ func (Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) {
 			Hints: []string{"for example usdt:/usr/bin/python3:python:function__entry"},
 		}
 	}
+	for _, part := range []string{provider, name} {
+		if err := probe.CheckPattern("usdt:"+spec, part); err != nil {
+			return nil, err
+		}
+	}
 	regs, err := arch.Host()
 	if err != nil {
 		return nil, fmt.Errorf("usdt: %w", err)
@@ -55,7 +61,7 @@ func (Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) {
 	defer bin.Close()
 	var matched []Note
 	for _, n := range notes {
-		if probe.Wildcard(provider, n.Provider) && probe.Wildcard(name, n.Name) {
+		if glob.Match(provider, n.Provider) && glob.Match(name, n.Name) {
 			matched = append(matched, n)
 		}
 	}
@@ -149,7 +155,7 @@ func notFound(path string, notes []Note, provider, name string) error {
 // as the pattern writes it, since the registry matches them against it.
 func (Provider) Probes(pattern string, env *probe.Env) ([]probe.Listing, error) {
 	path, _, _ := strings.Cut(pattern, ":")
-	if path == "" || strings.ContainsAny(path, "*?") {
+	if path == "" || glob.HasMeta(path) {
 		return nil, nil
 	}
 	bin, notes, err := open(path, env.PID)

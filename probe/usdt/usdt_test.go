@@ -73,6 +73,9 @@ func TestExpand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if classed, err := (Provider{}).Expand(bin+":[e]btrace:t[!o]ck", env); err != nil || len(classed) != 1 || classed[0].Name() != tick[0].Name() {
+		t.Errorf("[e]btrace:t[!o]ck expands to %v, %v; want %s", classed, err, tick[0].Name())
+	}
 	if s := tick[0].(*instance).sites; len(s) != 1 || s[0].semaphore != 0 {
 		t.Errorf("tick sites %+v, want one without semaphore", s)
 	}
@@ -93,6 +96,7 @@ func TestExpandErrors(t *testing.T) {
 		{bin + ":a:b:c", "must be PATH:PROVIDER:NAME", ""},
 		{":p:n", "must be PATH:PROVIDER:NAME", ""},
 		{"/nonexistent/ticker:p:n", "does not exist", ""},
+		{bin + ":ebtrace:t[ick", "usdt:" + bin + ":ebtrace:t[ick: bad wildcard pattern t[ick", "wildcards are"},
 	} {
 		_, err := Provider{}.Expand(c.spec, &probe.Env{})
 		var pe *probe.Error
