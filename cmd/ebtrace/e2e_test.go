@@ -403,18 +403,35 @@ func TestMapKeysMax(t *testing.T) {
 
 // -p PID ends tracing when that process exits.
 func TestPid(t *testing.T) {
-	wl := testutil.Workload(t)
-	sleeper := exec.Command(wl, "sleep", "300")
-	if err := sleeper.Start(); err != nil {
+	testutil.RequireRoot(t)
+	testutil.RequireTracefs(t)
+	bin := testutil.Build(t, "./cmd/ebtrace")
+	// The target waits at its gate until ebtrace has attached, then makes
+	// three getppid calls and exits; ebtrace exits with it.
+	target := testutil.StartGated(t, testutil.Workload(t), "wait", "getppid", "3")
+	pid := fmt.Sprint(target.Pid())
+	cmd := exec.Command(bin, "-p", pid, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == `+pid+`/ { @n = count(); }`)
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		time.Sleep(300 * time.Millisecond)
-		sleeper.Process.Kill()
-		sleeper.Wait()
-	}()
-	r := ebtrace(t, "-p", fmt.Sprint(sleeper.Process.Pid), "-e", `interval:ms:10 { @t = 1; }`)
-	r.want(t, 0, "\n\n@t: 1\n")
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+	waitFor(t, func() bool { return strings.Contains(stderr.String(), "Attached") })
+	target.Release(t)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("ebtrace: %v; stderr:\n%s", err, stderr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("ebtrace -p %s still runs 10 s after its target exited; stderr:\n%s", pid, stderr)
+	}
+	if got, want := stdout.String(), "\n\n@n: 3\n"; got != want {
+		t.Errorf("stdout %q, want %q; stderr:\n%s", got, want, stderr)
+	}
 }
 
 // Without privileges ebtrace says what it needs in one sentence.

@@ -78,6 +78,13 @@ func TestWorkloadSyscalls(t *testing.T) {
 			t.Errorf("traced %d getppid calls, want 1234", len(lines))
 		}
 	})
+	t.Run("wait", func(t *testing.T) {
+		// Standard input is /dev/null here: the gate opens at its end.
+		lines := traceWorkload(t, wl, "sys_enter_getppid", "wait", "getppid", "5")
+		if len(lines) != 5 {
+			t.Errorf("traced %d getppid calls, want 5", len(lines))
+		}
+	})
 	t.Run("write", func(t *testing.T) {
 		lines := traceWorkload(t, wl, "sys_enter_write", "write", "3", "40")
 		count := regexp.MustCompile(`count: (?:0x)?([0-9a-f]+)`)

@@ -31,6 +31,10 @@
 //	                      1000000, 1000001, ... 1000099 in turn, each failing
 //	                      with EBADF: a fast event whose argument a filter
 //	                      can keep exactly 1% of
+//	workload wait SUBCOMMAND [ARG...]
+//	                      read(2) standard input until a newline or its end,
+//	                      then run the subcommand: a gate that lets a tracer
+//	                      attach to the process first (testutil.StartGated)
 //
 // It exits 0 on success, 1 if a syscall it depends on fails, and 2 on bad
 // usage.
@@ -46,7 +50,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | call N | exec PATH [ARG...] | stat PATH... | ppid | signals N | badclose N | tcp`
+const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | call N | exec PATH [ARG...] | stat PATH... | ppid | signals N | badclose N | tcp | wait SUBCOMMAND [ARG...]`
 
 // usageError is a command-line mistake; main reports it with exit status 2.
 type usageError struct{ msg string }
@@ -70,6 +74,14 @@ func run(args []string) error {
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
+	case "wait":
+		if len(rest) == 0 {
+			return usageError{"wait: missing subcommand"}
+		}
+		if err := waitLine(); err != nil {
+			return err
+		}
+		return run(rest)
 	case "getppid":
 		n, err := counts(cmd, rest, 1)
 		if err != nil {
@@ -305,4 +317,22 @@ func catchSignals(n int) int {
 		}
 	}
 	return caught
+}
+
+// waitLine reads standard input a byte at a time until a newline or the
+// end of input, with raw read(2) calls only.
+func waitLine() error {
+	var b [1]byte
+	for {
+		n, err := unix.Read(0, b[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("wait: read stdin: %w", err)
+		}
+		if n == 0 || b[0] == '\n' {
+			return nil
+		}
+	}
 }
