@@ -4,6 +4,7 @@
 package compile
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -74,9 +75,13 @@ func Compile(file *source.File, reg *probe.Registry, env *probe.Env, opts Option
 	diags := &source.Diagnostics{File: file}
 	for i, in := range r.Info.Instances {
 		insns, err := codegen.Generate(r.Info, r.Plan, i, gopts)
-		if d, ok := err.(*source.Diagnostics); ok {
+		var d *source.Diagnostics
+		if errors.As(err, &d) {
 			diags.Items = append(diags.Items, d.Items...)
 			continue
+		}
+		if err != nil {
+			return r, err
 		}
 		r.Programs = append(r.Programs, &Program{Name: fmt.Sprintf("ebt_p%d", i), Instance: in, Insns: insns})
 	}

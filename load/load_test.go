@@ -95,7 +95,9 @@ func TestProbeTooLarge(t *testing.T) {
 	script := `BEGIN { $a = "` + long + `"; $b = $a; if (pid) { ` + strings.Repeat("@x = $a == $b; ", 1000) + `} }`
 	env := &probe.Env{Events: func() (*kernel.Events, error) { return kerneltest.Fake(), nil }}
 	_, err := compile.Compile(source.NewFile("big.bt", script), all.Registry(), env, compile.Options{Plan: plan.DefaultOptions})
-	if err == nil || !strings.Contains(err.Error(), "jumps within a program reach at most 32767") {
-		t.Errorf("got %v", err)
+	var d *source.Diagnostics
+	if !errors.As(err, &d) || len(d.Items) != 1 || d.Items[0].Code != "too-large" ||
+		!strings.Contains(d.Items[0].Message, "jumps within a program reach at most 32767") {
+		t.Errorf("got %v, want one too-large diagnostic", err)
 	}
 }
