@@ -131,11 +131,16 @@ func readScript(o *options, stdin io.Reader) (*source.File, error) {
 func fail(stderr io.Writer, err error) int {
 	var diags *source.Diagnostics
 	var verr *load.VerifierError
+	var unavailable *probe.Unavailable
 	switch {
 	case errors.As(err, &verr):
 		verr.Diag.Render(stderr)
 	case errors.As(err, &diags):
 		diags.Render(stderr)
+	case errors.As(err, &unavailable):
+		// Already the one sentence that says why, even when its cause is
+		// an EPERM (fentry under lockdown).
+		fmt.Fprintf(stderr, "ebtrace: %v\n", err)
 	case errors.Is(err, load.ErrPrivileges), errors.Is(err, fs.ErrPermission):
 		// Say what is missing: privileges, or for a privileged process
 		// what refuses even it (lockdown, a security module).
