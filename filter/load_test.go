@@ -20,7 +20,7 @@ func liveFormat(t *testing.T, category, name string) *kernel.Format {
 	testutil.RequireTracefs(t)
 	events, _, err := kernel.Live()
 	if err != nil {
-		t.Skipf("no tracefs: %v", err)
+		t.Fatal(err) // RequireTracefs found it
 	}
 	f, err := events.Format(category, name)
 	if errors.Is(err, fs.ErrNotExist) {
