@@ -211,8 +211,8 @@ func TestWithoutBTF(t *testing.T) {
 	if in.sig != nil || in.Program().Type != ebpf.RawTracepoint {
 		t.Errorf("task_rename: %+v", in.Program())
 	}
-	if _, err := in.Arg("comm"); err == nil || !strings.Contains(err.Error(), "does not describe it") {
-		t.Errorf("task_rename args.comm: %v", err)
+	if _, err := in.Arg("comm"); !errors.As(err, &pe) || !strings.Contains(pe.Msg, "does not describe it") {
+		t.Errorf("task_rename args.comm: %v, want a *probe.Error saying BTF does not describe it", err)
 	}
 }
 
