@@ -301,8 +301,8 @@ func tpBTFSpec() *ebpf.ProgramSpec {
 // module rather than from missing support.
 func fentry() string {
 	err := features.HaveProgramType(ebpf.Tracing)
-	if errors.Is(err, unix.EPERM) && os.Geteuid() == 0 {
-		return "no (the kernel refuses to load them although ebtrace runs as root: operation not permitted)"
+	if access := CurrentAccess(); errors.Is(err, unix.EPERM) && access.Privileged() {
+		return "no (the kernel refuses to load them: " + access.Denied() + ")"
 	}
 	return answer(err)
 }

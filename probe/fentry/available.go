@@ -2,8 +2,6 @@ package fentry
 
 import (
 	"errors"
-	"os"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -12,6 +10,7 @@ import (
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
+	"ebtrace/kernel"
 	"ebtrace/probe"
 	"ebtrace/probe/kprobe"
 )
@@ -74,32 +73,16 @@ func tryTrampoline(target string) error {
 	return nil
 }
 
-// refused explains an EPERM given to root; other errors are left to the
-// real load, as is EPERM for other users (missing privileges).
+// refused explains an EPERM given to a process that holds the privileges
+// tracing needs, naming what refuses it (kernel.Access.Denied); other
+// errors are left to the real load, as is EPERM for a process without
+// them (missing privileges).
 func refused(err error) error {
-	if !errors.Is(err, unix.EPERM) || os.Geteuid() != 0 {
+	access := kernel.CurrentAccess()
+	if !errors.Is(err, unix.EPERM) || !access.Privileged() {
 		return nil
 	}
-	if mode := lockdown(); mode != "" && mode != "none" {
-		return &probe.Unavailable{Reason: "the kernel refuses BPF trampolines (kernel lockdown: " + mode + ")", Err: err}
-	}
-	return &probe.Unavailable{Reason: "the kernel refuses BPF trampolines (EPERM although ebtrace runs as root: kernel lockdown or a security module)", Err: err}
-}
-
-// lockdown returns the kernel's lockdown mode, the bracketed word of
-// "none [integrity] confidentiality", or "" when securityfs does not show
-// it.
-func lockdown() string {
-	b, err := os.ReadFile("/sys/kernel/security/lockdown")
-	if err != nil {
-		return ""
-	}
-	_, rest, ok := strings.Cut(string(b), "[")
-	mode, _, ok2 := strings.Cut(rest, "]")
-	if !ok || !ok2 {
-		return ""
-	}
-	return mode
+	return &probe.Unavailable{Reason: "the kernel refuses BPF trampolines: " + access.Denied(), Err: err}
 }
 
 // Available implements probe.Instance.
