@@ -267,15 +267,7 @@ func attachParity(t *testing.T, format *kernel.Format, full, ident string, opts 
 type instance struct{ dir string }
 
 func newInstance(t *testing.T, root string) *instance {
-	dir := filepath.Join(root, "instances", fmt.Sprintf("ebtrace-filter-%d", os.Getpid()))
-	os.Remove(dir)
-	if err := os.Mkdir(dir, 0o755); errors.Is(err, os.ErrNotExist) {
-		t.Skipf("this tracefs has no instances directory: %v", err)
-	} else if err != nil {
-		t.Fatalf("create a tracefs instance: %v", err)
-	}
-	t.Cleanup(func() { os.Remove(dir) })
-	return &instance{dir: dir}
+	return &instance{dir: testutil.TracefsInstance(t, root, fmt.Sprintf("ebtrace-filter-%d", os.Getpid()))}
 }
 
 func (in *instance) eventFile(f *kernel.Format, name string) string {

@@ -39,14 +39,7 @@ func TestFilterReadsUserPointers(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	inst := filepath.Join(root, "instances", fmt.Sprintf("ebtrace-kernel-%d", os.Getpid()))
-	os.Remove(inst)
-	if err := os.Mkdir(inst, 0o755); errors.Is(err, fs.ErrNotExist) {
-		t.Skipf("this tracefs has no instances directory: %v", err)
-	} else if err != nil {
-		t.Fatalf("create a tracefs instance: %v", err)
-	}
-	t.Cleanup(func() { os.Remove(inst) })
+	inst := testutil.TracefsInstance(t, root, fmt.Sprintf("ebtrace-kernel-%d", os.Getpid()))
 	event := filepath.Join(inst, "events/syscalls/sys_enter_openat")
 	marker := fmt.Sprintf("/nonexistent/ebtrace-witness-%d", os.Getpid())
 	// The filter names this thread, so the open must come from it: lock

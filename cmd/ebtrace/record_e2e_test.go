@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -420,20 +419,7 @@ func TestRecordParity(t *testing.T) {
 	testutil.RequireRoot(t)
 	testutil.RequireTracefs(t)
 	wl, comm := testutil.Renamed(t, testutil.Workload(t), "parity")
-	instance := filepath.Join("/sys/kernel/tracing/instances", comm)
-	if err := os.Mkdir(instance, 0o755); errors.Is(err, os.ErrNotExist) {
-		t.Skipf("no tracefs instances under /sys/kernel/tracing: %v", err)
-	} else if err != nil {
-		t.Fatalf("make a tracefs instance: %v", err)
-	}
-	defer os.Remove(instance)
-	event := filepath.Join(instance, "events/syscalls/sys_enter_write")
-	write := func(file, text string) {
-		t.Helper()
-		if err := os.WriteFile(filepath.Join(event, file), []byte(text), 0o644); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-	}
+	instance, write := instanceEvent(t, comm, "syscalls/sys_enter_write")
 	for _, expr := range parityExprs {
 		t.Run(expr, func(t *testing.T) {
 			os.WriteFile(filepath.Join(instance, "trace"), nil, 0o644) // clears it
@@ -586,4 +572,17 @@ func dropAll(t *testing.T, category, name string) {
 	l, err := link.Tracepoint(category, name, prog, nil)
 	testutil.SkipUnsupported(t, err)
 	t.Cleanup(func() { l.Close() })
+}
+
+// instanceEvent makes a tracefs instance named after the test's workload
+// and returns it with a function that writes a file (filter, enable) of
+// event, CATEGORY/NAME, there.
+func instanceEvent(t *testing.T, name, event string) (string, func(file, text string)) {
+	instance := testutil.TracefsInstance(t, "/sys/kernel/tracing", name)
+	return instance, func(file, text string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(instance, "events", event, file), []byte(text), 0o644); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,20 +29,7 @@ func TestRecordParityUserPointer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	instance := filepath.Join("/sys/kernel/tracing/instances", comm)
-	if err := os.Mkdir(instance, 0o755); errors.Is(err, os.ErrNotExist) {
-		t.Skipf("no tracefs instances under /sys/kernel/tracing: %v", err)
-	} else if err != nil {
-		t.Fatalf("make a tracefs instance: %v", err)
-	}
-	defer os.Remove(instance)
-	event := filepath.Join(instance, "events/syscalls/sys_enter_openat")
-	write := func(file, text string) {
-		t.Helper()
-		if err := os.WriteFile(filepath.Join(event, file), []byte(text), 0o644); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-	}
+	instance, write := instanceEvent(t, comm, "syscalls/sys_enter_openat")
 	command := wl + " open " + strings.Join(files, " ")
 	for _, tc := range []struct {
 		expr string

@@ -244,3 +244,20 @@ func buildNative(t testing.TB, compiler, language, src string, flags []string) s
 	}
 	return out
 }
+
+// TracefsInstance makes a tracefs instance named name under root (the
+// tracefs root) for the test: its own buffer and event filters, so the
+// test leaves the global trace buffer alone. It is removed when the test
+// ends; a tracefs without instances skips the test.
+func TracefsInstance(t testing.TB, root, name string) string {
+	t.Helper()
+	dir := filepath.Join(root, "instances", name)
+	os.Remove(dir)
+	if err := os.Mkdir(dir, 0o755); errors.Is(err, os.ErrNotExist) {
+		t.Skipf("this tracefs has no instances directory: %v", err)
+	} else if err != nil {
+		t.Fatalf("create a tracefs instance: %v", err)
+	}
+	t.Cleanup(func() { os.Remove(dir) })
+	return dir
+}
