@@ -19,6 +19,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 
 	"ebtrace/internal/testutil"
 	"ebtrace/kernel"
@@ -26,6 +27,42 @@ import (
 
 // These tests record the workload's syscalls with `ebtrace record` and
 // check the exact events it made.
+
+// writeLine is the text record of the workload's write of n bytes, as
+// recordedText shows it. It checks first that the running kernel's
+// sys_enter_write has the fields the line is written for.
+func writeLine(t *testing.T, wl string, n int) string {
+	requireArgFields(t, "sys_enter_write", "__syscall_nr fd buf count")
+	return fmt.Sprintf("%s: sys_enter_write: __syscall_nr=%d fd=FD buf=BUF count=%d", commOf(wl), unix.SYS_WRITE, n)
+}
+
+// requireArgFields skips the test unless the syscalls event's own fields
+// are want, in order: the expected records are written for them, and
+// another kernel's format may add or change fields.
+func requireArgFields(t *testing.T, event, want string) {
+	t.Helper()
+	var got []string
+	for _, f := range syscallFormat(t, event).ArgFields() {
+		got = append(got, f.Name)
+	}
+	if strings.Join(got, " ") != want {
+		t.Skipf("this kernel's syscalls:%s has the fields %v; the expected records are written for %s", event, got, want)
+	}
+}
+
+// syscallFormat reads the running kernel's format of syscalls:event.
+func syscallFormat(t *testing.T, event string) *kernel.Format {
+	t.Helper()
+	events, _, err := kernel.Live()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := events.Format("syscalls", event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
 
 // lockEvents takes the test's turn on the tracepoints it records (see
 // testutil.LockTracepoint).
@@ -88,7 +125,7 @@ func TestRecordFilteredWrites(t *testing.T) {
 	}
 	var want []string
 	for n := 1020; n <= 1024; n++ {
-		want = append(want, fmt.Sprintf("%s: sys_enter_write: __syscall_nr=1 fd=FD buf=BUF count=%d", commOf(wl), n))
+		want = append(want, writeLine(t, wl, n))
 	}
 	if got := recordedText(t, r.stdout); !slices.Equal(got, want) {
 		t.Errorf("recorded:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -99,6 +136,8 @@ func TestRecordFilteredWrites(t *testing.T) {
 // records interleave.
 func TestRecordUnfiltered(t *testing.T) {
 	lockEvents(t, "syscalls:sys_enter_getppid", "syscalls:sys_exit_getppid")
+	requireArgFields(t, "sys_enter_getppid", "__syscall_nr")
+	requireArgFields(t, "sys_exit_getppid", "__syscall_nr ret")
 	wl := testutil.Workload(t)
 	r := ebtrace(t, "record", "-e", "syscalls:sys_enter_getppid", "-e", "syscalls:sys_exit_getppid", "-c", wl+" getppid 3")
 	if r.code != 0 {
@@ -107,7 +146,8 @@ func TestRecordUnfiltered(t *testing.T) {
 	ppid := strconv.Itoa(os.Getpid())
 	var want []string
 	for range 3 {
-		want = append(want, commOf(wl)+": sys_enter_getppid: __syscall_nr=110", commOf(wl)+": sys_exit_getppid: __syscall_nr=110 ret="+ppid)
+		want = append(want, fmt.Sprintf("%s: sys_enter_getppid: __syscall_nr=%d", commOf(wl), unix.SYS_GETPPID),
+			fmt.Sprintf("%s: sys_exit_getppid: __syscall_nr=%d ret=%s", commOf(wl), unix.SYS_GETPPID, ppid))
 	}
 	// The workload's parent is the re-executed ebtrace, not this test.
 	got := recordedText(t, r.stdout)
@@ -132,6 +172,12 @@ func TestRecordJSON(t *testing.T) {
 		CPU, PID, TID     int
 		Fields            map[string]any
 	}
+	var names []string
+	for _, f := range syscallFormat(t, "sys_enter_write").Fields {
+		names = append(names, f.Name)
+	}
+	slices.Sort(names)
+	allFields := strings.Join(names, " ")
 	var counts []float64
 	for _, line := range strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n") {
 		var e event
@@ -143,9 +189,8 @@ func TestRecordJSON(t *testing.T) {
 		if e.Type != "event" || e.Event != "syscalls:sys_enter_write" || e.Comm != commOf(wl) || e.PID != e.TID || e.TimeNs == 0 {
 			t.Errorf("event %+v", e)
 		}
-		keys := strings.Join(slices.Sorted(maps.Keys(e.Fields)), " ")
-		if keys != "__syscall_nr buf common_flags common_pid common_preempt_count common_type count fd" {
-			t.Errorf("fields %s", keys)
+		if keys := strings.Join(slices.Sorted(maps.Keys(e.Fields)), " "); keys != allFields {
+			t.Errorf("fields %s, want the format file's %s", keys, allFields)
 		}
 		if e.Fields["common_pid"] != float64(e.TID) {
 			t.Errorf("common_pid %v in an event of thread %d", e.Fields["common_pid"], e.TID)
@@ -308,7 +353,7 @@ func TestRecordRingBufferPath(t *testing.T) {
 	}
 	var want []string
 	for n := 1020; n <= 1024; n++ {
-		want = append(want, fmt.Sprintf("%s: sys_enter_write: __syscall_nr=1 fd=FD buf=BUF count=%d", commOf(wl), n))
+		want = append(want, writeLine(t, wl, n))
 	}
 	if got := recordedText(t, r.stdout); !slices.Equal(got, want) {
 		t.Errorf("recorded:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -498,7 +543,7 @@ func TestRecordPid(t *testing.T) {
 	}
 	var want []string
 	for n := 1022; n <= 1024; n++ {
-		want = append(want, fmt.Sprintf("%s: sys_enter_write: __syscall_nr=1 fd=FD buf=BUF count=%d", commOf(wl), n))
+		want = append(want, writeLine(t, wl, n))
 	}
 	if got := recordedText(t, stdout.String()); !slices.Equal(got, want) {
 		t.Errorf("recorded:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -544,7 +589,7 @@ func TestRecordBpftracePredicate(t *testing.T) {
 	}
 	var want []string
 	for _, n := range []int{1020, 1022, 1024} {
-		want = append(want, fmt.Sprintf("%s: sys_enter_write: __syscall_nr=1 fd=FD buf=BUF count=%d", commOf(wl), n))
+		want = append(want, writeLine(t, wl, n))
 	}
 	if got := recordedText(t, r.stdout); !slices.Equal(got, want) {
 		t.Errorf("recorded:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
