@@ -40,6 +40,9 @@ type Info struct {
 	Consts map[*syntax.CallExpr]uint64
 	Config Config
 	Params []string // positional parameters: $1 is Params[0]
+	// Skipped are warnings about attach points that name nothing on this
+	// system, left out under missing_probes = warn.
+	Skipped []source.Diagnostic
 }
 
 // MapNames returns the map names sorted.
@@ -94,15 +97,23 @@ func CheckWith(prog *syntax.Program, reg *probe.Registry, env *probe.Env, opts O
 		return nil, err
 	}
 	c.declare(prog)
+	var missing []source.Diagnostic
+	events := false // whether any attach point gave an event probe
 	for i, p := range prog.Probes {
 		for _, ap := range p.Attach {
 			insts, err := expand(reg, env, ap)
 			var pe *probe.Error
 			switch {
+			case errors.As(err, &pe) && pe.Missing && c.info.Config.MissingProbes != "error":
+				missing = append(missing, source.Diagnostic{Span: ap.Sp, Code: "missing-probe", Message: pe.Msg, Hints: pe.Hints})
+				continue
 			case errors.As(err, &pe):
 				c.diag.Add(ap.Sp, "probe", "%s", pe.Msg).Hints = pe.Hints
 			case err != nil:
 				return nil, err
+			}
+			for _, inst := range insts {
+				events = events || inst.Kind() == probe.Event
 			}
 			if usesIdent(p, "probe") {
 				insts = splitGroups(insts)
@@ -112,6 +123,7 @@ func CheckWith(prog *syntax.Program, reg *probe.Registry, env *probe.Env, opts O
 			}
 		}
 	}
+	c.skipMissing(missing, events)
 	if len(c.diag.Items) > 0 {
 		return c.info, c.diag
 	}
@@ -125,6 +137,26 @@ func CheckWith(prog *syntax.Program, reg *probe.Registry, env *probe.Env, opts O
 	}
 	c.dedupe()
 	return c.info, c.diag.Err()
+}
+
+// skipMissing applies missing_probes to the attach points that name
+// nothing here: they are warnings in Info.Skipped (none under "ignore"),
+// unless no event probe is left, when the script has nothing to trace and
+// each is an error.
+func (c *checker) skipMissing(missing []source.Diagnostic, events bool) {
+	for _, d := range missing {
+		switch {
+		case !events:
+			d.Hints = append(d.Hints, "no probe of the script exists on this system, so there is nothing to trace")
+			c.diag.Items = append(c.diag.Items, d)
+		case c.info.Config.MissingProbes == "warn":
+			// The probe's own hints (close names) are left out: a
+			// skipped alternative is expected, not a typo to fix.
+			d.Warning = true
+			d.Hints = []string{"skipped: missing_probes = warn (set it to error to stop, or ignore to say nothing)"}
+			c.info.Skipped = append(c.info.Skipped, d)
+		}
+	}
 }
 
 // usesIdent reports whether the probe's predicate or body names the

@@ -21,7 +21,15 @@ type Config struct {
 	StackMode   string // how kstack and ustack print without a mode
 	// PrintMapsOnExit prints every map when tracing ends (the default).
 	PrintMapsOnExit bool
+	// MissingProbes is what an attach point naming nothing on this system
+	// does: "error" stops, "warn" (the default) skips it with a warning,
+	// "ignore" skips it silently. A script whose every probe is missing
+	// stops whatever the setting.
+	MissingProbes string
 }
+
+// missingProbeModes are the values of missing_probes.
+var missingProbeModes = []string{"error", "warn", "ignore"}
 
 // DefaultMaxStrlen is str()'s buffer size without max_strlen.
 const DefaultMaxStrlen = 64
@@ -90,6 +98,16 @@ var configSettings = map[string]configSetting{
 			return true
 		},
 	},
+	"missing_probes": {
+		env: "BPFTRACE_MISSING_PROBES", hint: "one of " + strings.Join(missingProbeModes, ", "),
+		set: func(c *Config, _ uint64, word string) bool {
+			if !slices.Contains(missingProbeModes, word) {
+				return false
+			}
+			c.MissingProbes = word
+			return true
+		},
+	},
 	"stack_mode": {
 		env: "BPFTRACE_STACK_MODE", hint: "one of " + strings.Join(stackModes, ", "),
 		set: func(c *Config, _ uint64, word string) bool {
@@ -107,7 +125,7 @@ var configSettings = map[string]configSetting{
 // is an error of the environment.
 func (c *checker) config(block *syntax.Config, getenv func(string) string) error {
 	cfg := &c.info.Config
-	cfg.MaxStrlen, cfg.StackMode, cfg.PrintMapsOnExit = DefaultMaxStrlen, "bpftrace", true
+	cfg.MaxStrlen, cfg.StackMode, cfg.PrintMapsOnExit, cfg.MissingProbes = DefaultMaxStrlen, "bpftrace", true, "warn"
 	if block != nil {
 		seen := map[string]bool{}
 		for _, s := range block.Settings {

@@ -26,11 +26,11 @@ tracepoint:syscalls:sys_enter_openat { @s = str(args.filename); @k[kstack] = cou
 		env  map[string]string
 		want Config
 	}{
-		{nil, Config{MaxStrlen: 16, MapKeysMax: 10, PerfRbPages: 8, StackMode: "raw"}},
-		{map[string]string{"BPFTRACE_PRINT_MAPS_ON_EXIT": "1"}, Config{MaxStrlen: 16, MapKeysMax: 10, PerfRbPages: 8, StackMode: "raw", PrintMapsOnExit: true}},
+		{nil, Config{MaxStrlen: 16, MapKeysMax: 10, PerfRbPages: 8, StackMode: "raw", MissingProbes: "warn"}},
+		{map[string]string{"BPFTRACE_PRINT_MAPS_ON_EXIT": "1"}, Config{MaxStrlen: 16, MapKeysMax: 10, PerfRbPages: 8, StackMode: "raw", PrintMapsOnExit: true, MissingProbes: "warn"}},
 		// The environment overrides the script, as in bpftrace.
 		{map[string]string{"BPFTRACE_MAX_STRLEN": "100", "BPFTRACE_MAP_KEYS_MAX": "7", "BPFTRACE_PERF_RB_PAGES": "16", "BPFTRACE_STACK_MODE": "perf"},
-			Config{MaxStrlen: 100, MapKeysMax: 7, PerfRbPages: 16, StackMode: "perf"}},
+			Config{MaxStrlen: 100, MapKeysMax: 7, PerfRbPages: 16, StackMode: "perf", MissingProbes: "warn"}},
 	}
 	for _, c := range cases {
 		info, err := checkConfigured(t, src, c.env)
@@ -54,7 +54,7 @@ tracepoint:syscalls:sys_enter_openat { @s = str(args.filename); @k[kstack] = cou
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Config != (Config{MaxStrlen: DefaultMaxStrlen, StackMode: "bpftrace", PrintMapsOnExit: true}) {
+	if info.Config != (Config{MaxStrlen: DefaultMaxStrlen, StackMode: "bpftrace", PrintMapsOnExit: true, MissingProbes: "warn"}) {
 		t.Errorf("defaults: %+v", info.Config)
 	}
 }

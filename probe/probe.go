@@ -259,6 +259,11 @@ func ReadCopy(off int) func(scratch int16) asm.Instructions {
 type Error struct {
 	Msg   string
 	Hints []string
+	// Missing marks an attach point that names nothing on this system (no
+	// such function, tracepoint or symbol, a wildcard that matches
+	// nothing), which the missing_probes setting may let a script skip,
+	// as opposed to one that is wrong everywhere.
+	Missing bool
 }
 
 func (e *Error) Error() string { return e.Msg }

@@ -75,6 +75,9 @@ type Diagnostic struct {
 	Code    string // stable identifier, e.g. "syntax", "unknown-field"
 	Message string
 	Hints   []string
+	// Warning marks a problem the script runs despite, such as a probe
+	// skipped because it does not exist here.
+	Warning bool
 }
 
 // Diagnostics is a list of problems; it satisfies error when non-empty.
@@ -141,7 +144,11 @@ func (d *Diagnostics) Render(w io.Writer) {
 // RenderOne writes one diagnostic against file f.
 func RenderOne(w io.Writer, f *File, it Diagnostic) {
 	line, col := f.Position(it.Span.Start)
-	fmt.Fprintf(w, "%s:%d:%d: error: %s\n", f.Name, line, col, it.Message)
+	severity := "error"
+	if it.Warning {
+		severity = "warning"
+	}
+	fmt.Fprintf(w, "%s:%d:%d: %s: %s\n", f.Name, line, col, severity, it.Message)
 	text := f.Line(line)
 	fmt.Fprintf(w, "    %s\n", strings.ReplaceAll(text, "\t", " "))
 	width := int(it.Span.End - it.Span.Start)

@@ -91,6 +91,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
+	for _, d := range res.Info.Skipped {
+		source.RenderOne(stderr, file, d)
+	}
 	if o.dump != "" {
 		if err := dump(o.dump, o.btf, res, stdout); err != nil {
 			return fail(stderr, err)

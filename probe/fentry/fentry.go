@@ -151,22 +151,23 @@ func (p Provider) expandWildcard(kind, spec, module, fn string, env *probe.Env) 
 	}
 	if len(out) == 0 {
 		return nil, &probe.Error{
-			Msg:   fmt.Sprintf("%s:%s matches no kernel function with BTF that a trampoline can attach to", kind, spec),
-			Hints: []string{fmt.Sprintf("list them with: ebtrace -l '%s:*'", kind)},
+			Msg:     fmt.Sprintf("%s:%s matches no kernel function with BTF that a trampoline can attach to", kind, spec),
+			Hints:   []string{fmt.Sprintf("list them with: ebtrace -l '%s:*'", kind)},
+			Missing: true,
 		}
 	}
 	return out, nil
 }
 
 func noModule(kind, spec, module string) error {
-	e := &probe.Error{Msg: fmt.Sprintf("%s:%s: module %s is not loaded or has no BTF", kind, spec, module)}
+	e := &probe.Error{Msg: fmt.Sprintf("%s:%s: module %s is not loaded or has no BTF", kind, spec, module), Missing: true}
 	names, _ := moduleNames()
 	e.Suggest(module, names)
 	return e
 }
 
 func notFound(kind, spec, fn string, srcs []*funcs, env *probe.Env) error {
-	e := &probe.Error{Msg: fmt.Sprintf("%s:%s: no kernel function %s in BTF", kind, spec, fn)}
+	e := &probe.Error{Msg: fmt.Sprintf("%s:%s: no kernel function %s in BTF", kind, spec, fn), Missing: true}
 	if kernelHas(fn, env) {
 		e.Msg = fmt.Sprintf("%s:%s: kernel function %s has no BTF (it may be inlined or not traceable)", kind, spec, fn)
 		e.Hints = append(e.Hints, "kprobe:"+fn+" may still attach to it")

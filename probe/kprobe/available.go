@@ -65,12 +65,61 @@ func SyscallTracepoint(fn string, exit bool, env *probe.Env) string {
 	return ""
 }
 
+// sameEvent lists, for kernel functions that scripts commonly probe, the
+// tracepoints that mark the same event, best first; kernels differ in
+// which they have.
+var sameEvent = map[string][]string{
+	"blk_account_io_start":   {"block:block_io_start", "block:block_rq_insert"},
+	"__blk_account_io_start": {"block:block_io_start", "block:block_rq_insert"},
+	"blk_mq_start_request":   {"block:block_rq_issue"},
+	"blk_account_io_done":    {"block:block_io_done", "block:block_rq_complete"},
+	"__blk_account_io_done":  {"block:block_io_done", "block:block_rq_complete"},
+	"blk_mq_end_request":     {"block:block_rq_complete"},
+	"tcp_v4_connect":         {"sock:inet_sock_set_state"},
+	"tcp_v6_connect":         {"sock:inet_sock_set_state"},
+	"tcp_set_state":          {"sock:inet_sock_set_state"},
+	"inet_csk_accept":        {"sock:inet_sock_set_state"},
+	"tcp_retransmit_skb":     {"tcp:tcp_retransmit_skb"},
+	"tcp_drop":               {"skb:kfree_skb"},
+	"kfree_skb_reason":       {"skb:kfree_skb"},
+	"oom_kill_process":       {"oom:mark_victim"},
+	"try_to_wake_up":         {"sched:sched_wakeup"},
+	"wake_up_new_task":       {"sched:sched_wakeup_new"},
+	"finish_task_switch":     {"sched:sched_switch"},
+	"do_exit":                {"sched:sched_process_exit"},
+	"handle_mm_fault":        {"exceptions:page_fault_user", "exceptions:page_fault_kernel"},
+	"submit_bio":             {"block:block_bio_queue"},
+	"kmem_cache_alloc":       {"kmem:kmem_cache_alloc"},
+	"__kmalloc":              {"kmem:kmalloc"},
+}
+
+// sameEventTracepoint returns the first tracepoint of sameEvent[fn] the
+// running kernel has, or "".
+func sameEventTracepoint(fn string, env *probe.Env) string {
+	if env == nil || env.Events == nil {
+		return ""
+	}
+	events, err := env.Events()
+	if err != nil {
+		return ""
+	}
+	for _, tp := range sameEvent[fn] {
+		if tps, err := events.Match(tp); err == nil && len(tps) == 1 {
+			return "tracepoint:" + tp
+		}
+	}
+	return ""
+}
+
 // Instead suggests, in a clause, what to trace when a probe on kernel
-// function fn cannot run: a syscall tracepoint when one matches, else
-// tracepoints in general.
+// function fn cannot run: a syscall tracepoint when one matches, or a
+// tracepoint that marks the same event, else tracepoints in general.
 func Instead(fn string, exit bool, env *probe.Env) string {
 	if tp := SyscallTracepoint(fn, exit, env); tp != "" {
 		return "trace " + tp + " instead"
+	}
+	if tp := sameEventTracepoint(fn, env); tp != "" {
+		return "trace " + tp + ", which marks the same event, instead"
 	}
 	return "use a tracepoint or raw tracepoint instead (list them with: ebtrace -l 'tracepoint:*')"
 }

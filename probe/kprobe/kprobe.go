@@ -133,9 +133,13 @@ func (p Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) 
 	if t.Wildcard() {
 		matches := tab.match(t.Module, t.Func)
 		if len(matches) == 0 {
+			if err := p.typeUnavailable(spec, "", env); err != nil {
+				return nil, err
+			}
 			return nil, &probe.Error{
-				Msg:   fmt.Sprintf("%s:%s matches no kernel function", kind, spec),
-				Hints: []string{fmt.Sprintf("list them with: ebtrace -l '%s:*'", kind)},
+				Msg:     fmt.Sprintf("%s:%s matches no kernel function", kind, spec),
+				Hints:   []string{fmt.Sprintf("list them with: ebtrace -l '%s:*'", kind)},
+				Missing: true,
 			}
 		}
 		var members []*instance
@@ -158,6 +162,9 @@ func (p Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) 
 	}
 	f, ok := tab.lookup(t.Module, t.Func)
 	if !ok {
+		if err := p.typeUnavailable(spec, t.Func, env); err != nil {
+			return nil, err
+		}
 		return nil, notFound(kind, spec, t, tab)
 	}
 	if f.Blocked {
@@ -170,6 +177,17 @@ func (p Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) 
 		return nil, &probe.Error{Msg: fmt.Sprintf("kprobe:%s: offset %d is past the end of %s, which is %d bytes long", spec, t.Offset, t.Func, f.Size)}
 	}
 	return []probe.Instance{p.instance(t.Module, t.Func, t.OffsetText, t.Offset, env)}, nil
+}
+
+// typeUnavailable is why a probe on fn cannot run when this kernel has no
+// kprobes at all, or nil when it has them. A function that does not exist
+// matters only where kprobes do: the user learns the real reason first.
+func (p Provider) typeUnavailable(spec, fn string, env *probe.Env) error {
+	err := Available()
+	if err == nil {
+		return nil
+	}
+	return probe.Unavailablef("%s:%s: %w; %s", p.names[0], spec, err, Instead(fn, p.ret, env))
 }
 
 func (p Provider) instance(module, fn, offsetText string, offset uint64, env *probe.Env) *instance {
@@ -185,7 +203,7 @@ func (p Provider) instance(module, fn, offsetText string, offset uint64, env *pr
 }
 
 func notFound(kind, spec string, t Target, tab *table) error {
-	e := &probe.Error{Msg: fmt.Sprintf("%s:%s: no kernel function %s", kind, spec, t.Func)}
+	e := &probe.Error{Msg: fmt.Sprintf("%s:%s: no kernel function %s", kind, spec, t.Func), Missing: true}
 	if t.Module != "" {
 		e.Msg += " in module " + t.Module
 		if _, ok := tab.lookup("", t.Func); ok {

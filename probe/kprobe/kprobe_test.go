@@ -2,6 +2,7 @@ package kprobe
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -136,8 +137,17 @@ func TestExpandOffset(t *testing.T) {
 	}
 }
 
+// withSupport makes Available answer err for the rest of the test, as a
+// kernel with kprobes (nil) or without them would.
+func withSupport(t *testing.T, err error) {
+	saved := support
+	support = func() error { return err }
+	t.Cleanup(func() { support = saved })
+}
+
 func TestExpandErrors(t *testing.T) {
 	env := fakeEnv(t)
+	withSupport(t, nil) // the errors of a kernel with kprobes
 	for _, c := range []struct {
 		p         Provider
 		spec      string
@@ -174,6 +184,31 @@ func TestExpandErrors(t *testing.T) {
 		if !strings.Contains(pe.Msg, c.msg) || !strings.Contains(strings.Join(pe.Hints, "\n"), c.hint) {
 			t.Errorf("%s:%s: got %q %q, want %q with hint %q", c.p.names[0], c.spec, pe.Msg, pe.Hints, c.msg, c.hint)
 		}
+	}
+}
+
+// Without kprobes, an attach point naming no function says first that the
+// kernel has no kprobes, with a tracepoint of the same event where the
+// kernel has one.
+func TestMissingFunctionFirst(t *testing.T) {
+	env := fakeEnv(t)
+	env.Events = func() (*kernel.Events, error) { return kerneltest.Fake(), nil }
+	withSupport(t, &probe.Unavailable{Reason: "this kernel has no kprobes (CONFIG_KPROBES is off)"})
+	for spec, want := range map[string]string{
+		"vfs_raed":           "kprobe:vfs_raed: this kernel has no kprobes (CONFIG_KPROBES is off); use a tracepoint or raw tracepoint instead (list them with: ebtrace -l 'tracepoint:*')",
+		"nosuch_*":           "kprobe:nosuch_*: this kernel has no kprobes (CONFIG_KPROBES is off); use a tracepoint or raw tracepoint instead (list them with: ebtrace -l 'tracepoint:*')",
+		"ksys_getppid":       "kprobe:ksys_getppid: this kernel has no kprobes (CONFIG_KPROBES is off); trace tracepoint:syscalls:sys_enter_getppid instead",
+		"finish_task_switch": "kprobe:finish_task_switch: this kernel has no kprobes (CONFIG_KPROBES is off); trace tracepoint:sched:sched_switch, which marks the same event, instead",
+	} {
+		_, err := Kprobe.Expand(spec, env)
+		var u *probe.Unavailable
+		if !errors.As(err, &u) || err.Error() != want {
+			t.Errorf("%s: got %v\nwant the *probe.Unavailable %s", spec, err, want)
+		}
+	}
+	// Mistakes in the spec itself are still reported as such.
+	if _, err := Kprobe.Expand("vfs read", env); !strings.Contains(fmt.Sprint(err), "is not a kernel function name") {
+		t.Errorf("vfs read: %v", err)
 	}
 }
 

@@ -91,8 +91,9 @@ func (p Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) 
 	}
 	if len(out) == 0 {
 		return nil, &probe.Error{
-			Msg:   fmt.Sprintf("rawtracepoint:%s matches no raw tracepoint", spec),
-			Hints: []string{"list raw tracepoints with: ebtrace -l 'rawtracepoint:*'"},
+			Msg:     fmt.Sprintf("rawtracepoint:%s matches no raw tracepoint", spec),
+			Hints:   []string{"list raw tracepoints with: ebtrace -l 'rawtracepoint:*'"},
+			Missing: true,
 		}
 	}
 	return out, nil
@@ -155,7 +156,7 @@ func noBTFReason(kbtf *btf.Spec) string {
 }
 
 func notFound(kbtf *btf.Spec, env *probe.Env, name string) error {
-	e := &probe.Error{Msg: fmt.Sprintf("rawtracepoint:%s does not exist on this kernel", name)}
+	e := &probe.Error{Msg: fmt.Sprintf("rawtracepoint:%s does not exist on this kernel", name), Missing: true}
 	if names, err := allNames(kbtf, env); err == nil {
 		if close := source.Closest(name, names, 4); len(close) > 0 {
 			e.Hints = append(e.Hints, "did you mean rawtracepoint:"+strings.Join(close, ", rawtracepoint:")+"?")

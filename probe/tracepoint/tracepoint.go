@@ -60,7 +60,7 @@ func (Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) {
 }
 
 func notFound(events *kernel.Events, spec string) error {
-	e := &probe.Error{Msg: fmt.Sprintf("tracepoint:%s does not exist on this kernel", spec)}
+	e := &probe.Error{Msg: fmt.Sprintf("tracepoint:%s does not exist on this kernel", spec), Missing: true}
 	all, err := events.Tracepoints()
 	if err != nil {
 		return e

@@ -55,7 +55,7 @@ func Open(name string, pid int) (*Binary, error) {
 	}
 	f, err := openELF(path)
 	if errors.Is(err, os.ErrNotExist) {
-		e := &probe.Error{Msg: fmt.Sprintf("binary %s does not exist", path)}
+		e := &probe.Error{Msg: fmt.Sprintf("binary %s does not exist", path), Missing: true}
 		dir, base := filepath.Split(path)
 		if entries, err := os.ReadDir(dir); err == nil {
 			var names []string

@@ -136,8 +136,9 @@ func (p Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) 
 		}
 		if len(matched) == 0 {
 			return nil, &probe.Error{
-				Msg:   fmt.Sprintf("no function of %s matches %q", bin.Path, target),
-				Hints: []string{listHint(bin.Path, "")},
+				Msg:     fmt.Sprintf("no function of %s matches %q", bin.Path, target),
+				Hints:   []string{listHint(bin.Path, "")},
+				Missing: true,
 			}
 		}
 	default:
@@ -242,8 +243,9 @@ func matchCPP(bin *Binary, fns []Symbol, lang, pattern, provider string) ([]Symb
 			return nil, err
 		}
 		return nil, &probe.Error{
-			Msg:   fmt.Sprintf("no function of %s matches %q", bin.Path, lang+pattern),
-			Hints: []string{listHint(bin.Path, lang)},
+			Msg:     fmt.Sprintf("no function of %s matches %q", bin.Path, lang+pattern),
+			Hints:   []string{listHint(bin.Path, lang)},
+			Missing: true,
 		}
 	}
 	msg := fmt.Sprintf("C++ function %q does not exist in %s", pattern, bin.Path)
@@ -269,7 +271,7 @@ func cppNames(fns []Symbol) []string {
 // msg, then the close names among known and how to list them all (with
 // the language prefix lang, if any).
 func notFound(bin *Binary, msg, name string, known []string, provider, lang string) *probe.Error {
-	e := &probe.Error{Msg: msg}
+	e := &probe.Error{Msg: msg, Missing: true}
 	if len(known) == 0 {
 		e.Hints = append(e.Hints, fmt.Sprintf("%s has no symbol table (is it stripped?); probe an address instead: %s:%s:0xADDRESS", bin.Path, provider, bin.Path))
 		return e

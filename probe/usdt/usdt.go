@@ -127,11 +127,12 @@ func open(path string, pid int) (*uprobe.Binary, []Note, error) {
 func notFound(path string, notes []Note, provider, name string) error {
 	if len(notes) == 0 {
 		return &probe.Error{
-			Msg:   fmt.Sprintf("%s has no USDT probes", path),
-			Hints: []string{"USDT probes are compiled in with sys/sdt.h's DTRACE_PROBE or STAP_PROBE macros; `readelf -n` shows them"},
+			Msg:     fmt.Sprintf("%s has no USDT probes", path),
+			Hints:   []string{"USDT probes are compiled in with sys/sdt.h's DTRACE_PROBE or STAP_PROBE macros; `readelf -n` shows them"},
+			Missing: true,
 		}
 	}
-	e := &probe.Error{Msg: fmt.Sprintf("%s has no USDT probe %s:%s", path, provider, name)}
+	e := &probe.Error{Msg: fmt.Sprintf("%s has no USDT probe %s:%s", path, provider, name), Missing: true}
 	want := provider + ":" + name
 	seen := map[string]bool{}
 	var names []string

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"ebtrace/internal/testutil"
+	"ebtrace/probe/kprobe"
+)
+
+// TestMissingProbeSkipped runs a probe list with one tracepoint that does
+// not exist: by default ebtrace says so once, as a warning under the
+// attach point, and traces the rest; missing_probes = error stops.
+func TestMissingProbeSkipped(t *testing.T) {
+	testutil.RequireTracefs(t)
+	wl := testutil.Workload(t)
+	script := "tracepoint:syscalls:sys_enter_nosuch, tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @ = count(); }"
+	r := ebtrace(t, "-e", script, "-c", wl+" getppid 3")
+	r.want(t, 0, "\n\n@: 3\n")
+	if want := `stdin:1:1: warning: tracepoint:syscalls:sys_enter_nosuch does not exist on this kernel
+    ` + script + `
+    ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+hint: skipped: missing_probes = warn (set it to error to stop, or ignore to say nothing)
+Attached 1 probe
+`; r.stderr != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, want)
+	}
+	r = ebtraceEnv(t, []string{"BPFTRACE_MISSING_PROBES=error"}, "-e", script, "-c", wl+" getppid 3")
+	r.want(t, 1, "")
+	if !strings.HasPrefix(r.stderr, "stdin:1:1: error: tracepoint:syscalls:sys_enter_nosuch does not exist on this kernel\n") {
+		t.Errorf("missing_probes = error: stderr:\n%s", r.stderr)
+	}
+}
+
+// TestKprobeMissingFunction: a kprobe on a function that does not exist
+// says first that the kernel has no kprobes, where it has none, and that
+// the function does not exist only where kprobes could attach.
+func TestKprobeMissingFunction(t *testing.T) {
+	r := ebtrace(t, "-e", "kprobe:vfs_raed { @ = count(); }")
+	r.want(t, 1, "")
+	want := "stdin:1:1: error: kprobe:vfs_raed: no kernel function vfs_raed\n"
+	if err := kprobe.Available(); err != nil {
+		want = "ebtrace: kprobe:vfs_raed: " + err.Error() + "; use a tracepoint or raw tracepoint instead (list them with: ebtrace -l 'tracepoint:*')\n"
+	} else if !strings.Contains(r.stderr, "hint: did you mean vfs_read") {
+		t.Errorf("no close name in:\n%s", r.stderr)
+	}
+	if !strings.HasPrefix(r.stderr, want) {
+		t.Errorf("stderr:\n%s\nwant it to start with:\n%s", r.stderr, want)
+	}
+	if err := kprobe.Available(); err != nil {
+		r = ebtrace(t, "-e", "kprobe:blk_account_io_start, kprobe:__blk_account_io_start { @ = count(); }")
+		if !strings.Contains(r.stderr, "this kernel has no kprobes") || r.code != 1 {
+			t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+		}
+	}
+}
