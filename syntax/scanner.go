@@ -2,6 +2,7 @@ package syntax
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -220,40 +221,41 @@ func (s *scanner) identChars() {
 	}
 }
 
-// number scans an integer literal: decimal or 0x hex, with '_' separators.
+// number scans an integer literal (see intLiteral for its forms). After a
+// single '.' the digits are a tuple index instead: $t.0.1 is ($t.0).1.
 func (s *scanner) number() token {
 	start := s.pos
 	s.identChars()
-	// After a '.' the digits are a tuple index: $t.0.1 is ($t.0).1.
-	afterDot := start > 0 && s.src[start-1] == '.'
-	if s.at(0) == '.' && isDigit(s.at(1)) && !afterDot {
-		s.pos++
-		s.identChars()
-		s.errorf(start, s.pos, "", "floating-point literal %s is not supported", shorten(s.src[start:s.pos]))
-		return token{kind: tIllegal}
-	}
 	text := s.src[start:s.pos]
-	digits, base := text, 10
-	if len(text) > 1 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X') {
-		digits, base = text[2:], 16
+	if start > 0 && s.src[start-1] == '.' && (start < 2 || s.src[start-2] != '.') {
+		if strings.Trim(text, "0123456789") != "" {
+			s.errorf(start, s.pos, "tuple elements are numbered .0, .1, ...", "malformed tuple index %s", shorten(text))
+			return token{kind: tIllegal}
+		}
+		v, err := strconv.ParseUint(text, 10, 64)
+		if err != nil {
+			v = math.MaxUint64 // the parser reports it as too large
+		}
+		return token{kind: tInt, num: v}
 	}
-	ok := digits != "" && digits[len(digits)-1] != '_'
-	for i := 0; i < len(digits) && ok; i++ {
-		c := digits[i]
-		ok = c == '_' || base == 10 && isDigit(c) || base == 16 && isHex(c)
+	// A fraction or a signed exponent continues a decimal literal, so that
+	// 2.5e3 and 1e-3 are one token, judged as a whole.
+	if len(text) < 2 || text[1] != 'x' && text[1] != 'X' {
+		for {
+			sofar := s.src[start:s.pos]
+			fraction := digitRun(sofar, 0, isDigit) == len(sofar) && s.at(0) == '.' && isDigit(s.at(1))
+			last := sofar[len(sofar)-1]
+			signedExp := (last == 'e' || last == 'E') && (s.at(0) == '+' || s.at(0) == '-') && isDigit(s.at(1))
+			if !fraction && !signedExp {
+				break
+			}
+			s.pos++
+			s.identChars()
+		}
 	}
-	if !ok {
-		s.errorf(start, s.pos, "integers are decimal (1_000) or hex (0x1f)", "malformed integer literal %s", shorten(text))
-		return token{kind: tIllegal}
-	}
-	clean := strings.ReplaceAll(digits, "_", "")
-	if base == 10 && len(clean) > 1 && clean[0] == '0' {
-		s.errorf(start, s.pos, "octal literals are not supported; write decimal or 0x hex", "integer literal %s has a leading zero", shorten(text))
-		return token{kind: tIllegal}
-	}
-	v, err := strconv.ParseUint(clean, base, 64)
+	v, err := intLiteral(s.src[start:s.pos])
 	if err != nil {
-		s.errorf(start, s.pos, "the largest integer is 18446744073709551615 (0xffffffffffffffff)", "integer literal %s overflows 64 bits", shorten(text))
+		s.errorf(start+err.from, start+err.to, err.hint, "%s", err.msg)
 		return token{kind: tIllegal}
 	}
 	return token{kind: tInt, num: v}

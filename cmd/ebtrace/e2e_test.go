@@ -262,6 +262,28 @@ func TestBeginExit(t *testing.T) {
 	r.want(t, 0, "hi\n\n\n")
 }
 
+// TestIntegerLiterals runs every form of integer literal through a BEGIN
+// probe: scientific, separated, octal, suffixed, and durations in
+// nanoseconds; a malformed one is a diagnostic at the literal.
+func TestIntegerLiterals(t *testing.T) {
+	r := ebtrace(t, "-q", "-e", `BEGIN {
+		printf("%d %d %d %d\n", 1e6, 5e9, 2.5e3, 1_000);
+		printf("%x %d %d %d\n", 0xffff_ffff, 0755, 1ull, 42L);
+		printf("%d %d %d %d %d\n", 1ns, 100us, 10ms, 5s, 1m);
+		$day = 1d; printf("%d\n", $day / 1h);
+		exit();
+	}`)
+	r.want(t, 0, "1000000 5000000000 2500 1000\nffffffff 493 1 42\n1 100000 10000000 5000000000 60000000000\n24\n\n\n")
+	r = ebtrace(t, "-e", "BEGIN { @x = 1__000; }")
+	r.want(t, 1, "")
+	if want := "stdin:1:15: error: misplaced '_' in integer literal 1__000\n" +
+		"    BEGIN { @x = 1__000; }\n" +
+		"                  ^~\n" +
+		"hint: '_' goes between two digits: 1_000_000, 0xffff_ffff\n"; r.stderr != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, want)
+	}
+}
+
 // A million printf events from a tight getppid loop all arrive.
 func TestPrintfNoneLost(t *testing.T) {
 	wl := testutil.Workload(t)
