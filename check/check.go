@@ -36,8 +36,9 @@ type Info struct {
 	Instances []*Instance
 	Maps      map[string]*Map // by name without @; "" is the anonymous map
 	Printfs   map[*syntax.CallExpr]*printf.Format
-	// Consts holds the values of calls resolved while checking: kaddr().
-	Consts map[*syntax.CallExpr]uint64
+	// Consts holds the values of expressions resolved while checking:
+	// kaddr() and pton() calls, kernel enum constants.
+	Consts map[syntax.Expr]uint64
 	Config Config
 	Params []string // positional parameters: $1 is Params[0]
 	// Skipped are warnings about attach points that name nothing on this
@@ -88,7 +89,7 @@ func Check(prog *syntax.Program, reg *probe.Registry, env *probe.Env) (*Info, er
 // CheckWith is Check with the script's parameters and environment.
 func CheckWith(prog *syntax.Program, reg *probe.Registry, env *probe.Env, opts Options) (*Info, error) {
 	c := &checker{
-		info:  &Info{Program: prog, Maps: map[string]*Map{}, Printfs: map[*syntax.CallExpr]*printf.Format{}, Consts: map[*syntax.CallExpr]uint64{}, Params: opts.Params},
+		info:  &Info{Program: prog, Maps: map[string]*Map{}, Printfs: map[*syntax.CallExpr]*printf.Format{}, Consts: map[syntax.Expr]uint64{}, Params: opts.Params},
 		env:   env,
 		diag:  &source.Diagnostics{File: prog.File},
 		types: ctypes.New(env.Types),
@@ -569,6 +570,10 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 		if e.Name == "args" {
 			c.errorf(e.Sp, "args", "args is a structure; use args.FIELD").Hint("list the fields with: ebtrace -lv '%s'", c.cur.Instance.Name())
 			return types.None
+		}
+		if v, ok := c.env.EnumValue(e.Name); ok {
+			c.info.Consts[e] = uint64(v)
+			return types.Int64
 		}
 		c.unknownIdent(e)
 		return types.None

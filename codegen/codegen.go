@@ -735,6 +735,10 @@ func (g *gen) intExpr(e syntax.Expr) {
 			g.loadArg(a)
 			return
 		}
+		if v, ok := g.info.Consts[e]; ok { // a kernel enum constant
+			g.emit(asm.LoadImm(asm.R0, int64(v), asm.DWord))
+			return
+		}
 		g.builtin(e.Name)
 	case *syntax.VarExpr:
 		g.emit(asm.LoadMem(asm.R0, asm.R10, g.varSlot(e.Name), asm.DWord))

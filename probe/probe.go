@@ -49,6 +49,31 @@ func (e *Env) Types() (*btf.Spec, error) {
 	return kernel.BTF.Kernel()
 }
 
+// EnumValue looks name up among the values of the kernel's enums
+// (TCP_ESTABLISHED), or of KernelTypes' in tests.
+func (e *Env) EnumValue(name string) (int64, bool) {
+	if e.KernelTypes == nil {
+		return kernel.EnumValue(name)
+	}
+	spec, err := e.KernelTypes()
+	if err != nil {
+		return 0, false
+	}
+	for typ, err := range spec.All() {
+		if err != nil {
+			break
+		}
+		if en, ok := typ.(*btf.Enum); ok {
+			for _, v := range en.Values {
+				if v.Name == name {
+					return int64(v.Value), true
+				}
+			}
+		}
+	}
+	return 0, false
+}
+
 // KernelAddr returns the address of the kernel symbol name, or *Error
 // with close names when there is none.
 func (e *Env) KernelAddr(name string) (uint64, error) {
