@@ -38,8 +38,8 @@ func (c *checker) declare(prog *syntax.Program) {
 	for _, inc := range prog.Includes {
 		c.include(inc, prog.File)
 	}
-	c.types.Declare(prog.Structs, func(n syntax.Node, format string, args ...any) {
-		c.errorf(n.Span(), "type", format, args...).Hint("members may be integers (int, uint32, char, ...), pointers, arrays and structs defined in the script or known to the kernel's BTF")
+	c.types.Declare(prog.Structs, func(n syntax.Node, hint, format string, args ...any) {
+		c.errorf(n.Span(), "type", format, args...).Hint("%s", hint)
 	})
 }
 
@@ -59,11 +59,11 @@ func (c *checker) include(inc *syntax.Include, script *source.File) {
 			continue
 		}
 		decls := syntax.ParseHeader(source.NewFile(inc.Path, string(text)))
-		var bad []string
-		c.types.Declare(decls, func(n syntax.Node, _ string, _ ...any) {
+		var bad []*syntax.StructDecl
+		c.types.Declare(decls, func(n syntax.Node, _, _ string, _ ...any) {
 			for _, d := range decls {
 				if d.Sp.Start <= n.Span().Start && n.Span().End <= d.Sp.End {
-					bad = append(bad, d.Name)
+					bad = append(bad, d)
 				}
 			}
 		})

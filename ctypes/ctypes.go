@@ -121,11 +121,11 @@ func (t *Table) Relocatable(name string) bool {
 	return err == nil && t.kernels[typ]
 }
 
-// Forget removes declarations, by struct or union name.
-func (t *Table) Forget(names []string) {
-	for _, n := range names {
-		delete(t.local, "struct "+n)
-		delete(t.local, "union "+n)
+// Forget removes definitions, and the structs and unions defined inside
+// them.
+func (t *Table) Forget(decls []*syntax.StructDecl) {
+	for _, d := range definitions(decls) {
+		delete(t.local, recordName(d))
 	}
 }
 
@@ -290,43 +290,100 @@ func (t *Table) ScriptType(typ btf.Type, as types.AddrSpace) (types.Type, bool) 
 	return types.None, false
 }
 
-// Declare adds the script's (or a header's) struct and union definitions.
-// Definitions are laid out as a C compiler lays them out on 64-bit Linux.
-// A member of an unknown type is an error at its span.
-func (t *Table) Declare(decls []*syntax.StructDecl, report func(sp syntax.Node, format string, args ...any)) {
-	// Declare every name first so members may point to any of them.
-	for _, d := range decls {
-		name := "struct " + d.Name
+// Report receives an error in a definition: the node at fault, a hint for
+// the user, and the message.
+type Report func(n syntax.Node, hint, format string, args ...any)
+
+// memberHint is the hint for a member whose type cannot be laid out.
+const memberHint = "members may be integers (int, uint32, char, ...), pointers, arrays and structs defined in the script or known to the kernel's BTF"
+
+// Declare adds the script's (or a header's) struct and union definitions,
+// and those defined inside them: as in C, a struct or union defined inside
+// another is a type of its own, usable by name anywhere after. Definitions
+// are laid out as a C compiler lays them out on 64-bit Linux. A member of
+// an unknown type is an error at its span.
+func (t *Table) Declare(decls []*syntax.StructDecl, report Report) {
+	// Declare every name first so members may point to any of them. A
+	// name is defined once: laying out a second definition into the same
+	// type could make it contain itself.
+	var defs []*syntax.StructDecl
+	defined := map[string]*syntax.StructDecl{}
+	for _, d := range definitions(decls) {
+		name := recordName(d)
+		if first := defined[name]; first != nil {
+			// Point at the one written later, the inner one when
+			// one holds the other.
+			at := d
+			if first.Sp.Start > d.Sp.Start {
+				at = first
+			}
+			report(at, "a struct or union tag names one type, defined once: rename one of them", "%s is defined twice", name)
+			continue
+		}
+		defined[name] = d
+		defs = append(defs, d)
 		if d.Union {
-			name = "union " + d.Name
 			t.local[name] = &btf.Union{Name: d.Name}
 		} else {
 			t.local[name] = &btf.Struct{Name: d.Name}
 		}
 	}
-	for _, d := range decls {
+	for _, d := range defs {
 		t.layout(d, report)
 	}
 }
 
+// definitions lists the named definitions among decls and inside them,
+// each inner one before the one holding it: the order in which C completes
+// them, so that a member's type is laid out before its container.
+func definitions(decls []*syntax.StructDecl) []*syntax.StructDecl {
+	var out []*syntax.StructDecl
+	var walk func(d *syntax.StructDecl)
+	walk = func(d *syntax.StructDecl) {
+		for _, m := range d.Members {
+			if m.Type.Inline != nil {
+				walk(m.Type.Inline)
+			}
+		}
+		if d.Name != "" {
+			out = append(out, d)
+		}
+	}
+	for _, d := range decls {
+		walk(d)
+	}
+	return out
+}
+
+// recordName is the name a script uses for a named definition.
+func recordName(d *syntax.StructDecl) string {
+	if d.Union {
+		return "union " + d.Name
+	}
+	return "struct " + d.Name
+}
+
 // layout fills in a declared struct's members, offsets and size.
-func (t *Table) layout(d *syntax.StructDecl, report func(sp syntax.Node, format string, args ...any)) {
+func (t *Table) layout(d *syntax.StructDecl, report Report) {
 	t.fill(t.record(d), d, report)
 }
 
 // fill computes r's members, offsets and size from d.
-func (t *Table) fill(r btf.Type, d *syntax.StructDecl, report func(sp syntax.Node, format string, args ...any)) {
+func (t *Table) fill(r btf.Type, d *syntax.StructDecl, report Report) {
 	var members []btf.Member
 	bit, align, size := 0, 1, 0
 	for _, m := range d.Members {
+		if m.Name == "" && m.Type.Inline != nil && m.Type.Inline.Name != "" {
+			continue // `struct tag { ... };` defines a type, not a member
+		}
 		typ, err := t.memberType(m, report)
 		if err != nil {
-			report(m, "member %s: %v", m.Name, err)
+			report(m, memberHint, "member %s: %v", m.Name, err)
 			continue
 		}
 		n, err := btf.Sizeof(typ)
 		if err != nil || n == 0 {
-			report(m, "member %s has a type of unknown size: %s", m.Name, m.Type)
+			report(m, memberHint, "member %s has a type of unknown size: %s", m.Name, m.Type)
 			continue
 		}
 		a := alignOf(typ)
@@ -371,28 +428,25 @@ func (t *Table) record(d *syntax.StructDecl) btf.Type {
 		}
 		return &btf.Struct{}
 	}
-	if d.Union {
-		return t.local["union "+d.Name]
-	}
-	return t.local["struct "+d.Name]
+	return t.local[recordName(d)]
 }
 
-// inline lays out a struct or union defined inside another.
-func (t *Table) inline(d *syntax.StructDecl, report func(sp syntax.Node, format string, args ...any)) btf.Type {
-	anon := *d
-	anon.Name = ""
-	r := t.record(&anon)
-	t.fill(r, &anon, report)
+// anonymous lays out a struct or union defined without a name inside
+// another.
+func (t *Table) anonymous(d *syntax.StructDecl, report Report) btf.Type {
+	r := t.record(d)
+	t.fill(r, d, report)
 	return r
 }
 
 // memberType builds a member's C type from its declaration.
-func (t *Table) memberType(m *syntax.MemberDecl, report func(sp syntax.Node, format string, args ...any)) (btf.Type, error) {
+func (t *Table) memberType(m *syntax.MemberDecl, report Report) (btf.Type, error) {
 	var typ btf.Type
 	var err error
-	if in := m.Type.Inline; in != nil {
-		typ, err = t.inline(in, report), nil
+	if in := m.Type.Inline; in != nil && in.Name == "" {
+		typ = t.anonymous(in, report)
 	} else {
+		// A named definition in place was declared with the others.
 		typ, err = t.Lookup(m.Type.Name)
 	}
 	if err != nil {

@@ -19,14 +19,31 @@ import (
 
 // layouts are definitions whose every member offset and size gcc reports
 // and Declare must reproduce: padding, bitfields packed and straddling,
-// arrays, nested and anonymous members, unions.
+// arrays, nested and anonymous members, unions, and structs and unions
+// defined inside others (named or not, with a member or only a tag, three
+// deep), then used by name as C allows.
 const layouts = `
 struct a { char c; int i; short s; long l; char tail; };
 struct b { unsigned int x:3, y:7, z:30; char after; unsigned long long w:40, v:30; };
 struct c { char name[13]; struct a nested; int *p; union { int i; char bytes[6]; } u; short end[3]; };
 struct d { struct { int x; char y; } pair; char z; struct b bits[2]; };
 union e { char c; long long l; struct a s; };
+struct f {
+	char c;
+	struct g { short s; char t[3]; union h { int i; char b[5]; struct { char k; long m; } deep; } u; } inner;
+	struct { char x; short y; } anon[3];
+	union { char uc; long long ul; };
+	struct tagonly { char q[7]; };
+	struct g *gp, garr[2];
+	unsigned int bits:5;
+	struct node { struct node *next; char v; } list;
+	char end;
+};
+struct i { struct tagonly t; union h hh; struct g g; char z; struct node n; };
 `
+
+// records are the types whose sizes the test compares.
+var records = []string{"struct a", "struct b", "struct c", "struct d", "union e", "struct f", "struct g", "union h", "struct tagonly", "struct i", "struct node"}
 
 // members are what the test asks of both: struct, member path.
 var members = [][2]string{
@@ -34,6 +51,10 @@ var members = [][2]string{
 	{"b", "after"},
 	{"c", "name"}, {"c", "nested"}, {"c", "p"}, {"c", "u"}, {"c", "end"},
 	{"d", "pair"}, {"d", "z"}, {"d", "bits"},
+	{"f", "inner"}, {"f", "inner.t"}, {"f", "inner.u"}, {"f", "inner.u.deep.m"}, {"f", "anon"}, {"f", "uc"}, {"f", "ul"},
+	{"f", "gp"}, {"f", "garr"}, {"f", "list"}, {"f", "list.v"}, {"f", "end"},
+	{"g", "u"}, {"g", "u.deep"},
+	{"i", "t"}, {"i", "hh"}, {"i", "g"}, {"i", "z"}, {"i", "n"},
 }
 
 func TestLayoutMatchesGCC(t *testing.T) {
@@ -43,7 +64,7 @@ func TestLayoutMatchesGCC(t *testing.T) {
 	}
 	var prog strings.Builder
 	prog.WriteString("#include <stdio.h>\n#include <stddef.h>\n" + layouts + "int main(void) {\n")
-	for _, name := range []string{"struct a", "struct b", "struct c", "struct d", "union e"} {
+	for _, name := range records {
 		fmt.Fprintf(&prog, "\tprintf(\"sizeof %s %%zu\\n\", sizeof(%[1]s));\n", name)
 	}
 	for _, m := range members {
@@ -65,7 +86,7 @@ func TestLayoutMatchesGCC(t *testing.T) {
 
 	tab := declared(t, layouts)
 	var got strings.Builder
-	for _, name := range []string{"struct a", "struct b", "struct c", "struct d", "union e"} {
+	for _, name := range records {
 		typ, err := tab.Lookup(name)
 		if err != nil {
 			t.Fatal(err)
@@ -75,7 +96,7 @@ func TestLayoutMatchesGCC(t *testing.T) {
 	}
 	for _, m := range members {
 		typ, _ := tab.Lookup("struct " + m[0])
-		f, err := core.FindField(typ, []string{m[1]})
+		f, err := core.FindField(typ, strings.Split(m[1], "."))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +111,7 @@ func declared(t *testing.T, text string) *Table {
 	t.Helper()
 	tab := New(func() (*btf.Spec, error) { return kerneltest.FakeTypes(0), nil })
 	decls := syntax.ParseHeader(source.NewFile("t.h", text))
-	tab.Declare(decls, func(n syntax.Node, format string, args ...any) {
+	tab.Declare(decls, func(n syntax.Node, _, format string, args ...any) {
 		t.Errorf("%v: "+format, append([]any{n.Span()}, args...)...)
 	})
 	return tab

@@ -48,7 +48,8 @@ type OffsetofExpr struct {
 }
 
 // StructDecl is `struct NAME { members };` or a union, at the top of a
-// script or in an included header.
+// script or in an included header, or defined in place as a member's type
+// (TypeName.Inline), where NAME is optional.
 type StructDecl struct {
 	Union   bool
 	Name    string
@@ -57,7 +58,11 @@ type StructDecl struct {
 }
 
 // MemberDecl is one member of a StructDecl: `TYPE NAME[N]...` or a bitfield
-// `TYPE NAME : BITS`.
+// `TYPE NAME : BITS`. Its type may be a struct or union defined in place
+// (Type.Inline). Without a Name such a definition is an anonymous member
+// whose own members belong to the container, `union { int i; long l; };`,
+// unless the definition has a name: `struct tag { ... };` inside a struct
+// only defines struct tag, as in C, and adds no member.
 type MemberDecl struct {
 	Type  *TypeName
 	Name  string
@@ -105,8 +110,10 @@ func typeStart(t token) bool {
 	return t.kind == tIdent && (recordKeyword(t.text) || cWords[t.text] || scriptTypes[t.text] || t.text == "const")
 }
 
-// typeName parses a type name at the current token.
-func (p *parser) typeName() *TypeName {
+// typeName parses a type name at the current token. Where mayDefine is
+// set, as for a member's type, it may define a struct or union in place,
+// named or anonymous: `struct { int a; }`, `union tag { int a; long b; }`.
+func (p *parser) typeName(mayDefine bool) *TypeName {
 	t := &TypeName{Sp: p.tok.sp}
 	for p.tok.kind == tIdent && (p.tok.text == "const" || p.tok.text == "volatile") {
 		p.next()
@@ -120,17 +127,25 @@ func (p *parser) typeName() *TypeName {
 	case recordKeyword(p.tok.text):
 		kw := p.tok.text
 		p.next()
-		if p.is("{") && kw != "enum" {
-			t.Name = kw
-			t.Inline = p.recordBody(&StructDecl{Union: kw == "union", Sp: t.Sp})
+		t.Name = kw
+		if p.tok.kind == tIdent {
+			t.Name = kw + " " + p.tok.text
 			p.next()
+		}
+		if !p.is("{") || kw == "enum" {
+			if t.Name == kw {
+				p.errorf(p.tok.sp, "expected a name after '%s', found %s", kw, describe(p.tok))
+				p.bail()
+			}
 			break
 		}
-		if p.tok.kind != tIdent {
-			p.errorf(p.tok.sp, "expected a name after '%s', found %s", kw, describe(p.tok))
-			p.bail()
+		if !mayDefine {
+			// Parse the definition anyway, to go on after it.
+			p.errorf(p.tok.sp, "a %s can be defined only at the top of the script or as a member's type", kw).
+				Hint("define it before the probes, %s name { ... }; and use it by name here", kw)
 		}
-		t.Name = kw + " " + p.tok.text
+		_, tag, _ := strings.Cut(t.Name, " ")
+		t.Inline = p.recordBody(&StructDecl{Union: kw == "union", Name: tag, Sp: t.Sp})
 		p.next()
 	case cWords[p.tok.text]:
 		var words []string
@@ -186,7 +201,7 @@ func (p *parser) castAhead() bool {
 
 // cast parses `TYPE) X` after the '(' of a cast at start.
 func (p *parser) cast(start source.Pos) Expr {
-	t := p.typeName()
+	t := p.typeName(false)
 	p.expect(")", " to close the cast")
 	p.enter()
 	defer p.leave()
@@ -199,7 +214,7 @@ func (p *parser) sizeof(start source.Pos) Expr {
 	p.expect("(", " after sizeof")
 	e := &SizeofExpr{}
 	if p.castAhead() || p.tok.kind == tIdent && recordKeyword(p.tok.text) {
-		e.Type = p.typeName()
+		e.Type = p.typeName(false)
 	} else {
 		e.X = p.expr()
 	}
@@ -211,7 +226,7 @@ func (p *parser) sizeof(start source.Pos) Expr {
 // offsetof parses `(TYPE, FIELD.FIELD)` at its '('.
 func (p *parser) offsetof(start source.Pos) Expr {
 	p.expect("(", " after offsetof")
-	e := &OffsetofExpr{Type: p.typeName()}
+	e := &OffsetofExpr{Type: p.typeName(false)}
 	p.expect(",", " after the type in offsetof")
 	for {
 		if p.tok.kind != tIdent {
@@ -270,7 +285,7 @@ func (p *parser) recordBody(d *StructDecl) *StructDecl {
 // members parses one member declaration, `TYPE a, *b[2], c:3;`, and its
 // ';'.
 func (p *parser) members() []*MemberDecl {
-	base := p.typeName()
+	base := p.typeName(true)
 	stars := base.Ptr
 	var out []*MemberDecl
 	for {
@@ -278,9 +293,13 @@ func (p *parser) members() []*MemberDecl {
 		if len(out) == 0 {
 			m.Sp = base.Sp
 		}
-		m.Type.Inline = base.Inline
-		if base.Inline != nil && p.is(";") {
-			out = append(out, m) // an anonymous struct or union member
+		// A named definition is held by the first declarator only; the
+		// others name its type, as any later use does.
+		if len(out) == 0 || base.Inline != nil && base.Inline.Name == "" {
+			m.Type.Inline = base.Inline
+		}
+		if base.Inline != nil && p.is(";") && len(out) == 0 {
+			out = append(out, m) // an anonymous member, or a definition only
 			break
 		}
 		if p.tok.kind != tIdent {
@@ -388,8 +407,8 @@ func (p *parser) include() *Include {
 // ParseHeader extracts the struct and union definitions of a C header,
 // skipping everything else: preprocessor lines, prototypes, typedefs and
 // definitions too complex for a script's own struct syntax (function
-// pointers, nested anonymous members), which a script that needs them can
-// take from kernel BTF instead.
+// pointers, for one), which a script that needs them can take from kernel
+// BTF instead.
 func ParseHeader(f *source.File) []*StructDecl {
 	p := &parser{file: f, diags: &source.Diagnostics{File: f}, quiet: true}
 	p.s = scanner{src: f.Text}

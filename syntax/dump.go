@@ -213,6 +213,9 @@ func dumpMembers(b *strings.Builder, members []*MemberDecl) {
 			if m.Name != "" {
 				b.WriteString(" " + m.Name)
 			}
+			for _, d := range m.Array {
+				fmt.Fprintf(b, "[%d]", d)
+			}
 			dumpMembers(b, in.Members)
 			b.WriteByte(')')
 			continue

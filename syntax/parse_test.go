@@ -376,6 +376,8 @@ static inline int body(int x) { if (x) { return 1; } return 0; }
 struct callbacks { void (*fn)(int); int after; };
 enum color { RED, GREEN };
 union pair { int i; long l; };
+struct nest { struct in { int a; } i; void (*cb)(void); };
+struct nest2 { union { struct in2 { int b; } x; }; };
 #endif
 `
 	var got []string
@@ -387,6 +389,7 @@ union pair { int i; long l; };
 	want := []string{
 		`(struct ok ("int" a) ("char" b[4]) ("struct fwd*" f))`,
 		`(union pair ("int" i) ("long" l))`,
+		`(struct nest2 (union (struct in2 x ("int" b))))`,
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

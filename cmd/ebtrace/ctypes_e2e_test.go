@@ -67,6 +67,37 @@ next=last/-5 flag=200 word=11223344 b0=44 tag1=e size=64 off=48
 `)
 }
 
+// TestNestedStructs reads a C program's struct through the script's own
+// definition of it, which defines types inside it (testdata/nested.h,
+// written into the script): members of a nested struct, union and
+// anonymous struct, an anonymous union's member, a pointer to a type
+// defined only by its tag, and a nested type cast to by its name.
+func TestNestedStructs(t *testing.T) {
+	bin := testutil.BuildC(t, "testdata/nested.c")
+	header, err := os.ReadFile("testdata/nested.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := string(header) + `
+uprobe:` + bin + `:visit {
+	$o = (struct outer *)arg0;
+	$e = (struct inner *)arg1;
+	printf("%s id=%d word=%x b0=%x k=%c m=%d i=%d where=%d,%d flag=%d\n",
+		$o->tag, $o->in.id, $o->in.u.word, $o->in.u.b[0], $o->in.deep.k, $o->in.deep.m, $o->i,
+		$o->where->x, $o->where->y, $o->flag);
+	printf("extra id=%d k=%c m=%d sizes %d %d %d off %d\n", $e->id, $e->deep.k, $e->deep.m,
+		sizeof(struct outer), sizeof(struct inner), sizeof(struct point), offsetof(struct outer, in.deep.m));
+}`
+	r := ebtrace(t, "-q", "-e", script, "-c", bin+" 2")
+	r.want(t, 0, `out0 id=0 word=11223344 b0=44 k=k m=1099511627776 i=1000 where=3,-4 flag=200
+extra id=77 k=z m=-1 sizes 56 24 8 off 24
+out1 id=-1 word=11223344 b0=44 k=k m=1099511627777 i=1001 where=3,-4 flag=200
+extra id=77 k=z m=-1 sizes 56 24 8 off 24
+
+
+`)
+}
+
 // TestCORERelocations checks that -d asm marks the relocated instructions
 // and -d core resolves them to the running kernel's offsets.
 func TestCORERelocations(t *testing.T) {
