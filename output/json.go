@@ -60,9 +60,9 @@ func (j *jsonw) End(maps []*Map) {
 // Print writes {"type": T, "data": {"@name": V}}, where T is "hist" for
 // histograms, "stats" for avg() and stats() and "map" otherwise, and V is
 // the value, or for a keyed map an object from key to value. An empty map
-// writes nothing.
+// writes nothing, except an unkeyed count(), which is 0.
 func (j *jsonw) Print(m *Map) {
-	entries := sorted(m)
+	entries := shown(m)
 	if len(entries) == 0 {
 		return
 	}

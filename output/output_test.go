@@ -100,6 +100,28 @@ var goldens = []struct {
 		},
 	},
 	{
+		name: "cleared",
+		prog: `@a=count(); clear(@a); @b=sum(1); clear(@b); @c=min(1); clear(@c); @d=max(1); clear(@d); @e=avg(1); clear(@e); @f=stats(1); clear(@f); @g=hist(1); clear(@g); @h=lhist(1,0,10,1); clear(@h); @i=1; clear(@i); @j[1]=count(); clear(@j); print(@a); print(@b); printf("x\n");`,
+		run: func(w Writer) {
+			maps := []*Map{
+				{Name: "@a", Kind: Count},
+				{Name: "@b", Kind: Sum},
+				{Name: "@c", Kind: Min},
+				{Name: "@d", Kind: Max},
+				{Name: "@e", Kind: Avg},
+				{Name: "@f", Kind: Stats},
+				{Name: "@g", Kind: Hist},
+				{Name: "@h", Kind: LHist, LMin: 0, LMax: 10, LStep: 1},
+				{Name: "@i", Kind: Scalar},
+				keyed("@j", Count),
+			}
+			w.Print(maps[0])
+			w.Print(maps[1])
+			w.Printf("x\n")
+			w.End(maps)
+		},
+	},
+	{
 		name: "log2big",
 		prog: `$x=1; @a=hist($x<<10); @a=hist($x<<20); @a=hist($x<<30); @a=hist($x<<30); @b=hist(1); @b=hist(1); @b=hist(1); @b=hist(2); @b=hist(3); @b=hist(300); @c=hist(-1); @c=hist(1); @d=hist(1023); @d=hist(2053);`,
 		run: func(w Writer) {

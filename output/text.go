@@ -38,9 +38,10 @@ func (t *text) End(maps []*Map) {
 
 // Print writes one line per entry, "@name[key]: value", or for histograms
 // a "@name[key]: " header, the rows and a blank line. avg() and stats()
-// maps end with a blank line, and an empty map prints one more.
+// maps end with a blank line, and an empty map prints one more; an empty
+// unkeyed count() prints "@x: 0" instead.
 func (t *text) Print(m *Map) {
-	entries := sorted(m)
+	entries := shown(m)
 	for _, e := range entries {
 		head := m.Name + textKey(m, e.Key) + ": "
 		switch m.Kind {

@@ -50,6 +50,17 @@ func byName(maps []*Map) []*Map {
 	return sorted
 }
 
+// shown returns the entries Print writes: m's entries sorted, or for an
+// unkeyed count() that holds none (it never ran, or was cleared) a single
+// zero, since bpftrace prints "@x: 0" for such a count but nothing for an
+// empty map of any other kind.
+func shown(m *Map) []Entry {
+	if m.Kind == Count && !m.Keyed && len(m.Entries) == 0 {
+		return []Entry{{Value: int64(0)}}
+	}
+	return sorted(m)
+}
+
 // sorted returns m's entries in bpftrace's order: string values by key,
 // histograms by their total count, stats by average, anything else by
 // value; all ascending. bpftrace leaves ties in the kernel's hash order,
