@@ -2,10 +2,13 @@ package main
 
 import (
 	"testing"
+
+	"ebtrace/internal/testutil"
 )
 
 // End-to-end tests of how values and maps print where bpftrace's shipped
-// tools showed differences (issue 11).
+// tools showed differences (issue 11): empty count() maps and signed
+// typedefs.
 
 // TestEmptyCountPrintsZero: an unkeyed count() that never ran or was
 // cleared prints "@x: 0", mid-run and at exit, in text and JSON, as
@@ -22,4 +25,37 @@ BEGIN { @cleared = count(); clear(@cleared); print(@cleared); @avg = avg(1); cle
 {"type": "map", "data": {"@cleared": 0}}
 {"type": "map", "data": {"@never": 0}}
 `)
+}
+
+// TestSignedSyscallArgs: syscall events store every argument in an
+// unsigned 8-byte slot; kill's `pid_t pid` and `int sig` print as the
+// negative values the workload passed (the kernel's BTF says pid_t is
+// int), compare below zero, and key maps signed.
+func TestSignedSyscallArgs(t *testing.T) {
+	requireKernelBTF(t)
+	wl := testutil.Workload(t)
+	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_kill /pid == cpid/ {
+	printf("%d %d %d\n", args.pid, args.sig, args.pid < 0);
+	print(args.pid);
+	@pid[args.pid] = min(args.sig);
+}`, "-c", wl+" kill -999999 -3")
+	r.want(t, 0, "-999999 -3 1\n-999999\n\n\n@pid[-999999]: -3\n")
+}
+
+// TestSignedTypedefMembers reads members of typedef'd integer types from
+// a C program's struct, and casts to typedefs: signed ones print signed,
+// unsigned ones unsigned, whatever their width.
+func TestSignedTypedefMembers(t *testing.T) {
+	requireKernelBTF(t)
+	bin := testutil.BuildC(t, "testdata/typedefs.c")
+	r := ebtrace(t, "-e", `#include "testdata/typedefs.h"
+uprobe:`+bin+`:visit {
+	$o = (struct owner *)arg0;
+	printf("%d %d %d %d\n", $o->pid, $o->len, $o->small, $o->uid);
+	print($o->pid);
+	@small[$o->pid] = $o->small;
+	$v = -5;
+	print((pid_t)$v); print((pid_t)4294967291); print((uid_t)$v);
+}`, "-c", bin)
+	r.want(t, 0, "-999999 -123456789012 -300 4294967294\n-999999\n-5\n-5\n4294967291\n\n\n@small[-999999]: -300\n")
 }

@@ -8,7 +8,7 @@ package deps
 var Allowed = map[string][]string{
 	"syntax":                  {"source"},
 	"probe":                   {"glob", "kernel", "source", "types"},
-	"probe/tracepoint":        {"kernel", "probe", "source", "types"},
+	"probe/tracepoint":        {"ctypes", "kernel", "probe", "source", "types"},
 	"probe/interval":          {"probe"},
 	"probe/special":           {"probe"},
 	"probe/uprobe":            {"glob", "kernel", "probe", "probe/arch", "source", "symbols", "types"},

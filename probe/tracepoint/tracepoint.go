@@ -1,9 +1,12 @@
 // Package tracepoint provides tracepoint:CATEGORY:NAME probes. Arguments
 // come from the event's tracefs format file: offsets, sizes and signedness
-// as the running kernel lays them out, never a hard-coded struct.
+// as the running kernel lays them out, never a hard-coded struct. A
+// syscall argument is typed by its declared C type, resolved through
+// package ctypes (C's integer names, then the kernel's typedefs in BTF).
 package tracepoint
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"strings"
@@ -11,6 +14,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 
+	"ebtrace/ctypes"
 	"ebtrace/kernel"
 	"ebtrace/probe"
 	"ebtrace/source"
@@ -54,7 +58,7 @@ func (Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, &instance{format: f})
+		out = append(out, &instance{format: f, env: env})
 	}
 	return out, nil
 }
@@ -118,6 +122,7 @@ func declaration(f kernel.Field) string {
 
 type instance struct {
 	format *kernel.Format
+	env    *probe.Env
 }
 
 func (i *instance) Name() string {
@@ -165,10 +170,47 @@ func (i *instance) Arg(name string) (probe.Arg, error) {
 		arg.Type = types.Pointer(elem, space)
 	case f.Size == 1 || f.Size == 2 || f.Size == 4 || f.Size == 8:
 		arg.Type = types.IntOf(f.Size, f.Signed)
+		if t, ok := i.declaredInt(f); ok {
+			arg.Type = t
+			arg.Offset += lowBytes(f.Size, t.Size)
+		}
 	default:
 		return arg, unsupported(i, f)
 	}
 	return arg, nil
+}
+
+// declaredInt is the integer type a syscall argument is declared with.
+// Syscall events store every argument in an 8-byte slot marked unsigned,
+// whatever its C type, so without it kill's `pid_t pid` of -999999 reads
+// as 4293967297 and openat's `int dfd` of AT_FDCWD as 4294967196. Other
+// events' formats give each field its own type's size and sign (char
+// unsigned, as the kernel is built), which stand.
+func (i *instance) declaredInt(f kernel.Field) (types.Type, bool) {
+	if i.format.Category != "syscalls" {
+		return types.Type{}, false
+	}
+	name := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(f.Type), "const "))
+	table := ctypes.New(i.env.Types)
+	typ, err := table.Lookup(name)
+	if err != nil {
+		return types.Type{}, false
+	}
+	t, ok := table.ScriptType(typ, types.Kernel)
+	if !ok || t.Kind != types.Int || t.Size > f.Size {
+		return types.Type{}, false
+	}
+	return t, true
+}
+
+// lowBytes is where in a slot of slot bytes the low-order size bytes of
+// the integer it holds begin: at its start on a little-endian machine, at
+// its end on a big-endian one.
+func lowBytes(slot, size int) int {
+	if binary.NativeEndian.Uint16([]byte{1, 0}) == 1 {
+		return 0
+	}
+	return slot - size
 }
 
 func unsupported(i *instance, f kernel.Field) error {

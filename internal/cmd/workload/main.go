@@ -27,6 +27,10 @@
 //	workload signals N    N getppid(2) calls, each followed by a wait of up
 //	                      to 1 s for a SIGUSR1; then print how many arrived:
 //	                      the target of signal()
+//	workload kill PID SIG one kill(2) of PID (negative: a process group)
+//	                      with signal SIG; its failure (ESRCH for a PID
+//	                      that names nothing) is ignored: a syscall whose
+//	                      pid_t argument a test chooses
 //	workload badclose N   N close(2) calls of the invalid descriptors
 //	                      1000000, 1000001, ... 1000099 in turn, each failing
 //	                      with EBADF: a fast event whose argument a filter
@@ -50,7 +54,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | call N | exec PATH [ARG...] | stat PATH... | ppid | signals N | badclose N | tcp | wait SUBCOMMAND [ARG...]`
+const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | call N | exec PATH [ARG...] | stat PATH... | ppid | signals N | kill PID SIG | badclose N | tcp | wait SUBCOMMAND [ARG...]`
 
 // usageError is a command-line mistake; main reports it with exit status 2.
 type usageError struct{ msg string }
@@ -147,6 +151,17 @@ func run(args []string) error {
 		return nil
 	case "tcp":
 		return tcpOnce()
+	case "kill":
+		if len(rest) != 2 {
+			return usageError{"kill: need PID and SIG"}
+		}
+		pid, err1 := strconv.Atoi(rest[0])
+		sig, err2 := strconv.Atoi(rest[1])
+		if err1 != nil || err2 != nil {
+			return usageError{fmt.Sprintf("kill: PID %q and SIG %q must be integers", rest[0], rest[1])}
+		}
+		unix.Kill(pid, unix.Signal(sig))
+		return nil
 	case "badclose":
 		n, err := counts(cmd, rest, 1)
 		if err != nil {
