@@ -25,6 +25,7 @@ import (
 	"ebtrace/check"
 	"ebtrace/compile"
 	"ebtrace/core"
+	"ebtrace/ctypes"
 	"ebtrace/kernel"
 	"ebtrace/load"
 	"ebtrace/output"
@@ -70,6 +71,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	env := newEnv(stderr, o.pid)
 	env.Unsafe = o.unsafe
 	reg := all.Registry()
+	if o.list && ctypes.IsTypePattern(o.pattern) {
+		return listTypes(env, o, stdout, stderr)
+	}
 	if o.list {
 		if err := reg.List(env, o.pattern, o.verbose, stdout); err != nil {
 			return fail(stderr, err)
@@ -101,6 +105,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	}
 	return trace(o, res, stdout, stderr)
+}
+
+// listTypes answers -l 'struct NAME' (and union, enum) from kernel BTF.
+func listTypes(env *probe.Env, o *options, stdout, stderr io.Writer) int {
+	spec, err := env.Types()
+	if err != nil {
+		return fail(stderr, fmt.Errorf("-l %s needs the kernel's BTF: %w", o.pattern, err))
+	}
+	if err := ctypes.ListTypes(stdout, spec, o.pattern, o.verbose); err != nil {
+		return fail(stderr, err)
+	}
+	return 0
 }
 
 // newEnv gives providers lazy access to tracefs, mounting it when needed.

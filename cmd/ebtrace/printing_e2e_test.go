@@ -1,14 +1,15 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"ebtrace/internal/testutil"
 )
 
 // End-to-end tests of how values and maps print where bpftrace's shipped
-// tools showed differences (issue 11): empty count() maps and signed
-// typedefs.
+// tools showed differences (issue 11): empty count() maps, signed
+// typedefs, and kernel structs listed with -lv.
 
 // TestEmptyCountPrintsZero: an unkeyed count() that never ran or was
 // cleared prints "@x: 0", mid-run and at exit, in text and JSON, as
@@ -58,4 +59,30 @@ uprobe:`+bin+`:visit {
 	print((pid_t)$v); print((pid_t)4294967291); print((uid_t)$v);
 }`, "-c", bin)
 	r.want(t, 0, "-999999 -123456789012 -300 4294967294\n-999999\n-5\n-5\n4294967291\n\n\n@small[-999999]: -300\n")
+}
+
+// TestListStructs: -lv 'struct NAME' prints the kernel's definition from
+// BTF as bpftrace -lv does (libbpf's C layout), and -l lists the names a
+// pattern matches.
+func TestListStructs(t *testing.T) {
+	requireKernelBTF(t)
+	r := ebtrace(t, "-lv", "struct timespec64")
+	r.want(t, 0, "struct timespec64 {\n\ttime64_t tv_sec;\n\tlong int tv_nsec;\n};\n\n")
+	r = ebtrace(t, "-l", "struct task_struct")
+	r.want(t, 0, "struct task_struct\n")
+	r = ebtrace(t, "-l", "struct task_*")
+	if !strings.Contains(r.stdout, "\nstruct task_struct\n") || r.code != 0 {
+		t.Errorf("-l 'struct task_*': exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = ebtrace(t, "-lv", "struct task_struct")
+	for _, want := range []string{"struct task_struct {\n", "\tpid_t pid;\n", "\tstruct task_struct *real_parent;\n", "\tchar comm[16];\n"} {
+		if !strings.Contains(r.stdout, want) || r.code != 0 {
+			t.Errorf("-lv 'struct task_struct' lacks %q: exit %d\n%s%s", want, r.code, r.stdout, r.stderr)
+		}
+	}
+	if !strings.HasSuffix(r.stdout, "\n};\n\n") {
+		t.Errorf("-lv 'struct task_struct' does not end the definition:\n%s", r.stdout)
+	}
+	r = ebtrace(t, "-lv", "struct no_such_struct")
+	r.want(t, 0, "")
 }

@@ -25,7 +25,7 @@ var Allowed = map[string][]string{
 	"kernel":                  {"glob"},
 	"filter":                  {"kernel", "source"},
 	"filter/btfilter":         {"compile", "kernel", "plan", "probe", "probe/all", "source", "syntax"},
-	"ctypes":                  {"core", "syntax", "types"},
+	"ctypes":                  {"core", "glob", "syntax", "types"},
 	"check":                   {"core", "ctypes", "output", "printf", "probe", "source", "syntax", "types"},
 	"plan":                    {"check", "output", "printf", "source", "syntax", "types"},
 	"codegen":                 {"check", "core", "output", "plan", "probe", "source", "syntax", "types"},
@@ -34,6 +34,6 @@ var Allowed = map[string][]string{
 	"symbols":                 {"kernel"},
 	"runtime":                 {"flame", "kernel", "load", "output", "plan", "printf", "probe", "source", "symbols", "types"},
 	"record":                  {"kernel", "source"},
-	"cmd/ebtrace": {"check", "compile", "core", "filter", "filter/btfilter", "flame", "kernel", "load", "output", "plan", "probe", "probe/all",
+	"cmd/ebtrace": {"check", "compile", "core", "ctypes", "filter", "filter/btfilter", "flame", "kernel", "load", "output", "plan", "probe", "probe/all",
 		"record", "runtime", "source", "syntax"},
 }
