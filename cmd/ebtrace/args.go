@@ -50,7 +50,7 @@ ARG... after the program are its positional parameters $1, $2, ...; $# counts th
 func tracingFlags(o *options) []flag {
 	return []flag{
 		{short: 'e', value: "PROGRAM", help: "trace the program given on the command line", set: text(&o.program)},
-		{short: 'l', value: "[PATTERN]", help: "list probes matching PATTERN (wildcards: * ?); with -v, their arguments", on: &o.list},
+		{short: 'l', value: "[PATTERN]", help: "list probes matching PATTERN (wildcards: * ?); with -v, their arguments;\n'struct NAME' (union, enum) lists kernel types, with -v their definitions", on: &o.list},
 		{short: 'c', value: "CMD", help: "run CMD once every probe is attached; stop when it exits (cpid is its PID)", set: text(&o.command)},
 		{short: 'p', value: "PID", help: "stop when process PID exits", set: processID(&o.pid)},
 		{short: 'f', value: "FORMAT", help: "output format: text (default) or json", set: oneOf(&o.format, "text", "json")},
