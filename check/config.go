@@ -98,26 +98,22 @@ var configSettings = map[string]configSetting{
 			return true
 		},
 	},
-	"missing_probes": {
-		env: "BPFTRACE_MISSING_PROBES", hint: "one of " + strings.Join(missingProbeModes, ", "),
+	"missing_probes": wordSetting("BPFTRACE_MISSING_PROBES", missingProbeModes, func(c *Config) *string { return &c.MissingProbes }),
+	"stack_mode":     wordSetting("BPFTRACE_STACK_MODE", stackModes, func(c *Config) *string { return &c.StackMode }),
+}
+
+// wordSetting is a setting that takes one of words, stored in field.
+func wordSetting(env string, words []string, field func(*Config) *string) configSetting {
+	return configSetting{
+		env: env, hint: "one of " + strings.Join(words, ", "),
 		set: func(c *Config, _ uint64, word string) bool {
-			if !slices.Contains(missingProbeModes, word) {
+			if !slices.Contains(words, word) {
 				return false
 			}
-			c.MissingProbes = word
+			*field(c) = word
 			return true
 		},
-	},
-	"stack_mode": {
-		env: "BPFTRACE_STACK_MODE", hint: "one of " + strings.Join(stackModes, ", "),
-		set: func(c *Config, _ uint64, word string) bool {
-			if !slices.Contains(stackModes, word) {
-				return false
-			}
-			c.StackMode = word
-			return true
-		},
-	},
+	}
 }
 
 // config applies the config block, then the environment, to c.info.Config.
