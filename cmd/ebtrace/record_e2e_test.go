@@ -186,7 +186,7 @@ func TestRecordJSON(t *testing.T) {
 		if err := dec.Decode(&e); err != nil {
 			t.Fatalf("%q: %v", line, err)
 		}
-		if e.Type != "event" || e.Event != "syscalls:sys_enter_write" || e.Comm != commOf(wl) || e.PID != e.TID || e.TimeNs == 0 {
+		if e.Type != "event" || e.Event != "syscalls:sys_enter_write" || e.Comm != commOf(wl) || e.PID <= 0 || e.TID <= 0 || e.TimeNs == 0 { // a Go workload writes from any of its threads
 			t.Errorf("event %+v", e)
 		}
 		if keys := strings.Join(slices.Sorted(maps.Keys(e.Fields)), " "); keys != allFields {
