@@ -57,8 +57,9 @@ func New(obj *load.Object, out output.Writer, warn io.Writer) (*Session, error) 
 
 // Watch reads process pid's memory mappings now, so that its user
 // addresses (ustack, usym) still resolve when the maps are printed after
-// it has exited.
-func (s *Session) Watch(pid int) { s.sym.Watch(pid) }
+// it has exited. It reports whether the mappings hold the process's
+// program: just after an exec they may not yet.
+func (s *Session) Watch(pid int) bool { return s.sym.Watch(pid) }
 
 // Loop handles events until a probe calls exit() or stop is closed.
 func (s *Session) Loop(stop <-chan struct{}) error {

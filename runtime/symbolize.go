@@ -57,11 +57,14 @@ func (s *symbolizer) loaded(pid uint32) (*symbols.Process, bool) {
 }
 
 // Watch reads pid's mappings now, so that its user addresses still resolve
-// after it exits (the -c command, say).
-func (s *symbolizer) Watch(pid int) {
-	if p, read := s.loaded(uint32(pid)); !read {
+// after it exits (the -c command, say), and reports whether they hold its
+// program yet.
+func (s *symbolizer) Watch(pid int) bool {
+	p, read := s.loaded(uint32(pid))
+	if !read {
 		p.Load()
 	}
+	return p.MapsProgram()
 }
 
 // frame is one resolved stack frame.

@@ -72,6 +72,20 @@ func (p *Process) read() error {
 	return nil
 }
 
+// MapsProgram reports whether the mappings last read hold an executable
+// file. Right after an exec, before the kernel has mapped the new program,
+// they hold none, and a reader that wants the program must read again.
+func (p *Process) MapsProgram() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range p.maps {
+		if m.Exec && strings.HasPrefix(m.Path, "/") {
+			return true
+		}
+	}
+	return false
+}
+
 // Lookup returns the function containing the user address addr.
 func (p *Process) Lookup(addr uint64) (Frame, bool) {
 	p.mu.Lock()

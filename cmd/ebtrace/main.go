@@ -365,18 +365,21 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 // followMappings keeps re-reading the memory mappings of the traced
 // process until done, so that its user stacks and symbols resolve when the
 // maps are printed after it has exited, libraries it loaded late included.
-// It reads often at first, when a command execs and maps its libraries and
-// may already be done, and less often as the process lives on.
+// It reads every millisecond until the mappings hold the program (an exec
+// has mapped it), since a short command may be done soon after, then less
+// and less often as the process lives on.
 func followMappings(sess *runtime.Session, pid int, done <-chan struct{}) {
 	wait := time.Millisecond
 	for {
-		sess.Watch(pid)
+		mapped := sess.Watch(pid)
 		select {
 		case <-done:
 			return
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, 100*time.Millisecond)
+		if mapped {
+			wait = min(2*wait, 100*time.Millisecond)
+		}
 	}
 }
 
