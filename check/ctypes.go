@@ -30,8 +30,9 @@ type Layout struct {
 	Reloc *core.Relocation
 }
 
-// headerDirs are searched for #include <FILE>.
-var headerDirs = []string{"/usr/include", "/usr/local/include", "/usr/include/x86_64-linux-gnu", "/usr/include/aarch64-linux-gnu"}
+// HeaderDirs are searched for #include <FILE>, here and by the
+// preprocessor that reads the same headers' macros.
+var HeaderDirs = []string{"/usr/include", "/usr/local/include", "/usr/include/x86_64-linux-gnu", "/usr/include/aarch64-linux-gnu"}
 
 // declare reads the script's includes and struct definitions.
 func (c *checker) declare(prog *syntax.Program) {
@@ -49,7 +50,7 @@ func (c *checker) declare(prog *syntax.Program) {
 func (c *checker) include(inc *syntax.Include, script *source.File) {
 	var dirs []string
 	if inc.System {
-		dirs = headerDirs
+		dirs = HeaderDirs
 	} else {
 		dirs = []string{filepath.Dir(script.Name), "."}
 	}

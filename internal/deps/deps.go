@@ -7,6 +7,7 @@ package deps
 // Packages absent from the map may import no ebtrace package.
 var Allowed = map[string][]string{
 	"syntax":                  {"source"},
+	"preprocess":              {"source"},
 	"probe":                   {"glob", "kernel", "source", "types"},
 	"probe/tracepoint":        {"ctypes", "kernel", "probe", "source", "types"},
 	"probe/interval":          {"probe"},
@@ -34,6 +35,6 @@ var Allowed = map[string][]string{
 	"symbols":                 {"kernel"},
 	"runtime":                 {"flame", "kernel", "load", "output", "plan", "printf", "probe", "source", "symbols", "types"},
 	"record":                  {"kernel", "source"},
-	"cmd/ebtrace": {"check", "compile", "core", "ctypes", "filter", "filter/btfilter", "flame", "kernel", "load", "output", "plan", "probe", "probe/all",
+	"cmd/ebtrace": {"check", "compile", "core", "ctypes", "filter", "filter/btfilter", "flame", "kernel", "load", "output", "plan", "preprocess", "probe", "probe/all",
 		"record", "runtime", "source", "syntax"},
 }

@@ -1,0 +1,233 @@
+package preprocess
+
+import (
+	"fmt"
+	"strings"
+)
+
+// macro is one #define: object-like when params is nil and function-like
+// otherwise (possibly with no parameters).
+type macro struct {
+	name     string
+	function bool
+	params   []string
+	body     []token // without leading and trailing blanks
+}
+
+// argCountError is a function-like macro called with the wrong number of
+// arguments, or with no closing parenthesis.
+type argCountError struct {
+	msg  string
+	hint string
+	use  token // the macro's name where it is called
+}
+
+func (e *argCountError) Error() string { return e.msg }
+
+// expand macro-expands toks. It follows C's rescanning rule: a
+// replacement is pushed back in front of the remaining input, so it may
+// combine with what follows, and each token remembers (in its hide set)
+// the macros it came from so none expands into itself forever.
+func expand(toks []token, macros map[string]*macro) ([]token, error) {
+	in := append([]token(nil), toks...)
+	var out []token
+	for len(in) > 0 {
+		t := in[0]
+		m := macros[t.text]
+		if t.kind != kIdent || m == nil || t.hidden(t.text) {
+			out = append(out, t)
+			in = in[1:]
+			continue
+		}
+		if !m.function {
+			repl, _ := substitute(m, nil, append(append([]string(nil), t.hide...), m.name), t.pos, macros)
+			in = append(repl, in[1:]...)
+			continue
+		}
+		open := skipSpace(in, 1, true)
+		if open >= len(in) || in[open].text != "(" {
+			out = append(out, t)
+			in = in[1:]
+			continue
+		}
+		args, newlines, end, err := collectArgs(in, open)
+		if err != nil {
+			return nil, err
+		}
+		if len(m.params) == 0 && len(args) == 1 && len(skipBlank(args[0])) == 0 {
+			args = nil
+		}
+		if len(args) != len(m.params) {
+			return nil, &argCountError{
+				use:  t,
+				msg:  fmt.Sprintf("macro %s takes %d argument%s, given %d", m.name, len(m.params), plural(len(m.params)), len(args)),
+				hint: fmt.Sprintf("it is defined as %s(%s)", m.name, strings.Join(m.params, ", ")),
+			}
+		}
+		hide := append([]string(nil), intersect(t.hide, in[end].hide)...)
+		repl, err := substitute(m, args, append(hide, m.name), t.pos, macros)
+		if err != nil {
+			return nil, err
+		}
+		// Line breaks inside the call go after its replacement, so the
+		// lines below keep their numbers.
+		for range newlines {
+			repl = append(repl, token{kind: kNewline, text: "\n"})
+		}
+		in = append(repl, in[end+1:]...)
+	}
+	return out, nil
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// collectArgs splits the call whose '(' is at in[open] into its arguments,
+// returning them, how many line breaks they spanned and the index of ')'.
+func collectArgs(in []token, open int) (args [][]token, newlines, end int, err error) {
+	depth := 0
+	var cur []token
+	for i := open + 1; i < len(in); i++ {
+		t := in[i]
+		switch {
+		case t.kind == kNewline || t.kind == kSpace && strings.Contains(t.text, "\n"):
+			newlines += max(1, strings.Count(t.text, "\n"))
+			t = token{kind: kSpace, text: " ", pos: t.pos}
+		case t.text == "(":
+			depth++
+		case t.text == ")" && depth > 0:
+			depth--
+		case t.text == ")":
+			return append(args, cur), newlines, i, nil
+		case t.text == "," && depth == 0:
+			args = append(args, cur)
+			cur = nil
+			continue
+		}
+		cur = append(cur, t)
+	}
+	return nil, 0, 0, &argCountError{use: in[0], msg: fmt.Sprintf("unterminated call of macro %s", in[0].text), hint: "close its argument list with ')' before the end of the script"}
+}
+
+func intersect(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		for _, y := range b {
+			if x == y {
+				out = append(out, x)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// skipBlank trims blanks from both ends of toks.
+func skipBlank(toks []token) []token {
+	for len(toks) > 0 && toks[0].kind == kSpace {
+		toks = toks[1:]
+	}
+	for len(toks) > 0 && toks[len(toks)-1].kind == kSpace {
+		toks = toks[:len(toks)-1]
+	}
+	return toks
+}
+
+// substitute builds a macro's replacement: parameters become their
+// arguments (fully expanded, except next to # and ##), #param becomes a
+// string literal, and a ## b pastes two tokens into one. Every token of the
+// result gets hide as its hide set and at, the macro use, as its position.
+func substitute(m *macro, args [][]token, hide []string, at int, macros map[string]*macro) ([]token, error) {
+	param := func(t token) int {
+		if t.kind != kIdent {
+			return -1
+		}
+		for i, p := range m.params {
+			if p == t.text {
+				return i
+			}
+		}
+		return -1
+	}
+	var out []token
+	body := m.body
+	for i := 0; i < len(body); i++ {
+		t := body[i]
+		switch {
+		case m.function && t.text == "#":
+			j := skipSpace(body, i+1, false)
+			if j < len(body) && param(body[j]) >= 0 {
+				out = append(out, token{kind: kString, text: stringize(args[param(body[j])])})
+				i = j
+				continue
+			}
+			out = append(out, t)
+		case t.text == "##" && len(out) > 0:
+			for len(out) > 0 && out[len(out)-1].kind == kSpace {
+				out = out[:len(out)-1]
+			}
+			j := skipSpace(body, i+1, false)
+			if j >= len(body) {
+				continue
+			}
+			right := []token{body[j]}
+			if p := param(body[j]); p >= 0 {
+				right = skipBlank(args[p])
+			}
+			i = j
+			if len(out) == 0 || len(right) == 0 {
+				out = append(out, right...)
+				continue
+			}
+			pasted := lex(out[len(out)-1].text+right[0].text, 0)
+			out = append(append(out[:len(out)-1], pasted...), right[1:]...)
+		case param(t) >= 0:
+			arg := skipBlank(args[param(t)])
+			if j := skipSpace(body, i+1, false); j < len(body) && body[j].text == "##" {
+				out = append(out, arg...)
+				continue
+			}
+			x, err := expand(arg, macros)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, x...)
+		default:
+			out = append(out, t)
+		}
+	}
+	res := make([]token, len(out))
+	for i, t := range out {
+		res[i] = token{kind: t.kind, text: t.text, hide: append(append([]string(nil), t.hide...), hide...), pos: at}
+	}
+	return res, nil
+}
+
+// stringize spells an argument as a string literal: blanks collapse to one
+// space, and quotes and backslashes inside literals are escaped.
+func stringize(arg []token) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	space := false
+	for _, t := range skipBlank(arg) {
+		if t.kind == kSpace || t.kind == kNewline {
+			space = true
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		if t.kind == kString {
+			b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(t.text))
+		} else {
+			b.WriteString(t.text)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}

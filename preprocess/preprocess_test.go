@@ -1,0 +1,127 @@
+package preprocess
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"ebtrace/internal/testutil"
+	"ebtrace/source"
+)
+
+// testOptions leave BPFTRACE_HAVE_BTF defined whatever the machine, so
+// the expectations are fixed.
+var testOptions = Options{
+	Defines:    map[string]string{"BPFTRACE_HAVE_BTF": "1"},
+	SystemDirs: []string{"/usr/include", "/usr/include/x86_64-linux-gnu", "/usr/include/aarch64-linux-gnu"},
+}
+
+// split cuts a chunk at its "---" line into the script and what is expected.
+func split(t *testing.T, c testutil.Chunk) (script, want string) {
+	t.Helper()
+	for i, l := range c.Lines {
+		if l == "---" {
+			return strings.Join(c.Lines[:i], "\n") + "\n", strings.Join(c.Lines[i+1:], "\n") + "\n"
+		}
+	}
+	t.Fatalf("chunk at line %d has no --- line", c.Line)
+	return "", ""
+}
+
+// TestExpand checks each chunk of expand.txt: the script above --- comes
+// out as the text below it, line for line.
+func TestExpand(t *testing.T) {
+	for _, c := range testutil.Chunks(t, "testdata/expand.txt", "===") {
+		t.Run(fmt.Sprintf("line%d", c.Line), func(t *testing.T) {
+			script, want := split(t, c)
+			if strings.Contains(script, "<sys/socket.h>") && !headerInstalled("sys/socket.h") {
+				t.Skip("no sys/socket.h in the system include directories")
+			}
+			f, err := Run(source.NewFile("test.bt", script), testOptions)
+			if err != nil {
+				t.Fatalf("expand.txt:%d: %v", c.Line, err)
+			}
+			if f.Text != want {
+				t.Errorf("expand.txt:%d: got\n%s\nwant\n%s", c.Line, f.Text, want)
+			}
+			if strings.Count(f.Text, "\n") != strings.Count(script, "\n") {
+				t.Errorf("expand.txt:%d: %d lines out of %d", c.Line, strings.Count(f.Text, "\n"), strings.Count(script, "\n"))
+			}
+		})
+	}
+}
+
+func headerInstalled(name string) bool {
+	for _, dir := range testOptions.SystemDirs {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// TestErrors checks each chunk of errors.txt renders exactly the
+// diagnostics below its --- line.
+func TestErrors(t *testing.T) {
+	for _, c := range testutil.Chunks(t, "testdata/errors.txt", "===") {
+		script, want := split(t, c)
+		in := source.NewFile("test.bt", script)
+		_, err := Run(in, testOptions)
+		var diags *source.Diagnostics
+		if !errors.As(err, &diags) {
+			t.Errorf("errors.txt:%d: got %v, want diagnostics", c.Line, err)
+			continue
+		}
+		if diags.File != in {
+			t.Errorf("errors.txt:%d: diagnostics are not against the script", c.Line)
+		}
+		var b strings.Builder
+		diags.Render(&b)
+		if b.String() != want {
+			t.Errorf("errors.txt:%d: got\n%s\nwant\n%s", c.Line, b.String(), want)
+		}
+	}
+}
+
+// TestPredefined checks BPFTRACE_HAVE_BTF follows the kernel's BTF.
+func TestPredefined(t *testing.T) {
+	_, err := os.Stat("/sys/kernel/btf/vmlinux")
+	_, defined := Predefined()["BPFTRACE_HAVE_BTF"]
+	if defined != (err == nil) {
+		t.Errorf("BPFTRACE_HAVE_BTF defined: %v; /sys/kernel/btf/vmlinux: %v", defined, err)
+	}
+}
+
+// FuzzRun checks that any text preprocesses without a panic, keeps its
+// line count when it succeeds, and reports errors inside the script.
+func FuzzRun(f *testing.F) {
+	for _, seed := range []string{
+		"#define N 1\nBEGIN { @ = N; }\n",
+		"#define F(a, b) a ## b #a\nF(x, y) F(1,\n2) F(\n",
+		"#if defined(X) || (1 ? 2 : 3) << 2\n#elif\n#else\n#endif\n",
+		"/* #if\n*/ \"#x\" 'a' $F @F F\n#define F() F\nF() F",
+		"#ifdef\n#ifndef A B\n#if 1 / 0\n#error x\n#pragma\n#endif",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		in := source.NewFile("fuzz.bt", text)
+		out, err := Run(in, Options{Defines: map[string]string{"BPFTRACE_HAVE_BTF": "1"}})
+		var diags *source.Diagnostics
+		switch {
+		case errors.As(err, &diags):
+			for _, d := range diags.Items {
+				if d.Span.Start < 0 || d.Span.End < d.Span.Start || int(d.Span.End) > len(text) {
+					t.Fatalf("span %v outside the %d-byte script", d.Span, len(text))
+				}
+			}
+		case err != nil:
+			t.Fatal(err)
+		case strings.Count(out.Text, "\n") != strings.Count(text, "\n"):
+			t.Fatalf("%d lines became %d:\n%s", strings.Count(text, "\n"), strings.Count(out.Text, "\n"), out.Text)
+		}
+	})
+}
