@@ -22,6 +22,7 @@ type token struct {
 	text string
 	hide []string
 	pos  int // byte offset in the script: where it, or the macro use it came from, is
+	use  int // for a token from an expansion, the length of the macro use at pos
 }
 
 func (t token) hidden(name string) bool {

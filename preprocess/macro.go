@@ -40,7 +40,7 @@ func expand(toks []token, macros map[string]*macro) ([]token, error) {
 			continue
 		}
 		if !m.function {
-			repl, _ := substitute(m, nil, append(append([]string(nil), t.hide...), m.name), t.pos, macros)
+			repl, _ := substitute(m, nil, append(append([]string(nil), t.hide...), m.name), t, len(t.text), macros)
 			in = append(repl, in[1:]...)
 			continue
 		}
@@ -65,15 +65,17 @@ func expand(toks []token, macros map[string]*macro) ([]token, error) {
 			}
 		}
 		hide := append([]string(nil), intersect(t.hide, in[end].hide)...)
-		repl, err := substitute(m, args, append(hide, m.name), t.pos, macros)
+		use := len(t.text)
+		if in[end].use == 0 && in[end].pos > t.pos {
+			use = in[end].pos + 1 - t.pos
+		}
+		repl, err := substitute(m, args, append(hide, m.name), t, use, macros)
 		if err != nil {
 			return nil, err
 		}
 		// Line breaks inside the call go after its replacement, so the
 		// lines below keep their numbers.
-		for range newlines {
-			repl = append(repl, token{kind: kNewline, text: "\n"})
-		}
+		repl = append(repl, newlines...)
 		in = append(repl, in[end+1:]...)
 	}
 	return out, nil
@@ -87,16 +89,20 @@ func plural(n int) string {
 }
 
 // collectArgs splits the call whose '(' is at in[open] into its arguments,
-// returning them, how many line breaks they spanned and the index of ')'.
-func collectArgs(in []token, open int) (args [][]token, newlines, end int, err error) {
+// returning them, the line breaks they spanned and the index of ')'.
+func collectArgs(in []token, open int) (args [][]token, newlines []token, end int, err error) {
 	depth := 0
 	var cur []token
 	for i := open + 1; i < len(in); i++ {
 		t := in[i]
 		switch {
 		case t.kind == kNewline || t.kind == kSpace && strings.Contains(t.text, "\n"):
-			newlines += max(1, strings.Count(t.text, "\n"))
-			t = token{kind: kSpace, text: " ", pos: t.pos}
+			for j := range len(t.text) {
+				if t.text[j] == '\n' {
+					newlines = append(newlines, token{kind: kNewline, text: "\n", pos: t.pos + j, use: t.use})
+				}
+			}
+			t = token{kind: kSpace, text: " ", pos: t.pos, use: t.use}
 		case t.text == "(":
 			depth++
 		case t.text == ")" && depth > 0:
@@ -110,7 +116,7 @@ func collectArgs(in []token, open int) (args [][]token, newlines, end int, err e
 		}
 		cur = append(cur, t)
 	}
-	return nil, 0, 0, &argCountError{use: in[0], msg: fmt.Sprintf("unterminated call of macro %s", in[0].text), hint: "close its argument list with ')' before the end of the script"}
+	return nil, nil, 0, &argCountError{use: in[0], msg: fmt.Sprintf("unterminated call of macro %s", in[0].text), hint: "close its argument list with ')' before the end of the script"}
 }
 
 func intersect(a, b []string) []string {
@@ -140,8 +146,13 @@ func skipBlank(toks []token) []token {
 // substitute builds a macro's replacement: parameters become their
 // arguments (fully expanded, except next to # and ##), #param becomes a
 // string literal, and a ## b pastes two tokens into one. Every token of the
-// result gets hide as its hide set and at, the macro use, as its position.
-func substitute(m *macro, args [][]token, hide []string, at int, macros map[string]*macro) ([]token, error) {
+// result gets hide as its hide set and, as its position, the macro's use:
+// name, the macro's name, and use bytes from it; or, when name itself came
+// from an expansion, that expansion's use.
+func substitute(m *macro, args [][]token, hide []string, name token, use int, macros map[string]*macro) ([]token, error) {
+	if name.use != 0 {
+		use = name.use
+	}
 	param := func(t token) int {
 		if t.kind != kIdent {
 			return -1
@@ -202,7 +213,7 @@ func substitute(m *macro, args [][]token, hide []string, at int, macros map[stri
 	}
 	res := make([]token, len(out))
 	for i, t := range out {
-		res[i] = token{kind: t.kind, text: t.text, hide: append(append([]string(nil), t.hide...), hide...), pos: at}
+		res[i] = token{kind: t.kind, text: t.text, hide: append(append([]string(nil), t.hide...), hide...), pos: name.pos, use: use}
 	}
 	return res, nil
 }

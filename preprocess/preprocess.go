@@ -7,8 +7,10 @@
 // source.File of the same name whose text has the same lines: directive
 // lines and skipped groups become empty lines, #include lines stay as
 // written (the parser records them and check reads their structs), and
-// macros are expanded in the rest. A line keeps its number, so every later
-// diagnostic's line is right; an expansion may move the columns after it.
+// macros are expanded in the rest. A line keeps its number, and the file
+// carries anchors (source.NewPreprocessed) that map each of its offsets back
+// to the script as written, an expansion's to the macro's use, so later
+// passes' diagnostics show the author's line and column.
 //
 // Algorithm: the script is read line by line, tracking block comments
 // across lines and a stack of conditional groups. The non-directive lines
@@ -82,13 +84,26 @@ func Run(f *source.File, opts Options) (*source.File, error) {
 	if err := s.diags.Err(); err != nil {
 		return nil, err
 	}
-	return source.NewFile(f.Name, out), nil
+	return source.NewPreprocessed(f, out.text.String(), out.anchors), nil
 }
 
-// file preprocesses one file and returns its output text.
-func (s *state) file(f *source.File) string {
+// output is a preprocessed text and where its parts come from.
+type output struct {
+	text    strings.Builder
+	anchors []source.Anchor
+}
+
+// write appends s, which comes from offset written of the script (or from
+// the use of a macro there, use bytes long).
+func (o *output) write(s string, written, use int) {
+	o.anchors = append(o.anchors, source.Anchor{Out: source.Pos(o.text.Len()), Written: source.Pos(written), Use: use})
+	o.text.WriteString(s)
+}
+
+// file preprocesses one file and returns its output.
+func (s *state) file(f *source.File) *output {
 	text := f.Text
-	var out strings.Builder
+	out := &output{}
 	var groups []group
 	active := func() bool { return len(groups) == 0 || groups[len(groups)-1].active }
 	inComment := false
@@ -97,7 +112,9 @@ func (s *state) file(f *source.File) string {
 	bodyStart, bodyEnd := -1, -1
 	flush := func() {
 		if bodyStart >= 0 && s.depth == 0 {
-			out.WriteString(s.expandBody(text[bodyStart:bodyEnd], bodyStart))
+			for _, t := range s.expandBody(text[bodyStart:bodyEnd], bodyStart) {
+				out.write(t.text, t.pos, t.use)
+			}
 		}
 		bodyStart = -1
 	}
@@ -115,8 +132,8 @@ func (s *state) file(f *source.File) string {
 					bodyStart = start
 				}
 				bodyEnd = end
-			} else {
-				out.WriteString(strings.Repeat("\n", strings.Count(text[start:end], "\n")))
+			} else if end > start {
+				out.write(strings.Repeat("\n", strings.Count(text[start:end], "\n")), start, 0)
 			}
 			start = end
 			continue
@@ -133,10 +150,11 @@ func (s *state) file(f *source.File) string {
 		lines := strings.Count(text[start:end], "\n")
 		sp := source.Span{Start: source.Pos(start + len(line) - len(trimmed)), End: source.Pos(start + len(strings.TrimRight(directive, " \t\r")))}
 		keep := s.directive(f, directive, start, sp, &groups, active())
+		kept := ""
 		if keep {
-			out.WriteString(strings.ReplaceAll(directive, "\\\n", "  "))
+			kept = strings.ReplaceAll(directive, "\\\n", "  ")
 		}
-		out.WriteString(strings.Repeat("\n", lines))
+		out.write(kept+strings.Repeat("\n", lines), start, 0)
 		start = end
 	}
 	flush()
@@ -144,7 +162,7 @@ func (s *state) file(f *source.File) string {
 		s.diags.Add(g.at, "preprocess", "unterminated conditional: no #endif for this line").
 			Hint("close each #if, #ifdef and #ifndef with #endif")
 	}
-	return out.String()
+	return out
 }
 
 // endsInComment reports whether a block comment is open at the end of line,
@@ -170,14 +188,18 @@ func endsInComment(line string, open bool) bool {
 }
 
 // expandBody expands the macros of text, which starts at byte offset base.
-func (s *state) expandBody(text string, base int) string {
+// After an error the output does not matter: Run returns only the error.
+func (s *state) expandBody(text string, base int) []token {
 	toks, err := expand(lex(text, base), s.macros)
 	var ace *argCountError
 	if errors.As(err, &ace) {
-		s.diags.Add(source.Span{Start: source.Pos(ace.use.pos), End: source.Pos(ace.use.pos + len(ace.use.text))}, "preprocess", "%s", ace.msg).Hint("%s", ace.hint)
-		return strings.Repeat("\n", strings.Count(text, "\n"))
+		length := len(ace.use.text)
+		if ace.use.use != 0 {
+			length = ace.use.use // a macro named in another's expansion
+		}
+		s.diags.Add(source.Span{Start: source.Pos(ace.use.pos), End: source.Pos(ace.use.pos + length)}, "preprocess", "%s", ace.msg).Hint("%s", ace.hint)
 	}
-	return spell(toks)
+	return toks
 }
 
 // directive carries out one directive line (its continuations joined) that

@@ -122,6 +122,45 @@ func FuzzRun(f *testing.F) {
 			t.Fatal(err)
 		case strings.Count(out.Text, "\n") != strings.Count(text, "\n"):
 			t.Fatalf("%d lines became %d:\n%s", strings.Count(text, "\n"), strings.Count(out.Text, "\n"), out.Text)
+		default:
+			for i := range len(out.Text) {
+				sp := out.Written(source.Span{Start: source.Pos(i), End: source.Pos(i + 1)})
+				if sp.Start < 0 || sp.End <= sp.Start || int(sp.Start) > len(text) || int(sp.End) > len(text)+1 {
+					t.Fatalf("output offset %d maps to %v, outside the %d-byte script", i, sp, len(text))
+				}
+			}
 		}
 	})
+}
+
+// TestWritten checks that the output's offsets map back to the script as
+// written: text outside expansions to itself, an expansion to the macro's
+// use, and lines to their own numbers.
+func TestWritten(t *testing.T) {
+	script := "#define BAD foo(1)\n#define F(a) (a + 1)\nBEGIN { @x = BAD + F(\n  2) + $y; }\n"
+	in := source.NewFile("test.bt", script)
+	out, err := Run(in, testOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ out, written string }{
+		{"foo", "BAD"},
+		{"(1)", "BAD"},
+		{"(2 + 1)", "F(\n  2)"},
+		{"$y", "$y"},
+		{"@x", "@x"},
+	} {
+		i := strings.Index(out.Text, c.out)
+		if i < 0 {
+			t.Fatalf("no %q in\n%s", c.out, out.Text)
+		}
+		sp := out.Written(source.Span{Start: source.Pos(i), End: source.Pos(i + len(c.out))})
+		if got := script[sp.Start:sp.End]; got != c.written {
+			t.Errorf("%q maps to %q, want %q", c.out, got, c.written)
+		}
+		line, _ := out.Position(source.Pos(i))
+		if wantLine, _ := in.Position(sp.Start); line != wantLine {
+			t.Errorf("%q is on line %d, want %d", c.out, line, wantLine)
+		}
+	}
 }

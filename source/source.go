@@ -34,6 +34,63 @@ type File struct {
 	Name  string
 	Text  string
 	lines []int // byte offset of each line start
+	// written, when set, is the script as its author wrote it, and Text
+	// its preprocessed form, line for line; anchors (sorted by Out) map
+	// Text's offsets back, so positions and the lines diagnostics show
+	// are the author's.
+	written *File
+	anchors []Anchor
+}
+
+// Anchor ties a preprocessed text to the text as written: the bytes from
+// Out on, up to the next anchor, come from the bytes from Written on, one
+// for one; or, when Use is not 0, from the expansion of the macro use
+// Written[:Use], to whose start they all map.
+type Anchor struct {
+	Out, Written Pos
+	Use          int
+}
+
+// NewPreprocessed returns the file of text, the preprocessed form of
+// written with the same lines, mapped back to it by anchors.
+func NewPreprocessed(written *File, text string, anchors []Anchor) *File {
+	f := NewFile(written.Name, text)
+	f.written, f.anchors = written, anchors
+	return f
+}
+
+// anchor returns the anchor that covers offset p of f's text.
+func (f *File) anchor(p Pos) (Anchor, bool) {
+	i := sort.Search(len(f.anchors), func(i int) bool { return f.anchors[i].Out > p }) - 1
+	if i < 0 {
+		return Anchor{}, false
+	}
+	return f.anchors[i], true
+}
+
+// Written returns sp as a span of the text the author wrote: a span in a
+// macro's expansion becomes the macro's use. For a file that was not
+// preprocessed it is sp.
+func (f *File) Written(sp Span) Span {
+	if f.written == nil {
+		return sp
+	}
+	out := sp
+	if a, ok := f.anchor(sp.Start); ok {
+		out.Start = a.Written
+		if a.Use == 0 {
+			out.Start += sp.Start - a.Out
+		}
+	}
+	out.End = out.Start + 1
+	if a, ok := f.anchor(sp.End - 1); ok && sp.End > sp.Start {
+		end := a.Written + Pos(a.Use)
+		if a.Use == 0 {
+			end = a.Written + sp.End - a.Out
+		}
+		out.End = max(end, out.Start+1)
+	}
+	return out
 }
 
 // NewFile indexes the line starts of text.
@@ -47,8 +104,12 @@ func NewFile(name, text string) *File {
 	return f
 }
 
-// Position returns the 1-based line and column of p. Columns count bytes.
+// Position returns the 1-based line and column of p. Columns count bytes
+// of the text as written.
 func (f *File) Position(p Pos) (line, col int) {
+	if f.written != nil {
+		return f.written.Position(f.Written(Span{p, p + 1}).Start)
+	}
 	i := sort.Search(len(f.lines), func(i int) bool { return f.lines[i] > int(p) }) - 1
 	if i < 0 {
 		i = 0
@@ -56,8 +117,12 @@ func (f *File) Position(p Pos) (line, col int) {
 	return i + 1, int(p) - f.lines[i] + 1
 }
 
-// Line returns the text of 1-based line n without its newline.
+// Line returns the text of 1-based line n without its newline, as
+// written.
 func (f *File) Line(n int) string {
+	if f.written != nil {
+		return f.written.Line(n)
+	}
 	if n < 1 || n > len(f.lines) {
 		return ""
 	}
@@ -143,6 +208,7 @@ func (d *Diagnostics) Render(w io.Writer) {
 
 // RenderOne writes one diagnostic against file f.
 func RenderOne(w io.Writer, f *File, it Diagnostic) {
+	sp := f.Written(it.Span)
 	line, col := f.Position(it.Span.Start)
 	severity := "error"
 	if it.Warning {
@@ -151,7 +217,7 @@ func RenderOne(w io.Writer, f *File, it Diagnostic) {
 	fmt.Fprintf(w, "%s:%d:%d: %s: %s\n", f.Name, line, col, severity, it.Message)
 	text := f.Line(line)
 	fmt.Fprintf(w, "    %s\n", strings.ReplaceAll(text, "\t", " "))
-	width := int(it.Span.End - it.Span.Start)
+	width := int(sp.End - sp.Start)
 	if rest := len(text) - (col - 1); width > rest {
 		width = rest
 	}

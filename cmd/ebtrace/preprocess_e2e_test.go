@@ -44,8 +44,18 @@ func TestPreprocessErrorLines(t *testing.T) {
 BEGIN { @x = PLUS(1) +; }
 `)
 	r.want(t, 1, "")
-	if !strings.HasPrefix(r.stderr, "stdin:6:") || !strings.Contains(r.stderr, "\n    BEGIN { @x = (1 + 3) +; }\n") {
-		t.Errorf("stderr:\n%s", r.stderr)
+	if want := "stdin:6:23: error: expected an expression, found ';'\n" +
+		"    BEGIN { @x = PLUS(1) +; }\n" +
+		"                          ^\n"; r.stderr != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, want)
+	}
+	// An error inside an expansion points at the macro's use, as written.
+	r = ebtrace(t, "-e", "#define F(a) (a + $unset)\nBEGIN { @x = 1 + F(\n  2); }\n")
+	r.want(t, 1, "")
+	if want := "stdin:2:18: error: variable $unset is used before it is assigned\n" +
+		"    BEGIN { @x = 1 + F(\n" +
+		"                     ^~\n"; r.stderr != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, want)
 	}
 	r = ebtrace(t, "-e", "BEGIN { exit(); }\n#if 1\n")
 	r.want(t, 1, "")
