@@ -4,7 +4,7 @@
 # names, cpp: probes), systemtap-sdt-dev for sys/sdt.h (the USDT
 # workload), binutils for the objdump, readelf and nm that some tests
 # compare with. It does nothing when all are present, and prints one line
-# when it installs something.
+# when it installs something. It also fetches bpftrace's tools (below).
 set -eu
 
 missing=""
@@ -18,16 +18,34 @@ if command -v cpp >/dev/null 2>&1; then
 elif ! ls /usr/include/sys/sdt.h /usr/include/*/sys/sdt.h >/dev/null 2>&1; then
 	missing="$missing systemtap-sdt-dev"
 fi
-[ -n "$missing" ] || exit 0
+# bpftrace's own tools, which TestBpftraceTools runs through --dry-run:
+# where the bpftrace package is not installed, they are extracted from it
+# (without bpftrace and its LLVM) to this directory.
+tools=/var/cache/ebtrace/bpftrace-tools
+need_tools=""
+{ ls /usr/sbin/*.bt || ls "$tools"/*.bt; } >/dev/null 2>&1 || need_tools=1
+[ -n "$missing$need_tools" ] || exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then
+	[ -z "$missing" ] && exit 0 # only the tools: their test skips
 	echo "setup.sh: the tests need these Debian packages or their equivalents:$missing" >&2
 	exit 1
 fi
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "setup.sh: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq >/dev/null
-# shellcheck disable=SC2086 # one word per package
-$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+if [ -n "$missing" ]; then
+	echo "setup.sh: installing$missing" >&2
+	# shellcheck disable=SC2086 # one word per package
+	$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+if [ -n "$need_tools" ]; then
+	echo "setup.sh: extracting bpftrace's tools to $tools" >&2
+	tmp=$(mktemp -d)
+	if ! (cd "$tmp" && apt-get download -qq bpftrace >/dev/null 2>&1 && dpkg-deb -x bpftrace_*.deb x &&
+		$sudo mkdir -p "$tools" && $sudo cp x/usr/sbin/*.bt "$tools"/); then
+		echo "setup.sh: could not fetch Debian's bpftrace package; TestBpftraceTools will skip" >&2
+	fi
+	rm -rf "$tmp"
+fi
