@@ -201,8 +201,9 @@ func resolve(name string, pid int) (string, error) {
 		return path, nil
 	}
 	e := &probe.Error{
-		Msg:   fmt.Sprintf("binary %q is neither a command in $PATH nor a library the dynamic linker knows", name),
-		Hints: []string{"name the file by its path, e.g. /usr/bin/" + name},
+		Msg:     fmt.Sprintf("binary %q is neither a command in $PATH nor a library the dynamic linker knows", name),
+		Hints:   []string{"name the file by its path, e.g. /usr/bin/" + name},
+		Missing: true,
 	}
 	if close := source.Closest(name, librarySonames(), 3); len(close) > 0 {
 		e.Hints = append([]string{"did you mean " + strings.Join(close, ", ") + "?"}, e.Hints...)
