@@ -145,6 +145,9 @@ func CheckWith(prog *syntax.Program, reg *probe.Registry, env *probe.Env, opts O
 // unless no event probe is left, when the script has nothing to trace and
 // each is an error.
 func (c *checker) skipMissing(missing []source.Diagnostic, events bool) {
+	if events {
+		c.skipped = len(missing)
+	}
 	for _, d := range missing {
 		switch {
 		case !events:
@@ -158,6 +161,16 @@ func (c *checker) skipMissing(missing []source.Diagnostic, events bool) {
 			c.info.Skipped = append(c.info.Skipped, d)
 		}
 	}
+}
+
+// unassigned reports map @name, used at sp, as how ("never assigned"),
+// saying where the assignment may be when probes were skipped as missing.
+func (c *checker) unassigned(sp source.Span, name, how string) *source.Diagnostic {
+	d := c.errorf(sp, "undefined", "map @%s is %s", name, how)
+	if c.skipped > 0 {
+		d.Hint("a probe skipped because it does not exist here may assign it (missing_probes); ebtrace checks only the probes it attaches")
+	}
+	return d
 }
 
 // usesIdent reports whether the probe's predicate or body names the
@@ -200,8 +213,11 @@ type checker struct {
 	info     *Info
 	diag     *source.Diagnostics
 	learning bool // first walk: learn map definitions, report nothing
-	cur      *Instance
-	scope    loopScope
+	// skipped counts the attach points left out as missing, whose probe
+	// bodies are not checked: a map only they assign is unknown.
+	skipped int
+	cur     *Instance
+	scope   loopScope
 }
 
 func (c *checker) errorf(sp source.Span, code, format string, args ...any) *source.Diagnostic {
@@ -690,7 +706,7 @@ func (c *checker) mapRead(e *syntax.MapExpr) types.Type {
 	m, ok := c.info.Maps[e.Name]
 	if !ok {
 		if !c.learning {
-			d := c.errorf(e.Sp, "undefined", "map @%s is read but never assigned", e.Name)
+			d := c.unassigned(e.Sp, e.Name, "read but never assigned")
 			if close := source.Closest(e.Name, c.info.MapNames(), 2); len(close) > 0 {
 				d.Hint("did you mean @%s?", strings.Join(close, ", @"))
 			}
@@ -853,7 +869,7 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 					Hint("clear(@%s) removes every key", m.Name)
 			}
 		} else if !c.learning {
-			c.errorf(m.Sp, "undefined", "map @%s is never assigned", m.Name)
+			c.unassigned(m.Sp, m.Name, "never assigned")
 		}
 		return types.None
 	case "clear", "zero", "print":
@@ -867,7 +883,7 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 			return types.None
 		}
 		if _, ok := c.info.Maps[m.Name]; !ok && !c.learning {
-			c.errorf(m.Sp, "undefined", "map @%s is never assigned", m.Name)
+			c.unassigned(m.Sp, m.Name, "never assigned")
 		}
 		c.cur.Types[m] = types.None
 		return types.None

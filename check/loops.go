@@ -67,7 +67,7 @@ func (c *checker) forMap(s *syntax.ForMapStmt) {
 	switch {
 	case !ok:
 		if !c.learning {
-			c.errorf(s.Map.Sp, "undefined", "map @%s is never assigned", s.Map.Name)
+			c.unassigned(s.Map.Sp, s.Map.Name, "never assigned")
 		}
 	case m.Kind != output.Scalar && m.Kind != output.String:
 		c.errorf(s.Map.Sp, "loop", "for cannot iterate over %s, which holds %s: its values are kept per CPU", m.DisplayName(), kindName(m.Kind)).

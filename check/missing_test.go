@@ -29,13 +29,15 @@ func TestMissingProbes(t *testing.T) {
 		{"wildcard matching nothing", "tracepoint:syscalls:sys_enter_no*, tracepoint:syscalls:sys_enter_getppid { @ = count(); }", "", 1, 0, ""},
 		{"every probe missing", "tracepoint:syscalls:sys_enter_nosuch { @ = count(); } BEGIN { exit(); }", "", 0, 1, "no probe of the script exists on this system, so there is nothing to trace"},
 		{"ignore does not hide an empty script", "config = { missing_probes = ignore }\ntracepoint:syscalls:sys_enter_nosuch { @ = count(); }", "", 0, 1, ""},
+		{"a map only a skipped probe assigns", "tracepoint:syscalls:sys_enter_nosuch { @start[1] = nsecs; }\ntracepoint:syscalls:sys_enter_getppid /@start[1]/ { @ = count(); }", "", 1, 1,
+			"a probe skipped because it does not exist here may assign it (missing_probes); ebtrace checks only the probes it attaches"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			info, diags := checkEnv(t, tc.script, tc.env)
 			if len(info.Skipped) != tc.skipped || len(diags.Items) != tc.errors {
 				t.Fatalf("%d skipped, %d errors; want %d, %d:\n%v", len(info.Skipped), len(diags.Items), tc.skipped, tc.errors, diags)
 			}
-			all := append(info.Skipped, diags.Items...)
+			all := append(slices.Clone(diags.Items), info.Skipped...)
 			for _, d := range info.Skipped {
 				if !d.Warning || d.Code != "missing-probe" || !strings.Contains(d.Message, "sys_enter_no") {
 					t.Errorf("warning %+v", d)

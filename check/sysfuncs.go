@@ -296,7 +296,7 @@ func (c *checker) length(e *syntax.CallExpr) types.Type {
 		m, ok := c.info.Maps[a.Name]
 		if !ok {
 			if !c.learning {
-				c.errorf(a.Sp, "undefined", "map @%s is never assigned", a.Name)
+				c.unassigned(a.Sp, a.Name, "never assigned")
 			}
 			return types.Int64
 		}
@@ -332,7 +332,7 @@ func (c *checker) hasKey(e *syntax.CallExpr) types.Type {
 	switch {
 	case !ok:
 		if !c.learning {
-			c.errorf(a.Sp, "undefined", "map @%s is never assigned", a.Name)
+			c.unassigned(a.Sp, a.Name, "never assigned")
 		}
 	case !m.Keyed:
 		c.errorf(a.Sp, "arguments", "@%s has no keys", a.Name)
