@@ -563,15 +563,35 @@ func TestRecordWarnsOfLaterPrograms(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	errs := bufio.NewReader(stderr)
-	if line, err := errs.ReadString('\n'); line != "Recording 1 event; Ctrl-C to stop\n" {
-		t.Fatalf("stderr %q, %v", line, err)
+	// Each line is read with a deadline, so a warning that never comes
+	// fails the test instead of hanging it.
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		errs := bufio.NewReader(stderr)
+		for {
+			line, err := errs.ReadString('\n')
+			if err != nil {
+				return
+			}
+			lines <- line
+		}
+	}()
+	next := func() string {
+		select {
+		case line := <-lines:
+			return line
+		case <-time.After(10 * time.Second):
+			return "(nothing within 10 s)"
+		}
+	}
+	if line := next(); line != "Recording 1 event; Ctrl-C to stop\n" {
+		t.Fatalf("stderr %q", line)
 	}
 	dropAll(t, "syscalls", "sys_enter_getppid")
-	line, err := errs.ReadString('\n')
 	want := "ebtrace record: warning: another BPF program attached to syscalls:sys_enter_getppid; the events it rejects are no longer recorded\n"
-	if line != want {
-		t.Errorf("stderr %q, %v; want %q", line, err, want)
+	if line := next(); line != want {
+		t.Errorf("stderr %q; want %q", line, want)
 	}
 	cmd.Process.Signal(syscall.SIGINT)
 	if err := cmd.Wait(); err != nil {
