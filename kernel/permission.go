@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,10 +30,14 @@ type Access struct {
 	LSMs     []string // active security modules, from securityfs
 }
 
-// CurrentAccess reads Access for this process. As root it mounts
-// securityfs when it is missing, as ebtrace does tracefs, to read the
-// lockdown mode and the security modules.
-func CurrentAccess() Access {
+// CurrentAccess reads Access for this process, once: neither its
+// capabilities nor the kernel's lockdown change while it runs, and several
+// callers (--info, fentry's check, the error printer) ask. As root it
+// mounts securityfs when it is missing, as ebtrace does tracefs, to read
+// the lockdown mode and the security modules.
+var CurrentAccess = sync.OnceValue(readAccess)
+
+func readAccess() Access {
 	a := Access{Euid: os.Geteuid()}
 	if status, err := os.ReadFile("/proc/self/status"); err == nil {
 		for _, line := range strings.Split(string(status), "\n") {

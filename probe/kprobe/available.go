@@ -41,28 +41,35 @@ var syscallPrefixes = []string{
 // vfs_read. It returns "" when fn is no such function or the running
 // kernel lacks the tracepoint.
 func SyscallTracepoint(fn string, exit bool, env *probe.Env) string {
-	if env == nil || env.Events == nil {
-		return ""
-	}
 	for _, prefix := range syscallPrefixes {
 		call, ok := strings.CutPrefix(fn, prefix)
 		if !ok || call == "" {
 			continue
 		}
-		event := "sys_enter_" + call
+		event := "syscalls:sys_enter_" + call
 		if exit {
-			event = "sys_exit_" + call
+			event = "syscalls:sys_exit_" + call
 		}
-		events, err := env.Events()
-		if err != nil {
-			return ""
-		}
-		if tps, err := events.Match("syscalls:" + event); err == nil && len(tps) == 1 {
-			return "tracepoint:syscalls:" + event
+		if hasTracepoint(env, event) {
+			return "tracepoint:" + event
 		}
 		return ""
 	}
 	return ""
+}
+
+// hasTracepoint reports whether the running kernel has the tracepoint
+// CATEGORY:NAME.
+func hasTracepoint(env *probe.Env, name string) bool {
+	if env == nil || env.Events == nil {
+		return false
+	}
+	events, err := env.Events()
+	if err != nil {
+		return false
+	}
+	tps, err := events.Match(name)
+	return err == nil && len(tps) == 1
 }
 
 // sameEvent lists, for kernel functions that scripts commonly probe, the
@@ -96,15 +103,8 @@ var sameEvent = map[string][]string{
 // sameEventTracepoint returns the first tracepoint of sameEvent[fn] the
 // running kernel has, or "".
 func sameEventTracepoint(fn string, env *probe.Env) string {
-	if env == nil || env.Events == nil {
-		return ""
-	}
-	events, err := env.Events()
-	if err != nil {
-		return ""
-	}
 	for _, tp := range sameEvent[fn] {
-		if tps, err := events.Match(tp); err == nil && len(tps) == 1 {
+		if hasTracepoint(env, tp) {
 			return "tracepoint:" + tp
 		}
 	}
