@@ -11,7 +11,6 @@
 package check
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -19,7 +18,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/cilium/ebpf/asm"
+	"ebtrace/funcs"
 
 	"ebtrace/ctypes"
 	"ebtrace/output"
@@ -278,7 +277,7 @@ func (c *checker) stmt(s syntax.Stmt) {
 			c.stmt(s.Else)
 		}
 	case *syntax.ExprStmt:
-		if call, ok := s.X.(*syntax.CallExpr); ok && aggregations[call.Fun] {
+		if call, ok := s.X.(*syntax.CallExpr); ok && funcs.IsAggregation(call.Fun) {
 			c.errorf(call.Sp, "aggregation", "%s() must be assigned to a map", call.Fun).
 				Hint("for example @x = %s(...)", call.Fun)
 			c.args(call)
@@ -290,11 +289,6 @@ func (c *checker) stmt(s syntax.Stmt) {
 	case *syntax.WhileStmt, *syntax.UnrollStmt, *syntax.ForRangeStmt, *syntax.ForMapStmt, *syntax.JumpStmt:
 		c.loopStmt(s)
 	}
-}
-
-var aggregations = map[string]bool{
-	"count": true, "sum": true, "avg": true, "min": true, "max": true,
-	"stats": true, "hist": true, "lhist": true,
 }
 
 var aggKinds = map[string]output.Kind{
@@ -347,7 +341,7 @@ func (c *checker) assign(s *syntax.AssignStmt) {
 		c.cur.Types[target] = c.cur.Vars[target.Name]
 	case *syntax.MapExpr:
 		keys := c.keys(target)
-		if call, ok := s.Value.(*syntax.CallExpr); ok && aggregations[call.Fun] {
+		if call, ok := s.Value.(*syntax.CallExpr); ok && funcs.IsAggregation(call.Fun) {
 			if s.Op != "=" {
 				c.errorf(s.OpSp, "aggregation", "an aggregation is assigned with =, not %s", s.Op)
 			}
@@ -695,9 +689,14 @@ func (c *checker) unknownIdent(e *syntax.Ident) {
 	if close := source.Closest(e.Name, names, 3); len(close) > 0 {
 		d.Hint("did you mean %s?", strings.Join(close, ", "))
 	}
-	_, isSys := sysFunctions[e.Name]
-	if _, ok := functions[e.Name]; ok || aggregations[e.Name] || isSys {
+	if _, ok := funcs.Lookup(e.Name); ok {
 		d.Hint("%s is a function: write %s()", e.Name, e.Name)
+	}
+	switch header, kernelOnly := macroHeader(e.Name); {
+	case kernelOnly:
+		d.Hint("%s is a macro of the kernel's own <%s>, which the header of that name in /usr/include (the kernel's user-space API) does not define; it is not an enum value in the kernel's BTF either: define it in the script (#define %s VALUE, the value from the kernel's source)", e.Name, header, e.Name)
+	case header != "":
+		d.Hint("%s is not an enum value in the kernel's BTF but a macro of <%s>: add #include <%s>", e.Name, header, header)
 	}
 }
 
@@ -749,53 +748,42 @@ func (c *checker) field(e *syntax.FieldExpr) types.Type {
 	return arg.Type
 }
 
-// functions are the non-aggregating calls, with their argument counts.
-var functions = map[string][2]int{
-	"printf": {1, 32}, "str": {1, 2}, "exit": {0, 0}, "delete": {1, 1},
-	"clear": {1, 1}, "zero": {1, 1}, "print": {1, 1},
-	"kstack": {0, 2}, "ustack": {0, 2}, "ksym": {1, 1}, "usym": {1, 1}, "kaddr": {1, 1}, "uaddr": {1, 1},
-	// Strings, buffers and times (strings.go).
-	"buf": {1, 2}, "strlen": {1, 1}, "strncmp": {3, 3}, "strcontains": {2, 2},
-	"strftime": {2, 2}, "join": {1, 2},
-}
-
 func (c *checker) call(e *syntax.CallExpr) types.Type {
-	if aggregations[e.Fun] {
-		c.errorf(e.Sp, "aggregation", "%s() must be assigned to a map", e.Fun).Hint("for example @x = %s(...)", e.Fun)
-		c.args(e)
-		return types.None
-	}
-	n, ok := functions[e.Fun]
-	if sys, isSys := sysFunctions[e.Fun]; isSys {
-		n, ok = sys, true
-	}
-	if !ok {
+	f, ok := funcs.Lookup(e.Fun)
+	switch {
+	case !ok:
 		d := c.errorf(e.FunSp, "undefined", "unknown function %s()", e.Fun)
-		var names []string
-		for f := range functions {
-			names = append(names, f)
-		}
-		for f := range aggregations {
-			names = append(names, f)
-		}
-		for f := range sysFunctions {
-			names = append(names, f)
-		}
-		if close := source.Closest(e.Fun, names, 3); len(close) > 0 {
+		if close := source.Closest(e.Fun, funcs.Names(), 3); len(close) > 0 {
 			d.Hint("did you mean %s()?", strings.Join(close, "(), "))
 		}
 		c.args(e)
 		return types.None
-	}
-	if len(e.Args) < n[0] || len(e.Args) > n[1] {
-		want := fmt.Sprint(n[0])
-		if n[1] != n[0] {
-			want = fmt.Sprintf("%d to %d", n[0], n[1])
+	case f.Aggregation:
+		c.errorf(e.Sp, "aggregation", "%s() must be assigned to a map", e.Fun).Hint("for example @x = %s(...)", e.Fun)
+		c.args(e)
+		return types.None
+	case len(e.Args) < f.Min || len(e.Args) > f.Max:
+		want := fmt.Sprint(f.Min)
+		if f.Max != f.Min {
+			want = fmt.Sprintf("%d to %d", f.Min, f.Max)
 		}
 		c.errorf(e.Sp, "arguments", "%s() takes %s argument(s), got %d", e.Fun, want, len(e.Args))
 		c.args(e)
 		return types.None
 	}
+	if f.Unsafe && !c.env.Unsafe {
+		c.errorf(e.Sp, "unsafe", "%s() changes the system, which is allowed only in unsafe mode", e.Fun).
+			Hint("run ebtrace with --unsafe to allow %s()", strings.Join(funcs.UnsafeNames(), "(), "))
+	}
+	if f.Check != nil {
+		return f.Check(funcChecker{c}, e)
+	}
+	return c.coreCall(e)
+}
+
+// coreCall types a call of one of the language's own functions (see
+// package funcs) whose argument count is right.
+func (c *checker) coreCall(e *syntax.CallExpr) types.Type {
 	switch e.Fun {
 	case "printf":
 		c.printf(e)
@@ -806,9 +794,12 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 		case types.Str:
 		case types.Ptr:
 		case types.Int:
-			c.errorf(e.Args[0].Span(), "type", "str() needs a pointer or a string, not %s", t).
-				Hint("str() reads a NUL-terminated string from memory")
-
+			// A 64-bit integer is an address, kept in a map or a
+			// variable; a narrower one cannot be.
+			if t.Size < 8 {
+				c.errorf(e.Args[0].Span(), "type", "str() needs a pointer or a string, not %s", t).
+					Hint("str() reads a NUL-terminated string from memory, at a pointer or a 64-bit address")
+			}
 		case types.Sym, types.Stack, types.Text:
 			c.errorf(e.Args[0].Span(), "type", "str() needs a pointer or a string, not %s", t).
 				Hint("printf(\"%%s\", ...) prints a %s as text", t)
@@ -835,26 +826,23 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 			return t
 		}
 		return types.String(size)
+	case "errorf", "warnf", "system", "cat":
+		c.printf(e)
+		return types.None
 	case "exit":
 		return types.None
-	case "buf", "strlen", "strncmp", "strcontains", "strftime", "join":
-		return c.stringCall(e)
+	case "buf":
+		return c.buf(e)
+	case "join":
+		c.join(e)
+		return types.None
 	case "kstack", "ustack":
 		c.noContext(e.Sp, e.Fun+"()")
 		return c.stack(e)
-	case "ksym", "usym":
-		if t, reported := c.exprReported(e.Args[0]); !t.IsInt() && !reported {
-			c.errorf(e.Args[0].Span(), "type", "%s() needs an address, not %s", e.Fun, t)
-		}
-		if e.Fun == "usym" {
-			return types.Symbol(types.User)
-		}
-		return types.Symbol(types.Kernel)
-	case "kaddr":
-		c.kaddr(e)
-		return types.UInt64
-	case "uaddr":
-		return c.uaddr(e)
+	case "len":
+		return c.length(e)
+	case "has_key":
+		return c.hasKey(e)
 	case "delete":
 		m, ok := e.Args[0].(*syntax.MapExpr)
 		if !ok || m.Keys == nil {
@@ -875,6 +863,10 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 	case "clear", "zero", "print":
 		m, ok := e.Args[0].(*syntax.MapExpr)
 		if e.Fun == "print" && (!ok || m.Keys != nil) {
+			if len(e.Args) > 1 {
+				c.errorf(e.Args[1].Span(), "arguments", "print() of a value takes no other argument").
+					Hint("print(@map, TOP, DIV) limits and divides a whole map")
+			}
 			c.printValue(e)
 			return types.None
 		}
@@ -882,13 +874,36 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 			c.errorf(e.Args[0].Span(), "arguments", "%s() takes a whole map such as @x", e.Fun)
 			return types.None
 		}
+		if e.Fun == "print" {
+			c.printLimits(e)
+		}
 		if _, ok := c.info.Maps[m.Name]; !ok && !c.learning {
 			c.unassigned(m.Sp, m.Name, "never assigned")
 		}
 		c.cur.Types[m] = types.None
 		return types.None
 	}
-	return c.sysCall(e)
+	c.errorf(e.Sp, "internal", "ebtrace has no type rule for %s()", e.Fun)
+	c.args(e)
+	return types.None
+}
+
+// printLimits checks print(@map, TOP, DIV): TOP, the number of entries
+// printed (the greatest; 0 prints all), and DIV, what values are divided
+// by, are integer literals known now.
+func (c *checker) printLimits(e *syntax.CallExpr) {
+	for i, a := range e.Args[1:] {
+		lit, ok := a.(*syntax.IntLit)
+		c.expr(a)
+		switch {
+		case !ok:
+			c.errorf(a.Span(), "arguments", "print()'s %s must be an integer literal", []string{"TOP", "DIV"}[i])
+		case i == 1 && lit.Value == 0:
+			c.errorf(a.Span(), "arguments", "print() cannot divide by 0")
+		case lit.Value > math.MaxInt64:
+			c.errorf(a.Span(), "arguments", "print()'s %s is too large", []string{"TOP", "DIV"}[i])
+		}
+	}
 }
 
 // stack types kstack(MODE, DEPTH), either argument optional.
@@ -926,67 +941,6 @@ func (c *checker) stack(e *syntax.CallExpr) types.Type {
 	return types.StackOf(stackBuiltins[e.Fun], mode, depth)
 }
 
-// kaddr resolves kaddr("symbol") to the symbol's address now: the result
-// is a constant of the program.
-func (c *checker) kaddr(e *syntax.CallExpr) {
-	lit, ok := e.Args[0].(*syntax.StringLit)
-	if !ok {
-		c.errorf(e.Args[0].Span(), "arguments", "kaddr() needs a symbol name as a string literal")
-		return
-	}
-	c.cur.Types[lit] = types.String(len(lit.Value) + 1)
-	if c.learning {
-		return
-	}
-	addr, err := c.env.KernelAddr(lit.Value)
-	var pe *probe.Error
-	switch {
-	case errors.As(err, &pe):
-		c.diag.Add(lit.Sp, "undefined", "%s", pe.Msg).Hints = pe.Hints
-	case err != nil:
-		c.diag.Add(lit.Sp, "kernel", "kaddr(%q): %v", lit.Value, err)
-	default:
-		c.info.Consts[e] = addr
-	}
-}
-
-// uaddr resolves uaddr("symbol") in the probe's binary: a pointer into
-// the traced process, typed by the symbol's size as bpftrace types it.
-// The address differs per instance, so it is one of the instance's Args.
-func (c *checker) uaddr(e *syntax.CallExpr) types.Type {
-	lit, ok := e.Args[0].(*syntax.StringLit)
-	if !ok {
-		c.errorf(e.Args[0].Span(), "arguments", "uaddr() needs a symbol name as a string literal")
-		return types.None
-	}
-	c.cur.Types[lit] = types.String(len(lit.Value) + 1)
-	us, ok := c.cur.Instance.(probe.UserSymbols)
-	if !ok {
-		c.errorf(e.Sp, "probe", "uaddr() needs a probe on a user-space binary, not %s", c.cur.Instance.Name()).
-			Hint("use it in a uprobe, uretprobe or usdt probe, whose binary defines the symbol")
-		return types.None
-	}
-	addr, size, err := us.UserAddr(lit.Value)
-	var pe *probe.Error
-	switch {
-	case err == nil:
-	case c.learning:
-		return types.None
-	case errors.As(err, &pe):
-		c.diag.Add(lit.Sp, "undefined", "%s", pe.Msg).Hints = pe.Hints
-		return types.None
-	default:
-		c.diag.Add(lit.Sp, "probe", "uaddr(%q): %v", lit.Value, err)
-		return types.None
-	}
-	elem := map[uint64]string{1: "uint8", 2: "uint16", 4: "uint32"}[size]
-	t := types.Pointer(cmp.Or(elem, "uint64"), types.User)
-	c.cur.Args[e] = probe.Arg{Type: t, Load: func(int16) asm.Instructions {
-		return asm.Instructions{asm.LoadImm(asm.R0, int64(addr), asm.DWord)}
-	}}
-	return t
-}
-
 func (c *checker) printf(e *syntax.CallExpr) {
 	lit, ok := e.Args[0].(*syntax.StringLit)
 	if !ok {
@@ -1000,7 +954,7 @@ func (c *checker) printf(e *syntax.CallExpr) {
 		var pe *printf.Error
 		sp := lit.Sp
 		if errors.As(err, &pe) {
-			sp = literalSpan(c.info.Program.File, lit, pe.Offset, pe.End)
+			sp = lit.ValueSpan(c.info.Program.File, pe.Offset, pe.End)
 		}
 		c.errorf(sp, "printf", "%s", err.Error())
 		c.args(e)
@@ -1035,21 +989,6 @@ func (c *checker) printf(e *syntax.CallExpr) {
 	if len(args) != len(verbs) {
 		c.errorf(e.Sp, "printf", "the format has %d conversion(s) but %d argument(s) follow", len(verbs), len(args))
 	}
-}
-
-// literalSpan maps a byte range of a string literal's value back to the
-// source, assuming no escapes before it (close enough for a caret).
-func literalSpan(f *source.File, lit *syntax.StringLit, start, end int) source.Span {
-	raw := f.Text[lit.Sp.Start:lit.Sp.End]
-	if strings.Contains(raw, "\\") && strings.Index(raw, "\\") < start+1 {
-		return lit.Sp
-	}
-	s := lit.Sp.Start + 1 + source.Pos(start)
-	e := lit.Sp.Start + 1 + source.Pos(end)
-	if e > lit.Sp.End {
-		e = lit.Sp.End
-	}
-	return source.Span{Start: s, End: e}
 }
 
 func (c *checker) binary(e *syntax.BinaryExpr) types.Type {

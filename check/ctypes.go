@@ -156,6 +156,12 @@ func (c *checker) memoryType(typ btf.Type, as types.AddrSpace, sp source.Span) t
 // deref types `*X`.
 func (c *checker) deref(e *syntax.UnaryExpr) types.Type {
 	x, reported := c.exprReported(e.X)
+	if x.Kind == types.Int && x.Size == 8 {
+		// An address, as kaddr() gives: a 64-bit integer in the kernel,
+		// as bpftrace reads it.
+		x = types.Pointer("int64", types.Kernel)
+		c.cur.Types[e.X] = x
+	}
 	if x.Kind != types.Ptr {
 		if !reported && x.Kind != types.Void {
 			c.errorf(e.Sp, "type", "cannot dereference %s, which is not a pointer", x).

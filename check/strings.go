@@ -1,7 +1,6 @@
 package check
 
 import (
-	"errors"
 	"strconv"
 
 	"ebtrace/printf"
@@ -75,43 +74,6 @@ func (c *checker) bufferVerb(a syntax.Expr, v printf.Verb, t types.Type) {
 	}
 }
 
-func (c *checker) stringCall(e *syntax.CallExpr) types.Type {
-	switch e.Fun {
-	case "strlen":
-		c.wantString(e, 0)
-		return types.Int64
-	case "strncmp":
-		c.wantString(e, 0)
-		c.wantString(e, 1)
-		if lit, ok := e.Args[2].(*syntax.IntLit); !ok || lit.Value == 0 || lit.Value > MaxStrlenLimit {
-			c.expr(e.Args[2])
-			c.errorf(e.Args[2].Span(), "arguments", "strncmp() compares 1 to %d bytes, given as an integer literal", MaxStrlenLimit)
-		}
-		return types.Int64
-	case "strcontains":
-		c.wantString(e, 0)
-		c.wantString(e, 1)
-		return types.Int64
-	case "buf":
-		return c.buf(e)
-	case "strftime":
-		return c.strftime(e)
-	default: // join
-		c.join(e)
-		return types.None
-	}
-}
-
-// wantString types argument i of e, which must be a string.
-func (c *checker) wantString(e *syntax.CallExpr, i int) {
-	if t, reported := c.exprReported(e.Args[i]); t.Kind != types.Str && !reported {
-		d := c.errorf(e.Args[i].Span(), "type", "%s() needs a string, not %s", e.Fun, t)
-		if t.IsInt() {
-			d.Hint("str() reads the string a pointer points to: %s(str(p))", e.Fun)
-		}
-	}
-}
-
 // buf types buf(p, n): n bytes at pointer p, or the bytes of a string.
 // A length that is not a literal is known only when the probe runs; the
 // buffer then holds up to max_strlen bytes.
@@ -147,29 +109,6 @@ func (c *checker) buf(e *syntax.CallExpr) types.Type {
 		return types.Buffer(size)
 	}
 	return types.Buffer(int(lit.Value))
-}
-
-// strftime types strftime(format, nsecs), checking the format now.
-func (c *checker) strftime(e *syntax.CallExpr) types.Type {
-	if t, reported := c.exprReported(e.Args[1]); !t.IsInt() && !reported {
-		c.errorf(e.Args[1].Span(), "type", "strftime() needs a time in nanoseconds since boot, not %s", t).Hint("for example strftime(\"%%H:%%M:%%S\", nsecs)")
-	}
-	lit, ok := e.Args[0].(*syntax.StringLit)
-	if !ok {
-		c.expr(e.Args[0])
-		c.errorf(e.Args[0].Span(), "arguments", "strftime() needs a string literal as its format")
-		return types.Timestamp("")
-	}
-	c.cur.Types[lit] = types.String(len(lit.Value) + 1)
-	if err := printf.CheckTime(lit.Value); err != nil {
-		sp := lit.Sp
-		var pe *printf.Error
-		if errors.As(err, &pe) {
-			sp = literalSpan(c.info.Program.File, lit, pe.Offset, pe.End)
-		}
-		c.errorf(sp, "strftime", "%s", err.Error()).Hint("conversions: %s", printf.TimeConversions)
-	}
-	return types.Timestamp(lit.Value)
 }
 
 // join types join(array [, separator]): array points to NULL-terminated

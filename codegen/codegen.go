@@ -16,7 +16,6 @@ package codegen
 
 import (
 	"encoding/binary"
-	"fmt"
 	"maps"
 	"slices"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"ebtrace/check"
+	"ebtrace/emit"
 	"ebtrace/output"
 	"ebtrace/plan"
 	"ebtrace/probe"
@@ -39,18 +39,6 @@ const StackSize = 512
 // is a signed 16-bit field); no jump spans more than the whole program, so
 // a program no longer than this has all of them in range.
 const maxJump = 1<<15 - 1
-
-// Position is attached to each instruction as its source; it prints as
-// "FILE:LINE:COL".
-type Position struct {
-	File *source.File
-	Span source.Span
-}
-
-func (p Position) String() string {
-	line, col := p.File.Position(p.Span.Start)
-	return fmt.Sprintf("%s:%d:%d", p.File.Name, line, col)
-}
 
 // Ring-buffer flags and query selectors (include/uapi/linux/bpf.h).
 const (
@@ -80,35 +68,36 @@ type Options struct {
 func Generate(info *check.Info, p *plan.Plan, idx int, opts Options) (asm.Instructions, error) {
 	in := info.Instances[idx]
 	g := &gen{
-		info: info, plan: p, in: in, idx: idx, opts: opts,
-		vars: map[string]int16{}, targets: map[string]bool{},
+		Builder: emit.New(info.Program.File),
+		info:    info, plan: p, in: in, idx: idx, opts: opts,
+		vars: map[string]int16{},
 		diag: &source.Diagnostics{File: info.Program.File},
 	}
-	g.at(in.Probe.Sp)
-	g.emit(asm.Mov.Reg(asm.R6, asm.R1))
+	g.At(in.Probe.Sp)
+	g.Emit(asm.Mov.Reg(asm.R6, asm.R1))
 	if in.Instance.Kind() == probe.Event {
 		// Once tracing ends, event programs do nothing while the links
 		// are being closed (which takes the kernel a grace period each).
 		g.loadConfig(asm.R1, plan.ConfigStopped)
-		g.emit(asm.JNE.Imm(asm.R1, 0, "exit"))
+		g.Emit(asm.JNE.Imm(asm.R1, 0, "exit"))
 	}
 	g.allocVars()
 	g.varsSize = g.depth
 	if in.Probe.Pred != nil {
-		g.at(in.Probe.Pred.Span())
+		g.At(in.Probe.Pred.Span())
 		g.intExpr(in.Probe.Pred)
-		g.emit(asm.JEq.Imm(asm.R0, 0, "exit"))
+		g.Emit(asm.JEq.Imm(asm.R0, 0, "exit"))
 	}
 	g.block(in.Probe.Body)
 	if opts.KeepOnPass {
-		g.emit(asm.Mov.Imm(asm.R0, 1), asm.Return())
+		g.Emit(asm.Mov.Imm(asm.R0, 1), asm.Return())
 	}
-	g.label("exit")
-	g.emit(asm.Mov.Imm(asm.R0, 0), asm.Return())
+	g.Label("exit")
+	g.Emit(asm.Mov.Imm(asm.R0, 0), asm.Return())
 	if g.maxDepth > StackSize {
 		g.moveFrameToScratch()
 	}
-	if n := g.insns.Size() / asm.InstructionSize; n > maxJump {
+	if n := g.Insns.Size() / asm.InstructionSize; n > maxJump {
 		g.diag.Add(in.Probe.Sp, "too-large", "this probe compiles to %d BPF instructions; jumps within a program reach at most %d", n, maxJump).
 			Hint("split the work across several probes, or compare shorter strings")
 	}
@@ -118,28 +107,22 @@ func Generate(info *check.Info, p *plan.Plan, idx int, opts Options) (asm.Instru
 	// Callbacks are functions of their own, with their own frames: they
 	// are appended after the probe's frame may have moved.
 	if len(g.funcs) > 0 {
-		g.insns[0] = btf.WithFuncMetadata(g.insns[0], mainFunc())
+		g.Insns[0] = btf.WithFuncMetadata(g.Insns[0], mainFunc())
 		for _, f := range g.funcs {
-			g.insns = append(g.insns, f...)
+			g.Insns = append(g.Insns, f...)
 		}
 	}
-	return g.insns, nil
+	return g.Insns, nil
 }
 
 type gen struct {
-	opts   Options
-	info   *check.Info
-	plan   *plan.Plan
-	in     *check.Instance
-	idx    int
-	insns  asm.Instructions
-	pos    source.Span
-	labels int
-	// pending is the label the next instruction will carry.
-	pending string
-	targets map[string]bool // labels some emitted jump goes to
-	dead    bool            // no path reaches the next instruction
-	depth   int             // bytes of stack in use
+	*emit.Builder
+	opts  Options
+	info  *check.Info
+	plan  *plan.Plan
+	in    *check.Instance
+	idx   int
+	depth int // bytes of stack in use
 	// maxDepth is the most stack in use at once: beyond StackSize, the
 	// frame moves to the scratch map.
 	maxDepth int
@@ -152,49 +135,6 @@ type gen struct {
 	funcs    []asm.Instructions // callbacks, appended after the program
 }
 
-func (g *gen) at(sp source.Span) { g.pos = sp }
-
-// emit appends instructions, dropping those no path reaches (after exit()
-// jumped away, until a label some jump targets): the verifier rejects
-// unreachable code.
-func (g *gen) emit(ins ...asm.Instruction) {
-	for _, in := range ins {
-		if g.dead && g.pending == "" {
-			continue
-		}
-		if g.pending != "" {
-			in = in.WithSymbol(g.pending)
-			g.pending = ""
-		}
-		if in.OpCode.Class().IsJump() && in.Reference() != "" {
-			g.targets[in.Reference()] = true
-			if in.OpCode.JumpOp() == asm.Ja {
-				g.dead = true
-			}
-		}
-		g.insns = append(g.insns, in.WithSource(Position{g.info.Program.File, g.pos}))
-	}
-}
-
-func (g *gen) newLabel(what string) string {
-	g.labels++
-	return fmt.Sprintf("%s_%d", what, g.labels)
-}
-
-// label makes name the target of the next instruction. A label no emitted
-// jump targets is dropped, and code after it stays unreachable if it was:
-// jumps are forward except a loop's, whose head loopHead places.
-func (g *gen) label(name string) {
-	if !g.targets[name] {
-		return
-	}
-	if g.pending != "" {
-		g.emit(asm.Ja.Label(name))
-	}
-	g.pending = name
-	g.dead = false
-}
-
 // alloc reserves n bytes of the frame (rounded up to 8) and returns the
 // offset from r10. On overflow it reports once and returns a valid dummy
 // slot.
@@ -203,7 +143,7 @@ func (g *gen) alloc(n int) int16 {
 	g.maxDepth = max(g.maxDepth, g.depth)
 	if g.depth > ScratchSize {
 		if len(g.diag.Items) == 0 {
-			g.diag.Add(g.pos, "stack", "this probe needs more than %d bytes for its values", ScratchSize).
+			g.diag.Add(g.Pos, "stack", "this probe needs more than %d bytes for its values", ScratchSize).
 				Hint("use fewer or shorter strings (str(p, N), max_strlen) in one probe")
 		}
 		return -8
@@ -220,21 +160,21 @@ func (g *gen) block(b *syntax.Block) {
 func (g *gen) stmt(s syntax.Stmt) {
 	mark := g.depth
 	defer func() { g.depth = mark }()
-	g.at(s.Span())
+	g.At(s.Span())
 	switch s := s.(type) {
 	case *syntax.Block:
 		g.block(s)
 	case *syntax.IfStmt:
-		elseL, endL := g.newLabel("else"), g.newLabel("endif")
+		elseL, endL := g.NewLabel("else"), g.NewLabel("endif")
 		g.intExpr(s.Cond)
-		g.emit(asm.JEq.Imm(asm.R0, 0, elseL))
+		g.Emit(asm.JEq.Imm(asm.R0, 0, elseL))
 		g.block(s.Then)
-		g.emit(asm.Ja.Label(endL))
-		g.label(elseL)
+		g.Emit(asm.Ja.Label(endL))
+		g.Label(elseL)
 		if s.Else != nil {
 			g.stmt(s.Else)
 		}
-		g.label(endL)
+		g.Label(endL)
 	case *syntax.ExprStmt:
 		switch g.typeOf(s.X).Kind {
 		case types.Str:
@@ -272,10 +212,10 @@ func (g *gen) assign(s *syntax.AssignStmt) {
 		}
 		g.intExpr(s.Value)
 		if s.Op != "=" {
-			g.emit(asm.Mov.Reg(asm.R1, asm.R0), asm.LoadMem(asm.R0, asm.R10, slot, asm.DWord))
+			g.Emit(asm.Mov.Reg(asm.R1, asm.R0), asm.LoadMem(asm.R0, asm.R10, slot, asm.DWord))
 			g.arith(compound(s.Op), asm.R0, asm.R1, t.Signed)
 		}
-		g.emit(asm.StoreMem(asm.R10, slot, asm.R0, asm.DWord))
+		g.Emit(asm.StoreMem(asm.R10, slot, asm.R0, asm.DWord))
 	case *syntax.MapExpr:
 		m := g.plan.Map(target.Name)
 		if call, ok := s.Value.(*syntax.CallExpr); ok && m.Kind != output.Scalar && m.Kind != output.String {
@@ -286,7 +226,7 @@ func (g *gen) assign(s *syntax.AssignStmt) {
 			g.intExpr(s.Value)
 			if s.Op == "+=" || s.Op == "-=" {
 				if s.Op == "-=" {
-					g.emit(asm.Neg.Imm(asm.R0, 0))
+					g.Emit(asm.Neg.Imm(asm.R0, 0))
 				}
 				g.mapAdd(target, m)
 				return
@@ -299,7 +239,7 @@ func (g *gen) assign(s *syntax.AssignStmt) {
 			g.valueTo(s.Value, val, m.ValueType)
 		} else {
 			g.intExpr(s.Value)
-			g.emit(asm.StoreMem(asm.R10, val, asm.R0, asm.DWord))
+			g.Emit(asm.StoreMem(asm.R10, val, asm.R0, asm.DWord))
 		}
 		key := g.key(target, m)
 		g.update(m, key, val)
@@ -325,7 +265,7 @@ func (g *gen) allocVars() {
 // zero clears size bytes (a multiple of 8) of stack at off.
 func (g *gen) zero(off int16, size int) {
 	for i := 0; i < size; i += 8 {
-		g.emit(stDW(asm.R10, off+int16(i), 0))
+		g.Emit(stDW(asm.R10, off+int16(i), 0))
 	}
 }
 
@@ -340,7 +280,7 @@ func (g *gen) copyStr(dst int16, dstSize int, src int16, srcSize int) {
 	words, srcWords := types.Align8(dstSize), types.Align8(srcSize)
 	n := min(words, srcWords)
 	for i := 0; i < n; i += 8 {
-		g.emit(
+		g.Emit(
 			asm.LoadMem(asm.R1, asm.R10, src+int16(i), asm.DWord),
 			asm.StoreMem(asm.R10, dst+int16(i), asm.R1, asm.DWord),
 		)
@@ -350,7 +290,7 @@ func (g *gen) copyStr(dst int16, dstSize int, src int16, srcSize int) {
 	}
 	if srcSize > dstSize {
 		for i := dstSize - 1; i < words; i++ {
-			g.emit(asm.StoreImm(asm.R10, dst+int16(i), 0, asm.Byte))
+			g.Emit(asm.StoreImm(asm.R10, dst+int16(i), 0, asm.Byte))
 		}
 	}
 }
@@ -362,10 +302,10 @@ func (g *gen) storeConst(off int16, s string, size int) {
 	for i := 0; i < len(buf); i += 8 {
 		v := binary.LittleEndian.Uint64(buf[i:])
 		if v == 0 {
-			g.emit(stDW(asm.R10, off+int16(i), 0))
+			g.Emit(stDW(asm.R10, off+int16(i), 0))
 			continue
 		}
-		g.emit(
+		g.Emit(
 			asm.LoadImm(asm.R1, int64(v), asm.DWord),
 			asm.StoreMem(asm.R10, off+int16(i), asm.R1, asm.DWord),
 		)
@@ -379,12 +319,12 @@ func mapPtr(reg asm.Register, name string) asm.Instruction {
 
 // stackPtr points reg at a stack offset.
 func (g *gen) stackPtr(reg asm.Register, off int16) {
-	g.emit(asm.Mov.Reg(reg, asm.R10), asm.Add.Imm(reg, int32(off)))
+	g.Emit(asm.Mov.Reg(reg, asm.R10), asm.Add.Imm(reg, int32(off)))
 }
 
 // countStat atomically adds one to a StatsMap counter.
 func (g *gen) countStat(index int) {
-	g.emit(
+	g.Emit(
 		asm.LoadMapValue(asm.R1, 0, uint32(index*8)).WithReference(plan.StatsMap),
 		asm.Mov.Imm(asm.R2, 1),
 		asm.StoreXAdd(asm.R1, asm.R2, asm.DWord),
@@ -430,11 +370,8 @@ func (g *gen) valueTo(e syntax.Expr, dst int16, t types.Type) {
 		g.tupleTo(e, dst, t)
 		return
 	}
-	if call, ok := e.(*syntax.CallExpr); ok && t.Kind == types.Sym {
-		e = call.Args[0] // ksym(addr), usym(addr): the address
-	}
 	g.intExpr(e)
-	g.emit(asm.StoreMem(asm.R10, dst, asm.R0, asm.DWord))
+	g.Emit(asm.StoreMem(asm.R10, dst, asm.R0, asm.DWord))
 	if t.Size == 16 { // a user address is resolved in its process
 		g.storePid(dst + 8)
 	}
@@ -453,8 +390,8 @@ func (g *gen) stackID(e syntax.Expr, dst int16) {
 	if sm.User {
 		flags = bpfFUserStack
 	}
-	ok := g.newLabel("stacked")
-	g.emit(
+	ok := g.NewLabel("stacked")
+	g.Emit(
 		asm.Mov.Reg(asm.R1, asm.R6),
 		mapPtr(asm.R2, sm.Name),
 		asm.Mov.Imm(asm.R3, flags),
@@ -463,14 +400,14 @@ func (g *gen) stackID(e syntax.Expr, dst int16) {
 		asm.JSGE.Imm(asm.R0, 0, ok),
 	)
 	g.countStat(plan.StatStacks)
-	g.label(ok)
+	g.Label(ok)
 	if sm.User {
 		g.storePid(dst + 8)
 	}
 }
 
 func (g *gen) storePid(dst int16) {
-	g.emit(
+	g.Emit(
 		asm.FnGetCurrentPidTgid.Call(),
 		asm.RSh.Imm(asm.R0, 32),
 		asm.StoreMem(asm.R10, dst, asm.R0, asm.DWord),
@@ -479,67 +416,67 @@ func (g *gen) storePid(dst int16) {
 
 // lookup leaves a pointer to m's value for the key at key in r0, or 0.
 func (g *gen) lookup(m *plan.Map, key int16) {
-	g.emit(mapPtr(asm.R1, m.BPFName))
+	g.Emit(mapPtr(asm.R1, m.BPFName))
 	g.stackPtr(asm.R2, key)
-	g.emit(asm.FnMapLookupElem.Call())
+	g.Emit(asm.FnMapLookupElem.Call())
 }
 
 // update stores the value at val under the key at key, counting failures
 // (a full map) in the map's stat.
 func (g *gen) update(m *plan.Map, key, val int16) {
-	ok := g.newLabel("updated")
-	g.emit(mapPtr(asm.R1, m.BPFName))
+	ok := g.NewLabel("updated")
+	g.Emit(mapPtr(asm.R1, m.BPFName))
 	g.stackPtr(asm.R2, key)
 	g.stackPtr(asm.R3, val)
-	g.emit(asm.Mov.Imm(asm.R4, 0), asm.FnMapUpdateElem.Call(), asm.JEq.Imm(asm.R0, 0, ok))
+	g.Emit(asm.Mov.Imm(asm.R4, 0), asm.FnMapUpdateElem.Call(), asm.JEq.Imm(asm.R0, 0, ok))
 	g.countStat(m.Stat)
 	if id, report := g.plan.HelperErrorEvent(); report {
 		g.reportHelper(id, asm.FnMapUpdateElem) // r0: the error; countStat keeps it
 	}
-	g.label(ok)
+	g.Label(ok)
 }
 
 // mapAdd adds r0 to the integer map element e: atomically in place when it
 // exists, with an update when it does not.
 func (g *gen) mapAdd(e *syntax.MapExpr, m *plan.Map) {
 	val := g.alloc(8)
-	g.emit(asm.StoreMem(asm.R10, val, asm.R0, asm.DWord))
+	g.Emit(asm.StoreMem(asm.R10, val, asm.R0, asm.DWord))
 	key := g.key(e, m)
 	g.lookup(m, key)
-	miss, done := g.newLabel("miss"), g.newLabel("added")
-	g.emit(
+	miss, done := g.NewLabel("miss"), g.NewLabel("added")
+	g.Emit(
 		asm.JEq.Imm(asm.R0, 0, miss),
 		asm.LoadMem(asm.R1, asm.R10, val, asm.DWord),
 		asm.StoreXAdd(asm.R0, asm.R1, asm.DWord),
 		asm.Ja.Label(done),
 	)
-	g.label(miss)
+	g.Label(miss)
 	g.update(m, key, val)
-	g.label(done)
+	g.Label(done)
 }
 
 // mapUpdateInPlace applies `element op= r0` to an integer map element.
 func (g *gen) mapUpdateInPlace(e *syntax.MapExpr, m *plan.Map, op string) {
 	val := g.alloc(8)
-	g.emit(asm.StoreMem(asm.R10, val, asm.R0, asm.DWord))
+	g.Emit(asm.StoreMem(asm.R10, val, asm.R0, asm.DWord))
 	key := g.key(e, m)
 	g.lookup(m, key)
-	miss, store := g.newLabel("miss"), g.newLabel("store")
-	g.emit(
+	miss, store := g.NewLabel("miss"), g.NewLabel("store")
+	g.Emit(
 		asm.JEq.Imm(asm.R0, 0, miss),
 		asm.Mov.Reg(asm.R7, asm.R0),
 		asm.LoadMem(asm.R0, asm.R7, 0, asm.DWord),
 		asm.LoadMem(asm.R1, asm.R10, val, asm.DWord),
 	)
 	g.arith(op, asm.R0, asm.R1, true)
-	g.emit(asm.StoreMem(asm.R7, 0, asm.R0, asm.DWord), asm.Ja.Label(store))
-	g.label(miss)
+	g.Emit(asm.StoreMem(asm.R7, 0, asm.R0, asm.DWord), asm.Ja.Label(store))
+	g.Label(miss)
 	// A missing element counts as 0.
-	g.emit(asm.Mov.Imm(asm.R0, 0), asm.LoadMem(asm.R1, asm.R10, val, asm.DWord))
+	g.Emit(asm.Mov.Imm(asm.R0, 0), asm.LoadMem(asm.R1, asm.R10, val, asm.DWord))
 	g.arith(op, asm.R0, asm.R1, true)
-	g.emit(asm.StoreMem(asm.R10, val, asm.R0, asm.DWord))
+	g.Emit(asm.StoreMem(asm.R10, val, asm.R0, asm.DWord))
 	g.update(m, key, val)
-	g.label(store)
+	g.Label(store)
 }
 
 // aggregate compiles `@m[k] = f(x)` for the per-CPU aggregations: the
@@ -550,40 +487,40 @@ func (g *gen) aggregate(e *syntax.MapExpr, m *plan.Map, call *syntax.CallExpr) {
 	if len(call.Args) > 0 {
 		g.intExpr(call.Args[0])
 	} else {
-		g.emit(asm.Mov.Imm(asm.R0, 1))
+		g.Emit(asm.Mov.Imm(asm.R0, 1))
 	}
-	g.emit(asm.StoreMem(asm.R10, val, asm.R0, asm.DWord))
+	g.Emit(asm.StoreMem(asm.R10, val, asm.R0, asm.DWord))
 	key := g.key(e, m)
 	if m.Kind == output.Hist || m.Kind == output.LHist {
-		g.emit(asm.LoadMem(asm.R0, asm.R10, val, asm.DWord))
+		g.Emit(asm.LoadMem(asm.R0, asm.R10, val, asm.DWord))
 		if m.Kind == output.Hist {
 			g.log2Bucket()
 		} else {
 			g.linearBucket(m)
 		}
-		g.emit(asm.StoreMem(asm.R10, key+int16(m.KeySize-8), asm.R0, asm.DWord))
-		g.emit(stDW(asm.R10, val, 1))
+		g.Emit(asm.StoreMem(asm.R10, key+int16(m.KeySize-8), asm.R0, asm.DWord))
+		g.Emit(stDW(asm.R10, val, 1))
 	}
 	g.lookup(m, key)
-	miss, done := g.newLabel("miss"), g.newLabel("aggregated")
-	g.emit(asm.JEq.Imm(asm.R0, 0, miss))
+	miss, done := g.NewLabel("miss"), g.NewLabel("aggregated")
+	g.Emit(asm.JEq.Imm(asm.R0, 0, miss))
 	// r0: this CPU's value; r1: the new sample.
 	switch m.Kind {
 	case output.Count, output.Hist, output.LHist:
-		g.emit(
+		g.Emit(
 			asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord),
 			asm.Add.Imm(asm.R2, 1),
 			asm.StoreMem(asm.R0, 0, asm.R2, asm.DWord),
 		)
 	case output.Sum:
-		g.emit(
+		g.Emit(
 			asm.LoadMem(asm.R1, asm.R10, val, asm.DWord),
 			asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord),
 			asm.Add.Reg(asm.R2, asm.R1),
 			asm.StoreMem(asm.R0, 0, asm.R2, asm.DWord),
 		)
 	case output.Avg, output.Stats:
-		g.emit(
+		g.Emit(
 			asm.LoadMem(asm.R1, asm.R10, val, asm.DWord),
 			asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord),
 			asm.Add.Imm(asm.R2, 1),
@@ -593,73 +530,73 @@ func (g *gen) aggregate(e *syntax.MapExpr, m *plan.Map, call *syntax.CallExpr) {
 			asm.StoreMem(asm.R0, 8, asm.R2, asm.DWord),
 		)
 	case output.Min, output.Max:
-		set := g.newLabel("set")
+		set := g.NewLabel("set")
 		cmp := asm.JSLE
 		if m.Kind == output.Max {
 			cmp = asm.JSGE
 		}
-		g.emit(
+		g.Emit(
 			asm.LoadMem(asm.R1, asm.R10, val, asm.DWord),
 			asm.LoadMem(asm.R2, asm.R0, 8, asm.DWord),
 			asm.JEq.Imm(asm.R2, 0, set),
 			asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord),
 			cmp.Reg(asm.R2, asm.R1, done),
 		)
-		g.label(set)
-		g.emit(
+		g.Label(set)
+		g.Emit(
 			asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord),
 			stDW(asm.R0, 8, 1),
 		)
 	}
-	g.emit(asm.Ja.Label(done))
-	g.label(miss)
+	g.Emit(asm.Ja.Label(done))
+	g.Label(miss)
 	switch m.Kind {
 	case output.Avg, output.Stats:
 		// {count 1, total x}
-		g.emit(
+		g.Emit(
 			asm.LoadMem(asm.R1, asm.R10, val, asm.DWord),
 			asm.StoreMem(asm.R10, val+8, asm.R1, asm.DWord),
 			stDW(asm.R10, val, 1),
 		)
 	case output.Min, output.Max:
-		g.emit(stDW(asm.R10, val+8, 1))
+		g.Emit(stDW(asm.R10, val+8, 1))
 	}
 	g.update(m, key, val)
-	g.label(done)
+	g.Label(done)
 }
 
 // log2Bucket maps r0 to its log2 histogram bucket: 0 for negative values,
 // 1 for 0, and 2+floor(log2(v)) otherwise.
 func (g *gen) log2Bucket() {
-	neg, zero, done := g.newLabel("neg"), g.newLabel("zero"), g.newLabel("bucket")
-	g.emit(
+	neg, zero, done := g.NewLabel("neg"), g.NewLabel("zero"), g.NewLabel("bucket")
+	g.Emit(
 		asm.JSLT.Imm(asm.R0, 0, neg),
 		asm.JEq.Imm(asm.R0, 0, zero),
 		asm.Mov.Imm(asm.R1, 2),
 	)
 	for _, shift := range []int32{32, 16, 8, 4, 2, 1} {
-		skip := g.newLabel("log2")
-		g.emit(
+		skip := g.NewLabel("log2")
+		g.Emit(
 			asm.Mov.Reg(asm.R2, asm.R0),
 			asm.RSh.Imm(asm.R2, shift),
 			asm.JEq.Imm(asm.R2, 0, skip),
 			asm.Mov.Reg(asm.R0, asm.R2),
 			asm.Add.Imm(asm.R1, shift),
 		)
-		g.label(skip)
+		g.Label(skip)
 	}
-	g.emit(asm.Mov.Reg(asm.R0, asm.R1), asm.Ja.Label(done))
-	g.label(neg)
-	g.emit(asm.Mov.Imm(asm.R0, 0), asm.Ja.Label(done))
-	g.label(zero)
-	g.emit(asm.Mov.Imm(asm.R0, 1))
-	g.label(done)
+	g.Emit(asm.Mov.Reg(asm.R0, asm.R1), asm.Ja.Label(done))
+	g.Label(neg)
+	g.Emit(asm.Mov.Imm(asm.R0, 0), asm.Ja.Label(done))
+	g.Label(zero)
+	g.Emit(asm.Mov.Imm(asm.R0, 1))
+	g.Label(done)
 }
 
 // linearBucket maps r0 to its lhist bucket (see output.HistValue).
 func (g *gen) linearBucket(m *plan.Map) {
-	below, above, done := g.newLabel("below"), g.newLabel("above"), g.newLabel("bucket")
-	g.emit(
+	below, above, done := g.NewLabel("below"), g.NewLabel("above"), g.NewLabel("bucket")
+	g.Emit(
 		asm.LoadImm(asm.R1, m.LMin, asm.DWord),
 		asm.JSLT.Reg(asm.R0, asm.R1, below),
 		asm.LoadImm(asm.R1, m.LMax, asm.DWord),
@@ -671,17 +608,17 @@ func (g *gen) linearBucket(m *plan.Map) {
 		asm.Add.Imm(asm.R0, 1),
 		asm.Ja.Label(done),
 	)
-	g.label(below)
-	g.emit(asm.Mov.Imm(asm.R0, 0), asm.Ja.Label(done))
-	g.label(above)
-	g.emit(asm.LoadImm(asm.R0, 1+(m.LMax-m.LMin)/m.LStep, asm.DWord))
-	g.label(done)
+	g.Label(below)
+	g.Emit(asm.Mov.Imm(asm.R0, 0), asm.Ja.Label(done))
+	g.Label(above)
+	g.Emit(asm.LoadImm(asm.R0, 1+(m.LMax-m.LMin)/m.LStep, asm.DWord))
+	g.Label(done)
 }
 
 // spill saves r0 in a new stack slot and returns its offset.
 func (g *gen) spill() int16 {
 	off := g.alloc(8)
-	g.emit(asm.StoreMem(asm.R10, off, asm.R0, asm.DWord))
+	g.Emit(asm.StoreMem(asm.R10, off, asm.R0, asm.DWord))
 	return off
 }
 
@@ -689,28 +626,28 @@ func (g *gen) spill() int16 {
 func (g *gen) arith(op string, dst, src asm.Register, signed bool) {
 	switch op {
 	case "+":
-		g.emit(asm.Add.Reg(dst, src))
+		g.Emit(asm.Add.Reg(dst, src))
 	case "-":
-		g.emit(asm.Sub.Reg(dst, src))
+		g.Emit(asm.Sub.Reg(dst, src))
 	case "*":
-		g.emit(asm.Mul.Reg(dst, src))
+		g.Emit(asm.Mul.Reg(dst, src))
 	case "/":
-		g.emit(asm.Div.Reg(dst, src))
+		g.Emit(asm.Div.Reg(dst, src))
 	case "%":
-		g.emit(asm.Mod.Reg(dst, src))
+		g.Emit(asm.Mod.Reg(dst, src))
 	case "&":
-		g.emit(asm.And.Reg(dst, src))
+		g.Emit(asm.And.Reg(dst, src))
 	case "|":
-		g.emit(asm.Or.Reg(dst, src))
+		g.Emit(asm.Or.Reg(dst, src))
 	case "^":
-		g.emit(asm.Xor.Reg(dst, src))
+		g.Emit(asm.Xor.Reg(dst, src))
 	case "<<":
-		g.emit(asm.LSh.Reg(dst, src))
+		g.Emit(asm.LSh.Reg(dst, src))
 	case ">>":
 		if signed {
-			g.emit(asm.ArSh.Reg(dst, src))
+			g.Emit(asm.ArSh.Reg(dst, src))
 		} else {
-			g.emit(asm.RSh.Reg(dst, src))
+			g.Emit(asm.RSh.Reg(dst, src))
 		}
 	}
 }
@@ -729,28 +666,28 @@ var comparisons = map[string][2]asm.JumpOp{
 func (g *gen) intExpr(e syntax.Expr) {
 	switch e := e.(type) {
 	case *syntax.IntLit:
-		g.emit(asm.LoadImm(asm.R0, int64(e.Value), asm.DWord))
+		g.Emit(asm.LoadImm(asm.R0, int64(e.Value), asm.DWord))
 	case *syntax.Ident:
 		if a, ok := g.in.Args[e]; ok {
 			g.loadArg(a)
 			return
 		}
 		if v, ok := g.info.Consts[e]; ok { // a kernel enum constant
-			g.emit(asm.LoadImm(asm.R0, int64(v), asm.DWord))
+			g.Emit(asm.LoadImm(asm.R0, int64(v), asm.DWord))
 			return
 		}
 		g.builtin(e.Name)
 	case *syntax.VarExpr:
-		g.emit(asm.LoadMem(asm.R0, asm.R10, g.varSlot(e.Name), asm.DWord))
+		g.Emit(asm.LoadMem(asm.R0, asm.R10, g.varSlot(e.Name), asm.DWord))
 	case *syntax.ParamExpr:
-		g.emit(asm.LoadImm(asm.R0, g.info.ParamInt(e.N), asm.DWord))
+		g.Emit(asm.LoadImm(asm.R0, g.info.ParamInt(e.N), asm.DWord))
 	case *syntax.MapExpr:
 		m := g.plan.Map(e.Name)
 		key := g.key(e, m)
 		g.lookup(m, key)
-		done := g.newLabel("read")
-		g.emit(asm.JEq.Imm(asm.R0, 0, done), asm.LoadMem(asm.R0, asm.R0, 0, asm.DWord))
-		g.label(done)
+		done := g.NewLabel("read")
+		g.Emit(asm.JEq.Imm(asm.R0, 0, done), asm.LoadMem(asm.R0, asm.R0, 0, asm.DWord))
+		g.Label(done)
 	case *syntax.FieldExpr:
 		if check.InMemory(e, g.in) {
 			g.loadMemory(e)
@@ -775,9 +712,9 @@ func (g *gen) intExpr(e syntax.Expr) {
 		g.intExpr(e.X)
 		switch e.Op {
 		case "-":
-			g.emit(asm.Neg.Imm(asm.R0, 0))
+			g.Emit(asm.Neg.Imm(asm.R0, 0))
 		case "~":
-			g.emit(asm.Xor.Imm(asm.R0, -1))
+			g.Emit(asm.Xor.Imm(asm.R0, -1))
 		case "!":
 			g.truth(asm.JEq)
 		}
@@ -786,14 +723,14 @@ func (g *gen) intExpr(e syntax.Expr) {
 	case *syntax.BinaryExpr:
 		g.binary(e)
 	case *syntax.CondExpr:
-		elseL, end := g.newLabel("else"), g.newLabel("cond")
+		elseL, end := g.NewLabel("else"), g.NewLabel("cond")
 		g.intExpr(e.Cond)
-		g.emit(asm.JEq.Imm(asm.R0, 0, elseL))
+		g.Emit(asm.JEq.Imm(asm.R0, 0, elseL))
 		g.intExpr(e.Then)
-		g.emit(asm.Ja.Label(end))
-		g.label(elseL)
+		g.Emit(asm.Ja.Label(end))
+		g.Label(elseL)
 		g.intExpr(e.Else)
-		g.label(end)
+		g.Label(end)
 	case *syntax.CallExpr:
 		g.call(e)
 	case *syntax.TupleIndex:
@@ -803,48 +740,48 @@ func (g *gen) intExpr(e syntax.Expr) {
 
 // truth sets r0 to 1 when `r0 jop 0` holds, else to 0.
 func (g *gen) truth(jop asm.JumpOp) {
-	yes, end := g.newLabel("true"), g.newLabel("bool")
-	g.emit(jop.Imm(asm.R0, 0, yes), asm.Mov.Imm(asm.R0, 0), asm.Ja.Label(end))
-	g.label(yes)
-	g.emit(asm.Mov.Imm(asm.R0, 1))
-	g.label(end)
+	yes, end := g.NewLabel("true"), g.NewLabel("bool")
+	g.Emit(jop.Imm(asm.R0, 0, yes), asm.Mov.Imm(asm.R0, 0), asm.Ja.Label(end))
+	g.Label(yes)
+	g.Emit(asm.Mov.Imm(asm.R0, 1))
+	g.Label(end)
 }
 
 func (g *gen) builtin(name string) {
 	switch name {
 	case "pid":
-		g.emit(asm.FnGetCurrentPidTgid.Call(), asm.RSh.Imm(asm.R0, 32))
+		g.Emit(asm.FnGetCurrentPidTgid.Call(), asm.RSh.Imm(asm.R0, 32))
 	case "tid":
-		g.emit(asm.FnGetCurrentPidTgid.Call(), asm.Mov.Reg32(asm.R0, asm.R0))
+		g.Emit(asm.FnGetCurrentPidTgid.Call(), asm.Mov.Reg32(asm.R0, asm.R0))
 	case "uid":
-		g.emit(asm.FnGetCurrentUidGid.Call(), asm.Mov.Reg32(asm.R0, asm.R0))
+		g.Emit(asm.FnGetCurrentUidGid.Call(), asm.Mov.Reg32(asm.R0, asm.R0))
 	case "gid":
-		g.emit(asm.FnGetCurrentUidGid.Call(), asm.RSh.Imm(asm.R0, 32))
+		g.Emit(asm.FnGetCurrentUidGid.Call(), asm.RSh.Imm(asm.R0, 32))
 	case "cpu":
-		g.emit(asm.FnGetSmpProcessorId.Call())
+		g.Emit(asm.FnGetSmpProcessorId.Call())
 	case "nsecs":
-		g.emit(asm.FnKtimeGetNs.Call())
+		g.Emit(asm.FnKtimeGetNs.Call())
 	case "elapsed":
-		g.emit(asm.FnKtimeGetNs.Call())
+		g.Emit(asm.FnKtimeGetNs.Call())
 		g.loadConfig(asm.R1, plan.ConfigStartNs)
-		g.emit(asm.Sub.Reg(asm.R0, asm.R1))
+		g.Emit(asm.Sub.Reg(asm.R0, asm.R1))
 	case "cpid":
 		g.loadConfig(asm.R0, plan.ConfigCpid)
 	case "curtask":
-		g.emit(asm.FnGetCurrentTask.Call())
+		g.Emit(asm.FnGetCurrentTask.Call())
 	case "true":
-		g.emit(asm.Mov.Imm(asm.R0, 1))
+		g.Emit(asm.Mov.Imm(asm.R0, 1))
 	case "false":
-		g.emit(asm.Mov.Imm(asm.R0, 0))
+		g.Emit(asm.Mov.Imm(asm.R0, 0))
 	case "cgroup":
-		g.emit(asm.FnGetCurrentCgroupId.Call())
+		g.Emit(asm.FnGetCurrentCgroupId.Call())
 	}
 }
 
 // loadConfig reads the ConfigMap value at off into dst, without a helper
 // call: the map's value is addressed directly.
 func (g *gen) loadConfig(dst asm.Register, off int16) {
-	g.emit(
+	g.Emit(
 		asm.LoadMapValue(dst, 0, 0).WithReference(plan.ConfigMap),
 		asm.LoadMem(dst, dst, off, asm.DWord),
 	)
@@ -857,17 +794,17 @@ var sizes = map[int]asm.Size{1: asm.Byte, 2: asm.Half, 4: asm.Word, 8: asm.DWord
 // aligned loads; others go through probe_read_kernel.
 func (g *gen) loadArg(a probe.Arg) {
 	if a.Load != nil {
-		g.emit(a.Load(g.alloc(8))...)
+		g.Emit(a.Load(g.alloc(8))...)
 		return
 	}
 	size := a.Type.Size
 	if a.Offset%size == 0 {
-		g.emit(asm.LoadMem(asm.R0, asm.R6, int16(a.Offset), sizes[size]))
+		g.Emit(asm.LoadMem(asm.R0, asm.R6, int16(a.Offset), sizes[size]))
 	} else {
 		tmp := g.alloc(8)
-		g.emit(stDW(asm.R10, tmp, 0))
+		g.Emit(stDW(asm.R10, tmp, 0))
 		g.stackPtr(asm.R1, tmp)
-		g.emit(
+		g.Emit(
 			asm.Mov.Imm(asm.R2, int32(size)),
 			asm.Mov.Reg(asm.R3, asm.R6),
 			asm.Add.Imm(asm.R3, int32(a.Offset)),
@@ -877,7 +814,7 @@ func (g *gen) loadArg(a probe.Arg) {
 	}
 	if a.Type.Signed && size < 8 {
 		shift := int32(64 - 8*size)
-		g.emit(asm.LSh.Imm(asm.R0, shift), asm.ArSh.Imm(asm.R0, shift))
+		g.Emit(asm.LSh.Imm(asm.R0, shift), asm.ArSh.Imm(asm.R0, shift))
 	}
 }
 
@@ -889,56 +826,56 @@ func (g *gen) incDec(e *syntax.IncDecExpr) {
 	switch x := e.X.(type) {
 	case *syntax.VarExpr:
 		slot := g.varSlot(x.Name)
-		g.emit(
+		g.Emit(
 			asm.LoadMem(asm.R0, asm.R10, slot, asm.DWord),
 			asm.Add.Imm(asm.R0, delta),
 			asm.StoreMem(asm.R10, slot, asm.R0, asm.DWord),
 		)
 		if e.Post {
-			g.emit(asm.Add.Imm(asm.R0, -delta))
+			g.Emit(asm.Add.Imm(asm.R0, -delta))
 		}
 	case *syntax.MapExpr:
 		m := g.plan.Map(x.Name)
 		val := g.alloc(8)
 		key := g.key(x, m)
 		g.lookup(m, key)
-		miss, done := g.newLabel("miss"), g.newLabel("incdec")
-		g.emit(
+		miss, done := g.NewLabel("miss"), g.NewLabel("incdec")
+		g.Emit(
 			asm.JEq.Imm(asm.R0, 0, miss),
 			asm.Mov.Imm(asm.R1, delta),
 			fetchAdd(asm.R0, asm.R1),
 			asm.Mov.Reg(asm.R0, asm.R1),
 		)
 		if !e.Post {
-			g.emit(asm.Add.Imm(asm.R0, delta))
+			g.Emit(asm.Add.Imm(asm.R0, delta))
 		}
-		g.emit(asm.Ja.Label(done))
-		g.label(miss)
-		g.emit(stDW(asm.R10, val, int64(delta)))
+		g.Emit(asm.Ja.Label(done))
+		g.Label(miss)
+		g.Emit(stDW(asm.R10, val, int64(delta)))
 		g.update(m, key, val)
 		if e.Post {
-			g.emit(asm.Mov.Imm(asm.R0, 0))
+			g.Emit(asm.Mov.Imm(asm.R0, 0))
 		} else {
-			g.emit(asm.Mov.Imm(asm.R0, delta))
+			g.Emit(asm.Mov.Imm(asm.R0, delta))
 		}
-		g.label(done)
+		g.Label(done)
 	}
 }
 
 func (g *gen) binary(e *syntax.BinaryExpr) {
 	switch e.Op {
 	case "&&", "||":
-		end := g.newLabel("logic")
+		end := g.NewLabel("logic")
 		g.intExpr(e.X)
 		g.truth(asm.JNE)
 		if e.Op == "&&" {
-			g.emit(asm.JEq.Imm(asm.R0, 0, end))
+			g.Emit(asm.JEq.Imm(asm.R0, 0, end))
 		} else {
-			g.emit(asm.JNE.Imm(asm.R0, 0, end))
+			g.Emit(asm.JNE.Imm(asm.R0, 0, end))
 		}
 		g.intExpr(e.Y)
 		g.truth(asm.JNE)
-		g.label(end)
+		g.Label(end)
 		return
 	}
 	x, y := g.typeOf(e.X), g.typeOf(e.Y)
@@ -949,12 +886,12 @@ func (g *gen) binary(e *syntax.BinaryExpr) {
 	g.intExpr(e.X)
 	left := g.spill()
 	g.intExpr(e.Y)
-	g.emit(asm.Mov.Reg(asm.R1, asm.R0), asm.LoadMem(asm.R0, asm.R10, left, asm.DWord))
+	g.Emit(asm.Mov.Reg(asm.R1, asm.R0), asm.LoadMem(asm.R0, asm.R10, left, asm.DWord))
 	if l, ok := g.in.Layouts[e]; ok && l.Size > 1 { // pointer ± integer
 		if x.Kind == types.Ptr {
-			g.emit(asm.Mul.Imm(asm.R1, int32(l.Size)))
+			g.Emit(asm.Mul.Imm(asm.R1, int32(l.Size)))
 		} else {
-			g.emit(asm.Mul.Imm(asm.R0, int32(l.Size)))
+			g.Emit(asm.Mul.Imm(asm.R0, int32(l.Size)))
 		}
 	}
 	signed := x.Signed || y.Signed
@@ -963,11 +900,11 @@ func (g *gen) binary(e *syntax.BinaryExpr) {
 		if signed {
 			jop = jops[1]
 		}
-		yes, end := g.newLabel("true"), g.newLabel("cmp")
-		g.emit(jop.Reg(asm.R0, asm.R1, yes), asm.Mov.Imm(asm.R0, 0), asm.Ja.Label(end))
-		g.label(yes)
-		g.emit(asm.Mov.Imm(asm.R0, 1))
-		g.label(end)
+		yes, end := g.NewLabel("true"), g.NewLabel("cmp")
+		g.Emit(jop.Reg(asm.R0, asm.R1, yes), asm.Mov.Imm(asm.R0, 0), asm.Ja.Label(end))
+		g.Label(yes)
+		g.Emit(asm.Mov.Imm(asm.R0, 1))
+		g.Label(end)
 		return
 	}
 	g.arith(e.Op, asm.R0, asm.R1, x.Signed)
@@ -982,9 +919,9 @@ func (g *gen) strCompare(e *syntax.BinaryExpr) {
 	a, an := g.strExpr(e.X)
 	b, bn := g.strExpr(e.Y)
 	n := min(an, bn)
-	differ, end := g.newLabel("differ"), g.newLabel("strcmp")
+	differ, end := g.NewLabel("differ"), g.NewLabel("strcmp")
 	for i := 0; i < n; i += 8 {
-		g.emit(
+		g.Emit(
 			asm.LoadMem(asm.R1, asm.R10, a+int16(i), asm.DWord),
 			asm.LoadMem(asm.R2, asm.R10, b+int16(i), asm.DWord),
 			asm.JNE.Reg(asm.R1, asm.R2, differ),
@@ -994,10 +931,10 @@ func (g *gen) strCompare(e *syntax.BinaryExpr) {
 	if e.Op == "!=" {
 		eq, ne = 0, 1
 	}
-	g.emit(asm.Mov.Imm(asm.R0, eq), asm.Ja.Label(end))
-	g.label(differ)
-	g.emit(asm.Mov.Imm(asm.R0, ne))
-	g.label(end)
+	g.Emit(asm.Mov.Imm(asm.R0, eq), asm.Ja.Label(end))
+	g.Label(differ)
+	g.Emit(asm.Mov.Imm(asm.R0, ne))
+	g.Label(end)
 }
 
 // strExpr evaluates a string expression into a stack buffer and returns
@@ -1043,10 +980,12 @@ func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 		off, _ := g.tupleExpr(e)
 		return off, size
 	case *syntax.CallExpr:
-		if e.Fun == "path" {
-			return g.path(e)
+		if e.Fun != "str" {
+			off := g.alloc(size)
+			g.libraryValue(e, off)
+			return off, size
 		}
-		arg := e.Args[0] // str()
+		arg := e.Args[0]
 		if at := g.typeOf(arg); at.Kind == types.Str {
 			src, n := g.strExpr(arg)
 			if t.Size >= at.Size {
@@ -1061,16 +1000,16 @@ func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 		return off, size
 	case *syntax.CondExpr:
 		off := g.alloc(size)
-		elseL, end := g.newLabel("else"), g.newLabel("cond")
+		elseL, end := g.NewLabel("else"), g.NewLabel("cond")
 		g.intExpr(e.Cond)
-		g.emit(asm.JEq.Imm(asm.R0, 0, elseL))
+		g.Emit(asm.JEq.Imm(asm.R0, 0, elseL))
 		src, n := g.strExpr(e.Then)
 		g.copyStr(off, size, src, n)
-		g.emit(asm.Ja.Label(end))
-		g.label(elseL)
+		g.Emit(asm.Ja.Label(end))
+		g.Label(elseL)
 		src, n = g.strExpr(e.Else)
 		g.copyStr(off, size, src, n)
-		g.label(end)
+		g.Label(end)
 		return off, size
 	}
 	off := g.alloc(size)
@@ -1085,15 +1024,15 @@ func (g *gen) readMapValue(e *syntax.MapExpr, dst int16, size int) {
 	key := g.key(e, m)
 	g.zero(dst, size)
 	g.lookup(m, key)
-	done := g.newLabel("read")
-	g.emit(asm.JEq.Imm(asm.R0, 0, done))
+	done := g.NewLabel("read")
+	g.Emit(asm.JEq.Imm(asm.R0, 0, done))
 	for i := 0; i < size; i += 8 {
-		g.emit(
+		g.Emit(
 			asm.LoadMem(asm.R1, asm.R0, int16(i), asm.DWord),
 			asm.StoreMem(asm.R10, dst+int16(i), asm.R1, asm.DWord),
 		)
 	}
-	g.label(done)
+	g.Label(done)
 }
 
 // strTo evaluates a string expression into the buffer at dst (dstSize
@@ -1127,22 +1066,39 @@ func (g *gen) strTo(e syntax.Expr, dst int16, dstSize int) {
 // bytes), with the probe-read helper of ptr's address space.
 func (g *gen) readStr(ptr syntax.Expr, dst int16, size, n int) {
 	g.intExpr(ptr)
-	g.readStrAt(dst, size, n, g.typeOf(ptr).AddrSpace)
+	if t := g.typeOf(ptr); t.Kind == types.Ptr {
+		g.readStrAt(dst, size, n, t.AddrSpace)
+		return
+	}
+	// An integer says nothing of its address space: kernel memory is
+	// tried first, then, where that read fails (an address below the
+	// kernel's, which it refuses), user memory.
+	addr := g.spill()
+	g.readStrWith(dst, size, n, asm.FnProbeReadKernelStr)
+	read := g.NewLabel("str_read")
+	g.Emit(asm.JSGE.Imm(asm.R0, 0, read), asm.LoadMem(asm.R0, asm.R10, addr, asm.DWord))
+	g.readStrAt(dst, size, n, types.User)
+	g.Label(read)
 }
 
 // readStrAt reads at most n bytes of the NUL-terminated string at the
 // address in r0, in space, into the zeroed buffer at dst (size bytes).
 func (g *gen) readStrAt(dst int16, size, n int, space types.AddrSpace) {
-	g.emit(asm.Mov.Reg(asm.R3, asm.R0))
-	g.zero(dst, types.Align8(size))
-	g.stackPtr(asm.R1, dst)
-	g.emit(asm.Mov.Imm(asm.R2, int32(n)))
 	fn := asm.FnProbeReadKernelStr
 	if space == types.User {
 		fn = asm.FnProbeReadUserStr
 	}
-	g.emit(fn.Call())
+	g.readStrWith(dst, size, n, fn)
 	g.checkHelper(fn)
+}
+
+// readStrWith reads the string at the address in r0 with helper fn,
+// leaving its result in r0.
+func (g *gen) readStrWith(dst int16, size, n int, fn asm.BuiltinFunc) {
+	g.Emit(asm.Mov.Reg(asm.R3, asm.R0))
+	g.zero(dst, types.Align8(size))
+	g.stackPtr(asm.R1, dst)
+	g.Emit(asm.Mov.Imm(asm.R2, int32(n)), fn.Call())
 }
 
 // comm writes the current task's name, 16 bytes zero-padded by the kernel,
@@ -1154,11 +1110,11 @@ func (g *gen) comm(dst int16, size int) {
 	if g.opts.TaskComm == 0 {
 		g.zero(dst, 16)
 		g.stackPtr(asm.R1, dst)
-		g.emit(asm.Mov.Imm(asm.R2, 16), asm.FnGetCurrentComm.Call())
+		g.Emit(asm.Mov.Imm(asm.R2, 16), asm.FnGetCurrentComm.Call())
 		return
 	}
 	off := int16(g.opts.TaskComm)
-	g.emit(
+	g.Emit(
 		asm.FnGetCurrentTaskBtf.Call(),
 		asm.LoadMem(asm.R1, asm.R0, off, asm.DWord),
 		asm.StoreMem(asm.R10, dst, asm.R1, asm.DWord),
@@ -1173,21 +1129,21 @@ func (g *gen) strArg(a probe.Arg, size int) (int16, int) {
 	g.zero(off, size)
 	if a.DataLoc {
 		// u32 at Offset: length << 16 | offset from the context start.
-		g.emit(
+		g.Emit(
 			asm.LoadMem(asm.R3, asm.R6, int16(a.Offset), asm.Word),
 			asm.And.Imm(asm.R3, 0xffff),
 			asm.Add.Reg(asm.R3, asm.R6),
 		)
 		if a.RelLoc {
-			g.emit(asm.Add.Imm(asm.R3, int32(a.Offset+4)))
+			g.Emit(asm.Add.Imm(asm.R3, int32(a.Offset+4)))
 		}
 	} else {
-		g.emit(asm.Mov.Reg(asm.R3, asm.R6), asm.Add.Imm(asm.R3, int32(a.Offset)))
+		g.Emit(asm.Mov.Reg(asm.R3, asm.R6), asm.Add.Imm(asm.R3, int32(a.Offset)))
 	}
 	// The _str read stops at the NUL (an inline array may have bytes
 	// after it), keeping the buffer canonical for comparisons.
 	g.stackPtr(asm.R1, off)
-	g.emit(asm.Mov.Imm(asm.R2, int32(a.Type.Size)), asm.FnProbeReadKernelStr.Call())
+	g.Emit(asm.Mov.Imm(asm.R2, int32(a.Type.Size)), asm.FnProbeReadKernelStr.Call())
 	return off, size
 }
 
@@ -1207,21 +1163,31 @@ func (g *gen) call(e *syntax.CallExpr) {
 		g.event(e, nil, true)
 	case "clear", "zero":
 		g.event(e, nil, true)
-	case "kaddr":
-		g.emit(asm.LoadImm(asm.R0, int64(g.info.Consts[e]), asm.DWord))
-	case "uaddr":
-		g.loadArg(g.in.Args[e])
-	case "strlen", "strncmp", "strcontains", "strftime", "join":
-		g.stringCall(e)
+	case "errorf", "warnf", "system", "cat":
+		g.printf(e)
+	case "join":
+		g.join(e)
+	case "has_key":
+		x := e.Args[0].(*syntax.MapExpr)
+		m := g.plan.Map(x.Name)
+		key := g.key(&syntax.MapExpr{Name: x.Name, Keys: e.Args[1:], Sp: e.Sp}, m)
+		g.lookup(m, key)
+		g.truth(asm.JNE)
+	case "len":
+		if x, ok := e.Args[0].(*syntax.MapExpr); ok {
+			g.mapLength(g.plan.Map(x.Name))
+			return
+		}
+		g.stackLength(g.typeOf(e.Args[0]))
 	case "delete":
 		x := e.Args[0].(*syntax.MapExpr)
 		m := g.plan.Map(x.Name)
 		key := g.key(x, m)
-		g.emit(mapPtr(asm.R1, m.BPFName))
+		g.Emit(mapPtr(asm.R1, m.BPFName))
 		g.stackPtr(asm.R2, key)
-		g.emit(asm.FnMapDeleteElem.Call())
+		g.Emit(asm.FnMapDeleteElem.Call())
 	default:
-		g.sysCall(e)
+		g.libraryCall(e)
 	}
 }
 
@@ -1246,13 +1212,13 @@ func (g *gen) event(e *syntax.CallExpr, fill func(ev *plan.Event, buf int16), ur
 	}
 	ev := g.plan.Events[id]
 	buf := g.alloc(ev.Size)
-	g.emit(stDW(asm.R10, buf, int64(id)))
+	g.Emit(stDW(asm.R10, buf, int64(id)))
 	if fill != nil {
 		fill(ev, buf)
 	}
 	if !urgent {
-		quiet := g.newLabel("quiet")
-		g.emit(
+		quiet := g.NewLabel("quiet")
+		g.Emit(
 			mapPtr(asm.R1, plan.EventsMap),
 			asm.Mov.Imm(asm.R2, rbAvailData),
 			asm.FnRingbufQuery.Call(),
@@ -1261,20 +1227,20 @@ func (g *gen) event(e *syntax.CallExpr, fill func(ev *plan.Event, buf int16), ur
 			asm.JLT.Reg(asm.R0, asm.R1, quiet),
 			asm.Mov.Imm(asm.R4, rbForceWakeup),
 		)
-		g.label(quiet)
+		g.Label(quiet)
 	} else {
-		g.emit(asm.Mov.Imm(asm.R4, rbForceWakeup))
+		g.Emit(asm.Mov.Imm(asm.R4, rbForceWakeup))
 	}
-	sent := g.newLabel("sent")
-	g.emit(mapPtr(asm.R1, plan.EventsMap))
+	sent := g.NewLabel("sent")
+	g.Emit(mapPtr(asm.R1, plan.EventsMap))
 	g.stackPtr(asm.R2, buf)
-	g.emit(
+	g.Emit(
 		asm.Mov.Imm(asm.R3, int32(ev.Size)),
 		asm.FnRingbufOutput.Call(),
 		asm.JEq.Imm(asm.R0, 0, sent),
 	)
 	g.countStat(plan.StatLost)
-	g.label(sent)
+	g.Label(sent)
 }
 
 // stDW stores a sign-extended 32-bit immediate as 8 bytes. asm.StoreImm

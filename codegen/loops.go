@@ -37,13 +37,13 @@ const flagReturned = 1
 func (g *gen) loopStmt(s syntax.Stmt) {
 	switch s := s.(type) {
 	case *syntax.WhileStmt:
-		head, end := g.newLabel("while"), g.newLabel("endwhile")
-		g.loopHead(head)
+		head, end := g.NewLabel("while"), g.NewLabel("endwhile")
+		g.LoopHead(head)
 		g.intExpr(s.Cond)
-		g.emit(asm.JEq.Imm(asm.R0, 0, end))
+		g.Emit(asm.JEq.Imm(asm.R0, 0, end))
 		g.loopBody(s.Body, loop{brk: end, cont: head})
-		g.emit(asm.Ja.Label(head))
-		g.label(end)
+		g.Emit(asm.Ja.Label(head))
+		g.Label(end)
 	case *syntax.UnrollStmt:
 		n := int(s.Count.(*syntax.IntLit).Value)
 		for range n {
@@ -56,16 +56,6 @@ func (g *gen) loopStmt(s syntax.Stmt) {
 	case *syntax.JumpStmt:
 		g.jump(s)
 	}
-}
-
-// loopHead places the label a loop jumps back to. Unlike forward labels it
-// is placed before any jump to it exists; unreachable code stays dropped.
-func (g *gen) loopHead(name string) {
-	if g.dead {
-		return
-	}
-	g.targets[name] = true
-	g.label(name)
 }
 
 func (g *gen) loopBody(b *syntax.Block, l loop) {
@@ -89,26 +79,26 @@ func (g *gen) forRange(s *syntax.ForRangeStmt) {
 	}
 	counter, end := g.alloc(8), g.alloc(8)
 	g.intExpr(s.Start)
-	g.emit(asm.StoreMem(asm.R10, counter, asm.R0, asm.DWord))
+	g.Emit(asm.StoreMem(asm.R10, counter, asm.R0, asm.DWord))
 	g.intExpr(s.End)
-	g.emit(asm.StoreMem(asm.R10, end, asm.R0, asm.DWord))
-	head, step, done := g.newLabel("for"), g.newLabel("step"), g.newLabel("endfor")
-	g.loopHead(head)
-	g.emit(
+	g.Emit(asm.StoreMem(asm.R10, end, asm.R0, asm.DWord))
+	head, step, done := g.NewLabel("for"), g.NewLabel("step"), g.NewLabel("endfor")
+	g.LoopHead(head)
+	g.Emit(
 		asm.LoadMem(asm.R0, asm.R10, counter, asm.DWord),
 		asm.LoadMem(asm.R1, asm.R10, end, asm.DWord),
 		asm.JSGE.Reg(asm.R0, asm.R1, done),
 		asm.StoreMem(asm.R10, g.varSlot(s.Var.Name), asm.R0, asm.DWord),
 	)
 	g.loopBody(s.Body, loop{brk: done, cont: step})
-	g.label(step)
-	g.emit(
+	g.Label(step)
+	g.Emit(
 		asm.LoadMem(asm.R0, asm.R10, counter, asm.DWord),
 		asm.Add.Imm(asm.R0, 1),
 		asm.StoreMem(asm.R10, counter, asm.R0, asm.DWord),
 		asm.Ja.Label(head),
 	)
-	g.label(done)
+	g.Label(done)
 }
 
 // kernelFuncs resolves kernel functions for kfunc calls; false when any
@@ -142,13 +132,13 @@ func (g *gen) forIter(s *syntax.ForRangeStmt, ids [3]btf.TypeID) {
 	g.intExpr(s.Start)
 	start := g.spill()
 	g.intExpr(s.End)
-	g.emit(asm.Mov.Reg(asm.R3, asm.R0), asm.LoadMem(asm.R2, asm.R10, start, asm.DWord))
+	g.Emit(asm.Mov.Reg(asm.R3, asm.R0), asm.LoadMem(asm.R2, asm.R10, start, asm.DWord))
 	g.stackPtr(asm.R1, it)
-	g.emit(kfuncCall(newFn))
-	head, done := g.newLabel("for"), g.newLabel("endfor")
-	g.loopHead(head)
+	g.Emit(kfuncCall(newFn))
+	head, done := g.NewLabel("for"), g.NewLabel("endfor")
+	g.LoopHead(head)
 	g.stackPtr(asm.R1, it)
-	g.emit(
+	g.Emit(
 		kfuncCall(nextFn),
 		asm.JEq.Imm(asm.R0, 0, done),
 		asm.LoadMem(asm.R0, asm.R0, 0, asm.Word),
@@ -157,10 +147,10 @@ func (g *gen) forIter(s *syntax.ForRangeStmt, ids [3]btf.TypeID) {
 		asm.StoreMem(asm.R10, g.varSlot(s.Var.Name), asm.R0, asm.DWord),
 	)
 	g.loopBody(s.Body, loop{brk: done, cont: head, iter: it, destroy: destroyFn})
-	g.emit(asm.Ja.Label(head))
-	g.label(done)
+	g.Emit(asm.Ja.Label(head))
+	g.Label(done)
 	g.stackPtr(asm.R1, it)
-	g.emit(kfuncCall(destroyFn))
+	g.Emit(kfuncCall(destroyFn))
 }
 
 // jump compiles break, continue and return.
@@ -172,17 +162,17 @@ func (g *gen) jump(s *syntax.JumpStmt) {
 	if len(g.loops) == 0 {
 		// The innermost loop is the for over a map this callback is.
 		if s.Keyword == "break" {
-			g.emit(asm.Ja.Label(g.cb.brk))
+			g.Emit(asm.Ja.Label(g.cb.brk))
 		} else {
-			g.emit(asm.Ja.Label(g.cb.cont))
+			g.Emit(asm.Ja.Label(g.cb.cont))
 		}
 		return
 	}
 	l := g.loops[len(g.loops)-1]
 	if s.Keyword == "break" {
-		g.emit(asm.Ja.Label(l.brk))
+		g.Emit(asm.Ja.Label(l.brk))
 	} else {
-		g.emit(asm.Ja.Label(l.cont))
+		g.Emit(asm.Ja.Label(l.cont))
 	}
 }
 
@@ -192,14 +182,14 @@ func (g *gen) returnProbe() {
 	for _, l := range slices.Backward(g.loops) {
 		if l.iter != 0 {
 			g.stackPtr(asm.R1, l.iter)
-			g.emit(kfuncCall(l.destroy))
+			g.Emit(kfuncCall(l.destroy))
 		}
 	}
 	if g.cb == nil {
-		g.emit(asm.Ja.Label("exit"))
+		g.Emit(asm.Ja.Label("exit"))
 		return
 	}
-	g.emit(stDW(asm.R9, g.cb.flag, flagReturned), asm.Ja.Label(g.cb.brk))
+	g.Emit(stDW(asm.R9, g.cb.flag, flagReturned), asm.Ja.Label(g.cb.brk))
 }
 
 // forMap compiles `for ($kv : @map)` as a call of bpf_for_each_map_elem
@@ -207,9 +197,9 @@ func (g *gen) returnProbe() {
 func (g *gen) forMap(s *syntax.ForMapStmt) {
 	m := g.plan.Map(s.Map.Name)
 	flag := g.alloc(8)
-	fn := g.newLabel("ebt_for")
-	g.emit(stDW(asm.R10, flag, 0))
-	g.emit(
+	fn := g.NewLabel("ebt_for")
+	g.Emit(stDW(asm.R10, flag, 0))
+	g.Emit(
 		mapPtr(asm.R1, m.BPFName),
 		asm.Instruction{OpCode: asm.LoadImmOp(asm.DWord), Dst: asm.R2, Src: asm.PseudoFunc, Constant: -1}.WithReference(fn),
 		asm.Mov.Reg(asm.R3, asm.R10),
@@ -217,28 +207,29 @@ func (g *gen) forMap(s *syntax.ForMapStmt) {
 		asm.FnForEachMapElem.Call(),
 		asm.LoadMem(asm.R0, asm.R10, flag, asm.DWord),
 	)
-	iterated := g.newLabel("iterated")
-	g.emit(asm.JNE.Imm(asm.R0, flagReturned, iterated))
+	iterated := g.NewLabel("iterated")
+	g.Emit(asm.JNE.Imm(asm.R0, flagReturned, iterated))
 	g.returnProbe()
-	g.label(iterated)
+	g.Label(iterated)
 
 	cb := &gen{
-		info: g.info, plan: g.plan, in: g.in, idx: g.idx, opts: g.opts,
-		vars: g.vars, targets: map[string]bool{}, diag: g.diag,
-		labels: g.labels, depth: g.varsSize, varsSize: g.varsSize, pos: s.Sp,
+		Builder: g.Sub(),
+		info:    g.info, plan: g.plan, in: g.in, idx: g.idx, opts: g.opts,
+		vars: g.vars, diag: g.diag,
+		depth: g.varsSize, varsSize: g.varsSize,
 		cb: &callback{flag: flag},
 	}
+	cb.At(s.Sp)
 	cb.callbackBody(s, fn)
-	g.labels = cb.labels
-	g.funcs = append(g.funcs, cb.insns)
+	g.funcs = append(g.funcs, cb.Insns)
 	g.funcs = append(g.funcs, cb.funcs...)
 }
 
 // callbackBody compiles the body of s as the callback function named fn:
 // long fn(map, key, value, caller's frame).
 func (g *gen) callbackBody(s *syntax.ForMapStmt, fn string) {
-	g.cb.brk, g.cb.cont = g.newLabel("stop"), g.newLabel("next")
-	g.emit(
+	g.cb.brk, g.cb.cont = g.NewLabel("stop"), g.NewLabel("next")
+	g.Emit(
 		btf.WithFuncMetadata(asm.Mov.Reg(asm.R9, asm.R4).WithSymbol(fn), callbackFunc(fn)),
 		asm.Mov.Reg(asm.R7, asm.R2),
 		asm.Mov.Reg(asm.R8, asm.R3),
@@ -250,20 +241,19 @@ func (g *gen) callbackBody(s *syntax.ForMapStmt, fn string) {
 	g.copyWords(asm.R10, slot, asm.R7, min(m.KeySize, types.SlotSize(kv.Fields()[0])))
 	g.copyWords(asm.R10, slot+int16(kv.FieldOffset(1)), asm.R8, min(m.ValueSize, types.SlotSize(kv.Fields()[1])))
 	g.block(s.Body)
-	g.label(g.cb.cont)
+	g.Label(g.cb.cont)
 	g.copyVars(asm.R9, asm.R10)
-	g.emit(asm.Mov.Imm(asm.R0, 0), asm.Return())
-	g.dead = true
-	g.label(g.cb.brk)
+	g.Emit(asm.Mov.Imm(asm.R0, 0), asm.Return())
+	g.Label(g.cb.brk)
 	g.copyVars(asm.R9, asm.R10)
-	g.emit(asm.Mov.Imm(asm.R0, 1), asm.Return())
+	g.Emit(asm.Mov.Imm(asm.R0, 1), asm.Return())
 }
 
 // copyVars copies the scratch variables' words from the frame src points
 // to into the frame dst points to.
 func (g *gen) copyVars(dst, src asm.Register) {
 	for off := -g.varsSize; off < 0; off += 8 {
-		g.emit(
+		g.Emit(
 			asm.LoadMem(asm.R0, src, int16(off), asm.DWord),
 			asm.StoreMem(dst, int16(off), asm.R0, asm.DWord),
 		)
@@ -273,7 +263,7 @@ func (g *gen) copyVars(dst, src asm.Register) {
 // copyWords copies n bytes (whole words) from src to dst+off through r1.
 func (g *gen) copyWords(dst asm.Register, off int16, src asm.Register, n int) {
 	for i := 0; i < n; i += 8 {
-		g.emit(
+		g.Emit(
 			asm.LoadMem(asm.R1, src, int16(i), asm.DWord),
 			asm.StoreMem(dst, off+int16(i), asm.R1, asm.DWord),
 		)

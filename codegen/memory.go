@@ -27,12 +27,12 @@ func (g *gen) addr(e syntax.Expr) {
 	case *syntax.FieldExpr:
 		g.base(e.X)
 		l := g.in.Layouts[e]
-		g.emit(relocated(asm.Add.Imm(asm.R0, int32(l.Offset)), l, core.ByteOffset))
+		g.Emit(relocated(asm.Add.Imm(asm.R0, int32(l.Offset)), l, core.ByteOffset))
 	case *syntax.IndexExpr:
 		g.base(e.X)
 		base := g.spill()
 		g.intExpr(e.Index)
-		g.emit(
+		g.Emit(
 			asm.Mul.Imm(asm.R0, int32(g.in.Layouts[e].Size)),
 			asm.LoadMem(asm.R1, asm.R10, base, asm.DWord),
 			asm.Add.Reg(asm.R0, asm.R1),
@@ -87,24 +87,24 @@ func (g *gen) loadMemory(e syntax.Expr) {
 	}
 	tmp := g.alloc(8)
 	g.addr(e)
-	g.emit(stDW(asm.R10, tmp, 0), asm.Mov.Reg(asm.R3, asm.R0))
+	g.Emit(stDW(asm.R10, tmp, 0), asm.Mov.Reg(asm.R3, asm.R0))
 	g.stackPtr(asm.R1, tmp)
-	g.emit(
+	g.Emit(
 		relocated(asm.Mov.Imm(asm.R2, int32(size)), l, core.ByteSize),
 		probeRead(g.space(e)),
 		asm.LoadMem(asm.R0, asm.R10, tmp, asm.DWord),
 	)
 	switch {
 	case l.RShift > 0:
-		g.emit(relocated(asm.LSh.Imm(asm.R0, int32(l.LShift)), l, core.LShift))
+		g.Emit(relocated(asm.LSh.Imm(asm.R0, int32(l.LShift)), l, core.LShift))
 		shift := asm.RSh.Imm(asm.R0, int32(l.RShift))
 		if t.Signed {
 			shift = asm.ArSh.Imm(asm.R0, int32(l.RShift))
 		}
-		g.emit(relocated(shift, l, core.RShift))
+		g.Emit(relocated(shift, l, core.RShift))
 	case t.Signed && t.Size < 8:
 		shift := int32(64 - 8*t.Size)
-		g.emit(asm.LSh.Imm(asm.R0, shift), asm.ArSh.Imm(asm.R0, shift))
+		g.Emit(asm.LSh.Imm(asm.R0, shift), asm.ArSh.Imm(asm.R0, shift))
 	}
 }
 
@@ -127,11 +127,11 @@ func (g *gen) cast(e *syntax.CastExpr) {
 		g.truth(asm.JNE)
 	case t.Signed:
 		shift := int32(64 - 8*t.Size)
-		g.emit(asm.LSh.Imm(asm.R0, shift), asm.ArSh.Imm(asm.R0, shift))
+		g.Emit(asm.LSh.Imm(asm.R0, shift), asm.ArSh.Imm(asm.R0, shift))
 	case t.Size == 4:
-		g.emit(asm.Mov.Reg32(asm.R0, asm.R0))
+		g.Emit(asm.Mov.Reg32(asm.R0, asm.R0))
 	default:
-		g.emit(asm.And.Imm(asm.R0, int32(1)<<(8*t.Size)-1))
+		g.Emit(asm.And.Imm(asm.R0, int32(1)<<(8*t.Size)-1))
 	}
 }
 
@@ -142,5 +142,5 @@ func (g *gen) constant(e syntax.Expr) {
 	if _, ok := e.(*syntax.SizeofExpr); ok {
 		kind = core.TypeSize
 	}
-	g.emit(relocated(asm.LoadImm(asm.R0, int64(l.Offset), asm.DWord), l, kind))
+	g.Emit(relocated(asm.LoadImm(asm.R0, int64(l.Offset), asm.DWord), l, kind))
 }

@@ -3,6 +3,7 @@ package codegen
 import (
 	"github.com/cilium/ebpf/asm"
 
+	"ebtrace/emit"
 	"ebtrace/plan"
 )
 
@@ -25,8 +26,8 @@ const frameRegister = asm.R9
 // frame. A program whose element is missing (it never is: arrays are
 // preallocated) returns.
 func (g *gen) moveFrameToScratch() {
-	for i := range g.insns {
-		ins := &g.insns[i]
+	for i := range g.Insns {
+		ins := &g.Insns[i]
 		if ins.Dst == asm.R10 {
 			ins.Dst = frameRegister
 		}
@@ -34,8 +35,8 @@ func (g *gen) moveFrameToScratch() {
 			ins.Src = frameRegister
 		}
 	}
-	src := Position{g.info.Program.File, g.in.Probe.Sp}
-	ready := g.newLabel("scratch")
+	src := emit.Position{File: g.info.Program.File, Span: g.in.Probe.Sp}
+	ready := g.NewLabel("scratch")
 	prologue := asm.Instructions{
 		stDW(asm.R10, -8, 0),
 		mapPtr(asm.R1, plan.ScratchMap),
@@ -51,5 +52,5 @@ func (g *gen) moveFrameToScratch() {
 		prologue[i] = prologue[i].WithSource(src)
 	}
 	// The first instruction saves the context, which the lookup clobbers.
-	g.insns = append(g.insns[:1], append(prologue, g.insns[1:]...)...)
+	g.Insns = append(g.Insns[:1], append(prologue, g.Insns[1:]...)...)
 }

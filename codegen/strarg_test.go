@@ -6,6 +6,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 
 	"ebtrace/check"
+	"ebtrace/emit"
 	"ebtrace/probe"
 	"ebtrace/source"
 	"ebtrace/syntax"
@@ -18,19 +19,19 @@ func TestRelLoc(t *testing.T) {
 	file := source.NewFile("t.bt", "")
 	for _, rel := range []bool{false, true} {
 		g := &gen{
+			Builder: emit.New(file),
 			info:    &check.Info{Program: &syntax.Program{File: file}},
-			targets: map[string]bool{},
 			diag:    &source.Diagnostics{File: file},
 		}
 		g.strArg(probe.Arg{Type: types.String(64), Offset: 12, DataLoc: true, RelLoc: rel}, 64)
 		found := false
-		for _, ins := range g.insns {
+		for _, ins := range g.Insns {
 			if ins.OpCode.ALUOp() == asm.Add && ins.Dst == asm.R3 && ins.OpCode.Source() == asm.ImmSource && ins.Constant == 16 {
 				found = true
 			}
 		}
 		if found != rel {
-			t.Errorf("rel_loc %v: adds the end of the field: %v\n%v", rel, found, g.insns)
+			t.Errorf("rel_loc %v: adds the end of the field: %v\n%v", rel, found, g.Insns)
 		}
 	}
 }

@@ -1,11 +1,10 @@
 package codegen
 
 import (
-	"strings"
-
 	"github.com/cilium/ebpf/asm"
 
 	"ebtrace/check"
+	"ebtrace/funcs"
 	"ebtrace/plan"
 	"ebtrace/syntax"
 	"ebtrace/types"
@@ -15,130 +14,6 @@ import (
 // the first NUL on), so each function is a fixed, unrolled walk over bytes:
 // the cost is known when the program is generated, and every jump goes
 // forward.
-
-// stringCall compiles the string functions that leave an integer in r0
-// (strftime's is the time, which user space formats) or, for join, send
-// an event.
-func (g *gen) stringCall(e *syntax.CallExpr) {
-	switch e.Fun {
-	case "strlen":
-		off, _ := g.strExpr(e.Args[0])
-		g.strlen(off, g.typeOf(e.Args[0]).Size)
-	case "strncmp":
-		g.strncmp(e)
-	case "strcontains":
-		g.strcontains(e)
-	case "strftime":
-		g.intExpr(e.Args[1])
-	case "join":
-		g.join(e)
-	}
-}
-
-// strlen leaves in r0 the length of the string in the buffer at off.
-func (g *gen) strlen(off int16, size int) {
-	done := g.newLabel("strlen")
-	g.emit(asm.Mov.Imm(asm.R0, 0))
-	for i := 0; i < size; i++ {
-		g.emit(
-			asm.LoadMem(asm.R1, asm.R10, off+int16(i), asm.Byte),
-			asm.JEq.Imm(asm.R1, 0, done),
-			asm.Add.Imm(asm.R0, 1),
-		)
-	}
-	g.label(done)
-}
-
-// loadByte loads byte i of the buffer at off (size bytes) into reg; past
-// the buffer a canonical string holds zeros.
-func (g *gen) loadByte(reg asm.Register, off int16, size, i int) {
-	if i >= size {
-		g.emit(asm.Mov.Imm(reg, 0))
-		return
-	}
-	g.emit(asm.LoadMem(reg, asm.R10, off+int16(i), asm.Byte))
-}
-
-// strncmp leaves 0 in r0 when the first n bytes of two strings match (up
-// to a NUL both share), else 1.
-func (g *gen) strncmp(e *syntax.CallExpr) {
-	a, an := g.strExpr(e.Args[0])
-	b, bn := g.strExpr(e.Args[1])
-	n := min(int(e.Args[2].(*syntax.IntLit).Value), max(an, bn))
-	same, differ, end := g.newLabel("same"), g.newLabel("differ"), g.newLabel("strncmp")
-	for i := 0; i < n; i++ {
-		g.loadByte(asm.R1, a, an, i)
-		g.loadByte(asm.R2, b, bn, i)
-		g.emit(asm.JNE.Reg(asm.R1, asm.R2, differ), asm.JEq.Imm(asm.R1, 0, same))
-	}
-	g.label(same)
-	g.emit(asm.Mov.Imm(asm.R0, 0), asm.Ja.Label(end))
-	g.label(differ)
-	g.emit(asm.Mov.Imm(asm.R0, 1))
-	g.label(end)
-}
-
-// strcontains leaves 1 in r0 when the needle occurs in the haystack, else
-// 0, trying each start position in turn. A literal needle is compared
-// byte by byte against immediates.
-func (g *gen) strcontains(e *syntax.CallExpr) {
-	// The buffers' sizes from their types, not their whole words: a
-	// canonical string's NUL lies within them.
-	h, _ := g.strExpr(e.Args[0])
-	hn := g.typeOf(e.Args[0]).Size
-	found, missing, end := g.newLabel("found"), g.newLabel("missing"), g.newLabel("strcontains")
-	if lit, ok := e.Args[1].(*syntax.StringLit); ok {
-		needle := lit.Value
-		if i := strings.IndexByte(needle, 0); i >= 0 {
-			needle = needle[:i]
-		}
-		for i := 0; i < hn && len(needle) > 0; i++ {
-			next := g.newLabel("next")
-			for j := 0; j < len(needle); j++ {
-				if i+j >= hn {
-					g.emit(asm.Ja.Label(missing))
-					break
-				}
-				g.emit(asm.LoadMem(asm.R1, asm.R10, h+int16(i+j), asm.Byte))
-				if j == 0 {
-					g.emit(asm.JEq.Imm(asm.R1, 0, missing))
-				}
-				g.emit(asm.JNE.Imm(asm.R1, int32(needle[j]), next))
-			}
-			g.emit(asm.Ja.Label(found))
-			g.label(next)
-		}
-		if len(needle) > 0 {
-			g.emit(asm.Ja.Label(missing))
-		}
-	} else {
-		n, _ := g.strExpr(e.Args[1])
-		nn := g.typeOf(e.Args[1]).Size
-		for i := 0; i < hn; i++ {
-			next := g.newLabel("next")
-			for j := 0; j < nn; j++ {
-				g.emit(asm.LoadMem(asm.R2, asm.R10, n+int16(j), asm.Byte), asm.JEq.Imm(asm.R2, 0, found))
-				if i+j >= hn {
-					g.emit(asm.Ja.Label(missing))
-					break
-				}
-				g.emit(asm.LoadMem(asm.R1, asm.R10, h+int16(i+j), asm.Byte))
-				if j == 0 {
-					g.emit(asm.JEq.Imm(asm.R1, 0, missing))
-				}
-				g.emit(asm.JNE.Reg(asm.R1, asm.R2, next))
-			}
-			g.emit(asm.Ja.Label(found))
-			g.label(next)
-		}
-		g.emit(asm.Ja.Label(missing))
-	}
-	g.label(found)
-	g.emit(asm.Mov.Imm(asm.R0, 1), asm.Ja.Label(end))
-	g.label(missing)
-	g.emit(asm.Mov.Imm(asm.R0, 0))
-	g.label(end)
-}
 
 // bufTo writes a buffer into a record part of type t at dst: its length,
 // then its bytes, zero-padded to the part's size.
@@ -152,15 +27,15 @@ func (g *gen) bufTo(e syntax.Expr, dst int16, t types.Type) {
 		key := g.key(e, m)
 		g.zero(dst, 8+words)
 		g.lookup(m, key)
-		done := g.newLabel("read")
-		g.emit(asm.JEq.Imm(asm.R0, 0, done))
+		done := g.NewLabel("read")
+		g.Emit(asm.JEq.Imm(asm.R0, 0, done))
 		for i := 0; i < min(8+words, m.ValueSize); i += 8 {
-			g.emit(
+			g.Emit(
 				asm.LoadMem(asm.R1, asm.R0, int16(i), asm.DWord),
 				asm.StoreMem(asm.R10, dst+int16(i), asm.R1, asm.DWord),
 			)
 		}
-		g.label(done)
+		g.Label(done)
 	}
 }
 
@@ -176,41 +51,41 @@ func (g *gen) bufCall(e *syntax.CallExpr, dst int16, t types.Type) {
 		off, size := g.strExpr(src)
 		g.copyStr(dst+8, words, off, size)
 		if len(e.Args) == 1 {
-			g.strlen(off, st.Size)
-			g.emit(asm.StoreMem(asm.R10, dst, asm.R0, asm.DWord))
+			funcs.EmitStrlen(funcGen{g}, off, st.Size)
+			g.Emit(asm.StoreMem(asm.R10, dst, asm.R0, asm.DWord))
 			return
 		}
 		g.bufLength(e.Args[1], min(capacity, types.Align8(size)))
-		g.emit(asm.StoreMem(asm.R10, dst, asm.R0, asm.DWord))
+		g.Emit(asm.StoreMem(asm.R10, dst, asm.R0, asm.DWord))
 		return
 	}
 	g.zero(dst+8, words)
 	g.intExpr(src)
 	ptr := g.spill()
 	g.bufLength(e.Args[1], capacity)
-	g.emit(asm.StoreMem(asm.R10, dst, asm.R0, asm.DWord))
+	g.Emit(asm.StoreMem(asm.R10, dst, asm.R0, asm.DWord))
 	g.stackPtr(asm.R1, dst+8)
-	g.emit(
+	g.Emit(
 		asm.Mov.Reg(asm.R2, asm.R0),
 		asm.LoadMem(asm.R3, asm.R10, ptr, asm.DWord),
 	)
 	if g.typeOf(src).AddrSpace == types.User {
-		g.emit(asm.FnProbeReadUser.Call())
+		g.Emit(asm.FnProbeReadUser.Call())
 	} else {
-		g.emit(asm.FnProbeReadKernel.Call())
+		g.Emit(asm.FnProbeReadKernel.Call())
 	}
 }
 
 // bufLength leaves buf()'s length in r0, at most limit.
 func (g *gen) bufLength(n syntax.Expr, limit int) {
 	if lit, ok := n.(*syntax.IntLit); ok {
-		g.emit(asm.Mov.Imm(asm.R0, int32(min(int(lit.Value), limit))))
+		g.Emit(asm.Mov.Imm(asm.R0, int32(min(int(lit.Value), limit))))
 		return
 	}
 	g.intExpr(n)
-	ok := g.newLabel("len")
-	g.emit(asm.JLE.Imm(asm.R0, int32(limit), ok), asm.Mov.Imm(asm.R0, int32(limit)))
-	g.label(ok)
+	ok := g.NewLabel("len")
+	g.Emit(asm.JLE.Imm(asm.R0, int32(limit), ok), asm.Mov.Imm(asm.R0, int32(limit)))
+	g.Label(ok)
 }
 
 // join sends join()'s event: the record is reserved in the ring buffer
@@ -230,8 +105,8 @@ func (g *gen) join(e *syntax.CallExpr) {
 	g.intExpr(e.Args[0])
 	argv := g.spill()
 	elem := g.alloc(8)
-	reserved, submit, joined := g.newLabel("reserved"), g.newLabel("submit"), g.newLabel("joined")
-	g.emit(
+	reserved, submit, joined := g.NewLabel("reserved"), g.NewLabel("submit"), g.NewLabel("joined")
+	g.Emit(
 		mapPtr(asm.R1, plan.EventsMap),
 		asm.Mov.Imm(asm.R2, int32(ev.Size)),
 		asm.Mov.Imm(asm.R3, 0),
@@ -239,10 +114,10 @@ func (g *gen) join(e *syntax.CallExpr) {
 		asm.JNE.Imm(asm.R0, 0, reserved),
 	)
 	g.countStat(plan.StatLost)
-	g.emit(asm.Ja.Label(joined))
-	g.label(reserved)
+	g.Emit(asm.Ja.Label(joined))
+	g.Label(reserved)
 	count := int16(ev.Args[0].Offset)
-	g.emit(
+	g.Emit(
 		asm.Mov.Reg(asm.R7, asm.R0),
 		stDW(asm.R7, 0, int64(id)),
 		stDW(asm.R7, count, 0),
@@ -250,7 +125,7 @@ func (g *gen) join(e *syntax.CallExpr) {
 	for i := 0; i < check.JoinArgs; i++ {
 		slot := ev.Args[1+i]
 		g.stackPtr(asm.R1, elem)
-		g.emit(
+		g.Emit(
 			asm.Mov.Imm(asm.R2, 8),
 			asm.LoadMem(asm.R3, asm.R10, argv, asm.DWord),
 			asm.Add.Imm(asm.R3, int32(8*i)),
@@ -265,7 +140,7 @@ func (g *gen) join(e *syntax.CallExpr) {
 			stDW(asm.R7, count, int64(i+1)),
 		)
 	}
-	g.label(submit)
-	g.emit(asm.Mov.Reg(asm.R1, asm.R7), asm.Mov.Imm(asm.R2, 0), asm.FnRingbufSubmit.Call())
-	g.label(joined)
+	g.Label(submit)
+	g.Emit(asm.Mov.Reg(asm.R1, asm.R7), asm.Mov.Imm(asm.R2, 0), asm.FnRingbufSubmit.Call())
+	g.Label(joined)
 }

@@ -37,7 +37,7 @@ func (g *gen) convertTuple(dst int16, t types.Type, src int16, st types.Type) {
 		case types.Tuple:
 			g.convertTuple(d, f, s, sf[i])
 		default:
-			g.emit(
+			g.Emit(
 				asm.LoadMem(asm.R1, asm.R10, s, asm.DWord),
 				asm.StoreMem(asm.R10, d, asm.R1, asm.DWord),
 			)
@@ -61,10 +61,10 @@ func (g *gen) tupleExpr(e syntax.Expr) (int16, types.Type) {
 		key := g.key(e, m)
 		g.zero(off, m.ValueSize)
 		g.lookup(m, key)
-		done := g.newLabel("read")
-		g.emit(asm.JEq.Imm(asm.R0, 0, done))
+		done := g.NewLabel("read")
+		g.Emit(asm.JEq.Imm(asm.R0, 0, done))
 		g.copyWords(asm.R10, off, asm.R0, m.ValueSize)
-		g.label(done)
+		g.Label(done)
 		return off, m.ValueType
 	}
 	off := g.alloc(t.Size)
@@ -75,7 +75,7 @@ func (g *gen) tupleExpr(e syntax.Expr) (int16, types.Type) {
 // indexInt leaves the integer element e of a tuple in r0.
 func (g *gen) indexInt(e *syntax.TupleIndex) {
 	off, _ := g.tupleExpr(e)
-	g.emit(asm.LoadMem(asm.R0, asm.R10, off, asm.DWord))
+	g.Emit(asm.LoadMem(asm.R0, asm.R10, off, asm.DWord))
 }
 
 // assignTuple compiles `$var = tuple`. The tuple is built aside first:
@@ -88,7 +88,7 @@ func (g *gen) assignTuple(value syntax.Expr, slot int16, t types.Type) {
 	tmp := g.alloc(t.Size)
 	g.tupleTo(value, tmp, t)
 	for i := 0; i < t.Size; i += 8 {
-		g.emit(
+		g.Emit(
 			asm.LoadMem(asm.R1, asm.R10, tmp+int16(i), asm.DWord),
 			asm.StoreMem(asm.R10, slot+int16(i), asm.R1, asm.DWord),
 		)

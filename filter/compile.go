@@ -1,12 +1,12 @@
 package filter
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/cilium/ebpf/asm"
 
+	"ebtrace/emit"
 	"ebtrace/kernel"
 	"ebtrace/source"
 )
@@ -29,12 +29,12 @@ import (
 //
 // An error that is not a *source.Diagnostics comes from opts.UserPointers.
 func Compile(expr *Expr, format *kernel.Format, opts Options) (asm.Instructions, error) {
-	c := &compiler{format: format, opts: opts, diags: &source.Diagnostics{File: expr.file}}
+	c := &compiler{Builder: emit.New(nil), format: format, opts: opts, diags: &source.Diagnostics{File: expr.file}}
 	if c.diags.File == nil {
 		c.diags.File = source.NewFile(diagFile, "")
 	}
-	c.emit(asm.Mov.Reg(ctxReg, asm.R1))
-	keep, drop := c.label(), c.label()
+	c.Emit(asm.Mov.Reg(ctxReg, asm.R1))
+	keep, drop := c.NewLabel("filter"), c.NewLabel("filter")
 	c.cond(expr, keep, drop)
 	if err := c.diags.Err(); err != nil {
 		return nil, err
@@ -42,13 +42,11 @@ func Compile(expr *Expr, format *kernel.Format, opts Options) (asm.Instructions,
 	if c.probeErr != nil {
 		return nil, c.probeErr
 	}
-	c.emit(
-		asm.Mov.Imm(asm.R0, 1).WithSymbol(keep),
-		asm.Return(),
-		asm.Mov.Imm(asm.R0, 0).WithSymbol(drop),
-		asm.Return(),
-	)
-	return c.insns, nil
+	c.Label(keep)
+	c.Emit(asm.Mov.Imm(asm.R0, 1), asm.Return())
+	c.Label(drop)
+	c.Emit(asm.Mov.Imm(asm.R0, 0), asm.Return())
+	return c.Insns, nil
 }
 
 // Options holds what Compile must know of the running kernel, where kernel
@@ -66,39 +64,11 @@ type Options struct {
 const ctxReg = asm.R6
 
 type compiler struct {
+	*emit.Builder
 	format   *kernel.Format
 	opts     Options
 	probeErr error // from opts.UserPointers
 	diags    *source.Diagnostics
-	insns    asm.Instructions
-	labels   int
-	// pending holds a label to put on the next emitted instruction.
-	pending string
-}
-
-func (c *compiler) emit(insns ...asm.Instruction) {
-	for _, in := range insns {
-		if c.pending != "" {
-			in = in.WithSymbol(c.pending)
-			c.pending = ""
-		}
-		c.insns = append(c.insns, in)
-	}
-}
-
-// label returns a fresh label name.
-func (c *compiler) label() string {
-	c.labels++
-	return fmt.Sprintf("filter_%d", c.labels)
-}
-
-// place puts label on the next instruction emitted.
-func (c *compiler) place(label string) {
-	if c.pending != "" {
-		// Two labels on one spot: keep one and jump from the other.
-		c.emit(asm.Ja.Label(label))
-	}
-	c.pending = label
 }
 
 func (c *compiler) errorf(span source.Span, code, format string, args ...any) *source.Diagnostic {
@@ -109,14 +79,14 @@ func (c *compiler) errorf(span source.Span, code, format string, args ...any) *s
 func (c *compiler) cond(e *Expr, yes, no string) {
 	switch e.Kind {
 	case And:
-		mid := c.label()
+		mid := c.NewLabel("filter")
 		c.cond(e.X, mid, no)
-		c.place(mid)
+		c.Label(mid)
 		c.cond(e.Y, yes, no)
 	case Or:
-		mid := c.label()
+		mid := c.NewLabel("filter")
 		c.cond(e.X, yes, mid)
-		c.place(mid)
+		c.Label(mid)
 		c.cond(e.Y, yes, no)
 	case Not:
 		c.cond(e.X, no, yes)
@@ -285,7 +255,7 @@ func (c *compiler) numeric(e *Expr, f field, yes, no string) {
 		return
 	}
 	c.loadNumber(f)
-	c.emit(asm.LoadImm(asm.R1, v, asm.DWord))
+	c.Emit(asm.LoadImm(asm.R1, v, asm.DWord))
 	c.compare(e.Op, f.Signed, yes, no)
 }
 
@@ -306,11 +276,11 @@ func (c *compiler) compare(op Op, signed bool, yes, no string) {
 	case Ge:
 		jump = pick(signed, asm.JSGE, asm.JGE)
 	case Band:
-		c.emit(asm.And.Reg(asm.R0, asm.R1))
-		c.emit(asm.JNE.Imm(asm.R0, 0, yes), asm.Ja.Label(no))
+		c.Emit(asm.And.Reg(asm.R0, asm.R1))
+		c.Emit(asm.JNE.Imm(asm.R0, 0, yes), asm.Ja.Label(no))
 		return
 	}
-	c.emit(jump.Reg(asm.R0, asm.R1, yes), asm.Ja.Label(no))
+	c.Emit(jump.Reg(asm.R0, asm.R1, yes), asm.Ja.Label(no))
 }
 
 func pick(signed bool, s, u asm.JumpOp) asm.JumpOp {
@@ -382,23 +352,23 @@ func extend(v int64, size int, signed bool) int64 {
 func (c *compiler) loadNumber(f field) {
 	switch f.kind {
 	case cpuNum:
-		c.emit(asm.FnGetSmpProcessorId.Call())
+		c.Emit(asm.FnGetSmpProcessorId.Call())
 		return
 	case tidNum:
 		// The low half of pid_tgid is the thread id, which is what the
 		// record's common_pid holds.
-		c.emit(asm.FnGetCurrentPidTgid.Call(), asm.LSh.Imm(asm.R0, 32), asm.RSh.Imm(asm.R0, 32))
+		c.Emit(asm.FnGetCurrentPidTgid.Call(), asm.LSh.Imm(asm.R0, 32), asm.RSh.Imm(asm.R0, 32))
 		return
 	case eventType:
-		c.emit(asm.Mov.Imm(asm.R0, int32(c.format.ID)))
+		c.Emit(asm.Mov.Imm(asm.R0, int32(c.format.ID)))
 		return
 	}
 	size := f.Size
 	if f.Offset%size == 0 {
-		c.emit(asm.LoadMem(asm.R0, ctxReg, int16(f.Offset), sizeOf(size)))
+		c.Emit(asm.LoadMem(asm.R0, ctxReg, int16(f.Offset), sizeOf(size)))
 	} else {
 		// A misaligned field: the context only allows aligned loads.
-		c.emit(
+		c.Emit(
 			asm.Mov.Imm(asm.R0, 0), asm.StoreMem(asm.R10, -8, asm.R0, asm.DWord),
 			asm.Mov.Reg(asm.R1, asm.R10), asm.Add.Imm(asm.R1, -8),
 			asm.Mov.Imm(asm.R2, int32(size)),
@@ -409,7 +379,7 @@ func (c *compiler) loadNumber(f field) {
 	}
 	if f.Signed && size < 8 {
 		shift := int32(64 - 8*size)
-		c.emit(asm.LSh.Imm(asm.R0, shift), asm.ArSh.Imm(asm.R0, shift))
+		c.Emit(asm.LSh.Imm(asm.R0, shift), asm.ArSh.Imm(asm.R0, shift))
 	}
 }
 

@@ -60,7 +60,7 @@ func (c *compiler) function(e *Expr, f field, yes, no string) {
 		yes, no = no, yes
 	}
 	c.loadNumber(f)
-	c.emit(
+	c.Emit(
 		asm.LoadImm(asm.R1, int64(start), asm.DWord),
 		asm.JLT.Reg(asm.R0, asm.R1, no),
 		asm.LoadImm(asm.R1, int64(end), asm.DWord),

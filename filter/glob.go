@@ -106,12 +106,12 @@ func (c *compiler) matchGlob(p string, fail string) {
 	c.strlen(fail)
 	first, last := g.segments[0], g.segments[len(g.segments)-1]
 	if !g.hasStar {
-		c.emit(asm.JNE.Imm(endReg, int32(len(first)), fail))
+		c.Emit(asm.JNE.Imm(endReg, int32(len(first)), fail))
 	}
-	c.emit(asm.Mov.Imm(posReg, 0))
+	c.Emit(asm.Mov.Imm(posReg, 0))
 	if !g.leadStar {
 		c.segmentAt(posReg, first, fail)
-		c.emit(asm.Mov.Imm(posReg, int32(len(first))))
+		c.Emit(asm.Mov.Imm(posReg, int32(len(first))))
 	}
 	if !g.hasStar {
 		return
@@ -123,7 +123,7 @@ func (c *compiler) matchGlob(p string, fail string) {
 		return
 	}
 	// The last segment ends at the NUL and starts at or after pos.
-	c.emit(
+	c.Emit(
 		asm.Mov.Reg(asm.R2, posReg), asm.Add.Imm(asm.R2, int32(len(last))),
 		asm.JGT.Reg(asm.R2, endReg, fail),
 		asm.Mov.Reg(posReg, endReg), asm.Sub.Imm(posReg, int32(len(last))),
@@ -135,7 +135,7 @@ func (c *compiler) matchGlob(p string, fail string) {
 // computes it, rather than a loop, so the verifier sees one unknown length
 // instead of a state per possible length.
 func (c *compiler) strlen(fail string) {
-	c.emit(
+	c.Emit(
 		asm.Mov.Reg(asm.R1, asm.R10), asm.Add.Imm(asm.R1, bufOff),
 		asm.Mov.Imm(asm.R2, bufSize),
 		asm.Mov.Reg(asm.R3, asm.R1),
@@ -152,14 +152,14 @@ func (c *compiler) search(seg []atom, fail string) {
 	if len(seg) == 0 {
 		return
 	}
-	loop, next, found := c.label(), c.label(), c.label()
-	c.place(loop)
-	c.emit(asm.Mov.Reg(asm.R2, posReg), asm.Add.Imm(asm.R2, int32(len(seg))), asm.JGT.Reg(asm.R2, endReg, fail))
+	loop, next, found := c.NewLabel("filter"), c.NewLabel("filter"), c.NewLabel("filter")
+	c.LoopHead(loop)
+	c.Emit(asm.Mov.Reg(asm.R2, posReg), asm.Add.Imm(asm.R2, int32(len(seg))), asm.JGT.Reg(asm.R2, endReg, fail))
 	c.segmentAt(posReg, seg, next)
-	c.emit(asm.Add.Imm(posReg, int32(len(seg))), asm.Ja.Label(found))
-	c.place(next)
-	c.emit(asm.Add.Imm(posReg, 1), asm.Ja.Label(loop))
-	c.place(found)
+	c.Emit(asm.Add.Imm(posReg, int32(len(seg))), asm.Ja.Label(found))
+	c.Label(next)
+	c.Emit(asm.Add.Imm(posReg, 1), asm.Ja.Label(loop))
+	c.Label(found)
 	c.forget(posReg)
 }
 
@@ -175,7 +175,7 @@ const (
 // outcome, and a glob with a few '*'s exceeds the verifier's budget.
 // Users of reg check its bounds again anyway.
 func (c *compiler) forget(reg asm.Register) {
-	c.emit(
+	c.Emit(
 		asm.StoreMem(asm.R10, forgetSrc, reg, asm.DWord),
 		asm.Mov.Reg(asm.R1, asm.R10), asm.Add.Imm(asm.R1, forgetDst),
 		asm.Mov.Imm(asm.R2, 8),
@@ -195,9 +195,9 @@ func (c *compiler) segmentAt(reg asm.Register, seg []atom, fail string) {
 		c.byteAt(asm.R1, i)
 		switch a.kind {
 		case literal:
-			c.emit(asm.JNE.Imm(asm.R0, int32(a.lit), fail))
+			c.Emit(asm.JNE.Imm(asm.R0, int32(a.lit), fail))
 		case anyByte:
-			c.emit(asm.JEq.Imm(asm.R0, 0, fail))
+			c.Emit(asm.JEq.Imm(asm.R0, 0, fail))
 		case class:
 			c.classAt(a, fail)
 		}
@@ -206,21 +206,21 @@ func (c *compiler) segmentAt(reg asm.Register, seg []atom, fail string) {
 
 // classAt jumps to fail unless R0 (not NUL) is in the class.
 func (c *compiler) classAt(a atom, fail string) {
-	in, out := c.label(), c.label()
-	c.emit(asm.JEq.Imm(asm.R0, 0, fail))
+	in, out := c.NewLabel("filter"), c.NewLabel("filter")
+	c.Emit(asm.JEq.Imm(asm.R0, 0, fail))
 	for _, r := range a.ranges {
-		skip := c.label()
-		c.emit(asm.JLT.Imm(asm.R0, int32(r[0]), skip), asm.JLE.Imm(asm.R0, int32(r[1]), in))
-		c.place(skip)
+		skip := c.NewLabel("filter")
+		c.Emit(asm.JLT.Imm(asm.R0, int32(r[0]), skip), asm.JLE.Imm(asm.R0, int32(r[1]), in))
+		c.Label(skip)
 	}
 	if a.inverts {
-		c.emit(asm.Ja.Label(out))
-		c.place(in)
-		c.emit(asm.Ja.Label(fail))
+		c.Emit(asm.Ja.Label(out))
+		c.Label(in)
+		c.Emit(asm.Ja.Label(fail))
 	} else {
-		c.emit(asm.Ja.Label(fail))
-		c.place(in)
+		c.Emit(asm.Ja.Label(fail))
+		c.Label(in)
 	}
-	c.place(out)
-	c.emit(asm.Mov.Imm(asm.R0, 0))
+	c.Label(out)
+	c.Emit(asm.Mov.Imm(asm.R0, 0))
 }

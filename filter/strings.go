@@ -82,7 +82,7 @@ func (c *compiler) str(e *Expr, f field, yes, no string) {
 	default:
 		c.matchGlob(pattern, no)
 	}
-	c.emit(asm.Ja.Label(yes))
+	c.Emit(asm.Ja.Label(yes))
 }
 
 // classifyGlob sorts a ~ pattern as the kernel does: a leading '!' inverts
@@ -130,16 +130,16 @@ func (c *compiler) checkGlob(e *Expr, pattern string) bool {
 // the length the kernel's match functions receive: the array size for a
 // char array or COMM, the __data_loc length, or strlen+1 for a char *.
 func (c *compiler) readString(e *Expr, f field, unreadable string) {
-	c.emit(asm.Mov.Imm(asm.R0, 0))
+	c.Emit(asm.Mov.Imm(asm.R0, 0))
 	for off := int16(0); off < bufSize; off += 8 {
-		c.emit(asm.StoreMem(asm.R10, bufOff+off, asm.R0, asm.DWord))
+		c.Emit(asm.StoreMem(asm.R10, bufOff+off, asm.R0, asm.DWord))
 	}
-	c.emit(asm.Mov.Reg(asm.R1, asm.R10), asm.Add.Imm(asm.R1, bufOff))
+	c.Emit(asm.Mov.Reg(asm.R1, asm.R10), asm.Add.Imm(asm.R1, bufOff))
 	switch f.kind {
 	case commStr:
-		c.emit(asm.Mov.Imm(asm.R2, 16), asm.FnGetCurrentComm.Call(), asm.Mov.Imm(lenReg, 16))
+		c.Emit(asm.Mov.Imm(asm.R2, 16), asm.FnGetCurrentComm.Call(), asm.Mov.Imm(lenReg, 16))
 	case fixedStr:
-		c.emit(
+		c.Emit(
 			asm.Mov.Imm(asm.R2, int32(f.Size)),
 			asm.Mov.Reg(asm.R3, ctxReg), asm.Add.Imm(asm.R3, int32(f.Offset)),
 			asm.FnProbeReadKernel.Call(),
@@ -148,15 +148,15 @@ func (c *compiler) readString(e *Expr, f field, unreadable string) {
 	case dynStr:
 		// The u32 holds length<<16 | offset; a __rel_loc offset counts
 		// from the end of the field.
-		c.emit(
+		c.Emit(
 			asm.LoadMem(lenReg, ctxReg, int16(f.Offset), asm.Word),
 			asm.Mov.Reg(asm.R3, lenReg), asm.And.Imm(asm.R3, 0xffff),
 			asm.Add.Reg(asm.R3, ctxReg),
 		)
 		if f.RelLoc {
-			c.emit(asm.Add.Imm(asm.R3, int32(f.Offset+4)))
+			c.Emit(asm.Add.Imm(asm.R3, int32(f.Offset+4)))
 		}
-		c.emit(
+		c.Emit(
 			asm.RSh.Imm(lenReg, 16),
 			asm.Mov.Imm(asm.R2, bufSize),
 			asm.FnProbeReadKernelStr.Call(),
@@ -171,19 +171,19 @@ func (c *compiler) readString(e *Expr, f field, unreadable string) {
 			// as the user's, as this kernel's filter does.
 			reads = append(reads, asm.FnProbeReadUserStr)
 		}
-		read := c.label()
+		read := c.NewLabel("filter")
 		for i, fn := range reads {
 			if i > 0 {
-				c.emit(asm.JSGE.Imm(asm.R0, 0, read), asm.Mov.Reg(asm.R1, asm.R10), asm.Add.Imm(asm.R1, bufOff))
+				c.Emit(asm.JSGE.Imm(asm.R0, 0, read), asm.Mov.Reg(asm.R1, asm.R10), asm.Add.Imm(asm.R1, bufOff))
 			}
-			c.emit(
+			c.Emit(
 				asm.LoadMem(asm.R3, ctxReg, int16(f.Offset), asm.DWord),
 				asm.Mov.Imm(asm.R2, bufSize),
 				fn.Call(),
 			)
 		}
-		c.place(read)
-		c.emit(
+		c.Label(read)
+		c.Emit(
 			asm.JSLT.Imm(asm.R0, 0, unreadable),
 			asm.Mov.Reg(lenReg, asm.R0),
 		)
@@ -206,21 +206,21 @@ func (c *compiler) readsUserPointers() bool {
 // byteAt loads buffer byte i, relative to base (a pointer into the buffer
 // whose bounds the verifier knows), into R0.
 func (c *compiler) byteAt(base asm.Register, i int) {
-	c.emit(asm.LoadMem(asm.R0, base, int16(i), asm.Byte))
+	c.Emit(asm.LoadMem(asm.R0, base, int16(i), asm.Byte))
 }
 
 // literalAt jumps to fail unless the buffer holds lit at base.
 func (c *compiler) literalAt(base asm.Register, lit string, fail string) {
 	for i := 0; i < len(lit); i++ {
 		c.byteAt(base, i)
-		c.emit(asm.JNE.Imm(asm.R0, int32(lit[i]), fail))
+		c.Emit(asm.JNE.Imm(asm.R0, int32(lit[i]), fail))
 	}
 }
 
 // bufferAt sets R1 to the buffer's address plus the offset in reg, which
 // must be at most limit so that limit more bytes stay inside the buffer.
 func (c *compiler) bufferAt(reg asm.Register, limit int, fail string) {
-	c.emit(
+	c.Emit(
 		asm.JGT.Imm(reg, int32(bufSize-limit), fail),
 		asm.Mov.Reg(asm.R1, asm.R10), asm.Add.Imm(asm.R1, bufOff),
 		asm.Add.Reg(asm.R1, reg),
@@ -229,26 +229,26 @@ func (c *compiler) bufferAt(reg asm.Register, limit int, fail string) {
 
 // matchFull is the kernel's regex_match_full: strncmp(str, p, len) == 0.
 func (c *compiler) matchFull(p string, fail string) {
-	c.emit(asm.Mov.Reg(asm.R1, asm.R10), asm.Add.Imm(asm.R1, bufOff))
+	c.Emit(asm.Mov.Reg(asm.R1, asm.R10), asm.Add.Imm(asm.R1, bufOff))
 	for i := 0; i <= len(p); i++ {
 		// strncmp stops comparing after len bytes: equal so far is equal.
-		ok := c.label()
-		c.emit(asm.JLE.Imm(lenReg, int32(i), ok))
+		ok := c.NewLabel("filter")
+		c.Emit(asm.JLE.Imm(lenReg, int32(i), ok))
 		c.byteAt(asm.R1, i)
 		var want int32
 		if i < len(p) {
 			want = int32(p[i])
 		}
-		c.emit(asm.JNE.Imm(asm.R0, want, fail))
-		c.place(ok)
+		c.Emit(asm.JNE.Imm(asm.R0, want, fail))
+		c.Label(ok)
 	}
-	c.emit(asm.Mov.Imm(asm.R0, 0))
+	c.Emit(asm.Mov.Imm(asm.R0, 0))
 }
 
 // matchFront is regex_match_front: len is at least len(p) and str starts
 // with p.
 func (c *compiler) matchFront(p string, fail string) {
-	c.emit(
+	c.Emit(
 		asm.JLT.Imm(lenReg, int32(len(p)), fail),
 		asm.Mov.Reg(asm.R1, asm.R10), asm.Add.Imm(asm.R1, bufOff),
 	)
@@ -261,25 +261,25 @@ func (c *compiler) matchMiddle(p string, fail string) {
 	if p == "" {
 		return
 	}
-	loop, next, found := c.label(), c.label(), c.label()
-	c.emit(asm.Mov.Imm(posReg, 0))
-	c.place(loop)
+	loop, next, found := c.NewLabel("filter"), c.NewLabel("filter"), c.NewLabel("filter")
+	c.Emit(asm.Mov.Imm(posReg, 0))
+	c.LoopHead(loop)
 	// pos + len(p) <= len, tested without underflow.
-	c.emit(asm.Mov.Reg(asm.R2, posReg), asm.Add.Imm(asm.R2, int32(len(p))), asm.JGT.Reg(asm.R2, lenReg, fail))
+	c.Emit(asm.Mov.Reg(asm.R2, posReg), asm.Add.Imm(asm.R2, int32(len(p))), asm.JGT.Reg(asm.R2, lenReg, fail))
 	c.bufferAt(posReg, len(p), fail)
 	c.literalAt(asm.R1, p, next)
-	c.emit(asm.Ja.Label(found))
-	c.place(next)
-	c.emit(asm.Add.Imm(posReg, 1), asm.Ja.Label(loop))
-	c.place(found)
-	c.emit(asm.Mov.Imm(asm.R0, 0))
+	c.Emit(asm.Ja.Label(found))
+	c.Label(next)
+	c.Emit(asm.Add.Imm(posReg, 1), asm.Ja.Label(loop))
+	c.Label(found)
+	c.Emit(asm.Mov.Imm(asm.R0, 0))
 }
 
 // matchEnd is regex_match_end: the len(p) bytes before str[len-1] are p.
 // For a char array len is the array size, so, as in the kernel, a shorter
 // string in it does not match by its end.
 func (c *compiler) matchEnd(p string, fail string) {
-	c.emit(
+	c.Emit(
 		asm.Mov.Reg(posReg, lenReg),
 		asm.JLT.Imm(posReg, int32(len(p)+1), fail),
 		asm.Sub.Imm(posReg, int32(len(p)+1)),

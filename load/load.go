@@ -19,8 +19,8 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"golang.org/x/sys/unix"
 
-	"ebtrace/codegen"
 	"ebtrace/compile"
+	"ebtrace/emit"
 	"ebtrace/kernel"
 	"ebtrace/plan"
 	"ebtrace/probe"
@@ -249,7 +249,7 @@ func verifierError(r *compile.Result, err error, ve *ebpf.VerifierError) *Verifi
 		d := &source.Diagnostics{File: r.File}
 		pos, last := failingPosition(p.Insns, ve.Log)
 		if pos == nil {
-			pos = &codegen.Position{File: r.File, Span: p.Instance.Probe.Sp}
+			pos = &emit.Position{File: r.File, Span: p.Instance.Probe.Sp}
 		}
 		d.Add(pos.Span, "verifier", "the kernel's verifier rejected the code for this (in %s): %s", p.Instance.Instance.Name(), last).
 			Hint("run with -v to see the verifier's log")
@@ -262,7 +262,7 @@ var insnRe = regexp.MustCompile(`^(\d+): \(`)
 
 // failingPosition finds the last instruction the verifier log mentions and
 // returns its script position and the log's last line.
-func failingPosition(insns asm.Instructions, log []string) (*codegen.Position, string) {
+func failingPosition(insns asm.Instructions, log []string) (*emit.Position, string) {
 	last := ""
 	for i := len(log) - 1; i >= 0 && last == ""; i-- {
 		last = strings.TrimSpace(log[i])
@@ -282,7 +282,7 @@ func failingPosition(insns asm.Instructions, log []string) (*codegen.Position, s
 	iter := insns.Iterate()
 	for iter.Next() {
 		if int(iter.Offset) == offset {
-			if p, ok := iter.Ins.Source().(codegen.Position); ok {
+			if p, ok := iter.Ins.Source().(emit.Position); ok {
 				return &p, last
 			}
 		}

@@ -7,8 +7,8 @@ import (
 
 	"github.com/cilium/ebpf/asm"
 
-	"ebtrace/codegen"
 	"ebtrace/compile"
+	"ebtrace/emit"
 	"ebtrace/internal/kerneltest"
 	"ebtrace/internal/testutil"
 	"ebtrace/internal/tracetest"
@@ -54,7 +54,7 @@ func TestVerifierErrorPosition(t *testing.T) {
 	res := compileScript(t, "BEGIN {\n\t@a = 1;\n\t@b = 2;\n\t@c = 3;\n}\n")
 	insns := res.Programs[0].Insns
 	for i, ins := range insns {
-		pos, ok := ins.Source().(codegen.Position)
+		pos, ok := ins.Source().(emit.Position)
 		if line, _ := res.File.Position(pos.Span.Start); ok && line == 3 && ins.Symbol() == "" {
 			insns[i] = asm.Mov.Reg(asm.R0, asm.R9).WithSource(pos)
 			break

@@ -7,8 +7,8 @@ import (
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
-	"ebtrace/codegen"
 	"ebtrace/compile"
+	"ebtrace/emit"
 	"ebtrace/source"
 	"ebtrace/syntax"
 )
@@ -90,7 +90,7 @@ func loopsOf(p *syntax.Probe) []syntax.Stmt {
 }
 
 // innermost returns the last (most deeply nested) loop containing pos.
-func innermost(loops []syntax.Stmt, pos *codegen.Position) syntax.Stmt {
+func innermost(loops []syntax.Stmt, pos *emit.Position) syntax.Stmt {
 	if pos == nil {
 		return nil
 	}

@@ -66,3 +66,29 @@ type StatsValue struct {
 // values < LMin, i >= 1 holds [LMin+(i-1)*LStep, LMin+i*LStep), and the
 // last, 1+(LMax-LMin)/LStep, holds values >= LMax.
 type HistValue map[int]uint64
+
+// Limit returns m as print(@m, top, div) shows it: only its top entries
+// with the greatest values (all when top is 0), and integer values
+// divided by div (unchanged when div is 0), truncated toward zero.
+// Histograms and stats keep their values.
+func Limit(m *Map, top, div int64) *Map {
+	if top <= 0 && div == 0 {
+		return m
+	}
+	out := *m
+	out.Entries = sorted(m)
+	if top > 0 && int64(len(out.Entries)) > top {
+		out.Entries = out.Entries[int64(len(out.Entries))-top:]
+	}
+	if div != 0 {
+		for i, e := range out.Entries {
+			switch v := e.Value.(type) {
+			case int64:
+				out.Entries[i].Value = v / div
+			case uint64:
+				out.Entries[i].Value = v / uint64(div)
+			}
+		}
+	}
+	return &out
+}

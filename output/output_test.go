@@ -367,3 +367,29 @@ func TestFlushError(t *testing.T) {
 		}
 	}
 }
+
+// TestLimit checks print(@m, TOP, DIV): the greatest TOP entries, their
+// values divided, printed in bpftrace's ascending order.
+func TestLimit(t *testing.T) {
+	m := &Map{Name: "@bytes", Kind: Sum, Keyed: true, Entries: []Entry{
+		{Key: []any{"a"}, Value: int64(5000)}, {Key: []any{"b"}, Value: int64(-3999)},
+		{Key: []any{"c"}, Value: int64(12000)}, {Key: []any{"d"}, Value: int64(700)},
+	}}
+	var b strings.Builder
+	w := NewText(&b)
+	w.Print(Limit(m, 2, 1000))
+	w.Print(Limit(m, 0, 1000))
+	w.Print(Limit(m, 10, 0))
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := "@bytes[a]: 5\n@bytes[c]: 12\n" +
+		"@bytes[b]: -3\n@bytes[d]: 0\n@bytes[a]: 5\n@bytes[c]: 12\n" +
+		"@bytes[b]: -3999\n@bytes[d]: 700\n@bytes[a]: 5000\n@bytes[c]: 12000\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+	if len(m.Entries) != 4 || m.Entries[0].Value != int64(5000) {
+		t.Errorf("Limit changed its argument: %v", m.Entries)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"ebtrace/check"
+	"ebtrace/funcs"
 	"ebtrace/output"
 	"ebtrace/printf"
 	"ebtrace/syntax"
@@ -157,7 +158,10 @@ type Event struct {
 	Args   []Part         `json:",omitempty"` // printf arguments after the header
 	Size   int            // record size in bytes
 	Map    string         `json:",omitempty"` // print, clear, zero: the map's name
-	Sep    string         `json:",omitempty"` // join: the separator
+	// Top and Div, for print(@map, TOP, DIV): print only the TOP greatest
+	// entries (all when 0), their values divided by DIV (when not 0).
+	Top, Div int64  `json:",omitempty"`
+	Sep      string `json:",omitempty"` // join: the separator
 	// Where, for errorf and warnf, is the call's position as messages
 	// show it: "FILE:LINE:COL-COL".
 	Where string `json:",omitempty"`
@@ -295,7 +299,7 @@ func (p *Plan) addEvent(info *check.Info, idx int, in *check.Instance, call *syn
 			ev.Size += PartSize(t)
 		}
 	case "time":
-		ev.Kind, ev.Format = Time, check.DefaultTimeFormat
+		ev.Kind, ev.Format = Time, funcs.DefaultTimeFormat
 		if len(call.Args) == 1 {
 			ev.Format = call.Args[0].(*syntax.StringLit).Value
 		}
@@ -314,6 +318,12 @@ func (p *Plan) addEvent(info *check.Info, idx int, in *check.Instance, call *syn
 		}
 		ev.Kind = EventKind(call.Fun)
 		ev.Map = call.Args[0].(*syntax.MapExpr).Name
+		if len(call.Args) > 1 {
+			ev.Top = int64(call.Args[1].(*syntax.IntLit).Value)
+		}
+		if len(call.Args) > 2 {
+			ev.Div = int64(call.Args[2].(*syntax.IntLit).Value)
+		}
 	case "join":
 		joinEvent(ev, info, call)
 	default:

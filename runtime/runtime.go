@@ -133,7 +133,7 @@ func (s *Session) handle(raw []byte) error {
 		if err != nil {
 			return err
 		}
-		s.out.Print(m)
+		s.out.Print(output.Limit(m, ev.Top, ev.Div))
 	case plan.Clear:
 		return s.maps.Clear(s.plan.Map(ev.Map))
 	case plan.Zero:

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
@@ -15,9 +14,8 @@ import (
 	"unicode"
 
 	"github.com/cilium/ebpf/asm"
-	"golang.org/x/sys/unix"
 
-	"ebtrace/kernel"
+	"ebtrace/funcs"
 	"ebtrace/output"
 	"ebtrace/plan"
 	"ebtrace/printf"
@@ -25,47 +23,16 @@ import (
 	"ebtrace/types"
 )
 
-// renderText turns the bytes of a Text value into what it prints as.
+// renderText turns the bytes of a Text value into what it prints as:
+// the function that made it says how, or (username) the uid's name.
 func renderText(b []byte, t types.Type) string {
-	n := binary.LittleEndian.Uint64(b)
-	switch t.Render {
-	case types.RenderInet:
-		switch n {
-		case unix.AF_INET:
-			return netip.AddrFrom4([4]byte(b[8:12])).String()
-		case unix.AF_INET6:
-			// As inet_ntop prints it: an IPv4-mapped address keeps its
-			// ::ffff: prefix.
-			return netip.AddrFrom16([16]byte(b[8:24])).String()
-		}
-		return ""
-	case types.RenderMAC:
-		return fmt.Sprintf("%02X:%02X:%02X:%02X:%02X:%02X", b[0], b[1], b[2], b[3], b[4], b[5])
-	case types.RenderUser:
-		return userName(uint32(n))
-	case types.RenderErrno:
-		return strerror(int64(n))
-	case types.RenderSyscall:
-		if name, ok := kernel.SyscallName(int(int64(n))); ok {
-			return name
-		}
-		return strconv.FormatInt(int64(n), 10)
+	if text, ok := funcs.Render(t.Render, b); ok {
+		return text
+	}
+	if t.Render == types.RenderUser {
+		return userName(uint32(binary.LittleEndian.Uint64(b)))
 	}
 	return ""
-}
-
-// strerror is C's description of an error number: "No such file or
-// directory".
-func strerror(errno int64) string {
-	if errno == 0 {
-		return "Success"
-	}
-	if errno < 0 || errno > 4095 || unix.ErrnoName(unix.Errno(errno)) == "" {
-		return "Unknown error " + strconv.FormatInt(errno, 10)
-	}
-	msg := []rune(unix.Errno(errno).Error())
-	msg[0] = unicode.ToUpper(msg[0])
-	return string(msg)
 }
 
 // users maps uids to names from /etc/passwd, read once.
@@ -154,7 +121,7 @@ func (s *Session) helperError(raw []byte) {
 	}
 	line, col := file.Position(sp.Start)
 	h := output.HelperError{
-		Where: plan.Where(file, sp), Helper: helperName(fn), Code: code, Message: strerror(-code),
+		Where: plan.Where(file, sp), Helper: helperName(fn), Code: code, Message: funcs.Strerror(-code),
 		Line: line, Col: col, Source: output.Underline(file.Line(line), col, int(sp.End-sp.Start)),
 	}
 	if !s.out.HelperError(h) {

@@ -3,7 +3,11 @@
 // of source it came from; the parser never consults the kernel.
 package syntax
 
-import "ebtrace/source"
+import (
+	"strings"
+
+	"ebtrace/source"
+)
 
 // Node is any AST node.
 type Node interface {
@@ -99,6 +103,19 @@ type IntLit struct {
 type StringLit struct {
 	Value string
 	Sp    source.Span
+}
+
+// ValueSpan maps the byte range [start, end) of the literal's value back
+// to the source f, assuming no escapes before it (close enough for a
+// caret); with an escape before it, the whole literal.
+func (lit *StringLit) ValueSpan(f *source.File, start, end int) source.Span {
+	raw := f.Text[lit.Sp.Start:lit.Sp.End]
+	if strings.Contains(raw, "\\") && strings.Index(raw, "\\") < start+1 {
+		return lit.Sp
+	}
+	s := lit.Sp.Start + 1 + source.Pos(start)
+	e := min(lit.Sp.Start+1+source.Pos(end), lit.Sp.End)
+	return source.Span{Start: s, End: e}
 }
 
 // Ident is a bare identifier: a builtin such as pid or comm, or args.

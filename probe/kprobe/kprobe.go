@@ -261,9 +261,14 @@ func (i *instance) Arg(string) (probe.Arg, error) {
 }
 
 // Builtin gives arg0.. (kprobe) or retval (kretprobe) as 64-bit registers
-// read from struct pt_regs, and func as the function's name.
+// read from struct pt_regs, and func as the function's symbol, as a
+// wildcard's members give it, so that one map can key on func from both
+// (a kernel without bpf_get_func_ip gets the name as a string).
 func (i *instance) Builtin(name string) (probe.Arg, bool) {
 	if name == "func" {
+		if haveFuncIP() {
+			return funcAddress, true
+		}
 		return probe.Arg{Type: types.String(len(i.fn) + 1), Text: i.fn}, true
 	}
 	regs, err := arch.Host()

@@ -61,13 +61,23 @@ func (g *group) Builtin(name string) (probe.Arg, bool) {
 	if name != "func" {
 		return g.members[0].Builtin(name)
 	}
-	return probe.Arg{Type: types.Symbol(types.Kernel), Load: func(int16) asm.Instructions {
-		return asm.Instructions{
-			asm.Mov.Reg(asm.R1, asm.R6),
-			asm.FnGetFuncIp.Call(),
-		}
-	}}, true
+	return funcAddress, true
 }
+
+// funcAddress is func as the symbol of the probed function's address,
+// which bpf_get_func_ip finds at run time.
+var funcAddress = probe.Arg{Type: types.Symbol(types.Kernel), Load: func(int16) asm.Instructions {
+	return asm.Instructions{
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.FnGetFuncIp.Call(),
+	}
+}}
+
+// haveFuncIP reports whether kprobe programs may call bpf_get_func_ip
+// (Linux 5.15).
+var haveFuncIP = sync.OnceValue(func() bool {
+	return features.HaveProgramHelper(ebpf.Kprobe, asm.FnGetFuncIp) == nil
+})
 
 // Available implements probe.Instance.
 func (g *group) Available() error {

@@ -18,8 +18,9 @@
 //	workload call N       N calls of main.target, a function uprobes attach to
 //	workload exec PATH [ARG...]
 //	                      execve(2) PATH with the argument vector PATH ARG...
-//	workload tcp          one TCP connection to itself over 127.0.0.1, then
-//	                      closed: the sock:inet_sock_set_state events
+//	workload tcp [6]      one TCP connection to itself over 127.0.0.1 (::1
+//	                      with 6), then closed: the sock:inet_sock_set_state
+//	                      events
 //	workload stat PATH... stat(2) each path (newfstatat); a path that does not
 //	                      exist is skipped
 //	workload ppid         one getppid(2) call; print what it returned: the
@@ -54,7 +55,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | call N | exec PATH [ARG...] | stat PATH... | ppid | signals N | kill PID SIG | badclose N | tcp | wait SUBCOMMAND [ARG...]`
+const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | call N | exec PATH [ARG...] | stat PATH... | ppid | signals N | kill PID SIG | badclose N | tcp [6] | wait SUBCOMMAND [ARG...]`
 
 // usageError is a command-line mistake; main reports it with exit status 2.
 type usageError struct{ msg string }
@@ -150,7 +151,13 @@ func run(args []string) error {
 		fmt.Printf("caught %d SIGUSR1\n", catchSignals(n[0]))
 		return nil
 	case "tcp":
-		return tcpOnce()
+		switch {
+		case len(rest) == 0:
+			return tcpOnce(unix.AF_INET)
+		case len(rest) == 1 && rest[0] == "6":
+			return tcpOnce(unix.AF_INET6)
+		}
+		return usageError{"tcp: the only argument is 6, for IPv6"}
 	case "kill":
 		if len(rest) != 2 {
 			return usageError{"kill: need PID and SIG"}
@@ -211,16 +218,20 @@ func getppid(n int) {
 const firstBadFD = 1000000
 
 // badClose makes exactly n close(2) calls of descriptors that are not open.
-// tcpOnce connects to a listener of its own on 127.0.0.1 and closes both
-// ends. It uses the syscalls directly: package net would link cgo in, and
-// with it a dynamic loader whose opens other tests would see.
-func tcpOnce() error {
-	l, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+// tcpOnce connects to a listener of its own on the loopback address of
+// family (127.0.0.1 or ::1) and closes both ends. It uses the syscalls
+// directly: package net would link cgo in, and with it a dynamic loader
+// whose opens other tests would see.
+func tcpOnce(family int) error {
+	l, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(l)
-	loopback := &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}
+	var loopback unix.Sockaddr = &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}
+	if family == unix.AF_INET6 {
+		loopback = &unix.SockaddrInet6{Addr: [16]byte{15: 1}}
+	}
 	if err := unix.Bind(l, loopback); err != nil {
 		return err
 	}
@@ -231,7 +242,7 @@ func tcpOnce() error {
 	if err != nil {
 		return err
 	}
-	c, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	c, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}

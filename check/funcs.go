@@ -1,0 +1,47 @@
+package check
+
+import (
+	"ebtrace/funcs"
+	"ebtrace/probe"
+	"ebtrace/source"
+	"ebtrace/syntax"
+	"ebtrace/types"
+)
+
+// funcChecker is what the type rules of package funcs see of the checker.
+type funcChecker struct{ c *checker }
+
+var _ funcs.Checker = funcChecker{}
+
+func (f funcChecker) Expr(e syntax.Expr) types.Type { return f.c.expr(e) }
+
+func (f funcChecker) ExprReported(e syntax.Expr) (types.Type, bool) { return f.c.exprReported(e) }
+
+func (f funcChecker) Errorf(sp source.Span, code, format string, args ...any) *source.Diagnostic {
+	return f.c.errorf(sp, code, format, args...)
+}
+
+func (f funcChecker) SetType(e syntax.Expr, t types.Type) { f.c.cur.Types[e] = t }
+
+func (f funcChecker) SetConst(e syntax.Expr, v uint64) { f.c.info.Consts[e] = v }
+
+func (f funcChecker) SetArg(e syntax.Expr, a probe.Arg) { f.c.cur.Args[e] = a }
+
+func (f funcChecker) Learning() bool { return f.c.learning }
+
+func (f funcChecker) Instance() probe.Instance { return f.c.cur.Instance }
+
+func (f funcChecker) Env() *probe.Env { return f.c.env }
+
+func (f funcChecker) Addressable(e syntax.Expr) bool { return f.c.addressable(e) }
+
+func (f funcChecker) CType(e syntax.Expr) string { return f.c.cur.CNames[e] }
+
+func (f funcChecker) File() *source.File { return f.c.info.Program.File }
+
+// addressable reports whether e is an array whose bytes can be read: a
+// tracepoint field or a struct member.
+func (c *checker) addressable(e syntax.Expr) bool {
+	_, arg := c.cur.Args[e]
+	return arg || InMemory(e, c.cur)
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"ebtrace/internal/testutil"
+)
+
+// print(@map, TOP, DIV) prints the TOP greatest entries, their values
+// divided by DIV, in bpftrace's ascending order.
+func TestPrintTopDiv(t *testing.T) {
+	wl := testutil.Workload(t)
+	script := `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ {
+	@[1] = sum(5000); @[2] = sum(12000); @[3] = sum(700); @[4] = sum(-3999);
+}
+END { print(@, 2, 1000); print(@, 0, 100); clear(@); }`
+	r := ebtrace(t, "-e", script, "-c", wl+" getppid 1")
+	r.want(t, 0, "@[1]: 5\n@[2]: 12\n@[4]: -39\n@[3]: 7\n@[1]: 50\n@[2]: 120\n\n\n\n")
+}
+
+// str() of an address kept in a map (as opensnoop keeps a filename
+// between entry and exit) reads the string: kernel memory refuses a user
+// address, so user memory is read; uptr() says so at once.
+func TestStrOfAddress(t *testing.T) {
+	wl := testutil.Workload(t)
+	script := `tracepoint:syscalls:sys_enter_openat /pid == cpid/ { @name[tid] = args.filename; }
+tracepoint:syscalls:sys_exit_openat /pid == cpid && @name[tid]/ {
+	if (strcontains(str(@name[tid]), "ebtrace-missing")) {
+		printf("%s|%s\n", str(@name[tid]), str(uptr(@name[tid])));
+	}
+	delete(@name[tid]);
+}`
+	r := ebtrace(t, "-e", script, "-c", wl+" open /ebtrace-missing/a /ebtrace-missing/bb")
+	r.want(t, 0, "/ebtrace-missing/a|/ebtrace-missing/a\n/ebtrace-missing/bb|/ebtrace-missing/bb\n\n\n\n")
+}
+
+// * through a 64-bit integer reads an int64 in kernel memory, as loads.bt
+// reads avenrun at kaddr("avenrun"); kptr() marks an address as the
+// kernel's for str().
+func TestDerefAddress(t *testing.T) {
+	wl := testutil.Workload(t)
+	script := `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ {
+	$tgid = (uint64)&curtask->tgid;
+	printf("%d %d\n", (*$tgid & 0xffffffff) == pid, str(kptr((uint64)&curtask->comm)) == comm);
+}`
+	r := ebtrace(t, "-e", script, "-c", wl+" getppid 1")
+	r.want(t, 0, "1 1\n\n\n")
+}
+
+// bswap() reverses the bytes of an integer at its own width.
+func TestBswap(t *testing.T) {
+	r := ebtrace(t, "-e", `BEGIN {
+	printf("%x %x %x %x\n", bswap((uint16)0x1234), bswap((uint32)0x12345678), bswap(0x0102030405060708), bswap((uint8)0x12));
+	exit();
+}`)
+	r.want(t, 0, "3412 78563412 807060504030201 12\n\n\n")
+}
+
+// ntop() of a struct's address members, as bpftrace's tcp tools read
+// them: the u8[16] of an IPv6 address and the __be32 of an IPv4 one,
+// matching the tracepoint's own fields; bswap() turns the struct's
+// network-order port into the tracepoint's.
+func TestNtopOfMembers(t *testing.T) {
+	wl := testutil.Workload(t)
+	script := `#include <sys/socket.h>
+tracepoint:sock:inet_sock_set_state /args.newstate == TCP_ESTABLISHED && args.protocol == IPPROTO_TCP/ {
+	$sk = (struct sock *)args.skaddr;
+	if (args.family == AF_INET6) {
+		@v6[ntop($sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8), ntop(AF_INET6, $sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8), ntop(args.daddr_v6)] = count();
+	} else {
+		@v4[ntop($sk->__sk_common.skc_daddr), ntop(AF_INET, $sk->__sk_common.skc_rcv_saddr), ntop(args.daddr)] = count();
+	}
+	@port[bswap($sk->__sk_common.skc_dport) == args.dport] = count();
+}`
+	r := ebtrace(t, "-e", script, "-c", "sh -c '"+wl+" tcp 6 && "+wl+" tcp'")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"@v6[::1, ::1, ::1]: 2\n", "@v4[127.0.0.1, 127.0.0.1, 127.0.0.1]: 2\n", "@port[1]: 4\n"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("no %q in the output:\n%s", want, r.stdout)
+		}
+	}
+}

@@ -1,0 +1,228 @@
+package funcs
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/cilium/ebpf/asm"
+
+	"ebtrace/printf"
+	"ebtrace/syntax"
+	"ebtrace/types"
+)
+
+// String functions. Strings are canonical buffers in the frame (zero from
+// the first NUL on), so each function is a fixed, unrolled walk over bytes:
+// the cost is known when the program is generated, and every jump goes
+// forward.
+
+// MaxCompare is the most bytes strncmp() compares: the longest string a
+// script can hold (max_strlen's bound).
+const MaxCompare = 1024
+
+var strlen = Func{
+	Name: "strlen", Min: 1, Max: 1, Doc: "the length of a string",
+	Check: func(c Checker, e *syntax.CallExpr) types.Type {
+		wantString(c, e, 0)
+		return types.Int64
+	},
+	Int: func(g Generator, e *syntax.CallExpr) {
+		off, _ := g.Str(e.Args[0])
+		EmitStrlen(g, off, g.Type(e.Args[0]).Size)
+	},
+}
+
+var strncmp = Func{
+	Name: "strncmp", Min: 3, Max: 3, Doc: "0 when the first N bytes of two strings match, else 1",
+	Check: func(c Checker, e *syntax.CallExpr) types.Type {
+		wantString(c, e, 0)
+		wantString(c, e, 1)
+		if lit, ok := e.Args[2].(*syntax.IntLit); !ok || lit.Value == 0 || lit.Value > MaxCompare {
+			c.Expr(e.Args[2])
+			c.Errorf(e.Args[2].Span(), "arguments", "strncmp() compares 1 to %d bytes, given as an integer literal", MaxCompare)
+		}
+		return types.Int64
+	},
+	// Leaves 0 in r0 when the first n bytes match (up to a NUL both
+	// share), else 1.
+	Int: func(g Generator, e *syntax.CallExpr) {
+		a, an := g.Str(e.Args[0])
+		b, bn := g.Str(e.Args[1])
+		n := min(int(e.Args[2].(*syntax.IntLit).Value), max(an, bn))
+		same, differ, end := g.NewLabel("same"), g.NewLabel("differ"), g.NewLabel("strncmp")
+		for i := 0; i < n; i++ {
+			loadByte(g, asm.R1, a, an, i)
+			loadByte(g, asm.R2, b, bn, i)
+			g.Emit(asm.JNE.Reg(asm.R1, asm.R2, differ), asm.JEq.Imm(asm.R1, 0, same))
+		}
+		g.Label(same)
+		g.Emit(asm.Mov.Imm(asm.R0, 0), asm.Ja.Label(end))
+		g.Label(differ)
+		g.Emit(asm.Mov.Imm(asm.R0, 1))
+		g.Label(end)
+	},
+}
+
+var strcontains = Func{
+	Name: "strcontains", Min: 2, Max: 2, Doc: "1 when a string contains another, else 0",
+	Check: func(c Checker, e *syntax.CallExpr) types.Type {
+		wantString(c, e, 0)
+		wantString(c, e, 1)
+		return types.Int64
+	},
+	Int: containsString,
+}
+
+var strftime = Func{
+	Name: "strftime", Min: 2, Max: 2, Doc: "a time in nanoseconds since boot, printed as strftime(3) formats it",
+	Check: func(c Checker, e *syntax.CallExpr) types.Type {
+		if t, reported := c.ExprReported(e.Args[1]); !t.IsInt() && !reported {
+			c.Errorf(e.Args[1].Span(), "type", "strftime() needs a time in nanoseconds since boot, not %s", t).Hint("for example strftime(\"%%H:%%M:%%S\", nsecs)")
+		}
+		lit, ok := e.Args[0].(*syntax.StringLit)
+		if !ok {
+			c.Expr(e.Args[0])
+			c.Errorf(e.Args[0].Span(), "arguments", "strftime() needs a string literal as its format")
+			return types.Timestamp("")
+		}
+		c.SetType(lit, types.String(len(lit.Value)+1))
+		checkTimeFormat(c, lit, "strftime")
+		return types.Timestamp(lit.Value)
+	},
+	// The value is the time; user space formats it.
+	Int: func(g Generator, e *syntax.CallExpr) { g.Int(e.Args[1]) },
+}
+
+// DefaultTimeFormat is what time() prints without a format, as bpftrace.
+const DefaultTimeFormat = "%H:%M:%S\n"
+
+var timeFunc = Func{
+	Name: "time", Max: 1, Doc: "prints the wall-clock time, formatted as strftime(3)",
+	Check: func(c Checker, e *syntax.CallExpr) types.Type {
+		if len(e.Args) == 0 {
+			return types.None
+		}
+		lit, ok := e.Args[0].(*syntax.StringLit)
+		if !ok {
+			c.Expr(e.Args[0])
+			c.Errorf(e.Args[0].Span(), "arguments", "time() needs its format as a string literal").
+				Hint(`for example time("%%H:%%M:%%S\n")`)
+			return types.None
+		}
+		c.Expr(lit)
+		checkTimeFormat(c, lit, "arguments")
+		return types.None
+	},
+	Int: func(g Generator, e *syntax.CallExpr) { g.Event(e, false) },
+}
+
+// checkTimeFormat reports a strftime(3) format that user space cannot
+// print, pointing into the literal where it can.
+func checkTimeFormat(c Checker, lit *syntax.StringLit, code string) {
+	err := printf.CheckTime(lit.Value)
+	if err == nil {
+		return
+	}
+	sp := lit.Sp
+	var pe *printf.Error
+	if errors.As(err, &pe) {
+		sp = lit.ValueSpan(c.File(), pe.Offset, pe.End)
+	}
+	c.Errorf(sp, code, "%s", err.Error()).Hint("conversions: %s", printf.TimeConversions)
+}
+
+// wantString types argument i of e, which must be a string.
+func wantString(c Checker, e *syntax.CallExpr, i int) {
+	if t, reported := c.ExprReported(e.Args[i]); t.Kind != types.Str && !reported {
+		d := c.Errorf(e.Args[i].Span(), "type", "%s() needs a string, not %s", e.Fun, t)
+		if t.IsInt() {
+			d.Hint("str() reads the string a pointer points to: %s(str(p))", e.Fun)
+		}
+	}
+}
+
+// EmitStrlen leaves in r0 the length of the string in the buffer at off.
+func EmitStrlen(g Generator, off int16, size int) {
+	done := g.NewLabel("strlen")
+	g.Emit(asm.Mov.Imm(asm.R0, 0))
+	for i := 0; i < size; i++ {
+		g.Emit(
+			asm.LoadMem(asm.R1, asm.R10, off+int16(i), asm.Byte),
+			asm.JEq.Imm(asm.R1, 0, done),
+			asm.Add.Imm(asm.R0, 1),
+		)
+	}
+	g.Label(done)
+}
+
+// loadByte loads byte i of the buffer at off (size bytes) into reg; past
+// the buffer a canonical string holds zeros.
+func loadByte(g Generator, reg asm.Register, off int16, size, i int) {
+	if i >= size {
+		g.Emit(asm.Mov.Imm(reg, 0))
+		return
+	}
+	g.Emit(asm.LoadMem(reg, asm.R10, off+int16(i), asm.Byte))
+}
+
+// containsString leaves 1 in r0 when the needle occurs in the haystack,
+// else 0, trying each start position in turn. A literal needle is
+// compared byte by byte against immediates.
+func containsString(g Generator, e *syntax.CallExpr) {
+	// The buffers' sizes from their types, not their whole words: a
+	// canonical string's NUL lies within them.
+	h, _ := g.Str(e.Args[0])
+	hn := g.Type(e.Args[0]).Size
+	found, missing, end := g.NewLabel("found"), g.NewLabel("missing"), g.NewLabel("strcontains")
+	if lit, ok := e.Args[1].(*syntax.StringLit); ok {
+		needle := lit.Value
+		if i := strings.IndexByte(needle, 0); i >= 0 {
+			needle = needle[:i]
+		}
+		for i := 0; i < hn && len(needle) > 0; i++ {
+			next := g.NewLabel("next")
+			for j := 0; j < len(needle); j++ {
+				if i+j >= hn {
+					g.Emit(asm.Ja.Label(missing))
+					break
+				}
+				g.Emit(asm.LoadMem(asm.R1, asm.R10, h+int16(i+j), asm.Byte))
+				if j == 0 {
+					g.Emit(asm.JEq.Imm(asm.R1, 0, missing))
+				}
+				g.Emit(asm.JNE.Imm(asm.R1, int32(needle[j]), next))
+			}
+			g.Emit(asm.Ja.Label(found))
+			g.Label(next)
+		}
+		if len(needle) > 0 {
+			g.Emit(asm.Ja.Label(missing))
+		}
+	} else {
+		n, _ := g.Str(e.Args[1])
+		nn := g.Type(e.Args[1]).Size
+		for i := 0; i < hn; i++ {
+			next := g.NewLabel("next")
+			for j := 0; j < nn; j++ {
+				g.Emit(asm.LoadMem(asm.R2, asm.R10, n+int16(j), asm.Byte), asm.JEq.Imm(asm.R2, 0, found))
+				if i+j >= hn {
+					g.Emit(asm.Ja.Label(missing))
+					break
+				}
+				g.Emit(asm.LoadMem(asm.R1, asm.R10, h+int16(i+j), asm.Byte))
+				if j == 0 {
+					g.Emit(asm.JEq.Imm(asm.R1, 0, missing))
+				}
+				g.Emit(asm.JNE.Reg(asm.R1, asm.R2, next))
+			}
+			g.Emit(asm.Ja.Label(found))
+			g.Label(next)
+		}
+		g.Emit(asm.Ja.Label(missing))
+	}
+	g.Label(found)
+	g.Emit(asm.Mov.Imm(asm.R0, 1), asm.Ja.Label(end))
+	g.Label(missing)
+	g.Emit(asm.Mov.Imm(asm.R0, 0))
+	g.Label(end)
+}
