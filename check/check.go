@@ -100,6 +100,7 @@ func CheckWith(prog *syntax.Program, reg *probe.Registry, env *probe.Env, opts O
 	var missing []source.Diagnostic
 	events := false // whether any attach point gave an event probe
 	for i, p := range prog.Probes {
+		skippedAll := true
 		for _, ap := range p.Attach {
 			insts, err := expand(reg, env, ap)
 			var pe *probe.Error
@@ -121,6 +122,10 @@ func CheckWith(prog *syntax.Program, reg *probe.Registry, env *probe.Env, opts O
 			for _, inst := range insts {
 				c.info.Instances = append(c.info.Instances, &Instance{Probe: p, Index: i, Instance: inst})
 			}
+			skippedAll = false
+		}
+		if skippedAll {
+			c.learnSkipped(p)
 		}
 	}
 	c.skipMissing(missing, events)
@@ -144,9 +149,6 @@ func CheckWith(prog *syntax.Program, reg *probe.Registry, env *probe.Env, opts O
 // unless no event probe is left, when the script has nothing to trace and
 // each is an error.
 func (c *checker) skipMissing(missing []source.Diagnostic, events bool) {
-	if events {
-		c.skipped = len(missing)
-	}
 	for _, d := range missing {
 		switch {
 		case !events:
@@ -162,14 +164,9 @@ func (c *checker) skipMissing(missing []source.Diagnostic, events bool) {
 	}
 }
 
-// unassigned reports map @name, used at sp, as how ("never assigned"),
-// saying where the assignment may be when probes were skipped as missing.
+// unassigned reports map @name, used at sp, as how ("never assigned").
 func (c *checker) unassigned(sp source.Span, name, how string) *source.Diagnostic {
-	d := c.errorf(sp, "undefined", "map @%s is %s", name, how)
-	if c.skipped > 0 {
-		d.Hint("a probe skipped because it does not exist here may assign it (missing_probes); ebtrace checks only the probes it attaches")
-	}
-	return d
+	return c.errorf(sp, "undefined", "map @%s is %s", name, how)
 }
 
 // usesIdent reports whether the probe's predicate or body names the
@@ -212,9 +209,9 @@ type checker struct {
 	info     *Info
 	diag     *source.Diagnostics
 	learning bool // first walk: learn map definitions, report nothing
-	// skipped counts the attach points left out as missing, whose probe
-	// bodies are not checked: a map only they assign is unknown.
-	skipped int
+	// skippedMaps are the maps assigned by probes none of whose attach
+	// points exist here (skipped.go).
+	skippedMaps map[string]skippedShape
 	cur     *Instance
 	scope   loopScope
 }
@@ -702,7 +699,7 @@ func (c *checker) unknownIdent(e *syntax.Ident) {
 
 func (c *checker) mapRead(e *syntax.MapExpr) types.Type {
 	keys := c.keys(e)
-	m, ok := c.info.Maps[e.Name]
+	m, ok := c.lookupMap(e, keys)
 	if !ok {
 		if !c.learning {
 			d := c.unassigned(e.Sp, e.Name, "read but never assigned")
@@ -850,7 +847,7 @@ func (c *checker) coreCall(e *syntax.CallExpr) types.Type {
 			return types.None
 		}
 		keys := c.keys(m)
-		if mm, ok := c.info.Maps[m.Name]; ok {
+		if mm, ok := c.lookupMap(m, keys); ok {
 			c.unifyKeys(mm, m, keys)
 			if mm.Kind == output.Hist || mm.Kind == output.LHist {
 				c.errorf(e.Sp, "arguments", "delete() cannot remove one key of histogram @%s yet: its buckets are separate elements", m.Name).
@@ -877,7 +874,7 @@ func (c *checker) coreCall(e *syntax.CallExpr) types.Type {
 		if e.Fun == "print" {
 			c.printLimits(e)
 		}
-		if _, ok := c.info.Maps[m.Name]; !ok && !c.learning {
+		if _, ok := c.lookupMap(m, nil); !ok && !c.learning {
 			c.unassigned(m.Sp, m.Name, "never assigned")
 		}
 		c.cur.Types[m] = types.None

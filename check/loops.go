@@ -63,7 +63,7 @@ func (c *checker) loopStmt(s syntax.Stmt) {
 // parts when there are several) and $kv.1 the value.
 func (c *checker) forMap(s *syntax.ForMapStmt) {
 	c.cur.Types[s.Map] = types.None
-	m, ok := c.info.Maps[s.Map.Name]
+	m, ok := c.lookupMap(s.Map, nil)
 	switch {
 	case !ok:
 		if !c.learning {

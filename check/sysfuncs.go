@@ -23,7 +23,7 @@ func (c *checker) length(e *syntax.CallExpr) types.Type {
 			return types.Int64
 		}
 		c.cur.Types[a] = types.None
-		m, ok := c.info.Maps[a.Name]
+		m, ok := c.lookupMap(a, nil)
 		if !ok {
 			if !c.learning {
 				c.unassigned(a.Sp, a.Name, "never assigned")
@@ -58,7 +58,7 @@ func (c *checker) hasKey(e *syntax.CallExpr) types.Type {
 	c.cur.Types[a] = types.None
 	key := &syntax.MapExpr{Name: a.Name, Keys: e.Args[1:], Sp: e.Sp}
 	keys := c.keys(key)
-	m, ok := c.info.Maps[a.Name]
+	m, ok := c.lookupMap(key, keys)
 	switch {
 	case !ok:
 		if !c.learning {

@@ -32,6 +32,19 @@ Attached 1 probe
 	}
 }
 
+// TestSkippedProbeMaps: maps that only a skipped probe assigns are empty
+// while the script runs, as biolatency's @start on a kernel without its
+// start functions: reading gives 0, delete() does nothing, and they print
+// empty at exit.
+func TestSkippedProbeMaps(t *testing.T) {
+	testutil.RequireTracefs(t)
+	wl := testutil.Workload(t)
+	script := `tracepoint:syscalls:sys_enter_nosuch { @start[tid] = nsecs; @n++; }
+tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @seen[@start[tid]] = count(); delete(@start[tid]); }`
+	r := ebtrace(t, "-e", script, "-c", wl+" getppid 2")
+	r.want(t, 0, "\n\n@seen[0]: 2\n\n\n")
+}
+
 // TestKprobeMissingFunction: a kprobe on a function that does not exist
 // says first that the kernel has no kprobes, where it has none, and that
 // the function does not exist only where kprobes could attach.
