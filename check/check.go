@@ -212,8 +212,8 @@ type checker struct {
 	// skippedMaps are the maps assigned by probes none of whose attach
 	// points exist here (skipped.go).
 	skippedMaps map[string]skippedShape
-	cur     *Instance
-	scope   loopScope
+	cur         *Instance
+	scope       loopScope
 }
 
 func (c *checker) errorf(sp source.Span, code, format string, args ...any) *source.Diagnostic {

@@ -42,7 +42,7 @@ func TestSkippedProbeMaps(t *testing.T) {
 	script := `tracepoint:syscalls:sys_enter_nosuch { @start[tid] = nsecs; @n++; }
 tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @seen[@start[tid]] = count(); delete(@start[tid]); }`
 	r := ebtrace(t, "-e", script, "-c", wl+" getppid 2")
-	r.want(t, 0, "\n\n@seen[0]: 2\n\n\n")
+	r.want(t, 0, "\n\n@seen[0]: 2\n\n")
 }
 
 // TestKprobeMissingFunction: a kprobe on a function that does not exist
