@@ -38,6 +38,9 @@ type Info struct {
 	// Consts holds the values of expressions resolved while checking:
 	// kaddr() and pton() calls, kernel enum constants.
 	Consts map[syntax.Expr]uint64
+	// Bare holds the call a bare function name stands for (rand for
+	// rand()): its types are the call's.
+	Bare   map[*syntax.Ident]*syntax.CallExpr
 	Config Config
 	Params []string // positional parameters: $1 is Params[0]
 	// Skipped are warnings about attach points that name nothing on this
@@ -88,7 +91,7 @@ func Check(prog *syntax.Program, reg *probe.Registry, env *probe.Env) (*Info, er
 // CheckWith is Check with the script's parameters and environment.
 func CheckWith(prog *syntax.Program, reg *probe.Registry, env *probe.Env, opts Options) (*Info, error) {
 	c := &checker{
-		info:  &Info{Program: prog, Maps: map[string]*Map{}, Printfs: map[*syntax.CallExpr]*printf.Format{}, Consts: map[syntax.Expr]uint64{}, Params: opts.Params},
+		info:  &Info{Program: prog, Maps: map[string]*Map{}, Printfs: map[*syntax.CallExpr]*printf.Format{}, Consts: map[syntax.Expr]uint64{}, Bare: map[*syntax.Ident]*syntax.CallExpr{}, Params: opts.Params},
 		env:   env,
 		diag:  &source.Diagnostics{File: prog.File},
 		types: ctypes.New(env.Types),
@@ -578,6 +581,14 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 			c.errorf(e.Sp, "args", "args is a structure; use args.FIELD").Hint("list the fields with: ebtrace -lv '%s'", c.cur.Instance.Name())
 			return types.None
 		}
+		if f, ok := funcs.Lookup(e.Name); ok && f.Bare {
+			call, ok := c.info.Bare[e]
+			if !ok {
+				call = &syntax.CallExpr{Fun: e.Name, FunSp: e.Sp, Sp: e.Sp}
+				c.info.Bare[e] = call
+			}
+			return c.expr(call)
+		}
 		if v, ok := c.env.EnumValue(e.Name); ok {
 			c.info.Consts[e] = uint64(v)
 			return types.Int64
@@ -677,6 +688,11 @@ func (c *checker) unknownIdent(e *syntax.Ident) {
 	names := slices.Sorted(maps.Keys(builtins))
 	names = append(names, "probe", "args")
 	names = append(names, slices.Sorted(maps.Keys(sysBuiltins))...)
+	for _, name := range funcs.Names() {
+		if f, _ := funcs.Lookup(name); f.Bare {
+			names = append(names, name)
+		}
+	}
 	if slices.Contains(probe.BuiltinNames, e.Name) {
 		c.errorf(e.Sp, "undefined", "%s is not defined in %s probes", e.Name, strings.SplitN(c.cur.Instance.Name(), ":", 2)[0]).
 			Hint("list what each probe offers with: ebtrace -lv '%s'", c.cur.Instance.Name())

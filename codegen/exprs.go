@@ -73,6 +73,10 @@ func (g *gen) intExpr(e syntax.Expr) {
 			g.Emit(asm.LoadImm(asm.R0, int64(v), asm.DWord))
 			return
 		}
+		if call, ok := g.info.Bare[e]; ok { // rand for rand()
+			g.call(call)
+			return
+		}
 		g.builtin(e.Name)
 	case *syntax.VarExpr:
 		g.Emit(asm.LoadMem(asm.R0, asm.R10, g.varSlot(e.Name), asm.DWord))

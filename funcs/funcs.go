@@ -42,7 +42,10 @@ type Func struct {
 	Core bool
 	// Aggregation functions are assigned to a map: @x = count().
 	Aggregation bool
-	Doc         string
+	// Bare functions take no argument and may be written without
+	// parentheses, as builtins are: rand or rand().
+	Bare bool
+	Doc  string
 
 	// Check types a call whose argument count is right: it types the
 	// arguments (every one, so that their errors are reported), reports
@@ -139,6 +142,11 @@ var all = []*Func{
 	&bswap,
 	&uptr,
 	&kptr,
+	&rand, &jiffies, &numaid, &ncpus,
+	&signalThread,
+	&strstr, &memcmp,
+	&isInteger, &isUnsigned, &isPtr, &isStr, &isArray, &isLiteral, &strcap,
+	&cgroupPath, &reg, &kfuncExist,
 }
 
 var byName, byText = func() (map[string]*Func, map[string]*Func) {

@@ -226,3 +226,74 @@ func containsString(g Generator, e *syntax.CallExpr) {
 	g.Emit(asm.Mov.Imm(asm.R0, 0))
 	g.Label(end)
 }
+
+var strstr = Func{
+	Name: "strstr", Min: 2, Max: 2, Doc: "the index of a string's first occurrence in another, or -1",
+	Check: func(c Checker, e *syntax.CallExpr) types.Type {
+		wantString(c, e, 0)
+		wantString(c, e, 1)
+		return types.Int64
+	},
+	Int: indexOfString,
+}
+
+// indexOfString leaves in r0 the first index at which the needle occurs
+// in the haystack, or -1: each start position in turn, each compared
+// byte by byte up to the needle's NUL.
+func indexOfString(g Generator, e *syntax.CallExpr) {
+	h, _ := g.Str(e.Args[0])
+	hn := g.Type(e.Args[0]).Size
+	n, _ := g.Str(e.Args[1])
+	nn := g.Type(e.Args[1]).Size
+	missing, end := g.NewLabel("missing"), g.NewLabel("strstr")
+	for i := 0; i < hn; i++ {
+		next, found := g.NewLabel("next"), g.NewLabel("found")
+		for j := 0; j < nn; j++ {
+			g.Emit(asm.LoadMem(asm.R2, asm.R10, n+int16(j), asm.Byte), asm.JEq.Imm(asm.R2, 0, found))
+			if i+j >= hn {
+				g.Emit(asm.Ja.Label(missing))
+				break
+			}
+			g.Emit(asm.LoadMem(asm.R1, asm.R10, h+int16(i+j), asm.Byte))
+			if j == 0 {
+				g.Emit(asm.JEq.Imm(asm.R1, 0, missing))
+			}
+			g.Emit(asm.JNE.Reg(asm.R1, asm.R2, next))
+		}
+		g.Label(found)
+		g.Emit(asm.Mov.Imm(asm.R0, int32(i)), asm.Ja.Label(end))
+		g.Label(next)
+	}
+	g.Label(missing)
+	g.Emit(asm.Mov.Imm(asm.R0, -1))
+	g.Label(end)
+}
+
+var memcmp = Func{
+	Name: "memcmp", Min: 3, Max: 3, Doc: "compares the first N bytes of two strings: 0 when equal, else the difference of the first bytes that differ",
+	Check: func(c Checker, e *syntax.CallExpr) types.Type {
+		wantString(c, e, 0)
+		wantString(c, e, 1)
+		if lit, ok := e.Args[2].(*syntax.IntLit); !ok || lit.Value == 0 || lit.Value > MaxCompare {
+			c.Expr(e.Args[2])
+			c.Errorf(e.Args[2].Span(), "arguments", "memcmp() compares 1 to %d bytes, given as an integer literal", MaxCompare)
+		}
+		return types.Int64
+	},
+	// Unlike strncmp, a NUL does not end the comparison.
+	Int: func(g Generator, e *syntax.CallExpr) {
+		a, an := g.Str(e.Args[0])
+		b, bn := g.Str(e.Args[1])
+		n := min(int(e.Args[2].(*syntax.IntLit).Value), max(an, bn))
+		differ, end := g.NewLabel("differ"), g.NewLabel("memcmp")
+		for i := 0; i < n; i++ {
+			loadByte(g, asm.R1, a, an, i)
+			loadByte(g, asm.R2, b, bn, i)
+			g.Emit(asm.JNE.Reg(asm.R1, asm.R2, differ))
+		}
+		g.Emit(asm.Mov.Imm(asm.R0, 0), asm.Ja.Label(end))
+		g.Label(differ)
+		g.Emit(asm.Mov.Reg(asm.R0, asm.R1), asm.Sub.Reg(asm.R0, asm.R2))
+		g.Label(end)
+	},
+}

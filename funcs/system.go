@@ -118,42 +118,55 @@ func SignalNumber(name string) (int, bool) {
 	return n, ok
 }
 
-// signal sends a signal number or name to the current task. BEGIN and END
-// run in ebtrace itself, so they cannot send one.
+// signal sends a signal number or name to the process of the current
+// task, signal_thread to the task alone. BEGIN and END run in ebtrace
+// itself, so they cannot send one.
 var signal = Func{
-	Name: "signal", Min: 1, Max: 1, Unsafe: true, Doc: "sends a signal to the task that hit the probe",
-	Check: func(c Checker, e *syntax.CallExpr) types.Type {
-		arg := e.Args[0]
-		if in := c.Instance(); in.Kind() != probe.Event {
-			c.Errorf(e.Sp, "probe", "signal() cannot be used in %s: it signals the task that hit the probe, and %s runs in ebtrace", in.Name(), in.Name()).
-				Hint("use it in a probe on the process to signal, such as a tracepoint or uprobe")
+	Name: "signal", Min: 1, Max: 1, Unsafe: true, Doc: "sends a signal to the process that hit the probe",
+	Check: checkSignal,
+	Int:   sendSignal(asm.FnSendSignal),
+}
+
+var signalThread = Func{
+	Name: "signal_thread", Min: 1, Max: 1, Unsafe: true, Doc: "sends a signal to the thread that hit the probe",
+	Check: checkSignal,
+	Int:   sendSignal(asm.FnSendSignalThread),
+}
+
+func checkSignal(c Checker, e *syntax.CallExpr) types.Type {
+	arg := e.Args[0]
+	if in := c.Instance(); in.Kind() != probe.Event {
+		c.Errorf(e.Sp, "probe", "%s() cannot be used in %s: it signals the task that hit the probe, and %s runs in ebtrace", e.Fun, in.Name(), in.Name()).
+			Hint("use it in a probe on the process to signal, such as a tracepoint or uprobe")
+	}
+	switch a := arg.(type) {
+	case *syntax.StringLit:
+		c.Expr(a)
+		if _, ok := SignalNumber(a.Value); !ok {
+			names := make([]string, 0, len(signals))
+			for n := range signals {
+				names = append(names, "SIG"+n)
+			}
+			d := c.Errorf(a.Sp, "arguments", "unknown signal %q", a.Value)
+			if close := source.Closest(strings.ToUpper(a.Value), names, 3); len(close) > 0 {
+				d.Hint("did you mean %s?", strings.Join(close, ", "))
+			}
 		}
-		switch a := arg.(type) {
-		case *syntax.StringLit:
-			c.Expr(a)
-			if _, ok := SignalNumber(a.Value); !ok {
-				names := make([]string, 0, len(signals))
-				for n := range signals {
-					names = append(names, "SIG"+n)
-				}
-				d := c.Errorf(a.Sp, "arguments", "unknown signal %q", a.Value)
-				if close := source.Closest(strings.ToUpper(a.Value), names, 3); len(close) > 0 {
-					d.Hint("did you mean %s?", strings.Join(close, ", "))
-				}
-			}
-		case *syntax.IntLit:
-			c.Expr(a)
-			if a.Value < 1 || a.Value > 64 {
-				c.Errorf(a.Sp, "arguments", "signal numbers are 1 to 64, not %d", a.Value)
-			}
-		default:
-			if t, reported := c.ExprReported(arg); !t.IsInt() && !reported {
-				c.Errorf(arg.Span(), "type", "signal() needs a signal number or name, not %s", t)
-			}
+	case *syntax.IntLit:
+		c.Expr(a)
+		if a.Value < 1 || a.Value > 64 {
+			c.Errorf(a.Sp, "arguments", "signal numbers are 1 to 64, not %d", a.Value)
 		}
-		return types.None
-	},
-	Int: func(g Generator, e *syntax.CallExpr) {
+	default:
+		if t, reported := c.ExprReported(arg); !t.IsInt() && !reported {
+			c.Errorf(arg.Span(), "type", "%s() needs a signal number or name, not %s", e.Fun, t)
+		}
+	}
+	return types.None
+}
+
+func sendSignal(fn asm.BuiltinFunc) func(Generator, *syntax.CallExpr) {
+	return func(g Generator, e *syntax.CallExpr) {
 		if lit, ok := e.Args[0].(*syntax.StringLit); ok {
 			n, _ := SignalNumber(lit.Value)
 			g.Emit(asm.Mov.Imm(asm.R1, int32(n)))
@@ -161,8 +174,8 @@ var signal = Func{
 			g.Int(e.Args[0])
 			g.Emit(asm.Mov.Reg(asm.R1, asm.R0))
 		}
-		g.Emit(asm.FnSendSignal.Call())
-	},
+		g.Emit(fn.Call())
+	}
 }
 
 var override = Func{
@@ -234,5 +247,21 @@ var path = Func{
 		g.StackPtr(asm.R2, dst)
 		g.Emit(asm.Mov.Imm(asm.R3, int32(t.Size)), asm.FnDPath.Call())
 		g.CheckHelper(asm.FnDPath)
+	},
+}
+
+// cgroupPath prints a cgroup id as the cgroup's path below the cgroup2
+// mount, as /proc/PID/cgroup shows it: found when the value prints, so a
+// cgroup removed since reads as its id.
+var cgroupPath = Func{
+	Name: "cgroup_path", Min: 1, Max: 1, Doc: "a cgroup id, printed as the cgroup's path (looked up when it prints)",
+	Check: numberAsText(types.RenderCgroupPath, "a cgroup id"),
+	To:    storeNumber,
+	Render: func(b []byte) string {
+		id := binary.LittleEndian.Uint64(b)
+		if p, ok := kernel.CgroupPath(id); ok {
+			return p
+		}
+		return strconv.FormatUint(id, 10)
 	},
 }

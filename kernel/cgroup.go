@@ -3,6 +3,11 @@ package kernel
 import (
 	"encoding/binary"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -26,4 +31,58 @@ func CgroupID(path string) (uint64, error) {
 		return binary.LittleEndian.Uint64(b), nil
 	}
 	return 0, fmt.Errorf("cgroup %s: file handle of %d bytes, want 8", path, h.Size())
+}
+
+// CgroupPath returns the path below the cgroup2 mount of the cgroup whose
+// id is id ("/system.slice/ssh.service", "/" for the root), as
+// /proc/PID/cgroup shows it; false when no cgroup has that id. The
+// hierarchy is walked again only when an id is not found, since cgroups
+// come and go.
+func CgroupPath(id uint64) (string, bool) {
+	cgroupPaths.Lock()
+	defer cgroupPaths.Unlock()
+	if p, ok := cgroupPaths.byID[id]; ok {
+		return p, true
+	}
+	root := cgroup2Mount()
+	if root == "" {
+		return "", false
+	}
+	byID := map[uint64]string{}
+	_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if cid, err := CgroupID(path); err == nil {
+			rel, _ := filepath.Rel(root, path)
+			byID[cid] = filepath.Clean("/" + rel)
+		}
+		return nil
+	})
+	cgroupPaths.byID = byID
+	p, ok := byID[id]
+	return p, ok
+}
+
+var cgroupPaths struct {
+	sync.Mutex
+	byID map[uint64]string
+}
+
+// cgroup2Mount is where the cgroup v2 hierarchy is mounted, from
+// /proc/self/mountinfo; "" when it is not.
+func cgroup2Mount() string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS... - FSTYPE SOURCE SUPER
+		pre, post, ok := strings.Cut(line, " - ")
+		fields := strings.Fields(pre)
+		if ok && strings.HasPrefix(post, "cgroup2 ") && len(fields) >= 5 {
+			return fields[4]
+		}
+	}
+	return ""
 }

@@ -112,11 +112,12 @@ func Timestamp(format string) Type { return Type{Kind: Time, Size: 8, TimeFormat
 
 // Renderers of Text values; the bytes each one holds.
 const (
-	RenderInet    = "inet"         // 8-byte address family, then 16 bytes of address: ntop()
-	RenderMAC     = "macaddr"      // 6 bytes: macaddr()
-	RenderUser    = "username"     // 8-byte uid
-	RenderErrno   = "strerror"     // 8-byte errno
-	RenderSyscall = "syscall_name" // 8-byte syscall number
+	RenderInet       = "inet"         // 8-byte address family, then 16 bytes of address: ntop()
+	RenderMAC        = "macaddr"      // 6 bytes: macaddr()
+	RenderUser       = "username"     // 8-byte uid
+	RenderErrno      = "strerror"     // 8-byte errno
+	RenderSyscall    = "syscall_name" // 8-byte syscall number
+	RenderCgroupPath = "cgroup_path"  // 8-byte cgroup id
 )
 
 // Rendered returns the type of a value user space prints with render.

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 
 	"ebtrace/internal/testutil"
 )
@@ -82,4 +87,66 @@ tracepoint:sock:inet_sock_set_state /args.newstate == TCP_ESTABLISHED && args.pr
 			t.Errorf("no %q in the output:\n%s", want, r.stdout)
 		}
 	}
+}
+
+// The library functions whose values are known when the script compiles,
+// and the string searches, give what bpftrace's standard library
+// documents; ncpus and kfunc_exist() agree with what Go asks the kernel.
+func TestLibraryFunctions(t *testing.T) {
+	cpus, err := ebpf.PossibleCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		t.Skipf("no kernel BTF: %v", err)
+	}
+	var fn *btf.Func
+	exists := 0
+	if spec.TypeByName("vfs_read", &fn) == nil {
+		exists = 1
+	}
+	r := ebtrace(t, "-e", `BEGIN {
+	printf("%d %d %d %d %d %d %d\n", is_integer(1), is_unsigned_integer(pid), is_ptr(curtask), is_str(comm), is_array(comm), is_literal("a"), strcap(comm));
+	printf("%d %d %d %d %d\n", strstr("hello world", "wor"), strstr("hello", "xyz"), strstr("abc", ""), memcmp("abc", "abd", 3), memcmp("abc", "abc", 3));
+	printf("%d %d %d\n", ncpus, kfunc_exist("vfs_read"), kfunc_exist("ebtrace_no_such_function"));
+	printf("%d %d %d %d\n", rand < 4294967296, rand() == rand() || 1, jiffies > 0, numaid < 1024);
+	exit();
+}`)
+	r.want(t, 0, fmt.Sprintf("1 1 1 1 0 1 16\n6 -1 0 -1 0\n%d %d 0\n1 1 1 1\n\n\n", cpus, exists))
+}
+
+// cgroup_path() prints the cgroup of a task as /proc/PID/cgroup shows it.
+func TestCgroupPath(t *testing.T) {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want string
+	for _, line := range strings.Split(string(b), "\n") {
+		if p, ok := strings.CutPrefix(line, "0::"); ok {
+			want = p
+		}
+	}
+	if want == "" {
+		t.Skip("this process is in no cgroup v2 hierarchy")
+	}
+	wl := testutil.Workload(t)
+	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { printf("%s\n", cgroup_path(cgroup)); }`, "-c", wl+" getppid 1")
+	r.want(t, 0, want+"\n\n\n")
+}
+
+// signal_thread() sends the signal to the thread that hit the probe.
+func TestSignalThread(t *testing.T) {
+	wl := testutil.Workload(t)
+	r := ebtrace(t, "--unsafe", "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { signal_thread("SIGUSR1"); }`, "-c", wl+" signals 3")
+	r.want(t, 0, "caught 3 SIGUSR1\n\n\n")
+}
+
+// reg() reads the probed code's registers: Go passes main.target's
+// argument in rax.
+func TestReg(t *testing.T) {
+	wl := testutil.Workload(t)
+	r := ebtrace(t, "-e", "uprobe:"+wl+":main.target { @[reg(\"ax\")] = count(); @ip[reg(\"ip\") == reg(\"rip\")] = count(); }", "-c", wl+" call 3")
+	r.want(t, 0, "\n\n@[0]: 1\n@[1]: 1\n@[2]: 1\n@ip[1]: 3\n")
 }

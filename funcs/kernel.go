@@ -1,0 +1,75 @@
+package funcs
+
+import (
+	"errors"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+
+	"ebtrace/probe/arch"
+	"ebtrace/syntax"
+	"ebtrace/types"
+)
+
+// Questions about the kernel and the probe's machine state.
+
+// reg reads a register the probe saw, from the struct pt_regs that
+// kprobe, uprobe and profile programs get.
+var reg = Func{
+	Name: "reg", Min: 1, Max: 1, Doc: "a register of the probed code (kprobe, uprobe and profile probes)",
+	Check: func(c Checker, e *syntax.CallExpr) types.Type {
+		lit, ok := e.Args[0].(*syntax.StringLit)
+		if !ok {
+			c.Expr(e.Args[0])
+			c.Errorf(e.Args[0].Span(), "arguments", "reg() needs a register name as a string literal").Hint(`for example reg("ip")`)
+			return types.UInt64
+		}
+		c.SetType(lit, types.String(len(lit.Value)+1))
+		if pt := c.Instance().Program().Type; pt != ebpf.Kprobe && pt != ebpf.PerfEvent {
+			c.Errorf(e.Sp, "probe", "reg() works only where the probe sees the registers (kprobe, uprobe, usdt, profile), not in %s", c.Instance().Name())
+			return types.UInt64
+		}
+		regs, err := arch.Host()
+		if err == nil {
+			var off int
+			if off, err = regs.Register(lit.Value); err == nil {
+				c.SetConst(e, uint64(off))
+				return types.UInt64
+			}
+		}
+		c.Errorf(lit.Sp, "arguments", "reg(%q): %v", lit.Value, err)
+		return types.UInt64
+	},
+	Int: func(g Generator, e *syntax.CallExpr) {
+		g.Emit(asm.LoadMem(asm.R0, asm.R6, int16(g.Const(e)), asm.DWord))
+	},
+}
+
+// kfuncExist looks a kernel function up in the kernel's BTF.
+var kfuncExist = Func{
+	Name: "kfunc_exist", Min: 1, Max: 1, Doc: "whether the kernel's BTF has a function of that name, known when the script compiles",
+	Check: func(c Checker, e *syntax.CallExpr) types.Type {
+		lit, ok := e.Args[0].(*syntax.StringLit)
+		if !ok {
+			c.Expr(e.Args[0])
+			c.Errorf(e.Args[0].Span(), "arguments", "kfunc_exist() needs a function name as a string literal")
+			return types.IntOf(1, false)
+		}
+		c.SetType(lit, types.String(len(lit.Value)+1))
+		spec, err := c.Env().Types()
+		if err != nil {
+			c.Errorf(e.Sp, "kernel", "kfunc_exist(): %v", err)
+			return types.IntOf(1, false)
+		}
+		var fn *btf.Func
+		switch err := spec.TypeByName(lit.Value, &fn); {
+		case err == nil:
+			c.SetConst(e, 1)
+		case !errors.Is(err, btf.ErrNotFound):
+			c.Errorf(e.Sp, "kernel", "kfunc_exist(%q): %v", lit.Value, err)
+		}
+		return types.IntOf(1, false)
+	},
+	Int: loadConst,
+}
