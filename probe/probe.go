@@ -74,6 +74,10 @@ func (e *Env) EnumValue(name string) (int64, bool) {
 	return 0, false
 }
 
+// fewDataSymbols is fewer data symbols than a kernel built with
+// CONFIG_KALLSYMS_ALL lists (tens of thousands); without it, a few dozen.
+const fewDataSymbols = 1000
+
 // KernelAddr returns the address of the kernel symbol name, or *Error
 // with close names when there is none.
 func (e *Env) KernelAddr(name string) (uint64, error) {
@@ -86,7 +90,11 @@ func (e *Env) KernelAddr(name string) (uint64, error) {
 		return 0, err
 	}
 	var names []string
+	data := 0
 	for _, s := range syms {
+		if !s.IsText() && s.Module == "" {
+			data++
+		}
 		if s.Name == name {
 			if s.Addr == 0 {
 				return 0, fmt.Errorf("the kernel hides symbol addresses from this user (kptr_restrict): %w", os.ErrPermission)
@@ -96,6 +104,9 @@ func (e *Env) KernelAddr(name string) (uint64, error) {
 		names = append(names, s.Name)
 	}
 	e2 := &Error{Msg: fmt.Sprintf("kernel symbol %q does not exist", name)}
+	if data < fewDataSymbols {
+		e2.Hints = append(e2.Hints, fmt.Sprintf("/proc/kallsyms lists %d data symbols: this kernel was built without CONFIG_KALLSYMS_ALL, so only functions have addresses there", data))
+	}
 	e2.Suggest(name, names)
 	return 0, e2
 }
