@@ -15,6 +15,7 @@ import (
 	"ebtrace/check"
 	"ebtrace/codegen"
 	"ebtrace/plan"
+	"ebtrace/preprocess"
 	"ebtrace/probe"
 	"ebtrace/source"
 	"ebtrace/syntax"
@@ -53,9 +54,14 @@ type Options struct {
 	KeepOnPass bool
 }
 
-// Compile compiles file. Script problems come back as *source.Diagnostics;
-// environment problems as wrapped errors.
+// Compile compiles file, after the C preprocessor's pass over it. Script
+// problems come back as *source.Diagnostics; environment problems as
+// wrapped errors.
 func Compile(file *source.File, reg *probe.Registry, env *probe.Env, opts Options) (*Result, error) {
+	file, err := preprocess.Run(file, preprocess.Options{Defines: preprocess.Predefined(), SystemDirs: check.HeaderDirs})
+	if err != nil {
+		return nil, err
+	}
 	ast, err := syntax.Parse(file)
 	if err != nil {
 		return nil, err

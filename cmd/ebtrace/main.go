@@ -30,7 +30,6 @@ import (
 	"ebtrace/load"
 	"ebtrace/output"
 	"ebtrace/plan"
-	"ebtrace/preprocess"
 	"ebtrace/probe"
 	"ebtrace/probe/all"
 	"ebtrace/runtime"
@@ -82,10 +81,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	}
 	file, err := readScript(o, stdin)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	file, err = preprocess.Run(file, preprocess.Options{Defines: preprocess.Predefined(), SystemDirs: check.HeaderDirs})
 	if err != nil {
 		return fail(stderr, err)
 	}

@@ -32,7 +32,7 @@ var Allowed = map[string][]string{
 	"plan":                    {"check", "funcs", "output", "printf", "source", "syntax", "types"},
 	"emit":                    {"source"},
 	"codegen":                 {"check", "core", "emit", "funcs", "output", "plan", "probe", "source", "syntax", "types"},
-	"compile":                 {"check", "codegen", "plan", "probe", "source", "syntax"},
+	"compile":                 {"check", "codegen", "plan", "preprocess", "probe", "source", "syntax"},
 	"load":                    {"codegen", "compile", "core", "emit", "kernel", "plan", "probe", "source", "syntax"},
 	"symbols":                 {"kernel"},
 	"runtime":                 {"flame", "funcs", "kernel", "load", "output", "plan", "printf", "probe", "source", "symbols", "types"},
