@@ -10,6 +10,7 @@ import (
 
 	"ebtrace/core"
 	"ebtrace/ctypes"
+	"ebtrace/preprocess"
 	"ebtrace/probe"
 	"ebtrace/source"
 	"ebtrace/syntax"
@@ -48,12 +49,7 @@ func (c *checker) declare(prog *syntax.Program) {
 // can hold; definitions it cannot read (or whose member types are unknown)
 // are skipped, and kernel BTF still offers the kernel's own.
 func (c *checker) include(inc *syntax.Include, script *source.File) {
-	var dirs []string
-	if inc.System {
-		dirs = HeaderDirs
-	} else {
-		dirs = []string{filepath.Dir(script.Name), "."}
-	}
+	dirs := preprocess.IncludeDirs(inc.Path, inc.System, script.Name, HeaderDirs)
 	for _, dir := range dirs {
 		text, err := os.ReadFile(filepath.Join(dir, inc.Path))
 		if err != nil {

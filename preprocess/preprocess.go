@@ -412,9 +412,9 @@ func (s *state) include(f *source.File, rest []token) {
 	var dirs []string
 	switch {
 	case len(arg) > 2 && arg[0] == '<' && arg[len(arg)-1] == '>':
-		dirs = s.opts.SystemDirs
+		dirs = IncludeDirs(arg[1:len(arg)-1], true, f.Name, s.opts.SystemDirs)
 	case len(arg) > 2 && arg[0] == '"' && arg[len(arg)-1] == '"':
-		dirs = []string{filepath.Dir(f.Name), "."}
+		dirs = IncludeDirs(arg[1:len(arg)-1], false, f.Name, s.opts.SystemDirs)
 	default:
 		return
 	}
@@ -432,4 +432,21 @@ func (s *state) include(f *source.File, rest []token) {
 		inner.file(header)
 		return
 	}
+}
+
+// IncludeDirs returns the directories searched, in order, for the header
+// path that file includes: systemDirs for <path>, the file's own directory
+// then the current one for "path"; none but the root for an absolute path.
+func IncludeDirs(path string, system bool, file string, systemDirs []string) []string {
+	switch {
+	case filepath.IsAbs(path):
+		return []string{"/"}
+	case system:
+		return systemDirs
+	}
+	dirs := []string{filepath.Dir(file)}
+	if dirs[0] != "." {
+		dirs = append(dirs, ".")
+	}
+	return dirs
 }

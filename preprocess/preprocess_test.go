@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -162,5 +163,30 @@ func TestWritten(t *testing.T) {
 		if wantLine, _ := in.Position(sp.Start); line != wantLine {
 			t.Errorf("%q is on line %d, want %d", c.out, line, wantLine)
 		}
+	}
+}
+
+// TestIncludeAbsolute includes a header by its absolute path and by a
+// path relative to the script's directory.
+func TestIncludeAbsolute(t *testing.T) {
+	dir := t.TempDir()
+	header := filepath.Join(dir, "limits.h")
+	if err := os.WriteFile(header, []byte("#define LIMIT 42\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ script, name string }{
+		{"#include \"" + header + "\"\nLIMIT\n", "stdin"},
+		{"#include \"limits.h\"\nLIMIT\n", filepath.Join(dir, "script.bt")},
+	} {
+		f, err := Run(source.NewFile(c.name, c.script), testOptions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Fields(f.Text); len(got) == 0 || got[len(got)-1] != "42" {
+			t.Errorf("%q in %s: got %q", c.script, c.name, f.Text)
+		}
+	}
+	if got := IncludeDirs("x.h", false, "stdin", nil); !slices.Equal(got, []string{"."}) {
+		t.Errorf("IncludeDirs of stdin = %q, want [.]", got)
 	}
 }
