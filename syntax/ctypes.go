@@ -169,7 +169,8 @@ func (p *parser) typeName(mayDefine bool) *TypeName {
 // castAhead reports, at the token after '(', whether the parentheses hold a
 // type: a word only a type begins with, or a name followed by '*'s and ')'
 // (a typedef pointer), or a name in parentheses followed by an operand
-// (`(pid_t)x`; `(x) y` is no expression).
+// (`(pid_t)x`; `(x) y` is no expression), or a C typedef's name (ending in
+// _t) followed by a unary operator (`(pid_t)-5`).
 func (p *parser) castAhead() bool {
 	if typeStart(p.tok) {
 		return true
@@ -191,7 +192,13 @@ func (p *parser) castAhead() bool {
 	if stars > 0 {
 		return true
 	}
+	name := p.tok.text
 	next := peek.scan()
+	if strings.HasSuffix(name, "_t") && next.kind == tPunct && strings.Contains("-~!&*+", next.text) && len(next.text) == 1 {
+		// A C typedef (pid_t) before a unary operator: no builtin or
+		// variable is named so, so `(pid_t)-5` is a cast.
+		return true
+	}
 	switch next.kind {
 	case tIdent, tInt, tVar, tMap, tString:
 		return true
