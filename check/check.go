@@ -858,12 +858,17 @@ func (c *checker) coreCall(e *syntax.CallExpr) types.Type {
 		return c.hasKey(e)
 	case "delete":
 		m, ok := e.Args[0].(*syntax.MapExpr)
-		if !ok || m.Keys == nil {
-			c.errorf(e.Args[0].Span(), "arguments", "delete() takes a map element such as @x[key]")
+		if !ok {
+			c.errorf(e.Args[0].Span(), "arguments", "delete() takes a map element such as @x[key], or a map without keys")
 			return types.None
 		}
 		keys := c.keys(m)
 		if mm, ok := c.lookupMap(m, keys); ok {
+			if m.Keys == nil && mm.Keyed {
+				c.errorf(m.Sp, "arguments", "delete() removes one key of %s, which has keys: name it, as in delete(@%s[key])", mm.DisplayName(), m.Name).
+					Hint("clear(@%s) removes every key", m.Name)
+				return types.None
+			}
 			c.unifyKeys(mm, m, keys)
 			if mm.Kind == output.Hist || mm.Kind == output.LHist {
 				c.errorf(e.Sp, "arguments", "delete() cannot remove one key of histogram @%s yet: its buckets are separate elements", m.Name).

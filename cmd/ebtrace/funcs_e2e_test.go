@@ -150,3 +150,9 @@ func TestReg(t *testing.T) {
 	r := ebtrace(t, "-e", "uprobe:"+wl+":main.target { @[reg(\"ax\")] = count(); @ip[reg(\"ip\") == reg(\"rip\")] = count(); }", "-c", wl+" call 3")
 	r.want(t, 0, "\n\n@[0]: 1\n@[1]: 1\n@[2]: 1\n@ip[1]: 3\n")
 }
+
+// delete() of a map without keys removes its value, as clear() does.
+func TestDeleteScalar(t *testing.T) {
+	r := ebtrace(t, "-e", `BEGIN { @x = 5; @c = count(); @kept = 7; delete(@x); delete(@c); exit(); }`)
+	r.want(t, 0, "\n\n@c: 0\n@kept: 7\n\n")
+}
