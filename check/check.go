@@ -64,6 +64,9 @@ type Instance struct {
 	Layouts map[syntax.Expr]Layout
 	// CNames are the C type names of values in memory, for &.
 	CNames map[syntax.Expr]string
+	// Rewrites are the expressions calls stand for (ppid() for
+	// curtask->real_parent->tgid), compiled in their place.
+	Rewrites map[*syntax.CallExpr]syntax.Expr
 }
 
 // Map is what a map holds, learnt from every use in the script.
@@ -243,6 +246,7 @@ func (c *checker) dedupe() {
 
 func (c *checker) instance(in *Instance) {
 	in.Types = map[syntax.Expr]types.Type{}
+	in.Rewrites = map[*syntax.CallExpr]syntax.Expr{}
 	in.Args = map[syntax.Expr]probe.Arg{}
 	in.Vars = map[string]types.Type{}
 	in.Layouts = map[syntax.Expr]Layout{}

@@ -37,6 +37,11 @@ func (f funcChecker) Addressable(e syntax.Expr) bool { return f.c.addressable(e)
 
 func (f funcChecker) CType(e syntax.Expr) string { return f.c.cur.CNames[e] }
 
+func (f funcChecker) Rewrite(e *syntax.CallExpr, x syntax.Expr) types.Type {
+	f.c.cur.Rewrites[e] = x
+	return f.c.expr(x)
+}
+
 func (f funcChecker) File() *source.File { return f.c.info.Program.File }
 
 // addressable reports whether e is an array whose bytes can be read: a

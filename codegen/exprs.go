@@ -74,7 +74,7 @@ func (g *gen) intExpr(e syntax.Expr) {
 			return
 		}
 		if call, ok := g.info.Bare[e]; ok { // rand for rand()
-			g.call(call)
+			g.intExpr(call)
 			return
 		}
 		g.builtin(e.Name)
@@ -133,6 +133,10 @@ func (g *gen) intExpr(e syntax.Expr) {
 		g.intExpr(e.Else)
 		g.Label(end)
 	case *syntax.CallExpr:
+		if x, ok := g.in.Rewrites[e]; ok {
+			g.intExpr(x)
+			return
+		}
 		g.call(e)
 	case *syntax.TupleIndex:
 		g.indexInt(e)

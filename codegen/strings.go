@@ -229,6 +229,9 @@ func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 		g.storeConst(off, e.Value, size)
 		return off, size
 	case *syntax.Ident:
+		if call, ok := g.info.Bare[e]; ok { // pcomm for pcomm()
+			return g.strExpr(call)
+		}
 		off := g.alloc(size)
 		if a, ok := g.in.Args[e]; ok {
 			g.storeConst(off, a.Text, size)
@@ -261,6 +264,9 @@ func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 		off, _ := g.tupleExpr(e)
 		return off, size
 	case *syntax.CallExpr:
+		if x, ok := g.in.Rewrites[e]; ok {
+			return g.strExpr(x)
+		}
 		if e.Fun != "str" {
 			off := g.alloc(size)
 			g.libraryValue(e, off)
@@ -315,8 +321,8 @@ func (g *gen) strTo(e syntax.Expr, dst int16, dstSize int) {
 			return
 		}
 	case *syntax.CallExpr:
-		if arg := e.Args[0]; e.Fun == "str" && g.typeOf(arg).Kind == types.Ptr && t.Size <= dstSize {
-			g.readStr(arg, dst, dstSize, t.Size)
+		if e.Fun == "str" && g.typeOf(e.Args[0]).Kind == types.Ptr && t.Size <= dstSize {
+			g.readStr(e.Args[0], dst, dstSize, t.Size)
 			return
 		}
 	}

@@ -45,6 +45,10 @@ type Func struct {
 	// Bare functions take no argument and may be written without
 	// parentheses, as builtins are: rand or rand().
 	Bare bool
+	// Rewritten functions' type rules rewrite every call into an
+	// expression of the language (Checker.Rewrite): they need no code
+	// generation of their own.
+	Rewritten bool
 	Doc  string
 
 	// Check types a call whose argument count is right: it types the
@@ -91,6 +95,9 @@ type Checker interface {
 	CType(e syntax.Expr) string
 	// File is the script, for spans inside literals.
 	File() *source.File
+	// Rewrite makes call e stand for expression x, which it types and
+	// returns the type of: x is compiled in e's place.
+	Rewrite(e *syntax.CallExpr, x syntax.Expr) types.Type
 }
 
 // Generator is what code generation may ask of the code generator. r6
@@ -147,6 +154,7 @@ var all = []*Func{
 	&strstr, &memcmp,
 	&isInteger, &isUnsigned, &isPtr, &isStr, &isArray, &isLiteral, &strcap,
 	&cgroupPath, &reg, &kfuncExist,
+	&pcomm, &ppid, &hasCpid, &probetype,
 }
 
 var byName, byText = func() (map[string]*Func, map[string]*Func) {

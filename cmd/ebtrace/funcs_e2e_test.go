@@ -156,3 +156,17 @@ func TestDeleteScalar(t *testing.T) {
 	r := ebtrace(t, "-e", `BEGIN { @x = 5; @c = count(); @kept = 7; delete(@x); delete(@c); exit(); }`)
 	r.want(t, 0, "\n\n@c: 0\n@kept: 7\n\n")
 }
+
+// pcomm, ppid, has_cpid and probetype stand for expressions of the
+// language, bare or called.
+func TestRewrittenFunctions(t *testing.T) {
+	wl := testutil.Workload(t)
+	script := `BEGIN { printf("%s %d\n", probetype, has_cpid); }
+tracepoint:syscalls:sys_enter_getppid /pid == cpid/ {
+	printf("%d %d %d %d %s %s\n", pcomm == comm, pcomm() == comm, ppid == curtask->real_parent->tgid, has_cpid(), probetype, probetype());
+}`
+	r := ebtrace(t, "-e", script, "-c", wl+" getppid 1")
+	r.want(t, 0, "special 1\n1 1 1 1 tracepoint tracepoint\n\n\n")
+	r = ebtrace(t, "-e", `BEGIN { printf("%d\n", has_cpid); exit(); }`)
+	r.want(t, 0, "0\n\n\n")
+}
