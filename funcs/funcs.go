@@ -49,7 +49,7 @@ type Func struct {
 	// expression of the language (Checker.Rewrite): they need no code
 	// generation of their own.
 	Rewritten bool
-	Doc  string
+	Doc       string
 
 	// Check types a call whose argument count is right: it types the
 	// arguments (every one, so that their errors are reported), reports
