@@ -847,6 +847,11 @@ func (c *checker) coreCall(e *syntax.CallExpr) types.Type {
 		c.printf(e)
 		return types.None
 	case "exit":
+		if len(e.Args) == 1 {
+			if t, reported := c.exprReported(e.Args[0]); !t.IsInt() && !reported {
+				c.errorf(e.Args[0].Span(), "type", "exit() takes an exit code, an integer, not %s", t)
+			}
+		}
 		return types.None
 	case "buf":
 		return c.buf(e)

@@ -23,7 +23,12 @@ func (g *gen) call(e *syntax.CallExpr) {
 	case "printf":
 		g.printf(e)
 	case "exit":
-		g.event(e, nil, true)
+		g.event(e, func(ev *plan.Event, buf int16) {
+			if len(e.Args) == 1 {
+				g.intExpr(e.Args[0])
+				g.Emit(asm.StoreMem(asm.R10, buf+int16(ev.Args[0].Offset), asm.R0, asm.DWord))
+			}
+		}, true)
 		g.returnProbe()
 	case "print":
 		if ev, ok := g.plan.Sites[plan.Site{Instance: g.idx, Call: e}]; ok && g.plan.Events[ev].Kind == plan.PrintValue {

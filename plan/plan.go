@@ -305,6 +305,10 @@ func (p *Plan) addEvent(info *check.Info, idx int, in *check.Instance, call *syn
 		}
 	case "exit":
 		ev.Kind = Exit
+		if len(call.Args) == 1 {
+			ev.Args = []Part{{Offset: ev.Size, Type: types.Int64}}
+			ev.Size += 8
+		}
 	case "print", "clear", "zero":
 		if m, ok := call.Args[0].(*syntax.MapExpr); call.Fun == "print" && (!ok || m.Keys != nil) {
 			t := in.Types[call.Args[0]]

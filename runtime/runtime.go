@@ -40,6 +40,8 @@ type Session struct {
 	maps   *Maps
 	sym    *symbolizer
 	exited bool
+	// exitCode is what exit(CODE) asked ebtrace to exit with.
+	exitCode int
 }
 
 // New prepares a session writing results to out and warnings to warn.
@@ -54,6 +56,10 @@ func New(obj *load.Object, out output.Writer, warn io.Writer) (*Session, error) 
 		maps: maps, sym: maps.sym,
 	}, nil
 }
+
+// ExitCode is the exit status a probe's exit(CODE) asked for: 0 unless
+// one did.
+func (s *Session) ExitCode() int { return s.exitCode }
 
 // Watch reads process pid's memory mappings now, so that its user
 // addresses (ustack, usym) still resolve when the maps are printed after
@@ -130,6 +136,11 @@ func (s *Session) handle(raw []byte) error {
 	case plan.PrintValue:
 		s.out.Value(s.sym.value(raw[ev.Args[0].Offset:], ev.Args[0].Type, printfIndent))
 	case plan.Exit:
+		// Events queued before tracing stopped may exit again: the
+		// first exit's code stands.
+		if len(ev.Args) == 1 && !s.exited {
+			s.exitCode = int(int64(binary.LittleEndian.Uint64(raw[ev.Args[0].Offset:])))
+		}
 		s.exited = true
 	case plan.Print:
 		m, err := s.maps.Read(s.plan.Map(ev.Map))

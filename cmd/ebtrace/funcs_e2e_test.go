@@ -170,3 +170,10 @@ tracepoint:syscalls:sys_enter_getppid /pid == cpid/ {
 	r = ebtrace(t, "-e", `BEGIN { printf("%d\n", has_cpid); exit(); }`)
 	r.want(t, 0, "0\n\n\n")
 }
+
+// exit(CODE) ends tracing, and ebtrace exits with CODE.
+func TestExitCode(t *testing.T) {
+	wl := testutil.Workload(t)
+	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @n = count(); @k++; exit(@k + 2); }`, "-c", wl+" getppid 1")
+	r.want(t, 3, "\n\n@k: 1\n@n: 1\n")
+}

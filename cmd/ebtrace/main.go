@@ -359,7 +359,7 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 	if err := writeStackOutputs(stackOuts, sess); err != nil {
 		return fail(stderr, err)
 	}
-	return 0
+	return sess.ExitCode()
 }
 
 // followMappings keeps re-reading the memory mappings of the traced
