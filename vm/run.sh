@@ -2,8 +2,8 @@
 # vm/run.sh: the slow suite. It boots Debian's stock kernel under QEMU with
 # an initramfs holding busybox, ebtrace and its test binaries, and runs the
 # tests of kprobe, kretprobe, fentry and fexit there, where the kernel lets
-# them attach (the development machines' kernel does not). See README.md
-# beside this file.
+# them attach (the development machines' kernel does not), and bpftrace's
+# own tools. See README.md beside this file.
 #
 # Run as root on an amd64 Debian machine: it installs what it lacks with
 # apt-get. The console streams to stdout and to a log file; the exit status
@@ -120,10 +120,12 @@ files=("$kdir"/boot/config-*)
 config=${files[0]}
 
 # What the tests need of the kernel, and what booting from an initramfs on
-# a serial console needs, all built in (=y): no modules are loaded.
+# a serial console needs, all built in (=y): no modules are loaded. The
+# bpftrace tool runs need a disk (NVMe), loopback TCP and memory cgroups.
 for opt in BPF_SYSCALL BPF_JIT BPF_EVENTS DEBUG_INFO_BTF KPROBES KPROBE_EVENTS \
 	FUNCTION_TRACER DYNAMIC_FTRACE_WITH_DIRECT_CALLS FTRACE_SYSCALLS DEBUG_FS \
-	BLK_DEV_INITRD RD_GZIP DEVTMPFS TMPFS SERIAL_8250 SERIAL_8250_CONSOLE BINFMT_ELF; do
+	BLK_DEV_INITRD RD_GZIP DEVTMPFS TMPFS SERIAL_8250 SERIAL_8250_CONSOLE BINFMT_ELF \
+	BLK_DEV_NVME INET MEMCG; do
 	grep -qx "CONFIG_$opt=y" "$config" || die "$pkg: CONFIG_$opt is not built in; choose another kernel with EBTRACE_VM_KERNEL"
 done
 # Debian locks the kernel down only under UEFI Secure Boot, and QEMU boots
@@ -154,6 +156,51 @@ export CGO_ENABLED=0 GOOS=linux GOARCH=amd64
 	done
 )
 
+# bpftrace's tools (Debian's bpftrace package ships them in /usr/sbin;
+# setup.sh extracts them to /var/cache/ebtrace/bpftrace-tools), for
+# TestBpftraceTools and the tool runs in /init, with the system headers
+# they #include and the headers those include: the guest has no
+# /usr/include. The scan follows every #include <...> line whatever #if
+# guards it, so it copies a few more headers than ebtrace reads (about 80
+# files, 220 KB).
+tools=""
+for dir in /usr/sbin /var/cache/ebtrace/bpftrace-tools; do
+	if ls "$dir"/*.bt >/dev/null 2>&1; then
+		tools=$dir
+		break
+	fi
+done
+if [ -n "$tools" ]; then
+	mkdir -p "$work/root/var/cache/ebtrace/bpftrace-tools"
+	cp "$tools"/*.bt "$work/root/var/cache/ebtrace/bpftrace-tools/"
+	includes() { sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*<\([^>]*\)>.*/\1/p' "$@"; }
+	queue=$(includes "$tools"/*.bt)
+	seen=" "
+	while [ -n "$queue" ]; do
+		next=""
+		for h in $queue; do
+			case "$seen" in *" $h "*) continue ;; esac
+			seen="$seen$h "
+			# check.HeaderDirs, less the other architecture's.
+			for d in /usr/include /usr/local/include /usr/include/x86_64-linux-gnu; do
+				if [ -f "$d/$h" ]; then
+					mkdir -p "$work/root$(dirname "$d/$h")"
+					cp "$d/$h" "$work/root$d/$h"
+					next="$next $(includes "$d/$h")"
+				fi
+			done
+		done
+		queue=$next
+	done
+	say "copied $(find "$work/root/var/cache/ebtrace/bpftrace-tools" -name '*.bt' | wc -l) bpftrace tools from $tools and $(find "$work/root/usr" -type f 2>/dev/null | wc -l) headers they include"
+else
+	say "no bpftrace tools in /usr/sbin or /var/cache/ebtrace/bpftrace-tools (setup.sh extracts them): the corpus is skipped in the VM"
+fi
+
+# A scratch disk for the block I/O tools. Debian's cloud kernels build
+# virtio-blk as a module, which the guest does not load, but NVMe in.
+truncate -s 16M "$work/scratch.img"
+
 # The initramfs: busybox, the binaries, and /init.
 mkdir -p "$work/root/bin"
 cp "$busybox" "$work/root/bin/busybox"
@@ -178,6 +225,8 @@ set +e
 timeout -k 10 "$vm_timeout" qemu-system-x86_64 \
 	"${accel[@]}" -smp 2 -m "$mem" \
 	-nographic -no-reboot \
+	-drive "file=$work/scratch.img,if=none,id=scratch,format=raw" \
+	-device nvme,serial=ebtrace-scratch,drive=scratch \
 	-kernel "$vmlinuz" -initrd "$work/initramfs.gz" \
 	-append "console=ttyS0 panic=-1 quiet" </dev/null 2>&1 |
 	sed -u 's/\r$//; s/\x1bc//g; s/\x1b\[[0-9;?]*[A-Za-z]//g' | tee "$log"
