@@ -9,6 +9,7 @@ import (
 	"ebtrace/probe/all"
 	"ebtrace/source"
 	"ebtrace/syntax"
+	"ebtrace/types"
 )
 
 // TestMissingProbes checks missing_probes against the fake tracefs, which
@@ -32,7 +33,7 @@ func TestMissingProbes(t *testing.T) {
 		// Only the skipped probe assigns @start: the attached one reads it
 		// empty, as biolatency's done probe on kernels without its start
 		// functions.
-		{"a map only a skipped probe assigns", "tracepoint:syscalls:sys_enter_nosuch { @start[1] = nsecs; @n++; }\ntracepoint:syscalls:sys_enter_getppid /@start[1]/ { delete(@start[1]); print(@n); @ = count(); }", "", 1, 0, ""},
+		{"a map only a skipped probe assigns", "tracepoint:syscalls:sys_enter_nosuch { @start[1] = nsecs; @n++; @comm[1] = comm; }\ntracepoint:syscalls:sys_enter_getppid /@start[1] && @comm[1] != \"\"/ { delete(@start[1]); print(@n); @ = count(); }", "", 1, 0, ""},
 		{"a map no probe assigns", "tracepoint:syscalls:sys_enter_nosuch { @start[1] = nsecs; }\ntracepoint:syscalls:sys_enter_getppid /@stat[1]/ { @ = count(); }", "", 1, 1, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,6 +53,9 @@ func TestMissingProbes(t *testing.T) {
 				}
 				if m, ok := info.Maps["n"]; !ok || m.Keyed {
 					t.Errorf("@n = %+v, %v; want an empty map without keys", m, ok)
+				}
+				if m, ok := info.Maps["comm"]; !ok || m.Value != types.String(16) {
+					t.Errorf("@comm = %+v, %v; want an empty map of string[16]", m, ok)
 				}
 			}
 			if tc.hint != "" && !slices.Contains(all[0].Hints, tc.hint) {

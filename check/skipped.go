@@ -13,29 +13,53 @@ import (
 // does: zero, no key, nothing to delete.
 
 // skippedShape is how a skipped probe assigns a map: with how many key
-// parts.
+// parts, and (when the value is plainly a string: a literal, comm, str())
+// a string of how many bytes.
 type skippedShape struct {
 	keyed bool
 	keys  int
+	str   int
+}
+
+// plainString returns the size of the string e plainly is without typing
+// it, or 0.
+func (c *checker) plainString(e syntax.Expr) int {
+	switch e := e.(type) {
+	case *syntax.StringLit:
+		return len(e.Value) + 1
+	case *syntax.Ident:
+		if e.Name == "comm" {
+			return builtins["comm"].Size
+		}
+	case *syntax.CallExpr:
+		if e.Fun == "str" {
+			return c.info.Config.MaxStrlen
+		}
+	}
+	return 0
 }
 
 // learnSkipped records the maps that probe p, skipped, assigns.
 func (c *checker) learnSkipped(p *syntax.Probe) {
-	record := func(m *syntax.MapExpr) {
+	record := func(m *syntax.MapExpr, str int) {
 		if c.skippedMaps == nil {
 			c.skippedMaps = map[string]skippedShape{}
 		}
-		c.skippedMaps[m.Name] = skippedShape{keyed: m.Keys != nil, keys: len(m.Keys)}
+		c.skippedMaps[m.Name] = skippedShape{keyed: m.Keys != nil, keys: len(m.Keys), str: str}
 	}
 	syntax.Inspect(p, func(n syntax.Node) bool {
 		switch n := n.(type) {
 		case *syntax.AssignStmt:
 			if m, ok := n.Target.(*syntax.MapExpr); ok {
-				record(m)
+				str := 0
+				if n.Op == "=" {
+					str = c.plainString(n.Value)
+				}
+				record(m, str)
 			}
 		case *syntax.IncDecExpr:
 			if m, ok := n.X.(*syntax.MapExpr); ok {
-				record(m)
+				record(m, 0)
 			}
 		}
 		return true
@@ -44,8 +68,9 @@ func (c *checker) learnSkipped(p *syntax.Probe) {
 
 // lookupMap returns the map e names, keys typed from e (nil for a whole
 // map). A map that only skipped probes assign is defined from this use, as
-// an empty map of integers, once every attached probe's assignments are
-// known (after the learning walk).
+// an empty map of integers (or of strings, when they plainly assign
+// strings), once every attached probe's assignments are known (after the
+// learning walk).
 func (c *checker) lookupMap(e *syntax.MapExpr, keys []types.Type) (*Map, bool) {
 	if m, ok := c.info.Maps[e.Name]; ok {
 		return m, true
@@ -55,6 +80,9 @@ func (c *checker) lookupMap(e *syntax.MapExpr, keys []types.Type) (*Map, bool) {
 		return nil, false
 	}
 	m := &Map{Name: e.Name, Kind: output.Scalar, Keyed: shape.keyed, Value: types.Int64, Def: e.Sp}
+	if shape.str > 0 {
+		m.Kind, m.Value = output.String, types.String(shape.str)
+	}
 	if e.Keys != nil {
 		m.Keys = keys
 	} else {

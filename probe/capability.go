@@ -9,6 +9,14 @@ type ReturnOverrider interface {
 	OverridesReturn() bool
 }
 
+// FunctionProber is implemented by instances that probe kernel functions
+// by name (kprobes): a function may share its address with aliases
+// (__x64_sys_getppid and __do_sys_getppid), and func shows the name the
+// script probed.
+type FunctionProber interface {
+	Functions() []string
+}
+
 // CgroupPathID returns the id of the cgroup v2 directory path, through
 // e.CgroupID when set.
 func (e *Env) CgroupPathID(path string) (uint64, error) {

@@ -9,6 +9,7 @@ import (
 	"ebtrace/load"
 	"ebtrace/output"
 	"ebtrace/plan"
+	"ebtrace/probe"
 	"ebtrace/symbols"
 	"ebtrace/types"
 )
@@ -21,6 +22,11 @@ type symbolizer struct {
 	obj    *load.Object
 	plan   *plan.Plan
 	kernel func() (*symbols.Table, error)
+	// probed names the addresses of the kernel functions the script's
+	// kprobes probe by the names it gave, over aliases at the same
+	// address: built on first use.
+	probed     map[uint64]string
+	probedOnce sync.Once
 
 	mu    sync.Mutex
 	procs map[uint32]*symbols.Process
@@ -159,8 +165,36 @@ func (s *symbolizer) resolve(space types.AddrSpace, pid uint32, addr uint64) fra
 	}
 	if sym, ok := tab.Lookup(addr); ok {
 		f.name, f.off = sym.Name, addr-sym.Addr
+		if name, ok := s.probedNames(tab)[sym.Addr]; ok {
+			f.name = name
+		}
 	}
 	return f
+}
+
+// probedNames returns the addresses of the functions the script probes by
+// name (probe.FunctionProber), with those names.
+func (s *symbolizer) probedNames(tab *symbols.Table) map[uint64]string {
+	s.probedOnce.Do(func() {
+		want := map[string]bool{}
+		for _, in := range s.obj.Result.Info.Instances {
+			if fp, ok := in.Instance.(probe.FunctionProber); ok {
+				for _, name := range fp.Functions() {
+					want[name] = true
+				}
+			}
+		}
+		s.probed = map[uint64]string{}
+		if len(want) == 0 {
+			return
+		}
+		for _, sym := range tab.Symbols() {
+			if want[sym.Name] {
+				s.probed[sym.Addr] = sym.Name
+			}
+		}
+	})
+	return s.probed
 }
 
 // stack reads the addresses of stack id, leaf first, from t's stack map.

@@ -96,7 +96,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	for _, d := range res.Info.Skipped {
-		source.RenderOne(stderr, file, d)
+		source.RenderOne(stderr, res.File, d)
 	}
 	if o.dump != "" {
 		if err := dump(o.dump, o.btf, res, stdout); err != nil {

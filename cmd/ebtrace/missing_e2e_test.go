@@ -32,6 +32,21 @@ Attached 1 probe
 	}
 }
 
+// TestMissingProbeAfterConditional: the warning points at the attach point
+// as written, below a conditional group the preprocessor left out (as
+// bpftrace's tools open with #ifndef BPFTRACE_HAVE_BTF).
+func TestMissingProbeAfterConditional(t *testing.T) {
+	testutil.RequireTracefs(t)
+	wl := testutil.Workload(t)
+	script := "#ifndef BPFTRACE_HAVE_BTF\n#include <linux/blkdev.h>\n#endif\n" +
+		"BEGIN { printf(\"%-12s %-7s\\n\", \"TIME(ms)\", \"DISK\"); }\n" +
+		"tracepoint:syscalls:sys_enter_nosuch,\ntracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @ = count(); }\n"
+	r := ebtrace(t, "-e", script, "-c", wl+" getppid 1")
+	if !strings.HasPrefix(r.stderr, "stdin:5:1: warning: tracepoint:syscalls:sys_enter_nosuch does not exist on this kernel\n    tracepoint:syscalls:sys_enter_nosuch,\n    ^~~") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}
+
 // TestSkippedProbeMaps: maps that only a skipped probe assigns are empty
 // while the script runs, as biolatency's @start on a kernel without its
 // start functions: reading gives 0, delete() does nothing, and they print

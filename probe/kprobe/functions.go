@@ -37,6 +37,10 @@ type table struct {
 	// module, each once: available_filter_functions when readable, else
 	// the text symbols that are not blocked.
 	listed []function
+	// traceable is set when listed is available_filter_functions: a
+	// function not there (notrace, or inlined into every caller) has no
+	// ftrace location, and the kernel refuses kprobes on it.
+	traceable bool
 }
 
 // blockedRanges are the marker symbols around text the kernel never
@@ -95,6 +99,7 @@ func newTable(syms []kernel.KernelSymbol, blacklist []addrRange, filterFuncs []f
 		return cmp.Compare(a.Addr, b.Addr)
 	})
 	if filterFuncs != nil {
+		t.traceable = true
 		t.listed = slices.Clone(filterFuncs)
 		slices.SortFunc(t.listed, byNameModule)
 	} else {
@@ -160,6 +165,21 @@ func (t *table) lookup(module, name string) (function, bool) {
 		}
 	}
 	return function{}, false
+}
+
+// untraceable reports whether the kernel refuses kprobes on the function
+// name of module, as one available_filter_functions does not list.
+func (t *table) untraceable(module, name string) bool {
+	if !t.traceable {
+		return false
+	}
+	i, _ := slices.BinarySearchFunc(t.listed, name, func(f function, name string) int { return cmp.Compare(f.Name, name) })
+	for ; i < len(t.listed) && t.listed[i].Name == name; i++ {
+		if inModule(t.listed[i], module) {
+			return false
+		}
+	}
+	return true
 }
 
 // match returns the listed functions whose name and module match the

@@ -173,6 +173,13 @@ func (p Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) 
 			Hints: []string{"probe a function it calls, or a tracepoint"},
 		}
 	}
+	if tab.untraceable(t.Module, t.Func) {
+		return nil, &probe.Error{
+			Msg:     fmt.Sprintf("%s:%s: the kernel cannot probe %s: available_filter_functions does not list it (notrace, or inlined into its callers)", kind, spec, t.Func),
+			Hints:   []string{"probe a function that calls it, or a tracepoint of the same event"},
+			Missing: true,
+		}
+	}
 	if t.OffsetText != "" && f.Size > 0 && t.Offset >= f.Size {
 		return nil, &probe.Error{Msg: fmt.Sprintf("kprobe:%s: offset %d is past the end of %s, which is %d bytes long", spec, t.Offset, t.Func, f.Size)}
 	}
@@ -259,6 +266,9 @@ func (i *instance) Arg(string) (probe.Arg, error) {
 		Hints: []string{"use " + builtins + ", or fentry:" + i.fn + " for arguments by name"},
 	}
 }
+
+// Functions implements probe.FunctionProber.
+func (i *instance) Functions() []string { return []string{i.fn} }
 
 // Builtin gives arg0.. (kprobe) or retval (kretprobe) as 64-bit registers
 // read from struct pt_regs, and func as the function's symbol, as a

@@ -342,9 +342,16 @@ func TestFilterFunctions(t *testing.T) {
 	if !slices.Equal(got, []string{"ext4:ext4_file_open", ":vfs_read"}) {
 		t.Errorf("listed %q", got)
 	}
-	// Exact names still resolve through kallsyms.
+	// Exact names still resolve through kallsyms, but the kernel refuses
+	// kprobes on those available_filter_functions leaves out.
 	if f, ok := tab.lookup("", "vfs_write"); !ok || f.Size != 0x100 {
 		t.Errorf("vfs_write: %+v %v", f, ok)
+	}
+	if !tab.untraceable("", "vfs_write") || tab.untraceable("", "vfs_read") || tab.untraceable("ext4", "ext4_file_open") {
+		t.Error("untraceable does not follow available_filter_functions")
+	}
+	if newTable(syms, nil, nil).untraceable("", "vfs_write") {
+		t.Error("without available_filter_functions, vfs_write is untraceable")
 	}
 }
 

@@ -55,6 +55,15 @@ func (g *group) Split() []probe.Instance {
 
 func (g *group) Arg(name string) (probe.Arg, error) { return g.members[0].Arg(name) }
 
+// Functions implements probe.FunctionProber.
+func (g *group) Functions() []string {
+	names := make([]string, len(g.members))
+	for i, m := range g.members {
+		names[i] = m.fn
+	}
+	return names
+}
+
 // Builtin gives what a member gives, except func: the members differ, so
 // it is the symbol of the probed function's address, found at run time.
 func (g *group) Builtin(name string) (probe.Arg, bool) {
