@@ -8,8 +8,12 @@ import (
 	"ebtrace/types"
 )
 
-// JoinArgs is how many elements of an array join() prints at most.
-const JoinArgs = 16
+// JoinArgs is how many elements of an array join() prints at most, and
+// JoinArgSize the bytes of each it keeps (its NUL included), as bpftrace.
+const (
+	JoinArgs    = 16
+	JoinArgSize = 1024
+)
 
 // strCap is the largest size str(p, N) may ask for.
 func (c *checker) strCap() int { return max(200, c.info.Config.MaxStrlen) }

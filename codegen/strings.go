@@ -93,8 +93,9 @@ func (g *gen) bufLength(n syntax.Expr, limit int) {
 
 // join sends join()'s event: the record is reserved in the ring buffer
 // and filled in place (it is larger than the stack), one element of the
-// array at a time until a NULL pointer, an unreadable one, or
-// check.JoinArgs elements. r7 holds the record across helper calls.
+// array at a time until a NULL pointer, an unreadable one, an empty
+// string (where bpftrace stops too), or check.JoinArgs elements. r7 holds
+// the record across helper calls.
 func (g *gen) join(e *syntax.CallExpr) {
 	id, ok := g.plan.Sites[plan.Site{Instance: g.idx, Call: e}]
 	if !ok {
@@ -140,6 +141,7 @@ func (g *gen) join(e *syntax.CallExpr) {
 			asm.Add.Imm(asm.R1, int32(slot.Offset)),
 			asm.Mov.Imm(asm.R2, int32(slot.Type.Size)),
 			readStr.Call(),
+			asm.JSLE.Imm(asm.R0, 1, submit),
 			stDW(asm.R7, count, int64(i+1)),
 		)
 	}

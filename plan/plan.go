@@ -214,7 +214,25 @@ func New(info *check.Info, opts Options) *Plan {
 			return true
 		})
 	}
+	p.fitRing()
 	return p
+}
+
+// ringRecordHeader is what the kernel adds to each ring buffer record.
+const ringRecordHeader = 8
+
+// fitRing grows the ring buffer, by doubling (it stays a power of two
+// pages), until it holds two of the largest record, such as a join()'s
+// 16 KB: perf_rb_pages = 1 would otherwise lose every one.
+func (p *Plan) fitRing() {
+	largest := 0
+	for _, ev := range p.Events {
+		largest = max(largest, ev.Size+ringRecordHeader)
+	}
+	for p.RingSize > 0 && int(p.RingSize) < 2*largest {
+		p.RingSize *= 2
+	}
+	p.WakeupSize = p.RingSize / 4
 }
 
 func (p *Plan) addStackMap(t types.Type) {
@@ -329,7 +347,7 @@ func (p *Plan) addEvent(info *check.Info, idx int, in *check.Instance, call *syn
 			ev.Div = int64(call.Args[2].(*syntax.IntLit).Value)
 		}
 	case "join":
-		joinEvent(ev, info, call)
+		joinEvent(ev, call)
 	default:
 		return
 	}

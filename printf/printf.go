@@ -225,9 +225,13 @@ func (v Verb) render(arg any) string {
 	}
 }
 
-// signed narrows bits to the C type the length modifier names.
+// signed narrows bits to the C type the length modifier names: without
+// one, int, 32 bits, as C and bpftrace print %d (%ld and %lld print all
+// 64).
 func (v Verb) signed(bits uint64) int64 {
 	switch v.Length {
+	case "":
+		return int64(int32(bits))
 	case "h":
 		return int64(int16(bits))
 	case "hh":
@@ -236,9 +240,12 @@ func (v Verb) signed(bits uint64) int64 {
 	return int64(bits)
 }
 
-// unsigned narrows bits to the C type the length modifier names.
+// unsigned narrows bits to the C type the length modifier names: without
+// one, unsigned int, 32 bits.
 func (v Verb) unsigned(bits uint64) uint64 {
 	switch v.Length {
+	case "":
+		return uint64(uint32(bits))
 	case "h":
 		return uint64(uint16(bits))
 	case "hh":

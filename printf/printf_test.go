@@ -18,17 +18,17 @@ var renderCases = []struct {
 	args   []any
 	want   string
 }{
-	// bpftrace 0.17 narrows %d without a length modifier to 32 bits and
-	// prints 5 for the last; ebtrace keeps all 64 bits, since every script
-	// integer is 64-bit and truncating nsecs silently helps nobody.
-	{"<%d|%d|%d|%d>\n", []any{int64(0), int64(42), int64(-42), int64(1<<32 + 5)}, "<0|42|-42|4294967301>\n"},
+	// Without a length modifier %d is C's int, 32 bits, as bpftrace prints
+	// it (0.17, and since 0.19 by an explicit cast): the last is 5, and a
+	// uretprobe's retval of an int function returning -1 prints -1.
+	{"<%d|%d|%d|%d|%d>\n", []any{int64(0), int64(42), int64(-42), int64(1<<32 + 5), int64(0xffffffff)}, "<0|42|-42|5|-1>\n"},
 	// printf("<%ld|%lld|%ld|%zd|%jd|%td>\n", $b<<40, -($b<<40), (int64)-9223372036854775807 - 1, -1, 5, 6);
 	{"<%ld|%lld|%ld|%zd|%jd|%td>\n", []any{b40, -b40, int64(-1 << 63), minus, int64(5), int64(6)},
 		"<1099511627776|-1099511627776|-9223372036854775808|-1|5|6>\n"},
 	// printf("<%u|%lu|%x|%lx|%X|%lX|%o|%lo>\n", -1, -1, -1, -1, 3054, 3054, -1, -1);
 	{"<%u|%lu|%x|%lx|%X|%lX|%o|%lo>\n", []any{minus, minus, minus, minus, int64(3054), int64(3054), minus, minus},
-		// 64-bit without a modifier, unlike bpftrace 0.17 (see %d above).
-		"<18446744073709551615|18446744073709551615|ffffffffffffffff|ffffffffffffffff|BEE|BEE|1777777777777777777777|1777777777777777777777>\n"},
+		// 32-bit without a modifier (see %d above).
+		"<4294967295|18446744073709551615|ffffffff|ffffffffffffffff|BEE|BEE|37777777777|1777777777777777777777>\n"},
 	// printf("<%hd|%hhd|%hu|%hhu|%hx|%hhx|%ho|%hho>\n", 70000, 300, -1, -1, 70000, 300, -1, -1);
 	{"<%hd|%hhd|%hu|%hhu|%hx|%hhx|%ho|%hho>\n", []any{int64(70000), int64(300), minus, minus, int64(70000), int64(300), minus, minus},
 		"<4464|44|65535|255|1170|2c|177777|377>\n"},
@@ -103,7 +103,7 @@ func TestUint64AsSigned(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := f.Render([]any{^uint64(0), ^uint64(0), int64(-2), int64(-2)})
-	if want := "-1 -1 18446744073709551614 18446744073709551614"; got != want {
+	if want := "-1 -1 18446744073709551614 4294967294"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }

@@ -108,7 +108,7 @@ func TestArithmetic(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("BEGIN {\n")
 	for _, c := range cases {
-		fmt.Fprintf(&b, "printf(\"%%d\\n\", %s);\n", c.expr)
+		fmt.Fprintf(&b, "printf(\"%%ld\\n\", %s);\n", c.expr)
 	}
 	b.WriteString("}\n")
 	out, _ := run(t, b.String(), plan.DefaultOptions)

@@ -48,10 +48,10 @@ func TestScriptStructs(t *testing.T) {
 	script := `#include "testdata/record.h"
 uprobe:` + bin + `:visit {
 	$r = (struct record *)arg0;
-	printf("%s ready=%d level=%d code=%d v=%d,%d,%d,%d id=%d total=%d\n",
+	printf("%s ready=%d level=%d code=%d v=%d,%d,%d,%d id=%d total=%ld\n",
 		$r->tag, $r->ready, $r->level, $r->code, $r->values[0], $r->values[1], $r->values[2], $r->values[3],
 		$r->in.id, $r->in.total);
-	printf("next=%s/%d flag=%d word=%x b0=%x tag1=%c size=%d off=%d\n",
+	printf("next=%s/%ld flag=%d word=%x b0=%x tag1=%c size=%d off=%d\n",
 		$r->next->tag, $r->next->in.total, $r->flag, $r->u.word, $r->u.bytes[0], $r->tag[1],
 		sizeof(struct record), offsetof(struct record, next));
 }`
@@ -82,10 +82,10 @@ func TestNestedStructs(t *testing.T) {
 uprobe:` + bin + `:visit {
 	$o = (struct outer *)arg0;
 	$e = (struct inner *)arg1;
-	printf("%s id=%d word=%x b0=%x k=%c m=%d i=%d where=%d,%d flag=%d\n",
+	printf("%s id=%d word=%x b0=%x k=%c m=%ld i=%d where=%d,%d flag=%d\n",
 		$o->tag, $o->in.id, $o->in.u.word, $o->in.u.b[0], $o->in.deep.k, $o->in.deep.m, $o->i,
 		$o->where->x, $o->where->y, $o->flag);
-	printf("extra id=%d k=%c m=%d sizes %d %d %d off %d\n", $e->id, $e->deep.k, $e->deep.m,
+	printf("extra id=%d k=%c m=%ld sizes %d %d %d off %d\n", $e->id, $e->deep.k, $e->deep.m,
 		sizeof(struct outer), sizeof(struct inner), sizeof(struct point), offsetof(struct outer, in.deep.m));
 }`
 	r := ebtrace(t, "-q", "-e", script, "-c", bin+" 2")
@@ -143,7 +143,7 @@ func TestCORERelocations(t *testing.T) {
 // arithmetic wraps.
 func TestIntegerCasts(t *testing.T) {
 	r := ebtrace(t, "-q", "-e", `BEGIN {
-		printf("%d %d %d %d %d %d\n", (uint8)257, (int8)255, (uint16)-1, (int16)0x18000, (uint32)-1, (int32)0x80000000);
+		printf("%d %d %d %d %u %d\n", (uint8)257, (int8)255, (uint16)-1, (int16)0x18000, (uint32)-1, (int32)0x80000000);
 		printf("%d %d %d %d %u %d\n", (bool)5, (bool)0, true, false, 0xffffffffffffffff + 2, (int64)0xffffffffffffffff);
 		$p = (int32 *)0x1000;
 		printf("%d %d\n", $p + 2, (uint64)($p - 1));

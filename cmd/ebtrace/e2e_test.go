@@ -267,9 +267,9 @@ func TestBeginExit(t *testing.T) {
 // nanoseconds; a malformed one is a diagnostic at the literal.
 func TestIntegerLiterals(t *testing.T) {
 	r := ebtrace(t, "-q", "-e", `BEGIN {
-		printf("%d %d %d %d\n", 1e6, 5e9, 2.5e3, 1_000);
+		printf("%d %ld %d %d\n", 1e6, 5e9, 2.5e3, 1_000);
 		printf("%x %d %d %d\n", 0xffff_ffff, 0755, 1ull, 42L);
-		printf("%d %d %d %d %d\n", 1ns, 100us, 10ms, 5s, 1m);
+		printf("%d %d %d %ld %ld\n", 1ns, 100us, 10ms, 5s, 1m);
 		$day = 1d; printf("%d\n", $day / 1h);
 		exit();
 	}`)

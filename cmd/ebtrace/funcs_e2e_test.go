@@ -56,7 +56,7 @@ func TestDerefAddress(t *testing.T) {
 // bswap() reverses the bytes of an integer at its own width.
 func TestBswap(t *testing.T) {
 	r := ebtrace(t, "-e", `BEGIN {
-	printf("%x %x %x %x\n", bswap((uint16)0x1234), bswap((uint32)0x12345678), bswap(0x0102030405060708), bswap((uint8)0x12));
+	printf("%x %x %lx %x\n", bswap((uint16)0x1234), bswap((uint32)0x12345678), bswap(0x0102030405060708), bswap((uint8)0x12));
 	exit();
 }`)
 	r.want(t, 0, "3412 78563412 807060504030201 12\n\n\n")

@@ -52,7 +52,7 @@ func TestSignedTypedefMembers(t *testing.T) {
 	r := ebtrace(t, "-e", `#include "testdata/typedefs.h"
 uprobe:`+bin+`:visit {
 	$o = (struct owner *)arg0;
-	printf("%d %d %d %d\n", $o->pid, $o->len, $o->small, $o->uid);
+	printf("%d %ld %d %u\n", $o->pid, $o->len, $o->small, $o->uid);
 	print($o->pid);
 	@small[$o->pid] = $o->small;
 	$v = -5;

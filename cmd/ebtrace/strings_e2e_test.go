@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,19 +16,41 @@ import (
 
 // TestJoinExecve prints the command lines the workload execs: first its own
 // (the -c command, exec'd once the probe is attached), then the one it
-// execs itself, which has more elements than join() reads and an empty one.
+// execs itself, which has more elements than join() reads. Each element
+// keeps up to 1023 bytes, and an empty one ends the line, as in bpftrace.
 func TestJoinExecve(t *testing.T) {
 	wl := testutil.Workload(t)
+	long := "/" + strings.Repeat("L", 1100)
 	var paths []string
 	for i := range 20 {
 		paths = append(paths, fmt.Sprintf("/nonexistent/%d", i))
 	}
-	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_execve /pid == cpid/ { join(args.argv); join(args.argv, ","); }`,
-		"-c", wl+" exec "+wl+" open '' "+strings.Join(paths, " "))
-	first := append([]string{wl, "exec", wl, "open", ""}, paths...)[:16]
-	second := append([]string{wl, "open", ""}, paths...)[:16]
+	script := `tracepoint:syscalls:sys_enter_execve /pid == cpid/ { join(args.argv); join(args.argv, ","); }`
+	r := ebtrace(t, "-e", script, "-c", wl+" exec "+wl+" open "+long+" "+strings.Join(paths, " "))
+	cut := long[:1023]
+	first := append([]string{wl, "exec", wl, "open", cut}, paths...)[:16]
+	second := append([]string{wl, "open", cut}, paths...)[:16]
 	r.want(t, 0, strings.Join(first, " ")+"\n"+strings.Join(first, ",")+"\n"+
 		strings.Join(second, " ")+"\n"+strings.Join(second, ",")+"\n\n\n")
+
+	r = ebtrace(t, "-e", script, "-c", wl+" exec "+wl+" open '' /nonexistent/x")
+	r.want(t, 0, wl+" exec "+wl+" open\n"+wl+",exec,"+wl+",open\n"+wl+" open\n"+wl+",open\n\n\n")
+
+	// In JSON, with the smallest ring perf_rb_pages asks for: it grows to
+	// hold join's records.
+	r = ebtrace(t, "-f", "json", "-e", "config = { perf_rb_pages = 1 }\n"+script, "-c", wl+" exec "+wl+" open /nonexistent/x")
+	lines := jsonLines(t, r.stdout)
+	var got []string
+	for _, d := range lines["join"] {
+		got = append(got, string(d))
+	}
+	want := []string{
+		strconv.Quote(wl + " exec " + wl + " open /nonexistent/x"), strconv.Quote(wl + ",exec," + wl + ",open,/nonexistent/x"),
+		strconv.Quote(wl + " open /nonexistent/x"), strconv.Quote(wl + ",open,/nonexistent/x"),
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("join lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }
 
 // TestPositionalParameters passes parameters after -e and after a script
@@ -253,8 +276,9 @@ func jsonLines(t *testing.T, out string) map[string][]json.RawMessage {
 }
 
 // TestJSONSchema runs a script that prints every kind of JSON line: printf,
-// join, each aggregation, print() of maps, and lost events (a one-page
-// ring buffer cannot hold a burst of printf records). Every line must
+// each aggregation, print() of maps, and lost events (a one-page ring
+// buffer cannot hold a burst of printf records; join's are in
+// TestJoinExecve, since its 16 KB records make the ring grow). Every line must
 // parse and match the schema; the deterministic parts must be exact, and
 // the printf records printed plus those lost must be all of them.
 func TestJSONSchema(t *testing.T) {
@@ -264,7 +288,6 @@ func TestJSONSchema(t *testing.T) {
 	// ring holds, so some are lost whatever the reader does; the events
 	// before it were read already.
 	script := `config = { perf_rb_pages = 1 }
-tracepoint:syscalls:sys_enter_execve /pid == cpid/ { join(args.argv); }
 tracepoint:syscalls:sys_enter_getppid /pid == cpid/ {
 	@c = count(); @s = sum(2); @a = avg(4); @mn = min(3); @mx = max(5);
 	@st = stats(6); @h = hist(7); @l = lhist(8, 0, 10, 5);
@@ -316,14 +339,13 @@ END {
 	printf("%s\n", $p);
 }
 `
-	r := ebtrace(t, "-f", "json", "-e", script, "-c", wl+" exec "+wl+" getppid "+strconv.Itoa(calls), "key")
+	r := ebtrace(t, "-f", "json", "-e", script, "-c", wl+" getppid "+strconv.Itoa(calls), "key")
 	if r.code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 	lines := jsonLines(t, r.stdout)
 	want := map[string][]string{
-		"attached_probes": {`{"probes": 3}`},
-		"join":            {strconv.Quote(wl + " exec " + wl + " getppid " + strconv.Itoa(calls)), strconv.Quote(wl + " getppid " + strconv.Itoa(calls))},
+		"attached_probes": {`{"probes": 2}`},
 		"map": {
 			fmt.Sprintf(`{"@c": %d}`, calls),
 			fmt.Sprintf(`{"@k": {"key": %d}}`, calls),
