@@ -99,7 +99,15 @@ func (s *Session) Loop(stop <-chan struct{}) error {
 }
 
 // drain handles every record already queued.
-func (s *Session) drain() error {
+func (s *Session) drain() error { return s.readQueued(s.handle) }
+
+// discard drops every record already queued: after exit(), the events
+// probes sent while tracing was stopping are not the script's output, as
+// bpftrace prints none of them either.
+func (s *Session) discard() error { return s.readQueued(func([]byte) error { return nil }) }
+
+// readQueued passes every record already queued to handle.
+func (s *Session) readQueued(handle func([]byte) error) error {
 	var rec ringbuf.Record
 	s.reader.SetDeadline(time.Now())
 	for {
@@ -110,7 +118,7 @@ func (s *Session) drain() error {
 		if err != nil {
 			return err
 		}
-		if err := s.handle(rec.RawSample); err != nil {
+		if err := handle(rec.RawSample); err != nil {
 			return err
 		}
 	}
@@ -204,7 +212,11 @@ func (s *Session) Finish() error {
 	if err := s.obj.Stop(); err != nil {
 		return err
 	}
-	if err := s.drain(); err != nil {
+	tail := s.drain
+	if s.exited {
+		tail = s.discard
+	}
+	if err := tail(); err != nil {
 		return err
 	}
 	if err := s.obj.Run(probe.End); err != nil {

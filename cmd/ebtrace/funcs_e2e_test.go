@@ -177,3 +177,12 @@ func TestExitCode(t *testing.T) {
 	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @n = count(); @k++; exit(@k + 2); }`, "-c", wl+" getppid 1")
 	r.want(t, 3, "\n\n@k: 1\n@n: 1\n")
 }
+
+// Nothing the probes print after exit() reaches the output, however fast
+// events come, as in bpftrace; END still runs.
+func TestExitStopsOutput(t *testing.T) {
+	wl := testutil.Workload(t)
+	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { printf("%d\n", @n); if (@n++ > 1) { exit(); } }
+END { printf("end\n"); clear(@n); }`, "-c", wl+" getppid 100000")
+	r.want(t, 0, "0\n1\n2\nend\n\n\n\n")
+}
