@@ -321,6 +321,10 @@ func (c *checker) assign(s *syntax.AssignStmt) {
 			if !reported {
 				c.errorf(s.Value.Span(), "type", "this expression has no value to assign")
 			}
+			if _, ok := c.cur.Vars[target.Name]; !ok {
+				// Known, typeless: its uses add no errors of their own.
+				c.cur.Vars[target.Name] = types.None
+			}
 			return
 		}
 		if t.Kind == types.Record || t.Kind == types.Array {
@@ -333,7 +337,7 @@ func (c *checker) assign(s *syntax.AssignStmt) {
 				Hint("use it directly as a map key or printf argument: @[%s] = count()", t)
 			return
 		}
-		if old, ok := c.cur.Vars[target.Name]; ok {
+		if old, ok := c.cur.Vars[target.Name]; ok && old.Kind != types.Void {
 			if !types.Same(old, t) {
 				c.errorf(s.Value.Span(), "type", "$%s is %s; it cannot also hold %s", target.Name, old, t)
 				return
