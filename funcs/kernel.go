@@ -19,13 +19,10 @@ import (
 var reg = Func{
 	Name: "reg", Min: 1, Max: 1, Doc: "a register of the probed code (kprobe, uprobe and profile probes)",
 	Check: func(c Checker, e *syntax.CallExpr) types.Type {
-		lit, ok := e.Args[0].(*syntax.StringLit)
+		lit, ok := literal(c, e, 0, "a register name", `reg("ip")`)
 		if !ok {
-			c.Expr(e.Args[0])
-			c.Errorf(e.Args[0].Span(), "arguments", "reg() needs a register name as a string literal").Hint(`for example reg("ip")`)
 			return types.UInt64
 		}
-		c.SetType(lit, types.String(len(lit.Value)+1))
 		if pt := c.Instance().Program().Type; pt != ebpf.Kprobe && pt != ebpf.PerfEvent {
 			c.Errorf(e.Sp, "probe", "reg() works only where the probe sees the registers (kprobe, uprobe, usdt, profile), not in %s", c.Instance().Name())
 			return types.UInt64
@@ -50,13 +47,10 @@ var reg = Func{
 var kfuncExist = Func{
 	Name: "kfunc_exist", Min: 1, Max: 1, Doc: "whether the kernel's BTF has a function of that name, known when the script compiles",
 	Check: func(c Checker, e *syntax.CallExpr) types.Type {
-		lit, ok := e.Args[0].(*syntax.StringLit)
+		lit, ok := literal(c, e, 0, "a function name", "")
 		if !ok {
-			c.Expr(e.Args[0])
-			c.Errorf(e.Args[0].Span(), "arguments", "kfunc_exist() needs a function name as a string literal")
 			return types.IntOf(1, false)
 		}
-		c.SetType(lit, types.String(len(lit.Value)+1))
 		spec, err := c.Env().Types()
 		if err != nil {
 			c.Errorf(e.Sp, "kernel", "kfunc_exist(): %v", err)

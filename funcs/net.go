@@ -133,13 +133,10 @@ func addressFromBytes(g Generator, e *syntax.CallExpr, addr syntax.Expr, n int, 
 var pton = Func{
 	Name: "pton", Min: 1, Max: 1, Doc: "an address literal: IPv4 as the kernel's 32-bit integer, IPv6 as an address value",
 	Check: func(c Checker, e *syntax.CallExpr) types.Type {
-		lit, ok := e.Args[0].(*syntax.StringLit)
+		lit, ok := literal(c, e, 0, "the address", `pton("127.0.0.1")`)
 		if !ok {
-			c.Expr(e.Args[0])
-			c.Errorf(e.Args[0].Span(), "arguments", "pton() needs the address as a string literal")
 			return types.UInt64
 		}
-		c.Expr(lit)
 		ip, err := netip.ParseAddr(lit.Value)
 		switch {
 		case err != nil || ip.Zone() != "":

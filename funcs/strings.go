@@ -34,43 +34,19 @@ var strlen = Func{
 
 var strncmp = Func{
 	Name: "strncmp", Min: 3, Max: 3, Doc: "0 when the first N bytes of two strings match, else 1",
-	Check: func(c Checker, e *syntax.CallExpr) types.Type {
-		wantString(c, e, 0)
-		wantString(c, e, 1)
-		if lit, ok := e.Args[2].(*syntax.IntLit); !ok || lit.Value == 0 || lit.Value > MaxCompare {
-			c.Expr(e.Args[2])
-			c.Errorf(e.Args[2].Span(), "arguments", "strncmp() compares 1 to %d bytes, given as an integer literal", MaxCompare)
-		}
-		return types.Int64
-	},
-	// Leaves 0 in r0 when the first n bytes match (up to a NUL both
-	// share), else 1.
+	Check: compareStrings,
+	// 0 when the first n bytes match up to a NUL both share, else 1.
 	Int: func(g Generator, e *syntax.CallExpr) {
-		a, an := g.Str(e.Args[0])
-		b, bn := g.Str(e.Args[1])
-		n := min(int(e.Args[2].(*syntax.IntLit).Value), max(an, bn))
-		same, differ, end := g.NewLabel("same"), g.NewLabel("differ"), g.NewLabel("strncmp")
-		for i := 0; i < n; i++ {
-			loadByte(g, asm.R1, a, an, i)
-			loadByte(g, asm.R2, b, bn, i)
-			g.Emit(asm.JNE.Reg(asm.R1, asm.R2, differ), asm.JEq.Imm(asm.R1, 0, same))
-		}
-		g.Label(same)
-		g.Emit(asm.Mov.Imm(asm.R0, 0), asm.Ja.Label(end))
-		g.Label(differ)
-		g.Emit(asm.Mov.Imm(asm.R0, 1))
-		g.Label(end)
+		compareBytes(g, e, true, asm.Mov.Imm(asm.R0, 1))
 	},
 }
 
 var strcontains = Func{
 	Name: "strcontains", Min: 2, Max: 2, Doc: "1 when a string contains another, else 0",
-	Check: func(c Checker, e *syntax.CallExpr) types.Type {
-		wantString(c, e, 0)
-		wantString(c, e, 1)
-		return types.Int64
+	Check: twoStrings,
+	Int: func(g Generator, e *syntax.CallExpr) {
+		searchString(g, e, func(int) int32 { return 1 }, 0)
 	},
-	Int: containsString,
 }
 
 var strftime = Func{
@@ -79,13 +55,10 @@ var strftime = Func{
 		if t, reported := c.ExprReported(e.Args[1]); !t.IsInt() && !reported {
 			c.Errorf(e.Args[1].Span(), "type", "strftime() needs a time in nanoseconds since boot, not %s", t).Hint("for example strftime(\"%%H:%%M:%%S\", nsecs)")
 		}
-		lit, ok := e.Args[0].(*syntax.StringLit)
+		lit, ok := literal(c, e, 0, "its format", `strftime("%H:%M:%S", nsecs)`)
 		if !ok {
-			c.Expr(e.Args[0])
-			c.Errorf(e.Args[0].Span(), "arguments", "strftime() needs a string literal as its format")
 			return types.Timestamp("")
 		}
-		c.SetType(lit, types.String(len(lit.Value)+1))
 		checkTimeFormat(c, lit, "strftime")
 		return types.Timestamp(lit.Value)
 	},
@@ -102,14 +75,10 @@ var timeFunc = Func{
 		if len(e.Args) == 0 {
 			return types.None
 		}
-		lit, ok := e.Args[0].(*syntax.StringLit)
+		lit, ok := literal(c, e, 0, "its format", `time("%H:%M:%S\n")`)
 		if !ok {
-			c.Expr(e.Args[0])
-			c.Errorf(e.Args[0].Span(), "arguments", "time() needs its format as a string literal").
-				Hint(`for example time("%%H:%%M:%%S\n")`)
 			return types.None
 		}
-		c.Expr(lit)
 		checkTimeFormat(c, lit, "arguments")
 		return types.None
 	},
@@ -165,135 +134,124 @@ func loadByte(g Generator, reg asm.Register, off int16, size, i int) {
 	g.Emit(asm.LoadMem(reg, asm.R10, off+int16(i), asm.Byte))
 }
 
-// containsString leaves 1 in r0 when the needle occurs in the haystack,
-// else 0, trying each start position in turn. A literal needle is
+// twoStrings is the type rule of a search of a string in another.
+func twoStrings(c Checker, e *syntax.CallExpr) types.Type {
+	wantString(c, e, 0)
+	wantString(c, e, 1)
+	return types.Int64
+}
+
+// compareStrings is the type rule of a comparison of two strings' first
+// N bytes, N a literal.
+func compareStrings(c Checker, e *syntax.CallExpr) types.Type {
+	twoStrings(c, e)
+	if lit, ok := e.Args[2].(*syntax.IntLit); !ok || lit.Value == 0 || lit.Value > MaxCompare {
+		c.Expr(e.Args[2])
+		c.Errorf(e.Args[2].Span(), "arguments", "%s() compares 1 to %d bytes, given as an integer literal", e.Fun, MaxCompare)
+	}
+	return types.Int64
+}
+
+// searchString looks for the needle (argument 1) in the haystack
+// (argument 0), trying each start position in turn: at the first i where
+// it occurs it leaves found(i) in r0, else missing. A literal needle is
 // compared byte by byte against immediates.
-func containsString(g Generator, e *syntax.CallExpr) {
+func searchString(g Generator, e *syntax.CallExpr, found func(i int) int32, missing int32) {
 	// The buffers' sizes from their types, not their whole words: a
 	// canonical string's NUL lies within them.
 	h, _ := g.Str(e.Args[0])
 	hn := g.Type(e.Args[0]).Size
-	found, missing, end := g.NewLabel("found"), g.NewLabel("missing"), g.NewLabel("strcontains")
+	absent, end := g.NewLabel("absent"), g.NewLabel("search")
+	hit := func(i int) {
+		g.Emit(asm.Mov.Imm(asm.R0, found(i)), asm.Ja.Label(end))
+	}
 	if lit, ok := e.Args[1].(*syntax.StringLit); ok {
 		needle := lit.Value
 		if i := strings.IndexByte(needle, 0); i >= 0 {
 			needle = needle[:i]
 		}
+		if needle == "" {
+			hit(0)
+		}
 		for i := 0; i < hn && len(needle) > 0; i++ {
 			next := g.NewLabel("next")
 			for j := 0; j < len(needle); j++ {
 				if i+j >= hn {
-					g.Emit(asm.Ja.Label(missing))
+					g.Emit(asm.Ja.Label(absent))
 					break
 				}
 				g.Emit(asm.LoadMem(asm.R1, asm.R10, h+int16(i+j), asm.Byte))
 				if j == 0 {
-					g.Emit(asm.JEq.Imm(asm.R1, 0, missing))
+					g.Emit(asm.JEq.Imm(asm.R1, 0, absent))
 				}
 				g.Emit(asm.JNE.Imm(asm.R1, int32(needle[j]), next))
 			}
-			g.Emit(asm.Ja.Label(found))
+			hit(i)
 			g.Label(next)
-		}
-		if len(needle) > 0 {
-			g.Emit(asm.Ja.Label(missing))
 		}
 	} else {
 		n, _ := g.Str(e.Args[1])
 		nn := g.Type(e.Args[1]).Size
 		for i := 0; i < hn; i++ {
-			next := g.NewLabel("next")
+			next, at := g.NewLabel("next"), g.NewLabel("at")
 			for j := 0; j < nn; j++ {
-				g.Emit(asm.LoadMem(asm.R2, asm.R10, n+int16(j), asm.Byte), asm.JEq.Imm(asm.R2, 0, found))
+				g.Emit(asm.LoadMem(asm.R2, asm.R10, n+int16(j), asm.Byte), asm.JEq.Imm(asm.R2, 0, at))
 				if i+j >= hn {
-					g.Emit(asm.Ja.Label(missing))
+					g.Emit(asm.Ja.Label(absent))
 					break
 				}
 				g.Emit(asm.LoadMem(asm.R1, asm.R10, h+int16(i+j), asm.Byte))
 				if j == 0 {
-					g.Emit(asm.JEq.Imm(asm.R1, 0, missing))
+					g.Emit(asm.JEq.Imm(asm.R1, 0, absent))
 				}
 				g.Emit(asm.JNE.Reg(asm.R1, asm.R2, next))
 			}
-			g.Emit(asm.Ja.Label(found))
+			g.Label(at)
+			hit(i)
 			g.Label(next)
 		}
-		g.Emit(asm.Ja.Label(missing))
 	}
-	g.Label(found)
-	g.Emit(asm.Mov.Imm(asm.R0, 1), asm.Ja.Label(end))
-	g.Label(missing)
-	g.Emit(asm.Mov.Imm(asm.R0, 0))
+	g.Label(absent)
+	g.Emit(asm.Mov.Imm(asm.R0, missing))
 	g.Label(end)
 }
 
 var strstr = Func{
 	Name: "strstr", Min: 2, Max: 2, Doc: "the index of a string's first occurrence in another, or -1",
-	Check: func(c Checker, e *syntax.CallExpr) types.Type {
-		wantString(c, e, 0)
-		wantString(c, e, 1)
-		return types.Int64
+	Check: twoStrings,
+	Int: func(g Generator, e *syntax.CallExpr) {
+		searchString(g, e, func(i int) int32 { return int32(i) }, -1)
 	},
-	Int: indexOfString,
-}
-
-// indexOfString leaves in r0 the first index at which the needle occurs
-// in the haystack, or -1: each start position in turn, each compared
-// byte by byte up to the needle's NUL.
-func indexOfString(g Generator, e *syntax.CallExpr) {
-	h, _ := g.Str(e.Args[0])
-	hn := g.Type(e.Args[0]).Size
-	n, _ := g.Str(e.Args[1])
-	nn := g.Type(e.Args[1]).Size
-	missing, end := g.NewLabel("missing"), g.NewLabel("strstr")
-	for i := 0; i < hn; i++ {
-		next, found := g.NewLabel("next"), g.NewLabel("found")
-		for j := 0; j < nn; j++ {
-			g.Emit(asm.LoadMem(asm.R2, asm.R10, n+int16(j), asm.Byte), asm.JEq.Imm(asm.R2, 0, found))
-			if i+j >= hn {
-				g.Emit(asm.Ja.Label(missing))
-				break
-			}
-			g.Emit(asm.LoadMem(asm.R1, asm.R10, h+int16(i+j), asm.Byte))
-			if j == 0 {
-				g.Emit(asm.JEq.Imm(asm.R1, 0, missing))
-			}
-			g.Emit(asm.JNE.Reg(asm.R1, asm.R2, next))
-		}
-		g.Label(found)
-		g.Emit(asm.Mov.Imm(asm.R0, int32(i)), asm.Ja.Label(end))
-		g.Label(next)
-	}
-	g.Label(missing)
-	g.Emit(asm.Mov.Imm(asm.R0, -1))
-	g.Label(end)
 }
 
 var memcmp = Func{
 	Name: "memcmp", Min: 3, Max: 3, Doc: "compares the first N bytes of two strings: 0 when equal, else the difference of the first bytes that differ",
-	Check: func(c Checker, e *syntax.CallExpr) types.Type {
-		wantString(c, e, 0)
-		wantString(c, e, 1)
-		if lit, ok := e.Args[2].(*syntax.IntLit); !ok || lit.Value == 0 || lit.Value > MaxCompare {
-			c.Expr(e.Args[2])
-			c.Errorf(e.Args[2].Span(), "arguments", "memcmp() compares 1 to %d bytes, given as an integer literal", MaxCompare)
-		}
-		return types.Int64
-	},
+	Check: compareStrings,
 	// Unlike strncmp, a NUL does not end the comparison.
 	Int: func(g Generator, e *syntax.CallExpr) {
-		a, an := g.Str(e.Args[0])
-		b, bn := g.Str(e.Args[1])
-		n := min(int(e.Args[2].(*syntax.IntLit).Value), max(an, bn))
-		differ, end := g.NewLabel("differ"), g.NewLabel("memcmp")
-		for i := 0; i < n; i++ {
-			loadByte(g, asm.R1, a, an, i)
-			loadByte(g, asm.R2, b, bn, i)
-			g.Emit(asm.JNE.Reg(asm.R1, asm.R2, differ))
-		}
-		g.Emit(asm.Mov.Imm(asm.R0, 0), asm.Ja.Label(end))
-		g.Label(differ)
-		g.Emit(asm.Mov.Reg(asm.R0, asm.R1), asm.Sub.Reg(asm.R0, asm.R2))
-		g.Label(end)
+		compareBytes(g, e, false, asm.Mov.Reg(asm.R0, asm.R1), asm.Sub.Reg(asm.R0, asm.R2))
 	},
+}
+
+// compareBytes compares the first N (argument 2) bytes of two strings,
+// byte i of each in r1 and r2: 0 in r0 when they match (up to a NUL both
+// share, when nul), else what differ computes.
+func compareBytes(g Generator, e *syntax.CallExpr, nul bool, differ ...asm.Instruction) {
+	a, an := g.Str(e.Args[0])
+	b, bn := g.Str(e.Args[1])
+	n := min(int(e.Args[2].(*syntax.IntLit).Value), max(an, bn))
+	same, differs, end := g.NewLabel("same"), g.NewLabel("differ"), g.NewLabel(e.Fun)
+	for i := 0; i < n; i++ {
+		loadByte(g, asm.R1, a, an, i)
+		loadByte(g, asm.R2, b, bn, i)
+		g.Emit(asm.JNE.Reg(asm.R1, asm.R2, differs))
+		if nul {
+			g.Emit(asm.JEq.Imm(asm.R1, 0, same))
+		}
+	}
+	g.Label(same)
+	g.Emit(asm.Mov.Imm(asm.R0, 0), asm.Ja.Label(end))
+	g.Label(differs)
+	g.Emit(differ...)
+	g.Label(end)
 }

@@ -38,7 +38,7 @@ func symbol(c Checker, e *syntax.CallExpr, space types.AddrSpace) types.Type {
 var kaddr = Func{
 	Name: "kaddr", Min: 1, Max: 1, Doc: "the address of a kernel symbol",
 	Check: func(c Checker, e *syntax.CallExpr) types.Type {
-		lit, ok := symbolName(c, e)
+		lit, ok := literal(c, e, 0, "a symbol name", "")
 		if !ok || c.Learning() {
 			return types.UInt64
 		}
@@ -65,7 +65,7 @@ var kaddr = Func{
 var uaddr = Func{
 	Name: "uaddr", Min: 1, Max: 1, Doc: "the address of a symbol of the probed binary",
 	Check: func(c Checker, e *syntax.CallExpr) types.Type {
-		lit, ok := symbolName(c, e)
+		lit, ok := literal(c, e, 0, "a symbol name", "")
 		if !ok {
 			return types.None
 		}
@@ -101,12 +101,16 @@ var uaddr = Func{
 	},
 }
 
-// symbolName is the symbol name kaddr() and uaddr() take, a literal.
-func symbolName(c Checker, e *syntax.CallExpr) (*syntax.StringLit, bool) {
-	lit, ok := e.Args[0].(*syntax.StringLit)
+// literal is argument i of e, which must be a string literal: what it
+// holds ("a symbol name") and an example of it, if any, say so otherwise.
+func literal(c Checker, e *syntax.CallExpr, i int, what, example string) (*syntax.StringLit, bool) {
+	lit, ok := e.Args[i].(*syntax.StringLit)
 	if !ok {
-		c.Expr(e.Args[0])
-		c.Errorf(e.Args[0].Span(), "arguments", "%s() needs a symbol name as a string literal", e.Fun)
+		c.Expr(e.Args[i])
+		d := c.Errorf(e.Args[i].Span(), "arguments", "%s() needs %s as a string literal", e.Fun, what)
+		if example != "" {
+			d.Hint("for example %s", example)
+		}
 		return nil, false
 	}
 	c.SetType(lit, types.String(len(lit.Value)+1))

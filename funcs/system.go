@@ -24,14 +24,10 @@ import (
 var cgroupid = Func{
 	Name: "cgroupid", Min: 1, Max: 1, Doc: "the id of a cgroup v2 directory, resolved when the script compiles",
 	Check: func(c Checker, e *syntax.CallExpr) types.Type {
-		lit, ok := e.Args[0].(*syntax.StringLit)
+		lit, ok := literal(c, e, 0, "a cgroup directory", `cgroupid("/sys/fs/cgroup/system.slice")`)
 		if !ok {
-			c.Expr(e.Args[0])
-			c.Errorf(e.Args[0].Span(), "arguments", "cgroupid() needs a cgroup directory as a string literal").
-				Hint(`for example cgroupid("/sys/fs/cgroup/system.slice")`)
 			return types.UInt64
 		}
-		c.Expr(lit)
 		if c.Learning() {
 			return types.UInt64
 		}
