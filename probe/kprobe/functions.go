@@ -37,10 +37,12 @@ type table struct {
 	// module, each once: available_filter_functions when readable, else
 	// the text symbols that are not blocked.
 	listed []function
-	// traceable is set when listed is available_filter_functions: a
-	// function not there (notrace, or inlined into every caller) has no
-	// ftrace location, and the kernel refuses kprobes on it.
-	traceable bool
+	// traceable, when listed is available_filter_functions, holds the
+	// addresses of the functions it lists: a function at none of them
+	// (notrace, or inlined into every caller) has no ftrace location, and
+	// the kernel refuses kprobes on it. An alias at a listed address
+	// (__x64_sys_getppid where __do_sys_getppid is listed) is fine.
+	traceable map[uint64]bool
 }
 
 // blockedRanges are the marker symbols around text the kernel never
@@ -99,7 +101,15 @@ func newTable(syms []kernel.KernelSymbol, blacklist []addrRange, filterFuncs []f
 		return cmp.Compare(a.Addr, b.Addr)
 	})
 	if filterFuncs != nil {
-		t.traceable = true
+		t.traceable = map[uint64]bool{}
+		for _, f := range filterFuncs {
+			i, _ := slices.BinarySearchFunc(t.all, f.Name, func(a function, name string) int { return cmp.Compare(a.Name, name) })
+			for ; i < len(t.all) && t.all[i].Name == f.Name; i++ {
+				if t.all[i].Module == f.Module {
+					t.traceable[t.all[i].Addr] = true
+				}
+			}
+		}
 		t.listed = slices.Clone(filterFuncs)
 		slices.SortFunc(t.listed, byNameModule)
 	} else {
@@ -167,19 +177,10 @@ func (t *table) lookup(module, name string) (function, bool) {
 	return function{}, false
 }
 
-// untraceable reports whether the kernel refuses kprobes on the function
-// name of module, as one available_filter_functions does not list.
-func (t *table) untraceable(module, name string) bool {
-	if !t.traceable {
-		return false
-	}
-	i, _ := slices.BinarySearchFunc(t.listed, name, func(f function, name string) int { return cmp.Compare(f.Name, name) })
-	for ; i < len(t.listed) && t.listed[i].Name == name; i++ {
-		if inModule(t.listed[i], module) {
-			return false
-		}
-	}
-	return true
+// untraceable reports whether the kernel refuses kprobes on f, at no
+// address available_filter_functions lists.
+func (t *table) untraceable(f function) bool {
+	return t.traceable != nil && !t.traceable[f.Addr]
 }
 
 // match returns the listed functions whose name and module match the

@@ -173,7 +173,7 @@ func (p Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) 
 			Hints: []string{"probe a function it calls, or a tracepoint"},
 		}
 	}
-	if tab.untraceable(t.Module, t.Func) {
+	if tab.untraceable(f) {
 		return nil, &probe.Error{
 			Msg:     fmt.Sprintf("%s:%s: the kernel cannot probe %s: available_filter_functions does not list it (notrace, or inlined into its callers)", kind, spec, t.Func),
 			Hints:   []string{"probe a function that calls it, or a tracepoint of the same event"},

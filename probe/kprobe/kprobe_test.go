@@ -347,11 +347,15 @@ func TestFilterFunctions(t *testing.T) {
 	if f, ok := tab.lookup("", "vfs_write"); !ok || f.Size != 0x100 {
 		t.Errorf("vfs_write: %+v %v", f, ok)
 	}
-	if !tab.untraceable("", "vfs_write") || tab.untraceable("", "vfs_read") || tab.untraceable("ext4", "ext4_file_open") {
-		t.Error("untraceable does not follow available_filter_functions")
-	}
-	if newTable(syms, nil, nil).untraceable("", "vfs_write") {
-		t.Error("without available_filter_functions, vfs_write is untraceable")
+	for name, want := range map[string]bool{"vfs_write": true, "vfs_read": false, "ext4:ext4_file_open": false} {
+		module, fn, _ := strings.Cut(name, ":")
+		if fn == "" {
+			module, fn = "", name
+		}
+		f, _ := tab.lookup(module, fn)
+		if tab.untraceable(f) != want || newTable(syms, nil, nil).untraceable(f) {
+			t.Errorf("untraceable(%s) is not %v (or is without available_filter_functions)", name, want)
+		}
 	}
 }
 
@@ -468,4 +472,23 @@ func TestAvailable(t *testing.T) {
 		t.Errorf("message %q", msg)
 	}
 	t.Log(msg)
+}
+
+// TestUntraceableAliases: available_filter_functions names one of the
+// symbols at an address; an alias there can be probed, a function at no
+// listed address (notrace, or inlined away) cannot.
+func TestUntraceableAliases(t *testing.T) {
+	syms := []kernel.KernelSymbol{
+		{Addr: 0x1000, Type: 'T', Name: "__do_sys_getppid"},
+		{Addr: 0x1000, Type: 'T', Name: "__x64_sys_getppid"},
+		{Addr: 0x2000, Type: 'T', Name: "blk_account_io_start"},
+		{Addr: 0x3000, Type: 'T', Name: "vfs_read"},
+	}
+	tab := newTable(syms, nil, []function{{Name: "__do_sys_getppid"}, {Name: "vfs_read"}})
+	for name, want := range map[string]bool{"__x64_sys_getppid": false, "__do_sys_getppid": false, "blk_account_io_start": true, "vfs_read": false} {
+		f, ok := tab.lookup("", name)
+		if !ok || tab.untraceable(f) != want {
+			t.Errorf("untraceable(%s) = %v, want %v", name, tab.untraceable(f), want)
+		}
+	}
 }
