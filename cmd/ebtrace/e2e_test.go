@@ -527,3 +527,15 @@ func TestInfo(t *testing.T) {
 		}
 	}
 }
+
+// TestBeginBeforeEvents: BEGIN runs before any event probe can fire, so
+// what it sets is there for the first event, even one ebtrace's own
+// attaching causes (bpf(2) calls after sys_enter_bpf is attached).
+func TestBeginBeforeEvents(t *testing.T) {
+	r := ebtrace(t, "-e", `BEGIN { @ready = 1; }
+tracepoint:syscalls:sys_enter_bpf { @seen[@ready] = count(); }
+interval:ms:100 { exit(); }`)
+	if r.code != 0 || strings.Contains(r.stdout, "@seen[0]") || !strings.Contains(r.stdout, "@ready: 1\n") {
+		t.Errorf("exit %d; an event before BEGIN, or no BEGIN:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

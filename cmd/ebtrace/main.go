@@ -319,6 +319,12 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 	stop, stopOnce, unwatch := stopOnSignals()
 	defer unwatch()
 
+	// BEGIN runs before any event probe can fire, as bpftrace promises:
+	// what it sets up (capable.bt's names of capabilities, a header) is
+	// there for the first event.
+	if err := obj.Run(probe.Begin); err != nil {
+		return fail(stderr, err)
+	}
 	if err := obj.Attach(); err != nil {
 		return fail(stderr, err)
 	}
@@ -327,9 +333,6 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Attached %s\n", plural(n, "probe"))
 	}
 	w.Attached(n)
-	if err := obj.Run(probe.Begin); err != nil {
-		return fail(stderr, err)
-	}
 	if child != nil {
 		if err := child.release(); err != nil {
 			return fail(stderr, err)
