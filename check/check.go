@@ -772,6 +772,11 @@ func (c *checker) field(e *syntax.FieldExpr) types.Type {
 func (c *checker) call(e *syntax.CallExpr) types.Type {
 	f, ok := funcs.Lookup(e.Fun)
 	switch {
+	case !ok && len(e.Args) == 0 && c.isBuiltin(e.Fun):
+		// pid() is pid, as bpftrace's standard library has it.
+		id := &syntax.Ident{Name: e.Fun, Sp: e.FunSp}
+		c.cur.Rewrites[e] = id
+		return c.expr(id)
 	case !ok:
 		d := c.errorf(e.FunSp, "undefined", "unknown function %s()", e.Fun)
 		if close := source.Closest(e.Fun, funcs.Names(), 3); len(close) > 0 {
@@ -800,6 +805,19 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 		return f.Check(funcChecker{c}, e)
 	}
 	return c.coreCall(e)
+}
+
+// isBuiltin reports whether name is a builtin value of the current probe:
+// pid, comm, func, retval, ...
+func (c *checker) isBuiltin(name string) bool {
+	if _, ok := builtins[name]; ok {
+		return true
+	}
+	if _, ok := sysBuiltins[name]; ok {
+		return true
+	}
+	_, ok := c.cur.Instance.Builtin(name)
+	return ok || name == "probe"
 }
 
 // coreCall types a call of one of the language's own functions (see

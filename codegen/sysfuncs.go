@@ -81,6 +81,10 @@ func (g *gen) textTo(e syntax.Expr, dst int16, t types.Type) {
 		g.Label(end)
 		return
 	case *syntax.CallExpr:
+		if x, ok := g.in.Rewrites[e]; ok {
+			g.textTo(x, dst, t)
+			return
+		}
 		if g.libraryValue(e, dst) {
 			return
 		}

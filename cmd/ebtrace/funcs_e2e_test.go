@@ -186,3 +186,13 @@ func TestExitStopsOutput(t *testing.T) {
 END { printf("end\n"); clear(@n); }`, "-c", wl+" getppid 100000")
 	r.want(t, 0, "0\n1\n2\nend\n\n\n\n")
 }
+
+// A builtin may be called, as bpftrace's standard library allows: pid()
+// is pid.
+func TestBuiltinCalls(t *testing.T) {
+	wl := testutil.Workload(t)
+	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid() == cpid()/ {
+	printf("%d %d %d %s %s\n", pid() == pid, tid() == tid, comm() == comm, username(), probe());
+}`, "-c", wl+" getppid 1")
+	r.want(t, 0, "1 1 1 root tracepoint:syscalls:sys_enter_getppid\n\n\n")
+}
