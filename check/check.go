@@ -807,6 +807,25 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 	return c.coreCall(e)
 }
 
+// deleteKey types delete(@m, KEY), the current dialect's form: it stands
+// for delete(@m[KEY]), a tuple KEY naming the parts of a key of several.
+func (c *checker) deleteKey(e *syntax.CallExpr, m *syntax.MapExpr) types.Type {
+	if m.Keys != nil {
+		c.args(e)
+		c.errorf(e.Args[0].Span(), "arguments", "delete(@map, key) takes the whole map first, not an element").
+			Hint("write delete(@%s, key) or delete(@%s[key])", m.Name, m.Name)
+		return types.None
+	}
+	keys := []syntax.Expr{e.Args[1]}
+	if t, ok := e.Args[1].(*syntax.TupleExpr); ok {
+		keys = t.Elems
+	}
+	one := &syntax.CallExpr{Fun: e.Fun, FunSp: e.FunSp, Sp: e.Sp, Args: []syntax.Expr{&syntax.MapExpr{Name: m.Name, Keys: keys, Sp: m.Sp}}}
+	c.cur.Types[m] = types.None
+	c.cur.Rewrites[e] = one
+	return c.expr(one)
+}
+
 // isBuiltin reports whether name is a builtin value of the current probe:
 // pid, comm, func, retval, ...
 func (c *checker) isBuiltin(name string) bool {
@@ -889,6 +908,9 @@ func (c *checker) coreCall(e *syntax.CallExpr) types.Type {
 		return c.hasKey(e)
 	case "delete":
 		m, ok := e.Args[0].(*syntax.MapExpr)
+		if ok && len(e.Args) == 2 {
+			return c.deleteKey(e, m)
+		}
 		if !ok {
 			c.errorf(e.Args[0].Span(), "arguments", "delete() takes a map element such as @x[key], or a map without keys")
 			return types.None

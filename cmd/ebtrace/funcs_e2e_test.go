@@ -196,3 +196,12 @@ func TestBuiltinCalls(t *testing.T) {
 }`, "-c", wl+" getppid 1")
 	r.want(t, 0, "1 1 1 root tracepoint:syscalls:sys_enter_getppid\n\n\n")
 }
+
+// delete(@m, KEY), the current dialect's form (bpftrace's one-liner
+// tutorial), and delete(@m, (K1, K2)) for a key of several parts.
+func TestDeleteMapKey(t *testing.T) {
+	wl := testutil.Workload(t)
+	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @start[tid] = nsecs; @pair[tid, "x"] = 1; }
+tracepoint:syscalls:sys_exit_getppid /@start[tid]/ { @n = count(); delete(@start, tid); delete(@pair, (tid, "x")); }`, "-c", wl+" getppid 3")
+	r.want(t, 0, "\n\n@n: 3\n\n\n")
+}
