@@ -247,6 +247,10 @@ func TestJSON(t *testing.T) {
 			t.Errorf("line %q: %v", line, err)
 		}
 	}
+	// -q silences attached_probes too, as bpftrace's -q does.
+	r = ebtrace(t, "-q", "-f", "json", "-e", `BEGIN { printf("hi\n"); exit(); }`)
+	r.want(t, 0, `{"type": "printf", "data": "hi\n"}
+`)
 }
 
 func commOf(path string) string {

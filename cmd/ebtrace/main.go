@@ -329,10 +329,13 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	n := len(res.Programs) // BEGIN and END count as probes, as in bpftrace
-	if !o.quiet && o.format == "text" {
+	switch {
+	case o.quiet: // -q: neither the line nor JSON's attached_probes
+	case o.format == "text":
 		fmt.Fprintf(stderr, "Attached %s\n", plural(n, "probe"))
+	default:
+		w.Attached(n)
 	}
-	w.Attached(n)
 	if child != nil {
 		if err := child.release(); err != nil {
 			return fail(stderr, err)
