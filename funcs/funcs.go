@@ -155,6 +155,7 @@ var all = []*Func{
 	&isInteger, &isUnsigned, &isPtr, &isStr, &isArray, &isLiteral, &strcap,
 	&cgroupPath, &reg, &kfuncExist,
 	&pcomm, &ppid, &hasCpid, &probetype,
+	&nsecs,
 }
 
 var byName, byText = func() (map[string]*Func, map[string]*Func) {

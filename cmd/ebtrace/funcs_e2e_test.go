@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 
 	"ebtrace/internal/testutil"
@@ -204,4 +205,12 @@ func TestDeleteMapKey(t *testing.T) {
 	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @start[tid] = nsecs; @pair[tid, "x"] = 1; }
 tracepoint:syscalls:sys_exit_getppid /@start[tid]/ { @n = count(); delete(@start, tid); delete(@pair, (tid, "x")); }`, "-c", wl+" getppid 3")
 	r.want(t, 0, "\n\n@n: 3\n\n\n")
+}
+
+// nsecs(CLOCK) reads the kernel clock named: boot time counts suspend, so
+// it is never behind monotonic time; TAI is ahead of both.
+func TestNsecsClocks(t *testing.T) {
+	testutil.RequireHelper(t, ebpf.RawTracepoint, asm.FnKtimeGetTaiNs)
+	r := ebtrace(t, "-e", `BEGIN { $m = nsecs(monotonic); $b = nsecs(boot); $t = nsecs(tai); printf("%d %d %d\n", $b >= $m, $t > $b, nsecs() >= $m); exit(); }`)
+	r.want(t, 0, "1 1 1\n\n\n")
 }
