@@ -364,6 +364,8 @@ func (c *checker) assign(s *syntax.AssignStmt) {
 		}
 		t, reported := c.exprReported(s.Value)
 		switch {
+		case t.Kind == types.Ptr: // kept a pointer: ++ steps by its pointee, it prints in hex
+			c.defineMap(target, output.Scalar, keys, t)
 		case t.IsInt():
 			c.defineMap(target, output.Scalar, keys, types.Int64)
 		case t.Kind == types.Str || t.Kind == types.Sym || t.Kind == types.Stack || t.Kind == types.Buf || t.Kind == types.Time || t.Kind == types.Text || t.Kind == types.Tuple:
@@ -642,8 +644,16 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 				c.errorf(e.Sp, "type", "%s needs an integer variable; $%s is %s", e.Op, x.Name, t)
 			}
 			c.cur.Types[x] = t
+			if t.Kind == types.Ptr { // steps by the pointee's size, as in C
+				c.pointerStep(e, t)
+				return t
+			}
 		case *syntax.MapExpr:
-			c.defineMap(x, output.Scalar, c.keys(x), types.Int64)
+			m := c.defineMap(x, output.Scalar, c.keys(x), types.Int64)
+			if m.Value.Kind == types.Ptr {
+				c.pointerStep(e, m.Value)
+				return m.Value
+			}
 		default:
 			c.errorf(e.Sp, "type", "%s applies to a variable or a map", e.Op)
 		}

@@ -402,7 +402,7 @@ func (c *checker) offsetof(e *syntax.OffsetofExpr) types.Type {
 
 // pointerStep records the scale of `pointer ± integer`: C's, the size of
 // the pointee (1 for void).
-func (c *checker) pointerStep(e *syntax.BinaryExpr, p types.Type) {
+func (c *checker) pointerStep(e syntax.Expr, p types.Type) {
 	n := 1
 	if typ, err := c.types.Lookup(p.Elem); err == nil {
 		if s, err := btf.Sizeof(typ); err == nil && s > 0 {

@@ -225,8 +225,11 @@ func (g *gen) loadArg(a probe.Arg) {
 
 func (g *gen) incDec(e *syntax.IncDecExpr) {
 	delta := int32(1)
+	if l, ok := g.in.Layouts[e]; ok && l.Size > 1 { // a pointer: its pointee's size
+		delta = int32(l.Size)
+	}
 	if e.Op == "--" {
-		delta = -1
+		delta = -delta
 	}
 	switch x := e.X.(type) {
 	case *syntax.VarExpr:

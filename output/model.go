@@ -43,7 +43,8 @@ type Map struct {
 }
 
 // Entry is one key and its value. Key parts are int64, uint64, string or
-// Tuple. Value is int64 or uint64 (Scalar, Count, Sum, Min, Max, Avg),
+// Tuple. Value is int64, uint64 or Pointer (Scalar; int64 or uint64 for
+// Count, Sum, Min, Max, Avg),
 // string or Tuple (String), StatsValue (Stats), or HistValue (Hist, LHist). An Avg value
 // is the mean itself, divided already and truncated toward zero. A map
 // that is not Keyed has at most one entry, with a nil Key.
@@ -52,8 +53,13 @@ type Entry struct {
 	Value any
 }
 
-// Tuple is a tuple value: its elements are int64, uint64, string or Tuple.
+// Tuple is a tuple value: its elements are int64, uint64, Pointer, string
+// or Tuple.
 type Tuple []any
+
+// Pointer is an address held as a value: text prints it in hex, as
+// bpftrace does (0x3a), JSON as a number.
+type Pointer uint64
 
 // StatsValue is a stats() aggregate.
 type StatsValue struct {

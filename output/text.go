@@ -55,7 +55,7 @@ func (t *text) Print(m *Map) {
 		case String:
 			t.w.WriteString(head + textValue(e.Value) + "\n")
 		default:
-			t.w.WriteString(head + number(e.Value) + "\n")
+			t.w.WriteString(head + textValue(e.Value) + "\n")
 		}
 	}
 	if m.Kind == Avg || m.Kind == Stats {

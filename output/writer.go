@@ -106,8 +106,15 @@ func average(v any) int64 {
 	return s.Total / s.Count
 }
 
-// compareNumbers orders int64 and uint64 values by their numeric value.
+// compareNumbers orders int64, uint64 and Pointer values by their numeric
+// value.
 func compareNumbers(a, b any) int {
+	if p, ok := a.(Pointer); ok {
+		a = uint64(p)
+	}
+	if p, ok := b.(Pointer); ok {
+		b = uint64(p)
+	}
 	switch x := a.(type) {
 	case int64:
 		switch y := b.(type) {
@@ -193,6 +200,8 @@ func textValue(v any) string {
 			parts[i] = textValue(e)
 		}
 		return "(" + strings.Join(parts, ", ") + ")"
+	case Pointer:
+		return "0x" + strconv.FormatUint(uint64(x), 16)
 	}
 	return number(v)
 }
@@ -204,6 +213,8 @@ func number(v any) string {
 		return strconv.FormatInt(x, 10)
 	case uint64:
 		return strconv.FormatUint(x, 10)
+	case Pointer:
+		return strconv.FormatUint(uint64(x), 10)
 	}
 	return "0"
 }

@@ -329,10 +329,7 @@ func (p *Plan) addEvent(info *check.Info, idx int, in *check.Instance, call *syn
 		}
 	case "print", "clear", "zero":
 		if m, ok := call.Args[0].(*syntax.MapExpr); call.Fun == "print" && (!ok || m.Keys != nil) {
-			t := in.Types[call.Args[0]]
-			if t.Kind == types.Ptr {
-				t = types.UInt64
-			}
+			t := in.Types[call.Args[0]] // a pointer prints in hex
 			ev.Kind = PrintValue
 			ev.Args = []Part{{Offset: ev.Size, Type: t}}
 			ev.Size += PartSize(t)

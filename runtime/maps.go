@@ -170,7 +170,12 @@ func (ms *Maps) combine(pm *plan.Map, values [][]byte) any {
 	switch pm.Kind {
 	case output.String:
 		return ms.value(values[0], pm.ValueType)
-	case output.Scalar, output.Count, output.Sum:
+	case output.Scalar:
+		if pm.ValueType.Kind == types.Ptr {
+			return output.Pointer(sumCPUs(values, 0))
+		}
+		return sumCPUs(values, 0)
+	case output.Count, output.Sum:
 		return sumCPUs(values, 0)
 	case output.Avg:
 		count, total := sumCPUs(values, 0), sumCPUs(values, 8)

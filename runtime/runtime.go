@@ -183,7 +183,10 @@ func decode(b []byte, t types.Type) any {
 		return string(b[:n])
 	}
 	v := binary.LittleEndian.Uint64(b)
-	if t.Kind == types.Int && !t.Signed {
+	switch {
+	case t.Kind == types.Ptr:
+		return output.Pointer(v)
+	case t.Kind == types.Int && !t.Signed:
 		return v
 	}
 	return int64(v)

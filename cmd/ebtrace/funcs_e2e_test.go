@@ -214,3 +214,14 @@ func TestNsecsClocks(t *testing.T) {
 	r := ebtrace(t, "-e", `BEGIN { $m = nsecs(monotonic); $b = nsecs(boot); $t = nsecs(tai); printf("%d %d %d\n", $b >= $m, $t > $b, nsecs() >= $m); exit(); }`)
 	r.want(t, 0, "1 1 1\n\n\n")
 }
+
+// A pointer steps by its pointee's size, as in C, in ++ and -- of a
+// variable or a map as in + and -; a pointer value prints in hex, as in
+// bpftrace (issue 12, part 3); JSON keeps it a number.
+func TestPointerValues(t *testing.T) {
+	script := `BEGIN { @ = (int64 *)0x32; @++; @k[1] = (uint8 *)5; @k[1]--; $p = (int32 *)0x10; $p++; print($p); printf("%d\n", $p + 1); @n = 7; exit(); }`
+	r := ebtrace(t, "-e", script)
+	r.want(t, 0, "0x14\n24\n\n\n@: 0x3a\n@k[1]: 0x4\n@n: 7\n")
+	r = ebtrace(t, "-q", "-f", "json", "-e", `BEGIN { @ = (int64 *)0x32; @++; exit(); }`)
+	r.want(t, 0, `{"type": "map", "data": {"@": 58}}`+"\n")
+}
