@@ -1,6 +1,8 @@
 package check
 
 import (
+	"strings"
+
 	"ebtrace/funcs"
 	"ebtrace/probe"
 	"ebtrace/source"
@@ -40,6 +42,18 @@ func (f funcChecker) CType(e syntax.Expr) string { return f.c.cur.CNames[e] }
 func (f funcChecker) Rewrite(e *syntax.CallExpr, x syntax.Expr) types.Type {
 	f.c.cur.Rewrites[e] = x
 	return f.c.expr(x)
+}
+
+func (f funcChecker) Option(name string) (string, bool) {
+	for _, p := range f.c.info.Params {
+		if p == "--"+name {
+			return "", true
+		}
+		if v, ok := strings.CutPrefix(p, "--"+name+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 func (f funcChecker) File() *source.File { return f.c.info.Program.File }

@@ -98,6 +98,10 @@ type Checker interface {
 	// Rewrite makes call e stand for expression x, which it types and
 	// returns the type of: x is compiled in e's place.
 	Rewrite(e *syntax.CallExpr, x syntax.Expr) types.Type
+	// Option is the value of the named option --name=value among the
+	// arguments after the script ("" for a bare --name), and whether it
+	// was given.
+	Option(name string) (string, bool)
 }
 
 // Generator is what code generation may ask of the code generator. r6
@@ -155,7 +159,7 @@ var all = []*Func{
 	&isInteger, &isUnsigned, &isPtr, &isStr, &isArray, &isLiteral, &strcap,
 	&cgroupPath, &reg, &kfuncExist,
 	&pcomm, &ppid, &hasCpid, &probetype,
-	&nsecs,
+	&nsecs, &getopt,
 }
 
 var byName, byText = func() (map[string]*Func, map[string]*Func) {

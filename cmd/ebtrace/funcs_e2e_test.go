@@ -225,3 +225,19 @@ func TestPointerValues(t *testing.T) {
 	r = ebtrace(t, "-q", "-f", "json", "-e", `BEGIN { @ = (int64 *)0x32; @++; exit(); }`)
 	r.want(t, 0, `{"type": "map", "data": {"@": 58}}`+"\n")
 }
+
+// getopt() reads the named options given after the script: an integer, a
+// string or a flag as its default says, the default when not given
+// (issue 12, part 5).
+func TestGetopt(t *testing.T) {
+	script := `BEGIN { printf("%d %s %d %d %d\n", getopt("count", 10), getopt("name", "none", "who to greet"), getopt("verbose"), getopt("dry", true), getopt("neg", -3)); exit(); }`
+	r := ebtrace(t, "-e", script, "--", "--count=5", "--name=ebtrace", "--verbose", "--dry=false")
+	r.want(t, 0, "5 ebtrace 1 0 -3\n\n\n")
+	r = ebtrace(t, "-e", script)
+	r.want(t, 0, "10 none 0 1 -3\n\n\n")
+	r = ebtrace(t, "-e", script, "--", "--count=many")
+	r.want(t, 1, "")
+	if !strings.Contains(r.stderr, `error: getopt("count"): --count=many is not an integer`) {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}
