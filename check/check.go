@@ -15,7 +15,9 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"ebtrace/funcs"
@@ -108,6 +110,10 @@ func CheckWith(prog *syntax.Program, reg *probe.Registry, env *probe.Env, opts O
 	for i, p := range prog.Probes {
 		skippedAll := true
 		for _, ap := range p.Attach {
+			ap, ok := c.withParams(ap)
+			if !ok {
+				continue
+			}
 			insts, err := expand(reg, env, ap)
 			var pe *probe.Error
 			switch {
@@ -207,6 +213,30 @@ func expand(reg *probe.Registry, env *probe.Env, ap *syntax.AttachPoint) ([]prob
 		return nil, err
 	}
 	return p.Expand(spec, env)
+}
+
+// attachParam is a positional parameter in an attach point: $1.
+var attachParam = regexp.MustCompile(`\$[0-9]+`)
+
+// withParams returns ap with the positional parameters it names ($1)
+// replaced by their values, as bpftrace allows: uprobe:$1:main. A
+// parameter not given is an error.
+func (c *checker) withParams(ap *syntax.AttachPoint) (*syntax.AttachPoint, bool) {
+	if !strings.Contains(ap.Raw, "$") {
+		return ap, true
+	}
+	ok := true
+	raw := attachParam.ReplaceAllStringFunc(ap.Raw, func(p string) string {
+		n, _ := strconv.Atoi(p[1:])
+		if n < 1 || n > len(c.info.Params) {
+			c.errorf(ap.Sp, "param", "%s names positional parameter %s, but only %d positional parameter(s) were given", ap.Raw, p, len(c.info.Params)).
+				Hint("give it after the script: ebtrace script.bt VALUE")
+			ok = false
+			return p
+		}
+		return c.info.Param(n)
+	})
+	return &syntax.AttachPoint{Raw: raw, Sp: ap.Sp}, ok
 }
 
 type checker struct {

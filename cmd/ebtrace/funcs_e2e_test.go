@@ -241,3 +241,12 @@ func TestGetopt(t *testing.T) {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
 }
+
+// Positional parameters in attach points (issue 12, part 5).
+func TestAttachParams(t *testing.T) {
+	wl := testutil.Workload(t)
+	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_$1 /pid == cpid/ { @[probe] = count(); }`, "-c", wl+" getppid 2", "getppid")
+	r.want(t, 0, "\n\n@[tracepoint:syscalls:sys_enter_getppid]: 2\n")
+	r = ebtrace(t, "-e", `uprobe:$1:main.target { @ = count(); }`, "-c", wl+" call 3", wl)
+	r.want(t, 0, "\n\n@: 3\n")
+}
