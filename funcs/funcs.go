@@ -159,7 +159,7 @@ var all = []*Func{
 	&isInteger, &isUnsigned, &isPtr, &isStr, &isArray, &isLiteral, &strcap,
 	&cgroupPath, &reg, &kfuncExist,
 	&pcomm, &ppid, &hasCpid, &probetype,
-	&nsecs, &getopt,
+	&nsecs, &getopt, &globmatch,
 }
 
 var byName, byText = func() (map[string]*Func, map[string]*Func) {

@@ -191,3 +191,82 @@ func classChar(s string) (rune, int, error) {
 	r, w := utf8.DecodeRuneInString(s[1:])
 	return r, 1 + w, nil
 }
+
+// Elem is one element of a pattern, for matchers outside this package
+// (globmatch() in BPF): '*', '?', a byte, or a set of byte ranges.
+type Elem struct {
+	Kind   ElemKind
+	Byte   byte      // Literal
+	Ranges [][2]byte // Set: inclusive ranges
+	Negate bool      // Set: [!...]
+}
+
+// ElemKind says what an Elem matches.
+type ElemKind int
+
+const (
+	Literal ElemKind = iota // one byte
+	AnyRun                  // '*': any run of bytes
+	AnyOne                  // '?': one byte
+	Set                     // [...]: one byte of a set, or not in it
+)
+
+// Elems splits a pattern Check accepts into its elements, bytewise: a
+// literal character of several bytes is several Literals. A set must
+// hold ASCII characters only.
+func Elems(pattern string) ([]Elem, error) {
+	if err := Check(pattern); err != nil {
+		return nil, err
+	}
+	var out []Elem
+	for i := 0; i < len(pattern); {
+		switch c := pattern[i]; c {
+		case '*':
+			out = append(out, Elem{Kind: AnyRun})
+			i++
+		case '?':
+			out = append(out, Elem{Kind: AnyOne})
+			i++
+		case '[':
+			e, n, err := set(pattern[i:])
+			if err != nil {
+				return nil, fmt.Errorf("%w %s: %v", ErrBadPattern, pattern, err)
+			}
+			out = append(out, e)
+			i += n
+		case '\\':
+			out = append(out, Elem{Kind: Literal, Byte: pattern[i+1]})
+			i += 2
+		default:
+			out = append(out, Elem{Kind: Literal, Byte: c})
+			i++
+		}
+	}
+	return out, nil
+}
+
+// set parses the bracket expression at the start of pattern, which Check
+// accepted, into a Set and its length in bytes.
+func set(pattern string) (Elem, int, error) {
+	e := Elem{Kind: Set}
+	i := 1
+	if pattern[i] == '!' || pattern[i] == '^' {
+		e.Negate = true
+		i++
+	}
+	first := i
+	for pattern[i] != ']' || i == first {
+		lo, n, _ := classChar(pattern[i:])
+		i += n
+		hi := lo
+		if i+1 < len(pattern) && pattern[i] == '-' && pattern[i+1] != ']' {
+			hi, n, _ = classChar(pattern[i+1:])
+			i += 1 + n
+		}
+		if hi >= utf8.RuneSelf {
+			return Elem{}, 0, fmt.Errorf("a set holds ASCII characters only")
+		}
+		e.Ranges = append(e.Ranges, [2]byte{byte(lo), byte(hi)})
+	}
+	return e, i + 1, nil
+}

@@ -252,3 +252,23 @@ func TestLiterals(t *testing.T) {
 		}
 	}
 }
+
+func TestElems(t *testing.T) {
+	got, err := Elems(`a*?[!b-d\]]\*`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Elem{
+		{Kind: Literal, Byte: 'a'}, {Kind: AnyRun}, {Kind: AnyOne},
+		{Kind: Set, Negate: true, Ranges: [][2]byte{{'b', 'd'}, {']', ']'}}},
+		{Kind: Literal, Byte: '*'},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Elems = %v, want %v", got, want)
+	}
+	for _, bad := range []string{"[a", `x\`, "[é]"} {
+		if _, err := Elems(bad); err == nil {
+			t.Errorf("Elems(%q) accepted", bad)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 
+	"ebtrace/glob"
 	"ebtrace/internal/testutil"
 )
 
@@ -248,5 +249,35 @@ func TestAttachParams(t *testing.T) {
 	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_$1 /pid == cpid/ { @[probe] = count(); }`, "-c", wl+" getppid 2", "getppid")
 	r.want(t, 0, "\n\n@[tracepoint:syscalls:sys_enter_getppid]: 2\n")
 	r = ebtrace(t, "-e", `uprobe:$1:main.target { @ = count(); }`, "-c", wl+" call 3", wl)
+	r.want(t, 0, "\n\n@: 3\n")
+}
+
+// globmatch() in BPF agrees with package glob, the matcher of attach
+// points, on every pair below.
+func TestGlobmatch(t *testing.T) {
+	cases := []struct{ s, p string }{
+		{"hello", "h*o"}, {"hello", "h*x"}, {"hello", "?ello"}, {"hello", "[a-h]el*"}, {"hello", "[!h]*"},
+		{"", "*"}, {"", ""}, {"", "?"}, {"abc", "abc"}, {"abc", "ab"}, {"abcd", "abc"}, {"a*c", `a\*c`}, {"abc", `a\*c`},
+		{"axxbyyc", "a*b*c"}, {"axxbyy", "a*b*c"}, {"abcbc", "*bc"}, {"abcbd", "*bc*"}, {"aaa", "a*a*a"}, {"aa", "a*a*a"},
+		{"x]y", "x[]]y"}, {"xay", "x[!]]y"}, {"x]y", "x[!]]y"}, {"x-y", "x[a-]y"}, {"bash", "[b-d]??h"}, {"zsh", "*sh"},
+		{"ebtrace-workload", "ebtrace-*"}, {"sshd", "s?h*"}, {"a", "**"}, {"ab", "*?*?*"}, {"a", "*?*?*"},
+	}
+	var b strings.Builder
+	b.WriteString("BEGIN {\n")
+	var want strings.Builder
+	for _, c := range cases {
+		fmt.Fprintf(&b, "\tprintf(\"%%d\\n\", globmatch(%q, %q));\n", c.s, c.p)
+		if glob.Match(c.p, c.s) {
+			want.WriteString("1\n")
+		} else {
+			want.WriteString("0\n")
+		}
+	}
+	b.WriteString("\texit();\n}\n")
+	r := ebtrace(t, "-e", b.String())
+	r.want(t, 0, want.String()+"\n\n")
+
+	wl := testutil.Workload(t)
+	r = ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid && globmatch(comm, "work*")/ { @ = count(); }`, "-c", wl+" getppid 3")
 	r.want(t, 0, "\n\n@: 3\n")
 }
