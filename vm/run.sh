@@ -219,20 +219,38 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 	how=KVM
 fi
 mkdir -p "$(dirname "$log")"
-say "booting $(basename "$vmlinuz") with $how; console log: $log"
-start=$SECONDS
-set +e
-timeout -k 10 "$vm_timeout" qemu-system-x86_64 \
-	"${accel[@]}" -smp 2 -m "$mem" \
-	-nographic -no-reboot \
-	-drive "file=$work/scratch.img,if=none,id=scratch,format=raw" \
-	-device nvme,serial=ebtrace-scratch,drive=scratch \
-	-kernel "$vmlinuz" -initrd "$work/initramfs.gz" \
-	-append "console=ttyS0 panic=-1 quiet" </dev/null 2>&1 |
-	sed -u 's/\r$//; s/\x1bc//g; s/\x1b\[[0-9;?]*[A-Za-z]//g' | tee "$log"
-qemu_status=${PIPESTATUS[0]}
-set -e
-elapsed=$((SECONDS - start))
+
+# boot runs the VM once, its console to stdout and $log; it sets
+# qemu_status and elapsed.
+boot() {
+	say "booting $(basename "$vmlinuz") with $how; console log: $log"
+	start=$SECONDS
+	set +e
+	timeout -k 10 "$vm_timeout" qemu-system-x86_64 \
+		"${accel[@]}" -smp 2 -m "$mem" \
+		-nographic -no-reboot \
+		-drive "file=$work/scratch.img,if=none,id=scratch,format=raw" \
+		-device nvme,serial=ebtrace-scratch,drive=scratch \
+		-kernel "$vmlinuz" -initrd "$work/initramfs.gz" \
+		-append "console=ttyS0 panic=-1 quiet" </dev/null 2>&1 |
+		sed -u 's/\r$//; s/\x1bc//g; s/\x1b\[[0-9;?]*[A-Za-z]//g' | tee "$log"
+	qemu_status=${PIPESTATUS[0]}
+	set -e
+	elapsed=$((SECONDS - start))
+}
+
+boot
+# Under TCG a vCPU may still run a stale translation of kernel text that
+# another vCPU just patched (an ftrace or kprobe site), and trap on an
+# int3 the kernel no longer expects: a guest Oops the emulator causes,
+# seen about once in six runs of 6.12 here (a machine without KVM, where
+# it is not retried). One more boot tells it from a real failure, which
+# happens again.
+if ! grep -q '^EBTRACE-VM-RESULT: ' "$log" && grep -q 'Oops: int3' "$log" && [ "$how" != KVM ]; then
+	cp "$log" "$log.int3"
+	say "the guest trapped on an int3 of its own text patching under TCG (see $log.int3); booting once more"
+	boot
+fi
 
 status=$(sed -n 's/^EBTRACE-VM-RESULT: \([0-9][0-9]*\)$/\1/p' "$log" | tail -n 1)
 if [ -z "$status" ]; then
