@@ -20,9 +20,8 @@ import (
 	"strconv"
 	"strings"
 
-	"ebtrace/funcs"
-
 	"ebtrace/ctypes"
+	"ebtrace/funcs"
 	"ebtrace/output"
 	"ebtrace/printf"
 	"ebtrace/probe"
@@ -40,9 +39,6 @@ type Info struct {
 	// Consts holds the values of expressions resolved while checking:
 	// kaddr() and pton() calls, kernel enum constants.
 	Consts map[syntax.Expr]uint64
-	// Bare holds the call a bare function name stands for (rand for
-	// rand()): its types are the call's.
-	Bare   map[*syntax.Ident]*syntax.CallExpr
 	Config Config
 	Params []string // positional parameters: $1 is Params[0]
 	// Skipped are warnings about attach points that name nothing on this
@@ -66,9 +62,10 @@ type Instance struct {
 	Layouts map[syntax.Expr]Layout
 	// CNames are the C type names of values in memory, for &.
 	CNames map[syntax.Expr]string
-	// Rewrites are the expressions calls stand for (ppid() for
-	// curtask->real_parent->tgid), compiled in their place.
-	Rewrites map[*syntax.CallExpr]syntax.Expr
+	// Rewrites are the expressions others stand for, compiled in their
+	// place: ppid() for curtask->real_parent->tgid, rand for rand(),
+	// pid() for pid, delete(@m, k) for delete(@m[k]).
+	Rewrites map[syntax.Expr]syntax.Expr
 }
 
 // Map is what a map holds, learnt from every use in the script.
@@ -96,7 +93,7 @@ func Check(prog *syntax.Program, reg *probe.Registry, env *probe.Env) (*Info, er
 // CheckWith is Check with the script's parameters and environment.
 func CheckWith(prog *syntax.Program, reg *probe.Registry, env *probe.Env, opts Options) (*Info, error) {
 	c := &checker{
-		info:  &Info{Program: prog, Maps: map[string]*Map{}, Printfs: map[*syntax.CallExpr]*printf.Format{}, Consts: map[syntax.Expr]uint64{}, Bare: map[*syntax.Ident]*syntax.CallExpr{}, Params: opts.Params},
+		info:  &Info{Program: prog, Maps: map[string]*Map{}, Printfs: map[*syntax.CallExpr]*printf.Format{}, Consts: map[syntax.Expr]uint64{}, Params: opts.Params},
 		env:   env,
 		diag:  &source.Diagnostics{File: prog.File},
 		types: ctypes.New(env.Types),
@@ -276,7 +273,7 @@ func (c *checker) dedupe() {
 
 func (c *checker) instance(in *Instance) {
 	in.Types = map[syntax.Expr]types.Type{}
-	in.Rewrites = map[*syntax.CallExpr]syntax.Expr{}
+	in.Rewrites = map[syntax.Expr]syntax.Expr{}
 	in.Args = map[syntax.Expr]probe.Arg{}
 	in.Vars = map[string]types.Type{}
 	in.Layouts = map[syntax.Expr]Layout{}
@@ -622,11 +619,8 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 			return types.None
 		}
 		if f, ok := funcs.Lookup(e.Name); ok && f.Bare {
-			call, ok := c.info.Bare[e]
-			if !ok {
-				call = &syntax.CallExpr{Fun: e.Name, FunSp: e.Sp, Sp: e.Sp}
-				c.info.Bare[e] = call
-			}
+			call := &syntax.CallExpr{Fun: e.Name, FunSp: e.Sp, Sp: e.Sp}
+			c.cur.Rewrites[e] = call
 			return c.expr(call)
 		}
 		if v, ok := c.env.EnumValue(e.Name); ok {
@@ -733,14 +727,13 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 }
 
 func (c *checker) unknownIdent(e *syntax.Ident) {
+	if c.learning { // its error, hints and header search come in the second walk
+		return
+	}
 	names := slices.Sorted(maps.Keys(builtins))
 	names = append(names, "probe", "args")
 	names = append(names, slices.Sorted(maps.Keys(sysBuiltins))...)
-	for _, name := range funcs.Names() {
-		if f, _ := funcs.Lookup(name); f.Bare {
-			names = append(names, name)
-		}
-	}
+	names = append(names, funcs.BareNames()...)
 	if slices.Contains(probe.BuiltinNames, e.Name) {
 		c.errorf(e.Sp, "undefined", "%s is not defined in %s probes", e.Name, strings.SplitN(c.cur.Instance.Name(), ":", 2)[0]).
 			Hint("list what each probe offers with: ebtrace -lv '%s'", c.cur.Instance.Name())

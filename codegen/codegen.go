@@ -257,6 +257,6 @@ func (g *gen) allocVars() {
 // zero clears size bytes (a multiple of 8) of stack at off.
 func (g *gen) zero(off int16, size int) {
 	for i := 0; i < size; i += 8 {
-		g.Emit(stDW(asm.R10, off+int16(i), 0))
+		g.Emit(emit.StoreDW(asm.R10, off+int16(i), 0))
 	}
 }

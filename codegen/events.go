@@ -3,6 +3,7 @@ package codegen
 import (
 	"github.com/cilium/ebpf/asm"
 
+	"ebtrace/emit"
 	"ebtrace/plan"
 	"ebtrace/syntax"
 )
@@ -87,7 +88,7 @@ func (g *gen) event(e *syntax.CallExpr, fill func(ev *plan.Event, buf int16), ur
 	}
 	ev := g.plan.Events[id]
 	buf := g.alloc(ev.Size)
-	g.Emit(stDW(asm.R10, buf, int64(id)))
+	g.Emit(emit.StoreDW(asm.R10, buf, int64(id)))
 	if fill != nil {
 		fill(ev, buf)
 	}
@@ -116,12 +117,6 @@ func (g *gen) event(e *syntax.CallExpr, fill func(ev *plan.Event, buf int16), ur
 	)
 	g.countStat(plan.StatLost)
 	g.Label(sent)
-}
-
-// stDW stores a sign-extended 32-bit immediate as 8 bytes. asm.StoreImm
-// refuses DWord, but BPF_ST|BPF_DW|BPF_MEM is valid and saves a register.
-func stDW(dst asm.Register, off int16, v int64) asm.Instruction {
-	return asm.Instruction{OpCode: asm.StoreImmOp(asm.DWord), Dst: dst, Offset: off, Constant: v}
 }
 
 // fetchAdd atomically adds src to *dst and leaves the old value in src.

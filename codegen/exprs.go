@@ -4,6 +4,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 
 	"ebtrace/check"
+	"ebtrace/emit"
 	"ebtrace/plan"
 	"ebtrace/probe"
 	"ebtrace/syntax"
@@ -61,6 +62,10 @@ var comparisons = map[string][2]asm.JumpOp{
 
 // intExpr leaves the value of e in r0.
 func (g *gen) intExpr(e syntax.Expr) {
+	if x, ok := g.in.Rewrites[e]; ok {
+		g.intExpr(x)
+		return
+	}
 	switch e := e.(type) {
 	case *syntax.IntLit:
 		g.Emit(asm.LoadImm(asm.R0, int64(e.Value), asm.DWord))
@@ -71,10 +76,6 @@ func (g *gen) intExpr(e syntax.Expr) {
 		}
 		if v, ok := g.info.Consts[e]; ok { // a kernel enum constant
 			g.Emit(asm.LoadImm(asm.R0, int64(v), asm.DWord))
-			return
-		}
-		if call, ok := g.info.Bare[e]; ok { // rand for rand()
-			g.intExpr(call)
 			return
 		}
 		g.builtin(e.Name)
@@ -133,10 +134,6 @@ func (g *gen) intExpr(e syntax.Expr) {
 		g.intExpr(e.Else)
 		g.Label(end)
 	case *syntax.CallExpr:
-		if x, ok := g.in.Rewrites[e]; ok {
-			g.intExpr(x)
-			return
-		}
 		g.call(e)
 	case *syntax.TupleIndex:
 		g.indexInt(e)
@@ -207,7 +204,7 @@ func (g *gen) loadArg(a probe.Arg) {
 		g.Emit(asm.LoadMem(asm.R0, asm.R6, int16(a.Offset), sizes[size]))
 	} else {
 		tmp := g.alloc(8)
-		g.Emit(stDW(asm.R10, tmp, 0))
+		g.Emit(emit.StoreDW(asm.R10, tmp, 0))
 		g.stackPtr(asm.R1, tmp)
 		g.Emit(
 			asm.Mov.Imm(asm.R2, int32(size)),
@@ -259,7 +256,7 @@ func (g *gen) incDec(e *syntax.IncDecExpr) {
 		}
 		g.Emit(asm.Ja.Label(done))
 		g.Label(miss)
-		g.Emit(stDW(asm.R10, val, int64(delta)))
+		g.Emit(emit.StoreDW(asm.R10, val, int64(delta)))
 		g.update(m, key, val)
 		if e.Post {
 			g.Emit(asm.Mov.Imm(asm.R0, 0))

@@ -36,14 +36,11 @@ func (f funcGen) Addr(e syntax.Expr) types.AddrSpace {
 }
 
 // libraryCall compiles a call of a library function of package funcs
-// whose value is an integer or nothing; false for the language's own.
-func (g *gen) libraryCall(e *syntax.CallExpr) bool {
-	f, ok := funcs.Lookup(e.Fun)
-	if !ok || f.Int == nil {
-		return false
+// whose value is an integer or nothing.
+func (g *gen) libraryCall(e *syntax.CallExpr) {
+	if f, ok := funcs.Lookup(e.Fun); ok && f.Int != nil {
+		f.Int(funcGen{g}, e)
 	}
-	f.Int(funcGen{g}, e)
-	return true
 }
 
 // libraryValue writes the value of a call of a library function of

@@ -6,6 +6,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 
+	"ebtrace/emit"
 	"ebtrace/syntax"
 	"ebtrace/types"
 )
@@ -189,7 +190,7 @@ func (g *gen) returnProbe() {
 		g.Emit(asm.Ja.Label("exit"))
 		return
 	}
-	g.Emit(stDW(asm.R9, g.cb.flag, flagReturned), asm.Ja.Label(g.cb.brk))
+	g.Emit(emit.StoreDW(asm.R9, g.cb.flag, flagReturned), asm.Ja.Label(g.cb.brk))
 }
 
 // forMap compiles `for ($kv : @map)` as a call of bpf_for_each_map_elem
@@ -198,7 +199,7 @@ func (g *gen) forMap(s *syntax.ForMapStmt) {
 	m := g.plan.Map(s.Map.Name)
 	flag := g.alloc(8)
 	fn := g.NewLabel("ebt_for")
-	g.Emit(stDW(asm.R10, flag, 0))
+	g.Emit(emit.StoreDW(asm.R10, flag, 0))
 	g.Emit(
 		mapPtr(asm.R1, m.BPFName),
 		asm.Instruction{OpCode: asm.LoadImmOp(asm.DWord), Dst: asm.R2, Src: asm.PseudoFunc, Constant: -1}.WithReference(fn),

@@ -3,6 +3,7 @@ package codegen
 import (
 	"github.com/cilium/ebpf/asm"
 
+	"ebtrace/emit"
 	"ebtrace/output"
 	"ebtrace/plan"
 	"ebtrace/syntax"
@@ -199,7 +200,7 @@ func (g *gen) aggregate(e *syntax.MapExpr, m *plan.Map, call *syntax.CallExpr) {
 			g.linearBucket(m)
 		}
 		g.Emit(asm.StoreMem(asm.R10, key+int16(m.KeySize-8), asm.R0, asm.DWord))
-		g.Emit(stDW(asm.R10, val, 1))
+		g.Emit(emit.StoreDW(asm.R10, val, 1))
 	}
 	g.lookup(m, key)
 	miss, done := g.NewLabel("miss"), g.NewLabel("aggregated")
@@ -245,7 +246,7 @@ func (g *gen) aggregate(e *syntax.MapExpr, m *plan.Map, call *syntax.CallExpr) {
 		g.Label(set)
 		g.Emit(
 			asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord),
-			stDW(asm.R0, 8, 1),
+			emit.StoreDW(asm.R0, 8, 1),
 		)
 	}
 	g.Emit(asm.Ja.Label(done))
@@ -256,10 +257,10 @@ func (g *gen) aggregate(e *syntax.MapExpr, m *plan.Map, call *syntax.CallExpr) {
 		g.Emit(
 			asm.LoadMem(asm.R1, asm.R10, val, asm.DWord),
 			asm.StoreMem(asm.R10, val+8, asm.R1, asm.DWord),
-			stDW(asm.R10, val, 1),
+			emit.StoreDW(asm.R10, val, 1),
 		)
 	case output.Min, output.Max:
-		g.Emit(stDW(asm.R10, val+8, 1))
+		g.Emit(emit.StoreDW(asm.R10, val+8, 1))
 	}
 	g.update(m, key, val)
 	g.Label(done)

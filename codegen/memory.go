@@ -5,6 +5,7 @@ import (
 
 	"ebtrace/check"
 	"ebtrace/core"
+	"ebtrace/emit"
 	"ebtrace/syntax"
 	"ebtrace/types"
 )
@@ -87,7 +88,7 @@ func (g *gen) loadMemory(e syntax.Expr) {
 	}
 	tmp := g.alloc(8)
 	g.addr(e)
-	g.Emit(stDW(asm.R10, tmp, 0), asm.Mov.Reg(asm.R3, asm.R0))
+	g.Emit(emit.StoreDW(asm.R10, tmp, 0), asm.Mov.Reg(asm.R3, asm.R0))
 	g.stackPtr(asm.R1, tmp)
 	g.Emit(
 		relocated(asm.Mov.Imm(asm.R2, int32(size)), l, core.ByteSize),

@@ -38,7 +38,7 @@ func (g *gen) moveFrameToScratch() {
 	src := emit.Position{File: g.info.Program.File, Span: g.in.Probe.Sp}
 	ready := g.NewLabel("scratch")
 	prologue := asm.Instructions{
-		stDW(asm.R10, -8, 0),
+		emit.StoreDW(asm.R10, -8, 0),
 		mapPtr(asm.R1, plan.ScratchMap),
 		asm.Mov.Reg(asm.R2, asm.R10),
 		asm.Add.Imm(asm.R2, -8),

@@ -6,6 +6,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 
 	"ebtrace/check"
+	"ebtrace/emit"
 	"ebtrace/funcs"
 	"ebtrace/plan"
 	"ebtrace/probe"
@@ -123,8 +124,8 @@ func (g *gen) join(e *syntax.CallExpr) {
 	count := int16(ev.Args[0].Offset)
 	g.Emit(
 		asm.Mov.Reg(asm.R7, asm.R0),
-		stDW(asm.R7, 0, int64(id)),
-		stDW(asm.R7, count, 0),
+		emit.StoreDW(asm.R7, 0, int64(id)),
+		emit.StoreDW(asm.R7, count, 0),
 	)
 	for i := 0; i < check.JoinArgs; i++ {
 		slot := ev.Args[1+i]
@@ -142,7 +143,7 @@ func (g *gen) join(e *syntax.CallExpr) {
 			asm.Mov.Imm(asm.R2, int32(slot.Type.Size)),
 			readStr.Call(),
 			asm.JSLE.Imm(asm.R0, 1, submit),
-			stDW(asm.R7, count, int64(i+1)),
+			emit.StoreDW(asm.R7, count, int64(i+1)),
 		)
 	}
 	g.Label(submit)
@@ -183,7 +184,7 @@ func (g *gen) storeConst(off int16, s string, size int) {
 	for i := 0; i < len(buf); i += 8 {
 		v := binary.LittleEndian.Uint64(buf[i:])
 		if v == 0 {
-			g.Emit(stDW(asm.R10, off+int16(i), 0))
+			g.Emit(emit.StoreDW(asm.R10, off+int16(i), 0))
 			continue
 		}
 		g.Emit(
@@ -223,6 +224,9 @@ func (g *gen) strCompare(e *syntax.BinaryExpr) {
 // strExpr evaluates a string expression into a stack buffer and returns
 // its offset and size.
 func (g *gen) strExpr(e syntax.Expr) (int16, int) {
+	if x, ok := g.in.Rewrites[e]; ok {
+		return g.strExpr(x)
+	}
 	t := g.typeOf(e)
 	size := types.Align8(t.Size)
 	switch e := e.(type) {
@@ -231,9 +235,6 @@ func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 		g.storeConst(off, e.Value, size)
 		return off, size
 	case *syntax.Ident:
-		if call, ok := g.info.Bare[e]; ok { // pcomm for pcomm()
-			return g.strExpr(call)
-		}
 		off := g.alloc(size)
 		if a, ok := g.in.Args[e]; ok {
 			g.storeConst(off, a.Text, size)
@@ -266,9 +267,6 @@ func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 		off, _ := g.tupleExpr(e)
 		return off, size
 	case *syntax.CallExpr:
-		if x, ok := g.in.Rewrites[e]; ok {
-			return g.strExpr(x)
-		}
 		if e.Fun != "str" {
 			off := g.alloc(size)
 			g.libraryValue(e, off)

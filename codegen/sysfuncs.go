@@ -38,7 +38,7 @@ func (g *gen) stackLength(t types.Type) {
 	}
 	done, got := g.NewLabel("stacklen"), g.NewLabel("frames")
 	key := g.alloc(8)
-	g.Emit(stDW(asm.R10, key, 0), mapPtr(asm.R1, plan.StackBufferMap))
+	g.Emit(emit.StoreDW(asm.R10, key, 0), mapPtr(asm.R1, plan.StackBufferMap))
 	g.stackPtr(asm.R2, key)
 	g.Emit(
 		asm.FnMapLookupElem.Call(),
@@ -59,6 +59,10 @@ func (g *gen) stackLength(t types.Type) {
 
 // textTo writes the value of e, of a Text type t, at dst.
 func (g *gen) textTo(e syntax.Expr, dst int16, t types.Type) {
+	if x, ok := g.in.Rewrites[e]; ok {
+		g.textTo(x, dst, t)
+		return
+	}
 	size := types.Align8(t.Size)
 	switch e := e.(type) {
 	case *syntax.Ident: // username
@@ -81,10 +85,6 @@ func (g *gen) textTo(e syntax.Expr, dst int16, t types.Type) {
 		g.Label(end)
 		return
 	case *syntax.CallExpr:
-		if x, ok := g.in.Rewrites[e]; ok {
-			g.textTo(x, dst, t)
-			return
-		}
 		if g.libraryValue(e, dst) {
 			return
 		}
@@ -124,8 +124,8 @@ func (g *gen) reportHelper(id int, fn asm.BuiltinFunc) {
 	buf := g.alloc(plan.HelperErrorSize)
 	span := int64(uint32(g.Pos.Start)) | int64(uint32(g.Pos.End))<<32
 	g.Emit(
-		stDW(asm.R10, buf, int64(id)),
-		stDW(asm.R10, buf+plan.HelperErrorHelper, int64(fn)),
+		emit.StoreDW(asm.R10, buf, int64(id)),
+		emit.StoreDW(asm.R10, buf+plan.HelperErrorHelper, int64(fn)),
 		asm.StoreMem(asm.R10, buf+plan.HelperErrorCode, asm.R0, asm.DWord),
 		asm.LoadImm(asm.R1, span, asm.DWord),
 		asm.StoreMem(asm.R10, buf+plan.HelperErrorSpan, asm.R1, asm.DWord),

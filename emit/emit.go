@@ -25,6 +25,13 @@ func (p Position) String() string {
 	return fmt.Sprintf("%s:%d:%d", p.File.Name, line, col)
 }
 
+// StoreDW stores a sign-extended 32-bit immediate as the 8 bytes at
+// dst+off. asm.StoreImm refuses DWord, but BPF_ST|BPF_DW|BPF_MEM is valid
+// and saves a register.
+func StoreDW(dst asm.Register, off int16, v int64) asm.Instruction {
+	return asm.Instruction{OpCode: asm.StoreImmOp(asm.DWord), Dst: dst, Offset: off, Constant: v}
+}
+
 // Builder builds one BPF function. Jumps go forward to labels placed
 // after them, except a loop's back to its head (LoopHead).
 type Builder struct {

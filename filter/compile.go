@@ -34,7 +34,7 @@ func Compile(expr *Expr, format *kernel.Format, opts Options) (asm.Instructions,
 		c.diags.File = source.NewFile(diagFile, "")
 	}
 	c.Emit(asm.Mov.Reg(ctxReg, asm.R1))
-	keep, drop := c.NewLabel("filter"), c.NewLabel("filter")
+	keep, drop := c.label(), c.label()
 	c.cond(expr, keep, drop)
 	if err := c.diags.Err(); err != nil {
 		return nil, err
@@ -71,6 +71,9 @@ type compiler struct {
 	diags    *source.Diagnostics
 }
 
+// label returns a fresh label of the filter's code.
+func (c *compiler) label() string { return c.NewLabel("filter") }
+
 func (c *compiler) errorf(span source.Span, code, format string, args ...any) *source.Diagnostic {
 	return c.diags.Add(span, code, format, args...)
 }
@@ -79,12 +82,12 @@ func (c *compiler) errorf(span source.Span, code, format string, args ...any) *s
 func (c *compiler) cond(e *Expr, yes, no string) {
 	switch e.Kind {
 	case And:
-		mid := c.NewLabel("filter")
+		mid := c.label()
 		c.cond(e.X, mid, no)
 		c.Label(mid)
 		c.cond(e.Y, yes, no)
 	case Or:
-		mid := c.NewLabel("filter")
+		mid := c.label()
 		c.cond(e.X, yes, mid)
 		c.Label(mid)
 		c.cond(e.Y, yes, no)

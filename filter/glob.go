@@ -152,7 +152,7 @@ func (c *compiler) search(seg []atom, fail string) {
 	if len(seg) == 0 {
 		return
 	}
-	loop, next, found := c.NewLabel("filter"), c.NewLabel("filter"), c.NewLabel("filter")
+	loop, next, found := c.label(), c.label(), c.label()
 	c.LoopHead(loop)
 	c.Emit(asm.Mov.Reg(asm.R2, posReg), asm.Add.Imm(asm.R2, int32(len(seg))), asm.JGT.Reg(asm.R2, endReg, fail))
 	c.segmentAt(posReg, seg, next)
@@ -206,10 +206,10 @@ func (c *compiler) segmentAt(reg asm.Register, seg []atom, fail string) {
 
 // classAt jumps to fail unless R0 (not NUL) is in the class.
 func (c *compiler) classAt(a atom, fail string) {
-	in, out := c.NewLabel("filter"), c.NewLabel("filter")
+	in, out := c.label(), c.label()
 	c.Emit(asm.JEq.Imm(asm.R0, 0, fail))
 	for _, r := range a.ranges {
-		skip := c.NewLabel("filter")
+		skip := c.label()
 		c.Emit(asm.JLT.Imm(asm.R0, int32(r[0]), skip), asm.JLE.Imm(asm.R0, int32(r[1]), in))
 		c.Label(skip)
 	}

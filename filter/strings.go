@@ -171,7 +171,7 @@ func (c *compiler) readString(e *Expr, f field, unreadable string) {
 			// as the user's, as this kernel's filter does.
 			reads = append(reads, asm.FnProbeReadUserStr)
 		}
-		read := c.NewLabel("filter")
+		read := c.label()
 		for i, fn := range reads {
 			if i > 0 {
 				c.Emit(asm.JSGE.Imm(asm.R0, 0, read), asm.Mov.Reg(asm.R1, asm.R10), asm.Add.Imm(asm.R1, bufOff))
@@ -232,7 +232,7 @@ func (c *compiler) matchFull(p string, fail string) {
 	c.Emit(asm.Mov.Reg(asm.R1, asm.R10), asm.Add.Imm(asm.R1, bufOff))
 	for i := 0; i <= len(p); i++ {
 		// strncmp stops comparing after len bytes: equal so far is equal.
-		ok := c.NewLabel("filter")
+		ok := c.label()
 		c.Emit(asm.JLE.Imm(lenReg, int32(i), ok))
 		c.byteAt(asm.R1, i)
 		var want int32
@@ -261,7 +261,7 @@ func (c *compiler) matchMiddle(p string, fail string) {
 	if p == "" {
 		return
 	}
-	loop, next, found := c.NewLabel("filter"), c.NewLabel("filter"), c.NewLabel("filter")
+	loop, next, found := c.label(), c.label(), c.label()
 	c.Emit(asm.Mov.Imm(posReg, 0))
 	c.LoopHead(loop)
 	// pos + len(p) <= len, tested without underflow.

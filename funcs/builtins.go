@@ -44,18 +44,3 @@ var ncpus = Func{
 	},
 	Int: loadConst,
 }
-
-func noArguments(t types.Type) func(Checker, *syntax.CallExpr) types.Type {
-	return func(Checker, *syntax.CallExpr) types.Type { return t }
-}
-
-// helperValue is the code of a value one helper call without arguments
-// returns.
-func helperValue(fn asm.BuiltinFunc) func(Generator, *syntax.CallExpr) {
-	return func(g Generator, _ *syntax.CallExpr) { g.Emit(fn.Call()) }
-}
-
-// loadConst loads the value the type rule resolved with SetConst.
-func loadConst(g Generator, e *syntax.CallExpr) {
-	g.Emit(asm.LoadImm(asm.R0, int64(g.Const(e)), asm.DWord))
-}

@@ -21,7 +21,6 @@ package funcs
 import (
 	"cmp"
 	"slices"
-	"sort"
 
 	"github.com/cilium/ebpf/asm"
 
@@ -180,14 +179,11 @@ func Lookup(name string) (*Func, bool) {
 }
 
 // Names returns the names of every function, sorted.
-func Names() []string {
-	names := make([]string, 0, len(all))
-	for _, f := range all {
-		names = append(names, f.Name)
-	}
-	sort.Strings(names)
-	return names
-}
+func Names() []string { return namesWhere(func(*Func) bool { return true }) }
+
+// BareNames returns the names of the functions that may be written
+// without parentheses, sorted.
+func BareNames() []string { return namesWhere(func(f *Func) bool { return f.Bare }) }
 
 // IsAggregation reports whether name is a function assigned to a map.
 func IsAggregation(name string) bool {
@@ -195,15 +191,20 @@ func IsAggregation(name string) bool {
 	return ok && f.Aggregation
 }
 
-// UnsafeNames returns the names of the functions that need --unsafe.
-func UnsafeNames() []string {
+// UnsafeNames returns the names of the functions that need --unsafe,
+// sorted.
+func UnsafeNames() []string { return namesWhere(func(f *Func) bool { return f.Unsafe }) }
+
+// namesWhere returns the sorted names of the functions keep accepts.
+func namesWhere(keep func(*Func) bool) []string {
 	var names []string
 	for _, f := range all {
-		if f.Unsafe {
+		if keep(f) {
 			names = append(names, f.Name)
 		}
 	}
-	return slices.Sorted(slices.Values(names))
+	slices.Sort(names)
+	return names
 }
 
 // Render prints the bytes of a Text value whose Render is render; false

@@ -9,6 +9,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"golang.org/x/sys/unix"
 
+	"ebtrace/emit"
 	"ebtrace/syntax"
 	"ebtrace/types"
 )
@@ -59,7 +60,7 @@ var ntop = Func{
 		}
 		storeFamily(g, e, dst, unix.AF_INET)
 		g.Int(addr)
-		g.Emit(asm.StoreMem(asm.R10, dst+8, asm.R0, asm.DWord), stDW(dst+16, 0))
+		g.Emit(asm.StoreMem(asm.R10, dst+8, asm.R0, asm.DWord), emit.StoreDW(asm.R10, dst+16, 0))
 	},
 	Text: types.RenderInet,
 	Render: func(b []byte) string {
@@ -97,7 +98,7 @@ func storeFamily(g Generator, e *syntax.CallExpr, dst int16, def int64) {
 		g.Emit(asm.StoreMem(asm.R10, dst, asm.R0, asm.DWord))
 		return
 	}
-	g.Emit(stDW(dst, def))
+	g.Emit(emit.StoreDW(asm.R10, dst, def))
 }
 
 // addressFromBytes writes ntop()'s value for an address held in a 4- or
@@ -150,12 +151,10 @@ var pton = Func{
 		}
 		return types.Rendered(types.RenderInet)
 	},
-	Int: func(g Generator, e *syntax.CallExpr) {
-		g.Emit(asm.LoadImm(asm.R0, int64(g.Const(e)), asm.DWord))
-	},
+	Int: loadConst,
 	To: func(g Generator, e *syntax.CallExpr, dst int16, t types.Type) {
 		ip := netip.MustParseAddr(e.Args[0].(*syntax.StringLit).Value).As16()
-		g.Emit(stDW(dst, unix.AF_INET6))
+		g.Emit(emit.StoreDW(asm.R10, dst, unix.AF_INET6))
 		for i := 0; i < 16; i += 8 {
 			g.Emit(asm.LoadImm(asm.R1, int64(binary.LittleEndian.Uint64(ip[i:])), asm.DWord),
 				asm.StoreMem(asm.R10, dst+8+int16(i), asm.R1, asm.DWord))
@@ -173,7 +172,7 @@ var macaddr = Func{
 	},
 	To: func(g Generator, e *syntax.CallExpr, dst int16, t types.Type) {
 		g.Int(e.Args[0])
-		g.Emit(asm.Mov.Reg(asm.R3, asm.R0), stDW(dst, 0))
+		g.Emit(asm.Mov.Reg(asm.R3, asm.R0), emit.StoreDW(asm.R10, dst, 0))
 		g.StackPtr(asm.R1, dst)
 		g.Emit(asm.Mov.Imm(asm.R2, 6))
 		fn := asm.FnProbeReadKernel
@@ -186,11 +185,4 @@ var macaddr = Func{
 	Render: func(b []byte) string {
 		return fmt.Sprintf("%02X:%02X:%02X:%02X:%02X:%02X", b[0], b[1], b[2], b[3], b[4], b[5])
 	},
-}
-
-// stDW stores a sign-extended 32-bit immediate as 8 bytes of the frame.
-// asm.StoreImm refuses DWord, but BPF_ST|BPF_DW|BPF_MEM is valid and
-// saves a register.
-func stDW(off int16, v int64) asm.Instruction {
-	return asm.Instruction{OpCode: asm.StoreImmOp(asm.DWord), Dst: asm.R10, Offset: off, Constant: v}
 }

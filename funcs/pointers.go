@@ -12,13 +12,13 @@ import (
 var uptr = Func{
 	Name: "uptr", Min: 1, Max: 1, Doc: "a pointer or address, marked as pointing into user memory",
 	Check: func(c Checker, e *syntax.CallExpr) types.Type { return inSpace(c, e, types.User) },
-	Int:   func(g Generator, e *syntax.CallExpr) { g.Int(e.Args[0]) },
+	Int:   argValue,
 }
 
 var kptr = Func{
 	Name: "kptr", Min: 1, Max: 1, Doc: "a pointer or address, marked as pointing into kernel memory",
 	Check: func(c Checker, e *syntax.CallExpr) types.Type { return inSpace(c, e, types.Kernel) },
-	Int:   func(g Generator, e *syntax.CallExpr) { g.Int(e.Args[0]) },
+	Int:   argValue,
 }
 
 func inSpace(c Checker, e *syntax.CallExpr, space types.AddrSpace) types.Type {

@@ -17,13 +17,13 @@ import (
 var ksym = Func{
 	Name: "ksym", Min: 1, Max: 1, Doc: "a kernel address, printed as its symbol",
 	Check: func(c Checker, e *syntax.CallExpr) types.Type { return symbol(c, e, types.Kernel) },
-	Int:   func(g Generator, e *syntax.CallExpr) { g.Int(e.Args[0]) },
+	Int:   argValue,
 }
 
 var usym = Func{
 	Name: "usym", Min: 1, Max: 1, Doc: "a user address, printed as its symbol in the traced process",
 	Check: func(c Checker, e *syntax.CallExpr) types.Type { return symbol(c, e, types.User) },
-	Int:   func(g Generator, e *syntax.CallExpr) { g.Int(e.Args[0]) },
+	Int:   argValue,
 }
 
 func symbol(c Checker, e *syntax.CallExpr, space types.AddrSpace) types.Type {
@@ -54,9 +54,7 @@ var kaddr = Func{
 		}
 		return types.UInt64
 	},
-	Int: func(g Generator, e *syntax.CallExpr) {
-		g.Emit(asm.LoadImm(asm.R0, int64(g.Const(e)), asm.DWord))
-	},
+	Int: loadConst,
 }
 
 // uaddr resolves uaddr("symbol") in the probe's binary: a pointer into
@@ -99,20 +97,4 @@ var uaddr = Func{
 		a, _ := g.Arg(e)
 		g.LoadArg(a)
 	},
-}
-
-// literal is argument i of e, which must be a string literal: what it
-// holds ("a symbol name") and an example of it, if any, say so otherwise.
-func literal(c Checker, e *syntax.CallExpr, i int, what, example string) (*syntax.StringLit, bool) {
-	lit, ok := e.Args[i].(*syntax.StringLit)
-	if !ok {
-		c.Expr(e.Args[i])
-		d := c.Errorf(e.Args[i].Span(), "arguments", "%s() needs %s as a string literal", e.Fun, what)
-		if example != "" {
-			d.Hint("for example %s", example)
-		}
-		return nil, false
-	}
-	c.SetType(lit, types.String(len(lit.Value)+1))
-	return lit, true
 }

@@ -40,9 +40,7 @@ var cgroupid = Func{
 		c.SetConst(e, id)
 		return types.UInt64
 	},
-	Int: func(g Generator, e *syntax.CallExpr) {
-		g.Emit(asm.LoadImm(asm.R0, int64(g.Const(e)), asm.DWord))
-	},
+	Int: loadConst,
 }
 
 var strerror = Func{

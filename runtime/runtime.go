@@ -133,7 +133,7 @@ func (s *Session) handle(raw []byte) error {
 		return fmt.Errorf("event record with unknown id %d", id)
 	}
 	ev := s.plan.Events[id]
-	if len(raw) < ev.Size && ev.Kind != plan.Join {
+	if len(raw) < ev.Size {
 		return fmt.Errorf("event record %d of %d bytes, want %d", id, len(raw), ev.Size)
 	}
 	switch ev.Kind {

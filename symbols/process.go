@@ -36,9 +36,11 @@ type Process struct {
 	mu     sync.Mutex
 	maps   []Mapping // sorted by start
 	readAt time.Time // when maps was last read, zero before
-	files  map[string]*Table
-	perf   *Table    // the JIT symbols of /tmp/perf-PID.map
-	perfAt time.Time // when perf was last read, zero before
+	// program says whether maps hold an executable file (MapsProgram).
+	program bool
+	files   map[string]*Table
+	perf    *Table    // the JIT symbols of /tmp/perf-PID.map
+	perfAt  time.Time // when perf was last read, zero before
 }
 
 // NewProcess returns the resolver for process pid; it reads nothing yet.
@@ -64,9 +66,11 @@ func (p *Process) read() error {
 		return err
 	}
 	p.maps = maps
+	p.program = false
 	for _, m := range maps {
 		if m.Exec && strings.HasPrefix(m.Path, "/") {
 			p.file(m)
+			p.program = true
 		}
 	}
 	return nil
@@ -78,12 +82,7 @@ func (p *Process) read() error {
 func (p *Process) MapsProgram() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, m := range p.maps {
-		if m.Exec && strings.HasPrefix(m.Path, "/") {
-			return true
-		}
-	}
-	return false
+	return p.program
 }
 
 // Lookup returns the function containing the user address addr.

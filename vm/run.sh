@@ -163,16 +163,17 @@ export CGO_ENABLED=0 GOOS=linux GOARCH=amd64
 # /usr/include. The scan follows every #include <...> line whatever #if
 # guards it, so it copies a few more headers than ebtrace reads (about 80
 # files, 220 KB).
+cached_tools=/var/cache/ebtrace/bpftrace-tools
 tools=""
-for dir in /usr/sbin /var/cache/ebtrace/bpftrace-tools; do
+for dir in /usr/sbin "$cached_tools"; do
 	if ls "$dir"/*.bt >/dev/null 2>&1; then
 		tools=$dir
 		break
 	fi
 done
 if [ -n "$tools" ]; then
-	mkdir -p "$work/root/var/cache/ebtrace/bpftrace-tools"
-	cp "$tools"/*.bt "$work/root/var/cache/ebtrace/bpftrace-tools/"
+	mkdir -p "$work/root$cached_tools"
+	cp "$tools"/*.bt "$work/root$cached_tools/"
 	includes() { sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*<\([^>]*\)>.*/\1/p' "$@"; }
 	queue=$(includes "$tools"/*.bt)
 	seen=" "
@@ -192,9 +193,9 @@ if [ -n "$tools" ]; then
 		done
 		queue=$next
 	done
-	say "copied $(find "$work/root/var/cache/ebtrace/bpftrace-tools" -name '*.bt' | wc -l) bpftrace tools from $tools and $(find "$work/root/usr" -type f 2>/dev/null | wc -l) headers they include"
+	say "copied $(find "$work/root$cached_tools" -name '*.bt' | wc -l) bpftrace tools from $tools and $(find "$work/root/usr" -type f 2>/dev/null | wc -l) headers they include"
 else
-	say "no bpftrace tools in /usr/sbin or /var/cache/ebtrace/bpftrace-tools (setup.sh extracts them): the corpus is skipped in the VM"
+	say "no bpftrace tools in /usr/sbin or $cached_tools (setup.sh extracts them): the corpus is skipped in the VM"
 fi
 
 # A scratch disk for the block I/O tools. Debian's cloud kernels build

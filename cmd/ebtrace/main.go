@@ -71,10 +71,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	env := newEnv(stderr, o.pid)
 	env.Unsafe = o.unsafe
 	reg := all.Registry()
-	if o.list && ctypes.IsTypePattern(o.pattern) {
-		return listTypes(env, o, stdout, stderr)
-	}
 	if o.list {
+		if ctypes.IsTypePattern(o.pattern) {
+			return listTypes(env, o, stdout, stderr)
+		}
 		if err := reg.List(env, o.pattern, o.verbose, stdout); err != nil {
 			return fail(stderr, err)
 		}

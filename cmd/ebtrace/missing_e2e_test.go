@@ -67,15 +67,16 @@ func TestKprobeMissingFunction(t *testing.T) {
 	r := ebtrace(t, "-e", "kprobe:vfs_raed { @ = count(); }")
 	r.want(t, 1, "")
 	want := "stdin:1:1: error: kprobe:vfs_raed: no kernel function vfs_raed\n"
-	if err := kprobe.Available(); err != nil {
-		want = "ebtrace: kprobe:vfs_raed: " + err.Error() + "; use a tracepoint or raw tracepoint instead (list them with: ebtrace -l 'tracepoint:*')\n"
+	missing := kprobe.Available()
+	if missing != nil {
+		want = "ebtrace: kprobe:vfs_raed: " + missing.Error() + "; use a tracepoint or raw tracepoint instead (list them with: ebtrace -l 'tracepoint:*')\n"
 	} else if !strings.Contains(r.stderr, "hint: did you mean vfs_read") {
 		t.Errorf("no close name in:\n%s", r.stderr)
 	}
 	if !strings.HasPrefix(r.stderr, want) {
 		t.Errorf("stderr:\n%s\nwant it to start with:\n%s", r.stderr, want)
 	}
-	if err := kprobe.Available(); err != nil {
+	if missing != nil {
 		r = ebtrace(t, "-e", "kprobe:blk_account_io_start, kprobe:__blk_account_io_start { @ = count(); }")
 		if !strings.Contains(r.stderr, "this kernel has no kprobes") || r.code != 1 {
 			t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)

@@ -28,12 +28,17 @@ import (
 // These tests record the workload's syscalls with `ebtrace record` and
 // check the exact events it made.
 
-// writeLine is the text record of the workload's write of n bytes, as
-// recordedText shows it. It checks first that the running kernel's
-// sys_enter_write has the fields the line is written for.
-func writeLine(t *testing.T, wl string, n int) string {
+// writeLines are the text records of the workload's writes of each of
+// counts bytes, as recordedText shows them. It checks first that the
+// running kernel's sys_enter_write has the fields the lines are written
+// for.
+func writeLines(t *testing.T, wl string, counts ...int) []string {
 	requireArgFields(t, "sys_enter_write", "__syscall_nr fd buf count")
-	return fmt.Sprintf("%s: sys_enter_write: __syscall_nr=%d fd=FD buf=BUF count=%d", commOf(wl), unix.SYS_WRITE, n)
+	var lines []string
+	for _, n := range counts {
+		lines = append(lines, fmt.Sprintf("%s: sys_enter_write: __syscall_nr=%d fd=FD buf=BUF count=%d", commOf(wl), unix.SYS_WRITE, n))
+	}
+	return lines
 }
 
 // requireArgFields skips the test unless the syscalls event's own fields
@@ -42,7 +47,7 @@ func writeLine(t *testing.T, wl string, n int) string {
 func requireArgFields(t *testing.T, event, want string) {
 	t.Helper()
 	var got []string
-	for _, f := range syscallFormat(t, event).ArgFields() {
+	for _, f := range liveFormat(t, "syscalls", event).ArgFields() {
 		got = append(got, f.Name)
 	}
 	if strings.Join(got, " ") != want {
@@ -50,14 +55,14 @@ func requireArgFields(t *testing.T, event, want string) {
 	}
 }
 
-// syscallFormat reads the running kernel's format of syscalls:event.
-func syscallFormat(t *testing.T, event string) *kernel.Format {
+// liveFormat reads the running kernel's format of category:event.
+func liveFormat(t *testing.T, category, event string) *kernel.Format {
 	t.Helper()
 	events, _, err := kernel.Live()
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := events.Format("syscalls", event)
+	f, err := events.Format(category, event)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,18 +75,10 @@ func lockEvents(t *testing.T, names ...string) {
 	t.Helper()
 	testutil.RequireRoot(t)
 	testutil.RequireTracefs(t)
-	events, _, err := kernel.Live()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ids []uint32
 	for _, name := range names {
 		category, event, _ := strings.Cut(name, ":")
-		f, err := events.Format(category, event)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, f.ID)
+		ids = append(ids, liveFormat(t, category, event).ID)
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
@@ -119,13 +116,10 @@ func recordedText(t *testing.T, out string) []string {
 func TestRecordFilteredWrites(t *testing.T) {
 	lockEvents(t, "syscalls:sys_enter_write")
 	wl := testutil.Workload(t)
+	want := writeLines(t, wl, 1020, 1021, 1022, 1023, 1024)
 	r := ebtrace(t, "record", "-e", "syscalls:sys_enter_write", "--filter", "count >= 1020", "-c", wl+" write 1 1024")
 	if r.code != 0 || r.stderr != "Recording 1 event; Ctrl-C to stop\n" {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
-	}
-	var want []string
-	for n := 1020; n <= 1024; n++ {
-		want = append(want, writeLine(t, wl, n))
 	}
 	if got := recordedText(t, r.stdout); !slices.Equal(got, want) {
 		t.Errorf("recorded:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -173,7 +167,7 @@ func TestRecordJSON(t *testing.T) {
 		Fields            map[string]any
 	}
 	var names []string
-	for _, f := range syscallFormat(t, "sys_enter_write").Fields {
+	for _, f := range liveFormat(t, "syscalls", "sys_enter_write").Fields {
 		names = append(names, f.Name)
 	}
 	slices.Sort(names)
@@ -343,6 +337,7 @@ func TestRecordRingBufferPath(t *testing.T) {
 	testutil.RequireRoot(t)
 	testutil.RequireTracefs(t)
 	wl := testutil.Workload(t)
+	want := writeLines(t, wl, 1020, 1021, 1022, 1023, 1024)
 	dropAll(t, "syscalls", "sys_enter_write")
 	r := ebtrace(t, "record", "-v", "-e", "syscalls:sys_enter_write", "--filter", "count >= 1020", "-c", wl+" write 1 1024")
 	wantErr := "ebtrace record: events reach user space through tracepoint link + ring buffer\n" +
@@ -350,10 +345,6 @@ func TestRecordRingBufferPath(t *testing.T) {
 		"Recording 1 event; Ctrl-C to stop\n"
 	if r.code != 0 || r.stderr != wantErr {
 		t.Fatalf("exit %d, stderr:\n%s\nwant:\n%s", r.code, r.stderr, wantErr)
-	}
-	var want []string
-	for n := 1020; n <= 1024; n++ {
-		want = append(want, writeLine(t, wl, n))
 	}
 	if got := recordedText(t, r.stdout); !slices.Equal(got, want) {
 		t.Errorf("recorded:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -541,11 +532,7 @@ func TestRecordPid(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("ebtrace record -p: %v", err)
 	}
-	var want []string
-	for n := 1022; n <= 1024; n++ {
-		want = append(want, writeLine(t, wl, n))
-	}
-	if got := recordedText(t, stdout.String()); !slices.Equal(got, want) {
+	if got, want := recordedText(t, stdout.String()), writeLines(t, wl, 1022, 1023, 1024); !slices.Equal(got, want) {
 		t.Errorf("recorded:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
@@ -555,42 +542,23 @@ func TestRecordPid(t *testing.T) {
 func TestRecordWarnsOfLaterPrograms(t *testing.T) {
 	lockEvents(t, "syscalls:sys_enter_getppid")
 	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), "record", "-e", "syscalls:sys_enter_getppid", "-o", filepath.Join(t.TempDir(), "out.txt"))
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	// Each line is read with a deadline, so a warning that never comes
-	// fails the test instead of hanging it.
-	lines := make(chan string)
-	go func() {
-		defer close(lines)
-		errs := bufio.NewReader(stderr)
-		for {
-			line, err := errs.ReadString('\n')
-			if err != nil {
-				return
-			}
-			lines <- line
-		}
-	}()
-	next := func() string {
-		select {
-		case line := <-lines:
-			return line
-		case <-time.After(10 * time.Second):
-			return "(nothing within 10 s)"
-		}
+	// lines waits (failing after a while, not hanging) for n whole lines.
+	lines := func(n int) []string {
+		waitFor(t, func() bool { return strings.Count(stderr.String(), "\n") >= n })
+		return strings.SplitAfter(stderr.String(), "\n")[:n]
 	}
-	if line := next(); line != "Recording 1 event; Ctrl-C to stop\n" {
+	if line := lines(1)[0]; line != "Recording 1 event; Ctrl-C to stop\n" {
 		t.Fatalf("stderr %q", line)
 	}
 	dropAll(t, "syscalls", "sys_enter_getppid")
 	want := "ebtrace record: warning: another BPF program attached to syscalls:sys_enter_getppid; the events it rejects are no longer recorded\n"
-	if line := next(); line != want {
+	if line := lines(2)[1]; line != want {
 		t.Errorf("stderr %q; want %q", line, want)
 	}
 	cmd.Process.Signal(syscall.SIGINT)
@@ -603,13 +571,10 @@ func TestRecordWarnsOfLaterPrograms(t *testing.T) {
 func TestRecordBpftracePredicate(t *testing.T) {
 	lockEvents(t, "syscalls:sys_enter_write")
 	wl := testutil.Workload(t)
+	want := writeLines(t, wl, 1020, 1022, 1024)
 	r := ebtrace(t, "record", "-e", "syscalls:sys_enter_write", "--filter-bt", "/args.count >= 1020 && args.count % 2 == 0/", "-c", wl+" write 1 1024")
 	if r.code != 0 || r.stderr != "Recording 1 event; Ctrl-C to stop\n" {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
-	}
-	var want []string
-	for _, n := range []int{1020, 1022, 1024} {
-		want = append(want, writeLine(t, wl, n))
 	}
 	if got := recordedText(t, r.stdout); !slices.Equal(got, want) {
 		t.Errorf("recorded:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -27,7 +27,7 @@ var Allowed = map[string][]string{
 	"filter":                  {"emit", "kernel", "source"},
 	"filter/btfilter":         {"compile", "kernel", "plan", "probe", "probe/all", "source", "syntax"},
 	"ctypes":                  {"core", "glob", "syntax", "types"},
-	"funcs":                   {"glob", "kernel", "printf", "probe", "probe/arch", "source", "syntax", "types"},
+	"funcs":                   {"emit", "glob", "kernel", "printf", "probe", "probe/arch", "source", "syntax", "types"},
 	"check":                   {"core", "ctypes", "funcs", "output", "preprocess", "printf", "probe", "source", "syntax", "types"},
 	"plan":                    {"check", "funcs", "output", "printf", "source", "syntax", "types"},
 	"emit":                    {"source"},

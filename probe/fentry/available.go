@@ -78,8 +78,11 @@ func tryTrampoline(target string) error {
 // errors are left to the real load, as is EPERM for a process without
 // them (missing privileges).
 func refused(err error) error {
+	if !errors.Is(err, unix.EPERM) {
+		return nil
+	}
 	access := kernel.CurrentAccess()
-	if !errors.Is(err, unix.EPERM) || !access.Privileged() {
+	if !access.Privileged() {
 		return nil
 	}
 	return &probe.Unavailable{Reason: "the kernel refuses BPF trampolines: " + access.Denied(), Err: err}

@@ -20,12 +20,17 @@ var support = sync.OnceValue(func() error {
 })
 
 // Available implements probe.Instance.
-func (i *instance) Available() error {
+func (i *instance) Available() error { return unavailable(i.name, i.fn, i.ret, i.env) }
+
+// unavailable is why the probe name on kernel function fn (its return,
+// with ret) cannot run when this kernel has no kprobes, naming what to
+// trace instead, or nil when it has them.
+func unavailable(name, fn string, ret bool, env *probe.Env) error {
 	err := Available()
 	if err == nil {
 		return nil
 	}
-	return probe.Unavailablef("%s: %w; %s", i.name, err, Instead(i.fn, i.ret, i.env))
+	return probe.Unavailablef("%s: %w; %s", name, err, Instead(fn, ret, env))
 }
 
 // syscallPrefixes are the prefixes of kernel functions that implement a

@@ -37,12 +37,13 @@ type table struct {
 	// module, each once: available_filter_functions when readable, else
 	// the text symbols that are not blocked.
 	listed []function
-	// traceable, when listed is available_filter_functions, holds the
-	// addresses of the functions it lists: a function at none of them
-	// (notrace, or inlined into every caller) has no ftrace location, and
-	// the kernel refuses kprobes on it. An alias at a listed address
-	// (__x64_sys_getppid where __do_sys_getppid is listed) is fine.
-	traceable map[uint64]bool
+	// traceable, when listed is available_filter_functions, returns the
+	// addresses of the functions it lists, found on first use: a function
+	// at none of them (notrace, or inlined into every caller) has no
+	// ftrace location, and the kernel refuses kprobes on it. An alias at a
+	// listed address (__x64_sys_getppid where __do_sys_getppid is listed)
+	// is fine.
+	traceable func() map[uint64]bool
 }
 
 // blockedRanges are the marker symbols around text the kernel never
@@ -101,15 +102,17 @@ func newTable(syms []kernel.KernelSymbol, blacklist []addrRange, filterFuncs []f
 		return cmp.Compare(a.Addr, b.Addr)
 	})
 	if filterFuncs != nil {
-		t.traceable = map[uint64]bool{}
-		for _, f := range filterFuncs {
-			i, _ := slices.BinarySearchFunc(t.all, f.Name, func(a function, name string) int { return cmp.Compare(a.Name, name) })
-			for ; i < len(t.all) && t.all[i].Name == f.Name; i++ {
-				if t.all[i].Module == f.Module {
-					t.traceable[t.all[i].Addr] = true
+		t.traceable = sync.OnceValue(func() map[uint64]bool {
+			addrs := map[uint64]bool{}
+			for _, f := range t.listed {
+				for _, s := range t.named(f.Name) {
+					if s.Module == f.Module {
+						addrs[s.Addr] = true
+					}
 				}
 			}
-		}
+			return addrs
+		})
 		t.listed = slices.Clone(filterFuncs)
 		slices.SortFunc(t.listed, byNameModule)
 	} else {
@@ -168,19 +171,28 @@ func within(ranges []addrRange, addr uint64) bool {
 // lookup returns the function name in module ("" for any, "vmlinux" for
 // the core kernel): the first by address when static functions share it.
 func (t *table) lookup(module, name string) (function, bool) {
-	i, _ := slices.BinarySearchFunc(t.all, name, func(f function, name string) int { return cmp.Compare(f.Name, name) })
-	for ; i < len(t.all) && t.all[i].Name == name; i++ {
-		if inModule(t.all[i], module) {
-			return t.all[i], true
+	for _, f := range t.named(name) {
+		if inModule(f, module) {
+			return f, true
 		}
 	}
 	return function{}, false
 }
 
+// named returns the text symbols called name, of every module.
+func (t *table) named(name string) []function {
+	i, _ := slices.BinarySearchFunc(t.all, name, func(f function, name string) int { return cmp.Compare(f.Name, name) })
+	j := i
+	for j < len(t.all) && t.all[j].Name == name {
+		j++
+	}
+	return t.all[i:j]
+}
+
 // untraceable reports whether the kernel refuses kprobes on f, at no
 // address available_filter_functions lists.
 func (t *table) untraceable(f function) bool {
-	return t.traceable != nil && !t.traceable[f.Addr]
+	return t.traceable != nil && !t.traceable()[f.Addr]
 }
 
 // match returns the listed functions whose name and module match the

@@ -133,7 +133,7 @@ func (p Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) 
 	if t.Wildcard() {
 		matches := tab.match(t.Module, t.Func)
 		if len(matches) == 0 {
-			if err := p.typeUnavailable(spec, "", env); err != nil {
+			if err := unavailable(kind+":"+spec, "", p.ret, env); err != nil {
 				return nil, err
 			}
 			return nil, &probe.Error{
@@ -162,7 +162,9 @@ func (p Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) 
 	}
 	f, ok := tab.lookup(t.Module, t.Func)
 	if !ok {
-		if err := p.typeUnavailable(spec, t.Func, env); err != nil {
+		// Where kprobes are missing that is the reason to give, not
+		// the function.
+		if err := unavailable(kind+":"+spec, t.Func, p.ret, env); err != nil {
 			return nil, err
 		}
 		return nil, notFound(kind, spec, t, tab)
@@ -184,17 +186,6 @@ func (p Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) 
 		return nil, &probe.Error{Msg: fmt.Sprintf("kprobe:%s: offset %d is past the end of %s, which is %d bytes long", spec, t.Offset, t.Func, f.Size)}
 	}
 	return []probe.Instance{p.instance(t.Module, t.Func, t.OffsetText, t.Offset, env)}, nil
-}
-
-// typeUnavailable is why a probe on fn cannot run when this kernel has no
-// kprobes at all, or nil when it has them. A function that does not exist
-// matters only where kprobes do: the user learns the real reason first.
-func (p Provider) typeUnavailable(spec, fn string, env *probe.Env) error {
-	err := Available()
-	if err == nil {
-		return nil
-	}
-	return probe.Unavailablef("%s:%s: %w; %s", p.names[0], spec, err, Instead(fn, p.ret, env))
 }
 
 func (p Provider) instance(module, fn, offsetText string, offset uint64, env *probe.Env) *instance {

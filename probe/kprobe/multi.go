@@ -89,20 +89,11 @@ var haveFuncIP = sync.OnceValue(func() bool {
 })
 
 // Available implements probe.Instance.
-func (g *group) Available() error {
-	err := Available()
-	if err == nil {
-		return nil
-	}
-	return probe.Unavailablef("%s: %w; %s", g.name, err, Instead(g.members[0].fn, g.ret, g.env))
-}
+func (g *group) Available() error { return unavailable(g.name, g.members[0].fn, g.ret, g.env) }
 
 // Attach implements probe.Instance.
 func (g *group) Attach(prog *ebpf.Program) (io.Closer, error) {
-	fns := make([]string, len(g.members))
-	for i, m := range g.members {
-		fns[i] = m.fn
-	}
+	fns := g.Functions()
 	if haveMulti() {
 		attach := link.KprobeMulti
 		if g.ret {

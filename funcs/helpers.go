@@ -1,0 +1,47 @@
+package funcs
+
+import (
+	"github.com/cilium/ebpf/asm"
+
+	"ebtrace/syntax"
+	"ebtrace/types"
+)
+
+// Pieces the functions of this package share.
+
+// literal is argument i of e, which must be a string literal: what it
+// holds ("a symbol name") and an example of it, if any, say so otherwise.
+func literal(c Checker, e *syntax.CallExpr, i int, what, example string) (*syntax.StringLit, bool) {
+	lit, ok := e.Args[i].(*syntax.StringLit)
+	if !ok {
+		c.Expr(e.Args[i])
+		d := c.Errorf(e.Args[i].Span(), "arguments", "%s() needs %s as a string literal", e.Fun, what)
+		if example != "" {
+			d.Hint("for example %s", example)
+		}
+		return nil, false
+	}
+	c.SetType(lit, types.String(len(lit.Value)+1))
+	return lit, true
+}
+
+// argValue is the code of a function whose value is its first argument's,
+// seen otherwise: ksym(addr) is the address, uptr(p) the pointer.
+func argValue(g Generator, e *syntax.CallExpr) { g.Int(e.Args[0]) }
+
+// noArguments is the type rule of a function of no argument whose value
+// has type t.
+func noArguments(t types.Type) func(Checker, *syntax.CallExpr) types.Type {
+	return func(Checker, *syntax.CallExpr) types.Type { return t }
+}
+
+// helperValue is the code of a value one helper call without arguments
+// returns.
+func helperValue(fn asm.BuiltinFunc) func(Generator, *syntax.CallExpr) {
+	return func(g Generator, _ *syntax.CallExpr) { g.Emit(fn.Call()) }
+}
+
+// loadConst loads the value the type rule resolved with SetConst.
+func loadConst(g Generator, e *syntax.CallExpr) {
+	g.Emit(asm.LoadImm(asm.R0, int64(g.Const(e)), asm.DWord))
+}
