@@ -2,8 +2,6 @@ package check
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/cilium/ebpf/btf"
@@ -49,26 +47,22 @@ func (c *checker) declare(prog *syntax.Program) {
 // can hold; definitions it cannot read (or whose member types are unknown)
 // are skipped, and kernel BTF still offers the kernel's own.
 func (c *checker) include(inc *syntax.Include, script *source.File) {
-	dirs := preprocess.IncludeDirs(inc.Path, inc.System, script.Name, HeaderDirs)
-	for _, dir := range dirs {
-		text, err := os.ReadFile(filepath.Join(dir, inc.Path))
-		if err != nil {
-			continue
-		}
-		decls := syntax.ParseHeader(source.NewFile(inc.Path, string(text)))
-		var bad []*syntax.StructDecl
-		c.types.Declare(decls, func(n syntax.Node, _, _ string, _ ...any) {
-			for _, d := range decls {
-				if d.Sp.Start <= n.Span().Start && n.Span().End <= d.Sp.End {
-					bad = append(bad, d)
-				}
-			}
-		})
-		c.types.Forget(bad)
+	found, text, searched := preprocess.ReadHeader(inc.Path, inc.System, script.Name, HeaderDirs)
+	if found == "" {
+		c.errorf(inc.Sp, "include", "cannot find %s in %s", inc.Path, strings.Join(searched, ", ")).
+			Hint("kernel structs need no header: their types come from the kernel's BTF")
 		return
 	}
-	c.errorf(inc.Sp, "include", "cannot find %s in %s", inc.Path, strings.Join(dirs, ", ")).
-		Hint("kernel structs need no header: their types come from the kernel's BTF")
+	decls := syntax.ParseHeader(source.NewFile(inc.Path, string(text)))
+	var bad []*syntax.StructDecl
+	c.types.Declare(decls, func(n syntax.Node, _, _ string, _ ...any) {
+		for _, d := range decls {
+			if d.Sp.Start <= n.Span().Start && n.Span().End <= d.Sp.End {
+				bad = append(bad, d)
+			}
+		}
+	})
+	c.types.Forget(bad)
 }
 
 // lookup resolves a type name written in the script, reporting failures.

@@ -200,7 +200,8 @@ func record(b *strings.Builder, kw, name string, members []btf.Member, size int,
 		b.WriteString(" " + name)
 	}
 	b.WriteString(" {")
-	packed := isStruct && isPacked(members, size)
+	widest, packed := recordAlignment(members, size)
+	packed = packed && isStruct
 	end := 0 // bit offset just past the previous member
 	inBitfield := false
 	for _, m := range members {
@@ -222,11 +223,7 @@ func record(b *strings.Builder, kw, name string, members []btf.Member, size int,
 		b.WriteString(";")
 	}
 	if isStruct {
-		align := 1
-		if !packed {
-			align = maxAlignment(members)
-		}
-		gap(b, end, 8*size, align, false, depth+1)
+		gap(b, end, 8*size, widest, false, depth+1)
 	}
 	if len(members) > 0 {
 		b.WriteString("\n" + strings.Repeat("\t", depth))
@@ -296,63 +293,39 @@ func gap(b *strings.Builder, from, to, align int, inBitfield bool, depth int) {
 
 func roundUp(n, to int) int { return (n + to - 1) / to * to }
 
-// pointerSize is the size of a pointer and of long on the 64-bit targets
-// ebtrace runs on.
-const pointerSize = 8
-
 // alignment is a type's alignment as the layout of its members shows it:
 // a struct or union whose members' offsets or size show it was packed
 // aligns to 1 byte.
 func alignment(typ btf.Type) int {
-	switch t := typ.(type) {
-	case *btf.Int:
-		return min(int(t.Size), pointerSize)
-	case *btf.Enum:
-		return min(int(t.Size), pointerSize)
-	case *btf.Float:
-		return min(int(t.Size), pointerSize)
-	case *btf.Pointer:
-		return pointerSize
+	switch t := btf.UnderlyingType(typ).(type) {
 	case *btf.Array:
 		return alignment(t.Type)
 	case *btf.Struct:
-		if isPacked(t.Members, int(t.Size)) {
-			return 1
-		}
-		return maxAlignment(t.Members)
+		a, _ := recordAlignment(t.Members, int(t.Size))
+		return a
 	case *btf.Union:
-		if isPacked(t.Members, int(t.Size)) {
-			return 1
-		}
-		return maxAlignment(t.Members)
-	case *btf.Typedef:
-		return alignment(t.Type)
-	case *btf.Const, *btf.Volatile, *btf.Restrict:
-		return alignment(qualifiedTarget(t))
-	case *btf.TypeTag:
-		return alignment(t.Type)
+		a, _ := recordAlignment(t.Members, int(t.Size))
+		return a
 	}
-	return 1
+	return alignOf(typ)
 }
 
-func maxAlignment(members []btf.Member) int {
-	a := 1
+// recordAlignment is the alignment of a struct or union of members and
+// size, each member's alignment worked out once, and whether it was
+// packed: a member that is not a bitfield lies off its type's alignment,
+// or the size is no multiple of the widest alignment. A packed one aligns
+// to 1 byte.
+func recordAlignment(members []btf.Member, size int) (int, bool) {
+	widest, packed := 1, false
 	for _, m := range members {
-		a = max(a, alignment(m.Type))
+		a := alignment(m.Type)
+		widest = max(widest, a)
+		packed = packed || m.BitfieldSize == 0 && int(m.Offset)%(8*a) != 0
 	}
-	return a
-}
-
-// isPacked reports whether a struct or union was packed: a member that is
-// not a bitfield lies off its type's alignment, or the size is no multiple
-// of the widest alignment.
-func isPacked(members []btf.Member, size int) bool {
-	for _, m := range members {
-		if m.BitfieldSize == 0 && int(m.Offset)%(8*alignment(m.Type)) != 0 {
-			return true
-		}
+	if packed || size%widest != 0 {
+		return 1, true
 	}
-	return size%maxAlignment(members) != 0
+	return widest, false
 }
 
 // enum writes an enum's values, signed or not as the enum is, 64-bit ones

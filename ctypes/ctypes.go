@@ -363,11 +363,6 @@ func recordName(d *syntax.StructDecl) string {
 	return "struct " + d.Name
 }
 
-// layout fills in a declared struct's members, offsets and size.
-func (t *Table) layout(d *syntax.StructDecl, report Report) {
-	t.fill(t.record(d), d, report)
-}
-
 // fill computes r's members, offsets and size from d.
 func (t *Table) fill(r btf.Type, d *syntax.StructDecl, report Report) {
 	var members []btf.Member
@@ -431,9 +426,10 @@ func (t *Table) record(d *syntax.StructDecl) btf.Type {
 	return t.local[recordName(d)]
 }
 
-// anonymous lays out a struct or union defined without a name inside
-// another.
-func (t *Table) anonymous(d *syntax.StructDecl, report Report) btf.Type {
+// layout fills in the members, offsets and size of the struct or union
+// d defines, named or defined without a name inside another, and returns
+// it.
+func (t *Table) layout(d *syntax.StructDecl, report Report) btf.Type {
 	r := t.record(d)
 	t.fill(r, d, report)
 	return r
@@ -444,7 +440,7 @@ func (t *Table) memberType(m *syntax.MemberDecl, report Report) (btf.Type, error
 	var typ btf.Type
 	var err error
 	if in := m.Type.Inline; in != nil && in.Name == "" {
-		typ = t.anonymous(in, report)
+		typ = t.layout(in, report)
 	} else {
 		// A named definition in place was declared with the others.
 		typ, err = t.Lookup(m.Type.Name)

@@ -145,8 +145,19 @@ var errUnclosed = errors.New(`has no closing ] (write \[ for a literal [)`)
 // class parses the bracket expression at the start of pattern and reports
 // whether r is in it and the expression's length in bytes.
 func class(pattern string, r rune) (in bool, size int, err error) {
+	negate, size, err := classRanges(pattern, func(lo, hi rune) { in = in || lo <= r && r <= hi })
+	if err != nil {
+		return false, 0, err
+	}
+	return in != negate, size, nil
+}
+
+// classRanges parses the bracket expression at the start of pattern,
+// calling each for its ranges (a lone character is a range of one), and
+// returns whether it is negated and its length in bytes.
+func classRanges(pattern string, each func(lo, hi rune)) (negate bool, size int, err error) {
 	i := 1
-	negate := i < len(pattern) && (pattern[i] == '!' || pattern[i] == '^')
+	negate = i < len(pattern) && (pattern[i] == '!' || pattern[i] == '^')
 	if negate {
 		i++
 	}
@@ -156,7 +167,7 @@ func class(pattern string, r rune) (in bool, size int, err error) {
 			return false, 0, errUnclosed
 		}
 		if pattern[i] == ']' && i > first {
-			return in != negate, i + 1, nil
+			return negate, i + 1, nil
 		}
 		start := i
 		lo, n, err := classChar(pattern[i:])
@@ -174,7 +185,7 @@ func class(pattern string, r rune) (in bool, size int, err error) {
 			}
 			i += 1 + n
 		}
-		in = in || lo <= r && r <= hi
+		each(lo, hi)
 	}
 }
 
@@ -249,24 +260,17 @@ func Elems(pattern string) ([]Elem, error) {
 // accepted, into a Set and its length in bytes.
 func set(pattern string) (Elem, int, error) {
 	e := Elem{Kind: Set}
-	i := 1
-	if pattern[i] == '!' || pattern[i] == '^' {
-		e.Negate = true
-		i++
-	}
-	first := i
-	for pattern[i] != ']' || i == first {
-		lo, n, _ := classChar(pattern[i:])
-		i += n
-		hi := lo
-		if i+1 < len(pattern) && pattern[i] == '-' && pattern[i+1] != ']' {
-			hi, n, _ = classChar(pattern[i+1:])
-			i += 1 + n
-		}
-		if hi >= utf8.RuneSelf {
-			return Elem{}, 0, fmt.Errorf("a set holds ASCII characters only")
-		}
+	ascii := true
+	negate, size, err := classRanges(pattern, func(lo, hi rune) {
+		ascii = ascii && hi < utf8.RuneSelf
 		e.Ranges = append(e.Ranges, [2]byte{byte(lo), byte(hi)})
+	})
+	if err != nil {
+		return Elem{}, 0, err
 	}
-	return e, i + 1, nil
+	if !ascii {
+		return Elem{}, 0, fmt.Errorf("a set holds ASCII characters only")
+	}
+	e.Negate = negate
+	return e, size, nil
 }

@@ -36,13 +36,14 @@ func CgroupID(path string) (uint64, error) {
 // CgroupPath returns the path below the cgroup2 mount of the cgroup whose
 // id is id ("/system.slice/ssh.service", "/" for the root), as
 // /proc/PID/cgroup shows it; false when no cgroup has that id. The
-// hierarchy is walked again only when an id is not found, since cgroups
-// come and go.
+// hierarchy is walked again only for an id not seen before, since cgroups
+// come and go; an id a walk did not find (its cgroup removed) is
+// remembered as missing, since ids are never reused.
 func CgroupPath(id uint64) (string, bool) {
 	cgroupPaths.Lock()
 	defer cgroupPaths.Unlock()
 	if p, ok := cgroupPaths.byID[id]; ok {
-		return p, true
+		return p, p != ""
 	}
 	root := cgroup2Mount()
 	if root == "" {
@@ -59,14 +60,22 @@ func CgroupPath(id uint64) (string, bool) {
 		}
 		return nil
 	})
+	for old, p := range cgroupPaths.byID {
+		if p == "" {
+			byID[old] = ""
+		}
+	}
+	if _, ok := byID[id]; !ok {
+		byID[id] = ""
+	}
 	cgroupPaths.byID = byID
-	p, ok := byID[id]
-	return p, ok
+	p := byID[id]
+	return p, p != ""
 }
 
 var cgroupPaths struct {
 	sync.Mutex
-	byID map[uint64]string
+	byID map[uint64]string // "" for an id known to be missing
 }
 
 // cgroup2Mount is where the cgroup v2 hierarchy is mounted, from

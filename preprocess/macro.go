@@ -29,25 +29,37 @@ func (e *argCountError) Error() string { return e.msg }
 // combine with what follows, and each token remembers (in its hide set)
 // the macros it came from so none expands into itself forever.
 func expand(toks []token, macros map[string]*macro) ([]token, error) {
-	in := append([]token(nil), toks...)
+	// The tokens still to read are buf[i:]. A replacement goes back in
+	// front of them, into the room the tokens it replaces leave when it
+	// fits, so a long text with many uses is not copied for each.
+	buf, i := append([]token(nil), toks...), 0
+	push := func(repl []token, from int) {
+		if len(repl) <= from {
+			i = from - len(repl)
+			copy(buf[i:], repl)
+			return
+		}
+		buf, i = append(repl, buf[from:]...), 0
+	}
 	var out []token
-	for len(in) > 0 {
+	for i < len(buf) {
+		in := buf[i:]
 		t := in[0]
 		m := macros[t.text]
 		if t.kind != kIdent || m == nil || t.hidden(t.text) {
 			out = append(out, t)
-			in = in[1:]
+			i++
 			continue
 		}
 		if !m.function {
 			repl, _ := substitute(m, nil, append(append([]string(nil), t.hide...), m.name), t, len(t.text), macros)
-			in = append(repl, in[1:]...)
+			push(repl, i+1)
 			continue
 		}
 		open := skipSpace(in, 1, true)
 		if open >= len(in) || in[open].text != "(" {
 			out = append(out, t)
-			in = in[1:]
+			i++
 			continue
 		}
 		args, newlines, end, err := collectArgs(in, open)
@@ -64,7 +76,7 @@ func expand(toks []token, macros map[string]*macro) ([]token, error) {
 				hint: fmt.Sprintf("it is defined as %s(%s)", m.name, strings.Join(m.params, ", ")),
 			}
 		}
-		hide := append([]string(nil), intersect(t.hide, in[end].hide)...)
+		hide := intersect(t.hide, in[end].hide)
 		use := len(t.text)
 		if in[end].use == 0 && in[end].pos > t.pos {
 			use = in[end].pos + 1 - t.pos
@@ -76,7 +88,7 @@ func expand(toks []token, macros map[string]*macro) ([]token, error) {
 		// Line breaks inside the call go after its replacement, so the
 		// lines below keep their numbers.
 		repl = append(repl, newlines...)
-		in = append(repl, in[end+1:]...)
+		push(repl, i+end+1)
 	}
 	return out, nil
 }
@@ -119,6 +131,10 @@ func collectArgs(in []token, open int) (args [][]token, newlines []token, end in
 	return nil, nil, 0, &argCountError{use: in[0], msg: fmt.Sprintf("unterminated call of macro %s", in[0].text), hint: "close its argument list with ')' before the end of the script"}
 }
 
+// quoteEscaper escapes a string literal for the # operator.
+var quoteEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+
+// intersect returns, in a new slice, the strings in both a and b.
 func intersect(a, b []string) []string {
 	var out []string
 	for _, x := range a {
@@ -171,8 +187,12 @@ func substitute(m *macro, args [][]token, hide []string, name token, use int, ma
 		switch {
 		case m.function && t.text == "#":
 			j := skipSpace(body, i+1, false)
-			if j < len(body) && param(body[j]) >= 0 {
-				out = append(out, token{kind: kString, text: stringize(args[param(body[j])])})
+			p := -1
+			if j < len(body) {
+				p = param(body[j])
+			}
+			if p >= 0 {
+				out = append(out, token{kind: kString, text: stringize(args[p])})
 				i = j
 				continue
 			}
@@ -234,7 +254,7 @@ func stringize(arg []token) string {
 			space = false
 		}
 		if t.kind == kString {
-			b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(t.text))
+			b.WriteString(quoteEscaper.Replace(t.text))
 		} else {
 			b.WriteString(t.text)
 		}

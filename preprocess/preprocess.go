@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"ebtrace/source"
 )
@@ -96,8 +97,22 @@ type output struct {
 // write appends s, which comes from offset written of the script (or from
 // the use of a macro there, use bytes long).
 func (o *output) write(s string, written, use int) {
-	o.anchors = append(o.anchors, source.Anchor{Out: source.Pos(o.text.Len()), Written: source.Pos(written), Use: use})
+	a := source.Anchor{Out: source.Pos(o.text.Len()), Written: source.Pos(written), Use: use}
+	// An anchor that continues the last one (the next bytes as written,
+	// or more of the same macro use) would map no differently.
+	if n := len(o.anchors); n == 0 || !continues(o.anchors[n-1], a) {
+		o.anchors = append(o.anchors, a)
+	}
 	o.text.WriteString(s)
+}
+
+// continues reports whether anchor a maps its bytes as p maps those after
+// it already.
+func continues(p, a source.Anchor) bool {
+	if a.Use == 0 {
+		return p.Use == 0 && a.Written-p.Written == a.Out-p.Out
+	}
+	return p.Use == a.Use && p.Written == a.Written
 }
 
 // file preprocesses one file and returns its output.
@@ -149,10 +164,12 @@ func (s *state) file(f *source.File) *output {
 		}
 		lines := strings.Count(text[start:end], "\n")
 		sp := source.Span{Start: source.Pos(start + len(line) - len(trimmed)), End: source.Pos(start + len(strings.TrimRight(directive, " \t\r")))}
-		keep := s.directive(f, directive, start, sp, &groups, active())
+		// Continuation lines joined, each \ and newline as two spaces, so
+		// offsets stay those of the script.
+		joined := strings.ReplaceAll(directive, "\\\n", "  ")
 		kept := ""
-		if keep {
-			kept = strings.ReplaceAll(directive, "\\\n", "  ")
+		if s.directive(f, joined, start, sp, &groups, active()) {
+			kept = joined
 		}
 		out.write(kept+strings.Repeat("\n", lines), start, 0)
 		start = end
@@ -206,7 +223,6 @@ func (s *state) expandBody(text string, base int) []token {
 // starts at byte offset base, and reports whether the line stays in the
 // output, as a kept #include does.
 func (s *state) directive(f *source.File, line string, base int, sp source.Span, groups *[]group, active bool) bool {
-	line = strings.ReplaceAll(line, "\\\n", "  ")
 	toks := lex(line, base)
 	i := skipSpace(toks, 0, false) + 1 // past '#'
 	i = skipSpace(toks, i, false)
@@ -409,35 +425,47 @@ func (s *state) define(rest []token, sp source.Span) {
 // and check, which report them as before.
 func (s *state) include(f *source.File, rest []token) {
 	arg := strings.TrimSpace(spell(rest))
-	var dirs []string
-	switch {
-	case len(arg) > 2 && arg[0] == '<' && arg[len(arg)-1] == '>':
-		dirs = IncludeDirs(arg[1:len(arg)-1], true, f.Name, s.opts.SystemDirs)
-	case len(arg) > 2 && arg[0] == '"' && arg[len(arg)-1] == '"':
-		dirs = IncludeDirs(arg[1:len(arg)-1], false, f.Name, s.opts.SystemDirs)
-	default:
+	system := len(arg) > 2 && arg[0] == '<' && arg[len(arg)-1] == '>'
+	if !system && (len(arg) <= 2 || arg[0] != '"' || arg[len(arg)-1] != '"') || s.depth >= maxIncludeDepth {
 		return
 	}
-	if s.depth >= maxIncludeDepth {
+	path, text, _ := ReadHeader(arg[1:len(arg)-1], system, f.Name, s.opts.SystemDirs)
+	if path == "" {
 		return
 	}
+	header := source.NewFile(path, string(text))
+	inner := &state{opts: s.opts, macros: s.macros, diags: &source.Diagnostics{File: header}, depth: s.depth + 1}
+	inner.file(header)
+}
+
+// headers are the headers ReadHeader read, by path.
+var headers sync.Map
+
+// ReadHeader finds the header path that file includes (as <path> when
+// system) in includeDirs and reads it, once per process: the preprocessor
+// and the checker read the same headers. It returns the path it found and
+// the text, or "" and the directories it searched.
+func ReadHeader(path string, system bool, file string, systemDirs []string) (string, []byte, []string) {
+	dirs := includeDirs(path, system, file, systemDirs)
 	for _, dir := range dirs {
-		path := filepath.Join(dir, arg[1:len(arg)-1])
-		text, err := os.ReadFile(path)
+		full := filepath.Join(dir, path)
+		if text, ok := headers.Load(full); ok {
+			return full, text.([]byte), nil
+		}
+		text, err := os.ReadFile(full)
 		if err != nil {
 			continue
 		}
-		header := source.NewFile(path, string(text))
-		inner := &state{opts: s.opts, macros: s.macros, diags: &source.Diagnostics{File: header}, depth: s.depth + 1}
-		inner.file(header)
-		return
+		headers.Store(full, text)
+		return full, text, nil
 	}
+	return "", nil, dirs
 }
 
-// IncludeDirs returns the directories searched, in order, for the header
+// includeDirs returns the directories searched, in order, for the header
 // path that file includes: systemDirs for <path>, the file's own directory
 // then the current one for "path"; none but the root for an absolute path.
-func IncludeDirs(path string, system bool, file string, systemDirs []string) []string {
+func includeDirs(path string, system bool, file string, systemDirs []string) []string {
 	switch {
 	case filepath.IsAbs(path):
 		return []string{"/"}

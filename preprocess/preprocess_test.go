@@ -186,7 +186,7 @@ func TestIncludeAbsolute(t *testing.T) {
 			t.Errorf("%q in %s: got %q", c.script, c.name, f.Text)
 		}
 	}
-	if got := IncludeDirs("x.h", false, "stdin", nil); !slices.Equal(got, []string{"."}) {
-		t.Errorf("IncludeDirs of stdin = %q, want [.]", got)
+	if got := includeDirs("x.h", false, "stdin", nil); !slices.Equal(got, []string{"."}) {
+		t.Errorf("includeDirs of stdin = %q, want [.]", got)
 	}
 }

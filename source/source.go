@@ -54,9 +54,8 @@ type Anchor struct {
 // NewPreprocessed returns the file of text, the preprocessed form of
 // written with the same lines, mapped back to it by anchors.
 func NewPreprocessed(written *File, text string, anchors []Anchor) *File {
-	f := NewFile(written.Name, text)
-	f.written, f.anchors = written, anchors
-	return f
+	// No line index: positions and lines are the written file's.
+	return &File{Name: written.Name, Text: text, written: written, anchors: anchors}
 }
 
 // anchor returns the anchor that covers offset p of f's text.
@@ -209,7 +208,11 @@ func (d *Diagnostics) Render(w io.Writer) {
 // RenderOne writes one diagnostic against file f.
 func RenderOne(w io.Writer, f *File, it Diagnostic) {
 	sp := f.Written(it.Span)
-	line, col := f.Position(it.Span.Start)
+	written := f
+	if f.written != nil {
+		written = f.written
+	}
+	line, col := written.Position(sp.Start)
 	severity := "error"
 	if it.Warning {
 		severity = "warning"

@@ -125,11 +125,12 @@ func (p *parser) typeName(mayDefine bool) *TypeName {
 	}
 	switch {
 	case recordKeyword(p.tok.text):
-		kw := p.tok.text
+		kw, tag := p.tok.text, ""
 		p.next()
 		t.Name = kw
 		if p.tok.kind == tIdent {
-			t.Name = kw + " " + p.tok.text
+			tag = p.tok.text
+			t.Name = kw + " " + tag
 			p.next()
 		}
 		if !p.is("{") || kw == "enum" {
@@ -144,7 +145,6 @@ func (p *parser) typeName(mayDefine bool) *TypeName {
 			p.errorf(p.tok.sp, "a %s can be defined only at the top of the script or as a member's type", kw).
 				Hint("define it before the probes, %s name { ... }; and use it by name here", kw)
 		}
-		_, tag, _ := strings.Cut(t.Name, " ")
 		t.Inline = p.recordBody(&StructDecl{Union: kw == "union", Name: tag, Sp: t.Sp})
 		p.next()
 	case cWords[p.tok.text]:

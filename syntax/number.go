@@ -221,14 +221,12 @@ func withSuffix(text string, v uint64, suffix string, decimal bool) (uint64, *li
 		}
 		return lo, nil
 	}
-	if strings.Trim(suffix, "uUlL") == "" {
-		if c, ok := cSuffixes[strings.ToLower(suffix)]; ok {
-			if v > c.max {
-				return 0, errWhole(text, fmt.Sprintf("the largest %s is %d; without the suffix the literal may be up to 64 bits", c.ctype, c.max),
-					"integer literal %s does not fit in %s, the type its suffix %s names", shorten(text), c.ctype, suffix)
-			}
-			return v, nil
+	if c, ok := cSuffixes[strings.ToLower(suffix)]; ok {
+		if v > c.max {
+			return 0, errWhole(text, fmt.Sprintf("the largest %s is %d; without the suffix the literal may be up to 64 bits", c.ctype, c.max),
+				"integer literal %s does not fit in %s, the type its suffix %s names", shorten(text), c.ctype, suffix)
 		}
+		return v, nil
 	}
 	return 0, &literalError{from: at, to: len(text),
 		msg:  fmt.Sprintf("integer literal %s has an unknown suffix %q", shorten(text), shorten(suffix)),

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"slices"
 	"sync"
 
@@ -13,10 +12,6 @@ import (
 
 	"ebtrace/kernel"
 )
-
-// vmlinuxBTF is where the kernel publishes its own BTF; modules' BTF sits
-// beside it under their names.
-const vmlinuxBTF = "/sys/kernel/btf/vmlinux"
 
 // funcs are the BTF functions of vmlinux or of one module.
 type funcs struct {
@@ -42,12 +37,12 @@ func newFuncs(module string, names []string) *funcs {
 }
 
 // errNoBTF is returned, wrapped, when the kernel publishes no BTF.
-var errNoBTF = fmt.Errorf("this kernel has no BTF (%s is missing: CONFIG_DEBUG_INFO_BTF is off), which fentry and fexit need: %w", vmlinuxBTF, ebpf.ErrNotSupported)
+var errNoBTF = fmt.Errorf("this kernel has no BTF (%s is missing: CONFIG_DEBUG_INFO_BTF is off), which fentry and fexit need: %w", kernel.VmlinuxBTF, ebpf.ErrNotSupported)
 
 // vmlinuxFuncs reads the names of the kernel's BTF functions once per
 // process.
 var vmlinuxFuncs = sync.OnceValues(func() (*funcs, error) {
-	raw, err := os.ReadFile(vmlinuxBTF)
+	raw, err := kernel.VmlinuxRaw()
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errNoBTF
 	}
@@ -56,7 +51,7 @@ var vmlinuxFuncs = sync.OnceValues(func() (*funcs, error) {
 	}
 	names, ids, err := funcNames(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", vmlinuxBTF, err)
+		return nil, fmt.Errorf("%s: %w", kernel.VmlinuxBTF, err)
 	}
 	f := newFuncs("", names)
 	f.ids = make(map[string]btf.TypeID, len(names))

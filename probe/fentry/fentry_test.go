@@ -92,8 +92,8 @@ func TestFuncNames(t *testing.T) {
 			t.Errorf("%v: got %q, want %q", order, names, want)
 		}
 		for n := range len(raw) {
-			if _, _, err := funcNames(raw[:n]); !errors.Is(err, errBadBTF) {
-				t.Fatalf("%v: %d of %d bytes: got %v, want errBadBTF", order, n, len(raw), err)
+			if _, _, err := funcNames(raw[:n]); !errors.Is(err, kernel.ErrBadBTF) {
+				t.Fatalf("%v: %d of %d bytes: got %v, want kernel.ErrBadBTF", order, n, len(raw), err)
 			}
 		}
 	}
@@ -107,15 +107,15 @@ func FuzzFuncNames(f *testing.F) {
 	f.Add(everyKind(f, binary.BigEndian))
 	f.Add([]byte{0x9f, 0xeb, 1, 0, 24, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		if _, _, err := funcNames(raw); err != nil && !errors.Is(err, errBadBTF) {
-			t.Fatalf("error %v does not wrap errBadBTF", err)
+		if _, _, err := funcNames(raw); err != nil && !errors.Is(err, kernel.ErrBadBTF) {
+			t.Fatalf("error %v does not wrap kernel.ErrBadBTF", err)
 		}
 	})
 }
 
 func requireBTF(t *testing.T) {
 	t.Helper()
-	if _, err := os.Stat(vmlinuxBTF); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(kernel.VmlinuxBTF); errors.Is(err, os.ErrNotExist) {
 		t.Skipf("needs kernel BTF (CONFIG_DEBUG_INFO_BTF): %v", err)
 	} else if err != nil {
 		t.Fatal(err)
