@@ -85,8 +85,11 @@ func expand(toks []token, macros map[string]*macro) ([]token, error) {
 		if err != nil {
 			return nil, err
 		}
-		// Line breaks inside the call go after its replacement, so the
-		// lines below keep their numbers.
+		// Line breaks inside the call, and between the name and its '(',
+		// go after its replacement, so the lines below keep their numbers.
+		for _, b := range in[1:open] {
+			newlines = lineBreaks(newlines, b)
+		}
 		repl = append(repl, newlines...)
 		push(repl, i+end+1)
 	}
@@ -109,11 +112,7 @@ func collectArgs(in []token, open int) (args [][]token, newlines []token, end in
 		t := in[i]
 		switch {
 		case t.kind == kNewline || t.kind == kSpace && strings.Contains(t.text, "\n"):
-			for j := range len(t.text) {
-				if t.text[j] == '\n' {
-					newlines = append(newlines, token{kind: kNewline, text: "\n", pos: t.pos + j, use: t.use})
-				}
-			}
+			newlines = lineBreaks(newlines, t)
 			t = token{kind: kSpace, text: " ", pos: t.pos, use: t.use}
 		case t.text == "(":
 			depth++
@@ -129,6 +128,16 @@ func collectArgs(in []token, open int) (args [][]token, newlines []token, end in
 		cur = append(cur, t)
 	}
 	return nil, nil, 0, &argCountError{use: in[0], msg: fmt.Sprintf("unterminated call of macro %s", in[0].text), hint: "close its argument list with ')' before the end of the script"}
+}
+
+// lineBreaks appends a newline token to nl for each line break in t.
+func lineBreaks(nl []token, t token) []token {
+	for j := range len(t.text) {
+		if t.text[j] == '\n' {
+			nl = append(nl, token{kind: kNewline, text: "\n", pos: t.pos + j, use: t.use})
+		}
+	}
+	return nl
 }
 
 // quoteEscaper escapes a string literal for the # operator.
