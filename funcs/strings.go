@@ -155,61 +155,51 @@ func compareStrings(c Checker, e *syntax.CallExpr) types.Type {
 // searchString looks for the needle (argument 1) in the haystack
 // (argument 0), trying each start position in turn: at the first i where
 // it occurs it leaves found(i) in r0, else missing. A literal needle is
-// compared byte by byte against immediates.
+// compared byte by byte against immediates, and ends with its last byte;
+// another ends at its NUL.
 func searchString(g Generator, e *syntax.CallExpr, found func(i int) int32, missing int32) {
 	// The buffers' sizes from their types, not their whole words: a
 	// canonical string's NUL lies within them.
 	h, _ := g.Str(e.Args[0])
 	hn := g.Type(e.Args[0]).Size
 	absent, end := g.NewLabel("absent"), g.NewLabel("search")
-	hit := func(i int) {
-		g.Emit(asm.Mov.Imm(asm.R0, found(i)), asm.Ja.Label(end))
-	}
-	if lit, ok := e.Args[1].(*syntax.StringLit); ok {
-		needle := lit.Value
-		if i := strings.IndexByte(needle, 0); i >= 0 {
-			needle = needle[:i]
-		}
-		if needle == "" {
-			hit(0)
-		}
-		for i := 0; i < hn && len(needle) > 0; i++ {
-			next := g.NewLabel("next")
-			for j := 0; j < len(needle); j++ {
-				if i+j >= hn {
-					g.Emit(asm.Ja.Label(absent))
-					break
-				}
-				g.Emit(asm.LoadMem(asm.R1, asm.R10, h+int16(i+j), asm.Byte))
-				if j == 0 {
-					g.Emit(asm.JEq.Imm(asm.R1, 0, absent))
-				}
-				g.Emit(asm.JNE.Imm(asm.R1, int32(needle[j]), next))
-			}
-			hit(i)
-			g.Label(next)
+	lit, literal := e.Args[1].(*syntax.StringLit)
+	var needle string // a literal needle
+	var n int16       // or the frame offset of another
+	var nn int
+	if literal {
+		needle, _, _ = strings.Cut(lit.Value, "\x00")
+		nn = len(needle)
+		if nn == 0 {
+			g.Emit(asm.Mov.Imm(asm.R0, found(0)), asm.Ja.Label(end))
 		}
 	} else {
-		n, _ := g.Str(e.Args[1])
-		nn := g.Type(e.Args[1]).Size
-		for i := 0; i < hn; i++ {
-			next, at := g.NewLabel("next"), g.NewLabel("at")
-			for j := 0; j < nn; j++ {
+		n, _ = g.Str(e.Args[1])
+		nn = g.Type(e.Args[1]).Size
+	}
+	for i := 0; i < hn && nn > 0; i++ {
+		next, at := g.NewLabel("next"), g.NewLabel("at")
+		for j := 0; j < nn; j++ {
+			if !literal {
 				g.Emit(asm.LoadMem(asm.R2, asm.R10, n+int16(j), asm.Byte), asm.JEq.Imm(asm.R2, 0, at))
-				if i+j >= hn {
-					g.Emit(asm.Ja.Label(absent))
-					break
-				}
-				g.Emit(asm.LoadMem(asm.R1, asm.R10, h+int16(i+j), asm.Byte))
-				if j == 0 {
-					g.Emit(asm.JEq.Imm(asm.R1, 0, absent))
-				}
+			}
+			if i+j >= hn {
+				g.Emit(asm.Ja.Label(absent))
+				break
+			}
+			g.Emit(asm.LoadMem(asm.R1, asm.R10, h+int16(i+j), asm.Byte))
+			if j == 0 {
+				g.Emit(asm.JEq.Imm(asm.R1, 0, absent))
+			}
+			if literal {
+				g.Emit(asm.JNE.Imm(asm.R1, int32(needle[j]), next))
+			} else {
 				g.Emit(asm.JNE.Reg(asm.R1, asm.R2, next))
 			}
-			g.Label(at)
-			hit(i)
-			g.Label(next)
 		}
+		g.Label(at)
+		g.Emit(asm.Mov.Imm(asm.R0, found(i)), asm.Ja.Label(end))
+		g.Label(next)
 	}
 	g.Label(absent)
 	g.Emit(asm.Mov.Imm(asm.R0, missing))
