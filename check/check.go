@@ -93,10 +93,11 @@ func Check(prog *syntax.Program, reg *probe.Registry, env *probe.Env) (*Info, er
 // CheckWith is Check with the script's parameters and environment.
 func CheckWith(prog *syntax.Program, reg *probe.Registry, env *probe.Env, opts Options) (*Info, error) {
 	c := &checker{
-		info:  &Info{Program: prog, Maps: map[string]*Map{}, Printfs: map[*syntax.CallExpr]*printf.Format{}, Consts: map[syntax.Expr]uint64{}, Params: opts.Params},
-		env:   env,
-		diag:  &source.Diagnostics{File: prog.File},
-		types: ctypes.New(env.Types),
+		info:   &Info{Program: prog, Maps: map[string]*Map{}, Printfs: map[*syntax.CallExpr]*printf.Format{}, Consts: map[syntax.Expr]uint64{}, Params: opts.Params},
+		env:    env,
+		diag:   &source.Diagnostics{File: prog.File},
+		types:  ctypes.New(env.Types),
+		noBool: opts.NoBool,
 	}
 	if err := c.config(prog.Config, opts.Getenv); err != nil {
 		return nil, err
@@ -247,6 +248,23 @@ type checker struct {
 	skippedMaps map[string]skippedShape
 	cur         *Instance
 	scope       loopScope
+	noBool      bool // Options.NoBool
+	// declared are the variables of the current instance declared by
+	// let without a value.
+	declared map[string]bool
+}
+
+// varNames returns the names of the current instance's variables.
+func (c *checker) varNames() []string {
+	var names []string
+	for k := range c.cur.Vars {
+		name, _, _ := strings.Cut(k, "#")
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 func (c *checker) errorf(sp source.Span, code, format string, args ...any) *source.Diagnostic {
@@ -276,6 +294,7 @@ func (c *checker) instance(in *Instance) {
 	in.Rewrites = map[syntax.Expr]syntax.Expr{}
 	in.Args = map[syntax.Expr]probe.Arg{}
 	in.Vars = map[string]types.Type{}
+	c.declared = map[string]bool{}
 	in.Layouts = map[syntax.Expr]Layout{}
 	in.CNames = map[syntax.Expr]string{}
 	c.cur = in
@@ -317,10 +336,22 @@ func (c *checker) stmt(s syntax.Stmt) {
 		c.expr(s.X)
 	case *syntax.AssignStmt:
 		c.assign(s)
+	case *syntax.LetStmt:
+		if s.Value != nil {
+			c.assign(&syntax.AssignStmt{Target: s.Var, Op: "=", Value: s.Value})
+			return
+		}
+		if _, ok := c.cur.Vars[s.Var.Key()]; !ok {
+			c.cur.Vars[s.Var.Key()] = types.None // typed by its first assignment
+			c.declared[s.Var.Key()] = true
+		}
 	case *syntax.WhileStmt, *syntax.UnrollStmt, *syntax.ForRangeStmt, *syntax.ForMapStmt, *syntax.JumpStmt:
 		c.loopStmt(s)
 	}
 }
+
+// boolLiterals are the values true and false stand for.
+var boolLiterals = map[string]uint64{"true": 1, "false": 0}
 
 var aggKinds = map[string]output.Kind{
 	"count": output.Count, "sum": output.Sum, "avg": output.Avg, "min": output.Min,
@@ -331,7 +362,7 @@ func (c *checker) assign(s *syntax.AssignStmt) {
 	switch target := s.Target.(type) {
 	case *syntax.VarExpr:
 		if s.Op != "=" {
-			t, ok := c.cur.Vars[target.Name]
+			t, ok := c.cur.Vars[target.Key()]
 			if !ok {
 				c.errorf(target.Sp, "undefined", "variable $%s is used before it is assigned", target.Name)
 				return
@@ -348,9 +379,9 @@ func (c *checker) assign(s *syntax.AssignStmt) {
 			if !reported {
 				c.errorf(s.Value.Span(), "type", "this expression has no value to assign")
 			}
-			if _, ok := c.cur.Vars[target.Name]; !ok {
+			if _, ok := c.cur.Vars[target.Key()]; !ok {
 				// Known, typeless: its uses add no errors of their own.
-				c.cur.Vars[target.Name] = types.None
+				c.cur.Vars[target.Key()] = types.None
 			}
 			return
 		}
@@ -364,16 +395,16 @@ func (c *checker) assign(s *syntax.AssignStmt) {
 				Hint("use it directly as a map key or printf argument: @[%s] = count()", t)
 			return
 		}
-		if old, ok := c.cur.Vars[target.Name]; ok && old.Kind != types.Void {
+		if old, ok := c.cur.Vars[target.Key()]; ok && old.Kind != types.Void {
 			if !types.Same(old, t) {
 				c.errorf(s.Value.Span(), "type", "$%s is %s; it cannot also hold %s", target.Name, old, t)
 				return
 			}
-			c.cur.Vars[target.Name] = types.Widen(old, t)
+			c.cur.Vars[target.Key()] = types.Widen(old, t)
 		} else {
-			c.cur.Vars[target.Name] = t
+			c.cur.Vars[target.Key()] = t
 		}
-		c.cur.Types[target] = c.cur.Vars[target.Name]
+		c.cur.Types[target] = c.cur.Vars[target.Key()]
 	case *syntax.MapExpr:
 		keys := c.keys(target)
 		if call, ok := s.Value.(*syntax.CallExpr); ok && funcs.IsAggregation(call.Fun) {
@@ -393,6 +424,8 @@ func (c *checker) assign(s *syntax.AssignStmt) {
 		switch {
 		case t.Kind == types.Ptr: // kept a pointer: ++ steps by its pointee, it prints in hex
 			c.defineMap(target, output.Scalar, keys, t)
+		case t.Kind == types.Bool:
+			c.defineMap(target, output.Scalar, keys, types.Boolean)
 		case t.IsInt():
 			c.defineMap(target, output.Scalar, keys, types.Int64)
 		case t.Kind == types.Str || t.Kind == types.Sym || t.Kind == types.Stack || t.Kind == types.Buf || t.Kind == types.Time || t.Kind == types.Text || t.Kind == types.Tuple:
@@ -421,7 +454,7 @@ func (c *checker) keys(m *syntax.MapExpr) []types.Type {
 		switch t.Kind {
 		case types.Int, types.Ptr:
 			out = append(out, types.UInt64)
-		case types.Str, types.Sym, types.Stack, types.Text:
+		case types.Bool, types.Str, types.Sym, types.Stack, types.Text:
 			out = append(out, t)
 		case types.Tuple:
 			if len(m.Keys) == 1 {
@@ -569,6 +602,9 @@ var builtins = map[string]types.Type{
 
 func (c *checker) expr(e syntax.Expr) types.Type {
 	t := c.exprType(e)
+	if t.Kind == types.Bool && c.noBool {
+		t = types.Int64
+	}
 	c.cur.Types[e] = t
 	return t
 }
@@ -594,6 +630,10 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 		}
 		return types.String(len(e.Value) + 1)
 	case *syntax.Ident:
+		if v, ok := boolLiterals[e.Name]; ok {
+			c.info.Consts[e] = v
+			return types.Boolean
+		}
 		if t, ok := builtins[e.Name]; ok {
 			return t
 		}
@@ -630,13 +670,18 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 		c.unknownIdent(e)
 		return types.None
 	case *syntax.VarExpr:
-		t, ok := c.cur.Vars[e.Name]
+		t, ok := c.cur.Vars[e.Key()]
 		if !ok {
 			d := c.errorf(e.Sp, "undefined", "variable $%s is used before it is assigned", e.Name)
-			if close := source.Closest(e.Name, slices.Sorted(maps.Keys(c.cur.Vars)), 2); len(close) > 0 {
+			if close := source.Closest(e.Name, c.varNames(), 2); len(close) > 0 {
 				d.Hint("did you mean $%s?", strings.Join(close, ", $"))
 			}
 			return types.Int64
+		}
+		if t.Kind == types.Void && c.declared[e.Key()] {
+			// let $x; read before any assignment: an integer, zero.
+			t = types.Int64
+			c.cur.Vars[e.Key()] = t
 		}
 		return t
 	case *syntax.ParamExpr:
@@ -657,11 +702,14 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 		if t, reported := c.exprReported(e.X); !t.IsInt() && !reported {
 			c.errorf(e.Sp, "type", "%s needs an integer, not %s", e.Op, t)
 		}
+		if e.Op == "!" {
+			return types.Boolean
+		}
 		return types.Int64
 	case *syntax.IncDecExpr:
 		switch x := e.X.(type) {
 		case *syntax.VarExpr:
-			t, ok := c.cur.Vars[x.Name]
+			t, ok := c.cur.Vars[x.Key()]
 			if !ok {
 				c.errorf(x.Sp, "undefined", "variable $%s is used before it is assigned", x.Name)
 			} else if !t.IsInt() {
@@ -694,6 +742,11 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 		return c.offsetof(e)
 	case *syntax.TupleExpr:
 		return c.tupleExpr(e)
+	case *syntax.BlockExpr:
+		for _, s := range e.Body() {
+			c.stmt(s)
+		}
+		return c.expr(e.Value())
 	case *syntax.TupleIndex:
 		return c.indexExpr(e)
 	case *syntax.CondExpr:
@@ -1103,15 +1156,15 @@ func (c *checker) binary(e *syntax.BinaryExpr) types.Type {
 	switch e.Op {
 	case "==", "!=":
 		if a.Kind == types.Str && b.Kind == types.Str || a.IsInt() && b.IsInt() {
-			return types.Int64
+			return types.Boolean
 		}
 		c.errorf(e.OpSp, "type", "cannot compare %s with %s", a, b)
-		return types.Int64
+		return types.Boolean
 	case "&&", "||":
 		if !a.IsInt() || !b.IsInt() {
 			c.errorf(e.OpSp, "type", "%s needs integers, not %s and %s", e.Op, a, b)
 		}
-		return types.Int64
+		return types.Boolean
 	}
 	if !a.IsInt() || !b.IsInt() {
 		d := c.errorf(e.OpSp, "type", "%s needs integers, not %s and %s", e.Op, a, b)
@@ -1119,6 +1172,10 @@ func (c *checker) binary(e *syntax.BinaryExpr) types.Type {
 			d.Hint("strings support only == and !=")
 		}
 		return types.Int64
+	}
+	switch e.Op {
+	case "<", "<=", ">", ">=":
+		return types.Boolean
 	}
 	if (e.Op == "+" || e.Op == "-") && a.Kind == types.Ptr && b.Kind == types.Int {
 		c.pointerStep(e, a)

@@ -42,6 +42,9 @@ const MaxStrlenLimit = 1024
 type Options struct {
 	Params []string            // positional parameters: $1 is Params[0]
 	Getenv func(string) string // reads the environment; nil reads none
+	// NoBool types every yes/no value as an integer, as bpftrace 0.17
+	// did, so that it prints as 1 or 0 (--compat=0.17).
+	NoBool bool
 }
 
 // configSetting is one key a config block may set.

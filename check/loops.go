@@ -100,14 +100,14 @@ func needsContext(t types.Type) bool { return t.Kind == types.Sym || t.Kind == t
 
 // defineLoopVar gives a loop's variable its type.
 func (c *checker) defineLoopVar(v *syntax.VarExpr, t types.Type) {
-	if old, ok := c.cur.Vars[v.Name]; ok && !types.Same(old, t) {
+	if old, ok := c.cur.Vars[v.Key()]; ok && !types.Same(old, t) {
 		c.errorf(v.Sp, "type", "$%s is %s; it cannot also hold %s", v.Name, old, t).
 			Hint("name the loop variable differently")
 		return
 	} else if ok {
 		t = types.Widen(old, t)
 	}
-	c.cur.Vars[v.Name] = t
+	c.cur.Vars[v.Key()] = t
 	c.cur.Types[v] = t
 }
 
@@ -128,7 +128,7 @@ func (c *checker) tupleExpr(e *syntax.TupleExpr) types.Type {
 	for i, x := range e.Elems {
 		t, reported := c.exprReported(x)
 		switch t.Kind {
-		case types.Int, types.Ptr, types.Str, types.Tuple:
+		case types.Int, types.Ptr, types.Bool, types.Str, types.Tuple:
 		case types.Void:
 			if !reported {
 				c.errorf(x.Span(), "type", "this expression has no value to put in a tuple")
@@ -194,7 +194,7 @@ func (c *checker) retypeVars(in *Instance) {
 	for _, n := range slices.Backward(nodes) {
 		switch e := n.(type) {
 		case *syntax.VarExpr:
-			if t, ok := in.Vars[e.Name]; ok {
+			if t, ok := in.Vars[e.Key()]; ok {
 				if _, typed := in.Types[e]; typed {
 					in.Types[e] = t
 				}

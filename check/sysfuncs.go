@@ -53,7 +53,7 @@ func (c *checker) hasKey(e *syntax.CallExpr) types.Type {
 	if !ok || a.Keys != nil {
 		c.args(e)
 		c.errorf(e.Args[0].Span(), "arguments", "has_key() takes a whole map such as @x and a key")
-		return types.UInt64
+		return types.Boolean
 	}
 	c.cur.Types[a] = types.None
 	key := &syntax.MapExpr{Name: a.Name, Keys: e.Args[1:], Sp: e.Sp}
@@ -74,5 +74,5 @@ func (c *checker) hasKey(e *syntax.CallExpr) types.Type {
 	default:
 		c.unifyKeys(m, key, keys)
 	}
-	return types.UInt64
+	return types.Boolean
 }

@@ -149,6 +149,19 @@ func (g *gen) block(b *syntax.Block) {
 	}
 }
 
+// valueOf runs the statements of a block used as a value and returns the
+// expression that gives the value: e itself for any other expression.
+func (g *gen) valueOf(e syntax.Expr) syntax.Expr {
+	b, ok := e.(*syntax.BlockExpr)
+	if !ok {
+		return e
+	}
+	for _, s := range b.Body() {
+		g.stmt(s)
+	}
+	return g.valueOf(b.Value())
+}
+
 func (g *gen) stmt(s syntax.Stmt) {
 	mark := g.depth
 	defer func() { g.depth = mark }()
@@ -178,6 +191,13 @@ func (g *gen) stmt(s syntax.Stmt) {
 		}
 	case *syntax.AssignStmt:
 		g.assign(s)
+	case *syntax.LetStmt:
+		if s.Value != nil {
+			g.assign(&syntax.AssignStmt{Target: s.Var, Op: "=", Value: s.Value})
+			return
+		}
+		size := plan.PartSize(g.in.Vars[s.Var.Key()])
+		g.zero(g.varSlot(s.Var.Key()), size)
 	case *syntax.WhileStmt, *syntax.UnrollStmt, *syntax.ForRangeStmt, *syntax.ForMapStmt, *syntax.JumpStmt:
 		g.loopStmt(s)
 	}
@@ -188,8 +208,8 @@ func (g *gen) typeOf(e syntax.Expr) types.Type { return g.in.Types[e] }
 func (g *gen) assign(s *syntax.AssignStmt) {
 	switch target := s.Target.(type) {
 	case *syntax.VarExpr:
-		t := g.in.Vars[target.Name]
-		slot := g.varSlot(target.Name)
+		t := g.in.Vars[target.Key()]
+		slot := g.varSlot(target.Key())
 		if t.Kind == types.Str {
 			g.strTo(s.Value, slot, t.Size)
 			return

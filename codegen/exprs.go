@@ -62,6 +62,7 @@ var comparisons = map[string][2]asm.JumpOp{
 
 // intExpr leaves the value of e in r0.
 func (g *gen) intExpr(e syntax.Expr) {
+	e = g.valueOf(e)
 	if x, ok := g.in.Rewrites[e]; ok {
 		g.intExpr(x)
 		return
@@ -80,7 +81,7 @@ func (g *gen) intExpr(e syntax.Expr) {
 		}
 		g.builtin(e.Name)
 	case *syntax.VarExpr:
-		g.Emit(asm.LoadMem(asm.R0, asm.R10, g.varSlot(e.Name), asm.DWord))
+		g.Emit(asm.LoadMem(asm.R0, asm.R10, g.varSlot(e.Key()), asm.DWord))
 	case *syntax.ParamExpr:
 		g.Emit(asm.LoadImm(asm.R0, g.info.ParamInt(e.N), asm.DWord))
 	case *syntax.MapExpr:
@@ -230,7 +231,7 @@ func (g *gen) incDec(e *syntax.IncDecExpr) {
 	}
 	switch x := e.X.(type) {
 	case *syntax.VarExpr:
-		slot := g.varSlot(x.Name)
+		slot := g.varSlot(x.Key())
 		g.Emit(
 			asm.LoadMem(asm.R0, asm.R10, slot, asm.DWord),
 			asm.Add.Imm(asm.R0, delta),

@@ -89,7 +89,7 @@ func (g *gen) forRange(s *syntax.ForRangeStmt) {
 		asm.LoadMem(asm.R0, asm.R10, counter, asm.DWord),
 		asm.LoadMem(asm.R1, asm.R10, end, asm.DWord),
 		asm.JSGE.Reg(asm.R0, asm.R1, done),
-		asm.StoreMem(asm.R10, g.varSlot(s.Var.Name), asm.R0, asm.DWord),
+		asm.StoreMem(asm.R10, g.varSlot(s.Var.Key()), asm.R0, asm.DWord),
 	)
 	g.loopBody(s.Body, loop{brk: done, cont: step})
 	g.Label(step)
@@ -145,7 +145,7 @@ func (g *gen) forIter(s *syntax.ForRangeStmt, ids [3]btf.TypeID) {
 		asm.LoadMem(asm.R0, asm.R0, 0, asm.Word),
 		asm.LSh.Imm(asm.R0, 32),
 		asm.ArSh.Imm(asm.R0, 32),
-		asm.StoreMem(asm.R10, g.varSlot(s.Var.Name), asm.R0, asm.DWord),
+		asm.StoreMem(asm.R10, g.varSlot(s.Var.Key()), asm.R0, asm.DWord),
 	)
 	g.loopBody(s.Body, loop{brk: done, cont: head, iter: it, destroy: destroyFn})
 	g.Emit(asm.Ja.Label(head))
@@ -237,8 +237,8 @@ func (g *gen) callbackBody(s *syntax.ForMapStmt, fn string) {
 	)
 	g.copyVars(asm.R10, asm.R9)
 	m := g.plan.Map(s.Map.Name)
-	kv := g.in.Vars[s.Var.Name]
-	slot := g.varSlot(s.Var.Name)
+	kv := g.in.Vars[s.Var.Key()]
+	slot := g.varSlot(s.Var.Key())
 	g.copyWords(asm.R10, slot, asm.R7, min(m.KeySize, types.SlotSize(kv.Fields()[0])))
 	g.copyWords(asm.R10, slot+int16(kv.FieldOffset(1)), asm.R8, min(m.ValueSize, types.SlotSize(kv.Fields()[1])))
 	g.block(s.Body)

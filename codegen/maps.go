@@ -54,6 +54,7 @@ func (g *gen) key(e *syntax.MapExpr, m *plan.Map) int16 {
 // valueTo writes the value of e into a record part of type t at dst: a
 // key part, a printf argument or a map value.
 func (g *gen) valueTo(e syntax.Expr, dst int16, t types.Type) {
+	e = g.valueOf(e)
 	switch t.Kind {
 	case types.Str:
 		g.strTo(e, dst, t.Size)
@@ -85,6 +86,7 @@ const bpfFUserStack = 1 << 8
 // at dst; a user stack's pid follows. A stack the kernel cannot record
 // (map full, hash collision) gets a negative id and is counted.
 func (g *gen) stackID(e syntax.Expr, dst int16) {
+	e = g.valueOf(e)
 	t := g.typeOf(e)
 	sm := g.plan.StackMap(t)
 	flags := int32(0)

@@ -22,6 +22,7 @@ import (
 // bufTo writes a buffer into a record part of type t at dst: its length,
 // then its bytes, zero-padded to the part's size.
 func (g *gen) bufTo(e syntax.Expr, dst int16, t types.Type) {
+	e = g.valueOf(e)
 	words := types.Align8(t.Size)
 	switch e := e.(type) {
 	case *syntax.CallExpr: // buf()
@@ -224,6 +225,7 @@ func (g *gen) strCompare(e *syntax.BinaryExpr) {
 // strExpr evaluates a string expression into a stack buffer and returns
 // its offset and size.
 func (g *gen) strExpr(e syntax.Expr) (int16, int) {
+	e = g.valueOf(e)
 	if x, ok := g.in.Rewrites[e]; ok {
 		return g.strExpr(x)
 	}
@@ -247,7 +249,7 @@ func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 		g.comm(off, size)
 		return off, size
 	case *syntax.VarExpr:
-		return g.varSlot(e.Name), size
+		return g.varSlot(e.Key()), size
 	case *syntax.ParamExpr:
 		off := g.alloc(size)
 		g.storeConst(off, g.info.Param(e.N)[:t.Size-1], size)
@@ -308,6 +310,7 @@ func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 // bytes). Strings that come from a helper or a constant are written there
 // directly; others are built in their own buffer and copied.
 func (g *gen) strTo(e syntax.Expr, dst int16, dstSize int) {
+	e = g.valueOf(e)
 	t := g.typeOf(e)
 	switch e := e.(type) {
 	case *syntax.StringLit:

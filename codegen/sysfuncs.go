@@ -59,6 +59,7 @@ func (g *gen) stackLength(t types.Type) {
 
 // textTo writes the value of e, of a Text type t, at dst.
 func (g *gen) textTo(e syntax.Expr, dst int16, t types.Type) {
+	e = g.valueOf(e)
 	if x, ok := g.in.Rewrites[e]; ok {
 		g.textTo(x, dst, t)
 		return
@@ -69,7 +70,7 @@ func (g *gen) textTo(e syntax.Expr, dst int16, t types.Type) {
 		g.Emit(asm.FnGetCurrentUidGid.Call(), asm.Mov.Reg32(asm.R0, asm.R0), asm.StoreMem(asm.R10, dst, asm.R0, asm.DWord))
 		return
 	case *syntax.VarExpr:
-		g.copyStack(dst, g.varSlot(e.Name), size)
+		g.copyStack(dst, g.varSlot(e.Key()), size)
 		return
 	case *syntax.MapExpr:
 		g.readMapValue(e, dst, size)

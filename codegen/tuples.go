@@ -11,6 +11,7 @@ import (
 // tupleTo writes the tuple e into dst laid out as t, which has e's shape
 // with strings at least as long.
 func (g *gen) tupleTo(e syntax.Expr, dst int16, t types.Type) {
+	e = g.valueOf(e)
 	fields := t.Fields()
 	if tuple, ok := e.(*syntax.TupleExpr); ok {
 		for i, x := range tuple.Elems {
@@ -48,10 +49,11 @@ func (g *gen) convertTuple(dst int16, t types.Type, src int16, st types.Type) {
 // tupleExpr evaluates a tuple expression into a stack buffer and returns
 // its offset and layout.
 func (g *gen) tupleExpr(e syntax.Expr) (int16, types.Type) {
+	e = g.valueOf(e)
 	t := g.typeOf(e)
 	switch e := e.(type) {
 	case *syntax.VarExpr:
-		return g.varSlot(e.Name), g.in.Vars[e.Name]
+		return g.varSlot(e.Key()), g.in.Vars[e.Key()]
 	case *syntax.TupleIndex:
 		off, outer := g.tupleExpr(e.X)
 		return off + int16(outer.FieldOffset(e.Index)), outer.Fields()[e.Index]

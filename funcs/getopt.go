@@ -72,11 +72,7 @@ var getopt = Func{
 					c.Errorf(lit.Sp, "option", "getopt(%q): --%s=%s is not true, false, 1 or 0", lit.Value, lit.Value, value)
 				}
 			}
-			v := int64(0)
-			if on {
-				v = 1
-			}
-			return c.Rewrite(e, number(v))
+			return c.Rewrite(e, &syntax.Ident{Name: strconv.FormatBool(on), Sp: at})
 		}
 		c.Expr(def)
 		c.Errorf(def.Span(), "arguments", "getopt()'s default must be a literal: an integer, a string, true or false")

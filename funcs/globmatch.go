@@ -27,7 +27,7 @@ var globmatch = Func{
 		wantString(c, e, 0)
 		lit, ok := literal(c, e, 1, "its pattern", `globmatch(comm, "ba*")`)
 		if !ok {
-			return types.Int64
+			return types.Boolean
 		}
 		elems, err := glob.Elems(lit.Value)
 		switch {
@@ -36,7 +36,7 @@ var globmatch = Func{
 		case len(elems) > maxGlobElems:
 			c.Errorf(lit.Sp, "arguments", "globmatch() patterns have at most %d elements, this one %d", maxGlobElems, len(elems))
 		}
-		return types.Int64
+		return types.Boolean
 	},
 	Int: func(g Generator, e *syntax.CallExpr) {
 		elems, _ := glob.Elems(e.Args[1].(*syntax.StringLit).Value)

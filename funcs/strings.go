@@ -42,8 +42,11 @@ var strncmp = Func{
 }
 
 var strcontains = Func{
-	Name: "strcontains", Min: 2, Max: 2, Doc: "1 when a string contains another, else 0",
-	Check: twoStrings,
+	Name: "strcontains", Min: 2, Max: 2, Doc: "whether a string contains another",
+	Check: func(c Checker, e *syntax.CallExpr) types.Type {
+		twoStrings(c, e)
+		return types.Boolean
+	},
 	Int: func(g Generator, e *syntax.CallExpr) {
 		searchString(g, e, func(int) int32 { return 1 }, 0)
 	},

@@ -6,7 +6,7 @@ import (
 )
 
 // Questions about an expression's type, answered when the script
-// compiles: 1 or 0. The expression is not evaluated.
+// compiles: true or false. The expression is not evaluated.
 
 var isInteger = typeQuestion("is_integer", "whether an expression is an integer", func(t types.Type, _ syntax.Expr) bool { return t.Kind == types.Int })
 
@@ -20,10 +20,12 @@ var isStr = typeQuestion("is_str", "whether an expression is a string", func(t t
 
 var isArray = typeQuestion("is_array", "whether an expression is an array", func(t types.Type, _ syntax.Expr) bool { return t.Kind == types.Array })
 
-var isLiteral = typeQuestion("is_literal", "whether an expression is a literal: 1, \"hello\"", func(_ types.Type, e syntax.Expr) bool {
-	switch e.(type) {
+var isLiteral = typeQuestion("is_literal", "whether an expression is a literal: 1, \"hello\", true", func(_ types.Type, e syntax.Expr) bool {
+	switch e := e.(type) {
 	case *syntax.IntLit, *syntax.StringLit:
 		return true
+	case *syntax.Ident:
+		return e.Name == "true" || e.Name == "false"
 	}
 	return false
 })
@@ -37,7 +39,7 @@ func typeQuestion(name, doc string, answer func(types.Type, syntax.Expr) bool) F
 				v = 1
 			}
 			c.SetConst(e, v)
-			return types.IntOf(1, false)
+			return types.Boolean
 		},
 		Int: loadConst,
 	}

@@ -41,6 +41,8 @@ func jsonOf(v any) string {
 			parts[i] = jsonOf(e)
 		}
 		return "[" + strings.Join(parts, ",") + "]"
+	case bool:
+		return strconv.FormatBool(x)
 	}
 	return number(v)
 }
@@ -114,7 +116,7 @@ func jsonValue(m *Map, v any) string {
 		}
 		return "[" + strings.Join(items, ", ") + "]"
 	}
-	return number(v)
+	return jsonOf(v)
 }
 
 // quote makes s a JSON string the way bpftrace does: \" \\ \n \t \r, other

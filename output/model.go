@@ -42,8 +42,8 @@ type Map struct {
 	LMin, LMax, LStep int64
 }
 
-// Entry is one key and its value. Key parts are int64, uint64, string or
-// Tuple. Value is int64, uint64 or Pointer (Scalar; int64 or uint64 for
+// Entry is one key and its value. Key parts are int64, uint64, bool,
+// string or Tuple. Value is int64, uint64, bool or Pointer (Scalar; int64 or uint64 for
 // Count, Sum, Min, Max, Avg),
 // string or Tuple (String), StatsValue (Stats), or HistValue (Hist, LHist). An Avg value
 // is the mean itself, divided already and truncated toward zero. A map
@@ -53,8 +53,8 @@ type Entry struct {
 	Value any
 }
 
-// Tuple is a tuple value: its elements are int64, uint64, Pointer, string
-// or Tuple.
+// Tuple is a tuple value: its elements are int64, uint64, bool, Pointer,
+// string or Tuple.
 type Tuple []any
 
 // Pointer is an address held as a value: text prints it in hex, as

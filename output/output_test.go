@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -250,8 +251,9 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The text goldens are bpftrace 0.17's output.
 			var buf bytes.Buffer
-			w := NewText(&buf)
+			w := NewLegacyText(&buf)
 			if format == "json" {
 				w = NewJSON(&buf)
 			}
@@ -265,6 +267,38 @@ func TestGolden(t *testing.T) {
 			if format == "json" {
 				checkJSONLines(t, g.name, buf.String())
 			}
+		}
+	}
+}
+
+// TestCurrentLayout checks what the current release prints differently
+// from 0.17: stats() and bools.
+func TestCurrentLayout(t *testing.T) {
+	maps := []*Map{
+		keyed("@s", Stats, e(StatsValue{Count: 3, Total: 6}, int64(1)), e(StatsValue{Count: 1, Total: -5}, true)),
+		single("@b", Scalar, false),
+		keyed("@t", String, e(Tuple{true, int64(-1)}, false)),
+	}
+	text := "@s[true]: { .count = 1, .average = -5, .total = -5 }\n@s[1]: { .count = 3, .average = 2, .total = 6 }\n\n" +
+		"@b: false\n" +
+		"@t[false]: (true, -1)\n"
+	js := `{"type": "stats", "data": {"@s": {"true": {"count": 1, "average": -5, "total": -5}, "1": {"count": 3, "average": 2, "total": 6}}}}` + "\n" +
+		`{"type": "map", "data": {"@b": false}}` + "\n" +
+		`{"type": "map", "data": {"@t": {"false": [true,-1]}}}` + "\n"
+	for _, c := range []struct {
+		w    func(io.Writer) Writer
+		want string
+	}{{NewText, text}, {NewJSON, js}} {
+		var buf bytes.Buffer
+		w := c.w(&buf)
+		for _, m := range maps {
+			w.Print(m)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if got := buf.String(); got != c.want {
+			t.Errorf("got:\n%s\nwant:\n%s", got, c.want)
 		}
 	}
 }

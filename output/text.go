@@ -9,7 +9,8 @@ import (
 
 // text lays results out as bpftrace does on a terminal.
 type text struct {
-	w *bufio.Writer
+	w      *bufio.Writer
+	legacy bool // bpftrace 0.17's layout (NewLegacyText)
 }
 
 // Attached writes nothing: the CLI reports attachment on stderr.
@@ -51,7 +52,11 @@ func (t *text) Print(m *Map) {
 			t.w.WriteString("\n")
 		case Stats:
 			s, _ := e.Value.(StatsValue)
-			fmt.Fprintf(t.w, "%scount %d, average %d, total %d\n", head, s.Count, average(s), s.Total)
+			layout := "%s{ .count = %d, .average = %d, .total = %d }\n"
+			if t.legacy {
+				layout = "%scount %d, average %d, total %d\n"
+			}
+			fmt.Fprintf(t.w, layout, head, s.Count, average(s), s.Total)
 		case String:
 			t.w.WriteString(head + textValue(e.Value) + "\n")
 		default:

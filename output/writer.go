@@ -40,6 +40,11 @@ type Writer interface {
 // NewText returns a Writer laying results out as bpftrace's text output.
 func NewText(w io.Writer) Writer { return &text{w: bufio.NewWriter(w)} }
 
+// NewLegacyText returns a Writer laying results out as bpftrace 0.17's
+// text output did, where the current release differs: stats() as
+// "count 2, average 3, total 6".
+func NewLegacyText(w io.Writer) Writer { return &text{w: bufio.NewWriter(w), legacy: true} }
+
 // NewJSON returns a Writer emitting bpftrace's JSON lines (-f json).
 func NewJSON(w io.Writer) Writer { return &jsonw{w: bufio.NewWriter(w)} }
 
@@ -109,6 +114,12 @@ func average(v any) int64 {
 // compareNumbers orders int64, uint64 and Pointer values by their numeric
 // value.
 func compareNumbers(a, b any) int {
+	if x, ok := a.(bool); ok {
+		a = uint64(boolInt(x))
+	}
+	if y, ok := b.(bool); ok {
+		b = uint64(boolInt(y))
+	}
 	if p, ok := a.(Pointer); ok {
 		a = uint64(p)
 	}
@@ -172,6 +183,8 @@ func keyBits(part any) uint64 {
 		return uint64(x)
 	case uint64:
 		return x
+	case bool:
+		return uint64(boolInt(x))
 	}
 	return 0
 }
@@ -182,7 +195,7 @@ func keyPart(part any) string {
 	switch x := part.(type) {
 	case string:
 		return x
-	case Tuple:
+	case Tuple, bool:
 		return textValue(x)
 	}
 	return strconv.FormatInt(int64(keyBits(part)), 10)
@@ -202,6 +215,8 @@ func textValue(v any) string {
 		return "(" + strings.Join(parts, ", ") + ")"
 	case Pointer:
 		return "0x" + strconv.FormatUint(uint64(x), 16)
+	case bool:
+		return strconv.FormatBool(x)
 	}
 	return number(v)
 }

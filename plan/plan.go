@@ -287,7 +287,7 @@ func (p *Plan) addMap(i int, cm *check.Map) {
 // words.
 func PartSize(t types.Type) int {
 	switch t.Kind {
-	case types.Int, types.Ptr:
+	case types.Int, types.Ptr, types.Bool:
 		return 8
 	case types.Buf: // the length, then the bytes
 		return 8 + types.Align8(t.Size)

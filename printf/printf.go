@@ -159,7 +159,7 @@ func parseVerb(s string, start int) (Verb, error) {
 // Verbs returns the verbs in order; there must be one argument per verb.
 func (f *Format) Verbs() []Verb { return f.verbs }
 
-// Render formats args, one per verb: int64 or uint64 for integer verbs
+// Render formats args, one per verb: int64, uint64 or bool for integer verbs
 // (either is taken as the raw 64 bits and narrowed as the verb's length
 // modifier says), string for %s and %r. A missing or mistyped argument renders as
 // 0 or the empty string.
@@ -199,6 +199,10 @@ func (v Verb) render(arg any) string {
 		bits = uint64(a)
 	case uint64:
 		bits = a
+	case bool:
+		if a {
+			bits = 1
+		}
 	}
 	switch v.Conv {
 	case 'c':

@@ -171,8 +171,11 @@ func (ms *Maps) combine(pm *plan.Map, values [][]byte) any {
 	case output.String:
 		return ms.value(values[0], pm.ValueType)
 	case output.Scalar:
-		if pm.ValueType.Kind == types.Ptr {
+		switch pm.ValueType.Kind {
+		case types.Ptr:
 			return output.Pointer(sumCPUs(values, 0))
+		case types.Bool:
+			return sumCPUs(values, 0) != 0
 		}
 		return sumCPUs(values, 0)
 	case output.Count, output.Sum:

@@ -184,6 +184,8 @@ func decode(b []byte, t types.Type) any {
 	}
 	v := binary.LittleEndian.Uint64(b)
 	switch {
+	case t.Kind == types.Bool:
+		return v != 0
 	case t.Kind == types.Ptr:
 		return output.Pointer(v)
 	case t.Kind == types.Int && !t.Signed:

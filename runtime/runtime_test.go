@@ -190,14 +190,14 @@ str 9 str|   42|ab   |ff
 
 @branch: 1
 
-@cmp: 1
+@cmp: true
 @gone[2]: 2
 @mn: -3
 @mx: -3
 @n: 22
 @post: 21
 @pre: 21
-@st: count 2, average 3, total 6
+@st: { .count = 2, .average = 3, .total = 6 }
 
 @str: str
 @v[str, 2]: 9

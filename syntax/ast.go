@@ -4,6 +4,7 @@
 package syntax
 
 import (
+	"strconv"
 	"strings"
 
 	"ebtrace/source"
@@ -32,6 +33,8 @@ type Program struct {
 	Config   *Config // nil without a config block
 	Includes []*Include
 	Structs  []*StructDecl
+	Macros   []*MacroDecl
+	MapDecls []*MapDecl
 	Probes   []*Probe
 }
 
@@ -69,11 +72,15 @@ type AttachPoint struct {
 type Block struct {
 	Stmts []Stmt
 	Sp    source.Span
+	// Tail says the last statement is an expression with no ';' after
+	// it: the block's value when it is used as one (BlockExpr).
+	Tail bool
 }
 
 // ExprStmt is an expression evaluated for its effect, e.g. a call.
 type ExprStmt struct {
-	X Expr
+	X       Expr
+	Discard bool // written `_ = X`: the value is dropped on purpose
 }
 
 // AssignStmt is `target op value` where op is one of
@@ -128,6 +135,20 @@ type Ident struct {
 type VarExpr struct {
 	Name string // without the $
 	Sp   source.Span
+	// ID tells apart variables of the same name declared in different
+	// blocks or macro expansions; Parse sets it (see scope.go).
+	ID int
+	// hygiene marks a variable of a macro's body with its expansion:
+	// such a variable is distinct from any of the caller's.
+	hygiene int
+}
+
+// Key identifies the variable within its probe.
+func (e *VarExpr) Key() string {
+	if e.ID == 0 {
+		return e.Name
+	}
+	return e.Name + "#" + strconv.Itoa(e.ID)
 }
 
 // ParamExpr is a positional parameter `$1`, `$2`, ... or their count `$#`.

@@ -21,6 +21,10 @@ import (
 // (while COND (block ...)), (unroll N (block ...)), (for $v START END
 // (block ...)) and (for $v (map NAME) (block ...)); break, continue and
 // return are (break) and so on; tuples are (tuple X...) and x.N is (. X N).
+// The current dialect adds (let $x VALUE), (_ = X), (value (block ...)) for
+// a block used as a value, and map declarations (let (map NAME) KIND MAX).
+// Macro calls appear expanded; a variable that shares its name with another
+// of its probe is $name#ID.
 func Dump(p *Program) string {
 	var b strings.Builder
 	if p.Config != nil {
@@ -32,6 +36,10 @@ func Dump(p *Program) string {
 		b.WriteByte('\n')
 	}
 	for _, d := range p.Structs {
+		dump(&b, d)
+		b.WriteByte('\n')
+	}
+	for _, d := range p.MapDecls {
 		dump(&b, d)
 		b.WriteByte('\n')
 	}
@@ -75,8 +83,24 @@ func dump(b *strings.Builder, n Node) {
 			sub(s)
 		}
 	case *ExprStmt:
+		if n.Discard {
+			open("_ =")
+			sub(n.X)
+			break
+		}
 		dump(b, n.X)
 		return
+	case *LetStmt:
+		open("let")
+		sub(n.Var)
+		if n.Value != nil {
+			sub(n.Value)
+		}
+	case *BlockExpr:
+		open("value")
+		sub(n.Block)
+	case *MapDecl:
+		open(fmt.Sprintf("let (map %s) %s %d", n.Map.Name, n.Kind, n.Max))
 	case *AssignStmt:
 		open(n.Op)
 		sub(n.Target, n.Value)
@@ -121,7 +145,7 @@ func dump(b *strings.Builder, n Node) {
 		b.WriteString(n.Name)
 		return
 	case *VarExpr:
-		b.WriteString("$" + n.Name)
+		b.WriteString("$" + n.Key())
 		return
 	case *ParamExpr:
 		if n.N == 0 {

@@ -326,8 +326,11 @@ func FuzzParse(f *testing.F) {
 }
 
 // checkSpans asserts that every node's span lies within the file and within
-// its parent's span.
+// its parent's span. Nodes copied from a macro's body keep the body's
+// spans, and an expression passed to a macro keeps the caller's, so with
+// macros a node's span may straddle the two: only the bounds are checked.
 func checkSpans(t *testing.T, f *source.File, prog *Program) {
+	expanded := len(prog.Macros) > 0
 	var stack []source.Span
 	Inspect(prog, func(n Node) bool {
 		if n == nil {
@@ -339,7 +342,7 @@ func checkSpans(t *testing.T, f *source.File, prog *Program) {
 			t.Fatalf("%T span %v outside [0, %d]", n, sp, len(f.Text))
 		}
 		if len(stack) > 0 {
-			if up := stack[len(stack)-1]; sp.Start < up.Start || sp.End > up.End {
+			if up := stack[len(stack)-1]; (sp.Start < up.Start || sp.End > up.End) && !expanded {
 				t.Fatalf("%T span %v outside its parent's %v", n, sp, up)
 			}
 		}
@@ -349,7 +352,7 @@ func checkSpans(t *testing.T, f *source.File, prog *Program) {
 				t.Fatalf("Ident %q spans %q", n.Name, f.Text[sp.Start:sp.End])
 			}
 		case *VarExpr:
-			if f.Text[sp.Start:sp.End] != "$"+n.Name {
+			if f.Text[sp.Start:sp.End] != "$"+n.Name && !expanded {
 				t.Fatalf("VarExpr %q spans %q", n.Name, f.Text[sp.Start:sp.End])
 			}
 		case *AttachPoint:

@@ -27,7 +27,7 @@ func Parse(f *source.File) (*Program, error) {
 			p.configBlock(prog)
 			continue
 		}
-		if p.decl(prog) {
+		if p.decl(prog) || p.preamble(prog) {
 			continue
 		}
 		if pr := p.probe(); pr != nil {
@@ -37,6 +37,12 @@ func Parse(f *source.File) (*Program, error) {
 	if len(prog.Probes) == 0 && len(p.diags.Items) == 0 {
 		p.errorf(source.Span{}, "no probes").
 			Hint(`a script needs at least one probe, e.g. BEGIN { printf("hello\n"); }`)
+	}
+	if len(p.diags.Items) == 0 {
+		p.expandMacros(prog)
+	}
+	if len(p.diags.Items) == 0 {
+		resolveScopes(prog, p.diags)
 	}
 	if err := p.diags.Err(); err != nil {
 		return nil, err
@@ -353,6 +359,8 @@ func (p *parser) block(advance bool) *Block {
 			continue
 		}
 		b.Stmts = append(b.Stmts, st)
+		_, isExpr := st.(*ExprStmt)
+		b.Tail = isExpr && p.is("}")
 		switch st.(type) {
 		case *IfStmt, *Block, *WhileStmt, *UnrollStmt, *ForRangeStmt, *ForMapStmt:
 			// At the end of the file the unclosed block has been reported
@@ -437,14 +445,23 @@ func (p *parser) stmt() Stmt {
 	case p.is("else"):
 		p.errorf(p.tok.sp, "'else' without a matching 'if'")
 		p.bail()
+	case p.is("let"):
+		return p.letStmt()
 	}
 	x := p.expr()
 	if p.tok.kind != tPunct || !assignOps[p.tok.text] {
 		return &ExprStmt{X: x}
 	}
 	op := p.tok
-	switch x.(type) {
+	switch x := x.(type) {
 	case *MapExpr, *VarExpr:
+	case *Ident:
+		if x.Name == "_" && op.text == "=" {
+			p.next()
+			return &ExprStmt{X: p.expr(), Discard: true}
+		}
+		p.errorf(x.Span(), "cannot assign to %s", x.Name).
+			Hint("only maps (@name) and scratch variables ($name) can be assigned; _ = x drops a value")
 	default:
 		p.errorf(x.Span(), "cannot assign to %s", p.text(x.Span())).
 			Hint("only maps (@name) and scratch variables ($name) can be assigned")
@@ -656,6 +673,10 @@ func (p *parser) primary() (Expr, source.Span) {
 	case tPunct:
 		if t.text == "(" {
 			return p.parenOrTuple(t)
+		}
+		if t.text == "{" {
+			x := p.blockExpr()
+			return x, x.Span()
 		}
 	}
 	d := p.errorf(t.sp, "expected an expression, found %s", describe(t))

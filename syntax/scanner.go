@@ -38,7 +38,7 @@ type token struct {
 // keywords are the identifiers reserved for statements.
 var keywords = map[string]bool{
 	"if": true, "else": true, "while": true, "for": true, "unroll": true,
-	"break": true, "continue": true, "return": true,
+	"break": true, "continue": true, "return": true, "let": true, "macro": true,
 }
 
 // operators lists every operator and punctuation token, longest first so

@@ -59,6 +59,13 @@ func Inspect(n Node, f func(Node) bool) {
 		walk(n.Value)
 	case *ExprStmt:
 		walk(n.X)
+	case *LetStmt:
+		walk(n.Var)
+		if n.Value != nil {
+			walk(n.Value)
+		}
+	case *BlockExpr:
+		walk(n.Block)
 	case *AssignStmt:
 		walk(n.Target, n.Value)
 	case *IfStmt:

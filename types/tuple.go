@@ -50,6 +50,8 @@ func TupleOf(elems ...Type) Type {
 // pointers become 64-bit integers.
 func slotType(t Type) Type {
 	switch {
+	case t.Kind == Bool:
+		return Boolean
 	case t.Kind == Ptr:
 		return UInt64
 	case t.Kind == Int && (t.Signed || t.Size < 8):
@@ -90,7 +92,7 @@ func (t Type) FieldOffset(i int) int { return t.fields.offsets[i] }
 // SlotSize is the room a value of type t takes in a key, a map value, an
 // event record, a tuple or a stack slot: 8 bytes, or whole words.
 func SlotSize(t Type) int {
-	if t.Kind == Int || t.Kind == Ptr {
+	if t.IsInt() {
 		return 8
 	}
 	return Align8(t.Size)
@@ -100,6 +102,8 @@ func SlotSize(t Type) int {
 // Same: the longer of two strings, element by element for tuples.
 func Widen(a, b Type) Type {
 	switch {
+	case a.Kind != b.Kind && (a.Kind == Bool || b.Kind == Bool):
+		return Int64 // a bool mixed with numbers holds numbers
 	case a.Kind == Str && b.Kind == Str:
 		return String(max(a.Size, b.Size))
 	case a.Kind == Buf && b.Kind == Buf:

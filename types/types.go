@@ -25,6 +25,7 @@ const (
 	Time               // nanoseconds since boot printed as wall-clock time (strftime()): Size 8
 	Text               // Size bytes that user space prints as text, as Render says: ntop(), username, ...
 	Tuple              // fixed sequence of values laid out in slots; see Fields
+	Bool               // true or false: Size 1, stored as a 64-bit 0 or 1; a number where one is needed
 )
 
 // AddrSpace says which probe-read helper reads through a pointer.
@@ -63,6 +64,8 @@ var (
 	Int64  = Type{Kind: Int, Size: 8, Signed: true}
 	UInt64 = Type{Kind: Int, Size: 8}
 	None   = Type{}
+	// Boolean is the type of true, false, comparisons and yes/no functions.
+	Boolean = Type{Kind: Bool, Size: 1}
 )
 
 // IntOf returns the integer type of a given width and sign.
@@ -129,8 +132,9 @@ func Rendered(render string) Type {
 	return Type{Kind: Text, Size: size, Render: render}
 }
 
-// IsInt reports whether t is used as a number: integers and pointers.
-func (t Type) IsInt() bool { return t.Kind == Int || t.Kind == Ptr }
+// IsInt reports whether t is used as a number: integers, pointers and
+// bools.
+func (t Type) IsInt() bool { return t.Kind == Int || t.Kind == Ptr || t.Kind == Bool }
 
 // Same reports whether a and b are interchangeable as map keys or values:
 // integers of any width match each other, strings of any size match.
@@ -186,6 +190,8 @@ func (t Type) String() string {
 		return fmt.Sprintf("timestamp(%q)", t.TimeFormat)
 	case Text:
 		return t.Render
+	case Bool:
+		return "bool"
 	case Tuple:
 		parts := make([]string, len(t.fields.types))
 		for i, f := range t.fields.types {

@@ -158,7 +158,7 @@ func TestAggregations(t *testing.T) {
 @n: 10
 @p: tracepoint:syscalls:sys_enter_write
 @s: 55
-@st: count 10, average 5, total 55
+@st: { .count = 10, .average = 5, .total = 55 }
 
 `)
 }

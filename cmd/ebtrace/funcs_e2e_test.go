@@ -84,7 +84,7 @@ tracepoint:sock:inet_sock_set_state /args.newstate == TCP_ESTABLISHED && args.pr
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	for _, want := range []string{"@v6[::1, ::1, ::1]: 2\n", "@v4[127.0.0.1, 127.0.0.1, 127.0.0.1]: 2\n", "@port[1]: 4\n"} {
+	for _, want := range []string{"@v6[::1, ::1, ::1]: 2\n", "@v4[127.0.0.1, 127.0.0.1, 127.0.0.1]: 2\n", "@port[true]: 4\n"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("no %q in the output:\n%s", want, r.stdout)
 		}
@@ -150,7 +150,7 @@ func TestSignalThread(t *testing.T) {
 func TestReg(t *testing.T) {
 	wl := testutil.Workload(t)
 	r := ebtrace(t, "-e", "uprobe:"+wl+":main.target { @[reg(\"ax\")] = count(); @ip[reg(\"ip\") == reg(\"rip\")] = count(); }", "-c", wl+" call 3")
-	r.want(t, 0, "\n\n@[0]: 1\n@[1]: 1\n@[2]: 1\n@ip[1]: 3\n")
+	r.want(t, 0, "\n\n@[0]: 1\n@[1]: 1\n@[2]: 1\n@ip[true]: 3\n")
 }
 
 // delete() of a map without keys removes its value, as clear() does.

@@ -88,7 +88,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	planOpts.HelperErrors = o.helperErrs
 	res, err := compile.Compile(file, reg, env, compile.Options{
 		Plan:           planOpts,
-		Check:          check.Options{Params: o.params, Getenv: os.Getenv},
+		Check:          check.Options{Params: o.params, Getenv: os.Getenv, NoBool: o.compat == "0.17"},
 		TaskCommOffset: kernel.TaskCommOffset,
 		KernelFuncID:   kernel.KernelFuncID,
 	})
@@ -308,6 +308,9 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 	}
 	defer closeOut()
 	var w output.Writer = output.NewText(out)
+	if o.compat == "0.17" {
+		w = output.NewLegacyText(out)
+	}
 	if o.format == "json" {
 		w = output.NewJSON(out)
 	}

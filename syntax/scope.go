@@ -1,0 +1,162 @@
+package syntax
+
+import (
+	"reflect"
+	"strconv"
+
+	"ebtrace/source"
+)
+
+// Scratch variables are block scoped, as in the current dialect: a
+// variable belongs to the block where it is first assigned or declared
+// with let, and blocks nested in it. Variables of the same name in
+// different blocks are different variables, told apart by VarExpr.ID.
+// A declaration may not shadow a variable of an enclosing block.
+//
+// bpftrace 0.17 scoped variables by probe, and its scripts read variables
+// after the block that assigned them. Such a read, which the current
+// dialect refuses, still finds the variable the probe last assigned.
+
+type scoper struct {
+	diags  *source.Diagnostics
+	scopes []map[string]*VarExpr // innermost last: the declaration of each name
+	closed map[string]*VarExpr   // declarations of blocks that have ended
+	next   map[string]int        // the next ID of each name
+	// undeclared are variables read that no block declares.
+	undeclared map[string]*VarExpr
+}
+
+// scopeKey tells apart variables of a name from different macro
+// expansions.
+func scopeKey(v *VarExpr) string { return v.Name + "\x00" + strconv.Itoa(v.hygiene) }
+
+func resolveScopes(prog *Program, diags *source.Diagnostics) {
+	for _, pr := range prog.Probes {
+		s := &scoper{diags: diags, closed: map[string]*VarExpr{}, next: map[string]int{}, undeclared: map[string]*VarExpr{}}
+		s.visit(reflect.ValueOf(pr.Body))
+	}
+}
+
+func (s *scoper) lookup(v *VarExpr) *VarExpr {
+	k := scopeKey(v)
+	for i := len(s.scopes) - 1; i >= 0; i-- {
+		if d, ok := s.scopes[i][k]; ok {
+			return d
+		}
+	}
+	return nil
+}
+
+// declare makes v a new variable of the innermost block.
+func (s *scoper) declare(v *VarExpr) {
+	v.ID = s.next[v.Name]
+	s.next[v.Name]++
+	s.scopes[len(s.scopes)-1][scopeKey(v)] = v
+}
+
+// use resolves v, a variable read or assigned; an assignment to a
+// variable no block declares declares it.
+func (s *scoper) use(v *VarExpr, assigns bool) {
+	if d := s.lookup(v); d != nil {
+		v.ID = d.ID
+		return
+	}
+	if d, ok := s.closed[scopeKey(v)]; ok && !assigns {
+		v.ID = d.ID
+		return
+	}
+	if assigns {
+		s.declare(v)
+		return
+	}
+	// Never declared: an ID of its own, which the checker finds
+	// unassigned.
+	k := scopeKey(v)
+	d, ok := s.undeclared[k]
+	if !ok {
+		d = &VarExpr{Name: v.Name, ID: s.next[v.Name]}
+		s.next[v.Name]++
+		s.undeclared[k] = d
+	}
+	v.ID = d.ID
+}
+
+func (s *scoper) push() { s.scopes = append(s.scopes, map[string]*VarExpr{}) }
+
+func (s *scoper) pop() {
+	for k, d := range s.scopes[len(s.scopes)-1] {
+		s.closed[k] = d
+	}
+	s.scopes = s.scopes[:len(s.scopes)-1]
+}
+
+func (s *scoper) visit(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Interface:
+		if !v.IsNil() {
+			s.visit(v.Elem())
+		}
+		return
+	case reflect.Slice:
+		for i := 0; i < v.Len(); i++ {
+			s.visit(v.Index(i))
+		}
+		return
+	case reflect.Pointer:
+		if v.IsNil() {
+			return
+		}
+	default:
+		return
+	}
+	switch n := v.Interface().(type) {
+	case *Block:
+		s.push()
+		s.visit(reflect.ValueOf(n.Stmts))
+		s.pop()
+	case *LetStmt:
+		if n.Value != nil {
+			s.visit(reflect.ValueOf(n.Value))
+		}
+		if d := s.lookup(n.Var); d != nil {
+			line, col := s.diags.File.Position(d.Sp.Start)
+			s.diags.Add(n.Var.Sp, "syntax", "$%s is already declared at %d:%d; a block cannot declare it again or shadow it", n.Var.Name, line, col).
+				Hint("give this variable another name, or assign to the one declared")
+			n.Var.ID = d.ID
+			return
+		}
+		s.declare(n.Var)
+	case *AssignStmt:
+		s.visit(reflect.ValueOf(n.Value))
+		if t, ok := n.Target.(*VarExpr); ok {
+			s.use(t, n.Op == "=")
+			return
+		}
+		s.visit(reflect.ValueOf(n.Target))
+	case *ForRangeStmt:
+		s.visit(reflect.ValueOf(n.Start))
+		s.visit(reflect.ValueOf(n.End))
+		s.push()
+		s.use(n.Var, true)
+		s.visit(reflect.ValueOf(n.Body))
+		s.pop()
+	case *ForMapStmt:
+		s.visit(reflect.ValueOf(n.Map))
+		s.push()
+		s.use(n.Var, true)
+		s.visit(reflect.ValueOf(n.Body))
+		s.pop()
+	case *VarExpr:
+		s.use(n, false)
+	default:
+		e := v.Elem()
+		if e.Kind() != reflect.Struct {
+			return
+		}
+		for i := 0; i < e.NumField(); i++ {
+			if f := e.Field(i); f.CanInterface() {
+				s.visit(f)
+			}
+		}
+	}
+}
