@@ -78,6 +78,8 @@ type Map struct {
 	// Linear histogram parameters.
 	LMin, LMax, LStep int64
 	Def               source.Span // first assignment
+	// Decl is the map's declaration before the probes; nil without one.
+	Decl *syntax.MapDecl
 }
 
 // DisplayName is the map's name as the user writes it.
@@ -150,8 +152,36 @@ func CheckWith(prog *syntax.Program, reg *probe.Registry, env *probe.Env, opts O
 	for _, in := range c.info.Instances {
 		c.instance(in)
 	}
+	c.mapDecls(prog.MapDecls)
 	c.dedupe()
 	return c.info, c.diag.Err()
+}
+
+// mapDecls binds each map declaration to the map it declares.
+func (c *checker) mapDecls(decls []*syntax.MapDecl) {
+	for _, d := range decls {
+		switch m, ok := c.info.Maps[d.Map.Name]; {
+		case !slices.Contains(syntax.MapKinds, d.Kind):
+			c.errorf(d.KindSp, "map-decl", "unknown map kind %s", d.Kind).Hint("kinds: %s", strings.Join(syntax.MapKinds, ", "))
+		case d.Max == 0 || d.Max > 1<<24:
+			c.errorf(d.MaxSp, "map-decl", "a map holds 1 to %d entries, not %d", 1<<24, d.Max)
+		case !ok:
+			c.errorf(d.Map.Sp, "map-decl", "%s is declared but no probe uses it", "@"+d.Map.Name)
+		case m.Decl != nil:
+			line, _ := c.info.Program.File.Position(m.Decl.Sp.Start)
+			c.errorf(d.Map.Sp, "map-decl", "%s is already declared on line %d", "@"+d.Map.Name, line)
+		case !m.Keyed && (d.Kind == "lruhash" || d.Kind == "percpulruhash"):
+			c.errorf(d.KindSp, "map-decl", "%s has no keys, so it has nothing to evict", "@"+d.Map.Name).
+				Hint("declare it as hash or percpuhash")
+			m.Decl = d
+		case (d.Kind == "percpuhash" || d.Kind == "percpulruhash") && (m.Kind == output.Scalar || m.Kind == output.String):
+			c.errorf(d.KindSp, "map-decl", "%s holds plain values, which a per-CPU map cannot keep", "@"+d.Map.Name).
+				Hint("per-CPU maps hold aggregations: count(), sum(), avg(), min(), max(), stats(), hist(), lhist()")
+			m.Decl = d
+		default:
+			m.Decl = d
+		}
+	}
 }
 
 // skipMissing applies missing_probes to the attach points that name

@@ -168,7 +168,7 @@ func (r *Result) Spec() *ebpf.CollectionSpec {
 	for _, m := range r.Plan.Maps {
 		spec.Maps[m.BPFName] = &ebpf.MapSpec{
 			Name: m.BPFName, Type: m.MapType(), KeySize: uint32(m.KeySize),
-			ValueSize: uint32(m.ValueSize), MaxEntries: r.Plan.MaxEntries,
+			ValueSize: uint32(m.ValueSize), MaxEntries: m.MaxEntries,
 		}
 	}
 	for _, p := range r.Programs {

@@ -98,8 +98,11 @@ type Map struct {
 	BPFName   string // kernel object name (at most 15 bytes)
 	Stat      int    // StatsMap index counting failed updates
 	Kind      output.Kind
-	Type      string // "hash" or "percpu_hash"
-	Keyed     bool
+	Type      string // "hash", "percpu_hash", "lru_hash" or "lru_percpu_hash"
+	// MaxEntries is the most keys it holds: the script's declaration
+	// (let @m = hash(100)), or the plan's default.
+	MaxEntries uint32
+	Keyed      bool
 	Keys      []Part // layout of the script-visible key
 	KeySize   int    // bytes, bucket included for histograms
 	ValueSize int
@@ -110,11 +113,19 @@ type Map struct {
 
 // MapType returns the kernel map type.
 func (m *Map) MapType() ebpf.MapType {
-	if m.Type == "percpu_hash" {
+	switch m.Type {
+	case "percpu_hash":
 		return ebpf.PerCPUHash
+	case "lru_hash":
+		return ebpf.LRUHash
+	case "lru_percpu_hash":
+		return ebpf.LRUCPUHash
 	}
 	return ebpf.Hash
 }
+
+// PerCPU reports whether the map keeps a value per CPU for each key.
+func (m *Map) PerCPU() bool { return m.Type == "percpu_hash" || m.Type == "lru_percpu_hash" }
 
 // Part is one piece of a record: an integer (8 bytes) or a string buffer.
 type Part struct {
@@ -192,7 +203,7 @@ func New(info *check.Info, opts Options) *Plan {
 		byName:     map[string]*Map{},
 	}
 	for i, name := range info.MapNames() {
-		p.addMap(i, info.Maps[name])
+		p.addMap(i, info.Maps[name], opts.MaxEntries)
 	}
 	for _, in := range info.Instances {
 		for _, t := range in.Types {
@@ -245,10 +256,10 @@ func (p *Plan) addStackMap(t types.Type) {
 	p.Stacks = append(p.Stacks, s)
 }
 
-func (p *Plan) addMap(i int, cm *check.Map) {
+func (p *Plan) addMap(i int, cm *check.Map, maxEntries uint32) {
 	m := &Map{
 		Name: cm.Name, Stat: statMaps + i, Kind: cm.Kind, Keyed: cm.Keyed, ValueType: cm.Value,
-		LMin: cm.LMin, LMax: cm.LMax, LStep: cm.LStep, Type: "hash",
+		LMin: cm.LMin, LMax: cm.LMax, LStep: cm.LStep, Type: "hash", MaxEntries: maxEntries,
 	}
 	m.BPFName = fmt.Sprintf("m%d_%s", i, cm.Name)
 	if len(m.BPFName) > 15 {
@@ -277,6 +288,15 @@ func (p *Plan) addMap(i int, cm *check.Map) {
 	default:
 		m.ValueSize = 8
 		m.Type = "percpu_hash"
+	}
+	if d := cm.Decl; d != nil {
+		m.MaxEntries = uint32(d.Max)
+		switch d.Kind {
+		case "lruhash", "percpulruhash":
+			m.Type = "lru_" + m.Type
+		case "percpuhash":
+			m.Type = "percpu_hash"
+		}
 	}
 	p.Maps = append(p.Maps, m)
 	p.byName[m.Name] = m

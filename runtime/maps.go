@@ -50,7 +50,7 @@ func (ms *Maps) dump(pm *plan.Map) ([]raw, error) {
 }
 
 func (ms *Maps) cpus(pm *plan.Map) int {
-	if pm.MapType() == ebpf.PerCPUHash {
+	if pm.PerCPU() {
 		return ms.ncpu
 	}
 	return 1

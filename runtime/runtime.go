@@ -244,8 +244,12 @@ func (s *Session) Finish() error {
 	}
 	for _, pm := range s.plan.Maps {
 		if n := stats[pm.Stat]; n > 0 {
-			fmt.Fprintf(s.warn, "WARNING: map @%s was full (%d entries): %d updates were dropped; raise the limit with BPFTRACE_MAP_KEYS_MAX\n",
-				pm.Name, s.plan.MaxEntries, n)
+			raise := "raise the limit with BPFTRACE_MAP_KEYS_MAX"
+			if pm.MaxEntries != s.plan.MaxEntries {
+				raise = "raise the size in its declaration (let @" + pm.Name + " = ...)"
+			}
+			fmt.Fprintf(s.warn, "WARNING: map @%s was full (%d entries): %d updates were dropped; %s\n",
+				pm.Name, pm.MaxEntries, n, raise)
 		}
 	}
 	return s.out.Flush()
