@@ -197,22 +197,19 @@ func InMemory(e syntax.Expr, in *Instance) bool {
 	return false
 }
 
-// member types `X.NAME` and `X->NAME` on structs and unions.
+// member types `X.NAME` and `X->NAME` on structs and unions, or on
+// pointers to them.
 func (c *checker) member(e *syntax.FieldExpr) types.Type {
 	x, reported := c.exprReported(e.X)
 	if reported || x.Kind == types.Void {
 		return types.None
 	}
-	switch {
-	case x.Kind == types.Ptr && !e.Arrow:
-		c.errorf(e.NameSp, "type", "%s is a pointer; use -> to reach its members", x).Hint("p->%s", e.Name)
-		return types.None
-	case x.Kind == types.Record && e.Arrow:
-		c.errorf(e.NameSp, "type", "%s is not a pointer; use . to reach its members", x).Hint("s.%s", e.Name)
-		return types.None
-	case x.Kind != types.Ptr && x.Kind != types.Record:
+	// The current dialect's . reads through a pointer, and -> is only its
+	// older spelling: either reaches a member of a struct or of what a
+	// pointer points to.
+	if x.Kind != types.Ptr && x.Kind != types.Record {
 		c.errorf(e.Span(), "type", "%s has no members: it is %s, not a struct", c.text(e.X), x).
-			Hint("cast an address to a struct pointer first: ((struct NAME *)addr)->%s", e.Name)
+			Hint("cast an address to a struct pointer first: ((struct NAME *)addr).%s", e.Name)
 		return types.None
 	}
 	var rec btf.Type
