@@ -623,9 +623,13 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 			c.cur.Rewrites[e] = call
 			return c.expr(call)
 		}
-		if v, ok := c.env.EnumValue(e.Name); ok {
+		if t, v, ok := c.types.EnumConstant(e.Name); ok {
+			c.info.Consts[e] = v
+			return t
+		}
+		if v, en, ok := c.env.EnumValue(e.Name); ok {
 			c.info.Consts[e] = uint64(v)
-			return types.Int64
+			return ctypes.EnumType(en)
 		}
 		c.unknownIdent(e)
 		return types.None
@@ -1080,12 +1084,16 @@ func (c *checker) printf(e *syntax.CallExpr) {
 				Hint("print it with print(), or pass its elements: $t.0, $t.1")
 		case v.WantsBuffer() || t.Kind == types.Buf:
 			c.bufferVerb(a, v, t)
-		case v.WantsString() && printsAsText(t):
+		case v.WantsString() && (printsAsText(t) || t.Enum() != ""):
+			// An enum's value prints by its name.
 		case !v.WantsString() && printsAsText(t):
 			c.errorf(a.Span(), "printf", "%%%c needs an integer, but this is %s", v.Conv, t).Hint("use %%s to print %s", t)
 		case v.WantsString() && t.Kind != types.Str:
-			c.errorf(a.Span(), "printf", "%%%c needs a string, but this is %s", v.Conv, t).
+			d := c.errorf(a.Span(), "printf", "%%%c needs a string, but this is %s", v.Conv, t).
 				Hint("use %%d for integers, or str() to read a string")
+			if t.Kind == types.Int {
+				d.Hint("%%s prints an enum's value by its name: cast it to its enum, (enum NAME)x")
+			}
 		case !v.WantsString() && t.Kind == types.Str:
 			c.errorf(a.Span(), "printf", "%%%c needs an integer, but this is %s", v.Conv, t).Hint("use %%s for strings")
 		}

@@ -33,14 +33,17 @@ type Layout struct {
 // preprocessor that reads the same headers' macros.
 var HeaderDirs = []string{"/usr/include", "/usr/local/include", "/usr/include/x86_64-linux-gnu", "/usr/include/aarch64-linux-gnu"}
 
-// declare reads the script's includes and struct definitions.
+// declare reads the script's includes and its struct and enum definitions.
 func (c *checker) declare(prog *syntax.Program) {
 	for _, inc := range prog.Includes {
 		c.include(inc, prog.File)
 	}
-	c.types.Declare(prog.Structs, func(n syntax.Node, hint, format string, args ...any) {
+	report := func(n syntax.Node, hint, format string, args ...any) {
 		c.errorf(n.Span(), "type", format, args...).Hint("%s", hint)
-	})
+	}
+	// Enums first: a struct member may have an enum's type.
+	c.types.DeclareEnums(prog.Enums, report)
+	c.types.Declare(prog.Structs, report)
 }
 
 // include declares the structs of a header that the script's own syntax

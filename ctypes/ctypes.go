@@ -22,15 +22,16 @@ import (
 // Table resolves C type names for one script.
 type Table struct {
 	kernel  func() (*btf.Spec, error)
-	local   map[string]btf.Type // "struct foo" from the script or its headers
-	anon    map[string]btf.Type // names given to anonymous structs and unions
-	kernels map[btf.Type]bool   // types that came from kernel BTF
+	local   map[string]btf.Type  // "struct foo" from the script or its headers
+	anon    map[string]btf.Type  // names given to anonymous structs and unions
+	kernels map[btf.Type]bool    // types that came from kernel BTF
+	consts  map[string]enumConst // the values of the script's enums
 }
 
 // New returns a table that falls back to the kernel BTF that kernel
 // returns; kernel may be nil when there is none.
 func New(kernel func() (*btf.Spec, error)) *Table {
-	return &Table{kernel: kernel, local: map[string]btf.Type{}, anon: map[string]btf.Type{}, kernels: map[btf.Type]bool{}}
+	return &Table{kernel: kernel, local: map[string]btf.Type{}, anon: map[string]btf.Type{}, kernels: map[btf.Type]bool{}, consts: map[string]enumConst{}}
 }
 
 // ErrUnknown is wrapped when a type name resolves to nothing.
@@ -265,7 +266,7 @@ func (t *Table) ScriptType(typ btf.Type, as types.AddrSpace) (types.Type, bool) 
 		}
 		return types.IntOf(int(u.Size), u.Encoding == btf.Signed || u.Encoding == btf.Char), true
 	case *btf.Enum:
-		return types.IntOf(int(u.Size), u.Signed), true
+		return EnumType(u), true
 	case *btf.Pointer:
 		space := as
 		if userTagged(u.Target) {

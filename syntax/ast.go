@@ -32,6 +32,7 @@ type Program struct {
 	Config   *Config // nil without a config block
 	Includes []*Include
 	Structs  []*StructDecl
+	Enums    []*EnumDecl
 	Probes   []*Probe
 }
 

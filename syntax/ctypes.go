@@ -361,15 +361,15 @@ func (s *scanner) word(w string) bool {
 	return strings.HasPrefix(s.src[s.pos:], w) && !isIdentChar(s.at(len(w)))
 }
 
-// decl parses a top-level declaration at the raw position, a struct or
-// union definition or an #include, and reports whether there was one.
+// decl parses a top-level declaration at the raw position, a struct,
+// union or enum definition or an #include, and reports whether there was one.
 // After an error it skips past the declaration's end.
 func (p *parser) decl(prog *Program) (found bool) {
 	switch {
 	case p.s.at(0) == '#':
 		prog.Includes = append(prog.Includes, p.include())
 		return true
-	case p.s.word("struct"), p.s.word("union"):
+	case p.s.word("struct"), p.s.word("union"), p.s.word("enum"):
 	default:
 		return false
 	}
@@ -382,6 +382,10 @@ func (p *parser) decl(prog *Program) (found bool) {
 		}
 	}()
 	p.next()
+	if p.tok.text == "enum" {
+		prog.Enums = append(prog.Enums, p.enumDecl())
+		return true
+	}
 	prog.Structs = append(prog.Structs, p.structDecl())
 	return true
 }
