@@ -100,6 +100,12 @@ func (c *checker) cast(e *syntax.CastExpr) types.Type {
 	if !ok {
 		return types.None
 	}
+	switch {
+	case e.Type.Array:
+		return c.arrayCast(e, x, typ)
+	case x.Kind == types.Array:
+		return c.castFromArray(e, x, typ)
+	}
 	if x.Kind != types.Void && !x.IsInt() && !reported {
 		c.errorf(e.X.Span(), "type", "cannot cast %s to %s", x, e.Type).Hint("only integers and pointers can be cast")
 		return types.None
@@ -193,7 +199,8 @@ func InMemory(e syntax.Expr, in *Instance) bool {
 		_, ok := in.Layouts[e]
 		return ok
 	case *syntax.IndexExpr:
-		return true
+		// An element of an array value is no more in memory than it is.
+		return in.Types[e.X].Kind != types.Array || InMemory(e.X, in)
 	case *syntax.UnaryExpr:
 		return e.Op == "*"
 	}
@@ -309,6 +316,9 @@ func (c *checker) index(e *syntax.IndexExpr) types.Type {
 	}
 	c.cur.Layouts[e] = Layout{Size: n}
 	c.cur.CNames[e] = elemName
+	if x.Kind == types.Array && !InMemory(e.X, c.cur) {
+		c.indexBounds(e, x)
+	}
 	return c.memoryType(elem, x.AddrSpace, e.Sp)
 }
 

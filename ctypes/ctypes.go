@@ -52,6 +52,9 @@ var scriptInts = map[string]struct {
 	"long": {8, true}, "long int": {8, true}, "unsigned long": {8, false}, "unsigned long int": {8, false},
 	"long long": {8, true}, "long long int": {8, true}, "unsigned long long": {8, false}, "unsigned long long int": {8, false},
 	"bool": {1, false},
+	// The spellings gcc gives kernel BTF, which arrays' elements are
+	// looked up by.
+	"short unsigned int": {2, false}, "long unsigned int": {8, false}, "long long unsigned int": {8, false}, "_Bool": {1, false},
 }
 
 // Lookup resolves a C type name: a script struct, an integer name, or a

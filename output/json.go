@@ -29,8 +29,8 @@ func (j *jsonw) Value(v any) {
 	j.w.WriteString(`{"type": "value", "data": ` + jsonOf(v) + "}\n")
 }
 
-// jsonOf is a value in JSON: strings quoted, tuples as arrays without
-// spaces, as bpftrace writes them.
+// jsonOf is a value in JSON: strings quoted, tuples and arrays as arrays
+// without spaces, as bpftrace writes them.
 func jsonOf(v any) string {
 	switch x := v.(type) {
 	case string:
@@ -41,6 +41,8 @@ func jsonOf(v any) string {
 			parts[i] = jsonOf(e)
 		}
 		return "[" + strings.Join(parts, ",") + "]"
+	case Array:
+		return jsonOf(Tuple(x))
 	}
 	return number(v)
 }
