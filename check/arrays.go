@@ -25,7 +25,7 @@ func (c *checker) elemInt(t types.Type) (types.Type, bool) {
 
 // arrayValue returns the type an integer array takes as a value, in a
 // variable, a map or a record: the same wherever it was read from. ok is
-// false, and an error reported at sp, for other arrays.
+// false, and an error reported at the node at, for other arrays.
 func (c *checker) arrayValue(t types.Type, at syntax.Node) (types.Type, bool) {
 	if _, ok := c.elemInt(t); !ok {
 		c.errorf(at.Span(), "type", "%s can be read only element by element: only arrays of integers are values", t).

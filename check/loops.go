@@ -181,9 +181,7 @@ func (c *checker) printValue(e *syntax.CallExpr) {
 		c.errorf(e.Args[0].Span(), "arguments", "print() cannot print a whole struct in this version").
 			Hint("print the members you need")
 	case t.Kind == types.Array:
-		if t, ok := c.arrayValue(t, e.Args[0]); ok {
-			c.cur.Types[e.Args[0]] = t
-		}
+		c.arrayValue(t, e.Args[0])
 	}
 }
 
