@@ -415,10 +415,16 @@ func (c *checker) assign(s *syntax.AssignStmt) {
 			}
 			return
 		}
-		if t.Kind == types.Record || t.Kind == types.Array {
-			c.errorf(s.Value.Span(), "type", "a variable cannot hold %s: a struct or array stays in memory", t).
+		if t.Kind == types.Record {
+			c.errorf(s.Value.Span(), "type", "a variable cannot hold %s: a struct stays in memory", t).
 				Hint("keep a pointer instead ($p = &...), or read the members you need")
 			return
+		}
+		if t.Kind == types.Array {
+			var ok bool
+			if t, ok = c.arrayValue(t, s.Value); !ok {
+				return
+			}
 		}
 		if t.Kind == types.Sym || t.Kind == types.Stack || t.Kind == types.Buf {
 			c.errorf(s.Value.Span(), "type", "a variable cannot hold %s in this version", t).
@@ -458,6 +464,13 @@ func (c *checker) assign(s *syntax.AssignStmt) {
 			c.defineMap(target, output.Scalar, keys, types.Boolean)
 		case t.IsInt():
 			c.defineMap(target, output.Scalar, keys, types.Int64)
+		case t.Kind == types.Array:
+			if t, ok := c.arrayValue(t, s.Value); ok {
+				m := c.defineMap(target, output.String, keys, t)
+				if m.Kind == output.String && !types.Same(m.Value, t) {
+					c.errorf(s.Value.Span(), "map-type", "%s holds %s; it cannot also hold %s", m.DisplayName(), m.Value, t)
+				}
+			}
 		case t.Kind == types.Str || t.Kind == types.Sym || t.Kind == types.Stack || t.Kind == types.Buf || t.Kind == types.Time || t.Kind == types.Text || t.Kind == types.Tuple:
 			m := c.defineMap(target, output.String, keys, t)
 			if m.Kind == output.String && !types.Same(m.Value, t) {
@@ -486,6 +499,9 @@ func (c *checker) keys(m *syntax.MapExpr) []types.Type {
 			out = append(out, types.UInt64)
 		case types.Bool, types.Str, types.Sym, types.Stack, types.Text:
 			out = append(out, t)
+		case types.Array:
+			t, _ = c.arrayValue(t, k)
+			out = append(out, t)
 		case types.Tuple:
 			if len(m.Keys) == 1 {
 				return t.Fields()
@@ -493,7 +509,7 @@ func (c *checker) keys(m *syntax.MapExpr) []types.Type {
 			out = append(out, t)
 		default:
 			if !reported {
-				c.errorf(k.Span(), "type", "a map key must be an integer, a string, a symbol, a stack or a tuple")
+				c.errorf(k.Span(), "type", "a map key must be an integer, a string, an integer array, a symbol, a stack or a tuple")
 			}
 			out = append(out, types.UInt64)
 		}
@@ -693,9 +709,13 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 			c.cur.Rewrites[e] = call
 			return c.expr(call)
 		}
-		if v, ok := c.env.EnumValue(e.Name); ok {
+		if t, v, ok := c.types.EnumConstant(e.Name); ok {
+			c.info.Consts[e] = v
+			return t
+		}
+		if v, en, ok := c.env.EnumValue(e.Name); ok {
 			c.info.Consts[e] = uint64(v)
-			return types.Int64
+			return ctypes.EnumType(en)
 		}
 		c.unknownIdent(e)
 		return types.None
@@ -796,6 +816,9 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 		}
 		if a.Kind == types.Buf {
 			c.errorf(e.Span(), "type", "?: cannot choose between buffers").Hint("print each buffer in its own branch of an if")
+		}
+		if a.Kind == types.Array || a.Kind == types.Record {
+			c.errorf(e.Span(), "type", "?: cannot choose between values of %s", a).Hint("use each value in its own branch of an if")
 		}
 		if a.IsInt() {
 			return types.Int64
@@ -1161,14 +1184,21 @@ func (c *checker) printf(e *syntax.CallExpr) {
 		case t.Kind == types.Tuple:
 			c.errorf(a.Span(), "printf", "printf() cannot format a tuple").
 				Hint("print it with print(), or pass its elements: $t.0, $t.1")
+		case t.Kind == types.Array:
+			c.errorf(a.Span(), "printf", "printf() cannot format an array").
+				Hint("print it with print(), or pass its elements: $a[0], $a[1]")
 		case v.WantsBuffer() || t.Kind == types.Buf:
 			c.bufferVerb(a, v, t)
-		case v.WantsString() && printsAsText(t):
+		case v.WantsString() && (printsAsText(t) || t.Enum() != ""):
+			// An enum's value prints by its name.
 		case !v.WantsString() && printsAsText(t):
 			c.errorf(a.Span(), "printf", "%%%c needs an integer, but this is %s", v.Conv, t).Hint("use %%s to print %s", t)
 		case v.WantsString() && t.Kind != types.Str:
-			c.errorf(a.Span(), "printf", "%%%c needs a string, but this is %s", v.Conv, t).
+			d := c.errorf(a.Span(), "printf", "%%%c needs a string, but this is %s", v.Conv, t).
 				Hint("use %%d for integers, or str() to read a string")
+			if t.Kind == types.Int {
+				d.Hint("%%s prints an enum's value by its name: cast it to its enum, (enum NAME)x")
+			}
 		case !v.WantsString() && t.Kind == types.Str:
 			c.errorf(a.Span(), "printf", "%%%c needs an integer, but this is %s", v.Conv, t).Hint("use %%s for strings")
 		}
@@ -1187,6 +1217,10 @@ func (c *checker) binary(e *syntax.BinaryExpr) types.Type {
 	case "==", "!=":
 		if a.Kind == types.Str && b.Kind == types.Str || a.IsInt() && b.IsInt() {
 			return types.Boolean
+		}
+		if a.Kind == types.Array && b.Kind == types.Array {
+			c.arrayCompare(e, a, b)
+			return types.Int64
 		}
 		c.errorf(e.OpSp, "type", "cannot compare %s with %s", a, b)
 		return types.Boolean

@@ -33,14 +33,17 @@ type Layout struct {
 // preprocessor that reads the same headers' macros.
 var HeaderDirs = []string{"/usr/include", "/usr/local/include", "/usr/include/x86_64-linux-gnu", "/usr/include/aarch64-linux-gnu"}
 
-// declare reads the script's includes and struct definitions.
+// declare reads the script's includes and its struct and enum definitions.
 func (c *checker) declare(prog *syntax.Program) {
 	for _, inc := range prog.Includes {
 		c.include(inc, prog.File)
 	}
-	c.types.Declare(prog.Structs, func(n syntax.Node, hint, format string, args ...any) {
+	report := func(n syntax.Node, hint, format string, args ...any) {
 		c.errorf(n.Span(), "type", format, args...).Hint("%s", hint)
-	})
+	}
+	// Enums first: a struct member may have an enum's type.
+	c.types.DeclareEnums(prog.Enums, report)
+	c.types.Declare(prog.Structs, report)
 }
 
 // include declares the structs of a header that the script's own syntax
@@ -96,6 +99,12 @@ func (c *checker) cast(e *syntax.CastExpr) types.Type {
 	typ, ok := c.lookup(e.Type)
 	if !ok {
 		return types.None
+	}
+	switch {
+	case e.Type.Array:
+		return c.arrayCast(e, x, typ)
+	case x.Kind == types.Array:
+		return c.castFromArray(e, x, typ)
 	}
 	if x.Kind != types.Void && !x.IsInt() && !reported {
 		c.errorf(e.X.Span(), "type", "cannot cast %s to %s", x, e.Type).Hint("only integers and pointers can be cast")
@@ -190,29 +199,27 @@ func InMemory(e syntax.Expr, in *Instance) bool {
 		_, ok := in.Layouts[e]
 		return ok
 	case *syntax.IndexExpr:
-		return true
+		// An element of an array value is no more in memory than it is.
+		return in.Types[e.X].Kind != types.Array || InMemory(e.X, in)
 	case *syntax.UnaryExpr:
 		return e.Op == "*"
 	}
 	return false
 }
 
-// member types `X.NAME` and `X->NAME` on structs and unions.
+// member types `X.NAME` and `X->NAME` on structs and unions, or on
+// pointers to them.
 func (c *checker) member(e *syntax.FieldExpr) types.Type {
 	x, reported := c.exprReported(e.X)
 	if reported || x.Kind == types.Void {
 		return types.None
 	}
-	switch {
-	case x.Kind == types.Ptr && !e.Arrow:
-		c.errorf(e.NameSp, "type", "%s is a pointer; use -> to reach its members", x).Hint("p->%s", e.Name)
-		return types.None
-	case x.Kind == types.Record && e.Arrow:
-		c.errorf(e.NameSp, "type", "%s is not a pointer; use . to reach its members", x).Hint("s.%s", e.Name)
-		return types.None
-	case x.Kind != types.Ptr && x.Kind != types.Record:
+	// The current dialect's . reads through a pointer, and -> is only its
+	// older spelling: either reaches a member of a struct or of what a
+	// pointer points to.
+	if x.Kind != types.Ptr && x.Kind != types.Record {
 		c.errorf(e.Span(), "type", "%s has no members: it is %s, not a struct", c.text(e.X), x).
-			Hint("cast an address to a struct pointer first: ((struct NAME *)addr)->%s", e.Name)
+			Hint("cast an address to a struct pointer first: ((struct NAME *)addr).%s", e.Name)
 		return types.None
 	}
 	var rec btf.Type
@@ -309,6 +316,9 @@ func (c *checker) index(e *syntax.IndexExpr) types.Type {
 	}
 	c.cur.Layouts[e] = Layout{Size: n}
 	c.cur.CNames[e] = elemName
+	if x.Kind == types.Array && !InMemory(e.X, c.cur) {
+		c.indexBounds(e, x)
+	}
 	return c.memoryType(elem, x.AddrSpace, e.Sp)
 }
 

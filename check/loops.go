@@ -174,8 +174,14 @@ func (c *checker) text(e syntax.Expr) string {
 // printValue checks print(x) of a value rather than a whole map.
 func (c *checker) printValue(e *syntax.CallExpr) {
 	t, reported := c.exprReported(e.Args[0])
-	if t.Kind == types.Void && !reported {
+	switch {
+	case t.Kind == types.Void && !reported:
 		c.errorf(e.Args[0].Span(), "arguments", "print() needs a value or a whole map, and this has no value")
+	case t.Kind == types.Record:
+		c.errorf(e.Args[0].Span(), "arguments", "print() cannot print a whole struct in this version").
+			Hint("print the members you need")
+	case t.Kind == types.Array:
+		c.arrayValue(t, e.Args[0])
 	}
 }
 

@@ -222,6 +222,10 @@ func (g *gen) assign(s *syntax.AssignStmt) {
 			g.assignTuple(s.Value, slot, t)
 			return
 		}
+		if t.Kind == types.Array {
+			g.arrayTo(s.Value, slot, t)
+			return
+		}
 		g.intExpr(s.Value)
 		if s.Op != "=" {
 			g.Emit(asm.Mov.Reg(asm.R1, asm.R0), asm.LoadMem(asm.R0, asm.R10, slot, asm.DWord))

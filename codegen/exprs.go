@@ -98,6 +98,10 @@ func (g *gen) intExpr(e syntax.Expr) {
 		}
 		g.loadArg(g.in.Args[e])
 	case *syntax.IndexExpr:
+		if !check.InMemory(e, g.in) {
+			g.indexValue(e)
+			return
+		}
 		g.loadMemory(e)
 	case *syntax.CastExpr:
 		g.cast(e)
@@ -285,8 +289,12 @@ func (g *gen) binary(e *syntax.BinaryExpr) {
 		return
 	}
 	x, y := g.typeOf(e.X), g.typeOf(e.Y)
-	if x.Kind == types.Str {
+	switch x.Kind {
+	case types.Str:
 		g.strCompare(e)
+		return
+	case types.Array:
+		g.arrayCompare(e)
 		return
 	}
 	g.intExpr(e.X)

@@ -71,6 +71,9 @@ func (g *gen) valueTo(e syntax.Expr, dst int16, t types.Type) {
 	case types.Tuple:
 		g.tupleTo(e, dst, t)
 		return
+	case types.Array:
+		g.arrayTo(e, dst, t)
+		return
 	}
 	g.intExpr(e)
 	g.Emit(asm.StoreMem(asm.R10, dst, asm.R0, asm.DWord))

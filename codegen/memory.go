@@ -117,10 +117,14 @@ func (g *gen) memoryString(e syntax.Expr, size int) (int16, int) {
 	return off, size
 }
 
-// cast converts r0 to the integer type t: truncated and extended as C
-// converts, or 0 and 1 for bool.
+// cast converts r0, or the bytes of an array, to the integer type t:
+// truncated and extended as C converts, or 0 and 1 for bool.
 func (g *gen) cast(e *syntax.CastExpr) {
-	g.intExpr(e.X)
+	if g.typeOf(e.X).Kind == types.Array {
+		g.arrayInt(e.X)
+	} else {
+		g.intExpr(e.X)
+	}
 	t := g.typeOf(e)
 	switch {
 	case t.Kind != types.Int || t.Size == 8:

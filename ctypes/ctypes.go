@@ -22,15 +22,16 @@ import (
 // Table resolves C type names for one script.
 type Table struct {
 	kernel  func() (*btf.Spec, error)
-	local   map[string]btf.Type // "struct foo" from the script or its headers
-	anon    map[string]btf.Type // names given to anonymous structs and unions
-	kernels map[btf.Type]bool   // types that came from kernel BTF
+	local   map[string]btf.Type  // "struct foo" from the script or its headers
+	anon    map[string]btf.Type  // names given to anonymous structs and unions
+	kernels map[btf.Type]bool    // types that came from kernel BTF
+	consts  map[string]enumConst // the values of the script's enums
 }
 
 // New returns a table that falls back to the kernel BTF that kernel
 // returns; kernel may be nil when there is none.
 func New(kernel func() (*btf.Spec, error)) *Table {
-	return &Table{kernel: kernel, local: map[string]btf.Type{}, anon: map[string]btf.Type{}, kernels: map[btf.Type]bool{}}
+	return &Table{kernel: kernel, local: map[string]btf.Type{}, anon: map[string]btf.Type{}, kernels: map[btf.Type]bool{}, consts: map[string]enumConst{}}
 }
 
 // ErrUnknown is wrapped when a type name resolves to nothing.
@@ -51,6 +52,9 @@ var scriptInts = map[string]struct {
 	"long": {8, true}, "long int": {8, true}, "unsigned long": {8, false}, "unsigned long int": {8, false},
 	"long long": {8, true}, "long long int": {8, true}, "unsigned long long": {8, false}, "unsigned long long int": {8, false},
 	"bool": {1, false},
+	// The spellings gcc gives kernel BTF, which arrays' elements are
+	// looked up by.
+	"short unsigned int": {2, false}, "long unsigned int": {8, false}, "long long unsigned int": {8, false}, "_Bool": {1, false},
 }
 
 // Lookup resolves a C type name: a script struct, an integer name, or a
@@ -265,7 +269,7 @@ func (t *Table) ScriptType(typ btf.Type, as types.AddrSpace) (types.Type, bool) 
 		}
 		return types.IntOf(int(u.Size), u.Encoding == btf.Signed || u.Encoding == btf.Char), true
 	case *btf.Enum:
-		return types.IntOf(int(u.Size), u.Signed), true
+		return EnumType(u), true
 	case *btf.Pointer:
 		space := as
 		if userTagged(u.Target) {

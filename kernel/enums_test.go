@@ -11,9 +11,9 @@ import (
 
 // firstValues is the oracle for ScanEnums: cilium/ebpf's decoding of every
 // type, the first enum naming a value winning.
-func firstValues(t *testing.T, spec *btf.Spec) map[string]int64 {
+func firstValues(t *testing.T, spec *btf.Spec) map[string]EnumConst {
 	t.Helper()
-	want := map[string]int64{}
+	want := map[string]EnumConst{}
 	for typ, err := range spec.All() {
 		if err != nil {
 			t.Fatal(err)
@@ -21,7 +21,11 @@ func firstValues(t *testing.T, spec *btf.Spec) map[string]int64 {
 		if e, ok := typ.(*btf.Enum); ok {
 			for _, v := range e.Values {
 				if _, dup := want[v.Name]; !dup && v.Name != "" {
-					want[v.Name] = int64(v.Value)
+					id, err := spec.TypeID(e)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want[v.Name] = EnumConst{Value: int64(v.Value), Enum: id}
 				}
 			}
 		}
@@ -51,7 +55,8 @@ func TestScanEnumsBuilt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int64{"UP": 1, "DOWN": 0xfffffff0, "BACK": -1, "HUGE": 1 << 40}
+	// Type IDs count from 1 in the order the types were given.
+	want := map[string]EnumConst{"UP": {1, 2}, "DOWN": {0xfffffff0, 2}, "BACK": {-1, 3}, "HUGE": {1 << 40, 4}}
 	if !maps.Equal(got, want) {
 		t.Errorf("ScanEnums = %v, want %v", got, want)
 	}
@@ -89,6 +94,6 @@ func TestScanEnumsKernel(t *testing.T) {
 		}
 	}
 	if v, ok := EnumValue("BPF_MAP_TYPE_RINGBUF"); !ok || v != want["BPF_MAP_TYPE_RINGBUF"] {
-		t.Errorf("EnumValue(BPF_MAP_TYPE_RINGBUF) = %d, %v", v, ok)
+		t.Errorf("EnumValue(BPF_MAP_TYPE_RINGBUF) = %v, %v", v, ok)
 	}
 }

@@ -29,8 +29,8 @@ func (j *jsonw) Value(v any) {
 	j.w.WriteString(`{"type": "value", "data": ` + jsonOf(v) + "}\n")
 }
 
-// jsonOf is a value in JSON: strings quoted, tuples as arrays without
-// spaces, as bpftrace writes them.
+// jsonOf is a value in JSON: strings quoted, tuples and arrays as arrays
+// without spaces, as bpftrace writes them.
 func jsonOf(v any) string {
 	switch x := v.(type) {
 	case string:
@@ -43,6 +43,8 @@ func jsonOf(v any) string {
 		return "[" + strings.Join(parts, ",") + "]"
 	case bool:
 		return strconv.FormatBool(x)
+	case Array:
+		return jsonOf(Tuple(x))
 	}
 	return number(v)
 }

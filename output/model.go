@@ -43,9 +43,9 @@ type Map struct {
 }
 
 // Entry is one key and its value. Key parts are int64, uint64, bool,
-// string or Tuple. Value is int64, uint64, bool or Pointer (Scalar; int64 or uint64 for
+// string, Tuple or Array. Value is int64, uint64, bool or Pointer (Scalar; int64 or uint64 for
 // Count, Sum, Min, Max, Avg),
-// string or Tuple (String), StatsValue (Stats), or HistValue (Hist, LHist). An Avg value
+// string, Tuple or Array (String), StatsValue (Stats), or HistValue (Hist, LHist). An Avg value
 // is the mean itself, divided already and truncated toward zero. A map
 // that is not Keyed has at most one entry, with a nil Key.
 type Entry struct {
@@ -56,6 +56,9 @@ type Entry struct {
 // Tuple is a tuple value: its elements are int64, uint64, bool, Pointer,
 // string or Tuple.
 type Tuple []any
+
+// Array is an integer array's value: its elements, int64 or uint64.
+type Array []any
 
 // Pointer is an address held as a value: text prints it in hex, as
 // bpftrace does (0x3a), JSON as a number.

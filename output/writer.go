@@ -195,14 +195,14 @@ func keyPart(part any) string {
 	switch x := part.(type) {
 	case string:
 		return x
-	case Tuple, bool:
+	case Tuple, Array, bool:
 		return textValue(x)
 	}
 	return strconv.FormatInt(int64(keyBits(part)), 10)
 }
 
 // textValue shows a value as bpftrace's text output does: a tuple as
-// (1, abc), strings bare.
+// (1, abc), an array as [1,2,3], strings bare.
 func textValue(v any) string {
 	switch x := v.(type) {
 	case string:
@@ -213,6 +213,12 @@ func textValue(v any) string {
 			parts[i] = textValue(e)
 		}
 		return "(" + strings.Join(parts, ", ") + ")"
+	case Array:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = number(e)
+		}
+		return "[" + strings.Join(parts, ",") + "]"
 	case Pointer:
 		return "0x" + strconv.FormatUint(uint64(x), 16)
 	case bool:

@@ -94,19 +94,19 @@ type Site struct {
 
 // Map is one script map as stored in the kernel.
 type Map struct {
-	Name      string // script name without @
-	BPFName   string // kernel object name (at most 15 bytes)
-	Stat      int    // StatsMap index counting failed updates
-	Kind      output.Kind
-	Type      string // "hash", "percpu_hash", "lru_hash" or "lru_percpu_hash"
+	Name    string // script name without @
+	BPFName string // kernel object name (at most 15 bytes)
+	Stat    int    // StatsMap index counting failed updates
+	Kind    output.Kind
+	Type    string // "hash", "percpu_hash", "lru_hash" or "lru_percpu_hash"
 	// MaxEntries is the most keys it holds: the script's declaration
 	// (let @m = hash(100)), or the plan's default.
 	MaxEntries uint32
 	Keyed      bool
-	Keys      []Part // layout of the script-visible key
-	KeySize   int    // bytes, bucket included for histograms
-	ValueSize int
-	ValueType types.Type // Scalar and String maps
+	Keys       []Part // layout of the script-visible key
+	KeySize    int    // bytes, bucket included for histograms
+	ValueSize  int
+	ValueType  types.Type // Scalar and String maps
 
 	LMin, LMax, LStep int64
 }

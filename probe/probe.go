@@ -50,14 +50,25 @@ func (e *Env) Types() (*btf.Spec, error) {
 }
 
 // EnumValue looks name up among the values of the kernel's enums
-// (TCP_ESTABLISHED), or of KernelTypes' in tests.
-func (e *Env) EnumValue(name string) (int64, bool) {
+// (TCP_ESTABLISHED), or of KernelTypes' in tests: its value and the enum
+// that names it.
+func (e *Env) EnumValue(name string) (int64, *btf.Enum, bool) {
 	if e.KernelTypes == nil {
-		return kernel.EnumValue(name)
+		c, ok := kernel.EnumValue(name)
+		if !ok {
+			return 0, nil, false
+		}
+		spec, err := e.Types()
+		if err != nil {
+			return 0, nil, false
+		}
+		typ, err := spec.TypeByID(c.Enum)
+		en, isEnum := typ.(*btf.Enum)
+		return c.Value, en, err == nil && isEnum
 	}
 	spec, err := e.KernelTypes()
 	if err != nil {
-		return 0, false
+		return 0, nil, false
 	}
 	for typ, err := range spec.All() {
 		if err != nil {
@@ -66,12 +77,12 @@ func (e *Env) EnumValue(name string) (int64, bool) {
 		if en, ok := typ.(*btf.Enum); ok {
 			for _, v := range en.Values {
 				if v.Name == name {
-					return int64(v.Value), true
+					return int64(v.Value), en, true
 				}
 			}
 		}
 	}
-	return 0, false
+	return 0, nil, false
 }
 
 // fewDataSymbols is fewer data symbols than a kernel built with

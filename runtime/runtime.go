@@ -174,6 +174,8 @@ func decode(b []byte, t types.Type) any {
 		return escapeBuffer(b, t)
 	case types.Time:
 		return formatTime(b, t)
+	case types.Array:
+		return decodeArray(b, t)
 	}
 	if t.Kind == types.Str {
 		n := 0

@@ -68,8 +68,12 @@ func userName(uid uint32) string {
 // formatted renders a printf-style record.
 func (s *Session) formatted(ev *plan.Event, raw []byte) string {
 	args := make([]any, len(ev.Args))
+	verbs := ev.Printf.Verbs()
 	for i, a := range ev.Args {
 		args[i] = s.sym.value(raw[a.Offset:], a.Type, printfIndent)
+		if a.Type.Enum() != "" && i < len(verbs) && verbs[i].WantsString() {
+			args[i] = a.Type.EnumName(binary.LittleEndian.Uint64(raw[a.Offset:]))
+		}
 	}
 	return ev.Printf.Render(args)
 }

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"ebtrace/output"
 	"ebtrace/plan"
 	"ebtrace/printf"
 	"ebtrace/types"
@@ -53,4 +54,23 @@ func joined(raw []byte, ev *plan.Event) string {
 		elems = append(elems, decode(raw[a.Offset:], a.Type).(string))
 	}
 	return strings.Join(elems, ev.Sep)
+}
+
+// decodeArray reads the elements of an integer array, each extended as its
+// type says.
+func decodeArray(b []byte, t types.Type) output.Array {
+	n := t.Size / t.Len
+	out := make(output.Array, t.Len)
+	for i := range out {
+		var word [8]byte
+		copy(word[:], b[i*n:(i+1)*n])
+		v := binary.LittleEndian.Uint64(word[:])
+		if t.Signed {
+			shift := 64 - 8*n
+			out[i] = int64(v<<shift) >> shift
+		} else {
+			out[i] = v
+		}
+	}
+	return out
 }

@@ -35,6 +35,7 @@ type Program struct {
 	Structs  []*StructDecl
 	Macros   []*MacroDecl
 	MapDecls []*MapDecl
+	Enums    []*EnumDecl
 	Probes   []*Probe
 }
 

@@ -1,6 +1,7 @@
 package syntax
 
 import (
+	"fmt"
 	"strings"
 
 	"ebtrace/source"
@@ -15,10 +16,24 @@ type TypeName struct {
 	// Inline is a struct or union defined in place, `union { ... } u;`;
 	// Name is then "struct" or "union".
 	Inline *StructDecl
-	Sp     source.Span
+	// Array is set for an array cast's type, `(uint8[4])x`, of Len
+	// elements; Len is 0 for `(uint8[])x`, whose length the value's size
+	// gives.
+	Array bool
+	Len   int
+	Sp    source.Span
 }
 
-func (t *TypeName) String() string { return t.Name + strings.Repeat("*", t.Ptr) }
+func (t *TypeName) String() string {
+	s := t.Name + strings.Repeat("*", t.Ptr)
+	switch {
+	case t.Array && t.Len > 0:
+		s += fmt.Sprintf("[%d]", t.Len)
+	case t.Array:
+		s += "[]"
+	}
+	return s
+}
 
 // CastExpr is `(TYPE)X`.
 type CastExpr struct {
@@ -206,9 +221,24 @@ func (p *parser) castAhead() bool {
 	return next.kind == tPunct && next.text == "("
 }
 
-// cast parses `TYPE) X` after the '(' of a cast at start.
+// cast parses `TYPE) X` or `TYPE[N]) X` after the '(' of a cast at start.
 func (p *parser) cast(start source.Pos) Expr {
 	t := p.typeName(false)
+	if p.is("[") {
+		p.next()
+		t.Array = true
+		if p.tok.kind == tInt {
+			if p.tok.num == 0 || p.tok.num > 1<<16 {
+				p.errorf(p.tok.sp, "expected an array length from 1 to %d, found %s", 1<<16, describe(p.tok)).
+					Hint("or leave it out, (uint8[])x, to take it from the value's size")
+				p.bail()
+			}
+			t.Len = int(p.tok.num)
+			p.next()
+		}
+		p.expect("]", " to close the array length")
+		t.Sp.End = p.prev
+	}
 	p.expect(")", " to close the cast")
 	p.enter()
 	defer p.leave()
@@ -361,15 +391,15 @@ func (s *scanner) word(w string) bool {
 	return strings.HasPrefix(s.src[s.pos:], w) && !isIdentChar(s.at(len(w)))
 }
 
-// decl parses a top-level declaration at the raw position, a struct or
-// union definition or an #include, and reports whether there was one.
+// decl parses a top-level declaration at the raw position, a struct,
+// union or enum definition or an #include, and reports whether there was one.
 // After an error it skips past the declaration's end.
 func (p *parser) decl(prog *Program) (found bool) {
 	switch {
 	case p.s.at(0) == '#':
 		prog.Includes = append(prog.Includes, p.include())
 		return true
-	case p.s.word("struct"), p.s.word("union"):
+	case p.s.word("struct"), p.s.word("union"), p.s.word("enum"):
 	default:
 		return false
 	}
@@ -382,6 +412,10 @@ func (p *parser) decl(prog *Program) (found bool) {
 		}
 	}()
 	p.next()
+	if p.tok.text == "enum" {
+		prog.Enums = append(prog.Enums, p.enumDecl())
+		return true
+	}
 	prog.Structs = append(prog.Structs, p.structDecl())
 	return true
 }

@@ -39,6 +39,10 @@ func Dump(p *Program) string {
 		dump(&b, d)
 		b.WriteByte('\n')
 	}
+	for _, d := range p.Enums {
+		dump(&b, d)
+		b.WriteByte('\n')
+	}
 	for _, d := range p.MapDecls {
 		dump(&b, d)
 		b.WriteByte('\n')
@@ -224,6 +228,11 @@ func dump(b *strings.Builder, n Node) {
 		dumpMembers(b, n.Members)
 	case *Include:
 		open("include " + strconv.Quote(n.Path))
+	case *EnumDecl:
+		open(strings.TrimSpace("enum " + n.Name))
+		for _, c := range n.Values {
+			fmt.Fprintf(b, " (%s %d)", c.Name, c.Value)
+		}
 	}
 	b.WriteByte(')')
 }

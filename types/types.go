@@ -57,6 +57,9 @@ type Type struct {
 	// Tuple only: the element types, interned so that Type stays
 	// comparable with == (see TupleOf).
 	fields *fieldList
+	// Int only: the enum whose values it holds (see EnumOf), nil for
+	// other integers.
+	enum *enumDef
 }
 
 // Int64 and UInt64 are the types of arithmetic results.
@@ -162,6 +165,9 @@ func Same(a, b Type) bool {
 func (t Type) String() string {
 	switch t.Kind {
 	case Int:
+		if t.enum != nil {
+			return t.enum.name
+		}
 		if t.Signed {
 			return fmt.Sprintf("int%d", t.Size*8)
 		}
