@@ -2,6 +2,7 @@ package check
 
 import (
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf/btf"
@@ -213,6 +214,16 @@ func (c *checker) member(e *syntax.FieldExpr) types.Type {
 	x, reported := c.exprReported(e.X)
 	if reported || x.Kind == types.Void {
 		return types.None
+	}
+	if names := x.Names(); names != nil && !e.Arrow {
+		i := slices.Index(names, e.Name)
+		if i < 0 {
+			c.errorf(e.NameSp, "type", "the record has no field %s", e.Name).Hint("its fields: %s", strings.Join(names, ", "))
+			return types.None
+		}
+		field := &syntax.TupleIndex{X: e.X, Index: i, IndexSp: e.NameSp}
+		c.cur.Rewrites[e] = field
+		return c.expr(field)
 	}
 	// The current dialect's . reads through a pointer, and -> is only its
 	// older spelling: either reaches a member of a struct or of what a

@@ -141,7 +141,7 @@ func (c *checker) tupleExpr(e *syntax.TupleExpr) types.Type {
 		}
 		elems[i] = t
 	}
-	return types.TupleOf(elems...)
+	return types.NamedTupleOf(e.Names, elems...)
 }
 
 // indexExpr types `x.N`.

@@ -149,9 +149,13 @@ func (g *gen) block(b *syntax.Block) {
 	}
 }
 
-// valueOf runs the statements of a block used as a value and returns the
-// expression that gives the value: e itself for any other expression.
+// valueOf returns the expression that gives e's value: the expression e
+// stands for (Instance.Rewrites), the value of a block used as a value
+// after running its statements, or e itself.
 func (g *gen) valueOf(e syntax.Expr) syntax.Expr {
+	if x, ok := g.in.Rewrites[e]; ok {
+		return g.valueOf(x)
+	}
 	b, ok := e.(*syntax.BlockExpr)
 	if !ok {
 		return e

@@ -43,6 +43,12 @@ func jsonOf(v any) string {
 		return "[" + strings.Join(parts, ",") + "]"
 	case bool:
 		return strconv.FormatBool(x)
+	case Record:
+		parts := make([]string, len(x.Names))
+		for i, name := range x.Names {
+			parts[i] = quote(name) + ": " + jsonOf(x.Values[i])
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
 	case Array:
 		return jsonOf(Tuple(x))
 	}

@@ -60,6 +60,13 @@ type Tuple []any
 // Array is an integer array's value: its elements, int64 or uint64.
 type Array []any
 
+// Record is a record value, (color="green", size=2): Values are as a
+// Tuple's elements, one per name.
+type Record struct {
+	Names  []string
+	Values Tuple
+}
+
 // Pointer is an address held as a value: text prints it in hex, as
 // bpftrace does (0x3a), JSON as a number.
 type Pointer uint64

@@ -195,7 +195,7 @@ func keyPart(part any) string {
 	switch x := part.(type) {
 	case string:
 		return x
-	case Tuple, Array, bool:
+	case Tuple, Array, bool, Record:
 		return textValue(x)
 	}
 	return strconv.FormatInt(int64(keyBits(part)), 10)
@@ -223,6 +223,16 @@ func textValue(v any) string {
 		return "0x" + strconv.FormatUint(uint64(x), 16)
 	case bool:
 		return strconv.FormatBool(x)
+	case Record:
+		parts := make([]string, len(x.Names))
+		for i, name := range x.Names {
+			v := textValue(x.Values[i])
+			if s, ok := x.Values[i].(string); ok {
+				v = strconv.Quote(s)
+			}
+			parts[i] = "." + name + " = " + v
+		}
+		return "{ " + strings.Join(parts, ", ") + " }"
 	}
 	return number(v)
 }

@@ -231,6 +231,9 @@ func (s *symbolizer) value(b []byte, t types.Type, indent string) any {
 		for i, f := range fields {
 			tuple[i] = s.value(b[t.FieldOffset(i):], f, indent)
 		}
+		if names := t.Names(); names != nil {
+			return output.Record{Names: names, Values: tuple}
+		}
 		return tuple
 	}
 	if t.Kind == types.Text {

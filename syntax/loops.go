@@ -1,6 +1,10 @@
 package syntax
 
-import "ebtrace/source"
+import (
+	"slices"
+
+	"ebtrace/source"
+)
 
 // WhileStmt is `while (cond) { ... }`.
 type WhileStmt struct {
@@ -42,6 +46,9 @@ type JumpStmt struct {
 // TupleExpr is `(a, b, ...)`; a one-element tuple is written `(a,)`.
 type TupleExpr struct {
 	Elems []Expr
+	// Names are a record's field names, (color="green", size=2); nil
+	// for a tuple.
+	Names []string
 	Sp    source.Span
 }
 
@@ -141,6 +148,9 @@ func (p *parser) parenOrTuple(open token) (Expr, source.Span) {
 		x := p.cast(open.sp.Start)
 		return x, x.Span()
 	}
+	if p.recordAhead() {
+		return p.record(open)
+	}
 	x := p.expr()
 	if !p.is(",") {
 		p.expect(")", " to close '('")
@@ -164,4 +174,43 @@ func (p *parser) tupleIndex(x Expr) Expr {
 		p.bail()
 	}
 	return &TupleIndex{X: x, Index: int(p.tok.num), IndexSp: p.tok.sp}
+}
+
+// recordAhead reports whether a record starts at the current token: a
+// name, then '='.
+func (p *parser) recordAhead() bool {
+	if p.tok.kind != tIdent {
+		return false
+	}
+	peek := p.s
+	peek.report = nil
+	t := peek.scan()
+	return t.kind == tPunct && t.text == "="
+}
+
+// record parses `name=value, ...)` after the '(' of a record.
+func (p *parser) record(open token) (Expr, source.Span) {
+	r := &TupleExpr{}
+	for {
+		if p.tok.kind != tIdent {
+			p.errorf(p.tok.sp, "expected a field name in the record, found %s", describe(p.tok)).
+				Hint("a record is written (name=value, other=value)")
+			p.bail()
+		}
+		name := p.tok
+		if slices.Contains(r.Names, name.text) {
+			p.errorf(name.sp, "the record has two fields %s", name.text)
+		}
+		r.Names = append(r.Names, name.text)
+		p.next()
+		p.expect("=", " after the field name "+name.text)
+		r.Elems = append(r.Elems, p.expr())
+		if p.is(",") {
+			p.next()
+			continue
+		}
+		p.expect(")", " to close the record")
+		r.Sp = span(open.sp.Start, p.prev)
+		return r, r.Sp
+	}
 }

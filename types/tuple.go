@@ -9,6 +9,7 @@ import (
 type fieldList struct {
 	types   []Type
 	offsets []int
+	names   []string // a record's field names; nil for a tuple
 }
 
 var (
@@ -21,17 +22,24 @@ var (
 // nested tuple's size. Integers are widened to 64 bits as they are stored,
 // so (pid, 1) and (1, 2) are the same type. Equal element lists give
 // equal (==) types.
-func TupleOf(elems ...Type) Type {
+func TupleOf(elems ...Type) Type { return NamedTupleOf(nil, elems...) }
+
+// NamedTupleOf returns the type of a record, a tuple whose elements have
+// names: (color="green", size=2). Without names it is TupleOf.
+func NamedTupleOf(names []string, elems ...Type) Type {
 	norm := make([]Type, len(elems))
 	for i, e := range elems {
 		norm[i] = slotType(e)
 	}
 	key := keyOf(norm)
+	if names != nil {
+		key = fmt.Sprint(names) + key
+	}
 	internMu.Lock()
 	defer internMu.Unlock()
 	fl, ok := interned[key]
 	if !ok {
-		fl = &fieldList{types: norm}
+		fl = &fieldList{types: norm, names: names}
 		off := 0
 		for _, e := range norm {
 			fl.offsets = append(fl.offsets, off)
@@ -65,7 +73,7 @@ func slotType(t Type) Type {
 // key identifies a slot type exactly, nested tuples included.
 func (t Type) key() string {
 	if t.Kind == Tuple {
-		return "(" + keyOf(t.fields.types) + ")"
+		return fmt.Sprint(t.fields.names) + "(" + keyOf(t.fields.types) + ")"
 	}
 	return fmt.Sprintf("%s/%s/%d", t, t.StackMode, t.StackDepth)
 }
@@ -84,6 +92,14 @@ func (t Type) Fields() []Type {
 		return nil
 	}
 	return t.fields.types
+}
+
+// Names returns a record's field names; nil for a tuple.
+func (t Type) Names() []string {
+	if t.fields == nil {
+		return nil
+	}
+	return t.fields.names
 }
 
 // FieldOffset returns the byte offset of element i within a tuple.
@@ -114,7 +130,7 @@ func Widen(a, b Type) Type {
 		for i := range fa {
 			out[i] = Widen(fa[i], fb[i])
 		}
-		return TupleOf(out...)
+		return NamedTupleOf(a.Names(), out...)
 	}
 	return a
 }

@@ -149,7 +149,7 @@ func Same(a, b Type) bool {
 		return a == b
 	case a.Kind == Tuple && b.Kind == Tuple:
 		fa, fb := a.Fields(), b.Fields()
-		if len(fa) != len(fb) {
+		if len(fa) != len(fb) || fmt.Sprint(a.Names()) != fmt.Sprint(b.Names()) {
 			return false
 		}
 		for i := range fa {
@@ -202,6 +202,9 @@ func (t Type) String() string {
 		parts := make([]string, len(t.fields.types))
 		for i, f := range t.fields.types {
 			parts[i] = f.String()
+			if t.fields.names != nil {
+				parts[i] = t.fields.names[i] + "=" + parts[i]
+			}
 		}
 		return "(" + strings.Join(parts, ", ") + ")"
 	}

@@ -30,3 +30,19 @@ func TestCurrentDialect(t *testing.T) {
 {"type": "map", "data": {"@yes": true}}
 `)
 }
+
+// Records: fields by name, printed as the current release does, in text
+// and JSON, as values, map values and nested.
+func TestRecords(t *testing.T) {
+	const script = `BEGIN { $r = (color="green", size=2); print($r); print($r.size + 1); printf("%s\n", $r.color);
+		@m[$r.color] = $r; @n = (a=1, b=(c="x", d=true)); exit(); }`
+	r := ebtrace(t, "-q", "-e", script)
+	r.want(t, 0, "{ .color = \"green\", .size = 2 }\n3\ngreen\n\n\n@m[green]: { .color = \"green\", .size = 2 }\n@n: { .a = 1, .b = { .c = \"x\", .d = true } }\n")
+	r = ebtrace(t, "-q", "-f", "json", "-e", script)
+	r.want(t, 0, `{"type": "value", "data": {"color": "green", "size": 2}}
+{"type": "value", "data": 3}
+{"type": "printf", "data": "green\n"}
+{"type": "map", "data": {"@m": {"green": {"color": "green", "size": 2}}}}
+{"type": "map", "data": {"@n": {"a": 1, "b": {"c": "x", "d": true}}}}
+`)
+}
