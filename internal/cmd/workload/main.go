@@ -15,6 +15,8 @@
 //	workload write LO HI  one write(2) of each size LO..HI to /dev/null, of
 //	                      the bytes "abc...z" repeated
 //	workload sleep MS     sleep MS milliseconds
+//	workload nanosleep MS one nanosleep(2) of MS milliseconds
+//	workload fsync PATH   open PATH read-only, fsync(2) it and close it
 //	workload call N       N calls of main.target, a function uprobes attach to
 //	workload exec PATH [ARG...]
 //	                      execve(2) PATH with the argument vector PATH ARG...
@@ -55,7 +57,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | call N | exec PATH [ARG...] | stat PATH... | ppid | signals N | kill PID SIG | badclose N | tcp [6] | wait SUBCOMMAND [ARG...]`
+const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | nanosleep MS | fsync PATH | call N | exec PATH [ARG...] | stat PATH... | ppid | signals N | kill PID SIG | badclose N | tcp [6] | wait SUBCOMMAND [ARG...]`
 
 // usageError is a command-line mistake; main reports it with exit status 2.
 type usageError struct{ msg string }
@@ -123,6 +125,23 @@ func run(args []string) error {
 		}
 		time.Sleep(time.Duration(n[0]) * time.Millisecond)
 		return nil
+	case "nanosleep":
+		n, err := counts(cmd, rest, 1)
+		if err != nil {
+			return err
+		}
+		ts := unix.NsecToTimespec(int64(n[0]) * int64(time.Millisecond))
+		return unix.Nanosleep(&ts, nil)
+	case "fsync":
+		if len(rest) != 1 {
+			return usageError{"fsync: need one PATH"}
+		}
+		fd, err := unix.Openat(unix.AT_FDCWD, rest[0], unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		return unix.Fsync(fd)
 	case "exec":
 		if len(rest) == 0 {
 			return usageError{"exec: need a PATH"}
