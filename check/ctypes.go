@@ -97,6 +97,15 @@ func (c *checker) defaultSpace() types.AddrSpace {
 // cast types `(TYPE)X`.
 func (c *checker) cast(e *syntax.CastExpr) types.Type {
 	x, reported := c.exprReported(e.X)
+	if e.Type.Of != nil {
+		return c.typeofCast(e, x, reported)
+	}
+	if e.Type.Name == "bool" && e.Type.Ptr == 0 && !e.Type.Array {
+		if !x.IsInt() && !reported {
+			c.errorf(e.X.Span(), "type", "cannot cast %s to bool", x).Hint("only integers and pointers can be cast")
+		}
+		return types.Boolean
+	}
 	typ, ok := c.lookup(e.Type)
 	if !ok {
 		return types.None
@@ -206,6 +215,24 @@ func InMemory(e syntax.Expr, in *Instance) bool {
 		return e.Op == "*"
 	}
 	return false
+}
+
+// typeofCast types `(typeof(y))x`: x converted to y's type, an integer,
+// a bool or a pointer. y is not evaluated.
+func (c *checker) typeofCast(e *syntax.CastExpr, x types.Type, reported bool) types.Type {
+	t, ofReported := c.exprReported(e.Type.Of)
+	switch {
+	case reported || ofReported:
+		return types.None
+	case !t.IsInt():
+		c.errorf(e.Type.Sp, "type", "cannot cast to typeof a value of type %s", t).
+			Hint("typeof casts to an integer, bool or pointer type")
+		return types.None
+	case !x.IsInt():
+		c.errorf(e.X.Span(), "type", "cannot cast %s to %s", x, t).Hint("only integers and pointers can be cast")
+		return types.None
+	}
+	return t
 }
 
 // member types `X.NAME` and `X->NAME` on structs and unions, or on

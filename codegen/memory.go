@@ -127,9 +127,9 @@ func (g *gen) cast(e *syntax.CastExpr) {
 	}
 	t := g.typeOf(e)
 	switch {
-	case t.Kind != types.Int || t.Size == 8:
-	case e.Type.Name == "bool":
+	case t.Kind == types.Bool:
 		g.truth(asm.JNE)
+	case t.Kind != types.Int || t.Size == 8:
 	case t.Signed:
 		shift := int32(64 - 8*t.Size)
 		g.Emit(asm.LSh.Imm(asm.R0, shift), asm.ArSh.Imm(asm.R0, shift))

@@ -21,7 +21,10 @@ type TypeName struct {
 	// gives.
 	Array bool
 	Len   int
-	Sp    source.Span
+	// Of is the expression of `typeof(expr)`, whose type this names;
+	// Name is then "typeof".
+	Of Expr
+	Sp source.Span
 }
 
 func (t *TypeName) String() string {
@@ -187,7 +190,7 @@ func (p *parser) typeName(mayDefine bool) *TypeName {
 // (`(pid_t)x`; `(x) y` is no expression), or a C typedef's name (ending in
 // _t) followed by a unary operator (`(pid_t)-5`).
 func (p *parser) castAhead() bool {
-	if typeStart(p.tok) {
+	if typeStart(p.tok) || p.typeofAhead() {
 		return true
 	}
 	if p.tok.kind != tIdent {
@@ -223,7 +226,12 @@ func (p *parser) castAhead() bool {
 
 // cast parses `TYPE) X` or `TYPE[N]) X` after the '(' of a cast at start.
 func (p *parser) cast(start source.Pos) Expr {
-	t := p.typeName(false)
+	var t *TypeName
+	if p.typeofAhead() {
+		t = p.typeofName()
+	} else {
+		t = p.typeName(false)
+	}
 	if p.is("[") {
 		p.next()
 		t.Array = true
@@ -535,4 +543,26 @@ func (s *scanner) skipStatement() {
 			return
 		}
 	}
+}
+
+// typeofAhead reports whether `typeof(` starts at the current token.
+func (p *parser) typeofAhead() bool {
+	if p.tok.kind != tIdent || p.tok.text != "typeof" {
+		return false
+	}
+	peek := p.s
+	peek.report = nil
+	t := peek.scan()
+	return t.kind == tPunct && t.text == "("
+}
+
+// typeofName parses `typeof(expr)` as a type name.
+func (p *parser) typeofName() *TypeName {
+	start := p.tok.sp.Start
+	p.next()
+	p.next()
+	t := &TypeName{Name: "typeof", Of: p.expr()}
+	p.expect(")", " to close typeof(")
+	t.Sp = span(start, p.prev)
+	return t
 }

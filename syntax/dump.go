@@ -205,6 +205,11 @@ func dump(b *strings.Builder, n Node) {
 		open("?")
 		sub(n.Cond, n.Then, n.Else)
 	case *CastExpr:
+		if n.Type.Of != nil {
+			open("cast typeof")
+			sub(n.Type.Of, n.X)
+			break
+		}
 		open("cast " + strconv.Quote(n.Type.String()))
 		sub(n.X)
 	case *IndexExpr:

@@ -106,6 +106,9 @@ func Inspect(n Node, f func(Node) bool) {
 	case *CondExpr:
 		walk(n.Cond, n.Then, n.Else)
 	case *CastExpr:
+		if n.Type.Of != nil {
+			walk(n.Type.Of)
+		}
 		walk(n.X)
 	case *IndexExpr:
 		walk(n.X, n.Index)

@@ -46,3 +46,12 @@ func TestRecords(t *testing.T) {
 {"type": "map", "data": {"@n": {"a": 1, "b": {"c": "x", "d": true}}}}
 `)
 }
+
+// typeof(x) as a cast's type, in a script and through a macro's
+// parameter, and casts to bool.
+func TestTypeof(t *testing.T) {
+	r := ebtrace(t, "-q", "-e", `macro as_type_of(x, v) { (typeof(x))v }
+BEGIN { $small = (uint8)1; print((typeof($small))300); print(as_type_of($small, 513));
+	$p = (int32 *)0; print((typeof($p))8 + 1); print((typeof(1 == 1))5); print((bool)0); exit(); }`)
+	r.want(t, 0, "44\n1\n0xc\ntrue\nfalse\n\n\n")
+}
