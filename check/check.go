@@ -77,7 +77,12 @@ type Map struct {
 	Value types.Type   // Scalar and String maps
 	// Linear histogram parameters.
 	LMin, LMax, LStep int64
-	Def               source.Span // first assignment
+	Bits              int                // hist(x, Bits)
+	TS                output.TSeriesSpec // tseries() parameters
+	Def               source.Span        // first assignment
+	// shaped is set once an assignment gave hist() its bits or tseries()
+	// its parameters, which every other assignment must repeat.
+	shaped bool
 	// Decl is the map's declaration before the probes; nil without one.
 	Decl *syntax.MapDecl
 }
@@ -386,6 +391,7 @@ var boolLiterals = map[string]uint64{"true": 1, "false": 0}
 var aggKinds = map[string]output.Kind{
 	"count": output.Count, "sum": output.Sum, "avg": output.Avg, "min": output.Min,
 	"max": output.Max, "stats": output.Stats, "hist": output.Hist, "lhist": output.LHist,
+	"tseries": output.TSeries,
 }
 
 func (c *checker) assign(s *syntax.AssignStmt) {
@@ -569,18 +575,34 @@ func kindName(k output.Kind) string {
 }
 
 func (c *checker) aggregation(call *syntax.CallExpr, m *Map) {
-	want := map[string]int{"count": 0, "lhist": 4}[call.Fun]
-	if call.Fun != "count" && call.Fun != "lhist" {
-		want = 1
-	}
-	if len(call.Args) != want {
-		c.errorf(call.Sp, "arguments", "%s() takes %d argument(s), got %d", call.Fun, want, len(call.Args))
+	f, _ := funcs.Lookup(call.Fun)
+	if len(call.Args) < f.Min || len(call.Args) > f.Max {
+		want := fmt.Sprint(f.Min)
+		if f.Max != f.Min {
+			want = fmt.Sprintf("%d to %d", f.Min, f.Max)
+		}
+		c.errorf(call.Sp, "arguments", "%s() takes %s argument(s), got %d", call.Fun, want, len(call.Args))
 		return
 	}
-	for _, a := range call.Args {
+	typed := true
+	for i, a := range call.Args {
+		if call.Fun == "tseries" && i == 3 { // the aggregation's name
+			c.expr(a)
+			continue
+		}
 		if t := c.expr(a); !t.IsInt() && t.Kind != types.Void {
 			c.errorf(a.Span(), "type", "%s() needs an integer, not %s", call.Fun, t)
+			typed = false
 		}
+	}
+	if !typed {
+		return
+	}
+	switch call.Fun {
+	case "hist":
+		c.histBits(call, m)
+	case "tseries":
+		c.tseries(call, m)
 	}
 	if call.Fun == "lhist" {
 		var v [3]int64
@@ -873,14 +895,16 @@ func (c *checker) mapRead(e *syntax.MapExpr) types.Type {
 		return types.Int64
 	}
 	c.unifyKeys(m, e, keys)
-	switch m.Kind {
-	case output.Scalar:
+	switch {
+	case m.Kind == output.Scalar:
 		return types.Int64
-	case output.String:
+	case m.Kind == output.String:
 		return m.Value
+	case m.Kind.PerCPU(): // combined across CPUs as it is read
+		return types.Int64
 	}
-	c.errorf(e.Sp, "map-read", "@%s holds %s, which is summed across CPUs only when printed; a probe cannot read it", e.Name, kindName(m.Kind)).
-		Hint("keep a plain counter for values probes read: @n[...]++")
+	c.errorf(e.Sp, "map-read", "@%s holds %s, which has no single value for a probe to read", e.Name, kindName(m.Kind)).
+		Hint("print(@%s) shows it; a probe reads maps of count(), sum(), min(), max() and avg()", e.Name)
 	return types.Int64
 }
 
@@ -1062,8 +1086,9 @@ func (c *checker) coreCall(e *syntax.CallExpr) types.Type {
 				return types.None
 			}
 			c.unifyKeys(mm, m, keys)
-			if mm.Kind == output.Hist || mm.Kind == output.LHist {
-				c.errorf(e.Sp, "arguments", "delete() cannot remove one key of histogram @%s yet: its buckets are separate elements", m.Name).
+			if mm.Kind.Bucketed() {
+				what, parts := bucketed(mm)
+				c.errorf(e.Sp, "arguments", "delete() cannot remove one key of %s yet: its %s are separate elements", what, parts).
 					Hint("clear(@%s) removes every key", m.Name)
 			}
 		} else if !c.learning {

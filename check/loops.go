@@ -60,7 +60,8 @@ func (c *checker) loopStmt(s syntax.Stmt) {
 }
 
 // forMap checks `for ($kv : @map)`: $kv.0 is the key (a tuple of the key
-// parts when there are several) and $kv.1 the value.
+// parts when there are several) and $kv.1 the value, for a per-CPU
+// aggregation the value of every CPU combined.
 func (c *checker) forMap(s *syntax.ForMapStmt) {
 	c.cur.Types[s.Map] = types.None
 	m, ok := c.lookupMap(s.Map, nil)
@@ -69,9 +70,9 @@ func (c *checker) forMap(s *syntax.ForMapStmt) {
 		if !c.learning {
 			c.unassigned(s.Map.Sp, s.Map.Name, "never assigned")
 		}
-	case m.Kind != output.Scalar && m.Kind != output.String:
-		c.errorf(s.Map.Sp, "loop", "for cannot iterate over %s, which holds %s: its values are kept per CPU", m.DisplayName(), kindName(m.Kind)).
-			Hint("keep a plain counter to iterate over: @m[key]++")
+	case m.Kind != output.Scalar && m.Kind != output.String && !m.Kind.PerCPU():
+		c.errorf(s.Map.Sp, "loop", "for cannot iterate over %s, which holds %s: it has no single value per key", m.DisplayName(), kindName(m.Kind)).
+			Hint("print(%s) shows it; for iterates over maps of integers, strings, count(), sum(), min(), max() and avg()", m.DisplayName())
 	case !m.Keyed:
 		c.errorf(s.Map.Sp, "loop", "%s has no keys to iterate over", m.DisplayName()).
 			Hint("for iterates over a map assigned with keys, e.g. @m[pid] = 1")

@@ -1,7 +1,6 @@
 package check
 
 import (
-	"ebtrace/output"
 	"ebtrace/syntax"
 	"ebtrace/types"
 )
@@ -34,8 +33,9 @@ func (c *checker) length(e *syntax.CallExpr) types.Type {
 			c.errorf(a.Sp, "arguments", "len() counts the keys of a keyed map; @%s has no keys", a.Name).
 				Hint("a map without keys has one value; give it keys, as in @%s[pid]", a.Name)
 		}
-		if m.Kind == output.Hist || m.Kind == output.LHist {
-			c.errorf(a.Sp, "arguments", "len() cannot count the keys of histogram @%s: each bucket is a separate element", a.Name)
+		if m.Kind.Bucketed() {
+			what, parts := bucketed(m)
+			c.errorf(a.Sp, "arguments", "len() cannot count the keys of %s: its %s are separate elements", what, parts)
 		}
 		return types.Int64
 	}
@@ -66,8 +66,9 @@ func (c *checker) hasKey(e *syntax.CallExpr) types.Type {
 		}
 	case !m.Keyed:
 		c.errorf(a.Sp, "arguments", "@%s has no keys", a.Name)
-	case m.Kind == output.Hist || m.Kind == output.LHist:
-		c.errorf(a.Sp, "arguments", "has_key() cannot look into histogram @%s: each bucket is a separate element", a.Name)
+	case m.Kind.Bucketed():
+		what, parts := bucketed(m)
+		c.errorf(a.Sp, "arguments", "has_key() cannot look into %s: its %s are separate elements", what, parts)
 	case len(keys) == 1 && len(m.Keys) > 1:
 		c.errorf(e.Args[1].Span(), "map-key", "@%s has %d key parts; has_key() takes one key part here", a.Name, len(m.Keys)).
 			Hint("a key of several parts needs tuples, which this version does not have")

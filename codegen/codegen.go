@@ -54,6 +54,9 @@ type Options struct {
 	// holds and its body ran, and 0 otherwise: the return value of a
 	// BPF filter on a perf event, which drops the sample on 0.
 	KeepOnPass bool
+	// CPUs is the number of possible CPUs: reading a per-CPU aggregation
+	// combines the value of each.
+	CPUs int
 }
 
 // Generate compiles instance idx of info.

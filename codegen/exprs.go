@@ -87,6 +87,15 @@ func (g *gen) intExpr(e syntax.Expr) {
 	case *syntax.MapExpr:
 		m := g.plan.Map(e.Name)
 		key := g.key(e, m)
+		if m.Kind.PerCPU() {
+			// At the read itself: a kernel that cannot combine the CPUs'
+			// values says so there.
+			outer := g.Pos
+			g.At(e.Sp)
+			g.combined(m, key)
+			g.At(outer)
+			return
+		}
 		g.lookup(m, key)
 		done := g.NewLabel("read")
 		g.Emit(asm.JEq.Imm(asm.R0, 0, done), asm.LoadMem(asm.R0, asm.R0, 0, asm.DWord))

@@ -240,7 +240,14 @@ func (g *gen) callbackBody(s *syntax.ForMapStmt, fn string) {
 	kv := g.in.Vars[s.Var.Key()]
 	slot := g.varSlot(s.Var.Key())
 	g.copyWords(asm.R10, slot, asm.R7, min(m.KeySize, types.SlotSize(kv.Fields()[0])))
-	g.copyWords(asm.R10, slot+int16(kv.FieldOffset(1)), asm.R8, min(m.ValueSize, types.SlotSize(kv.Fields()[1])))
+	if m.Kind.PerCPU() { // r8 points to this CPU's share only
+		key := g.alloc(m.KeySize)
+		g.copyWords(asm.R10, key, asm.R7, m.KeySize)
+		g.combined(m, key)
+		g.Emit(asm.StoreMem(asm.R10, slot+int16(kv.FieldOffset(1)), asm.R0, asm.DWord))
+	} else {
+		g.copyWords(asm.R10, slot+int16(kv.FieldOffset(1)), asm.R8, min(m.ValueSize, types.SlotSize(kv.Fields()[1])))
+	}
 	g.block(s.Body)
 	g.Label(g.cb.cont)
 	g.copyVars(asm.R9, asm.R10)

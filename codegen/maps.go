@@ -189,6 +189,10 @@ func (g *gen) mapUpdateInPlace(e *syntax.MapExpr, m *plan.Map, op string) {
 // element is updated in place when it exists (no update call), and created
 // with the first value when it does not.
 func (g *gen) aggregate(e *syntax.MapExpr, m *plan.Map, call *syntax.CallExpr) {
+	if m.Kind == output.TSeries {
+		g.tseriesAdd(e, m, call)
+		return
+	}
 	val := g.alloc(m.ValueSize)
 	if len(call.Args) > 0 {
 		g.intExpr(call.Args[0])
@@ -200,7 +204,7 @@ func (g *gen) aggregate(e *syntax.MapExpr, m *plan.Map, call *syntax.CallExpr) {
 	if m.Kind == output.Hist || m.Kind == output.LHist {
 		g.Emit(asm.LoadMem(asm.R0, asm.R10, val, asm.DWord))
 		if m.Kind == output.Hist {
-			g.log2Bucket()
+			g.log2Bucket(m.Bits)
 		} else {
 			g.linearBucket(m)
 		}
@@ -271,14 +275,18 @@ func (g *gen) aggregate(e *syntax.MapExpr, m *plan.Map, call *syntax.CallExpr) {
 	g.Label(done)
 }
 
-// log2Bucket maps r0 to its log2 histogram bucket: 0 for negative values,
-// 1 for 0, and 2+floor(log2(v)) otherwise.
-func (g *gen) log2Bucket() {
-	neg, zero, done := g.NewLabel("neg"), g.NewLabel("zero"), g.NewLabel("bucket")
+// log2Bucket maps r0 to its bucket of a log2 histogram with 2^bits
+// buckets per power of two (see output.HistValue): 0 for negative values,
+// v+1 below 2^bits, and from there (p-bits)*2^bits + (v >> (p-bits)) + 1,
+// where p = floor(log2(v)) and v >> (p-bits) runs from 2^bits to
+// 2^(bits+1)-1 within each power of two.
+func (g *gen) log2Bucket(bits int) {
+	neg, small, done := g.NewLabel("neg"), g.NewLabel("small"), g.NewLabel("bucket")
 	g.Emit(
 		asm.JSLT.Imm(asm.R0, 0, neg),
-		asm.JEq.Imm(asm.R0, 0, zero),
-		asm.Mov.Imm(asm.R1, 2),
+		asm.JLT.Imm(asm.R0, 1<<bits, small),
+		asm.Mov.Reg(asm.R3, asm.R0),
+		asm.Mov.Imm(asm.R1, 0),
 	)
 	for _, shift := range []int32{32, 16, 8, 4, 2, 1} {
 		skip := g.NewLabel("log2")
@@ -291,11 +299,20 @@ func (g *gen) log2Bucket() {
 		)
 		g.Label(skip)
 	}
-	g.Emit(asm.Mov.Reg(asm.R0, asm.R1), asm.Ja.Label(done))
+	// r1: p; r3: v.
+	g.Emit(
+		asm.Mov.Reg(asm.R0, asm.R1),
+		asm.Add.Imm(asm.R0, int32(-bits)),
+		asm.RSh.Reg(asm.R3, asm.R0),
+		asm.LSh.Imm(asm.R0, int32(bits)),
+		asm.Add.Reg(asm.R0, asm.R3),
+		asm.Add.Imm(asm.R0, 1),
+		asm.Ja.Label(done),
+	)
+	g.Label(small)
+	g.Emit(asm.Add.Imm(asm.R0, 1), asm.Ja.Label(done))
 	g.Label(neg)
-	g.Emit(asm.Mov.Imm(asm.R0, 0), asm.Ja.Label(done))
-	g.Label(zero)
-	g.Emit(asm.Mov.Imm(asm.R0, 1))
+	g.Emit(asm.Mov.Imm(asm.R0, 0))
 	g.Label(done)
 }
 

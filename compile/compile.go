@@ -72,7 +72,11 @@ func Compile(file *source.File, reg *probe.Registry, env *probe.Env, opts Option
 		return r, err
 	}
 	r.Plan = plan.New(r.Info, planOptions(opts.Plan, r.Info.Config))
-	gopts := codegen.Options{KernelFunc: opts.KernelFuncID, KeepOnPass: opts.KeepOnPass}
+	cpus, err := ebpf.PossibleCPU()
+	if err != nil {
+		return r, fmt.Errorf("count the possible CPUs: %w", err)
+	}
+	gopts := codegen.Options{KernelFunc: opts.KernelFuncID, KeepOnPass: opts.KeepOnPass, CPUs: cpus}
 	if opts.TaskCommOffset != nil && usesComm(ast) {
 		if off, err := opts.TaskCommOffset(); err == nil {
 			gopts.TaskComm = off

@@ -11,8 +11,9 @@ var (
 	minFunc = Func{Name: "min", Min: 1, Max: 1, Aggregation: true, Core: true, Doc: "keeps the least value"}
 	maxFunc = Func{Name: "max", Min: 1, Max: 1, Aggregation: true, Core: true, Doc: "keeps the greatest value"}
 	stats   = Func{Name: "stats", Min: 1, Max: 1, Aggregation: true, Core: true, Doc: "counts, sums and averages a value"}
-	hist    = Func{Name: "hist", Min: 1, Max: 1, Aggregation: true, Core: true, Doc: "a power-of-two histogram of a value"}
+	hist    = Func{Name: "hist", Min: 1, Max: 2, Aggregation: true, Core: true, Doc: "a power-of-two histogram of a value, each power split into 2^BITS buckets"}
 	lhist   = Func{Name: "lhist", Min: 4, Max: 4, Aggregation: true, Core: true, Doc: "a linear histogram of a value: min, max, step"}
+	tseries = Func{Name: "tseries", Min: 3, Max: 4, Aggregation: true, Core: true, Doc: "a value over time: interval, number of intervals kept, aggregation"}
 )
 
 // Output: each call sends an event that user space prints or acts on.

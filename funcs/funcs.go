@@ -141,7 +141,7 @@ type Generator interface {
 // all is the table: one line per function.
 var all = []*Func{
 	// The language's own (core.go).
-	&count, &sum, &avg, &minFunc, &maxFunc, &stats, &hist, &lhist,
+	&count, &sum, &avg, &minFunc, &maxFunc, &stats, &hist, &lhist, &tseries,
 	&printfFunc, &errorf, &warnf, &system, &cat, &printFunc, &clear, &zero,
 	&deleteFunc, &exit, &lenFunc, &hasKey, &str, &buf, &join, &kstack, &ustack,
 	// Library functions, each in its file.

@@ -153,6 +153,9 @@ func Verify(r *compile.Result) (*DryRun, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := missingHelpers(r, spec); err != nil {
+		return nil, err
+	}
 	unavailable := map[string]error{}
 	for _, p := range r.Programs {
 		if err := p.Instance.Instance.Available(); err != nil {
@@ -201,6 +204,9 @@ func Load(r *compile.Result, cfg Config) (*Object, error) {
 	}
 	spec, err := relocatedSpec(r)
 	if err != nil {
+		return nil, err
+	}
+	if err := missingHelpers(r, spec); err != nil {
 		return nil, err
 	}
 	spec.Maps[plan.ConfigMap].Contents = []ebpf.MapKV{{Key: uint32(0), Value: cfg.bytes()}}

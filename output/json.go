@@ -68,7 +68,8 @@ func (j *jsonw) End(maps []*Map) {
 }
 
 // Print writes {"type": T, "data": {"@name": V}}, where T is "hist" for
-// histograms, "stats" for avg() and stats() and "map" otherwise, and V is
+// histograms, "stats" for avg() and stats(), "tseries" for time series
+// and "map" otherwise, and V is
 // the value, or for a keyed map an object from key to value. An empty map
 // writes nothing, except an unkeyed count(), which is 0.
 func (j *jsonw) Print(m *Map) {
@@ -82,6 +83,8 @@ func (j *jsonw) Print(m *Map) {
 		kind = "hist"
 	case Avg, Stats:
 		kind = "stats"
+	case TSeries:
+		kind = "tseries"
 	}
 	var data string
 	if m.Keyed {
@@ -106,7 +109,9 @@ func jsonValue(m *Map, v any) string {
 		return jsonOf(v)
 	case Stats:
 		s, _ := v.(StatsValue)
-		return fmt.Sprintf(`{"count": %d, "average": %d, "total": %d}`, s.Count, average(s), s.Total)
+		return fmt.Sprintf(`{"count": %d, "average": %d, "total": %d}`, s.Count, average(s, m.Div), s.Total)
+	case TSeries:
+		return tseriesJSON(v)
 	case Hist, LHist:
 		rows := buckets(m, v)
 		items := make([]string, len(rows))

@@ -4,6 +4,8 @@
 // decoded Go values.
 package output
 
+import "time"
+
 // Kind is what a map holds, which decides how it is printed.
 type Kind int
 
@@ -16,11 +18,12 @@ const (
 	Max
 	Avg
 	Stats
-	Hist  // log2 histogram
-	LHist // linear histogram
+	Hist    // log2 histogram
+	LHist   // linear histogram
+	TSeries // time series
 )
 
-var kindNames = [...]string{"scalar", "string", "count", "sum", "min", "max", "avg", "stats", "hist", "lhist"}
+var kindNames = [...]string{"scalar", "string", "count", "sum", "min", "max", "avg", "stats", "hist", "lhist", "tseries"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -28,6 +31,15 @@ func (k Kind) String() string {
 	}
 	return "kind?"
 }
+
+// Bucketed reports whether a map of kind k keeps one element per
+// histogram bucket or time series interval: its kernel keys end in the
+// bucket's index.
+func (k Kind) Bucketed() bool { return k == Hist || k == LHist || k == TSeries }
+
+// PerCPU reports whether a map of kind k holds one integer per CPU that a
+// probe reads combined: count(), sum(), min(), max() and avg().
+func (k Kind) PerCPU() bool { return k == Count || k == Sum || k == Min || k == Max || k == Avg }
 
 // MarshalText names the kind in dumps such as -d plan.
 func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
@@ -40,12 +52,30 @@ type Map struct {
 	Entries []Entry
 	// Linear histogram parameters (LHist only).
 	LMin, LMax, LStep int64
+	// Bits splits each power of two of a log2 histogram (Hist) into 2^Bits
+	// buckets: hist(x, Bits).
+	Bits int
+	TS   TSeriesSpec // TSeries only
+	// Div is print(@m, TOP, DIV)'s DIV where the writers apply it: log2
+	// histograms show their counts, stats() their averages, divided by it
+	// (when not 0). Limit divides other values itself.
+	Div int64
+}
+
+// TSeriesSpec is what tseries() was given.
+type TSeriesSpec struct {
+	Interval  int64 // nanoseconds
+	Intervals int64 // how many intervals are kept
+	// Agg is how the values of one interval combine: "avg", "max", "min"
+	// or "sum"; without one the last value recorded wins.
+	Agg string
 }
 
 // Entry is one key and its value. Key parts are int64, uint64, bool,
 // string, Tuple or Array. Value is int64, uint64, bool or Pointer (Scalar; int64 or uint64 for
 // Count, Sum, Min, Max, Avg),
-// string, Tuple or Array (String), StatsValue (Stats), or HistValue (Hist, LHist). An Avg value
+// string, Tuple or Array (String), StatsValue (Stats), HistValue (Hist, LHist) or
+// TSeriesValue (TSeries). An Avg value
 // is the mean itself, divided already and truncated toward zero. A map
 // that is not Keyed has at most one entry, with a nil Key.
 type Entry struct {
@@ -77,18 +107,36 @@ type StatsValue struct {
 	Total int64
 }
 
-// HistValue maps bucket index to count. Log2 buckets: 0 holds values < 0,
-// 1 holds 0, and i >= 2 holds [2^(i-2), 2^(i-1)). Linear buckets: 0 holds
+// HistValue maps bucket index to count. Log2 buckets with Bits = 0: 0
+// holds values < 0, 1 holds 0, and i >= 2 holds [2^(i-2), 2^(i-1)). With
+// N = 2^Bits buckets per power of two, 0 holds values < 0, i from 1 to
+// 2N holds the value i-1, and above 2N each power of two [2^p, 2^(p+1))
+// is split into N buckets of 2^(p-Bits) values (see log2Bound). Linear
+// buckets: 0 holds
 // values < LMin, i >= 1 holds [LMin+(i-1)*LStep, LMin+i*LStep), and the
 // last, 1+(LMax-LMin)/LStep, holds values >= LMax.
 type HistValue map[int]uint64
 
-// Limit returns m as print(@m, top, div) shows it: only its top entries
-// with the greatest values (all when top is 0), and integer values
-// divided by div (unchanged when div is 0), truncated toward zero.
-// Histograms and stats keep their values.
+// TSeriesValue is a time series: its intervals in time order, from the
+// first in which the key has a value to the latest of the whole map, at
+// most TSeries.Intervals of them.
+type TSeriesValue []TSeriesPoint
+
+// TSeriesPoint is one interval of a time series.
+type TSeriesPoint struct {
+	Start time.Time // the interval's start, in the time zone it prints in
+	Value int64
+	Set   bool // whether any value was recorded in the interval
+}
+
+// Limit returns m as print(@m, top, div) shows it, as bpftrace does: only
+// its top entries with the greatest values (all when top is 0), and
+// integer values divided by div (unchanged when div is 0), truncated
+// toward zero. Log2 histograms show their counts and stats() their
+// averages divided by div (see Map.Div); linear histograms keep their
+// counts. Time series ignore both.
 func Limit(m *Map, top, div int64) *Map {
-	if top <= 0 && div == 0 {
+	if top <= 0 && div == 0 || m.Kind == TSeries {
 		return m
 	}
 	out := *m
@@ -96,7 +144,9 @@ func Limit(m *Map, top, div int64) *Map {
 	if top > 0 && int64(len(out.Entries)) > top {
 		out.Entries = out.Entries[int64(len(out.Entries))-top:]
 	}
-	if div != 0 {
+	if m.Kind == Hist || m.Kind == Stats {
+		out.Div = div
+	} else if div != 0 {
 		for i, e := range out.Entries {
 			switch v := e.Value.(type) {
 			case int64:

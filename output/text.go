@@ -38,9 +38,11 @@ func (t *text) End(maps []*Map) {
 }
 
 // Print writes one line per entry, "@name[key]: value", or for histograms
-// a "@name[key]: " header, the rows and a blank line. avg() and stats()
-// maps end with a blank line, and an empty map prints one more; an empty
-// unkeyed count() prints "@x: 0" instead.
+// a "@name[key]: " header, the rows and a blank line, for time series an
+// "@name[key]:" header (current bpftrace's, which has no trailing space),
+// the graph and a blank line. avg() and stats() maps end with a blank
+// line, and an empty map prints one more; an empty unkeyed count() prints
+// "@x: 0" instead.
 func (t *text) Print(m *Map) {
 	entries := shown(m)
 	for _, e := range entries {
@@ -50,13 +52,17 @@ func (t *text) Print(m *Map) {
 			t.w.WriteString(head + "\n")
 			t.hist(buckets(m, e.Value))
 			t.w.WriteString("\n")
+		case TSeries:
+			t.w.WriteString(m.Name + textKey(m, e.Key) + ":\n")
+			t.tseries(m, e.Value)
+			t.w.WriteString("\n")
 		case Stats:
 			s, _ := e.Value.(StatsValue)
 			layout := "%s{ .count = %d, .average = %d, .total = %d }\n"
 			if t.legacy {
 				layout = "%scount %d, average %d, total %d\n"
 			}
-			fmt.Fprintf(t.w, layout, head, s.Count, average(s), s.Total)
+			fmt.Fprintf(t.w, layout, head, s.Count, average(s, m.Div), s.Total)
 		case String:
 			t.w.WriteString(head + textValue(e.Value) + "\n")
 		default:

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Writer receives everything a running script prints. Output is buffered;
@@ -67,8 +68,8 @@ func shown(m *Map) []Entry {
 }
 
 // sorted returns m's entries in bpftrace's order: string values by key,
-// histograms by their total count, stats by average, anything else by
-// value; all ascending. bpftrace leaves ties in the kernel's hash order,
+// histograms by their total count, stats by average, time series by
+// their latest interval, anything else by value; all ascending. bpftrace leaves ties in the kernel's hash order,
 // which is random, so ties here go by key to keep output reproducible.
 func sorted(m *Map) []Entry {
 	entries := slices.Clone(m.Entries)
@@ -78,7 +79,9 @@ func sorted(m *Map) []Entry {
 	case Hist, LHist:
 		byValue = func(a, b Entry) int { return cmp.Compare(histTotal(a.Value), histTotal(b.Value)) }
 	case Stats:
-		byValue = func(a, b Entry) int { return cmp.Compare(average(a.Value), average(b.Value)) }
+		byValue = func(a, b Entry) int { return cmp.Compare(average(a.Value, 0), average(b.Value, 0)) }
+	case TSeries:
+		byValue = func(a, b Entry) int { return latest(a.Value).Compare(latest(b.Value)) }
 	default:
 		byValue = func(a, b Entry) int { return compareNumbers(a.Value, b.Value) }
 	}
@@ -102,13 +105,26 @@ func histTotal(v any) uint64 {
 	return total
 }
 
-// average is a stats() value's mean, truncated toward zero as C divides.
-func average(v any) int64 {
+// average is a stats() value's mean, truncated toward zero as C divides,
+// then divided by div when it is not 0.
+func average(v any, div int64) int64 {
 	s, _ := v.(StatsValue)
 	if s.Count == 0 {
 		return 0
 	}
+	if div != 0 {
+		return s.Total / s.Count / div
+	}
 	return s.Total / s.Count
+}
+
+// latest is when a time series' last interval starts.
+func latest(v any) time.Time {
+	ts, _ := v.(TSeriesValue)
+	if len(ts) == 0 {
+		return time.Time{}
+	}
+	return ts[len(ts)-1].Start
 }
 
 // compareNumbers orders int64, uint64 and Pointer values by their numeric
@@ -259,11 +275,11 @@ type bucket struct {
 }
 
 // buckets returns the rows bpftrace shows for one histogram: from the first
-// non-empty bucket to the last, empty ones between included. An all-zero
-// histogram has no rows.
+// non-empty bucket to the last, empty ones between included, the counts of
+// a log2 histogram divided by m.Div. An all-zero histogram has no rows.
 func buckets(m *Map, v any) []bucket {
 	h, _ := v.(HistValue)
-	last := log2Buckets - 1
+	last := log2Buckets(m.Bits) - 1
 	if m.Kind == LHist {
 		last = lhistBuckets(m) - 1
 	}
@@ -286,41 +302,58 @@ func buckets(m *Map, v any) []bucket {
 		if m.Kind == LHist {
 			b = lhistBucket(m, i, last)
 		} else {
-			b = log2Bucket(i)
+			b = log2Bucket(i, m.Bits)
 		}
 		b.count = h[i]
+		if m.Div > 0 && m.Kind == Hist {
+			b.count /= uint64(m.Div)
+		}
 		rows = append(rows, b)
 	}
 	return rows
 }
 
-// log2Buckets counts the buckets of hist(): below 0, 0, then one per power
-// of two up to [2^63, 2^64).
-const log2Buckets = 66
+// log2Buckets counts the buckets of hist(x, bits): below 0, then
+// 2^bits for each of 0 and 1 and for each power of two up to [2^63, 2^64).
+func log2Buckets(bits int) int { return (65-bits)<<bits + 1 }
 
-func log2Bucket(i int) bucket {
-	switch i {
-	case 0:
+// log2Bucket is row i of a log2 histogram with 2^bits buckets per power
+// of two. The first 2*2^bits rows after the negative one hold one value
+// each; a wider one is labelled with the bounds log2Bound gives.
+func log2Bucket(i, bits int) bucket {
+	switch {
+	case i == 0:
 		return bucket{label: "(..., 0)", max: "-1"}
-	case 1:
-		return bucket{label: "[0]", min: "0", max: "0"}
-	case 2:
-		return bucket{label: "[1]", min: "1", max: "1"}
+	case i <= 2<<bits:
+		v := strconv.Itoa(i - 1)
+		return bucket{label: "[" + v + "]", min: v, max: v}
 	}
-	lo := uint64(1) << (i - 2)
+	lo, loValue := log2Bound(i-1, bits)
+	hi, hiValue := log2Bound(i, bits)
 	return bucket{
-		label: "[" + powerLabel(i-2) + ", " + powerLabel(i-1) + ")",
-		min:   strconv.FormatUint(lo, 10),
-		max:   strconv.FormatUint(lo<<1-1, 10),
+		label: "[" + lo + ", " + hi + ")",
+		min:   strconv.FormatUint(loValue, 10),
+		max:   strconv.FormatUint(hiValue-1, 10),
 	}
+}
+
+// log2Bound is where log2 bucket i ends (and i+1 starts), as its label
+// and its value, which wraps to 0 at 2^64. Past the buckets of one value
+// the bound is a step (2^bits to 2*2^bits-1) times a power of two, shown
+// as bpftrace shows it: the power's largest factor of 1024 becomes a
+// suffix, the rest multiplies the step. With bits = 2 the bounds run
+// ... 768, 896, 1024, 1280, ... 3584, 4K, 5K, 6K, 7K, 8K, 10K.
+func log2Bound(i, bits int) (string, uint64) {
+	if i <= 2<<bits {
+		return strconv.Itoa(i), uint64(i)
+	}
+	n := 1 << bits
+	power := i>>bits - 1
+	step := uint64(n + i&(n-1))
+	return strconv.FormatUint(step<<(power%10), 10) + suffixes[power/10], step << power
 }
 
 var suffixes = []string{"", "K", "M", "G", "T", "P", "E"}
-
-// powerLabel shows 2^k with a binary unit suffix: 1K, 512K, 16E.
-func powerLabel(k int) string {
-	return strconv.Itoa(1<<(k%10)) + suffixes[k/10]
-}
 
 // lhistBuckets counts lhist()'s buckets: below LMin, one per step, and
 // LMax or more.

@@ -109,7 +109,20 @@ type Map struct {
 	ValueType  types.Type // Scalar and String maps
 
 	LMin, LMax, LStep int64
+	Bits              int                `json:",omitempty"` // hist(x, Bits)
+	TS                output.TSeriesSpec `json:",omitzero"`
 }
+
+// TSeries value layout: the interval's value, what its aggregation keeps
+// beside it (the count of values for avg, the time of the last value
+// without an aggregation), and the interval's number (the time divided by
+// the interval; 0 for a slot never written).
+const (
+	TSeriesValue = 0
+	TSeriesMeta  = 8
+	TSeriesEpoch = 16
+	TSeriesSize  = 24
+)
 
 // MapType returns the kernel map type.
 func (m *Map) MapType() ebpf.MapType {
@@ -259,7 +272,7 @@ func (p *Plan) addStackMap(t types.Type) {
 func (p *Plan) addMap(i int, cm *check.Map, maxEntries uint32) {
 	m := &Map{
 		Name: cm.Name, Stat: statMaps + i, Kind: cm.Kind, Keyed: cm.Keyed, ValueType: cm.Value,
-		LMin: cm.LMin, LMax: cm.LMax, LStep: cm.LStep, Type: "hash", MaxEntries: maxEntries,
+		LMin: cm.LMin, LMax: cm.LMax, LStep: cm.LStep, Bits: cm.Bits, TS: cm.TS, Type: "hash", MaxEntries: maxEntries,
 	}
 	m.BPFName = fmt.Sprintf("m%d_%s", i, cm.Name)
 	if len(m.BPFName) > 15 {
@@ -273,8 +286,8 @@ func (p *Plan) addMap(i int, cm *check.Map, maxEntries uint32) {
 	if off == 0 {
 		off = 8 // an unkeyed map has the single key 0
 	}
-	if cm.Kind == output.Hist || cm.Kind == output.LHist {
-		off += 8 // bucket index
+	if cm.Kind.Bucketed() {
+		off += 8 // bucket or interval index
 	}
 	m.KeySize = off
 	switch cm.Kind {
@@ -284,6 +297,9 @@ func (p *Plan) addMap(i int, cm *check.Map, maxEntries uint32) {
 		m.ValueSize = PartSize(cm.Value)
 	case output.Min, output.Max, output.Avg, output.Stats:
 		m.ValueSize = 16 // value and "set" flag, or count and total
+		m.Type = "percpu_hash"
+	case output.TSeries:
+		m.ValueSize = TSeriesSize
 		m.Type = "percpu_hash"
 	default:
 		m.ValueSize = 8

@@ -119,7 +119,11 @@ func (ms *Maps) Read(pm *plan.Map) (*output.Map, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read map @%s: %w", pm.Name, err)
 	}
-	m := &output.Map{Name: "@" + pm.Name, Kind: pm.Kind, Keyed: pm.Keyed, LMin: pm.LMin, LMax: pm.LMax, LStep: pm.LStep}
+	m := &output.Map{Name: "@" + pm.Name, Kind: pm.Kind, Keyed: pm.Keyed, LMin: pm.LMin, LMax: pm.LMax, LStep: pm.LStep, Bits: pm.Bits, TS: pm.TS}
+	if pm.Kind == output.TSeries {
+		m.Entries = ms.timeSeries(pm, elems)
+		return m, nil
+	}
 	hists := map[string]output.HistValue{}
 	for _, e := range elems {
 		key := ms.decodeKey(pm, e.key)
