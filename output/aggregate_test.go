@@ -78,7 +78,7 @@ func TestHistBits(t *testing.T) {
 	for _, c := range cases {
 		m := &Map{Name: "@h", Kind: Hist, Bits: c.bits, Entries: []Entry{{Value: c.h}}}
 		text, js := printBoth(t, m)
-		if want := "@h: \n" + c.text + "\n"; text != want {
+		if want := "@h:\n" + c.text + "\n"; text != want {
 			t.Errorf("bits %d, %v: got\n%s\nwant\n%s", c.bits, c.h, text, want)
 		}
 		if want := `{"type": "hist", "data": {"@h": ` + c.js + "}}\n"; js != want {
@@ -98,8 +98,8 @@ func TestLimitAggregates(t *testing.T) {
 		{Key: []any{int64(3)}, Value: HistValue{3: 20}},
 	}}
 	text, js := printBoth(t, Limit(h, 2, 2))
-	want := "@h[1]: \n" + row("[1]", 0, 0) + row("[2, 4)", 0, 0) + row("[4, 8)", 3, 52) + "\n" +
-		"@h[3]: \n" + row("[2, 4)", 10, 52) + "\n"
+	want := "@h[1]:\n" + row("[1]", 0, 0) + row("[2, 4)", 0, 0) + row("[4, 8)", 3, 52) + "\n" +
+		"@h[3]:\n" + row("[2, 4)", 10, 52) + "\n"
 	if text != want {
 		t.Errorf("hist: got\n%s\nwant\n%s", text, want)
 	}
@@ -107,7 +107,7 @@ func TestLimitAggregates(t *testing.T) {
 		t.Errorf("hist: got\n%s\nwant\n%s", js, want)
 	}
 	l := lhist("@l", 0, 10, 5, false, e(HistValue{1: 3}))
-	if text, _ := printBoth(t, Limit(l, 0, 2)); text != "@l: \n"+row("[0, 5)", 3, 52)+"\n" {
+	if text, _ := printBoth(t, Limit(l, 0, 2)); text != "@l:\n"+row("[0, 5)", 3, 52)+"\n" {
 		t.Errorf("lhist: got\n%s", text)
 	}
 	s := keyed("@s", Stats, e(StatsValue{Count: 2, Total: 41}, "a"), e(StatsValue{Count: 1, Total: 3}, "b"), e(StatsValue{Count: 1, Total: -9}, "c"))

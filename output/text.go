@@ -38,9 +38,9 @@ func (t *text) End(maps []*Map) {
 }
 
 // Print writes one line per entry, "@name[key]: value", or for histograms
-// a "@name[key]: " header, the rows and a blank line, for time series an
-// "@name[key]:" header (current bpftrace's, which has no trailing space),
-// the graph and a blank line. avg() and stats() maps end with a blank
+// a "@name[key]:" header (0.17's had a trailing space), the rows and a
+// blank line, for time series an "@name[key]:" header, the graph and a
+// blank line. avg() and stats() maps end with a blank
 // line, and an empty map prints one more; an empty unkeyed count() prints
 // "@x: 0" instead.
 func (t *text) Print(m *Map) {
@@ -49,7 +49,11 @@ func (t *text) Print(m *Map) {
 		head := m.Name + textKey(m, e.Key) + ": "
 		switch m.Kind {
 		case Hist, LHist:
-			t.w.WriteString(head + "\n")
+			if t.legacy {
+				t.w.WriteString(head + "\n")
+			} else {
+				t.w.WriteString(strings.TrimSuffix(head, " ") + "\n")
+			}
 			t.hist(buckets(m, e.Value))
 			t.w.WriteString("\n")
 		case TSeries:

@@ -43,7 +43,8 @@ func NewText(w io.Writer) Writer { return &text{w: bufio.NewWriter(w)} }
 
 // NewLegacyText returns a Writer laying results out as bpftrace 0.17's
 // text output did, where the current release differs: stats() as
-// "count 2, average 3, total 6".
+// "count 2, average 3, total 6", a histogram's "@x: " header with a
+// trailing space.
 func NewLegacyText(w io.Writer) Writer { return &text{w: bufio.NewWriter(w), legacy: true} }
 
 // NewJSON returns a Writer emitting bpftrace's JSON lines (-f json).

@@ -128,7 +128,7 @@ func TestHistBitsBuckets(t *testing.T) {
 	}
 	for _, m := range hists {
 		var bits, i int
-		if _, err := fmt.Sscanf(m, "@h%d[%d]: ", &bits, &i); err != nil {
+		if _, err := fmt.Sscanf(m, "@h%d[%d]:", &bits, &i); err != nil {
 			t.Fatalf("map %q: %v", m, err)
 		}
 		v := values[i]

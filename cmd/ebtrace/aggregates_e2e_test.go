@@ -67,7 +67,7 @@ func TestHistBits(t *testing.T) {
 	r := ebtrace(t, "-e", script, "-c", wl+" write 1 40")
 	r.want(t, 0, `
 
-@sizes: 
+@sizes:
 [1]                    1 |@@@@@@                                              |
 [2]                    1 |@@@@@@                                              |
 [3]                    1 |@@@@@@                                              |
@@ -209,7 +209,7 @@ func TestPrintTopDivKinds(t *testing.T) {
 @m[10]: 14
 @s[b]: 3
 @s[a]: 10
-@h: 
+@h:
 [2, 4)                 1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|
 [4, 8)                 0 |                                                    |
 [8, 16)                0 |                                                    |

@@ -55,7 +55,7 @@ func tracingFlags(o *options) []flag {
 		{short: 'c', value: "CMD", help: "run CMD once every probe is attached; stop when it exits (cpid is its PID)", set: text(&o.command)},
 		{short: 'p', value: "PID", help: "stop when process PID exits", set: processID(&o.pid)},
 		{short: 'f', value: "FORMAT", help: "output format: text (default) or json", set: oneOf(&o.format, "text", "json")},
-		{long: "compat", value: "VER", help: "print as bpftrace VER did: 0.17 (stats as 'count 2, average 3, total 6',\nyes/no values as 1 and 0); the default is the current release's layout", set: oneOf(&o.compat, "0.17")},
+		{long: "compat", value: "VER", help: "print as bpftrace VER did: 0.17 (stats as 'count 2, average 3, total 6',\nyes/no values as 1 and 0, '@h: ' over histograms); the default is the current release's layout", set: oneOf(&o.compat, "0.17")},
 		{short: 'o', value: "FILE", help: "write output to FILE instead of standard output", set: text(&o.outFile)},
 		{short: 'q', help: `do not print the "Attached N probes" message`, on: &o.quiet},
 		{short: 'v', help: "verbose: the verifier's log when a program is rejected", on: &o.verbose},

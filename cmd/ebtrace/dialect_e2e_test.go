@@ -16,13 +16,14 @@ func TestMacros(t *testing.T) {
 
 // let, block scopes, block values, bools, a map declaration (an LRU map
 // of two keys keeps the last two), and the layouts of the current release
-// next to --compat=0.17's.
+// next to --compat=0.17's: bools, stats() and a histogram's header.
 func TestCurrentDialect(t *testing.T) {
-	const lines = "0\n3\nthree\n22\n%s\n2\n\n\n@recent[2]: 2\n@recent[3]: 3\n%s\n\n@yes: %s\n"
+	const lines = "0\n3\nthree\n22\n%s\n2\n\n\n%s\n[4, 8)                 1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|\n\n" +
+		"@recent[2]: 2\n@recent[3]: 3\n%s\n\n@yes: %s\n"
 	r := ebtrace(t, "-q", "testdata/dialect/values.bt")
-	r.want(t, 0, fmt.Sprintf(lines, "(true, false, true, false, true)", "@s: { .count = 2, .average = 6, .total = 12 }", "true"))
+	r.want(t, 0, fmt.Sprintf(lines, "(true, false, true, false, true)", "@h:", "@s: { .count = 2, .average = 6, .total = 12 }", "true"))
 	r = ebtrace(t, "-q", "--compat=0.17", "testdata/dialect/values.bt")
-	r.want(t, 0, fmt.Sprintf(lines, "(1, 0, 1, 0, 1)", "@s: count 2, average 6, total 12", "1"))
+	r.want(t, 0, fmt.Sprintf(lines, "(1, 0, 1, 0, 1)", "@h: ", "@s: count 2, average 6, total 12", "1"))
 	r = ebtrace(t, "-q", "-f", "json", "-e", `BEGIN { @yes = 1 > 0; @t = (true, "x"); @s = stats(4); print(false); exit(); }`)
 	r.want(t, 0, `{"type": "value", "data": false}
 {"type": "stats", "data": {"@s": {"count": 1, "average": 4, "total": 4}}}

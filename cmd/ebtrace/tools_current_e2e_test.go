@@ -120,8 +120,12 @@ func (tr *tracer) stop(t *testing.T, pid, skip int) []string {
 }
 
 // afterFields returns line without its first n whitespace-separated
-// fields, keeping the spacing of the rest.
+// fields and the padding after them (whose width depends on theirs),
+// keeping the spacing of the rest.
 func afterFields(line string, n int) string {
+	if n == 0 {
+		return line
+	}
 	for range n {
 		line = strings.TrimLeft(line, " ")
 		if i := strings.IndexByte(line, ' '); i >= 0 {
@@ -130,5 +134,5 @@ func afterFields(line string, n int) string {
 			line = ""
 		}
 	}
-	return line
+	return strings.TrimLeft(line, " ")
 }
