@@ -1094,7 +1094,7 @@ func (c *checker) coreCall(e *syntax.CallExpr) types.Type {
 		} else if !c.learning {
 			c.unassigned(m.Sp, m.Name, "never assigned")
 		}
-		return types.None
+		return types.Boolean // whether the key was there
 	case "clear", "zero", "print":
 		m, ok := e.Args[0].(*syntax.MapExpr)
 		if e.Fun == "print" && (!ok || m.Keys != nil) {

@@ -62,6 +62,7 @@ func (g *gen) call(e *syntax.CallExpr) {
 		g.Emit(mapPtr(asm.R1, m.BPFName))
 		g.stackPtr(asm.R2, key)
 		g.Emit(asm.FnMapDeleteElem.Call())
+		g.truth(asm.JEq) // 0: the key was there
 	default:
 		g.libraryCall(e)
 	}

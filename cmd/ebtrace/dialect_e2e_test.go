@@ -56,3 +56,10 @@ BEGIN { $small = (uint8)1; print((typeof($small))300); print(as_type_of($small, 
 	$p = (int32 *)0; print((typeof($p))8 + 1); print((typeof(1 == 1))5); print((bool)0); exit(); }`)
 	r.want(t, 0, "44\n1\n0xc\ntrue\nfalse\n\n\n")
 }
+
+// delete() answers whether the key was there.
+func TestDeleteAnswers(t *testing.T) {
+	r := ebtrace(t, "-q", "-e", `BEGIN { @a[1] = 1; @a[3] = 3; print(delete(@a, 1)); if (!delete(@a, 2)) { printf("no 2\n"); }
+		$d = delete(@a[3]); print($d); delete(@a, 7); exit(); }`)
+	r.want(t, 0, "true\nno 2\ntrue\n\n\n\n")
+}
