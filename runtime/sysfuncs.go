@@ -79,6 +79,9 @@ func (s *Session) formatted(ev *plan.Event, raw []byte) string {
 func (s *Session) handleSys(ev *plan.Event, raw []byte) error {
 	switch ev.Kind {
 	case plan.Errorf, plan.Warnf:
+		if ev.Kind == plan.Errorf {
+			s.errors++
+		}
 		level := map[plan.EventKind]string{plan.Errorf: "ERROR", plan.Warnf: "WARNING"}[ev.Kind]
 		fmt.Fprintf(s.warn, "%s: %s: %s\n", ev.Where, level, strings.TrimSuffix(s.formatted(ev, raw), "\n"))
 	case plan.Time:

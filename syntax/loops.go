@@ -33,9 +33,11 @@ type ForMapStmt struct {
 	Sp   source.Span
 }
 
-// JumpStmt is `break`, `continue` or `return`.
+// JumpStmt is `break`, `continue` or `return`, which may return a
+// value: `return 1`.
 type JumpStmt struct {
 	Keyword string
+	Value   Expr // nil but for `return EXPR`
 	Sp      source.Span
 }
 
@@ -56,7 +58,12 @@ func (s *WhileStmt) Span() source.Span    { return s.Sp }
 func (s *UnrollStmt) Span() source.Span   { return s.Sp }
 func (s *ForRangeStmt) Span() source.Span { return s.Sp }
 func (s *ForMapStmt) Span() source.Span   { return s.Sp }
-func (s *JumpStmt) Span() source.Span     { return s.Sp }
+func (s *JumpStmt) Span() source.Span {
+	if s.Value != nil {
+		return source.Join(s.Sp, s.Value.Span())
+	}
+	return s.Sp
+}
 func (e *TupleExpr) Span() source.Span    { return e.Sp }
 func (e *TupleIndex) Span() source.Span   { return source.Join(e.X.Span(), e.IndexSp) }
 
