@@ -116,12 +116,12 @@ func (e *Env) KernelAddr(name string) (uint64, error) {
 type Kind int
 
 const (
-	Event Kind = iota // attached to a kernel event
-	Begin             // run once before any event probe is attached
-	End               // run once after every event probe is detached
-	Test              // run once under --test, its result checked
-	Bench             // run repeatedly under --bench, its time measured
-	Signal            // run each time ebtrace receives its signal
+	Event  Kind = iota // attached to a kernel event
+	Begin              // run once before any event probe is attached
+	End                // run once after every event probe is detached
+	Test               // run once under --test, its result checked
+	Bench              // run repeatedly under --bench, its time measured
+	Signal             // run each time ebtrace receives its signal
 )
 
 // Special reports whether instances of kind k are BEGIN or END, which

@@ -64,8 +64,8 @@ func (s *JumpStmt) Span() source.Span {
 	}
 	return s.Sp
 }
-func (e *TupleExpr) Span() source.Span    { return e.Sp }
-func (e *TupleIndex) Span() source.Span   { return source.Join(e.X.Span(), e.IndexSp) }
+func (e *TupleExpr) Span() source.Span  { return e.Sp }
+func (e *TupleIndex) Span() source.Span { return source.Join(e.X.Span(), e.IndexSp) }
 
 func (*WhileStmt) stmtNode()    {}
 func (*UnrollStmt) stmtNode()   {}
