@@ -114,3 +114,15 @@ func TestSelfSignal(t *testing.T) {
 		t.Errorf("stdout %q, want %q", stdout.String(), want)
 	}
 }
+
+// assert(COND, MSG) reports MSG as an error at the call and exits with
+// code 1 when COND is false; a test probe whose assert fails fails.
+func TestAssert(t *testing.T) {
+	r := ebtrace(t, "-e", `BEGIN { assert(1 == 1, "fine"); printf("a\n"); $m = "pid is not 0"; assert(pid == 0, $m); printf("not reached\n"); }`)
+	r.want(t, 1, "a\n\n\n")
+	if want := "Attached 1 probe\nstdin:1:69-89: ERROR: assertion failed: pid is not 0\n"; r.stderr != want {
+		t.Errorf("stderr %q, want %q", r.stderr, want)
+	}
+	r = ebtrace(t, "--test", "-e", `test:sum { $n = 2 + 2; assert($n == 5, "2 + 2 is 5"); }`)
+	r.want(t, 1, "FAIL test:sum: exit(1), 1 error\n\n\n")
+}
