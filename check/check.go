@@ -1050,6 +1050,9 @@ func (c *checker) coreCall(e *syntax.CallExpr) types.Type {
 	case "errorf", "warnf", "system", "cat":
 		c.printf(e)
 		return types.None
+	case "assert":
+		c.assert(e)
+		return types.None
 	case "exit":
 		if len(e.Args) == 1 {
 			if t, reported := c.exprReported(e.Args[0]); !t.IsInt() && !reported {
@@ -1175,6 +1178,22 @@ func (c *checker) stack(e *syntax.CallExpr) types.Type {
 	}
 	return types.StackOf(stackBuiltins[e.Fun], mode, depth)
 }
+
+// assert checks assert(COND, MSG): the failure's record is a printf of
+// MSG, which may be any string.
+func (c *checker) assert(e *syntax.CallExpr) {
+	if t, reported := c.exprReported(e.Args[0]); !t.IsInt() && !reported {
+		c.errorf(e.Args[0].Span(), "type", "assert() needs a condition, an integer, not %s", t)
+	}
+	if t, reported := c.exprReported(e.Args[1]); t.Kind != types.Str && !reported {
+		c.errorf(e.Args[1].Span(), "type", "assert() needs a message, a string, not %s", t)
+	}
+	f, _ := printf.Parse(AssertFormat)
+	c.info.Printfs[e] = f
+}
+
+// AssertFormat is what a failed assert() reports, its message for %s.
+const AssertFormat = "assertion failed: %s"
 
 func (c *checker) printf(e *syntax.CallExpr) {
 	lit, ok := e.Args[0].(*syntax.StringLit)

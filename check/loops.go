@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"ebtrace/output"
+	"ebtrace/probe"
 	"ebtrace/source"
 	"ebtrace/syntax"
 	"ebtrace/types"
@@ -55,6 +56,9 @@ func (c *checker) loopStmt(s syntax.Stmt) {
 		if s.Keyword != "return" && c.scope.loops == 0 {
 			c.errorf(s.Sp, "loop", "%s is only allowed in a while or for loop", s.Keyword).
 				Hint("return leaves the probe")
+		}
+		if s.Value != nil {
+			c.returnValue(s)
 		}
 	}
 }
@@ -211,5 +215,23 @@ func (c *checker) retypeVars(in *Instance) {
 				in.Types[e] = t.Fields()[e.Index]
 			}
 		}
+	}
+}
+
+// returnValue checks `return EXPR`: the value is a test probe's result
+// (0 passes). Elsewhere a program's return value means something to the
+// kernel (a tracepoint program's 0 drops the event for perf), so it is
+// not the script's to set.
+func (c *checker) returnValue(s *syntax.JumpStmt) {
+	t, reported := c.exprReported(s.Value)
+	switch {
+	case c.cur.Instance.Kind() != probe.Test:
+		c.errorf(s.Value.Span(), "return", "only a test probe returns a value, not %s", c.cur.Instance.Name()).
+			Hint("write return; to leave the probe")
+	case c.scope.callback != nil:
+		c.errorf(s.Value.Span(), "return", "a for over a map cannot return a value: its body runs as a callback").
+			Hint("set a variable in the loop, break, and return it after the loop")
+	case !t.IsInt() && !reported:
+		c.errorf(s.Value.Span(), "type", "a test probe returns an integer, not %s", t)
 	}
 }

@@ -78,6 +78,11 @@ func Generate(info *check.Info, p *plan.Plan, idx int, opts Options) (asm.Instru
 	}
 	g.allocVars()
 	g.varsSize = g.depth
+	if in.Instance.Kind() == probe.Test {
+		// A test probe's result: 0 unless it returns a value.
+		g.result = g.alloc(8)
+		g.Emit(emit.StoreDW(asm.R10, g.result, 0))
+	}
 	if in.Probe.Pred != nil {
 		g.At(in.Probe.Pred.Span())
 		g.intExpr(in.Probe.Pred)
@@ -88,7 +93,11 @@ func Generate(info *check.Info, p *plan.Plan, idx int, opts Options) (asm.Instru
 		g.Emit(asm.Mov.Imm(asm.R0, 1), asm.Return())
 	}
 	g.Label("exit")
-	g.Emit(asm.Mov.Imm(asm.R0, 0), asm.Return())
+	if g.result != 0 {
+		g.Emit(asm.LoadMem(asm.R0, asm.R10, g.result, asm.DWord), asm.Return())
+	} else {
+		g.Emit(asm.Mov.Imm(asm.R0, 0), asm.Return())
+	}
 	if g.maxDepth > StackSize {
 		g.moveFrameToScratch()
 	}
@@ -125,6 +134,7 @@ type gen struct {
 	diag     *source.Diagnostics
 
 	varsSize int                // bytes of stack the scratch variables take, from r10 down
+	result   int16              // a test probe's slot for its return value; 0 elsewhere
 	loops    []loop             // enclosing while and for loops, innermost last
 	cb       *callback          // the for over a map whose body this is; nil in the probe
 	funcs    []asm.Instructions // callbacks, appended after the program

@@ -31,6 +31,15 @@ func (g *gen) call(e *syntax.CallExpr) {
 			}
 		}, true)
 		g.returnProbe()
+	case "assert":
+		held := g.NewLabel("held")
+		g.intExpr(e.Args[0])
+		g.Emit(asm.JNE.Imm(asm.R0, 0, held))
+		g.event(e, func(ev *plan.Event, buf int16) {
+			g.valueTo(e.Args[1], buf+int16(ev.Args[0].Offset), ev.Args[0].Type)
+		}, true)
+		g.returnProbe()
+		g.Label(held)
 	case "print":
 		if ev, ok := g.plan.Sites[plan.Site{Instance: g.idx, Call: e}]; ok && g.plan.Events[ev].Kind == plan.PrintValue {
 			g.printValue(e)

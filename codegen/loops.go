@@ -157,6 +157,10 @@ func (g *gen) forIter(s *syntax.ForRangeStmt, ids [3]btf.TypeID) {
 // jump compiles break, continue and return.
 func (g *gen) jump(s *syntax.JumpStmt) {
 	if s.Keyword == "return" {
+		if s.Value != nil {
+			g.intExpr(s.Value)
+			g.Emit(asm.StoreMem(asm.R10, g.result, asm.R0, asm.DWord))
+		}
 		g.returnProbe()
 		return
 	}

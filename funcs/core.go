@@ -26,6 +26,7 @@ var (
 	printFunc  = Func{Name: "print", Min: 1, Max: 3, Core: true, Doc: "prints a map (its top N, values divided by DIV) or a value"}
 	clear      = Func{Name: "clear", Min: 1, Max: 1, Core: true, Doc: "removes every key of a map"}
 	zero       = Func{Name: "zero", Min: 1, Max: 1, Core: true, Doc: "sets every value of a map to zero"}
+	assert     = Func{Name: "assert", Min: 2, Max: 2, Core: true, Doc: "unless a condition holds, reports an error with a message and exits with code 1"}
 	exit       = Func{Name: "exit", Max: 1, Core: true, Doc: "stops tracing: END runs, maps print, ebtrace exits with the code given (0)"}
 	join       = Func{Name: "join", Min: 1, Max: 2, Core: true, Doc: "prints a NULL-terminated array of strings, such as argv"}
 )

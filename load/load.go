@@ -317,15 +317,12 @@ func (o *Object) Attach() error {
 	return nil
 }
 
-// Run executes every program of the given kind (BEGIN or END) once, in
-// script order.
+// Run executes every program of the given kind (BEGIN, END, or the self
+// probes of a signal) once, in script order.
 func (o *Object) Run(kind probe.Kind) error {
-	for _, p := range o.Result.Programs {
-		if p.Instance.Instance.Kind() != kind {
-			continue
-		}
-		if _, err := o.Program(p).Run(&ebpf.RunOptions{}); err != nil {
-			return fmt.Errorf("run %s: %w", p.Instance.Instance.Name(), err)
+	for _, p := range o.Programs(kind) {
+		if _, err := o.RunOnce(p); err != nil {
+			return err
 		}
 	}
 	return nil

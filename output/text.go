@@ -9,8 +9,9 @@ import (
 
 // text lays results out as bpftrace does on a terminal.
 type text struct {
-	w      *bufio.Writer
-	legacy bool // bpftrace 0.17's layout (NewLegacyText)
+	w          *bufio.Writer
+	legacy     bool        // bpftrace 0.17's layout (NewLegacyText)
+	benchmarks []Benchmark // written by End
 }
 
 // Attached writes nothing: the CLI reports attachment on stderr.
@@ -29,9 +30,12 @@ func (t *text) Lost(events uint64) {
 }
 
 // End opens with two newlines, which bpftrace writes at exit even when
-// there is no map to print.
+// there is no map to print, then writes the --bench table, if any.
 func (t *text) End(maps []*Map) {
 	t.w.WriteString("\n\n")
+	if t.benchmarks != nil {
+		t.benchmarkTable(t.benchmarks)
+	}
 	for _, m := range byName(maps) {
 		t.Print(m)
 	}

@@ -35,6 +35,10 @@ type Writer interface {
 	// HelperError reports a failed helper call; it returns false when the
 	// report belongs on the warning stream instead.
 	HelperError(h HelperError) bool
+	// TestResult reports one test probe's result (--test).
+	TestResult(r TestResult)
+	// Benchmarks reports the bench probes' times (--bench).
+	Benchmarks(rs []Benchmark)
 	Flush() error
 }
 

@@ -162,6 +162,7 @@ const (
 // message; their layouts are in sysevents.go.
 const (
 	Errorf      EventKind = "errorf"
+	Assert      EventKind = "assert" // an errorf, then exit(1)
 	Warnf       EventKind = "warnf"
 	System      EventKind = "system"
 	Cat         EventKind = "cat"
@@ -357,6 +358,15 @@ func (p *Plan) addEvent(info *check.Info, idx int, in *check.Instance, call *syn
 		if len(call.Args) == 1 {
 			ev.Format = call.Args[0].(*syntax.StringLit).Value
 		}
+	case "assert":
+		f, ok := info.Printfs[call]
+		if !ok {
+			return
+		}
+		ev.Kind, ev.Printf, ev.Format = Assert, f, check.AssertFormat
+		ev.Where = Where(info.Program.File, call.Sp)
+		ev.Args = []Part{{Offset: ev.Size, Type: in.Types[call.Args[1]]}}
+		ev.Size += PartSize(in.Types[call.Args[1]])
 	case "exit":
 		ev.Kind = Exit
 		if len(call.Args) == 1 {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -126,10 +127,23 @@ func (e *Env) KernelAddr(name string) (uint64, error) {
 type Kind int
 
 const (
-	Event Kind = iota // attached to a kernel event
-	Begin             // run once before any event probe is attached
-	End               // run once after every event probe is detached
+	Event  Kind = iota // attached to a kernel event
+	Begin              // run once before any event probe is attached
+	End                // run once after every event probe is detached
+	Test               // run once under --test, its result checked
+	Bench              // run repeatedly under --bench, its time measured
+	Signal             // run each time ebtrace receives its signal
 )
+
+// Special reports whether instances of kind k are BEGIN or END, which
+// probetype calls "special".
+func (k Kind) Special() bool { return k == Begin || k == End }
+
+// Signaled is implemented by the instances of kind Signal: the signal
+// that runs them.
+type Signaled interface {
+	Signal() syscall.Signal
+}
 
 // Provider is one probe type.
 type Provider interface {

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"time"
 
 	"github.com/cilium/ebpf/ringbuf"
@@ -42,6 +43,12 @@ type Session struct {
 	exited bool
 	// exitCode is what exit(CODE) asked ebtrace to exit with.
 	exitCode int
+	// errors counts errorf() calls, which fail a test probe.
+	errors int
+	// signals receives the signals self probes run on; nil without any.
+	signals chan os.Signal
+	// benched is set once Bench has reported, so End writes its table.
+	benched bool
 }
 
 // New prepares a session writing results to out and warnings to warn.
@@ -51,10 +58,12 @@ func New(obj *load.Object, out output.Writer, warn io.Writer) (*Session, error) 
 		return nil, fmt.Errorf("open event ring buffer: %w", err)
 	}
 	maps := NewMaps(obj)
-	return &Session{
+	s := &Session{
 		obj: obj, plan: obj.Result.Plan, out: out, warn: warn, reader: rd,
 		maps: maps, sym: maps.sym,
-	}, nil
+	}
+	s.watchSignals()
+	return s, nil
 }
 
 // ExitCode is the exit status a probe's exit(CODE) asked for: 0 unless
@@ -77,6 +86,10 @@ func (s *Session) Loop(stop <-chan struct{}) error {
 		select {
 		case <-stop:
 			return nil
+		case sig := <-s.signals:
+			if err := s.onSignal(sig); err != nil {
+				return err
+			}
 		default:
 		}
 		s.reader.SetDeadline(time.Now().Add(PollInterval))
@@ -216,6 +229,9 @@ func (s *Session) printMaps() error {
 // afterwards.
 func (s *Session) Finish() error {
 	defer s.reader.Close()
+	if s.signals != nil {
+		signal.Stop(s.signals)
+	}
 	if err := s.obj.Stop(); err != nil {
 		return err
 	}
@@ -232,10 +248,13 @@ func (s *Session) Finish() error {
 	if err := s.drain(); err != nil {
 		return err
 	}
-	if s.obj.Result.Info.Config.PrintMapsOnExit {
+	switch {
+	case s.obj.Result.Info.Config.PrintMapsOnExit:
 		if err := s.printMaps(); err != nil {
 			return err
 		}
+	case s.benched:
+		s.out.End(nil)
 	}
 	stats, err := s.maps.Stats()
 	if err != nil {

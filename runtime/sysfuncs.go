@@ -82,9 +82,15 @@ func (s *Session) formatted(ev *plan.Event, raw []byte) string {
 // errorf, warnf, system, cat, time and -k's helper errors.
 func (s *Session) handleSys(ev *plan.Event, raw []byte) error {
 	switch ev.Kind {
-	case plan.Errorf, plan.Warnf:
-		level := map[plan.EventKind]string{plan.Errorf: "ERROR", plan.Warnf: "WARNING"}[ev.Kind]
+	case plan.Errorf, plan.Warnf, plan.Assert:
+		if ev.Kind != plan.Warnf {
+			s.errors++
+		}
+		level := map[plan.EventKind]string{plan.Errorf: "ERROR", plan.Assert: "ERROR", plan.Warnf: "WARNING"}[ev.Kind]
 		fmt.Fprintf(s.warn, "%s: %s: %s\n", ev.Where, level, strings.TrimSuffix(s.formatted(ev, raw), "\n"))
+		if ev.Kind == plan.Assert && !s.exited {
+			s.exited, s.exitCode = true, 1
+		}
 	case plan.Time:
 		s.out.Message(output.TimeMessage, printf.FormatTime(ev.Format, time.Now()))
 	case plan.Cat:

@@ -130,6 +130,9 @@ func dump(b *strings.Builder, n Node) {
 		sub(n.Var, n.Map, n.Body)
 	case *JumpStmt:
 		open(n.Keyword)
+		if n.Value != nil {
+			sub(n.Value)
+		}
 	case *TupleExpr:
 		open("tuple")
 		for _, e := range n.Elems {

@@ -37,9 +37,11 @@ type ForMapStmt struct {
 	Sp   source.Span
 }
 
-// JumpStmt is `break`, `continue` or `return`.
+// JumpStmt is `break`, `continue` or `return`, which may return a
+// value: `return 1`.
 type JumpStmt struct {
 	Keyword string
+	Value   Expr // nil but for `return EXPR`
 	Sp      source.Span
 }
 
@@ -63,9 +65,14 @@ func (s *WhileStmt) Span() source.Span    { return s.Sp }
 func (s *UnrollStmt) Span() source.Span   { return s.Sp }
 func (s *ForRangeStmt) Span() source.Span { return s.Sp }
 func (s *ForMapStmt) Span() source.Span   { return s.Sp }
-func (s *JumpStmt) Span() source.Span     { return s.Sp }
-func (e *TupleExpr) Span() source.Span    { return e.Sp }
-func (e *TupleIndex) Span() source.Span   { return source.Join(e.X.Span(), e.IndexSp) }
+func (s *JumpStmt) Span() source.Span {
+	if s.Value != nil {
+		return source.Join(s.Sp, s.Value.Span())
+	}
+	return s.Sp
+}
+func (e *TupleExpr) Span() source.Span  { return e.Sp }
+func (e *TupleIndex) Span() source.Span { return source.Join(e.X.Span(), e.IndexSp) }
 
 func (*WhileStmt) stmtNode()    {}
 func (*UnrollStmt) stmtNode()   {}

@@ -441,6 +441,9 @@ func (p *parser) stmt() Stmt {
 	case p.is("break"), p.is("continue"), p.is("return"):
 		st := &JumpStmt{Keyword: p.tok.text, Sp: p.tok.sp}
 		p.next()
+		if st.Keyword == "return" && !p.is(";") && !p.is("}") && p.tok.kind != tEOF {
+			st.Value = p.expr()
+		}
 		return st
 	case p.is("else"):
 		p.errorf(p.tok.sp, "'else' without a matching 'if'")

@@ -81,6 +81,10 @@ func Inspect(n Node, f func(Node) bool) {
 		walk(n.Var, n.Start, n.End, n.Body)
 	case *ForMapStmt:
 		walk(n.Var, n.Map, n.Body)
+	case *JumpStmt:
+		if n.Value != nil {
+			walk(n.Value)
+		}
 	case *TupleExpr:
 		for _, e := range n.Elems {
 			walk(e)

@@ -30,6 +30,9 @@ type options struct {
 	help       bool     // -h, --help
 	version    bool     // -V, --version
 	params     []string // the script's $1, $2, ...
+	mode       string   // --mode: "" to trace, "test" or "bench"
+	test       bool     // --test, --mode test
+	bench      bool     // --bench, --mode bench
 }
 
 // usage is the help of tracing, the command without a subcommand.
@@ -63,6 +66,10 @@ func tracingFlags(o *options) []flag {
 			set: oneOf(&o.dump, "ast", "parse", "check", "plan", "asm", "core")},
 		{long: "btf", value: "FILE", help: "with -d core, resolve relocations against another kernel's BTF (vmlinux or raw)", set: text(&o.btf)},
 		{long: "dry-run", help: "compile and load through the verifier, attach nothing", on: &o.dryRun},
+		{long: "mode", value: "MODE", help: "test: run the test:NAME probes instead of tracing, report each (exit 1 if one fails);\nbench: run each bench:NAME probe many times instead of tracing, report its mean time",
+			set: oneOf(&o.mode, "test", "bench")},
+		{long: "test", help: "the same as --mode test", on: &o.test},
+		{long: "bench", help: "the same as --mode bench", on: &o.bench},
 		{long: "unsafe", help: "allow functions that change the system: system(), signal(), override()", on: &o.unsafe},
 		{short: 'k', help: "warn when a probe read or map update fails at run time", on: &o.helperErrs},
 		{long: "info", help: "print what the running kernel supports", on: &o.info},
@@ -81,6 +88,20 @@ func parseArgs(args []string) (*options, error) {
 	positional, err := parseFlags(tracingFlags(o), args)
 	if err != nil {
 		return nil, err
+	}
+	for _, m := range []struct {
+		on   bool
+		mode string
+	}{{o.test, "test"}, {o.bench, "bench"}} {
+		if m.on && o.mode != "" && o.mode != m.mode {
+			return nil, fmt.Errorf("--%s and --%s are two modes: give one", m.mode, o.mode)
+		}
+		if m.on {
+			o.mode = m.mode
+		}
+	}
+	if o.mode != "" && (o.command != "" || o.pid != 0) {
+		return nil, fmt.Errorf("--mode %s runs the script's %s probes, not a trace: -c and -p do not go with it", o.mode, o.mode)
 	}
 	if o.btf != "" && o.dump != "core" {
 		return nil, fmt.Errorf("--btf FILE goes with -d core: it shows how the script's CO-RE relocations resolve for another kernel")

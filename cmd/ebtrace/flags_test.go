@@ -36,6 +36,13 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"-l", "a", "b"}, "-l takes at most one pattern"},
 		{[]string{"-v"}, "no program given: use -e 'PROGRAM' or a script file"},
 		{[]string{"-lx"}, "unknown option -x"},
+		{[]string{"--test", "x.bt"}, "file x.bt params [] mode test"},
+		{[]string{"--mode=bench", "--bench", "x.bt"}, "file x.bt params [] mode bench"},
+		{[]string{"--mode", "test", "x.bt"}, "file x.bt params [] mode test"},
+		{[]string{"--mode", "fmt", "x.bt"}, "--mode fmt: want test or bench"},
+		{[]string{"--test", "--bench", "x.bt"}, "--bench and --test are two modes: give one"},
+		{[]string{"--mode", "test", "--bench", "x.bt"}, "--bench and --test are two modes: give one"},
+		{[]string{"--bench", "-c", "ls", "x.bt"}, "--mode bench runs the script's bench probes, not a trace: -c and -p do not go with it"},
 	} {
 		o, err := parseArgs(tc.args)
 		got := fmt.Sprint(err)
@@ -71,6 +78,7 @@ func describe(o *options) string {
 	add("stacks", o.folded+" "+o.flamegraph+" "+o.pprof, o.folded != "")
 	add("dry-run", o.dryRun, o.dryRun)
 	add("unsafe", o.unsafe, o.unsafe)
+	add("mode", o.mode, o.mode != "")
 	add("help", o.help, o.help)
 	add("version", o.version, o.version)
 	return strings.Join(parts, " ")

@@ -280,6 +280,9 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 	if o.dryRun {
 		return dryRun(o, res, stderr)
 	}
+	if kind, ok := modeKinds[o.mode]; ok && !slices.ContainsFunc(res.Programs, func(p *compile.Program) bool { return p.Instance.Instance.Kind() == kind }) {
+		return fail(stderr, fmt.Errorf("--mode %s: the script has no %s probe (%s:NAME { ... })", o.mode, o.mode, o.mode))
+	}
 	stackOuts := stackOutputs(o, flameTitle(o))
 	if err := checkStackOutputs(stackOuts, res); err != nil {
 		return fail(stderr, err)
@@ -307,13 +310,7 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	defer closeOut()
-	var w output.Writer = output.NewText(out)
-	if o.compat == "0.17" {
-		w = output.NewLegacyText(out)
-	}
-	if o.format == "json" {
-		w = output.NewJSON(out)
-	}
+	w := newWriter(o, out)
 	sess, err := runtime.New(obj, w, stderr)
 	if err != nil {
 		return fail(stderr, err)
@@ -328,10 +325,16 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 	if err := obj.Run(probe.Begin); err != nil {
 		return fail(stderr, err)
 	}
-	if err := obj.Attach(); err != nil {
-		return fail(stderr, err)
+	// BEGIN and END count as probes, as in bpftrace; test and bench
+	// probes run only in their modes, in place of the event probes.
+	n := len(res.Programs) - len(obj.Programs(probe.Test)) - len(obj.Programs(probe.Bench))
+	if o.mode == "" {
+		if err := obj.Attach(); err != nil {
+			return fail(stderr, err)
+		}
+	} else {
+		n = len(obj.Programs(probe.Begin)) + len(obj.Programs(probe.End)) + len(obj.Programs(modeKinds[o.mode]))
 	}
-	n := len(res.Programs) // BEGIN and END count as probes, as in bpftrace
 	switch {
 	case o.quiet: // -q: neither the line nor JSON's attached_probes
 	case o.format == "text":
@@ -339,9 +342,55 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 	default:
 		w.Attached(n)
 	}
+	code, err := 0, error(nil)
+	switch o.mode {
+	case "test":
+		var failed int
+		failed, err = sess.Test(func(w io.Writer) output.Writer { return newWriter(o, w) })
+		if failed > 0 {
+			code = 1
+		}
+	case "bench":
+		err = sess.Bench(benchTime)
+	default:
+		err = traceUntilDone(o, sess, child, stop, stopOnce)
+	}
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if err := sess.Finish(); err != nil {
+		return fail(stderr, err)
+	}
+	if err := writeStackOutputs(stackOuts, sess); err != nil {
+		return fail(stderr, err)
+	}
+	return max(code, sess.ExitCode())
+}
+
+// modeKinds are the probes --mode runs.
+var modeKinds = map[string]probe.Kind{"test": probe.Test, "bench": probe.Bench}
+
+// benchTime is how long --bench runs each bench probe.
+const benchTime = 200 * time.Millisecond
+
+// newWriter returns the writer of the output format (-f) and layout
+// (--compat) on w.
+func newWriter(o *options, w io.Writer) output.Writer {
+	switch {
+	case o.format == "json":
+		return output.NewJSON(w)
+	case o.compat == "0.17":
+		return output.NewLegacyText(w)
+	}
+	return output.NewText(w)
+}
+
+// traceUntilDone handles events until tracing ends: at exit(), the end of
+// the -c command or -p process, or a signal.
+func traceUntilDone(o *options, sess *runtime.Session, child *child, stop chan struct{}, stopOnce func()) error {
 	if child != nil {
 		if err := child.release(); err != nil {
-			return fail(stderr, err)
+			return err
 		}
 		go func() {
 			<-child.done
@@ -355,20 +404,11 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 	}
 	if o.pid > 0 {
 		if err := watchPid(o.pid, stopOnce); err != nil {
-			return fail(stderr, err)
+			return err
 		}
 		go followMappings(sess, o.pid, stop)
 	}
-	if err := sess.Loop(stop); err != nil {
-		return fail(stderr, err)
-	}
-	if err := sess.Finish(); err != nil {
-		return fail(stderr, err)
-	}
-	if err := writeStackOutputs(stackOuts, sess); err != nil {
-		return fail(stderr, err)
-	}
-	return sess.ExitCode()
+	return sess.Loop(stop)
 }
 
 // followMappings keeps re-reading the memory mappings of the traced

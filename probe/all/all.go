@@ -4,12 +4,15 @@ package all
 
 import (
 	"ebtrace/probe"
+	"ebtrace/probe/bench"
 	"ebtrace/probe/fentry"
 	"ebtrace/probe/interval"
 	"ebtrace/probe/kprobe"
 	"ebtrace/probe/profile"
 	"ebtrace/probe/rawtracepoint"
+	"ebtrace/probe/self"
 	"ebtrace/probe/special"
+	"ebtrace/probe/testprobe"
 	"ebtrace/probe/tracepoint"
 	"ebtrace/probe/uprobe"
 	"ebtrace/probe/usdt"
@@ -20,6 +23,9 @@ func Registry() *probe.Registry {
 	return probe.NewRegistry(
 		special.Begin,
 		special.End,
+		testprobe.Provider{},
+		bench.Provider{},
+		self.Provider{},
 		tracepoint.Provider{},
 		interval.Provider{},
 		rawtracepoint.Provider{},

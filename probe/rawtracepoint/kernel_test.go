@@ -63,7 +63,7 @@ rawtracepoint:sys_enter /comm == "%[1]s" && arg1 == %[2]d/ { @raw = count(); }
 rawtracepoint:sys_enter /comm == "%[1]s" && args.id == %[2]d/ { @typed = count(); @nonzero = (args.regs * 3 + arg0 %% 7) != 0; }
 `, comm, unix.SYS_GETPPID)
 	got := trace(t, rawtracepoint.Provider{}, script, exec.Command(wl, "getppid", "1000"))
-	if want := "@nonzero: 1\n@raw: 1000\n@typed: 1000\n"; !strings.Contains(got, want) {
+	if want := "@nonzero: true\n@raw: 1000\n@typed: 1000\n"; !strings.Contains(got, want) {
 		t.Errorf("output:\n%s\nwant it to hold:\n%s", got, want)
 	}
 }
