@@ -87,7 +87,7 @@ END { @runs = @c > 100; clear(@c); }`)
 		}
 	}
 	rest := r.stdout[len(m[0]):]
-	if !strings.HasPrefix(rest, "@a: \n(..., 1) ") || !strings.HasSuffix(rest, "\n@runs: 1\n") || strings.Contains(rest, "dropped") {
+	if !strings.HasPrefix(rest, "@a:\n(..., 1) ") || !strings.HasSuffix(rest, "\n@runs: true\n") || strings.Contains(rest, "dropped") {
 		t.Errorf("maps after the table:\n%s", rest)
 	}
 }
