@@ -10,7 +10,7 @@ import (
 
 // getopt reads a named option given after the script (-- --count=5),
 // when the script compiles: the call stands for the value, an integer, a
-// string or a flag (1 or 0) as its default says.
+// string or a flag (true or false) as its default says.
 var getopt = Func{
 	Name: "getopt", Min: 1, Max: 3, Rewritten: true,
 	Doc: "a named option given after the script (--name=value): getopt(\"name\"[, default[, description]])",
@@ -91,4 +91,53 @@ func intLiteral(e syntax.Expr) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// Option is a named option a script reads with getopt().
+type Option struct {
+	Name    string
+	Value   string // what it takes: "NUMBER", "TEXT" or "" for a flag
+	Default string // as the script writes it; "" for a flag without one
+	Doc     string
+}
+
+// Options lists the named options of prog's getopt() calls whose names
+// are literals, in the order they are first read.
+func Options(prog *syntax.Program) []Option {
+	var out []Option
+	seen := map[string]bool{}
+	for _, pr := range prog.Probes {
+		syntax.Inspect(pr, func(n syntax.Node) bool {
+			call, ok := n.(*syntax.CallExpr)
+			if !ok || call.Fun != "getopt" || len(call.Args) == 0 {
+				return true
+			}
+			name, ok := call.Args[0].(*syntax.StringLit)
+			if !ok || seen[name.Value] {
+				return true
+			}
+			seen[name.Value] = true
+			o := Option{Name: name.Value}
+			if len(call.Args) > 1 {
+				switch d := call.Args[1].(type) {
+				case *syntax.StringLit:
+					o.Value, o.Default = "TEXT", strconv.Quote(d.Value)
+				case *syntax.Ident:
+					o.Default = d.Name
+				default:
+					if n, ok := intLiteral(d); ok {
+						o.Value, o.Default = "NUMBER", strconv.FormatInt(n, 10)
+					}
+				}
+			}
+			if len(call.Args) > 2 {
+				if doc, ok := call.Args[2].(*syntax.StringLit); ok {
+					o.Doc = doc.Value
+				}
+			}
+			out = append(out, o)
+			return true
+		})
+	}
+	return out
 }

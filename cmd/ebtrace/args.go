@@ -48,6 +48,8 @@ var usage = usageText(`USAGE:
     ebtrace -e 'tracepoint:syscalls:sys_enter_kill /args.pid == $1/ { printf("%s\n", str($2)); }' 1234 killed
 
 ARG... after the program are its positional parameters $1, $2, ...; $# counts them.
+After --, --NAME=VALUE sets a named option the script reads with getopt("NAME", ...);
+-- --help lists a script's named options.
 `)
 
 // tracingFlags is the flag table of tracing, storing into o.

@@ -281,3 +281,23 @@ func TestGlobmatch(t *testing.T) {
 	r = ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid && globmatch(comm, "work*")/ { @ = count(); }`, "-c", wl+" getppid 3")
 	r.want(t, 0, "\n\n@: 3\n")
 }
+
+// -- --help lists the options a script reads with getopt(), and an option
+// it does not read is an error naming those it does.
+func TestGetoptHelp(t *testing.T) {
+	script := `BEGIN { print((getopt("aa", 10, "how many"), getopt("bb", "hello"), getopt("cc"), getopt("dd", false, "dry run"))); exit(); }`
+	r := ebtrace(t, "-e", script, "--", "--help")
+	r.want(t, 0, `OPTIONS (after --):
+    --aa=NUMBER  how many; default 10
+    --bb=TEXT    default "hello"
+    --cc         a flag: --cc, --cc=true or --cc=false
+    --dd         dry run; a flag: --dd, --dd=true or --dd=false; default false
+`)
+	r = ebtrace(t, "-e", script, "--", "--ab=2")
+	r.want(t, 1, "")
+	if want := "ebtrace: the script has no option --ab; it reads --aa, --bb, --cc, --dd (did you mean --aa?); -- --help lists them\n"; r.stderr != want {
+		t.Errorf("stderr %q, want %q", r.stderr, want)
+	}
+	r = ebtrace(t, "-q", "-e", script, "--", "--aa=3", "--cc")
+	r.want(t, 0, "(3, hello, true, false)\n\n\n")
+}

@@ -4,6 +4,8 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 
@@ -26,6 +28,7 @@ import (
 	"ebtrace/compile"
 	"ebtrace/core"
 	"ebtrace/ctypes"
+	"ebtrace/funcs"
 	"ebtrace/kernel"
 	"ebtrace/load"
 	"ebtrace/output"
@@ -98,6 +101,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	for _, d := range res.Info.Skipped {
 		source.RenderOne(stderr, res.File, d)
 	}
+	opts := funcs.Options(res.Info.Program)
+	if slices.Contains(o.params, "--help") {
+		writeOptions(stdout, opts)
+		return 0
+	}
+	if err := unknownOptions(o.params, opts); err != nil {
+		return fail(stderr, err)
+	}
 	if o.dump != "" {
 		if err := dump(o.dump, o.btf, res, stdout); err != nil {
 			return fail(stderr, err)
@@ -105,6 +116,67 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	}
 	return trace(o, res, stdout, stderr)
+}
+
+// writeOptions answers `-- --help`: the named options the script reads
+// with getopt().
+func writeOptions(w io.Writer, opts []funcs.Option) {
+	if len(opts) == 0 {
+		fmt.Fprintln(w, "This script reads no named options (getopt).")
+		return
+	}
+	fmt.Fprintln(w, "OPTIONS (after --):")
+	rows := make([][2]string, len(opts))
+	width := 0
+	for i, opt := range opts {
+		rows[i][0] = "--" + opt.Name
+		if opt.Value != "" {
+			rows[i][0] += "=" + opt.Value
+		}
+		width = max(width, len(rows[i][0]))
+		var about []string
+		if opt.Doc != "" {
+			about = append(about, opt.Doc)
+		}
+		if opt.Value == "" {
+			about = append(about, "a flag: --"+opt.Name+", --"+opt.Name+"=true or --"+opt.Name+"=false")
+		}
+		if opt.Default != "" {
+			about = append(about, "default "+opt.Default)
+		}
+		rows[i][1] = strings.Join(about, "; ")
+	}
+	for _, r := range rows {
+		fmt.Fprintf(w, "    %-*s  %s\n", width, r[0], r[1])
+	}
+}
+
+// unknownOptions refuses a named option (--name or --name=value) that a
+// script reading named options does not read: most likely a misspelling.
+// A script without getopt() takes such words as positional parameters.
+func unknownOptions(params []string, opts []funcs.Option) error {
+	if len(opts) == 0 {
+		return nil
+	}
+	var names []string
+	for _, opt := range opts {
+		names = append(names, opt.Name)
+	}
+	for _, p := range params {
+		name, ok := strings.CutPrefix(p, "--")
+		if !ok || name == "" {
+			continue
+		}
+		name, _, _ = strings.Cut(name, "=")
+		if !slices.Contains(names, name) {
+			msg := fmt.Sprintf("the script has no option --%s; it reads --%s", name, strings.Join(names, ", --"))
+			if close := source.Closest(name, names, 2); len(close) > 0 {
+				msg += fmt.Sprintf(" (did you mean --%s?)", close[0])
+			}
+			return errors.New(msg + "; -- --help lists them")
+		}
+	}
+	return nil
 }
 
 // listTypes answers -l 'struct NAME' (and union, enum) from kernel BTF.
