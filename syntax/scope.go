@@ -14,8 +14,11 @@ import (
 // A declaration may not shadow a variable of an enclosing block.
 //
 // bpftrace 0.17 scoped variables by probe, and its scripts read variables
-// after the block that assigned them. Such a read, which the current
-// dialect refuses, still finds the variable the probe last assigned.
+// after the block that assigned them, often assigned in both branches of
+// an if. The current dialect refuses such a read; ebtrace runs it as 0.17
+// did: a name read after the block that assigned it is one variable for
+// the whole probe, whichever block assigns it. Finding those names takes a
+// first walk; a second one gives the IDs.
 
 type scoper struct {
 	diags  *source.Diagnostics
@@ -24,6 +27,10 @@ type scoper struct {
 	next   map[string]int        // the next ID of each name
 	// undeclared are variables read that no block declares.
 	undeclared map[string]*VarExpr
+	// leaked are the names read after the block that assigned them (the
+	// first walk finds them); probeWide holds the one variable of each.
+	leaked    map[string]bool
+	probeWide map[string]*VarExpr
 }
 
 // scopeKey tells apart variables of a name from different macro
@@ -32,8 +39,19 @@ func scopeKey(v *VarExpr) string { return v.Name + "\x00" + strconv.Itoa(v.hygie
 
 func resolveScopes(prog *Program, diags *source.Diagnostics) {
 	for _, pr := range prog.Probes {
-		s := &scoper{diags: diags, closed: map[string]*VarExpr{}, next: map[string]int{}, undeclared: map[string]*VarExpr{}}
-		s.visit(reflect.ValueOf(pr.Body))
+		leaked := map[string]bool{}
+		first := newScoper(diags, leaked)
+		first.visit(reflect.ValueOf(pr.Body))
+		if len(leaked) > 0 {
+			newScoper(diags, leaked).visit(reflect.ValueOf(pr.Body))
+		}
+	}
+}
+
+func newScoper(diags *source.Diagnostics, leaked map[string]bool) *scoper {
+	return &scoper{
+		diags: diags, closed: map[string]*VarExpr{}, next: map[string]int{},
+		undeclared: map[string]*VarExpr{}, leaked: leaked, probeWide: map[string]*VarExpr{},
 	}
 }
 
@@ -57,12 +75,23 @@ func (s *scoper) declare(v *VarExpr) {
 // use resolves v, a variable read or assigned; an assignment to a
 // variable no block declares declares it.
 func (s *scoper) use(v *VarExpr, assigns bool) {
+	k := scopeKey(v)
 	if d := s.lookup(v); d != nil {
 		v.ID = d.ID
 		return
 	}
-	if d, ok := s.closed[scopeKey(v)]; ok && !assigns {
+	if d, ok := s.probeWide[k]; ok {
 		v.ID = d.ID
+		return
+	}
+	if s.leaked[k] && assigns {
+		v.ID = s.next[v.Name]
+		s.next[v.Name]++
+		s.probeWide[k] = v
+		return
+	}
+	if _, ok := s.closed[k]; ok && !assigns {
+		s.leaked[k] = true // the second walk gives it one ID
 		return
 	}
 	if assigns {
@@ -71,7 +100,6 @@ func (s *scoper) use(v *VarExpr, assigns bool) {
 	}
 	// Never declared: an ID of its own, which the checker finds
 	// unassigned.
-	k := scopeKey(v)
 	d, ok := s.undeclared[k]
 	if !ok {
 		d = &VarExpr{Name: v.Name, ID: s.next[v.Name]}

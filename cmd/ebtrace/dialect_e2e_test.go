@@ -63,3 +63,15 @@ func TestDeleteAnswers(t *testing.T) {
 		$d = delete(@a[3]); print($d); delete(@a, 7); exit(); }`)
 	r.want(t, 0, "true\nno 2\ntrue\n\n\n\n")
 }
+
+// A 0.17 script reads a variable after the if and else that assign it (as
+// tcpconnect.bt does with its addresses): it is one variable for the probe,
+// while names used only within separate blocks stay separate.
+func TestProbeScopedRead(t *testing.T) {
+	r := ebtrace(t, "-q", "-e", `BEGIN { $f = 2;
+		if ($f == 2 || $f == 10) { if ($f == 2) { $d = "v4"; } else { $d = "v6"; } printf("%s\n", $d); }
+		if ($f == 10) { $d = "v6"; } else { $d = "other"; } printf("%s\n", $d);
+		if (1) { $s = "text"; print($s); } else { $s = 5; print($s); }
+		exit(); }`)
+	r.want(t, 0, "v4\nother\ntext\n\n\n")
+}
