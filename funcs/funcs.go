@@ -159,6 +159,7 @@ var all = []*Func{
 	&cgroupPath, &reg, &kfuncExist,
 	&pcomm, &ppid, &hasCpid, &probetype,
 	&nsecs, &getopt, &globmatch,
+	&debugf,
 }
 
 var byName, byText = func() (map[string]*Func, map[string]*Func) {
