@@ -291,6 +291,9 @@ type checker struct {
 	// declared are the variables of the current instance declared by
 	// let without a value.
 	declared map[string]bool
+	// dead counts the enclosing if branches that constant conditions rule
+	// out (consteval.go): fail() there is never reached.
+	dead int
 }
 
 // varNames returns the names of the current instance's variables.
@@ -361,9 +364,10 @@ func (c *checker) stmt(s syntax.Stmt) {
 		if t := c.expr(s.Cond); !t.IsInt() && t.Kind != types.Void {
 			c.errorf(s.Cond.Span(), "type", "an if condition must be an integer, not %s", t)
 		}
-		c.block(s.Then)
+		deadThen, deadElse := c.ifBranches(s.Cond)
+		c.within(deadThen, func() { c.block(s.Then) })
 		if s.Else != nil {
-			c.stmt(s.Else)
+			c.within(deadElse, func() { c.stmt(s.Else) })
 		}
 	case *syntax.ExprStmt:
 		if call, ok := s.X.(*syntax.CallExpr); ok && funcs.IsAggregation(call.Fun) {

@@ -101,6 +101,15 @@ type Checker interface {
 	// arguments after the script ("" for a bare --name), and whether it
 	// was given.
 	Option(name string) (string, bool)
+	// Fold is the value of e, typed already, when the script's text
+	// decides it (an int64 or a string): literals, positional
+	// parameters and the operators over them (check's consteval.go).
+	Fold(e syntax.Expr) (any, bool)
+	// Unreachable reports whether the call is in an if branch that a
+	// condition Fold decides rules out.
+	Unreachable() bool
+	// MaxStrlen is the size of str()'s buffer (max_strlen).
+	MaxStrlen() int
 }
 
 // Generator is what code generation may ask of the code generator. r6
@@ -160,6 +169,7 @@ var all = []*Func{
 	&pcomm, &ppid, &hasCpid, &probetype,
 	&nsecs, &getopt, &globmatch,
 	&debugf,
+	&staticAssert, &fail, &assertStr, &defaultStrLength,
 }
 
 var byName, byText = func() (map[string]*Func, map[string]*Func) {

@@ -106,3 +106,22 @@ func TestPrintfGFP(t *testing.T) {
 		t.Errorf("no line names a GFP flag:\n%s", r.stdout)
 	}
 }
+
+// TestCompileTimeFunctions runs a script whose fail() is reached or not
+// as its positional parameter says; default_str_length follows
+// max_strlen.
+func TestCompileTimeFunctions(t *testing.T) {
+	const script = `config = { max_strlen = 100 }
+BEGIN { if ($1 < 2) { fail("needs more than 1, got %d", $1); } static_assert($# == 1, "one parameter"); assert_str(comm);
+	printf("%d %d\n", $1, default_str_length); exit(); }`
+	ebtrace(t, "-e", script, "5").want(t, 0, "5 100\n\n\n")
+	r := ebtrace(t, "-e", script, "1")
+	r.want(t, 1, "")
+	want := `stdin:2:23: error: needs more than 1, got 1
+    BEGIN { if ($1 < 2) { fail("needs more than 1, got %d", $1); } static_assert($# == 1, "one parameter"); assert_str(comm);
+                          ^` + strings.Repeat("~", 36) + `
+`
+	if r.stderr != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, want)
+	}
+}
