@@ -1080,6 +1080,8 @@ func (c *checker) coreCall(e *syntax.CallExpr) types.Type {
 		return c.length(e)
 	case "has_key":
 		return c.hasKey(e)
+	case "find":
+		return c.find(e)
 	case "delete":
 		m, ok := e.Args[0].(*syntax.MapExpr)
 		if ok && len(e.Args) == 2 {

@@ -152,7 +152,7 @@ var all = []*Func{
 	// The language's own (core.go).
 	&count, &sum, &avg, &minFunc, &maxFunc, &stats, &hist, &lhist, &tseries,
 	&printfFunc, &errorf, &warnf, &system, &cat, &printFunc, &clear, &zero,
-	&deleteFunc, &exit, &assert, &lenFunc, &hasKey, &str, &buf, &join, &kstack, &ustack,
+	&deleteFunc, &exit, &assert, &lenFunc, &hasKey, &find, &str, &buf, &join, &kstack, &ustack,
 	// Library functions, each in its file.
 	&strlen, &strncmp, &strcontains, &strftime, &timeFunc,
 	&ksym, &usym, &kaddr, &uaddr,

@@ -125,3 +125,19 @@ BEGIN { if ($1 < 2) { fail("needs more than 1, got %d", $1); } static_assert($# 
 		t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, want)
 	}
 }
+
+// TestFind looks keys up with find(): a hit sets the variable from the
+// map, a miss leaves it as it was.
+func TestFind(t *testing.T) {
+	wl := testutil.Workload(t)
+	script := `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @n++; @calls[@n] = @n * 10; @name[@n] = comm; }
+END {
+	let $v = 5; $s = "none";
+	printf("%d %d %d %s\n", find(@calls, 2, $v), $v, find(@name, 3, $s), $s);
+	printf("%d %d %d %s\n", find(@calls, 9, $v), $v, find(@name, 9, $s), $s);
+	clear(@calls); clear(@name);
+}`
+	ebtrace(t, "-e", script, "-c", wl+" getppid 3").want(t, 0, "1 20 1 "+commOf(wl)+"\n0 20 0 "+commOf(wl)+"\n"+
+		// Then the maps, sorted, the cleared ones empty.
+		"\n\n\n@n: 3\n\n\n")
+}
