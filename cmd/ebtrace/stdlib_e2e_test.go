@@ -139,5 +139,5 @@ END {
 }`
 	ebtrace(t, "-e", script, "-c", wl+" getppid 3").want(t, 0, "1 20 1 "+commOf(wl)+"\n0 20 0 "+commOf(wl)+"\n"+
 		// Then the maps, sorted, the cleared ones empty.
-		"\n\n\n@n: 3\n\n\n")
+		"\n\n\n@n: 3\n\n")
 }
