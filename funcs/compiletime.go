@@ -15,7 +15,7 @@ import (
 const foldHint = "literals, positional parameters ($1, str($1), $#), enum constants and the operators over them are known when the script compiles; variables and maps are not"
 
 var staticAssert = Func{
-	Name: "static_assert", Min: 2, Max: 2, Doc: "stops compilation with a message unless a condition known when the script compiles holds",
+	Name: "static_assert", CompileTime: true, Min: 2, Max: 2, Doc: "stops compilation with a message unless a condition known when the script compiles holds",
 	Check: func(c Checker, e *syntax.CallExpr) types.Type {
 		t, reported := c.ExprReported(e.Args[0])
 		msg, ok := literal(c, e, 1, "its message", `static_assert($# == 2, "two parameters")`)
@@ -37,7 +37,7 @@ var staticAssert = Func{
 }
 
 var fail = Func{
-	Name: "fail", Min: 1, Max: 8, Doc: "stops compilation with a formatted message where it is reached; its values are known when the script compiles",
+	Name: "fail", CompileTime: true, Min: 1, Max: 8, Doc: "stops compilation with a formatted message where it is reached; its values are known when the script compiles",
 	Check: func(c Checker, e *syntax.CallExpr) types.Type {
 		lit, ok := literal(c, e, 0, "its format", `fail("needs $1 > 1, not %d", $1)`)
 		values := make([]any, len(e.Args)-1)
@@ -87,7 +87,7 @@ var charLike = map[string]bool{
 }
 
 var assertStr = Func{
-	Name: "assert_str", Min: 1, Max: 1, Doc: "stops compilation unless a value is string-like: a string, or an array of or pointer to chars",
+	Name: "assert_str", CompileTime: true, Min: 1, Max: 1, Doc: "stops compilation unless a value is string-like: a string, or an array of or pointer to chars",
 	Check: func(c Checker, e *syntax.CallExpr) types.Type {
 		t, reported := c.ExprReported(e.Args[0])
 		if reported || c.Unreachable() {

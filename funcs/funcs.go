@@ -48,7 +48,10 @@ type Func struct {
 	// expression of the language (Checker.Rewrite): they need no code
 	// generation of their own.
 	Rewritten bool
-	Doc       string
+	// CompileTime functions act in their type rule alone (they stop
+	// compilation or not): they compile to no code.
+	CompileTime bool
+	Doc         string
 
 	// Check types a call whose argument count is right: it types the
 	// arguments (every one, so that their errors are reported), reports
