@@ -22,6 +22,7 @@ import (
 
 	"ebtrace/ctypes"
 	"ebtrace/funcs"
+	"ebtrace/kernel"
 	"ebtrace/output"
 	"ebtrace/printf"
 	"ebtrace/probe"
@@ -44,6 +45,9 @@ type Info struct {
 	// Skipped are warnings about attach points that name nothing on this
 	// system, left out under missing_probes = warn.
 	Skipped []source.Diagnostic
+	// GFPFlags are the kernel's names of GFP flags, which %gr prints;
+	// read only for a script that uses %gr.
+	GFPFlags []kernel.GFPFlag
 }
 
 // MapNames returns the map names sorted.
@@ -287,6 +291,9 @@ type checker struct {
 	// declared are the variables of the current instance declared by
 	// let without a value.
 	declared map[string]bool
+	// dead counts the enclosing if branches that constant conditions rule
+	// out (consteval.go): fail() there is never reached.
+	dead int
 }
 
 // varNames returns the names of the current instance's variables.
@@ -357,9 +364,10 @@ func (c *checker) stmt(s syntax.Stmt) {
 		if t := c.expr(s.Cond); !t.IsInt() && t.Kind != types.Void {
 			c.errorf(s.Cond.Span(), "type", "an if condition must be an integer, not %s", t)
 		}
-		c.block(s.Then)
+		deadThen, deadElse := c.ifBranches(s.Cond)
+		c.within(deadThen, func() { c.block(s.Then) })
 		if s.Else != nil {
-			c.stmt(s.Else)
+			c.within(deadElse, func() { c.stmt(s.Else) })
 		}
 	case *syntax.ExprStmt:
 		if call, ok := s.X.(*syntax.CallExpr); ok && funcs.IsAggregation(call.Fun) {
@@ -1072,6 +1080,8 @@ func (c *checker) coreCall(e *syntax.CallExpr) types.Type {
 		return c.length(e)
 	case "has_key":
 		return c.hasKey(e)
+	case "find":
+		return c.find(e)
 	case "delete":
 		m, ok := e.Args[0].(*syntax.MapExpr)
 		if ok && len(e.Args) == 2 {
@@ -1210,11 +1220,15 @@ func (c *checker) printf(e *syntax.CallExpr) {
 		if errors.As(err, &pe) {
 			sp = lit.ValueSpan(c.info.Program.File, pe.Offset, pe.End)
 		}
-		c.errorf(sp, "printf", "%s", err.Error())
+		d := c.errorf(sp, "printf", "%s", err.Error())
+		if pe != nil && pe.Hint != "" {
+			d.Hint("%s", pe.Hint)
+		}
 		c.args(e)
 		return
 	}
 	c.info.Printfs[e] = f
+	c.gfpNames(f, lit)
 	verbs := f.Verbs()
 	args := e.Args[1:]
 	for i, a := range args {
@@ -1236,7 +1250,7 @@ func (c *checker) printf(e *syntax.CallExpr) {
 		case v.WantsString() && (printsAsText(t) || t.Enum() != ""):
 			// An enum's value prints by its name.
 		case !v.WantsString() && printsAsText(t):
-			c.errorf(a.Span(), "printf", "%%%c needs an integer, but this is %s", v.Conv, t).Hint("use %%s to print %s", t)
+			c.errorf(a.Span(), "printf", "%s needs an integer, but this is %s", v.Name(), t).Hint("use %%s to print %s", t)
 		case v.WantsString() && t.Kind != types.Str:
 			d := c.errorf(a.Span(), "printf", "%%%c needs a string, but this is %s", v.Conv, t).
 				Hint("use %%d for integers, or str() to read a string")
@@ -1244,7 +1258,7 @@ func (c *checker) printf(e *syntax.CallExpr) {
 				d.Hint("%%s prints an enum's value by its name: cast it to its enum, (enum NAME)x")
 			}
 		case !v.WantsString() && t.Kind == types.Str:
-			c.errorf(a.Span(), "printf", "%%%c needs an integer, but this is %s", v.Conv, t).Hint("use %%s for strings")
+			c.errorf(a.Span(), "printf", "%s needs an integer, but this is %s", v.Name(), t).Hint("use %%s for strings")
 		}
 	}
 	if len(args) != len(verbs) {

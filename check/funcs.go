@@ -58,6 +58,12 @@ func (f funcChecker) Option(name string) (string, bool) {
 
 func (f funcChecker) File() *source.File { return f.c.info.Program.File }
 
+func (f funcChecker) Fold(e syntax.Expr) (any, bool) { return f.c.fold(e) }
+
+func (f funcChecker) Unreachable() bool { return f.c.dead > 0 }
+
+func (f funcChecker) MaxStrlen() int { return f.c.info.Config.MaxStrlen }
+
 // addressable reports whether e is an array whose bytes can be read: a
 // tracepoint field or a struct member.
 func (c *checker) addressable(e syntax.Expr) bool {

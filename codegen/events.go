@@ -58,6 +58,8 @@ func (g *gen) call(e *syntax.CallExpr) {
 		key := g.key(&syntax.MapExpr{Name: x.Name, Keys: e.Args[1:], Sp: e.Sp}, m)
 		g.lookup(m, key)
 		g.truth(asm.JNE)
+	case "find":
+		g.find(e)
 	case "len":
 		if x, ok := e.Args[0].(*syntax.MapExpr); ok {
 			g.mapLength(g.plan.Map(x.Name))

@@ -36,6 +36,7 @@ var (
 	deleteFunc = Func{Name: "delete", Min: 1, Max: 2, Core: true, Doc: "removes one key of a map, delete(@m, k) or delete(@m[k]): whether it was there"}
 	lenFunc    = Func{Name: "len", Min: 1, Max: 1, Core: true, Doc: "the number of keys of a map, or of frames of a stack"}
 	hasKey     = Func{Name: "has_key", Min: 2, Max: 2, Core: true, Doc: "whether a map holds a key"}
+	find       = Func{Name: "find", Min: 3, Max: 3, Core: true, Doc: "whether a map holds a key, setting a variable to its value when it does: find(@m, key, $v)"}
 )
 
 // Strings, buffers and stacks, read into the frame.

@@ -48,7 +48,10 @@ type Func struct {
 	// expression of the language (Checker.Rewrite): they need no code
 	// generation of their own.
 	Rewritten bool
-	Doc       string
+	// CompileTime functions act in their type rule alone (they stop
+	// compilation or not): they compile to no code.
+	CompileTime bool
+	Doc         string
 
 	// Check types a call whose argument count is right: it types the
 	// arguments (every one, so that their errors are reported), reports
@@ -101,6 +104,15 @@ type Checker interface {
 	// arguments after the script ("" for a bare --name), and whether it
 	// was given.
 	Option(name string) (string, bool)
+	// Fold is the value of e, typed already, when the script's text
+	// decides it (an int64 or a string): literals, positional
+	// parameters and the operators over them (check's consteval.go).
+	Fold(e syntax.Expr) (any, bool)
+	// Unreachable reports whether the call is in an if branch that a
+	// condition Fold decides rules out.
+	Unreachable() bool
+	// MaxStrlen is the size of str()'s buffer (max_strlen).
+	MaxStrlen() int
 }
 
 // Generator is what code generation may ask of the code generator. r6
@@ -143,7 +155,7 @@ var all = []*Func{
 	// The language's own (core.go).
 	&count, &sum, &avg, &minFunc, &maxFunc, &stats, &hist, &lhist, &tseries,
 	&printfFunc, &errorf, &warnf, &system, &cat, &printFunc, &clear, &zero,
-	&deleteFunc, &exit, &assert, &lenFunc, &hasKey, &str, &buf, &join, &kstack, &ustack,
+	&deleteFunc, &exit, &assert, &lenFunc, &hasKey, &find, &str, &buf, &join, &kstack, &ustack,
 	// Library functions, each in its file.
 	&strlen, &strncmp, &strcontains, &strftime, &timeFunc,
 	&ksym, &usym, &kaddr, &uaddr,
@@ -159,6 +171,8 @@ var all = []*Func{
 	&cgroupPath, &reg, &kfuncExist,
 	&pcomm, &ppid, &hasCpid, &probetype,
 	&nsecs, &getopt, &globmatch,
+	&debugf,
+	&staticAssert, &fail, &assertStr, &defaultStrLength,
 }
 
 var byName, byText = func() (map[string]*Func, map[string]*Func) {

@@ -22,8 +22,10 @@ func TestTable(t *testing.T) {
 		switch {
 		case f.Core && hooks:
 			t.Errorf("%s is compiled by the passes but has hooks", f.Name)
-		case !f.Core && (f.Check == nil || f.Int == nil && f.To == nil && !f.Rewritten):
+		case !f.Core && (f.Check == nil || f.Int == nil && f.To == nil && !f.Rewritten && !f.CompileTime):
 			t.Errorf("%s is a library function without a type rule or code generation", f.Name)
+		case f.CompileTime && (f.Int != nil || f.To != nil):
+			t.Errorf("%s acts when the script compiles but has code generation", f.Name)
 		case f.Aggregation && !f.Core:
 			t.Errorf("aggregation %s is not Core", f.Name)
 		}

@@ -1,8 +1,11 @@
 package funcs
 
 import (
+	"errors"
+
 	"github.com/cilium/ebpf/asm"
 
+	"ebtrace/printf"
 	"ebtrace/syntax"
 	"ebtrace/types"
 )
@@ -44,4 +47,18 @@ func helperValue(fn asm.BuiltinFunc) func(Generator, *syntax.CallExpr) {
 // loadConst loads the value the type rule resolved with SetConst.
 func loadConst(g Generator, e *syntax.CallExpr) {
 	g.Emit(asm.LoadImm(asm.R0, int64(g.Const(e)), asm.DWord))
+}
+
+// formatError reports err, a malformed format string lit, under the
+// verb it is about when it says which.
+func formatError(c Checker, lit *syntax.StringLit, err error, code string) {
+	sp := lit.Sp
+	var pe *printf.Error
+	if errors.As(err, &pe) {
+		sp = lit.ValueSpan(c.File(), pe.Offset, pe.End)
+	}
+	d := c.Errorf(sp, code, "%s", err.Error())
+	if pe != nil && pe.Hint != "" {
+		d.Hint("%s", pe.Hint)
+	}
 }

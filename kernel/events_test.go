@@ -14,6 +14,7 @@ import (
 
 func TestTracepoints(t *testing.T) {
 	want := []Tracepoint{
+		{"kmem", "kmalloc"},
 		{"raw_syscalls", "sys_enter"},
 		{"sched", "sched_process_exec"},
 		{"sched", "sched_switch"},
@@ -66,8 +67,8 @@ func TestMatch(t *testing.T) {
 			t.Errorf("Match(%q) = %v, want %v", tt.pattern, got, tt.want)
 		}
 	}
-	if all, err := ev.Match("*:*"); err != nil || len(all) != 10 {
-		t.Errorf("Match(*:*) = %d tracepoints, %v; want 10", len(all), err)
+	if all, err := ev.Match("*:*"); err != nil || len(all) != 11 {
+		t.Errorf("Match(*:*) = %d tracepoints, %v; want 11", len(all), err)
 	}
 	if _, err := ev.Match("syscalls"); err == nil {
 		t.Error("Match(syscalls) succeeded, want error")

@@ -17,7 +17,7 @@ const maxSize = 65535
 
 // Verb is one conversion specification, such as %-08.3lx.
 type Verb struct {
-	Conv   byte   // d i u x X o s c p, and r for buffers
+	Conv   byte   // d i u x X o s c p, r for buffers, g for %gr
 	Flags  string // any of "-+ 0#", as written
 	Width  int    // -1 if none
 	Prec   int    // -1 if none
@@ -34,6 +34,19 @@ func (v Verb) WantsString() bool { return v.Conv == 's' }
 // caller renders as text with its bytes escaped.
 func (v Verb) WantsBuffer() bool { return v.Conv == 'r' }
 
+// WantsGFP reports whether the verb is %gr, which takes an integer of GFP
+// flags that the caller renders as text (the kernel's names, as its
+// %pGg prints them) and passes as a string.
+func (v Verb) WantsGFP() bool { return v.Conv == 'g' }
+
+// Name is the conversion as written after the flags: %d, %gr.
+func (v Verb) Name() string {
+	if v.Conv == 'g' {
+		return "%gr"
+	}
+	return "%" + string(v.Conv)
+}
+
 func (v Verb) has(flag byte) bool { return strings.IndexByte(v.Flags, flag) >= 0 }
 
 // Format is a parsed format string: literal text around verbs.
@@ -47,6 +60,7 @@ type Format struct {
 type Error struct {
 	Offset, End int
 	Msg         string
+	Hint        string // what to write instead, if anything
 }
 
 func (e *Error) Error() string { return e.Msg }
@@ -145,6 +159,16 @@ func parseVerb(s string, start int) (Verb, error) {
 		if v.Length != "" {
 			return fail(i, "length modifier %q cannot be used with %%%c", v.Length, c)
 		}
+	case 'g':
+		if i >= len(s) || s[i] != 'r' {
+			return floatVerb(start, i, c)
+		}
+		i++
+		if v.Length != "" {
+			return fail(i, "length modifier %q cannot be used with %%gr", v.Length)
+		}
+	case 'f', 'F', 'e', 'E', 'G', 'a', 'A':
+		return floatVerb(start, i, c)
 	default:
 		if c < ' ' || c > '~' {
 			return fail(i, "unknown conversion in %q", s[start:i])
@@ -156,12 +180,22 @@ func parseVerb(s string, start int) (Verb, error) {
 	return v, nil
 }
 
+// floatVerb is the error of a floating-point conversion, which neither
+// BPF nor bpftrace has.
+func floatVerb(start, end int, c byte) (Verb, error) {
+	return Verb{}, &Error{
+		Offset: start, End: end,
+		Msg:  fmt.Sprintf("%%%c is a floating-point conversion: BPF has no floating point, so scripts have only integers", c),
+		Hint: `print a fixed-point number instead: printf("%d.%03d", x / 1000, x % 1000)`,
+	}
+}
+
 // Verbs returns the verbs in order; there must be one argument per verb.
 func (f *Format) Verbs() []Verb { return f.verbs }
 
 // Render formats args, one per verb: int64, uint64 or bool for integer verbs
 // (either is taken as the raw 64 bits and narrowed as the verb's length
-// modifier says), string for %s and %r. A missing or mistyped argument renders as
+// modifier says), string for %s, %r and %gr. A missing or mistyped argument renders as
 // 0 or the empty string.
 func (f *Format) Render(args []any) string {
 	var b strings.Builder
@@ -183,7 +217,7 @@ func (f *Format) Render(args []any) string {
 }
 
 func (v Verb) render(arg any) string {
-	if v.Conv == 's' || v.Conv == 'r' {
+	if v.Conv == 's' || v.Conv == 'r' || v.Conv == 'g' {
 		s, _ := arg.(string)
 		if n := strings.IndexByte(s, 0); n >= 0 {
 			s = s[:n]

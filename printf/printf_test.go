@@ -142,6 +142,23 @@ func TestVerbs(t *testing.T) {
 	}
 }
 
+// TestGFPVerb parses %gr, which takes flags that the caller names: it
+// renders the string it is given, padded as %s is.
+func TestGFPVerb(t *testing.T) {
+	f, err := Parse("<%gr|%-12gr|%gr>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range f.Verbs() {
+		if !v.WantsGFP() || v.WantsString() || v.Name() != "%gr" {
+			t.Errorf("%+v: WantsGFP %v, WantsString %v, Name %s", v, v.WantsGFP(), v.WantsString(), v.Name())
+		}
+	}
+	if got, want := f.Render([]any{"GFP_KERNEL", "GFP_NOWAIT", ""}), "<GFP_KERNEL|GFP_NOWAIT  |>"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	cases := []struct {
 		format      string
@@ -149,7 +166,10 @@ func TestParseErrors(t *testing.T) {
 		msg         string
 	}{
 		{"ab %q", 3, 5, "unknown conversion %q"},
-		{"ab %5.2f x", 3, 8, "unknown conversion %f"},
+		{"ab %5.2f x", 3, 8, "%f is a floating-point conversion: BPF has no floating point, so scripts have only integers"},
+		{"%e%d", 0, 2, "%e is a floating-point conversion: BPF has no floating point, so scripts have only integers"},
+		{"%g\n", 0, 2, "%g is a floating-point conversion: BPF has no floating point, so scripts have only integers"},
+		{"%lgr", 0, 4, `length modifier "l" cannot be used with %gr`},
 		{"x %", 2, 3, `incomplete format verb "%" at end of string`},
 		{"x %-5l", 2, 6, `incomplete format verb "%-5l" at end of string`},
 		{"%*d", 0, 2, "'*' width is not supported; write the width into the format"},
@@ -167,6 +187,9 @@ func TestParseErrors(t *testing.T) {
 		if !errors.As(err, &pe) {
 			t.Errorf("Parse(%q): got %v, want *Error", c.format, err)
 			continue
+		}
+		if strings.Contains(pe.Msg, "floating-point") != (pe.Hint != "") {
+			t.Errorf("Parse(%q): hint %q", c.format, pe.Hint)
 		}
 		if pe.Offset != c.offset || pe.End != c.end || pe.Msg != c.msg {
 			t.Errorf("Parse(%q): got {%d %d %q}, want {%d %d %q}", c.format, pe.Offset, pe.End, pe.Msg, c.offset, c.end, c.msg)
@@ -194,7 +217,7 @@ func FuzzParse(f *testing.F) {
 		}
 		var args []any
 		for i, v := range p.Verbs() {
-			if v.Offset < 0 || v.End > len(s) || s[v.Offset] != '%' || !strings.ContainsRune("diuxXoscp", rune(v.Conv)) {
+			if v.Offset < 0 || v.End > len(s) || s[v.Offset] != '%' || !strings.ContainsRune("diuxXoscprg", rune(v.Conv)) {
 				t.Fatalf("Parse(%q): bad verb %+v", s, v)
 			}
 			switch {

@@ -16,6 +16,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 
 	"ebtrace/funcs"
+	"ebtrace/kernel"
 	"ebtrace/output"
 	"ebtrace/plan"
 	"ebtrace/printf"
@@ -71,8 +72,12 @@ func (s *Session) formatted(ev *plan.Event, raw []byte) string {
 	verbs := ev.Printf.Verbs()
 	for i, a := range ev.Args {
 		args[i] = s.sym.value(raw[a.Offset:], a.Type, printfIndent)
-		if a.Type.Enum() != "" && i < len(verbs) && verbs[i].WantsString() {
+		switch {
+		case i >= len(verbs):
+		case a.Type.Enum() != "" && verbs[i].WantsString():
 			args[i] = a.Type.EnumName(binary.LittleEndian.Uint64(raw[a.Offset:]))
+		case verbs[i].WantsGFP():
+			args[i] = kernel.FormatGFP(binary.LittleEndian.Uint64(raw[a.Offset:]), s.obj.Result.Info.GFPFlags)
 		}
 	}
 	return ev.Printf.Render(args)

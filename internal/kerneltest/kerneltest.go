@@ -19,7 +19,7 @@ import (
 var testdata embed.FS
 
 // Fake returns kernel.Events over a small embedded tracefs tree of real format
-// files (syscalls, sched, raw_syscalls and task events), for tests in any
+// files (syscalls, sched, raw_syscalls, task and kmem events), for tests in any
 // package. Each call returns a fresh, uncached Events.
 func Fake() *kernel.Events {
 	tree, err := fs.Sub(testdata, "testdata/tracefs")

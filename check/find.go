@@ -1,0 +1,47 @@
+package check
+
+import (
+	"ebtrace/output"
+	"ebtrace/syntax"
+	"ebtrace/types"
+)
+
+// find types find(@map, key, $var): whether the map holds key, and when
+// it does, $var takes its value as $var = @map[key] would, from the one
+// lookup. Maps of integers and strings only: an aggregation's value is
+// every CPU's combined, which takes more than one lookup.
+func (c *checker) find(e *syntax.CallExpr) types.Type {
+	a, isMap := e.Args[0].(*syntax.MapExpr)
+	v, isVar := e.Args[2].(*syntax.VarExpr)
+	if !isMap || a.Keys != nil || !isVar {
+		for _, x := range e.Args {
+			if m, ok := x.(*syntax.MapExpr); ok && m.Keys == nil {
+				c.cur.Types[m] = types.None // a whole map is no value
+				continue
+			}
+			c.expr(x)
+		}
+		c.errorf(e.Sp, "arguments", "find() takes a whole map such as @x, a key and a variable: find(@x, key, $v)")
+		return types.Boolean
+	}
+	c.cur.Types[a] = types.None
+	key := &syntax.MapExpr{Name: a.Name, Keys: e.Args[1:2], Sp: e.Sp}
+	keys := c.keys(key)
+	m, ok := c.lookupMap(key, keys)
+	switch {
+	case !ok:
+		if !c.learning {
+			c.unassigned(a.Sp, a.Name, "never assigned")
+		}
+	case !m.Keyed:
+		c.errorf(a.Sp, "arguments", "@%s has no keys", a.Name).Hint("read it as @%s", a.Name)
+	case m.Kind != output.String && (m.Kind != output.Scalar || !m.Value.IsInt()):
+		c.errorf(a.Sp, "arguments", "find() reads maps of integers or strings; @%s holds %s", a.Name, kindName(m.Kind)).
+			Hint("has_key(@%s, key) and @%s[key] read it", a.Name, a.Name)
+	default:
+		c.unifyKeys(m, key, keys)
+		c.assign(&syntax.AssignStmt{Target: v, Op: "=", OpSp: e.Sp, Value: &syntax.MapExpr{Name: a.Name, Keys: e.Args[1:2], Sp: e.Sp}})
+		c.cur.Types[v] = c.cur.Vars[v.Key()]
+	}
+	return types.Boolean
+}
