@@ -160,7 +160,7 @@ var all = []*Func{
 	&strlen, &strncmp, &strcontains, &strftime, &timeFunc,
 	&ksym, &usym, &kaddr, &uaddr,
 	&ntop, &pton, &macaddr, &cgroupid, &strerror, &syscallName,
-	&signal, &override, &path,
+	&signal, &override, &path, &usermode,
 	&bswap,
 	&uptr,
 	&kptr,

@@ -16,6 +16,35 @@ import (
 
 // reg reads a register the probe saw, from the struct pt_regs that
 // kprobe, uprobe and profile programs get.
+// usermode reads the privilege level the probed code ran at from its
+// registers.
+var usermode = Func{
+	Name: "usermode", Bare: true, Doc: "1 when the probed code ran in user mode, else 0 (kprobe, uprobe, usdt and profile probes)",
+	Check: func(c Checker, e *syntax.CallExpr) types.Type {
+		if pt := c.Instance().Program().Type; pt != ebpf.Kprobe && pt != ebpf.PerfEvent {
+			c.Errorf(e.Sp, "probe", "usermode works only where the probe sees the registers (kprobe, uprobe, usdt, profile), not in %s", c.Instance().Name())
+		}
+		if _, err := arch.Host(); err != nil {
+			c.Errorf(e.Sp, "probe", "usermode: %v", err)
+		}
+		return types.IntOf(1, false)
+	},
+	Int: func(g Generator, e *syntax.CallExpr) {
+		regs, _ := arch.Host()
+		user, end := g.NewLabel("user"), g.NewLabel("mode")
+		g.Emit(
+			asm.LoadMem(asm.R0, asm.R6, int16(regs.Mode), asm.DWord),
+			asm.And.Imm(asm.R0, regs.ModeMask),
+			asm.JEq.Imm(asm.R0, regs.UserMode, user),
+			asm.Mov.Imm(asm.R0, 0),
+			asm.Ja.Label(end),
+		)
+		g.Label(user)
+		g.Emit(asm.Mov.Imm(asm.R0, 1))
+		g.Label(end)
+	},
+}
+
 var reg = Func{
 	Name: "reg", Min: 1, Max: 1, Doc: "a register of the probed code (kprobe, uprobe and profile probes)",
 	Check: func(c Checker, e *syntax.CallExpr) types.Type {

@@ -301,3 +301,18 @@ func TestGetoptHelp(t *testing.T) {
 	r = ebtrace(t, "-q", "-e", script, "--", "--aa=3", "--cc")
 	r.want(t, 0, "(3, hello, true, false)\n\n\n")
 }
+
+// usermode says whether a profile sample caught the workload's spin in
+// user space (most samples) or in the kernel (a timer, a page fault).
+func TestUsermode(t *testing.T) {
+	wl := testutil.Workload(t)
+	r := ebtrace(t, "-q", "-e", `profile:hz:999 /pid == cpid/ { @[usermode] = count(); }`, "-c", wl+" spin 300")
+	var user, kernel int
+	for _, line := range strings.Split(r.stdout, "\n") {
+		fmt.Sscanf(line, "@[1]: %d", &user)
+		fmt.Sscanf(line, "@[0]: %d", &kernel)
+	}
+	if r.code != 0 || user == 0 || user < 2*kernel {
+		t.Errorf("samples in user mode %d, in the kernel %d, want most in user mode:\n%s%s", user, kernel, r.stdout, r.stderr)
+	}
+}

@@ -19,6 +19,11 @@ type Regs struct {
 	Ret, IP, SP int
 	// Size is sizeof(struct pt_regs).
 	Size int
+	// Mode is the offset of the register that holds the privilege level
+	// the probed code ran at (cs on amd64, pstate on arm64): user mode
+	// when its bits in ModeMask equal UserMode.
+	Mode               int
+	ModeMask, UserMode int32
 	// byName maps every register name USDT specifications use, sub-register
 	// aliases included (eax, w0), to its offset.
 	byName map[string]int
