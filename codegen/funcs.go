@@ -4,6 +4,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 
 	"ebtrace/funcs"
+	"ebtrace/plan"
 	"ebtrace/probe"
 	"ebtrace/syntax"
 	"ebtrace/types"
@@ -29,6 +30,7 @@ func (f funcGen) StackPtr(reg asm.Register, off int16)      { f.g.stackPtr(reg, 
 func (f funcGen) CheckHelper(fn asm.BuiltinFunc)            { f.g.checkHelper(fn) }
 func (f funcGen) Event(e *syntax.CallExpr, urgent bool)     { f.g.event(e, nil, urgent) }
 func (f funcGen) Arg(e syntax.Expr) (probe.Arg, bool)       { a, ok := f.g.in.Args[e]; return a, ok }
+func (f funcGen) TAIOffset(dst asm.Register)                { f.g.loadConfig(dst, plan.ConfigTAIOffset) }
 
 func (f funcGen) Addr(e syntax.Expr) types.AddrSpace {
 	f.g.addr(e)

@@ -136,6 +136,9 @@ type Generator interface {
 	CheckHelper(fn asm.BuiltinFunc)
 	// Event sends the event the plan made for call e.
 	Event(e *syntax.CallExpr, urgent bool)
+	// TAIOffset leaves in dst CLOCK_TAI minus CLOCK_BOOTTIME, as user
+	// space measured it when tracing started; it calls no helper.
+	TAIOffset(dst asm.Register)
 }
 
 // all is the table: one line per function.
@@ -159,6 +162,7 @@ var all = []*Func{
 	&cgroupPath, &reg, &kfuncExist,
 	&pcomm, &ppid, &hasCpid, &probetype,
 	&nsecs, &getopt, &globmatch,
+	&pidFunc, &tidFunc,
 }
 
 var byName, byText = func() (map[string]*Func, map[string]*Func) {

@@ -91,6 +91,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Check:          check.Options{Params: o.params, Getenv: os.Getenv, NoBool: o.compat == "0.17"},
 		TaskCommOffset: kernel.TaskCommOffset,
 		KernelFuncID:   kernel.KernelFuncID,
+		PIDNamespace:   kernel.PIDNamespace,
 	})
 	if err != nil {
 		return fail(stderr, err)
@@ -295,7 +296,7 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 		}
 		defer child.kill()
 	}
-	cfg := load.Config{StartNs: monotonicNow()}
+	cfg := load.Config{StartNs: monotonicNow(), TAIOffset: kernel.TAIOffset()}
 	if child != nil {
 		cfg.Cpid = uint32(child.cmd.Process.Pid)
 	}
