@@ -23,6 +23,7 @@ import (
 	"slices"
 
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 
 	"ebtrace/probe"
 	"ebtrace/source"
@@ -139,6 +140,9 @@ type Generator interface {
 	// TAIOffset leaves in dst CLOCK_TAI minus CLOCK_BOOTTIME, as user
 	// space measured it when tracing started; it calls no helper.
 	TAIOffset(dst asm.Register)
+	// KernelFunc is the BTF ID of a kernel function a kfunc call names;
+	// when the kernel has none of that name it reports so at the call.
+	KernelFunc(name string) btf.TypeID
 }
 
 // all is the table: one line per function.
@@ -162,7 +166,7 @@ var all = []*Func{
 	&cgroupPath, &reg, &kfuncExist,
 	&pcomm, &ppid, &hasCpid, &probetype,
 	&nsecs, &getopt, &globmatch,
-	&pidFunc, &tidFunc,
+	&pidFunc, &tidFunc, &commOf,
 }
 
 var byName, byText = func() (map[string]*Func, map[string]*Func) {

@@ -2,10 +2,18 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os/exec"
+	"path/filepath"
 	"testing"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"golang.org/x/sys/unix"
+
+	"ebtrace/emit"
 	"ebtrace/internal/testutil"
+	"ebtrace/kernel"
 )
 
 // pid and tid are as ebtrace's PID namespace numbers tasks, pid(init) and
@@ -60,4 +68,63 @@ func TestNsecsSwTAI(t *testing.T) {
 }`
 	r := ebtrace(t, "-e", script)
 	r.want(t, 0, "1\n1\n1\n\n\n@n: 3\n")
+}
+
+// requireTaskFromPid skips the test unless programs of type pt may call
+// bpf_task_from_pid and bpf_task_release, which comm(pid) calls: the
+// kernel answers for a program that does.
+func requireTaskFromPid(t *testing.T, pt ebpf.ProgramType) {
+	t.Helper()
+	testutil.RequireRoot(t)
+	from, err := kernel.KernelFuncID("bpf_task_from_pid")
+	if err != nil {
+		t.Skipf("comm(pid): %v", err)
+	}
+	release, err := kernel.KernelFuncID("bpf_task_release")
+	if err != nil {
+		t.Skipf("comm(pid): %v", err)
+	}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: pt, License: "GPL", Instructions: asm.Instructions{
+		asm.Mov.Imm(asm.R1, 1),
+		emit.KfuncCall(from),
+		asm.JEq.Imm(asm.R0, 0, "out"),
+		asm.Mov.Reg(asm.R1, asm.R0),
+		emit.KfuncCall(release),
+		asm.Mov.Imm(asm.R0, 0).WithSymbol("out"),
+		asm.Return(),
+	}})
+	if errors.Is(err, unix.EACCES) {
+		t.Skipf("the kernel does not let %s programs call bpf_task_from_pid: %v", pt, err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog.Close()
+}
+
+// comm(PID) is the name of the task of that process id, in a tracepoint
+// and in an interval probe (a perf event program); empty for an id no
+// task has.
+func TestCommOfPid(t *testing.T) {
+	requireTaskFromPid(t, ebpf.TracePoint)
+	requireTaskFromPid(t, ebpf.PerfEvent)
+	wl := testutil.Workload(t)
+	task, tracer := taskName(wl), taskName(testutil.Build(t, "./cmd/ebtrace"))
+	script := `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ {
+	printf("%s|%s|%s|%s|%s\n", comm(pid), comm(cpid), comm(ppid), comm(0), comm(-1));
+	@[comm(tid)] = count();
+}`
+	r := ebtrace(t, "-e", script, "-c", wl+" getppid 2")
+	line := task + "|" + task + "|" + tracer + "||\n"
+	r.want(t, 0, line+line+"\n\n@["+task+"]: 2\n")
+
+	r = ebtrace(t, "-e", `config = { print_maps_on_exit = false; } BEGIN { @p = pid; } interval:ms:10 { printf("%s\n", comm(@p)); exit(); }`)
+	r.want(t, 0, tracer+"\n")
+}
+
+// taskName is the name the kernel gives a task running the binary at
+// path: its base name, cut to 15 bytes.
+func taskName(path string) string {
+	name := filepath.Base(path)
+	return name[:min(len(name), 15)]
 }
