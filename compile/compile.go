@@ -196,7 +196,7 @@ func (r *Result) Spec() *ebpf.CollectionSpec {
 			AttachType:   prog.AttachType,
 			AttachTo:     prog.AttachTo,
 			Instructions: p.Insns,
-			License:      "GPL",
+			License:      r.Info.Config.License,
 		}
 	}
 	return spec

@@ -96,7 +96,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	for _, d := range res.Info.Skipped {
+	for _, d := range append(res.Info.Skipped, res.Info.Warnings...) {
 		source.RenderOne(stderr, res.File, d)
 	}
 	if o.dump != "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -127,4 +128,29 @@ func TestCommOfPid(t *testing.T) {
 func taskName(path string) string {
 	name := filepath.Base(path)
 	return name[:min(len(name), 15)]
+}
+
+// An unstable feature works with a warning by default, and without one
+// where the config block enables it; unstable_map_decl = error refuses it.
+func TestUnstableFeatures(t *testing.T) {
+	script := `let @m = hash(2); BEGIN { @m[1] = 5; exit(); }`
+	r := ebtrace(t, "-q", "-e", script)
+	r.want(t, 0, "\n\n@m[1]: 5\n")
+	want := `stdin:1:1: warning: map declarations are an unstable feature
+    let @m = hash(2); BEGIN { @m[1] = 5; exit(); }
+    ^~~~~~~~~~~~~~~~
+hint: set unstable_map_decl = enable in the config block to use it without this warning
+`
+	if r.stderr != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, want)
+	}
+	r = ebtrace(t, "-q", "-e", `config = { unstable_map_decl = enable; license = "Dual BSD/GPL" } `+script)
+	r.want(t, 0, "\n\n@m[1]: 5\n")
+	if r.stderr != "" {
+		t.Errorf("stderr:\n%s\nwant none", r.stderr)
+	}
+	r = ebtraceEnv(t, []string{"BPFTRACE_UNSTABLE_MAP_DECL=error"}, "-q", "-e", `config = { unstable_map_decl = enable } `+script)
+	if r.code != 1 || !strings.Contains(r.stderr, "error: map declarations are an unstable feature, which unstable_map_decl = error refuses") {
+		t.Errorf("exit status %d, stderr:\n%s\nwant the environment's error to win", r.code, r.stderr)
+	}
 }
