@@ -166,7 +166,7 @@ var all = []*Func{
 	&cgroupPath, &reg, &kfuncExist,
 	&pcomm, &ppid, &hasCpid, &probetype,
 	&nsecs, &getopt, &globmatch,
-	&pidFunc, &tidFunc, &commOf,
+	&pidFunc, &tidFunc, &commOf, &socketCookie,
 }
 
 var byName, byText = func() (map[string]*Func, map[string]*Func) {

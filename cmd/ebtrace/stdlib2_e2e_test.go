@@ -154,3 +154,20 @@ hint: set unstable_map_decl = enable in the config block to use it without this 
 		t.Errorf("exit status %d, stderr:\n%s\nwant the environment's error to win", r.code, r.stderr)
 	}
 }
+
+// socket_cookie() of a raw tracepoint's typed socket pointer (tp_btf) is
+// the socket's cookie: never 0, the same at every call, one per socket.
+func TestSocketCookie(t *testing.T) {
+	wl := testutil.Workload(t)
+	script := `rawtracepoint:inet_sock_set_state /pid == cpid/ {
+	$c = socket_cookie(args.sk);
+	if ($c == 0 || $c != socket_cookie(args.sk)) { printf("bad cookie %d\n", $c); }
+	@cookies[$c] = count(); @socks[args.sk] = count();
+}
+END { printf("%d %d\n", len(@cookies) == len(@socks), len(@cookies) > 1); clear(@cookies); clear(@socks); }`
+	r := ebtrace(t, "-q", "-e", script, "-c", wl+" tcp")
+	if r.code != 0 && strings.Contains(r.stderr, "has no typed arguments") {
+		t.Skipf("no BTF-typed raw tracepoints: %s", r.stderr)
+	}
+	r.want(t, 0, "1 1\n\n\n\n\n")
+}
