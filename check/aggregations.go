@@ -45,6 +45,9 @@ func (c *checker) histBits(call *syntax.CallExpr, m *Map) {
 // integer literals, AGG one of tseriesAggs; all the same in every
 // assignment of the map.
 func (c *checker) tseries(call *syntax.CallExpr, m *Map) {
+	if !c.learning {
+		c.unstable(call.FunSp, "unstable_tseries")
+	}
 	interval, ok := call.Args[1].(*syntax.IntLit)
 	if !ok || interval.Value == 0 || interval.Value > 1<<63-1 {
 		c.errorf(call.Args[1].Span(), "arguments", "tseries()'s interval must be an integer literal from 1 ns up").

@@ -48,6 +48,8 @@ type Info struct {
 	// GFPFlags are the kernel's names of GFP flags, which %gr prints;
 	// read only for a script that uses %gr.
 	GFPFlags []kernel.GFPFlag
+	// Warnings are the script's other warnings: uses of unstable features.
+	Warnings []source.Diagnostic
 }
 
 // MapNames returns the map names sorted.
@@ -150,6 +152,7 @@ func CheckWith(prog *syntax.Program, reg *probe.Registry, env *probe.Env, opts O
 		}
 	}
 	c.skipMissing(missing, events)
+	c.probeLimit()
 	if len(c.diag.Items) > 0 {
 		return c.info, c.diag
 	}
@@ -169,6 +172,7 @@ func CheckWith(prog *syntax.Program, reg *probe.Registry, env *probe.Env, opts O
 // mapDecls binds each map declaration to the map it declares.
 func (c *checker) mapDecls(decls []*syntax.MapDecl) {
 	for _, d := range decls {
+		c.unstable(d.Sp, "unstable_map_decl")
 		switch m, ok := c.info.Maps[d.Map.Name]; {
 		case !slices.Contains(syntax.MapKinds, d.Kind):
 			c.errorf(d.KindSp, "map-decl", "unknown map kind %s", d.Kind).Hint("kinds: %s", strings.Join(syntax.MapKinds, ", "))

@@ -26,6 +26,88 @@ type Config struct {
 	// "ignore" skips it silently. A script whose every probe is missing
 	// stops whatever the setting.
 	MissingProbes string
+	// The settings of the unstable features (unstable_map_decl,
+	// unstable_tseries, unstable_addr) say what using one does: "error"
+	// refuses it, "warn" (the default) warns, "enable" allows it.
+	UnstableMapDecl, UnstableTseries, UnstableAddr string
+	// License is the license the programs declare to the kernel.
+	License string
+	// MaxProbes and MaxPrograms bound the probe instances a script may
+	// expand to, each one program.
+	MaxProbes, MaxPrograms int
+}
+
+// licenses are the license strings license accepts: those the kernel
+// takes as GPL-compatible, which the helpers ebtrace calls need.
+var licenses = []string{"GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL"}
+
+// defaultMaxProbes is max_probes's and max_bpf_progs's default, as
+// bpftrace's.
+const defaultMaxProbes = 1024
+
+// ignoredSettings are config settings of bpftrace that ebtrace takes but
+// that change nothing here, and why: scripts written for bpftrace set them.
+var ignoredSettings = map[string]configSetting{
+	// Symbols are read from each binary once and looked up per process
+	// through its mappings when values print: there is no cache to choose.
+	"cache_user_symbols": wordSetting("BPFTRACE_CACHE_USER_SYMBOLS", []string{"PER_PROGRAM", "PER_PID", "NONE"}, nil),
+	// C++ names in stacks are always demangled.
+	"cpp_demangle": boolSetting("BPFTRACE_CPP_DEMANGLE", nil),
+	// User symbols are always read when a value first needs them.
+	"lazy_symbolication": boolSetting("BPFTRACE_LAZY_SYMBOLICATION", nil),
+	// ebtrace reads no DWARF line information.
+	"show_debug_info": boolSetting("BPFTRACE_SHOW_DEBUG_INFO", nil),
+	// cilium/ebpf sizes the verifier's log itself, growing it as needed.
+	"log_size": intSetting("BPFTRACE_LOG_SIZE", nil),
+	// Values go to a per-CPU scratch map when a probe's outgrow the BPF
+	// stack, whatever their size.
+	"on_stack_limit": intSetting("BPFTRACE_ON_STACK_LIMIT", nil),
+	// cat() prints the whole file.
+	"max_cat_bytes": intSetting("BPFTRACE_MAX_CAT_BYTES", nil),
+	// Strings cut at their size print without a trailer.
+	"str_trunc_trailer": {env: "BPFTRACE_STR_TRUNC_TRAILER", hint: "a string", set: func(*Config, uint64, string) bool { return true }},
+}
+
+// unstableModes are the values of the unstable_* settings.
+var unstableModes = []string{"error", "warn", "enable"}
+
+// boolSetting is a setting that takes true or false (1 or 0), stored in
+// field unless it is nil.
+func boolSetting(env string, field func(*Config) *bool) configSetting {
+	return configSetting{
+		env: env, hint: "true or false (1 or 0)",
+		set: func(c *Config, n uint64, word string) bool {
+			var v bool
+			switch {
+			case word == "true" || word == "" && n == 1:
+				v = true
+			case word == "false" || word == "" && n == 0:
+			default:
+				return false
+			}
+			if field != nil {
+				*field(c) = v
+			}
+			return true
+		},
+	}
+}
+
+// intSetting is a setting that takes a positive integer, stored in field
+// unless it is nil.
+func intSetting(env string, field func(*Config) *int) configSetting {
+	return configSetting{
+		env: env, hint: "a positive integer",
+		set: func(c *Config, n uint64, word string) bool {
+			if word != "" || n < 1 || n > 1<<31-1 {
+				return false
+			}
+			if field != nil {
+				*field(c) = int(n)
+			}
+			return true
+		},
+	}
 }
 
 // missingProbeModes are the values of missing_probes.
@@ -87,25 +169,21 @@ var configSettings = map[string]configSetting{
 			return true
 		},
 	},
-	"print_maps_on_exit": {
-		env: "BPFTRACE_PRINT_MAPS_ON_EXIT", hint: "true or false (1 or 0)",
-		set: func(c *Config, n uint64, word string) bool {
-			switch {
-			case word == "true" || word == "" && n == 1:
-				c.PrintMapsOnExit = true
-			case word == "false" || word == "" && n == 0:
-				c.PrintMapsOnExit = false
-			default:
-				return false
-			}
-			return true
-		},
-	},
-	"missing_probes": wordSetting("BPFTRACE_MISSING_PROBES", missingProbeModes, func(c *Config) *string { return &c.MissingProbes }),
-	"stack_mode":     wordSetting("BPFTRACE_STACK_MODE", stackModes, func(c *Config) *string { return &c.StackMode }),
+	"print_maps_on_exit": boolSetting("BPFTRACE_PRINT_MAPS_ON_EXIT", func(c *Config) *bool { return &c.PrintMapsOnExit }),
+	"missing_probes":     wordSetting("BPFTRACE_MISSING_PROBES", missingProbeModes, func(c *Config) *string { return &c.MissingProbes }),
+	"stack_mode":         wordSetting("BPFTRACE_STACK_MODE", stackModes, func(c *Config) *string { return &c.StackMode }),
+	"license":            wordSetting("BPFTRACE_LICENSE", licenses, func(c *Config) *string { return &c.License }),
+	"unstable_map_decl":  wordSetting("BPFTRACE_UNSTABLE_MAP_DECL", unstableModes, func(c *Config) *string { return &c.UnstableMapDecl }),
+	"unstable_tseries":   wordSetting("BPFTRACE_UNSTABLE_TSERIES", unstableModes, func(c *Config) *string { return &c.UnstableTseries }),
+	"unstable_addr":      wordSetting("BPFTRACE_UNSTABLE_ADDR", unstableModes, func(c *Config) *string { return &c.UnstableAddr }),
+	"max_probes":         intSetting("BPFTRACE_MAX_PROBES", func(c *Config) *int { return &c.MaxProbes }),
+	"max_bpf_progs":      intSetting("BPFTRACE_MAX_BPF_PROGS", func(c *Config) *int { return &c.MaxPrograms }),
 }
 
-// wordSetting is a setting that takes one of words, stored in field.
+func init() { maps.Copy(configSettings, ignoredSettings) }
+
+// wordSetting is a setting that takes one of words, stored in field
+// unless it is nil.
 func wordSetting(env string, words []string, field func(*Config) *string) configSetting {
 	return configSetting{
 		env: env, hint: "one of " + strings.Join(words, ", "),
@@ -113,7 +191,9 @@ func wordSetting(env string, words []string, field func(*Config) *string) config
 			if !slices.Contains(words, word) {
 				return false
 			}
-			*field(c) = word
+			if field != nil {
+				*field(c) = word
+			}
 			return true
 		},
 	}
@@ -125,6 +205,8 @@ func wordSetting(env string, words []string, field func(*Config) *string) config
 func (c *checker) config(block *syntax.Config, getenv func(string) string) error {
 	cfg := &c.info.Config
 	cfg.MaxStrlen, cfg.StackMode, cfg.PrintMapsOnExit, cfg.MissingProbes = DefaultMaxStrlen, "bpftrace", true, "warn"
+	cfg.License, cfg.MaxProbes, cfg.MaxPrograms = "GPL", defaultMaxProbes, defaultMaxProbes
+	cfg.UnstableMapDecl, cfg.UnstableTseries, cfg.UnstableAddr = "warn", "warn", "warn"
 	if block != nil {
 		seen := map[string]bool{}
 		for _, s := range block.Settings {
@@ -153,7 +235,9 @@ func (c *checker) config(block *syntax.Config, getenv func(string) string) error
 }
 
 func (c *checker) configSetting(cfg *Config, s *syntax.Setting, seen map[string]bool) {
-	set, ok := configSettings[s.Name]
+	// BPFTRACE_STACK_MODE and STACK_MODE are stack_mode, as in bpftrace.
+	name := strings.ToLower(strings.TrimPrefix(s.Name, "BPFTRACE_"))
+	set, ok := configSettings[name]
 	if !ok {
 		d := c.errorf(s.NameSp, "config", "unknown config setting %q", s.Name)
 		if close := source.Closest(s.Name, slices.Sorted(maps.Keys(configSettings)), 3); len(close) > 0 {
@@ -163,10 +247,10 @@ func (c *checker) configSetting(cfg *Config, s *syntax.Setting, seen map[string]
 		}
 		return
 	}
-	if seen[s.Name] {
-		c.errorf(s.NameSp, "config", "%s is set twice in the config block", s.Name)
+	if seen[name] {
+		c.errorf(s.NameSp, "config", "%s is set twice in the config block", name)
 	}
-	seen[s.Name] = true
+	seen[name] = true
 	var n uint64
 	var word string
 	switch v := s.Value.(type) {
@@ -177,10 +261,26 @@ func (c *checker) configSetting(cfg *Config, s *syntax.Setting, seen map[string]
 	case *syntax.StringLit:
 		word = v.Value
 	default:
-		c.errorf(s.Value.Span(), "config", "%s takes %s, written as a literal", s.Name, set.hint)
+		c.errorf(s.Value.Span(), "config", "%s takes %s, written as a literal", name, set.hint)
 		return
 	}
 	if !set.set(cfg, n, word) {
-		c.errorf(s.Value.Span(), "config", "%s takes %s", s.Name, set.hint)
+		c.errorf(s.Value.Span(), "config", "%s takes %s", name, set.hint)
 	}
+}
+
+// probeLimit reports the attach point whose probes take the script past
+// max_probes or max_bpf_progs (each probe instance is one program).
+func (c *checker) probeLimit() {
+	cfg := c.info.Config
+	limit, setting := cfg.MaxProbes, "max_probes"
+	if cfg.MaxPrograms < limit {
+		limit, setting = cfg.MaxPrograms, "max_bpf_progs"
+	}
+	if len(c.info.Instances) <= limit {
+		return
+	}
+	p := c.info.Instances[limit].Probe
+	c.errorf(p.Sp, "config", "the script has %d probes, more than %s (%d) allows", len(c.info.Instances), setting, limit).
+		Hint("a narrower wildcard attaches fewer; %s in the config block raises the limit", setting)
 }

@@ -22,15 +22,21 @@ func checkConfigured(t *testing.T, src string, env map[string]string) (*Info, er
 func TestConfig(t *testing.T) {
 	const src = `config = { max_strlen = 16; max_map_keys = 10; perf_rb_pages = 8; stack_mode = raw; print_maps_on_exit = false }
 tracepoint:syscalls:sys_enter_openat { @s = str(args.filename); @k[kstack] = count(); @p = str($2); }`
+	// defaults sets the settings the script leaves to their defaults.
+	defaults := func(c Config) Config {
+		c.License, c.MaxProbes, c.MaxPrograms = "GPL", 1024, 1024
+		c.UnstableMapDecl, c.UnstableTseries, c.UnstableAddr = "warn", "warn", "warn"
+		return c
+	}
 	cases := []struct {
 		env  map[string]string
 		want Config
 	}{
-		{nil, Config{MaxStrlen: 16, MapKeysMax: 10, PerfRbPages: 8, StackMode: "raw", MissingProbes: "warn"}},
-		{map[string]string{"BPFTRACE_PRINT_MAPS_ON_EXIT": "1"}, Config{MaxStrlen: 16, MapKeysMax: 10, PerfRbPages: 8, StackMode: "raw", PrintMapsOnExit: true, MissingProbes: "warn"}},
+		{nil, defaults(Config{MaxStrlen: 16, MapKeysMax: 10, PerfRbPages: 8, StackMode: "raw", MissingProbes: "warn"})},
+		{map[string]string{"BPFTRACE_PRINT_MAPS_ON_EXIT": "1"}, defaults(Config{MaxStrlen: 16, MapKeysMax: 10, PerfRbPages: 8, StackMode: "raw", PrintMapsOnExit: true, MissingProbes: "warn"})},
 		// The environment overrides the script, as in bpftrace.
 		{map[string]string{"BPFTRACE_MAX_STRLEN": "100", "BPFTRACE_MAP_KEYS_MAX": "7", "BPFTRACE_PERF_RB_PAGES": "16", "BPFTRACE_STACK_MODE": "perf"},
-			Config{MaxStrlen: 100, MapKeysMax: 7, PerfRbPages: 16, StackMode: "perf", MissingProbes: "warn"}},
+			defaults(Config{MaxStrlen: 100, MapKeysMax: 7, PerfRbPages: 16, StackMode: "perf", MissingProbes: "warn"})},
 	}
 	for _, c := range cases {
 		info, err := checkConfigured(t, src, c.env)
@@ -54,7 +60,7 @@ tracepoint:syscalls:sys_enter_openat { @s = str(args.filename); @k[kstack] = cou
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Config != (Config{MaxStrlen: DefaultMaxStrlen, StackMode: "bpftrace", PrintMapsOnExit: true, MissingProbes: "warn"}) {
+	if info.Config != defaults(Config{MaxStrlen: DefaultMaxStrlen, StackMode: "bpftrace", PrintMapsOnExit: true, MissingProbes: "warn"}) {
 		t.Errorf("defaults: %+v", info.Config)
 	}
 }

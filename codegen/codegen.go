@@ -57,6 +57,10 @@ type Options struct {
 	// CPUs is the number of possible CPUs: reading a per-CPU aggregation
 	// combines the value of each.
 	CPUs int
+	// PIDNamespace, when set, is the PID namespace ebtrace runs in, when
+	// that is not the initial one: pid and tid are then the numbers it
+	// sees (see Namespace).
+	PIDNamespace *Namespace
 }
 
 // Generate compiles instance idx of info.

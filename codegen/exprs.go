@@ -165,10 +165,8 @@ func (g *gen) truth(jop asm.JumpOp) {
 
 func (g *gen) builtin(name string) {
 	switch name {
-	case "pid":
-		g.Emit(asm.FnGetCurrentPidTgid.Call(), asm.RSh.Imm(asm.R0, 32))
-	case "tid":
-		g.Emit(asm.FnGetCurrentPidTgid.Call(), asm.Mov.Reg32(asm.R0, asm.R0))
+	case "pid", "tid":
+		g.taskID(name == "pid")
 	case "uid":
 		g.Emit(asm.FnGetCurrentUidGid.Call(), asm.Mov.Reg32(asm.R0, asm.R0))
 	case "gid":

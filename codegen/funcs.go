@@ -2,8 +2,10 @@ package codegen
 
 import (
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 
 	"ebtrace/funcs"
+	"ebtrace/plan"
 	"ebtrace/probe"
 	"ebtrace/syntax"
 	"ebtrace/types"
@@ -29,6 +31,19 @@ func (f funcGen) StackPtr(reg asm.Register, off int16)      { f.g.stackPtr(reg, 
 func (f funcGen) CheckHelper(fn asm.BuiltinFunc)            { f.g.checkHelper(fn) }
 func (f funcGen) Event(e *syntax.CallExpr, urgent bool)     { f.g.event(e, nil, urgent) }
 func (f funcGen) Arg(e syntax.Expr) (probe.Arg, bool)       { a, ok := f.g.in.Args[e]; return a, ok }
+func (f funcGen) TAIOffset(dst asm.Register)                { f.g.loadConfig(dst, plan.ConfigTAIOffset) }
+
+func (f funcGen) KernelFunc(name string) btf.TypeID {
+	if f.g.opts.KernelFunc == nil {
+		f.g.diag.Add(f.g.Pos, "kernel", "kernel function %s: the target kernel is unknown", name)
+		return 0
+	}
+	id, err := f.g.opts.KernelFunc(name)
+	if err != nil {
+		f.g.diag.Add(f.g.Pos, "kernel", "%v", err)
+	}
+	return id
+}
 
 func (f funcGen) Addr(e syntax.Expr) types.AddrSpace {
 	f.g.addr(e)

@@ -119,11 +119,6 @@ func (g *gen) kernelFuncs(names [3]string) ([3]btf.TypeID, bool) {
 	return ids, true
 }
 
-// kfuncCall calls the kernel function with BTF ID id.
-func kfuncCall(id btf.TypeID) asm.Instruction {
-	return asm.Instruction{OpCode: asm.OpCode(asm.JumpClass).SetJumpOp(asm.Call), Src: asm.PseudoKfuncCall, Constant: int64(id)}
-}
-
 // forIter compiles a for over a range with a numeric iterator in a stack
 // slot: new(&it, start, end); while (p = next(&it)) { $i = *p; body }
 // destroy(&it). The iterator counts in 32 bits, as the kernel's does.
@@ -135,12 +130,12 @@ func (g *gen) forIter(s *syntax.ForRangeStmt, ids [3]btf.TypeID) {
 	g.intExpr(s.End)
 	g.Emit(asm.Mov.Reg(asm.R3, asm.R0), asm.LoadMem(asm.R2, asm.R10, start, asm.DWord))
 	g.stackPtr(asm.R1, it)
-	g.Emit(kfuncCall(newFn))
+	g.Emit(emit.KfuncCall(newFn))
 	head, done := g.NewLabel("for"), g.NewLabel("endfor")
 	g.LoopHead(head)
 	g.stackPtr(asm.R1, it)
 	g.Emit(
-		kfuncCall(nextFn),
+		emit.KfuncCall(nextFn),
 		asm.JEq.Imm(asm.R0, 0, done),
 		asm.LoadMem(asm.R0, asm.R0, 0, asm.Word),
 		asm.LSh.Imm(asm.R0, 32),
@@ -151,7 +146,7 @@ func (g *gen) forIter(s *syntax.ForRangeStmt, ids [3]btf.TypeID) {
 	g.Emit(asm.Ja.Label(head))
 	g.Label(done)
 	g.stackPtr(asm.R1, it)
-	g.Emit(kfuncCall(destroyFn))
+	g.Emit(emit.KfuncCall(destroyFn))
 }
 
 // jump compiles break, continue and return.
@@ -187,7 +182,7 @@ func (g *gen) returnProbe() {
 	for _, l := range slices.Backward(g.loops) {
 		if l.iter != 0 {
 			g.stackPtr(asm.R1, l.iter)
-			g.Emit(kfuncCall(l.destroy))
+			g.Emit(emit.KfuncCall(l.destroy))
 		}
 	}
 	if g.cb == nil {

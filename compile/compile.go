@@ -52,6 +52,10 @@ type Options struct {
 	KernelFuncID func(name string) (btf.TypeID, error)
 	// KeepOnPass: see codegen.Options.
 	KeepOnPass bool
+	// PIDNamespace, when set, says which PID namespace ebtrace runs in
+	// (see kernel.PIDNamespace): outside the initial one, pid and tid are
+	// its numbers (see codegen.Options.PIDNamespace).
+	PIDNamespace func() (dev, ino uint64, initial bool, err error)
 }
 
 // Compile compiles file, after the C preprocessor's pass over it. Script
@@ -77,6 +81,15 @@ func Compile(file *source.File, reg *probe.Registry, env *probe.Env, opts Option
 		return r, fmt.Errorf("count the possible CPUs: %w", err)
 	}
 	gopts := codegen.Options{KernelFunc: opts.KernelFuncID, KeepOnPass: opts.KeepOnPass, CPUs: cpus}
+	if opts.PIDNamespace != nil {
+		dev, ino, initial, err := opts.PIDNamespace()
+		if err != nil {
+			return r, err
+		}
+		if !initial {
+			gopts.PIDNamespace = &codegen.Namespace{Dev: dev, Ino: ino}
+		}
+	}
 	if opts.TaskCommOffset != nil && usesComm(ast) {
 		if off, err := opts.TaskCommOffset(); err == nil {
 			gopts.TaskComm = off
@@ -183,7 +196,7 @@ func (r *Result) Spec() *ebpf.CollectionSpec {
 			AttachType:   prog.AttachType,
 			AttachTo:     prog.AttachTo,
 			Instructions: p.Insns,
-			License:      "GPL",
+			License:      r.Info.Config.License,
 		}
 	}
 	return spec

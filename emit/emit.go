@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 
 	"ebtrace/source"
 )
@@ -30,6 +31,11 @@ func (p Position) String() string {
 // and saves a register.
 func StoreDW(dst asm.Register, off int16, v int64) asm.Instruction {
 	return asm.Instruction{OpCode: asm.StoreImmOp(asm.DWord), Dst: dst, Offset: off, Constant: v}
+}
+
+// KfuncCall calls the kernel function with BTF ID id in vmlinux.
+func KfuncCall(id btf.TypeID) asm.Instruction {
+	return asm.Instruction{OpCode: asm.OpCode(asm.JumpClass).SetJumpOp(asm.Call), Src: asm.PseudoKfuncCall, Constant: int64(id)}
 }
 
 // Builder builds one BPF function. Jumps go forward to labels placed

@@ -23,6 +23,7 @@ import (
 	"slices"
 
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 
 	"ebtrace/probe"
 	"ebtrace/source"
@@ -148,6 +149,12 @@ type Generator interface {
 	CheckHelper(fn asm.BuiltinFunc)
 	// Event sends the event the plan made for call e.
 	Event(e *syntax.CallExpr, urgent bool)
+	// TAIOffset leaves in dst CLOCK_TAI minus CLOCK_BOOTTIME, as user
+	// space measured it when tracing started; it calls no helper.
+	TAIOffset(dst asm.Register)
+	// KernelFunc is the BTF ID of a kernel function a kfunc call names;
+	// when the kernel has none of that name it reports so at the call.
+	KernelFunc(name string) btf.TypeID
 }
 
 // all is the table: one line per function.
@@ -173,6 +180,7 @@ var all = []*Func{
 	&nsecs, &getopt, &globmatch,
 	&debugf,
 	&staticAssert, &fail, &assertStr, &defaultStrLength,
+	&pidFunc, &tidFunc, &commOf, &socketCookie,
 }
 
 var byName, byText = func() (map[string]*Func, map[string]*Func) {

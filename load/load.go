@@ -34,13 +34,17 @@ var ErrPrivileges = errors.New("the kernel refused to load BPF programs for lack
 type Config struct {
 	Cpid    uint32
 	StartNs uint64 // CLOCK_MONOTONIC at start; `elapsed` counts from it
-	Stopped bool
+	// TAIOffset is CLOCK_TAI minus CLOCK_BOOTTIME at start (see
+	// kernel.TAIOffset): nsecs(sw_tai) is the boot clock plus it.
+	TAIOffset uint64
+	Stopped   bool
 }
 
 func (c Config) bytes() []byte {
 	buf := make([]byte, plan.ConfigSize)
 	binary.LittleEndian.PutUint64(buf[plan.ConfigCpid:], uint64(c.Cpid))
 	binary.LittleEndian.PutUint64(buf[plan.ConfigStartNs:], c.StartNs)
+	binary.LittleEndian.PutUint64(buf[plan.ConfigTAIOffset:], c.TAIOffset)
 	if c.Stopped {
 		buf[plan.ConfigStopped] = 1
 	}

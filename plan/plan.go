@@ -35,7 +35,10 @@ const (
 	ConfigCpid    = 0
 	ConfigStartNs = 8
 	ConfigStopped = 16 // non-zero once tracing ends: event programs return at once
-	ConfigSize    = 24
+	// ConfigTAIOffset is CLOCK_TAI minus CLOCK_BOOTTIME when tracing
+	// started: nsecs(sw_tai) adds it to the boot clock.
+	ConfigTAIOffset = 24
+	ConfigSize      = 32
 )
 
 // StatsMap counters: events the ring buffer refused, stacks the kernel

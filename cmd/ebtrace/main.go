@@ -94,11 +94,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Check:          check.Options{Params: o.params, Getenv: os.Getenv, NoBool: o.compat == "0.17"},
 		TaskCommOffset: kernel.TaskCommOffset,
 		KernelFuncID:   kernel.KernelFuncID,
+		PIDNamespace:   kernel.PIDNamespace,
 	})
 	if err != nil {
 		return fail(stderr, err)
 	}
-	for _, d := range res.Info.Skipped {
+	for _, d := range append(res.Info.Skipped, res.Info.Warnings...) {
 		source.RenderOne(stderr, res.File, d)
 	}
 	opts := funcs.Options(res.Info.Program)
@@ -367,7 +368,7 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 		}
 		defer child.kill()
 	}
-	cfg := load.Config{StartNs: monotonicNow()}
+	cfg := load.Config{StartNs: monotonicNow(), TAIOffset: kernel.TAIOffset()}
 	if child != nil {
 		cfg.Cpid = uint32(child.cmd.Process.Pid)
 	}

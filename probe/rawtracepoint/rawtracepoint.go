@@ -423,7 +423,7 @@ func argOf(i *instance, prm btf.FuncParam, offset int) (probe.Arg, error) {
 		}
 	case *btf.Pointer:
 		elem, space := pointee(t)
-		return probe.Arg{Type: types.Pointer(elem, space), Offset: offset, Load: probe.ReadCopy(offset)}, nil
+		return probe.Arg{Type: types.Pointer(elem, space), Offset: offset, Load: probe.ReadCopy(offset), Typed: true}, nil
 	case *btf.Struct, *btf.Union:
 		return probe.Arg{}, &probe.Error{
 			Msg:   fmt.Sprintf("argument %s of %s is a %s passed by value, which ebtrace cannot read", prm.Name, i.Name(), typeName(prm.Type)),
