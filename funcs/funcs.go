@@ -167,7 +167,7 @@ var all = []*Func{
 	&strlen, &strncmp, &strcontains, &strftime, &timeFunc,
 	&ksym, &usym, &kaddr, &uaddr,
 	&ntop, &pton, &macaddr, &cgroupid, &strerror, &syscallName,
-	&signal, &override, &path, &usermode,
+	&signal, &override, &path, &usermode, &kfuncAllowed,
 	&bswap,
 	&uptr,
 	&kptr,

@@ -78,12 +78,12 @@ var kfuncExist = Func{
 	Check: func(c Checker, e *syntax.CallExpr) types.Type {
 		lit, ok := literal(c, e, 0, "a function name", "")
 		if !ok {
-			return types.IntOf(1, false)
+			return types.Boolean
 		}
 		spec, err := c.Env().Types()
 		if err != nil {
 			c.Errorf(e.Sp, "kernel", "kfunc_exist(): %v", err)
-			return types.IntOf(1, false)
+			return types.Boolean
 		}
 		var fn *btf.Func
 		switch err := spec.TypeByName(lit.Value, &fn); {
@@ -92,7 +92,28 @@ var kfuncExist = Func{
 		case !errors.Is(err, btf.ErrNotFound):
 			c.Errorf(e.Sp, "kernel", "kfunc_exist(%q): %v", lit.Value, err)
 		}
-		return types.IntOf(1, false)
+		return types.Boolean
+	},
+	Int: loadConst,
+}
+
+// kfuncAllowed asks the kernel, when the script compiles, whether the
+// probe's program type may call a kernel function.
+var kfuncAllowed = Func{
+	Name: "kfunc_allowed", Min: 1, Max: 1, Doc: "whether this probe's kind of program may call a kernel function (kfunc), known when the script compiles",
+	Check: func(c Checker, e *syntax.CallExpr) types.Type {
+		lit, ok := literal(c, e, 0, "a kernel function name", `kfunc_allowed("bpf_task_from_pid")`)
+		if !ok {
+			return types.Boolean
+		}
+		switch allowed, err := c.Env().KfuncAllowed(lit.Value, c.Instance().Program().Type); {
+		case errors.Is(err, btf.ErrNotFound):
+		case err != nil:
+			c.Errorf(e.Sp, "kernel", "kfunc_allowed(%q): %v", lit.Value, err)
+		case allowed:
+			c.SetConst(e, 1)
+		}
+		return types.Boolean
 	},
 	Int: loadConst,
 }

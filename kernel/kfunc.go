@@ -1,8 +1,12 @@
 package kernel
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 )
 
@@ -19,4 +23,39 @@ func KernelFuncID(name string) (btf.TypeID, error) {
 		return 0, fmt.Errorf("kernel function %s: %w", name, err)
 	}
 	return spec.TypeID(fn)
+}
+
+// KfuncAllowed reports whether programs of type pt may call the kernel
+// function name: the kernel registers each kfunc for some program types
+// only, and says which only to the verifier. It loads a program that
+// makes the call and reads the verifier's answer: refused as "not
+// allowed", or anything else (a wrong argument is still an allowed call).
+func KfuncAllowed(name string, pt ebpf.ProgramType) (bool, error) {
+	id, err := KernelFuncID(name)
+	if err != nil {
+		return false, err
+	}
+	prog, err := ebpf.NewProgramWithOptions(&ebpf.ProgramSpec{
+		Type:    pt,
+		License: "GPL",
+		Instructions: asm.Instructions{
+			{OpCode: asm.OpCode(asm.JumpClass).SetJumpOp(asm.Call), Src: asm.PseudoKfuncCall, Constant: int64(id)},
+			asm.Mov.Imm(asm.R0, 0),
+			asm.Return(),
+		},
+	}, ebpf.ProgramOptions{LogLevel: ebpf.LogLevelBranch})
+	if err == nil {
+		prog.Close()
+		return true, nil
+	}
+	var ve *ebpf.VerifierError
+	if !errors.As(err, &ve) {
+		return false, fmt.Errorf("asking whether %s may call %s: %w", pt, name, err)
+	}
+	for _, line := range ve.Log {
+		if strings.Contains(line, "calling kernel function "+name+" is not allowed") {
+			return false, nil
+		}
+	}
+	return true, nil
 }

@@ -316,3 +316,19 @@ func TestUsermode(t *testing.T) {
 		t.Errorf("samples in user mode %d, in the kernel %d, want most in user mode:\n%s%s", user, kernel, r.stdout, r.stderr)
 	}
 }
+
+// kfunc_allowed() agrees with the verifier: in each kind of probe it says
+// whether comm(PID), which calls bpf_task_from_pid, loads there.
+func TestKfuncAllowed(t *testing.T) {
+	for _, probe := range []string{"BEGIN", "tracepoint:syscalls:sys_enter_getppid"} {
+		r := ebtrace(t, "-q", "-e", probe+` { print(kfunc_allowed("bpf_task_from_pid")); exit(); }`, "-c", testutil.Workload(t)+" getppid 1")
+		answer := strings.TrimSpace(r.stdout)
+		loads := ebtrace(t, "--dry-run", "-e", probe+` { print(comm(2)); }`)
+		switch {
+		case answer != "true" && answer != "false":
+			t.Errorf("%s: kfunc_allowed printed %q (stderr %q)", probe, r.stdout, r.stderr)
+		case (answer == "true") != (loads.code == 0):
+			t.Errorf("%s: kfunc_allowed says %s, but comm(2) there gives exit status %d: %s", probe, answer, loads.code, loads.stderr)
+		}
+	}
+}
