@@ -24,17 +24,9 @@ func (c *checker) find(e *syntax.CallExpr) types.Type {
 		c.errorf(e.Sp, "arguments", "find() takes a whole map such as @x, a key and a variable: find(@x, key, $v)")
 		return types.Boolean
 	}
-	c.cur.Types[a] = types.None
-	key := &syntax.MapExpr{Name: a.Name, Keys: e.Args[1:2], Sp: e.Sp}
-	keys := c.keys(key)
-	m, ok := c.lookupMap(key, keys)
+	m, key, keys, ok := c.keyedMap(a, e.Args[1:2], e.Sp)
 	switch {
 	case !ok:
-		if !c.learning {
-			c.unassigned(a.Sp, a.Name, "never assigned")
-		}
-	case !m.Keyed:
-		c.errorf(a.Sp, "arguments", "@%s has no keys", a.Name).Hint("read it as @%s", a.Name)
 	case m.Kind != output.String && (m.Kind != output.Scalar || !m.Value.IsInt()):
 		c.errorf(a.Sp, "arguments", "find() reads maps of integers or strings; @%s holds %s", a.Name, kindName(m.Kind)).
 			Hint("has_key(@%s, key) and @%s[key] read it", a.Name, a.Name)

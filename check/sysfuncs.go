@@ -1,6 +1,7 @@
 package check
 
 import (
+	"ebtrace/source"
 	"ebtrace/syntax"
 	"ebtrace/types"
 )
@@ -47,6 +48,27 @@ func (c *checker) length(e *syntax.CallExpr) types.Type {
 	return types.Int64
 }
 
+// keyedMap types the map and key of a call that looks a key up in a whole
+// map, has_key(@m, k) or find(@m, k, $v): the map read with the key, and
+// whether it is a map with keys that the script assigns.
+func (c *checker) keyedMap(a *syntax.MapExpr, key []syntax.Expr, call source.Span) (*Map, *syntax.MapExpr, []types.Type, bool) {
+	c.cur.Types[a] = types.None
+	read := &syntax.MapExpr{Name: a.Name, Keys: key, Sp: call}
+	keys := c.keys(read)
+	m, ok := c.lookupMap(read, keys)
+	switch {
+	case !ok:
+		if !c.learning {
+			c.unassigned(a.Sp, a.Name, "never assigned")
+		}
+		return nil, read, keys, false
+	case !m.Keyed:
+		c.errorf(a.Sp, "arguments", "@%s has no keys", a.Name).Hint("read it as @%s", a.Name)
+		return nil, read, keys, false
+	}
+	return m, read, keys, true
+}
+
 // hasKey types has_key(@map, key).
 func (c *checker) hasKey(e *syntax.CallExpr) types.Type {
 	a, ok := e.Args[0].(*syntax.MapExpr)
@@ -55,17 +77,9 @@ func (c *checker) hasKey(e *syntax.CallExpr) types.Type {
 		c.errorf(e.Args[0].Span(), "arguments", "has_key() takes a whole map such as @x and a key")
 		return types.Boolean
 	}
-	c.cur.Types[a] = types.None
-	key := &syntax.MapExpr{Name: a.Name, Keys: e.Args[1:], Sp: e.Sp}
-	keys := c.keys(key)
-	m, ok := c.lookupMap(key, keys)
+	m, key, keys, ok := c.keyedMap(a, e.Args[1:], e.Sp)
 	switch {
 	case !ok:
-		if !c.learning {
-			c.unassigned(a.Sp, a.Name, "never assigned")
-		}
-	case !m.Keyed:
-		c.errorf(a.Sp, "arguments", "@%s has no keys", a.Name)
 	case m.Kind.Bucketed():
 		what, parts := bucketed(m)
 		c.errorf(a.Sp, "arguments", "has_key() cannot look into %s: its %s are separate elements", what, parts)

@@ -111,20 +111,5 @@ func (g *gen) arrayInt(e syntax.Expr) {
 // (!=), comparing their slots word by word.
 func (g *gen) arrayCompare(e *syntax.BinaryExpr) {
 	x, y := g.arrayExpr(e.X), g.arrayExpr(e.Y)
-	differ, end := g.NewLabel("differ"), g.NewLabel("compared")
-	for i := int16(0); i < int16(types.Align8(g.typeOf(e.X).Size)); i += 8 {
-		g.Emit(
-			asm.LoadMem(asm.R1, asm.R10, x+i, asm.DWord),
-			asm.LoadMem(asm.R2, asm.R10, y+i, asm.DWord),
-			asm.JNE.Reg(asm.R1, asm.R2, differ),
-		)
-	}
-	same, other := int32(1), int32(0)
-	if e.Op == "!=" {
-		same, other = 0, 1
-	}
-	g.Emit(asm.Mov.Imm(asm.R0, same), asm.Ja.Label(end))
-	g.Label(differ)
-	g.Emit(asm.Mov.Imm(asm.R0, other))
-	g.Label(end)
+	g.compareWords(x, y, types.Align8(g.typeOf(e.X).Size), e.Op)
 }

@@ -203,17 +203,23 @@ func (g *gen) storeConst(off int16, s string, size int) {
 func (g *gen) strCompare(e *syntax.BinaryExpr) {
 	a, an := g.strExpr(e.X)
 	b, bn := g.strExpr(e.Y)
-	n := min(an, bn)
-	differ, end := g.NewLabel("differ"), g.NewLabel("strcmp")
-	for i := 0; i < n; i += 8 {
+	g.compareWords(a, b, min(an, bn), e.Op)
+}
+
+// compareWords sets r0 to whether the n bytes (whole words) at frame
+// offsets a and b are equal (op ==) or differ (op !=): one branch per
+// word.
+func (g *gen) compareWords(a, b int16, n int, op string) {
+	differ, end := g.NewLabel("differ"), g.NewLabel("compared")
+	for i := int16(0); i < int16(n); i += 8 {
 		g.Emit(
-			asm.LoadMem(asm.R1, asm.R10, a+int16(i), asm.DWord),
-			asm.LoadMem(asm.R2, asm.R10, b+int16(i), asm.DWord),
+			asm.LoadMem(asm.R1, asm.R10, a+i, asm.DWord),
+			asm.LoadMem(asm.R2, asm.R10, b+i, asm.DWord),
 			asm.JNE.Reg(asm.R1, asm.R2, differ),
 		)
 	}
 	eq, ne := int32(1), int32(0)
-	if e.Op == "!=" {
+	if op == "!=" {
 		eq, ne = 0, 1
 	}
 	g.Emit(asm.Mov.Imm(asm.R0, eq), asm.Ja.Label(end))

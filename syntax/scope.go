@@ -164,16 +164,10 @@ func (s *scoper) visit(v reflect.Value) {
 	case *ForRangeStmt:
 		s.visit(reflect.ValueOf(n.Start))
 		s.visit(reflect.ValueOf(n.End))
-		s.push()
-		s.use(n.Var, true)
-		s.visit(reflect.ValueOf(n.Body))
-		s.pop()
+		s.loop(n.Var, n.Body)
 	case *ForMapStmt:
 		s.visit(reflect.ValueOf(n.Map))
-		s.push()
-		s.use(n.Var, true)
-		s.visit(reflect.ValueOf(n.Body))
-		s.pop()
+		s.loop(n.Var, n.Body)
 	case *VarExpr:
 		s.use(n, false)
 	default:
@@ -187,4 +181,13 @@ func (s *scoper) visit(v reflect.Value) {
 			}
 		}
 	}
+}
+
+// loop resolves a for loop's variable, which belongs to the loop, and its
+// body.
+func (s *scoper) loop(v *VarExpr, body *Block) {
+	s.push()
+	s.use(v, true)
+	s.visit(reflect.ValueOf(body))
+	s.pop()
 }
