@@ -13,17 +13,17 @@ import (
 
 // pcomm is the name of the current task's process, its group leader's.
 var pcomm = Func{
-	Name: "pcomm", Bare: true, Rewritten: true, Doc: "the name of the current process (its main thread's comm)",
+	Name: "pcomm", Max: 1, Bare: true, Rewritten: true, Doc: "the name of the current process (its main thread's comm), or of a task's: pcomm(task)",
 	Check: func(c Checker, e *syntax.CallExpr) types.Type {
-		return c.Rewrite(e, member(e, "curtask", "group_leader", "comm"))
+		return c.Rewrite(e, member(e, "group_leader", "comm"))
 	},
 }
 
 // ppid is the process id of the current task's parent.
 var ppid = Func{
-	Name: "ppid", Bare: true, Rewritten: true, Doc: "the process id of the current process's parent",
+	Name: "ppid", Max: 1, Bare: true, Rewritten: true, Doc: "the process id of the current process's parent, or of a task's: ppid(task)",
 	Check: func(c Checker, e *syntax.CallExpr) types.Type {
-		return c.Rewrite(e, member(e, "curtask", "real_parent", "tgid"))
+		return c.Rewrite(e, member(e, "real_parent", "tgid"))
 	},
 }
 
@@ -48,9 +48,14 @@ var probetype = Func{
 	},
 }
 
-// member is the expression root->a->b->..., at the call's position.
-func member(e *syntax.CallExpr, root string, names ...string) syntax.Expr {
-	var x syntax.Expr = &syntax.Ident{Name: root, Sp: e.Sp}
+// member is the expression task->a->b->..., at the call's position: the
+// task is the call's argument, curtask without one. An argument that is
+// not a task pointer is reported at the member it lacks.
+func member(e *syntax.CallExpr, names ...string) syntax.Expr {
+	var x syntax.Expr = &syntax.Ident{Name: "curtask", Sp: e.Sp}
+	if len(e.Args) == 1 {
+		x = &syntax.CastExpr{Type: &syntax.TypeName{Name: "struct task_struct", Ptr: 1, Sp: e.Args[0].Span()}, X: e.Args[0], Sp: e.Args[0].Span()}
+	}
 	for _, n := range names {
 		x = &syntax.FieldExpr{X: x, Name: n, Arrow: true, NameSp: e.Sp}
 	}

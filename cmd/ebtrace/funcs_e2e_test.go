@@ -160,15 +160,16 @@ func TestDeleteScalar(t *testing.T) {
 }
 
 // pcomm, ppid, has_cpid and probetype stand for expressions of the
-// language, bare or called.
+// language, bare or called; pcomm(task) and ppid(task) of another task.
 func TestRewrittenFunctions(t *testing.T) {
 	wl := testutil.Workload(t)
 	script := `BEGIN { printf("%s %d\n", probetype, has_cpid); }
 tracepoint:syscalls:sys_enter_getppid /pid == cpid/ {
 	printf("%d %d %d %d %s %s\n", pcomm == comm, pcomm() == comm, ppid == curtask->real_parent->tgid, has_cpid(), probetype, probetype());
+	printf("%d %d %d\n", pcomm(curtask) == comm, ppid(curtask) == ppid, ppid(curtask.real_parent) == curtask.real_parent.real_parent.tgid);
 }`
 	r := ebtrace(t, "-e", script, "-c", wl+" getppid 1")
-	r.want(t, 0, "special 1\n1 1 1 1 tracepoint tracepoint\n\n\n")
+	r.want(t, 0, "special 1\n1 1 1 1 tracepoint tracepoint\n1 1 1\n\n\n")
 	r = ebtrace(t, "-e", `BEGIN { printf("%d\n", has_cpid); exit(); }`)
 	r.want(t, 0, "0\n\n\n")
 }
