@@ -37,9 +37,6 @@ type Info struct {
 	Instances []*Instance
 	Maps      map[string]*Map // by name without @; "" is the anonymous map
 	Printfs   map[*syntax.CallExpr]*printf.Format
-	// Consts holds the values of expressions resolved while checking:
-	// kaddr() and pton() calls, kernel enum constants.
-	Consts map[syntax.Expr]uint64
 	Config Config
 	Params []string // positional parameters: $1 is Params[0]
 	// Skipped are warnings about attach points that name nothing on this
@@ -72,6 +69,11 @@ type Instance struct {
 	// place: ppid() for curtask->real_parent->tgid, rand for rand(),
 	// pid() for pid, delete(@m, k) for delete(@m[k]).
 	Rewrites map[syntax.Expr]syntax.Expr
+	// Consts are the values of expressions resolved while checking, for
+	// this attach point: kaddr() and pton() calls, kernel enum constants,
+	// true and false, is_ptr(args.x) and the other questions whose answer
+	// depends on the attach point's arguments or program type.
+	Consts map[syntax.Expr]uint64
 }
 
 // Map is what a map holds, learnt from every use in the script.
@@ -106,7 +108,7 @@ func Check(prog *syntax.Program, reg *probe.Registry, env *probe.Env) (*Info, er
 // CheckWith is Check with the script's parameters and environment.
 func CheckWith(prog *syntax.Program, reg *probe.Registry, env *probe.Env, opts Options) (*Info, error) {
 	c := &checker{
-		info:   &Info{Program: prog, Maps: map[string]*Map{}, Printfs: map[*syntax.CallExpr]*printf.Format{}, Consts: map[syntax.Expr]uint64{}, Params: opts.Params},
+		info:   &Info{Program: prog, Maps: map[string]*Map{}, Printfs: map[*syntax.CallExpr]*printf.Format{}, Params: opts.Params},
 		env:    env,
 		diag:   &source.Diagnostics{File: prog.File},
 		types:  ctypes.New(env.Types),
@@ -338,6 +340,7 @@ func (c *checker) dedupe() {
 func (c *checker) instance(in *Instance) {
 	in.Types = map[syntax.Expr]types.Type{}
 	in.Rewrites = map[syntax.Expr]syntax.Expr{}
+	in.Consts = map[syntax.Expr]uint64{}
 	in.Args = map[syntax.Expr]probe.Arg{}
 	in.Vars = map[string]types.Type{}
 	c.declared = map[string]bool{}
@@ -711,7 +714,7 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 		return types.String(len(e.Value) + 1)
 	case *syntax.Ident:
 		if v, ok := boolLiterals[e.Name]; ok {
-			c.info.Consts[e] = v
+			c.cur.Consts[e] = v
 			return types.Boolean
 		}
 		if t, ok := builtins[e.Name]; ok {
@@ -744,11 +747,11 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 			return c.expr(call)
 		}
 		if t, v, ok := c.types.EnumConstant(e.Name); ok {
-			c.info.Consts[e] = v
+			c.cur.Consts[e] = v
 			return t
 		}
 		if v, en, ok := c.env.EnumValue(e.Name); ok {
-			c.info.Consts[e] = uint64(v)
+			c.cur.Consts[e] = uint64(v)
 			return ctypes.EnumType(en)
 		}
 		c.unknownIdent(e)

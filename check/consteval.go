@@ -57,7 +57,7 @@ func (c *checker) fold(e syntax.Expr) (any, bool) {
 		}
 		return c.fold(e.Else)
 	}
-	if v, ok := c.info.Consts[e]; ok {
+	if v, ok := c.cur.Consts[e]; ok {
 		return int64(v), true
 	}
 	return nil, false

@@ -25,7 +25,7 @@ func (f funcChecker) Errorf(sp source.Span, code, format string, args ...any) *s
 
 func (f funcChecker) SetType(e syntax.Expr, t types.Type) { f.c.cur.Types[e] = t }
 
-func (f funcChecker) SetConst(e syntax.Expr, v uint64) { f.c.info.Consts[e] = v }
+func (f funcChecker) SetConst(e syntax.Expr, v uint64) { f.c.cur.Consts[e] = v }
 
 func (f funcChecker) SetArg(e syntax.Expr, a probe.Arg) { f.c.cur.Args[e] = a }
 

@@ -75,7 +75,7 @@ func (g *gen) intExpr(e syntax.Expr) {
 			g.loadArg(a)
 			return
 		}
-		if v, ok := g.info.Consts[e]; ok { // a kernel enum constant
+		if v, ok := g.in.Consts[e]; ok { // a kernel enum constant
 			g.Emit(asm.LoadImm(asm.R0, int64(v), asm.DWord))
 			return
 		}

@@ -21,7 +21,7 @@ func (f funcGen) Alloc(n int) int16                         { return f.g.alloc(n
 func (f funcGen) NewLabel(what string) string               { return f.g.NewLabel(what) }
 func (f funcGen) Label(name string)                         { f.g.Label(name) }
 func (f funcGen) Type(e syntax.Expr) types.Type             { return f.g.typeOf(e) }
-func (f funcGen) Const(e syntax.Expr) uint64                { return f.g.info.Consts[e] }
+func (f funcGen) Const(e syntax.Expr) uint64                { return f.g.in.Consts[e] }
 func (f funcGen) Int(e syntax.Expr)                         { f.g.intExpr(e) }
 func (f funcGen) Str(e syntax.Expr) (int16, int)            { return f.g.strExpr(e) }
 func (f funcGen) To(e syntax.Expr, dst int16, t types.Type) { f.g.valueTo(e, dst, t) }

@@ -18,58 +18,76 @@ import (
 // an if. The current dialect refuses such a read; ebtrace runs it as 0.17
 // did: a name read after the block that assigned it is one variable for
 // the whole probe, whichever block assigns it. Finding those names takes a
-// first walk; a second one gives the IDs.
+// first walk; a second one gives the IDs. A variable declared with let,
+// which 0.17 scripts do not have, is not read after its block.
 
 type scoper struct {
 	diags  *source.Diagnostics
-	scopes []map[string]*VarExpr // innermost last: the declaration of each name
-	closed map[string]*VarExpr   // declarations of blocks that have ended
-	next   map[string]int        // the next ID of each name
-	// undeclared are variables read that no block declares.
-	undeclared map[string]*VarExpr
+	scopes []map[string]binding // innermost last: the declaration of each name
+	// closed are the names declared in blocks that have ended: true when
+	// by let, which the current dialect alone has, so a read after the
+	// block is an error rather than 0.17's probe-wide variable.
+	closed map[string]bool
+	next   map[string]int // the next ID of each name
+	// undeclared are the IDs of variables read that no block declares.
+	undeclared map[string]int
 	// leaked are the names read after the block that assigned them (the
-	// first walk finds them); probeWide holds the one variable of each.
+	// first walk finds them); probeWide holds the ID of each.
 	leaked    map[string]bool
-	probeWide map[string]*VarExpr
+	probeWide map[string]int
+}
+
+// binding is a variable's declaration in a block.
+type binding struct {
+	v   *VarExpr
+	let bool
 }
 
 // scopeKey tells apart variables of a name from different macro
 // expansions.
 func scopeKey(v *VarExpr) string { return v.Name + "\x00" + strconv.Itoa(v.hygiene) }
 
+// resolveScopes gives every variable of each probe its ID. Errors come
+// from the first walk: a second one, needed only for leaked names, finds
+// the same.
 func resolveScopes(prog *Program, diags *source.Diagnostics) {
 	for _, pr := range prog.Probes {
 		leaked := map[string]bool{}
-		first := newScoper(diags, leaked)
-		first.visit(reflect.ValueOf(pr.Body))
+		newScoper(diags, leaked).visit(reflect.ValueOf(pr.Body))
 		if len(leaked) > 0 {
-			newScoper(diags, leaked).visit(reflect.ValueOf(pr.Body))
+			newScoper(&source.Diagnostics{File: diags.File}, leaked).visit(reflect.ValueOf(pr.Body))
 		}
 	}
 }
 
 func newScoper(diags *source.Diagnostics, leaked map[string]bool) *scoper {
 	return &scoper{
-		diags: diags, closed: map[string]*VarExpr{}, next: map[string]int{},
-		undeclared: map[string]*VarExpr{}, leaked: leaked, probeWide: map[string]*VarExpr{},
+		diags: diags, closed: map[string]bool{}, next: map[string]int{},
+		undeclared: map[string]int{}, leaked: leaked, probeWide: map[string]int{},
 	}
 }
 
 func (s *scoper) lookup(v *VarExpr) *VarExpr {
 	k := scopeKey(v)
 	for i := len(s.scopes) - 1; i >= 0; i-- {
-		if d, ok := s.scopes[i][k]; ok {
-			return d
+		if b, ok := s.scopes[i][k]; ok {
+			return b.v
 		}
 	}
 	return nil
 }
 
-// declare makes v a new variable of the innermost block.
-func (s *scoper) declare(v *VarExpr) {
+// newID gives v the next ID of its name.
+func (s *scoper) newID(v *VarExpr) int {
 	v.ID = s.next[v.Name]
 	s.next[v.Name]++
-	s.scopes[len(s.scopes)-1][scopeKey(v)] = v
+	return v.ID
+}
+
+// declare makes v a new variable of the innermost block.
+func (s *scoper) declare(v *VarExpr, let bool) {
+	s.newID(v)
+	s.scopes[len(s.scopes)-1][scopeKey(v)] = binding{v, let}
 }
 
 // use resolves v, a variable read or assigned; an assignment to a
@@ -80,40 +98,41 @@ func (s *scoper) use(v *VarExpr, assigns bool) {
 		v.ID = d.ID
 		return
 	}
-	if d, ok := s.probeWide[k]; ok {
-		v.ID = d.ID
+	if id, ok := s.probeWide[k]; ok {
+		v.ID = id
 		return
 	}
 	if s.leaked[k] && assigns {
-		v.ID = s.next[v.Name]
-		s.next[v.Name]++
-		s.probeWide[k] = v
+		s.probeWide[k] = s.newID(v)
 		return
 	}
-	if _, ok := s.closed[k]; ok && !assigns {
+	if let, ok := s.closed[k]; ok && !assigns {
+		if let {
+			s.diags.Add(v.Sp, "syntax", "$%s was declared with let in a block that has ended", v.Name).
+				Hint("declare it before that block: let $%s;", v.Name)
+		}
 		s.leaked[k] = true // the second walk gives it one ID
 		return
 	}
 	if assigns {
-		s.declare(v)
+		s.declare(v, false)
 		return
 	}
 	// Never declared: an ID of its own, which the checker finds
 	// unassigned.
-	d, ok := s.undeclared[k]
+	id, ok := s.undeclared[k]
 	if !ok {
-		d = &VarExpr{Name: v.Name, ID: s.next[v.Name]}
-		s.next[v.Name]++
-		s.undeclared[k] = d
+		id = s.newID(v)
+		s.undeclared[k] = id
 	}
-	v.ID = d.ID
+	v.ID = id
 }
 
-func (s *scoper) push() { s.scopes = append(s.scopes, map[string]*VarExpr{}) }
+func (s *scoper) push() { s.scopes = append(s.scopes, map[string]binding{}) }
 
 func (s *scoper) pop() {
-	for k, d := range s.scopes[len(s.scopes)-1] {
-		s.closed[k] = d
+	for k, b := range s.scopes[len(s.scopes)-1] {
+		s.closed[k] = b.let
 	}
 	s.scopes = s.scopes[:len(s.scopes)-1]
 }
@@ -153,7 +172,7 @@ func (s *scoper) visit(v reflect.Value) {
 			n.Var.ID = d.ID
 			return
 		}
-		s.declare(n.Var)
+		s.declare(n.Var, true)
 	case *AssignStmt:
 		s.visit(reflect.ValueOf(n.Value))
 		if t, ok := n.Target.(*VarExpr); ok {

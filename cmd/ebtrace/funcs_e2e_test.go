@@ -333,3 +333,12 @@ func TestKfuncAllowed(t *testing.T) {
 		}
 	}
 }
+
+// A question answered when the script compiles is answered for each attach
+// point of a probe: args.filename is a pointer in one event, a string in
+// the other.
+func TestConstsPerAttachPoint(t *testing.T) {
+	wl := testutil.Workload(t)
+	r := ebtrace(t, "-q", "-e", `tracepoint:syscalls:sys_enter_openat, tracepoint:sched:sched_process_exec /pid == cpid/ { @[probe] = is_ptr(args.filename); }`, "-c", wl+" open /etc/hostname")
+	r.want(t, 0, "\n\n@[tracepoint:sched:sched_process_exec]: false\n@[tracepoint:syscalls:sys_enter_openat]: true\n")
+}
