@@ -302,6 +302,18 @@ type checker struct {
 	dead int
 }
 
+// varType is the type of variable v where it is used, and whether it is
+// known there. A variable declared by let without a value and used before
+// any assignment is an integer, zero.
+func (c *checker) varType(v *syntax.VarExpr) (types.Type, bool) {
+	t, ok := c.cur.Vars[v.Key()]
+	if ok && t.Kind == types.Void && c.declared[v.Key()] {
+		t = types.Int64
+		c.cur.Vars[v.Key()] = t
+	}
+	return t, ok
+}
+
 // varNames returns the names of the current instance's variables.
 func (c *checker) varNames() []string {
 	var names []string
@@ -413,7 +425,7 @@ func (c *checker) assign(s *syntax.AssignStmt) {
 	switch target := s.Target.(type) {
 	case *syntax.VarExpr:
 		if s.Op != "=" {
-			t, ok := c.cur.Vars[target.Key()]
+			t, ok := c.varType(target)
 			if !ok {
 				c.errorf(target.Sp, "undefined", "variable $%s is used before it is assigned", target.Name)
 				return
@@ -757,18 +769,13 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 		c.unknownIdent(e)
 		return types.None
 	case *syntax.VarExpr:
-		t, ok := c.cur.Vars[e.Key()]
+		t, ok := c.varType(e)
 		if !ok {
 			d := c.errorf(e.Sp, "undefined", "variable $%s is used before it is assigned", e.Name)
 			if close := source.Closest(e.Name, c.varNames(), 2); len(close) > 0 {
 				d.Hint("did you mean $%s?", strings.Join(close, ", $"))
 			}
 			return types.Int64
-		}
-		if t.Kind == types.Void && c.declared[e.Key()] {
-			// let $x; read before any assignment: an integer, zero.
-			t = types.Int64
-			c.cur.Vars[e.Key()] = t
 		}
 		return t
 	case *syntax.ParamExpr:
@@ -796,7 +803,7 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 	case *syntax.IncDecExpr:
 		switch x := e.X.(type) {
 		case *syntax.VarExpr:
-			t, ok := c.cur.Vars[x.Key()]
+			t, ok := c.varType(x)
 			if !ok {
 				c.errorf(x.Sp, "undefined", "variable $%s is used before it is assigned", x.Name)
 			} else if !t.IsInt() {
@@ -911,9 +918,7 @@ func (c *checker) mapRead(e *syntax.MapExpr) types.Type {
 	}
 	c.unifyKeys(m, e, keys)
 	switch {
-	case m.Kind == output.Scalar:
-		return types.Int64
-	case m.Kind == output.String:
+	case m.Kind == output.Scalar, m.Kind == output.String:
 		return m.Value
 	case m.Kind.PerCPU(): // combined across CPUs as it is read
 		return types.Int64

@@ -75,3 +75,12 @@ func TestProbeScopedRead(t *testing.T) {
 		exit(); }`)
 	r.want(t, 0, "v4\nother\ntext\n\n\n")
 }
+
+// A variable declared by let without a value is an integer for += and ++
+// too; a map holding a pointer or a bool reads back as one.
+func TestTypedReads(t *testing.T) {
+	r := ebtrace(t, "-q", "-e", `BEGIN { let $x; $x += 2; $x++; print($x);
+		@p = curtask; print(@p->tgid == pid); $q = @p; print($q.tgid == pid); @b = 1 < 2; $c = @b; print($c);
+		clear(@p); exit(); }`)
+	r.want(t, 0, "3\ntrue\ntrue\ntrue\n\n\n@b: true\n\n")
+}
