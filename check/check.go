@@ -37,8 +37,8 @@ type Info struct {
 	Instances []*Instance
 	Maps      map[string]*Map // by name without @; "" is the anonymous map
 	Printfs   map[*syntax.CallExpr]*printf.Format
-	Config Config
-	Params []string // positional parameters: $1 is Params[0]
+	Config    Config
+	Params    []string // positional parameters: $1 is Params[0]
 	// Skipped are warnings about attach points that name nothing on this
 	// system, left out under missing_probes = warn.
 	Skipped []source.Diagnostic
