@@ -297,6 +297,10 @@ type checker struct {
 	// declared are the variables of the current instance declared by
 	// let without a value.
 	declared map[string]bool
+	// macroHeaders memoises macroHeader: every instance of a probe
+	// reports the same unknown name, and each search reads hundreds of
+	// headers.
+	macroHeaders map[string]macroHint
 	// dead counts the enclosing if branches that constant conditions rule
 	// out (consteval.go): fail() there is never reached.
 	dead int
@@ -896,7 +900,7 @@ func (c *checker) unknownIdent(e *syntax.Ident) {
 	if _, ok := funcs.Lookup(e.Name); ok {
 		d.Hint("%s is a function: write %s()", e.Name, e.Name)
 	}
-	switch header, kernelOnly := macroHeader(e.Name); {
+	switch header, kernelOnly := c.macroHeader(e.Name); {
 	case kernelOnly:
 		d.Hint("%s is a macro of the kernel's own <%s>, which the header of that name in /usr/include (the kernel's user-space API) does not define; it is not an enum value in the kernel's BTF either: define it in the script (#define %s VALUE, the value from the kernel's source)", e.Name, header, e.Name)
 	case header != "":

@@ -58,6 +58,25 @@ func macroHeader(name string) (header string, kernelOnly bool) {
 	return "", false
 }
 
+// macroHint is what macroHeader found for a name.
+type macroHint struct {
+	header     string
+	kernelOnly bool
+}
+
+// macroHeader is the package's macroHeader, searched once per name.
+func (c *checker) macroHeader(name string) (string, bool) {
+	h, ok := c.macroHeaders[name]
+	if !ok {
+		h.header, h.kernelOnly = macroHeader(name)
+		if c.macroHeaders == nil {
+			c.macroHeaders = map[string]macroHint{}
+		}
+		c.macroHeaders[name] = h
+	}
+	return h.header, h.kernelOnly
+}
+
 // defines reports whether the header at path has a #define of name.
 func defines(path, name string) bool {
 	f, err := os.Open(path)
