@@ -24,15 +24,14 @@ func (c *checker) find(e *syntax.CallExpr) types.Type {
 		c.errorf(e.Sp, "arguments", "find() takes a whole map such as @x, a key and a variable: find(@x, key, $v)")
 		return types.Boolean
 	}
-	m, key, keys, ok := c.keyedMap(a, e.Args[1:2], e.Sp)
+	m, key, _, ok := c.keyedMap(a, e.Args[1:2], e.Sp)
 	switch {
 	case !ok:
 	case m.Kind != output.String && (m.Kind != output.Scalar || !m.Value.IsInt()):
 		c.errorf(a.Sp, "arguments", "find() reads maps of integers or strings; @%s holds %s", a.Name, kindName(m.Kind)).
 			Hint("has_key(@%s, key) and @%s[key] read it", a.Name, a.Name)
 	default:
-		c.unifyKeys(m, key, keys)
-		c.assign(&syntax.AssignStmt{Target: v, Op: "=", OpSp: e.Sp, Value: &syntax.MapExpr{Name: a.Name, Keys: e.Args[1:2], Sp: e.Sp}})
+		c.assign(&syntax.AssignStmt{Target: v, Op: "=", OpSp: e.Sp, Value: key}) // mapRead unifies the keys
 		c.cur.Types[v] = c.cur.Vars[v.Key()]
 	}
 	return types.Boolean
