@@ -695,8 +695,6 @@ var builtins = map[string]types.Type{
 	"elapsed": types.UInt64,
 	"comm":    types.String(16),
 	"curtask": types.Pointer("struct task_struct", types.Kernel),
-	"true":    types.IntOf(1, false),
-	"false":   types.IntOf(1, false),
 }
 
 func (c *checker) expr(e syntax.Expr) types.Type {
@@ -1017,6 +1015,9 @@ func (c *checker) deleteKey(e *syntax.CallExpr, m *syntax.MapExpr) types.Type {
 // pid, comm, func, retval, ...
 func (c *checker) isBuiltin(name string) bool {
 	if _, ok := builtins[name]; ok {
+		return true
+	}
+	if _, ok := boolLiterals[name]; ok {
 		return true
 	}
 	if _, ok := sysBuiltins[name]; ok {

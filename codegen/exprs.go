@@ -183,10 +183,6 @@ func (g *gen) builtin(name string) {
 		g.loadConfig(asm.R0, plan.ConfigCpid)
 	case "curtask":
 		g.Emit(asm.FnGetCurrentTask.Call())
-	case "true":
-		g.Emit(asm.Mov.Imm(asm.R0, 1))
-	case "false":
-		g.Emit(asm.Mov.Imm(asm.R0, 0))
 	case "cgroup":
 		g.Emit(asm.FnGetCurrentCgroupId.Call())
 	}
