@@ -196,8 +196,7 @@ func (p *parser) castAhead() bool {
 	if p.tok.kind != tIdent {
 		return false
 	}
-	peek := p.s
-	peek.report = nil
+	peek := p.lookahead()
 	t := peek.scan()
 	stars := 0
 	for t.kind == tPunct && t.text == "*" {
@@ -304,10 +303,7 @@ func (p *parser) structDecl() *StructDecl {
 	d.Name = p.tok.text
 	p.next()
 	p.recordBody(d)
-	p.s.skipSpace()
-	if p.s.at(0) == ';' {
-		p.s.pos++
-	}
+	p.s.skipSemicolon()
 	return d
 }
 
@@ -400,31 +396,41 @@ func (s *scanner) word(w string) bool {
 }
 
 // decl parses a top-level declaration at the raw position, a struct,
-// union or enum definition or an #include, and reports whether there was one.
-// After an error it skips past the declaration's end.
+// union or enum definition, an #include, or the current dialect's macro
+// or map declaration (macro.go), and reports whether there was one. After
+// an error it skips past the declaration's end: its '}', or a map
+// declaration's ';'.
 func (p *parser) decl(prog *Program) (found bool) {
+	end := "}"
 	switch {
 	case p.s.at(0) == '#':
 		prog.Includes = append(prog.Includes, p.include())
 		return true
-	case p.s.word("struct"), p.s.word("union"), p.s.word("enum"):
+	case p.s.word("let"):
+		end = ";"
+	case p.s.word("struct"), p.s.word("union"), p.s.word("enum"), p.s.word("macro"):
 	default:
 		return false
 	}
 	defer func() {
 		if recoverBailout(recover()) {
 			p.nest = 0
-			for p.tok.kind != tEOF && !p.is("}") {
+			for p.tok.kind != tEOF && !p.is(end) {
 				p.next()
 			}
 		}
 	}()
 	p.next()
-	if p.tok.text == "enum" {
+	switch p.tok.text {
+	case "enum":
 		prog.Enums = append(prog.Enums, p.enumDecl())
-		return true
+	case "macro":
+		prog.Macros = append(prog.Macros, p.macroDecl())
+	case "let":
+		prog.MapDecls = append(prog.MapDecls, p.mapDecl())
+	default:
+		prog.Structs = append(prog.Structs, p.structDecl())
 	}
-	prog.Structs = append(prog.Structs, p.structDecl())
 	return true
 }
 
@@ -533,10 +539,7 @@ func (s *scanner) skipStatement() {
 		case t.text == "}":
 			depth--
 			if depth <= 0 {
-				s.skipSpace()
-				if s.at(0) == ';' {
-					s.pos++
-				}
+				s.skipSemicolon()
 				return
 			}
 		case t.text == ";" && depth == 0:
@@ -550,9 +553,7 @@ func (p *parser) typeofAhead() bool {
 	if p.tok.kind != tIdent || p.tok.text != "typeof" {
 		return false
 	}
-	peek := p.s
-	peek.report = nil
-	t := peek.scan()
+	t := p.peek()
 	return t.kind == tPunct && t.text == "("
 }
 

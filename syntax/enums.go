@@ -63,10 +63,7 @@ func (p *parser) enumDecl() *EnumDecl {
 		p.bail()
 	}
 	d.Sp.End = p.tok.sp.End
-	p.s.skipSpace()
-	if p.s.at(0) == ';' {
-		p.s.pos++
-	}
+	p.s.skipSemicolon()
 	return d
 }
 

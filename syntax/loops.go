@@ -114,9 +114,7 @@ func (p *parser) loopStmt() Stmt {
 	p.next()
 	p.expect(":", " after the loop variable")
 	if p.tok.kind == tMap {
-		peek := p.s
-		peek.report = nil
-		if next := peek.scan(); next.kind == tPunct && next.text == ")" {
+		if next := p.peek(); next.kind == tPunct && next.text == ")" {
 			m := &MapExpr{Name: p.tok.str, Sp: p.tok.sp}
 			p.next()
 			p.next()
@@ -189,9 +187,7 @@ func (p *parser) recordAhead() bool {
 	if p.tok.kind != tIdent {
 		return false
 	}
-	peek := p.s
-	peek.report = nil
-	t := peek.scan()
+	t := p.peek()
 	return t.kind == tPunct && t.text == "="
 }
 

@@ -14,36 +14,6 @@ import (
 // caller cannot see and that cannot see the caller's; the only maps and
 // variables of the caller a body reaches are those passed to it.
 
-// preamble parses a declaration that may come before the probes in the
-// current dialect, `macro name(...) { ... }` or `let @m = kind(n);`, and
-// reports whether there was one.
-func (p *parser) preamble(prog *Program) (found bool) {
-	var skipTo string
-	switch {
-	case p.s.word("macro"):
-		skipTo = "}"
-	case p.s.word("let"):
-		skipTo = ";"
-	default:
-		return false
-	}
-	defer func() {
-		if recoverBailout(recover()) {
-			p.nest = 0
-			for p.tok.kind != tEOF && !p.is(skipTo) {
-				p.next()
-			}
-		}
-	}()
-	p.next()
-	if skipTo == "}" {
-		prog.Macros = append(prog.Macros, p.macroDecl())
-	} else {
-		prog.MapDecls = append(prog.MapDecls, p.mapDecl())
-	}
-	return true
-}
-
 // macroDecl parses `macro name(params) { body }` from the keyword on.
 func (p *parser) macroDecl() *MacroDecl {
 	start := p.tok.sp.Start
@@ -123,10 +93,7 @@ func (p *parser) mapDecl() *MapDecl {
 		p.bail()
 	}
 	d.Sp = span(start, p.tok.sp.End)
-	p.s.skipSpace()
-	if p.s.at(0) == ';' {
-		p.s.pos++
-	}
+	p.s.skipSemicolon()
 	return d
 }
 

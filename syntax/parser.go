@@ -27,7 +27,7 @@ func Parse(f *source.File) (*Program, error) {
 			p.configBlock(prog)
 			continue
 		}
-		if p.decl(prog) || p.preamble(prog) {
+		if p.decl(prog) {
 			continue
 		}
 		if pr := p.probe(); pr != nil {
@@ -252,8 +252,7 @@ func (p *parser) probe() (pr *Probe) {
 // atConfig reports whether a config block starts at the current position:
 // the word config, then '='.
 func (p *parser) atConfig() bool {
-	peek := p.s
-	peek.report = nil
+	peek := p.lookahead()
 	if t := peek.scan(); t.kind != tIdent || t.text != "config" {
 		return false
 	}
@@ -322,9 +321,7 @@ func (p *parser) configBlock(prog *Program) {
 // slashEndsPred reports whether the current '/' closes the predicate: the
 // next token is '{' or the end of the file.
 func (p *parser) slashEndsPred() bool {
-	peek := p.s
-	peek.report = nil
-	t := peek.scan()
+	t := p.peek()
 	return t.kind == tEOF || t.kind == tPunct && t.text == "{"
 }
 
@@ -712,4 +709,18 @@ func (p *parser) list(open source.Span, close, what string) []Expr {
 		p.next()
 		return xs
 	}
+}
+
+// lookahead returns a copy of the scanner that reads on from the current
+// position without moving the parser or reporting errors.
+func (p *parser) lookahead() scanner {
+	ahead := p.s
+	ahead.report = nil
+	return ahead
+}
+
+// peek returns the token after the current one.
+func (p *parser) peek() token {
+	ahead := p.lookahead()
+	return ahead.scan()
 }

@@ -377,3 +377,12 @@ func (s *scanner) scanAttach() (raw string, sp source.Span, ok bool) {
 	}
 	return s.src[start:s.pos], source.Span{Start: source.Pos(start), End: source.Pos(s.pos)}, true
 }
+
+// skipSemicolon moves past the ';' that may end a declaration, and the
+// space before it.
+func (s *scanner) skipSemicolon() {
+	s.skipSpace()
+	if s.at(0) == ';' {
+		s.pos++
+	}
+}
