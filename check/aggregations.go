@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -100,4 +101,36 @@ func bucketed(m *Map) (what, parts string) {
 		return "time series " + m.DisplayName(), "intervals"
 	}
 	return "histogram " + m.DisplayName(), "buckets"
+}
+
+// lhistRange checks lhist()'s min, max and step, integer literals, and
+// keeps them, the same for every assignment.
+func (c *checker) lhistRange(call *syntax.CallExpr, m *Map) {
+	var v [3]int64
+	for i, a := range call.Args[1:] {
+		lit, ok := a.(*syntax.IntLit)
+		if !ok {
+			c.errorf(a.Span(), "arguments", "lhist() min, max and step must be integer literals")
+			return
+		}
+		if lit.Value > math.MaxInt64 {
+			c.errorf(a.Span(), "arguments", "lhist() min, max and step must be at most %d", int64(math.MaxInt64))
+			return
+		}
+		v[i] = int64(lit.Value)
+	}
+	if v[2] <= 0 || v[1] <= v[0] {
+		c.errorf(call.Sp, "arguments", "lhist() needs min < max and step > 0").
+			Hint("for example lhist(x, 0, 100, 10)")
+		return
+	}
+	if (v[1]-v[0])/v[2] > 1000 {
+		c.errorf(call.Sp, "arguments", "lhist() would have %d buckets; at most 1000 are allowed", (v[1]-v[0])/v[2])
+		return
+	}
+	if m.LStep == 0 {
+		m.LMin, m.LMax, m.LStep = v[0], v[1], v[2]
+	} else if m.LMin != v[0] || m.LMax != v[1] || m.LStep != v[2] {
+		c.errorf(call.Sp, "arguments", "%s is an lhist with other min, max or step elsewhere", m.DisplayName())
+	}
 }

@@ -607,12 +607,7 @@ func kindName(k output.Kind) string {
 
 func (c *checker) aggregation(call *syntax.CallExpr, m *Map) {
 	f, _ := funcs.Lookup(call.Fun)
-	if len(call.Args) < f.Min || len(call.Args) > f.Max {
-		want := fmt.Sprint(f.Min)
-		if f.Max != f.Min {
-			want = fmt.Sprintf("%d to %d", f.Min, f.Max)
-		}
-		c.errorf(call.Sp, "arguments", "%s() takes %s argument(s), got %d", call.Fun, want, len(call.Args))
+	if !c.argCount(f, call) {
 		return
 	}
 	typed := true
@@ -634,36 +629,23 @@ func (c *checker) aggregation(call *syntax.CallExpr, m *Map) {
 		c.histBits(call, m)
 	case "tseries":
 		c.tseries(call, m)
+	case "lhist":
+		c.lhistRange(call, m)
 	}
-	if call.Fun == "lhist" {
-		var v [3]int64
-		for i, a := range call.Args[1:] {
-			lit, ok := a.(*syntax.IntLit)
-			if !ok {
-				c.errorf(a.Span(), "arguments", "lhist() min, max and step must be integer literals")
-				return
-			}
-			if lit.Value > math.MaxInt64 {
-				c.errorf(a.Span(), "arguments", "lhist() min, max and step must be at most %d", int64(math.MaxInt64))
-				return
-			}
-			v[i] = int64(lit.Value)
-		}
-		if v[2] <= 0 || v[1] <= v[0] {
-			c.errorf(call.Sp, "arguments", "lhist() needs min < max and step > 0").
-				Hint("for example lhist(x, 0, 100, 10)")
-			return
-		}
-		if (v[1]-v[0])/v[2] > 1000 {
-			c.errorf(call.Sp, "arguments", "lhist() would have %d buckets; at most 1000 are allowed", (v[1]-v[0])/v[2])
-			return
-		}
-		if m.LStep == 0 {
-			m.LMin, m.LMax, m.LStep = v[0], v[1], v[2]
-		} else if m.LMin != v[0] || m.LMax != v[1] || m.LStep != v[2] {
-			c.errorf(call.Sp, "arguments", "%s is an lhist with other min, max or step elsewhere", m.DisplayName())
-		}
+}
+
+// argCount reports whether call has as many arguments as f takes, and
+// says how many it takes when not.
+func (c *checker) argCount(f *funcs.Func, call *syntax.CallExpr) bool {
+	if len(call.Args) >= f.Min && len(call.Args) <= f.Max {
+		return true
 	}
+	want := fmt.Sprint(f.Min)
+	if f.Max != f.Min {
+		want = fmt.Sprintf("%d to %d", f.Min, f.Max)
+	}
+	c.errorf(call.Sp, "arguments", "%s() takes %s argument(s), got %d", call.Fun, want, len(call.Args))
+	return false
 }
 
 func (c *checker) args(call *syntax.CallExpr) {
@@ -973,12 +955,7 @@ func (c *checker) call(e *syntax.CallExpr) types.Type {
 		c.errorf(e.Sp, "aggregation", "%s() must be assigned to a map", e.Fun).Hint("for example @x = %s(...)", e.Fun)
 		c.args(e)
 		return types.None
-	case len(e.Args) < f.Min || len(e.Args) > f.Max:
-		want := fmt.Sprint(f.Min)
-		if f.Max != f.Min {
-			want = fmt.Sprintf("%d to %d", f.Min, f.Max)
-		}
-		c.errorf(e.Sp, "arguments", "%s() takes %s argument(s), got %d", e.Fun, want, len(e.Args))
+	case !c.argCount(f, e):
 		c.args(e)
 		return types.None
 	}
