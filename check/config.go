@@ -26,10 +26,10 @@ type Config struct {
 	// "ignore" skips it silently. A script whose every probe is missing
 	// stops whatever the setting.
 	MissingProbes string
-	// The settings of the unstable features (unstable_map_decl,
-	// unstable_tseries, unstable_addr) say what using one does: "error"
+	// Unstable holds the settings of the unstable features by name
+	// (unstable_map_decl, unstable_tseries): what using one does, "error"
 	// refuses it, "warn" (the default) warns, "enable" allows it.
-	UnstableMapDecl, UnstableTseries, UnstableAddr string
+	Unstable map[string]string
 	// License is the license the programs declare to the kernel.
 	License string
 	// MaxProbes and MaxPrograms bound the probe instances a script may
@@ -173,14 +173,31 @@ var configSettings = map[string]configSetting{
 	"missing_probes":     wordSetting("BPFTRACE_MISSING_PROBES", missingProbeModes, func(c *Config) *string { return &c.MissingProbes }),
 	"stack_mode":         wordSetting("BPFTRACE_STACK_MODE", stackModes, func(c *Config) *string { return &c.StackMode }),
 	"license":            wordSetting("BPFTRACE_LICENSE", licenses, func(c *Config) *string { return &c.License }),
-	"unstable_map_decl":  wordSetting("BPFTRACE_UNSTABLE_MAP_DECL", unstableModes, func(c *Config) *string { return &c.UnstableMapDecl }),
-	"unstable_tseries":   wordSetting("BPFTRACE_UNSTABLE_TSERIES", unstableModes, func(c *Config) *string { return &c.UnstableTseries }),
-	"unstable_addr":      wordSetting("BPFTRACE_UNSTABLE_ADDR", unstableModes, func(c *Config) *string { return &c.UnstableAddr }),
-	"max_probes":         intSetting("BPFTRACE_MAX_PROBES", func(c *Config) *int { return &c.MaxProbes }),
-	"max_bpf_progs":      intSetting("BPFTRACE_MAX_BPF_PROGS", func(c *Config) *int { return &c.MaxPrograms }),
+	"unstable_map_decl":  unstableSetting("unstable_map_decl"),
+	"unstable_tseries":   unstableSetting("unstable_tseries"),
+	// & of a scratch variable or map, which ebtrace does not have: & of a
+	// struct member, which it has, is not unstable.
+	"unstable_addr": wordSetting("BPFTRACE_UNSTABLE_ADDR", unstableModes, nil),
+	"max_probes":    intSetting("BPFTRACE_MAX_PROBES", func(c *Config) *int { return &c.MaxProbes }),
+	"max_bpf_progs": intSetting("BPFTRACE_MAX_BPF_PROGS", func(c *Config) *int { return &c.MaxPrograms }),
 }
 
 func init() { maps.Copy(configSettings, ignoredSettings) }
+
+// unstableSetting is the setting of the unstable feature name, stored in
+// Config.Unstable.
+func unstableSetting(name string) configSetting {
+	return configSetting{
+		env: "BPFTRACE_" + strings.ToUpper(name), hint: "one of " + strings.Join(unstableModes, ", "),
+		set: func(c *Config, _ uint64, word string) bool {
+			if !slices.Contains(unstableModes, word) {
+				return false
+			}
+			c.Unstable[name] = word
+			return true
+		},
+	}
+}
 
 // wordSetting is a setting that takes one of words, stored in field
 // unless it is nil.
@@ -206,7 +223,10 @@ func (c *checker) config(block *syntax.Config, getenv func(string) string) error
 	cfg := &c.info.Config
 	cfg.MaxStrlen, cfg.StackMode, cfg.PrintMapsOnExit, cfg.MissingProbes = DefaultMaxStrlen, "bpftrace", true, "warn"
 	cfg.License, cfg.MaxProbes, cfg.MaxPrograms = "GPL", defaultMaxProbes, defaultMaxProbes
-	cfg.UnstableMapDecl, cfg.UnstableTseries, cfg.UnstableAddr = "warn", "warn", "warn"
+	cfg.Unstable = map[string]string{}
+	for name := range unstableFeatures {
+		cfg.Unstable[name] = "warn"
+	}
 	if block != nil {
 		seen := map[string]bool{}
 		for _, s := range block.Settings {

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"reflect"
 	"testing"
 
 	"ebtrace/probe/all"
@@ -25,7 +26,7 @@ tracepoint:syscalls:sys_enter_openat { @s = str(args.filename); @k[kstack] = cou
 	// defaults sets the settings the script leaves to their defaults.
 	defaults := func(c Config) Config {
 		c.License, c.MaxProbes, c.MaxPrograms = "GPL", 1024, 1024
-		c.UnstableMapDecl, c.UnstableTseries, c.UnstableAddr = "warn", "warn", "warn"
+		c.Unstable = map[string]string{"unstable_map_decl": "warn", "unstable_tseries": "warn"}
 		return c
 	}
 	cases := []struct {
@@ -43,7 +44,7 @@ tracepoint:syscalls:sys_enter_openat { @s = str(args.filename); @k[kstack] = cou
 		if err != nil {
 			t.Fatal(err)
 		}
-		if info.Config != c.want {
+		if !reflect.DeepEqual(info.Config, c.want) {
 			t.Errorf("env %v: config %+v, want %+v", c.env, info.Config, c.want)
 		}
 		if got := info.Maps["s"].Value; got != types.String(c.want.MaxStrlen) {
@@ -60,7 +61,7 @@ tracepoint:syscalls:sys_enter_openat { @s = str(args.filename); @k[kstack] = cou
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Config != defaults(Config{MaxStrlen: DefaultMaxStrlen, StackMode: "bpftrace", PrintMapsOnExit: true, MissingProbes: "warn"}) {
+	if !reflect.DeepEqual(info.Config, defaults(Config{MaxStrlen: DefaultMaxStrlen, StackMode: "bpftrace", PrintMapsOnExit: true, MissingProbes: "warn"})) {
 		t.Errorf("defaults: %+v", info.Config)
 	}
 }

@@ -8,24 +8,18 @@ import (
 )
 
 // unstableFeatures are what each unstable_* setting governs, as the
-// subject of a sentence, and its value. unstable_addr governs & of a
-// scratch variable or map, which ebtrace does not have: & of a struct
-// member, which it has, is not unstable.
-var unstableFeatures = map[string]struct {
-	what  string
-	value func(*Config) string
-}{
-	"unstable_map_decl": {"map declarations are", func(c *Config) string { return c.UnstableMapDecl }},
-	"unstable_tseries":  {"tseries() is", func(c *Config) string { return c.UnstableTseries }},
+// subject of a sentence.
+var unstableFeatures = map[string]string{
+	"unstable_map_decl": "map declarations are",
+	"unstable_tseries":  "tseries() is",
 }
 
 // unstable applies the setting of an unstable feature to its use at sp:
 // under "error" the use is an error; under "warn", the default, the
 // script's first use is a warning in Info.Warnings.
 func (c *checker) unstable(sp source.Span, setting string) {
-	f := unstableFeatures[setting]
-	what := f.what
-	switch f.value(&c.info.Config) {
+	what := unstableFeatures[setting]
+	switch c.info.Config.Unstable[setting] {
 	case "error":
 		c.errorf(sp, "unstable", "%s an unstable feature, which %s = error refuses", what, setting).
 			Hint("set %s = enable (or warn) in the config block to use it", setting)
