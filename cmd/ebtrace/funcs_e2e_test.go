@@ -342,3 +342,9 @@ func TestConstsPerAttachPoint(t *testing.T) {
 	r := ebtrace(t, "-q", "-e", `tracepoint:syscalls:sys_enter_openat, tracepoint:sched:sched_process_exec /pid == cpid/ { @[probe] = is_ptr(args.filename); }`, "-c", wl+" open /etc/hostname")
 	r.want(t, 0, "\n\n@[tracepoint:sched:sched_process_exec]: false\n@[tracepoint:syscalls:sys_enter_openat]: true\n")
 }
+
+// A negative exit code is the status the OS keeps: exit(-1) is 255.
+func TestNegativeExitCode(t *testing.T) {
+	r := ebtrace(t, "-q", "-e", `BEGIN { exit(-1); }`)
+	r.want(t, 255, "\n\n")
+}

@@ -437,7 +437,9 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 	if err := writeStackOutputs(stackOuts, sess); err != nil {
 		return fail(stderr, err)
 	}
-	return max(code, sess.ExitCode())
+	// exit(CODE) sets the status as the OS keeps it, its low 8 bits:
+	// exit(-1) is 255, as in bpftrace.
+	return max(code, sess.ExitCode()&0xff)
 }
 
 // modeKinds are the probes --mode runs.
