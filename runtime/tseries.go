@@ -5,8 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"ebtrace/kernel"
 	"ebtrace/output"
 	"ebtrace/plan"
 )
@@ -103,11 +102,6 @@ func intervalStart(n uint64, ns int64) time.Time {
 	return time.Unix(0, int64(n)*ns).Add(-taiOffset()).Local()
 }
 
-// taiOffset is how far CLOCK_TAI is ahead of CLOCK_REALTIME, in whole
-// seconds as the kernel keeps it, measured once.
-var taiOffset = sync.OnceValue(func() time.Duration {
-	var tai, real unix.Timespec
-	unix.ClockGettime(unix.CLOCK_TAI, &tai)
-	unix.ClockGettime(unix.CLOCK_REALTIME, &real)
-	return time.Duration(tai.Nano() - real.Nano()).Round(time.Second)
-})
+// taiOffset is how far CLOCK_TAI is ahead of CLOCK_REALTIME, measured
+// once.
+var taiOffset = sync.OnceValue(kernel.TAIRealtimeOffset)
