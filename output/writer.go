@@ -36,7 +36,8 @@ type Writer interface {
 	HelperError(h HelperError) bool
 	// TestResult reports one test probe's result (--test).
 	TestResult(r TestResult)
-	// Benchmarks reports the bench probes' times (--bench).
+	// Benchmarks reports the bench probes' times (--bench), sorted by
+	// name.
 	Benchmarks(rs []Benchmark)
 	Flush() error
 }

@@ -2,10 +2,12 @@ package runtime
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,7 +64,8 @@ func (s *Session) Test(capture func(io.Writer) output.Writer) (failed int, err e
 }
 
 // Bench runs every bench probe over and over for about d each, in script
-// order, in place of tracing (--bench), and reports their mean run times.
+// order, in place of tracing (--bench), and reports their mean run times
+// by name.
 // The events they send are dropped: a printf run a hundred thousand times
 // over is not the script's output, nor are the events the full ring
 // refused meanwhile lost from it.
@@ -93,6 +96,7 @@ func (s *Session) Bench(d time.Duration) error {
 	s.benchLost = lostAfter - lostBefore
 	s.exited, s.exitCode = false, 0
 	s.benched = true
+	slices.SortStableFunc(results, func(a, b output.Benchmark) int { return cmp.Compare(a.Name, b.Name) })
 	s.out.Benchmarks(results)
 	return nil
 }
