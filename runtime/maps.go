@@ -193,16 +193,10 @@ func sumCPUs(values [][]byte, off int) int64 {
 // combine folds per-CPU values into one.
 func (ms *Maps) combine(pm *plan.Map, values [][]byte) any {
 	switch pm.Kind {
-	case output.String:
+	case output.String, output.Scalar:
+		// A plain value is never per-CPU (check refuses such a
+		// declaration), and as an integer it is always signed.
 		return ms.value(values[0], pm.ValueType)
-	case output.Scalar:
-		switch pm.ValueType.Kind {
-		case types.Ptr:
-			return output.Pointer(sumCPUs(values, 0))
-		case types.Bool:
-			return sumCPUs(values, 0) != 0
-		}
-		return sumCPUs(values, 0)
 	case output.Count, output.Sum:
 		return sumCPUs(values, 0)
 	case output.Avg:
