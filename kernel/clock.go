@@ -1,6 +1,10 @@
 package kernel
 
-import "golang.org/x/sys/unix"
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
 
 // TAIOffset measures CLOCK_TAI minus CLOCK_BOOTTIME, for kernels whose BPF
 // programs cannot read CLOCK_TAI (bpf_ktime_get_tai_ns is Linux 6.1): a TAI
@@ -20,4 +24,14 @@ func TAIOffset() uint64 {
 		}
 	}
 	return uint64(best)
+}
+
+// TAIRealtimeOffset measures how far CLOCK_TAI is ahead of CLOCK_REALTIME:
+// the TAI offset the kernel was given (0 when none was), which it keeps in
+// whole seconds, so the reads' distance apart rounds away.
+func TAIRealtimeOffset() time.Duration {
+	var tai, real unix.Timespec
+	unix.ClockGettime(unix.CLOCK_TAI, &tai)
+	unix.ClockGettime(unix.CLOCK_REALTIME, &real)
+	return time.Duration(tai.Nano() - real.Nano()).Round(time.Second)
 }

@@ -199,9 +199,8 @@ func TestTSeries(t *testing.T) {
 	}
 }
 
-// TestKeyedTSeries: a keyed time series prints one graph per key, the
-// key whose latest interval is earliest first; JSON maps each key to its
-// array.
+// TestKeyedTSeries: a keyed time series prints one graph per key, by
+// key; JSON maps each key to its array.
 func TestKeyedTSeries(t *testing.T) {
 	m := &Map{Name: "@ts", Kind: TSeries, Keyed: true, TS: TSeriesSpec{Interval: 1e9, Intervals: 3}, Entries: []Entry{
 		{Key: []any{"late"}, Value: TSeriesValue{point(at(1, 0, 1, 0), 1), point(at(1, 0, 2, 0), 2)}},

@@ -1,9 +1,7 @@
 package output
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -36,10 +34,9 @@ func (t *text) TestResult(r TestResult) {
 // before the maps.
 func (t *text) Benchmarks(rs []Benchmark) { t.benchmarks = rs }
 
-// benchmarkTable writes rs by name in a table of two columns, and a blank
+// benchmarkTable writes rs in a table of two columns, and a blank
 // line to part it from the maps.
 func (t *text) benchmarkTable(rs []Benchmark) {
-	rs = slices.SortedFunc(slices.Values(rs), func(a, b Benchmark) int { return cmp.Compare(a.Name, b.Name) })
 	nameW, nsW := len("BENCHMARK"), len("NANOSECONDS")
 	for _, r := range rs {
 		nameW = max(nameW, len(r.Name))
@@ -63,10 +60,8 @@ func (j *jsonw) TestResult(r TestResult) {
 		quote(r.Name), r.Passed, quote(r.Reason), quote(r.Output))
 }
 
-// Benchmarks writes {"type": "benchmarks", "data": {"NAME": NS, ...}},
-// names in order.
+// Benchmarks writes {"type": "benchmarks", "data": {"NAME": NS, ...}}.
 func (j *jsonw) Benchmarks(rs []Benchmark) {
-	rs = slices.SortedFunc(slices.Values(rs), func(a, b Benchmark) int { return cmp.Compare(a.Name, b.Name) })
 	parts := make([]string, len(rs))
 	for i, r := range rs {
 		parts[i] = quote(r.Name) + ": " + strconv.FormatInt(r.Nanoseconds, 10)

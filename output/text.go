@@ -71,8 +71,6 @@ func (t *text) Print(m *Map) {
 				layout = "%scount %d, average %d, total %d\n"
 			}
 			fmt.Fprintf(t.w, layout, head, s.Count, average(s, m.Div), s.Total)
-		case String:
-			t.w.WriteString(head + textValue(e.Value) + "\n")
 		default:
 			t.w.WriteString(head + textValue(e.Value) + "\n")
 		}

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Writer receives everything a running script prints. Output is buffered;
@@ -37,7 +36,8 @@ type Writer interface {
 	HelperError(h HelperError) bool
 	// TestResult reports one test probe's result (--test).
 	TestResult(r TestResult)
-	// Benchmarks reports the bench probes' times (--bench).
+	// Benchmarks reports the bench probes' times (--bench), sorted by
+	// name.
 	Benchmarks(rs []Benchmark)
 	Flush() error
 }
@@ -73,20 +73,19 @@ func shown(m *Map) []Entry {
 }
 
 // sorted returns m's entries in bpftrace's order: string values by key,
-// histograms by their total count, stats by average, time series by
-// their latest interval, anything else by value; all ascending. bpftrace leaves ties in the kernel's hash order,
+// histograms by their total count, stats by average, time series by key
+// (every series of a map ends at its latest interval), anything else by
+// value; all ascending. bpftrace leaves ties in the kernel's hash order,
 // which is random, so ties here go by key to keep output reproducible.
 func sorted(m *Map) []Entry {
 	entries := slices.Clone(m.Entries)
 	var byValue func(a, b Entry) int
 	switch m.Kind {
-	case String:
+	case String, TSeries:
 	case Hist, LHist:
 		byValue = func(a, b Entry) int { return cmp.Compare(histTotal(a.Value), histTotal(b.Value)) }
 	case Stats:
 		byValue = func(a, b Entry) int { return cmp.Compare(average(a.Value, 0), average(b.Value, 0)) }
-	case TSeries:
-		byValue = func(a, b Entry) int { return latest(a.Value).Compare(latest(b.Value)) }
 	default:
 		byValue = func(a, b Entry) int { return compareNumbers(a.Value, b.Value) }
 	}
@@ -121,15 +120,6 @@ func average(v any, div int64) int64 {
 		return s.Total / s.Count / div
 	}
 	return s.Total / s.Count
-}
-
-// latest is when a time series' last interval starts.
-func latest(v any) time.Time {
-	ts, _ := v.(TSeriesValue)
-	if len(ts) == 0 {
-		return time.Time{}
-	}
-	return ts[len(ts)-1].Start
 }
 
 // compareNumbers orders int64, uint64 and Pointer values by their numeric

@@ -147,10 +147,6 @@ const (
 	Signal             // run each time ebtrace receives its signal
 )
 
-// Special reports whether instances of kind k are BEGIN or END, which
-// probetype calls "special".
-func (k Kind) Special() bool { return k == Begin || k == End }
-
 // Signaled is implemented by the instances of kind Signal: the signal
 // that runs them.
 type Signaled interface {

@@ -124,25 +124,46 @@ func (ms *Maps) Read(pm *plan.Map) (*output.Map, error) {
 		m.Entries = ms.timeSeries(pm, elems)
 		return m, nil
 	}
-	hists := map[string]output.HistValue{}
-	for _, e := range elems {
-		key := ms.decodeKey(pm, e.key)
-		switch pm.Kind {
-		case output.Hist, output.LHist:
-			prefix := string(e.key[:pm.KeySize-8])
-			h, ok := hists[prefix]
-			if !ok {
-				h = output.HistValue{}
-				hists[prefix] = h
-				m.Entries = append(m.Entries, output.Entry{Key: key, Value: h})
+	if pm.Kind == output.Hist || pm.Kind == output.LHist {
+		for _, g := range ms.group(pm, elems) {
+			h := output.HistValue{}
+			for _, e := range g.elems {
+				bucket := int(binary.LittleEndian.Uint64(e.key[pm.KeySize-8:]))
+				h[bucket] += uint64(sumCPUs(e.values, 0))
 			}
-			bucket := int(binary.LittleEndian.Uint64(e.key[pm.KeySize-8:]))
-			h[bucket] += uint64(sumCPUs(e.values, 0))
-		default:
-			m.Entries = append(m.Entries, output.Entry{Key: key, Value: ms.combine(pm, e.values)})
+			m.Entries = append(m.Entries, output.Entry{Key: g.key, Value: h})
 		}
+		return m, nil
+	}
+	for _, e := range elems {
+		m.Entries = append(m.Entries, output.Entry{Key: ms.decodeKey(pm, e.key), Value: ms.combine(pm, e.values)})
 	}
 	return m, nil
+}
+
+// keyGroup is the elements of one script key of a map whose BPF key ends
+// in 8 more bytes: a histogram's bucket, a time series' slot.
+type keyGroup struct {
+	key   []any
+	elems []raw
+}
+
+// group gathers pm's elements by script key, in the order each key first
+// appears, decoding each key once.
+func (ms *Maps) group(pm *plan.Map, elems []raw) []*keyGroup {
+	byKey := map[string]*keyGroup{}
+	var out []*keyGroup
+	for _, e := range elems {
+		prefix := string(e.key[:pm.KeySize-8])
+		g, ok := byKey[prefix]
+		if !ok {
+			g = &keyGroup{key: ms.decodeKey(pm, e.key)}
+			byKey[prefix] = g
+			out = append(out, g)
+		}
+		g.elems = append(g.elems, e)
+	}
+	return out
 }
 
 // value decodes one part of a map key or value, rendering symbols and
@@ -172,16 +193,10 @@ func sumCPUs(values [][]byte, off int) int64 {
 // combine folds per-CPU values into one.
 func (ms *Maps) combine(pm *plan.Map, values [][]byte) any {
 	switch pm.Kind {
-	case output.String:
+	case output.String, output.Scalar:
+		// A plain value is never per-CPU (check refuses such a
+		// declaration), and as an integer it is always signed.
 		return ms.value(values[0], pm.ValueType)
-	case output.Scalar:
-		switch pm.ValueType.Kind {
-		case types.Ptr:
-			return output.Pointer(sumCPUs(values, 0))
-		case types.Bool:
-			return sumCPUs(values, 0) != 0
-		}
-		return sumCPUs(values, 0)
 	case output.Count, output.Sum:
 		return sumCPUs(values, 0)
 	case output.Avg:

@@ -2,10 +2,12 @@ package runtime
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,11 +64,17 @@ func (s *Session) Test(capture func(io.Writer) output.Writer) (failed int, err e
 }
 
 // Bench runs every bench probe over and over for about d each, in script
-// order, in place of tracing (--bench), and reports their mean run times.
+// order, in place of tracing (--bench), and reports their mean run times
+// by name.
 // The events they send are dropped: a printf run a hundred thousand times
-// over is not the script's output.
+// over is not the script's output, nor are the events the full ring
+// refused meanwhile lost from it.
 func (s *Session) Bench(d time.Duration) error {
 	if err := s.drain(); err != nil {
+		return err
+	}
+	lostBefore, err := s.lost()
+	if err != nil {
 		return err
 	}
 	var results []output.Benchmark
@@ -81,8 +89,14 @@ func (s *Session) Bench(d time.Duration) error {
 		name := strings.TrimPrefix(p.Instance.Instance.Name(), "bench:")
 		results = append(results, output.Benchmark{Name: name, Nanoseconds: mean.Nanoseconds()})
 	}
+	lostAfter, err := s.lost()
+	if err != nil {
+		return err
+	}
+	s.benchLost = lostAfter - lostBefore
 	s.exited, s.exitCode = false, 0
 	s.benched = true
+	slices.SortStableFunc(results, func(a, b output.Benchmark) int { return cmp.Compare(a.Name, b.Name) })
 	s.out.Benchmarks(results)
 	return nil
 }

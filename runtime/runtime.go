@@ -49,6 +49,9 @@ type Session struct {
 	signals chan os.Signal
 	// benched is set once Bench has reported, so End writes its table.
 	benched bool
+	// benchLost counts the events the bench probes' runs could not queue,
+	// which Finish does not report as lost.
+	benchLost uint64
 }
 
 // New prepares a session writing results to out and warnings to warn.
@@ -209,6 +212,15 @@ func decode(b []byte, t types.Type) any {
 	return int64(v)
 }
 
+// lost reads how many events the ring buffer has refused so far.
+func (s *Session) lost() (uint64, error) {
+	stats, err := s.maps.Stats()
+	if err != nil {
+		return 0, err
+	}
+	return stats[plan.StatLost], nil
+}
+
 // printMaps prints every map, as tracing ends.
 func (s *Session) printMaps() error {
 	var all []*output.Map
@@ -260,7 +272,7 @@ func (s *Session) Finish() error {
 	if err != nil {
 		return err
 	}
-	if lost := stats[plan.StatLost]; lost > 0 {
+	if lost := stats[plan.StatLost] - s.benchLost; lost > 0 {
 		s.out.Lost(lost)
 	}
 	for _, pm := range s.plan.Maps {

@@ -5,8 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"ebtrace/kernel"
 	"ebtrace/output"
 	"ebtrace/plan"
 )
@@ -27,29 +26,25 @@ type series struct {
 // holding an older interval (on a CPU that has not recorded since) falls
 // before them.
 func (ms *Maps) timeSeries(pm *plan.Map, elems []raw) []output.Entry {
-	byKey := map[string]*series{}
-	var order []*series
+	var all []*series
 	var last uint64
-	for _, e := range elems {
-		prefix := string(e.key[:pm.KeySize-8])
-		s, ok := byKey[prefix]
-		if !ok {
-			s = &series{key: ms.decodeKey(pm, e.key), intervals: map[uint64]*interval{}}
-			byKey[prefix] = s
-			order = append(order, s)
-		}
-		for _, v := range e.values {
-			n := binary.LittleEndian.Uint64(v[plan.TSeriesEpoch:])
-			if n == 0 { // never written, or zeroed
-				continue
-			}
-			value := int64(binary.LittleEndian.Uint64(v[plan.TSeriesValue:]))
-			meta := int64(binary.LittleEndian.Uint64(v[plan.TSeriesMeta:]))
-			last = max(last, n)
-			if cur, ok := s.intervals[n]; ok {
-				combineInterval(pm.TS.Agg, cur, value, meta)
-			} else {
-				s.intervals[n] = &interval{value, meta}
+	for _, g := range ms.group(pm, elems) {
+		s := &series{key: g.key, intervals: map[uint64]*interval{}}
+		all = append(all, s)
+		for _, e := range g.elems {
+			for _, v := range e.values {
+				n := binary.LittleEndian.Uint64(v[plan.TSeriesEpoch:])
+				if n == 0 { // never written, or zeroed
+					continue
+				}
+				value := int64(binary.LittleEndian.Uint64(v[plan.TSeriesValue:]))
+				meta := int64(binary.LittleEndian.Uint64(v[plan.TSeriesMeta:]))
+				last = max(last, n)
+				if cur, ok := s.intervals[n]; ok {
+					combineInterval(pm.TS.Agg, cur, value, meta)
+				} else {
+					s.intervals[n] = &interval{value, meta}
+				}
 			}
 		}
 	}
@@ -58,7 +53,7 @@ func (ms *Maps) timeSeries(pm *plan.Map, elems []raw) []output.Entry {
 		first = last - uint64(pm.TS.Intervals) + 1
 	}
 	var out []output.Entry
-	for _, s := range order {
+	for _, s := range all {
 		var ts output.TSeriesValue
 		for n := first; n <= last; n++ {
 			iv, ok := s.intervals[n]
@@ -107,11 +102,6 @@ func intervalStart(n uint64, ns int64) time.Time {
 	return time.Unix(0, int64(n)*ns).Add(-taiOffset()).Local()
 }
 
-// taiOffset is how far CLOCK_TAI is ahead of CLOCK_REALTIME, in whole
-// seconds as the kernel keeps it, measured once.
-var taiOffset = sync.OnceValue(func() time.Duration {
-	var tai, real unix.Timespec
-	unix.ClockGettime(unix.CLOCK_TAI, &tai)
-	unix.ClockGettime(unix.CLOCK_REALTIME, &real)
-	return time.Duration(tai.Nano() - real.Nano()).Round(time.Second)
-})
+// taiOffset is how far CLOCK_TAI is ahead of CLOCK_REALTIME, measured
+// once.
+var taiOffset = sync.OnceValue(kernel.TAIRealtimeOffset)

@@ -4,7 +4,6 @@ package all
 
 import (
 	"ebtrace/probe"
-	"ebtrace/probe/bench"
 	"ebtrace/probe/fentry"
 	"ebtrace/probe/interval"
 	"ebtrace/probe/kprobe"
@@ -12,7 +11,6 @@ import (
 	"ebtrace/probe/rawtracepoint"
 	"ebtrace/probe/self"
 	"ebtrace/probe/special"
-	"ebtrace/probe/testprobe"
 	"ebtrace/probe/tracepoint"
 	"ebtrace/probe/uprobe"
 	"ebtrace/probe/usdt"
@@ -23,8 +21,8 @@ func Registry() *probe.Registry {
 	return probe.NewRegistry(
 		special.Begin,
 		special.End,
-		testprobe.Provider{},
-		bench.Provider{},
+		special.Test,
+		special.Bench,
 		self.Provider{},
 		tracepoint.Provider{},
 		interval.Provider{},

@@ -1,8 +1,13 @@
-// Package special provides BEGIN and END, which run once in ebtrace's own
-// context: BEGIN before any event probe is attached, END after every one is
-// detached. They are raw_tracepoint programs executed with BPF_PROG_TEST_RUN,
-// so no event in the kernel is needed to trigger them. Instance is that kind
-// of probe, which the test, bench and self probe types share.
+// Package special provides the probes ebtrace runs itself rather than
+// attaches, in its own context: BEGIN before any event probe is attached,
+// END after every one is detached, and test:NAME and bench:NAME in place of
+// tracing under --test (each once, reporting whether it passed: it returned
+// 0, called no errorf() and no exit() with a non-zero code) and --bench
+// (each many times, reporting the average time one run takes in the
+// kernel); otherwise test and bench probes are compiled and loaded but
+// never run. They are raw_tracepoint programs executed with
+// BPF_PROG_TEST_RUN, so no event in the kernel is needed to trigger them.
+// Instance is that kind of probe, which the self probe type shares.
 package special
 
 import (
@@ -16,30 +21,48 @@ import (
 	"ebtrace/probe"
 )
 
-// Provider is BEGIN or END.
+// Provider is one of the special probe types.
 type Provider struct {
 	kind  probe.Kind
 	names []string
+	// mode is the flag that runs the probes of a type whose probes are
+	// named (test:NAME); "" for BEGIN and END, which take no arguments.
+	mode string
 }
 
-// Begin and End are the two special probe types.
+// The special probe types.
 var (
 	Begin = Provider{kind: probe.Begin, names: []string{"BEGIN", "begin"}}
 	End   = Provider{kind: probe.End, names: []string{"END", "end"}}
+	Test  = Provider{kind: probe.Test, names: []string{"test"}, mode: "--test"}
+	Bench = Provider{kind: probe.Bench, names: []string{"bench"}, mode: "--bench"}
 )
 
 // Names implements probe.Provider.
 func (p Provider) Names() []string { return p.names }
 
-// Expand implements probe.Provider.
+// Expand implements probe.Provider. A named probe's name is checked: it is
+// what the results are reported under.
 func (p Provider) Expand(spec string, _ *probe.Env) ([]probe.Instance, error) {
-	if spec != "" {
-		return nil, &probe.Error{Msg: fmt.Sprintf("%s takes no arguments", p.names[0])}
+	typ := p.names[0]
+	if p.mode == "" {
+		if spec != "" {
+			return nil, &probe.Error{Msg: fmt.Sprintf("%s takes no arguments", typ)}
+		}
+		return []probe.Instance{Instance{ProbeName: typ, RunKind: p.kind}}, nil
 	}
-	return []probe.Instance{Instance{ProbeName: p.names[0], RunKind: p.kind}}, nil
+	if spec == "" || strings.ContainsFunc(spec, func(r rune) bool {
+		return !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	}) {
+		return nil, &probe.Error{
+			Msg:   fmt.Sprintf("%s:%s: a %s probe takes one name of letters, digits and underscores", typ, spec, typ),
+			Hints: []string{fmt.Sprintf("for example %s:my_%s; %s reports it under that name", typ, typ, p.mode)},
+		}
+	}
+	return []probe.Instance{Instance{ProbeName: typ + ":" + spec, RunKind: p.kind}}, nil
 }
 
-// Probes implements probe.Provider.
+// Probes implements probe.Provider: these probes live only in scripts.
 func (p Provider) Probes(string, *probe.Env) ([]probe.Listing, error) { return nil, nil }
 
 // Instance is a probe ebtrace runs itself, with BPF_PROG_TEST_RUN, rather
@@ -68,19 +91,4 @@ func (i Instance) Attach(*ebpf.Program) (io.Closer, error) {
 func (i Instance) typeName() string {
 	name, _, _ := strings.Cut(i.ProbeName, ":")
 	return name
-}
-
-// Named expands the spec of a probe type whose probes are only named
-// (test:NAME, bench:NAME) into one instance of kind, checking the name: it
-// is what the results are reported under.
-func Named(typ, spec string, kind probe.Kind, what string) ([]probe.Instance, error) {
-	if spec == "" || strings.ContainsFunc(spec, func(r rune) bool {
-		return !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
-	}) {
-		return nil, &probe.Error{
-			Msg:   fmt.Sprintf("%s:%s: a %s probe takes one name of letters, digits and underscores", typ, spec, typ),
-			Hints: []string{fmt.Sprintf("for example %s:my_%s; %s reports it under that name", typ, typ, what)},
-		}
-	}
-	return []probe.Instance{Instance{ProbeName: typ + ":" + spec, RunKind: kind}}, nil
 }

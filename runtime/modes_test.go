@@ -1,0 +1,60 @@
+package runtime_test
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"ebtrace/compile"
+	"ebtrace/internal/tracetest"
+	"ebtrace/output"
+	"ebtrace/plan"
+	"ebtrace/probe"
+	"ebtrace/probe/all"
+	"ebtrace/runtime"
+)
+
+// runBench runs BEGIN, then the bench probes as --bench does, on a ring
+// buffer of one page, and finishes the session.
+func runBench(t *testing.T, script string) string {
+	t.Helper()
+	opts := compile.Options{Plan: plan.Options{RingSize: 4096, MaxEntries: 16}}
+	obj := tracetest.Load(t, tracetest.Compile(t, all.Registry(), tracetest.FakeEnv(false), script, opts))
+	defer obj.Close()
+	var out, warn bytes.Buffer
+	sess, err := runtime.New(obj, output.NewText(&out), &warn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := obj.Run(probe.Begin); err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Bench(20 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
+}
+
+// The events a bench probe sends fill the ring many times over and are
+// dropped on purpose: they are not reported as lost, while what BEGIN
+// lost still is.
+func TestBenchLosesNothing(t *testing.T) {
+	if out := runBench(t, `bench:p { printf("x\n"); }`); strings.Contains(out, "Lost") {
+		t.Errorf("output %q reports lost events", out)
+	}
+	begin := "BEGIN {" + strings.Repeat(`printf("%d\n", 1);`, 300) + "}\n"
+	out := runBench(t, begin+`bench:p { printf("x\n"); }`)
+	printed := strings.Count(out, "1\n")
+	lost := 0
+	if i := strings.Index(out, "Lost "); i >= 0 {
+		fmt.Sscanf(out[i:], "Lost %d events", &lost)
+	}
+	if lost == 0 || printed+lost != 300 {
+		t.Errorf("printed %d, lost %d, want them to add up to 300 with some lost:\n%s", printed, lost, out)
+	}
+}
