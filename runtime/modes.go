@@ -13,6 +13,7 @@ import (
 
 	"ebtrace/output"
 	"ebtrace/probe"
+	"ebtrace/source"
 )
 
 // Test runs every test probe once, in script order, in place of tracing
@@ -49,7 +50,7 @@ func (s *Session) Test(capture func(io.Writer) output.Writer) (failed int, err e
 			reasons = append(reasons, fmt.Sprintf("exit(%d)", s.exitCode))
 		}
 		if s.errors > 0 {
-			reasons = append(reasons, plural(s.errors, "error"))
+			reasons = append(reasons, source.Count(s.errors, "error"))
 		}
 		if len(reasons) > 0 {
 			failed++
@@ -123,11 +124,4 @@ func (s *Session) onSignal(sig os.Signal) error {
 		}
 	}
 	return nil
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }

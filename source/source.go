@@ -281,3 +281,11 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// Count writes n of a noun for a message: "1 probe", "3 probes".
+func Count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

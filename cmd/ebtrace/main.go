@@ -333,7 +333,7 @@ func dryRun(o *options, res *compile.Result, stderr io.Writer) int {
 	for _, reason := range dry.Unloadable {
 		fmt.Fprintf(stderr, "ebtrace: compiled, not loaded: %v\n", reason)
 	}
-	fmt.Fprintf(stderr, "Dry run: %s passed the verifier; nothing was attached\n", plural(dry.Verified, "program"))
+	fmt.Fprintf(stderr, "Dry run: %s passed the verifier; nothing was attached\n", source.Count(dry.Verified, "program"))
 	return 0
 }
 
@@ -411,7 +411,7 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 	switch {
 	case o.quiet: // -q: neither the line nor JSON's attached_probes
 	case o.format == "text":
-		fmt.Fprintf(stderr, "Attached %s\n", plural(n, "probe"))
+		fmt.Fprintf(stderr, "Attached %s\n", source.Count(n, "probe"))
 	default:
 		w.Attached(n)
 	}
@@ -505,13 +505,6 @@ func followMappings(sess *runtime.Session, pid int, done <-chan struct{}) {
 			wait = min(2*wait, 100*time.Millisecond)
 		}
 	}
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func printLogTail(w io.Writer, log []string) {

@@ -16,6 +16,7 @@ import (
 	"ebtrace/filter/btfilter"
 	"ebtrace/kernel"
 	"ebtrace/record"
+	"ebtrace/source"
 )
 
 // recordUsage is the help of ebtrace record.
@@ -196,7 +197,7 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, err)
 		}
 	}
-	fmt.Fprintf(stderr, "Recording %s; Ctrl-C to stop\n", plural(len(formats), "event"))
+	fmt.Fprintf(stderr, "Recording %s; Ctrl-C to stop\n", source.Count(len(formats), "event"))
 	lost, err := rec.Run(sink, stop)
 	if err != nil {
 		return fail(stderr, err)
