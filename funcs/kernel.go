@@ -103,7 +103,7 @@ var kfuncAllowed = Func{
 	Name: "kfunc_allowed", Min: 1, Max: 1, Doc: "whether this probe's kind of program may call a kernel function (kfunc), known when the script compiles",
 	Check: func(c Checker, e *syntax.CallExpr) types.Type {
 		lit, ok := literal(c, e, 0, "a kernel function name", `kfunc_allowed("bpf_task_from_pid")`)
-		if !ok {
+		if !ok || c.Learning() {
 			return types.Boolean
 		}
 		switch allowed, err := c.Env().KfuncAllowed(lit.Value, c.Instance().Program().Type); {
