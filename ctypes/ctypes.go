@@ -26,12 +26,13 @@ type Table struct {
 	anon    map[string]btf.Type  // names given to anonymous structs and unions
 	kernels map[btf.Type]bool    // types that came from kernel BTF
 	consts  map[string]enumConst // the values of the script's enums
+	enums   map[*btf.Enum]types.Type
 }
 
 // New returns a table that falls back to the kernel BTF that kernel
 // returns; kernel may be nil when there is none.
 func New(kernel func() (*btf.Spec, error)) *Table {
-	return &Table{kernel: kernel, local: map[string]btf.Type{}, anon: map[string]btf.Type{}, kernels: map[btf.Type]bool{}, consts: map[string]enumConst{}}
+	return &Table{kernel: kernel, local: map[string]btf.Type{}, anon: map[string]btf.Type{}, kernels: map[btf.Type]bool{}, consts: map[string]enumConst{}, enums: map[*btf.Enum]types.Type{}}
 }
 
 // ErrUnknown is wrapped when a type name resolves to nothing.
@@ -269,7 +270,7 @@ func (t *Table) ScriptType(typ btf.Type, as types.AddrSpace) (types.Type, bool) 
 		}
 		return types.IntOf(int(u.Size), u.Encoding == btf.Signed || u.Encoding == btf.Char), true
 	case *btf.Enum:
-		return EnumType(u), true
+		return t.enumType(u), true
 	case *btf.Pointer:
 		space := as
 		if userTagged(u.Target) {

@@ -32,6 +32,18 @@ func literal(c Checker, e *syntax.CallExpr, i int, what, example string) (*synta
 // seen otherwise: ksym(addr) is the address, uptr(p) the pointer.
 func argValue(g Generator, e *syntax.CallExpr) { g.Int(e.Args[0]) }
 
+// typedPointerArg leaves pointer x in r1 for a helper that accepts only
+// a typed pointer: a typed context argument is loaded from the context,
+// where the verifier knows its type, not copied through r0.
+func typedPointerArg(g Generator, x syntax.Expr) {
+	if a, ok := g.Arg(x); ok && a.Typed {
+		g.Emit(asm.LoadMem(asm.R1, asm.R6, int16(a.Offset), asm.DWord))
+		return
+	}
+	g.Int(x)
+	g.Emit(asm.Mov.Reg(asm.R1, asm.R0))
+}
+
 // noArguments is the type rule of a function of no argument whose value
 // has type t.
 func noArguments(t types.Type) func(Checker, *syntax.CallExpr) types.Type {

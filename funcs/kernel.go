@@ -14,16 +14,23 @@ import (
 
 // Questions about the kernel and the probe's machine state.
 
-// reg reads a register the probe saw, from the struct pt_regs that
-// kprobe, uprobe and profile programs get.
+// seesRegisters reports whether the call's probe sees the registers, a
+// struct pt_regs, as kprobe, uprobe, usdt and profile programs do; where
+// it does not, it says so of what ("usermode", "reg()").
+func seesRegisters(c Checker, e *syntax.CallExpr, what string) bool {
+	if pt := c.Instance().Program().Type; pt != ebpf.Kprobe && pt != ebpf.PerfEvent {
+		c.Errorf(e.Sp, "probe", "%s works only where the probe sees the registers (kprobe, uprobe, usdt, profile), not in %s", what, c.Instance().Name())
+		return false
+	}
+	return true
+}
+
 // usermode reads the privilege level the probed code ran at from its
 // registers.
 var usermode = Func{
 	Name: "usermode", Bare: true, Doc: "1 when the probed code ran in user mode, else 0 (kprobe, uprobe, usdt and profile probes)",
 	Check: func(c Checker, e *syntax.CallExpr) types.Type {
-		if pt := c.Instance().Program().Type; pt != ebpf.Kprobe && pt != ebpf.PerfEvent {
-			c.Errorf(e.Sp, "probe", "usermode works only where the probe sees the registers (kprobe, uprobe, usdt, profile), not in %s", c.Instance().Name())
-		}
+		seesRegisters(c, e, "usermode")
 		if _, err := arch.Host(); err != nil {
 			c.Errorf(e.Sp, "probe", "usermode: %v", err)
 		}
@@ -45,6 +52,7 @@ var usermode = Func{
 	},
 }
 
+// reg reads a register the probe saw, from its struct pt_regs.
 var reg = Func{
 	Name: "reg", Min: 1, Max: 1, Doc: "a register of the probed code (kprobe, uprobe and profile probes)",
 	Check: func(c Checker, e *syntax.CallExpr) types.Type {
@@ -52,8 +60,7 @@ var reg = Func{
 		if !ok {
 			return types.UInt64
 		}
-		if pt := c.Instance().Program().Type; pt != ebpf.Kprobe && pt != ebpf.PerfEvent {
-			c.Errorf(e.Sp, "probe", "reg() works only where the probe sees the registers (kprobe, uprobe, usdt, profile), not in %s", c.Instance().Name())
+		if !seesRegisters(c, e, "reg()") {
 			return types.UInt64
 		}
 		regs, err := arch.Host()
@@ -103,7 +110,7 @@ var kfuncAllowed = Func{
 	Name: "kfunc_allowed", Min: 1, Max: 1, Doc: "whether this probe's kind of program may call a kernel function (kfunc), known when the script compiles",
 	Check: func(c Checker, e *syntax.CallExpr) types.Type {
 		lit, ok := literal(c, e, 0, "a kernel function name", `kfunc_allowed("bpf_task_from_pid")`)
-		if !ok {
+		if !ok || c.Learning() {
 			return types.Boolean
 		}
 		switch allowed, err := c.Env().KfuncAllowed(lit.Value, c.Instance().Program().Type); {

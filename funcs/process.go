@@ -7,6 +7,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"ebtrace/emit"
+	"ebtrace/kernel"
 	"ebtrace/syntax"
 	"ebtrace/types"
 )
@@ -105,7 +106,8 @@ var commOf = Func{
 }
 
 // taskCommOffset is the offset of comm in the kernel's struct task_struct,
-// after checking that the kernel has the functions comm(pid) calls.
+// after checking that the kernel has the functions comm(pid) calls: code
+// generation would report them missing too, but without the hint.
 func taskCommOffset(c Checker) (int, error) {
 	spec, err := c.Env().Types()
 	if err != nil {
@@ -117,14 +119,5 @@ func taskCommOffset(c Checker) (int, error) {
 			return 0, fmt.Errorf("kernel function %s: %w", name, err)
 		}
 	}
-	var task *btf.Struct
-	if err := spec.TypeByName("task_struct", &task); err != nil {
-		return 0, fmt.Errorf("struct task_struct: %w", err)
-	}
-	for _, m := range task.Members {
-		if m.Name == "comm" {
-			return int(m.Offset.Bytes()), nil
-		}
-	}
-	return 0, fmt.Errorf("struct task_struct has no comm")
+	return kernel.TaskCommIn(spec)
 }

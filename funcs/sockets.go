@@ -27,15 +27,8 @@ var socketCookie = Func{
 		}
 		return types.UInt64
 	},
-	// The kernel accepts only a typed pointer, so a context argument is
-	// loaded from the context, not copied.
 	Int: func(g Generator, e *syntax.CallExpr) {
-		if a, ok := g.Arg(e.Args[0]); ok && a.Typed {
-			g.Emit(asm.LoadMem(asm.R1, asm.R6, int16(a.Offset), asm.DWord))
-		} else {
-			g.Int(e.Args[0])
-			g.Emit(asm.Mov.Reg(asm.R1, asm.R0))
-		}
+		typedPointerArg(g, e.Args[0])
 		g.Emit(asm.FnGetSocketCookie.Call())
 	},
 }

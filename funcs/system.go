@@ -228,15 +228,8 @@ var path = Func{
 		}
 		return types.String(size)
 	},
-	// The kernel accepts only a typed pointer, so a context argument is
-	// loaded from the context, not copied.
 	To: func(g Generator, e *syntax.CallExpr, dst int16, t types.Type) {
-		if a, ok := g.Arg(e.Args[0]); ok && a.Typed {
-			g.Emit(asm.LoadMem(asm.R1, asm.R6, int16(a.Offset), asm.DWord))
-		} else {
-			g.Int(e.Args[0])
-			g.Emit(asm.Mov.Reg(asm.R1, asm.R0))
-		}
+		typedPointerArg(g, e.Args[0])
 		g.Zero(dst, types.Align8(t.Size))
 		g.StackPtr(asm.R2, dst)
 		g.Emit(asm.Mov.Imm(asm.R3, int32(t.Size)), asm.FnDPath.Call())

@@ -66,6 +66,13 @@ func taskCommFromBTF() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("kernel BTF: %w", err)
 	}
+	return TaskCommIn(spec)
+}
+
+// TaskCommIn returns the byte offset of comm, a char[16] on an 8-byte
+// boundary (read as two words), in the struct task_struct of the kernel
+// whose BTF is spec.
+func TaskCommIn(spec *btf.Spec) (int, error) {
 	var task *btf.Struct
 	if err := spec.TypeByName("task_struct", &task); err != nil {
 		return 0, fmt.Errorf("kernel BTF: %w", err)

@@ -79,8 +79,9 @@ var cgroupPaths struct {
 }
 
 // cgroup2Mount is where the cgroup v2 hierarchy is mounted, from
-// /proc/self/mountinfo; "" when it is not.
-func cgroup2Mount() string {
+// /proc/self/mountinfo; "" when it is not. It is read once: every id not
+// seen before asks.
+var cgroup2Mount = sync.OnceValue(func() string {
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return ""
@@ -94,4 +95,4 @@ func cgroup2Mount() string {
 		}
 	}
 	return ""
-}
+})

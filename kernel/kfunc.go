@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -30,7 +31,33 @@ func KernelFuncID(name string) (btf.TypeID, error) {
 // only, and says which only to the verifier. It loads a program that
 // makes the call and reads the verifier's answer: refused as "not
 // allowed", or anything else (a wrong argument is still an allowed call).
+// The answer is kept for the process: the type rules ask it for each
+// attach point of a probe.
 func KfuncAllowed(name string, pt ebpf.ProgramType) (bool, error) {
+	q := kfuncQuestion{name, pt}
+	if a, ok := kfuncAnswers.Load(q); ok {
+		return a.(kfuncAnswer).allowed, a.(kfuncAnswer).err
+	}
+	allowed, err := askVerifier(name, pt)
+	kfuncAnswers.Store(q, kfuncAnswer{allowed, err})
+	return allowed, err
+}
+
+type kfuncQuestion struct {
+	name string
+	pt   ebpf.ProgramType
+}
+
+type kfuncAnswer struct {
+	allowed bool
+	err     error
+}
+
+var kfuncAnswers sync.Map // kfuncQuestion -> kfuncAnswer
+
+// askVerifier loads a program of type pt that calls name and reads the
+// verifier's answer.
+func askVerifier(name string, pt ebpf.ProgramType) (bool, error) {
 	id, err := KernelFuncID(name)
 	if err != nil {
 		return false, err

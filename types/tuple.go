@@ -2,6 +2,7 @@ package types
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 )
 
@@ -33,7 +34,7 @@ func NamedTupleOf(names []string, elems ...Type) Type {
 	}
 	key := keyOf(norm)
 	if names != nil {
-		key = fmt.Sprint(names) + key
+		key = namesKey(names) + key
 	}
 	internMu.Lock()
 	defer internMu.Unlock()
@@ -73,10 +74,13 @@ func slotType(t Type) Type {
 // key identifies a slot type exactly, nested tuples included.
 func (t Type) key() string {
 	if t.Kind == Tuple {
-		return fmt.Sprint(t.fields.names) + "(" + keyOf(t.fields.types) + ")"
+		return namesKey(t.fields.names) + "(" + keyOf(t.fields.types) + ")"
 	}
 	return fmt.Sprintf("%s/%s/%d", t, t.StackMode, t.StackDepth)
 }
+
+// namesKey identifies a record's field names, [] for a tuple's none.
+func namesKey(names []string) string { return "[" + strings.Join(names, ",") + "]" }
 
 func keyOf(ts []Type) string {
 	s := ""

@@ -6,6 +6,7 @@ package types
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -149,7 +150,7 @@ func Same(a, b Type) bool {
 		return a == b
 	case a.Kind == Tuple && b.Kind == Tuple:
 		fa, fb := a.Fields(), b.Fields()
-		if len(fa) != len(fb) || fmt.Sprint(a.Names()) != fmt.Sprint(b.Names()) {
+		if len(fa) != len(fb) || !slices.Equal(a.Names(), b.Names()) {
 			return false
 		}
 		for i := range fa {
