@@ -748,7 +748,7 @@ func (c *checker) exprType(e syntax.Expr) types.Type {
 		}
 		if v, en, ok := c.env.EnumValue(e.Name); ok {
 			c.cur.Consts[e] = uint64(v)
-			return ctypes.EnumType(en)
+			return c.types.EnumType(en)
 		}
 		c.unknownIdent(e)
 		return types.None

@@ -270,7 +270,7 @@ func (t *Table) ScriptType(typ btf.Type, as types.AddrSpace) (types.Type, bool) 
 		}
 		return types.IntOf(int(u.Size), u.Encoding == btf.Signed || u.Encoding == btf.Char), true
 	case *btf.Enum:
-		return t.enumType(u), true
+		return t.EnumType(u), true
 	case *btf.Pointer:
 		space := as
 		if userTagged(u.Target) {

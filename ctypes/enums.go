@@ -55,23 +55,24 @@ func (t *Table) EnumConstant(name string) (types.Type, uint64, bool) {
 	if !ok {
 		return types.None, 0, false
 	}
-	return t.enumType(c.enum), c.value, true
+	return t.EnumType(c.enum), c.value, true
 }
 
-// enumType is EnumType, kept per enum: it lists and interns every value,
-// and each use of a member or constant of the enum asks again.
-func (t *Table) enumType(e *btf.Enum) types.Type {
+// EnumType is the script type of a C enum (enumScriptType), kept per
+// enum: it lists and interns every value, and each use of a member or
+// constant of the enum asks again.
+func (t *Table) EnumType(e *btf.Enum) types.Type {
 	typ, ok := t.enums[e]
 	if !ok {
-		typ = EnumType(e)
+		typ = enumScriptType(e)
 		t.enums[e] = typ
 	}
 	return typ
 }
 
-// EnumType is the script type of a C enum: an integer of its size whose
+// enumScriptType is the script type of a C enum: an integer of its size whose
 // values print by name.
-func EnumType(e *btf.Enum) types.Type {
+func enumScriptType(e *btf.Enum) types.Type {
 	name := "enum " + e.Name
 	if e.Name == "" {
 		name = "enum <anonymous>"

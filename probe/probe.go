@@ -40,17 +40,11 @@ type Env struct {
 	// CgroupID replaces kernel.CgroupID, which resolves cgroupid(), in
 	// tests.
 	CgroupID func(path string) (uint64, error)
-	// KfuncAllowedFor replaces kernel.KfuncAllowed, which answers
-	// kfunc_allowed(), in tests.
-	KfuncAllowedFor func(name string, pt ebpf.ProgramType) (bool, error)
 }
 
 // KfuncAllowed reports whether programs of type pt may call the kernel
 // function name.
 func (e *Env) KfuncAllowed(name string, pt ebpf.ProgramType) (bool, error) {
-	if e.KfuncAllowedFor != nil {
-		return e.KfuncAllowedFor(name, pt)
-	}
 	return kernel.KfuncAllowed(name, pt)
 }
 
