@@ -1,6 +1,7 @@
 package check
 
 import (
+	"ebtrace/preprocess"
 	"ebtrace/syntax"
 )
 
@@ -121,45 +122,8 @@ func (c *checker) foldBinary(e *syntax.BinaryExpr) (any, bool) {
 	if !ok1 || !ok2 {
 		return nil, false
 	}
-	switch e.Op {
-	case "+":
-		return x + y, true
-	case "-":
-		return x - y, true
-	case "*":
-		return x * y, true
-	case "/", "%":
-		if y == 0 {
-			return nil, false
-		}
-		if e.Op == "/" {
-			return x / y, true
-		}
-		return x % y, true
-	case "&":
-		return x & y, true
-	case "|":
-		return x | y, true
-	case "^":
-		return x ^ y, true
-	case "<<":
-		return x << uint64(y&63), true
-	case ">>":
-		return x >> uint64(y&63), true
-	case "<":
-		return truth(x < y), true
-	case "<=":
-		return truth(x <= y), true
-	case ">":
-		return truth(x > y), true
-	case ">=":
-		return truth(x >= y), true
-	case "==":
-		return truth(x == y), true
-	case "!=":
-		return truth(x != y), true
-	}
-	return nil, false
+	v, err := preprocess.Apply(e.Op, x, y)
+	return v, err == nil
 }
 
 // ifBranches says which branches of if (cond) the script's text rules

@@ -92,13 +92,16 @@ func (e *evaluator) binary(min int) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		if l, err = apply(op, l, r); err != nil {
+		if l, err = Apply(op, l, r); err != nil {
 			return 0, err
 		}
 	}
 }
 
-func apply(op string, l, r int64) (int64, error) {
+// Apply computes l op r for a C binary operator as 64-bit signed
+// integers: comparisons and && || give 1 or 0, shifts take the count
+// modulo 64, and / or % by zero is an error.
+func Apply(op string, l, r int64) (int64, error) {
 	truth := func(b bool) int64 {
 		if b {
 			return 1
