@@ -1209,15 +1209,7 @@ func (c *checker) printf(e *syntax.CallExpr) {
 	c.cur.Types[lit] = types.String(len(lit.Value) + 1)
 	f, err := printf.Parse(lit.Value)
 	if err != nil {
-		var pe *printf.Error
-		sp := lit.Sp
-		if errors.As(err, &pe) {
-			sp = lit.ValueSpan(c.info.Program.File, pe.Offset, pe.End)
-		}
-		d := c.errorf(sp, "printf", "%s", err.Error())
-		if pe != nil && pe.Hint != "" {
-			d.Hint("%s", pe.Hint)
-		}
+		funcs.FormatError(funcChecker{c}, lit, err, "printf")
 		c.args(e)
 		return
 	}

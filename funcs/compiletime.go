@@ -56,7 +56,7 @@ var fail = Func{
 		}
 		f, err := printf.Parse(lit.Value)
 		if err != nil {
-			formatError(c, lit, err, "printf")
+			FormatError(c, lit, err, "printf")
 			return types.None
 		}
 		verbs := f.Verbs()

@@ -27,7 +27,7 @@ var debugf = Func{
 		}
 		f, err := printf.Parse(lit.Value)
 		if err != nil {
-			formatError(c, lit, err, "printf")
+			FormatError(c, lit, err, "printf")
 			for _, a := range e.Args[1:] {
 				c.Expr(a)
 			}

@@ -6,6 +6,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 
 	"ebtrace/printf"
+	"ebtrace/source"
 	"ebtrace/syntax"
 	"ebtrace/types"
 )
@@ -61,9 +62,9 @@ func loadConst(g Generator, e *syntax.CallExpr) {
 	g.Emit(asm.LoadImm(asm.R0, int64(g.Const(e)), asm.DWord))
 }
 
-// formatError reports err, a malformed format string lit, under the
+// FormatError reports err, a malformed format string lit, under the
 // verb it is about when it says which.
-func formatError(c Checker, lit *syntax.StringLit, err error, code string) {
+func FormatError(c Checker, lit *syntax.StringLit, err error, code string) *source.Diagnostic {
 	sp := lit.Sp
 	var pe *printf.Error
 	if errors.As(err, &pe) {
@@ -73,4 +74,5 @@ func formatError(c Checker, lit *syntax.StringLit, err error, code string) {
 	if pe != nil && pe.Hint != "" {
 		d.Hint("%s", pe.Hint)
 	}
+	return d
 }

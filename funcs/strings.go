@@ -1,7 +1,6 @@
 package funcs
 
 import (
-	"errors"
 	"strings"
 
 	"github.com/cilium/ebpf/asm"
@@ -91,16 +90,9 @@ var timeFunc = Func{
 // checkTimeFormat reports a strftime(3) format that user space cannot
 // print, pointing into the literal where it can.
 func checkTimeFormat(c Checker, lit *syntax.StringLit, code string) {
-	err := printf.CheckTime(lit.Value)
-	if err == nil {
-		return
+	if err := printf.CheckTime(lit.Value); err != nil {
+		FormatError(c, lit, err, code).Hint("conversions: %s", printf.TimeConversions)
 	}
-	sp := lit.Sp
-	var pe *printf.Error
-	if errors.As(err, &pe) {
-		sp = lit.ValueSpan(c.File(), pe.Offset, pe.End)
-	}
-	c.Errorf(sp, code, "%s", err.Error()).Hint("conversions: %s", printf.TimeConversions)
 }
 
 // wantString types argument i of e, which must be a string.
