@@ -13,10 +13,11 @@ import (
 
 // arrayTo writes the bytes of the array e at dst, a slot of t's size.
 func (g *gen) arrayTo(e syntax.Expr, dst int16, t types.Type) {
+	e = g.valueOf(e)
 	slot := types.Align8(t.Size)
 	switch x := e.(type) {
 	case *syntax.VarExpr:
-		g.copySlot(dst, g.varSlot(x.Name), slot)
+		g.copySlot(dst, g.varSlot(x.Key()), slot)
 		return
 	case *syntax.TupleIndex:
 		off, _ := g.tupleExpr(x)
@@ -64,7 +65,7 @@ func (g *gen) copySlot(dst, src int16, n int) {
 // variable's own, or a new one.
 func (g *gen) arrayExpr(e syntax.Expr) int16 {
 	if v, ok := e.(*syntax.VarExpr); ok {
-		return g.varSlot(v.Name)
+		return g.varSlot(v.Key())
 	}
 	t := g.typeOf(e)
 	off := g.alloc(types.Align8(t.Size))

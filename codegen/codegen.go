@@ -231,23 +231,25 @@ func (g *gen) assign(s *syntax.AssignStmt) {
 	case *syntax.VarExpr:
 		t := g.in.Vars[target.Key()]
 		slot := g.varSlot(target.Key())
+		// A block runs before the variable is written: it may read it.
+		v := g.valueOf(s.Value)
 		if t.Kind == types.Str {
-			g.strTo(s.Value, slot, t.Size)
+			g.strTo(v, slot, t.Size)
 			return
 		}
 		if t.Kind == types.Text {
-			g.textTo(s.Value, slot, t)
+			g.textTo(v, slot, t)
 			return
 		}
 		if t.Kind == types.Tuple {
-			g.assignTuple(s.Value, slot, t)
+			g.assignTuple(v, slot, t)
 			return
 		}
 		if t.Kind == types.Array {
-			g.arrayTo(s.Value, slot, t)
+			g.arrayTo(v, slot, t)
 			return
 		}
-		g.intExpr(s.Value)
+		g.intExpr(v)
 		if s.Op != "=" {
 			g.Emit(asm.Mov.Reg(asm.R1, asm.R0), asm.LoadMem(asm.R0, asm.R10, slot, asm.DWord))
 			g.arith(compound(s.Op), asm.R0, asm.R1, t.Signed)
