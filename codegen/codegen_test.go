@@ -161,3 +161,14 @@ func TestAssignBlockValue(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// Outside the initial PID namespace, the pid recorded with a user stack or
+// address is ebtrace's namespace's, the one whose /proc the symbolizer
+// reads: pid and user stacks ask the same helper.
+func TestUserStackPidNamespace(t *testing.T) {
+	opts := compile.Options{Plan: plan.DefaultOptions, PIDNamespace: func() (uint64, uint64, bool, error) { return 1, 2, false, nil }}
+	res := tracetest.Compile(t, all.Registry(), tracetest.FakeEnv(false), `tracepoint:raw_syscalls:sys_enter { @[ustack] = count(); @u[usym(1)] = count(); }`, opts)
+	if got, want := calls(res.Programs[0].Insns), "FnGetStackid FnGetNsCurrentPidTgid FnMapLookupElem FnMapUpdateElem FnGetNsCurrentPidTgid FnMapLookupElem FnMapUpdateElem"; got != want {
+		t.Errorf("calls %q, want %q", got, want)
+	}
+}

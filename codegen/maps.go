@@ -112,12 +112,11 @@ func (g *gen) stackID(e syntax.Expr, dst int16) {
 	}
 }
 
+// storePid writes the current process id at dst as pid gives it: the
+// symbolizer opens /proc/<pid> of ebtrace's PID namespace.
 func (g *gen) storePid(dst int16) {
-	g.Emit(
-		asm.FnGetCurrentPidTgid.Call(),
-		asm.RSh.Imm(asm.R0, 32),
-		asm.StoreMem(asm.R10, dst, asm.R0, asm.DWord),
-	)
+	g.taskID(true)
+	g.Emit(asm.StoreMem(asm.R10, dst, asm.R0, asm.DWord))
 }
 
 // lookup leaves a pointer to m's value for the key at key in r0, or 0.
