@@ -63,10 +63,6 @@ var comparisons = map[string][2]asm.JumpOp{
 // intExpr leaves the value of e in r0.
 func (g *gen) intExpr(e syntax.Expr) {
 	e = g.valueOf(e)
-	if x, ok := g.in.Rewrites[e]; ok {
-		g.intExpr(x)
-		return
-	}
 	switch e := e.(type) {
 	case *syntax.IntLit:
 		g.Emit(asm.LoadImm(asm.R0, int64(e.Value), asm.DWord))

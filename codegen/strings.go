@@ -232,9 +232,6 @@ func (g *gen) compareWords(a, b int16, n int, op string) {
 // its offset and size.
 func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 	e = g.valueOf(e)
-	if x, ok := g.in.Rewrites[e]; ok {
-		return g.strExpr(x)
-	}
 	t := g.typeOf(e)
 	size := types.Align8(t.Size)
 	switch e := e.(type) {

@@ -60,10 +60,6 @@ func (g *gen) stackLength(t types.Type) {
 // textTo writes the value of e, of a Text type t, at dst.
 func (g *gen) textTo(e syntax.Expr, dst int16, t types.Type) {
 	e = g.valueOf(e)
-	if x, ok := g.in.Rewrites[e]; ok {
-		g.textTo(x, dst, t)
-		return
-	}
 	size := types.Align8(t.Size)
 	switch e := e.(type) {
 	case *syntax.Ident: // username
