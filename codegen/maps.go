@@ -346,11 +346,6 @@ func (g *gen) readMapValue(e *syntax.MapExpr, dst int16, size int) {
 	g.lookup(m, key)
 	done := g.NewLabel("read")
 	g.Emit(asm.JEq.Imm(asm.R0, 0, done))
-	for i := 0; i < size; i += 8 {
-		g.Emit(
-			asm.LoadMem(asm.R1, asm.R0, int16(i), asm.DWord),
-			asm.StoreMem(asm.R10, dst+int16(i), asm.R1, asm.DWord),
-		)
-	}
+	g.copyWords(asm.R10, dst, asm.R0, size)
 	g.Label(done)
 }
