@@ -191,16 +191,11 @@ func (g *gen) stmt(s syntax.Stmt) {
 	case *syntax.Block:
 		g.block(s)
 	case *syntax.IfStmt:
-		elseL, endL := g.NewLabel("else"), g.NewLabel("endif")
-		g.intExpr(s.Cond)
-		g.Emit(asm.JEq.Imm(asm.R0, 0, elseL))
-		g.block(s.Then)
-		g.Emit(asm.Ja.Label(endL))
-		g.Label(elseL)
-		if s.Else != nil {
-			g.stmt(s.Else)
-		}
-		g.Label(endL)
+		g.branch(s.Cond, "endif", func() { g.block(s.Then) }, func() {
+			if s.Else != nil {
+				g.stmt(s.Else)
+			}
+		})
 	case *syntax.ExprStmt:
 		switch g.typeOf(s.X).Kind {
 		case types.Str:
@@ -222,6 +217,19 @@ func (g *gen) stmt(s syntax.Stmt) {
 	case *syntax.WhileStmt, *syntax.UnrollStmt, *syntax.ForRangeStmt, *syntax.ForMapStmt, *syntax.JumpStmt:
 		g.loopStmt(s)
 	}
+}
+
+// branch runs then where cond holds and otherwise where it does not; end
+// names the label after both.
+func (g *gen) branch(cond syntax.Expr, end string, then, otherwise func()) {
+	elseL, endL := g.NewLabel("else"), g.NewLabel(end)
+	g.intExpr(cond)
+	g.Emit(asm.JEq.Imm(asm.R0, 0, elseL))
+	then()
+	g.Emit(asm.Ja.Label(endL))
+	g.Label(elseL)
+	otherwise()
+	g.Label(endL)
 }
 
 func (g *gen) typeOf(e syntax.Expr) types.Type { return g.in.Types[e] }

@@ -135,14 +135,7 @@ func (g *gen) intExpr(e syntax.Expr) {
 	case *syntax.BinaryExpr:
 		g.binary(e)
 	case *syntax.CondExpr:
-		elseL, end := g.NewLabel("else"), g.NewLabel("cond")
-		g.intExpr(e.Cond)
-		g.Emit(asm.JEq.Imm(asm.R0, 0, elseL))
-		g.intExpr(e.Then)
-		g.Emit(asm.Ja.Label(end))
-		g.Label(elseL)
-		g.intExpr(e.Else)
-		g.Label(end)
+		g.branch(e.Cond, "cond", func() { g.intExpr(e.Then) }, func() { g.intExpr(e.Else) })
 	case *syntax.CallExpr:
 		g.call(e)
 	case *syntax.TupleIndex:

@@ -72,14 +72,7 @@ func (g *gen) textTo(e syntax.Expr, dst int16, t types.Type) {
 		g.readMapValue(e, dst, size)
 		return
 	case *syntax.CondExpr:
-		elseL, end := g.NewLabel("else"), g.NewLabel("cond")
-		g.intExpr(e.Cond)
-		g.Emit(asm.JEq.Imm(asm.R0, 0, elseL))
-		g.textTo(e.Then, dst, t)
-		g.Emit(asm.Ja.Label(end))
-		g.Label(elseL)
-		g.textTo(e.Else, dst, t)
-		g.Label(end)
+		g.branch(e.Cond, "cond", func() { g.textTo(e.Then, dst, t) }, func() { g.textTo(e.Else, dst, t) })
 		return
 	case *syntax.CallExpr:
 		if g.libraryValue(e, dst) {
