@@ -3,6 +3,7 @@ package codegen
 import (
 	"github.com/cilium/ebpf/asm"
 
+	"ebtrace/emit"
 	"ebtrace/syntax"
 	"ebtrace/types"
 )
@@ -45,7 +46,7 @@ func (g *gen) arrayTo(e syntax.Expr, dst int16, t types.Type) {
 	}
 	g.zero(dst, slot)
 	g.stackPtr(asm.R1, dst)
-	g.Emit(asm.Mov.Imm(asm.R2, int32(t.Size)), probeRead(space))
+	g.Emit(asm.Mov.Imm(asm.R2, int32(t.Size)), emit.ProbeRead(space).Call())
 }
 
 // arrayExpr leaves the array e in a stack slot and returns the slot: a
