@@ -135,6 +135,3 @@ func (b *Builder) LoopHead(name string) {
 	b.targets[name] = true
 	b.Label(name)
 }
-
-// Reachable reports whether a path reaches the next instruction.
-func (b *Builder) Reachable() bool { return !b.dead }
