@@ -62,12 +62,7 @@ func (g *gen) combined(m *plan.Map, key int16) {
 		)
 	}
 	g.Label(next)
-	g.Emit(
-		asm.LoadMem(asm.R3, asm.R10, cpu, asm.DWord),
-		asm.Add.Imm(asm.R3, 1),
-		asm.StoreMem(asm.R10, cpu, asm.R3, asm.DWord),
-		asm.Ja.Label(head),
-	)
+	g.nextIteration(cpu, asm.R3, head)
 	g.Label(done)
 	if m.Kind != output.Avg {
 		g.Emit(asm.LoadMem(asm.R0, asm.R10, acc, asm.DWord))

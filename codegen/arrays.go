@@ -3,6 +3,7 @@ package codegen
 import (
 	"github.com/cilium/ebpf/asm"
 
+	"ebtrace/emit"
 	"ebtrace/syntax"
 	"ebtrace/types"
 )
@@ -13,14 +14,15 @@ import (
 
 // arrayTo writes the bytes of the array e at dst, a slot of t's size.
 func (g *gen) arrayTo(e syntax.Expr, dst int16, t types.Type) {
+	e = g.valueOf(e)
 	slot := types.Align8(t.Size)
 	switch x := e.(type) {
 	case *syntax.VarExpr:
-		g.copySlot(dst, g.varSlot(x.Name), slot)
+		g.copyStack(dst, g.varSlot(x.Key()), slot)
 		return
 	case *syntax.TupleIndex:
 		off, _ := g.tupleExpr(x)
-		g.copySlot(dst, off, slot)
+		g.copyStack(dst, off, slot)
 		return
 	case *syntax.MapExpr:
 		g.readMapValue(x, dst, slot)
@@ -44,27 +46,14 @@ func (g *gen) arrayTo(e syntax.Expr, dst int16, t types.Type) {
 	}
 	g.zero(dst, slot)
 	g.stackPtr(asm.R1, dst)
-	g.Emit(asm.Mov.Imm(asm.R2, int32(t.Size)), probeRead(space))
-}
-
-// copySlot copies n bytes (whole words) of stack from src to dst.
-func (g *gen) copySlot(dst, src int16, n int) {
-	if dst == src {
-		return
-	}
-	for i := int16(0); i < int16(n); i += 8 {
-		g.Emit(
-			asm.LoadMem(asm.R1, asm.R10, src+i, asm.DWord),
-			asm.StoreMem(asm.R10, dst+i, asm.R1, asm.DWord),
-		)
-	}
+	g.Emit(asm.Mov.Imm(asm.R2, int32(t.Size)), emit.ProbeRead(space).Call())
 }
 
 // arrayExpr leaves the array e in a stack slot and returns the slot: a
 // variable's own, or a new one.
 func (g *gen) arrayExpr(e syntax.Expr) int16 {
 	if v, ok := e.(*syntax.VarExpr); ok {
-		return g.varSlot(v.Name)
+		return g.varSlot(v.Key())
 	}
 	t := g.typeOf(e)
 	off := g.alloc(types.Align8(t.Size))

@@ -191,16 +191,11 @@ func (g *gen) stmt(s syntax.Stmt) {
 	case *syntax.Block:
 		g.block(s)
 	case *syntax.IfStmt:
-		elseL, endL := g.NewLabel("else"), g.NewLabel("endif")
-		g.intExpr(s.Cond)
-		g.Emit(asm.JEq.Imm(asm.R0, 0, elseL))
-		g.block(s.Then)
-		g.Emit(asm.Ja.Label(endL))
-		g.Label(elseL)
-		if s.Else != nil {
-			g.stmt(s.Else)
-		}
-		g.Label(endL)
+		g.branch(s.Cond, "endif", func() { g.block(s.Then) }, func() {
+			if s.Else != nil {
+				g.stmt(s.Else)
+			}
+		})
 	case *syntax.ExprStmt:
 		switch g.typeOf(s.X).Kind {
 		case types.Str:
@@ -224,6 +219,19 @@ func (g *gen) stmt(s syntax.Stmt) {
 	}
 }
 
+// branch runs then where cond holds and otherwise where it does not; end
+// names the label after both.
+func (g *gen) branch(cond syntax.Expr, end string, then, otherwise func()) {
+	elseL, endL := g.NewLabel("else"), g.NewLabel(end)
+	g.intExpr(cond)
+	g.Emit(asm.JEq.Imm(asm.R0, 0, elseL))
+	then()
+	g.Emit(asm.Ja.Label(endL))
+	g.Label(elseL)
+	otherwise()
+	g.Label(endL)
+}
+
 func (g *gen) typeOf(e syntax.Expr) types.Type { return g.in.Types[e] }
 
 func (g *gen) assign(s *syntax.AssignStmt) {
@@ -231,23 +239,25 @@ func (g *gen) assign(s *syntax.AssignStmt) {
 	case *syntax.VarExpr:
 		t := g.in.Vars[target.Key()]
 		slot := g.varSlot(target.Key())
+		// A block runs before the variable is written: it may read it.
+		v := g.valueOf(s.Value)
 		if t.Kind == types.Str {
-			g.strTo(s.Value, slot, t.Size)
+			g.strTo(v, slot, t.Size)
 			return
 		}
 		if t.Kind == types.Text {
-			g.textTo(s.Value, slot, t)
+			g.textTo(v, slot, t)
 			return
 		}
 		if t.Kind == types.Tuple {
-			g.assignTuple(s.Value, slot, t)
+			g.assignTuple(v, slot, t)
 			return
 		}
 		if t.Kind == types.Array {
-			g.arrayTo(s.Value, slot, t)
+			g.arrayTo(v, slot, t)
 			return
 		}
-		g.intExpr(s.Value)
+		g.intExpr(v)
 		if s.Op != "=" {
 			g.Emit(asm.Mov.Reg(asm.R1, asm.R0), asm.LoadMem(asm.R0, asm.R10, slot, asm.DWord))
 			g.arith(compound(s.Op), asm.R0, asm.R1, t.Signed)

@@ -1,6 +1,7 @@
 package codegen_test
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -10,9 +11,11 @@ import (
 	"ebtrace/internal/kerneltest"
 	"ebtrace/internal/tracetest"
 	"ebtrace/kernel"
+	"ebtrace/output"
 	"ebtrace/plan"
 	"ebtrace/probe"
 	"ebtrace/probe/all"
+	"ebtrace/runtime"
 	"ebtrace/source"
 )
 
@@ -103,6 +106,69 @@ func TestCommThroughTask(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got, want := calls(res.Programs[0].Insns), "FnGetCurrentTaskBtf FnMapLookupElem FnMapUpdateElem"; got != want {
+		t.Errorf("calls %q, want %q", got, want)
+	}
+}
+
+// run runs a script's BEGIN with BPF_PROG_TEST_RUN, finishes the session
+// and returns what it printed.
+func run(t *testing.T, script string) string {
+	t.Helper()
+	obj := tracetest.Load(t, tracetest.Compile(t, all.Registry(), tracetest.FakeEnv(false), script, compile.Options{Plan: plan.DefaultOptions}))
+	defer obj.Close()
+	var out, warn bytes.Buffer
+	sess, err := runtime.New(obj, output.NewText(&out), &warn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := obj.Run(probe.Begin); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	close(stop)
+	if err := sess.Loop(stop); err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if warn.Len() > 0 {
+		t.Errorf("warnings: %s", warn.String())
+	}
+	return out.String()
+}
+
+// Variables of one name in different blocks are different variables, each
+// read from its own slot: arrays too.
+func TestArrayVariablesPerBlock(t *testing.T) {
+	got := run(t, `BEGIN {
+	if (0) { $a = (uint8[4])1; @x = $a } else { $a = (uint8[4])2; @y = $a }
+	if (0) { $b = (uint8[4])1; @z = $b[0] } else { $b = (uint8[4])3; @w = $b[0] }
+	exit() }`)
+	if want := "\n\n@w: 3\n\n@y: [2,0,0,0]\n\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// A block used as a value runs before the assignment it feeds writes the
+// variable, which the block may read.
+func TestAssignBlockValue(t *testing.T) {
+	got := run(t, `BEGIN {
+	$t = (1, 2); $t = { ($t.1, $t.0) }; print($t);
+	$a = (uint8[2])258; $b = { $a }; print($b);
+	exit() }`)
+	if want := "(2, 1)\n[2,1]\n\n\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// Outside the initial PID namespace, the pid recorded with a user stack or
+// address is ebtrace's namespace's, the one whose /proc the symbolizer
+// reads: pid and user stacks ask the same helper.
+func TestUserStackPidNamespace(t *testing.T) {
+	opts := compile.Options{Plan: plan.DefaultOptions, PIDNamespace: func() (uint64, uint64, bool, error) { return 1, 2, false, nil }}
+	res := tracetest.Compile(t, all.Registry(), tracetest.FakeEnv(false), `tracepoint:raw_syscalls:sys_enter { @[ustack] = count(); @u[usym(1)] = count(); }`, opts)
+	if got, want := calls(res.Programs[0].Insns), "FnGetStackid FnGetNsCurrentPidTgid FnMapLookupElem FnMapUpdateElem FnGetNsCurrentPidTgid FnMapLookupElem FnMapUpdateElem"; got != want {
 		t.Errorf("calls %q, want %q", got, want)
 	}
 }

@@ -63,10 +63,6 @@ var comparisons = map[string][2]asm.JumpOp{
 // intExpr leaves the value of e in r0.
 func (g *gen) intExpr(e syntax.Expr) {
 	e = g.valueOf(e)
-	if x, ok := g.in.Rewrites[e]; ok {
-		g.intExpr(x)
-		return
-	}
 	switch e := e.(type) {
 	case *syntax.IntLit:
 		g.Emit(asm.LoadImm(asm.R0, int64(e.Value), asm.DWord))
@@ -139,14 +135,7 @@ func (g *gen) intExpr(e syntax.Expr) {
 	case *syntax.BinaryExpr:
 		g.binary(e)
 	case *syntax.CondExpr:
-		elseL, end := g.NewLabel("else"), g.NewLabel("cond")
-		g.intExpr(e.Cond)
-		g.Emit(asm.JEq.Imm(asm.R0, 0, elseL))
-		g.intExpr(e.Then)
-		g.Emit(asm.Ja.Label(end))
-		g.Label(elseL)
-		g.intExpr(e.Else)
-		g.Label(end)
+		g.branch(e.Cond, "cond", func() { g.intExpr(e.Then) }, func() { g.intExpr(e.Else) })
 	case *syntax.CallExpr:
 		g.call(e)
 	case *syntax.TupleIndex:

@@ -25,12 +25,7 @@ func (g *gen) find(e *syntax.CallExpr) {
 	if m.Kind == output.String {
 		n = min(m.ValueSize, size)
 	}
-	for i := 0; i < n; i += 8 {
-		g.Emit(
-			asm.LoadMem(asm.R1, asm.R0, int16(i), asm.DWord),
-			asm.StoreMem(asm.R10, slot+int16(i), asm.R1, asm.DWord),
-		)
-	}
+	g.copyWords(asm.R10, slot, asm.R0, n)
 	g.zero(slot+int16(n), size-n)
 	g.Emit(asm.Mov.Imm(asm.R0, 1), asm.Ja.Label(done))
 	g.Label(missing)

@@ -93,13 +93,19 @@ func (g *gen) forRange(s *syntax.ForRangeStmt) {
 	)
 	g.loopBody(s.Body, loop{brk: done, cont: step})
 	g.Label(step)
+	g.nextIteration(counter, asm.R0, head)
+	g.Label(done)
+}
+
+// nextIteration adds 1, through r, to the loop counter at slot counter
+// and jumps back to the loop's head.
+func (g *gen) nextIteration(counter int16, r asm.Register, head string) {
 	g.Emit(
-		asm.LoadMem(asm.R0, asm.R10, counter, asm.DWord),
-		asm.Add.Imm(asm.R0, 1),
-		asm.StoreMem(asm.R10, counter, asm.R0, asm.DWord),
+		asm.LoadMem(r, asm.R10, counter, asm.DWord),
+		asm.Add.Imm(r, 1),
+		asm.StoreMem(asm.R10, counter, r, asm.DWord),
 		asm.Ja.Label(head),
 	)
-	g.Label(done)
 }
 
 // kernelFuncs resolves kernel functions for kfunc calls; false when any

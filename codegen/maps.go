@@ -112,12 +112,11 @@ func (g *gen) stackID(e syntax.Expr, dst int16) {
 	}
 }
 
+// storePid writes the current process id at dst as pid gives it: the
+// symbolizer opens /proc/<pid> of ebtrace's PID namespace.
 func (g *gen) storePid(dst int16) {
-	g.Emit(
-		asm.FnGetCurrentPidTgid.Call(),
-		asm.RSh.Imm(asm.R0, 32),
-		asm.StoreMem(asm.R10, dst, asm.R0, asm.DWord),
-	)
+	g.taskID(true)
+	g.Emit(asm.StoreMem(asm.R10, dst, asm.R0, asm.DWord))
 }
 
 // lookup leaves a pointer to m's value for the key at key in r0, or 0.
@@ -347,11 +346,6 @@ func (g *gen) readMapValue(e *syntax.MapExpr, dst int16, size int) {
 	g.lookup(m, key)
 	done := g.NewLabel("read")
 	g.Emit(asm.JEq.Imm(asm.R0, 0, done))
-	for i := 0; i < size; i += 8 {
-		g.Emit(
-			asm.LoadMem(asm.R1, asm.R0, int16(i), asm.DWord),
-			asm.StoreMem(asm.R10, dst+int16(i), asm.R1, asm.DWord),
-		)
-	}
+	g.copyWords(asm.R10, dst, asm.R0, size)
 	g.Label(done)
 }

@@ -67,15 +67,6 @@ func (g *gen) space(e syntax.Expr) types.AddrSpace {
 	return types.Kernel
 }
 
-// probeRead calls the probe-read helper of space: r1 destination, r2
-// size, r3 source.
-func probeRead(space types.AddrSpace) asm.Instruction {
-	if space == types.User {
-		return asm.FnProbeReadUser.Call()
-	}
-	return asm.FnProbeReadKernel.Call()
-}
-
 // loadMemory reads the integer or pointer e names in memory into r0,
 // extending it as its type says; a bitfield is shifted out of the bytes
 // that hold it. A read that faults leaves 0.
@@ -92,7 +83,7 @@ func (g *gen) loadMemory(e syntax.Expr) {
 	g.stackPtr(asm.R1, tmp)
 	g.Emit(
 		relocated(asm.Mov.Imm(asm.R2, int32(size)), l, core.ByteSize),
-		probeRead(g.space(e)),
+		emit.ProbeRead(g.space(e)).Call(),
 		asm.LoadMem(asm.R0, asm.R10, tmp, asm.DWord),
 	)
 	switch {

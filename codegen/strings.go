@@ -232,9 +232,6 @@ func (g *gen) compareWords(a, b int16, n int, op string) {
 // its offset and size.
 func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 	e = g.valueOf(e)
-	if x, ok := g.in.Rewrites[e]; ok {
-		return g.strExpr(x)
-	}
 	t := g.typeOf(e)
 	size := types.Align8(t.Size)
 	switch e := e.(type) {
@@ -295,16 +292,13 @@ func (g *gen) strExpr(e syntax.Expr) (int16, int) {
 		return off, size
 	case *syntax.CondExpr:
 		off := g.alloc(size)
-		elseL, end := g.NewLabel("else"), g.NewLabel("cond")
-		g.intExpr(e.Cond)
-		g.Emit(asm.JEq.Imm(asm.R0, 0, elseL))
-		src, n := g.strExpr(e.Then)
-		g.copyStr(off, size, src, n)
-		g.Emit(asm.Ja.Label(end))
-		g.Label(elseL)
-		src, n = g.strExpr(e.Else)
-		g.copyStr(off, size, src, n)
-		g.Label(end)
+		arm := func(x syntax.Expr) func() {
+			return func() {
+				src, n := g.strExpr(x)
+				g.copyStr(off, size, src, n)
+			}
+		}
+		g.branch(e.Cond, "cond", arm(e.Then), arm(e.Else))
 		return off, size
 	}
 	off := g.alloc(size)

@@ -60,10 +60,6 @@ func (g *gen) stackLength(t types.Type) {
 // textTo writes the value of e, of a Text type t, at dst.
 func (g *gen) textTo(e syntax.Expr, dst int16, t types.Type) {
 	e = g.valueOf(e)
-	if x, ok := g.in.Rewrites[e]; ok {
-		g.textTo(x, dst, t)
-		return
-	}
 	size := types.Align8(t.Size)
 	switch e := e.(type) {
 	case *syntax.Ident: // username
@@ -76,14 +72,7 @@ func (g *gen) textTo(e syntax.Expr, dst int16, t types.Type) {
 		g.readMapValue(e, dst, size)
 		return
 	case *syntax.CondExpr:
-		elseL, end := g.NewLabel("else"), g.NewLabel("cond")
-		g.intExpr(e.Cond)
-		g.Emit(asm.JEq.Imm(asm.R0, 0, elseL))
-		g.textTo(e.Then, dst, t)
-		g.Emit(asm.Ja.Label(end))
-		g.Label(elseL)
-		g.textTo(e.Else, dst, t)
-		g.Label(end)
+		g.branch(e.Cond, "cond", func() { g.textTo(e.Then, dst, t) }, func() { g.textTo(e.Else, dst, t) })
 		return
 	case *syntax.CallExpr:
 		if g.libraryValue(e, dst) {

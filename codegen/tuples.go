@@ -60,13 +60,7 @@ func (g *gen) tupleExpr(e syntax.Expr) (int16, types.Type) {
 	case *syntax.MapExpr:
 		m := g.plan.Map(e.Name)
 		off := g.alloc(m.ValueSize)
-		key := g.key(e, m)
-		g.zero(off, m.ValueSize)
-		g.lookup(m, key)
-		done := g.NewLabel("read")
-		g.Emit(asm.JEq.Imm(asm.R0, 0, done))
-		g.copyWords(asm.R10, off, asm.R0, m.ValueSize)
-		g.Label(done)
+		g.readMapValue(e, off, m.ValueSize)
 		return off, m.ValueType
 	}
 	off := g.alloc(t.Size)
@@ -89,12 +83,7 @@ func (g *gen) assignTuple(value syntax.Expr, slot int16, t types.Type) {
 	}
 	tmp := g.alloc(t.Size)
 	g.tupleTo(value, tmp, t)
-	for i := 0; i < t.Size; i += 8 {
-		g.Emit(
-			asm.LoadMem(asm.R1, asm.R10, tmp+int16(i), asm.DWord),
-			asm.StoreMem(asm.R10, slot+int16(i), asm.R1, asm.DWord),
-		)
-	}
+	g.copyStack(slot, tmp, t.Size)
 }
 
 // keyTuple writes a map's single tuple subscript as the map's key parts,

@@ -12,6 +12,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"ebtrace/source"
+	"ebtrace/types"
 )
 
 // Position is attached to each instruction as its source; it prints as
@@ -36,6 +37,15 @@ func StoreDW(dst asm.Register, off int16, v int64) asm.Instruction {
 // KfuncCall calls the kernel function with BTF ID id in vmlinux.
 func KfuncCall(id btf.TypeID) asm.Instruction {
 	return asm.Instruction{OpCode: asm.OpCode(asm.JumpClass).SetJumpOp(asm.Call), Src: asm.PseudoKfuncCall, Constant: int64(id)}
+}
+
+// ProbeRead is the probe-read helper of space: r1 destination, r2 size,
+// r3 source.
+func ProbeRead(space types.AddrSpace) asm.BuiltinFunc {
+	if space == types.User {
+		return asm.FnProbeReadUser
+	}
+	return asm.FnProbeReadKernel
 }
 
 // Builder builds one BPF function. Jumps go forward to labels placed
@@ -125,6 +135,3 @@ func (b *Builder) LoopHead(name string) {
 	b.targets[name] = true
 	b.Label(name)
 }
-
-// Reachable reports whether a path reaches the next instruction.
-func (b *Builder) Reachable() bool { return !b.dead }

@@ -118,10 +118,7 @@ func addressFromBytes(g Generator, e *syntax.CallExpr, addr syntax.Expr, n int, 
 		space = g.Addr(addr)
 		g.Emit(asm.Mov.Reg(asm.R3, asm.R0))
 	}
-	fn := asm.FnProbeReadKernel
-	if space == types.User {
-		fn = asm.FnProbeReadUser
-	}
+	fn := emit.ProbeRead(space)
 	g.StackPtr(asm.R1, dst+8)
 	g.Emit(asm.Mov.Imm(asm.R2, int32(n)), fn.Call())
 	g.CheckHelper(fn)
@@ -175,10 +172,11 @@ var macaddr = Func{
 		g.Emit(asm.Mov.Reg(asm.R3, asm.R0), emit.StoreDW(asm.R10, dst, 0))
 		g.StackPtr(asm.R1, dst)
 		g.Emit(asm.Mov.Imm(asm.R2, 6))
-		fn := asm.FnProbeReadKernel
-		if at := g.Type(e.Args[0]); at.AddrSpace == types.User && at.Kind == types.Ptr {
-			fn = asm.FnProbeReadUser
+		space := types.Kernel
+		if at := g.Type(e.Args[0]); at.Kind == types.Ptr {
+			space = at.AddrSpace
 		}
+		fn := emit.ProbeRead(space)
 		g.Emit(fn.Call())
 		g.CheckHelper(fn)
 	},

@@ -214,7 +214,6 @@ var DefaultOptions = Options{RingSize: 1 << 20, MaxEntries: 4096}
 func New(info *check.Info, opts Options) *Plan {
 	p := &Plan{
 		RingSize:   opts.RingSize,
-		WakeupSize: opts.RingSize / 4,
 		MaxEntries: opts.MaxEntries,
 		Sites:      map[Site]int{},
 		byName:     map[string]*Map{},
@@ -314,8 +313,6 @@ func (p *Plan) addMap(i int, cm *check.Map, maxEntries uint32) {
 		switch d.Kind {
 		case "lruhash", "percpulruhash":
 			m.Type = "lru_" + m.Type
-		case "percpuhash":
-			m.Type = "percpu_hash"
 		}
 	}
 	p.Maps = append(p.Maps, m)
@@ -323,16 +320,13 @@ func (p *Plan) addMap(i int, cm *check.Map, maxEntries uint32) {
 }
 
 // PartSize is the room a value of type t takes in a key, a map value, an
-// event record or a stack slot: 8 bytes, or a string's or buffer's whole
-// words.
+// event record or a stack slot: its types.SlotSize, and a buffer's length
+// before its bytes.
 func PartSize(t types.Type) int {
-	switch t.Kind {
-	case types.Int, types.Ptr, types.Bool:
-		return 8
-	case types.Buf: // the length, then the bytes
-		return 8 + types.Align8(t.Size)
+	if t.Kind == types.Buf {
+		return 8 + types.SlotSize(t)
 	}
-	return types.Align8(t.Size)
+	return types.SlotSize(t)
 }
 
 func (p *Plan) addEvent(info *check.Info, idx int, in *check.Instance, call *syntax.CallExpr) {
