@@ -56,6 +56,20 @@ tracepoint:syscalls:sys_enter_getppid /pid == cpid/ {
 	if want := "BEGIN 1 1\n1 1 1 1 1\n1 1 1 1 1\n\n\n"; out.String() != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", out.String(), want)
 	}
+
+	// A user stack records the pid of ebtrace's namespace, where the
+	// symbolizer finds the process's mappings: its frames have names.
+	cmd = exec.Command(unshare, "--pid", "--fork", "--mount-proc", testutil.Build(t, "./cmd/ebtrace"), "-e",
+		`tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @[ustack(3)] = count(); }`, "-c", wl+" getppid 2")
+	out.Reset()
+	errb.Reset()
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v; stderr:\n%s", err, errb.String())
+	}
+	if !strings.Contains(out.String(), "main.main+") {
+		t.Errorf("the user stack is not symbolized:\n%s", out.String())
+	}
 }
 
 // nsecs(sw_tai), the boot clock plus the offset of CLOCK_TAI user space
