@@ -31,7 +31,7 @@ var Allowed = map[string][]string{
 	"funcs":                   {"emit", "glob", "kernel", "printf", "probe", "probe/arch", "source", "syntax", "types"},
 	"check":                   {"core", "ctypes", "funcs", "kernel", "output", "preprocess", "printf", "probe", "source", "syntax", "types"},
 	"plan":                    {"check", "funcs", "output", "printf", "source", "syntax", "types"},
-	"emit":                    {"source"},
+	"emit":                    {"source", "types"},
 	"codegen":                 {"check", "core", "emit", "funcs", "output", "plan", "probe", "source", "syntax", "types"},
 	"compile":                 {"check", "codegen", "plan", "preprocess", "probe", "source", "syntax"},
 	"load":                    {"codegen", "compile", "core", "emit", "kernel", "plan", "probe", "source", "syntax"},
