@@ -1,7 +1,6 @@
 package codegen_test
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 
@@ -15,7 +14,6 @@ import (
 	"ebtrace/plan"
 	"ebtrace/probe"
 	"ebtrace/probe/all"
-	"ebtrace/runtime"
 	"ebtrace/source"
 )
 
@@ -114,28 +112,12 @@ func TestCommThroughTask(t *testing.T) {
 // and returns what it printed.
 func run(t *testing.T, script string) string {
 	t.Helper()
-	obj := tracetest.Load(t, tracetest.Compile(t, all.Registry(), tracetest.FakeEnv(false), script, compile.Options{Plan: plan.DefaultOptions}))
-	defer obj.Close()
-	var out, warn bytes.Buffer
-	sess, err := runtime.New(obj, output.NewText(&out), &warn)
-	if err != nil {
-		t.Fatal(err)
+	res := tracetest.Compile(t, all.Registry(), tracetest.FakeEnv(false), script, compile.Options{Plan: plan.DefaultOptions})
+	out, warn := tracetest.Session(t, res, output.NewText, tracetest.RunBegin)
+	if warn != "" {
+		t.Errorf("warnings: %s", warn)
 	}
-	if err := obj.Run(probe.Begin); err != nil {
-		t.Fatal(err)
-	}
-	stop := make(chan struct{})
-	close(stop)
-	if err := sess.Loop(stop); err != nil {
-		t.Fatal(err)
-	}
-	if err := sess.Finish(); err != nil {
-		t.Fatal(err)
-	}
-	if warn.Len() > 0 {
-		t.Errorf("warnings: %s", warn.String())
-	}
-	return out.String()
+	return out
 }
 
 // Variables of one name in different blocks are different variables, each

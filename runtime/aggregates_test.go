@@ -1,7 +1,6 @@
 package runtime_test
 
 import (
-	"bytes"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"ebtrace/compile"
 	"ebtrace/internal/testutil"
 	"ebtrace/internal/tracetest"
+	"ebtrace/load"
 	"ebtrace/output"
 	"ebtrace/plan"
 	"ebtrace/probe"
@@ -31,33 +31,20 @@ func runOnCPUs(t *testing.T, script string, cpus int) string {
 		t.Skipf("needs %d CPUs: %d, %v", cpus, n, err)
 	}
 	res := tracetest.Compile(t, all.Registry(), tracetest.FakeEnv(false), script, compile.Options{Plan: plan.DefaultOptions})
-	obj := tracetest.Load(t, res)
-	defer obj.Close()
-	var out, warn bytes.Buffer
-	sess, err := runtime.New(obj, output.NewText(&out), &warn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range res.Programs {
-		if p.Instance.Instance.Kind() != probe.Begin {
-			continue
-		}
-		for cpu := range cpus {
-			if _, err := obj.Program(p).Run(&ebpf.RunOptions{CPU: uint32(cpu), Flags: unix.BPF_F_TEST_RUN_ON_CPU}); err != nil {
-				t.Fatalf("run BEGIN on CPU %d: %v", cpu, err)
+	out, warn := tracetest.Session(t, res, output.NewText, func(obj *load.Object, sess *runtime.Session) error {
+		for _, p := range obj.Programs(probe.Begin) {
+			for cpu := range cpus {
+				if _, err := obj.Program(p).Run(&ebpf.RunOptions{CPU: uint32(cpu), Flags: unix.BPF_F_TEST_RUN_ON_CPU}); err != nil {
+					return fmt.Errorf("run BEGIN on CPU %d: %w", cpu, err)
+				}
 			}
 		}
+		return sess.Loop(tracetest.Closed())
+	})
+	if warn != "" {
+		t.Errorf("warnings: %s", warn)
 	}
-	if err := sess.Loop(closed()); err != nil {
-		t.Fatal(err)
-	}
-	if err := sess.Finish(); err != nil {
-		t.Fatal(err)
-	}
-	if warn.Len() > 0 {
-		t.Errorf("warnings: %s", warn.String())
-	}
-	return out.String()
+	return out
 }
 
 // TestPerCPUReads: a probe reading a count(), sum(), min(), max() or avg()

@@ -1,7 +1,6 @@
 package runtime_test
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,6 +8,7 @@ import (
 
 	"ebtrace/compile"
 	"ebtrace/internal/tracetest"
+	"ebtrace/load"
 	"ebtrace/output"
 	"ebtrace/plan"
 	"ebtrace/probe"
@@ -21,23 +21,14 @@ import (
 func runBench(t *testing.T, script string) string {
 	t.Helper()
 	opts := compile.Options{Plan: plan.Options{RingSize: 4096, MaxEntries: 16}}
-	obj := tracetest.Load(t, tracetest.Compile(t, all.Registry(), tracetest.FakeEnv(false), script, opts))
-	defer obj.Close()
-	var out, warn bytes.Buffer
-	sess, err := runtime.New(obj, output.NewText(&out), &warn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := obj.Run(probe.Begin); err != nil {
-		t.Fatal(err)
-	}
-	if err := sess.Bench(20 * time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	if err := sess.Finish(); err != nil {
-		t.Fatal(err)
-	}
-	return out.String()
+	res := tracetest.Compile(t, all.Registry(), tracetest.FakeEnv(false), script, opts)
+	out, _ := tracetest.Session(t, res, output.NewText, func(obj *load.Object, sess *runtime.Session) error {
+		if err := obj.Run(probe.Begin); err != nil {
+			return err
+		}
+		return sess.Bench(20 * time.Millisecond)
+	})
+	return out
 }
 
 // The events a bench probe sends fill the ring many times over and are

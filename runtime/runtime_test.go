@@ -15,9 +15,7 @@ import (
 	"ebtrace/kernel"
 	"ebtrace/output"
 	"ebtrace/plan"
-	"ebtrace/probe"
 	"ebtrace/probe/all"
-	"ebtrace/runtime"
 )
 
 // run compiles script, loads it, runs BEGIN with BPF_PROG_TEST_RUN and
@@ -42,34 +40,12 @@ type session struct {
 // runSession is run with every choice open.
 func runSession(t *testing.T, script string, s session) (stdout, warnings string) {
 	t.Helper()
-	obj := tracetest.Load(t, tracetest.Compile(t, all.Registry(), tracetest.FakeEnv(s.unsafe), script, s.compile))
-	defer obj.Close()
-	var out, warn bytes.Buffer
-	w := output.NewText(&out)
+	writer := output.NewText
 	if s.json {
-		w = output.NewJSON(&out)
+		writer = output.NewJSON
 	}
-	sess, err := runtime.New(obj, w, &warn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := obj.Run(probe.Begin); err != nil {
-		t.Fatal(err)
-	}
-	if err := sess.Loop(closed()); err != nil {
-		t.Fatal(err)
-	}
-	if err := sess.Finish(); err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), warn.String()
-}
-
-// closed returns a closed channel: Loop handles what is queued and returns.
-func closed() chan struct{} {
-	c := make(chan struct{})
-	close(c)
-	return c
+	res := tracetest.Compile(t, all.Registry(), tracetest.FakeEnv(s.unsafe), script, s.compile)
+	return tracetest.Session(t, res, writer, tracetest.RunBegin)
 }
 
 func TestArithmetic(t *testing.T) {

@@ -7,6 +7,8 @@ package tracetest
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"os/exec"
 	"strings"
 	"testing"
@@ -35,33 +37,61 @@ func Run(t testing.TB, reg *probe.Registry, env *probe.Env, script string, cmd *
 	for _, p := range res.Programs {
 		testutil.SkipUnsupported(t, p.Instance.Instance.Available())
 	}
+	var attached time.Duration
+	out, warn := Session(t, res, output.NewText, func(obj *load.Object, sess *runtime.Session) error {
+		if err := obj.Attach(); err != nil {
+			return err
+		}
+		start := time.Now()
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %w\n%s", cmd, err, msg)
+		}
+		err := sess.Loop(Closed())
+		attached = time.Since(start) // Finish first stops every program
+		return err
+	})
+	if warn != "" {
+		t.Errorf("warnings: %s", warn)
+	}
+	return out, attached
+}
+
+// Session loads res and runs it in a session writing through writer:
+// drive runs its programs (obj.Run, obj.Attach, sess.Loop, ...), then the
+// session finishes (END runs, the maps print). It returns what the
+// session printed and warned, and fails the test on any error.
+func Session(t testing.TB, res *compile.Result, writer func(io.Writer) output.Writer, drive func(*load.Object, *runtime.Session) error) (out, warnings string) {
+	t.Helper()
 	obj := Load(t, res)
 	defer obj.Close()
-	var out, warn bytes.Buffer
-	sess, err := runtime.New(obj, output.NewText(&out), &warn)
+	var stdout, warn bytes.Buffer
+	sess, err := runtime.New(obj, writer(&stdout), &warn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := obj.Attach(); err != nil {
+	if err := drive(obj, sess); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", cmd, err, msg)
-	}
-	stop := make(chan struct{})
-	close(stop)
-	if err := sess.Loop(stop); err != nil {
-		t.Fatal(err)
-	}
-	attached := time.Since(start) // Finish first stops every program
 	if err := sess.Finish(); err != nil {
 		t.Fatal(err)
 	}
-	if warn.Len() > 0 {
-		t.Errorf("warnings: %s", warn.String())
+	return stdout.String(), warn.String()
+}
+
+// RunBegin is a drive of Session: BEGIN once, then the events it sent.
+func RunBegin(obj *load.Object, sess *runtime.Session) error {
+	if err := obj.Run(probe.Begin); err != nil {
+		return err
 	}
-	return out.String(), attached
+	return sess.Loop(Closed())
+}
+
+// Closed returns a closed channel: Loop handles what is queued and
+// returns.
+func Closed() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
 }
 
 // FakeEnv is the environment of tests that need no live tracefs: the
