@@ -3,7 +3,9 @@
 # machine lacks: gcc for the C workloads, g++ for the C++ one (demangled
 # names, cpp: probes), systemtap-sdt-dev for sys/sdt.h (the USDT
 # workload), binutils for the objdump, readelf and nm that some tests
-# compare with. It does nothing when all are present, and prints one line
+# compare with, clang and libbpf-dev (libbpf's bpf_helpers.h) for the BPF
+# C programs of examples/2015 that `ebtrace run` loads (ebtrace itself
+# never needs them). It does nothing when all are present, and prints one line
 # when it installs something. It also fetches bpftrace's tools (below).
 set -eu
 
@@ -11,6 +13,8 @@ missing=""
 command -v gcc >/dev/null 2>&1 || missing="$missing gcc libc6-dev"
 command -v g++ >/dev/null 2>&1 || missing="$missing g++"
 command -v objdump >/dev/null 2>&1 || missing="$missing binutils"
+command -v clang >/dev/null 2>&1 || missing="$missing clang"
+[ -e /usr/include/bpf/bpf_helpers.h ] || missing="$missing libbpf-dev"
 # Ask the preprocessor for sys/sdt.h: it knows the multiarch include
 # directories. Without one, look where Debian puts the header.
 if command -v cpp >/dev/null 2>&1; then

@@ -2,7 +2,8 @@
 // root or tracefs is missing, building the module's commands (the workload
 // especially) once per test process or taking them prebuilt from
 // $EBTRACE_TEST_BINDIR, compiling the C and C++ test programs with gcc and
-// g++, and golden-file comparison with a -update flag.
+// g++ and the BPF C programs with clang, and golden-file comparison with a
+// -update flag.
 package testutil
 
 import (
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -243,6 +245,39 @@ func buildNative(t testing.TB, compiler, language, src string, flags []string) s
 		t.Fatalf("%s %s: %v\n%s", compiler, src, err, msg)
 	}
 	return out
+}
+
+// BuildBPF compiles the BPF C program src (a path relative to the calling
+// test's package directory) with clang for the bpf target, with BTF (-g),
+// into a temporary directory, and returns the object's path. It skips the
+// test when clang or libbpf's headers are missing: ebtrace itself never
+// needs them, only its C examples do.
+func BuildBPF(t testing.TB, src string, flags ...string) string {
+	t.Helper()
+	clang, err := exec.LookPath("clang")
+	if err != nil {
+		t.Skip("clang is not installed: the BPF C programs cannot be built (setup.sh installs Debian's clang)")
+	}
+	if _, err := os.Stat("/usr/include/bpf/bpf_helpers.h"); err != nil {
+		t.Skip("libbpf's headers are not installed: the BPF C programs cannot be built (setup.sh installs Debian's libbpf-dev)")
+	}
+	abs, err := filepath.Abs(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), strings.TrimSuffix(filepath.Base(src), ".c")+".o")
+	args := append([]string{"-O2", "-g", "-target", "bpf", "-I" + multiarchInclude(), "-c", abs, "-o", out}, flags...)
+	if msg, err := exec.Command(clang, args...).CombinedOutput(); err != nil {
+		t.Fatalf("clang %s: %v\n%s", src, err, msg)
+	}
+	return out
+}
+
+// multiarchInclude is where Debian keeps the kernel's asm/ headers, which
+// clang's bpf target does not search by itself.
+func multiarchInclude() string {
+	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
+	return "/usr/include/" + arch + "-linux-gnu"
 }
 
 // TracefsInstance makes a tracefs instance named name under root (the
