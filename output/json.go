@@ -3,6 +3,7 @@ package output
 import (
 	"bufio"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -30,7 +31,7 @@ func (j *jsonw) Value(v any) {
 }
 
 // jsonOf is a value in JSON: strings quoted, tuples and arrays as arrays
-// without spaces, as bpftrace writes them.
+// without spaces, as bpftrace writes them, records as objects.
 func jsonOf(v any) string {
 	switch x := v.(type) {
 	case string:
@@ -51,6 +52,10 @@ func jsonOf(v any) string {
 		return "{" + strings.Join(parts, ", ") + "}"
 	case Array:
 		return jsonOf(Tuple(x))
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return quote(number(x)) // JSON has no NaN or infinity
+		}
 	}
 	return number(v)
 }
