@@ -32,6 +32,7 @@
 package btfvalue
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -198,6 +199,10 @@ func (d decoder) array(t *btf.Array, b []byte, depth int) (any, error) {
 	if need := uint64(t.Nelems) * uint64(size); uint64(len(b)) < need {
 		return nil, fmt.Errorf("%s: %d bytes for %d: %w", cName(t), len(b), need, ErrShort)
 	}
+	if size == 0 {
+		// Elements of no size hold nothing, and their count bounds nothing.
+		return output.Array{}, nil
+	}
 	if isChar(t.Type) {
 		if s, ok := text(b[:t.Nelems]); ok {
 			return s, nil
@@ -246,7 +251,7 @@ func strip(t btf.Type, typedefs bool) btf.Type {
 
 // text returns b up to its first NUL if that is printable UTF-8.
 func text(b []byte) (string, bool) {
-	if i := strings.IndexByte(string(b), 0); i >= 0 {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
 		b = b[:i]
 	}
 	s := string(b)
@@ -263,7 +268,11 @@ func (d decoder) record(t btf.Type, size uint32, members []btf.Member, b []byte,
 	for _, m := range members {
 		v, err := d.member(m, b, depth)
 		if err != nil {
-			return nil, fmt.Errorf("%s: member %s: %w", cName(t), m.Name, err)
+			label := m.Name
+			if label == "" {
+				label = "(anonymous)"
+			}
+			return nil, fmt.Errorf("%s: member %s: %w", cName(t), label, err)
 		}
 		if m.Name != "" {
 			r.Names = append(r.Names, m.Name)

@@ -100,6 +100,7 @@ func TestDecode(t *testing.T) {
 		{"int[3]", array(s32, 3), le(int32(1), int32(-2), int32(3)), output.Array{int64(1), int64(-2), int64(3)}},
 		{"char[2][3]", array(array(char, 3), 2), []byte("ab\x00cd\x00"), output.Array{"ab", "cd"}},
 		{"empty array", array(s32, 0), nil, output.Array{}},
+		{"array of empty structs", array(&btf.Struct{Name: "empty"}, math.MaxUint32), nil, output.Array{}},
 		{"struct", task, le(uint32(42), "sh\x00\x00"),
 			output.Record{Names: []string{"pid", "comm"}, Values: output.Tuple{uint64(42), "sh"}}},
 		{"struct of struct, anonymous struct, pointer", outer, le(uint32(1), "ab\x00\x00", int16(-3), int16(0), int32(0), uint64(0xffff888000001234)),
@@ -182,6 +183,8 @@ func TestErrors(t *testing.T) {
 		{&btf.Float{Name: "long double", Size: 16}, make([]byte, 16), ErrUnsupported, "long double: type without a decodable value: 16-byte float"},
 		{&btf.Struct{Name: "odd", Size: 4, Members: []btf.Member{{Name: "v", Type: u8, Offset: 3}}}, make([]byte, 4), ErrUnsupported,
 			"struct odd: member v: type without a decodable value: offset of 3 bits"},
+		{&btf.Struct{Name: "anon", Size: 4, Members: []btf.Member{{Type: &btf.Union{Size: 8}}}}, make([]byte, 4), ErrShort,
+			"struct anon: member (anonymous): union: 4 bytes for 8: bytes shorter than their type"},
 		{&btf.Struct{Name: "bits", Size: 4, Members: []btf.Member{{Name: "v", Type: task, BitfieldSize: 3}}}, make([]byte, 4), ErrUnsupported,
 			"struct bits: member v: type without a decodable value: bitfield of struct task"},
 	}
@@ -198,8 +201,8 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-// print is m as the text writer prints it.
-func print(t *testing.T, m *output.Map) string {
+// printed is m as the text writer prints it.
+func printed(t *testing.T, m *output.Map) string {
 	t.Helper()
 	var b bytes.Buffer
 	w := output.NewText(&b)
@@ -222,7 +225,7 @@ func TestMap(t *testing.T) {
 	want := `@tasks[{ .pid = 2, .comm = [1,2,0,0] }]: 1` + "\n" +
 		`@tasks[{ .pid = 1, .comm = "bash" }]: 3` + "\n" +
 		`@tasks[{ .pid = 7, .comm = "sh" }]: 3` + "\n"
-	if got := print(t, m); got != want {
+	if got := printed(t, m); got != want {
 		t.Errorf("got:\n%swant:\n%s", got, want)
 	}
 
@@ -232,14 +235,14 @@ func TestMap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := print(t, m), "@percpu[1]: 7\n"; got != want {
+	if got, want := printed(t, m), "@percpu[1]: 7\n"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 	m, err = Map("percpu", u32, task, []Elem{{Key: le(uint32(0)), Values: [][]byte{le(uint32(1), "a\x00\x00\x00"), le(uint32(2), "b\x00\x00\x00")}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := print(t, m), `@percpu[0]: [{ .pid = 1, .comm = "a" },{ .pid = 2, .comm = "b" }]`+"\n"; got != want {
+	if got, want := printed(t, m), `@percpu[0]: [{ .pid = 1, .comm = "a" },{ .pid = 2, .comm = "b" }]`+"\n"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 
@@ -284,7 +287,7 @@ func TestSlots(t *testing.T) {
 		"[512, 1K)              0 |                                                    |\n" +
 		"[1K, 2K)               1 |@@@@@@@@@@                                          |\n" +
 		"\n"
-	if got := print(t, m); got != want {
+	if got := printed(t, m); got != want {
 		t.Errorf("got:\n%swant:\n%s", got, want)
 	}
 
