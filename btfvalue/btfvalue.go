@@ -356,8 +356,8 @@ type Elem struct {
 }
 
 // Map decodes the elements of the BPF map name, whose keys and values
-// are laid out as key and value, into a keyed Scalar map "@name": one key
-// part per element. Per-CPU values are summed when they are integers;
+// are laid out as key and value, into a keyed Scalar map "@name" whose
+// entries have the decoded key as their one key part. Per-CPU values are summed when they are integers;
 // other per-CPU values are an output.Array with one value per CPU.
 func Map(name string, key, value btf.Type, elems []Elem) (*output.Map, error) {
 	m := &output.Map{Name: "@" + name, Kind: output.Scalar, Keyed: true}
