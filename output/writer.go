@@ -21,6 +21,10 @@ type Writer interface {
 	Join(text string)
 	// Print writes one map, as print(@x) does mid-run.
 	Print(m *Map)
+	// Heatmap writes one heatmap() call: m, a log2 histogram of
+	// nanoseconds, as heatmap rows (HeatmapRow), in text shades when text
+	// is set, else in ANSI greys.
+	Heatmap(m *Map, text bool)
 	// Value writes one value, as print() of a non-map does: an integer,
 	// a string or a Tuple.
 	Value(v any)
