@@ -39,6 +39,7 @@ var Allowed = map[string][]string{
 	"runtime":                 {"flame", "funcs", "kernel", "load", "output", "plan", "printf", "probe", "source", "symbols", "types"},
 	"record":                  {"kernel", "source"},
 	"btfvalue":                {"output"},
-	"cmd/ebtrace": {"check", "compile", "core", "ctypes", "filter", "filter/btfilter", "flame", "funcs", "kernel", "load", "output", "plan", "preprocess", "probe", "probe/all",
+	"object":                  {"btfvalue", "kernel", "output", "probe"},
+	"cmd/ebtrace": {"check", "compile", "core", "ctypes", "filter", "filter/btfilter", "flame", "funcs", "kernel", "load", "object", "output", "plan", "preprocess", "probe", "probe/all",
 		"record", "runtime", "source", "syntax"},
 }
