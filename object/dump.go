@@ -34,8 +34,8 @@ func shownType(name string, t ebpf.MapType) bool {
 
 // Maps returns every map that holds data, as ebtrace prints maps: one
 // entry per key, keys and values decoded by their BTF types; the globals
-// of .data and .bss one map each, named after the variable. Maps named
-// in hist are left out: Hist shows them.
+// of .data and .bss one map each, named after the variable. Empty maps
+// and those named in hist are left out: Hist shows them.
 func (o *Object) Maps(hist []string) ([]*output.Map, error) {
 	var out []*output.Map
 	for name, m := range o.coll.Maps {
@@ -53,6 +53,9 @@ func (o *Object) Maps(hist []string) ([]*output.Map, error) {
 		elems, err := readElems(m)
 		if err != nil {
 			return nil, fmt.Errorf("read map %s: %w", name, err)
+		}
+		if len(elems) == 0 {
+			continue
 		}
 		key, value := o.types(name)
 		dumped, err := btfvalue.Map(name, key, value, elems)
@@ -158,11 +161,40 @@ func (o *Object) slots(name string) (output.HistValue, error) {
 		return nil, fmt.Errorf("read map %s: %w", name, err)
 	}
 	key, value := o.types(name)
+	if err := slotTypes(key, value); err != nil {
+		return nil, fmt.Errorf("map %s: %w", name, err)
+	}
 	h, err := btfvalue.Slots(key, value, elems)
 	if err != nil {
 		return nil, fmt.Errorf("map %s: %w", name, err)
 	}
 	return h, nil
+}
+
+// slotTypes checks that a map's keys and values can be log2 slots and
+// their counts: integers.
+func slotTypes(key, value btf.Type) error {
+	if _, ok := btf.UnderlyingType(key).(*btf.Int); !ok {
+		return fmt.Errorf("its keys are %s, not log2 slots (integers)", typeName(key))
+	}
+	if _, ok := btf.UnderlyingType(value).(*btf.Int); !ok {
+		return fmt.Errorf("its values are %s, not counts (integers)", typeName(value))
+	}
+	return nil
+}
+
+// typeName is t as C spells it, for messages.
+func typeName(t btf.Type) string {
+	switch u := btf.UnderlyingType(t).(type) {
+	case *btf.Struct:
+		return "struct " + u.Name
+	case *btf.Union:
+		return "union " + u.Name
+	}
+	if t.TypeName() != "" {
+		return t.TypeName()
+	}
+	return fmt.Sprint(t)
 }
 
 // Hist returns map name as ebtrace's log2 histogram: its keys are log2

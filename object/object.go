@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,6 +63,10 @@ type Program struct {
 	// none (a tail call target, a bare SEC("tracepoint")).
 	Probe string
 
+	// Err is why the section cannot be attached here (a *SectionError),
+	// or nil.
+	Err error
+
 	instances []probe.Instance
 	raw       string // raw tracepoint name, attached without BTF
 }
@@ -75,8 +80,8 @@ type Spec struct {
 }
 
 // Open reads the object at path and resolves every program's attach
-// point, without loading anything. An error names the first section
-// that cannot be attached and why (a *SectionError).
+// point, without loading anything. A program whose section cannot be
+// attached here says why in its Err; Unattachable joins those.
 func Open(path string, opts Options) (*Spec, error) {
 	spec, err := ebpf.LoadCollectionSpec(path)
 	if err != nil {
@@ -99,11 +104,7 @@ func Open(path string, opts Options) (*Spec, error) {
 	})
 	for _, name := range names {
 		ps := spec.Programs[name]
-		p, err := s.resolve(ps)
-		if err != nil {
-			return nil, err
-		}
-		s.Programs = append(s.Programs, p)
+		s.Programs = append(s.Programs, s.resolve(ps))
 	}
 	if len(s.Programs) == 0 {
 		return nil, fmt.Errorf("%s has no BPF programs (no executable section)", path)
@@ -123,13 +124,26 @@ func (e *SectionError) Error() string {
 
 func (e *SectionError) Unwrap() error { return e.Err }
 
+// Unattachable reports the programs whose sections cannot be attached
+// here, each a *SectionError, or nil.
+func (s *Spec) Unattachable() error {
+	var errs []error
+	for _, p := range s.Programs {
+		if p.Err != nil {
+			errs = append(errs, p.Err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // resolve names ps's attach point and checks that this kernel can attach
 // it. A legacy events/CAT/NAME section becomes a tracepoint program here:
 // cilium/ebpf does not know that prefix.
-func (s *Spec) resolve(ps *ebpf.ProgramSpec) (*Program, error) {
+func (s *Spec) resolve(ps *ebpf.ProgramSpec) *Program {
 	p := &Program{Name: ps.Name, Section: ps.SectionName}
-	fail := func(err error) (*Program, error) {
-		return nil, &SectionError{Section: ps.SectionName, Program: ps.Name, Err: err}
+	fail := func(err error) *Program {
+		p.Err = &SectionError{Section: ps.SectionName, Program: ps.Name, Err: err}
+		return p
 	}
 	sec, err := parseSection(ps.SectionName)
 	if err != nil {
@@ -139,7 +153,7 @@ func (s *Spec) resolve(ps *ebpf.ProgramSpec) (*Program, error) {
 		ps.Type = ebpf.TracePoint
 	}
 	if sec.provider == "" {
-		return p, nil
+		return p
 	}
 	attach := sec.provider + ":" + sec.target
 	switch sec.provider {
@@ -179,8 +193,12 @@ func (s *Spec) resolve(ps *ebpf.ProgramSpec) (*Program, error) {
 	if ps.Type == ebpf.RawTracepoint {
 		p.raw = sec.target
 	}
-	return p, nil
+	return p
 }
+
+// syscallWrappers are the prefixes of the functions through which each
+// architecture enters a system call, as libbpf looks for them.
+var syscallWrappers = map[string]string{"amd64": "__x64_sys_", "arm64": "__arm64_sys_", "s390x": "__s390x_sys_", "riscv64": "__riscv_sys_"}
 
 // syscallFunction is the kernel function that implements system call
 // name, as libbpf finds it for ksyscall/ sections: the architecture's
@@ -190,22 +208,24 @@ func syscallFunction(name string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("find the function of system call %s: %w", name, err)
 	}
-	var plain string
+	wrapper, plain := syscallWrappers[runtime.GOARCH]+name, "sys_"+name
+	found := ""
 	for _, s := range syms {
-		if rest, ok := strings.CutSuffix(s.Name, "_sys_"+name); ok && strings.HasPrefix(rest, "__") && !strings.Contains(rest, "compat") && rest != "__se" && rest != "__do" && !strings.Contains(rest, "ia32") {
-			return s.Name, nil
-		}
-		if s.Name == "sys_"+name {
-			plain = s.Name
+		switch s.Name {
+		case wrapper:
+			return wrapper, nil
+		case plain:
+			found = plain
 		}
 	}
-	if plain == "" {
-		return "", fmt.Errorf("the kernel has no function for system call %s: %w", name, os.ErrNotExist)
+	if found == "" {
+		return "", fmt.Errorf("the kernel has no function %s or %s for system call %s: %w", wrapper, plain, name, os.ErrNotExist)
 	}
-	return plain, nil
+	return found, nil
 }
 
-// List writes one line per program: its section, name and attach point.
+// List writes one line per program: its section, name and attach point,
+// or why it cannot be attached.
 func (s *Spec) List(w io.Writer) error {
 	width, nameWidth := 0, 0
 	for _, p := range s.Programs {
@@ -213,7 +233,10 @@ func (s *Spec) List(w io.Writer) error {
 	}
 	for _, p := range s.Programs {
 		attach := p.Probe
-		if attach == "" {
+		var se *SectionError
+		if errors.As(p.Err, &se) {
+			attach = "cannot attach: " + se.Err.Error()
+		} else if attach == "" {
 			attach = "(loaded, not attached: the section names no attach point)"
 		} else if n := len(p.instances); n > 1 {
 			attach += " (" + strconv.Itoa(n) + " attach points)"

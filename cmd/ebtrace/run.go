@@ -155,6 +155,12 @@ func runObject(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	if err := spec.Unattachable(); err != nil {
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			fail(stderr, e)
+		}
+		return 1
+	}
 	obj, err := spec.Load()
 	if err != nil {
 		return fail(stderr, err)
