@@ -28,19 +28,15 @@
 #define NSEC_PER_SEC 1000000000ULL
 #define CACHE_LEN 32
 
-struct trace_entry {
-	unsigned short type;
-} __attribute__((preserve_access_index));
-
+// The events' records as the kernel's BTF names them, with only the fields
+// read: CO-RE relocates each to its offset in the running kernel.
 struct trace_event_raw_kmem_cache_alloc {
-	struct trace_entry ent;
 	unsigned long call_site;
 	const void *ptr;
 	__u32 __data_loc_name;
 } __attribute__((preserve_access_index));
 
 struct trace_event_raw_kmem_cache_free {
-	struct trace_entry ent;
 	const void *ptr;
 } __attribute__((preserve_access_index));
 

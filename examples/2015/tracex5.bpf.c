@@ -29,6 +29,8 @@
 #include <asm/unistd.h>
 #include <bpf/bpf_helpers.h>
 
+// raw_syscalls:sys_enter's record as the kernel's BTF names it, with only
+// the fields read: CO-RE relocates each to its offset in the running kernel.
 struct trace_event_raw_sys_enter {
 	long id;
 	unsigned long args[6];
