@@ -151,23 +151,68 @@ func atoi(t *testing.T, s string) int {
 	return n
 }
 
-func TestTracex4Script(t *testing.T) {
+// TestTracex4 runs both forms of tracex4 on `workload hold`, each listing
+// every object and at most two a second, and checks that they count the
+// same objects while the files are held and after.
+func TestTracex4(t *testing.T) {
 	wl := testutil.Workload(t)
 	hold := wl + " hold " + strconv.Itoa(heldFiles) + " " + holdMS
-	t.Run("all", func(t *testing.T) {
-		r := ebtrace(t, "../../examples/2015/tracex4.bt", "-c", hold, "--", "--cache=filp", "--max=100")
-		if r.code != 0 {
-			t.Fatalf("exit status %d: %s", r.code, r.stderr)
+	var counts [2][2]int // script's and C's (held, after)
+	for _, c := range []struct {
+		name string
+		form int
+		max  int
+	}{
+		{"script", 0, 100},
+		{"script_max", 0, 2},
+		{"C", 1, 100},
+		{"C_max", 1, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var lines []string
+			if c.form == 0 {
+				r := ebtrace(t, "../../examples/2015/tracex4.bt", "-c", hold, "--", "--cache=filp", "--max="+strconv.Itoa(c.max))
+				if r.code != 0 {
+					t.Fatalf("exit status %d: %s", r.code, r.stderr)
+				}
+				lines = strings.Split(r.stdout, "\n")
+			} else {
+				obj := testutil.BuildBPF(t, "../../examples/2015/tracex4.bpf.c")
+				r := ebtrace(t, "run", "--perf-event", "interval:s:1", "--set", "targ_cache=filp", "--set", "max_lines="+strconv.Itoa(c.max), "-c", hold, obj)
+				if r.code != 0 {
+					t.Fatalf("exit status %d: %s", r.code, r.stderr)
+				}
+				// The global that counts unlisted objects is shown at exit.
+				lines = printkMessages(t, r.stdout, regexp.MustCompile(`^@unlisted: \d+$`))
+			}
+			held, after := checkHeldFiles(t, parseTracex4(t, lines), c.max)
+			if c.max == 100 {
+				counts[c.form] = [2]int{held, after}
+			}
+		})
+	}
+	if counts[0] != [2]int{} && counts[1] != [2]int{} && counts[0] != counts[1] {
+		t.Errorf("objects while held and after: the script counted %v, the C program %v", counts[0], counts[1])
+	}
+}
+
+// printkLine is a bpf_printk line as ebtrace run shows it: the trace
+// pipe's COMM-PID [CPU] FLAGS SECONDS: and the message.
+var printkLine = regexp.MustCompile(`^.+-\d+ +\[\d+\] \S+ +\d+\.\d+: (.*)$`)
+
+// printkMessages returns the messages of ebtrace run's bpf_printk lines.
+// The other lines must be blank or match other.
+func printkMessages(t *testing.T, stdout string, other *regexp.Regexp) []string {
+	t.Helper()
+	var msgs []string
+	for _, line := range strings.Split(stdout, "\n") {
+		if m := printkLine.FindStringSubmatch(line); m != nil {
+			msgs = append(msgs, m[1])
+		} else if line != "" && (other == nil || !other.MatchString(line)) {
+			t.Errorf("unexpected line %q", line)
 		}
-		checkHeldFiles(t, parseTracex4(t, strings.Split(r.stdout, "\n")), 100)
-	})
-	t.Run("max", func(t *testing.T) {
-		r := ebtrace(t, "../../examples/2015/tracex4.bt", "-c", hold, "--", "--cache=filp", "--max=2")
-		if r.code != 0 {
-			t.Fatalf("exit status %d: %s", r.code, r.stderr)
-		}
-		checkHeldFiles(t, parseTracex4(t, strings.Split(r.stdout, "\n")), 2)
-	})
+	}
+	return msgs
 }
 
 // rwPairs and rwSize are the write and read calls `workload rw` makes.
@@ -234,14 +279,34 @@ func checkRWCalls(t *testing.T, calls []string) {
 	}
 }
 
-func TestTracex5Script(t *testing.T) {
+// TestTracex5 runs both forms of tracex5 on `workload rw`, and checks that
+// each shows its calls on /dev/zero, the same in both. The script also
+// refuses to trace everything.
+func TestTracex5(t *testing.T) {
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "../../examples/2015/tracex5.bt", "-c", wl+" rw "+strconv.Itoa(rwPairs)+" "+rwSize)
-	if r.code != 0 {
-		t.Fatalf("exit status %d: %s", r.code, r.stderr)
-	}
-	checkRWCalls(t, tracex5Calls(t, strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")))
+	rw := wl + " rw " + strconv.Itoa(rwPairs) + " " + rwSize
+	var calls [2][]string
+	t.Run("script", func(t *testing.T) {
+		r := ebtrace(t, "../../examples/2015/tracex5.bt", "-c", rw)
+		if r.code != 0 {
+			t.Fatalf("exit status %d: %s", r.code, r.stderr)
+		}
+		calls[0] = tracex5Calls(t, strings.Split(strings.TrimRight(r.stdout, "\n"), "\n"))
+		checkRWCalls(t, calls[0])
 
-	r = ebtrace(t, "../../examples/2015/tracex5.bt")
-	r.want(t, 1, "tracex5 traces one process: give it -c CMD, or -p PID -- --pid=PID\n\n\n")
+		r = ebtrace(t, "../../examples/2015/tracex5.bt")
+		r.want(t, 1, "tracex5 traces one process: give it -c CMD, or -p PID -- --pid=PID\n\n\n")
+	})
+	t.Run("C", func(t *testing.T) {
+		obj := testutil.BuildBPF(t, "../../examples/2015/tracex5.bpf.c")
+		r := ebtrace(t, "run", "-c", rw, obj)
+		if r.code != 0 {
+			t.Fatalf("exit status %d: %s", r.code, r.stderr)
+		}
+		calls[1] = tracex5Calls(t, printkMessages(t, r.stdout, nil))
+		checkRWCalls(t, calls[1])
+	})
+	if calls[0] != nil && calls[1] != nil && !slices.Equal(calls[0], calls[1]) {
+		t.Errorf("the script showed\n%s\nthe C program\n%s", strings.Join(calls[0], "\n"), strings.Join(calls[1], "\n"))
+	}
 }

@@ -13,6 +13,8 @@
 //	ebtrace run --perf-event interval:s:1 --set targ_cache=filp tracex4.bpf.o
 //	ebtrace run --perf-event interval:s:1 --set max_lines=20 -c 'sleep 3' tracex4.bpf.o
 //
+// --perf-event interval:s:1 makes the listing once a second on one CPU
+// (run's default, profile:hz:99, would list 99 times a second on each).
 // --set targ_cache=NAME keeps only the slab cache NAME, --set max_lines=N
 // lists at most N objects a second (default 10), and -c/-p record only the
 // allocations of that process (targ_tgid). Objects allocated before it
