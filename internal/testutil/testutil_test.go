@@ -31,6 +31,8 @@ func TestWorkloadSubcommands(t *testing.T) {
 		{"open", "/dev/null", "/nonexistent/ebtrace-workload"},
 		{"write", "0", "64"},
 		{"sleep", "1"},
+		{"hold", "2", "1"},
+		{"rw", "2", "16"},
 	} {
 		if out, err := exec.Command(wl, args...).CombinedOutput(); err != nil {
 			t.Errorf("workload %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -50,6 +52,8 @@ func TestWorkloadUsage(t *testing.T) {
 		{"write", "5"},
 		{"write", "9", "3"},
 		{"sleep", "1", "2"},
+		{"hold", "2"},
+		{"rw", "2", "x"},
 	} {
 		var stderr bytes.Buffer
 		cmd := exec.Command(wl, args...)

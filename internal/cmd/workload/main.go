@@ -38,6 +38,13 @@
 //	                      1000000, 1000001, ... 1000099 in turn, each failing
 //	                      with EBADF: a fast event whose argument a filter
 //	                      can keep exactly 1% of
+//	workload hold N MS    open /dev/null N times, keep the descriptors MS
+//	                      milliseconds, close them and wait MS milliseconds
+//	                      more, in nanosleep(2): N struct files (the "filp"
+//	                      slab cache) that live MS ms, then a time with none
+//	workload rw N SIZE    open /dev/zero read-write, then N times one
+//	                      write(2) and one read(2) of SIZE bytes, then close
+//	                      it: a known sequence of syscalls and arguments
 //	workload wait SUBCOMMAND [ARG...]
 //	                      read(2) standard input until a newline or its end,
 //	                      then run the subcommand: a gate that lets a tracer
@@ -57,7 +64,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | nanosleep MS | fsync PATH | call N | exec PATH [ARG...] | stat PATH... | ppid | signals N | kill PID SIG | badclose N | tcp [6] | wait SUBCOMMAND [ARG...]`
+const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | nanosleep MS | fsync PATH | call N | exec PATH [ARG...] | stat PATH... | ppid | signals N | kill PID SIG | badclose N | tcp [6] | hold N MS | rw N SIZE | wait SUBCOMMAND [ARG...]`
 
 // usageError is a command-line mistake; main reports it with exit status 2.
 type usageError struct{ msg string }
@@ -195,6 +202,18 @@ func run(args []string) error {
 		}
 		badClose(n[0])
 		return nil
+	case "hold":
+		n, err := counts(cmd, rest, 2)
+		if err != nil {
+			return err
+		}
+		return hold(n[0], time.Duration(n[1])*time.Millisecond)
+	case "rw":
+		n, err := counts(cmd, rest, 2)
+		if err != nil {
+			return err
+		}
+		return readWrite(n[0], n[1])
 	case "call":
 		n, err := counts(cmd, rest, 1)
 		if err != nil {
@@ -330,6 +349,49 @@ func writeSizes(lo, hi int) error {
 	for size := lo; size <= hi; size++ {
 		if _, err := unix.Write(fd, buf[:size]); err != nil {
 			return fmt.Errorf("write %d bytes: %w", size, err)
+		}
+	}
+	return nil
+}
+
+// hold opens /dev/null n times, keeps the descriptors for d, closes them
+// and waits d again. It sleeps with nanosleep(2), not time.Sleep: Go's
+// timers would open an epoll descriptor and an eventfd, two more struct
+// files that live until the process exits.
+func hold(n int, d time.Duration) error {
+	fds := make([]int, 0, n)
+	for range n {
+		fd, err := unix.Openat(unix.AT_FDCWD, "/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open /dev/null: %w", err)
+		}
+		fds = append(fds, fd)
+	}
+	ts := unix.NsecToTimespec(d.Nanoseconds())
+	if err := unix.Nanosleep(&ts, nil); err != nil {
+		return err
+	}
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+	return unix.Nanosleep(&ts, nil)
+}
+
+// readWrite opens /dev/zero, which takes writes and reads zeros, and makes
+// n pairs of one write(2) and one read(2) of size bytes.
+func readWrite(n, size int) error {
+	fd, err := unix.Openat(unix.AT_FDCWD, "/dev/zero", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /dev/zero: %w", err)
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, size)
+	for range n {
+		if _, err := unix.Write(fd, buf); err != nil {
+			return fmt.Errorf("write %d bytes: %w", size, err)
+		}
+		if _, err := unix.Read(fd, buf); err != nil {
+			return fmt.Errorf("read %d bytes: %w", size, err)
 		}
 	}
 	return nil
