@@ -22,7 +22,8 @@
 #   EBTRACE_VM_TIMEOUT  seconds before the VM is killed; default: 1200
 #   EBTRACE_VM_RUN      -test.run filter for ./cmd/ebtrace's tests;
 #                       default: the kprobe and fentry end-to-end tests
-#                       and the CO-RE ones, which read kernel structs
+#                       (ebtrace run's too) and the CO-RE ones, which
+#                       read kernel structs
 #   EBTRACE_VM_MEM      guest memory in MiB; default: 1024
 set -euo pipefail
 
@@ -30,7 +31,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${EBTRACE_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ebtrace-vm}
 log=${EBTRACE_VM_LOG:-$cache/console.log}
 vm_timeout=${EBTRACE_VM_TIMEOUT:-1200}
-e2e_run=${EBTRACE_VM_RUN:-'^Test(Kprobe|Fentry|CurtaskParent|CORERelocations)'}
+e2e_run=${EBTRACE_VM_RUN:-'^Test(Kprobe|Fentry|CurtaskParent|CORERelocations|Run(Kprobes|Fentry|Object)$)'}
 mem=${EBTRACE_VM_MEM:-1024}
 
 say() { printf 'vm/run.sh: %s\n' "$*" >&2; }
@@ -145,6 +146,14 @@ export CGO_ENABLED=0 GOOS=linux GOARCH=amd64
 	cd "$repo"
 	go build -o "$bin/ebtrace" ./cmd/ebtrace
 	go build -o "$bin/workload" ./internal/cmd/workload
+	# The BPF C objects that ebtrace run's tests load: the guest has no
+	# clang (testutil.BuildBPF takes them from $EBTRACE_TEST_BINDIR/bpf).
+	if command -v clang >/dev/null 2>&1 && [ -e /usr/include/bpf/bpf_helpers.h ]; then
+		mkdir -p "$bin/bpf"
+		for c in cmd/ebtrace/testdata/run/*.bpf.c; do
+			clang -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu -c "$c" -o "$bin/bpf/$(basename "${c%.c}").o"
+		done
+	fi
 	cp go.mod "$work/root/ebtrace/"
 	for p in probe/kprobe:kprobe.test probe/fentry:fentry.test cmd/ebtrace:ebtrace.test; do
 		dir=${p%%:*}

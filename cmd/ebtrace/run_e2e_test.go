@@ -278,3 +278,26 @@ func TestRunLeavesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestRunKprobes attaches kprobe/, kretprobe/, ksyscall/ and kretsyscall/
+// sections, where the kernel has kprobes (the VM suite's kernels): each
+// counts the workload's five writes.
+func TestRunKprobes(t *testing.T) {
+	if err := kprobe.Available(); err != nil {
+		t.Skipf("ebtrace run cannot attach kprobe sections here: %v", err)
+	}
+	obj := testutil.BuildBPF(t, "testdata/run/kprobes.bpf.c")
+	r := ebtrace(t, "run", obj, "-c", testutil.Workload(t)+" write 1 5")
+	r.want(t, 0, "\n\n@kprobe_hits: 5\n@kretprobe_hits: 5\n@kretsyscall_hits: 5\n@ksyscall_hits: 5\n")
+}
+
+// TestRunFentry attaches fentry/ and fexit/ sections where the kernel
+// lets BPF trampolines attach (the VM suite's kernels).
+func TestRunFentry(t *testing.T) {
+	if err := fentry.Available(); err != nil {
+		t.Skipf("ebtrace run cannot attach fentry sections here: %v", err)
+	}
+	obj := testutil.BuildBPF(t, "testdata/run/fentry.bpf.c")
+	r := ebtrace(t, "run", obj, "-c", testutil.Workload(t)+" write 1 5")
+	r.want(t, 0, "\n\n@fentry_hits: 5\n@fexit_hits: 5\n")
+}

@@ -252,8 +252,18 @@ func buildNative(t testing.TB, compiler, language, src string, flags []string) s
 // into a temporary directory, and returns the object's path. It skips the
 // test when clang or libbpf's headers are missing: ebtrace itself never
 // needs them, only its C examples do.
+//
+// Where the tests run without clang (the VM suite's guest), the objects
+// may be built beforehand: $EBTRACE_TEST_BINDIR/bpf/NAME.o is taken for
+// NAME.c.
 func BuildBPF(t testing.TB, src string, flags ...string) string {
 	t.Helper()
+	if dir := os.Getenv(BinDirEnv); dir != "" {
+		prebuilt := filepath.Join(dir, "bpf", strings.TrimSuffix(filepath.Base(src), ".c")+".o")
+		if _, err := os.Stat(prebuilt); err == nil {
+			return prebuilt
+		}
+	}
 	clang, err := exec.LookPath("clang")
 	if err != nil {
 		t.Skip("clang is not installed: the BPF C programs cannot be built (setup.sh installs Debian's clang)")
