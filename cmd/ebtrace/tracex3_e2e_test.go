@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -64,23 +65,75 @@ var (
 	heatmapRows = regexp.MustCompile(`(?m)^[ .:=+*#%@-]{72} \d+$`)
 )
 
-// TestTracex3 runs examples/2015/tracex3.bt in text mode on a loop device
-// while dd writes and reads it with direct I/O, one request per block.
-// Probes added to the script count the requests the kernel issued on the
-// device and time them on their own. The rows' totals add up to that
-// count; every row's cells are whole (three columns of one shade), the
-// busiest shaded '@'; the least and the greatest latency are on the axis,
-// and the leftmost and rightmost shaded cells are theirs.
-func TestTracex3(t *testing.T) {
-	testutil.RequireRoot(t)
-	testutil.RequireTracefs(t)
-	bin := testutil.Build(t, "./cmd/ebtrace")
-	dev, number := loopDevice(t, 4<<20)
+// heatmapRun is an ebtrace drawing heatmap rows in the background.
+type heatmapRun struct {
+	cmd            *exec.Cmd
+	stdout, stderr syncBuffer
+}
+
+func startHeatmap(t *testing.T, bin string, args ...string) *heatmapRun {
+	t.Helper()
+	r := &heatmapRun{cmd: exec.Command(bin, args...)}
+	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.cmd.Process.Kill() })
+	return r
+}
+
+// rows counts the rows drawn so far.
+func (r *heatmapRun) rows() int { return len(heatmapRows.FindAllString(r.stdout.String(), -1)) }
+
+// stop ends it with SIGINT and returns its lines.
+func (r *heatmapRun) stop(t *testing.T) []string {
+	t.Helper()
+	r.cmd.Process.Signal(syscall.SIGINT)
+	if err := r.cmd.Wait(); err != nil {
+		t.Fatalf("%v: %s", err, r.stderr.String())
+	}
+	return strings.Split(strings.TrimSuffix(r.stdout.String(), "\n"), "\n")
+}
+
+// The block requests blockIO makes: dd writes and reads a block at a time
+// with direct I/O, one request each.
+const ddWrites, ddReads = 256, 128
+
+// blockIO makes the requests just after each of runs has drawn a row,
+// and returns once each has drawn two more: the second between two rows
+// is theirs, so no row is drawn (no heatmap() and clear()) while they
+// complete.
+func blockIO(t *testing.T, dev string, runs ...*heatmapRun) {
+	t.Helper()
+	before := make([]int, len(runs))
+	for _, r := range runs {
+		waitFor(t, func() bool { return r.rows() > 0 })
+	}
+	for i, r := range runs {
+		before[i] = r.rows()
+	}
+	for _, dd := range [][]string{
+		{"if=/dev/zero", "of=" + dev, "bs=4k", "count=" + strconv.Itoa(ddWrites), "oflag=direct"},
+		{"if=" + dev, "of=/dev/null", "bs=4k", "count=" + strconv.Itoa(ddReads), "iflag=direct"},
+	} {
+		if out, err := exec.Command("dd", dd...).CombinedOutput(); err != nil {
+			t.Fatalf("dd %v: %v: %s", dd, err, out)
+		}
+	}
+	for i, r := range runs {
+		waitFor(t, func() bool { return r.rows() >= before[i]+2 })
+	}
+}
+
+// countedTracex3 writes examples/2015/tracex3.bt with probes added that
+// count the requests the kernel issues on device number, time them on
+// their own and print, at the end, "issued N, LEAST to MOST ns".
+func countedTracex3(t *testing.T, number uint64) string {
+	t.Helper()
 	example, err := os.ReadFile("../../examples/2015/tracex3.bt")
 	if err != nil {
 		t.Fatal(err)
 	}
-	script := filepath.Join(t.TempDir(), "tracex3.bt")
 	counted := strings.ReplaceAll(`
 tracepoint:block:block_rq_issue /args.dev == DEV/ { @issued = count(); @t[args.sector] = nsecs; }
 tracepoint:block:block_rq_complete /args.dev == DEV && has_key(@t, args.sector)/ {
@@ -90,47 +143,25 @@ tracepoint:block:block_rq_complete /args.dev == DEV && has_key(@t, args.sector)/
 }
 END { printf("issued %d, %d to %d ns\n", @issued, @least, @most); }
 `, "DEV", strconv.FormatUint(number, 10))
+	script := filepath.Join(t.TempDir(), "tracex3.bt")
 	if err := os.WriteFile(script, append(example, counted...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, script, "--", "--text", "--dev="+strconv.FormatUint(number, 10))
-	var stdout, stderr syncBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
-	rows := func() int { return len(heatmapRows.FindAllString(stdout.String(), -1)) }
-	// Requests start just after a row: the second until the next one is
-	// theirs, so heatmap() and clear() do not run while they complete.
-	waitFor(t, func() bool { return strings.Count(stdout.String(), "\n") >= 2 })
-	before := rows()
-	const writes, reads = 256, 128
-	for _, dd := range [][]string{
-		{"if=/dev/zero", "of=" + dev, "bs=4k", "count=" + strconv.Itoa(writes), "oflag=direct"},
-		{"if=" + dev, "of=/dev/null", "bs=4k", "count=" + strconv.Itoa(reads), "iflag=direct"},
-	} {
-		if out, err := exec.Command("dd", dd...).CombinedOutput(); err != nil {
-			t.Fatalf("dd %v: %v: %s", dd, err, out)
-		}
-	}
-	waitFor(t, func() bool { return rows() >= before+2 })
-	cmd.Process.Signal(syscall.SIGINT)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("%v: %s", err, stderr.String())
-	}
+	return script
+}
 
-	lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
-	if len(lines) < 4 || lines[0] != heatmapAxis {
-		t.Fatalf("want the axis, rows and the count, got:\n%s", stdout.String())
+// heatmapCells reads text-mode heatmap lines, the axis first: the sum of
+// the rows' totals and the leftmost and rightmost shaded cells. It checks
+// that every other line is a row, that every cell is whole (three
+// columns of one shade), and that a row with requests has a cell shaded
+// '@' and one without none shaded.
+func heatmapCells(t *testing.T, lines []string) (total uint64, first, last int) {
+	t.Helper()
+	if len(lines) < 2 || lines[0] != heatmapAxis {
+		t.Fatalf("want the axis and rows, got:\n%s", strings.Join(lines, "\n"))
 	}
-	var issued, least, most uint64
-	if _, err := fmt.Sscanf(lines[len(lines)-1], "issued %d, %d to %d ns", &issued, &least, &most); err != nil {
-		t.Fatalf("last line %q is not the count of requests: %v", lines[len(lines)-1], err)
-	}
-	var total uint64
-	busy, first, last := 0, output.HeatmapCells, -1
-	for i, line := range lines[1 : len(lines)-1] {
+	first, last = output.HeatmapCells, -1
+	for i, line := range lines[1:] {
 		m := heatmapRow.FindStringSubmatch(line)
 		if m == nil {
 			t.Errorf("line %d is no heatmap row: %q", i+2, line)
@@ -151,15 +182,34 @@ END { printf("issued %d, %d to %d ns\n", @issued, @least, @most); }
 			first = min(first, (len(shaded)-len(strings.TrimLeft(shaded, " ")))/3)
 			last = max(last, len(shaded)/3-1)
 		}
-		if n > 0 {
-			busy++
-		}
 	}
-	if issued < writes+reads {
-		t.Errorf("the kernel issued %d requests on %s, dd made %d", issued, dev, writes+reads)
+	return total, first, last
+}
+
+// TestTracex3 runs examples/2015/tracex3.bt in text mode on a loop device
+// while dd makes requests on it (blockIO), with probes added that count
+// the requests the kernel issued on the device and time them on their
+// own (countedTracex3). The rows' totals add up to that count; the least
+// and the greatest latency are on the axis, and the leftmost and
+// rightmost shaded cells are theirs.
+func TestTracex3(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireTracefs(t)
+	bin := testutil.Build(t, "./cmd/ebtrace")
+	dev, number := loopDevice(t, 4<<20)
+	bt := startHeatmap(t, bin, countedTracex3(t, number), "--", "--text", "--dev="+strconv.FormatUint(number, 10))
+	blockIO(t, dev, bt)
+	lines := bt.stop(t)
+	var issued, least, most uint64
+	if _, err := fmt.Sscanf(lines[len(lines)-1], "issued %d, %d to %d ns", &issued, &least, &most); err != nil {
+		t.Fatalf("last line %q is not the count of requests: %v", lines[len(lines)-1], err)
 	}
-	if total != issued || busy == 0 {
-		t.Errorf("the rows count %d requests (%d rows with any), the kernel issued %d:\n%s", total, busy, issued, stdout.String())
+	total, first, last := heatmapCells(t, lines[:len(lines)-1])
+	if issued < ddWrites+ddReads {
+		t.Errorf("the kernel issued %d requests on %s, dd made %d", issued, dev, ddWrites+ddReads)
+	}
+	if total != issued {
+		t.Errorf("the rows count %d requests, the kernel issued %d:\n%s", total, issued, strings.Join(lines, "\n"))
 	}
 	if least < 1<<10 || most >= 1<<34 {
 		t.Errorf("latencies from %d to %d ns, off the axis (1024 ns to 2^34 ns)", least, most)
@@ -167,10 +217,55 @@ END { printf("issued %d, %d to %d ns\n", @issued, @least, @most); }
 	// The added probes read the clock a moment apart from tracex3's: a
 	// latency near a power of two may fall in the next cell.
 	if cell := bits.Len64(least) - 11; first < cell-1 || first > cell+1 {
-		t.Errorf("the leftmost shaded cell is %d, the least latency (%d ns) is in cell %d:\n%s", first, least, cell, stdout.String())
+		t.Errorf("the leftmost shaded cell is %d, the least latency (%d ns) is in cell %d:\n%s", first, least, cell, strings.Join(lines, "\n"))
 	}
 	if cell := bits.Len64(most) - 11; last < cell-1 || last > cell+1 {
-		t.Errorf("the rightmost shaded cell is %d, the greatest latency (%d ns) is in cell %d:\n%s", last, most, cell, stdout.String())
+		t.Errorf("the rightmost shaded cell is %d, the greatest latency (%d ns) is in cell %d:\n%s", last, most, cell, strings.Join(lines, "\n"))
+	}
+}
+
+// slotDump matches a line of ebtrace run's map dump at exit.
+var slotDump = regexp.MustCompile(`^@lat_slots\[(\d+)\]: (\d+)$`)
+
+// TestTracex3C runs the C form, tracex3.bpf.o, under ebtrace run
+// --heatmap -t, next to the script form on the same loop device's
+// requests. The C form's rows add up to what its slot map holds at exit,
+// which is what the script's rows add up to and the number of requests
+// the kernel issued.
+func TestTracex3C(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireTracefs(t)
+	obj := testutil.BuildBPF(t, "../../examples/2015/tracex3.bpf.c")
+	bin := testutil.Build(t, "./cmd/ebtrace")
+	dev, number := loopDevice(t, 4<<20)
+	n := strconv.FormatUint(number, 10)
+	bt := startHeatmap(t, bin, countedTracex3(t, number), "--", "--text", "--dev="+n)
+	c := startHeatmap(t, bin, "run", "--heatmap", "lat_slots", "-t", "--set", "targ_dev="+n, obj)
+	blockIO(t, dev, bt, c)
+
+	btLines := bt.stop(t)
+	var issued uint64
+	if _, err := fmt.Sscanf(btLines[len(btLines)-1], "issued %d,", &issued); err != nil {
+		t.Fatalf("last line %q is not the count of requests: %v", btLines[len(btLines)-1], err)
+	}
+	btTotal, _, _ := heatmapCells(t, btLines[:len(btLines)-1])
+
+	lines := c.stop(t)
+	end := slices.IndexFunc(lines, func(l string) bool { return l == "" })
+	if end < 0 {
+		t.Fatalf("no map dump after the rows:\n%s", strings.Join(lines, "\n"))
+	}
+	rows, _, _ := heatmapCells(t, lines[:end])
+	var slots uint64
+	for _, l := range lines[end:] {
+		if m := slotDump.FindStringSubmatch(l); m != nil {
+			n, _ := strconv.ParseUint(m[2], 10, 64)
+			slots += n
+		}
+	}
+	if rows != slots || slots != btTotal || btTotal != issued || issued < ddWrites+ddReads {
+		t.Errorf("the C form's rows count %d requests, its slots %d; the script's rows %d; the kernel issued %d (dd made %d):\n%s",
+			rows, slots, btTotal, issued, ddWrites+ddReads, strings.Join(lines, "\n"))
 	}
 }
 
