@@ -6,24 +6,21 @@ import (
 	"ebtrace/output"
 )
 
-// axisEvery is how many rows pass between two axis lines, so that a
-// scrolling terminal always shows one.
-const axisEvery = 20
-
 // heatmaps draws the --heatmap maps: per interval, one row per map of
-// the counts added since the previous row.
+// the counts added since the previous row, through the writer's Heatmap
+// as the script function heatmap() does (the axis repeats every
+// output.HeatmapAxisEvery rows; JSON gets the cells' counts).
 type heatmaps struct {
 	o    *Object
 	opts RunOptions
 	prev map[string]output.HistValue
-	rows int
 }
 
 func newHeatmaps(o *Object, opts RunOptions) *heatmaps {
 	return &heatmaps{o: o, opts: opts, prev: map[string]output.HistValue{}}
 }
 
-// row writes one row per map, after the axis when it is due.
+// row writes one row per map.
 func (h *heatmaps) row(w output.Writer) error {
 	var errs []error
 	for _, name := range h.opts.Heatmaps {
@@ -39,11 +36,7 @@ func (h *heatmaps) row(w output.Writer) error {
 			}
 		}
 		h.prev[name] = now
-		if h.rows%axisEvery == 0 {
-			w.Printf(output.HeatmapAxis() + "\n")
-		}
-		h.rows++
-		w.Printf(output.HeatmapRow(added, h.opts.Text) + "\n")
+		w.Heatmap(&output.Map{Name: "@" + name, Kind: output.Hist, Entries: []output.Entry{{Value: added}}}, h.opts.Text)
 	}
 	return errors.Join(errs...)
 }

@@ -104,6 +104,12 @@ func (o *Object) Run(w output.Writer, stop <-chan struct{}, opts RunOptions) err
 		select {
 		case ev, ok := <-events:
 			if !ok {
+				if len(opts.Heatmaps) > 0 {
+					// The interval the stop cut short gets its row too.
+					if err := heat.row(w); err != nil && opts.Warnings != nil {
+						opts.Warnings(err)
+					}
+				}
 				if o.printk != nil {
 					if lines, err := o.printk.read(0); err == nil {
 						for _, l := range lines {
