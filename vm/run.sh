@@ -148,10 +148,12 @@ export CGO_ENABLED=0 GOOS=linux GOARCH=amd64
 	go build -o "$bin/workload" ./internal/cmd/workload
 	# The BPF C objects that ebtrace run's tests load: the guest has no
 	# clang (testutil.BuildBPF takes them from $EBTRACE_TEST_BINDIR/bpf).
+	# Those that name the workload's path are given the guest's.
 	if command -v clang >/dev/null 2>&1 && [ -e /usr/include/bpf/bpf_helpers.h ]; then
 		mkdir -p "$bin/bpf"
 		for c in cmd/ebtrace/testdata/run/*.bpf.c; do
-			clang -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu -c "$c" -o "$bin/bpf/$(basename "${c%.c}").o"
+			clang -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu -DWORKLOAD='"/ebtrace/bin/workload"' \
+				-c "$c" -o "$bin/bpf/$(basename "${c%.c}").o"
 		done
 	fi
 	cp go.mod "$work/root/ebtrace/"

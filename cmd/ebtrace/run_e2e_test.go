@@ -301,3 +301,14 @@ func TestRunFentry(t *testing.T) {
 	r := ebtrace(t, "run", obj, "-c", testutil.Workload(t)+" write 1 5")
 	r.want(t, 0, "\n\n@fentry_hits: 5\n@fexit_hits: 5\n")
 }
+
+// TestRunUprobe attaches uprobe/ and uretprobe/ sections to the
+// workload's main.target, which it calls five times.
+func TestRunUprobe(t *testing.T) {
+	wl := testutil.Workload(t)
+	obj := testutil.BuildBPF(t, "testdata/run/uprobe.bpf.c", fmt.Sprintf(`-DWORKLOAD="%s"`, wl))
+	r := ebtrace(t, "run", "-l", obj)
+	r.want(t, 0, fmt.Sprintf("uprobe/%[1]s:main.target     on_call    uprobe:%[1]s:main.target\nuretprobe/%[1]s:main.target  on_return  uretprobe:%[1]s:main.target\n", wl))
+	r = ebtrace(t, "run", obj, "-c", wl+" call 5")
+	r.want(t, 0, "\n\n@calls: 5\n@returns: 5\n")
+}

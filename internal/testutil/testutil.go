@@ -255,7 +255,7 @@ func buildNative(t testing.TB, compiler, language, src string, flags []string) s
 //
 // Where the tests run without clang (the VM suite's guest), the objects
 // may be built beforehand: $EBTRACE_TEST_BINDIR/bpf/NAME.o is taken for
-// NAME.c.
+// NAME.c, built with the flags the guest needs (vm/run.sh).
 func BuildBPF(t testing.TB, src string, flags ...string) string {
 	t.Helper()
 	if dir := os.Getenv(BinDirEnv); dir != "" {
