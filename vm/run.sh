@@ -152,7 +152,7 @@ export CGO_ENABLED=0 GOOS=linux GOARCH=amd64
 	if command -v clang >/dev/null 2>&1 && [ -e /usr/include/bpf/bpf_helpers.h ]; then
 		mkdir -p "$bin/bpf"
 		for c in cmd/ebtrace/testdata/run/*.bpf.c; do
-			clang -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu -DWORKLOAD='"/ebtrace/bin/workload"' \
+			clang -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu -DWORKLOAD='"/ebtrace/bin/workload"' -DTICKER='"/ebtrace/bin/ticker"' \
 				-c "$c" -o "$bin/bpf/$(basename "${c%.c}").o"
 		done
 	fi

@@ -312,3 +312,12 @@ func TestRunUprobe(t *testing.T) {
 	r = ebtrace(t, "run", obj, "-c", wl+" call 5")
 	r.want(t, 0, "\n\n@calls: 5\n@returns: 5\n")
 }
+
+// TestRunUSDT attaches a usdt/ section to the ticker's ebtrace:tick,
+// which it fires six times.
+func TestRunUSDT(t *testing.T) {
+	bin := cTicker(t, "-O2")
+	obj := testutil.BuildBPF(t, "testdata/run/usdt.bpf.c", fmt.Sprintf(`-DTICKER="%s"`, bin))
+	r := ebtrace(t, "run", obj, "-c", bin+" 6")
+	r.want(t, 0, "\n\n@ticks: 6\n")
+}
