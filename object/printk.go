@@ -160,8 +160,12 @@ func printkFormats(spec *ebpf.CollectionSpec) []*regexp.Regexp {
 				continue
 			}
 			for _, s := range bytes.Split(data, []byte{0}) {
-				if f := strings.TrimRight(string(s), "\n"); isText(f) {
-					out = append(out, formatMatcher(f))
+				f := strings.TrimRight(string(s), "\n")
+				if !isText(f) {
+					continue
+				}
+				if m, err := formatMatcher(f); err == nil {
+					out = append(out, m)
 				}
 			}
 		}
@@ -188,8 +192,8 @@ func isText(s string) bool {
 var conversion = regexp.MustCompile(`%%|%p[a-zA-Z0-9]*|%[-+ #0]*[0-9]*(?:\.[0-9]+)?(?:hh|h|ll|l|z)?[diuxXcs]`)
 
 // formatMatcher returns a regexp that matches exactly the texts format
-// can print.
-func formatMatcher(format string) *regexp.Regexp {
+// can print; an error when format is no text (invalid UTF-8).
+func formatMatcher(format string) (*regexp.Regexp, error) {
 	var b strings.Builder
 	b.WriteString(`^`)
 	last := 0
@@ -209,5 +213,5 @@ func formatMatcher(format string) *regexp.Regexp {
 	}
 	b.WriteString(regexp.QuoteMeta(format[last:]))
 	b.WriteString(`$`)
-	return regexp.MustCompile(b.String())
+	return regexp.Compile(b.String())
 }

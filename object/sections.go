@@ -42,7 +42,7 @@ var sectionKinds = []sectionKind{
 // categoryName turns "CAT/NAME" into the tracepoint spec "CAT:NAME".
 func categoryName(s string) (string, error) {
 	cat, name, ok := strings.Cut(s, "/")
-	if !ok || cat == "" || name == "" || strings.Contains(name, "/") {
+	if !ok || cat == "" || name == "" || strings.Contains(name, "/") || strings.ContainsAny(s, ": ") {
 		return "", fmt.Errorf("a tracepoint section is tracepoint/CATEGORY/NAME")
 	}
 	return cat + ":" + name, nil
