@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"ebtrace/internal/testutil"
+	"ebtrace/symbols"
 )
 
 // The network samples of examples/2015 (tracex1, tracex2, dropmon), each
@@ -148,39 +149,72 @@ func TestExample2015Tracex2(t *testing.T) {
 // reason and the count.
 var dropmonLine = regexp.MustCompile(`^  (\S+) +(\S+) +(\d+)$`)
 
-// dropmonTables parses the dropmon script's output: the count of drops at
-// dropSite for want of a socket in each table printed every second, in
-// order, and in the table of totals at exit.
-func dropmonTables(t *testing.T, out string) (perSecond []int, total int) {
+// dropTable is a table of the dropmon script: counts by function and
+// reason.
+type dropTable map[[2]string]int
+
+// at returns the count of drops in fn, for any reason.
+func (d dropTable) at(fn string) int {
+	n := 0
+	for k, v := range d {
+		if k[0] == fn {
+			n += v
+		}
+	}
+	return n
+}
+
+// noSocket is the count of drops at dropSite for want of a socket.
+func (d dropTable) noSocket() int { return d[[2]string{dropSite, "SKB_DROP_REASON_NO_SOCKET"}] }
+
+// dropmonTables parses the dropmon script's output: the tables printed
+// every second, in order, and the table of totals at exit.
+func dropmonTables(t *testing.T, out string) (perSecond []dropTable, total dropTable) {
 	t.Helper()
 	heading := regexp.MustCompile(`^\d\d:\d\d:\d\d drops so far:$`)
-	inTotal := false
+	var table dropTable
 	for _, line := range nonEmpty(out) {
 		switch m := dropmonLine.FindStringSubmatch(line); {
 		case heading.MatchString(line):
-			if inTotal {
+			if total != nil {
 				t.Errorf("a table after the totals: %q", line)
 			}
-			perSecond = append(perSecond, 0)
+			table = dropTable{}
+			perSecond = append(perSecond, table)
 		case line == "total drops:":
-			inTotal = true
+			total = dropTable{}
+			table = total
 		case m == nil:
 			t.Errorf("line %q is not a dropmon line", line)
-		case len(perSecond) == 0 && !inTotal:
+		case table == nil:
 			t.Errorf("line %q comes before any heading", line)
-		case m[1] == dropSite && m[2] == "SKB_DROP_REASON_NO_SOCKET":
+		default:
 			n, _ := strconv.Atoi(m[3])
-			if inTotal {
-				total = n
-			} else {
-				perSecond[len(perSecond)-1] = n
-			}
+			table[[2]string{m[1], m[2]}] = n
 		}
 	}
-	if !inTotal {
-		t.Errorf("no totals:\n%s", out)
+	if total == nil {
+		t.Fatalf("no totals:\n%s", out)
 	}
 	return perSecond, total
+}
+
+// checkDropmon checks the dropmon script's output after the workload's
+// drops, and returns its totals.
+func checkDropmon(t *testing.T, out string) dropTable {
+	t.Helper()
+	perSecond, total := dropmonTables(t, out)
+	last := 0
+	if len(perSecond) > 0 {
+		last = perSecond[len(perSecond)-1].noSocket()
+	}
+	if last < udpPackets {
+		t.Errorf("%d drops at %s for want of a socket in the last table printed every second (of %d), want at least %d:\n%s", last, dropSite, len(perSecond), udpPackets, out)
+	}
+	if n := total.noSocket(); n < udpPackets || n < last {
+		t.Errorf("%d drops at %s for want of a socket in total, want at least %d and no fewer than the last table's %d", n, dropSite, udpPackets, last)
+	}
+	return total
 }
 
 // background is an ebtrace run in the background, its output collected.
@@ -228,11 +262,124 @@ func TestExample2015Dropmon(t *testing.T) {
 	testutil.RequireTracefs(t)
 	script := startBackground(t, testutil.Build(t, "./cmd/ebtrace"), examples2015+"dropmon.bt")
 	dropWorkload(t)
-	perSecond, total := dropmonTables(t, script.stop(t))
-	if len(perSecond) == 0 || perSecond[len(perSecond)-1] < udpPackets {
-		t.Errorf("drops at %s in the tables printed every second: %v, want the last at least %d", dropSite, perSecond, udpPackets)
+	checkDropmon(t, script.stop(t))
+}
+
+// requireRun skips the test when this ebtrace has no run subcommand yet:
+// it then takes "run" for the name of a script file.
+func requireRun(t *testing.T) {
+	t.Helper()
+	if r := ebtrace(t, "run"); strings.Contains(r.stderr, "open run:") {
+		t.Skip("this ebtrace has no run subcommand yet: the C forms of the examples wait for it")
 	}
-	if total < udpPackets || len(perSecond) > 0 && total < perSecond[len(perSecond)-1] {
-		t.Errorf("%d drops at %s in total, want at least %d and no fewer than the last table's %v", total, dropSite, udpPackets, perSecond)
+}
+
+// printkMessage returns the message of a bpf_printk line of ebtrace run.
+func printkMessage(line string) (string, bool) {
+	m := printkLine.FindStringSubmatch(line)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
+func TestExample2015Tracex1C(t *testing.T) {
+	obj := testutil.BuildBPF(t, examples2015+"tracex1.bpf.c")
+	requireRun(t)
+	wl := testutil.Workload(t)
+	r := ebtrace(t, "run", "-c", fmt.Sprintf("%s udp %d %d", wl, udpPackets, udpPayload), obj)
+	if r.code != 0 {
+		t.Fatalf("exit status %d; stderr:\n%s", r.code, r.stderr)
+	}
+	// The script form prints as many (TestExample2015Tracex1).
+	if n := countLen(t, nonEmpty(r.stdout), printkMessage); n != udpPackets {
+		t.Errorf("%d lines of packets of %d bytes, want %d:\n%s", n, udpLen, udpPackets, r.stdout)
+	}
+}
+
+// kernelCounts sums the values of the lines @name[ADDRESS]: VALUE in out
+// by the kernel function each address lies in.
+func kernelCounts(t *testing.T, out, name string) map[string]int {
+	t.Helper()
+	ksyms, err := symbols.Kernel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byFunc := map[string]int{}
+	for key, n := range mapCounts(t, out, name) {
+		addr, err := strconv.ParseUint(key, 10, 64)
+		if err != nil {
+			t.Fatalf("@%s[%s]: the key is not an address: %v", name, key, err)
+		}
+		if sym, ok := ksyms.Lookup(addr); ok {
+			byFunc[sym.Name] += n
+		}
+	}
+	return byFunc
+}
+
+func TestExample2015Tracex2C(t *testing.T) {
+	obj := testutil.BuildBPF(t, examples2015+"tracex2.bpf.c")
+	requireRun(t)
+	wl := testutil.Workload(t)
+	// -c sets targ_tgid: the histogram counts the command's writes only.
+	r := ebtrace(t, "run", "--hist", "write_size", "-c", wl+" write 256 511", obj)
+	if r.code != 0 {
+		t.Fatalf("exit status %d; stderr:\n%s", r.code, r.stderr)
+	}
+	// The script form prints the same histogram (TestExample2015Tracex2).
+	if got := histBlock(r.stdout, "write_size"); got != writeSizeHist {
+		t.Errorf("write sizes of the workload:\n%s\nwant:\n%s", got, writeSizeHist)
+	}
+	r = ebtrace(t, "run", "-c", fmt.Sprintf("%s udpdrop %d 100", wl, udpPackets), obj)
+	if r.code != 0 {
+		t.Fatalf("exit status %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if n := kernelCounts(t, r.stdout, "kfree_skb")[dropSite]; n < udpPackets {
+		t.Errorf("%d drops at %s, want at least %d:\n%s", n, dropSite, udpPackets, r.stdout)
+	}
+}
+
+// dropmonCLine is a line that dropmon.bpf.c prints every second: the
+// location as symbol+offset/size (and [module]), and the count.
+var dropmonCLine = regexp.MustCompile(`^  ([\w.]+)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?(?: \[\w+\])? (\d+)$`)
+
+// TestExample2015DropmonC runs dropmon's C form next to its script on
+// the same drops: the C form shows them every second too, and both count
+// as many at dropSite in total.
+func TestExample2015DropmonC(t *testing.T) {
+	obj := testutil.BuildBPF(t, examples2015+"dropmon.bpf.c")
+	requireRun(t)
+	bin := testutil.Build(t, "./cmd/ebtrace")
+	script := startBackground(t, bin, examples2015+"dropmon.bt")
+	prog := startBackground(t, bin, "run", "--perf-event", "interval:s:1", obj)
+	dropWorkload(t)
+	out := prog.stop(t)
+	total := checkDropmon(t, script.stop(t))
+
+	var perSecond []int
+	for _, line := range nonEmpty(out) {
+		if mapLine.MatchString(line) {
+			continue
+		}
+		msg, ok := printkMessage(line)
+		m := dropmonCLine.FindStringSubmatch(msg)
+		switch {
+		case ok && msg == "drops so far:":
+			perSecond = append(perSecond, 0)
+		case !ok || m == nil:
+			t.Errorf("line %q is not a dropmon line", line)
+		case len(perSecond) == 0:
+			t.Errorf("line %q comes before any heading", line)
+		case m[1] == dropSite:
+			n, _ := strconv.Atoi(m[2])
+			perSecond[len(perSecond)-1] += n
+		}
+	}
+	if len(perSecond) == 0 || perSecond[len(perSecond)-1] < udpPackets {
+		t.Errorf("drops at %s printed every second: %v, want the last at least %d:\n%s", dropSite, perSecond, udpPackets, out)
+	}
+	if got, want := kernelCounts(t, out, "drops")[dropSite], total.at(dropSite); got != want {
+		t.Errorf("%d drops at %s in total, the script counted %d:\n%s", got, dropSite, want, out)
 	}
 }
