@@ -648,8 +648,15 @@ func (c *checker) argCount(f *funcs.Func, call *syntax.CallExpr) bool {
 	return false
 }
 
+// args types the arguments of a call that is wrong already. A whole map
+// may be what the call meant to take, print(@h) or heatmap(@h), so it is
+// not read as a value: that would report a second, misleading error.
 func (c *checker) args(call *syntax.CallExpr) {
 	for _, a := range call.Args {
+		if m, ok := a.(*syntax.MapExpr); ok && m.Keys == nil {
+			c.cur.Types[m] = types.None
+			continue
+		}
 		c.expr(a)
 	}
 }

@@ -64,6 +64,19 @@ func (f funcChecker) Unreachable() bool { return f.c.dead > 0 }
 
 func (f funcChecker) MaxStrlen() int { return f.c.info.Config.MaxStrlen }
 
+func (f funcChecker) Map(e *syntax.MapExpr) (funcs.MapShape, bool) {
+	c := f.c
+	c.cur.Types[e] = types.None
+	m, ok := c.lookupMap(e, nil)
+	if !ok {
+		if !c.learning {
+			c.unassigned(e.Sp, e.Name, "never assigned")
+		}
+		return funcs.MapShape{}, false
+	}
+	return funcs.MapShape{Kind: m.Kind, Keyed: m.Keyed, Bits: m.Bits}, true
+}
+
 // addressable reports whether e is an array whose bytes can be read: a
 // tracepoint field or a struct member.
 func (c *checker) addressable(e syntax.Expr) bool {

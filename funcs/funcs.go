@@ -25,6 +25,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 
+	"ebtrace/output"
 	"ebtrace/probe"
 	"ebtrace/source"
 	"ebtrace/syntax"
@@ -114,6 +115,17 @@ type Checker interface {
 	Unreachable() bool
 	// MaxStrlen is the size of str()'s buffer (max_strlen).
 	MaxStrlen() int
+	// Map is the shape of the whole map e names, as the script's
+	// assignments made it; false, with an error at e after the first
+	// pass, when none assigns it.
+	Map(e *syntax.MapExpr) (MapShape, bool)
+}
+
+// MapShape is what a type rule may know of a map.
+type MapShape struct {
+	Kind  output.Kind
+	Keyed bool
+	Bits  int // hist(x, Bits)
 }
 
 // Generator is what code generation may ask of the code generator. r6
@@ -181,6 +193,7 @@ var all = []*Func{
 	&debugf,
 	&staticAssert, &fail, &assertStr, &defaultStrLength,
 	&pidFunc, &tidFunc, &commOf, &socketCookie,
+	&heatmap,
 }
 
 var byName, byText = func() (map[string]*Func, map[string]*Func) {

@@ -3,6 +3,7 @@ package output
 import (
 	"bufio"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -30,7 +31,7 @@ func (j *jsonw) Value(v any) {
 }
 
 // jsonOf is a value in JSON: strings quoted, tuples and arrays as arrays
-// without spaces, as bpftrace writes them.
+// without spaces, as bpftrace writes them, records as objects.
 func jsonOf(v any) string {
 	switch x := v.(type) {
 	case string:
@@ -51,6 +52,10 @@ func jsonOf(v any) string {
 		return "{" + strings.Join(parts, ", ") + "}"
 	case Array:
 		return jsonOf(Tuple(x))
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return quote(number(x)) // JSON has no NaN or infinity
+		}
 	}
 	return number(v)
 }
@@ -90,17 +95,23 @@ func (j *jsonw) Print(m *Map) {
 	if m.Keyed {
 		items := make([]string, len(entries))
 		for i, e := range entries {
-			parts := make([]string, len(e.Key))
-			for k, p := range e.Key {
-				parts[k] = keyPart(p)
-			}
-			items[i] = quote(strings.Join(parts, ",")) + ": " + jsonValue(m, e.Value)
+			items[i] = quote(jsonKey(e.Key)) + ": " + jsonValue(m, e.Value)
 		}
 		data = "{" + strings.Join(items, ", ") + "}"
 	} else {
 		data = jsonValue(m, entries[0].Value)
 	}
 	j.w.WriteString(`{"type": "` + kind + `", "data": {` + quote(m.Name) + ": " + data + "}}\n")
+}
+
+// jsonKey is a key as the name of a JSON member: its parts joined by
+// commas.
+func jsonKey(key []any) string {
+	parts := make([]string, len(key))
+	for i, p := range key {
+		parts[i] = keyPart(p)
+	}
+	return strings.Join(parts, ",")
 }
 
 func jsonValue(m *Map, v any) string {

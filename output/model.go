@@ -72,22 +72,26 @@ type TSeriesSpec struct {
 }
 
 // Entry is one key and its value. Key parts are int64, uint64, bool,
-// string, Tuple or Array. Value is int64, uint64, bool or Pointer (Scalar; int64 or uint64 for
-// Count, Sum, Min, Max, Avg),
-// string, Tuple or Array (String), StatsValue (Stats), HistValue (Hist, LHist) or
-// TSeriesValue (TSeries). An Avg value
-// is the mean itself, divided already and truncated toward zero. A map
-// that is not Keyed has at most one entry, with a nil Key.
+// string, Tuple or Array. Value is int64, uint64, bool or Pointer
+// (Scalar; int64 or uint64 for Count, Sum, Min, Max, Avg), string, Tuple
+// or Array (String), StatsValue (Stats), HistValue (Hist, LHist) or
+// TSeriesValue (TSeries). An Avg value is the mean itself, divided
+// already and truncated toward zero. A map that is not Keyed has at most
+// one entry, with a nil Key. Maps of BPF objects decoded through their
+// BTF (package btfvalue) are Scalar maps whose key parts and values are
+// any of int64, uint64, bool, string, float64, Pointer, Array or Record.
 type Entry struct {
 	Key   []any
 	Value any
 }
 
 // Tuple is a tuple value: its elements are int64, uint64, bool, Pointer,
-// string or Tuple.
+// string or Tuple, or, in values decoded through BTF, float64, Array or
+// Record.
 type Tuple []any
 
-// Array is an integer array's value: its elements, int64 or uint64.
+// Array is an array's value: its elements are int64 or uint64, or, in
+// values decoded through BTF, any value a Tuple holds.
 type Array []any
 
 // Record is a record value, (color="green", size=2): Values are as a

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -426,4 +427,46 @@ func TestLimit(t *testing.T) {
 	if len(m.Entries) != 4 || m.Entries[0].Value != int64(5000) {
 		t.Errorf("Limit changed its argument: %v", m.Entries)
 	}
+}
+
+// TestBTFValues covers the values of BPF objects' maps decoded through
+// their BTF: record and pointer keys (ordered by their fields and
+// addresses), floats, and arrays of strings, records and arrays.
+func TestBTFValues(t *testing.T) {
+	rec := func(pid int64, comm string) Record {
+		return Record{Names: []string{"pid", "comm"}, Values: Tuple{pid, comm}}
+	}
+	maps := []*Map{
+		keyed("@r", Scalar, e(int64(2), rec(7, "b")), e(int64(2), rec(3, "z")), e(int64(1), rec(9, "a"))),
+		keyed("@p", Scalar, e(uint64(5), Pointer(0xffff0001)), e(uint64(5), Pointer(0x10))),
+		keyed("@f", Scalar, e(math.NaN(), "y"), e(1.5, "x")),
+		single("@a", Scalar, Array{"ab", Record{Names: []string{"x"}, Values: Tuple{int64(-1)}}, Array{uint64(2), uint64(3)}, 0.25}),
+	}
+	text := `@r[{ .pid = 9, .comm = "a" }]: 1` + "\n" +
+		`@r[{ .pid = 3, .comm = "z" }]: 2` + "\n" +
+		`@r[{ .pid = 7, .comm = "b" }]: 2` + "\n" +
+		"@p[0x10]: 5\n@p[0xffff0001]: 5\n" +
+		"@f[x]: 1.5\n@f[y]: NaN\n" +
+		`@a: ["ab",{ .x = -1 },[2,3],0.25]` + "\n"
+	js := `{"type": "map", "data": {"@r": {"{ .pid = 9, .comm = \"a\" }": 1, "{ .pid = 3, .comm = \"z\" }": 2, "{ .pid = 7, .comm = \"b\" }": 2}}}` + "\n" +
+		`{"type": "map", "data": {"@p": {"0x10": 5, "0xffff0001": 5}}}` + "\n" +
+		`{"type": "map", "data": {"@f": {"x": 1.5, "y": "NaN"}}}` + "\n" +
+		`{"type": "map", "data": {"@a": ["ab",{"x": -1},[2,3],0.25]}}` + "\n"
+	for _, c := range []struct {
+		w    func(io.Writer) Writer
+		want string
+	}{{NewText, text}, {NewJSON, js}} {
+		var buf bytes.Buffer
+		w := c.w(&buf)
+		for _, m := range maps {
+			w.Print(m)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if got := buf.String(); got != c.want {
+			t.Errorf("got:\n%s\nwant:\n%s", got, c.want)
+		}
+	}
+	checkJSONLines(t, "btf", js)
 }

@@ -12,6 +12,7 @@ type text struct {
 	w          *bufio.Writer
 	legacy     bool        // bpftrace 0.17's layout (NewLegacyText)
 	benchmarks []Benchmark // written by End
+	heatmap    heatmapLines
 }
 
 // Attached writes nothing: the CLI reports attachment on stderr.

@@ -21,6 +21,10 @@ type Writer interface {
 	Join(text string)
 	// Print writes one map, as print(@x) does mid-run.
 	Print(m *Map)
+	// Heatmap writes one heatmap() call: m, a log2 histogram of
+	// nanoseconds, as heatmap rows (HeatmapRow), in text shades when text
+	// is set, else in ANSI greys.
+	Heatmap(m *Map, text bool)
 	// Value writes one value, as print() of a non-map does: an integer,
 	// a string or a Tuple.
 	Value(v any)
@@ -160,25 +164,45 @@ func compareNumbers(a, b any) int {
 }
 
 // compareKeys orders keys part by part: integers by their 64 bits taken as
-// unsigned (so -1 sorts last, as in bpftrace), strings bytewise.
+// unsigned (so -1 sorts last, as in bpftrace), strings bytewise, tuples,
+// arrays and records element by element.
 func compareKeys(a, b []any) int {
 	for i := 0; i < len(a) && i < len(b); i++ {
-		as, aIsString := a[i].(string)
-		bs, bIsString := b[i].(string)
-		var c int
-		switch {
-		case aIsString && bIsString:
-			c = cmp.Compare(as, bs)
-		case aIsString != bIsString:
-			c = cmp.Compare(boolInt(aIsString), boolInt(bIsString))
-		default:
-			c = cmp.Compare(keyBits(a[i]), keyBits(b[i]))
-		}
-		if c != 0 {
+		if c := comparePart(a[i], b[i]); c != 0 {
 			return c
 		}
 	}
 	return cmp.Compare(len(a), len(b))
+}
+
+func comparePart(a, b any) int {
+	switch x := a.(type) {
+	case Tuple:
+		if y, ok := b.(Tuple); ok {
+			return compareKeys(x, y)
+		}
+	case Array:
+		if y, ok := b.(Array); ok {
+			return compareKeys(x, y)
+		}
+	case Record:
+		if y, ok := b.(Record); ok {
+			return compareKeys(x.Values, y.Values)
+		}
+	case float64:
+		if y, ok := b.(float64); ok {
+			return cmp.Compare(x, y)
+		}
+	}
+	as, aIsString := a.(string)
+	bs, bIsString := b.(string)
+	switch {
+	case aIsString && bIsString:
+		return cmp.Compare(as, bs)
+	case aIsString != bIsString:
+		return cmp.Compare(boolInt(aIsString), boolInt(bIsString))
+	}
+	return cmp.Compare(keyBits(a), keyBits(b))
 }
 
 func boolInt(b bool) int {
@@ -196,6 +220,8 @@ func keyBits(part any) uint64 {
 		return x
 	case bool:
 		return uint64(boolInt(x))
+	case Pointer:
+		return uint64(x)
 	}
 	return 0
 }
@@ -206,14 +232,15 @@ func keyPart(part any) string {
 	switch x := part.(type) {
 	case string:
 		return x
-	case Tuple, Array, bool, Record:
+	case Tuple, Array, bool, Record, Pointer, float64:
 		return textValue(x)
 	}
 	return strconv.FormatInt(int64(keyBits(part)), 10)
 }
 
 // textValue shows a value as bpftrace's text output does: a tuple as
-// (1, abc), an array as [1,2,3], strings bare.
+// (1, abc), an array as [1,2,3], strings bare (but quoted inside arrays
+// and records).
 func textValue(v any) string {
 	switch x := v.(type) {
 	case string:
@@ -227,7 +254,7 @@ func textValue(v any) string {
 	case Array:
 		parts := make([]string, len(x))
 		for i, e := range x {
-			parts[i] = number(e)
+			parts[i] = quotedValue(e)
 		}
 		return "[" + strings.Join(parts, ",") + "]"
 	case Pointer:
@@ -237,20 +264,28 @@ func textValue(v any) string {
 	case Record:
 		parts := make([]string, len(x.Names))
 		for i, name := range x.Names {
-			v := textValue(x.Values[i])
-			if s, ok := x.Values[i].(string); ok {
-				v = strconv.Quote(s)
-			}
-			parts[i] = "." + name + " = " + v
+			parts[i] = "." + name + " = " + quotedValue(x.Values[i])
 		}
 		return "{ " + strings.Join(parts, ", ") + " }"
 	}
 	return number(v)
 }
 
-// number formats an integer value, uint64 as unsigned.
+// quotedValue is textValue with strings quoted, as array and record
+// elements show.
+func quotedValue(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	return textValue(v)
+}
+
+// number formats a numeric value, uint64 as unsigned, float64 in the
+// shortest form that reads back exactly.
 func number(v any) string {
 	switch x := v.(type) {
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
 	case int64:
 		return strconv.FormatInt(x, 10)
 	case uint64:

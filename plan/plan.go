@@ -159,6 +159,8 @@ const (
 	Clear  EventKind = "clear"
 	Zero   EventKind = "zero"
 	Join   EventKind = "join"
+	// Heatmap draws a hist() map as heatmap rows (heatmap()).
+	Heatmap EventKind = "heatmap"
 )
 
 // The events of the functions that reach user space with a formatted
@@ -190,6 +192,8 @@ type Event struct {
 	// entries (all when 0), their values divided by DIV (when not 0).
 	Top, Div int64  `json:",omitempty"`
 	Sep      string `json:",omitempty"` // join: the separator
+	// Text, for heatmap(), shades cells in text instead of ANSI greys.
+	Text bool `json:",omitempty"`
 	// Where, for errorf and warnf, is the call's position as messages
 	// show it: "FILE:LINE:COL-COL".
 	Where string `json:",omitempty"`
@@ -388,6 +392,9 @@ func (p *Plan) addEvent(info *check.Info, idx int, in *check.Instance, call *syn
 		}
 	case "join":
 		joinEvent(ev, call)
+	case "heatmap":
+		ev.Kind, ev.Map = Heatmap, call.Args[0].(*syntax.MapExpr).Name
+		ev.Text = len(call.Args) == 2 && in.Consts[call.Args[1]] != 0
 	default:
 		return
 	}

@@ -1,6 +1,6 @@
 // Package runtime owns a running script's user-space side: it reads event
-// records from the ring buffer and acts on them (printf, exit, print, clear,
-// zero), and at the end detaches the probes, runs END, drains what is left
+// records from the ring buffer and acts on them (printf, exit, print,
+// heatmap, clear, zero), and at the end detaches the probes, runs END, drains what is left
 // and prints every map and the counts of anything lost. It renders stacks
 // and symbols, reading each traced process's mappings as soon as its
 // addresses appear, and turns stack maps into flame graph samples.
@@ -172,6 +172,12 @@ func (s *Session) handle(raw []byte) error {
 			return err
 		}
 		s.out.Print(output.Limit(m, ev.Top, ev.Div))
+	case plan.Heatmap:
+		m, err := s.maps.Read(s.plan.Map(ev.Map))
+		if err != nil {
+			return err
+		}
+		s.out.Heatmap(m, ev.Text)
 	case plan.Clear:
 		return s.maps.Clear(s.plan.Map(ev.Map))
 	case plan.Zero:

@@ -41,6 +41,7 @@ var usage = usageText(`USAGE:
     ebtrace [options] -e 'PROGRAM' [ARG...]
     ebtrace -l [PATTERN]
     ebtrace record -e CATEGORY:NAME [...]   record trace events (ebtrace record -h)
+    ebtrace run OBJECT.o [...]              run a BPF object compiled from C (ebtrace run -h)
 `, tracingFlags(&options{}), `EXAMPLES:
     ebtrace -e 'tracepoint:syscalls:sys_enter_openat { printf("%s %s\n", comm, str(args.filename)); }'
     ebtrace -e 'tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }'

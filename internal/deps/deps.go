@@ -28,7 +28,7 @@ var Allowed = map[string][]string{
 	"filter":                  {"emit", "kernel", "source"},
 	"filter/btfilter":         {"compile", "kernel", "plan", "probe", "probe/all", "source", "syntax"},
 	"ctypes":                  {"core", "glob", "syntax", "types"},
-	"funcs":                   {"emit", "glob", "kernel", "printf", "probe", "probe/arch", "source", "syntax", "types"},
+	"funcs":                   {"emit", "glob", "kernel", "output", "printf", "probe", "probe/arch", "source", "syntax", "types"},
 	"check":                   {"core", "ctypes", "funcs", "kernel", "output", "preprocess", "printf", "probe", "source", "syntax", "types"},
 	"plan":                    {"check", "funcs", "output", "printf", "source", "syntax", "types"},
 	"emit":                    {"source", "types"},
@@ -38,6 +38,8 @@ var Allowed = map[string][]string{
 	"symbols":                 {"kernel"},
 	"runtime":                 {"flame", "funcs", "kernel", "load", "output", "plan", "printf", "probe", "source", "symbols", "types"},
 	"record":                  {"kernel", "source"},
-	"cmd/ebtrace": {"check", "compile", "core", "ctypes", "filter", "filter/btfilter", "flame", "funcs", "kernel", "load", "output", "plan", "preprocess", "probe", "probe/all",
+	"btfvalue":                {"output"},
+	"object":                  {"btfvalue", "kernel", "output", "probe"},
+	"cmd/ebtrace": {"check", "compile", "core", "ctypes", "filter", "filter/btfilter", "flame", "funcs", "kernel", "load", "object", "output", "plan", "preprocess", "probe", "probe/all",
 		"record", "runtime", "source", "syntax"},
 }

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"ebtrace/object"
+	"ebtrace/output"
+	"ebtrace/probe/all"
+	"ebtrace/source"
+)
+
+// runUsage is the help of ebtrace run.
+var runUsage = usageText(`USAGE:
+    ebtrace run [options] OBJECT.o
+
+Runs a BPF object compiled from C (clang -O2 -g -target bpf), as libbpf
+and the kernel's 2015 loader do: every program is attached by its section
+name (tracepoint/CAT/NAME, tp/, raw_tp/, raw_tracepoint/, tp_btf/, kprobe/,
+kretprobe/, ksyscall/, kretsyscall/, fentry/, fexit/, uprobe/PATH:FUNC,
+uretprobe/, usdt/PATH:PROVIDER:NAME, perf_event, and the 2015 loader's
+events/CAT/NAME), with CO-RE relocations applied against the running
+kernel. Programs in a section without a target are loaded, not attached:
+program arrays declared with .values = { ... } reach them by tail calls.
+
+While it runs, ebtrace shows the object's bpf_printk lines and the records
+of its ring buffers and perf event arrays, typed when the map carries
+__attribute__((btf_decl_tag("ebtrace.record=struct NAME"))). At exit it
+shows every map, keys and values typed by BTF, and the globals of .data
+and .bss.
+`, runFlags(&runOptions{}), `Ctrl-C, SIGTERM, the end of -c's command or -p's process, or --duration stop
+it; nothing stays attached or loaded, and nothing stays pinned without --pin.
+
+EXAMPLES:
+    clang -O2 -g -target bpf -I/usr/include/$(uname -m)-linux-gnu -c examples/2015/tracex2.bpf.c -o tracex2.bpf.o
+    ebtrace run tracex2.bpf.o --hist write_sizes --duration 5s
+    ebtrace run -l tracex2.bpf.o
+`)
+
+// runOptions are the parsed arguments of ebtrace run.
+type runOptions struct {
+	object    string
+	list      bool
+	pid       int
+	command   string
+	duration  time.Duration
+	set       []string
+	hist      []string
+	heatmap   []string
+	interval  time.Duration
+	text      bool
+	perfEvent string
+	pin       string
+	format    string
+	outFile   string
+	help      bool
+}
+
+// runFlags is the flag table of ebtrace run, storing into o.
+func runFlags(o *runOptions) []flag {
+	return []flag{
+		{short: 'l', help: "list the programs and where each attaches; load nothing", on: &o.list},
+		{short: 'c', value: "CMD", help: "run CMD once attached; stop when it exits", set: text(&o.command)},
+		{short: 'p', value: "PID", help: "stop when process PID exits", set: processID(&o.pid)},
+		{long: "duration", value: "D", help: "stop after D (5s, 500ms, 2m)", set: duration(&o.duration)},
+		{long: "set", value: "NAME=VALUE", help: "give the const volatile global NAME a value before loading\n" +
+			"(an integer, or a string for a char array); -c and -p set\n" +
+			"targ_tgid, the libbpf-tools name, when the object has it", set: each(&o.set)},
+		{long: "hist", value: "MAP", help: "show MAP, whose keys are log2 slots (key k counts values in\n" +
+			"[2^k, 2^(k+1))), as a histogram at exit (repeatable)", set: each(&o.hist)},
+		{long: "heatmap", value: "MAP", help: "each --interval, draw the counts MAP's log2 slots gained as one\n" +
+			"heatmap row over 1us .. 10s (repeatable)", set: each(&o.heatmap)},
+		{long: "interval", value: "D", help: "the time between heatmap rows (default 1s)", set: duration(&o.interval)},
+		{short: 't', help: "draw heatmap rows with characters instead of ANSI colours", on: &o.text},
+		{long: "perf-event", value: "PROBE", help: "what perf_event sections attach to, as an ebtrace probe\n" +
+			"(default " + object.DefaultPerfEvent + "; interval:s:1, software:cpu-clock:1000000)", set: text(&o.perfEvent)},
+		{long: "pin", value: "DIR", help: "pin every map in DIR (a bpffs directory) and leave it there", set: fileName(&o.pin)},
+		{short: 'f', value: "FORMAT", help: "text (default) or json, as for scripts", set: oneOf(&o.format, "text", "json")},
+		{short: 'o', value: "FILE", help: "write the output to FILE", set: fileName(&o.outFile)},
+		{short: 'h', long: "help", help: "show this help", on: &o.help},
+	}
+}
+
+// duration stores a positive time.Duration.
+func duration(p *time.Duration) func(string) error {
+	return func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return errors.New("want a duration such as 5s, 500ms or 2m")
+		}
+		*p = d
+		return nil
+	}
+}
+
+// parseRunArgs reads the command line of ebtrace run.
+func parseRunArgs(args []string) (*runOptions, error) {
+	o := &runOptions{interval: time.Second, format: "text"}
+	positional, err := parseFlags(runFlags(o), args)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case o.help:
+		return o, nil
+	case len(positional) == 0:
+		return nil, errors.New("run: name the BPF object to run (OBJECT.o)")
+	case len(positional) > 1:
+		return nil, fmt.Errorf("run: unexpected argument %s after the object %s", quoteIfNeeded(positional[1]), positional[0])
+	case o.pid != 0 && o.command != "":
+		return nil, errors.New("run: -p and -c exclude each other")
+	}
+	o.object = positional[0]
+	for _, s := range o.set {
+		if name, _, ok := strings.Cut(s, "="); !ok || name == "" {
+			return nil, fmt.Errorf("run: --set %s: want NAME=VALUE", quoteIfNeeded(s))
+		}
+	}
+	return o, nil
+}
+
+// runObject is `ebtrace run`; it returns the exit status.
+func runObject(args []string, stdout, stderr io.Writer) int {
+	o, err := parseRunArgs(args)
+	if err != nil {
+		return badUsage(stderr, "ebtrace run", err)
+	}
+	if o.help {
+		io.WriteString(stdout, runUsage)
+		return 0
+	}
+	opts := object.Options{Registry: all.Registry(), Env: newEnv(stderr, o.pid), PerfEvent: o.perfEvent, PinDir: o.pin, TargetPID: o.pid, Set: map[string]string{}}
+	for _, s := range o.set {
+		name, value, _ := strings.Cut(s, "=")
+		opts.Set[name] = value
+	}
+	var child *child
+	if o.command != "" && !o.list {
+		if child, err = startChild(o.command); err != nil {
+			return fail(stderr, err)
+		}
+		defer child.kill()
+		opts.TargetPID = child.cmd.Process.Pid
+	}
+	spec, err := object.Open(o.object, opts)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if o.list {
+		if err := spec.List(stdout); err != nil {
+			return fail(stderr, err)
+		}
+		return 0
+	}
+	obj, err := spec.Load()
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer obj.Close()
+	if err := obj.CheckSlotMaps(append(o.hist, o.heatmap...)); err != nil {
+		return fail(stderr, err)
+	}
+	out, closeOut, err := openOutput(o.outFile, stdout)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer closeOut()
+	w := output.NewText(out)
+	if o.format == "json" {
+		w = output.NewJSON(out)
+	}
+
+	stop, stopOnce, unwatch := stopOnSignals()
+	defer unwatch()
+	attached, err := obj.Attach()
+	if err != nil {
+		return fail(stderr, err)
+	}
+	fmt.Fprintf(stderr, "Running %s: %s attached; Ctrl-C to stop\n", o.object, describeAttached(spec, attached))
+	if child != nil {
+		if err := child.release(); err != nil {
+			return fail(stderr, err)
+		}
+		go func() {
+			<-child.done
+			stopOnce()
+		}()
+	}
+	if o.pid > 0 {
+		if err := watchPid(o.pid, stopOnce); err != nil {
+			return fail(stderr, err)
+		}
+	}
+	if o.duration > 0 {
+		time.AfterFunc(o.duration, stopOnce)
+	}
+	runErr := obj.Run(w, stop, object.RunOptions{Heatmaps: o.heatmap, Interval: o.interval, Text: o.text,
+		Warnings: func(err error) { fmt.Fprintf(stderr, "ebtrace: %v\n", err) }})
+	if err := obj.Detach(); err != nil {
+		fmt.Fprintf(stderr, "ebtrace: %v\n", err)
+	}
+	maps, err := obj.Maps(o.hist)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	for _, name := range o.hist {
+		h, err := obj.Hist(name)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		maps = append(maps, h)
+	}
+	w.End(maps)
+	if err := w.Flush(); err != nil {
+		return fail(stderr, err)
+	}
+	if pinned := obj.Pinned(); len(pinned) > 0 {
+		fmt.Fprintf(stderr, "ebtrace: left %s pinned: %s\n", source.Count(len(pinned), "map"), strings.Join(pinned, " "))
+	}
+	if runErr != nil {
+		return fail(stderr, runErr)
+	}
+	return 0
+}
+
+// describeAttached says how many programs run, and at how many places
+// when that differs.
+func describeAttached(spec *object.Spec, points int) string {
+	programs := 0
+	for _, p := range spec.Programs {
+		if p.Probe != "" {
+			programs++
+		}
+	}
+	s := source.Count(programs, "program")
+	if points != programs {
+		s += " at " + source.Count(points, "attach point")
+	}
+	return s
+}

@@ -1,0 +1,191 @@
+package object
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+
+	"ebtrace/btfvalue"
+	"ebtrace/output"
+)
+
+// rawBytes receives a key or value from cilium/ebpf as the kernel laid it
+// out, so that BTF decides how it is read.
+type rawBytes []byte
+
+func (r *rawBytes) UnmarshalBinary(b []byte) error {
+	*r = append((*r)[:0], b...)
+	return nil
+}
+
+// shownType reports whether map m is dumped at exit: maps that hold data.
+// Event streams, program and map arrays, stack traces (raw addresses)
+// and the object's constants and kconfig values are not.
+func shownType(name string, t ebpf.MapType) bool {
+	switch t {
+	case ebpf.RingBuf, ebpf.PerfEventArray, ebpf.ProgramArray, ebpf.ArrayOfMaps, ebpf.HashOfMaps, ebpf.StackTrace:
+		return false
+	}
+	return !strings.HasPrefix(name, ".rodata") && name != ".kconfig"
+}
+
+// Maps returns every map that holds data, as ebtrace prints maps: one
+// entry per key, keys and values decoded by their BTF types; the globals
+// of .data and .bss one map each, named after the variable. Maps named
+// in hist are left out: Hist shows them.
+func (o *Object) Maps(hist []string) ([]*output.Map, error) {
+	var out []*output.Map
+	for name, m := range o.coll.Maps {
+		if !shownType(name, m.Type()) || slices.Contains(hist, name) {
+			continue
+		}
+		if strings.HasPrefix(name, ".") {
+			vars, err := o.globals(name, m)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, vars...)
+			continue
+		}
+		elems, err := readElems(m)
+		if err != nil {
+			return nil, fmt.Errorf("read map %s: %w", name, err)
+		}
+		key, value := o.types(name)
+		dumped, err := btfvalue.Map(name, key, value, elems)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, dumped)
+	}
+	return out, nil
+}
+
+// types are the key and value types of map name: from BTF, or for a map
+// without (the 2015 loader's maps section), integers of their sizes, or
+// bytes.
+func (o *Object) types(name string) (key, value btf.Type) {
+	ms := o.spec.spec.Maps[name]
+	key, value = ms.Key, ms.Value
+	if !typed(key) {
+		key = bySize(ms.KeySize)
+	}
+	if !typed(value) {
+		value = bySize(ms.ValueSize)
+	}
+	return key, value
+}
+
+func typed(t btf.Type) bool {
+	_, void := t.(*btf.Void)
+	return t != nil && !void
+}
+
+// bySize is the type an untyped key or value is shown as.
+func bySize(size uint32) btf.Type {
+	switch size {
+	case 1, 2, 4, 8:
+		return &btf.Int{Name: "unsigned", Size: size}
+	}
+	return &btf.Array{Type: &btf.Int{Name: "__u8", Size: 1}, Nelems: size}
+}
+
+// globals shows the variables of the data section held by m.
+func (o *Object) globals(section string, m *ebpf.Map) ([]*output.Map, error) {
+	var data rawBytes
+	if err := m.Lookup(uint32(0), &data); err != nil {
+		return nil, fmt.Errorf("read %s: %w", section, err)
+	}
+	var out []*output.Map
+	for name, v := range o.spec.spec.Variables {
+		if v.SectionName != section || v.Type == nil || int(v.Offset)+int(v.Size()) > len(data) {
+			continue
+		}
+		value, err := btfvalue.Decode(v.Type.Type, data[v.Offset:v.Offset+v.Size()])
+		if err != nil {
+			return nil, fmt.Errorf("global %s: %w", name, err)
+		}
+		out = append(out, &output.Map{Name: "@" + name, Kind: output.Scalar, Entries: []output.Entry{{Value: value}}})
+	}
+	return out, nil
+}
+
+// perCPU reports whether maps of type t hold one value per CPU.
+func perCPU(t ebpf.MapType) bool {
+	switch t {
+	case ebpf.PerCPUHash, ebpf.PerCPUArray, ebpf.LRUCPUHash, ebpf.PerCPUCGroupStorage:
+		return true
+	}
+	return false
+}
+
+// readElems reads every key and value of m, a value per CPU for a
+// per-CPU map.
+func readElems(m *ebpf.Map) ([]btfvalue.Elem, error) {
+	var out []btfvalue.Elem
+	var key rawBytes
+	it := m.Iterate()
+	if perCPU(m.Type()) {
+		var values []rawBytes
+		for it.Next(&key, &values) {
+			e := btfvalue.Elem{Key: slices.Clone(key)}
+			for _, v := range values {
+				e.Values = append(e.Values, slices.Clone(v))
+			}
+			out = append(out, e)
+		}
+	} else {
+		var value rawBytes
+		for it.Next(&key, &value) {
+			out = append(out, btfvalue.Elem{Key: slices.Clone(key), Values: [][]byte{slices.Clone(value)}})
+		}
+	}
+	return out, it.Err()
+}
+
+// slots reads map name as a log2 histogram: each key k counts values in
+// [2^k, 2^(k+1)).
+func (o *Object) slots(name string) (output.HistValue, error) {
+	m, ok := o.coll.Maps[name]
+	if !ok {
+		return nil, fmt.Errorf("the object has no map %s%s", name, o.mapsHint())
+	}
+	elems, err := readElems(m)
+	if err != nil {
+		return nil, fmt.Errorf("read map %s: %w", name, err)
+	}
+	key, value := o.types(name)
+	h, err := btfvalue.Slots(key, value, elems)
+	if err != nil {
+		return nil, fmt.Errorf("map %s: %w", name, err)
+	}
+	return h, nil
+}
+
+// Hist returns map name as ebtrace's log2 histogram: its keys are log2
+// slots (key k counts values in [2^k, 2^(k+1))), its values counts.
+func (o *Object) Hist(name string) (*output.Map, error) {
+	h, err := o.slots(name)
+	if err != nil {
+		return nil, err
+	}
+	return &output.Map{Name: "@" + name, Kind: output.Hist, Entries: []output.Entry{{Value: h}}}, nil
+}
+
+// mapsHint names the object's maps, for an error about a missing one.
+func (o *Object) mapsHint() string {
+	var names []string
+	for name := range o.coll.Maps {
+		if !strings.HasPrefix(name, ".") {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return " (it has none)"
+	}
+	slices.Sort(names)
+	return " (it has " + strings.Join(names, ", ") + ")"
+}
