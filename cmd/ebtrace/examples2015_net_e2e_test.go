@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -204,15 +205,17 @@ func dropmonTables(t *testing.T, out string) (perSecond []dropTable, total dropT
 func checkDropmon(t *testing.T, out string) dropTable {
 	t.Helper()
 	perSecond, total := dropmonTables(t, out)
-	last := 0
-	if len(perSecond) > 0 {
-		last = perSecond[len(perSecond)-1].noSocket()
+	// The table printed last may be cut short by the stop; the one
+	// before it has the drops too.
+	most := 0
+	for _, table := range perSecond {
+		most = max(most, table.noSocket())
 	}
-	if last < udpPackets {
-		t.Errorf("%d drops at %s for want of a socket in the last table printed every second (of %d), want at least %d:\n%s", last, dropSite, len(perSecond), udpPackets, out)
+	if most < udpPackets {
+		t.Errorf("at most %d drops at %s for want of a socket in the %d tables printed every second, want at least %d:\n%s", most, dropSite, len(perSecond), udpPackets, out)
 	}
-	if n := total.noSocket(); n < udpPackets || n < last {
-		t.Errorf("%d drops at %s for want of a socket in total, want at least %d and no fewer than the last table's %d", n, dropSite, udpPackets, last)
+	if n := total.noSocket(); n < most {
+		t.Errorf("%d drops at %s for want of a socket in total, fewer than a table printed every second showed (%d)", n, dropSite, most)
 	}
 	return total
 }
@@ -247,14 +250,14 @@ func (b *background) stop(t *testing.T) string {
 	return b.out.String()
 }
 
-// dropWorkload makes the workload's drops and waits until a table printed
-// every second has had time to show them.
+// dropWorkload makes the workload's drops and waits until two tables
+// printed every second have had time to show them.
 func dropWorkload(t *testing.T) {
 	t.Helper()
 	if out, err := exec.Command(testutil.Workload(t), "udpdrop", strconv.Itoa(udpPackets), "100").CombinedOutput(); err != nil {
 		t.Fatalf("workload udpdrop: %v: %s", err, out)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(2200 * time.Millisecond)
 }
 
 func TestDropmon(t *testing.T) {
@@ -369,8 +372,8 @@ func TestDropmonC(t *testing.T) {
 			perSecond[len(perSecond)-1] += n
 		}
 	}
-	if len(perSecond) == 0 || perSecond[len(perSecond)-1] < udpPackets {
-		t.Errorf("drops at %s printed every second: %v, want the last at least %d:\n%s", dropSite, perSecond, udpPackets, out)
+	if len(perSecond) == 0 || slices.Max(perSecond) < udpPackets {
+		t.Errorf("drops at %s printed every second: %v, want one at least %d:\n%s", dropSite, perSecond, udpPackets, out)
 	}
 	if got, want := kernelCounts(t, out, "drops")[dropSite], total.at(dropSite); got != want {
 		t.Errorf("%d drops at %s in total, the script counted %d:\n%s", got, dropSite, want, out)
