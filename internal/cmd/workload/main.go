@@ -23,6 +23,14 @@
 //	workload tcp [6]      one TCP connection to itself over 127.0.0.1 (::1
 //	                      with 6), then closed: the sock:inet_sock_set_state
 //	                      events
+//	workload udp N SIZE   N datagrams of SIZE bytes from one UDP socket to
+//	                      another over 127.0.0.1, each received before the
+//	                      next is sent: N packets received on lo, each
+//	                      SIZE+28 bytes long with its IP and UDP headers
+//	workload udpdrop N SIZE
+//	                      N datagrams of SIZE bytes to a port of 127.0.0.1
+//	                      that no socket holds: N packets the kernel drops
+//	                      for want of a socket (and N ICMP replies)
 //	workload stat PATH... stat(2) each path (newfstatat); a path that does not
 //	                      exist is skipped
 //	workload ppid         one getppid(2) call; print what it returned: the
@@ -64,7 +72,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | nanosleep MS | fsync PATH | call N | exec PATH [ARG...] | stat PATH... | ppid | signals N | kill PID SIG | badclose N | tcp [6] | hold N MS | rw N SIZE | wait SUBCOMMAND [ARG...]`
+const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | nanosleep MS | fsync PATH | call N | exec PATH [ARG...] | stat PATH... | ppid | signals N | kill PID SIG | badclose N | tcp [6] | udp N SIZE | udpdrop N SIZE | hold N MS | rw N SIZE | wait SUBCOMMAND [ARG...]`
 
 // usageError is a command-line mistake; main reports it with exit status 2.
 type usageError struct{ msg string }
@@ -184,6 +192,12 @@ func run(args []string) error {
 			return tcpOnce(unix.AF_INET6)
 		}
 		return usageError{"tcp: the only argument is 6, for IPv6"}
+	case "udp", "udpdrop":
+		n, err := counts(cmd, rest, 2)
+		if err != nil {
+			return err
+		}
+		return udpSend(n[0], n[1], cmd == "udpdrop")
 	case "kill":
 		if len(rest) != 2 {
 			return usageError{"kill: need PID and SIG"}
@@ -255,7 +269,6 @@ func getppid(n int) {
 // handful of descriptors, so closing them always fails with EBADF.
 const firstBadFD = 1000000
 
-// badClose makes exactly n close(2) calls of descriptors that are not open.
 // tcpOnce connects to a listener of its own on the loopback address of
 // family (127.0.0.1 or ::1) and closes both ends. It uses the syscalls
 // directly: package net would link cgo in, and with it a dynamic loader
@@ -295,6 +308,63 @@ func tcpOnce(family int) error {
 	return unix.Close(a)
 }
 
+// udpSend sends n datagrams of size bytes over 127.0.0.1 to a socket of its
+// own, receiving each before sending the next so that none is dropped for
+// want of buffer space; with drop, to a port whose socket it has closed,
+// so that the kernel drops each one. Like tcpOnce it makes the syscalls
+// itself.
+func udpSend(n, size int, drop bool) error {
+	rx, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	to, err := bindLoopback(rx)
+	if drop {
+		// Nothing takes the port back before the sends unless another
+		// socket draws it from the thousands of ephemeral ports.
+		unix.Close(rx)
+	} else {
+		defer unix.Close(rx)
+	}
+	if err != nil {
+		return err
+	}
+	tx, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(tx)
+	out, in := make([]byte, size), make([]byte, size+1)
+	for i := range out {
+		out[i] = 'a' + byte(i%26)
+	}
+	for range n {
+		if err := unix.Sendto(tx, out, 0, to); err != nil {
+			return fmt.Errorf("send %d bytes: %w", size, err)
+		}
+		if drop {
+			continue
+		}
+		got, _, err := unix.Recvfrom(rx, in, 0)
+		if err != nil {
+			return fmt.Errorf("receive: %w", err)
+		}
+		if got != size {
+			return fmt.Errorf("received %d bytes, sent %d", got, size)
+		}
+	}
+	return nil
+}
+
+// bindLoopback binds fd to a free port of 127.0.0.1 and returns the address.
+func bindLoopback(fd int) (unix.Sockaddr, error) {
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		return nil, err
+	}
+	return unix.Getsockname(fd)
+}
+
+// badClose makes exactly n close(2) calls of descriptors that are not open.
 func badClose(n int) {
 	for i := range n {
 		unix.Close(firstBadFD + i%100)
