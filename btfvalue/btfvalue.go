@@ -360,7 +360,7 @@ type Elem struct {
 // entries have the decoded key as their one key part. Per-CPU values are summed when they are integers;
 // other per-CPU values are an output.Array with one value per CPU.
 func Map(name string, key, value btf.Type, elems []Elem) (*output.Map, error) {
-	m := &output.Map{Name: "@" + name, Kind: output.Scalar, Keyed: true}
+	m := &output.Map{Name: "@" + name, Kind: output.Scalar, Keyed: true, CTypes: true}
 	for i, e := range elems {
 		k, err := Decode(key, e.Key)
 		if err != nil {

@@ -172,7 +172,7 @@ func (j *jsonw) Heatmap(m *Map, _ bool) {
 	case m.Keyed:
 		items := make([]string, 0, len(m.Entries))
 		for _, e := range byKey(m) {
-			items = append(items, quote(jsonKey(e.Key))+": "+row(e.Value))
+			items = append(items, quote(jsonKey(m, e.Key))+": "+row(e.Value))
 		}
 		data = "{" + strings.Join(items, ", ") + "}"
 	case len(m.Entries) == 0:

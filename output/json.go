@@ -95,7 +95,7 @@ func (j *jsonw) Print(m *Map) {
 	if m.Keyed {
 		items := make([]string, len(entries))
 		for i, e := range entries {
-			items[i] = quote(jsonKey(e.Key)) + ": " + jsonValue(m, e.Value)
+			items[i] = quote(jsonKey(m, e.Key)) + ": " + jsonValue(m, e.Value)
 		}
 		data = "{" + strings.Join(items, ", ") + "}"
 	} else {
@@ -106,10 +106,10 @@ func (j *jsonw) Print(m *Map) {
 
 // jsonKey is a key as the name of a JSON member: its parts joined by
 // commas.
-func jsonKey(key []any) string {
+func jsonKey(m *Map, key []any) string {
 	parts := make([]string, len(key))
 	for i, p := range key {
-		parts[i] = keyPart(p)
+		parts[i] = keyPart(m, p)
 	}
 	return strings.Join(parts, ",")
 }

@@ -56,6 +56,10 @@ type Map struct {
 	// buckets: hist(x, Bits).
 	Bits int
 	TS   TSeriesSpec // TSeries only
+	// CTypes marks keys decoded from a BPF object's C types (ebtrace
+	// run): an unsigned 64-bit key shows unsigned, where bpftrace shows
+	// every 64-bit integer key signed.
+	CTypes bool
 	// Div is print(@m, TOP, DIV)'s DIV where the writers apply it: log2
 	// histograms show their counts, stats() their averages, divided by it
 	// (when not 0). Limit divides other values itself.

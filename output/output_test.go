@@ -470,3 +470,23 @@ func TestBTFValues(t *testing.T) {
 	}
 	checkJSONLines(t, "btf", js)
 }
+
+// TestCTypesKeys: a 64-bit unsigned key above MaxInt64 shows negative as
+// bpftrace shows it, and unsigned when the map's keys have C types.
+func TestCTypesKeys(t *testing.T) {
+	for _, c := range []struct {
+		ctypes bool
+		want   string
+	}{
+		{false, "@m[-2113278868]: 3\n"},
+		{true, "@m[18446744071596272748]: 3\n"},
+	} {
+		var b strings.Builder
+		w := NewText(&b)
+		w.Print(&Map{Name: "@m", Kind: Scalar, Keyed: true, CTypes: c.ctypes, Entries: []Entry{{Key: []any{uint64(18446744071596272748)}, Value: uint64(3)}}})
+		w.Flush()
+		if b.String() != c.want {
+			t.Errorf("CTypes %v: %q, want %q", c.ctypes, b.String(), c.want)
+		}
+	}
+}

@@ -90,7 +90,7 @@ func textKey(m *Map, key []any) string {
 	}
 	parts := make([]string, len(key))
 	for i, p := range key {
-		parts[i] = keyPart(p)
+		parts[i] = keyPart(m, p)
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
 }

@@ -226,14 +226,19 @@ func keyBits(part any) uint64 {
 	return 0
 }
 
-// keyPart is one key part as bpftrace shows it. bpftrace reads every 64-bit
-// integer key as signed, so a uint64 key above MaxInt64 shows as negative.
-func keyPart(part any) string {
+// keyPart is one key part of map m as bpftrace shows it. bpftrace reads
+// every 64-bit integer key as signed, so a uint64 key above MaxInt64 shows
+// as negative, unless m's keys have C types (Map.CTypes).
+func keyPart(m *Map, part any) string {
 	switch x := part.(type) {
 	case string:
 		return x
 	case Tuple, Array, bool, Record, Pointer, float64:
 		return textValue(x)
+	case uint64:
+		if m.CTypes {
+			return strconv.FormatUint(x, 10)
+		}
 	}
 	return strconv.FormatInt(int64(keyBits(part)), 10)
 }

@@ -45,7 +45,7 @@ const writeSizeHist = `@write_size:
 
 var (
 	tracex1Line = regexp.MustCompile(`^skb 0x[0-9a-f]+ len (\d+)$`)
-	mapLine     = regexp.MustCompile(`^@(\w+)\[(-?\w+)\]: (\d+)$`)
+	mapLine     = regexp.MustCompile(`^@(\w+)\[(\w+)\]: (\d+)$`)
 )
 
 // nonEmpty returns the lines of s that are not empty.
@@ -297,12 +297,8 @@ func kernelCounts(t *testing.T, out, name string) map[string]int {
 	}
 	byFunc := map[string]int{}
 	for key, n := range mapCounts(t, out, name) {
-		// Map keys of 64 bits print signed today (as the scripts' do);
-		// an address above 2^63 is negative then.
+		// The key is a __u64: ebtrace run shows it unsigned.
 		addr, err := strconv.ParseUint(key, 10, 64)
-		if signed, serr := strconv.ParseInt(key, 10, 64); err != nil && serr == nil {
-			addr, err = uint64(signed), nil
-		}
 		if err != nil {
 			t.Fatalf("@%s[%s]: the key is not an address: %v", name, key, err)
 		}
