@@ -408,6 +408,9 @@ func combine(vals output.Array) any {
 // [2^k, 2^(k+1)); the values are integer counts, summed over CPUs for a
 // per-CPU map. Slot k is the histogram's bucket k+2.
 func Slots(key, value btf.Type, elems []Elem) (output.HistValue, error) {
+	if err := SlotTypes(key, value); err != nil {
+		return nil, err
+	}
 	h := output.HistValue{}
 	for _, e := range elems {
 		k, err := Decode(key, e.Key)
@@ -437,6 +440,18 @@ func Slots(key, value btf.Type, elems []Elem) (output.HistValue, error) {
 }
 
 // count is v, decoded as t, as a non-negative integer.
+// SlotTypes reports whether a map whose keys and values are laid out as
+// key and value can be read by Slots: both must be integers.
+func SlotTypes(key, value btf.Type) error {
+	if _, ok := btf.UnderlyingType(key).(*btf.Int); !ok {
+		return fmt.Errorf("its keys are %s, not log2 slots (integers)", cName(key))
+	}
+	if _, ok := btf.UnderlyingType(value).(*btf.Int); !ok {
+		return fmt.Errorf("its values are %s, not counts (integers)", cName(value))
+	}
+	return nil
+}
+
 func count(v any, t btf.Type) (uint64, error) {
 	switch v := v.(type) {
 	case int64:

@@ -304,9 +304,9 @@ func TestSlots(t *testing.T) {
 	}{
 		{s64, u64, Elem{Key: le(int64(-1)), Values: [][]byte{le(uint64(1))}}, "slot key: -1 is negative"},
 		{u32, u64, Elem{Key: le(uint32(64)), Values: [][]byte{le(uint64(1))}}, "slot 64 is past 63"},
-		{task, u64, Elem{Key: le(uint32(1), "a\x00\x00\x00"), Values: [][]byte{le(uint64(1))}}, "slot key: struct task is not an integer"},
+		{task, u64, Elem{Key: le(uint32(1), "a\x00\x00\x00"), Values: [][]byte{le(uint64(1))}}, "its keys are struct task, not log2 slots (integers)"},
 		{u32, s64, Elem{Key: le(uint32(2)), Values: [][]byte{le(int64(-4))}}, "slot 2: count: -4 is negative"},
-		{u32, task, Elem{Key: le(uint32(2)), Values: [][]byte{le(uint64(1))}}, "slot 2: count: struct task is not an integer"},
+		{u32, task, Elem{Key: le(uint32(2)), Values: [][]byte{le(uint64(1))}}, "its values are struct task, not counts (integers)"},
 		{u32, u64, Elem{Key: le(uint16(2)), Values: [][]byte{le(uint64(1))}}, "slot key: unsigned int: 2 bytes for 4: bytes shorter than their type"},
 		{u32, u64, Elem{Key: le(uint32(2)), Values: [][]byte{le(uint32(1))}}, "slot 2: unsigned long: 4 bytes for 8: bytes shorter than their type"},
 	} {

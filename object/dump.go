@@ -1,6 +1,7 @@
 package object
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -57,7 +58,7 @@ func (o *Object) Maps(hist []string) ([]*output.Map, error) {
 		if len(elems) == 0 {
 			continue
 		}
-		key, value := o.types(name)
+		key, value := o.spec.types(name)
 		dumped, err := btfvalue.Map(name, key, value, elems)
 		if err != nil {
 			return nil, err
@@ -70,8 +71,8 @@ func (o *Object) Maps(hist []string) ([]*output.Map, error) {
 // types are the key and value types of map name: from BTF, or for a map
 // without (the 2015 loader's maps section), integers of their sizes, or
 // bytes.
-func (o *Object) types(name string) (key, value btf.Type) {
-	ms := o.spec.spec.Maps[name]
+func (s *Spec) types(name string) (key, value btf.Type) {
+	ms := s.spec.Maps[name]
 	key, value = ms.Key, ms.Value
 	if !typed(key) {
 		key = bySize(ms.KeySize)
@@ -152,49 +153,16 @@ func readElems(m *ebpf.Map) ([]btfvalue.Elem, error) {
 // slots reads map name as a log2 histogram: each key k counts values in
 // [2^k, 2^(k+1)).
 func (o *Object) slots(name string) (output.HistValue, error) {
-	m, ok := o.coll.Maps[name]
-	if !ok {
-		return nil, fmt.Errorf("the object has no map %s%s", name, o.mapsHint())
-	}
-	elems, err := readElems(m)
+	elems, err := readElems(o.coll.Maps[name])
 	if err != nil {
 		return nil, fmt.Errorf("read map %s: %w", name, err)
 	}
-	key, value := o.types(name)
-	if err := slotTypes(key, value); err != nil {
-		return nil, fmt.Errorf("map %s: %w", name, err)
-	}
+	key, value := o.spec.types(name)
 	h, err := btfvalue.Slots(key, value, elems)
 	if err != nil {
 		return nil, fmt.Errorf("map %s: %w", name, err)
 	}
 	return h, nil
-}
-
-// slotTypes checks that a map's keys and values can be log2 slots and
-// their counts: integers.
-func slotTypes(key, value btf.Type) error {
-	if _, ok := btf.UnderlyingType(key).(*btf.Int); !ok {
-		return fmt.Errorf("its keys are %s, not log2 slots (integers)", typeName(key))
-	}
-	if _, ok := btf.UnderlyingType(value).(*btf.Int); !ok {
-		return fmt.Errorf("its values are %s, not counts (integers)", typeName(value))
-	}
-	return nil
-}
-
-// typeName is t as C spells it, for messages.
-func typeName(t btf.Type) string {
-	switch u := btf.UnderlyingType(t).(type) {
-	case *btf.Struct:
-		return "struct " + u.Name
-	case *btf.Union:
-		return "union " + u.Name
-	}
-	if t.TypeName() != "" {
-		return t.TypeName()
-	}
-	return fmt.Sprint(t)
 }
 
 // Hist returns map name as ebtrace's log2 histogram: its keys are log2
@@ -207,10 +175,26 @@ func (o *Object) Hist(name string) (*output.Map, error) {
 	return &output.Map{Name: "@" + name, Kind: output.Hist, Entries: []output.Entry{{Value: h}}}, nil
 }
 
+// CheckSlotMaps reports a --hist or --heatmap map the object lacks or
+// whose keys or values are not integers, before anything is loaded.
+func (s *Spec) CheckSlotMaps(names []string) error {
+	var errs []error
+	for _, name := range names {
+		if _, ok := s.spec.Maps[name]; !ok || strings.HasPrefix(name, ".") {
+			errs = append(errs, fmt.Errorf("the object has no map %s%s", name, s.mapsHint()))
+			continue
+		}
+		if err := btfvalue.SlotTypes(s.types(name)); err != nil {
+			errs = append(errs, fmt.Errorf("map %s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // mapsHint names the object's maps, for an error about a missing one.
-func (o *Object) mapsHint() string {
+func (s *Spec) mapsHint() string {
 	var names []string
-	for name := range o.coll.Maps {
+	for name := range s.spec.Maps {
 		if !strings.HasPrefix(name, ".") {
 			names = append(names, name)
 		}

@@ -40,15 +40,3 @@ func (h *heatmaps) row(w output.Writer) error {
 	}
 	return errors.Join(errs...)
 }
-
-// CheckSlotMaps reports a --heatmap or --hist map the object lacks or
-// that is no map of log2 slots, before anything runs.
-func (o *Object) CheckSlotMaps(names []string) error {
-	var errs []error
-	for _, name := range names {
-		if _, err := o.slots(name); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}

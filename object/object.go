@@ -18,7 +18,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,8 +26,8 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
 
-	"ebtrace/kernel"
 	"ebtrace/probe"
+	"ebtrace/probe/arch"
 )
 
 // Options say how an object is opened and loaded.
@@ -63,9 +62,8 @@ type Program struct {
 	// none (a tail call target, a bare SEC("tracepoint")).
 	Probe string
 
-	// Err is why the section cannot be attached here (a *SectionError),
-	// or nil.
-	Err error
+	// Err is why the section cannot be attached here, or nil.
+	Err *SectionError
 
 	instances []probe.Instance
 	raw       string // raw tracepoint name, attached without BTF
@@ -74,14 +72,14 @@ type Program struct {
 // Spec is an object read from its ELF file, not yet loaded.
 type Spec struct {
 	Path     string
-	Programs []*Program // in section order, then by name
+	Programs []*Program // sorted by section name, then by name
 	spec     *ebpf.CollectionSpec
 	opts     Options
 }
 
 // Open reads the object at path and resolves every program's attach
 // point, without loading anything. A program whose section cannot be
-// attached here says why in its Err; Unattachable joins those.
+// attached here says why in its Err; Unattachable lists those.
 func Open(path string, opts Options) (*Spec, error) {
 	spec, err := ebpf.LoadCollectionSpec(path)
 	if err != nil {
@@ -124,16 +122,16 @@ func (e *SectionError) Error() string {
 
 func (e *SectionError) Unwrap() error { return e.Err }
 
-// Unattachable reports the programs whose sections cannot be attached
-// here, each a *SectionError, or nil.
-func (s *Spec) Unattachable() error {
+// Unattachable lists why the programs whose sections cannot be attached
+// here cannot, in program order.
+func (s *Spec) Unattachable() []error {
 	var errs []error
 	for _, p := range s.Programs {
 		if p.Err != nil {
 			errs = append(errs, p.Err)
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // resolve names ps's attach point and checks that this kernel can attach
@@ -160,11 +158,10 @@ func (s *Spec) resolve(ps *ebpf.ProgramSpec) *Program {
 	case "perf_event":
 		attach = s.opts.PerfEvent
 	case "ksyscall", "kretsyscall":
-		fn, err := syscallFunction(sec.target)
-		if err != nil {
+		var err error
+		if attach, err = s.syscallProbe(sec.target, sec.provider == "kretsyscall"); err != nil {
 			return fail(err)
 		}
-		attach = strings.TrimSuffix(sec.provider, "syscall") + "probe:" + fn
 	}
 	prov, spec, err := s.opts.Registry.Lookup(attach)
 	if err != nil {
@@ -196,32 +193,28 @@ func (s *Spec) resolve(ps *ebpf.ProgramSpec) *Program {
 	return p
 }
 
-// syscallWrappers are the prefixes of the functions through which each
-// architecture enters a system call, as libbpf looks for them.
-var syscallWrappers = map[string]string{"amd64": "__x64_sys_", "arm64": "__arm64_sys_", "s390x": "__s390x_sys_", "riscv64": "__riscv_sys_"}
-
-// syscallFunction is the kernel function that implements system call
-// name, as libbpf finds it for ksyscall/ sections: the architecture's
-// wrapper (__x64_sys_NAME) where the kernel has one, else sys_NAME.
-func syscallFunction(name string) (string, error) {
-	syms, err := kernel.Kallsyms()
+// syscallProbe is the kprobe of the kernel function that implements
+// system call name, as libbpf finds it for ksyscall/ sections: the
+// architecture's wrapper (__x64_sys_NAME) where the kernel has one, else
+// sys_NAME.
+func (s *Spec) syscallProbe(name string, ret bool) (string, error) {
+	regs, err := arch.Host()
 	if err != nil {
-		return "", fmt.Errorf("find the function of system call %s: %w", name, err)
+		return "", err
 	}
-	wrapper, plain := syscallWrappers[runtime.GOARCH]+name, "sys_"+name
-	found := ""
-	for _, s := range syms {
-		switch s.Name {
-		case wrapper:
-			return wrapper, nil
-		case plain:
-			found = plain
-		}
+	kind := "kprobe:"
+	if ret {
+		kind = "kretprobe:"
 	}
-	if found == "" {
-		return "", fmt.Errorf("the kernel has no function %s or %s for system call %s: %w", wrapper, plain, name, os.ErrNotExist)
+	wrapper := kind + regs.SyscallWrapper + name
+	prov, spec, err := s.opts.Registry.Lookup(wrapper)
+	if err != nil {
+		return "", err
 	}
-	return found, nil
+	if insts, err := prov.Expand(spec, s.opts.Env); err == nil && len(insts) > 0 {
+		return wrapper, nil
+	}
+	return kind + "sys_" + name, nil
 }
 
 // List writes one line per program: its section, name and attach point,
@@ -233,9 +226,8 @@ func (s *Spec) List(w io.Writer) error {
 	}
 	for _, p := range s.Programs {
 		attach := p.Probe
-		var se *SectionError
-		if errors.As(p.Err, &se) {
-			attach = "cannot attach: " + se.Err.Error()
+		if p.Err != nil {
+			attach = "cannot attach: " + p.Err.Err.Error()
 		} else if attach == "" {
 			attach = "(loaded, not attached: the section names no attach point)"
 		} else if n := len(p.instances); n > 1 {

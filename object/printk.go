@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"golang.org/x/sys/unix"
 
 	"ebtrace/kernel"
@@ -39,25 +40,30 @@ type printkReader struct {
 	pipe    *os.File
 	formats []*regexp.Regexp
 	partial []byte
+	buf     []byte // what one read takes from the pipe
 }
 
 // newPrintkReader makes the instance and enables the printk event in it,
-// when the object has format strings; it returns nil when it has none.
+// when the object's programs call bpf_trace_printk or bpf_trace_vprintk;
+// it returns nil when they do not. Either way it removes the instances
+// of earlier runs killed before they could.
 func newPrintkReader(spec *ebpf.CollectionSpec) (*printkReader, error) {
+	root, _, err := kernel.Tracefs()
+	if err == nil {
+		removeStaleInstances(root)
+	}
 	formats := printkFormats(spec)
-	if len(formats) == 0 {
+	if !prints(spec) || len(formats) == 0 {
 		return nil, nil
 	}
-	root, _, err := kernel.Tracefs()
 	if err != nil {
 		return nil, fmt.Errorf("read bpf_printk lines: %w", err)
 	}
-	removeStaleInstances(root)
 	dir := filepath.Join(root, "instances", instancePrefix+strconv.Itoa(os.Getpid()))
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("read bpf_printk lines: make a tracefs instance: %w", err)
 	}
-	r := &printkReader{dir: dir, formats: formats}
+	r := &printkReader{dir: dir, formats: formats, buf: make([]byte, 64<<10)}
 	if err := os.WriteFile(filepath.Join(dir, printkEvent), []byte("1"), 0); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("read bpf_printk lines: enable bpf_trace_printk: %w", err)
@@ -69,6 +75,18 @@ func newPrintkReader(spec *ebpf.CollectionSpec) (*printkReader, error) {
 	}
 	r.pipe = pipe
 	return r, nil
+}
+
+// prints reports whether a program of spec calls a printk helper.
+func prints(spec *ebpf.CollectionSpec) bool {
+	for _, p := range spec.Programs {
+		for _, ins := range p.Instructions {
+			if ins.IsBuiltinCall() && (ins.Constant == int64(asm.FnTracePrintk) || ins.Constant == int64(asm.FnTraceVprintk)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // removeStaleInstances removes the instances of ebtrace runs whose
@@ -95,11 +113,10 @@ func (r *printkReader) read(wait time.Duration) ([]string, error) {
 	if _, err := unix.Poll(fds, int(wait.Milliseconds())); err != nil && !errors.Is(err, unix.EINTR) {
 		return nil, fmt.Errorf("read bpf_printk lines: %w", err)
 	}
-	buf := make([]byte, 64<<10)
 	for {
-		n, err := unix.Read(int(r.pipe.Fd()), buf)
+		n, err := unix.Read(int(r.pipe.Fd()), r.buf)
 		if n > 0 {
-			r.partial = append(r.partial, buf[:n]...)
+			r.partial = append(r.partial, r.buf[:n]...)
 		}
 		if n <= 0 || err != nil {
 			if err != nil && !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {

@@ -33,16 +33,25 @@ type event struct {
 }
 
 // Run shows the object's printk lines and records on w as they come, and
-// the heatmap rows at each interval, until stop is closed; then it shows
-// what was still buffered and returns. Lost perf records are reported
-// through w.Lost.
+// the heatmap rows at each interval, until stop is closed or a reader or
+// a write fails; then it detaches the programs, shows what was still buffered
+// and returns. Lost perf records are reported through w.Lost.
 func (o *Object) Run(w output.Writer, stop <-chan struct{}, opts RunOptions) error {
+	if opts.Interval <= 0 {
+		opts.Interval = time.Second
+	}
 	events := make(chan event, 256)
 	done := make(chan struct{})
+	failed := make(chan struct{})
 	var wg sync.WaitGroup
 	var readErr error
-	var errOnce sync.Once
-	fail := func(err error) { errOnce.Do(func() { readErr = err }) }
+	var failOnce sync.Once
+	fail := func(err error) {
+		failOnce.Do(func() {
+			readErr = err
+			close(failed)
+		})
+	}
 	if o.printk != nil {
 		wg.Add(1)
 		go func() {
@@ -82,9 +91,16 @@ func (o *Object) Run(w output.Writer, stop <-chan struct{}, opts RunOptions) err
 		}()
 	}
 	go func() {
-		<-stop
-		// What the programs wrote before stop is still read: the
-		// readers end at their next empty read.
+		select {
+		case <-stop:
+		case <-failed:
+		}
+		// Nothing new arrives once the programs are detached: what they
+		// wrote before is still read, and the readers end at their next
+		// empty read.
+		if err := o.Detach(); err != nil && opts.Warnings != nil {
+			opts.Warnings(err)
+		}
 		for _, r := range o.records {
 			r.flush()
 		}
@@ -93,31 +109,19 @@ func (o *Object) Run(w output.Writer, stop <-chan struct{}, opts RunOptions) err
 		close(events)
 	}()
 
-	var tick <-chan time.Time
 	heat := newHeatmaps(o, opts)
+	var tick <-chan time.Time
 	if len(opts.Heatmaps) > 0 {
 		t := time.NewTicker(opts.Interval)
 		defer t.Stop()
 		tick = t.C
 	}
+	flushed := true
 	for {
 		select {
 		case ev, ok := <-events:
 			if !ok {
-				if len(opts.Heatmaps) > 0 {
-					// The interval the stop cut short gets its row too.
-					if err := heat.row(w); err != nil && opts.Warnings != nil {
-						opts.Warnings(err)
-					}
-				}
-				if o.printk != nil {
-					if lines, err := o.printk.read(0); err == nil {
-						for _, l := range lines {
-							w.Printf(l + "\n")
-						}
-					}
-				}
-				return readErr
+				return errors.Join(readErr, o.finish(w, heat, opts))
 			}
 			show(w, ev)
 		case <-tick:
@@ -125,12 +129,37 @@ func (o *Object) Run(w output.Writer, stop <-chan struct{}, opts RunOptions) err
 				opts.Warnings(err)
 			}
 		}
-		if len(events) == 0 {
+		// A failed write stops the run as a failed read does; the readers
+		// are still drained, so none is left running against a closed
+		// object.
+		if len(events) == 0 && flushed {
 			if err := w.Flush(); err != nil {
-				return err
+				flushed = false
+				fail(err)
 			}
 		}
 	}
+}
+
+// finish shows what remains once the readers have ended: the printk
+// lines still in the pipe and the heatmap row of the interval the stop
+// cut short.
+func (o *Object) finish(w output.Writer, heat *heatmaps, opts RunOptions) error {
+	if o.printk != nil {
+		lines, err := o.printk.read(0)
+		if err != nil {
+			return err
+		}
+		for _, l := range lines {
+			w.Printf(l + "\n")
+		}
+	}
+	if len(opts.Heatmaps) > 0 {
+		if err := heat.row(w); err != nil && opts.Warnings != nil {
+			opts.Warnings(err)
+		}
+	}
+	return nil
 }
 
 func show(w output.Writer, ev event) {

@@ -155,20 +155,20 @@ func runObject(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if err := spec.Unattachable(); err != nil {
-		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-			fail(stderr, e)
+	if errs := spec.Unattachable(); len(errs) > 0 {
+		for _, err := range errs {
+			fail(stderr, err)
 		}
 		return 1
+	}
+	if err := spec.CheckSlotMaps(append(o.hist, o.heatmap...)); err != nil {
+		return fail(stderr, err)
 	}
 	obj, err := spec.Load()
 	if err != nil {
 		return fail(stderr, err)
 	}
 	defer obj.Close()
-	if err := obj.CheckSlotMaps(append(o.hist, o.heatmap...)); err != nil {
-		return fail(stderr, err)
-	}
 	out, closeOut, err := openOutput(o.outFile, stdout)
 	if err != nil {
 		return fail(stderr, err)

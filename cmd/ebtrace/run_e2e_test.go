@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	"ebtrace/internal/testutil"
 	"ebtrace/kernel"
+	"ebtrace/probe/arch"
 	"ebtrace/probe/fentry"
 	"ebtrace/probe/kprobe"
 )
@@ -43,7 +43,7 @@ func TestRunList(t *testing.T) {
 		`fexit/do_nanosleep                     fexi         ` + attaches(fentry.Available(), "fexit:do_nanosleep"),
 		`kprobe/do_nanosleep                    kp           ` + attaches(kprobe.Available(), "kprobe:do_nanosleep"),
 		`kretprobe/do_nanosleep                 kretp        ` + attaches(kprobe.Available(), "kretprobe:do_nanosleep"),
-		`ksyscall/getppid                       ksys         ` + attaches(kprobe.Available(), "kprobe:"+syscallWrapper("getppid")),
+		`ksyscall/getppid                       ksys         ` + attaches(kprobe.Available(), "kprobe:"+syscallWrapper(t, "getppid")),
 		`perf_event                             sample       profile:hz:99`,
 		`raw_tp/sys_enter                       raw_enter    rawtracepoint:sys_enter`,
 		`raw_tracepoint/sys_exit                raw_exit     rawtracepoint:sys_exit`,
@@ -66,8 +66,12 @@ func TestRunList(t *testing.T) {
 
 // syscallWrapper is the function through which this architecture enters
 // system call name.
-func syscallWrapper(name string) string {
-	return map[string]string{"amd64": "__x64_sys_", "arm64": "__arm64_sys_"}[runtime.GOARCH] + name
+func syscallWrapper(t *testing.T, name string) string {
+	regs, err := arch.Host()
+	if err != nil {
+		t.Skip(err)
+	}
+	return regs.SyscallWrapper + name
 }
 
 // runPrintk matches the object's bpf_printk line for call n of the
@@ -172,10 +176,19 @@ func TestRunLegacy(t *testing.T) {
 }
 
 // TestRunOwnPrintk runs the object beside a script whose programs also
-// print with bpf_trace_printk: ebtrace run shows only the object's lines.
+// print with bpf_trace_printk: ebtrace run shows only the object's lines,
+// while a tracefs instance of the test's own sees both programs' lines.
 func TestRunOwnPrintk(t *testing.T) {
 	obj := testutil.BuildBPF(t, "testdata/run/getppid.bpf.c")
 	bin := testutil.Build(t, "./cmd/ebtrace")
+	root, _, err := kernel.Tracefs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	instance := testutil.TracefsInstance(t, root, "ebtrace-test-printk")
+	if err := os.WriteFile(filepath.Join(instance, printkEnable), []byte("1"), 0); err != nil {
+		t.Fatal(err)
+	}
 	other := exec.Command(bin, "-e", `tracepoint:syscalls:sys_enter_getppid { debugf("unrelated %d\n", pid); }`)
 	stderr := &syncBuffer{}
 	other.Stderr = stderr
@@ -202,7 +215,20 @@ func TestRunOwnPrintk(t *testing.T) {
 	if len(printk) != 2 || !runPrintk(commOf(wl), pid, 1, "calls").MatchString(printk[0]) || !runPrintk(commOf(wl), pid, 2, "calls").MatchString(printk[1]) {
 		t.Errorf("printk lines %q, want the object's two", printk)
 	}
+	os.WriteFile(filepath.Join(instance, printkEnable), []byte("0"), 0)
+	trace, err := os.ReadFile(filepath.Join(instance, "trace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{fmt.Sprintf("unrelated %d", pid), "getppid call 2 of calls"} {
+		if !strings.Contains(string(trace), want) {
+			t.Errorf("the test's own instance lacks %q: the test shows nothing", want)
+		}
+	}
 }
+
+// printkEnable enables the trace event of bpf_trace_printk.
+const printkEnable = "events/bpf_trace/bpf_trace_printk/enable"
 
 // TestRunErrors checks what ebtrace run says of objects and options it
 // cannot run.
@@ -248,6 +274,9 @@ func TestRunLeavesNothing(t *testing.T) {
 	}
 	waitFor(t, func() bool { return strings.Contains(stderr.String(), "Running") })
 	progs, _ := bpfObjects(t, cmd.Process.Pid)
+	if len(progs) != 5 {
+		t.Fatalf("ebtrace run holds programs %v, want the object's five", progs)
+	}
 	root, _, err := kernel.Tracefs()
 	if err != nil {
 		t.Fatal(err)

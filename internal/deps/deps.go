@@ -39,7 +39,7 @@ var Allowed = map[string][]string{
 	"runtime":                 {"flame", "funcs", "kernel", "load", "output", "plan", "printf", "probe", "source", "symbols", "types"},
 	"record":                  {"kernel", "source"},
 	"btfvalue":                {"output"},
-	"object":                  {"btfvalue", "kernel", "output", "probe"},
+	"object":                  {"btfvalue", "kernel", "output", "probe", "probe/arch"},
 	"cmd/ebtrace": {"check", "compile", "core", "ctypes", "filter", "filter/btfilter", "flame", "funcs", "kernel", "load", "object", "output", "plan", "preprocess", "probe", "probe/all",
 		"record", "runtime", "source", "syntax"},
 }

@@ -231,17 +231,27 @@ func BuildCXX(t testing.TB, src string, flags ...string) string {
 // buildNative compiles src with compiler, a gcc driver for language.
 func buildNative(t testing.TB, compiler, language, src string, flags []string) string {
 	t.Helper()
+	name := strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))
+	return compile(t, compiler, language, src, name, func(abs, out string) []string {
+		return append([]string{"-O1", "-g", "-fno-omit-frame-pointer", "-o", out, abs}, flags...)
+	})
+}
+
+// compile runs compiler with the arguments args gives for src's absolute
+// path and the output file name in a temporary directory, and returns
+// that file's path; it skips the test when compiler is missing.
+func compile(t testing.TB, compiler, language, src, name string, args func(abs, out string) []string) string {
+	t.Helper()
 	cc, err := exec.LookPath(compiler)
 	if err != nil {
-		t.Skipf("%s is not installed: the %s workloads cannot be built", compiler, language)
+		t.Skipf("%s is not installed: the %s programs cannot be built", compiler, language)
 	}
 	abs, err := filepath.Abs(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(t.TempDir(), strings.TrimSuffix(filepath.Base(src), filepath.Ext(src)))
-	args := append([]string{"-O1", "-g", "-fno-omit-frame-pointer", "-o", out, abs}, flags...)
-	if msg, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
+	out := filepath.Join(t.TempDir(), name)
+	if msg, err := exec.Command(cc, args(abs, out)...).CombinedOutput(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", compiler, src, err, msg)
 	}
 	return out
@@ -264,23 +274,13 @@ func BuildBPF(t testing.TB, src string, flags ...string) string {
 			return prebuilt
 		}
 	}
-	clang, err := exec.LookPath("clang")
-	if err != nil {
-		t.Skip("clang is not installed: the BPF C programs cannot be built (setup.sh installs Debian's clang)")
-	}
 	if _, err := os.Stat("/usr/include/bpf/bpf_helpers.h"); err != nil {
 		t.Skip("libbpf's headers are not installed: the BPF C programs cannot be built (setup.sh installs Debian's libbpf-dev)")
 	}
-	abs, err := filepath.Abs(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(t.TempDir(), strings.TrimSuffix(filepath.Base(src), ".c")+".o")
-	args := append([]string{"-O2", "-g", "-target", "bpf", "-I" + multiarchInclude(), "-c", abs, "-o", out}, flags...)
-	if msg, err := exec.Command(clang, args...).CombinedOutput(); err != nil {
-		t.Fatalf("clang %s: %v\n%s", src, err, msg)
-	}
-	return out
+	name := strings.TrimSuffix(filepath.Base(src), ".c") + ".o"
+	return compile(t, "clang", "BPF C", src, name, func(abs, out string) []string {
+		return append([]string{"-O2", "-g", "-target", "bpf", "-I" + multiarchInclude(), "-c", abs, "-o", out}, flags...)
+	})
 }
 
 // multiarchInclude is where Debian keeps the kernel's asm/ headers, which

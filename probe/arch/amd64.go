@@ -34,6 +34,7 @@ var AMD64 = func() *Regs {
 		Args: []int{112, 104, 96, 88, 72, 64}, // di si dx cx r8 r9
 		Ret:  80, IP: 128, SP: 152, Size: 168,
 		Mode: 136, ModeMask: 3, UserMode: 3, // cs: the current privilege level, 3 in user mode
-		byName: byName,
+		SyscallWrapper: "__x64_sys_",
+		byName:         byName,
 	}
 }()

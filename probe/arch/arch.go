@@ -1,7 +1,8 @@
 // Package arch owns the machine-dependent view of a probed function's
 // context: where struct pt_regs keeps each argument register, the return
 // value, the instruction and stack pointers, and the register names that
-// USDT argument specifications use. One file per architecture holds its
+// USDT argument specifications use, and how the kernel names its system
+// call entry points. One file per architecture holds its
 // table; build tags pick the running one.
 package arch
 
@@ -24,6 +25,10 @@ type Regs struct {
 	// when its bits in ModeMask equal UserMode.
 	Mode               int
 	ModeMask, UserMode int32
+	// SyscallWrapper prefixes the kernel function through which a system
+	// call is entered (__x64_sys_write), where libbpf's ksyscall/ sections
+	// attach.
+	SyscallWrapper string
 	// byName maps every register name USDT specifications use, sub-register
 	// aliases included (eax, w0), to its offset.
 	byName map[string]int

@@ -18,6 +18,7 @@ var ARM64 = func() *Regs {
 		Args: []int{0, 8, 16, 24, 32, 40, 48, 56}, // x0-x7
 		Ret:  0, IP: 256, SP: 248, Size: 272,
 		Mode: 264, ModeMask: 0xf, UserMode: 0, // pstate: M[3:0] is EL0t in user mode
-		byName: byName,
+		SyscallWrapper: "__arm64_sys_",
+		byName:         byName,
 	}
 }()
