@@ -466,14 +466,10 @@ func newWriter(o *options, w io.Writer) output.Writer {
 // traceUntilDone handles events until tracing ends: at exit(), the end of
 // the -c command or -p process, or a signal.
 func traceUntilDone(o *options, sess *runtime.Session, child *child, stop chan struct{}, stopOnce func()) error {
+	if err := stopWhenGone(child, o.pid, stopOnce); err != nil {
+		return err
+	}
 	if child != nil {
-		if err := child.release(); err != nil {
-			return err
-		}
-		go func() {
-			<-child.done
-			stopOnce()
-		}()
 		go func() {
 			// Before its exec the child maps ebtrace, not the command.
 			<-child.execed
@@ -481,9 +477,6 @@ func traceUntilDone(o *options, sess *runtime.Session, child *child, stop chan s
 		}()
 	}
 	if o.pid > 0 {
-		if err := watchPid(o.pid, stopOnce); err != nil {
-			return err
-		}
 		go followMappings(sess, o.pid, stop)
 	}
 	return sess.Loop(stop)
@@ -552,6 +545,24 @@ func stopOnSignals() (stop chan struct{}, stopNow func(), unwatch func()) {
 		stopNow()
 	}()
 	return stop, stopNow, func() { signal.Stop(signals) }
+}
+
+// stopWhenGone releases the -c command c, when there is one, and calls
+// stop once it exits, or once process pid (-p) does.
+func stopWhenGone(c *child, pid int, stop func()) error {
+	if c != nil {
+		if err := c.release(); err != nil {
+			return err
+		}
+		go func() {
+			<-c.done
+			stop()
+		}()
+	}
+	if pid > 0 {
+		return watchPid(pid, stop)
+	}
+	return nil
 }
 
 // watchPid calls stop when process pid exits.

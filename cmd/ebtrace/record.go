@@ -183,19 +183,8 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 
 	stop, stopOnce, unwatch := stopOnSignals()
 	defer unwatch()
-	if child != nil {
-		if err := child.release(); err != nil {
-			return fail(stderr, err)
-		}
-		go func() {
-			<-child.done
-			stopOnce()
-		}()
-	}
-	if o.pid > 0 {
-		if err := watchPid(o.pid, stopOnce); err != nil {
-			return fail(stderr, err)
-		}
+	if err := stopWhenGone(child, o.pid, stopOnce); err != nil {
+		return fail(stderr, err)
 	}
 	fmt.Fprintf(stderr, "Recording %s; Ctrl-C to stop\n", source.Count(len(formats), "event"))
 	lost, err := rec.Run(sink, stop)

@@ -186,28 +186,14 @@ func runObject(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	fmt.Fprintf(stderr, "Running %s: %s attached; Ctrl-C to stop\n", o.object, describeAttached(spec, attached))
-	if child != nil {
-		if err := child.release(); err != nil {
-			return fail(stderr, err)
-		}
-		go func() {
-			<-child.done
-			stopOnce()
-		}()
-	}
-	if o.pid > 0 {
-		if err := watchPid(o.pid, stopOnce); err != nil {
-			return fail(stderr, err)
-		}
+	if err := stopWhenGone(child, o.pid, stopOnce); err != nil {
+		return fail(stderr, err)
 	}
 	if o.duration > 0 {
 		time.AfterFunc(o.duration, stopOnce)
 	}
 	runErr := obj.Run(w, stop, object.RunOptions{Heatmaps: o.heatmap, Interval: o.interval, Text: o.text,
 		Warnings: func(err error) { fmt.Fprintf(stderr, "ebtrace: %v\n", err) }})
-	if err := obj.Detach(); err != nil {
-		fmt.Fprintf(stderr, "ebtrace: %v\n", err)
-	}
 	maps, err := obj.Maps(o.hist)
 	if err != nil {
 		return fail(stderr, err)
