@@ -36,11 +36,11 @@ func shownType(name string, t ebpf.MapType) bool {
 // Maps returns every map that holds data, as ebtrace prints maps: one
 // entry per key, keys and values decoded by their BTF types; the globals
 // of .data and .bss one map each, named after the variable. Empty maps
-// and those named in hist are left out: Hist shows them.
-func (o *Object) Maps(hist []string) ([]*output.Map, error) {
+// and those named in omit (shown otherwise: Hist, heatmaps) are left out.
+func (o *Object) Maps(omit []string) ([]*output.Map, error) {
 	var out []*output.Map
 	for name, m := range o.coll.Maps {
-		if !shownType(name, m.Type()) || slices.Contains(hist, name) {
+		if !shownType(name, m.Type()) || slices.Contains(omit, name) {
 			continue
 		}
 		if strings.HasPrefix(name, ".") {

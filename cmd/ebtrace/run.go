@@ -194,7 +194,9 @@ func runObject(args []string, stdout, stderr io.Writer) int {
 	}
 	runErr := obj.Run(w, stop, object.RunOptions{Heatmaps: o.heatmap, Interval: o.interval, Text: o.text,
 		Warnings: func(err error) { fmt.Fprintf(stderr, "ebtrace: %v\n", err) }})
-	maps, err := obj.Maps(o.hist)
+	// The --hist maps print as histograms below; the --heatmap maps
+	// were drawn as they filled.
+	maps, err := obj.Maps(append(o.hist, o.heatmap...))
 	if err != nil {
 		return fail(stderr, err)
 	}

@@ -224,14 +224,14 @@ func TestTracex3(t *testing.T) {
 	}
 }
 
-// slotDump matches a line of ebtrace run's map dump at exit.
-var slotDump = regexp.MustCompile(`^@lat_slots\[(\d+)\]: (\d+)$`)
+// histRow matches a row of ebtrace run's --hist at exit, with its count.
+var histRow = regexp.MustCompile(`^\[[^)]*\) +(\d+) \|`)
 
 // TestTracex3C runs the C form, tracex3.bpf.o, under ebtrace run
 // --heatmap -t, next to the script form on the same loop device's
-// requests. The C form's rows add up to what its slot map holds at exit,
-// which is what the script's rows add up to and the number of requests
-// the kernel issued.
+// requests. The C form's rows add up to what its slot map holds at exit
+// (shown by --hist), which is what the script's rows add up to and the
+// number of requests the kernel issued.
 func TestTracex3C(t *testing.T) {
 	testutil.RequireRoot(t)
 	testutil.RequireTracefs(t)
@@ -240,7 +240,7 @@ func TestTracex3C(t *testing.T) {
 	dev, number := loopDevice(t, 4<<20)
 	n := strconv.FormatUint(number, 10)
 	bt := startHeatmap(t, bin, countedTracex3(t, number), "--", "--text", "--dev="+n)
-	c := startHeatmap(t, bin, "run", "--heatmap", "lat_slots", "-t", "--set", "targ_dev="+n, obj)
+	c := startHeatmap(t, bin, "run", "--heatmap", "lat_slots", "--hist", "lat_slots", "-t", "--set", "targ_dev="+n, obj)
 	blockIO(t, dev, bt, c)
 
 	btLines := bt.stop(t)
@@ -258,8 +258,8 @@ func TestTracex3C(t *testing.T) {
 	rows, _, _ := heatmapCells(t, lines[:end])
 	var slots uint64
 	for _, l := range lines[end:] {
-		if m := slotDump.FindStringSubmatch(l); m != nil {
-			n, _ := strconv.ParseUint(m[2], 10, 64)
+		if m := histRow.FindStringSubmatch(l); m != nil {
+			n, _ := strconv.ParseUint(m[1], 10, 64)
 			slots += n
 		}
 	}
