@@ -35,8 +35,9 @@ func shownType(name string, t ebpf.MapType) bool {
 
 // Maps returns every map that holds data, as ebtrace prints maps: one
 // entry per key, keys and values decoded by their BTF types; the globals
-// of .data and .bss one map each, named after the variable. Empty maps
-// and those named in omit (shown otherwise: Hist, heatmaps) are left out.
+// of .data and .bss one map each, named after the variable. Empty maps,
+// the elements of an array that are all zero bytes, and the maps named in
+// omit (shown otherwise: Hist, heatmaps) are left out.
 func (o *Object) Maps(omit []string) ([]*output.Map, error) {
 	var out []*output.Map
 	for name, m := range o.coll.Maps {
@@ -55,6 +56,11 @@ func (o *Object) Maps(omit []string) ([]*output.Map, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read map %s: %w", name, err)
 		}
+		if m.Type() == ebpf.Array || m.Type() == ebpf.PerCPUArray {
+			// An array holds every index from its creation: those never
+			// written to would bury the others.
+			elems = slices.DeleteFunc(elems, unwritten)
+		}
 		if len(elems) == 0 {
 			continue
 		}
@@ -66,6 +72,16 @@ func (o *Object) Maps(omit []string) ([]*output.Map, error) {
 		out = append(out, dumped)
 	}
 	return out, nil
+}
+
+// unwritten reports whether every byte of e's values is zero.
+func unwritten(e btfvalue.Elem) bool {
+	for _, v := range e.Values {
+		if slices.ContainsFunc(v, func(b byte) bool { return b != 0 }) {
+			return false
+		}
+	}
+	return true
 }
 
 // types are the key and value types of map name: from BTF, or for a map
