@@ -1,4 +1,4 @@
-module ebtrace
+module github.com/ebtrace/ebtrace
 
 go 1.26.8
 

@@ -6,8 +6,8 @@ import (
 	"os"
 	"testing"
 
-	"ebtrace/glob"
-	"ebtrace/kernel"
+	"github.com/ebtrace/ebtrace/internal/glob"
+	"github.com/ebtrace/ebtrace/internal/kernel"
 )
 
 // BenchmarkWildcardKallsyms matches a star-heavy pattern, as `ebtrace -l`

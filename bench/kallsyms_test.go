@@ -9,7 +9,7 @@ import (
 	"os"
 	"testing"
 
-	"ebtrace/kernel"
+	"github.com/ebtrace/ebtrace/internal/kernel"
 )
 
 // BenchmarkParseKallsyms parses this machine's /proc/kallsyms, which

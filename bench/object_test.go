@@ -4,11 +4,11 @@ import (
 	"sync"
 	"testing"
 
-	"ebtrace/internal/testutil"
-	"ebtrace/kernel"
-	"ebtrace/object"
-	"ebtrace/probe"
-	"ebtrace/probe/all"
+	"github.com/ebtrace/ebtrace/internal/kernel"
+	"github.com/ebtrace/ebtrace/internal/object"
+	"github.com/ebtrace/ebtrace/internal/probe"
+	"github.com/ebtrace/ebtrace/internal/probe/all"
+	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
 // BenchmarkRunObject times what `ebtrace run` does before the first event

@@ -157,7 +157,7 @@ export CGO_ENABLED=0 GOOS=linux GOARCH=amd64
 		done
 	fi
 	cp go.mod "$work/root/ebtrace/"
-	for p in probe/kprobe:kprobe.test probe/fentry:fentry.test cmd/ebtrace:ebtrace.test; do
+	for p in internal/probe/kprobe:kprobe.test internal/probe/fentry:fentry.test cmd/ebtrace:ebtrace.test; do
 		dir=${p%%:*}
 		mkdir -p "$work/root/ebtrace/$dir"
 		if [ -d "$dir/testdata" ]; then

@@ -11,9 +11,9 @@ import (
 
 	"github.com/cilium/ebpf/btf"
 
-	"ebtrace/core"
-	"ebtrace/internal/kerneltest"
-	"ebtrace/internal/testutil"
+	"github.com/ebtrace/ebtrace/internal/corerelo"
+	"github.com/ebtrace/ebtrace/internal/kerneltest"
+	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
 // TestCurtaskParent follows pointers through kernel structs: the
@@ -111,11 +111,11 @@ func TestCORERelocations(t *testing.T) {
 		}
 	}
 	offset := func(member string) int {
-		root, err := core.FindType(spec, "struct task_struct")
+		root, err := corerelo.FindType(spec, "struct task_struct")
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, err := core.FindField(root, []string{member})
+		f, err := corerelo.FindField(root, []string{member})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/cilium/ebpf/btf"
 
-	"ebtrace/kernel"
+	"github.com/ebtrace/ebtrace/internal/kernel"
 )
 
 // TestKernelEnumConstants prints kernel enum constants by name, as the

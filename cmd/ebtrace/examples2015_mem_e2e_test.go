@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"ebtrace/internal/testutil"
+	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
 // The 2015 samples about memory and syscalls (examples/2015/tracex4 and

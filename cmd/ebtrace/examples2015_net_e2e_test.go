@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"ebtrace/internal/testutil"
-	"ebtrace/symbols"
+	"github.com/ebtrace/ebtrace/internal/symbols"
+	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
 // The network samples of examples/2015 (tracex1, tracex2, dropmon), each

@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/pprof/profile"
 
-	"ebtrace/internal/testutil"
+	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
 // folded parses a folded-stacks file into stack -> count.

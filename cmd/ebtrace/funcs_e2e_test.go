@@ -10,8 +10,8 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 
-	"ebtrace/glob"
-	"ebtrace/internal/testutil"
+	"github.com/ebtrace/ebtrace/internal/glob"
+	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
 // print(@map, TOP, DIV) prints the TOP greatest entries, their values

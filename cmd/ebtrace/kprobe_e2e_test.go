@@ -12,10 +12,10 @@ import (
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 
-	"ebtrace/internal/testutil"
-	"ebtrace/kernel"
-	"ebtrace/probe/fentry"
-	"ebtrace/probe/kprobe"
+	"github.com/ebtrace/ebtrace/internal/kernel"
+	"github.com/ebtrace/ebtrace/internal/probe/fentry"
+	"github.com/ebtrace/ebtrace/internal/probe/kprobe"
+	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
 // End-to-end tests of kprobe, kretprobe, fentry and fexit. Those that

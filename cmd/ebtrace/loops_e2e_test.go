@@ -8,7 +8,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 
-	"ebtrace/internal/testutil"
+	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
 // A while loop and a for over a map in END, over counts a tracepoint

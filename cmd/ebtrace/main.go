@@ -24,20 +24,20 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"ebtrace/check"
-	"ebtrace/compile"
-	"ebtrace/core"
-	"ebtrace/ctypes"
-	"ebtrace/funcs"
-	"ebtrace/kernel"
-	"ebtrace/load"
-	"ebtrace/output"
-	"ebtrace/plan"
-	"ebtrace/probe"
-	"ebtrace/probe/all"
-	"ebtrace/runtime"
-	"ebtrace/source"
-	"ebtrace/syntax"
+	"github.com/ebtrace/ebtrace/internal/cdecl"
+	"github.com/ebtrace/ebtrace/internal/check"
+	"github.com/ebtrace/ebtrace/internal/compile"
+	"github.com/ebtrace/ebtrace/internal/corerelo"
+	"github.com/ebtrace/ebtrace/internal/funcs"
+	"github.com/ebtrace/ebtrace/internal/kernel"
+	"github.com/ebtrace/ebtrace/internal/load"
+	"github.com/ebtrace/ebtrace/internal/output"
+	"github.com/ebtrace/ebtrace/internal/plan"
+	"github.com/ebtrace/ebtrace/internal/probe"
+	"github.com/ebtrace/ebtrace/internal/probe/all"
+	"github.com/ebtrace/ebtrace/internal/source"
+	"github.com/ebtrace/ebtrace/internal/syntax"
+	"github.com/ebtrace/ebtrace/internal/tracer"
 )
 
 const version = "ebtrace v0.1.0"
@@ -78,7 +78,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	env.Unsafe = o.unsafe
 	reg := all.Registry()
 	if o.list {
-		if ctypes.IsTypePattern(o.pattern) {
+		if cdecl.IsTypePattern(o.pattern) {
 			return listTypes(env, o, stdout, stderr)
 		}
 		if err := reg.List(env, o.pattern, o.verbose, stdout); err != nil {
@@ -189,7 +189,7 @@ func listTypes(env *probe.Env, o *options, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, fmt.Errorf("-l %s needs the kernel's BTF: %w", o.pattern, err))
 	}
-	if err := ctypes.ListTypes(stdout, spec, o.pattern, o.verbose); err != nil {
+	if err := cdecl.ListTypes(stdout, spec, o.pattern, o.verbose); err != nil {
 		return fail(stderr, err)
 	}
 	return 0
@@ -306,7 +306,7 @@ func dump(stage, btfFile string, res *compile.Result, w io.Writer) error {
 // relocatedSource shows an instruction's CO-RE relocation in -d asm.
 type relocatedSource struct {
 	src   fmt.Stringer
-	reloc *core.Relocation
+	reloc *corerelo.Relocation
 }
 
 func (s relocatedSource) String() string { return fmt.Sprintf("%v  [CO-RE: %v]", s.src, s.reloc) }
@@ -315,7 +315,7 @@ func (s relocatedSource) String() string { return fmt.Sprintf("%v  [CO-RE: %v]",
 func annotate(insns asm.Instructions) asm.Instructions {
 	out := make(asm.Instructions, len(insns))
 	for i, ins := range insns {
-		if r := core.Of(&ins); r != nil {
+		if r := corerelo.Of(&ins); r != nil {
 			ins = ins.WithSource(relocatedSource{ins.Source(), r})
 		}
 		out[i] = ins
@@ -387,7 +387,7 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 	}
 	defer closeOut()
 	w := newWriter(o, out)
-	sess, err := runtime.New(obj, w, stderr)
+	sess, err := tracer.New(obj, w, stderr)
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -465,7 +465,7 @@ func newWriter(o *options, w io.Writer) output.Writer {
 
 // traceUntilDone handles events until tracing ends: at exit(), the end of
 // the -c command or -p process, or a signal.
-func traceUntilDone(o *options, sess *runtime.Session, child *child, stop chan struct{}, stopOnce func()) error {
+func traceUntilDone(o *options, sess *tracer.Session, child *child, stop chan struct{}, stopOnce func()) error {
 	if err := stopWhenGone(child, o.pid, stopOnce); err != nil {
 		return err
 	}
@@ -488,7 +488,7 @@ func traceUntilDone(o *options, sess *runtime.Session, child *child, stop chan s
 // It reads every millisecond until the mappings hold the program (an exec
 // has mapped it), since a short command may be done soon after, then less
 // and less often as the process lives on.
-func followMappings(sess *runtime.Session, pid int, done <-chan struct{}) {
+func followMappings(sess *tracer.Session, pid int, done <-chan struct{}) {
 	wait := time.Millisecond
 	for {
 		mapped := sess.Watch(pid)

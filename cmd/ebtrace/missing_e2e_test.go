@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"ebtrace/internal/testutil"
-	"ebtrace/probe/kprobe"
+	"github.com/ebtrace/ebtrace/internal/probe/kprobe"
+	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
 // TestMissingProbeSkipped runs a probe list with one tracepoint that does

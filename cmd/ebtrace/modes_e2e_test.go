@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"testing"
 
-	"ebtrace/internal/testutil"
+	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
 // --test runs BEGIN, each test probe in order, then END; a test's output

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"ebtrace/internal/testutil"
-	"ebtrace/kernel"
+	"github.com/ebtrace/ebtrace/internal/kernel"
+	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
 // TestRefusedAsRoot makes the kernel refuse root something, and checks

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"ebtrace/internal/testutil"
+	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
 // End-to-end tests of how values and maps print where bpftrace's shipped

@@ -12,11 +12,11 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 
-	eventfilter "ebtrace/filter"
-	"ebtrace/filter/btfilter"
-	"ebtrace/kernel"
-	"ebtrace/record"
-	"ebtrace/source"
+	eventfilter "github.com/ebtrace/ebtrace/internal/filter"
+	"github.com/ebtrace/ebtrace/internal/filter/btfilter"
+	"github.com/ebtrace/ebtrace/internal/kernel"
+	"github.com/ebtrace/ebtrace/internal/record"
+	"github.com/ebtrace/ebtrace/internal/source"
 )
 
 // recordUsage is the help of ebtrace record.

@@ -21,8 +21,8 @@ import (
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
-	"ebtrace/internal/testutil"
-	"ebtrace/kernel"
+	"github.com/ebtrace/ebtrace/internal/kernel"
+	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
 // These tests record the workload's syscalls with `ebtrace record` and

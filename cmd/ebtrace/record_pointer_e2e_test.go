@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"ebtrace/internal/testutil"
+	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
 // TestRecordParityUserPointer records the workload's opens with filters on

@@ -7,10 +7,10 @@ import (
 	"strings"
 	"time"
 
-	"ebtrace/object"
-	"ebtrace/output"
-	"ebtrace/probe/all"
-	"ebtrace/source"
+	"github.com/ebtrace/ebtrace/internal/object"
+	"github.com/ebtrace/ebtrace/internal/output"
+	"github.com/ebtrace/ebtrace/internal/probe/all"
+	"github.com/ebtrace/ebtrace/internal/source"
 )
 
 // runUsage is the help of ebtrace run.

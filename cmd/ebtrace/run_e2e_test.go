@@ -14,11 +14,11 @@ import (
 
 	"github.com/cilium/ebpf"
 
-	"ebtrace/internal/testutil"
-	"ebtrace/kernel"
-	"ebtrace/probe/arch"
-	"ebtrace/probe/fentry"
-	"ebtrace/probe/kprobe"
+	"github.com/ebtrace/ebtrace/internal/kernel"
+	"github.com/ebtrace/ebtrace/internal/probe/arch"
+	"github.com/ebtrace/ebtrace/internal/probe/fentry"
+	"github.com/ebtrace/ebtrace/internal/probe/kprobe"
+	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
 // These tests run BPF objects compiled from testdata/run/*.bpf.c with

@@ -7,9 +7,9 @@ import (
 	"os"
 	"strings"
 
-	"ebtrace/compile"
-	"ebtrace/flame"
-	"ebtrace/runtime"
+	"github.com/ebtrace/ebtrace/internal/compile"
+	"github.com/ebtrace/ebtrace/internal/flame"
+	"github.com/ebtrace/ebtrace/internal/tracer"
 )
 
 // stackOutput is one file the stack maps are written to at exit.
@@ -38,14 +38,14 @@ func stackOutputs(o *options, title string) []stackOutput {
 // checkStackOutputs fails before anything is attached when a stack file is
 // asked for but no map could fill it.
 func checkStackOutputs(outs []stackOutput, res *compile.Result) error {
-	if len(outs) == 0 || len(runtime.StackMaps(res.Plan)) > 0 {
+	if len(outs) == 0 || len(tracer.StackMaps(res.Plan)) > 0 {
 		return nil
 	}
 	return fmt.Errorf("%s needs a map keyed by a stack and counting or summing, such as @[kstack] = count() or @[ustack, comm] = sum(arg0); this script has none", outs[0].option)
 }
 
 // writeStackOutputs writes the session's stack maps to each file.
-func writeStackOutputs(outs []stackOutput, sess *runtime.Session) error {
+func writeStackOutputs(outs []stackOutput, sess *tracer.Session) error {
 	if len(outs) == 0 {
 		return nil
 	}

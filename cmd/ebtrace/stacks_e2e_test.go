@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"ebtrace/internal/testutil"
+	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
 // stackBlock returns the frames of the map entry "NAME[" ... "]: COUNT".

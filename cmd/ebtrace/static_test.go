@@ -4,7 +4,7 @@ import (
 	"debug/elf"
 	"testing"
 
-	"ebtrace/internal/testutil"
+	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
 // TestStaticBinary builds ebtrace as a user would (plain go build, cgo

@@ -12,9 +12,9 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"golang.org/x/sys/unix"
 
-	"ebtrace/emit"
-	"ebtrace/internal/testutil"
-	"ebtrace/kernel"
+	"github.com/ebtrace/ebtrace/internal/emit"
+	"github.com/ebtrace/ebtrace/internal/kernel"
+	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
 // pid and tid are as ebtrace's PID namespace numbers tasks, pid(init) and

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"ebtrace/internal/testutil"
+	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
 // traceMessages reads the lines of a tracefs instance's trace buffer whose

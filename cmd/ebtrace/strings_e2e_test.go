@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"ebtrace/internal/testutil"
+	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
 // TestJoinExecve prints the command lines the workload execs: first its own

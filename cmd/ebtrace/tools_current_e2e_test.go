@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"ebtrace/internal/testutil"
+	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
 // TestCurrentDialectTools runs five of Debian's bpftrace tools next to their
@@ -48,7 +48,7 @@ func TestCurrentDialectTools(t *testing.T) {
 			if original == "" {
 				t.Skipf("no %s in %s: setup.sh extracts Debian's bpftrace tools", c.tool, strings.Join(toolDirs, " or "))
 			}
-			tracers := []*tracer{startTracer(t, bin, original), startTracer(t, bin, filepath.Join("../../examples/current", c.tool))}
+			tracers := []*toolRun{startTracer(t, bin, original), startTracer(t, bin, filepath.Join("../../examples/current", c.tool))}
 			work := exec.Command(wl, c.run...)
 			if out, err := work.CombinedOutput(); err != nil {
 				t.Fatalf("workload %v: %v: %s", c.run, err, out)
@@ -73,16 +73,16 @@ func fileExists(path string) bool {
 	return err == nil
 }
 
-// tracer is an ebtrace running a tool in the background.
-type tracer struct {
+// toolRun is an ebtrace running a tool in the background.
+type toolRun struct {
 	cmd    *exec.Cmd
 	out    bytes.Buffer
 	stderr *syncBuffer
 }
 
-func startTracer(t *testing.T, bin, script string) *tracer {
+func startTracer(t *testing.T, bin, script string) *toolRun {
 	t.Helper()
-	tr := &tracer{stderr: &syncBuffer{}}
+	tr := &toolRun{stderr: &syncBuffer{}}
 	tr.cmd = exec.Command(bin, script)
 	tr.cmd.Stdout, tr.cmd.Stderr = &tr.out, tr.stderr
 	if err := tr.cmd.Start(); err != nil {
@@ -96,7 +96,7 @@ func startTracer(t *testing.T, bin, script string) *tracer {
 // stop ends the tracer with SIGINT and returns its header lines (up to the
 // one naming the PID column) and its lines about process pid, without
 // their first skip columns.
-func (tr *tracer) stop(t *testing.T, pid, skip int) []string {
+func (tr *toolRun) stop(t *testing.T, pid, skip int) []string {
 	t.Helper()
 	tr.cmd.Process.Signal(syscall.SIGINT)
 	if err := tr.cmd.Wait(); err != nil {

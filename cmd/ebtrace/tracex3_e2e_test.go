@@ -15,8 +15,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"ebtrace/internal/testutil"
-	"ebtrace/output"
+	"github.com/ebtrace/ebtrace/internal/output"
+	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
 // loopDevice attaches a loop device to a new file of size bytes and

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"ebtrace/internal/testutil"
+	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
 // symbolValue reads symbol name's address from the ELF file at path.

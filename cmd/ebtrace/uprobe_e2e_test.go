@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"ebtrace/internal/testutil"
-	"ebtrace/probe/uprobe"
+	"github.com/ebtrace/ebtrace/internal/probe/uprobe"
+	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
 // These tests drive uprobes, uretprobes and USDT probes end to end with
@@ -19,17 +19,17 @@ import (
 
 func cTarget(t *testing.T, opt string) string {
 	t.Helper()
-	return testutil.BuildC(t, "../../probe/uprobe/testdata/target.c", opt)
+	return testutil.BuildC(t, "../../internal/probe/uprobe/testdata/target.c", opt)
 }
 
 func cppTarget(t *testing.T) string {
 	t.Helper()
-	return testutil.BuildCXX(t, "../../probe/uprobe/testdata/target.cc")
+	return testutil.BuildCXX(t, "../../internal/probe/uprobe/testdata/target.cc")
 }
 
 func cTicker(t *testing.T, opt string) string {
 	t.Helper()
-	return testutil.BuildC(t, "../../probe/usdt/testdata/ticker.c", opt, "../../probe/usdt/testdata/guarded.c")
+	return testutil.BuildC(t, "../../internal/probe/usdt/testdata/ticker.c", opt, "../../internal/probe/usdt/testdata/guarded.c")
 }
 
 func TestUprobeC(t *testing.T) {

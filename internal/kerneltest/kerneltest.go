@@ -10,7 +10,7 @@ import (
 
 	"github.com/cilium/ebpf/btf"
 
-	"ebtrace/kernel"
+	"github.com/ebtrace/ebtrace/internal/kernel"
 )
 
 // testdata holds real format files copied from a 6.18 kernel's tracefs.

@@ -14,16 +14,16 @@ import (
 	"testing"
 	"time"
 
-	"ebtrace/compile"
-	"ebtrace/internal/kerneltest"
-	"ebtrace/internal/testutil"
-	"ebtrace/kernel"
-	"ebtrace/load"
-	"ebtrace/output"
-	"ebtrace/plan"
-	"ebtrace/probe"
-	"ebtrace/runtime"
-	"ebtrace/source"
+	"github.com/ebtrace/ebtrace/internal/compile"
+	"github.com/ebtrace/ebtrace/internal/kernel"
+	"github.com/ebtrace/ebtrace/internal/kerneltest"
+	"github.com/ebtrace/ebtrace/internal/load"
+	"github.com/ebtrace/ebtrace/internal/output"
+	"github.com/ebtrace/ebtrace/internal/plan"
+	"github.com/ebtrace/ebtrace/internal/probe"
+	"github.com/ebtrace/ebtrace/internal/source"
+	"github.com/ebtrace/ebtrace/internal/testutil"
+	"github.com/ebtrace/ebtrace/internal/tracer"
 )
 
 // Run traces script while cmd runs and returns the printed output and how
@@ -38,7 +38,7 @@ func Run(t testing.TB, reg *probe.Registry, env *probe.Env, script string, cmd *
 		testutil.SkipUnsupported(t, p.Instance.Instance.Available())
 	}
 	var attached time.Duration
-	out, warn := Session(t, res, output.NewText, func(obj *load.Object, sess *runtime.Session) error {
+	out, warn := Session(t, res, output.NewText, func(obj *load.Object, sess *tracer.Session) error {
 		if err := obj.Attach(); err != nil {
 			return err
 		}
@@ -60,12 +60,12 @@ func Run(t testing.TB, reg *probe.Registry, env *probe.Env, script string, cmd *
 // drive runs its programs (obj.Run, obj.Attach, sess.Loop, ...), then the
 // session finishes (END runs, the maps print). It returns what the
 // session printed and warned, and fails the test on any error.
-func Session(t testing.TB, res *compile.Result, writer func(io.Writer) output.Writer, drive func(*load.Object, *runtime.Session) error) (out, warnings string) {
+func Session(t testing.TB, res *compile.Result, writer func(io.Writer) output.Writer, drive func(*load.Object, *tracer.Session) error) (out, warnings string) {
 	t.Helper()
 	obj := Load(t, res)
 	defer obj.Close()
 	var stdout, warn bytes.Buffer
-	sess, err := runtime.New(obj, writer(&stdout), &warn)
+	sess, err := tracer.New(obj, writer(&stdout), &warn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func Session(t testing.TB, res *compile.Result, writer func(io.Writer) output.Wr
 }
 
 // RunBegin is a drive of Session: BEGIN once, then the events it sent.
-func RunBegin(obj *load.Object, sess *runtime.Session) error {
+func RunBegin(obj *load.Object, sess *tracer.Session) error {
 	if err := obj.Run(probe.Begin); err != nil {
 		return err
 	}

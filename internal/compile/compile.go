@@ -1,0 +1,203 @@
+// Package compile runs the front half of the pipeline — parse, check, plan,
+// codegen — and assembles a deterministic ebpf.CollectionSpec. It makes no
+// bpf(2) calls; tracefs is read only to resolve attach points and args.
+package compile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+
+	"github.com/ebtrace/ebtrace/internal/check"
+	"github.com/ebtrace/ebtrace/internal/codegen"
+	"github.com/ebtrace/ebtrace/internal/plan"
+	"github.com/ebtrace/ebtrace/internal/preprocess"
+	"github.com/ebtrace/ebtrace/internal/probe"
+	"github.com/ebtrace/ebtrace/internal/source"
+	"github.com/ebtrace/ebtrace/internal/syntax"
+)
+
+// Result is a compiled script.
+type Result struct {
+	File     *source.File
+	AST      *syntax.Program
+	Info     *check.Info
+	Plan     *plan.Plan
+	Programs []*Program
+}
+
+// Program is the code of one probe instance.
+type Program struct {
+	Name     string // kernel object name
+	Instance *check.Instance
+	Insns    asm.Instructions
+}
+
+// Options tune compilation.
+type Options struct {
+	// Plan sizes resources; the script's config block and the
+	// environment (see check.Config) override it.
+	Plan  plan.Options
+	Check check.Options
+	// TaskCommOffset, when set, is asked for the offset of comm in struct
+	// task_struct if the script uses comm (see kernel.TaskCommOffset);
+	// on error the code falls back to bpf_get_current_comm().
+	TaskCommOffset func() (int, error)
+	// KernelFuncID, when set, resolves kernel functions that the code may
+	// call (see codegen.Options.KernelFunc).
+	KernelFuncID func(name string) (btf.TypeID, error)
+	// KeepOnPass: see codegen.Options.
+	KeepOnPass bool
+	// PIDNamespace, when set, says which PID namespace ebtrace runs in
+	// (see kernel.PIDNamespace): outside the initial one, pid and tid are
+	// its numbers (see codegen.Options.PIDNamespace).
+	PIDNamespace func() (dev, ino uint64, initial bool, err error)
+}
+
+// Compile compiles file, after the C preprocessor's pass over it. Script
+// problems come back as *source.Diagnostics; environment problems as
+// wrapped errors.
+func Compile(file *source.File, reg *probe.Registry, env *probe.Env, opts Options) (*Result, error) {
+	file, err := preprocess.Run(file, preprocess.Options{Defines: preprocess.Predefined(), SystemDirs: check.HeaderDirs})
+	if err != nil {
+		return nil, err
+	}
+	ast, err := syntax.Parse(file)
+	if err != nil {
+		return nil, err
+	}
+	r := &Result{File: file, AST: ast}
+	r.Info, err = check.CheckWith(ast, reg, env, opts.Check)
+	if err != nil {
+		return r, err
+	}
+	r.Plan = plan.New(r.Info, planOptions(opts.Plan, r.Info.Config))
+	cpus, err := ebpf.PossibleCPU()
+	if err != nil {
+		return r, fmt.Errorf("count the possible CPUs: %w", err)
+	}
+	gopts := codegen.Options{KernelFunc: opts.KernelFuncID, KeepOnPass: opts.KeepOnPass, CPUs: cpus}
+	if opts.PIDNamespace != nil {
+		dev, ino, initial, err := opts.PIDNamespace()
+		if err != nil {
+			return r, err
+		}
+		if !initial {
+			gopts.PIDNamespace = &codegen.Namespace{Dev: dev, Ino: ino}
+		}
+	}
+	if opts.TaskCommOffset != nil && usesComm(ast) {
+		if off, err := opts.TaskCommOffset(); err == nil {
+			gopts.TaskComm = off
+		}
+	}
+	diags := &source.Diagnostics{File: file}
+	for i, in := range r.Info.Instances {
+		insns, err := codegen.Generate(r.Info, r.Plan, i, gopts)
+		var d *source.Diagnostics
+		if errors.As(err, &d) {
+			diags.Items = append(diags.Items, d.Items...)
+			continue
+		}
+		if err != nil {
+			return r, err
+		}
+		r.Programs = append(r.Programs, &Program{Name: fmt.Sprintf("ebt_p%d", i), Instance: in, Insns: insns})
+	}
+	return r, diags.Err()
+}
+
+// planOptions applies the script's configuration to the plan's options.
+func planOptions(opts plan.Options, cfg check.Config) plan.Options {
+	if cfg.MapKeysMax != 0 {
+		opts.MaxEntries = cfg.MapKeysMax
+	}
+	if cfg.PerfRbPages != 0 {
+		opts.RingSize = cfg.PerfRbPages * uint32(os.Getpagesize())
+	}
+	return opts
+}
+
+func usesComm(p *syntax.Program) bool {
+	found := false
+	for _, probe := range p.Probes {
+		syntax.Inspect(probe, func(n syntax.Node) bool {
+			if id, ok := n.(*syntax.Ident); ok && id.Name == "comm" {
+				found = true
+			}
+			return !found
+		})
+	}
+	return found
+}
+
+// usesScratch reports whether a program keeps its frame in the scratch map.
+func (r *Result) usesScratch() bool {
+	for _, p := range r.Programs {
+		for _, ins := range p.Insns {
+			if ins.Reference() == plan.ScratchMap {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Spec returns the collection to load: the shared maps, each script map and
+// every program.
+func (r *Result) Spec() *ebpf.CollectionSpec {
+	spec := &ebpf.CollectionSpec{
+		Maps: map[string]*ebpf.MapSpec{
+			plan.EventsMap: {Name: plan.EventsMap, Type: ebpf.RingBuf, MaxEntries: r.Plan.RingSize},
+			plan.StatsMap: {
+				Name: plan.StatsMap, Type: ebpf.Array, KeySize: 4,
+				ValueSize: uint32(8 * r.Plan.StatCount()), MaxEntries: 1,
+			},
+			plan.ConfigMap: {
+				Name: plan.ConfigMap, Type: ebpf.Array, KeySize: 4,
+				ValueSize: plan.ConfigSize, MaxEntries: 1,
+			},
+		},
+		Programs: map[string]*ebpf.ProgramSpec{},
+	}
+	if r.usesScratch() {
+		spec.Maps[plan.ScratchMap] = &ebpf.MapSpec{
+			Name: plan.ScratchMap, Type: ebpf.PerCPUArray, KeySize: 4,
+			ValueSize: codegen.ScratchSize, MaxEntries: 1,
+		}
+	}
+	for _, s := range r.Plan.Stacks {
+		spec.Maps[s.Name] = &ebpf.MapSpec{
+			Name: s.Name, Type: ebpf.StackTrace, KeySize: 4,
+			ValueSize: uint32(8 * s.Depth), MaxEntries: r.Plan.MaxEntries,
+		}
+	}
+	if r.Plan.StackBuffer > 0 {
+		spec.Maps[plan.StackBufferMap] = &ebpf.MapSpec{
+			Name: plan.StackBufferMap, Type: ebpf.PerCPUArray, KeySize: 4,
+			ValueSize: uint32(r.Plan.StackBuffer), MaxEntries: 1,
+		}
+	}
+	for _, m := range r.Plan.Maps {
+		spec.Maps[m.BPFName] = &ebpf.MapSpec{
+			Name: m.BPFName, Type: m.MapType(), KeySize: uint32(m.KeySize),
+			ValueSize: uint32(m.ValueSize), MaxEntries: m.MaxEntries,
+		}
+	}
+	for _, p := range r.Programs {
+		prog := p.Instance.Instance.Program()
+		spec.Programs[p.Name] = &ebpf.ProgramSpec{
+			Name:         p.Name,
+			Type:         prog.Type,
+			AttachType:   prog.AttachType,
+			AttachTo:     prog.AttachTo,
+			Instructions: p.Insns,
+			License:      r.Info.Config.License,
+		}
+	}
+	return spec
+}
