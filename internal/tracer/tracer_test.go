@@ -243,10 +243,10 @@ func TestCommThroughTask(t *testing.T) {
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	script := `BEGIN { printf("%s|%d\n", comm, comm == "runtime.test"); @[comm] = count(); exit(); }`
+	script := `BEGIN { printf("%s|%d\n", comm, comm == "tracer.test"); @[comm] = count(); exit(); }`
 	helper, _ := run(t, script, plan.DefaultOptions)
 	btf, _ := runWith(t, script, compile.Options{Plan: plan.DefaultOptions, TaskCommOffset: kernel.TaskCommOffset})
-	if want := "runtime.test|1\n\n\n@[runtime.test]: 1\n"; helper != want || btf != want {
+	if want := "tracer.test|1\n\n\n@[tracer.test]: 1\n"; helper != want || btf != want {
 		t.Errorf("helper %q, task BTF %q, want %q", helper, btf, want)
 	}
 }

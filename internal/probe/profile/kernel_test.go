@@ -123,7 +123,7 @@ func TestProfileSamplesSpin(t *testing.T) {
 // runtime of the touch program faults too, a number that varies a little
 // from run to run, so the test compares with a run touching no page.
 func TestPageFaults(t *testing.T) {
-	touch, comm := testutil.Renamed(t, testutil.Build(t, "./probe/profile/testdata/touch"), "ebtpf")
+	touch, comm := testutil.Renamed(t, testutil.Build(t, "./internal/probe/profile/testdata/touch"), "ebtpf")
 	script := fmt.Sprintf(`software:page-faults:1 /comm == "%s"/ { @ = count(); }`, comm)
 	base, _ := trace(t, script, exec.Command(touch, "0"))
 	out, _ := trace(t, script, exec.Command(touch, "4000"))
