@@ -1,0 +1,295 @@
+package ebtrace_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ebtrace/ebtrace"
+	"github.com/ebtrace/ebtrace/internal/testutil"
+)
+
+func TestCompileError(t *testing.T) {
+	_, err := ebtrace.Compile("bad.bt", "BEGIN { @x = 1; }\nEND { @y = cont(); printf(\"%d\\n\"); }\n", ebtrace.Options{})
+	var ce *ebtrace.CompileError
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %T %v, want a *CompileError", err, err)
+	}
+	want := []ebtrace.Diagnostic{
+		{File: "bad.bt", Line: 2, Column: 12, Code: "undefined", Message: "unknown function cont()", Hints: []string{"did you mean count(), cat(), comm()?"}},
+		{File: "bad.bt", Line: 2, Column: 20, Code: "printf", Message: "the format has 1 conversion(s) but 0 argument(s) follow"},
+	}
+	if !reflect.DeepEqual(ce.Diagnostics, want) {
+		t.Errorf("diagnostics:\n%+v\nwant:\n%+v", ce.Diagnostics, want)
+	}
+	text := `bad.bt:2:12: error: unknown function cont()
+    END { @y = cont(); printf("%d\n"); }
+               ^~~~
+hint: did you mean count(), cat(), comm()?
+bad.bt:2:20: error: the format has 1 conversion(s) but 0 argument(s) follow
+    END { @y = cont(); printf("%d\n"); }
+                       ^~~~~~~~~~~~~~`
+	if err.Error() != text {
+		t.Errorf("Error():\n%s\nwant:\n%s", err, text)
+	}
+}
+
+func TestCompileFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.bt")
+	if err := os.WriteFile(path, []byte("BEGIN {\n  $x = $1 + ;\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ebtrace.CompileFile(path, ebtrace.Options{})
+	var ce *ebtrace.CompileError
+	if !errors.As(err, &ce) || len(ce.Diagnostics) != 1 {
+		t.Fatalf("got %v, want one diagnostic", err)
+	}
+	if d := ce.Diagnostics[0]; d.File != path || d.Line != 2 || d.Column != 13 {
+		t.Errorf("got %+v, want %s:2:13", d, path)
+	}
+	if _, err := ebtrace.CompileFile(filepath.Join(t.TempDir(), "none.bt"), ebtrace.Options{}); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: got %v, want os.ErrNotExist", err)
+	}
+}
+
+func TestUnknownConfig(t *testing.T) {
+	_, err := ebtrace.Compile("x.bt", "BEGIN { }", ebtrace.Options{Config: map[string]string{"max_strln": "32"}})
+	if want := "config: unknown setting max_strln (did you mean max_strlen?)"; err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+	_, err = ebtrace.Compile("x.bt", "BEGIN { }", ebtrace.Options{Config: map[string]string{"BPFTRACE_MAX_STRLEN": "none"}})
+	if want := `BPFTRACE_MAX_STRLEN must be an integer from 1 to 1024, not "none"`; err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+}
+
+// requireKernel skips a test that loads programs where it cannot.
+func requireKernel(t *testing.T) {
+	t.Helper()
+	testutil.RequireRoot(t)
+	testutil.RequireTracefs(t)
+}
+
+// start compiles and starts src, ending the session when the test ends;
+// cancel ends it sooner.
+func start(t *testing.T, src string, opts ebtrace.Options) (*ebtrace.Session, context.CancelFunc) {
+	t.Helper()
+	script, err := ebtrace.Compile("test.bt", src, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	sess, err := script.Start(ctx)
+	if err != nil {
+		cancel()
+		testutil.SkipUnsupported(t, err)
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		sess.Wait()
+	})
+	return sess, cancel
+}
+
+// collect returns every event of sess, once it has ended.
+func collect(t *testing.T, sess *ebtrace.Session) []ebtrace.Event {
+	t.Helper()
+	var out []ebtrace.Event
+	for ev := range sess.Events() {
+		out = append(out, ev)
+	}
+	if err := sess.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// count returns the unkeyed count() value of snapshot m.
+func count(t *testing.T, m ebtrace.MapSnapshot) int64 {
+	t.Helper()
+	if m.Kind != ebtrace.KindCount || m.Keyed || len(m.Entries) != 1 {
+		t.Fatalf("%s: %+v, want one unkeyed count", m.Name, m)
+	}
+	return m.Entries[0].Value.(int64)
+}
+
+func TestSession(t *testing.T) {
+	requireKernel(t)
+	const calls = 120
+	w := testutil.StartGated(t, testutil.Workload(t), "wait", "getppid", strconv.Itoa(calls))
+	comm := commOf(t, w.Pid())
+	sess, cancel := start(t, `
+tracepoint:syscalls:sys_enter_getppid /pid == $1/ {
+  @calls = count();
+  @by[comm, pid] = count();
+  @h = hist(5);
+  @l = lhist(12, 0, 20, 10);
+  @s = stats(4);
+  printf("getppid %d\n", pid);
+}
+END { printf("end\n"); }
+`, ebtrace.Options{Params: []string{strconv.Itoa(w.Pid())}})
+	w.Release(t)
+	m, err := sess.Map("@calls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, m); n != calls {
+		t.Errorf("while running: @calls = %d, want %d", n, calls)
+	}
+	maps, err := sess.Maps()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range maps {
+		names = append(names, m.Name)
+	}
+	if want := []string{"@by", "@calls", "@h", "@l", "@s"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("maps %v, want %v", names, want)
+	}
+	for _, m := range maps {
+		var want []ebtrace.Entry
+		switch m.Name {
+		case "@by":
+			want = []ebtrace.Entry{{Key: []any{comm, int64(w.Pid())}, Value: int64(calls)}}
+		case "@h":
+			want = []ebtrace.Entry{{Value: []ebtrace.Bucket{{Low: 4, High: 7, Count: calls}}}}
+		case "@l":
+			want = []ebtrace.Entry{{Value: []ebtrace.Bucket{{Low: 10, High: 19, Count: calls}}}}
+		case "@s":
+			want = []ebtrace.Entry{{Value: ebtrace.Stats{Count: calls, Sum: 4 * calls, Avg: 4}}}
+		default:
+			continue
+		}
+		if !reflect.DeepEqual(m.Entries, want) {
+			t.Errorf("%s: %+v, want %+v", m.Name, m.Entries, want)
+		}
+	}
+	if _, err := sess.Map("@nothere"); err == nil || err.Error() != "no map @nothere: the script's maps are @by, @calls, @h, @l, @s" {
+		t.Errorf("unknown map: %v", err)
+	}
+	// Nothing happens after the workload: the second snapshot is the same.
+	if m, err := sess.Map("calls"); err != nil || count(t, m) != calls {
+		t.Errorf("second snapshot: %+v, %v", m, err)
+	}
+	cancel()
+	events := collect(t, sess)
+	want := strings.Repeat(fmt.Sprintf("getppid %d\n", w.Pid()), calls) + "end\n"
+	var text strings.Builder
+	var atExit []string
+	for _, ev := range events {
+		switch ev := ev.(type) {
+		case ebtrace.Printf:
+			text.WriteString(ev.Text)
+		case ebtrace.Print:
+			if !ev.AtExit {
+				t.Errorf("a Print event not at exit: %+v", ev)
+			}
+			atExit = append(atExit, ev.Map.Name)
+			if ev.Map.Name == "@calls" && count(t, ev.Map) != calls {
+				t.Errorf("@calls at exit: %+v", ev.Map)
+			}
+		}
+	}
+	if text.String() != want {
+		t.Errorf("printf text:\n%s\nwant %d lines of getppid %d, then end", text.String(), calls, w.Pid())
+	}
+	if !reflect.DeepEqual(atExit, names) {
+		t.Errorf("maps printed at exit %v, want %v", atExit, names)
+	}
+	if last := events[len(events)-1]; last != (ebtrace.Exit{Code: 0, Reason: ebtrace.ExitCancelled}) {
+		t.Errorf("last event %+v, want Exit{0, cancelled}", last)
+	}
+	if m, err := sess.Map("@calls"); err != nil || count(t, m) != calls {
+		t.Errorf("after the end: %+v, %v", m, err)
+	}
+	if sess.Dropped() != 0 {
+		t.Errorf("%d events dropped", sess.Dropped())
+	}
+}
+
+// commOf is process pid's comm.
+func commOf(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSuffix(string(b), "\n")
+}
+
+// TestPID traces a process given by Options.PID: the session ends when it
+// exits, and its user stacks resolve in its binary although it is gone.
+func TestPID(t *testing.T) {
+	requireKernel(t)
+	const calls = 30
+	workload := testutil.Workload(t)
+	w := testutil.StartGated(t, workload, "wait", "getppid", strconv.Itoa(calls))
+	sess, _ := start(t, "tracepoint:syscalls:sys_enter_getppid /pid == $1/ { @u[ustack] = count(); }",
+		ebtrace.Options{Params: []string{strconv.Itoa(w.Pid())}, PID: w.Pid()})
+	w.Release(t)
+	events := collect(t, sess)
+	if last := events[len(events)-1]; last != (ebtrace.Exit{Reason: ebtrace.ExitProcess}) {
+		t.Errorf("last event %+v, want Exit{0, process}", last)
+	}
+	m, err := sess.Map("@u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Entries) != 1 || m.Entries[0].Value != int64(calls) {
+		t.Fatalf("@u: %+v, want one stack seen %d times", m.Entries, calls)
+	}
+	frames, ok := m.Entries[0].Key[0].([]ebtrace.Frame)
+	if !ok || len(frames) == 0 {
+		t.Fatalf("@u's key %#v, want frames", m.Entries[0].Key)
+	}
+	var symbols []string
+	for _, f := range frames {
+		symbols = append(symbols, f.Symbol)
+		if f.Address == 0 || f.Module != workload {
+			t.Errorf("frame %+v, want an address in the workload", f)
+		}
+	}
+	if !slices.Contains(symbols, "main.main") {
+		t.Errorf("frames %v, want main.main among them", symbols)
+	}
+}
+
+// TestEvents checks the events of what BEGIN prints and of its exit().
+func TestEvents(t *testing.T) {
+	requireKernel(t)
+	sess, _ := start(t, `BEGIN {
+  printf("hello %s\n", "there");
+  print((1, "two"));
+  @m[1, "a"] = 5;
+  print(@m);
+  exit(3);
+}
+END { printf("not shown\n"); }
+`, ebtrace.Options{})
+	events := collect(t, sess)
+	m := ebtrace.MapSnapshot{Name: "@m", Kind: ebtrace.KindScalar, Keyed: true, Entries: []ebtrace.Entry{{Key: []any{int64(1), "a"}, Value: int64(5)}}}
+	want := []ebtrace.Event{
+		ebtrace.Printf{Text: "hello there\n"},
+		ebtrace.Value{Value: []any{int64(1), "two"}},
+		ebtrace.Print{Map: m},
+		ebtrace.Printf{Text: "not shown\n"},
+		ebtrace.Print{Map: m, AtExit: true},
+		ebtrace.Exit{Code: 3, Reason: ebtrace.ExitScript},
+	}
+	if !reflect.DeepEqual(events, want) {
+		t.Errorf("events:\n%+v\nwant:\n%+v", events, want)
+	}
+	if sess.ExitCode() != 3 {
+		t.Errorf("ExitCode %d, want 3", sess.ExitCode())
+	}
+}
