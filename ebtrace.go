@@ -52,10 +52,10 @@ type Options struct {
 	PID int
 	// Command is a command to run, as its argument vector (the command
 	// line's -c): it is started before loading, so that cpid is its pid,
-	// but held until every probe is attached; the session ends when it
-	// exits, and a command still running then is terminated. It shares
-	// this process's standard input, output and error. Holding it needs
-	// /bin/sh, which execs the command in place once released.
+	// but held, stopped by ptrace(2) right after its exec, until every
+	// probe is attached; the session ends when it exits, and a command
+	// still running then is terminated. It shares this process's
+	// standard input, output and error.
 	Command []string
 	// EventBuffer is the capacity of the channel Session.Events returns;
 	// 0 means DefaultEventBuffer.

@@ -10,7 +10,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ebtrace/ebtrace"
 	"github.com/ebtrace/ebtrace/internal/testutil"
@@ -264,6 +266,23 @@ func TestPID(t *testing.T) {
 	}
 }
 
+// TestCommand runs a command as Options.Command: cpid is its pid from its
+// first syscall on, and the session ends when it does.
+func TestCommand(t *testing.T) {
+	requireKernel(t)
+	const calls = 40
+	sess, _ := start(t, "tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @ = count(); }",
+		ebtrace.Options{Command: []string{testutil.Workload(t), "getppid", strconv.Itoa(calls)}})
+	events := collect(t, sess)
+	want := []ebtrace.Event{
+		ebtrace.Print{Map: ebtrace.MapSnapshot{Name: "@", Kind: ebtrace.KindCount, Entries: []ebtrace.Entry{{Value: int64(calls)}}}, AtExit: true},
+		ebtrace.Exit{Reason: ebtrace.ExitCommand},
+	}
+	if !reflect.DeepEqual(events, want) {
+		t.Errorf("events %+v, want %+v", events, want)
+	}
+}
+
 // TestEvents checks the events of what BEGIN prints and of its exit().
 func TestEvents(t *testing.T) {
 	requireKernel(t)
@@ -291,5 +310,160 @@ END { printf("not shown\n"); }
 	}
 	if sess.ExitCode() != 3 {
 		t.Errorf("ExitCode %d, want 3", sess.ExitCode())
+	}
+}
+
+// TestCancel cancels a session while its command runs: END runs, the
+// command is ended, and no program or link is left in this process.
+func TestCancel(t *testing.T) {
+	requireKernel(t)
+	progs, links := bpfObjects(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	script, err := ebtrace.Compile("test.bt", `
+tracepoint:syscalls:sys_enter_nanosleep /pid == cpid/ { @sleeps = count(); }
+END { printf("end\n"); }`, ebtrace.Options{Command: []string{testutil.Workload(t), "nanosleep", "60000"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := script.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, l := bpfObjects(t); len(p) != len(progs)+2 || len(l) != len(links)+1 {
+		t.Errorf("while tracing: %d programs and %d links, want %d and %d", len(p), len(l), len(progs)+2, len(links)+1)
+	}
+	waitFor(t, func() bool {
+		m, err := sess.Map("@sleeps")
+		// The Go runtime sleeps with nanosleep too: at least one.
+		return err == nil && len(m.Entries) == 1 && m.Entries[0].Value.(int64) >= 1
+	})
+	began := time.Now()
+	cancel()
+	events := collect(t, sess)
+	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("the session took %v to end", took)
+	}
+	if len(events) != 3 || events[0] != (ebtrace.Printf{Text: "end\n"}) || events[2] != (ebtrace.Exit{Reason: ebtrace.ExitCancelled}) {
+		t.Errorf("events %+v, want end, @sleeps, Exit{0, cancelled}", events)
+	}
+	if p, l := bpfObjects(t); !slices.Equal(p, progs) || !slices.Equal(l, links) {
+		t.Errorf("after the end: programs %v and links %v, want %v and %v", p, l, progs, links)
+	}
+}
+
+// bpfObjects lists the BPF programs and links this process holds, by id.
+func bpfObjects(t *testing.T) (progs, links []int) {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range fds {
+		target, _ := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		info, _ := os.ReadFile(filepath.Join("/proc/self/fdinfo", fd.Name()))
+		for _, line := range strings.Split(string(info), "\n") {
+			var id int
+			switch {
+			case target == "anon_inode:bpf-prog" && strings.HasPrefix(line, "prog_id:"):
+				fmt.Sscanf(line, "prog_id:%d", &id)
+				progs = append(progs, id)
+			case target == "anon_inode:bpf_link" && strings.HasPrefix(line, "link_id:"):
+				fmt.Sscanf(line, "link_id:%d", &id)
+				links = append(links, id)
+			}
+		}
+	}
+	return progs, links
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+	}
+}
+
+// TestConcurrentSessions runs two sessions at once, counting different
+// tracepoints of two workloads into maps of the same name: each counts
+// exactly its own.
+func TestConcurrentSessions(t *testing.T) {
+	requireKernel(t)
+	workload := testutil.Workload(t)
+	const getppids, closes = 250, 100
+	ppid := testutil.StartGated(t, workload, "wait", "getppid", strconv.Itoa(getppids))
+	bad := testutil.StartGated(t, workload, "wait", "badclose", strconv.Itoa(closes))
+	a, cancelA := start(t, "tracepoint:syscalls:sys_enter_getppid /pid == $1/ { @ = count(); }",
+		ebtrace.Options{Params: []string{strconv.Itoa(ppid.Pid())}})
+	b, cancelB := start(t, "tracepoint:syscalls:sys_enter_close /pid == $1 && args.fd >= 1000000/ { @ = count(); }",
+		ebtrace.Options{Params: []string{strconv.Itoa(bad.Pid())}})
+	var wg sync.WaitGroup
+	for _, w := range []*testutil.Gated{ppid, bad} {
+		wg.Go(func() { w.Release(t) })
+	}
+	wg.Wait()
+	for _, c := range []struct {
+		sess   *ebtrace.Session
+		cancel context.CancelFunc
+		want   int64
+	}{{a, cancelA, getppids}, {b, cancelB, closes}} {
+		m, err := c.sess.Map("@")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, m); n != c.want {
+			t.Errorf("while running: @ = %d, want %d", n, c.want)
+		}
+		c.cancel()
+	}
+	for _, c := range []struct {
+		sess *ebtrace.Session
+		want int64
+	}{{a, getppids}, {b, closes}} {
+		if err := c.sess.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if m, err := c.sess.Map("@"); err != nil || count(t, m) != c.want {
+			t.Errorf("at the end: %+v, %v, want %d", m, err, c.want)
+		}
+	}
+}
+
+// TestHelperErrors checks Options.HelperErrors and Options.Config through
+// a map too small for the script's keys.
+func TestHelperErrors(t *testing.T) {
+	requireKernel(t)
+	sess, _ := start(t, "BEGIN {\n  @full[1] = 1; @full[2] = 2;\n  exit();\n}\n",
+		ebtrace.Options{HelperErrors: true, Config: map[string]string{"map_keys_max": "1"}})
+	events := collect(t, sess)
+	want := []ebtrace.Event{
+		ebtrace.HelperError{File: "test.bt", Line: 2, Column: 17, Helper: "map_update_elem", Code: -7, Message: "Argument list too long"},
+		ebtrace.Print{Map: ebtrace.MapSnapshot{Name: "@full", Kind: ebtrace.KindScalar, Keyed: true, Entries: []ebtrace.Entry{{Key: []any{int64(1)}, Value: int64(1)}}}, AtExit: true},
+		ebtrace.Warning{Text: "WARNING: map @full was full (1 entries): 1 updates were dropped; raise the limit with BPFTRACE_MAP_KEYS_MAX"},
+		ebtrace.Exit{Reason: ebtrace.ExitScript},
+	}
+	if !reflect.DeepEqual(events, want) {
+		t.Errorf("events:\n%+v\nwant:\n%+v", events, want)
+	}
+}
+
+// TestDropped checks that a reader that does not keep up loses events,
+// counted, rather than stalling the session.
+func TestDropped(t *testing.T) {
+	requireKernel(t)
+	sess, _ := start(t, `BEGIN { printf("1\n"); printf("2\n"); printf("3\n"); printf("4\n"); exit(); }`, ebtrace.Options{EventBuffer: 2})
+	if err := sess.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	var events []ebtrace.Event
+	for ev := range sess.Events() {
+		events = append(events, ev)
+	}
+	if want := []ebtrace.Event{ebtrace.Printf{Text: "1\n"}, ebtrace.Printf{Text: "2\n"}}; !reflect.DeepEqual(events, want) {
+		t.Errorf("events %+v, want %+v", events, want)
+	}
+	if sess.Dropped() != 3 {
+		t.Errorf("Dropped() = %d, want 3: two printf and the Exit", sess.Dropped())
 	}
 }

@@ -103,10 +103,13 @@ func (s *Script) Start(ctx context.Context) (*Session, error) {
 	}
 	tr.Maps().Frames = true
 	sess.tr = tr
+	// Read the traced processes' mappings now, so that their stacks
+	// resolve even if they exit before run gets going.
 	if s.opts.PID > 0 {
-		// Now, so that its stacks resolve even if it exits before run
-		// gets going.
 		tr.Watch(s.opts.PID)
+	}
+	if sess.cmd != nil {
+		tr.Watch(sess.cmd.pid())
 	}
 	ok = true
 	go sess.run(ctx)
@@ -287,8 +290,8 @@ func (s *Session) watchPid() {
 }
 
 // followMappings keeps re-reading pid's memory mappings until tracing
-// ends: every millisecond until they hold a program (the command's exec
-// may still be under way), then less and less often.
+// ends, so that libraries it loads later resolve too: every millisecond
+// until they hold a program, then less and less often.
 func (s *Session) followMappings(pid int) {
 	wait := time.Millisecond
 	for {
