@@ -58,11 +58,12 @@ func (p *Process) Load() error {
 // symbols of its executable files while the process lives to open them
 // through /proc: after it exits, a file since deleted or replaced (a binary
 // rebuilt) can no longer be found. On failure (the process is gone) it
-// keeps what it had.
+// keeps what it had, and so it does for no mappings at all: a process
+// that has exited but is not yet reaped (a zombie) shows none.
 func (p *Process) read() error {
 	p.readAt = time.Now()
 	maps, err := readMaps(fmt.Sprintf("/proc/%d/maps", p.pid))
-	if err != nil {
+	if err != nil || len(maps) == 0 {
 		return err
 	}
 	p.maps = maps

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // child is a running C test program and the addresses it printed.
@@ -108,6 +109,33 @@ func TestProcessLookup(t *testing.T) {
 // TestProcessReplacedFile checks that the symbols of a file the process
 // mapped still resolve after it exits and the file is replaced by another
 // at the same path: they were read while the process lived.
+// TestProcessZombie reads the mappings of a process that has exited but
+// is not reaped, which shows none: the mappings read before stay.
+func TestProcessZombie(t *testing.T) {
+	b := buildC(t)
+	c := startChild(t, b.pie)
+	p := NewProcess(c.cmd.Process.Pid)
+	if err := p.Load(); err != nil {
+		t.Fatal(err)
+	}
+	c.stdin.Close()
+	stat := fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if b, _ := os.ReadFile(stat); strings.Contains(string(b), ") Z ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the child never exited")
+		}
+	}
+	if err := p.Load(); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := p.Lookup(c.exe); !ok || got.Name != "exe_func" || !p.MapsProgram() {
+		t.Errorf("Lookup = %+v, %v after a read of the zombie; want exe_func, read while the process lived", got, ok)
+	}
+}
+
 func TestProcessReplacedFile(t *testing.T) {
 	b := buildC(t)
 	exe := filepath.Join(t.TempDir(), "exe")

@@ -16,9 +16,12 @@ import (
 
 // Maps reads and resets the script's maps from user space.
 type Maps struct {
-	obj  *load.Object
-	ncpu int
-	sym  *symbolizer
+	// Frames makes Read decode stacks as []Frame rather than as the text
+	// they print as: for readers that want values, not output.
+	Frames bool
+	obj    *load.Object
+	ncpu   int
+	sym    *symbolizer
 }
 
 // NewMaps reads the maps of obj.
@@ -166,9 +169,14 @@ func (ms *Maps) group(pm *plan.Map, elems []raw) []*keyGroup {
 	return out
 }
 
-// value decodes one part of a map key or value, rendering symbols and
-// stacks as text.
-func (ms *Maps) value(b []byte, t types.Type) any { return ms.sym.value(b, t, keyIndent) }
+// value decodes one part of a map key or value, rendering symbols as
+// text, and stacks too unless ms.Frames is set.
+func (ms *Maps) value(b []byte, t types.Type) any {
+	if ms.Frames {
+		return ms.sym.typed(b, t)
+	}
+	return ms.sym.value(b, t, keyIndent)
+}
 
 func (ms *Maps) decodeKey(pm *plan.Map, b []byte) []any {
 	var key []any

@@ -73,6 +73,16 @@ func (s *symbolizer) Watch(pid int) bool {
 	return p.MapsProgram()
 }
 
+// Frame is one resolved stack frame, as Maps.Read gives it with
+// Maps.Frames set: Name is "" when no symbol covers Addr, Offset is Addr's
+// distance from Name's start, Module is a user frame's mapped file.
+type Frame struct {
+	Addr   uint64
+	Name   string
+	Offset uint64
+	Module string
+}
+
 // frame is one resolved stack frame.
 type frame struct {
 	addr   uint64
@@ -197,6 +207,26 @@ func (s *symbolizer) probedNames(tab *symbols.Table) map[uint64]string {
 	return s.probed
 }
 
+// frames reads a Stack part as its resolved frames, leaf first; a stack
+// that was not recorded has none.
+func (s *symbolizer) frames(b []byte, t types.Type) []Frame {
+	var pid uint32
+	if t.Size == 16 {
+		pid = uint32(binary.LittleEndian.Uint64(b[8:]))
+	}
+	id := int64(binary.LittleEndian.Uint64(b))
+	if id < 0 {
+		return nil
+	}
+	addrs := s.stack(t, uint32(id))
+	out := make([]Frame, len(addrs))
+	for i, a := range addrs {
+		f := s.resolve(t.AddrSpace, pid, a)
+		out[i] = Frame{Addr: f.addr, Name: f.name, Offset: f.off, Module: f.module}
+	}
+	return out
+}
+
 // stack reads the addresses of stack id, leaf first, from t's stack map.
 func (s *symbolizer) stack(t types.Type, id uint32) []uint64 {
 	sm := s.plan.StackMap(t)
@@ -240,4 +270,24 @@ func (s *symbolizer) value(b []byte, t types.Type, indent string) any {
 		return renderText(b, t)
 	}
 	return decode(b, t)
+}
+
+// typed is value with stacks as []Frame instead of text, inside tuples
+// too.
+func (s *symbolizer) typed(b []byte, t types.Type) any {
+	switch t.Kind {
+	case types.Stack:
+		return s.frames(b, t)
+	case types.Tuple:
+		fields := t.Fields()
+		tuple := make(output.Tuple, len(fields))
+		for i, f := range fields {
+			tuple[i] = s.typed(b[t.FieldOffset(i):], f)
+		}
+		if names := t.Names(); names != nil {
+			return output.Record{Names: names, Values: tuple}
+		}
+		return tuple
+	}
+	return s.value(b, t, keyIndent)
 }

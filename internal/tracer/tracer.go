@@ -73,6 +73,13 @@ func New(obj *load.Object, out output.Writer, warn io.Writer) (*Session, error) 
 // one did.
 func (s *Session) ExitCode() int { return s.exitCode }
 
+// Exited reports whether a probe has called exit().
+func (s *Session) Exited() bool { return s.exited }
+
+// Maps returns the reader of the session's maps, which print() and the
+// maps printed at exit go through.
+func (s *Session) Maps() *Maps { return s.maps }
+
 // Watch reads process pid's memory mappings now, so that its user
 // addresses (ustack, usym) still resolve when the maps are printed after
 // it has exited. It reports whether the mappings hold the process's

@@ -1,0 +1,62 @@
+package ebtrace
+
+import (
+	"errors"
+
+	"github.com/ebtrace/ebtrace/internal/load"
+	"github.com/ebtrace/ebtrace/internal/source"
+)
+
+// Diagnostic is one problem in a script, at the position that caused it.
+type Diagnostic struct {
+	File   string // the script's name, as given to Compile or CompileFile
+	Line   int    // 1-based
+	Column int    // 1-based, in bytes of the line as written
+	// Code is a stable identifier of the kind of problem, such as
+	// "syntax" or "unknown-field".
+	Code    string
+	Message string
+	Hints   []string // suggestions, such as "did you mean ...?"
+}
+
+// CompileError is a script the compiler, or at Start the kernel's
+// verifier, refused. Its Error text is the diagnostics as the command line
+// shows them: each with its source line and a caret under the position.
+type CompileError struct {
+	Diagnostics []Diagnostic
+	// VerifierLog is the verifier's log when the verifier refused a
+	// program; nil for the compiler's own diagnostics.
+	VerifierLog []string
+	diags       *source.Diagnostics
+}
+
+func (e *CompileError) Error() string { return e.diags.Error() }
+
+// scriptError turns the compiler's and loader's script diagnostics into a
+// *CompileError and returns any other error as it is.
+func scriptError(err error) error {
+	var verr *load.VerifierError
+	var diags *source.Diagnostics
+	switch {
+	case errors.As(err, &verr):
+		ce := compileError(verr.Diag)
+		ce.VerifierLog = verr.Log
+		return ce
+	case errors.As(err, &diags):
+		return compileError(diags)
+	}
+	return err
+}
+
+func compileError(d *source.Diagnostics) *CompileError {
+	e := &CompileError{diags: d}
+	for _, it := range d.Items {
+		e.Diagnostics = append(e.Diagnostics, diagnostic(d.File, it))
+	}
+	return e
+}
+
+func diagnostic(f *source.File, d source.Diagnostic) Diagnostic {
+	line, col := f.Position(d.Span.Start)
+	return Diagnostic{File: f.Name, Line: line, Column: col, Code: d.Code, Message: d.Message, Hints: d.Hints}
+}

@@ -1,0 +1,345 @@
+package ebtrace
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ebtrace/ebtrace/internal/kernel"
+	"github.com/ebtrace/ebtrace/internal/load"
+	"github.com/ebtrace/ebtrace/internal/probe"
+	"github.com/ebtrace/ebtrace/internal/tracer"
+)
+
+// Session is one run of a script: its programs loaded and attached, its
+// output flowing, its maps readable. Its methods may be called from any
+// goroutine.
+type Session struct {
+	script *Script
+	obj    *load.Object
+	tr     *tracer.Session
+	ev     *events
+	cmd    *command
+	pidfd  int // of Options.PID; -1 without one
+
+	stop     chan struct{} // closed to end tracing
+	stopOnce sync.Once
+	reason   ExitReason    // why stop was closed
+	traced   chan struct{} // closed once tracing has ended
+	done     chan struct{} // closed once everything is released
+	err      error
+	exitCode int
+
+	// mu keeps the maps open while they are read; once they are closed,
+	// final holds them as they were at exit, by name.
+	mu    sync.RWMutex
+	final map[string]MapSnapshot
+}
+
+// Start loads the script's programs through the verifier, runs its BEGIN
+// probes, attaches its probes and returns the running session. A program
+// the verifier refuses is a *CompileError. Cancelling ctx ends the
+// session: the probes stop, END runs, the maps are read a last time and
+// everything is detached and released; Wait waits for that.
+//
+// Each call loads the programs anew, as a session of its own.
+func (s *Script) Start(ctx context.Context) (*Session, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	sess := &Session{
+		script: s, pidfd: -1,
+		stop: make(chan struct{}), traced: make(chan struct{}), done: make(chan struct{}),
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			sess.release()
+		}
+	}()
+	if s.opts.PID > 0 {
+		fd, err := unix.PidfdOpen(s.opts.PID, 0)
+		if err != nil {
+			return nil, fmt.Errorf("pid %d: %w", s.opts.PID, err)
+		}
+		sess.pidfd = fd
+	}
+	cfg := load.Config{StartNs: monotonicNow(), TAIOffset: kernel.TAIOffset()}
+	if len(s.opts.Command) > 0 {
+		cmd, err := startCommand(s.opts.Command)
+		if err != nil {
+			return nil, err
+		}
+		sess.cmd = cmd
+		cfg.Cpid = uint32(cmd.pid())
+	}
+	obj, err := load.Load(s.res, cfg)
+	if err != nil {
+		return nil, scriptError(err)
+	}
+	sess.obj = obj
+	// BEGIN runs before any event probe can fire, as on the command line;
+	// its events wait in the ring buffer for the reader made below.
+	if err := obj.Run(probe.Begin); err != nil {
+		return nil, err
+	}
+	if err := obj.Attach(); err != nil {
+		return nil, err
+	}
+	size := s.opts.EventBuffer
+	if size <= 0 {
+		size = DefaultEventBuffer
+	}
+	sess.ev = &events{ch: make(chan Event, size)}
+	tr, err := tracer.New(obj, writer{sess.ev}, &warnings{ev: sess.ev})
+	if err != nil {
+		return nil, err
+	}
+	tr.Maps().Frames = true
+	sess.tr = tr
+	// Read the traced processes' mappings now, so that their stacks
+	// resolve even if they exit before run gets going.
+	if s.opts.PID > 0 {
+		tr.Watch(s.opts.PID)
+	}
+	if sess.cmd != nil {
+		tr.Watch(sess.cmd.pid())
+	}
+	ok = true
+	go sess.run(ctx)
+	return sess, nil
+}
+
+// Events returns the channel that delivers the session's output, in the
+// order it was produced, ending with one Exit event; it is closed after
+// that. The channel has Options.EventBuffer room (DefaultEventBuffer when
+// 0), and the session never waits for its reader: an event that finds it
+// full is dropped, and Dropped counts it. A reader that falls behind loses
+// events; one that never reads costs nothing.
+func (s *Session) Events() <-chan Event { return s.ev.ch }
+
+// Dropped counts the events Events could not deliver because its channel
+// was full.
+func (s *Session) Dropped() uint64 { return s.ev.dropped.Load() }
+
+// Wait blocks until the session has ended, because a probe called exit(),
+// Options.Command or the Options.PID process ended, or the context was
+// cancelled, and everything it held is detached and released. It returns
+// what made tracing fail, if anything.
+func (s *Session) Wait() error {
+	<-s.done
+	return s.err
+}
+
+// ExitCode is the code a probe's exit(CODE) asked for: 0 unless one did.
+// It is final once Wait has returned.
+func (s *Session) ExitCode() int {
+	<-s.done
+	return s.exitCode
+}
+
+// Map returns a snapshot of the map name ("@calls" or "calls"; "@" for the
+// anonymous map), read now from the kernel while tracing goes on; after
+// the session ended, as it was at exit.
+func (s *Session) Map(name string) (MapSnapshot, error) {
+	name = "@" + strings.TrimPrefix(name, "@")
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.final != nil {
+		m, ok := s.final[name]
+		if !ok {
+			return MapSnapshot{}, s.noMap(name)
+		}
+		return m, nil
+	}
+	pm := s.script.res.Plan.Map(strings.TrimPrefix(name, "@"))
+	if pm == nil {
+		return MapSnapshot{}, s.noMap(name)
+	}
+	m, err := s.tr.Maps().Read(pm)
+	if err != nil {
+		return MapSnapshot{}, err
+	}
+	return snapshot(m), nil
+}
+
+// Maps returns snapshots of every map, sorted by name, as Map does.
+func (s *Session) Maps() ([]MapSnapshot, error) {
+	var out []MapSnapshot
+	for _, pm := range s.script.res.Plan.Maps {
+		m, err := s.Map(pm.Name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	slices.SortFunc(out, func(a, b MapSnapshot) int { return cmp.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func (s *Session) noMap(name string) error {
+	var names []string
+	for _, pm := range s.script.res.Plan.Maps {
+		names = append(names, "@"+pm.Name)
+	}
+	slices.Sort(names)
+	if len(names) == 0 {
+		return fmt.Errorf("no map %s: the script has none", name)
+	}
+	return fmt.Errorf("no map %s: the script's maps are %s", name, strings.Join(names, ", "))
+}
+
+// end closes stop, recording why, once.
+func (s *Session) end(reason ExitReason) {
+	s.stopOnce.Do(func() {
+		s.reason = reason
+		close(s.stop)
+	})
+}
+
+// run traces until the session ends, then releases everything.
+func (s *Session) run(ctx context.Context) {
+	go func() {
+		select {
+		case <-ctx.Done():
+			s.end(ExitCancelled)
+		case <-s.traced:
+		}
+	}()
+	err := s.watch()
+	if err == nil {
+		err = s.tr.Loop(s.stop)
+	}
+	reason := ExitFailed
+	switch {
+	case err != nil:
+	case s.tr.Exited():
+		reason = ExitScript
+	default:
+		<-s.stop
+		reason = s.reason
+	}
+	close(s.traced)
+	if ferr := s.tr.Finish(); err == nil {
+		err = ferr
+	}
+	final, ferr := s.readAll()
+	if err == nil {
+		err = ferr
+	}
+	s.mu.Lock()
+	s.final = final
+	s.mu.Unlock()
+	if rerr := s.release(); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		reason = ExitFailed
+	}
+	s.err, s.exitCode = err, s.tr.ExitCode()
+	s.ev.send(Exit{Code: s.exitCode, Reason: reason})
+	s.ev.close()
+	close(s.done)
+}
+
+// watch releases the command, when there is one, and ends the session
+// when it exits or the Options.PID process does, reading their memory
+// mappings meanwhile so that their user stacks resolve after they exit.
+func (s *Session) watch() error {
+	if s.cmd != nil {
+		if err := s.cmd.release(); err != nil {
+			return err
+		}
+		go func() {
+			select {
+			case <-s.cmd.done:
+				s.end(ExitCommand)
+			case <-s.traced:
+			}
+		}()
+		go s.followMappings(s.cmd.pid())
+	}
+	if s.pidfd >= 0 {
+		go s.watchPid()
+		go s.followMappings(s.script.opts.PID)
+	}
+	return nil
+}
+
+// watchPid ends the session when the Options.PID process exits; it polls
+// with a timeout so that it returns soon after tracing ends.
+func (s *Session) watchPid() {
+	fds := []unix.PollFd{{Fd: int32(s.pidfd), Events: unix.POLLIN}}
+	for {
+		select {
+		case <-s.traced:
+			return
+		default:
+		}
+		if n, err := unix.Poll(fds, 100); n > 0 || err != nil && err != unix.EINTR {
+			s.end(ExitProcess)
+			return
+		}
+	}
+}
+
+// followMappings keeps re-reading pid's memory mappings until tracing
+// ends, so that libraries it loads later resolve too: every millisecond
+// until they hold a program, then less and less often.
+func (s *Session) followMappings(pid int) {
+	wait := time.Millisecond
+	for {
+		mapped := s.tr.Watch(pid)
+		select {
+		case <-s.traced:
+			return
+		case <-time.After(wait):
+		}
+		if mapped {
+			wait = min(2*wait, 100*time.Millisecond)
+		}
+	}
+}
+
+// readAll reads every map as tracing ends, by name.
+func (s *Session) readAll() (map[string]MapSnapshot, error) {
+	final := map[string]MapSnapshot{}
+	for _, pm := range s.script.res.Plan.Maps {
+		m, err := s.tr.Maps().Read(pm)
+		if err != nil {
+			return final, err
+		}
+		final[m.Name] = snapshot(m)
+	}
+	return final, nil
+}
+
+// release detaches and closes what the session holds and ends its
+// command.
+func (s *Session) release() error {
+	var err error
+	if s.obj != nil {
+		s.mu.Lock()
+		err = s.obj.Close()
+		s.mu.Unlock()
+	}
+	if s.cmd != nil {
+		s.cmd.kill()
+	}
+	if s.pidfd >= 0 {
+		unix.Close(s.pidfd)
+	}
+	return err
+}
+
+func monotonicNow() uint64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return uint64(ts.Nano())
+}

@@ -1,0 +1,71 @@
+package ebtrace_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ebtrace/ebtrace/internal/testutil"
+)
+
+// TestTopSyscallsExample builds the separate module examples/topsyscalls,
+// which imports this package through a replace directive, from the module
+// cache alone, and runs it while five processes of known names make
+// syscalls: it prints five lines, busiest first.
+func TestTopSyscallsExample(t *testing.T) {
+	gotool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("needs the go command to build examples/topsyscalls")
+	}
+	bin := filepath.Join(t.TempDir(), "topsyscalls")
+	build := exec.Command(gotool, "build", "-o", bin, ".")
+	build.Dir = filepath.Join("examples", "topsyscalls")
+	build.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build in examples/topsyscalls: %v\n%s", err, out)
+	}
+	requireKernel(t)
+	workload := testutil.Workload(t)
+	var busy []string
+	for _, prefix := range []string{"topa", "topb", "topc", "topd", "tope"} {
+		path, _ := testutil.Renamed(t, workload, prefix)
+		busy = append(busy, path)
+	}
+	run := exec.Command(bin)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+			for _, path := range busy {
+				exec.Command(path, "getppid", "1000").Run()
+			}
+		}
+	}()
+	out, err := run.Output()
+	<-done
+	if err != nil {
+		t.Fatalf("topsyscalls: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("%d lines, want 5:\n%s", len(lines), out)
+	}
+	line := regexp.MustCompile(`^ *([0-9]+) (.+)$`)
+	last := int64(-1)
+	for _, l := range lines {
+		m := line.FindStringSubmatch(l)
+		if m == nil || len(l) < 10 {
+			t.Fatalf("line %q, want a count right-aligned in 8 columns and a name:\n%s", l, out)
+		}
+		n, _ := strconv.ParseInt(m[1], 10, 64)
+		if last >= 0 && n > last {
+			t.Errorf("counts not busiest first:\n%s", out)
+		}
+		last = n
+	}
+}
