@@ -42,5 +42,5 @@ var Allowed = map[string][]string{
 	"internal/btfvalue":                {"internal/output"},
 	"internal/object":                  {"internal/btfvalue", "internal/kernel", "internal/output", "internal/probe", "internal/probe/arch"},
 	"cmd/ebtrace": {"internal/check", "internal/compile", "internal/corerelo", "internal/cdecl", "internal/filter", "internal/filter/btfilter", "internal/flame", "internal/funcs", "internal/kernel", "internal/load", "internal/object", "internal/output", "internal/plan", "internal/preprocess", "internal/probe", "internal/probe/all",
-		"internal/record", "internal/tracer", "internal/source", "internal/syntax"},
+		"internal/record", "internal/shell", "internal/tracer", "internal/source", "internal/syntax"},
 }

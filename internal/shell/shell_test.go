@@ -267,3 +267,30 @@ func TestAddDetachLeavesNothing(t *testing.T) {
 		t.Errorf("after closing: %v, before %v", after, before)
 	}
 }
+
+func TestCompleter(t *testing.T) {
+	var out bytes.Buffer
+	s := newSession(t, &out)
+	defer s.Close()
+	do(t, s, `tracepoint:syscalls:sys_enter_getppid { @calls = count(); @cpu[cpu] = count(); }`)
+	c := &Completer{Session: s, Registry: all.Registry(), Env: s.opts.Env}
+	for _, tc := range []struct {
+		pending, line, word string
+		want             []string
+	}{
+		{"", "tracepoint:syscalls:sys_enter_getpp", "tracepoint:syscalls:sys_enter_getpp", []string{"tracepoint:syscalls:sys_enter_getppid"}},
+		{"", "t:syscalls:sys_exit_getpp", "t:syscalls:sys_exit_getpp", []string{"t:syscalls:sys_exit_getppid"}},
+		{"tracepoint:syscalls:sys_enter_openat {\n", "  printf(\"%s\\n\", str(args.fi", "args.fi", []string{"args.filename"}},
+		{"", "  print(@c", "@c", []string{"@calls", "@cpu"}},
+		{"", "tracep", "tracep", []string{"tracepoint:"}},
+		{"", "BEG", "BEG", []string{"BEGIN"}},
+		{"", ".pr", ".pr", []string{".print", ".probes"}},
+		{"", "BEGIN { @x = nse", "nse", []string{"nsecs", "nsecs("}},
+		{"", "BEGIN { @x = cou", "cou", []string{"count("}},
+	} {
+		word, got := c.Complete(tc.pending, tc.line)
+		if word != tc.word || fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("Complete(%q, %q) = %q, %q; want %q, %q", tc.pending, tc.line, word, got, tc.word, tc.want)
+		}
+	}
+}
