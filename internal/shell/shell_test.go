@@ -276,7 +276,7 @@ func TestCompleter(t *testing.T) {
 	c := &Completer{Session: s, Registry: all.Registry(), Env: s.opts.Env}
 	for _, tc := range []struct {
 		pending, line, word string
-		want             []string
+		want                []string
 	}{
 		{"", "tracepoint:syscalls:sys_enter_getpp", "tracepoint:syscalls:sys_enter_getpp", []string{"tracepoint:syscalls:sys_enter_getppid"}},
 		{"", "t:syscalls:sys_exit_getpp", "t:syscalls:sys_exit_getpp", []string{"t:syscalls:sys_exit_getppid"}},
