@@ -1,16 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
+	"sync/atomic"
 
-	"github.com/chzyer/readline"
+	"golang.org/x/term"
 
 	"github.com/ebtrace/ebtrace/internal/check"
 	"github.com/ebtrace/ebtrace/internal/compile"
@@ -36,7 +36,10 @@ const (
 	shellContinuing = "     ... "
 )
 
-// runShell is `ebtrace shell`.
+// runShell is `ebtrace shell`. Line editing is golang.org/x/term's: it
+// redraws the prompt around output that arrives while a line is typed, and
+// it pulls in no cgo (a line editor importing package net would make
+// ebtrace a dynamically linked binary).
 func runShell(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		if args[0] == "-h" || args[0] == "--help" {
@@ -45,23 +48,28 @@ func runShell(args []string, stdout, stderr io.Writer) int {
 		}
 		return badUsage(stderr, "ebtrace shell", fmt.Errorf("ebtrace shell takes no arguments, not %q", args[0]))
 	}
-	reg := all.Registry()
-	env := newEnv(stderr, 0)
-	completer := &shellCompleter{c: &shell.Completer{Registry: reg, Env: env}}
-	rl, err := readline.NewEx(&readline.Config{
-		Prompt:                 shellPrompt,
-		HistoryFile:            historyFile(),
-		DisableAutoSaveHistory: true,
-		AutoComplete:           completer,
-		InterruptPrompt:        "^C",
-	})
+	fd := int(os.Stdin.Fd())
+	if !term.IsTerminal(fd) {
+		return fail(stderr, errors.New("ebtrace shell needs a terminal; for a script, ebtrace FILE"))
+	}
+	// Raw mode for the whole session: Ctrl-C is a key, never SIGINT, even
+	// while a block compiles.
+	state, err := term.MakeRaw(fd)
 	if err != nil {
 		return fail(stderr, err)
 	}
-	defer rl.Close()
-	out, errOut := rl.Stdout(), rl.Stderr()
+	defer term.Restore(fd, state)
+	keys := newKeys(os.Stdin)
+	t := term.NewTerminal(struct {
+		io.Reader
+		io.Writer
+	}{keys, os.Stdout}, shellPrompt)
+	hist := loadHistory(historyFile())
+	t.History = hist
+	reg := all.Registry()
+	env := newEnv(t, 0)
 	s, err := shell.New(shell.Options{
-		Registry: reg, Env: env, Out: out, Warn: errOut,
+		Registry: reg, Env: env, Out: t, Warn: t,
 		Config: load.Config{StartNs: monotonicNow(), TAIOffset: kernel.TAIOffset()},
 		Compile: compile.Options{
 			Plan:           plan.DefaultOptions,
@@ -72,92 +80,205 @@ func runShell(args []string, stdout, stderr io.Writer) int {
 		},
 	})
 	if err != nil {
-		return fail(errOut, err)
+		return fail(t, err)
 	}
-	completer.c.Session = s
-	// A Ctrl-C while a block compiles or a map prints (the terminal is not
-	// in raw mode then) must not end the session.
-	signal.Ignore(syscall.SIGINT)
+	in := &shellInput{t: t, keys: keys, hist: hist, s: s,
+		completer: &shell.Completer{Session: s, Registry: reg, Env: env}}
+	t.AutoCompleteCallback = in.complete
 	go func() {
 		<-s.Ended()
-		rl.Close()
+		keys.end()
 	}()
-	fmt.Fprintln(out, "ebtrace shell: type a probe block, a statement or .help; Ctrl-D quits")
-	code := 0
+	fmt.Fprintln(t, "ebtrace shell: type a probe block, a statement or .help; Ctrl-D quits")
 	for {
-		err := shellInput(rl, completer, s, out, errOut)
-		if errors.Is(err, io.EOF) || errors.Is(err, shell.ErrQuit) {
+		if err := in.next(); errors.Is(err, io.EOF) || errors.Is(err, shell.ErrQuit) {
 			break
 		}
 	}
 	if err := s.Close(); err != nil {
-		code = fail(errOut, err)
+		return fail(t, err)
 	}
-	return code
+	return 0
 }
 
-// shellInput reads one whole input, over several lines while a block is
-// open, and runs it. It returns io.EOF at Ctrl-D and shell.ErrQuit at
-// .quit; the session's own errors are reported here.
-func shellInput(rl *readline.Instance, completer *shellCompleter, s *shell.Session, out, errOut io.Writer) error {
-	var pending strings.Builder
-	defer func() { completer.pending = "" }()
-	rl.SetPrompt(shellPrompt)
+// shellInput reads the session's inputs.
+type shellInput struct {
+	t         *term.Terminal
+	keys      *keys
+	hist      *history
+	s         *shell.Session
+	completer *shell.Completer
+	pending   string // the lines of a block typed so far
+}
+
+// next reads one whole input, over several lines while a block is open,
+// and runs it. It returns io.EOF at Ctrl-D and shell.ErrQuit at .quit;
+// the session's own errors are reported here.
+func (in *shellInput) next() error {
+	in.pending = ""
+	in.t.SetPrompt(shellPrompt)
 	for {
-		line, err := rl.Readline()
-		switch {
-		case errors.Is(err, readline.ErrInterrupt) && pending.Len() == 0:
-			s.Pause()
-			fmt.Fprintln(out, "printf output stopped; .resume shows it again")
-			return nil
-		case errors.Is(err, readline.ErrInterrupt):
-			return nil // the block being typed is dropped
-		case err != nil:
+		line, err := in.t.ReadLine()
+		if err != nil {
 			return err
 		}
-		pending.WriteString(line)
-		pending.WriteString("\n")
-		completer.pending = pending.String()
-		if shell.Complete(pending.String()) {
+		if in.keys.interrupted() {
+			if in.pending == "" && line == "" {
+				in.s.Pause()
+				fmt.Fprintln(in.t, "printf output stopped; .resume shows it again")
+			}
+			return nil // the input being typed is dropped
+		}
+		in.pending += line + "\n"
+		if shell.Complete(in.pending) {
 			break
 		}
-		rl.SetPrompt(shellContinuing)
+		in.t.SetPrompt(shellContinuing)
 	}
-	input := strings.TrimSpace(pending.String())
+	input := strings.TrimSpace(in.pending)
 	if input == "" {
 		return nil
 	}
-	// One line per input in the history file, so that a block comes back
-	// whole.
-	rl.SaveHistory(strings.Join(strings.Fields(input), " "))
-	err := s.Do(input, out)
+	// One line per input in the history, so that a block comes back whole.
+	in.hist.record(strings.Join(strings.Fields(input), " "))
+	err := in.s.Do(input, in.t)
 	if err != nil && !errors.Is(err, shell.ErrQuit) {
-		fail(errOut, err)
+		fail(in.t, err)
 		return nil
 	}
 	return err
 }
 
-// historyFile is ~/.ebtrace_history; no history without a home.
+// complete is the terminal's Tab: it extends the word before the cursor
+// by what every candidate shares, and lists the candidates when that is
+// nothing.
+func (in *shellInput) complete(line string, pos int, key rune) (string, int, bool) {
+	if key != '\t' {
+		return "", 0, false
+	}
+	word, words := in.completer.Complete(in.pending, line[:pos])
+	if len(words) == 0 {
+		return "", 0, false
+	}
+	common := words[0]
+	for _, w := range words[1:] {
+		for !strings.HasPrefix(w, common) {
+			common = common[:len(common)-1]
+		}
+	}
+	if common == word {
+		fmt.Fprintln(in.t, strings.Join(words, "  "))
+		return line, pos, true
+	}
+	return line[:pos-len(word)] + common + line[pos:], pos - len(word) + len(common), true
+}
+
+// keys reads the terminal's keys for term.Terminal. It turns Ctrl-C into
+// Enter and notes it: the Terminal would report Ctrl-C as io.EOF, as it
+// does Ctrl-D, and read the same key again at its next line. It ends the
+// input when the session ends (a probe called exit()).
+type keys struct {
+	data  chan []byte
+	done  chan struct{}
+	intr  atomic.Bool
+	ended atomic.Bool
+	rest  []byte
+}
+
+func newKeys(r io.Reader) *keys {
+	k := &keys{data: make(chan []byte), done: make(chan struct{})}
+	go func() {
+		for {
+			buf := make([]byte, 256)
+			n, err := r.Read(buf)
+			if err != nil {
+				close(k.data)
+				return
+			}
+			k.data <- buf[:n]
+		}
+	}()
+	return k
+}
+
+func (k *keys) Read(p []byte) (int, error) {
+	if len(k.rest) == 0 {
+		select {
+		case b, ok := <-k.data:
+			if !ok {
+				return 0, io.EOF
+			}
+			k.rest = b
+		case <-k.done:
+			return 0, io.EOF
+		}
+	}
+	n := copy(p, k.rest)
+	for i, c := range p[:n] {
+		if c == 3 {
+			p[i] = '\r'
+			k.intr.Store(true)
+		}
+	}
+	k.rest = k.rest[n:]
+	return n, nil
+}
+
+// interrupted reports, once, whether Ctrl-C was typed.
+func (k *keys) interrupted() bool { return k.intr.Swap(false) }
+
+func (k *keys) end() {
+	if !k.ended.Swap(true) {
+		close(k.done)
+	}
+}
+
+// history is the terminal's history, kept in a file across sessions. The
+// terminal offers it every line; it keeps whole inputs only, which next
+// records.
+type history struct {
+	path    string
+	entries []string // oldest first
+}
+
+func loadHistory(path string) *history {
+	h := &history{path: path}
+	if f, err := os.Open(path); err == nil {
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if sc.Text() != "" {
+				h.entries = append(h.entries, sc.Text())
+			}
+		}
+	}
+	return h
+}
+
+// Add drops the line: a block typed over several lines is recorded whole.
+func (h *history) Add(string) {}
+
+func (h *history) Len() int { return len(h.entries) }
+
+func (h *history) At(i int) string { return h.entries[len(h.entries)-1-i] }
+
+// record adds input to the history and its file.
+func (h *history) record(input string) {
+	h.entries = append(h.entries, input)
+	if h.path == "" {
+		return
+	}
+	if f, err := os.OpenFile(h.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+		fmt.Fprintln(f, input)
+		f.Close()
+	}
+}
+
+// historyFile is ~/.ebtrace_history; no history file without a home.
 func historyFile() string {
 	home, err := os.UserHomeDir()
 	if err != nil {
 		return ""
 	}
 	return filepath.Join(home, ".ebtrace_history")
-}
-
-// shellCompleter adapts shell.Completer to readline.
-type shellCompleter struct {
-	c       *shell.Completer
-	pending string // the input's earlier lines
-}
-
-func (sc *shellCompleter) Do(line []rune, pos int) ([][]rune, int) {
-	word, words := sc.c.Complete(sc.pending, string(line[:pos]))
-	var out [][]rune
-	for _, w := range words {
-		out = append(out, []rune(w[len(word):]))
-	}
-	return out, len([]rune(word))
 }
