@@ -5,7 +5,8 @@
 # workload), binutils for the objdump, readelf and nm that some tests
 # compare with, clang and libbpf-dev (libbpf's bpf_helpers.h) for the BPF
 # C programs of examples/2015 that `ebtrace run` loads (ebtrace itself
-# never needs them). It does nothing when all are present, and prints one line
+# never needs them), tmux for the test that drives `ebtrace shell` on a
+# terminal. It does nothing when all are present, and prints one line
 # when it installs something. It also fetches bpftrace's tools (below).
 set -eu
 
@@ -15,6 +16,7 @@ command -v g++ >/dev/null 2>&1 || missing="$missing g++"
 command -v objdump >/dev/null 2>&1 || missing="$missing binutils"
 command -v clang >/dev/null 2>&1 || missing="$missing clang"
 [ -e /usr/include/bpf/bpf_helpers.h ] || missing="$missing libbpf-dev"
+command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
 # Ask the preprocessor for sys/sdt.h: it knows the multiarch include
 # directories. Without one, look where Debian puts the header.
 if command -v cpp >/dev/null 2>&1; then

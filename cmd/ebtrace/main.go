@@ -54,6 +54,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "record" {
 		return runRecord(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "shell" {
+		return runShell(args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "run" {
 		return runObject(args[1:], stdout, stderr)
 	}

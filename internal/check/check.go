@@ -672,6 +672,10 @@ const DefaultStackDepth = 127
 // stackModes are how stack frames print.
 var stackModes = []string{"bpftrace", "perf", "raw"}
 
+// BuiltinNames returns the bare identifiers with values (pid, comm, ...),
+// sorted: ebtrace shell completes them.
+func BuiltinNames() []string { return slices.Sorted(maps.Keys(builtins)) }
+
 // builtins are the bare identifiers with values.
 var builtins = map[string]types.Type{
 	"pid":     types.IntOf(4, false),

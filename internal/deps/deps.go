@@ -37,6 +37,7 @@ var Allowed = map[string][]string{
 	"internal/load":                    {"internal/codegen", "internal/compile", "internal/corerelo", "internal/emit", "internal/kernel", "internal/plan", "internal/probe", "internal/source", "internal/syntax"},
 	"internal/symbols":                 {"internal/kernel"},
 	"internal/tracer":                  {"internal/flame", "internal/funcs", "internal/kernel", "internal/load", "internal/output", "internal/plan", "internal/printf", "internal/probe", "internal/source", "internal/symbols", "internal/types"},
+	"internal/shell":                   {"internal/check", "internal/compile", "internal/funcs", "internal/load", "internal/output", "internal/plan", "internal/probe", "internal/source", "internal/syntax", "internal/tracer"},
 	"internal/record":                  {"internal/kernel", "internal/source"},
 	"internal/btfvalue":                {"internal/output"},
 	"internal/object":                  {"internal/btfvalue", "internal/kernel", "internal/output", "internal/probe", "internal/probe/arch"},
@@ -44,5 +45,5 @@ var Allowed = map[string][]string{
 	// import path, which has no module prefix to trim.
 	"github.com/ebtrace/ebtrace": {"internal/check", "internal/compile", "internal/kernel", "internal/load", "internal/output", "internal/plan", "internal/probe", "internal/probe/all", "internal/source", "internal/tracer"},
 	"cmd/ebtrace": {"internal/check", "internal/compile", "internal/corerelo", "internal/cdecl", "internal/filter", "internal/filter/btfilter", "internal/flame", "internal/funcs", "internal/kernel", "internal/load", "internal/object", "internal/output", "internal/plan", "internal/preprocess", "internal/probe", "internal/probe/all",
-		"internal/record", "internal/tracer", "internal/source", "internal/syntax"},
+		"internal/record", "internal/shell", "internal/tracer", "internal/source", "internal/syntax"},
 }

@@ -30,7 +30,7 @@ func TestProgramErrorNamesProgram(t *testing.T) {
 			"ebt_p2": {Name: "ebt_p2", Type: ebpf.RawTracepoint, License: "GPL", Instructions: bad},
 		},
 	}
-	coll, err := newCollection(spec)
+	coll, err := newCollection(spec, nil)
 	if err == nil {
 		coll.Close()
 		t.Fatal("a program reading an unset register loaded")
@@ -42,7 +42,7 @@ func TestProgramErrorNamesProgram(t *testing.T) {
 	}
 
 	spec.Programs["ebt_p2"].Instructions = asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}
-	coll, err = newCollection(spec)
+	coll, err = newCollection(spec, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

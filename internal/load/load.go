@@ -87,10 +87,13 @@ var collectionOptions = ebpf.CollectionOptions{Cache: kernel.BTF}
 // time in name order, so that a refusal is a *ProgramError naming the
 // program: cilium/ebpf's own collection loader names it only in its
 // error's text.
-func newCollection(spec *ebpf.CollectionSpec) (*ebpf.Collection, error) {
+// The maps in replace stand in for the spec's maps of the same names.
+func newCollection(spec *ebpf.CollectionSpec, replace map[string]*ebpf.Map) (*ebpf.Collection, error) {
 	mapsOnly := *spec
 	mapsOnly.Programs = nil
-	coll, err := ebpf.NewCollectionWithOptions(&mapsOnly, collectionOptions)
+	opts := collectionOptions
+	opts.MapReplacements = replace
+	coll, err := ebpf.NewCollectionWithOptions(&mapsOnly, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +170,7 @@ func Verify(r *compile.Result) (*DryRun, error) {
 			unavailable[p.Name] = err
 		}
 	}
-	coll, err := newCollection(spec)
+	coll, err := newCollection(spec, nil)
 	if err != nil {
 		return nil, explain(r, err)
 	}
@@ -183,7 +186,7 @@ func Verify(r *compile.Result) (*DryRun, error) {
 			return nil, err
 		}
 		one.Programs = map[string]*ebpf.ProgramSpec{p.Name: one.Programs[p.Name]}
-		coll, err := newCollection(one)
+		coll, err := newCollection(one, nil)
 		var ve *ebpf.VerifierError
 		switch {
 		case err == nil:
@@ -214,7 +217,7 @@ func Load(r *compile.Result, cfg Config) (*Object, error) {
 		return nil, err
 	}
 	spec.Maps[plan.ConfigMap].Contents = []ebpf.MapKV{{Key: uint32(0), Value: cfg.bytes()}}
-	coll, err := newCollection(spec)
+	coll, err := newCollection(spec, nil)
 	if err != nil {
 		return nil, explain(r, err)
 	}
@@ -308,10 +311,7 @@ func (o *Object) Map(name string) *ebpf.Map { return o.coll.Maps[name] }
 
 // Attach attaches every event probe.
 func (o *Object) Attach() error {
-	for _, p := range o.Result.Programs {
-		if p.Instance.Instance.Kind() != probe.Event {
-			continue
-		}
+	for _, p := range o.Programs(probe.Event) {
 		l, err := p.Instance.Instance.Attach(o.Program(p))
 		if err != nil {
 			return err

@@ -11,12 +11,12 @@ import (
 	"github.com/ebtrace/ebtrace/internal/probe"
 )
 
-// Programs returns the compiled programs of the given kind, in script
+// Programs returns the loaded programs of the given kind, in script
 // order.
 func (o *Object) Programs(kind probe.Kind) []*compile.Program {
 	var ps []*compile.Program
 	for _, p := range o.Result.Programs {
-		if p.Instance.Instance.Kind() == kind {
+		if p.Instance.Instance.Kind() == kind && o.Program(p) != nil {
 			ps = append(ps, p)
 		}
 	}

@@ -124,6 +124,31 @@ func (s *Session) Loop(stop <-chan struct{}) error {
 // drain handles every record already queued.
 func (s *Session) drain() error { return s.readQueued(s.handle) }
 
+// Drain handles every record already queued, outside Loop: ebtrace shell
+// shows what a statement printed before its next prompt.
+func (s *Session) Drain() error {
+	if err := s.drain(); err != nil {
+		return err
+	}
+	return s.out.Flush()
+}
+
+// Close releases the ring buffer's reader without finishing: ebtrace shell
+// drops its tracer when the last probe of a session is detached.
+func (s *Session) Close() error { return s.reader.Close() }
+
+// Reload makes obj the session's object: ebtrace shell loads each probe
+// typed on the maps of the probes before it, and reads the maps, numbers
+// the events and runs END through the newest compilation of the whole
+// session. obj must share the event ring buffer of the object the session
+// began with, and its plan must number the events of the programs still
+// running as before. Not to be called while Loop runs.
+func (s *Session) Reload(obj *load.Object) {
+	s.obj, s.plan = obj, obj.Result.Plan
+	s.maps = NewMaps(obj)
+	s.sym = s.maps.sym
+}
+
 // discard drops every record already queued: after exit(), the events
 // probes sent while tracing was stopping are not the script's output, as
 // bpftrace prints none of them either.

@@ -1,0 +1,296 @@
+package shell
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ebtrace/ebtrace/internal/compile"
+	"github.com/ebtrace/ebtrace/internal/kernel"
+	"github.com/ebtrace/ebtrace/internal/plan"
+	"github.com/ebtrace/ebtrace/internal/probe"
+	"github.com/ebtrace/ebtrace/internal/probe/all"
+	"github.com/ebtrace/ebtrace/internal/source"
+	"github.com/ebtrace/ebtrace/internal/testutil"
+)
+
+func TestComplete(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want bool
+	}{
+		{`tracepoint:syscalls:sys_enter_read { @n = count(); }`, true},
+		{`tracepoint:syscalls:sys_enter_read {`, false},
+		{"tracepoint:syscalls:sys_enter_read {\n  @n[comm] = count();", false},
+		{"tracepoint:syscalls:sys_enter_read {\n  @n[comm] = count();\n}", true},
+		{`BEGIN { printf("}\n"`, false},
+		{`BEGIN { printf("{\n"); }`, true},
+		{`BEGIN { printf("\"{"); }`, true},
+		{"BEGIN { // {\n}", true},
+		{"BEGIN { /* } */", false},
+		{`print(@x)`, true},
+		{`print(@x`, false},
+		{`BEGIN { printf("open`, false},
+	} {
+		if got := Complete(c.in); got != c.want {
+			t.Errorf("Complete(%q) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
+
+func TestIsStatement(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want bool
+	}{
+		{`@x`, true},
+		{`@x;`, true},
+		{`print(@x)`, true},
+		{`clear(@x); print(@y)`, true},
+		{`printf("%d\n", 1 + 2)`, true},
+		{`tracepoint:syscalls:sys_enter_read { @n = count(); }`, false},
+		{`BEGIN { @n = 1; }`, false},
+		{`END { print(@n); }`, false},
+	} {
+		if got := isStatement(c.in); got != c.want {
+			t.Errorf("isStatement(%q) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
+
+func TestSplit(t *testing.T) {
+	decl, blocks, err := split("struct S { int a; }\ntracepoint:a:b { @x = 1; }\n\nBEGIN /1/ { @y = 2; }\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if decl != "struct S { int a; }\n" {
+		t.Errorf("decl = %q", decl)
+	}
+	want := []string{"tracepoint:a:b { @x = 1; }", "BEGIN /1/ { @y = 2; }"}
+	if fmt.Sprint(blocks) != fmt.Sprint(want) {
+		t.Errorf("blocks = %q, want %q", blocks, want)
+	}
+}
+
+// newSession starts a session on the live kernel writing to out.
+func newSession(t *testing.T, out *bytes.Buffer) *Session {
+	t.Helper()
+	testutil.RequireRoot(t)
+	testutil.RequireTracefs(t)
+	env := &probe.Env{Events: sync.OnceValues(func() (*kernel.Events, error) {
+		events, _, err := kernel.Live()
+		return events, err
+	})}
+	s, err := New(Options{
+		Registry: all.Registry(), Env: env, Out: out, Warn: out,
+		Compile: compile.Options{Plan: plan.DefaultOptions},
+	})
+	testutil.SkipUnsupported(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// do runs one input and returns what it said.
+func do(t *testing.T, s *Session, input string) string {
+	t.Helper()
+	var w bytes.Buffer
+	if err := s.Do(input, &w); err != nil {
+		t.Fatalf("%s: %v", input, err)
+	}
+	return w.String()
+}
+
+// printed returns what the session printed since the last call.
+func printed(out *bytes.Buffer) string {
+	s := out.String()
+	out.Reset()
+	return s
+}
+
+// runWorkload runs the renamed workload with args.
+func runWorkload(t *testing.T, wl string, args ...string) {
+	t.Helper()
+	if msg, err := exec.Command(wl, args...).CombinedOutput(); err != nil {
+		t.Fatalf("workload: %v\n%s", err, msg)
+	}
+}
+
+func TestSharedMaps(t *testing.T) {
+	var out bytes.Buffer
+	s := newSession(t, &out)
+	defer s.Close()
+	wl, comm := testutil.Renamed(t, testutil.Workload(t), "shell")
+
+	enter := fmt.Sprintf(`tracepoint:syscalls:sys_enter_getppid /comm == "%s"/ { @x["enter"] = count(); }`, comm)
+	exit := fmt.Sprintf(`tracepoint:syscalls:sys_exit_getppid /comm == "%s"/ {
+	@x["exit"] = count();
+	@last = args.ret > 0;
+}`, comm)
+	if got := do(t, s, enter); got != "attached #1: tracepoint:syscalls:sys_enter_getppid\n" {
+		t.Errorf("first block said %q", got)
+	}
+	if got := do(t, s, exit); got != "attached #2: tracepoint:syscalls:sys_exit_getppid\n" {
+		t.Errorf("second block said %q", got)
+	}
+	runWorkload(t, wl, "getppid", "100")
+	do(t, s, ".print @x")
+	if got, want := printed(&out), "@x[enter]: 100\n@x[exit]: 100\n"; got != want {
+		t.Errorf(".print @x printed %q, want %q", got, want)
+	}
+
+	// A type conflict with an attached probe is a diagnostic; the session
+	// goes on as it was.
+	var w bytes.Buffer
+	err := s.Do(`tracepoint:syscalls:sys_enter_getppid { @x = 1; }`, &w)
+	var diags *source.Diagnostics
+	if !errors.As(err, &diags) {
+		t.Fatalf("a conflicting @x gave %v, want a diagnostic", err)
+	}
+	var rendered bytes.Buffer
+	diags.Render(&rendered)
+	if !strings.Contains(rendered.String(), "@x") || !strings.Contains(rendered.String(), "^") {
+		t.Errorf("the diagnostic reads:\n%s", rendered.String())
+	}
+	do(t, s, "@x")
+	if got, want := printed(&out), "@x[enter]: 100\n@x[exit]: 100\n"; got != want {
+		t.Errorf("@x after the conflict printed %q, want %q", got, want)
+	}
+
+	// Statements run at once.
+	do(t, s, `printf("%d\n", 6 * 7)`)
+	if got := printed(&out); got != "42\n" {
+		t.Errorf("printf printed %q", got)
+	}
+
+	// Detaching #1 leaves #2 counting into the same @x.
+	if got := do(t, s, ".detach 1"); got != "detached #1\n" {
+		t.Errorf(".detach said %q", got)
+	}
+	runWorkload(t, wl, "getppid", "50")
+	do(t, s, ".print @x")
+	if got, want := printed(&out), "@x[enter]: 100\n@x[exit]: 150\n"; got != want {
+		t.Errorf(".print @x after the detach printed %q, want %q", got, want)
+	}
+	probes := do(t, s, ".probes")
+	m := regexp.MustCompile(`^#2  tracepoint:syscalls:sys_exit_getppid  (\d+) hits  \d+ ns/event\n$`).FindStringSubmatch(probes)
+	if m == nil {
+		t.Fatalf(".probes listed %q", probes)
+	}
+	var hits int
+	fmt.Sscan(m[1], &hits)
+	if hits < 150 { // every process's getppid runs the program
+		t.Errorf(".probes counted %d hits, want at least 150", hits)
+	}
+
+	do(t, s, ".clear @x")
+	do(t, s, "@x")
+	if got := printed(&out); got != "\n" {
+		t.Errorf("@x after .clear printed %q", got)
+	}
+	runWorkload(t, wl, "getppid", "7")
+
+	// The saved script runs as is and counts the same.
+	file := filepath.Join(t.TempDir(), "saved.bt")
+	do(t, s, ".save "+file)
+	saved, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := exit + "\n"; string(saved) != want {
+		t.Errorf("saved\n%s\nwant\n%s", saved, want)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := printed(&out), "\n\n@last: true\n@x[exit]: 7\n"; got != want {
+		t.Errorf(".quit printed %q, want %q", got, want)
+	}
+	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), "-q", file, "-c", wl+" getppid 7")
+	got, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ebtrace %s: %v", file, err)
+	}
+	if want := "\n\n@last: true\n@x[exit]: 7\n"; string(got) != want {
+		t.Errorf("ebtrace %s printed %q, want %q", file, got, want)
+	}
+}
+
+// bpfFDs counts this process's file descriptors of BPF programs, links
+// and maps.
+func bpfFDs(t *testing.T) map[string]int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]int{}
+	for _, fd := range fds {
+		target, _ := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		switch target {
+		case "anon_inode:bpf-prog", "anon_inode:bpf_link", "anon_inode:bpf-map":
+			n[target]++
+		}
+	}
+	return n
+}
+
+func TestAddDetachLeavesNothing(t *testing.T) {
+	var out bytes.Buffer
+	before := bpfFDs(t)
+	s := newSession(t, &out)
+	for i := range 100 {
+		got := do(t, s, `tracepoint:syscalls:sys_enter_getppid { @calls[tid] = count(); }`)
+		if want := fmt.Sprintf("attached #%d: tracepoint:syscalls:sys_enter_getppid\n", i+1); got != want {
+			t.Fatalf("block %d said %q, want %q", i+1, got, want)
+		}
+		if during := bpfFDs(t); during["anon_inode:bpf-prog"] != before["anon_inode:bpf-prog"]+1 || during["anon_inode:bpf_link"] != before["anon_inode:bpf_link"]+1 {
+			t.Fatalf("with one probe attached: %v, before the session %v", during, before)
+		}
+		do(t, s, fmt.Sprintf(".detach %d", i+1))
+		if after := bpfFDs(t); fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Fatalf("after detaching #%d: %v, before the session %v", i+1, after, before)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := bpfFDs(t); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("after closing: %v, before %v", after, before)
+	}
+}
+
+func TestCompleter(t *testing.T) {
+	var out bytes.Buffer
+	s := newSession(t, &out)
+	defer s.Close()
+	do(t, s, `tracepoint:syscalls:sys_enter_getppid { @calls = count(); @cpu[cpu] = count(); }`)
+	c := &Completer{Session: s, Registry: all.Registry(), Env: s.opts.Env}
+	for _, tc := range []struct {
+		pending, line, word string
+		want                []string
+	}{
+		{"", "tracepoint:syscalls:sys_enter_getpp", "tracepoint:syscalls:sys_enter_getpp", []string{"tracepoint:syscalls:sys_enter_getppid"}},
+		{"", "t:syscalls:sys_exit_getpp", "t:syscalls:sys_exit_getpp", []string{"t:syscalls:sys_exit_getppid"}},
+		{"tracepoint:syscalls:sys_enter_openat {\n", "  printf(\"%s\\n\", str(args.fi", "args.fi", []string{"args.filename"}},
+		{"", "  print(@c", "@c", []string{"@calls", "@cpu"}},
+		{"", "tracep", "tracep", []string{"tracepoint:"}},
+		{"", "BEG", "BEG", []string{"BEGIN"}},
+		{"", ".pr", ".pr", []string{".print", ".probes"}},
+		{"", "BEGIN { @x = nse", "nse", []string{"nsecs", "nsecs("}},
+		{"", "BEGIN { @x = cou", "cou", []string{"count("}},
+	} {
+		word, got := c.Complete(tc.pending, tc.line)
+		if word != tc.word || fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("Complete(%q, %q) = %q, %q; want %q, %q", tc.pending, tc.line, word, got, tc.word, tc.want)
+		}
+	}
+}
