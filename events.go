@@ -81,16 +81,27 @@ func (Exit) event()        {}
 // for the reader: an event that finds the channel full is dropped and
 // counted.
 type events struct {
+	// ch holds size events and one more, kept for the Exit event, so
+	// that the session's last event always arrives.
 	ch      chan Event
+	size    int
 	dropped atomic.Uint64
 	mu      sync.Mutex // orders sends against close
 	closed  bool
 }
 
+func newEvents(size int) *events { return &events{ch: make(chan Event, size+1), size: size} }
+
+// send delivers ev, or counts it as dropped when the reader has size
+// events waiting; the Exit event always has room.
 func (e *events) send(ev Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
+		return
+	}
+	if _, exit := ev.(Exit); !exit && len(e.ch) >= e.size {
+		e.dropped.Add(1)
 		return
 	}
 	select {
@@ -149,6 +160,14 @@ func (writer) Flush() error                  { return nil }
 type warnings struct {
 	ev      *events
 	partial []byte
+}
+
+// flush sends a last line that ended without a newline.
+func (w *warnings) flush() {
+	if len(w.partial) > 0 {
+		w.ev.send(Warning{Text: string(w.partial)})
+		w.partial = nil
+	}
 }
 
 func (w *warnings) Write(p []byte) (int, error) {

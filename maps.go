@@ -7,28 +7,28 @@ import (
 	"github.com/ebtrace/ebtrace/internal/tracer"
 )
 
-// Kind is what a map holds: how the script writes it.
-type Kind string
+// MapKind is what a map holds: how the script writes it.
+type MapKind string
 
 // The kinds of map.
 const (
-	KindScalar  Kind = "scalar"  // an integer assigned with = or ++
-	KindString  Kind = "string"  // a string, tuple or array assigned with =
-	KindCount   Kind = "count"   // count()
-	KindSum     Kind = "sum"     // sum()
-	KindMin     Kind = "min"     // min()
-	KindMax     Kind = "max"     // max()
-	KindAvg     Kind = "avg"     // avg()
-	KindStats   Kind = "stats"   // stats()
-	KindHist    Kind = "hist"    // hist(): a log2 histogram
-	KindLHist   Kind = "lhist"   // lhist(): a linear histogram
-	KindTSeries Kind = "tseries" // tseries(): a time series
+	KindScalar  MapKind = "scalar"  // an integer assigned with = or ++
+	KindString  MapKind = "string"  // a string, tuple or array assigned with =
+	KindCount   MapKind = "count"   // count()
+	KindSum     MapKind = "sum"     // sum()
+	KindMin     MapKind = "min"     // min()
+	KindMax     MapKind = "max"     // max()
+	KindAvg     MapKind = "avg"     // avg()
+	KindStats   MapKind = "stats"   // stats()
+	KindHist    MapKind = "hist"    // hist(): a log2 histogram
+	KindLHist   MapKind = "lhist"   // lhist(): a linear histogram
+	KindTSeries MapKind = "tseries" // tseries(): a time series
 )
 
 // MapSnapshot is a map's contents at one moment.
 type MapSnapshot struct {
 	Name  string // with its @: "@calls", or "@" for the anonymous map
-	Kind  Kind
+	Kind  MapKind
 	Keyed bool // written with a subscript: @x[...]
 	// Entries are in no particular order. A map that is not Keyed has at
 	// most one entry, whose Key is nil.
@@ -92,7 +92,7 @@ type Frame struct {
 
 // snapshot converts a map as the tracer reads it.
 func snapshot(m *output.Map) MapSnapshot {
-	s := MapSnapshot{Name: m.Name, Kind: Kind(m.Kind.String()), Keyed: m.Keyed}
+	s := MapSnapshot{Name: m.Name, Kind: MapKind(m.Kind.String()), Keyed: m.Keyed}
 	for _, e := range m.Entries {
 		var key []any
 		for _, part := range e.Key {

@@ -27,6 +27,10 @@ type Session struct {
 	ev     *events
 	cmd    *command
 	pidfd  int // of Options.PID; -1 without one
+	// watched is closed once watchPid has returned and closed pidfd; nil
+	// while it has not started.
+	watched chan struct{}
+	warn    *warnings // the tracer's warnings, sent as Warning events
 
 	stop     chan struct{} // closed to end tracing
 	stopOnce sync.Once
@@ -96,8 +100,9 @@ func (s *Script) Start(ctx context.Context) (*Session, error) {
 	if size <= 0 {
 		size = DefaultEventBuffer
 	}
-	sess.ev = &events{ch: make(chan Event, size)}
-	tr, err := tracer.New(obj, writer{sess.ev}, &warnings{ev: sess.ev})
+	sess.ev = newEvents(size)
+	sess.warn = &warnings{ev: sess.ev}
+	tr, err := tracer.New(obj, writer{sess.ev}, sess.warn)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +143,7 @@ func (s *Session) Wait() error {
 }
 
 // ExitCode is the code a probe's exit(CODE) asked for: 0 unless one did.
-// It is final once Wait has returned.
+// Like Wait, it waits until the session has ended.
 func (s *Session) ExitCode() int {
 	<-s.done
 	return s.exitCode
@@ -243,6 +248,7 @@ func (s *Session) run(ctx context.Context) {
 		reason = ExitFailed
 	}
 	s.err, s.exitCode = err, s.tr.ExitCode()
+	s.warn.flush()
 	s.ev.send(Exit{Code: s.exitCode, Reason: reason})
 	s.ev.close()
 	close(s.done)
@@ -266,6 +272,7 @@ func (s *Session) watch() error {
 		go s.followMappings(s.cmd.pid())
 	}
 	if s.pidfd >= 0 {
+		s.watched = make(chan struct{})
 		go s.watchPid()
 		go s.followMappings(s.script.opts.PID)
 	}
@@ -273,8 +280,11 @@ func (s *Session) watch() error {
 }
 
 // watchPid ends the session when the Options.PID process exits; it polls
-// with a timeout so that it returns soon after tracing ends.
+// with a timeout so that it returns soon after tracing ends, and closes
+// the pidfd itself, which no other goroutine may close while it polls.
 func (s *Session) watchPid() {
+	defer close(s.watched)
+	defer unix.Close(s.pidfd)
 	fds := []unix.PollFd{{Fd: int32(s.pidfd), Events: unix.POLLIN}}
 	for {
 		select {
@@ -332,7 +342,12 @@ func (s *Session) release() error {
 	if s.cmd != nil {
 		s.cmd.kill()
 	}
-	if s.pidfd >= 0 {
+	switch {
+	case s.watched != nil:
+		// Tracing has ended (release follows close(s.traced)), so
+		// watchPid returns within its poll timeout.
+		<-s.watched
+	case s.pidfd >= 0:
 		unix.Close(s.pidfd)
 	}
 	return err

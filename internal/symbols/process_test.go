@@ -106,9 +106,6 @@ func TestProcessLookup(t *testing.T) {
 	}
 }
 
-// TestProcessReplacedFile checks that the symbols of a file the process
-// mapped still resolve after it exits and the file is replaced by another
-// at the same path: they were read while the process lived.
 // TestProcessZombie reads the mappings of a process that has exited but
 // is not reaped, which shows none: the mappings read before stay.
 func TestProcessZombie(t *testing.T) {
@@ -136,6 +133,9 @@ func TestProcessZombie(t *testing.T) {
 	}
 }
 
+// TestProcessReplacedFile checks that the symbols of a file the process
+// mapped still resolve after it exits and the file is replaced by another
+// at the same path: they were read while the process lived.
 func TestProcessReplacedFile(t *testing.T) {
 	b := buildC(t)
 	exe := filepath.Join(t.TempDir(), "exe")

@@ -89,8 +89,17 @@ func (s *Session) Watch(pid int) bool { return s.sym.Watch(pid) }
 // Loop handles events until a probe calls exit() or stop is closed.
 func (s *Session) Loop(stop <-chan struct{}) error {
 	done := make(chan struct{})
-	defer close(done)
-	go s.followProcesses(done)
+	followed := make(chan struct{})
+	// The follower reads the maps and the symbolizer, which the caller may
+	// replace (Reload) or close once Loop returns: it ends first.
+	defer func() {
+		close(done)
+		<-followed
+	}()
+	go func() {
+		defer close(followed)
+		s.followProcesses(done)
+	}()
 	var rec ringbuf.Record
 	for !s.exited {
 		select {
