@@ -144,7 +144,13 @@ func (w writer) End(maps []*output.Map) {
 }
 
 func (w writer) HelperError(h output.HelperError) bool {
-	file, _, _ := strings.Cut(h.Where, ":")
+	// Where is FILE:LINE:COLUMNS, and a file name may hold a colon.
+	file := h.Where
+	for range 2 {
+		if i := strings.LastIndexByte(file, ':'); i >= 0 {
+			file = file[:i]
+		}
+	}
 	w.ev.send(HelperError{File: file, Line: h.Line, Column: h.Col, Helper: h.Helper, Code: h.Code, Message: h.Message})
 	return true
 }
