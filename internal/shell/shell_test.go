@@ -38,6 +38,11 @@ func TestComplete(t *testing.T) {
 		{`print(@x)`, true},
 		{`print(@x`, false},
 		{`BEGIN { printf("open`, false},
+		// A string ends at its line's end, as the scanner has it: the
+		// input is whole once the block closes, and shows the error.
+		{"BEGIN { printf(\"open\n); }\n", true},
+		{"BEGIN { printf(\"open\n", false},
+		{"BEGIN { printf(\"a\\\n\"); }\n", false},
 	} {
 		if got := Complete(c.in); got != c.want {
 			t.Errorf("Complete(%q) = %v, want %v", c.in, got, c.want)
