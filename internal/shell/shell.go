@@ -587,7 +587,7 @@ func (s *Session) Print(name string) error {
 	}
 	s.pause()
 	defer s.resume()
-	maps := tracer.NewMaps(s.view)
+	maps := s.tr.Maps()
 	var pms []*plan.Map
 	if name == "" {
 		pms = s.res.Plan.Maps
@@ -618,7 +618,10 @@ func (s *Session) Clear(name string, zero bool) error {
 	if err != nil {
 		return err
 	}
-	maps := tracer.NewMaps(s.view)
+	// The tracer's reader is the event loop's too.
+	s.pause()
+	defer s.resume()
+	maps := s.tr.Maps()
 	if zero {
 		return maps.Zero(pm)
 	}
