@@ -212,6 +212,11 @@ func (s *Session) apply(res *compile.Result, decl string, added []*entry) ([]str
 				return fail(err)
 			}
 			begins = append(begins, obj)
+		case probe.End:
+		default:
+			// test, bench and self probes run only in ebtrace's modes
+			// (--test, --bench, a signal), which a shell session is not.
+			return fail(fmt.Errorf("%s: the shell runs event probes, BEGIN and END, not %s probes", e.name, probeType(progs[0])))
 		}
 	}
 	if err := s.reload(view); err != nil {
@@ -248,7 +253,7 @@ func (s *Session) apply(res *compile.Result, decl string, added []*entry) ([]str
 			lines = append(lines, line)
 		case probe.Begin:
 			lines = append(lines, fmt.Sprintf("ran #%d: %s", e.id, e.name))
-		default:
+		case probe.End:
 			lines = append(lines, fmt.Sprintf("kept #%d: %s (runs at .quit)", e.id, e.name))
 		}
 	}
@@ -358,6 +363,15 @@ func programsOf(res *compile.Result, idx int) []*compile.Program {
 		}
 	}
 	return ps
+}
+
+// probeType names p's probe type as typed: test, bench, self:signal.
+func probeType(p *compile.Program) string {
+	name := p.Instance.Instance.Name()
+	if i := strings.LastIndexByte(name, ':'); i >= 0 {
+		return name[:i]
+	}
+	return name
 }
 
 func names(ps []*compile.Program) []string {

@@ -299,3 +299,27 @@ func TestCompleter(t *testing.T) {
 		}
 	}
 }
+
+func TestRefusesModeProbes(t *testing.T) {
+	var out bytes.Buffer
+	before := bpfFDs(t)
+	s := newSession(t, &out)
+	defer s.Close()
+	for _, c := range []struct{ input, want string }{
+		{`test:mine { @t = 1; }`, "test:mine: the shell runs event probes, BEGIN and END, not test probes"},
+		{`bench:mine { @b = 1; }`, "bench:mine: the shell runs event probes, BEGIN and END, not bench probes"},
+		{`self:signal:SIGUSR1 { @s = 1; }`, "self:signal:SIGUSR1: the shell runs event probes, BEGIN and END, not self:signal probes"},
+		{"tracepoint:syscalls:sys_enter_getppid { @n = count(); }\ntest:mine { @t = 1; }", "test:mine: the shell runs event probes, BEGIN and END, not test probes"},
+	} {
+		var w bytes.Buffer
+		if err := s.Do(c.input, &w); err == nil || err.Error() != c.want {
+			t.Errorf("%s: said %q, error %v; want %q", c.input, w.String(), err, c.want)
+		}
+		if got := do(t, s, ".probes"); got != "no probes; type a probe block to attach one\n" {
+			t.Errorf("after %s, .probes listed %q", c.input, got)
+		}
+		if during := bpfFDs(t); fmt.Sprint(during) != fmt.Sprint(before) {
+			t.Errorf("after %s: %v, before the session %v", c.input, during, before)
+		}
+	}
+}
