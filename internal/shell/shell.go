@@ -121,10 +121,12 @@ func (s *Session) Resume() int {
 	return n
 }
 
-// script returns the session's script: the declarations, then every block.
-func (s *Session) script(entries []*entry, extra string) string {
+// script returns the session's script: its declarations and decl, then
+// every block of entries, then extra.
+func (s *Session) script(decl string, entries []*entry, extra string) string {
 	var b strings.Builder
 	b.WriteString(s.preamble)
+	b.WriteString(decl)
 	for _, e := range entries {
 		b.WriteString(e.text)
 		b.WriteString("\n")
@@ -133,9 +135,9 @@ func (s *Session) script(entries []*entry, extra string) string {
 	return b.String()
 }
 
-// compile compiles the script of entries followed by extra.
-func (s *Session) compile(entries []*entry, extra string) (*compile.Result, error) {
-	file := source.NewFile("shell", s.script(entries, extra))
+// compile compiles the script of decl, entries and extra.
+func (s *Session) compile(decl string, entries []*entry, extra string) (*compile.Result, error) {
+	file := source.NewFile("shell", s.script(decl, entries, extra))
 	res, err := compile.Compile(file, s.opts.Registry, s.opts.Env, s.opts.Compile)
 	if err != nil {
 		return nil, err
@@ -151,15 +153,17 @@ func (s *Session) compile(entries []*entry, extra string) (*compile.Result, erro
 // and END blocks wait for Close. It returns one line per probe, such as
 // "attached #3: tracepoint:syscalls:sys_enter_read".
 func (s *Session) Add(text string) ([]string, error) {
-	res, err := s.compile(s.entries, text)
-	if err != nil {
-		return nil, err
-	}
-	first := len(s.entries)
+	// Declarations (config, macros, structs) come before every probe, as
+	// the session's preamble holds them.
 	decl, blocks, err := split(text)
 	if err != nil {
 		return nil, err
 	}
+	res, err := s.compile(decl, s.entries, strings.Join(blocks, "\n"))
+	if err != nil {
+		return nil, err
+	}
+	first := len(s.entries)
 	var added []*entry
 	for i, b := range blocks {
 		added = append(added, &entry{text: b, name: attachName(res.AST.Probes[first+i].Attach)})
@@ -427,7 +431,7 @@ func (s *Session) Exec(stmt string) error {
 	if bareMap.MatchString(stmt) {
 		stmt = "print(" + strings.TrimSuffix(stmt, ";") + ")"
 	}
-	res, err := s.compile(s.entries, "BEGIN { "+stmt+" }\n")
+	res, err := s.compile("", s.entries, "BEGIN { "+stmt+" }\n")
 	if err != nil {
 		return err
 	}
@@ -490,7 +494,7 @@ func (s *Session) Detach(id int) error {
 		s.entries = nil
 		return s.reset()
 	}
-	res, err := s.compile(rest, "")
+	res, err := s.compile("", rest, "")
 	if err != nil {
 		return err
 	}
@@ -752,10 +756,14 @@ func (g *gated) Printf(text string) {
 }
 
 // split parses text, typed in the session, into its probe blocks, each as
-// written, and the declarations around them.
+// written, and the declarations around them. Declarations alone (a config
+// block typed after the probes) are no script, but they are an input.
 func split(text string) (decl string, blocks []string, err error) {
 	ast, err := syntax.Parse(source.NewFile("input", text))
 	if err != nil {
+		if parses(text + "\nBEGIN {}") {
+			return strings.TrimSpace(text) + "\n", nil, nil
+		}
 		return "", nil, err
 	}
 	var rest strings.Builder

@@ -82,6 +82,13 @@ func TestSplit(t *testing.T) {
 	if fmt.Sprint(blocks) != fmt.Sprint(want) {
 		t.Errorf("blocks = %q, want %q", blocks, want)
 	}
+	decl, blocks, err = split("  config = { max_strlen = 16; }\n")
+	if err != nil || decl != "config = { max_strlen = 16; }\n" || blocks != nil {
+		t.Errorf("a config block alone split into %q, %q, %v", decl, blocks, err)
+	}
+	if _, _, err := split("config = { max_strlen = 16; "); err == nil {
+		t.Error("an unclosed config block split")
+	}
 }
 
 // newSession starts a session on the live kernel writing to out.
@@ -321,5 +328,37 @@ func TestRefusesModeProbes(t *testing.T) {
 		if during := bpfFDs(t); fmt.Sprint(during) != fmt.Sprint(before) {
 			t.Errorf("after %s: %v, before the session %v", c.input, during, before)
 		}
+	}
+}
+
+func TestConfigAfterProbe(t *testing.T) {
+	var out bytes.Buffer
+	s := newSession(t, &out)
+	defer s.Close()
+	wl, comm := testutil.Renamed(t, testutil.Workload(t), "shcfg")
+	enter := fmt.Sprintf(`tracepoint:syscalls:sys_enter_getppid /comm == "%s"/ { @x["enter"] = count(); }`, comm)
+	exit := fmt.Sprintf(`tracepoint:syscalls:sys_exit_getppid /comm == "%s"/ { @x["exit"] = count(); }`, comm)
+	if got := do(t, s, enter); got != "attached #1: tracepoint:syscalls:sys_enter_getppid\n" {
+		t.Errorf("first block said %q", got)
+	}
+	if got := do(t, s, "config = { print_maps_on_exit = false; }"); got != "" {
+		t.Errorf("the config block said %q", got)
+	}
+	if got := do(t, s, exit); got != "attached #2: tracepoint:syscalls:sys_exit_getppid\n" {
+		t.Errorf("second block said %q", got)
+	}
+	runWorkload(t, wl, "getppid", "5")
+	do(t, s, "@x")
+	if got, want := printed(&out), "@x[enter]: 5\n@x[exit]: 5\n"; got != want {
+		t.Errorf("@x printed %q, want %q", got, want)
+	}
+	if got, want := s.Script(), "config = { print_maps_on_exit = false; }\n\n"+enter+"\n\n"+exit+"\n"; got != want {
+		t.Errorf("the script reads\n%s\nwant\n%s", got, want)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := printed(&out); got != "" {
+		t.Errorf("with print_maps_on_exit = false, .quit printed %q", got)
 	}
 }
