@@ -486,14 +486,18 @@ func (s *Session) Detach(id int) error {
 	rest := slices.Concat(s.entries[:i], s.entries[i+1:])
 	s.pause()
 	defer s.resume()
-	if s.entries[i].obj != nil {
-		s.entries[i].obj.Close()
-		s.entries[i].obj = nil
-	}
+	gone := s.entries[i]
 	if len(rest) == 0 && strings.TrimSpace(s.preamble) == "" {
+		gone.close()
+		// What the block sent before it was closed is read with the
+		// numbering it was sent under.
+		drainErr := s.tr.Drain()
 		s.entries = nil
-		return s.reset()
+		return errors.Join(drainErr, s.reset())
 	}
+	// The session stays as it is until the script without the block
+	// compiles and its maps load: a later block may read a map only this
+	// one writes.
 	res, err := s.compile("", rest, "")
 	if err != nil {
 		return err
@@ -503,10 +507,9 @@ func (s *Session) Detach(id int) error {
 		return err
 	}
 	renumbered := len(res.Plan.Events) != len(s.res.Plan.Events)
-	s.tr.Reload(view)
-	s.view.Close()
-	s.view, s.res, s.entries = view, res, rest
 	var errs []error
+	gone.close()
+	var again []int
 	for j := i; j < len(rest) && renumbered; j++ {
 		e := rest[j]
 		if e.obj == nil {
@@ -515,8 +518,17 @@ func (s *Session) Detach(id int) error {
 		if err := e.count(&e.hits, &e.runtime); err != nil {
 			errs = append(errs, err)
 		}
-		e.obj.Close()
-		e.obj = nil
+		e.close()
+		again = append(again, j)
+	}
+	// Every program that sends events under the old numbering is closed:
+	// what they queued is read before the tracer numbers them anew.
+	errs = append(errs, s.tr.Drain())
+	s.tr.Reload(view)
+	s.view.Close()
+	s.view, s.res, s.entries = view, res, rest
+	for _, j := range again {
+		e := rest[j]
 		obj, err := load.LoadShared(res, s.opts.Config, names(programsOf(res, j)), s.lookup(nil))
 		if err == nil {
 			err = obj.Attach()
@@ -580,6 +592,14 @@ func (s *Session) Probes() ([]Probe, error) {
 		ps = append(ps, p)
 	}
 	return ps, nil
+}
+
+// close detaches and releases e's programs.
+func (e *entry) close() {
+	if e.obj != nil {
+		e.obj.Close()
+		e.obj = nil
+	}
 }
 
 // count adds the kernel's statistics of e's programs to hits and runtime.

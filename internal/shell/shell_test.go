@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ebtrace/ebtrace/internal/compile"
 	"github.com/ebtrace/ebtrace/internal/kernel"
@@ -360,5 +362,88 @@ func TestConfigAfterProbe(t *testing.T) {
 	}
 	if got := printed(&out); got != "" {
 		t.Errorf("with print_maps_on_exit = false, .quit printed %q", got)
+	}
+}
+
+func TestDetachKeepsSessionOnFailure(t *testing.T) {
+	var out bytes.Buffer
+	s := newSession(t, &out)
+	defer s.Close()
+	wl, comm := testutil.Renamed(t, testutil.Workload(t), "shdet")
+	do(t, s, fmt.Sprintf(`tracepoint:syscalls:sys_enter_getppid /comm == "%s"/ { @x = count(); }`, comm))
+	do(t, s, fmt.Sprintf(`tracepoint:syscalls:sys_exit_getppid /comm == "%s"/ { @y = @x; }`, comm))
+	before := bpfFDs(t)
+	var w bytes.Buffer
+	err := s.Do(".detach 1", &w)
+	var diags *source.Diagnostics
+	if !errors.As(err, &diags) || !strings.Contains(err.Error(), "@x") {
+		t.Fatalf(".detach 1 said %q, error %v; want a diagnostic on @x", w.String(), err)
+	}
+	if after := bpfFDs(t); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("after the failed detach: %v, before it %v", after, before)
+	}
+	runWorkload(t, wl, "getppid", "4")
+	do(t, s, ".print")
+	if got, want := printed(&out), "@x: 4\n@y: 4\n"; got != want {
+		t.Errorf(".print after the failed detach printed %q, want %q", got, want)
+	}
+	probes := do(t, s, ".probes")
+	if !regexp.MustCompile(`^#1  tracepoint:syscalls:sys_enter_getppid  [1-9]\d* hits  \d+ ns/event\n#2  tracepoint:syscalls:sys_exit_getppid  [1-9]\d* hits  \d+ ns/event\n$`).MatchString(probes) {
+		t.Errorf(".probes listed %q", probes)
+	}
+}
+
+func TestDetachWhileEventsQueue(t *testing.T) {
+	var out bytes.Buffer
+	s := newSession(t, &out)
+	wl, comm := testutil.Renamed(t, testutil.Workload(t), "shq")
+	for _, c := range []string{"a", "b", "c"} {
+		do(t, s, fmt.Sprintf(`tracepoint:syscalls:sys_enter_getppid /comm == "%s"/ { @%s = count(); printf("%s %%d\n", 1); }`, comm, c, c))
+	}
+	cmd := exec.Command(wl, "getppid", "300000")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	// #1's events are numbered first: #2's and #3's are numbered anew.
+	err := s.Do(".detach 1", io.Discard)
+	if werr := cmd.Wait(); werr != nil {
+		t.Fatalf("workload: %v", werr)
+	}
+	if err != nil {
+		t.Fatalf(".detach 1: %v", err)
+	}
+	select {
+	case <-s.Ended():
+		t.Fatalf("the session ended: %v\n%s", s.loopErr, out.String())
+	default:
+	}
+	if got := do(t, s, ".probes"); !regexp.MustCompile(`^#2 .*\n#3 .*\n$`).MatchString(got) {
+		t.Errorf(".probes listed %q", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Every line is one a probe printed, and #2 and #3 printed one per
+	// count: no event was read as another's.
+	lines := map[string]int{}
+	var counts = map[string]int{}
+	for _, l := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+		var name string
+		var n int
+		switch {
+		case l == "a 1" || l == "b 1" || l == "c 1" || l == "":
+			lines[l]++
+		case func() bool { _, err := fmt.Sscanf(l, "@%1s: %d", &name, &n); return err == nil }():
+			counts[name] = n
+		default:
+			t.Fatalf("the session printed %q", l)
+		}
+	}
+	if lines["b 1"] != counts["b"] || lines["c 1"] != counts["c"] || counts["b"] == 0 {
+		t.Errorf("printed %v, counted %v", lines, counts)
+	}
+	if lines["a 1"] == 0 || lines["a 1"] == 300000 {
+		t.Errorf("#1 printed %d lines: the detach did not fall while the workload ran", lines["a 1"])
 	}
 }
