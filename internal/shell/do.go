@@ -83,7 +83,11 @@ func (s *Session) command(line string, w io.Writer) error {
 				}
 				fmt.Fprintf(w, "#%d  %s  %d hits  %s\n", p.ID, p.Name, p.Hits, per)
 			case probe.Begin:
-				fmt.Fprintf(w, "#%d  %s  ran\n", p.ID, p.Name)
+				verb := "ran"
+				if !p.Ran {
+					verb = "did not run"
+				}
+				fmt.Fprintf(w, "#%d  %s  %s\n", p.ID, p.Name, verb)
 			default:
 				fmt.Fprintf(w, "#%d  %s  runs at .quit\n", p.ID, p.Name)
 			}

@@ -84,6 +84,7 @@ type entry struct {
 	text string
 	name string     // its attach points, as typed
 	kind probe.Kind // BEGIN and END blocks are kept, not attached
+	ran  bool       // a BEGIN block ran without failing
 	obj  *load.Object
 	// hits and runtime are what the block's programs counted before they
 	// were loaded again.
@@ -182,15 +183,17 @@ func (s *Session) apply(res *compile.Result, decl string, added []*entry) ([]str
 	}
 	first := len(s.entries)
 	var lines []string
-	var begins []*load.Object
-	fail := func(err error) ([]string, error) {
-		for _, e := range added {
-			if e.obj != nil {
-				e.obj.Close()
-			}
-		}
+	// The BEGIN blocks' programs are loaded with the others and run once
+	// everything is attached; none outlives this call.
+	begins := map[*entry]*load.Object{}
+	defer func() {
 		for _, o := range begins {
 			o.Close()
+		}
+	}()
+	fail := func(err error) ([]string, error) {
+		for _, e := range added {
+			e.close()
 		}
 		view.Close()
 		s.restore()
@@ -215,7 +218,7 @@ func (s *Session) apply(res *compile.Result, decl string, added []*entry) ([]str
 			if err != nil {
 				return fail(err)
 			}
-			begins = append(begins, obj)
+			begins[e] = obj
 		case probe.End:
 		default:
 			// test, bench and self probes run only in ebtrace's modes
@@ -234,15 +237,18 @@ func (s *Session) apply(res *compile.Result, decl string, added []*entry) ([]str
 			return fail(err)
 		}
 	}
-	for _, o := range begins {
-		err := o.Run(probe.Begin)
-		o.Close()
-		if err != nil {
-			return nil, errors.Join(err, s.settle(res, view, fresh, decl, added))
+	// The blocks are in from here on, attached: a BEGIN block that fails
+	// stops those after it from running, as in a script, and the session
+	// keeps them all.
+	var runErr error
+	for _, e := range added {
+		if o := begins[e]; o != nil && runErr == nil {
+			runErr = runBegin(o)
+			e.ran = runErr == nil
 		}
 	}
 	if err := s.settle(res, view, fresh, decl, added); err != nil {
-		return nil, err
+		return nil, errors.Join(runErr, err)
 	}
 	for _, e := range added {
 		e.id = s.nextID
@@ -256,13 +262,20 @@ func (s *Session) apply(res *compile.Result, decl string, added []*entry) ([]str
 			}
 			lines = append(lines, line)
 		case probe.Begin:
-			lines = append(lines, fmt.Sprintf("ran #%d: %s", e.id, e.name))
+			verb := "ran"
+			if !e.ran {
+				verb = "did not run"
+			}
+			lines = append(lines, fmt.Sprintf("%s #%d: %s", verb, e.id, e.name))
 		case probe.End:
 			lines = append(lines, fmt.Sprintf("kept #%d: %s (runs at .quit)", e.id, e.name))
 		}
 	}
-	return lines, s.tr.Drain()
+	return lines, errors.Join(runErr, s.tr.Drain())
 }
+
+// runBegin runs a BEGIN block's programs; tests make it fail.
+var runBegin = func(o *load.Object) error { return o.Run(probe.Begin) }
 
 // settle records res as the session's compilation once its programs are
 // in: the maps it created join the session's, the old view closes.
@@ -575,6 +588,8 @@ type Probe struct {
 	ID   int
 	Name string
 	Kind probe.Kind
+	// Ran says a BEGIN block ran without failing.
+	Ran bool
 	// Hits and Runtime add up the kernel's statistics of the block's
 	// programs since they were loaded.
 	Hits    uint64
@@ -585,7 +600,7 @@ type Probe struct {
 func (s *Session) Probes() ([]Probe, error) {
 	var ps []Probe
 	for _, e := range s.entries {
-		p := Probe{ID: e.id, Name: e.name, Kind: e.kind, Hits: e.hits, Runtime: e.runtime}
+		p := Probe{ID: e.id, Name: e.name, Kind: e.kind, Ran: e.ran, Hits: e.hits, Runtime: e.runtime}
 		if err := e.count(&p.Hits, &p.Runtime); err != nil {
 			return nil, err
 		}

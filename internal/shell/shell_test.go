@@ -16,6 +16,7 @@ import (
 
 	"github.com/ebtrace/ebtrace/internal/compile"
 	"github.com/ebtrace/ebtrace/internal/kernel"
+	"github.com/ebtrace/ebtrace/internal/load"
 	"github.com/ebtrace/ebtrace/internal/plan"
 	"github.com/ebtrace/ebtrace/internal/probe"
 	"github.com/ebtrace/ebtrace/internal/probe/all"
@@ -445,5 +446,49 @@ func TestDetachWhileEventsQueue(t *testing.T) {
 	}
 	if lines["a 1"] == 0 || lines["a 1"] == 300000 {
 		t.Errorf("#1 printed %d lines: the detach did not fall while the workload ran", lines["a 1"])
+	}
+}
+
+func TestBeginFails(t *testing.T) {
+	var out bytes.Buffer
+	before := bpfFDs(t)
+	s := newSession(t, &out)
+	defer s.Close()
+	// BPF_PROG_TEST_RUN of a BEGIN program does not fail on its own.
+	failure := errors.New("the run failed")
+	run := runBegin
+	defer func() { runBegin = run }()
+	runBegin = func(*load.Object) error { return failure }
+
+	var w bytes.Buffer
+	err := s.Do("BEGIN { @a = 1; }\nBEGIN { @b = 2; }\ntracepoint:syscalls:sys_enter_getppid { @c = count(); }", &w)
+	if !errors.Is(err, failure) {
+		t.Errorf("the failing BEGIN gave %v", err)
+	}
+	if got, want := w.String(), "did not run #1: BEGIN\ndid not run #2: BEGIN\nattached #3: tracepoint:syscalls:sys_enter_getppid\n"; got != want {
+		t.Errorf("the blocks said %q, want %q", got, want)
+	}
+	if during := bpfFDs(t); during["anon_inode:bpf-prog"] != before["anon_inode:bpf-prog"]+1 || during["anon_inode:bpf_link"] != before["anon_inode:bpf_link"]+1 {
+		t.Errorf("with one probe attached: %v, before the session %v", during, before)
+	}
+	if got := do(t, s, ".probes"); !regexp.MustCompile(`^#1  BEGIN  did not run\n#2  BEGIN  did not run\n#3  tracepoint:syscalls:sys_enter_getppid  \d+ hits  .*\n$`).MatchString(got) {
+		t.Errorf(".probes listed %q", got)
+	}
+	if got := do(t, s, `tracepoint:syscalls:sys_exit_getppid { @d = count(); }`); got != "attached #4: tracepoint:syscalls:sys_exit_getppid\n" {
+		t.Errorf("the next block said %q", got)
+	}
+	do(t, s, ".detach 1")
+	do(t, s, ".detach 3")
+	if got := do(t, s, ".probes"); !regexp.MustCompile(`^#2  BEGIN  did not run\n#4  tracepoint:syscalls:sys_exit_getppid  \d+ hits  .*\n$`).MatchString(got) {
+		t.Errorf(".probes listed %q after two detaches", got)
+	}
+	runBegin = run
+	if got := do(t, s, "BEGIN { @e = 5; }"); got != "ran #5: BEGIN\n" {
+		t.Errorf("a BEGIN block that runs said %q", got)
+	}
+	printed(&out)
+	do(t, s, "@e")
+	if got := printed(&out); got != "@e: 5\n" {
+		t.Errorf("@e printed %q", got)
 	}
 }
