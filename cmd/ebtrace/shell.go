@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -139,8 +140,7 @@ func (in *shellInput) next() error {
 	if input == "" {
 		return nil
 	}
-	// One line per input in the history, so that a block comes back whole.
-	in.hist.record(strings.Join(strings.Fields(input), " "))
+	in.hist.record(input)
 	err := in.s.Do(input, in.t)
 	if err != nil && !errors.Is(err, shell.ErrQuit) {
 		fail(in.t, err)
@@ -247,9 +247,15 @@ func loadHistory(path string) *history {
 		defer f.Close()
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
-			if sc.Text() != "" {
-				h.entries = append(h.entries, sc.Text())
+			line := sc.Text()
+			if line == "" {
+				continue
 			}
+			// Older files hold plain lines, kept as they are.
+			if input, err := strconv.Unquote(line); err == nil {
+				line = input
+			}
+			h.entries = append(h.entries, line)
 		}
 	}
 	return h
@@ -262,14 +268,16 @@ func (h *history) Len() int { return len(h.entries) }
 
 func (h *history) At(i int) string { return h.entries[len(h.entries)-1-i] }
 
-// record adds input to the history and its file.
+// record adds input to the history and its file, as one quoted line: a
+// block typed over several lines comes back whole, its spaces and
+// comments as typed.
 func (h *history) record(input string) {
 	h.entries = append(h.entries, input)
 	if h.path == "" {
 		return
 	}
 	if f, err := os.OpenFile(h.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
-		fmt.Fprintln(f, input)
+		fmt.Fprintln(f, strconv.Quote(input))
 		f.Close()
 	}
 }

@@ -117,9 +117,9 @@ $`)
 	if !want.MatchString(screen) {
 		t.Errorf("the screen reads:\n%s", screen)
 	}
-	history, err := os.ReadFile(filepath.Join(dir, ".ebtrace_history"))
-	if err != nil || !strings.Contains(string(history), `{ @x["enter"] = count(); }`) {
-		t.Errorf("history (%v):\n%s", err, history)
+	history := loadHistory(filepath.Join(dir, ".ebtrace_history")).entries
+	if want := fmt.Sprintf("tracepoint:syscalls:sys_enter_getppid /comm == \"%s\"/ {\n@x[\"enter\"] = count(); }", comm); len(history) == 0 || history[0] != want {
+		t.Errorf("history: %q, want first %q", history, want)
 	}
 
 	cmd := exec.Command(bin, "-q", saved, "-c", wl+" getppid 3")

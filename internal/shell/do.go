@@ -83,7 +83,11 @@ func (s *Session) command(line string, w io.Writer) error {
 				}
 				fmt.Fprintf(w, "#%d  %s  %d hits  %s\n", p.ID, p.Name, p.Hits, per)
 			case probe.Begin:
-				fmt.Fprintf(w, "#%d  %s  ran\n", p.ID, p.Name)
+				verb := "ran"
+				if !p.Ran {
+					verb = "did not run"
+				}
+				fmt.Fprintf(w, "#%d  %s  %s\n", p.ID, p.Name, verb)
 			default:
 				fmt.Fprintf(w, "#%d  %s  runs at .quit\n", p.ID, p.Name)
 			}
@@ -149,13 +153,18 @@ func Complete(input string) bool {
 	for i := 0; i < len(input); i++ {
 		switch c := input[i]; c {
 		case '"':
-			for i++; i < len(input) && input[i] != '"'; i++ {
-				if input[i] == '\\' {
+			// A string ends at its line's end, as the scanner reads it: one
+			// left open is an error to show, not a reason to wait for more.
+			for i++; i < len(input) && input[i] != '"' && input[i] != '\n'; i++ {
+				if input[i] == '\\' && i+1 < len(input) && input[i+1] != '\n' {
 					i++
 				}
 			}
 			if i >= len(input) {
 				return false
+			}
+			if input[i] == '\n' {
+				i-- // the newline is seen again, outside the string
 			}
 		case '/':
 			if strings.HasPrefix(input[i:], "//") {

@@ -84,6 +84,7 @@ type entry struct {
 	text string
 	name string     // its attach points, as typed
 	kind probe.Kind // BEGIN and END blocks are kept, not attached
+	ran  bool       // a BEGIN block ran without failing
 	obj  *load.Object
 	// hits and runtime are what the block's programs counted before they
 	// were loaded again.
@@ -121,10 +122,12 @@ func (s *Session) Resume() int {
 	return n
 }
 
-// script returns the session's script: the declarations, then every block.
-func (s *Session) script(entries []*entry, extra string) string {
+// script returns the session's script: its declarations and decl, then
+// every block of entries, then extra.
+func (s *Session) script(decl string, entries []*entry, extra string) string {
 	var b strings.Builder
 	b.WriteString(s.preamble)
+	b.WriteString(decl)
 	for _, e := range entries {
 		b.WriteString(e.text)
 		b.WriteString("\n")
@@ -133,9 +136,9 @@ func (s *Session) script(entries []*entry, extra string) string {
 	return b.String()
 }
 
-// compile compiles the script of entries followed by extra.
-func (s *Session) compile(entries []*entry, extra string) (*compile.Result, error) {
-	file := source.NewFile("shell", s.script(entries, extra))
+// compile compiles the script of decl, entries and extra.
+func (s *Session) compile(decl string, entries []*entry, extra string) (*compile.Result, error) {
+	file := source.NewFile("shell", s.script(decl, entries, extra))
 	res, err := compile.Compile(file, s.opts.Registry, s.opts.Env, s.opts.Compile)
 	if err != nil {
 		return nil, err
@@ -151,15 +154,17 @@ func (s *Session) compile(entries []*entry, extra string) (*compile.Result, erro
 // and END blocks wait for Close. It returns one line per probe, such as
 // "attached #3: tracepoint:syscalls:sys_enter_read".
 func (s *Session) Add(text string) ([]string, error) {
-	res, err := s.compile(s.entries, text)
-	if err != nil {
-		return nil, err
-	}
-	first := len(s.entries)
+	// Declarations (config, macros, structs) come before every probe, as
+	// the session's preamble holds them.
 	decl, blocks, err := split(text)
 	if err != nil {
 		return nil, err
 	}
+	res, err := s.compile(decl, s.entries, strings.Join(blocks, "\n"))
+	if err != nil {
+		return nil, err
+	}
+	first := len(s.entries)
 	var added []*entry
 	for i, b := range blocks {
 		added = append(added, &entry{text: b, name: attachName(res.AST.Probes[first+i].Attach)})
@@ -178,15 +183,17 @@ func (s *Session) apply(res *compile.Result, decl string, added []*entry) ([]str
 	}
 	first := len(s.entries)
 	var lines []string
-	var begins []*load.Object
-	fail := func(err error) ([]string, error) {
-		for _, e := range added {
-			if e.obj != nil {
-				e.obj.Close()
-			}
-		}
+	// The BEGIN blocks' programs are loaded with the others and run once
+	// everything is attached; none outlives this call.
+	begins := map[*entry]*load.Object{}
+	defer func() {
 		for _, o := range begins {
 			o.Close()
+		}
+	}()
+	fail := func(err error) ([]string, error) {
+		for _, e := range added {
+			e.close()
 		}
 		view.Close()
 		s.restore()
@@ -211,7 +218,12 @@ func (s *Session) apply(res *compile.Result, decl string, added []*entry) ([]str
 			if err != nil {
 				return fail(err)
 			}
-			begins = append(begins, obj)
+			begins[e] = obj
+		case probe.End:
+		default:
+			// test, bench and self probes run only in ebtrace's modes
+			// (--test, --bench, a signal), which a shell session is not.
+			return fail(fmt.Errorf("%s: the shell runs event probes, BEGIN and END, not %s probes", e.name, probeType(progs[0])))
 		}
 	}
 	if err := s.reload(view); err != nil {
@@ -225,15 +237,18 @@ func (s *Session) apply(res *compile.Result, decl string, added []*entry) ([]str
 			return fail(err)
 		}
 	}
-	for _, o := range begins {
-		err := o.Run(probe.Begin)
-		o.Close()
-		if err != nil {
-			return nil, errors.Join(err, s.settle(res, view, fresh, decl, added))
+	// The blocks are in from here on, attached: a BEGIN block that fails
+	// stops those after it from running, as in a script, and the session
+	// keeps them all.
+	var runErr error
+	for _, e := range added {
+		if o := begins[e]; o != nil && runErr == nil {
+			runErr = runBegin(o)
+			e.ran = runErr == nil
 		}
 	}
 	if err := s.settle(res, view, fresh, decl, added); err != nil {
-		return nil, err
+		return nil, errors.Join(runErr, err)
 	}
 	for _, e := range added {
 		e.id = s.nextID
@@ -247,13 +262,20 @@ func (s *Session) apply(res *compile.Result, decl string, added []*entry) ([]str
 			}
 			lines = append(lines, line)
 		case probe.Begin:
-			lines = append(lines, fmt.Sprintf("ran #%d: %s", e.id, e.name))
-		default:
+			verb := "ran"
+			if !e.ran {
+				verb = "did not run"
+			}
+			lines = append(lines, fmt.Sprintf("%s #%d: %s", verb, e.id, e.name))
+		case probe.End:
 			lines = append(lines, fmt.Sprintf("kept #%d: %s (runs at .quit)", e.id, e.name))
 		}
 	}
-	return lines, s.tr.Drain()
+	return lines, errors.Join(runErr, s.tr.Drain())
 }
+
+// runBegin runs a BEGIN block's programs; tests make it fail.
+var runBegin = func(o *load.Object) error { return o.Run(probe.Begin) }
 
 // settle records res as the session's compilation once its programs are
 // in: the maps it created join the session's, the old view closes.
@@ -360,6 +382,15 @@ func programsOf(res *compile.Result, idx int) []*compile.Program {
 	return ps
 }
 
+// probeType names p's probe type as typed: test, bench, self:signal.
+func probeType(p *compile.Program) string {
+	name := p.Instance.Instance.Name()
+	if i := strings.LastIndexByte(name, ':'); i >= 0 {
+		return name[:i]
+	}
+	return name
+}
+
 func names(ps []*compile.Program) []string {
 	var ns []string
 	for _, p := range ps {
@@ -413,7 +444,7 @@ func (s *Session) Exec(stmt string) error {
 	if bareMap.MatchString(stmt) {
 		stmt = "print(" + strings.TrimSuffix(stmt, ";") + ")"
 	}
-	res, err := s.compile(s.entries, "BEGIN { "+stmt+" }\n")
+	res, err := s.compile("", s.entries, "BEGIN { "+stmt+" }\n")
 	if err != nil {
 		return err
 	}
@@ -468,15 +499,19 @@ func (s *Session) Detach(id int) error {
 	rest := slices.Concat(s.entries[:i], s.entries[i+1:])
 	s.pause()
 	defer s.resume()
-	if s.entries[i].obj != nil {
-		s.entries[i].obj.Close()
-		s.entries[i].obj = nil
-	}
+	gone := s.entries[i]
 	if len(rest) == 0 && strings.TrimSpace(s.preamble) == "" {
+		gone.close()
+		// What the block sent before it was closed is read with the
+		// numbering it was sent under.
+		drainErr := s.tr.Drain()
 		s.entries = nil
-		return s.reset()
+		return errors.Join(drainErr, s.reset())
 	}
-	res, err := s.compile(rest, "")
+	// The session stays as it is until the script without the block
+	// compiles and its maps load: a later block may read a map only this
+	// one writes.
+	res, err := s.compile("", rest, "")
 	if err != nil {
 		return err
 	}
@@ -485,10 +520,9 @@ func (s *Session) Detach(id int) error {
 		return err
 	}
 	renumbered := len(res.Plan.Events) != len(s.res.Plan.Events)
-	s.tr.Reload(view)
-	s.view.Close()
-	s.view, s.res, s.entries = view, res, rest
 	var errs []error
+	gone.close()
+	var again []int
 	for j := i; j < len(rest) && renumbered; j++ {
 		e := rest[j]
 		if e.obj == nil {
@@ -497,8 +531,17 @@ func (s *Session) Detach(id int) error {
 		if err := e.count(&e.hits, &e.runtime); err != nil {
 			errs = append(errs, err)
 		}
-		e.obj.Close()
-		e.obj = nil
+		e.close()
+		again = append(again, j)
+	}
+	// Every program that sends events under the old numbering is closed:
+	// what they queued is read before the tracer numbers them anew.
+	errs = append(errs, s.tr.Drain())
+	s.tr.Reload(view)
+	s.view.Close()
+	s.view, s.res, s.entries = view, res, rest
+	for _, j := range again {
+		e := rest[j]
 		obj, err := load.LoadShared(res, s.opts.Config, names(programsOf(res, j)), s.lookup(nil))
 		if err == nil {
 			err = obj.Attach()
@@ -545,6 +588,8 @@ type Probe struct {
 	ID   int
 	Name string
 	Kind probe.Kind
+	// Ran says a BEGIN block ran without failing.
+	Ran bool
 	// Hits and Runtime add up the kernel's statistics of the block's
 	// programs since they were loaded.
 	Hits    uint64
@@ -555,13 +600,21 @@ type Probe struct {
 func (s *Session) Probes() ([]Probe, error) {
 	var ps []Probe
 	for _, e := range s.entries {
-		p := Probe{ID: e.id, Name: e.name, Kind: e.kind, Hits: e.hits, Runtime: e.runtime}
+		p := Probe{ID: e.id, Name: e.name, Kind: e.kind, Ran: e.ran, Hits: e.hits, Runtime: e.runtime}
 		if err := e.count(&p.Hits, &p.Runtime); err != nil {
 			return nil, err
 		}
 		ps = append(ps, p)
 	}
 	return ps, nil
+}
+
+// close detaches and releases e's programs.
+func (e *entry) close() {
+	if e.obj != nil {
+		e.obj.Close()
+		e.obj = nil
+	}
 }
 
 // count adds the kernel's statistics of e's programs to hits and runtime.
@@ -587,7 +640,7 @@ func (s *Session) Print(name string) error {
 	}
 	s.pause()
 	defer s.resume()
-	maps := tracer.NewMaps(s.view)
+	maps := s.tr.Maps()
 	var pms []*plan.Map
 	if name == "" {
 		pms = s.res.Plan.Maps
@@ -618,7 +671,10 @@ func (s *Session) Clear(name string, zero bool) error {
 	if err != nil {
 		return err
 	}
-	maps := tracer.NewMaps(s.view)
+	// The tracer's reader is the event loop's too.
+	s.pause()
+	defer s.resume()
+	maps := s.tr.Maps()
 	if zero {
 		return maps.Zero(pm)
 	}
@@ -735,10 +791,14 @@ func (g *gated) Printf(text string) {
 }
 
 // split parses text, typed in the session, into its probe blocks, each as
-// written, and the declarations around them.
+// written, and the declarations around them. Declarations alone (a config
+// block typed after the probes) are no script, but they are an input.
 func split(text string) (decl string, blocks []string, err error) {
 	ast, err := syntax.Parse(source.NewFile("input", text))
 	if err != nil {
+		if parses(text + "\nBEGIN {}") {
+			return strings.TrimSpace(text) + "\n", nil, nil
+		}
 		return "", nil, err
 	}
 	var rest strings.Builder
