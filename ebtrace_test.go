@@ -317,7 +317,7 @@ END { printf("not shown\n"); }
 // command is ended, and no program or link is left in this process.
 func TestCancel(t *testing.T) {
 	requireKernel(t)
-	progs, links := bpfObjects(t)
+	progs, links := testutil.BPFObjects(t, os.Getpid())
 	ctx, cancel := context.WithCancel(t.Context())
 	script, err := ebtrace.Compile("test.bt", `
 tracepoint:syscalls:sys_enter_nanosleep /pid == cpid/ { @sleeps = count(); }
@@ -329,7 +329,7 @@ END { printf("end\n"); }`, ebtrace.Options{Command: []string{testutil.Workload(t
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, l := bpfObjects(t); len(p) != len(progs)+2 || len(l) != len(links)+1 {
+	if p, l := testutil.BPFObjects(t, os.Getpid()); len(p) != len(progs)+2 || len(l) != len(links)+1 {
 		t.Errorf("while tracing: %d programs and %d links, want %d and %d", len(p), len(l), len(progs)+2, len(links)+1)
 	}
 	waitFor(t, func() bool {
@@ -346,34 +346,9 @@ END { printf("end\n"); }`, ebtrace.Options{Command: []string{testutil.Workload(t
 	if len(events) != 3 || events[0] != (ebtrace.Printf{Text: "end\n"}) || events[2] != (ebtrace.Exit{Reason: ebtrace.ExitCancelled}) {
 		t.Errorf("events %+v, want end, @sleeps, Exit{0, cancelled}", events)
 	}
-	if p, l := bpfObjects(t); !slices.Equal(p, progs) || !slices.Equal(l, links) {
+	if p, l := testutil.BPFObjects(t, os.Getpid()); !slices.Equal(p, progs) || !slices.Equal(l, links) {
 		t.Errorf("after the end: programs %v and links %v, want %v and %v", p, l, progs, links)
 	}
-}
-
-// bpfObjects lists the BPF programs and links this process holds, by id.
-func bpfObjects(t *testing.T) (progs, links []int) {
-	t.Helper()
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, fd := range fds {
-		target, _ := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
-		info, _ := os.ReadFile(filepath.Join("/proc/self/fdinfo", fd.Name()))
-		for _, line := range strings.Split(string(info), "\n") {
-			var id int
-			switch {
-			case target == "anon_inode:bpf-prog" && strings.HasPrefix(line, "prog_id:"):
-				fmt.Sscanf(line, "prog_id:%d", &id)
-				progs = append(progs, id)
-			case target == "anon_inode:bpf_link" && strings.HasPrefix(line, "link_id:"):
-				fmt.Sscanf(line, "link_id:%d", &id)
-				links = append(links, id)
-			}
-		}
-	}
-	return progs, links
 }
 
 func waitFor(t *testing.T, cond func() bool) {

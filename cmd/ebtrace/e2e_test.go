@@ -330,7 +330,7 @@ func TestSignals(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return strings.Contains(stderr.String(), "Attached") })
-	progs, links := bpfObjects(t, cmd.Process.Pid)
+	progs, links := testutil.BPFObjects(t, cmd.Process.Pid)
 	if len(progs) != 2 || len(links) != 2 {
 		t.Errorf("ebtrace holds programs %v and links %v, want two of each", progs, links)
 	}
@@ -351,34 +351,6 @@ func TestSignals(t *testing.T) {
 		}
 		return true
 	})
-}
-
-// bpfObjects lists the IDs of the BPF programs and links process pid
-// holds, from its file descriptors' fdinfo. Other tests may load programs
-// at the same time, so the check is by ID, not by name.
-func bpfObjects(t *testing.T, pid int) (progs, links []int) {
-	t.Helper()
-	dir := fmt.Sprintf("/proc/%d/fd", pid)
-	fds, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, fd := range fds {
-		target, _ := os.Readlink(filepath.Join(dir, fd.Name()))
-		info, _ := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%s", pid, fd.Name()))
-		for _, line := range strings.Split(string(info), "\n") {
-			var id int
-			switch {
-			case target == "anon_inode:bpf-prog" && strings.HasPrefix(line, "prog_id:"):
-				fmt.Sscanf(line, "prog_id:%d", &id)
-				progs = append(progs, id)
-			case target == "anon_inode:bpf_link" && strings.HasPrefix(line, "link_id:"):
-				fmt.Sscanf(line, "link_id:%d", &id)
-				links = append(links, id)
-			}
-		}
-	}
-	return progs, links
 }
 
 func waitFor(t *testing.T, cond func() bool) {

@@ -107,7 +107,7 @@ func TestKprobeMultiLink(t *testing.T) {
 	defer cmd.Wait()
 	defer cmd.Process.Kill()
 	waitFor(t, func() bool { return strings.Contains(stderr.String(), "Attached") })
-	progs, links := bpfObjects(t, cmd.Process.Pid)
+	progs, links := testutil.BPFObjects(t, cmd.Process.Pid)
 	var types []link.Type
 	for _, id := range links {
 		l, err := link.NewFromID(link.ID(id))

@@ -273,7 +273,7 @@ func TestRunLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return strings.Contains(stderr.String(), "Running") })
-	progs, _ := bpfObjects(t, cmd.Process.Pid)
+	progs, _ := testutil.BPFObjects(t, cmd.Process.Pid)
 	if len(progs) != 5 {
 		t.Fatalf("ebtrace run holds programs %v, want the object's five", progs)
 	}
