@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -74,7 +73,7 @@ func (s *Script) Start(ctx context.Context) (*Session, error) {
 		}
 		sess.pidfd = fd
 	}
-	cfg := load.Config{StartNs: monotonicNow(), TAIOffset: kernel.TAIOffset()}
+	cfg := load.Config{StartNs: kernel.MonotonicNow(), TAIOffset: kernel.TAIOffset()}
 	if len(s.opts.Command) > 0 {
 		cmd, err := startCommand(s.opts.Command)
 		if err != nil {
@@ -269,12 +268,12 @@ func (s *Session) watch() error {
 			case <-s.traced:
 			}
 		}()
-		go s.followMappings(s.cmd.pid())
+		go s.tr.Follow(s.cmd.pid(), s.traced)
 	}
 	if s.pidfd >= 0 {
 		s.watched = make(chan struct{})
 		go s.watchPid()
-		go s.followMappings(s.script.opts.PID)
+		go s.tr.Follow(s.script.opts.PID, s.traced)
 	}
 	return nil
 }
@@ -295,24 +294,6 @@ func (s *Session) watchPid() {
 		if n, err := unix.Poll(fds, 100); n > 0 || err != nil && err != unix.EINTR {
 			s.end(ExitProcess)
 			return
-		}
-	}
-}
-
-// followMappings keeps re-reading pid's memory mappings until tracing
-// ends, so that libraries it loads later resolve too: every millisecond
-// until they hold a program, then less and less often.
-func (s *Session) followMappings(pid int) {
-	wait := time.Millisecond
-	for {
-		mapped := s.tr.Watch(pid)
-		select {
-		case <-s.traced:
-			return
-		case <-time.After(wait):
-		}
-		if mapped {
-			wait = min(2*wait, 100*time.Millisecond)
 		}
 	}
 }
@@ -351,10 +332,4 @@ func (s *Session) release() error {
 		unix.Close(s.pidfd)
 	}
 	return err
-}
-
-func monotonicNow() uint64 {
-	var ts unix.Timespec
-	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return uint64(ts.Nano())
 }

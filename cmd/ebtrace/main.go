@@ -374,7 +374,7 @@ func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
 		}
 		defer child.kill()
 	}
-	cfg := load.Config{StartNs: monotonicNow(), TAIOffset: kernel.TAIOffset()}
+	cfg := load.Config{StartNs: kernel.MonotonicNow(), TAIOffset: kernel.TAIOffset()}
 	if child != nil {
 		cfg.Cpid = uint32(child.cmd.Process.Pid)
 	}
@@ -476,34 +476,13 @@ func traceUntilDone(o *options, sess *tracer.Session, child *child, stop chan st
 		go func() {
 			// Before its exec the child maps ebtrace, not the command.
 			<-child.execed
-			followMappings(sess, child.cmd.Process.Pid, child.done)
+			sess.Follow(child.cmd.Process.Pid, child.done)
 		}()
 	}
 	if o.pid > 0 {
-		go followMappings(sess, o.pid, stop)
+		go sess.Follow(o.pid, stop)
 	}
 	return sess.Loop(stop)
-}
-
-// followMappings keeps re-reading the memory mappings of the traced
-// process until done, so that its user stacks and symbols resolve when the
-// maps are printed after it has exited, libraries it loaded late included.
-// It reads every millisecond until the mappings hold the program (an exec
-// has mapped it), since a short command may be done soon after, then less
-// and less often as the process lives on.
-func followMappings(sess *tracer.Session, pid int, done <-chan struct{}) {
-	wait := time.Millisecond
-	for {
-		mapped := sess.Watch(pid)
-		select {
-		case <-done:
-			return
-		case <-time.After(wait):
-		}
-		if mapped {
-			wait = min(2*wait, 100*time.Millisecond)
-		}
-	}
 }
 
 func printLogTail(w io.Writer, log []string) {
@@ -514,12 +493,6 @@ func printLogTail(w io.Writer, log []string) {
 	for _, l := range log {
 		fmt.Fprintf(w, "    %s\n", l)
 	}
-}
-
-func monotonicNow() uint64 {
-	var ts unix.Timespec
-	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return uint64(ts.Nano())
 }
 
 // openOutput returns where output goes: the file -o names, created now,

@@ -71,7 +71,7 @@ func runShell(args []string, stdout, stderr io.Writer) int {
 	env := newEnv(t, 0)
 	s, err := shell.New(shell.Options{
 		Registry: reg, Env: env, Out: t, Warn: t,
-		Config: load.Config{StartNs: monotonicNow(), TAIOffset: kernel.TAIOffset()},
+		Config: load.Config{StartNs: kernel.MonotonicNow(), TAIOffset: kernel.TAIOffset()},
 		Compile: compile.Options{
 			Plan:           plan.DefaultOptions,
 			Check:          check.Options{Getenv: os.Getenv},

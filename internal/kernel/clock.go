@@ -6,6 +6,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// MonotonicNow reads CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns, in
+// nanoseconds: where a script's elapsed counts from.
+func MonotonicNow() uint64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return uint64(ts.Nano())
+}
+
 // TAIOffset measures CLOCK_TAI minus CLOCK_BOOTTIME, for kernels whose BPF
 // programs cannot read CLOCK_TAI (bpf_ktime_get_tai_ns is Linux 6.1): a TAI
 // read between two boot clock reads stands for their midpoint, and of a few

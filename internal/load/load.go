@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -203,8 +204,17 @@ func Verify(r *compile.Result) (*DryRun, error) {
 }
 
 // Load creates the maps and programs of r in the kernel.
-func Load(r *compile.Result, cfg Config) (*Object, error) {
+func Load(r *compile.Result, cfg Config) (*Object, error) { return load(r, cfg, nil, nil) }
+
+// load creates r's maps and programs: only the named programs when
+// programs is not nil, and, when prepare is not nil, the maps it returns
+// (by kernel name) in place of the spec's (LoadShared).
+func load(r *compile.Result, cfg Config, programs []string, prepare func(*ebpf.CollectionSpec, *plan.Plan) (map[string]*ebpf.Map, error)) (*Object, error) {
+	chosen := func(name string) bool { return programs == nil || slices.Contains(programs, name) }
 	for _, p := range r.Programs {
+		if !chosen(p.Name) {
+			continue
+		}
 		if err := p.Instance.Instance.Available(); err != nil {
 			return nil, err
 		}
@@ -213,11 +223,29 @@ func Load(r *compile.Result, cfg Config) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
+	if programs != nil {
+		keep := map[string]*ebpf.ProgramSpec{}
+		for name, ps := range spec.Programs {
+			if chosen(name) {
+				keep[name] = ps
+			}
+		}
+		spec.Programs = keep
+	}
 	if err := missingHelpers(r, spec); err != nil {
 		return nil, err
 	}
 	spec.Maps[plan.ConfigMap].Contents = []ebpf.MapKV{{Key: uint32(0), Value: cfg.bytes()}}
-	coll, err := newCollection(spec, nil)
+	var replace map[string]*ebpf.Map
+	if prepare != nil {
+		if replace, err = prepare(spec, r.Plan); err != nil {
+			return nil, err
+		}
+		if _, ok := replace[plan.ConfigMap]; ok {
+			spec.Maps[plan.ConfigMap].Contents = nil
+		}
+	}
+	coll, err := newCollection(spec, replace)
 	if err != nil {
 		return nil, explain(r, err)
 	}

@@ -1,8 +1,6 @@
 package load
 
 import (
-	"slices"
-
 	"github.com/cilium/ebpf"
 
 	"github.com/ebtrace/ebtrace/internal/compile"
@@ -17,34 +15,8 @@ import (
 // it may resize the spec's maps to match them. The other maps are created, the
 // config map holding cfg. Closing the object leaves the given maps open.
 func LoadShared(r *compile.Result, cfg Config, programs []string, prepare func(*ebpf.CollectionSpec, *plan.Plan) (map[string]*ebpf.Map, error)) (*Object, error) {
-	spec, err := relocatedSpec(r)
-	if err != nil {
-		return nil, err
+	if programs == nil {
+		programs = []string{} // none, where load reads nil as all
 	}
-	keep := map[string]*ebpf.ProgramSpec{}
-	for _, p := range r.Programs {
-		if ps, ok := spec.Programs[p.Name]; ok && slices.Contains(programs, p.Name) {
-			if err := p.Instance.Instance.Available(); err != nil {
-				return nil, err
-			}
-			keep[p.Name] = ps
-		}
-	}
-	spec.Programs = keep
-	if err := missingHelpers(r, spec); err != nil {
-		return nil, err
-	}
-	spec.Maps[plan.ConfigMap].Contents = []ebpf.MapKV{{Key: uint32(0), Value: cfg.bytes()}}
-	replace, err := prepare(spec, r.Plan)
-	if err != nil {
-		return nil, err
-	}
-	if _, ok := replace[plan.ConfigMap]; ok {
-		spec.Maps[plan.ConfigMap].Contents = nil
-	}
-	coll, err := newCollection(spec, replace)
-	if err != nil {
-		return nil, explain(r, err)
-	}
-	return &Object{Result: r, cfg: cfg, coll: coll}, nil
+	return load(r, cfg, programs, prepare)
 }

@@ -91,9 +91,9 @@ func attach(p *Program, inst probe.Instance, prog *ebpf.Program) (io.Closer, err
 	return inst.Attach(prog)
 }
 
-// Detach closes the links: the programs stop running, the maps keep
+// detach closes the links: the programs stop running, the maps keep
 // their contents.
-func (o *Object) Detach() error {
+func (o *Object) detach() error {
 	err := o.links.Close()
 	o.links = nil
 	return err
@@ -102,7 +102,7 @@ func (o *Object) Detach() error {
 // Close detaches and releases everything, and removes the printk
 // instance. Pinned maps stay pinned.
 func (o *Object) Close() error {
-	errs := []error{o.Detach()}
+	errs := []error{o.detach()}
 	for _, r := range o.records {
 		errs = append(errs, r.Close())
 	}

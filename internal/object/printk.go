@@ -52,8 +52,11 @@ func newPrintkReader(spec *ebpf.CollectionSpec) (*printkReader, error) {
 	if err == nil {
 		removeStaleInstances(root)
 	}
+	if !prints(spec) {
+		return nil, nil
+	}
 	formats := printkFormats(spec)
-	if !prints(spec) || len(formats) == 0 {
+	if len(formats) == 0 {
 		return nil, nil
 	}
 	if err != nil {

@@ -98,7 +98,7 @@ func (o *Object) Run(w output.Writer, stop <-chan struct{}, opts RunOptions) err
 		// Nothing new arrives once the programs are detached: what they
 		// wrote before is still read, and the readers end at their next
 		// empty read.
-		if err := o.Detach(); err != nil && opts.Warnings != nil {
+		if err := o.detach(); err != nil && opts.Warnings != nil {
 			opts.Warnings(err)
 		}
 		for _, r := range o.records {

@@ -172,10 +172,7 @@ func (ms *Maps) group(pm *plan.Map, elems []raw) []*keyGroup {
 // value decodes one part of a map key or value, rendering symbols as
 // text, and stacks too unless ms.Frames is set.
 func (ms *Maps) value(b []byte, t types.Type) any {
-	if ms.Frames {
-		return ms.sym.typed(b, t)
-	}
-	return ms.sym.value(b, t, keyIndent)
+	return ms.sym.value(b, t, keyIndent, ms.Frames)
 }
 
 func (ms *Maps) decodeKey(pm *plan.Map, b []byte) []any {

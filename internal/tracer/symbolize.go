@@ -73,22 +73,14 @@ func (s *symbolizer) Watch(pid int) bool {
 	return p.MapsProgram()
 }
 
-// Frame is one resolved stack frame, as Maps.Read gives it with
-// Maps.Frames set: Name is "" when no symbol covers Addr, Offset is Addr's
+// Frame is one resolved stack frame (and what Maps.Read gives of a stack
+// with Maps.Frames set): Name is "" when no symbol covers Addr, Offset is Addr's
 // distance from Name's start, Module is a user frame's mapped file.
 type Frame struct {
 	Addr   uint64
 	Name   string
 	Offset uint64
 	Module string
-}
-
-// frame is one resolved stack frame.
-type frame struct {
-	addr   uint64
-	name   string // "" when unknown
-	off    uint64
-	module string // user frames: the mapped file
 }
 
 // Indentation of stack frames in bpftrace and raw modes: map keys indent
@@ -108,10 +100,10 @@ func (s *symbolizer) render(b []byte, t types.Type, indent string) (string, []st
 	}
 	if t.Kind == types.Sym {
 		f := s.resolve(t.AddrSpace, pid, addr)
-		if f.name == "" {
+		if f.Name == "" {
 			return symbols.Unknown(addr), nil
 		}
-		return f.name, nil
+		return f.Name, nil
 	}
 	id := int64(addr)
 	if id < 0 {
@@ -128,44 +120,44 @@ func (s *symbolizer) render(b []byte, t types.Type, indent string) (string, []st
 		f := s.resolve(t.AddrSpace, pid, a)
 		text.WriteString(frameLine(t, f, indent))
 		text.WriteString("\n")
-		if f.name == "" {
+		if f.Name == "" {
 			names = append(names, symbols.Unknown(a))
 		} else {
-			names = append(names, f.name)
+			names = append(names, f.Name)
 		}
 	}
 	return text.String(), names
 }
 
 // frameLine lays one frame out in the stack's mode.
-func frameLine(t types.Type, f frame, indent string) string {
+func frameLine(t types.Type, f Frame, indent string) string {
 	switch t.StackMode {
 	case "perf":
 		name, module := "[unknown]", ""
-		if f.name != "" {
-			name = symbols.Format(f.name, f.off)
+		if f.Name != "" {
+			name = symbols.Format(f.Name, f.Offset)
 		}
 		if t.AddrSpace == types.User {
-			module = " (" + f.module + ")"
-			if f.name == "" {
-				name, module = symbols.Unknown(f.addr), " ([unknown])"
+			module = " (" + f.Module + ")"
+			if f.Name == "" {
+				name, module = symbols.Unknown(f.Addr), " ([unknown])"
 			}
 		}
-		return fmt.Sprintf("\t%x %s%s", f.addr, name, module)
+		return fmt.Sprintf("\t%x %s%s", f.Addr, name, module)
 	case "raw":
-		return fmt.Sprintf("%s%x", indent, f.addr)
+		return fmt.Sprintf("%s%x", indent, f.Addr)
 	}
-	if f.name == "" {
-		return indent + symbols.Unknown(f.addr)
+	if f.Name == "" {
+		return indent + symbols.Unknown(f.Addr)
 	}
-	return indent + symbols.Format(f.name, f.off)
+	return indent + symbols.Format(f.Name, f.Offset)
 }
 
-func (s *symbolizer) resolve(space types.AddrSpace, pid uint32, addr uint64) frame {
-	f := frame{addr: addr}
+func (s *symbolizer) resolve(space types.AddrSpace, pid uint32, addr uint64) Frame {
+	f := Frame{Addr: addr}
 	if space == types.User {
 		if fr, ok := s.process(pid).Lookup(addr); ok {
-			f.name, f.off, f.module = fr.Name, fr.Off, fr.Module
+			f.Name, f.Offset, f.Module = fr.Name, fr.Off, fr.Module
 		}
 		return f
 	}
@@ -174,9 +166,9 @@ func (s *symbolizer) resolve(space types.AddrSpace, pid uint32, addr uint64) fra
 		return f
 	}
 	if sym, ok := tab.Lookup(addr); ok {
-		f.name, f.off = sym.Name, addr-sym.Addr
+		f.Name, f.Offset = sym.Name, addr-sym.Addr
 		if name, ok := s.probedNames(tab)[sym.Addr]; ok {
-			f.name = name
+			f.Name = name
 		}
 	}
 	return f
@@ -221,8 +213,7 @@ func (s *symbolizer) frames(b []byte, t types.Type) []Frame {
 	addrs := s.stack(t, uint32(id))
 	out := make([]Frame, len(addrs))
 	for i, a := range addrs {
-		f := s.resolve(t.AddrSpace, pid, a)
-		out[i] = Frame{Addr: f.addr, Name: f.name, Offset: f.off, Module: f.module}
+		out[i] = s.resolve(t.AddrSpace, pid, a)
 	}
 	return out
 }
@@ -249,17 +240,24 @@ func (s *symbolizer) stack(t types.Type, id uint32) []uint64 {
 }
 
 // value decodes one record part, rendering symbols and stacks as text with
-// stack frames indented by indent.
-func (s *symbolizer) value(b []byte, t types.Type, indent string) any {
+// stack frames indented by indent, or with frames set, stacks as []Frame,
+// inside tuples too.
+func (s *symbolizer) value(b []byte, t types.Type, indent string, frames bool) any {
 	switch t.Kind {
-	case types.Sym, types.Stack:
+	case types.Stack:
+		if frames {
+			return s.frames(b, t)
+		}
+		text, _ := s.render(b, t, indent)
+		return text
+	case types.Sym:
 		text, _ := s.render(b, t, indent)
 		return text
 	case types.Tuple:
 		fields := t.Fields()
 		tuple := make(output.Tuple, len(fields))
 		for i, f := range fields {
-			tuple[i] = s.value(b[t.FieldOffset(i):], f, indent)
+			tuple[i] = s.value(b[t.FieldOffset(i):], f, indent, frames)
 		}
 		if names := t.Names(); names != nil {
 			return output.Record{Names: names, Values: tuple}
@@ -270,24 +268,4 @@ func (s *symbolizer) value(b []byte, t types.Type, indent string) any {
 		return renderText(b, t)
 	}
 	return decode(b, t)
-}
-
-// typed is value with stacks as []Frame instead of text, inside tuples
-// too.
-func (s *symbolizer) typed(b []byte, t types.Type) any {
-	switch t.Kind {
-	case types.Stack:
-		return s.frames(b, t)
-	case types.Tuple:
-		fields := t.Fields()
-		tuple := make(output.Tuple, len(fields))
-		for i, f := range fields {
-			tuple[i] = s.typed(b[t.FieldOffset(i):], f)
-		}
-		if names := t.Names(); names != nil {
-			return output.Record{Names: names, Values: tuple}
-		}
-		return tuple
-	}
-	return s.value(b, t, keyIndent)
 }

@@ -71,7 +71,7 @@ func (s *Session) formatted(ev *plan.Event, raw []byte) string {
 	args := make([]any, len(ev.Args))
 	verbs := ev.Printf.Verbs()
 	for i, a := range ev.Args {
-		args[i] = s.sym.value(raw[a.Offset:], a.Type, printfIndent)
+		args[i] = s.sym.value(raw[a.Offset:], a.Type, printfIndent, false)
 		switch {
 		case i >= len(verbs):
 		case a.Type.Enum() != "" && verbs[i].WantsString():

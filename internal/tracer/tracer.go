@@ -86,6 +86,27 @@ func (s *Session) Maps() *Maps { return s.maps }
 // program: just after an exec they may not yet.
 func (s *Session) Watch(pid int) bool { return s.sym.Watch(pid) }
 
+// Follow keeps re-reading the memory mappings of the traced process pid
+// until done is closed, so that its user stacks and symbols resolve when
+// the maps are printed after it has exited, libraries it loaded late
+// included. It reads every millisecond until the mappings hold the
+// program (an exec has mapped it), since a short command may be done soon
+// after, then less and less often as the process lives on.
+func (s *Session) Follow(pid int, done <-chan struct{}) {
+	wait := time.Millisecond
+	for {
+		mapped := s.Watch(pid)
+		select {
+		case <-done:
+			return
+		case <-time.After(wait):
+		}
+		if mapped {
+			wait = min(2*wait, 100*time.Millisecond)
+		}
+	}
+}
+
 // Loop handles events until a probe calls exit() or stop is closed.
 func (s *Session) Loop(stop <-chan struct{}) error {
 	done := make(chan struct{})
@@ -199,7 +220,7 @@ func (s *Session) handle(raw []byte) error {
 	case plan.Join:
 		s.out.Join(joined(raw, ev))
 	case plan.PrintValue:
-		s.out.Value(s.sym.value(raw[ev.Args[0].Offset:], ev.Args[0].Type, printfIndent))
+		s.out.Value(s.sym.value(raw[ev.Args[0].Offset:], ev.Args[0].Type, printfIndent, false))
 	case plan.Exit:
 		// Events queued before tracing stopped may exit again: the
 		// first exit's code stands.
