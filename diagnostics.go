@@ -2,8 +2,11 @@ package ebtrace
 
 import (
 	"errors"
+	"io/fs"
 
+	"github.com/ebtrace/ebtrace/internal/kernel"
 	"github.com/ebtrace/ebtrace/internal/load"
+	"github.com/ebtrace/ebtrace/internal/probe"
 	"github.com/ebtrace/ebtrace/internal/source"
 )
 
@@ -32,18 +35,43 @@ type CompileError struct {
 
 func (e *CompileError) Error() string { return e.diags.Error() }
 
-// scriptError turns the compiler's and loader's script diagnostics into a
-// *CompileError and returns any other error as it is.
-func scriptError(err error) error {
+// PermissionError is an operation the kernel refused with EPERM or EACCES.
+// Privileged says whether this process holds every capability tracing
+// needs; Denied says what most likely refused it: the missing privileges,
+// or for a privileged process what refuses even it (kernel lockdown, a
+// security module).
+type PermissionError struct {
+	Err        error
+	Privileged bool
+	Denied     string
+}
+
+func (e *PermissionError) Error() string { return e.Err.Error() + ": " + e.Denied }
+func (e *PermissionError) Unwrap() error { return e.Err }
+
+// publicError turns the compiler's and loader's script diagnostics into a
+// *CompileError and a refusal for lack of permission into a
+// *PermissionError; it returns any other error as it is.
+func publicError(err error) error {
 	var verr *load.VerifierError
 	var diags *source.Diagnostics
+	var unavailable *probe.Unavailable
 	switch {
+	case err == nil:
+		return nil
 	case errors.As(err, &verr):
 		ce := compileError(verr.Diag)
 		ce.VerifierLog = verr.Log
 		return ce
 	case errors.As(err, &diags):
 		return compileError(diags)
+	case errors.As(err, &unavailable):
+		// Already says why, even when its cause is an EPERM (fentry
+		// under lockdown).
+		return err
+	case errors.Is(err, load.ErrPrivileges), errors.Is(err, fs.ErrPermission):
+		access := kernel.CurrentAccess()
+		return &PermissionError{Err: err, Privileged: access.Privileged(), Denied: access.Denied()}
 	}
 	return err
 }

@@ -16,6 +16,7 @@ package ebtrace
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"slices"
@@ -57,6 +58,9 @@ type Options struct {
 	// still running then is terminated. It shares this process's
 	// standard input, output and error.
 	Command []string
+	// Log receives what ebtrace says to a person rather than to the
+	// program: that it mounted tracefs, which was missing. Nil discards it.
+	Log io.Writer
 	// EventBuffer is the capacity of the channel Session.Events returns;
 	// 0 means DefaultEventBuffer.
 	EventBuffer int
@@ -98,10 +102,7 @@ func compileFile(file *source.File, opts Options) (*Script, error) {
 	getenv, unread := configLookup(opts.Config)
 	planOpts := plan.DefaultOptions
 	planOpts.HelperErrors = opts.HelperErrors
-	env := &probe.Env{PID: opts.PID, Unsafe: opts.Unsafe, Events: sync.OnceValues(func() (*kernel.Events, error) {
-		events, _, err := kernel.Live()
-		return events, err
-	})}
+	env := &probe.Env{PID: opts.PID, Unsafe: opts.Unsafe, Events: liveEvents(opts.Log)}
 	res, err := compile.Compile(file, all.Registry(), env, compile.Options{
 		Plan:           planOpts,
 		Check:          check.Options{Params: opts.Params, Getenv: getenv},
@@ -110,7 +111,7 @@ func compileFile(file *source.File, opts Options) (*Script, error) {
 		PIDNamespace:   kernel.PIDNamespace,
 	})
 	if err != nil {
-		return nil, scriptError(err)
+		return nil, publicError(err)
 	}
 	if err := unread(); err != nil {
 		return nil, err
@@ -120,6 +121,18 @@ func compileFile(file *source.File, opts Options) (*Script, error) {
 		s.warnings = append(s.warnings, diagnostic(res.File, d))
 	}
 	return s, nil
+}
+
+// liveEvents gives providers lazy access to tracefs, mounting it when it
+// is missing and saying so on log.
+func liveEvents(log io.Writer) func() (*kernel.Events, error) {
+	return sync.OnceValues(func() (*kernel.Events, error) {
+		events, mounted, err := kernel.Live()
+		if mounted && log != nil {
+			fmt.Fprintln(log, "ebtrace: tracefs was not mounted; mounted it at /sys/kernel/tracing")
+		}
+		return events, err
+	})
 }
 
 // Warnings returns what the compiler warned about: probes skipped because

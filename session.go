@@ -52,7 +52,8 @@ type Session struct {
 // everything is detached and released; Wait waits for that.
 //
 // Each call loads the programs anew, as a session of its own.
-func (s *Script) Start(ctx context.Context) (*Session, error) {
+func (s *Script) Start(ctx context.Context) (_ *Session, err error) {
+	defer func() { err = publicError(err) }()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -84,7 +85,7 @@ func (s *Script) Start(ctx context.Context) (*Session, error) {
 	}
 	obj, err := load.Load(s.res, cfg)
 	if err != nil {
-		return nil, scriptError(err)
+		return nil, err
 	}
 	sess.obj = obj
 	// BEGIN runs before any event probe can fire, as on the command line;
