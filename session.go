@@ -8,8 +8,6 @@ import (
 	"strings"
 	"sync"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/ebtrace/ebtrace/internal/kernel"
 	"github.com/ebtrace/ebtrace/internal/load"
 	"github.com/ebtrace/ebtrace/internal/probe"
@@ -25,11 +23,8 @@ type Session struct {
 	tr     *tracer.Session
 	ev     *events
 	cmd    *command
-	pidfd  int // of Options.PID; -1 without one
-	// watched is closed once watchPid has returned and closed pidfd; nil
-	// while it has not started.
-	watched chan struct{}
-	warn    *warnings // the tracer's warnings, sent as Warning events
+	pid    *processWatch // of Options.PID; nil without one
+	warn   *warnings     // the tracer's warnings, sent as Warning events
 
 	stop     chan struct{} // closed to end tracing
 	stopOnce sync.Once
@@ -58,8 +53,8 @@ func (s *Script) Start(ctx context.Context) (_ *Session, err error) {
 		return nil, err
 	}
 	sess := &Session{
-		script: s, pidfd: -1,
-		stop: make(chan struct{}), traced: make(chan struct{}), done: make(chan struct{}),
+		script: s,
+		stop:   make(chan struct{}), traced: make(chan struct{}), done: make(chan struct{}),
 	}
 	ok := false
 	defer func() {
@@ -68,11 +63,11 @@ func (s *Script) Start(ctx context.Context) (_ *Session, err error) {
 		}
 	}()
 	if s.opts.PID > 0 {
-		fd, err := unix.PidfdOpen(s.opts.PID, 0)
+		pw, err := watchProcess(s.opts.PID)
 		if err != nil {
-			return nil, fmt.Errorf("pid %d: %w", s.opts.PID, err)
+			return nil, err
 		}
-		sess.pidfd = fd
+		sess.pid = pw
 	}
 	cfg := load.Config{StartNs: kernel.MonotonicNow(), TAIOffset: kernel.TAIOffset()}
 	if len(s.opts.Command) > 0 {
@@ -271,32 +266,17 @@ func (s *Session) watch() error {
 		}()
 		go s.tr.Follow(s.cmd.pid(), s.traced)
 	}
-	if s.pidfd >= 0 {
-		s.watched = make(chan struct{})
-		go s.watchPid()
+	if s.pid != nil {
+		go func() {
+			select {
+			case <-s.pid.Exited():
+				s.end(ExitProcess)
+			case <-s.traced:
+			}
+		}()
 		go s.tr.Follow(s.script.opts.PID, s.traced)
 	}
 	return nil
-}
-
-// watchPid ends the session when the Options.PID process exits; it polls
-// with a timeout so that it returns soon after tracing ends, and closes
-// the pidfd itself, which no other goroutine may close while it polls.
-func (s *Session) watchPid() {
-	defer close(s.watched)
-	defer unix.Close(s.pidfd)
-	fds := []unix.PollFd{{Fd: int32(s.pidfd), Events: unix.POLLIN}}
-	for {
-		select {
-		case <-s.traced:
-			return
-		default:
-		}
-		if n, err := unix.Poll(fds, 100); n > 0 || err != nil && err != unix.EINTR {
-			s.end(ExitProcess)
-			return
-		}
-	}
 }
 
 // readAll reads every map as tracing ends, by name.
@@ -324,13 +304,8 @@ func (s *Session) release() error {
 	if s.cmd != nil {
 		s.cmd.kill()
 	}
-	switch {
-	case s.watched != nil:
-		// Tracing has ended (release follows close(s.traced)), so
-		// watchPid returns within its poll timeout.
-		<-s.watched
-	case s.pidfd >= 0:
-		unix.Close(s.pidfd)
+	if s.pid != nil {
+		s.pid.Close()
 	}
 	return err
 }

@@ -22,9 +22,9 @@ import (
 // integer, in printf, comparisons, arithmetic and casts.
 func TestReadAggregations(t *testing.T) {
 	testutil.RequireHelper(t, ebpf.RawTracepoint, asm.FnMapLookupPercpuElem)
-	r := ebtrace(t, "-q", "-e", `BEGIN { @c = count(); @c = count(); printf("%d\n", @c); exit(); }`)
+	r := runCLI(t, "-q", "-e", `BEGIN { @c = count(); @c = count(); printf("%d\n", @c); exit(); }`)
 	r.want(t, 0, "2\n\n\n@c: 2\n")
-	r = ebtrace(t, "-q", "-e", `BEGIN {
+	r = runCLI(t, "-q", "-e", `BEGIN {
 	@n = count(); @total = sum(40); @total = sum(2);
 	@lo = min(7); @lo = min(-3); @hi[1] = max(-7); @hi[1] = max(-1); @mean = avg(10); @mean = avg(-25);
 	if (@total == 42 && @n < 2) { printf("%d %d\n", (int64)@n, @total * 2 - @n); }
@@ -44,7 +44,7 @@ func TestReadAggregationsInEvents(t *testing.T) {
 	testutil.RequireHelper(t, ebpf.TracePoint, asm.FnMapLookupPercpuElem)
 	testutil.RequireHelper(t, ebpf.RawTracepoint, asm.FnForEachMapElem)
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_write /pid == cpid/ {
+	r := runCLI(t, "-e", `tracepoint:syscalls:sys_enter_write /pid == cpid/ {
 	@n = count();
 	@bytes[args.count % 2] = sum(args.count);
 	if (@n == 5) { printf("after 5 writes: %d even, %d odd\n", @bytes[0], @bytes[1]); }
@@ -64,7 +64,7 @@ END {
 func TestHistBits(t *testing.T) {
 	wl := testutil.Workload(t)
 	script := `tracepoint:syscalls:sys_enter_write /pid == cpid/ { @sizes = hist(args.count, 2); }`
-	r := ebtrace(t, "-e", script, "-c", wl+" write 1 40")
+	r := runCLI(t, "-e", script, "-c", wl+" write 1 40")
 	r.want(t, 0, `
 
 @sizes:
@@ -87,10 +87,10 @@ func TestHistBits(t *testing.T) {
 [40, 48)               1 |@@@@@@                                              |
 
 `)
-	r = ebtrace(t, "-q", "-f", "json", "-e", script, "-c", wl+" write 30 40")
+	r = runCLI(t, "-q", "-f", "json", "-e", script, "-c", wl+" write 30 40")
 	r.want(t, 0, `{"type": "hist", "data": {"@sizes": [{"min": 28, "max": 31, "count": 2}, {"min": 32, "max": 39, "count": 8}, {"min": 40, "max": 47, "count": 1}]}}
 `)
-	r = ebtrace(t, "-e", `BEGIN { @h = hist(1, 6); }`)
+	r = runCLI(t, "-e", `BEGIN { @h = hist(1, 6); }`)
 	r.want(t, 1, "")
 	if want := "stdin:1:22: error: hist()'s bits must be an integer literal from 0 to 5\n" +
 		"    BEGIN { @h = hist(1, 6); }\n" +
@@ -126,7 +126,7 @@ func TestTSeries(t *testing.T) {
 	@avg = tseries(args.count, 1d, 7, "avg"); @min[args.count % 2] = tseries(args.count, 1d, 7, "min");
 }`
 	before := intervalClock(t, 24*time.Hour)
-	r := ebtrace(t, "-e", script, "-c", wl+" write 1 10")
+	r := runCLI(t, "-e", script, "-c", wl+" write 1 10")
 	if after := intervalClock(t, 24*time.Hour); after != before {
 		t.Skip("the run crossed a day's interval")
 	}
@@ -144,7 +144,7 @@ func TestTSeries(t *testing.T) {
 		"@min[0]:\n"+graph(1, 3, 26, "2")+
 		"@min[1]:\n"+graph(0, 2, 26, "1")+
 		"@sum:\n"+graph(54, 56, 26, "55"))
-	r = ebtrace(t, "-q", "-f", "json", "-e", `tracepoint:syscalls:sys_enter_write /pid == cpid/ { @t = tseries(args.count, 1d, 3, "max"); }`, "-c", wl+" write 3 8")
+	r = runCLI(t, "-q", "-f", "json", "-e", `tracepoint:syscalls:sys_enter_write /pid == cpid/ { @t = tseries(args.count, 1d, 3, "max"); }`, "-c", wl+" write 3 8")
 	start := regexp.MustCompile(`"interval_start": "(\d{4}-\d\d-\d\dT(\d\d:\d\d:\d\d)\.000000000)"`)
 	m := start.FindStringSubmatch(r.stdout)
 	if m == nil || m[2] != before {
@@ -159,7 +159,7 @@ func TestTSeries(t *testing.T) {
 // with the count so far, and at most the number of intervals kept.
 func TestTSeriesIntervals(t *testing.T) {
 	testutil.RequireHelper(t, ebpf.RawTracepoint, asm.FnKtimeGetTaiNs)
-	r := ebtrace(t, "-q", "-e", `interval:ms:100 /@n < 8/ { @n++; @t = tseries(@n, 100ms, 4, "max"); if (@n == 8) { exit(); } }`)
+	r := runCLI(t, "-q", "-e", `interval:ms:100 /@n < 8/ { @n++; @t = tseries(@n, 100ms, 4, "max"); if (@n == 8) { exit(); } }`)
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -192,7 +192,7 @@ func TestTSeriesIntervals(t *testing.T) {
 // plain and per-CPU integers, averages, stats() averages (not their
 // counts and totals) and log2 histogram counts (the rows those had).
 func TestPrintTopDivKinds(t *testing.T) {
-	r := ebtrace(t, "-q", "-e", `BEGIN {
+	r := runCLI(t, "-q", "-e", `BEGIN {
 	for ($i : 1..11) { @m[$i] = $i * 10; }
 	print(@m, 3); print(@m, 2, 7);
 	@s["a"] = sum(100); @s["b"] = sum(30); @s["c"] = sum(5); print(@s, 2, 10);

@@ -62,7 +62,7 @@ func TestBpftraceTools(t *testing.T) {
 			// In parallel: under QEMU's emulation (vm/run.sh) the tools
 			// take a few seconds each to compile and verify.
 			t.Parallel()
-			r := ebtrace(t, "--dry-run", tool)
+			r := runCLI(t, "--dry-run", tool)
 			gap, known := knownGaps[name]
 			switch {
 			case r.code == 0:

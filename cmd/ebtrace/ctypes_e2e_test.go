@@ -55,7 +55,7 @@ uprobe:` + bin + `:visit {
 		$r->next->tag, $r->next->in.total, $r->flag, $r->u.word, $r->u.bytes[0], $r->tag[1],
 		sizeof(struct record), offsetof(struct record, next));
 }`
-	r := ebtrace(t, "-q", "-e", script, "-c", bin+" 3")
+	r := runCLI(t, "-q", "-e", script, "-c", bin+" 3")
 	r.want(t, 0, `rec0 ready=1 level=5 code=300 v=0,1,2,3 id=0 total=1099511627776
 next=last/-5 flag=200 word=11223344 b0=44 tag1=e size=64 off=48
 rec1 ready=1 level=5 code=301 v=10,11,12,13 id=-1 total=1099511627777
@@ -88,7 +88,7 @@ uprobe:` + bin + `:visit {
 	printf("extra id=%d k=%c m=%ld sizes %d %d %d off %d\n", $e->id, $e->deep.k, $e->deep.m,
 		sizeof(struct outer), sizeof(struct inner), sizeof(struct point), offsetof(struct outer, in.deep.m));
 }`
-	r := ebtrace(t, "-q", "-e", script, "-c", bin+" 2")
+	r := runCLI(t, "-q", "-e", script, "-c", bin+" 2")
 	r.want(t, 0, `out0 id=0 word=11223344 b0=44 k=k m=1099511627776 i=1000 where=3,-4 flag=200
 extra id=77 k=z m=-1 sizes 56 24 8 off 24
 out1 id=-1 word=11223344 b0=44 k=k m=1099511627777 i=1001 where=3,-4 flag=200
@@ -104,7 +104,7 @@ func TestCORERelocations(t *testing.T) {
 	spec, err := btf.LoadKernelSpec()
 	testutil.SkipUnsupported(t, err)
 	script := `tracepoint:syscalls:sys_enter_getppid { printf("%d\n", curtask->real_parent->tgid); }`
-	r := ebtrace(t, "-d", "asm", "-e", script)
+	r := runCLI(t, "-d", "asm", "-e", script)
 	for _, want := range []string{"[CO-RE: byte offset struct task_struct.real_parent]", "[CO-RE: byte size struct task_struct.tgid]"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("-d asm lacks %q:\n%s", want, r.stdout)
@@ -121,7 +121,7 @@ func TestCORERelocations(t *testing.T) {
 		}
 		return f.BitOffset / 8
 	}
-	r = ebtrace(t, "-d", "core", "-e", script)
+	r = runCLI(t, "-d", "core", "-e", script)
 	var got []string
 	for _, l := range strings.Split(r.stdout, "\n") {
 		if _, rest, ok := strings.Cut(l, ": "); ok && strings.HasPrefix(l, "    insn ") {
@@ -142,7 +142,7 @@ func TestCORERelocations(t *testing.T) {
 // TestIntegerCasts truncates and extends as C does, and 64-bit
 // arithmetic wraps.
 func TestIntegerCasts(t *testing.T) {
-	r := ebtrace(t, "-q", "-e", `BEGIN {
+	r := runCLI(t, "-q", "-e", `BEGIN {
 		printf("%d %d %d %d %u %d\n", (uint8)257, (int8)255, (uint16)-1, (int16)0x18000, (uint32)-1, (int32)0x80000000);
 		printf("%d %d %d %d %u %d\n", (bool)5, (bool)0, true, false, 0xffffffffffffffff + 2, (int64)0xffffffffffffffff);
 		$p = (int32 *)0x1000;
@@ -163,7 +163,7 @@ func TestCOREForAnotherKernel(t *testing.T) {
 	if err := os.WriteFile(file, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := ebtrace(t, "-d", "core", "--btf", file, "-e", `tracepoint:syscalls:sys_enter_getppid { printf("%d\n", curtask->real_parent->tgid); }`)
+	r := runCLI(t, "-d", "core", "--btf", file, "-e", `tracepoint:syscalls:sys_enter_getppid { printf("%d\n", curtask->real_parent->tgid); }`)
 	var got []string
 	for _, l := range strings.Split(r.stdout, "\n") {
 		if _, rest, ok := strings.Cut(l, ": "); ok && strings.HasPrefix(l, "    insn ") {
@@ -175,7 +175,7 @@ func TestCOREForAnotherKernel(t *testing.T) {
 	if strings.Join(got, "\n") != want {
 		t.Errorf("-d core --btf:\n%s%s\nwant:\n%s", r.stdout, r.stderr, want)
 	}
-	r = ebtrace(t, "--btf", file, "-e", `BEGIN { exit(); }`)
+	r = runCLI(t, "--btf", file, "-e", `BEGIN { exit(); }`)
 	if r.code != 1 || !strings.Contains(r.stderr, "--btf FILE goes with -d core") {
 		t.Errorf("--btf without -d core: status %d, %s", r.code, r.stderr)
 	}

@@ -6,7 +6,7 @@ import "testing"
 // current dialect does, and with ->, its older spelling, on pointers and
 // on structs alike: both must reach the same values.
 func TestDotThroughPointers(t *testing.T) {
-	r := ebtrace(t, "-q", "-e", `BEGIN {
+	r := runCLI(t, "-q", "-e", `BEGIN {
 		$t = curtask;
 		printf("%d %d %d\n", $t.tgid == pid, $t.real_parent.tgid == $t->real_parent->tgid, (*$t)->pid == (*curtask).pid);
 		printf("%s\n", $t.comm == comm ? "same comm" : "other comm");
@@ -21,7 +21,7 @@ func TestDotThroughPointers(t *testing.T) {
 // keys) and prints them; an array member read from a kernel struct is one
 // too.
 func TestIntegerArrays(t *testing.T) {
-	r := ebtrace(t, "-q", "-e", `BEGIN {
+	r := runCLI(t, "-q", "-e", `BEGIN {
 		$a = (int8[8])12345;
 		printf("%x %x\n", $a[0], $a[1]);
 		printf("%d\n", (uint64)$a);
@@ -39,6 +39,6 @@ func TestIntegerArrays(t *testing.T) {
 		exit();
 	}`)
 	r.want(t, 0, "39 30\n12345\n-124 1 0 16909188\n[-124,3,2,1]\n[2,65535,1,65534]\n1 0\n1\n\n\n@k[[-124,3,2,1]]: 1\n@k[[-1,-1,-1,-1]]: 2\n@v: [-124,3,2,1]\n")
-	r = ebtrace(t, "-q", "-f", "json", "-e", `BEGIN { print((uint8[4])0x01020304); exit(); }`)
+	r = runCLI(t, "-q", "-f", "json", "-e", `BEGIN { print((uint8[4])0x01020304); exit(); }`)
 	r.want(t, 0, `{"type": "value", "data": [4,3,2,1]}`+"\n")
 }

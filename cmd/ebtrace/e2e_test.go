@@ -27,7 +27,7 @@ type result struct {
 	code           int
 }
 
-func ebtrace(t *testing.T, args ...string) result {
+func runCLI(t *testing.T, args ...string) result {
 	t.Helper()
 	return ebtraceEnv(t, nil, args...)
 }
@@ -63,7 +63,7 @@ func (r result) want(t *testing.T, code int, stdout string) {
 
 func TestCountGetppid(t *testing.T) {
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @calls = count(); }`, "-c", wl+" getppid 1000")
+	r := runCLI(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @calls = count(); }`, "-c", wl+" getppid 1000")
 	r.want(t, 0, "\n\n@calls: 1000\n")
 	if r.stderr != "Attached 1 probe\n" {
 		t.Errorf("stderr %q", r.stderr)
@@ -86,7 +86,7 @@ func TestOpenatFilenames(t *testing.T) {
 		comm = comm[:15]
 	}
 	prog := `tracepoint:syscalls:sys_enter_openat /comm == "` + comm + `"/ { printf("%s %s\n", comm, str(args.filename)); }`
-	r := ebtrace(t, "-e", prog, "-c", wl+" open "+strings.Join(files, " "))
+	r := runCLI(t, "-e", prog, "-c", wl+" open "+strings.Join(files, " "))
 	var got []string
 	for _, line := range strings.Split(r.stdout, "\n") {
 		if strings.Contains(line, dir) {
@@ -103,7 +103,7 @@ func TestOpenatFilenames(t *testing.T) {
 // workload.
 func TestWriteHistograms(t *testing.T) {
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_write /pid == cpid/ { @sizes = hist(args.count); @l = lhist(args->count, 0, 1024, 128); }`,
+	r := runCLI(t, "-e", `tracepoint:syscalls:sys_enter_write /pid == cpid/ { @sizes = hist(args.count); @l = lhist(args->count, 0, 1024, 128); }`,
 		"-c", wl+" write 1 1024")
 	r.want(t, 0, `
 
@@ -136,7 +136,7 @@ func TestWriteHistograms(t *testing.T) {
 
 func TestAggregations(t *testing.T) {
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_write /pid == cpid/ {
+	r := runCLI(t, "-e", `tracepoint:syscalls:sys_enter_write /pid == cpid/ {
 	@n = count(); @s = sum(args.count); @mn = min(args.count); @mx = max(args.count);
 	@a = avg(args.count); @st = stats(args.count); @k[args.count % 3] = count();
 	@last = args.count; @p = probe; @i++; @j += 2; @cnt[comm == "nope" ? "no" : "yes"] = count();
@@ -189,15 +189,15 @@ func openatFields(t *testing.T) (decls, names []string) {
 
 func TestListVerbose(t *testing.T) {
 	decls, _ := openatFields(t)
-	r := ebtrace(t, "-lv", "tracepoint:syscalls:sys_enter_openat")
+	r := runCLI(t, "-lv", "tracepoint:syscalls:sys_enter_openat")
 	r.want(t, 0, "tracepoint:syscalls:sys_enter_openat\n    "+strings.Join(decls, "\n    ")+"\n")
-	r = ebtrace(t, "-l", "t:sched:sched_process_ex*")
+	r = runCLI(t, "-l", "t:sched:sched_process_ex*")
 	r.want(t, 0, "tracepoint:sched:sched_process_exec\ntracepoint:sched:sched_process_exit\n")
 }
 
 func TestDiagnostics(t *testing.T) {
 	_, fields := openatFields(t)
-	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_openat { printf("%s\n", str(args.filenam)); }`)
+	r := runCLI(t, "-e", `tracepoint:syscalls:sys_enter_openat { printf("%s\n", str(args.filenam)); }`)
 	r.want(t, 1, "")
 	want := `stdin:1:64: error: tracepoint:syscalls:sys_enter_openat has no field "filenam"
     tracepoint:syscalls:sys_enter_openat { printf("%s\n", str(args.filenam)); }
@@ -207,12 +207,12 @@ hint: fields: ` + strings.Join(fields, ", ") + "\n"
 	if r.stderr != want {
 		t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, want)
 	}
-	r = ebtrace(t, "-e", "BEGIN { @x = 1 +; }")
+	r = runCLI(t, "-e", "BEGIN { @x = 1 +; }")
 	r.want(t, 1, "")
 	if !strings.HasPrefix(r.stderr, "stdin:1:17: error: ") || !strings.Contains(r.stderr, "\n    BEGIN { @x = 1 +; }\n                    ^\n") {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
-	r = ebtrace(t, "-e", `BEGIN { printf("%d\n", (1 + 2) }`)
+	r = runCLI(t, "-e", `BEGIN { printf("%d\n", (1 + 2) }`)
 	r.want(t, 1, "")
 	if want := "stdin:1:32: error: expected ')' or ',' in the arguments of printf(), found '}'\n" +
 		"    BEGIN { printf(\"%d\\n\", (1 + 2) }\n" +
@@ -220,7 +220,7 @@ hint: fields: ` + strings.Join(fields, ", ") + "\n"
 		"hint: the '(' at 1:15 is not closed\n"; r.stderr != want {
 		t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, want)
 	}
-	r = ebtrace(t, "-e", "tracepoint:syscalls:sys_enter_opnat { }")
+	r = runCLI(t, "-e", "tracepoint:syscalls:sys_enter_opnat { }")
 	r.want(t, 1, "")
 	if !strings.Contains(r.stderr, "did you mean tracepoint:syscalls:sys_enter_openat") {
 		t.Errorf("stderr:\n%s", r.stderr)
@@ -229,7 +229,7 @@ hint: fields: ` + strings.Join(fields, ", ") + "\n"
 
 func TestJSON(t *testing.T) {
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-f", "json", "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @c = count(); @h = hist(2); @[comm] = sum(1); printf("n=%d\n", 7); }`,
+	r := runCLI(t, "-f", "json", "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @c = count(); @h = hist(2); @[comm] = sum(1); printf("n=%d\n", 7); }`,
 		"-c", wl+" getppid 2")
 	r.want(t, 0, `{"type": "attached_probes", "data": {"probes": 1}}
 {"type": "printf", "data": "n=7\n"}
@@ -248,7 +248,7 @@ func TestJSON(t *testing.T) {
 		}
 	}
 	// -q silences attached_probes too, as bpftrace's -q does.
-	r = ebtrace(t, "-q", "-f", "json", "-e", `BEGIN { printf("hi\n"); exit(); }`)
+	r = runCLI(t, "-q", "-f", "json", "-e", `BEGIN { printf("hi\n"); exit(); }`)
 	r.want(t, 0, `{"type": "printf", "data": "hi\n"}
 `)
 }
@@ -262,7 +262,7 @@ func commOf(path string) string {
 }
 
 func TestBeginExit(t *testing.T) {
-	r := ebtrace(t, "-e", `BEGIN { printf("hi\n"); exit(); }`)
+	r := runCLI(t, "-e", `BEGIN { printf("hi\n"); exit(); }`)
 	r.want(t, 0, "hi\n\n\n")
 }
 
@@ -270,7 +270,7 @@ func TestBeginExit(t *testing.T) {
 // probe: scientific, separated, octal, suffixed, and durations in
 // nanoseconds; a malformed one is a diagnostic at the literal.
 func TestIntegerLiterals(t *testing.T) {
-	r := ebtrace(t, "-q", "-e", `BEGIN {
+	r := runCLI(t, "-q", "-e", `BEGIN {
 		printf("%d %ld %d %d\n", 1e6, 5e9, 2.5e3, 1_000);
 		printf("%x %d %d %d\n", 0xffff_ffff, 0755, 1ull, 42L);
 		printf("%d %d %d %ld %ld\n", 1ns, 100us, 10ms, 5s, 1m);
@@ -278,7 +278,7 @@ func TestIntegerLiterals(t *testing.T) {
 		exit();
 	}`)
 	r.want(t, 0, "1000000 5000000000 2500 1000\nffffffff 493 1 42\n1 100000 10000000 5000000000 60000000000\n24\n\n\n")
-	r = ebtrace(t, "-e", "BEGIN { @x = 1__000; }")
+	r = runCLI(t, "-e", "BEGIN { @x = 1__000; }")
 	r.want(t, 1, "")
 	if want := "stdin:1:15: error: misplaced '_' in integer literal 1__000\n" +
 		"    BEGIN { @x = 1__000; }\n" +
@@ -291,7 +291,7 @@ func TestIntegerLiterals(t *testing.T) {
 // A million printf events from a tight getppid loop all arrive.
 func TestPrintfNoneLost(t *testing.T) {
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { printf("%d\n", 1); }`, "-c", wl+" getppid 1000000")
+	r := runCLI(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { printf("%d\n", 1); }`, "-c", wl+" getppid 1000000")
 	if r.code != 0 || strings.Contains(r.stdout, "Lost") {
 		t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
 	}
@@ -365,24 +365,24 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func TestFlags(t *testing.T) {
-	r := ebtrace(t, "--dry-run", "-e", `tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }`)
+	r := runCLI(t, "--dry-run", "-e", `tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }`)
 	r.want(t, 0, "")
 	if r.stderr != "Dry run: 1 program passed the verifier; nothing was attached\n" {
 		t.Errorf("stderr %q", r.stderr)
 	}
-	r = ebtrace(t, "-d", "ast", "-e", `BEGIN { @x[1, "a"] = count(); }`)
+	r = runCLI(t, "-d", "ast", "-e", `BEGIN { @x[1, "a"] = count(); }`)
 	r.want(t, 0, "(probe (attach \"BEGIN\") (block (= (map x 1 \"a\") (call count))))\n")
 
 	out := filepath.Join(t.TempDir(), "out.txt")
-	r = ebtrace(t, "-q", "-o", out, "-e", `BEGIN { printf("to file\n"); exit(); }`)
+	r = runCLI(t, "-q", "-o", out, "-e", `BEGIN { printf("to file\n"); exit(); }`)
 	r.want(t, 0, "")
 	if b, _ := os.ReadFile(out); string(b) != "to file\n\n\n" || r.stderr != "" {
 		t.Errorf("file %q, stderr %q", b, r.stderr)
 	}
 
-	r = ebtrace(t, "-V")
+	r = runCLI(t, "-V")
 	r.want(t, 0, "ebtrace v0.1.0\n")
-	r = ebtrace(t, "-x")
+	r = runCLI(t, "-x")
 	r.want(t, 1, "")
 	if !strings.HasPrefix(r.stderr, "ebtrace: unknown option -x\n") {
 		t.Errorf("stderr %q", r.stderr)
@@ -493,7 +493,7 @@ func TestPrintfIsPrompt(t *testing.T) {
 }
 
 func TestInfo(t *testing.T) {
-	r := ebtrace(t, "--info")
+	r := runCLI(t, "--info")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -508,7 +508,7 @@ func TestInfo(t *testing.T) {
 // what it sets is there for the first event, even one ebtrace's own
 // attaching causes (bpf(2) calls after sys_enter_bpf is attached).
 func TestBeginBeforeEvents(t *testing.T) {
-	r := ebtrace(t, "-e", `BEGIN { @ready = 1; }
+	r := runCLI(t, "-e", `BEGIN { @ready = 1; }
 tracepoint:syscalls:sys_enter_bpf { @seen[@ready] = count(); }
 interval:ms:100 { exit(); }`)
 	if r.code != 0 || strings.Contains(r.stdout, "@seen[0]") || !strings.Contains(r.stdout, "@ready: 1\n") {

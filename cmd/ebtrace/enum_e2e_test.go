@@ -28,8 +28,8 @@ func TestKernelEnumConstants(t *testing.T) {
 		script += fmt.Sprintf(` printf("%s=%%d\n", %s);`, name, name)
 	}
 	script += " exit(); }"
-	ebtrace(t, "-q", "-e", script).want(t, 0, want+"\n\n")
-	r := ebtrace(t, "-e", "BEGIN { print(TCP_ESTABLSHED); }")
+	runCLI(t, "-q", "-e", script).want(t, 0, want+"\n\n")
+	r := runCLI(t, "-e", "BEGIN { print(TCP_ESTABLSHED); }")
 	r.want(t, 1, "")
 }
 
@@ -64,5 +64,5 @@ func TestEnumNames(t *testing.T) {
 	fmt.Fprintf(&want, "%d, SKB_DROP_REASON_SOCKET_FILTER, CUSTOM_ENUM\n", reason.Value)
 	script.WriteString("\tprintf(\"%s %d %s %-6s|\\n\", LOW, LOW, (enum custom)4, HIGH);\n\texit();\n}\n")
 	want.WriteString("LOW -2 4 HIGH  |\n")
-	ebtrace(t, "-q", "-e", script.String()).want(t, 0, want.String()+"\n\n")
+	runCLI(t, "-q", "-e", script.String()).want(t, 0, want.String()+"\n\n")
 }

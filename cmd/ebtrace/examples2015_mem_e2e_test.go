@@ -171,14 +171,14 @@ func TestTracex4(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var lines []string
 			if c.form == 0 {
-				r := ebtrace(t, "../../examples/2015/tracex4.bt", "-c", hold, "--", "--cache=filp", "--max="+strconv.Itoa(c.max))
+				r := runCLI(t, "../../examples/2015/tracex4.bt", "-c", hold, "--", "--cache=filp", "--max="+strconv.Itoa(c.max))
 				if r.code != 0 {
 					t.Fatalf("exit status %d: %s", r.code, r.stderr)
 				}
 				lines = strings.Split(r.stdout, "\n")
 			} else {
 				obj := testutil.BuildBPF(t, "../../examples/2015/tracex4.bpf.c")
-				r := ebtrace(t, "run", "--perf-event", "interval:s:1", "--set", "targ_cache=filp", "--set", "max_lines="+strconv.Itoa(c.max), "-c", hold, obj)
+				r := runCLI(t, "run", "--perf-event", "interval:s:1", "--set", "targ_cache=filp", "--set", "max_lines="+strconv.Itoa(c.max), "-c", hold, obj)
 				if r.code != 0 {
 					t.Fatalf("exit status %d: %s", r.code, r.stderr)
 				}
@@ -292,19 +292,19 @@ func TestTracex5(t *testing.T) {
 	rw := wl + " rw " + strconv.Itoa(rwPairs) + " " + rwSize
 	var calls [2][]string
 	t.Run("script", func(t *testing.T) {
-		r := ebtrace(t, "../../examples/2015/tracex5.bt", "-c", rw)
+		r := runCLI(t, "../../examples/2015/tracex5.bt", "-c", rw)
 		if r.code != 0 {
 			t.Fatalf("exit status %d: %s", r.code, r.stderr)
 		}
 		calls[0] = tracex5Calls(t, strings.Split(strings.TrimRight(r.stdout, "\n"), "\n"))
 		checkRWCalls(t, calls[0])
 
-		r = ebtrace(t, "../../examples/2015/tracex5.bt")
+		r = runCLI(t, "../../examples/2015/tracex5.bt")
 		r.want(t, 1, "tracex5 traces one process: give it -c CMD, or -p PID -- --pid=PID\n\n\n")
 	})
 	t.Run("C", func(t *testing.T) {
 		obj := testutil.BuildBPF(t, "../../examples/2015/tracex5.bpf.c")
-		r := ebtrace(t, "run", "-c", rw, obj)
+		r := runCLI(t, "run", "-c", rw, obj)
 		if r.code != 0 {
 			t.Fatalf("exit status %d: %s", r.code, r.stderr)
 		}

@@ -81,7 +81,7 @@ func countLen(t *testing.T, lines []string, strip func(string) (string, bool)) i
 
 func TestTracex1(t *testing.T) {
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-c", fmt.Sprintf("%s udp %d %d", wl, udpPackets, udpPayload), examples2015+"tracex1.bt")
+	r := runCLI(t, "-c", fmt.Sprintf("%s udp %d %d", wl, udpPackets, udpPayload), examples2015+"tracex1.bt")
 	if r.code != 0 {
 		t.Fatalf("exit status %d; stderr:\n%s", r.code, r.stderr)
 	}
@@ -124,14 +124,14 @@ func mapCounts(t *testing.T, out, name string) map[string]int {
 func TestTracex2(t *testing.T) {
 	wl := testutil.Workload(t)
 	// -c restricts the histogram to the command's writes.
-	r := ebtrace(t, "-c", wl+" write 256 511", examples2015+"tracex2.bt")
+	r := runCLI(t, "-c", wl+" write 256 511", examples2015+"tracex2.bt")
 	if r.code != 0 {
 		t.Fatalf("exit status %d; stderr:\n%s", r.code, r.stderr)
 	}
 	if got := histBlock(r.stdout, "write_size"); got != writeSizeHist {
 		t.Errorf("write sizes of the workload:\n%s\nwant:\n%s", got, writeSizeHist)
 	}
-	r = ebtrace(t, "-c", fmt.Sprintf("%s udpdrop %d 100", wl, udpPackets), examples2015+"tracex2.bt")
+	r = runCLI(t, "-c", fmt.Sprintf("%s udpdrop %d 100", wl, udpPackets), examples2015+"tracex2.bt")
 	if r.code != 0 {
 		t.Fatalf("exit status %d; stderr:\n%s", r.code, r.stderr)
 	}
@@ -277,7 +277,7 @@ func printkMessage(line string) (string, bool) {
 func TestTracex1C(t *testing.T) {
 	obj := testutil.BuildBPF(t, examples2015+"tracex1.bpf.c")
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "run", "-c", fmt.Sprintf("%s udp %d %d", wl, udpPackets, udpPayload), obj)
+	r := runCLI(t, "run", "-c", fmt.Sprintf("%s udp %d %d", wl, udpPackets, udpPayload), obj)
 	if r.code != 0 {
 		t.Fatalf("exit status %d; stderr:\n%s", r.code, r.stderr)
 	}
@@ -313,7 +313,7 @@ func TestTracex2C(t *testing.T) {
 	obj := testutil.BuildBPF(t, examples2015+"tracex2.bpf.c")
 	wl := testutil.Workload(t)
 	// -c sets targ_tgid: the histogram counts the command's writes only.
-	r := ebtrace(t, "run", "--hist", "write_size", "-c", wl+" write 256 511", obj)
+	r := runCLI(t, "run", "--hist", "write_size", "-c", wl+" write 256 511", obj)
 	if r.code != 0 {
 		t.Fatalf("exit status %d; stderr:\n%s", r.code, r.stderr)
 	}
@@ -321,7 +321,7 @@ func TestTracex2C(t *testing.T) {
 	if got := histBlock(r.stdout, "write_size"); got != writeSizeHist {
 		t.Errorf("write sizes of the workload:\n%s\nwant:\n%s", got, writeSizeHist)
 	}
-	r = ebtrace(t, "run", "-c", fmt.Sprintf("%s udpdrop %d 100", wl, udpPackets), obj)
+	r = runCLI(t, "run", "-c", fmt.Sprintf("%s udpdrop %d 100", wl, udpPackets), obj)
 	if r.code != 0 {
 		t.Fatalf("exit status %d; stderr:\n%s", r.code, r.stderr)
 	}

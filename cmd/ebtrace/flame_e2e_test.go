@@ -46,7 +46,7 @@ func TestStackFiles(t *testing.T) {
 	wl := testutil.Workload(t)
 	dir := t.TempDir()
 	fold, svg, prof := filepath.Join(dir, "out.folded"), filepath.Join(dir, "out.svg"), filepath.Join(dir, "out.pb.gz")
-	r := ebtrace(t, "--folded", fold, "--flamegraph="+svg, "--pprof", prof,
+	r := runCLI(t, "--folded", fold, "--flamegraph="+svg, "--pprof", prof,
 		"-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @[comm, ustack] = count(); }`, "-c", wl+" getppid 20000")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
@@ -135,7 +135,7 @@ func svgTexts(t *testing.T, path string) map[string]bool {
 func TestProfileFlame(t *testing.T) {
 	wl := testutil.Workload(t)
 	fold := filepath.Join(t.TempDir(), "out.folded")
-	r := ebtrace(t, "--folded", fold, "-e", `profile:hz:99 /pid == cpid/ { @[ustack] = count(); }`, "-c", wl+" spin 500")
+	r := runCLI(t, "--folded", fold, "-e", `profile:hz:99 /pid == cpid/ { @[ustack] = count(); }`, "-c", wl+" spin 500")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -156,7 +156,7 @@ func TestProfileFlame(t *testing.T) {
 }
 
 func TestStackFilesNeedStackMap(t *testing.T) {
-	r := ebtrace(t, "--flamegraph", filepath.Join(t.TempDir(), "x.svg"), "-e", `BEGIN { @ = count(); exit(); }`)
+	r := runCLI(t, "--flamegraph", filepath.Join(t.TempDir(), "x.svg"), "-e", `BEGIN { @ = count(); exit(); }`)
 	if r.code != 1 || !strings.Contains(r.stderr, "--flamegraph needs a map keyed by a stack") {
 		t.Errorf("exit %d, stderr %q; want 1 and that --flamegraph needs a stack map", r.code, r.stderr)
 	}

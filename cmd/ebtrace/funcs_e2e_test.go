@@ -22,7 +22,7 @@ func TestPrintTopDiv(t *testing.T) {
 	@[1] = sum(5000); @[2] = sum(12000); @[3] = sum(700); @[4] = sum(-3999);
 }
 END { print(@, 2, 1000); print(@, 0, 100); clear(@); }`
-	r := ebtrace(t, "-e", script, "-c", wl+" getppid 1")
+	r := runCLI(t, "-e", script, "-c", wl+" getppid 1")
 	r.want(t, 0, "@[1]: 5\n@[2]: 12\n@[4]: -39\n@[3]: 7\n@[1]: 50\n@[2]: 120\n\n\n\n")
 }
 
@@ -38,7 +38,7 @@ tracepoint:syscalls:sys_exit_openat /pid == cpid && @name[tid]/ {
 	}
 	delete(@name[tid]);
 }`
-	r := ebtrace(t, "-e", script, "-c", wl+" open /ebtrace-missing/a /ebtrace-missing/bb")
+	r := runCLI(t, "-e", script, "-c", wl+" open /ebtrace-missing/a /ebtrace-missing/bb")
 	r.want(t, 0, "/ebtrace-missing/a|/ebtrace-missing/a\n/ebtrace-missing/bb|/ebtrace-missing/bb\n\n\n\n")
 }
 
@@ -51,13 +51,13 @@ func TestDerefAddress(t *testing.T) {
 	$tgid = (uint64)&curtask->tgid;
 	printf("%d %d\n", (*$tgid & 0xffffffff) == pid, str(kptr((uint64)&curtask->comm)) == comm);
 }`
-	r := ebtrace(t, "-e", script, "-c", wl+" getppid 1")
+	r := runCLI(t, "-e", script, "-c", wl+" getppid 1")
 	r.want(t, 0, "1 1\n\n\n")
 }
 
 // bswap() reverses the bytes of an integer at its own width.
 func TestBswap(t *testing.T) {
-	r := ebtrace(t, "-e", `BEGIN {
+	r := runCLI(t, "-e", `BEGIN {
 	printf("%x %x %lx %x\n", bswap((uint16)0x1234), bswap((uint32)0x12345678), bswap(0x0102030405060708), bswap((uint8)0x12));
 	exit();
 }`)
@@ -80,7 +80,7 @@ tracepoint:sock:inet_sock_set_state /args.newstate == TCP_ESTABLISHED && args.pr
 	}
 	@port[bswap($sk->__sk_common.skc_dport) == args.dport] = count();
 }`
-	r := ebtrace(t, "-e", script, "-c", "sh -c '"+wl+" tcp 6 && "+wl+" tcp'")
+	r := runCLI(t, "-e", script, "-c", "sh -c '"+wl+" tcp 6 && "+wl+" tcp'")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -108,7 +108,7 @@ func TestLibraryFunctions(t *testing.T) {
 	if spec.TypeByName("vfs_read", &fn) == nil {
 		exists = 1
 	}
-	r := ebtrace(t, "-e", `BEGIN {
+	r := runCLI(t, "-e", `BEGIN {
 	printf("%d %d %d %d %d %d %d\n", is_integer(1), is_unsigned_integer(pid), is_ptr(curtask), is_str(comm), is_array(comm), is_literal("a"), strcap(comm));
 	printf("%d %d %d %d %d\n", strstr("hello world", "wor"), strstr("hello", "xyz"), strstr("abc", ""), memcmp("abc", "abd", 3), memcmp("abc", "abc", 3));
 	printf("%d %d %d\n", ncpus, kfunc_exist("vfs_read"), kfunc_exist("ebtrace_no_such_function"));
@@ -134,14 +134,14 @@ func TestCgroupPath(t *testing.T) {
 		t.Skip("this process is in no cgroup v2 hierarchy")
 	}
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { printf("%s\n", cgroup_path(cgroup)); }`, "-c", wl+" getppid 1")
+	r := runCLI(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { printf("%s\n", cgroup_path(cgroup)); }`, "-c", wl+" getppid 1")
 	r.want(t, 0, want+"\n\n\n")
 }
 
 // signal_thread() sends the signal to the thread that hit the probe.
 func TestSignalThread(t *testing.T) {
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "--unsafe", "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { signal_thread("SIGUSR1"); }`, "-c", wl+" signals 3")
+	r := runCLI(t, "--unsafe", "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { signal_thread("SIGUSR1"); }`, "-c", wl+" signals 3")
 	r.want(t, 0, "caught 3 SIGUSR1\n\n\n")
 }
 
@@ -149,13 +149,13 @@ func TestSignalThread(t *testing.T) {
 // argument in rax.
 func TestReg(t *testing.T) {
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-e", "uprobe:"+wl+":main.target { @[reg(\"ax\")] = count(); @ip[reg(\"ip\") == reg(\"rip\")] = count(); }", "-c", wl+" call 3")
+	r := runCLI(t, "-e", "uprobe:"+wl+":main.target { @[reg(\"ax\")] = count(); @ip[reg(\"ip\") == reg(\"rip\")] = count(); }", "-c", wl+" call 3")
 	r.want(t, 0, "\n\n@[0]: 1\n@[1]: 1\n@[2]: 1\n@ip[true]: 3\n")
 }
 
 // delete() of a map without keys removes its value, as clear() does.
 func TestDeleteScalar(t *testing.T) {
-	r := ebtrace(t, "-e", `BEGIN { @x = 5; @c = count(); @kept = 7; delete(@x); delete(@c); exit(); }`)
+	r := runCLI(t, "-e", `BEGIN { @x = 5; @c = count(); @kept = 7; delete(@x); delete(@c); exit(); }`)
 	r.want(t, 0, "\n\n@c: 0\n@kept: 7\n\n")
 }
 
@@ -168,16 +168,16 @@ tracepoint:syscalls:sys_enter_getppid /pid == cpid/ {
 	printf("%d %d %d %d %s %s\n", pcomm == comm, pcomm() == comm, ppid == curtask->real_parent->tgid, has_cpid(), probetype, probetype());
 	printf("%d %d %d\n", pcomm(curtask) == comm, ppid(curtask) == ppid, ppid(curtask.real_parent) == curtask.real_parent.real_parent.tgid);
 }`
-	r := ebtrace(t, "-e", script, "-c", wl+" getppid 1")
+	r := runCLI(t, "-e", script, "-c", wl+" getppid 1")
 	r.want(t, 0, "special 1\n1 1 1 1 tracepoint tracepoint\n1 1 1\n\n\n")
-	r = ebtrace(t, "-e", `BEGIN { printf("%d\n", has_cpid); exit(); }`)
+	r = runCLI(t, "-e", `BEGIN { printf("%d\n", has_cpid); exit(); }`)
 	r.want(t, 0, "0\n\n\n")
 }
 
 // exit(CODE) ends tracing, and ebtrace exits with CODE.
 func TestExitCode(t *testing.T) {
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @n = count(); @k++; exit(@k + 2); }`, "-c", wl+" getppid 1")
+	r := runCLI(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @n = count(); @k++; exit(@k + 2); }`, "-c", wl+" getppid 1")
 	r.want(t, 3, "\n\n@k: 1\n@n: 1\n")
 }
 
@@ -185,7 +185,7 @@ func TestExitCode(t *testing.T) {
 // events come, as in bpftrace; END still runs.
 func TestExitStopsOutput(t *testing.T) {
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { printf("%d\n", @n); if (@n++ > 1) { exit(); } }
+	r := runCLI(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { printf("%d\n", @n); if (@n++ > 1) { exit(); } }
 END { printf("end\n"); clear(@n); }`, "-c", wl+" getppid 100000")
 	r.want(t, 0, "0\n1\n2\nend\n\n\n\n")
 }
@@ -194,7 +194,7 @@ END { printf("end\n"); clear(@n); }`, "-c", wl+" getppid 100000")
 // is pid.
 func TestBuiltinCalls(t *testing.T) {
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid() == cpid()/ {
+	r := runCLI(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid() == cpid()/ {
 	printf("%d %d %d %s %s\n", pid() == pid, tid() == tid, comm() == comm, username(), probe());
 }`, "-c", wl+" getppid 1")
 	r.want(t, 0, "1 1 1 root tracepoint:syscalls:sys_enter_getppid\n\n\n")
@@ -204,7 +204,7 @@ func TestBuiltinCalls(t *testing.T) {
 // tutorial), and delete(@m, (K1, K2)) for a key of several parts.
 func TestDeleteMapKey(t *testing.T) {
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @start[tid] = nsecs; @pair[tid, "x"] = 1; }
+	r := runCLI(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @start[tid] = nsecs; @pair[tid, "x"] = 1; }
 tracepoint:syscalls:sys_exit_getppid /@start[tid]/ { @n = count(); delete(@start, tid); delete(@pair, (tid, "x")); }`, "-c", wl+" getppid 3")
 	r.want(t, 0, "\n\n@n: 3\n\n\n")
 }
@@ -213,7 +213,7 @@ tracepoint:syscalls:sys_exit_getppid /@start[tid]/ { @n = count(); delete(@start
 // it is never behind monotonic time; TAI is ahead of both.
 func TestNsecsClocks(t *testing.T) {
 	testutil.RequireHelper(t, ebpf.RawTracepoint, asm.FnKtimeGetTaiNs)
-	r := ebtrace(t, "-e", `BEGIN { $m = nsecs(monotonic); $b = nsecs(boot); $t = nsecs(tai); printf("%d %d %d\n", $b >= $m, $t > $b, nsecs() >= $m); exit(); }`)
+	r := runCLI(t, "-e", `BEGIN { $m = nsecs(monotonic); $b = nsecs(boot); $t = nsecs(tai); printf("%d %d %d\n", $b >= $m, $t > $b, nsecs() >= $m); exit(); }`)
 	r.want(t, 0, "1 1 1\n\n\n")
 }
 
@@ -222,9 +222,9 @@ func TestNsecsClocks(t *testing.T) {
 // bpftrace (issue 12, part 3); JSON keeps it a number.
 func TestPointerValues(t *testing.T) {
 	script := `BEGIN { @ = (int64 *)0x32; @++; @k[1] = (uint8 *)5; @k[1]--; $p = (int32 *)0x10; $p++; print($p); printf("%d\n", $p + 1); @n = 7; exit(); }`
-	r := ebtrace(t, "-e", script)
+	r := runCLI(t, "-e", script)
 	r.want(t, 0, "0x14\n24\n\n\n@: 0x3a\n@k[1]: 0x4\n@n: 7\n")
-	r = ebtrace(t, "-q", "-f", "json", "-e", `BEGIN { @ = (int64 *)0x32; @++; exit(); }`)
+	r = runCLI(t, "-q", "-f", "json", "-e", `BEGIN { @ = (int64 *)0x32; @++; exit(); }`)
 	r.want(t, 0, `{"type": "map", "data": {"@": 58}}`+"\n")
 }
 
@@ -233,11 +233,11 @@ func TestPointerValues(t *testing.T) {
 // (issue 12, part 5).
 func TestGetopt(t *testing.T) {
 	script := `BEGIN { printf("%d %s %d %d %d\n", getopt("count", 10), getopt("name", "none", "who to greet"), getopt("verbose"), getopt("dry", true), getopt("neg", -3)); exit(); }`
-	r := ebtrace(t, "-e", script, "--", "--count=5", "--name=ebtrace", "--verbose", "--dry=false")
+	r := runCLI(t, "-e", script, "--", "--count=5", "--name=ebtrace", "--verbose", "--dry=false")
 	r.want(t, 0, "5 ebtrace 1 0 -3\n\n\n")
-	r = ebtrace(t, "-e", script)
+	r = runCLI(t, "-e", script)
 	r.want(t, 0, "10 none 0 1 -3\n\n\n")
-	r = ebtrace(t, "-e", script, "--", "--count=many")
+	r = runCLI(t, "-e", script, "--", "--count=many")
 	r.want(t, 1, "")
 	if !strings.Contains(r.stderr, `error: getopt("count"): --count=many is not an integer`) {
 		t.Errorf("stderr:\n%s", r.stderr)
@@ -247,9 +247,9 @@ func TestGetopt(t *testing.T) {
 // Positional parameters in attach points (issue 12, part 5).
 func TestAttachParams(t *testing.T) {
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_$1 /pid == cpid/ { @[probe] = count(); }`, "-c", wl+" getppid 2", "getppid")
+	r := runCLI(t, "-e", `tracepoint:syscalls:sys_enter_$1 /pid == cpid/ { @[probe] = count(); }`, "-c", wl+" getppid 2", "getppid")
 	r.want(t, 0, "\n\n@[tracepoint:syscalls:sys_enter_getppid]: 2\n")
-	r = ebtrace(t, "-e", `uprobe:$1:main.target { @ = count(); }`, "-c", wl+" call 3", wl)
+	r = runCLI(t, "-e", `uprobe:$1:main.target { @ = count(); }`, "-c", wl+" call 3", wl)
 	r.want(t, 0, "\n\n@: 3\n")
 }
 
@@ -275,11 +275,11 @@ func TestGlobmatch(t *testing.T) {
 		}
 	}
 	b.WriteString("\texit();\n}\n")
-	r := ebtrace(t, "-e", b.String())
+	r := runCLI(t, "-e", b.String())
 	r.want(t, 0, want.String()+"\n\n")
 
 	wl := testutil.Workload(t)
-	r = ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid && globmatch(comm, "work*")/ { @ = count(); }`, "-c", wl+" getppid 3")
+	r = runCLI(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid && globmatch(comm, "work*")/ { @ = count(); }`, "-c", wl+" getppid 3")
 	r.want(t, 0, "\n\n@: 3\n")
 }
 
@@ -287,19 +287,19 @@ func TestGlobmatch(t *testing.T) {
 // it does not read is an error naming those it does.
 func TestGetoptHelp(t *testing.T) {
 	script := `BEGIN { print((getopt("aa", 10, "how many"), getopt("bb", "hello"), getopt("cc"), getopt("dd", false, "dry run"))); exit(); }`
-	r := ebtrace(t, "-e", script, "--", "--help")
+	r := runCLI(t, "-e", script, "--", "--help")
 	r.want(t, 0, `OPTIONS (after --):
     --aa=NUMBER  how many; default 10
     --bb=TEXT    default "hello"
     --cc         a flag: --cc, --cc=true or --cc=false
     --dd         dry run; a flag: --dd, --dd=true or --dd=false; default false
 `)
-	r = ebtrace(t, "-e", script, "--", "--ab=2")
+	r = runCLI(t, "-e", script, "--", "--ab=2")
 	r.want(t, 1, "")
 	if want := "ebtrace: the script has no option --ab; it reads --aa, --bb, --cc, --dd (did you mean --aa?); -- --help lists them\n"; r.stderr != want {
 		t.Errorf("stderr %q, want %q", r.stderr, want)
 	}
-	r = ebtrace(t, "-q", "-e", script, "--", "--aa=3", "--cc")
+	r = runCLI(t, "-q", "-e", script, "--", "--aa=3", "--cc")
 	r.want(t, 0, "(3, hello, true, false)\n\n\n")
 }
 
@@ -307,7 +307,7 @@ func TestGetoptHelp(t *testing.T) {
 // user space (most samples) or in the kernel (a timer, a page fault).
 func TestUsermode(t *testing.T) {
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-q", "-e", `profile:hz:999 /pid == cpid/ { @[usermode] = count(); }`, "-c", wl+" spin 300")
+	r := runCLI(t, "-q", "-e", `profile:hz:999 /pid == cpid/ { @[usermode] = count(); }`, "-c", wl+" spin 300")
 	var user, kernel int
 	for _, line := range strings.Split(r.stdout, "\n") {
 		fmt.Sscanf(line, "@[1]: %d", &user)
@@ -322,9 +322,9 @@ func TestUsermode(t *testing.T) {
 // whether comm(PID), which calls bpf_task_from_pid, loads there.
 func TestKfuncAllowed(t *testing.T) {
 	for _, probe := range []string{"BEGIN", "tracepoint:syscalls:sys_enter_getppid"} {
-		r := ebtrace(t, "-q", "-e", probe+` { print(kfunc_allowed("bpf_task_from_pid")); exit(); }`, "-c", testutil.Workload(t)+" getppid 1")
+		r := runCLI(t, "-q", "-e", probe+` { print(kfunc_allowed("bpf_task_from_pid")); exit(); }`, "-c", testutil.Workload(t)+" getppid 1")
 		answer := strings.TrimSpace(r.stdout)
-		loads := ebtrace(t, "--dry-run", "-e", probe+` { print(comm(2)); }`)
+		loads := runCLI(t, "--dry-run", "-e", probe+` { print(comm(2)); }`)
 		switch {
 		case answer != "true" && answer != "false":
 			t.Errorf("%s: kfunc_allowed printed %q (stderr %q)", probe, r.stdout, r.stderr)
@@ -339,12 +339,12 @@ func TestKfuncAllowed(t *testing.T) {
 // the other.
 func TestConstsPerAttachPoint(t *testing.T) {
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-q", "-e", `tracepoint:syscalls:sys_enter_openat, tracepoint:sched:sched_process_exec /pid == cpid/ { @[probe] = is_ptr(args.filename); }`, "-c", wl+" open /etc/hostname")
+	r := runCLI(t, "-q", "-e", `tracepoint:syscalls:sys_enter_openat, tracepoint:sched:sched_process_exec /pid == cpid/ { @[probe] = is_ptr(args.filename); }`, "-c", wl+" open /etc/hostname")
 	r.want(t, 0, "\n\n@[tracepoint:sched:sched_process_exec]: false\n@[tracepoint:syscalls:sys_enter_openat]: true\n")
 }
 
 // A negative exit code is the status the OS keeps: exit(-1) is 255.
 func TestNegativeExitCode(t *testing.T) {
-	r := ebtrace(t, "-q", "-e", `BEGIN { exit(-1); }`)
+	r := runCLI(t, "-q", "-e", `BEGIN { exit(-1); }`)
 	r.want(t, 255, "\n\n")
 }

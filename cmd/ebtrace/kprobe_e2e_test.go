@@ -59,7 +59,7 @@ func TestKprobeCount(t *testing.T) {
 	requireKprobes(t)
 	wl := testutil.Workload(t)
 	fn := getppidFunc(t)
-	r := ebtrace(t, "-e", "kprobe:"+fn+" "+filter(wl)+" { @calls = count(); @f[func] = count(); }", "-c", wl+" getppid 1000")
+	r := runCLI(t, "-e", "kprobe:"+fn+" "+filter(wl)+" { @calls = count(); @f[func] = count(); }", "-c", wl+" getppid 1000")
 	r.want(t, 0, "\n\n@calls: 1000\n@f["+fn+"]: 1000\n")
 }
 
@@ -68,7 +68,7 @@ func TestKprobeCount(t *testing.T) {
 func TestKprobeArgsRetval(t *testing.T) {
 	requireKprobes(t)
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-e", "kprobe:vfs_write "+filter(wl)+" { @count[arg2] = count(); } kretprobe:vfs_write "+filter(wl)+" { @ret[retval] = count(); }",
+	r := runCLI(t, "-e", "kprobe:vfs_write "+filter(wl)+" { @count[arg2] = count(); } kretprobe:vfs_write "+filter(wl)+" { @ret[retval] = count(); }",
 		"-c", wl+" write 1 3")
 	r.want(t, 0, "\n\n@count[1]: 1\n@count[2]: 1\n@count[3]: 1\n@ret[1]: 1\n@ret[2]: 1\n@ret[3]: 1\n")
 }
@@ -76,7 +76,7 @@ func TestKprobeArgsRetval(t *testing.T) {
 func TestKprobeWildcard(t *testing.T) {
 	requireKprobes(t)
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-e", "kprobe:vfs_writ* "+filter(wl)+" { @[probe] = count(); }", "-c", wl+" write 1 5")
+	r := runCLI(t, "-e", "kprobe:vfs_writ* "+filter(wl)+" { @[probe] = count(); }", "-c", wl+" write 1 5")
 	r.want(t, 0, "\n\n@[kprobe:vfs_write]: 5\n")
 }
 
@@ -85,7 +85,7 @@ func TestKprobeWildcard(t *testing.T) {
 func TestKprobeWildcardFunc(t *testing.T) {
 	requireKprobes(t)
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-e", "kprobe:vfs_writ* "+filter(wl)+" { @n[func] = count(); } kretprobe:vfs_writ* "+filter(wl)+" { @bytes[func] = sum(retval); }",
+	r := runCLI(t, "-e", "kprobe:vfs_writ* "+filter(wl)+" { @n[func] = count(); } kretprobe:vfs_writ* "+filter(wl)+" { @bytes[func] = sum(retval); }",
 		"-c", wl+" write 1 5")
 	r.want(t, 0, "\n\n@bytes[vfs_write]: 15\n@n[vfs_write]: 5\n")
 	if r.stderr != "Attached 2 probes\n" {
@@ -137,7 +137,7 @@ func TestKprobeMultiLink(t *testing.T) {
 func TestFentryArgs(t *testing.T) {
 	requireTrampolines(t)
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-e", "fentry:vfs_write "+filter(wl)+" { @count[args.count] = count(); @f[func] = count(); } fexit:vfs_write "+filter(wl)+" { @ret[retval, args.count] = count(); }",
+	r := runCLI(t, "-e", "fentry:vfs_write "+filter(wl)+" { @count[args.count] = count(); @f[func] = count(); } fexit:vfs_write "+filter(wl)+" { @ret[retval, args.count] = count(); }",
 		"-c", wl+" write 1 3")
 	r.want(t, 0, "\n\n@count[1]: 1\n@count[2]: 1\n@count[3]: 1\n@f[vfs_write]: 3\n@ret[1, 1]: 1\n@ret[2, 2]: 1\n@ret[3, 3]: 1\n")
 }
@@ -145,7 +145,7 @@ func TestFentryArgs(t *testing.T) {
 func TestFentryCount(t *testing.T) {
 	requireTrampolines(t)
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-e", "kfunc:vfs_write "+filter(wl)+" { @[probe] = count(); }", "-c", wl+" write 1 10")
+	r := runCLI(t, "-e", "kfunc:vfs_write "+filter(wl)+" { @[probe] = count(); }", "-c", wl+" write 1 10")
 	r.want(t, 0, "\n\n@[fentry:vfs_write]: 10\n")
 }
 
@@ -161,7 +161,7 @@ func TestKprobeUnavailable(t *testing.T) {
 		{"fexit:vfs_read", fentry.Available()},
 	} {
 		script := c.probe + " { @ = count(); }"
-		dry := ebtrace(t, "--dry-run", "-e", script)
+		dry := runCLI(t, "--dry-run", "-e", script)
 		dry.want(t, 0, "")
 		if c.available == nil {
 			if dry.stderr != "Dry run: 1 program passed the verifier; nothing was attached\n" {
@@ -180,7 +180,7 @@ func TestKprobeUnavailable(t *testing.T) {
 		if !verified && !compiled {
 			t.Errorf("%s --dry-run stderr:\n%s", c.probe, dry.stderr)
 		}
-		r := ebtrace(t, "-e", script)
+		r := runCLI(t, "-e", script)
 		r.want(t, 1, "")
 		if msg := "ebtrace: " + reason; !strings.HasPrefix(r.stderr, msg) || strings.Count(r.stderr, "\n") != 1 {
 			t.Errorf("%s stderr:\n%s", c.probe, r.stderr)
@@ -194,7 +194,7 @@ func TestKprobeUnavailable(t *testing.T) {
 func TestKprobeVerifies(t *testing.T) {
 	testutil.RequireRoot(t)
 	testutil.SkipUnsupported(t, features.HaveProgramType(ebpf.Kprobe))
-	r := ebtrace(t, "--dry-run", "-e", `
+	r := runCLI(t, "--dry-run", "-e", `
 kprobe:vfs_read { @[kstack, comm] = count(); @a = hist(arg2); printf("%d %s\n", arg1, func); }
 kretprobe:vfs_read { @r = hist(retval); }
 kprobe:vfs_rea* { @f[func] = count(); }`)
@@ -205,7 +205,7 @@ kprobe:vfs_rea* { @f[func] = count(); }`)
 }
 
 func TestKprobeDiagnostics(t *testing.T) {
-	r := ebtrace(t, "-e", "kretprobe:vfs_read { @ = arg0; }")
+	r := runCLI(t, "-e", "kretprobe:vfs_read { @ = arg0; }")
 	r.want(t, 1, "")
 	if !strings.HasPrefix(r.stderr, "stdin:1:26: error: arg0 is not defined in kretprobe probes\n") {
 		t.Errorf("stderr:\n%s", r.stderr)
@@ -213,7 +213,7 @@ func TestKprobeDiagnostics(t *testing.T) {
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
 		return
 	}
-	r = ebtrace(t, "-e", "fentry:vfs_read { @ = args.cont; }")
+	r = runCLI(t, "-e", "fentry:vfs_read { @ = args.cont; }")
 	r.want(t, 1, "")
 	want := `stdin:1:28: error: fentry:vfs_read has no argument "cont"
     fentry:vfs_read { @ = args.cont; }
@@ -227,21 +227,21 @@ hint: arguments: file, buf, count, pos
 }
 
 func TestKprobeList(t *testing.T) {
-	r := ebtrace(t, "-l", "kprobe:vfs_read")
+	r := runCLI(t, "-l", "kprobe:vfs_read")
 	r.want(t, 0, "kprobe:vfs_read\n")
-	r = ebtrace(t, "-l", "kr:vfs_read")
+	r = runCLI(t, "-l", "kr:vfs_read")
 	r.want(t, 0, "kretprobe:vfs_read\n")
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
 		return
 	}
-	r = ebtrace(t, "-lv", "kfunc:vfs_read")
+	r = runCLI(t, "-lv", "kfunc:vfs_read")
 	r.want(t, 0, `fentry:vfs_read
     struct file * file
     char * buf
     size_t count
     loff_t * pos
 `)
-	r = ebtrace(t, "-lv", "fexit:vfs_read")
+	r = runCLI(t, "-lv", "fexit:vfs_read")
 	r.want(t, 0, `fexit:vfs_read
     struct file * file
     char * buf

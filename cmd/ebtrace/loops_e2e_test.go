@@ -33,11 +33,11 @@ END {
 	while ($i < 3) { printf("%d: %d\n", $i, @n[$i]); $i++; }
 	print(($total, "writes"));
 }`
-	r := ebtrace(t, "-e", script, "-c", wl+" write 1 1024")
+	r := runCLI(t, "-e", script, "-c", wl+" write 1 1024")
 	r.want(t, 0, "total 1024\n0: 341\n1: 342\n2: 341\n(1024, writes)\n\n\n"+
 		"@last[0]: (1024, "+comm+")\n@last[1]: (1023, "+comm+")\n"+
 		"@n[0]: 341\n@n[2]: 341\n@n[1]: 342\n")
-	r = ebtrace(t, "-f", "json", "-e", script, "-c", wl+" write 1 1024")
+	r = runCLI(t, "-f", "json", "-e", script, "-c", wl+" write 1 1024")
 	r.want(t, 0, `{"type": "attached_probes", "data": {"probes": 2}}
 {"type": "printf", "data": "total 1024\n"}
 {"type": "printf", "data": "0: 341\n"}
@@ -54,9 +54,9 @@ END {
 func TestForMapContext(t *testing.T) {
 	testutil.RequireHelper(t, ebpf.Kprobe, asm.FnForEachMapElem)
 	bin := cTarget(t, "-O0")
-	r := ebtrace(t, "-e", "uprobe:"+bin+":add { @n[arg0] = 1; for ($kv : @n) { @f[func] += $kv.0; } }", "-c", bin+" 3")
+	r := runCLI(t, "-e", "uprobe:"+bin+":add { @n[arg0] = 1; for ($kv : @n) { @f[func] += $kv.0; } }", "-c", bin+" 3")
 	r.want(t, 0, "\n\n@f[add]: 4\n@n[0]: 1\n@n[1]: 1\n@n[2]: 1\n")
-	r = ebtrace(t, "-e", "uprobe:"+bin+":add { @n[1] = 1; for ($kv : @n) { @a = arg0; } }")
+	r = runCLI(t, "-e", "uprobe:"+bin+":add { @n[1] = 1; for ($kv : @n) { @a = arg0; } }")
 	if r.code == 0 || !strings.Contains(r.stderr, "arg0 cannot be used in the body of the for loop over a map on line 1") {
 		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
 	}

@@ -24,6 +24,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ebtrace/ebtrace"
 	"github.com/ebtrace/ebtrace/internal/cdecl"
 	"github.com/ebtrace/ebtrace/internal/check"
 	"github.com/ebtrace/ebtrace/internal/compile"
@@ -230,7 +231,17 @@ func fail(stderr io.Writer, err error) int {
 	var diags *source.Diagnostics
 	var verr *load.VerifierError
 	var unavailable *probe.Unavailable
+	var compileErr *ebtrace.CompileError
+	var permErr *ebtrace.PermissionError
 	switch {
+	case errors.As(err, &compileErr):
+		fmt.Fprintln(stderr, compileErr.Error())
+	case errors.As(err, &permErr):
+		if permErr.Privileged {
+			fmt.Fprintf(stderr, "ebtrace: %v\nebtrace: operation not permitted: %s\n", permErr.Err, permErr.Denied)
+		} else {
+			fmt.Fprintf(stderr, "ebtrace: %s: %v\n", permErr.Denied, permErr.Err)
+		}
 	case errors.As(err, &verr):
 		verr.Diag.Render(stderr)
 	case errors.As(err, &diags):

@@ -15,7 +15,7 @@ func TestMissingProbeSkipped(t *testing.T) {
 	testutil.RequireTracefs(t)
 	wl := testutil.Workload(t)
 	script := "tracepoint:syscalls:sys_enter_nosuch, tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @ = count(); }"
-	r := ebtrace(t, "-e", script, "-c", wl+" getppid 3")
+	r := runCLI(t, "-e", script, "-c", wl+" getppid 3")
 	r.want(t, 0, "\n\n@: 3\n")
 	if want := `stdin:1:1: warning: tracepoint:syscalls:sys_enter_nosuch does not exist on this kernel
     ` + script + `
@@ -41,7 +41,7 @@ func TestMissingProbeAfterConditional(t *testing.T) {
 	script := "#ifndef BPFTRACE_HAVE_BTF\n#include <linux/blkdev.h>\n#endif\n" +
 		"BEGIN { printf(\"%-12s %-7s\\n\", \"TIME(ms)\", \"DISK\"); }\n" +
 		"tracepoint:syscalls:sys_enter_nosuch,\ntracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @ = count(); }\n"
-	r := ebtrace(t, "-e", script, "-c", wl+" getppid 1")
+	r := runCLI(t, "-e", script, "-c", wl+" getppid 1")
 	if !strings.HasPrefix(r.stderr, "stdin:5:1: warning: tracepoint:syscalls:sys_enter_nosuch does not exist on this kernel\n    tracepoint:syscalls:sys_enter_nosuch,\n    ^~~") {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
@@ -56,7 +56,7 @@ func TestSkippedProbeMaps(t *testing.T) {
 	wl := testutil.Workload(t)
 	script := `tracepoint:syscalls:sys_enter_nosuch { @start[tid] = nsecs; @n++; }
 tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @seen[@start[tid]] = count(); delete(@start[tid]); }`
-	r := ebtrace(t, "-e", script, "-c", wl+" getppid 2")
+	r := runCLI(t, "-e", script, "-c", wl+" getppid 2")
 	r.want(t, 0, "\n\n@seen[0]: 2\n\n")
 }
 
@@ -64,7 +64,7 @@ tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @seen[@start[tid]] = count
 // says first that the kernel has no kprobes, where it has none, and that
 // the function does not exist only where kprobes could attach.
 func TestKprobeMissingFunction(t *testing.T) {
-	r := ebtrace(t, "-e", "kprobe:vfs_raed { @ = count(); }")
+	r := runCLI(t, "-e", "kprobe:vfs_raed { @ = count(); }")
 	r.want(t, 1, "")
 	want := "stdin:1:1: error: kprobe:vfs_raed: no kernel function vfs_raed\n"
 	missing := kprobe.Available()
@@ -77,7 +77,7 @@ func TestKprobeMissingFunction(t *testing.T) {
 		t.Errorf("stderr:\n%s\nwant it to start with:\n%s", r.stderr, want)
 	}
 	if missing != nil {
-		r = ebtrace(t, "-e", "kprobe:blk_account_io_start, kprobe:__blk_account_io_start { @ = count(); }")
+		r = runCLI(t, "-e", "kprobe:blk_account_io_start, kprobe:__blk_account_io_start { @ = count(); }")
 		if !strings.Contains(r.stderr, "this kernel has no kprobes") || r.code != 1 {
 			t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
 		}

@@ -23,7 +23,7 @@ test:errs { errorf("boom %d", 7); }
 test:map { @x = 1; if (@x == 1) { return 0; } return 2; }
 tracepoint:syscalls:sys_enter_getppid { @never = 1; }
 END { printf("end\n"); }`
-	r := ebtrace(t, "--test", "-e", script)
+	r := runCLI(t, "--test", "-e", script)
 	r.want(t, 1, `begin
 PASS test:okay
 FAIL test:failure: returned 1
@@ -42,17 +42,17 @@ end
 		t.Errorf("stderr %q, want %q", r.stderr, want)
 	}
 
-	r = ebtrace(t, "--mode", "test", "-f", "json", "-e", `test:a { print("x"); return -1; } test:b { }`)
+	r = runCLI(t, "--mode", "test", "-f", "json", "-e", `test:a { print("x"); return -1; } test:b { }`)
 	r.want(t, 1, `{"type": "attached_probes", "data": {"probes": 2}}
 {"type": "test", "data": {"name": "test:a", "passed": false, "reason": "returned -1", "output": "{\"type\": \"value\", \"data\": \"x\"}\n"}}
 {"type": "test", "data": {"name": "test:b", "passed": true, "reason": "", "output": ""}}
 `)
 
 	// Without --test, test probes never run.
-	r = ebtrace(t, "-e", `test:a { printf("ran\n"); } BEGIN { exit(); }`)
+	r = runCLI(t, "-e", `test:a { printf("ran\n"); } BEGIN { exit(); }`)
 	r.want(t, 0, "\n\n")
 
-	r = ebtrace(t, "--test", "-e", `BEGIN { }`)
+	r = runCLI(t, "--test", "-e", `BEGIN { }`)
 	r.want(t, 1, "")
 	if want := "ebtrace: --mode test: the script has no test probe (test:NAME { ... })\n"; r.stderr != want {
 		t.Errorf("stderr %q, want %q", r.stderr, want)
@@ -62,7 +62,7 @@ end
 // --bench prints a table of the bench probes by name with their mean run
 // time in the kernel, then the maps they filled; their events are dropped.
 func TestBenchMode(t *testing.T) {
-	r := ebtrace(t, "--bench", "-e", `bench:lhist { @a = lhist(rand % 10, 1, 10, 1); }
+	r := runCLI(t, "--bench", "-e", `bench:lhist { @a = lhist(rand % 10, 1, 10, 1); }
 bench:count { @b = count(); @c++; printf("dropped\n"); }
 bench:my_loop { $a = 0; for ($i : 0..10) { $a++; } }
 END { @runs = @c > 100; clear(@c); }`)
@@ -118,11 +118,11 @@ func TestSelfSignal(t *testing.T) {
 // assert(COND, MSG) reports MSG as an error at the call and exits with
 // code 1 when COND is false; a test probe whose assert fails fails.
 func TestAssert(t *testing.T) {
-	r := ebtrace(t, "-e", `BEGIN { assert(1 == 1, "fine"); printf("a\n"); $m = "pid is not 0"; assert(pid == 0, $m); printf("not reached\n"); }`)
+	r := runCLI(t, "-e", `BEGIN { assert(1 == 1, "fine"); printf("a\n"); $m = "pid is not 0"; assert(pid == 0, $m); printf("not reached\n"); }`)
 	r.want(t, 1, "a\n\n\n")
 	if want := "Attached 1 probe\nstdin:1:69-89: ERROR: assertion failed: pid is not 0\n"; r.stderr != want {
 		t.Errorf("stderr %q, want %q", r.stderr, want)
 	}
-	r = ebtrace(t, "--test", "-e", `test:sum { $n = 2 + 2; assert($n == 5, "2 + 2 is 5"); }`)
+	r = runCLI(t, "--test", "-e", `test:sum { $n = 2 + 2; assert($n == 5, "2 + 2 is 5"); }`)
 	r.want(t, 1, "FAIL test:sum: exit(1), 1 error\n\n\n")
 }

@@ -17,7 +17,7 @@ import (
 func TestRefusedAsRoot(t *testing.T) {
 	testutil.RequireRoot(t)
 	bin := testutil.Build(t, "./cmd/ebtrace")
-	r := ebtrace(t, "-e", "fentry:vfs_read { exit(); }", "-c", "cat /proc/version")
+	r := runCLI(t, "-e", "fentry:vfs_read { exit(); }", "-c", "cat /proc/version")
 	denied := kernel.CurrentAccess().Denied()
 	switch {
 	case r.code == 0:

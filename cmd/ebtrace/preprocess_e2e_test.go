@@ -13,7 +13,7 @@ func TestPreprocessBTFBranch(t *testing.T) {
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
 		want = "without BTF\n\n\n"
 	}
-	r := ebtrace(t, "-e", `#ifndef BPFTRACE_HAVE_BTF
+	r := runCLI(t, "-e", `#ifndef BPFTRACE_HAVE_BTF
 BEGIN { printf("without BTF\n"); exit(); }
 #else
 BEGIN { printf("with BTF\n"); exit(); }
@@ -25,7 +25,7 @@ BEGIN { printf("with BTF\n"); exit(); }
 // TestPreprocessMacros uses an object-like and a function-like macro in a
 // probe body.
 func TestPreprocessMacros(t *testing.T) {
-	r := ebtrace(t, "-e", `#define N 3
+	r := runCLI(t, "-e", `#define N 3
 #define SQUARE(x) ((x) * (x))
 BEGIN { printf("%d %d\n", N, SQUARE(N + 1)); exit(); }
 `)
@@ -36,7 +36,7 @@ BEGIN { printf("%d %d\n", N, SQUARE(N + 1)); exit(); }
 // in a line a macro expanded is reported on the script's own line, and
 // that a preprocessor error points at the directive.
 func TestPreprocessErrorLines(t *testing.T) {
-	r := ebtrace(t, "-e", `#define N 3
+	r := runCLI(t, "-e", `#define N 3
 #ifdef N
 #define PLUS(a) (a + N)
 #endif
@@ -50,19 +50,19 @@ BEGIN { @x = PLUS(1) +; }
 		t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, want)
 	}
 	// An error inside an expansion points at the macro's use, as written.
-	r = ebtrace(t, "-e", "#define F(a) (a + $unset)\nBEGIN { @x = 1 + F(\n  2); }\n")
+	r = runCLI(t, "-e", "#define F(a) (a + $unset)\nBEGIN { @x = 1 + F(\n  2); }\n")
 	r.want(t, 1, "")
 	if want := "stdin:2:18: error: variable $unset is used before it is assigned\n" +
 		"    BEGIN { @x = 1 + F(\n" +
 		"                     ^~\n"; r.stderr != want {
 		t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, want)
 	}
-	r = ebtrace(t, "-e", "BEGIN { exit(); }\n#if 1\n")
+	r = runCLI(t, "-e", "BEGIN { exit(); }\n#if 1\n")
 	r.want(t, 1, "")
 	if want := "stdin:2:1: error: unterminated conditional"; !strings.HasPrefix(r.stderr, want) {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
-	r = ebtrace(t, "-e", "BEGIN { exit(); }\n#if 0\n#else\n#error \"stop here\"\n#endif\n")
+	r = runCLI(t, "-e", "BEGIN { exit(); }\n#if 0\n#else\n#error \"stop here\"\n#endif\n")
 	r.want(t, 1, "")
 	if want := "stdin:4:1: error: #error stop here\n    #error \"stop here\"\n    ^~~~~~~~~~~~~~~~~~\n"; !strings.HasPrefix(r.stderr, want) {
 		t.Errorf("stderr:\n%s\nwant prefix:\n%s", r.stderr, want)

@@ -18,9 +18,9 @@ import (
 func TestEmptyCountPrintsZero(t *testing.T) {
 	script := `tracepoint:syscalls:sys_enter_reboot { @never = count(); @sum = sum(1); @keyed[1] = count(); }
 BEGIN { @cleared = count(); clear(@cleared); print(@cleared); @avg = avg(1); clear(@avg); exit(); }`
-	r := ebtrace(t, "-e", script)
+	r := runCLI(t, "-e", script)
 	r.want(t, 0, "@cleared: 0\n\n\n\n\n@cleared: 0\n\n@never: 0\n\n")
-	r = ebtrace(t, "-f", "json", "-e", script)
+	r = runCLI(t, "-f", "json", "-e", script)
 	r.want(t, 0, `{"type": "attached_probes", "data": {"probes": 2}}
 {"type": "map", "data": {"@cleared": 0}}
 {"type": "map", "data": {"@cleared": 0}}
@@ -35,7 +35,7 @@ BEGIN { @cleared = count(); clear(@cleared); print(@cleared); @avg = avg(1); cle
 func TestSignedSyscallArgs(t *testing.T) {
 	requireKernelBTF(t)
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_kill /pid == cpid/ {
+	r := runCLI(t, "-e", `tracepoint:syscalls:sys_enter_kill /pid == cpid/ {
 	printf("%d %d %d\n", args.pid, args.sig, args.pid < 0);
 	print(args.pid);
 	@pid[args.pid] = min(args.sig);
@@ -49,7 +49,7 @@ func TestSignedSyscallArgs(t *testing.T) {
 func TestSignedTypedefMembers(t *testing.T) {
 	requireKernelBTF(t)
 	bin := testutil.BuildC(t, "testdata/typedefs.c")
-	r := ebtrace(t, "-e", `#include "testdata/typedefs.h"
+	r := runCLI(t, "-e", `#include "testdata/typedefs.h"
 uprobe:`+bin+`:visit {
 	$o = (struct owner *)arg0;
 	printf("%d %ld %d %u\n", $o->pid, $o->len, $o->small, $o->uid);
@@ -66,15 +66,15 @@ uprobe:`+bin+`:visit {
 // pattern matches.
 func TestListStructs(t *testing.T) {
 	requireKernelBTF(t)
-	r := ebtrace(t, "-lv", "struct timespec64")
+	r := runCLI(t, "-lv", "struct timespec64")
 	r.want(t, 0, "struct timespec64 {\n\ttime64_t tv_sec;\n\tlong int tv_nsec;\n};\n\n")
-	r = ebtrace(t, "-l", "struct task_struct")
+	r = runCLI(t, "-l", "struct task_struct")
 	r.want(t, 0, "struct task_struct\n")
-	r = ebtrace(t, "-l", "struct task_*")
+	r = runCLI(t, "-l", "struct task_*")
 	if !strings.Contains(r.stdout, "\nstruct task_struct\n") || r.code != 0 {
 		t.Errorf("-l 'struct task_*': exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	r = ebtrace(t, "-lv", "struct task_struct")
+	r = runCLI(t, "-lv", "struct task_struct")
 	for _, want := range []string{"struct task_struct {\n", "\tpid_t pid;\n", "\tstruct task_struct *real_parent;\n", "\tchar comm[16];\n"} {
 		if !strings.Contains(r.stdout, want) || r.code != 0 {
 			t.Errorf("-lv 'struct task_struct' lacks %q: exit %d\n%s%s", want, r.code, r.stdout, r.stderr)
@@ -83,6 +83,6 @@ func TestListStructs(t *testing.T) {
 	if !strings.HasSuffix(r.stdout, "\n};\n\n") {
 		t.Errorf("-lv 'struct task_struct' does not end the definition:\n%s", r.stdout)
 	}
-	r = ebtrace(t, "-lv", "struct no_such_struct")
+	r = runCLI(t, "-lv", "struct no_such_struct")
 	r.want(t, 0, "")
 }

@@ -32,7 +32,7 @@ func requireKernelBTF(t *testing.T) {
 func TestRawTracepointCount(t *testing.T) {
 	requireKernelBTF(t)
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-e", fmt.Sprintf(`rawtracepoint:sys_enter /pid == cpid && arg1 == %[1]d/ { @raw = count(); }
+	r := runCLI(t, "-e", fmt.Sprintf(`rawtracepoint:sys_enter /pid == cpid && arg1 == %[1]d/ { @raw = count(); }
 rt:sys_enter /pid == cpid && args.id == %[1]d/ { @typed = count(); }`, unix.SYS_GETPPID), "-c", wl+" getppid 1000")
 	r.want(t, 0, "\n\n@raw: 1000\n@typed: 1000\n")
 }
@@ -44,17 +44,17 @@ rt:sys_enter /pid == cpid && args.id == %[1]d/ { @typed = count(); }`, unix.SYS_
 func TestRawTracepointExec(t *testing.T) {
 	requireKernelBTF(t)
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-e", `rawtracepoint:sched_process_exec /pid == cpid/ { printf("%d %d\n", args.old_pid >= cpid, args.p != 0); }`, "-c", wl+" getppid 1")
+	r := runCLI(t, "-e", `rawtracepoint:sched_process_exec /pid == cpid/ { printf("%d %d\n", args.old_pid >= cpid, args.p != 0); }`, "-c", wl+" getppid 1")
 	r.want(t, 0, "1 1\n\n\n")
 }
 
 func TestRawTracepointList(t *testing.T) {
 	requireKernelBTF(t)
-	r := ebtrace(t, "-lv", "rt:sched_switch")
+	r := runCLI(t, "-lv", "rt:sched_switch")
 	r.want(t, 0, "rawtracepoint:sched_switch\n    bool preempt\n    struct task_struct * prev\n    struct task_struct * next\n    unsigned int prev_state\n")
-	r = ebtrace(t, "-l", "rawtracepoint:sched_process_e*")
+	r = runCLI(t, "-l", "rawtracepoint:sched_process_e*")
 	r.want(t, 0, "rawtracepoint:sched_process_exec\nrawtracepoint:sched_process_exit\n")
-	r = ebtrace(t, "-e", "rawtracepoint:sched_swich { }")
+	r = runCLI(t, "-e", "rawtracepoint:sched_swich { }")
 	r.want(t, 1, "")
 	if !strings.Contains(r.stderr, "hint: did you mean rawtracepoint:sched_switch?") {
 		t.Errorf("stderr:\n%s", r.stderr)
@@ -75,7 +75,7 @@ func TestProfileAllCPUs(t *testing.T) {
 		}
 		defer spinner.Wait()
 	}
-	r := ebtrace(t, "-e", `profile:hz:99 { @[cpu] = count(); }`, "-c", wl+" sleep 1000")
+	r := runCLI(t, "-e", `profile:hz:99 { @[cpu] = count(); }`, "-c", wl+" sleep 1000")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -123,7 +123,7 @@ func onlineCPUs(t *testing.T) []string {
 // may also be sampled as ebtrace, before it execs the workload.)
 func TestProfileComm(t *testing.T) {
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-e", `profile:hz:99 /pid == cpid/ { @[comm] = count(); }`, "-c", wl+" spin 300")
+	r := runCLI(t, "-e", `profile:hz:99 /pid == cpid/ { @[comm] = count(); }`, "-c", wl+" spin 300")
 	n := -1
 	for _, m := range regexp.MustCompile(`(?m)^@\[(.*)\]: (\d+)$`).FindAllStringSubmatch(r.stdout, -1) {
 		if m[1] == commOf(wl) {
@@ -137,7 +137,7 @@ func TestProfileComm(t *testing.T) {
 }
 
 func TestSoftwareList(t *testing.T) {
-	r := ebtrace(t, "-l", "s:*faults*")
+	r := runCLI(t, "-l", "s:*faults*")
 	r.want(t, 0, "software:alignment-faults:\nsoftware:emulation-faults:\nsoftware:major-faults:\nsoftware:minor-faults:\nsoftware:page-faults:\n")
 }
 
@@ -157,7 +157,7 @@ func TestHardwareMissing(t *testing.T) {
 	if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.ENODEV) {
 		t.Fatalf("perf_event_open(cpu-cycles): %v", err)
 	}
-	r := ebtrace(t, "-e", `hardware:cycles { @ = count(); }`)
+	r := runCLI(t, "-e", `hardware:cycles { @ = count(); }`)
 	if r.code == 0 {
 		t.Fatalf("perf_event_open(cpu-cycles) failed with %v, but ebtrace ran hardware:cycles:\n%s", err, r.stdout)
 	}

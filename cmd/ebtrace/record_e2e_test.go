@@ -117,7 +117,7 @@ func TestRecordFilteredWrites(t *testing.T) {
 	lockEvents(t, "syscalls:sys_enter_write")
 	wl := testutil.Workload(t)
 	want := writeLines(t, wl, 1020, 1021, 1022, 1023, 1024)
-	r := ebtrace(t, "record", "-e", "syscalls:sys_enter_write", "--filter", "count >= 1020", "-c", wl+" write 1 1024")
+	r := runCLI(t, "record", "-e", "syscalls:sys_enter_write", "--filter", "count >= 1020", "-c", wl+" write 1 1024")
 	if r.code != 0 || r.stderr != "Recording 1 event; Ctrl-C to stop\n" {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -133,7 +133,7 @@ func TestRecordUnfiltered(t *testing.T) {
 	requireArgFields(t, "sys_enter_getppid", "__syscall_nr")
 	requireArgFields(t, "sys_exit_getppid", "__syscall_nr ret")
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "record", "-e", "syscalls:sys_enter_getppid", "-e", "syscalls:sys_exit_getppid", "-c", wl+" getppid 3")
+	r := runCLI(t, "record", "-e", "syscalls:sys_enter_getppid", "-e", "syscalls:sys_exit_getppid", "-c", wl+" getppid 3")
 	if r.code != 0 {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -156,7 +156,7 @@ func TestRecordUnfiltered(t *testing.T) {
 func TestRecordJSON(t *testing.T) {
 	lockEvents(t, "syscalls:sys_enter_write")
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "record", "-f", "json", "-e", "syscalls:sys_enter_write", "--filter", "count > 1021 && fd > 2", "-c", wl+" write 1 1024")
+	r := runCLI(t, "record", "-f", "json", "-e", "syscalls:sys_enter_write", "--filter", "count > 1021 && fd > 2", "-c", wl+" write 1 1024")
 	if r.code != 0 {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -205,7 +205,7 @@ func TestRecordChromeTrace(t *testing.T) {
 	lockEvents(t, "syscalls:sys_enter_write", "syscalls:sys_exit_write")
 	wl := testutil.Workload(t)
 	out := filepath.Join(t.TempDir(), "trace.json")
-	r := ebtrace(t, "record", "-e", "syscalls:sys_enter_write", "-e", "syscalls:sys_exit_write", "-o", out, "-c", wl+" write 1 1024")
+	r := runCLI(t, "record", "-e", "syscalls:sys_enter_write", "-e", "syscalls:sys_exit_write", "-o", out, "-c", wl+" write 1 1024")
 	if r.code != 0 || r.stdout != "" {
 		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
@@ -249,7 +249,7 @@ func TestRecordChromeTrace(t *testing.T) {
 func TestRecordLostEvents(t *testing.T) {
 	lockEvents(t, "syscalls:sys_enter_write")
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "record", "-f", "json", "--buffer-size", "4K", "-e", "syscalls:sys_enter_write", "-c", wl+" write 1 1024")
+	r := runCLI(t, "record", "-f", "json", "--buffer-size", "4K", "-e", "syscalls:sys_enter_write", "-c", wl+" write 1 1024")
 	if r.code != 0 {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -339,7 +339,7 @@ func TestRecordRingBufferPath(t *testing.T) {
 	wl := testutil.Workload(t)
 	want := writeLines(t, wl, 1020, 1021, 1022, 1023, 1024)
 	dropAll(t, "syscalls", "sys_enter_write")
-	r := ebtrace(t, "record", "-v", "-e", "syscalls:sys_enter_write", "--filter", "count >= 1020", "-c", wl+" write 1 1024")
+	r := runCLI(t, "record", "-v", "-e", "syscalls:sys_enter_write", "--filter", "count >= 1020", "-c", wl+" write 1 1024")
 	wantErr := "ebtrace record: events reach user space through tracepoint link + ring buffer\n" +
 		"ebtrace record: another BPF program is attached to the tracepoint (syscalls:sys_enter_write runs 2)\n" +
 		"Recording 1 event; Ctrl-C to stop\n"
@@ -351,7 +351,7 @@ func TestRecordRingBufferPath(t *testing.T) {
 	}
 
 	// With a one-page ring buffer, every write is recorded or counted lost.
-	r = ebtrace(t, "record", "-f", "json", "--buffer-size", "4K", "-e", "syscalls:sys_enter_write", "-c", wl+" write 1 1024")
+	r = runCLI(t, "record", "-f", "json", "--buffer-size", "4K", "-e", "syscalls:sys_enter_write", "-c", wl+" write 1 1024")
 	recorded, lostByCPU, _ := countJSON(t, r.stdout)
 	var lost uint64
 	for _, n := range lostByCPU {
@@ -392,7 +392,7 @@ func countJSON(t *testing.T, out string) (recorded uint64, lostByCPU map[int]uin
 func TestRecordVerbosePerfPath(t *testing.T) {
 	lockEvents(t, "syscalls:sys_enter_getppid")
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "record", "-v", "-e", "syscalls:sys_enter_getppid", "-c", wl+" getppid 1")
+	r := runCLI(t, "record", "-v", "-e", "syscalls:sys_enter_getppid", "-c", wl+" getppid 1")
 	want := "ebtrace record: events reach user space through perf_event + PERF_EVENT_IOC_SET_BPF\nRecording 1 event; Ctrl-C to stop\n"
 	if r.code != 0 || r.stderr != want || strings.Count(r.stdout, "\n") != 1 {
 		t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant:\n%s", r.code, r.stdout, r.stderr, want)
@@ -412,7 +412,7 @@ func TestRecordBadInput(t *testing.T) {
 				"        ^\n" +
 				"hint: use ~ for a glob match, e.g. buf ~ \"ba*\"\n"},
 	} {
-		r := ebtrace(t, append([]string{"record"}, tc.args...)...)
+		r := runCLI(t, append([]string{"record"}, tc.args...)...)
 		if r.code != 1 || r.stdout != "" || r.stderr != tc.stderr {
 			t.Errorf("%q: exit %d, stdout %q, stderr:\n%s\nwant:\n%s", tc.args, r.code, r.stdout, r.stderr, tc.stderr)
 		}
@@ -426,7 +426,7 @@ func TestRecordBadFilterKeepsFile(t *testing.T) {
 	if err := os.WriteFile(out, []byte("earlier"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := ebtrace(t, "record", "-e", "syscalls:sys_enter_write", "-e", "syscalls:sys_exit_write", "--filter", "ret >= 3", "-o", out)
+	r := runCLI(t, "record", "-e", "syscalls:sys_enter_write", "-e", "syscalls:sys_exit_write", "--filter", "ret >= 3", "-o", out)
 	if r.code != 1 || !strings.Contains(r.stderr, `syscalls:sys_enter_write has no field "ret"`) {
 		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
 	}
@@ -461,7 +461,7 @@ func TestRecordParity(t *testing.T) {
 			os.WriteFile(filepath.Join(instance, "trace"), nil, 0o644) // clears it
 			write("filter", fmt.Sprintf("(%s) && comm == %q", expr, comm))
 			write("enable", "1")
-			r := ebtrace(t, "record", "-e", "syscalls:sys_enter_write", "--filter", expr, "-c", wl+" write 1 1024")
+			r := runCLI(t, "record", "-e", "syscalls:sys_enter_write", "--filter", expr, "-c", wl+" write 1 1024")
 			write("enable", "0")
 			write("filter", "0")
 			if r.code != 0 {
@@ -572,7 +572,7 @@ func TestRecordBpftracePredicate(t *testing.T) {
 	lockEvents(t, "syscalls:sys_enter_write")
 	wl := testutil.Workload(t)
 	want := writeLines(t, wl, 1020, 1022, 1024)
-	r := ebtrace(t, "record", "-e", "syscalls:sys_enter_write", "--filter-bt", "/args.count >= 1020 && args.count % 2 == 0/", "-c", wl+" write 1 1024")
+	r := runCLI(t, "record", "-e", "syscalls:sys_enter_write", "--filter-bt", "/args.count >= 1020 && args.count % 2 == 0/", "-c", wl+" write 1 1024")
 	if r.code != 0 || r.stderr != "Recording 1 event; Ctrl-C to stop\n" {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -580,7 +580,7 @@ func TestRecordBpftracePredicate(t *testing.T) {
 		t.Errorf("recorded:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
-	r = ebtrace(t, "record", "-e", "syscalls:sys_enter_write", "--filter-bt", "/args.cuont > 1/")
+	r = runCLI(t, "record", "-e", "syscalls:sys_enter_write", "--filter-bt", "/args.cuont > 1/")
 	if r.code != 1 || !strings.Contains(r.stderr, `error: tracepoint:syscalls:sys_enter_write has no field "cuont"`) ||
 		!strings.Contains(r.stderr, "hint: did you mean count?") {
 		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)

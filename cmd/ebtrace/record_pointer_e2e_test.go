@@ -44,7 +44,7 @@ func TestRecordParityUserPointer(t *testing.T) {
 			os.WriteFile(filepath.Join(instance, "trace"), nil, 0o644) // clears it
 			write("filter", fmt.Sprintf("(%s) && comm == %q", tc.expr, comm))
 			write("enable", "1")
-			r := ebtrace(t, "record", "-e", "syscalls:sys_enter_openat", "--filter", tc.expr, "-c", command)
+			r := runCLI(t, "record", "-e", "syscalls:sys_enter_openat", "--filter", tc.expr, "-c", command)
 			write("enable", "0")
 			write("filter", "0")
 			if r.code != 0 {

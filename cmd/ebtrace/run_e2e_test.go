@@ -28,7 +28,7 @@ import (
 // or, for kprobes and fentry on a kernel without them, why not.
 func TestRunList(t *testing.T) {
 	obj := testutil.BuildBPF(t, "testdata/run/sections.bpf.c")
-	r := ebtrace(t, "run", "-l", obj)
+	r := runCLI(t, "run", "-l", obj)
 	if r.code != 0 {
 		t.Fatalf("exit status %d: %s", r.code, r.stderr)
 	}
@@ -87,7 +87,7 @@ func runPrintk(comm string, pid, n int, label string) *regexp.Regexp {
 func TestRunObject(t *testing.T) {
 	obj := testutil.BuildBPF(t, "testdata/run/getppid.bpf.c")
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "run", obj, "--set", "label=things", "--hist", "write_sizes", "-c", wl+" getppid 3")
+	r := runCLI(t, "run", obj, "--set", "label=things", "--hist", "write_sizes", "-c", wl+" getppid 3")
 	if r.code != 0 {
 		t.Fatalf("exit status %d: %s", r.code, r.stderr)
 	}
@@ -153,7 +153,7 @@ func childPID(t *testing.T, stdout string) int {
 // writes of 5 to 9 bytes are three in [4, 8) and two in [8, 16).
 func TestRunHist(t *testing.T) {
 	obj := testutil.BuildBPF(t, "testdata/run/getppid.bpf.c")
-	r := ebtrace(t, "run", obj, "--hist", "write_sizes", "-c", testutil.Workload(t)+" write 5 9")
+	r := runCLI(t, "run", obj, "--hist", "write_sizes", "-c", testutil.Workload(t)+" write 5 9")
 	r.want(t, 0, `
 
 @enter_hits: 0
@@ -171,7 +171,7 @@ func TestRunHist(t *testing.T) {
 // the "maps" section, its program in an events/ section.
 func TestRunLegacy(t *testing.T) {
 	obj := testutil.BuildBPF(t, "testdata/run/legacy.bpf.c")
-	r := ebtrace(t, "run", obj, "-c", testutil.Workload(t)+" getppid 2")
+	r := runCLI(t, "run", obj, "-c", testutil.Workload(t)+" getppid 2")
 	r.want(t, 0, "\n\n@counts[0]: 2\n")
 }
 
@@ -201,7 +201,7 @@ func TestRunOwnPrintk(t *testing.T) {
 	}()
 	waitFor(t, func() bool { return strings.Contains(stderr.String(), "Attached") })
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "run", obj, "-c", wl+" getppid 2")
+	r := runCLI(t, "run", obj, "-c", wl+" getppid 2")
 	if r.code != 0 {
 		t.Fatalf("exit status %d: %s", r.code, r.stderr)
 	}
@@ -253,7 +253,7 @@ ebtrace: section "xdp" (program pass): ebtrace run attaches tracing programs onl
 `},
 		{[]string{none}, "ebtrace: read " + none + ": open " + none + ": no such file or directory\n"},
 	} {
-		r := ebtrace(t, append([]string{"run"}, c.args...)...)
+		r := runCLI(t, append([]string{"run"}, c.args...)...)
 		if r.code != 1 || !strings.HasPrefix(r.stderr, c.stderr) || strings.HasSuffix(c.stderr, "\n") && r.stderr != c.stderr {
 			t.Errorf("ebtrace run %q: exit %d, stderr:\n%s\nwant exit 1 and:\n%s", c.args, r.code, r.stderr, c.stderr)
 		}
@@ -316,7 +316,7 @@ func TestRunKprobes(t *testing.T) {
 		t.Skipf("ebtrace run cannot attach kprobe sections here: %v", err)
 	}
 	obj := testutil.BuildBPF(t, "testdata/run/kprobes.bpf.c")
-	r := ebtrace(t, "run", obj, "-c", testutil.Workload(t)+" write 1 5")
+	r := runCLI(t, "run", obj, "-c", testutil.Workload(t)+" write 1 5")
 	r.want(t, 0, "\n\n@kprobe_hits: 5\n@kretprobe_hits: 5\n@kretsyscall_hits: 5\n@ksyscall_hits: 5\n")
 }
 
@@ -327,7 +327,7 @@ func TestRunFentry(t *testing.T) {
 		t.Skipf("ebtrace run cannot attach fentry sections here: %v", err)
 	}
 	obj := testutil.BuildBPF(t, "testdata/run/fentry.bpf.c")
-	r := ebtrace(t, "run", obj, "-c", testutil.Workload(t)+" write 1 5")
+	r := runCLI(t, "run", obj, "-c", testutil.Workload(t)+" write 1 5")
 	r.want(t, 0, "\n\n@fentry_hits: 5\n@fexit_hits: 5\n")
 }
 
@@ -336,9 +336,9 @@ func TestRunFentry(t *testing.T) {
 func TestRunUprobe(t *testing.T) {
 	wl := testutil.Workload(t)
 	obj := testutil.BuildBPF(t, "testdata/run/uprobe.bpf.c", fmt.Sprintf(`-DWORKLOAD="%s"`, wl))
-	r := ebtrace(t, "run", "-l", obj)
+	r := runCLI(t, "run", "-l", obj)
 	r.want(t, 0, fmt.Sprintf("uprobe/%[1]s:main.target     on_call    uprobe:%[1]s:main.target\nuretprobe/%[1]s:main.target  on_return  uretprobe:%[1]s:main.target\n", wl))
-	r = ebtrace(t, "run", obj, "-c", wl+" call 5")
+	r = runCLI(t, "run", obj, "-c", wl+" call 5")
 	r.want(t, 0, "\n\n@calls: 5\n@returns: 5\n")
 }
 
@@ -347,6 +347,6 @@ func TestRunUprobe(t *testing.T) {
 func TestRunUSDT(t *testing.T) {
 	bin := cTicker(t, "-O2")
 	obj := testutil.BuildBPF(t, "testdata/run/usdt.bpf.c", fmt.Sprintf(`-DTICKER="%s"`, bin))
-	r := ebtrace(t, "run", obj, "-c", bin+" 6")
+	r := runCLI(t, "run", obj, "-c", bin+" 6")
 	r.want(t, 0, "\n\n@ticks: 6\n")
 }

@@ -91,9 +91,9 @@ func TestSizeofIntegerNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ebtrace(t, "-q", "-e", script.String()).want(t, 0, string(want)+"\n\n")
+	runCLI(t, "-q", "-e", script.String()).want(t, 0, string(want)+"\n\n")
 
-	r := ebtrace(t, "-q", "-e", "BEGIN { print(sizeof(nosuch_t)); exit(); }")
+	r := runCLI(t, "-q", "-e", "BEGIN { print(sizeof(nosuch_t)); exit(); }")
 	if r.code != 1 || !strings.Contains(r.stderr, `stdin:1:22: error: unknown identifier "nosuch_t"`) {
 		t.Errorf("sizeof of an unknown name: exit %d, stderr:\n%s", r.code, r.stderr)
 	}

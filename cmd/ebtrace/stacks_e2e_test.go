@@ -32,7 +32,7 @@ func stackBlock(t *testing.T, out, name, count string) []string {
 
 func TestKernelStack(t *testing.T) {
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @k[kstack] = count(); @p[kstack(perf, 2)] = count(); }`, "-c", wl+" getppid 1000")
+	r := runCLI(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @k[kstack] = count(); @p[kstack(perf, 2)] = count(); }`, "-c", wl+" getppid 1000")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -64,7 +64,7 @@ func TestKernelStack(t *testing.T) {
 // frame-pointer unwinding goes from it straight to leaf's caller.
 func TestUserStack(t *testing.T) {
 	bin := testutil.BuildC(t, "testdata/stacks.c")
-	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @u[ustack(3)] = count(); @p[ustack(perf, 3)] = count(); }`, "-c", bin+" 7")
+	r := runCLI(t, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @u[ustack(3)] = count(); @p[ustack(perf, 3)] = count(); }`, "-c", bin+" 7")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -93,7 +93,7 @@ func TestUserStack(t *testing.T) {
 // not Shape::scaled.
 func TestUserStackCPP(t *testing.T) {
 	bin := cppTarget(t)
-	r := ebtrace(t, "-e", "uprobe:"+bin+":_ZN2ns3addEdd { @u[ustack(3)] = count(); @p[ustack(perf, 2)] = count(); }"+
+	r := runCLI(t, "-e", "uprobe:"+bin+":_ZN2ns3addEdd { @u[ustack(3)] = count(); @p[ustack(perf, 2)] = count(); }"+
 		" uprobe:"+bin+":cpp:ns::apply { @s[usym(arg0)] = count(); }", "-c", bin+" 5")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
@@ -118,9 +118,9 @@ func TestUserStackCPP(t *testing.T) {
 }
 
 func TestSymbols(t *testing.T) {
-	r := ebtrace(t, "-e", `BEGIN { printf("%s %s\n", ksym(kaddr("vfs_read")), ksym(kaddr("vfs_read") + 1)); @[ksym(kaddr("vfs_write"))] = count(); exit(); }`)
+	r := runCLI(t, "-e", `BEGIN { printf("%s %s\n", ksym(kaddr("vfs_read")), ksym(kaddr("vfs_read") + 1)); @[ksym(kaddr("vfs_write"))] = count(); exit(); }`)
 	r.want(t, 0, "vfs_read vfs_read\n\n\n@[vfs_write]: 1\n")
-	r = ebtrace(t, "-e", `BEGIN { @ = kaddr("vfs_raed"); }`)
+	r = runCLI(t, "-e", `BEGIN { @ = kaddr("vfs_raed"); }`)
 	if r.code != 1 || !strings.Contains(r.stderr, `kernel symbol "vfs_raed" does not exist`) || !strings.Contains(r.stderr, "did you mean vfs_read") {
 		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
 	}

@@ -25,7 +25,7 @@ func TestPIDInit(t *testing.T) {
 	script := `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ {
 	printf("%d %d %d %d\n", pid(init) == pid, tid(init) == tid, pid(curr_ns) == curtask->tgid, tid(curr_ns) == curtask->pid);
 }`
-	r := ebtrace(t, "-e", script, "-c", wl+" getppid 1")
+	r := runCLI(t, "-e", script, "-c", wl+" getppid 1")
 	r.want(t, 0, "1 1 1 1\n\n\n")
 }
 
@@ -81,7 +81,7 @@ func TestNsecsSwTAI(t *testing.T) {
 	printf("%d\n", $d > -1000 && $d < 1000);
 	if (++@n == 3) { exit(); }
 }`
-	r := ebtrace(t, "-e", script)
+	r := runCLI(t, "-e", script)
 	r.want(t, 0, "1\n1\n1\n\n\n@n: 3\n")
 }
 
@@ -129,11 +129,11 @@ func TestCommOfPid(t *testing.T) {
 	printf("%s|%s|%s|%s|%s\n", comm(pid), comm(cpid), comm(ppid), comm(0), comm(-1));
 	@[comm(tid)] = count();
 }`
-	r := ebtrace(t, "-e", script, "-c", wl+" getppid 2")
+	r := runCLI(t, "-e", script, "-c", wl+" getppid 2")
 	line := task + "|" + task + "|" + tracer + "||\n"
 	r.want(t, 0, line+line+"\n\n@["+task+"]: 2\n")
 
-	r = ebtrace(t, "-e", `config = { print_maps_on_exit = false; } BEGIN { @p = pid; } interval:ms:10 { printf("%s\n", comm(@p)); exit(); }`)
+	r = runCLI(t, "-e", `config = { print_maps_on_exit = false; } BEGIN { @p = pid; } interval:ms:10 { printf("%s\n", comm(@p)); exit(); }`)
 	r.want(t, 0, tracer+"\n")
 }
 
@@ -148,7 +148,7 @@ func taskName(path string) string {
 // where the config block enables it; unstable_map_decl = error refuses it.
 func TestUnstableFeatures(t *testing.T) {
 	script := `let @m = hash(2); BEGIN { @m[1] = 5; exit(); }`
-	r := ebtrace(t, "-q", "-e", script)
+	r := runCLI(t, "-q", "-e", script)
 	r.want(t, 0, "\n\n@m[1]: 5\n")
 	want := `stdin:1:1: warning: map declarations are an unstable feature
     let @m = hash(2); BEGIN { @m[1] = 5; exit(); }
@@ -158,7 +158,7 @@ hint: set unstable_map_decl = enable in the config block to use it without this 
 	if r.stderr != want {
 		t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, want)
 	}
-	r = ebtrace(t, "-q", "-e", `config = { unstable_map_decl = enable; license = "Dual BSD/GPL" } `+script)
+	r = runCLI(t, "-q", "-e", `config = { unstable_map_decl = enable; license = "Dual BSD/GPL" } `+script)
 	r.want(t, 0, "\n\n@m[1]: 5\n")
 	if r.stderr != "" {
 		t.Errorf("stderr:\n%s\nwant none", r.stderr)
@@ -179,7 +179,7 @@ func TestSocketCookie(t *testing.T) {
 	@cookies[$c] = count(); @socks[args.sk] = count();
 }
 END { printf("%d %d\n", len(@cookies) == len(@socks), len(@cookies) > 1); clear(@cookies); clear(@socks); }`
-	r := ebtrace(t, "-q", "-e", script, "-c", wl+" tcp")
+	r := runCLI(t, "-q", "-e", script, "-c", wl+" tcp")
 	if r.code != 0 && strings.Contains(r.stderr, "has no typed arguments") {
 		t.Skipf("no BTF-typed raw tracepoints: %s", r.stderr)
 	}

@@ -40,7 +40,7 @@ func TestDebugf(t *testing.T) {
 	write("enable", "1")
 	script := `BEGIN { debugf("` + tag + ` begin %d %s %5d|%-4x|%c %lld %u %d %d\n", 1, "two", 3, 255, 65, -6, 7, 8, 9); }
 tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @n++; debugf("` + tag + ` call %d of %s\n", @n, comm); }`
-	r := ebtrace(t, "-e", script, "-c", wl+" getppid 3")
+	r := runCLI(t, "-e", script, "-c", wl+" getppid 3")
 	r.want(t, 0, "\n\n@n: 3\n")
 	var got []string
 	for _, m := range traceMessages(t, instance, "bpf_trace_printk") {
@@ -72,7 +72,7 @@ func TestPrintfGFP(t *testing.T) {
 	script := fmt.Sprintf(`tracepoint:kmem:kmalloc /pid == cpid && comm == %q/ {
 	printf("bytes_req=%%d bytes_alloc=%%d gfp_flags=%%gr\n", args.bytes_req, args.bytes_alloc, args.gfp_flags);
 }`, commOf(wl))
-	r := ebtrace(t, "-q", "-e", script, "-c", wl+" getppid 3")
+	r := runCLI(t, "-q", "-e", script, "-c", wl+" getppid 3")
 	if r.code != 0 {
 		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
 	}
@@ -114,8 +114,8 @@ func TestCompileTimeFunctions(t *testing.T) {
 	const script = `config = { max_strlen = 100 }
 BEGIN { if ($1 < 2) { fail("needs more than 1, got %d", $1); } static_assert($# == 1, "one parameter"); assert_str(comm);
 	printf("%d %d\n", $1, default_str_length); exit(); }`
-	ebtrace(t, "-e", script, "5").want(t, 0, "5 100\n\n\n")
-	r := ebtrace(t, "-e", script, "1")
+	runCLI(t, "-e", script, "5").want(t, 0, "5 100\n\n\n")
+	r := runCLI(t, "-e", script, "1")
 	r.want(t, 1, "")
 	want := `stdin:2:23: error: needs more than 1, got 1
     BEGIN { if ($1 < 2) { fail("needs more than 1, got %d", $1); } static_assert($# == 1, "one parameter"); assert_str(comm);
@@ -137,7 +137,7 @@ END {
 	printf("%d %d %d %s\n", find(@calls, 9, $v), $v, find(@name, 9, $s), $s);
 	clear(@calls); clear(@name);
 }`
-	ebtrace(t, "-e", script, "-c", wl+" getppid 3").want(t, 0, "1 20 1 "+commOf(wl)+"\n0 20 0 "+commOf(wl)+"\n"+
+	runCLI(t, "-e", script, "-c", wl+" getppid 3").want(t, 0, "1 20 1 "+commOf(wl)+"\n0 20 0 "+commOf(wl)+"\n"+
 		// Then the maps, sorted, the cleared ones empty.
 		"\n\n\n@n: 3\n\n")
 }

@@ -26,19 +26,19 @@ func TestJoinExecve(t *testing.T) {
 		paths = append(paths, fmt.Sprintf("/nonexistent/%d", i))
 	}
 	script := `tracepoint:syscalls:sys_enter_execve /pid == cpid/ { join(args.argv); join(args.argv, ","); }`
-	r := ebtrace(t, "-e", script, "-c", wl+" exec "+wl+" open "+long+" "+strings.Join(paths, " "))
+	r := runCLI(t, "-e", script, "-c", wl+" exec "+wl+" open "+long+" "+strings.Join(paths, " "))
 	cut := long[:1023]
 	first := append([]string{wl, "exec", wl, "open", cut}, paths...)[:16]
 	second := append([]string{wl, "open", cut}, paths...)[:16]
 	r.want(t, 0, strings.Join(first, " ")+"\n"+strings.Join(first, ",")+"\n"+
 		strings.Join(second, " ")+"\n"+strings.Join(second, ",")+"\n\n\n")
 
-	r = ebtrace(t, "-e", script, "-c", wl+" exec "+wl+" open '' /nonexistent/x")
+	r = runCLI(t, "-e", script, "-c", wl+" exec "+wl+" open '' /nonexistent/x")
 	r.want(t, 0, wl+" exec "+wl+" open\n"+wl+",exec,"+wl+",open\n"+wl+" open\n"+wl+",open\n\n\n")
 
 	// In JSON, with the smallest ring perf_rb_pages asks for: it grows to
 	// hold join's records.
-	r = ebtrace(t, "-f", "json", "-e", "config = { perf_rb_pages = 1 }\n"+script, "-c", wl+" exec "+wl+" open /nonexistent/x")
+	r = runCLI(t, "-f", "json", "-e", "config = { perf_rb_pages = 1 }\n"+script, "-c", wl+" exec "+wl+" open /nonexistent/x")
 	lines := jsonLines(t, r.stdout)
 	var got []string
 	for _, d := range lines["join"] {
@@ -61,16 +61,16 @@ func TestPositionalParameters(t *testing.T) {
 	@[str($2), str($3)] = count(); @n = $1 + $# + $3;
 }`
 	want := "\n\n@[calls, ]: 5\n@n: 44\n"
-	ebtrace(t, "-e", script, "-c", wl+" getppid 5", "42", "calls").want(t, 0, want)
+	runCLI(t, "-e", script, "-c", wl+" getppid 5", "42", "calls").want(t, 0, want)
 	file := filepath.Join(t.TempDir(), "params.bt")
 	if err := os.WriteFile(file, []byte(script), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ebtrace(t, "-c", wl+" getppid 5", file, "42", "calls").want(t, 0, want)
+	runCLI(t, "-c", wl+" getppid 5", file, "42", "calls").want(t, 0, want)
 	// $1 is 0 here, so the predicate drops every event: both maps are
 	// empty, and an empty map prints as a blank line.
-	ebtrace(t, "-c", wl+" getppid 5", file).want(t, 0, "\n\n\n\n")
-	r := ebtrace(t, "-e", script, "-c", wl+" getppid 5", "many", "calls")
+	runCLI(t, "-c", wl+" getppid 5", file).want(t, 0, "\n\n\n\n")
+	r := runCLI(t, "-e", script, "-c", wl+" getppid 5", "many", "calls")
 	if r.code != 1 || !strings.Contains(r.stderr, `$1 is used as a number but is "many"`) {
 		t.Errorf("a non-numeric $1: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
@@ -84,7 +84,7 @@ func TestMaxStrlen(t *testing.T) {
 	long := "/nonexistent/" + strings.Repeat("d", 150)
 	script := `config = { max_strlen = 100 }
 tracepoint:syscalls:sys_enter_openat /pid == cpid && strncmp(str(args.filename), "/nonexistent/", 13) == 0/ { printf("%s %d\n", str(args.filename), strlen(str(args.filename))); }`
-	ebtrace(t, "-e", script, "-c", wl+" open "+long).want(t, 0, long[:99]+" 99\n\n\n")
+	runCLI(t, "-e", script, "-c", wl+" open "+long).want(t, 0, long[:99]+" 99\n\n\n")
 	r := ebtraceEnv(t, []string{"BPFTRACE_MAX_STRLEN=20"}, "-e", script, "-c", wl+" open "+long)
 	r.want(t, 0, long[:19]+" 19\n\n\n")
 	// Longer than the BPF stack: the probe's frame is in the scratch map.
@@ -339,7 +339,7 @@ END {
 	printf("%s\n", $p);
 }
 `
-	r := ebtrace(t, "-f", "json", "-e", script, "-c", wl+" getppid "+strconv.Itoa(calls), "key")
+	r := runCLI(t, "-f", "json", "-e", script, "-c", wl+" getppid "+strconv.Itoa(calls), "key")
 	if r.code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
 	}
@@ -414,7 +414,7 @@ END {
 // and a literal length cut to the buffer.
 func TestBufWrite(t *testing.T) {
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-e", `tracepoint:syscalls:sys_enter_write /pid == cpid/ { printf("[%r] [%r]\n", buf(args.buf, args.count), buf(args.buf, 2)); }`,
+	r := runCLI(t, "-e", `tracepoint:syscalls:sys_enter_write /pid == cpid/ { printf("[%r] [%r]\n", buf(args.buf, args.count), buf(args.buf, 2)); }`,
 		"-c", wl+" write 1 3")
 	r.want(t, 0, `[a] [ab]
 [ab] [ab]
@@ -429,7 +429,7 @@ func TestBufWrite(t *testing.T) {
 // system() and -k's helper errors; every line must match the schema and
 // each of these types appear.
 func TestJSONSchemaValues(t *testing.T) {
-	r := ebtrace(t, "-f", "json", "-k", "--unsafe", "-e", `BEGIN {
+	r := runCLI(t, "-f", "json", "-k", "--unsafe", "-e", `BEGIN {
 	print(1); print("two"); print((3, "four", (5, 6)));
 	@t[1, "x"] = (2, "y");
 	time("%Y\n");

@@ -22,10 +22,10 @@ import (
 func TestSignal(t *testing.T) {
 	wl := testutil.Workload(t)
 	script := `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { signal("SIGUSR1"); @sent = count(); }`
-	r := ebtrace(t, "--unsafe", "-e", script, "-c", wl+" signals 5")
+	r := runCLI(t, "--unsafe", "-e", script, "-c", wl+" signals 5")
 	r.want(t, 0, "caught 5 SIGUSR1\n\n\n@sent: 5\n")
 
-	r = ebtrace(t, "-e", script, "-c", wl+" signals 5")
+	r = runCLI(t, "-e", script, "-c", wl+" signals 5")
 	r.want(t, 1, "")
 	if !strings.Contains(r.stderr, "error: signal() changes the system, which is allowed only in unsafe mode") ||
 		!strings.Contains(r.stderr, "hint: run ebtrace with --unsafe") {
@@ -47,7 +47,7 @@ func TestFailedSyscallNames(t *testing.T) {
 	printf("%s: %s\n", syscall_name(args.__syscall_nr), strerror(-args.ret));
 }`
 	cmd := wl + " open " + filepath.Join(dir, "missing") + " " + filepath.Join(file, "below") + " " + filepath.Join(dir, "gone")
-	r := ebtrace(t, "-e", script, "-c", cmd)
+	r := runCLI(t, "-e", script, "-c", cmd)
 	r.want(t, 0, `openat: No such file or directory
 openat: Not a directory
 openat: No such file or directory
@@ -56,7 +56,7 @@ openat: No such file or directory
 @[openat, Not a directory, root]: 1
 @[openat, No such file or directory, root]: 2
 `)
-	r = ebtrace(t, "-f", "json", "-e", script, "-c", cmd)
+	r = runCLI(t, "-f", "json", "-e", script, "-c", cmd)
 	r.want(t, 0, `{"type": "attached_probes", "data": {"probes": 1}}
 {"type": "printf", "data": "openat: No such file or directory\n"}
 {"type": "printf", "data": "openat: Not a directory\n"}
@@ -97,9 +97,9 @@ func TestSystemAndCat(t *testing.T) {
 		t.Fatal(err)
 	}
 	script := `BEGIN { printf("one\n"); system("echo two %d", 2); cat("` + file + `"); printf("three\n"); exit(); }`
-	r := ebtrace(t, "--unsafe", "-e", script)
+	r := runCLI(t, "--unsafe", "-e", script)
 	r.want(t, 0, "one\ntwo 2\nfrom a file\nthree\n\n\n")
-	r = ebtrace(t, "--unsafe", "-f", "json", "-e", script)
+	r = runCLI(t, "--unsafe", "-f", "json", "-e", script)
 	r.want(t, 0, `{"type": "attached_probes", "data": {"probes": 1}}
 {"type": "printf", "data": "one\n"}
 {"type": "syscall", "data": "two 2\n"}
@@ -120,7 +120,7 @@ func TestFentryPath(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := ebtrace(t, "-k", "-e", "fentry:security_inode_getattr "+filter(wl)+" { @[path(args.path)] = count(); @sized[path(args.path, 200)] = count(); }", "-c", wl+" stat "+file+" "+dir+" "+file)
+	r := runCLI(t, "-k", "-e", "fentry:security_inode_getattr "+filter(wl)+" { @[path(args.path)] = count(); @sized[path(args.path, 200)] = count(); }", "-c", wl+" stat "+file+" "+dir+" "+file)
 	var got []string
 	for _, line := range strings.Split(r.stdout, "\n") {
 		if strings.Contains(line, dir) {
@@ -140,7 +140,7 @@ func TestCgroupFilter(t *testing.T) {
 	dir := testutil.CgroupDir(t)
 	script := `tracepoint:syscalls:sys_enter_getppid /pid == cpid && cgroup == cgroupid("` + dir + `")/ { @same = count(); }
 tracepoint:syscalls:sys_enter_getppid /pid == cpid && cgroup != cgroupid("` + dir + `")/ { @other = count(); }`
-	r := ebtrace(t, "-e", script, "-c", wl+" getppid 7")
+	r := runCLI(t, "-e", script, "-c", wl+" getppid 7")
 	r.want(t, 0, "\n\n@other: 0\n@same: 7\n") // an unkeyed count() that never ran prints 0, as in bpftrace
 }
 
@@ -158,7 +158,7 @@ func TestOverride(t *testing.T) {
 	}
 	wl := testutil.Workload(t)
 	fn := getppidFunc(t)
-	r := ebtrace(t, "--unsafe", "-e", "kprobe:"+fn+" "+filter(wl)+" { override(-5); @n = count(); }", "-c", wl+" ppid")
+	r := runCLI(t, "--unsafe", "-e", "kprobe:"+fn+" "+filter(wl)+" { override(-5); @n = count(); }", "-c", wl+" ppid")
 	r.want(t, 0, "ppid: -5\n\n\n@n: 1\n")
 }
 
@@ -168,7 +168,7 @@ func TestMacaddr(t *testing.T) {
 	wl := testutil.Workload(t)
 	file := filepath.Join(t.TempDir(), "x")
 	script := `tracepoint:syscalls:sys_enter_openat /pid == cpid && str(args.filename) == "` + file + `"/ { printf("%s\n", macaddr(args.filename)); }`
-	r := ebtrace(t, "-e", script, "-c", wl+" open "+file)
+	r := runCLI(t, "-e", script, "-c", wl+" open "+file)
 	var want strings.Builder
 	for i := range 6 {
 		if i > 0 {
@@ -184,7 +184,7 @@ func TestMacaddr(t *testing.T) {
 // kernel fills in for an IPv4 socket, printed as inet_ntop prints it.
 func TestNtopArrays(t *testing.T) {
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-q", "-e", `tracepoint:sock:inet_sock_set_state /pid == cpid && args.protocol == 6/ {
+	r := runCLI(t, "-q", "-e", `tracepoint:sock:inet_sock_set_state /pid == cpid && args.protocol == 6/ {
 		@[ntop(args.saddr), ntop(args.saddr_v6), ntop(2, args.saddr)] = count();
 	}`, "-c", wl+" tcp")
 	if r.code != 0 {

@@ -281,14 +281,14 @@ func TestHeatmapFunction(t *testing.T) {
 	exit();
 }`
 	blank := func(cells int) string { return strings.Repeat("   ", cells) }
-	ebtrace(t, "-q", "-e", prog).want(t, 0, heatmapAxis+"\n"+
+	runCLI(t, "-q", "-e", prog).want(t, 0, heatmapAxis+"\n"+
 		blank(2)+"\x1b[48;5;255m   \x1b[0m"+blank(21)+" 1\n"+
 		blank(2)+"@@@"+blank(21)+" 1\n"+
 		"@@@"+blank(20)+"@@@"+blank(2)+" 2  @k[a]\n"+
 		blank(9)+"@@@"+blank(14)+" 1  @k[b]\n"+
 		blank(24)+" 0\n"+
 		"\n\n@h:\n[4K, 8K)               1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|\n\n\n")
-	ebtrace(t, "-q", "-f", "json", "-e", `BEGIN { @h = hist(5000); heatmap(@h); exit(); }`).want(t, 0,
+	runCLI(t, "-q", "-f", "json", "-e", `BEGIN { @h = hist(5000); heatmap(@h); exit(); }`).want(t, 0,
 		`{"type": "heatmap", "data": {"@h": {"cells": [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "total": 1}}}
 {"type": "hist", "data": {"@h": [{"min": 4096, "max": 8191, "count": 1}]}}
 `)

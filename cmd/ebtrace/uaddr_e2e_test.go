@@ -34,7 +34,7 @@ func symbolValue(t *testing.T, path, name string) uint64 {
 // address: str() reads the string there.
 func TestUaddr(t *testing.T) {
 	bin := testutil.BuildC(t, "testdata/uaddr.c", "-no-pie", "-fno-pie")
-	r := ebtrace(t, "-e", `uprobe:`+bin+`:tick { printf("%s %x\n", str(uaddr("greeting")), uaddr("counter")); }`, "-c", bin+" 2")
+	r := runCLI(t, "-e", `uprobe:`+bin+`:tick { printf("%s %x\n", str(uaddr("greeting")), uaddr("counter")); }`, "-c", bin+" 2")
 	line := fmt.Sprintf("hello uaddr %x\n", symbolValue(t, bin, "counter"))
 	r.want(t, 0, line+line+"\n\n")
 }
@@ -43,7 +43,7 @@ func TestUaddr(t *testing.T) {
 // mappings.
 func TestUaddrPIE(t *testing.T) {
 	bin := testutil.BuildC(t, "testdata/uaddr.c", "-pie", "-fpie")
-	r := ebtrace(t, "-e", `uprobe:`+bin+`:tick { printf("%s\n", str(uaddr("greeting"))); }`)
+	r := runCLI(t, "-e", `uprobe:`+bin+`:tick { printf("%s\n", str(uaddr("greeting"))); }`)
 	r.want(t, 1, "")
 	if !strings.Contains(r.stderr, `error: uaddr("greeting"): `+bin+` is position-independent`) || !strings.Contains(r.stderr, "hint: trace one running process with -p PID") {
 		t.Errorf("stderr:\n%s", r.stderr)
@@ -56,12 +56,12 @@ func TestUaddrPIE(t *testing.T) {
 
 func TestUaddrErrors(t *testing.T) {
 	bin := testutil.BuildC(t, "testdata/uaddr.c", "-no-pie", "-fno-pie")
-	r := ebtrace(t, "-e", `uprobe:`+bin+`:tick { @ = uaddr("countr"); }`)
+	r := runCLI(t, "-e", `uprobe:`+bin+`:tick { @ = uaddr("countr"); }`)
 	r.want(t, 1, "")
 	if !strings.Contains(r.stderr, `error: uaddr("countr"): `+bin+` defines no symbol countr`) || !strings.Contains(r.stderr, "hint: did you mean counter?") {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
-	r = ebtrace(t, "-e", `BEGIN { @ = uaddr("counter"); }`)
+	r = runCLI(t, "-e", `BEGIN { @ = uaddr("counter"); }`)
 	r.want(t, 1, "")
 	if !strings.Contains(r.stderr, "error: uaddr() needs a probe on a user-space binary, not BEGIN") {
 		t.Errorf("stderr:\n%s", r.stderr)

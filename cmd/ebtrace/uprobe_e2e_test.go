@@ -36,13 +36,13 @@ func TestUprobeC(t *testing.T) {
 	for _, opt := range []string{"-O0", "-O2"} {
 		t.Run(opt, func(t *testing.T) {
 			bin := cTarget(t, opt)
-			r := ebtrace(t, "-e", "uprobe:"+bin+":add { @ = count(); }", "-c", bin+" 1000")
+			r := runCLI(t, "-e", "uprobe:"+bin+":add { @ = count(); }", "-c", bin+" 1000")
 			r.want(t, 0, "\n\n@: 1000\n")
 
-			r = ebtrace(t, "-e", "u:"+bin+":add { @a[arg0] = count(); @s = sum(arg1); @f[func] = count(); @p[probe] = count(); }", "-c", bin+" 5")
+			r = runCLI(t, "-e", "u:"+bin+":add { @a[arg0] = count(); @s = sum(arg1); @f[func] = count(); @p[probe] = count(); }", "-c", bin+" 5")
 			r.want(t, 0, "\n\n@a[0]: 1\n@a[1]: 1\n@a[2]: 1\n@a[3]: 1\n@a[4]: 1\n@f[add]: 5\n@p[uprobe:"+bin+":add]: 5\n@s: 20\n")
 
-			r = ebtrace(t, "-e", "uretprobe:"+bin+":add { @r[retval] = count(); }", "-c", bin+" 4")
+			r = runCLI(t, "-e", "uretprobe:"+bin+":add { @r[retval] = count(); }", "-c", bin+" 4")
 			r.want(t, 0, "\n\n@r[0]: 1\n@r[3]: 1\n@r[6]: 1\n@r[9]: 1\n")
 		})
 	}
@@ -52,10 +52,10 @@ func TestUprobeC(t *testing.T) {
 // every overload, and func shows each demangled with its parameters.
 func TestUprobeCPP(t *testing.T) {
 	bin := cppTarget(t)
-	r := ebtrace(t, "-e", "uprobe:"+bin+":_ZN2ns3addEii { @ = sum(arg1); @f[func] = count(); }", "-c", bin+" 5")
+	r := runCLI(t, "-e", "uprobe:"+bin+":_ZN2ns3addEii { @ = sum(arg1); @f[func] = count(); }", "-c", bin+" 5")
 	r.want(t, 0, "\n\n@: 20\n@f[ns::add(int, int)]: 5\n")
 
-	r = ebtrace(t, "-e", "uprobe:"+bin+":cpp:ns::add { @[func, probe] = count(); }", "-c", bin+" 5")
+	r = runCLI(t, "-e", "uprobe:"+bin+":cpp:ns::add { @[func, probe] = count(); }", "-c", bin+" 5")
 	r.want(t, 0, "\n\n@[ns::add(double, double), uprobe:"+bin+":_ZN2ns3addEdd]: 1\n"+
 		"@[ns::add(int, int), uprobe:"+bin+":_ZN2ns3addEii]: 5\n"+
 		"@[ns::add(long, long, long), uprobe:"+bin+":_ZN2ns3addElll]: 5\n")
@@ -63,19 +63,19 @@ func TestUprobeCPP(t *testing.T) {
 		t.Errorf("stderr %q", r.stderr)
 	}
 
-	r = ebtrace(t, "-e", "uprobe:"+bin+":cpp:Shape::* { @[func] = count(); } uretprobe:"+bin+":cpp:Shape::area { @r[retval] = count(); }", "-c", bin+" 7")
+	r = runCLI(t, "-e", "uprobe:"+bin+":cpp:Shape::* { @[func] = count(); } uretprobe:"+bin+":cpp:Shape::area { @r[retval] = count(); }", "-c", bin+" 7")
 	r.want(t, 0, "\n\n@[Shape::Shape(int, int)]: 1\n@[Shape::grow(int)]: 1\n@[Shape::scaled(int) const]: 1\n@[Shape::area() const]: 7\n@r[6]: 7\n")
 }
 
 func TestUprobeCPPErrors(t *testing.T) {
 	bin := cppTarget(t)
-	r := ebtrace(t, "-e", "uprobe:"+bin+":cpp:ns::ad { }")
+	r := runCLI(t, "-e", "uprobe:"+bin+":cpp:ns::ad { }")
 	r.want(t, 1, "")
 	if !strings.Contains(r.stderr, `error: C++ function "ns::ad" does not exist in `+bin) || !strings.Contains(r.stderr, "hint: did you mean ns::add, ") ||
 		!strings.Contains(r.stderr, "hint: list its C++ functions with: ebtrace -l 'uprobe:"+bin+":cpp:*'") {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
-	r = ebtrace(t, "-e", "uprobe:"+bin+":cpp:Circle::* { }")
+	r = runCLI(t, "-e", "uprobe:"+bin+":cpp:Circle::* { }")
 	r.want(t, 1, "")
 	if !strings.Contains(r.stderr, "error: no function of "+bin+` matches "cpp:Circle::*"`) {
 		t.Errorf("stderr:\n%s", r.stderr)
@@ -86,7 +86,7 @@ func TestUprobeCPPErrors(t *testing.T) {
 // with cpp: by the names cpp: probes take.
 func TestUprobeListCPP(t *testing.T) {
 	bin := cppTarget(t)
-	r := ebtrace(t, "-l", "uprobe:"+bin+":*")
+	r := runCLI(t, "-l", "uprobe:"+bin+":*")
 	for _, name := range []string{"_ZN2ns3addEdd", "_ZN2ns3addEii", "_ZN5ShapeC1Eii", "_ZN5ShapeC2Eii", "_ZNK5Shape4areaEv", "main"} {
 		if !strings.Contains(r.stdout, "uprobe:"+bin+":"+name+"\n") {
 			t.Errorf("-l lacks %s:\n%s", name, r.stdout)
@@ -95,15 +95,15 @@ func TestUprobeListCPP(t *testing.T) {
 	if strings.Contains(r.stdout, "::") {
 		t.Errorf("-l lists demangled names:\n%s", r.stdout)
 	}
-	r = ebtrace(t, "-l", "uprobe:"+bin+":cpp:ns::*")
+	r = runCLI(t, "-l", "uprobe:"+bin+":cpp:ns::*")
 	r.want(t, 0, "uprobe:"+bin+":cpp:ns::add\nuprobe:"+bin+":cpp:ns::apply\nuprobe:"+bin+":cpp:ns::mul\n")
 }
 
 func TestUprobeGo(t *testing.T) {
 	wl := testutil.Workload(t)
-	r := ebtrace(t, "-e", "uprobe:"+wl+":main.target { @ = count(); }", "-c", wl+" call 1000")
+	r := runCLI(t, "-e", "uprobe:"+wl+":main.target { @ = count(); }", "-c", wl+" call 1000")
 	r.want(t, 0, "\n\n@: 1000\n")
-	r = ebtrace(t, "-e", "uprobe:"+wl+":main.targ* { @[func] = count(); }", "-c", wl+" call 7")
+	r = runCLI(t, "-e", "uprobe:"+wl+":main.targ* { @[func] = count(); }", "-c", wl+" call 7")
 	r.want(t, 0, "\n\n@[main.target]: 7\n")
 }
 
@@ -120,7 +120,7 @@ func TestUprobeLibrary(t *testing.T) {
 	}
 	libc.Close()
 	// glibc's atoi is an inline call of strtol at -O2: one call per run.
-	r := ebtrace(t, "-e", "uprobe:libc:strtol /pid == cpid/ { @[probe] = count(); }", "-c", bin+" 5")
+	r := runCLI(t, "-e", "uprobe:libc:strtol /pid == cpid/ { @[probe] = count(); }", "-c", bin+" 5")
 	r.want(t, 0, "\n\n@[uprobe:"+libc.Path+":strtol]: 1\n")
 }
 
@@ -166,17 +166,17 @@ func traceGated(t *testing.T, g *testutil.Gated, script string, during func()) r
 
 func TestUprobeErrors(t *testing.T) {
 	bin := cTarget(t, "-O2")
-	r := ebtrace(t, "-e", "uprobe:"+bin+":ad { }")
+	r := runCLI(t, "-e", "uprobe:"+bin+":ad { }")
 	r.want(t, 1, "")
 	if want := "hint: did you mean add?\n"; !strings.Contains(r.stderr, `error: function "ad" does not exist in `+bin) || !strings.Contains(r.stderr, want) {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
-	r = ebtrace(t, "-e", "uprobe:"+bin+"x:add { }")
+	r = runCLI(t, "-e", "uprobe:"+bin+"x:add { }")
 	r.want(t, 1, "")
 	if !strings.Contains(r.stderr, "error: binary "+bin+"x does not exist") || !strings.Contains(r.stderr, "hint: did you mean "+bin+"?") {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
-	r = ebtrace(t, "-e", "uretprobe:"+bin+":add { @ = arg0; }")
+	r = runCLI(t, "-e", "uretprobe:"+bin+":add { @ = arg0; }")
 	r.want(t, 1, "")
 	if !strings.Contains(r.stderr, "arg0 is not defined in uretprobe probes") {
 		t.Errorf("stderr:\n%s", r.stderr)
@@ -185,9 +185,9 @@ func TestUprobeErrors(t *testing.T) {
 
 func TestUprobeList(t *testing.T) {
 	bin := cTarget(t, "-O2")
-	r := ebtrace(t, "-l", "uprobe:"+bin+":ad*")
+	r := runCLI(t, "-l", "uprobe:"+bin+":ad*")
 	r.want(t, 0, "uprobe:"+bin+":add\n")
-	r = ebtrace(t, "-lv", "ur:"+bin+":add")
+	r = runCLI(t, "-lv", "ur:"+bin+":add")
 	r.want(t, 0, "uretprobe:"+bin+":add\n")
 }
 
@@ -197,7 +197,7 @@ func TestUSDT(t *testing.T) {
 	for _, opt := range []string{"-O0", "-O2"} {
 		t.Run(opt, func(t *testing.T) {
 			bin := cTicker(t, opt)
-			r := ebtrace(t, "-e", "usdt:"+bin+":ebtrace:tick { @c = count(); @i[arg0] = count(); @n[str(arg1)] = count(); }"+
+			r := runCLI(t, "-e", "usdt:"+bin+":ebtrace:tick { @c = count(); @i[arg0] = count(); @n[str(arg1)] = count(); }"+
 				" U:"+bin+":guarded { @g = count(); @v = sum(arg0); @b = min(arg1); @k[arg2] = count(); }"+
 				" usdt:"+bin+":ebtrace:sizes { @small = min(arg0); @half = max(arg1); @big = min(arg2); }"+
 				" usdt:"+bin+":ebtrace:total { @total = max(arg0); }",
@@ -214,13 +214,13 @@ func TestUSDT(t *testing.T) {
 
 func TestUSDTList(t *testing.T) {
 	bin := cTicker(t, "-O2")
-	r := ebtrace(t, "-l", "usdt:"+bin+":*")
+	r := runCLI(t, "-l", "usdt:"+bin+":*")
 	r.want(t, 0, "usdt:"+bin+":ebtrace:guarded\nusdt:"+bin+":ebtrace:sizes\nusdt:"+bin+":ebtrace:tick\nusdt:"+bin+":ebtrace:total\n")
-	r = ebtrace(t, "-lv", "usdt:"+bin+":*:tick")
+	r = runCLI(t, "-lv", "usdt:"+bin+":*:tick")
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "usdt:"+bin+":ebtrace:tick\n    arg0: int32 (-4@") || !strings.Contains(r.stdout, "\n    arg1: void * (8@") {
 		t.Errorf("exit %d, stdout:\n%s", r.code, r.stdout)
 	}
-	r = ebtrace(t, "-e", "usdt:"+bin+":ebtrace:tock { }")
+	r = runCLI(t, "-e", "usdt:"+bin+":ebtrace:tock { }")
 	r.want(t, 1, "")
 	if !strings.Contains(r.stderr, "has no USDT probe ebtrace:tock") || !strings.Contains(r.stderr, "hint: did you mean ebtrace:tick") {
 		t.Errorf("stderr:\n%s", r.stderr)
@@ -243,7 +243,7 @@ func TestUSDTPython(t *testing.T) {
 	if notes == nil {
 		t.Skipf("%s has no .note.stapsdt section: it was built without USDT probes", python)
 	}
-	r := ebtrace(t, "-l", "usdt:"+python+":*")
+	r := runCLI(t, "-l", "usdt:"+python+":*")
 	if r.code != 0 || !strings.Contains(r.stdout, "usdt:"+python+":python:function__entry\n") {
 		t.Fatalf("%s has USDT notes, but ebtrace lists no function__entry probe (exit %d): %s", python, r.code, r.stderr)
 	}
@@ -255,7 +255,7 @@ func TestUSDTPython(t *testing.T) {
 	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r = ebtrace(t, "-e", `usdt:`+python+`:python:function__entry /str(arg1) == "ebtrace_probe_target"/ { @[str(arg0)] = count(); }`,
+	r = runCLI(t, "-e", `usdt:`+python+`:python:function__entry /str(arg1) == "ebtrace_probe_target"/ { @[str(arg0)] = count(); }`,
 		"-c", python+" -I -S "+path)
 	r.want(t, 0, "\n\n@["+path+"]: 5\n")
 }
