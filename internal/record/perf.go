@@ -50,7 +50,7 @@ func openSideband(cpu int) (int, error) {
 		Type:        unix.PERF_TYPE_SOFTWARE,
 		Config:      unix.PERF_COUNT_SW_DUMMY,
 		Sample_type: sampleType,
-		Bits:        unix.PerfBitDisabled | unix.PerfBitComm | unix.PerfBitCommExec | unix.PerfBitSampleIDAll | unix.PerfBitUseClockID,
+		Bits:        unix.PerfBitDisabled | unix.PerfBitComm | unix.PerfBitSampleIDAll | unix.PerfBitUseClockID,
 		Wakeup:      1,
 	}
 	fd, err := perfEventOpen(&attr, cpu)

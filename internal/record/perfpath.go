@@ -225,7 +225,7 @@ func (s *perfSource) drain(r *ring, deliver func(item)) {
 			}
 		case unix.PERF_RECORD_COMM:
 			if tid, comm, t, ok := parseComm(rec.body); ok {
-				deliver(item{time: t, cpu: r.cpu, tid: int(tid), comm: comm, exec: rec.misc&unix.PERF_RECORD_MISC_COMM_EXEC != 0})
+				deliver(item{time: t, cpu: r.cpu, tid: int(tid), comm: comm})
 			}
 		case unix.PERF_RECORD_FORK:
 			if tid, ppid, parent, t, ok := parseFork(rec.body); ok && tid != parent {

@@ -45,11 +45,8 @@ type Options struct {
 	// an event's whole filter program, which must do the process check
 	// itself (a bpftrace predicate compiled with its own maps). Such a
 	// program cannot be inlined, so only the perf path can take it.
-	Program ProgramLoader
-	PID     int // record only this process's events; 0 for all but ebtrace's
-	// FromExec drops PID's events until it execs: a command started for
-	// the recording runs a little of its launcher first.
-	FromExec   bool
+	Program    ProgramLoader
+	PID        int       // record only this process's events; 0 for all but ebtrace's
 	BufferSize int       // bytes per CPU, rounded up to a power-of-two number of pages
 	Log        io.Writer // -v messages; nil for none
 	Warnings   io.Writer // problems met while recording; nil for none
@@ -79,7 +76,6 @@ type Recorder struct {
 	formats map[uint16]*kernel.Format // by event ID, the record's common_type
 	source  eventSource
 	comms   map[int]string
-	waitFor int // a PID whose events count from its exec on; 0 once it has
 }
 
 // eventSource is one of the two paths.
@@ -101,7 +97,6 @@ type item struct {
 	cpu       int
 	pid, tid  int
 	comm      string // a comm change when raw is nil
-	exec      bool   // the comm change is an exec
 	parentTID int    // when raw is nil and this is set: tid is new, made by parentTID of process pid
 	raw       []byte // a copy
 }
@@ -159,8 +154,10 @@ func unknownEvent(ev *kernel.Events, name string) error {
 // filters and starts recording into the buffers; Run reads them.
 func Open(formats []*kernel.Format, opts Options) (*Recorder, error) {
 	r := &Recorder{formats: map[uint16]*kernel.Format{}, comms: map[int]string{}}
-	if opts.FromExec {
-		r.waitFor = opts.PID
+	if opts.PID != 0 {
+		// Named now: the process may exit before its events are read, and
+		// it may have exec'd already, before any comm record could tell.
+		r.comm(opts.PID, opts.PID)
 	}
 	// Attached programs are held by their perf events or links.
 	var progs []*ebpf.Program
@@ -214,8 +211,7 @@ func Open(formats []*kernel.Format, opts Options) (*Recorder, error) {
 		if rerr != nil {
 			return nil, fmt.Errorf("%v; the ring buffer path failed too: %w", err, rerr)
 		}
-		// The ring buffer shows no exec: record from the start.
-		r.Path, r.source, r.waitFor = RingPath, ring, 0
+		r.Path, r.source = RingPath, ring
 	default:
 		return nil, err
 	}
@@ -277,12 +273,9 @@ func (r *Recorder) deliver(it *item, sink Sink) error {
 	}
 	if it.raw == nil {
 		r.comms[it.tid] = it.comm
-		if it.exec && it.tid == r.waitFor {
-			r.waitFor = 0
-		}
 		return nil
 	}
-	if len(it.raw) < 2 || it.pid == r.waitFor {
+	if len(it.raw) < 2 {
 		return nil
 	}
 	f := r.formats[binary.NativeEndian.Uint16(it.raw)]
