@@ -2,9 +2,11 @@ package ebtrace_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -89,4 +91,36 @@ func ExampleSession_Events() {
 	// hello, world
 	// @n = 42
 	// exit 7 exit
+}
+
+// Record the trace event of true(1)'s exit as JSON, from a command run
+// for the recording. This example needs root, as loading BPF programs
+// does.
+func ExampleOpenRecording() {
+	rec, err := ebtrace.OpenRecording(ebtrace.RecordOptions{
+		Events:  []string{"sched:sched_process_exit"},
+		Command: []string{"true"},
+		Format:  ebtrace.RecordJSON,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer rec.Close()
+	var out strings.Builder
+	// Run ends when the command does.
+	if _, err := rec.Run(context.Background(), &out); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+		var e struct{ Event, Comm string }
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(e.Event, e.Comm)
+	}
+	// Output:
+	// sched:sched_process_exit true
 }

@@ -1,22 +1,18 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
-
-	eventfilter "github.com/ebtrace/ebtrace/internal/filter"
-	"github.com/ebtrace/ebtrace/internal/filter/btfilter"
-	"github.com/ebtrace/ebtrace/internal/kernel"
-	"github.com/ebtrace/ebtrace/internal/record"
-	"github.com/ebtrace/ebtrace/internal/source"
+	"github.com/ebtrace/ebtrace"
 )
 
 // recordUsage is the help of ebtrace record.
@@ -126,45 +122,20 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 		io.WriteString(stdout, recordUsage)
 		return 0
 	}
-	events, mounted, err := kernel.Live()
-	if mounted {
-		fmt.Fprintln(stderr, "ebtrace: tracefs was not mounted; mounted it at /sys/kernel/tracing")
+	// Watched from the start, so that a signal while the filters load
+	// still ends the recording cleanly.
+	ctx, unwatch := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer unwatch()
+	opts := ebtrace.RecordOptions{
+		Events: o.events, Filter: o.filter, FilterBT: o.filterBT, PID: o.pid,
+		Format: ebtrace.RecordFormat(o.format), BufferSize: o.bufferSize, Verbose: o.verbose, Log: stderr,
 	}
-	if err != nil {
-		return fail(stderr, err)
-	}
-	formats, err := record.Formats(events, o.events)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	var child *child
 	if o.command != "" {
-		if child, err = startChild(o.command); err != nil {
+		if opts.Command, err = splitCommand(o.command); err != nil {
 			return fail(stderr, err)
 		}
-		defer child.kill()
 	}
-	opts := record.Options{PID: o.pid, BufferSize: o.bufferSize, Warnings: stderr}
-	if o.filter != "" {
-		expr, err := eventfilter.Parse(o.filter)
-		if err != nil {
-			return fail(stderr, err)
-		}
-		// How the kernel reads a bare char * differs between builds: asked
-		// of it only when the filter has such a predicate.
-		filterOpts := eventfilter.Options{UserPointers: func() (bool, error) { return kernel.FilterReadsUserPointers(events) }}
-		opts.Filter = func(f *kernel.Format) (asm.Instructions, error) { return eventfilter.Compile(expr, f, filterOpts) }
-	}
-	if child != nil {
-		opts.PID, opts.FromExec = child.cmd.Process.Pid, true
-	}
-	if o.filterBT != "" {
-		opts.Program = predicateLoader(o.filterBT, opts.PID, stderr)
-	}
-	if o.verbose {
-		opts.Log = stderr
-	}
-	rec, err := record.Open(formats, opts)
+	rec, err := ebtrace.OpenRecording(opts)
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -176,18 +147,12 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	defer closeOut()
-	sink, err := record.NewSink(o.format, out)
-	if err != nil {
-		return fail(stderr, err)
+	events := "events"
+	if rec.Events() == 1 {
+		events = "event"
 	}
-
-	stop, stopOnce, unwatch := stopOnSignals()
-	defer unwatch()
-	if err := stopWhenGone(child, o.pid, stopOnce); err != nil {
-		return fail(stderr, err)
-	}
-	fmt.Fprintf(stderr, "Recording %s; Ctrl-C to stop\n", source.Count(len(formats), "event"))
-	lost, err := rec.Run(sink, stop)
+	fmt.Fprintf(stderr, "Recording %d %s; Ctrl-C to stop\n", rec.Events(), events)
+	lost, err := rec.Run(ctx, out)
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -200,32 +165,4 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ebtrace record: wrote %s (%s)\n", filepath.Clean(o.outFile), o.format)
 	}
 	return 0
-}
-
-// predicateLoader compiles and loads the bpftrace predicate pred for each
-// event, checking the process first as record's own programs do: only
-// pid's events, or with pid 0 all but ebtrace's.
-func predicateLoader(pred string, pid int, stderr io.Writer) record.ProgramLoader {
-	expr := strings.TrimSpace(pred)
-	if len(expr) >= 2 && expr[0] == '/' && expr[len(expr)-1] == '/' {
-		expr = expr[1 : len(expr)-1]
-	}
-	check := fmt.Sprintf("pid != %d", os.Getpid())
-	if pid != 0 {
-		check = fmt.Sprintf("pid == %d", pid)
-	}
-	env := newEnv(stderr, pid)
-	return func(f *kernel.Format) (*ebpf.Program, error) {
-		res, err := btfilter.Compile("/"+check+" && ("+expr+")/", f.Tracepoint, env)
-		if err != nil {
-			return nil, err
-		}
-		coll, err := ebpf.NewCollection(res.Spec())
-		if err != nil {
-			return nil, fmt.Errorf("--filter-bt for %s: %w", f.Tracepoint, err)
-		}
-		defer coll.Close()
-		// The program holds the maps it uses.
-		return coll.DetachProgram(res.Programs[0].Name), nil
-	}
 }
