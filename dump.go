@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
@@ -16,13 +17,13 @@ import (
 	"github.com/ebtrace/ebtrace/internal/syntax"
 )
 
-// DumpStages are the compiler stages Script.Dump writes, in pipeline
+// dumpStages are the compiler stages Script.Dump writes, in pipeline
 // order.
-var DumpStages = []string{"ast", "check", "plan", "asm", "core"}
+var dumpStages = []string{"ast", "check", "plan", "asm", "core"}
 
 // Dump writes what one stage of the compiler made of the script, for
 // people debugging a script or ebtrace itself; the layouts are not a
-// stable format. The stages are DumpStages: "ast" the syntax tree, "check"
+// stable format. The stages are "ast" the syntax tree, "check"
 // the types of variables and maps, "plan" the maps' layouts (JSON), "asm"
 // the eBPF programs, CO-RE relocations marked, and "core" the relocations
 // resolved against the running kernel's BTF, or with btfPath set against
@@ -75,7 +76,7 @@ func (s *Script) Dump(w io.Writer, stage, btfPath string) error {
 			}
 		}
 	default:
-		return fmt.Errorf("dump stage %q: the stages are %v", stage, DumpStages)
+		return fmt.Errorf("dump stage %q: the stages are %s", stage, strings.Join(dumpStages, ", "))
 	}
 	return nil
 }
