@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -89,4 +91,39 @@ func ExampleSession_Events() {
 	// hello, world
 	// @n = 42
 	// exit 7 exit
+}
+
+// A shell grows one input at a time: each block is attached at once, and
+// shares its maps with the blocks before it. This example needs root, as
+// loading BPF programs does.
+func ExampleNewShell() {
+	sh, err := ebtrace.NewShell(ebtrace.ShellOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer sh.Close() // END runs, everything is detached
+	pid := os.Getpid()
+	for _, input := range []string{
+		fmt.Sprintf(`tracepoint:syscalls:sys_enter_getppid /pid == %d/ { @calls["enter"] = count(); }`, pid),
+		fmt.Sprintf(`tracepoint:syscalls:sys_exit_getppid /pid == %d/ { @calls["exit"] = count(); }`, pid),
+	} {
+		if err := sh.Do(input, os.Stdout); err != nil {
+			fmt.Println(err)
+		}
+	}
+	unix.Getppid()
+	calls, err := sh.Map("@calls")
+	if err != nil {
+		fmt.Println(err)
+	}
+	slices.SortFunc(calls.Entries, func(a, b ebtrace.Entry) int { return strings.Compare(a.Key[0].(string), b.Key[0].(string)) })
+	for _, e := range calls.Entries {
+		fmt.Printf("@calls[%s] = %d\n", e.Key[0], e.Value)
+	}
+	// Output:
+	// attached #1: tracepoint:syscalls:sys_enter_getppid
+	// attached #2: tracepoint:syscalls:sys_exit_getppid
+	// @calls[enter] = 1
+	// @calls[exit] = 1
 }
