@@ -1,6 +1,7 @@
 package ebtrace
 
 import (
+	"errors"
 	"io"
 	"strings"
 	"sync"
@@ -49,7 +50,7 @@ type Shell struct {
 
 // ErrQuit is what Shell.Do returns for the .quit command: the caller
 // closes the shell.
-var ErrQuit = shell.ErrQuit
+var ErrQuit = errors.New("quit")
 
 // NewShell opens an empty shell. Loading needs the privileges BPF needs,
 // as Script.Start does; the kernel's run time statistics need them at once.
@@ -90,7 +91,11 @@ func NewShell(opts ShellOptions) (*Shell, error) {
 func (sh *Shell) Do(input string, w io.Writer) error {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	return publicError(sh.s.Do(input, w))
+	err := sh.s.Do(input, w)
+	if errors.Is(err, shell.ErrQuit) {
+		return ErrQuit
+	}
+	return publicError(err)
 }
 
 // Complete offers the words that may complete the word ending line, for
