@@ -1,89 +1,99 @@
 package ebtrace
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
+	"strings"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
-// command is Options.Command. It starts under ptrace, which stops it
-// right after its exec, before it runs an instruction of its own: its pid
-// (cpid) is known before the programs load, and none of its events are
-// missed. Releasing it detaches. ptrace requests must come from the
-// thread that started it, so one goroutine locked to its thread makes
-// them all.
-type command struct {
-	cmd      *exec.Cmd
-	run      chan bool  // true lets the command go on, false kills it
-	released chan error // the outcome of run's request
-	done     chan struct{}
+// commandEnv marks a copy of this program re-executed to become
+// Options.Command: package ebtrace's init sees it and, instead of letting
+// the program run, waits on fd 3 until every probe is attached, then
+// execs the command in its place. So the command's pid (cpid) is known
+// before the programs load, and its every event is seen, its own execve
+// included, as with bpftrace's -c. Fd 4, close-on-exec in the copy, tells
+// the session the exec happened: its read end sees EOF.
+const commandEnv = "EBTRACE_EXEC_COMMAND"
+
+func init() {
+	if path := os.Getenv(commandEnv); path != "" {
+		becomeCommand(path)
+	}
 }
 
+// command is Options.Command, held at its gate until release.
+type command struct {
+	cmd    *exec.Cmd
+	gate   *os.File      // write end; a byte releases the command
+	execed chan struct{} // closed once the command has been exec'd (or the copy died)
+	done   chan struct{} // closed once the command has exited
+}
+
+// startCommand starts a copy of this program that will become argv once
+// released. The command shares this process's standard input, output and
+// error.
 func startCommand(argv []string) (*command, error) {
-	c := &command{run: make(chan bool), released: make(chan error, 1), done: make(chan struct{})}
-	started := make(chan error)
-	go c.hold(argv, started)
-	if err := <-started; err != nil {
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
 		return nil, fmt.Errorf("command: %w", err)
 	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("command: %w", err)
+	}
+	gateR, gateW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	execR, execW, err := os.Pipe()
+	if err != nil {
+		gateR.Close()
+		gateW.Close()
+		return nil, err
+	}
+	defer gateR.Close()
+	defer execW.Close()
+	cmd := exec.Command(self, argv[1:]...)
+	cmd.Args[0] = argv[0]
+	cmd.Env = append(os.Environ(), commandEnv+"="+path)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.ExtraFiles = []*os.File{gateR, execW}
+	if err := cmd.Start(); err != nil {
+		gateW.Close()
+		execR.Close()
+		return nil, fmt.Errorf("command: %w", err)
+	}
+	c := &command{cmd: cmd, gate: gateW, execed: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		execR.Read(make([]byte, 1)) // EOF once the last write end closes: at the exec
+		execR.Close()
+		close(c.execed)
+	}()
+	go func() {
+		cmd.Wait()
+		close(c.done)
+	}()
 	return c, nil
-}
-
-// hold starts the command, keeps it stopped until run says, and waits
-// for it.
-func (c *command) hold(argv []string, started chan<- error) {
-	defer close(c.done)
-	// Never unlocked: the thread ends with the goroutine, and with it the
-	// tracer's role.
-	runtime.LockOSThread()
-	c.cmd = exec.Command(argv[0], argv[1:]...)
-	c.cmd.Stdin, c.cmd.Stdout, c.cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Ptrace: true}
-	if err := c.cmd.Start(); err != nil {
-		started <- err
-		return
-	}
-	pid := c.cmd.Process.Pid
-	var ws unix.WaitStatus
-	if _, err := unix.Wait4(pid, &ws, 0, nil); err != nil || !ws.Stopped() {
-		c.cmd.Process.Kill()
-		c.cmd.Wait()
-		started <- errors.Join(err, fmt.Errorf("%s did not stop at its exec (%v)", argv[0], ws))
-		return
-	}
-	started <- nil
-	if <-c.run {
-		c.released <- unix.PtraceDetach(pid)
-	} else {
-		c.cmd.Process.Kill()
-		c.released <- nil
-	}
-	c.cmd.Wait()
 }
 
 func (c *command) pid() int { return c.cmd.Process.Pid }
 
 // release lets the command run.
 func (c *command) release() error {
-	c.run <- true
-	return <-c.released
+	_, err := c.gate.Write([]byte{1})
+	c.gate.Close()
+	return err
 }
 
 // kill ends the command if it still runs, as the command line does when
-// tracing stops, and waits for it: one never released is killed where it
-// stopped, one running is sent SIGTERM, then SIGKILL a second later.
+// tracing stops, and waits for it: one never released sees its gate close
+// and exits; one running is sent SIGTERM, then SIGKILL a second later.
 func (c *command) kill() {
+	c.gate.Close()
 	select {
-	case c.run <- false:
-		<-c.released
-		<-c.done
-		return
 	case <-c.done:
 		return
 	default:
@@ -95,4 +105,25 @@ func (c *command) kill() {
 		c.cmd.Process.Kill()
 		<-c.done
 	}
+}
+
+// becomeCommand is the re-executed copy: wait at the gate, then exec the
+// command at path with this process's arguments.
+func becomeCommand(path string) {
+	gate := os.NewFile(3, "gate")
+	var b [1]byte
+	if n, _ := gate.Read(b[:]); n != 1 {
+		os.Exit(127) // the session ended before it attached
+	}
+	gate.Close()
+	syscall.CloseOnExec(4)
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, commandEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	err := syscall.Exec(path, os.Args, env)
+	fmt.Fprintf(os.Stderr, "ebtrace: command %s: %v\n", path, err)
+	os.Exit(127)
 }

@@ -3,6 +3,7 @@ package ebtrace
 import (
 	"errors"
 	"io/fs"
+	"strings"
 
 	"github.com/ebtrace/ebtrace/internal/kernel"
 	"github.com/ebtrace/ebtrace/internal/load"
@@ -20,7 +21,13 @@ type Diagnostic struct {
 	Code    string
 	Message string
 	Hints   []string // suggestions, such as "did you mean ...?"
+	text    string
 }
+
+// String is the diagnostic as the command line shows it: position and
+// message, the source line with a caret under the position, and the
+// hints, over several lines without a final newline.
+func (d Diagnostic) String() string { return d.text }
 
 // CompileError is a script the compiler, or at Start the kernel's
 // verifier, refused. Its Error text is the diagnostics as the command line
@@ -86,5 +93,8 @@ func compileError(d *source.Diagnostics) *CompileError {
 
 func diagnostic(f *source.File, d source.Diagnostic) Diagnostic {
 	line, col := f.Position(d.Span.Start)
-	return Diagnostic{File: f.Name, Line: line, Column: col, Code: d.Code, Message: d.Message, Hints: d.Hints}
+	var text strings.Builder
+	source.RenderOne(&text, f, d)
+	return Diagnostic{File: f.Name, Line: line, Column: col, Code: d.Code, Message: d.Message, Hints: d.Hints,
+		text: strings.TrimRight(text.String(), "\n")}
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/ebtrace/ebtrace/internal/check"
 	"github.com/ebtrace/ebtrace/internal/compile"
+	"github.com/ebtrace/ebtrace/internal/funcs"
 	"github.com/ebtrace/ebtrace/internal/kernel"
 	"github.com/ebtrace/ebtrace/internal/plan"
 	"github.com/ebtrace/ebtrace/internal/probe"
@@ -42,6 +43,15 @@ type Options struct {
 	// block as the environment does on the command line. The process's
 	// environment is not read.
 	Config map[string]string
+	// Getenv, when set, looks up the config settings Config leaves out
+	// by their environment names ("BPFTRACE_MAX_STRLEN"), as the
+	// command line does with os.Getenv.
+	Getenv func(string) string
+	// Compat keeps the behaviour of an older bpftrace where the language
+	// or the output layout changed since: "0.17" (Debian's bpftrace)
+	// has no bool type, and prints maps and histograms as it did. ""
+	// is the current behaviour.
+	Compat string
 	// Unsafe allows the functions that change the system: system(),
 	// signal() and override() (the command line's --unsafe).
 	Unsafe bool
@@ -52,19 +62,62 @@ type Options struct {
 	// when it exits (the command line's -p).
 	PID int
 	// Command is a command to run, as its argument vector (the command
-	// line's -c): it is started before loading, so that cpid is its pid,
-	// but held, stopped by ptrace(2) right after its exec, until every
-	// probe is attached; the session ends when it exits, and a command
-	// still running then is terminated. It shares this process's
-	// standard input, output and error.
+	// line's -c). Its pid (cpid) is known before the programs load, and
+	// it runs only once every probe is attached, so that none of its
+	// events are missed, its execve included: the session starts a copy
+	// of this program (os.Executable), which package ebtrace's init holds
+	// until then and turns into the command with execve(2). The session
+	// ends when the command exits, and a command still running then is
+	// terminated. It shares this process's standard input, output and
+	// error.
 	Command []string
 	// Log receives what ebtrace says to a person rather than to the
-	// program: that it mounted tracefs, which was missing. Nil discards it.
+	// program: that it mounted tracefs, which was missing, and with
+	// Output the warnings and the "Attached N probes" line. Nil discards
+	// it.
 	Log io.Writer
+	// Output, when set, receives the session's output as the command
+	// line prints it, in Format, instead of Events: Events then
+	// delivers only the Exit event.
+	Output io.Writer
+	// Format is Output's format.
+	Format Format
+	// Quiet leaves out the announcement of the attached probes: in text
+	// on Log, in JSON the attached_probes record on Output.
+	Quiet bool
+	// Mode runs the script's test or bench probes instead of tracing;
+	// it needs Output, where their results go.
+	Mode Mode
 	// EventBuffer is the capacity of the channel Session.Events returns;
 	// 0 means DefaultEventBuffer.
 	EventBuffer int
 }
+
+// Format is how Options.Output is written.
+type Format string
+
+// The output formats.
+const (
+	FormatText Format = "text" // bpftrace's text layout
+	FormatJSON Format = "json" // one JSON object per line, as bpftrace's -f json
+)
+
+// Mode is what a session runs.
+type Mode string
+
+// The modes.
+const (
+	// ModeTrace attaches the event probes and traces until the session
+	// ends.
+	ModeTrace Mode = ""
+	// ModeTest runs each test:NAME probe once, in place of the event
+	// probes, and writes each one's result; a failed test makes the exit
+	// code at least 1.
+	ModeTest Mode = "test"
+	// ModeBench runs each bench:NAME probe repeatedly, in place of the
+	// event probes, and writes the time each run takes.
+	ModeBench Mode = "bench"
+)
 
 // DefaultEventBuffer is the event channel's capacity when
 // Options.EventBuffer is 0.
@@ -99,13 +152,16 @@ func compileFile(file *source.File, opts Options) (*Script, error) {
 			return nil, fmt.Errorf("command: %w", err)
 		}
 	}
-	getenv, unread := configLookup(opts.Config)
+	if err := opts.valid(); err != nil {
+		return nil, err
+	}
+	getenv, unread := configLookup(opts.Config, opts.Getenv)
 	planOpts := plan.DefaultOptions
 	planOpts.HelperErrors = opts.HelperErrors
 	env := &probe.Env{PID: opts.PID, Unsafe: opts.Unsafe, Events: liveEvents(opts.Log)}
 	res, err := compile.Compile(file, all.Registry(), env, compile.Options{
 		Plan:           planOpts,
-		Check:          check.Options{Params: opts.Params, Getenv: getenv},
+		Check:          check.Options{Params: opts.Params, Getenv: getenv, NoBool: opts.Compat == "0.17"},
 		TaskCommOffset: kernel.TaskCommOffset,
 		KernelFuncID:   kernel.KernelFuncID,
 		PIDNamespace:   kernel.PIDNamespace,
@@ -114,6 +170,12 @@ func compileFile(file *source.File, opts Options) (*Script, error) {
 		return nil, publicError(err)
 	}
 	if err := unread(); err != nil {
+		return nil, err
+	}
+	if err := modeProbes(res, opts.Mode); err != nil {
+		return nil, err
+	}
+	if err := unknownOptions(opts.Params, funcs.Options(res.Info.Program)); err != nil {
 		return nil, err
 	}
 	s := &Script{res: res, opts: opts}
@@ -139,10 +201,86 @@ func liveEvents(log io.Writer) func() (*kernel.Events, error) {
 // they do not exist here, and problems the script runs despite.
 func (s *Script) Warnings() []Diagnostic { return slices.Clone(s.warnings) }
 
+// valid refuses options that do not go together.
+func (o *Options) valid() error {
+	switch {
+	case o.Compat != "" && o.Compat != "0.17":
+		return fmt.Errorf("compat %q: ebtrace keeps the behaviour of bpftrace 0.17 (\"0.17\") or of the current bpftrace (\"\")", o.Compat)
+	case o.Format != FormatText && o.Format != FormatJSON && o.Format != "":
+		return fmt.Errorf("format %q: the formats are %q and %q", o.Format, FormatText, FormatJSON)
+	case o.Mode != ModeTrace && o.Mode != ModeTest && o.Mode != ModeBench:
+		return fmt.Errorf("mode %q: the modes are %q and %q, or none to trace", o.Mode, ModeTest, ModeBench)
+	case o.Mode != ModeTrace && o.Output == nil:
+		return fmt.Errorf("mode %s writes its results to Options.Output, which is not set", o.Mode)
+	}
+	return nil
+}
+
+// modeKinds are the probes each Mode but ModeTrace runs.
+var modeKinds = map[Mode]probe.Kind{ModeTest: probe.Test, ModeBench: probe.Bench}
+
+// modeProbes refuses a test or bench mode for a script without such
+// probes.
+func modeProbes(res *compile.Result, mode Mode) error {
+	kind, ok := modeKinds[mode]
+	if !ok || slices.ContainsFunc(res.Programs, func(p *compile.Program) bool { return p.Instance.Instance.Kind() == kind }) {
+		return nil
+	}
+	return fmt.Errorf("mode %s: the script has no %s probe (%s:NAME { ... })", mode, mode, mode)
+}
+
+// NamedOption is a named option the script reads with getopt(): given
+// in Options.Params as "--NAME" or "--NAME=VALUE".
+type NamedOption struct {
+	Name    string
+	Value   string // what the value stands for, such as "NUM"; "" for a flag
+	Doc     string // what the option does, from the script
+	Default string // the value when the option is not given
+}
+
+// NamedOptions lists the named options the script reads with getopt().
+func (s *Script) NamedOptions() []NamedOption {
+	var out []NamedOption
+	for _, o := range funcs.Options(s.res.Info.Program) {
+		out = append(out, NamedOption{Name: o.Name, Value: o.Value, Doc: o.Doc, Default: o.Default})
+	}
+	return out
+}
+
+// unknownOptions refuses a named option (--name or --name=value) that a
+// script reading named options does not read: most likely a misspelling.
+// A script without getopt() takes such words as positional parameters;
+// --help is always allowed, for a front end that lists the options.
+func unknownOptions(params []string, opts []funcs.Option) error {
+	if len(opts) == 0 {
+		return nil
+	}
+	var names []string
+	for _, opt := range opts {
+		names = append(names, opt.Name)
+	}
+	for _, p := range params {
+		name, ok := strings.CutPrefix(p, "--")
+		if !ok || name == "" || name == "help" {
+			continue
+		}
+		name, _, _ = strings.Cut(name, "=")
+		if !slices.Contains(names, name) {
+			msg := fmt.Sprintf("the script has no option --%s; it reads --%s", name, strings.Join(names, ", --"))
+			if close := source.Closest(name, names, 2); len(close) > 0 {
+				msg += fmt.Sprintf(" (did you mean --%s?)", close[0])
+			}
+			return errors.New(msg + "; -- --help lists them")
+		}
+	}
+	return nil
+}
+
 // configLookup returns the environment lookup that feeds config to the
 // checker, and a function that reports a setting it never asked for:
-// a misspelt or unknown name.
-func configLookup(config map[string]string) (getenv func(string) string, unread func() error) {
+// a misspelt or unknown name. Settings not in config are looked up
+// with fallback, when it is set.
+func configLookup(config map[string]string, fallback func(string) string) (getenv func(string) string, unread func() error) {
 	byEnv := map[string]string{}
 	for name, v := range config {
 		byEnv[configEnv(name)] = v
@@ -150,7 +288,10 @@ func configLookup(config map[string]string) (getenv func(string) string, unread 
 	asked := map[string]bool{}
 	getenv = func(env string) string {
 		asked[env] = true
-		return byEnv[env]
+		if v, ok := byEnv[env]; ok || fallback == nil {
+			return v
+		}
+		return fallback(env)
 	}
 	unread = func() error {
 		var unknown []string

@@ -28,8 +28,12 @@ func TestCompileError(t *testing.T) {
 		{File: "bad.bt", Line: 2, Column: 12, Code: "undefined", Message: "unknown function cont()", Hints: []string{"did you mean count(), cat(), comm()?"}},
 		{File: "bad.bt", Line: 2, Column: 20, Code: "printf", Message: "the format has 1 conversion(s) but 0 argument(s) follow"},
 	}
-	if !reflect.DeepEqual(ce.Diagnostics, want) {
-		t.Errorf("diagnostics:\n%+v\nwant:\n%+v", ce.Diagnostics, want)
+	var got []ebtrace.Diagnostic
+	for _, d := range ce.Diagnostics {
+		got = append(got, ebtrace.Diagnostic{File: d.File, Line: d.Line, Column: d.Column, Code: d.Code, Message: d.Message, Hints: d.Hints})
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("diagnostics:\n%+v\nwant:\n%+v", got, want)
 	}
 	text := `bad.bt:2:12: error: unknown function cont()
     END { @y = cont(); printf("%d\n"); }
@@ -40,6 +44,10 @@ bad.bt:2:20: error: the format has 1 conversion(s) but 0 argument(s) follow
                        ^~~~~~~~~~~~~~`
 	if err.Error() != text {
 		t.Errorf("Error():\n%s\nwant:\n%s", err, text)
+	}
+	first := strings.Join(strings.Split(text, "\n")[:4], "\n")
+	if s := ce.Diagnostics[0].String(); s != first {
+		t.Errorf("String():\n%s\nwant:\n%s", s, first)
 	}
 }
 

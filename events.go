@@ -63,6 +63,7 @@ type ExitReason string
 // The reasons a session ends.
 const (
 	ExitScript    ExitReason = "exit"      // a probe called exit()
+	ExitDone      ExitReason = "done"      // ModeTest or ModeBench ran every probe
 	ExitCommand   ExitReason = "command"   // Options.Command ended
 	ExitProcess   ExitReason = "process"   // the Options.PID process ended
 	ExitCancelled ExitReason = "cancelled" // the context was cancelled

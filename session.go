@@ -4,13 +4,18 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/ebtrace/ebtrace/internal/flame"
 	"github.com/ebtrace/ebtrace/internal/kernel"
 	"github.com/ebtrace/ebtrace/internal/load"
+	"github.com/ebtrace/ebtrace/internal/output"
 	"github.com/ebtrace/ebtrace/internal/probe"
+	"github.com/ebtrace/ebtrace/internal/source"
 	"github.com/ebtrace/ebtrace/internal/tracer"
 )
 
@@ -21,10 +26,12 @@ type Session struct {
 	script *Script
 	obj    *load.Object
 	tr     *tracer.Session
-	ev     *events
-	cmd    *command
-	pid    *processWatch // of Options.PID; nil without one
-	warn   *warnings     // the tracer's warnings, sent as Warning events
+	// snapshots reads the maps for Map and Maps, stacks as frames.
+	snapshots *tracer.Maps
+	ev        *events
+	cmd       *command
+	pid       *processWatch // of Options.PID; nil without one
+	warn      *warnings     // the tracer's warnings, sent as Warning events
 
 	stop     chan struct{} // closed to end tracing
 	stopOnce sync.Once
@@ -36,8 +43,9 @@ type Session struct {
 
 	// mu keeps the maps open while they are read; once they are closed,
 	// final holds them as they were at exit, by name.
-	mu    sync.RWMutex
-	final map[string]MapSnapshot
+	mu      sync.RWMutex
+	final   map[string]MapSnapshot
+	samples []flame.Sample // the stack maps' at exit
 }
 
 // Start loads the script's programs through the verifier, runs its BEGIN
@@ -88,8 +96,12 @@ func (s *Script) Start(ctx context.Context) (_ *Session, err error) {
 	if err := obj.Run(probe.Begin); err != nil {
 		return nil, err
 	}
-	if err := obj.Attach(); err != nil {
-		return nil, err
+	// Test and bench probes run only in their modes, in place of the
+	// event probes.
+	if s.opts.Mode == ModeTrace {
+		if err := obj.Attach(); err != nil {
+			return nil, err
+		}
 	}
 	size := s.opts.EventBuffer
 	if size <= 0 {
@@ -97,23 +109,68 @@ func (s *Script) Start(ctx context.Context) (_ *Session, err error) {
 	}
 	sess.ev = newEvents(size)
 	sess.warn = &warnings{ev: sess.ev}
-	tr, err := tracer.New(obj, writer{sess.ev}, sess.warn)
+	var out output.Writer = writer{sess.ev}
+	var warn io.Writer = sess.warn
+	if s.opts.Output != nil {
+		out, warn = s.opts.newWriter(s.opts.Output), cmp.Or(s.opts.Log, io.Discard)
+	}
+	tr, err := tracer.New(obj, out, warn)
 	if err != nil {
 		return nil, err
 	}
-	tr.Maps().Frames = true
+	if s.opts.Output != nil && !s.opts.Quiet {
+		sess.announce(out)
+	}
+	// Events carry stacks as frames; Output prints them as text.
+	tr.Maps().Frames = s.opts.Output == nil
 	sess.tr = tr
+	sess.snapshots = tr.Maps().WithFrames()
 	// Read the traced processes' mappings now, so that their stacks
 	// resolve even if they exit before run gets going.
 	if s.opts.PID > 0 {
 		tr.Watch(s.opts.PID)
 	}
-	if sess.cmd != nil {
-		tr.Watch(sess.cmd.pid())
-	}
 	ok = true
 	go sess.run(ctx)
 	return sess, nil
+}
+
+// benchTime is how long ModeBench runs each bench probe.
+const benchTime = 200 * time.Millisecond
+
+// newWriter returns the writer of Format and Compat's layout on w.
+func (o *Options) newWriter(w io.Writer) output.Writer {
+	switch {
+	case o.Format == FormatJSON:
+		return output.NewJSON(w)
+	case o.Compat == "0.17":
+		return output.NewLegacyText(w)
+	}
+	return output.NewText(w)
+}
+
+// announce says how many probes run, as the command line does: BEGIN
+// and END count, as in bpftrace, and test and bench probes only in their
+// modes.
+func (s *Session) announce(out output.Writer) {
+	n := 0
+	for _, p := range s.script.res.Programs {
+		switch kind := p.Instance.Instance.Kind(); kind {
+		case probe.Test, probe.Bench:
+			if modeKinds[s.script.opts.Mode] == kind {
+				n++
+			}
+		default:
+			if s.script.opts.Mode == ModeTrace || kind == probe.Begin || kind == probe.End {
+				n++
+			}
+		}
+	}
+	if s.script.opts.Format == FormatJSON {
+		out.Attached(n)
+	} else if s.script.opts.Log != nil {
+		fmt.Fprintf(s.script.opts.Log, "Attached %s\n", source.Count(n, "probe"))
+	}
 }
 
 // Events returns the channel that delivers the session's output, in the
@@ -162,7 +219,7 @@ func (s *Session) Map(name string) (MapSnapshot, error) {
 	if pm == nil {
 		return MapSnapshot{}, s.noMap(name)
 	}
-	m, err := s.tr.Maps().Read(pm)
+	m, err := s.snapshots.Read(pm)
 	if err != nil {
 		return MapSnapshot{}, err
 	}
@@ -213,12 +270,22 @@ func (s *Session) run(ctx context.Context) {
 		}
 	}()
 	err := s.watch()
+	failedTests := 0
 	if err == nil {
-		err = s.tr.Loop(s.stop)
+		switch s.script.opts.Mode {
+		case ModeTest:
+			failedTests, err = s.tr.Test(s.script.opts.newWriter)
+		case ModeBench:
+			err = s.tr.Bench(benchTime)
+		default:
+			err = s.tr.Loop(s.stop)
+		}
 	}
 	reason := ExitFailed
 	switch {
 	case err != nil:
+	case s.script.opts.Mode != ModeTrace:
+		reason = ExitDone
 	case s.tr.Exited():
 		reason = ExitScript
 	default:
@@ -233,8 +300,15 @@ func (s *Session) run(ctx context.Context) {
 	if err == nil {
 		err = ferr
 	}
+	var samples []flame.Sample
+	if len(tracer.StackMaps(s.script.res.Plan)) > 0 {
+		samples, ferr = s.tr.Samples()
+		if err == nil {
+			err = ferr
+		}
+	}
 	s.mu.Lock()
-	s.final = final
+	s.final, s.samples = final, samples
 	s.mu.Unlock()
 	if rerr := s.release(); err == nil {
 		err = rerr
@@ -243,6 +317,9 @@ func (s *Session) run(ctx context.Context) {
 		reason = ExitFailed
 	}
 	s.err, s.exitCode = err, s.tr.ExitCode()
+	if failedTests > 0 {
+		s.exitCode = max(s.exitCode, 1)
+	}
 	s.warn.flush()
 	s.ev.send(Exit{Code: s.exitCode, Reason: reason})
 	s.ev.close()
@@ -264,7 +341,11 @@ func (s *Session) watch() error {
 			case <-s.traced:
 			}
 		}()
-		go s.tr.Follow(s.cmd.pid(), s.traced)
+		go func() {
+			// Before its exec the command's process maps this program.
+			<-s.cmd.execed
+			s.tr.Follow(s.cmd.pid(), s.traced)
+		}()
 	}
 	if s.pid != nil {
 		go func() {
@@ -283,7 +364,7 @@ func (s *Session) watch() error {
 func (s *Session) readAll() (map[string]MapSnapshot, error) {
 	final := map[string]MapSnapshot{}
 	for _, pm := range s.script.res.Plan.Maps {
-		m, err := s.tr.Maps().Read(pm)
+		m, err := s.snapshots.Read(pm)
 		if err != nil {
 			return final, err
 		}

@@ -4,41 +4,23 @@
 package main
 
 import (
+	"context"
 	"strings"
 
-	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/btf"
-
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"maps"
 	"os"
 	"os/signal"
 	"slices"
 	"sync"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/ebtrace/ebtrace"
-	"github.com/ebtrace/ebtrace/internal/cdecl"
-	"github.com/ebtrace/ebtrace/internal/check"
-	"github.com/ebtrace/ebtrace/internal/compile"
-	"github.com/ebtrace/ebtrace/internal/corerelo"
-	"github.com/ebtrace/ebtrace/internal/funcs"
 	"github.com/ebtrace/ebtrace/internal/kernel"
-	"github.com/ebtrace/ebtrace/internal/load"
-	"github.com/ebtrace/ebtrace/internal/output"
-	"github.com/ebtrace/ebtrace/internal/plan"
 	"github.com/ebtrace/ebtrace/internal/probe"
-	"github.com/ebtrace/ebtrace/internal/probe/all"
-	"github.com/ebtrace/ebtrace/internal/source"
-	"github.com/ebtrace/ebtrace/internal/syntax"
-	"github.com/ebtrace/ebtrace/internal/tracer"
 )
 
 const version = "ebtrace v0.1.0"
@@ -73,62 +55,60 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, version)
 		return 0
 	case o.info:
-		if err := kernel.WriteInfo(stdout); err != nil {
+		if err := ebtrace.WriteInfo(stdout); err != nil {
+			return fail(stderr, err)
+		}
+		return 0
+	case o.list:
+		if err := ebtrace.List(stdout, o.pattern, ebtrace.ListOptions{Verbose: o.verbose, PID: o.pid, Log: stderr}); err != nil {
 			return fail(stderr, err)
 		}
 		return 0
 	}
-	env := newEnv(stderr, o.pid)
-	env.Unsafe = o.unsafe
-	reg := all.Registry()
-	if o.list {
-		if cdecl.IsTypePattern(o.pattern) {
-			return listTypes(env, o, stdout, stderr)
-		}
-		if err := reg.List(env, o.pattern, o.verbose, stdout); err != nil {
+	name, src, err := readScript(o, stdin)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	out := &outputFile{path: o.outFile, w: stdout}
+	opts := ebtrace.Options{
+		Params: o.params, Getenv: os.Getenv, Compat: o.compat, Unsafe: o.unsafe, HelperErrors: o.helperErrs,
+		PID: o.pid, Log: stderr, Output: out, Format: ebtrace.Format(o.format), Quiet: o.quiet, Mode: ebtrace.Mode(o.mode),
+	}
+	if o.command != "" {
+		if opts.Command, err = splitCommand(o.command); err != nil {
 			return fail(stderr, err)
 		}
-		return 0
 	}
-	file, err := readScript(o, stdin)
+	script, err := ebtrace.Compile(name, src, opts)
 	if err != nil {
 		return fail(stderr, err)
 	}
-	planOpts := plan.DefaultOptions
-	planOpts.HelperErrors = o.helperErrs
-	res, err := compile.Compile(file, reg, env, compile.Options{
-		Plan:           planOpts,
-		Check:          check.Options{Params: o.params, Getenv: os.Getenv, NoBool: o.compat == "0.17"},
-		TaskCommOffset: kernel.TaskCommOffset,
-		KernelFuncID:   kernel.KernelFuncID,
-		PIDNamespace:   kernel.PIDNamespace,
-	})
-	if err != nil {
-		return fail(stderr, err)
+	for _, w := range script.Warnings() {
+		fmt.Fprintln(stderr, w)
 	}
-	for _, d := range append(res.Info.Skipped, res.Info.Warnings...) {
-		source.RenderOne(stderr, res.File, d)
-	}
-	opts := funcs.Options(res.Info.Program)
 	if slices.Contains(o.params, "--help") {
-		writeOptions(stdout, opts)
+		writeOptions(stdout, script.NamedOptions())
 		return 0
 	}
-	if err := unknownOptions(o.params, opts); err != nil {
+	switch {
+	case o.dump == "parse":
+		err = script.Dump(stdout, "ast", o.btf)
+	case o.dump != "":
+		err = script.Dump(stdout, o.dump, o.btf)
+	case o.dryRun:
+		return dryRun(o, script, stderr)
+	default:
+		return trace(o, script, out, stderr)
+	}
+	if err != nil {
 		return fail(stderr, err)
 	}
-	if o.dump != "" {
-		if err := dump(o.dump, o.btf, res, stdout); err != nil {
-			return fail(stderr, err)
-		}
-		return 0
-	}
-	return trace(o, res, stdout, stderr)
+	return 0
 }
 
 // writeOptions answers `-- --help`: the named options the script reads
 // with getopt().
-func writeOptions(w io.Writer, opts []funcs.Option) {
+func writeOptions(w io.Writer, opts []ebtrace.NamedOption) {
 	if len(opts) == 0 {
 		fmt.Fprintln(w, "This script reads no named options (getopt).")
 		return
@@ -159,105 +139,33 @@ func writeOptions(w io.Writer, opts []funcs.Option) {
 	}
 }
 
-// unknownOptions refuses a named option (--name or --name=value) that a
-// script reading named options does not read: most likely a misspelling.
-// A script without getopt() takes such words as positional parameters.
-func unknownOptions(params []string, opts []funcs.Option) error {
-	if len(opts) == 0 {
-		return nil
-	}
-	var names []string
-	for _, opt := range opts {
-		names = append(names, opt.Name)
-	}
-	for _, p := range params {
-		name, ok := strings.CutPrefix(p, "--")
-		if !ok || name == "" {
-			continue
-		}
-		name, _, _ = strings.Cut(name, "=")
-		if !slices.Contains(names, name) {
-			msg := fmt.Sprintf("the script has no option --%s; it reads --%s", name, strings.Join(names, ", --"))
-			if close := source.Closest(name, names, 2); len(close) > 0 {
-				msg += fmt.Sprintf(" (did you mean --%s?)", close[0])
-			}
-			return errors.New(msg + "; -- --help lists them")
-		}
-	}
-	return nil
-}
-
-// listTypes answers -l 'struct NAME' (and union, enum) from kernel BTF.
-func listTypes(env *probe.Env, o *options, stdout, stderr io.Writer) int {
-	spec, err := env.Types()
-	if err != nil {
-		return fail(stderr, fmt.Errorf("-l %s needs the kernel's BTF: %w", o.pattern, err))
-	}
-	if err := cdecl.ListTypes(stdout, spec, o.pattern, o.verbose); err != nil {
-		return fail(stderr, err)
-	}
-	return 0
-}
-
-// newEnv gives providers lazy access to tracefs, mounting it when needed.
-func newEnv(stderr io.Writer, pid int) *probe.Env {
-	return &probe.Env{PID: pid, Events: sync.OnceValues(func() (*kernel.Events, error) {
-		events, mounted, err := kernel.Live()
-		if mounted {
-			fmt.Fprintln(stderr, "ebtrace: tracefs was not mounted; mounted it at /sys/kernel/tracing")
-		}
-		return events, err
-	})}
-}
-
-func readScript(o *options, stdin io.Reader) (*source.File, error) {
+func readScript(o *options, stdin io.Reader) (name, src string, err error) {
 	switch {
 	case o.program != "":
-		return source.NewFile("stdin", o.program), nil
+		return "stdin", o.program, nil
 	case o.file == "-":
 		b, err := io.ReadAll(stdin)
-		return source.NewFile("stdin", string(b)), err
+		return "stdin", string(b), err
 	}
 	b, err := os.ReadFile(o.file)
-	if err != nil {
-		return nil, err
-	}
-	return source.NewFile(o.file, string(b)), nil
+	return o.file, string(b), err
 }
 
 // fail reports err and returns exit status 1: diagnostics with their
 // source lines, environment errors as one sentence.
 func fail(stderr io.Writer, err error) int {
-	var diags *source.Diagnostics
-	var verr *load.VerifierError
-	var unavailable *probe.Unavailable
 	var compileErr *ebtrace.CompileError
 	var permErr *ebtrace.PermissionError
 	switch {
 	case errors.As(err, &compileErr):
 		fmt.Fprintln(stderr, compileErr.Error())
 	case errors.As(err, &permErr):
+		// Say what is missing: privileges, or for a privileged process
+		// what refuses even it (lockdown, a security module).
 		if permErr.Privileged {
 			fmt.Fprintf(stderr, "ebtrace: %v\nebtrace: operation not permitted: %s\n", permErr.Err, permErr.Denied)
 		} else {
 			fmt.Fprintf(stderr, "ebtrace: %s: %v\n", permErr.Denied, permErr.Err)
-		}
-	case errors.As(err, &verr):
-		verr.Diag.Render(stderr)
-	case errors.As(err, &diags):
-		diags.Render(stderr)
-	case errors.As(err, &unavailable):
-		// Already the one sentence that says why, even when its cause is
-		// an EPERM (fentry under lockdown).
-		fmt.Fprintf(stderr, "ebtrace: %v\n", err)
-	case errors.Is(err, load.ErrPrivileges), errors.Is(err, fs.ErrPermission):
-		// Say what is missing: privileges, or for a privileged process
-		// what refuses even it (lockdown, a security module).
-		access := kernel.CurrentAccess()
-		if access.Privileged() {
-			fmt.Fprintf(stderr, "ebtrace: %v\nebtrace: operation not permitted: %s\n", err, access.Denied())
-		} else {
-			fmt.Fprintf(stderr, "ebtrace: %s: %v\n", access.Denied(), err)
 		}
 	default:
 		fmt.Fprintf(stderr, "ebtrace: %v\n", err)
@@ -265,235 +173,60 @@ func fail(stderr io.Writer, err error) int {
 	return 1
 }
 
-// dump prints a compiler stage; -d core resolves relocations against the
-// BTF in the file btfFile (an ELF vmlinux or raw BTF) when it is set.
-func dump(stage, btfFile string, res *compile.Result, w io.Writer) error {
-	switch stage {
-	case "ast", "parse":
-		fmt.Fprint(w, syntax.Dump(res.AST))
-	case "check":
-		for _, in := range res.Info.Instances {
-			fmt.Fprintf(w, "%s\n", in.Instance.Name())
-			for _, name := range slices.Sorted(maps.Keys(in.Vars)) {
-				fmt.Fprintf(w, "    $%s: %s\n", name, in.Vars[name])
-			}
-		}
-		for _, name := range res.Info.MapNames() {
-			m := res.Info.Maps[name]
-			fmt.Fprintf(w, "@%s: %s keys %v value %s\n", name, m.Kind, m.Keys, m.Value)
-		}
-	case "plan":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res.Plan)
-	case "asm":
-		for _, p := range res.Programs {
-			fmt.Fprintf(w, "%s: %s (%s)\n%v\n", p.Name, p.Instance.Instance.Name(), p.Instance.Instance.Program().Type, annotate(p.Insns))
-		}
-	case "core":
-		var target *btf.Spec
-		if btfFile != "" {
-			spec, err := kernel.LoadBTF(btfFile)
-			if err != nil {
-				return fmt.Errorf("--btf: %w", err)
-			}
-			target = spec
-		}
-		relocated, err := load.Relocations(res, target)
-		if err != nil {
-			return err
-		}
-		names := map[string]string{}
-		for _, p := range res.Programs {
-			names[p.Name] = p.Instance.Instance.Name()
-		}
-		for _, r := range relocated {
-			fmt.Fprintf(w, "%s: %s\n", r.Program, names[r.Program])
-			for _, a := range r.Applied {
-				fmt.Fprintf(w, "    insn %d: %v = %d (compiled %d)\n", a.Offset, a.Reloc, a.Value, a.Compiled)
-			}
-		}
-	}
-	return nil
-}
-
-// relocatedSource shows an instruction's CO-RE relocation in -d asm.
-type relocatedSource struct {
-	src   fmt.Stringer
-	reloc *corerelo.Relocation
-}
-
-func (s relocatedSource) String() string { return fmt.Sprintf("%v  [CO-RE: %v]", s.src, s.reloc) }
-
-// annotate marks the instructions that load relocates.
-func annotate(insns asm.Instructions) asm.Instructions {
-	out := make(asm.Instructions, len(insns))
-	for i, ins := range insns {
-		if r := corerelo.Of(&ins); r != nil {
-			ins = ins.WithSource(relocatedSource{ins.Source(), r})
-		}
-		out[i] = ins
-	}
-	return out
-}
-
 // dryRun compiles the script and passes its programs through the verifier,
 // attaching nothing. Probes this kernel cannot run are compiled only.
-func dryRun(o *options, res *compile.Result, stderr io.Writer) int {
-	dry, err := load.Verify(res)
+func dryRun(o *options, script *ebtrace.Script, stderr io.Writer) int {
+	v, err := script.Verify()
 	if err != nil {
 		return loadFailed(o, err, stderr)
 	}
-	for _, reason := range dry.Unattachable {
+	for _, reason := range v.Unattachable {
 		fmt.Fprintf(stderr, "ebtrace: verified, cannot attach here: %v\n", reason)
 	}
-	for _, reason := range dry.Unloadable {
+	for _, reason := range v.Unloadable {
 		fmt.Fprintf(stderr, "ebtrace: compiled, not loaded: %v\n", reason)
 	}
-	fmt.Fprintf(stderr, "Dry run: %s passed the verifier; nothing was attached\n", source.Count(dry.Verified, "program"))
+	fmt.Fprintf(stderr, "Dry run: %s passed the verifier; nothing was attached\n", count(v.Verified, "program"))
 	return 0
 }
 
 // loadFailed reports a load error, with -v the verifier's log after it.
 func loadFailed(o *options, err error, stderr io.Writer) int {
 	code := fail(stderr, err)
-	var verr *load.VerifierError
-	if o.verbose && errors.As(err, &verr) {
-		printLogTail(stderr, verr.Log)
+	var compileErr *ebtrace.CompileError
+	if o.verbose && errors.As(err, &compileErr) && compileErr.VerifierLog != nil {
+		printLogTail(stderr, compileErr.VerifierLog)
 	}
 	return code
 }
 
-// trace loads, attaches and runs the script until it exits, the -c command
-// or -p process ends, or a signal arrives.
-func trace(o *options, res *compile.Result, stdout, stderr io.Writer) int {
-	if o.dryRun {
-		return dryRun(o, res, stderr)
+// trace runs the script until it exits, the -c command or -p process
+// ends, or SIGINT or SIGTERM arrives, and writes the stack files asked
+// for.
+func trace(o *options, script *ebtrace.Script, out *outputFile, stderr io.Writer) int {
+	stackOuts := stackOutputs(o)
+	if len(stackOuts) > 0 && len(script.StackMaps()) == 0 {
+		return fail(stderr, fmt.Errorf("%s needs a map keyed by a stack and counting or summing, such as @[kstack] = count() or @[ustack, comm] = sum(arg0); this script has none", stackOuts[0].option))
 	}
-	if kind, ok := modeKinds[o.mode]; ok && !slices.ContainsFunc(res.Programs, func(p *compile.Program) bool { return p.Instance.Instance.Kind() == kind }) {
-		return fail(stderr, fmt.Errorf("--mode %s: the script has no %s probe (%s:NAME { ... })", o.mode, o.mode, o.mode))
-	}
-	stackOuts := stackOutputs(o, flameTitle(o))
-	if err := checkStackOutputs(stackOuts, res); err != nil {
-		return fail(stderr, err)
-	}
-	var child *child
-	var err error
-	if o.command != "" {
-		if child, err = startChild(o.command); err != nil {
-			return fail(stderr, err)
-		}
-		defer child.kill()
-	}
-	cfg := load.Config{StartNs: kernel.MonotonicNow(), TAIOffset: kernel.TAIOffset()}
-	if child != nil {
-		cfg.Cpid = uint32(child.cmd.Process.Pid)
-	}
-	obj, err := load.Load(res, cfg)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sess, err := script.Start(ctx)
 	if err != nil {
 		return loadFailed(o, err, stderr)
 	}
-	defer obj.Close()
-
-	out, closeOut, err := openOutput(o.outFile, stdout)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	defer closeOut()
-	w := newWriter(o, out)
-	sess, err := tracer.New(obj, w, stderr)
-	if err != nil {
-		return fail(stderr, err)
-	}
-
-	stop, stopOnce, unwatch := stopOnSignals()
-	defer unwatch()
-
-	// BEGIN runs before any event probe can fire, as bpftrace promises:
-	// what it sets up (capable.bt's names of capabilities, a header) is
-	// there for the first event.
-	if err := obj.Run(probe.Begin); err != nil {
-		return fail(stderr, err)
-	}
-	// BEGIN and END count as probes, as in bpftrace; test and bench
-	// probes run only in their modes, in place of the event probes.
-	n := len(res.Programs) - len(obj.Programs(probe.Test)) - len(obj.Programs(probe.Bench))
-	if o.mode == "" {
-		if err := obj.Attach(); err != nil {
-			return fail(stderr, err)
-		}
-	} else {
-		n = len(obj.Programs(probe.Begin)) + len(obj.Programs(probe.End)) + len(obj.Programs(modeKinds[o.mode]))
-	}
-	switch {
-	case o.quiet: // -q: neither the line nor JSON's attached_probes
-	case o.format == "text":
-		fmt.Fprintf(stderr, "Attached %s\n", source.Count(n, "probe"))
-	default:
-		w.Attached(n)
-	}
-	code, err := 0, error(nil)
-	switch o.mode {
-	case "test":
-		var failed int
-		failed, err = sess.Test(func(w io.Writer) output.Writer { return newWriter(o, w) })
-		if failed > 0 {
-			code = 1
-		}
-	case "bench":
-		err = sess.Bench(benchTime)
-	default:
-		err = traceUntilDone(o, sess, child, stop, stopOnce)
+	err = sess.Wait()
+	if cerr := out.Close(); err == nil {
+		err = cerr
 	}
 	if err != nil {
 		return fail(stderr, err)
 	}
-	if err := sess.Finish(); err != nil {
-		return fail(stderr, err)
-	}
-	if err := writeStackOutputs(stackOuts, sess); err != nil {
+	if err := writeStackOutputs(stackOuts, sess, flameTitle(o)); err != nil {
 		return fail(stderr, err)
 	}
 	// exit(CODE) sets the status as the OS keeps it, its low 8 bits:
 	// exit(-1) is 255, as in bpftrace.
-	return max(code, sess.ExitCode()&0xff)
-}
-
-// modeKinds are the probes --mode runs.
-var modeKinds = map[string]probe.Kind{"test": probe.Test, "bench": probe.Bench}
-
-// benchTime is how long --bench runs each bench probe.
-const benchTime = 200 * time.Millisecond
-
-// newWriter returns the writer of the output format (-f) and layout
-// (--compat) on w.
-func newWriter(o *options, w io.Writer) output.Writer {
-	switch {
-	case o.format == "json":
-		return output.NewJSON(w)
-	case o.compat == "0.17":
-		return output.NewLegacyText(w)
-	}
-	return output.NewText(w)
-}
-
-// traceUntilDone handles events until tracing ends: at exit(), the end of
-// the -c command or -p process, or a signal.
-func traceUntilDone(o *options, sess *tracer.Session, child *child, stop chan struct{}, stopOnce func()) error {
-	if err := stopWhenGone(child, o.pid, stopOnce); err != nil {
-		return err
-	}
-	if child != nil {
-		go func() {
-			// Before its exec the child maps ebtrace, not the command.
-			<-child.execed
-			sess.Follow(child.cmd.Process.Pid, child.done)
-		}()
-	}
-	if o.pid > 0 {
-		go sess.Follow(o.pid, stop)
-	}
-	return sess.Loop(stop)
+	return sess.ExitCode() & 0xff
 }
 
 func printLogTail(w io.Writer, log []string) {
@@ -504,6 +237,51 @@ func printLogTail(w io.Writer, log []string) {
 	for _, l := range log {
 		fmt.Fprintf(w, "    %s\n", l)
 	}
+}
+
+// outputFile is where a script's output goes: the file -o names, or
+// stdout. The file is created at the first write, or at Close when
+// nothing was written, so that a script the verifier refuses leaves an
+// earlier file in place.
+type outputFile struct {
+	path string
+	w    io.Writer // stdout, or the file once created
+	file *os.File
+}
+
+func (o *outputFile) Write(p []byte) (int, error) {
+	if err := o.create(); err != nil {
+		return 0, err
+	}
+	return o.w.Write(p)
+}
+
+func (o *outputFile) create() error {
+	if o.path == "" || o.file != nil {
+		return nil
+	}
+	f, err := os.Create(o.path)
+	if err != nil {
+		return err
+	}
+	o.file, o.w = f, f
+	return nil
+}
+
+// Close creates the file if nothing was written to it, and closes it.
+func (o *outputFile) Close() error {
+	if err := o.create(); err != nil || o.file == nil {
+		return err
+	}
+	return o.file.Close()
+}
+
+// count is n nouns: "1 program", "2 programs".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // openOutput returns where output goes: the file -o names, created now,
@@ -569,4 +347,15 @@ func watchPid(pid int, stop func()) error {
 		stop()
 	}()
 	return nil
+}
+
+// newEnv gives providers lazy access to tracefs, mounting it when needed.
+func newEnv(stderr io.Writer, pid int) *probe.Env {
+	return &probe.Env{PID: pid, Events: sync.OnceValues(func() (*kernel.Events, error) {
+		events, mounted, err := kernel.Live()
+		if mounted {
+			fmt.Fprintln(stderr, "ebtrace: tracefs was not mounted; mounted it at /sys/kernel/tracing")
+		}
+		return events, err
+	})}
 }

@@ -54,7 +54,7 @@ end
 
 	r = runCLI(t, "--test", "-e", `BEGIN { }`)
 	r.want(t, 1, "")
-	if want := "ebtrace: --mode test: the script has no test probe (test:NAME { ... })\n"; r.stderr != want {
+	if want := "ebtrace: mode test: the script has no test probe (test:NAME { ... })\n"; r.stderr != want {
 		t.Errorf("stderr %q, want %q", r.stderr, want)
 	}
 }

@@ -7,55 +7,35 @@ import (
 	"os"
 	"strings"
 
-	"github.com/ebtrace/ebtrace/internal/compile"
-	"github.com/ebtrace/ebtrace/internal/flame"
-	"github.com/ebtrace/ebtrace/internal/tracer"
+	"github.com/ebtrace/ebtrace"
 )
 
 // stackOutput is one file the stack maps are written to at exit.
 type stackOutput struct {
 	option, path string
-	write        func(io.Writer, []flame.Sample) error
+	format       ebtrace.StackFormat
 }
 
 // stackOutputs lists the stack files the options ask for.
-func stackOutputs(o *options, title string) []stackOutput {
+func stackOutputs(o *options) []stackOutput {
 	var out []stackOutput
-	if o.folded != "" {
-		out = append(out, stackOutput{"--folded", o.folded, flame.Folded})
-	}
-	if o.flamegraph != "" {
-		out = append(out, stackOutput{"--flamegraph", o.flamegraph, func(w io.Writer, s []flame.Sample) error {
-			return flame.SVG(w, s, title)
-		}})
-	}
-	if o.pprof != "" {
-		out = append(out, stackOutput{"--pprof", o.pprof, flame.Pprof})
+	for _, so := range []stackOutput{
+		{"--folded", o.folded, ebtrace.StacksFolded},
+		{"--flamegraph", o.flamegraph, ebtrace.StacksFlameGraph},
+		{"--pprof", o.pprof, ebtrace.StacksPprof},
+	} {
+		if so.path != "" {
+			out = append(out, so)
+		}
 	}
 	return out
 }
 
-// checkStackOutputs fails before anything is attached when a stack file is
-// asked for but no map could fill it.
-func checkStackOutputs(outs []stackOutput, res *compile.Result) error {
-	if len(outs) == 0 || len(tracer.StackMaps(res.Plan)) > 0 {
-		return nil
-	}
-	return fmt.Errorf("%s needs a map keyed by a stack and counting or summing, such as @[kstack] = count() or @[ustack, comm] = sum(arg0); this script has none", outs[0].option)
-}
-
 // writeStackOutputs writes the session's stack maps to each file.
-func writeStackOutputs(outs []stackOutput, sess *tracer.Session) error {
-	if len(outs) == 0 {
-		return nil
-	}
-	samples, err := sess.Samples()
-	if err != nil {
-		return err
-	}
+func writeStackOutputs(outs []stackOutput, sess *ebtrace.Session, title string) error {
 	var errs []error
 	for _, so := range outs {
-		if err := writeFile(so.path, func(w io.Writer) error { return so.write(w, samples) }); err != nil {
+		if err := writeFile(so.path, func(w io.Writer) error { return sess.WriteStacks(w, so.format, title) }); err != nil {
 			errs = append(errs, fmt.Errorf("%s %s: %w", so.option, so.path, err))
 		}
 	}

@@ -33,6 +33,14 @@ func NewMaps(obj *load.Object) *Maps {
 	return &Maps{obj: obj, ncpu: n, sym: newSymbolizer(obj)}
 }
 
+// WithFrames returns a reader of the same maps that decodes stacks as
+// []Frame, whatever Frames says: for snapshots taken beside the output.
+func (ms *Maps) WithFrames() *Maps {
+	c := *ms
+	c.Frames = true
+	return &c
+}
+
 // raw is one element: its key and, per CPU for per-CPU maps, its value.
 type raw struct {
 	key    []byte
