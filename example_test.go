@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -93,6 +94,7 @@ func ExampleSession_Events() {
 	// exit 7 exit
 }
 
+<<<<<<< HEAD
 // Record the trace event of true(1)'s exit as JSON, from a command run
 // for the recording. This example needs root, as loading BPF programs
 // does.
@@ -102,10 +104,18 @@ func ExampleOpenRecording() {
 		Command: []string{"true"},
 		Format:  ebtrace.RecordJSON,
 	})
+=======
+// A shell grows one input at a time: each block is attached at once, and
+// shares its maps with the blocks before it. This example needs root, as
+// loading BPF programs does.
+func ExampleNewShell() {
+	sh, err := ebtrace.NewShell(ebtrace.ShellOptions{})
+>>>>>>> shell14
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
+<<<<<<< HEAD
 	defer rec.Close()
 	var out strings.Builder
 	// Run ends when the command does.
@@ -123,4 +133,30 @@ func ExampleOpenRecording() {
 	}
 	// Output:
 	// sched:sched_process_exit true
+=======
+	defer sh.Close() // END runs, everything is detached
+	pid := os.Getpid()
+	for _, input := range []string{
+		fmt.Sprintf(`tracepoint:syscalls:sys_enter_getppid /pid == %d/ { @calls["enter"] = count(); }`, pid),
+		fmt.Sprintf(`tracepoint:syscalls:sys_exit_getppid /pid == %d/ { @calls["exit"] = count(); }`, pid),
+	} {
+		if err := sh.Do(input, os.Stdout); err != nil {
+			fmt.Println(err)
+		}
+	}
+	unix.Getppid()
+	calls, err := sh.Map("@calls")
+	if err != nil {
+		fmt.Println(err)
+	}
+	slices.SortFunc(calls.Entries, func(a, b ebtrace.Entry) int { return strings.Compare(a.Key[0].(string), b.Key[0].(string)) })
+	for _, e := range calls.Entries {
+		fmt.Printf("@calls[%s] = %d\n", e.Key[0], e.Value)
+	}
+	// Output:
+	// attached #1: tracepoint:syscalls:sys_enter_getppid
+	// attached #2: tracepoint:syscalls:sys_exit_getppid
+	// @calls[enter] = 1
+	// @calls[exit] = 1
+>>>>>>> shell14
 }

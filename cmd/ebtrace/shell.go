@@ -13,13 +13,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/ebtrace/ebtrace/internal/check"
-	"github.com/ebtrace/ebtrace/internal/compile"
-	"github.com/ebtrace/ebtrace/internal/kernel"
-	"github.com/ebtrace/ebtrace/internal/load"
-	"github.com/ebtrace/ebtrace/internal/plan"
-	"github.com/ebtrace/ebtrace/internal/probe/all"
-	"github.com/ebtrace/ebtrace/internal/shell"
+	"github.com/ebtrace/ebtrace"
 )
 
 const shellUsage = `usage: ebtrace shell
@@ -67,24 +61,11 @@ func runShell(args []string, stdout, stderr io.Writer) int {
 	}{keys, os.Stdout}, shellPrompt)
 	hist := loadHistory(historyFile())
 	t.History = hist
-	reg := all.Registry()
-	env := newEnv(t, 0)
-	s, err := shell.New(shell.Options{
-		Registry: reg, Env: env, Out: t, Warn: t,
-		Config: load.Config{StartNs: kernel.MonotonicNow(), TAIOffset: kernel.TAIOffset()},
-		Compile: compile.Options{
-			Plan:           plan.DefaultOptions,
-			Check:          check.Options{Getenv: os.Getenv},
-			TaskCommOffset: kernel.TaskCommOffset,
-			KernelFuncID:   kernel.KernelFuncID,
-			PIDNamespace:   kernel.PIDNamespace,
-		},
-	})
+	s, err := ebtrace.NewShell(ebtrace.ShellOptions{Out: t, Log: t, Getenv: os.Getenv})
 	if err != nil {
 		return fail(t, err)
 	}
-	in := &shellInput{t: t, keys: keys, hist: hist, s: s,
-		completer: &shell.Completer{Session: s, Registry: reg, Env: env}}
+	in := &shellInput{t: t, keys: keys, hist: hist, s: s}
 	t.AutoCompleteCallback = in.complete
 	go func() {
 		<-s.Ended()
@@ -92,7 +73,7 @@ func runShell(args []string, stdout, stderr io.Writer) int {
 	}()
 	fmt.Fprintln(t, "ebtrace shell: type a probe block, a statement or .help; Ctrl-D quits")
 	for {
-		if err := in.next(); errors.Is(err, io.EOF) || errors.Is(err, shell.ErrQuit) {
+		if err := in.next(); errors.Is(err, io.EOF) || errors.Is(err, ebtrace.ErrQuit) {
 			break
 		}
 	}
@@ -104,16 +85,15 @@ func runShell(args []string, stdout, stderr io.Writer) int {
 
 // shellInput reads the session's inputs.
 type shellInput struct {
-	t         *term.Terminal
-	keys      *keys
-	hist      *history
-	s         *shell.Session
-	completer *shell.Completer
-	pending   string // the lines of a block typed so far
+	t       *term.Terminal
+	keys    *keys
+	hist    *history
+	s       *ebtrace.Shell
+	pending string // the lines of a block typed so far
 }
 
 // next reads one whole input, over several lines while a block is open,
-// and runs it. It returns io.EOF at Ctrl-D and shell.ErrQuit at .quit;
+// and runs it. It returns io.EOF at Ctrl-D and ebtrace.ErrQuit at .quit;
 // the session's own errors are reported here.
 func (in *shellInput) next() error {
 	in.pending = ""
@@ -131,7 +111,7 @@ func (in *shellInput) next() error {
 			return nil // the input being typed is dropped
 		}
 		in.pending += line + "\n"
-		if shell.Complete(in.pending) {
+		if ebtrace.InputComplete(in.pending) {
 			break
 		}
 		in.t.SetPrompt(shellContinuing)
@@ -142,7 +122,7 @@ func (in *shellInput) next() error {
 	}
 	in.hist.record(input)
 	err := in.s.Do(input, in.t)
-	if err != nil && !errors.Is(err, shell.ErrQuit) {
+	if err != nil && !errors.Is(err, ebtrace.ErrQuit) {
 		fail(in.t, err)
 		return nil
 	}
@@ -156,7 +136,7 @@ func (in *shellInput) complete(line string, pos int, key rune) (string, int, boo
 	if key != '\t' {
 		return "", 0, false
 	}
-	word, words := in.completer.Complete(in.pending, line[:pos])
+	word, words := in.s.Complete(in.pending, line[:pos])
 	if len(words) == 0 {
 		return "", 0, false
 	}

@@ -154,6 +154,18 @@ func (s *Session) compile(decl string, entries []*entry, extra string) (*compile
 // and END blocks wait for Close. It returns one line per probe, such as
 // "attached #3: tracepoint:syscalls:sys_enter_read".
 func (s *Session) Add(text string) ([]string, error) {
+	added, err := s.AddProbes(text)
+	var lines []string
+	for _, p := range added {
+		lines = append(lines, p.said())
+	}
+	return lines, err
+}
+
+// AddProbes is Add, returning the blocks added rather than lines about
+// them. Once the blocks are in, a BEGIN block that fails returns them
+// with its error.
+func (s *Session) AddProbes(text string) ([]Probe, error) {
 	// Declarations (config, macros, structs) come before every probe, as
 	// the session's preamble holds them.
 	decl, blocks, err := split(text)
@@ -172,9 +184,28 @@ func (s *Session) Add(text string) ([]string, error) {
 	return s.apply(res, decl, added)
 }
 
+// said is what the session says of a block it added.
+func (p Probe) said() string {
+	switch p.Kind {
+	case probe.Event:
+		line := fmt.Sprintf("attached #%d: %s", p.ID, p.Name)
+		if p.Programs > 1 {
+			line += fmt.Sprintf(" (%d probes)", p.Programs)
+		}
+		return line
+	case probe.Begin:
+		verb := "ran"
+		if !p.Ran {
+			verb = "did not run"
+		}
+		return fmt.Sprintf("%s #%d: %s", verb, p.ID, p.Name)
+	}
+	return fmt.Sprintf("kept #%d: %s (runs at .quit)", p.ID, p.Name)
+}
+
 // apply makes res, which compiles the session's entries followed by added,
 // the session's compilation: it loads and attaches the added probes.
-func (s *Session) apply(res *compile.Result, decl string, added []*entry) ([]string, error) {
+func (s *Session) apply(res *compile.Result, decl string, added []*entry) ([]Probe, error) {
 	s.pause()
 	defer s.resume()
 	view, fresh, err := s.newView(res)
@@ -182,7 +213,6 @@ func (s *Session) apply(res *compile.Result, decl string, added []*entry) ([]str
 		return nil, err
 	}
 	first := len(s.entries)
-	var lines []string
 	// The BEGIN blocks' programs are loaded with the others and run once
 	// everything is attached; none outlives this call.
 	begins := map[*entry]*load.Object{}
@@ -191,7 +221,7 @@ func (s *Session) apply(res *compile.Result, decl string, added []*entry) ([]str
 			o.Close()
 		}
 	}()
-	fail := func(err error) ([]string, error) {
+	fail := func(err error) ([]Probe, error) {
 		for _, e := range added {
 			e.close()
 		}
@@ -250,28 +280,13 @@ func (s *Session) apply(res *compile.Result, decl string, added []*entry) ([]str
 	if err := s.settle(res, view, fresh, decl, added); err != nil {
 		return nil, errors.Join(runErr, err)
 	}
+	var probes []Probe
 	for _, e := range added {
 		e.id = s.nextID
 		s.nextID++
-		switch e.kind {
-		case probe.Event:
-			n := len(e.obj.Programs(probe.Event))
-			line := fmt.Sprintf("attached #%d: %s", e.id, e.name)
-			if n > 1 {
-				line += fmt.Sprintf(" (%d probes)", n)
-			}
-			lines = append(lines, line)
-		case probe.Begin:
-			verb := "ran"
-			if !e.ran {
-				verb = "did not run"
-			}
-			lines = append(lines, fmt.Sprintf("%s #%d: %s", verb, e.id, e.name))
-		case probe.End:
-			lines = append(lines, fmt.Sprintf("kept #%d: %s (runs at .quit)", e.id, e.name))
-		}
+		probes = append(probes, e.probe())
 	}
-	return lines, errors.Join(runErr, s.tr.Drain())
+	return probes, errors.Join(runErr, s.tr.Drain())
 }
 
 // runBegin runs a BEGIN block's programs; tests make it fail.
@@ -583,13 +598,16 @@ func (s *Session) reset() error {
 	return err
 }
 
-// Probe is one line of `.probes`.
+// Probe is one probe block of the session: a line of `.probes`.
 type Probe struct {
 	ID   int
 	Name string
 	Kind probe.Kind
 	// Ran says a BEGIN block ran without failing.
 	Ran bool
+	// Programs counts an event block's attached programs: one per probe
+	// its attach points matched.
+	Programs int
 	// Hits and Runtime add up the kernel's statistics of the block's
 	// programs since they were loaded.
 	Hits    uint64
@@ -600,13 +618,23 @@ type Probe struct {
 func (s *Session) Probes() ([]Probe, error) {
 	var ps []Probe
 	for _, e := range s.entries {
-		p := Probe{ID: e.id, Name: e.name, Kind: e.kind, Ran: e.ran, Hits: e.hits, Runtime: e.runtime}
+		p := e.probe()
 		if err := e.count(&p.Hits, &p.Runtime); err != nil {
 			return nil, err
 		}
 		ps = append(ps, p)
 	}
 	return ps, nil
+}
+
+// probe describes e, with the statistics of its programs before they
+// were last loaded.
+func (e *entry) probe() Probe {
+	p := Probe{ID: e.id, Name: e.name, Kind: e.kind, Ran: e.ran, Hits: e.hits, Runtime: e.runtime}
+	if e.obj != nil {
+		p.Programs = len(e.obj.Programs(probe.Event))
+	}
+	return p
 }
 
 // close detaches and releases e's programs.
@@ -659,6 +687,25 @@ func (s *Session) Print(name string) error {
 		s.out.Print(m)
 	}
 	return s.out.Flush()
+}
+
+// Read reads map name (with its @ or without) now, its stacks as frames
+// rather than as the text they print as.
+func (s *Session) Read(name string) (*output.Map, error) {
+	if s.res == nil {
+		return nil, errors.New("no maps yet: type a probe block first")
+	}
+	pm, err := s.planMap(name)
+	if err != nil {
+		return nil, err
+	}
+	// The event loop, which prints stacks as text, is paused meanwhile.
+	s.pause()
+	defer s.resume()
+	maps := s.tr.Maps()
+	maps.Frames = true
+	defer func() { maps.Frames = false }()
+	return maps.Read(pm)
 }
 
 // Clear deletes every element of map name; with zero it sets their
