@@ -94,7 +94,6 @@ func ExampleSession_Events() {
 	// exit 7 exit
 }
 
-<<<<<<< HEAD
 // Record the trace event of true(1)'s exit as JSON, from a command run
 // for the recording. This example needs root, as loading BPF programs
 // does.
@@ -104,18 +103,10 @@ func ExampleOpenRecording() {
 		Command: []string{"true"},
 		Format:  ebtrace.RecordJSON,
 	})
-=======
-// A shell grows one input at a time: each block is attached at once, and
-// shares its maps with the blocks before it. This example needs root, as
-// loading BPF programs does.
-func ExampleNewShell() {
-	sh, err := ebtrace.NewShell(ebtrace.ShellOptions{})
->>>>>>> shell14
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-<<<<<<< HEAD
 	defer rec.Close()
 	var out strings.Builder
 	// Run ends when the command does.
@@ -133,7 +124,17 @@ func ExampleNewShell() {
 	}
 	// Output:
 	// sched:sched_process_exit true
-=======
+}
+
+// A shell grows one input at a time: each block is attached at once, and
+// shares its maps with the blocks before it. This example needs root, as
+// loading BPF programs does.
+func ExampleNewShell() {
+	sh, err := ebtrace.NewShell(ebtrace.ShellOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer sh.Close() // END runs, everything is detached
 	pid := os.Getpid()
 	for _, input := range []string{
@@ -158,5 +159,4 @@ func ExampleNewShell() {
 	// attached #2: tracepoint:syscalls:sys_exit_getppid
 	// @calls[enter] = 1
 	// @calls[exit] = 1
->>>>>>> shell14
 }
