@@ -177,7 +177,6 @@ func (o *Object) Run(ctx context.Context, w io.Writer, opts RunObjectOptions) (e
 	case o.ran:
 		return errors.New("the object ran already: an object runs once")
 	}
-	o.ran = true
 	var out output.Writer
 	switch opts.Format {
 	case "", "text":
@@ -187,6 +186,7 @@ func (o *Object) Run(ctx context.Context, w io.Writer, opts RunObjectOptions) (e
 	default:
 		return fmt.Errorf("unknown format %q: want text or json", opts.Format)
 	}
+	o.ran = true
 	attached, err := o.obj.Attach()
 	if err != nil {
 		return err
