@@ -30,7 +30,7 @@ func BenchmarkRunObject(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		obj, err := spec.Load()
+		obj, err := spec.Load(0)
 		if err != nil {
 			b.Fatal(err)
 		}

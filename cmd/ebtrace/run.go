@@ -1,16 +1,18 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
-	"github.com/ebtrace/ebtrace/internal/object"
-	"github.com/ebtrace/ebtrace/internal/output"
-	"github.com/ebtrace/ebtrace/internal/probe/all"
-	"github.com/ebtrace/ebtrace/internal/source"
+	"github.com/ebtrace/ebtrace"
 )
 
 // runUsage is the help of ebtrace run.
@@ -76,7 +78,7 @@ func runFlags(o *runOptions) []flag {
 		{long: "interval", value: "D", help: "the time between heatmap rows (default 1s)", set: duration(&o.interval)},
 		{short: 't', help: "draw heatmap rows with characters instead of ANSI colours", on: &o.text},
 		{long: "perf-event", value: "PROBE", help: "what perf_event sections attach to, as an ebtrace probe\n" +
-			"(default " + object.DefaultPerfEvent + "; interval:s:1, software:cpu-clock:1000000)", set: text(&o.perfEvent)},
+			"(default " + ebtrace.DefaultPerfEvent + "; interval:s:1, software:cpu-clock:1000000)", set: text(&o.perfEvent)},
 		{long: "pin", value: "DIR", help: "pin every map in DIR (a bpffs directory) and leave it there", set: fileName(&o.pin)},
 		{short: 'f', value: "FORMAT", help: "text (default) or json, as for scripts", set: oneOf(&o.format, "text", "json")},
 		{short: 'o', value: "FILE", help: "write the output to FILE", set: fileName(&o.outFile)},
@@ -132,106 +134,55 @@ func runObject(args []string, stdout, stderr io.Writer) int {
 		io.WriteString(stdout, runUsage)
 		return 0
 	}
-	opts := object.Options{Registry: all.Registry(), Env: newEnv(stderr, o.pid), PerfEvent: o.perfEvent, PinDir: o.pin, TargetPID: o.pid, Set: map[string]string{}}
+	opts := ebtrace.ObjectOptions{PerfEvent: o.perfEvent, PinDir: o.pin, PID: o.pid, Set: map[string]string{},
+		Hist: o.hist, Heatmap: o.heatmap, Log: stderr}
 	for _, s := range o.set {
 		name, value, _ := strings.Cut(s, "=")
 		opts.Set[name] = value
 	}
-	var child *child
 	if o.command != "" && !o.list {
-		if child, err = startChild(o.command); err != nil {
+		words, err := splitCommand(o.command)
+		if err != nil {
 			return fail(stderr, err)
 		}
-		defer child.kill()
-		opts.TargetPID = child.cmd.Process.Pid
-	}
-	spec, err := object.Open(o.object, opts)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	if o.list {
-		if err := spec.List(stdout); err != nil {
-			return fail(stderr, err)
+		// A mistyped command is the first thing said, naming its flag,
+		// before the object is read.
+		if _, err := exec.LookPath(words[0]); err != nil {
+			return fail(stderr, fmt.Errorf("-c: %w", err))
 		}
-		return 0
+		opts.Command = words
 	}
-	if errs := spec.Unattachable(); len(errs) > 0 {
-		for _, err := range errs {
-			fail(stderr, err)
-		}
-		return 1
-	}
-	if err := spec.CheckSlotMaps(append(o.hist, o.heatmap...)); err != nil {
-		return fail(stderr, err)
-	}
-	obj, err := spec.Load()
+	obj, err := ebtrace.OpenObject(o.object, opts)
 	if err != nil {
 		return fail(stderr, err)
 	}
 	defer obj.Close()
+	if o.list {
+		if err := obj.List(stdout); err != nil {
+			return fail(stderr, err)
+		}
+		return 0
+	}
+	if err := obj.Load(); err != nil {
+		var unattachable *ebtrace.UnattachableError
+		if !errors.As(err, &unattachable) {
+			return fail(stderr, err)
+		}
+		for _, err := range unattachable.Programs {
+			fail(stderr, err)
+		}
+		return 1
+	}
 	out, closeOut, err := openOutput(o.outFile, stdout)
 	if err != nil {
 		return fail(stderr, err)
 	}
 	defer closeOut()
-	w := output.NewText(out)
-	if o.format == "json" {
-		w = output.NewJSON(out)
-	}
-
-	stop, stopOnce, unwatch := stopOnSignals()
+	ctx, unwatch := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer unwatch()
-	attached, err := obj.Attach()
+	err = obj.Run(ctx, out, ebtrace.RunObjectOptions{Format: o.format, Interval: o.interval, Text: o.text, Duration: o.duration})
 	if err != nil {
 		return fail(stderr, err)
-	}
-	fmt.Fprintf(stderr, "Running %s: %s attached; Ctrl-C to stop\n", o.object, describeAttached(spec, attached))
-	if err := stopWhenGone(child, o.pid, stopOnce); err != nil {
-		return fail(stderr, err)
-	}
-	if o.duration > 0 {
-		time.AfterFunc(o.duration, stopOnce)
-	}
-	runErr := obj.Run(w, stop, object.RunOptions{Heatmaps: o.heatmap, Interval: o.interval, Text: o.text,
-		Warnings: func(err error) { fmt.Fprintf(stderr, "ebtrace: %v\n", err) }})
-	// The --hist maps print as histograms below; the --heatmap maps
-	// were drawn as they filled.
-	maps, err := obj.Maps(append(o.hist, o.heatmap...))
-	if err != nil {
-		return fail(stderr, err)
-	}
-	for _, name := range o.hist {
-		h, err := obj.Hist(name)
-		if err != nil {
-			return fail(stderr, err)
-		}
-		maps = append(maps, h)
-	}
-	w.End(maps)
-	if err := w.Flush(); err != nil {
-		return fail(stderr, err)
-	}
-	if pinned := obj.Pinned(); len(pinned) > 0 {
-		fmt.Fprintf(stderr, "ebtrace: left %s pinned: %s\n", source.Count(len(pinned), "map"), strings.Join(pinned, " "))
-	}
-	if runErr != nil {
-		return fail(stderr, runErr)
 	}
 	return 0
-}
-
-// describeAttached says how many programs run, and at how many places
-// when that differs.
-func describeAttached(spec *object.Spec, points int) string {
-	programs := 0
-	for _, p := range spec.Programs {
-		if p.Probe != "" {
-			programs++
-		}
-	}
-	s := source.Count(programs, "program")
-	if points != programs {
-		s += " at " + source.Count(points, "attach point")
-	}
-	return s
 }

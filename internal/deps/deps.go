@@ -43,7 +43,7 @@ var Allowed = map[string][]string{
 	"internal/object":                  {"internal/btfvalue", "internal/kernel", "internal/output", "internal/probe", "internal/probe/arch"},
 	// The public package, at the module's root: its key is its whole
 	// import path, which has no module prefix to trim.
-	"github.com/ebtrace/ebtrace": {"internal/cdecl", "internal/check", "internal/compile", "internal/corerelo", "internal/filter", "internal/filter/btfilter", "internal/flame", "internal/funcs", "internal/kernel", "internal/load", "internal/output", "internal/plan", "internal/probe", "internal/probe/all", "internal/record", "internal/shell", "internal/source", "internal/syntax", "internal/tracer"},
+	"github.com/ebtrace/ebtrace": {"internal/cdecl", "internal/check", "internal/compile", "internal/corerelo", "internal/filter", "internal/filter/btfilter", "internal/flame", "internal/funcs", "internal/kernel", "internal/load", "internal/object", "internal/output", "internal/plan", "internal/probe", "internal/probe/all", "internal/record", "internal/shell", "internal/source", "internal/syntax", "internal/tracer"},
 	"cmd/ebtrace": {"internal/check", "internal/compile", "internal/corerelo", "internal/cdecl", "internal/filter", "internal/filter/btfilter", "internal/flame", "internal/funcs", "internal/kernel", "internal/load", "internal/object", "internal/output", "internal/plan", "internal/preprocess", "internal/probe", "internal/probe/all",
 		"internal/record", "internal/tracer", "internal/source", "internal/syntax"},
 }

@@ -28,10 +28,12 @@ type Object struct {
 
 // Load sets the globals, creates the maps, fills program arrays and loads
 // every program, with CO-RE relocations applied against the running
-// kernel's BTF. A verifier rejection is an *ebpf.VerifierError naming
-// the program.
-func (s *Spec) Load() (*Object, error) {
-	if err := s.setGlobals(); err != nil {
+// kernel's BTF. targetPID, when not 0, is the process the object traces:
+// the libbpf-tools global targ_tgid gets it when the object declares one;
+// it is known only once a command to trace has started, after Open. A
+// verifier rejection is an *ebpf.VerifierError naming the program.
+func (s *Spec) Load(targetPID int) (*Object, error) {
+	if err := s.setGlobals(targetPID); err != nil {
 		return nil, err
 	}
 	if err := s.pin(); err != nil {

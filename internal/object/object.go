@@ -42,9 +42,6 @@ type Options struct {
 	// Set gives const volatile globals their values before loading:
 	// integers in Go syntax, or strings for char arrays.
 	Set map[string]string
-	// TargetPID, when not 0, is the process the object traces: the
-	// libbpf-tools global targ_tgid gets it when the object declares one.
-	TargetPID int
 	// PinDir pins every map there by name, and keeps them after Close.
 	PinDir string
 }
@@ -240,11 +237,12 @@ func (s *Spec) List(w io.Writer) error {
 	return nil
 }
 
-// setGlobals gives the const volatile globals their values from opts.
-func (s *Spec) setGlobals() error {
+// setGlobals gives the const volatile globals their values from opts,
+// and targ_tgid the target pid.
+func (s *Spec) setGlobals(targetPID int) error {
 	set := make(map[string]string, len(s.opts.Set)+1)
-	if v, ok := s.spec.Variables["targ_tgid"]; ok && s.opts.TargetPID != 0 && v.Constant() {
-		set["targ_tgid"] = strconv.Itoa(s.opts.TargetPID)
+	if v, ok := s.spec.Variables["targ_tgid"]; ok && targetPID != 0 && v.Constant() {
+		set["targ_tgid"] = strconv.Itoa(targetPID)
 	}
 	for k, v := range s.opts.Set {
 		set[k] = v
