@@ -13,22 +13,14 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"sync"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/ebtrace/ebtrace"
-	"github.com/ebtrace/ebtrace/internal/kernel"
-	"github.com/ebtrace/ebtrace/internal/probe"
 )
 
 const version = "ebtrace v0.1.0"
 
 func main() {
-	if os.Getenv(childEnv) != "" {
-		runChild()
-	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -282,80 +274,4 @@ func count(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-// openOutput returns where output goes: the file -o names, created now,
-// or stdout; and what closes it.
-func openOutput(path string, stdout io.Writer) (io.Writer, func(), error) {
-	if path == "" {
-		return stdout, func() {}, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	return f, func() { f.Close() }, nil
-}
-
-// stopOnSignals returns a channel closed at the first SIGINT or SIGTERM or
-// call of stopNow, and a function that stops watching the signals.
-func stopOnSignals() (stop chan struct{}, stopNow func(), unwatch func()) {
-	stop = make(chan struct{})
-	var once sync.Once
-	stopNow = func() { once.Do(func() { close(stop) }) }
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		<-signals
-		stopNow()
-	}()
-	return stop, stopNow, func() { signal.Stop(signals) }
-}
-
-// stopWhenGone releases the -c command c, when there is one, and calls
-// stop once it exits, or once process pid (-p) does.
-func stopWhenGone(c *child, pid int, stop func()) error {
-	if c != nil {
-		if err := c.release(); err != nil {
-			return err
-		}
-		go func() {
-			<-c.done
-			stop()
-		}()
-	}
-	if pid > 0 {
-		return watchPid(pid, stop)
-	}
-	return nil
-}
-
-// watchPid calls stop when process pid exits.
-func watchPid(pid int, stop func()) error {
-	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return fmt.Errorf("-p %d: %w", pid, err)
-	}
-	go func() {
-		defer unix.Close(fd)
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		for {
-			if _, err := unix.Poll(fds, -1); err != unix.EINTR {
-				break
-			}
-		}
-		stop()
-	}()
-	return nil
-}
-
-// newEnv gives providers lazy access to tracefs, mounting it when needed.
-func newEnv(stderr io.Writer, pid int) *probe.Env {
-	return &probe.Env{PID: pid, Events: sync.OnceValues(func() (*kernel.Events, error) {
-		events, mounted, err := kernel.Live()
-		if mounted {
-			fmt.Fprintln(stderr, "ebtrace: tracefs was not mounted; mounted it at /sys/kernel/tracing")
-		}
-		return events, err
-	})}
 }

@@ -142,16 +142,9 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 	defer rec.Close()
 	// The output file is created once the filters compiled and loaded:
 	// a mistake in them leaves an earlier recording in place.
-	out, closeOut, err := openOutput(o.outFile, stdout)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	defer closeOut()
-	events := "events"
-	if rec.Events() == 1 {
-		events = "event"
-	}
-	fmt.Fprintf(stderr, "Recording %d %s; Ctrl-C to stop\n", rec.Events(), events)
+	out := &outputFile{path: o.outFile, w: stdout}
+	defer out.Close()
+	fmt.Fprintf(stderr, "Recording %s; Ctrl-C to stop\n", count(rec.Events(), "event"))
 	lost, err := rec.Run(ctx, out)
 	if err != nil {
 		return fail(stderr, err)

@@ -173,11 +173,10 @@ func runObject(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	out, closeOut, err := openOutput(o.outFile, stdout)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	defer closeOut()
+	// Created once the object loaded, so that a mistake leaves an
+	// earlier file in place.
+	out := &outputFile{path: o.outFile, w: stdout}
+	defer out.Close()
 	ctx, unwatch := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer unwatch()
 	err = obj.Run(ctx, out, ebtrace.RunObjectOptions{Format: o.format, Interval: o.interval, Text: o.text, Duration: o.duration})
