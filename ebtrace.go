@@ -9,8 +9,16 @@
 // time share nothing. Loading and attaching need the privileges BPF needs:
 // root, or CAP_BPF with CAP_PERFMON.
 //
-// This package is the engine's whole public surface: the compiler's and
-// loader's own types stay inside the module.
+// Beside scripts, the package runs what the command line's subcommands
+// do: OpenRecording records trace events through in-kernel filters
+// (ebtrace record), OpenObject runs BPF objects compiled from C (ebtrace
+// run), and NewShell is a live session that probes are added to and
+// detached from one at a time (ebtrace shell). List and WriteInfo answer
+// -l and --info.
+//
+// This package is the engine's whole public surface, and the command line
+// uses nothing else: the compiler's and loader's own types stay inside the
+// module.
 package ebtrace
 
 import (
