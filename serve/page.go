@@ -6,7 +6,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-		"maps"
+	"maps"
 	"math"
 	"net/http"
 	"slices"
