@@ -26,7 +26,7 @@ func (collector) Describe(chan<- *prometheus.Desc) {}
 // Self-metrics: what ebtrace lost, and what it costs.
 var (
 	eventsLostDesc = prometheus.NewDesc("ebtrace_events_lost_total",
-		"Events the kernel could not queue for ebtrace for lack of buffer room, by script.", []string{"script"}, nil)
+		"Events lost, by script: the kernel found no room in the buffer it shares with ebtrace, or ebtrace's reader fell too far behind.", []string{"script"}, nil)
 	mapFullDesc = prometheus.NewDesc("ebtrace_map_updates_dropped_total",
 		"Map updates dropped because the map was full, by script and map.", []string{"script", "map"}, nil)
 	helperErrorsDesc = prometheus.NewDesc("ebtrace_helper_errors_total",
@@ -58,7 +58,7 @@ func (c collector) collectScript(sc *script, ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, boolFloat(running), sc.name)
 	ch <- prometheus.MustNewConstMetric(helperErrorsDesc, prometheus.CounterValue, float64(helperErrors), sc.name)
 	if losses, err := sess.Losses(); err == nil {
-		ch <- prometheus.MustNewConstMetric(eventsLostDesc, prometheus.CounterValue, float64(losses.Events), sc.name)
+		ch <- prometheus.MustNewConstMetric(eventsLostDesc, prometheus.CounterValue, float64(losses.Events+sess.Dropped()), sc.name)
 		for name, n := range losses.MapFull {
 			ch <- prometheus.MustNewConstMetric(mapFullDesc, prometheus.CounterValue, float64(n), sc.name, name)
 		}

@@ -226,7 +226,7 @@ func (sc *script) state(now time.Time) ScriptState {
 		return out
 	}
 	if l, err := sess.Losses(); err == nil {
-		out.Lost, out.MapFull = l.Events, l.MapFull
+		out.Lost, out.MapFull = l.Events+sess.Dropped(), l.MapFull
 	}
 	if probes, err := sess.Probes(); err == nil {
 		for _, p := range probes {
