@@ -99,7 +99,9 @@ type Options struct {
 	// it needs Output, where their results go.
 	Mode Mode
 	// Stats turns the kernel's BPF statistics on while the session runs,
-	// so that Session.Probes counts each probe's runs and run time.
+	// so that Session.Probes counts each probe's runs and run time. The
+	// kernel allows that only with CAP_SYS_ADMIN, unless the sysctl
+	// kernel.bpf_stats_enabled is on already; StatsAvailable tells.
 	Stats bool
 	// EventBuffer is the capacity of the channel Session.Events returns;
 	// 0 means DefaultEventBuffer.

@@ -65,13 +65,8 @@ func (c collector) collectScript(sc *script, ch chan<- prometheus.Metric) {
 	} else {
 		ch <- prometheus.NewInvalidMetric(eventsLostDesc, err)
 	}
-	if probes, err := sess.Probes(); err == nil {
-		for _, p := range probes {
-			ch <- prometheus.MustNewConstMetric(probeRunsDesc, prometheus.CounterValue, float64(p.Runs), sc.name, p.Probe)
-			ch <- prometheus.MustNewConstMetric(probeSecondsDesc, prometheus.CounterValue, p.RunTime.Seconds(), sc.name, p.Probe)
-		}
-	} else {
-		ch <- prometheus.NewInvalidMetric(probeRunsDesc, err)
+	if c.s.stats {
+		c.collectProbes(sc.name, sess, ch)
 	}
 	maps, err := sess.Maps()
 	if err != nil {
@@ -86,6 +81,19 @@ func (c collector) collectScript(sc *script, ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(seriesDroppedDesc, prometheus.CounterValue, float64(n), sc.name, name)
 	}
 	sc.mu.Unlock()
+}
+
+// collectProbes sends each probe's runs and run time.
+func (c collector) collectProbes(script string, sess *ebtrace.Session, ch chan<- prometheus.Metric) {
+	probes, err := sess.Probes()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(probeRunsDesc, err)
+		return
+	}
+	for _, p := range probes {
+		ch <- prometheus.MustNewConstMetric(probeRunsDesc, prometheus.CounterValue, float64(p.Runs), script, p.Probe)
+		ch <- prometheus.MustNewConstMetric(probeSecondsDesc, prometheus.CounterValue, p.RunTime.Seconds(), script, p.Probe)
+	}
 }
 
 // collectMap sends one map's series, as its kind suits: counters for what

@@ -210,12 +210,12 @@ func (p *page) serveEvents(w http.ResponseWriter, r *http.Request) {
 func (s *Server) state(now time.Time) State {
 	st := State{Time: now}
 	for _, sc := range s.current() {
-		st.Scripts = append(st.Scripts, sc.state(now))
+		st.Scripts = append(st.Scripts, sc.state(now, s.stats))
 	}
 	return st
 }
 
-func (sc *script) state(now time.Time) ScriptState {
+func (sc *script) state(now time.Time, stats bool) ScriptState {
 	out := ScriptState{Name: sc.name, Path: sc.path}
 	out.Output, out.OutputTotal = sc.output.snapshot()
 	sc.mu.Lock()
@@ -228,7 +228,7 @@ func (sc *script) state(now time.Time) ScriptState {
 	if l, err := sess.Losses(); err == nil {
 		out.Lost, out.MapFull = l.Events, l.MapFull
 	}
-	if probes, err := sess.Probes(); err == nil {
+	if probes, err := sess.Probes(); stats && err == nil {
 		for _, p := range probes {
 			ps := ProbeState{Probe: p.Probe, Runs: p.Runs}
 			if p.Runs > 0 {
