@@ -17,6 +17,7 @@ command -v objdump >/dev/null 2>&1 || missing="$missing binutils"
 command -v clang >/dev/null 2>&1 || missing="$missing clang"
 [ -e /usr/include/bpf/bpf_helpers.h ] || missing="$missing libbpf-dev"
 command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
+command -v promtool >/dev/null 2>&1 || missing="$missing prometheus" # promtool, for deploy/
 # Ask the preprocessor for sys/sdt.h: it knows the multiarch include
 # directories. Without one, look where Debian puts the header.
 if command -v cpp >/dev/null 2>&1; then
