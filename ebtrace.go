@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"slices"
@@ -35,6 +36,7 @@ import (
 	"github.com/ebtrace/ebtrace/internal/compile"
 	"github.com/ebtrace/ebtrace/internal/funcs"
 	"github.com/ebtrace/ebtrace/internal/kernel"
+	"github.com/ebtrace/ebtrace/internal/output"
 	"github.com/ebtrace/ebtrace/internal/plan"
 	"github.com/ebtrace/ebtrace/internal/probe"
 	"github.com/ebtrace/ebtrace/internal/probe/all"
@@ -96,6 +98,9 @@ type Options struct {
 	// Mode runs the script's test or bench probes instead of tracing;
 	// it needs Output, where their results go.
 	Mode Mode
+	// Stats turns the kernel's BPF statistics on while the session runs,
+	// so that Session.Probes counts each probe's runs and run time.
+	Stats bool
 	// EventBuffer is the capacity of the channel Session.Events returns;
 	// 0 means DefaultEventBuffer.
 	EventBuffer int
@@ -134,6 +139,7 @@ const DefaultEventBuffer = 1024
 // Script is a compiled script, ready to start; it holds no kernel objects.
 type Script struct {
 	res      *compile.Result
+	traits   map[string]*mapTraits // by map name, without the @
 	opts     Options
 	warnings []Diagnostic
 }
@@ -163,7 +169,10 @@ func compileFile(file *source.File, opts Options) (*Script, error) {
 	if err := opts.valid(); err != nil {
 		return nil, err
 	}
-	getenv, unread := configLookup(opts.Config, opts.Getenv)
+	getenv, err := configLookup(opts.Config, opts.Getenv)
+	if err != nil {
+		return nil, err
+	}
 	planOpts := plan.DefaultOptions
 	planOpts.HelperErrors = opts.HelperErrors
 	env := &probe.Env{PID: opts.PID, Unsafe: opts.Unsafe, Events: liveEvents(opts.Log)}
@@ -177,20 +186,27 @@ func compileFile(file *source.File, opts Options) (*Script, error) {
 	if err != nil {
 		return nil, publicError(err)
 	}
-	if err := unread(); err != nil {
-		return nil, err
-	}
 	if err := modeProbes(res, opts.Mode); err != nil {
 		return nil, err
 	}
 	if err := unknownOptions(opts.Params, funcs.Options(res.Info.Program)); err != nil {
 		return nil, err
 	}
-	s := &Script{res: res, opts: opts}
+	s := &Script{res: res, opts: opts, traits: traitsOf(res.AST)}
 	for _, d := range append(res.Info.Skipped, res.Info.Warnings...) {
 		s.warnings = append(s.warnings, diagnostic(res.File, d))
 	}
 	return s, nil
+}
+
+// snapshot converts a map as the tracer reads it, with what the script
+// says about it.
+func (s *Script) snapshot(m *output.Map) MapSnapshot {
+	snap := snapshot(m)
+	if t := s.traits[strings.TrimPrefix(m.Name, "@")]; t != nil {
+		snap.KeyNames, snap.Counter = t.keyNames, t.counter
+	}
+	return snap
 }
 
 // liveEvents gives providers lazy access to tracefs, mounting it when it
@@ -285,48 +301,27 @@ func unknownOptions(params []string, opts []funcs.Option) error {
 }
 
 // configLookup returns the environment lookup that feeds config to the
-// checker, and a function that reports a setting it never asked for:
-// a misspelt or unknown name. Settings not in config are looked up
-// with fallback, when it is set.
-func configLookup(config map[string]string, fallback func(string) string) (getenv func(string) string, unread func() error) {
+// checker, with config's settings by their environment variables, and
+// refuses a setting that does not exist: a misspelt or unknown name.
+// Settings not in config are looked up with fallback, when it is set.
+func configLookup(config map[string]string, fallback func(string) string) (func(string) string, error) {
 	byEnv := map[string]string{}
-	for name, v := range config {
-		byEnv[configEnv(name)] = v
+	for _, name := range slices.Sorted(maps.Keys(config)) {
+		env, ok := check.ConfigEnv(name)
+		if !ok {
+			known := check.ConfigNames()
+			msg := "config: unknown setting " + name
+			if close := source.Closest(name, known, 2); len(close) > 0 {
+				return nil, errors.New(msg + " (did you mean " + close[0] + "?)")
+			}
+			return nil, errors.New(msg + "; settings: " + strings.Join(known, ", "))
+		}
+		byEnv[env] = config[name]
 	}
-	asked := map[string]bool{}
-	getenv = func(env string) string {
-		asked[env] = true
+	return func(env string) string {
 		if v, ok := byEnv[env]; ok || fallback == nil {
 			return v
 		}
 		return fallback(env)
-	}
-	unread = func() error {
-		var unknown []string
-		for name := range config {
-			if !asked[configEnv(name)] {
-				unknown = append(unknown, name)
-			}
-		}
-		if len(unknown) == 0 {
-			return nil
-		}
-		var known []string
-		for env := range asked {
-			known = append(known, strings.ToLower(strings.TrimPrefix(env, "BPFTRACE_")))
-		}
-		slices.Sort(unknown)
-		slices.Sort(known)
-		msg := "config: unknown setting " + strings.Join(unknown, ", ")
-		if close := source.Closest(unknown[0], known, 1); len(close) > 0 {
-			return errors.New(msg + " (did you mean " + close[0] + "?)")
-		}
-		return errors.New(msg + "; settings: " + strings.Join(known, ", "))
-	}
-	return getenv, unread
-}
-
-// configEnv is the environment variable of config setting name.
-func configEnv(name string) string {
-	return "BPFTRACE_" + strings.ToUpper(strings.TrimPrefix(strings.ToLower(name), "bpftrace_"))
+	}, nil
 }

@@ -283,7 +283,7 @@ func TestCommand(t *testing.T) {
 		ebtrace.Options{Command: []string{testutil.Workload(t), "getppid", strconv.Itoa(calls)}})
 	events := collect(t, sess)
 	want := []ebtrace.Event{
-		ebtrace.Print{Map: ebtrace.MapSnapshot{Name: "@", Kind: ebtrace.KindCount, Entries: []ebtrace.Entry{{Value: int64(calls)}}}, AtExit: true},
+		ebtrace.Print{Map: ebtrace.MapSnapshot{Name: "@", Kind: ebtrace.KindCount, Counter: true, Entries: []ebtrace.Entry{{Value: int64(calls)}}}, AtExit: true},
 		ebtrace.Exit{Reason: ebtrace.ExitCommand},
 	}
 	if !reflect.DeepEqual(events, want) {
@@ -304,7 +304,7 @@ func TestEvents(t *testing.T) {
 END { printf("not shown\n"); }
 `, ebtrace.Options{})
 	events := collect(t, sess)
-	m := ebtrace.MapSnapshot{Name: "@m", Kind: ebtrace.KindScalar, Keyed: true, Entries: []ebtrace.Entry{{Key: []any{int64(1), "a"}, Value: int64(5)}}}
+	m := ebtrace.MapSnapshot{Name: "@m", Kind: ebtrace.KindScalar, Keyed: true, KeyNames: []string{"", ""}, Entries: []ebtrace.Entry{{Key: []any{int64(1), "a"}, Value: int64(5)}}}
 	want := []ebtrace.Event{
 		ebtrace.Printf{Text: "hello there\n"},
 		ebtrace.Value{Value: []any{int64(1), "two"}},
@@ -422,7 +422,7 @@ func TestHelperErrors(t *testing.T) {
 	events := collect(t, sess)
 	want := []ebtrace.Event{
 		ebtrace.HelperError{File: "test.bt", Line: 2, Column: 17, Helper: "map_update_elem", Code: -7, Message: "Argument list too long"},
-		ebtrace.Print{Map: ebtrace.MapSnapshot{Name: "@full", Kind: ebtrace.KindScalar, Keyed: true, Entries: []ebtrace.Entry{{Key: []any{int64(1)}, Value: int64(1)}}}, AtExit: true},
+		ebtrace.Print{Map: ebtrace.MapSnapshot{Name: "@full", Kind: ebtrace.KindScalar, Keyed: true, KeyNames: []string{""}, Entries: []ebtrace.Entry{{Key: []any{int64(1)}, Value: int64(1)}}}, AtExit: true},
 		ebtrace.Warning{Text: "WARNING: map @full was full (1 entries): 1 updates were dropped; raise the limit with BPFTRACE_MAP_KEYS_MAX"},
 		ebtrace.Exit{Reason: ebtrace.ExitScript},
 	}

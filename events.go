@@ -121,13 +121,16 @@ func (e *events) close() {
 
 // writer is the output.Writer the tracer writes to: each call becomes an
 // event.
-type writer struct{ ev *events }
+type writer struct {
+	ev     *events
+	script *Script
+}
 
 func (writer) Attached(int)      {}
 func (w writer) Printf(s string) { w.ev.send(Printf{Text: s}) }
 func (w writer) Join(s string)   { w.ev.send(Printf{Text: s + "\n"}) }
 func (w writer) Print(m *output.Map) {
-	w.ev.send(Print{Map: snapshot(m)})
+	w.ev.send(Print{Map: w.script.snapshot(m)})
 }
 func (w writer) Heatmap(m *output.Map, _ bool) { w.Print(m) }
 func (w writer) Value(v any)                   { w.ev.send(Value{Value: value(v)}) }
@@ -140,7 +143,7 @@ func (w writer) End(maps []*output.Map) {
 	sorted := slices.Clone(maps)
 	slices.SortStableFunc(sorted, func(a, b *output.Map) int { return cmp.Compare(a.Name, b.Name) })
 	for _, m := range sorted {
-		w.ev.send(Print{Map: snapshot(m), AtExit: true})
+		w.ev.send(Print{Map: w.script.snapshot(m), AtExit: true})
 	}
 }
 

@@ -30,6 +30,15 @@ type MapSnapshot struct {
 	Name  string // with its @: "@calls", or "@" for the anonymous map
 	Kind  MapKind
 	Keyed bool // written with a subscript: @x[...]
+	// KeyNames name each key part after what the script keys by, where
+	// it does so everywhere: a builtin ("comm", "pid"), a field ("fd"
+	// for args.fd), a symbol ("ksym"); "" for other expressions. Nil
+	// when the script is not known (a Shell's maps).
+	KeyNames []string
+	// Counter reports a map that only ever grows while nothing clears
+	// it: written only with count(), sum(), ++, or += of a positive
+	// constant.
+	Counter bool
 	// Entries are in no particular order. A map that is not Keyed has at
 	// most one entry, whose Key is nil.
 	Entries []Entry

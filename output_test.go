@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"reflect"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ebtrace/ebtrace"
 )
@@ -154,5 +159,35 @@ func TestScriptTools(t *testing.T) {
 	cancel()
 	if _, err := script.Start(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("start with a cancelled context: %v", err)
+	}
+}
+
+// Losses counts updates a full map dropped; with Stats, Probes counts each
+// probe's runs; KeyNames and Counter say what the script says of a map.
+func TestLossesAndProbes(t *testing.T) {
+	requireKernel(t)
+	sess, cancel := start(t, fmt.Sprintf(`tracepoint:syscalls:sys_enter_getppid /pid == %d/ { @calls[pid, nsecs] = count(); }`, os.Getpid()),
+		ebtrace.Options{Stats: true, Config: map[string]string{"max_map_keys": "2"}})
+	for range 5 {
+		unix.Getppid()
+	}
+	losses, err := sess.Losses()
+	if err != nil || losses.MapFull["@calls"] != 3 {
+		t.Errorf("losses %+v, %v; want 3 updates of @calls dropped", losses, err)
+	}
+	probes, err := sess.Probes()
+	if err != nil || len(probes) != 1 || probes[0].Probe != "tracepoint:syscalls:sys_enter_getppid" || probes[0].Runs < 5 || probes[0].RunTime <= 0 {
+		t.Errorf("probes %+v, %v; want at least 5 runs", probes, err)
+	}
+	m, err := sess.Map("@calls")
+	if err != nil || !m.Counter || !reflect.DeepEqual(m.KeyNames, []string{"pid", "nsecs"}) || len(m.Entries) != 2 {
+		t.Errorf("@calls %+v, %v", m, err)
+	}
+	cancel()
+	if err := sess.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := sess.Losses(); after.MapFull["@calls"] != 3 {
+		t.Errorf("losses after the end %+v", after)
 	}
 }

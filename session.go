@@ -43,9 +43,12 @@ type Session struct {
 
 	// mu keeps the maps open while they are read; once they are closed,
 	// final holds them as they were at exit, by name.
-	mu      sync.RWMutex
-	final   map[string]MapSnapshot
-	samples []flame.Sample // the stack maps' at exit
+	mu          sync.RWMutex
+	final       map[string]MapSnapshot
+	samples     []flame.Sample // the stack maps' at exit
+	finalLosses Losses
+	finalProbes []ProbeStats
+	stats       io.Closer // holds the kernel's BPF statistics on, with Options.Stats
 }
 
 // Start loads the script's programs through the verifier, runs its BEGIN
@@ -86,6 +89,11 @@ func (s *Script) Start(ctx context.Context) (_ *Session, err error) {
 		sess.cmd = cmd
 		cfg.Cpid = uint32(cmd.pid())
 	}
+	if s.opts.Stats {
+		if sess.stats, err = enableStats(); err != nil {
+			return nil, err
+		}
+	}
 	obj, err := load.Load(s.res, cfg)
 	if err != nil {
 		return nil, err
@@ -109,7 +117,7 @@ func (s *Script) Start(ctx context.Context) (_ *Session, err error) {
 	}
 	sess.ev = newEvents(size)
 	sess.warn = &warnings{ev: sess.ev}
-	var out output.Writer = writer{sess.ev}
+	var out output.Writer = writer{ev: sess.ev, script: s}
 	var warn io.Writer = sess.warn
 	if s.opts.Output != nil {
 		out, warn = s.opts.newWriter(s.opts.Output), cmp.Or(s.opts.Log, io.Discard)
@@ -223,7 +231,7 @@ func (s *Session) Map(name string) (MapSnapshot, error) {
 	if err != nil {
 		return MapSnapshot{}, err
 	}
-	return snapshot(m), nil
+	return s.script.snapshot(m), nil
 }
 
 // Maps returns snapshots of every map, sorted by name, as Map does.
@@ -307,8 +315,16 @@ func (s *Session) run(ctx context.Context) {
 			err = ferr
 		}
 	}
+	losses, ferr := s.losses()
+	if err == nil {
+		err = ferr
+	}
+	probes, ferr := s.probes()
+	if err == nil {
+		err = ferr
+	}
 	s.mu.Lock()
-	s.final, s.samples = final, samples
+	s.final, s.samples, s.finalLosses, s.finalProbes = final, samples, losses, probes
 	s.mu.Unlock()
 	if rerr := s.release(); err == nil {
 		err = rerr
@@ -368,7 +384,7 @@ func (s *Session) readAll() (map[string]MapSnapshot, error) {
 		if err != nil {
 			return final, err
 		}
-		final[m.Name] = snapshot(m)
+		final[m.Name] = s.script.snapshot(m)
 	}
 	return final, nil
 }
@@ -381,6 +397,9 @@ func (s *Session) release() error {
 		s.mu.Lock()
 		err = s.obj.Close()
 		s.mu.Unlock()
+	}
+	if s.stats != nil {
+		s.stats.Close()
 	}
 	if s.cmd != nil {
 		s.cmd.kill()

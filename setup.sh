@@ -6,7 +6,8 @@
 # compare with, clang and libbpf-dev (libbpf's bpf_helpers.h) for the BPF
 # C programs of examples/2015 that `ebtrace run` loads (ebtrace itself
 # never needs them), tmux for the test that drives `ebtrace shell` on a
-# terminal. It does nothing when all are present, and prints one line
+# terminal, prometheus (the server and promtool) and chromium for the
+# tests of `ebtrace serve`'s metrics and page. It does nothing when all are present, and prints one line
 # when it installs something. It also fetches bpftrace's tools (below).
 set -eu
 
@@ -17,7 +18,8 @@ command -v objdump >/dev/null 2>&1 || missing="$missing binutils"
 command -v clang >/dev/null 2>&1 || missing="$missing clang"
 [ -e /usr/include/bpf/bpf_helpers.h ] || missing="$missing libbpf-dev"
 command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
-command -v promtool >/dev/null 2>&1 || missing="$missing prometheus" # promtool, for deploy/
+command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 # Ask the preprocessor for sys/sdt.h: it knows the multiarch include
 # directories. Without one, look where Debian puts the header.
 if command -v cpp >/dev/null 2>&1; then

@@ -42,6 +42,8 @@ var usage = usageText(`USAGE:
     ebtrace -l [PATTERN]
     ebtrace record -e CATEGORY:NAME [...]   record trace events (ebtrace record -h)
     ebtrace run OBJECT.o [...]              run a BPF object compiled from C (ebtrace run -h)
+    ebtrace serve SCRIPT.bt [...]           serve maps to Prometheus and a live page (ebtrace serve -h)
+    ebtrace shell                           attach and detach probes live (ebtrace shell -h)
 `, tracingFlags(&options{}), `EXAMPLES:
     ebtrace -e 'tracepoint:syscalls:sys_enter_openat { printf("%s %s\n", comm, str(args.filename)); }'
     ebtrace -e 'tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }'

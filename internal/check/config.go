@@ -304,3 +304,22 @@ func (c *checker) probeLimit() {
 	c.errorf(p.Sp, "config", "the script has %d probes, more than %s (%d) allows", len(c.info.Instances), setting, limit).
 		Hint("a narrower wildcard attaches fewer; %s in the config block raises the limit", setting)
 }
+
+// ConfigEnv returns the environment variable that overrides the config
+// setting name, as a config block spells it ("max_map_keys") or as the
+// variable does, with or without its prefix ("BPFTRACE_MAP_KEYS_MAX",
+// "map_keys_max"); false for no such setting.
+func ConfigEnv(name string) (string, bool) {
+	if s, ok := configSettings[strings.ToLower(name)]; ok {
+		return s.env, true
+	}
+	for _, s := range configSettings {
+		if strings.EqualFold(s.env, name) || strings.EqualFold(strings.TrimPrefix(s.env, "BPFTRACE_"), name) {
+			return s.env, true
+		}
+	}
+	return "", false
+}
+
+// ConfigNames lists the settings a config block may set, sorted.
+func ConfigNames() []string { return slices.Sorted(maps.Keys(configSettings)) }

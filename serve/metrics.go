@@ -1,0 +1,367 @@
+package serve
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ebtrace/ebtrace"
+)
+
+// collector turns the scripts' maps into metrics at each scrape, reading
+// them from the kernel then: a scrape costs map reads, never a pause in
+// tracing.
+type collector struct{ s *Server }
+
+// Describe sends nothing: the metrics depend on what the scripts hold at
+// each scrape, so the collector is unchecked.
+func (collector) Describe(chan<- *prometheus.Desc) {}
+
+// Self-metrics: what ebtrace lost, and what it costs.
+var (
+	eventsLostDesc = prometheus.NewDesc("ebtrace_events_lost_total",
+		"Events the kernel could not queue for ebtrace for lack of buffer room, by script.", []string{"script"}, nil)
+	mapFullDesc = prometheus.NewDesc("ebtrace_map_updates_dropped_total",
+		"Map updates dropped because the map was full, by script and map.", []string{"script", "map"}, nil)
+	helperErrorsDesc = prometheus.NewDesc("ebtrace_helper_errors_total",
+		"BPF helper calls that failed at run time, by script.", []string{"script"}, nil)
+	probeRunsDesc = prometheus.NewDesc("ebtrace_probe_runs_total",
+		"Times each probe's BPF program ran (the kernel's BPF statistics).", []string{"script", "probe"}, nil)
+	probeSecondsDesc = prometheus.NewDesc("ebtrace_probe_run_seconds_total",
+		"Time each probe's BPF program ran in all (the kernel's BPF statistics).", []string{"script", "probe"}, nil)
+	seriesDroppedDesc = prometheus.NewDesc("ebtrace_series_dropped_total",
+		"Series a map held beyond the cap on series per map, summed over scrapes.", []string{"script", "map"}, nil)
+	upDesc = prometheus.NewDesc("ebtrace_script_running",
+		"1 while the script traces, 0 once it has ended (exit()).", []string{"script"}, nil)
+)
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	for _, sc := range c.s.current() {
+		c.collectScript(sc, ch)
+	}
+}
+
+func (c collector) collectScript(sc *script, ch chan<- prometheus.Metric) {
+	sess := sc.session()
+	if sess == nil {
+		return
+	}
+	sc.mu.Lock()
+	running, helperErrors := !sc.ended, sc.helperErrors
+	sc.mu.Unlock()
+	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, boolFloat(running), sc.name)
+	ch <- prometheus.MustNewConstMetric(helperErrorsDesc, prometheus.CounterValue, float64(helperErrors), sc.name)
+	if losses, err := sess.Losses(); err == nil {
+		ch <- prometheus.MustNewConstMetric(eventsLostDesc, prometheus.CounterValue, float64(losses.Events), sc.name)
+		for name, n := range losses.MapFull {
+			ch <- prometheus.MustNewConstMetric(mapFullDesc, prometheus.CounterValue, float64(n), sc.name, name)
+		}
+	} else {
+		ch <- prometheus.NewInvalidMetric(eventsLostDesc, err)
+	}
+	if probes, err := sess.Probes(); err == nil {
+		for _, p := range probes {
+			ch <- prometheus.MustNewConstMetric(probeRunsDesc, prometheus.CounterValue, float64(p.Runs), sc.name, p.Probe)
+			ch <- prometheus.MustNewConstMetric(probeSecondsDesc, prometheus.CounterValue, p.RunTime.Seconds(), sc.name, p.Probe)
+		}
+	} else {
+		ch <- prometheus.NewInvalidMetric(probeRunsDesc, err)
+	}
+	maps, err := sess.Maps()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(upDesc, err)
+		return
+	}
+	for _, m := range maps {
+		c.collectMap(sc, m, ch)
+	}
+	sc.mu.Lock()
+	for name, n := range sc.seriesDropped {
+		ch <- prometheus.MustNewConstMetric(seriesDroppedDesc, prometheus.CounterValue, float64(n), sc.name, name)
+	}
+	sc.mu.Unlock()
+}
+
+// collectMap sends one map's series, as its kind suits: counters for what
+// only grows, histograms for hist() and lhist(), gauges for the rest.
+// Strings, time series and stacks have no number to export; the page
+// shows them.
+func (c collector) collectMap(sc *script, m ebtrace.MapSnapshot, ch chan<- prometheus.Metric) {
+	switch m.Kind {
+	case ebtrace.KindString, ebtrace.KindTSeries:
+		return
+	}
+	if len(m.Entries) > 0 && slices.ContainsFunc(m.Entries[0].Key, isStack) {
+		sc.warnOnce(c.s.log, m.Name, fmt.Sprintf("map %s is keyed by a stack: the page draws it as a flame graph; /metrics leaves it out", m.Name))
+		return
+	}
+	entries := c.cap(sc, m)
+	labels := labelNames(m)
+	name := "ebtrace_" + sc.name
+	if m.Name != "@" {
+		name += "_" + metricName(strings.TrimPrefix(m.Name, "@"))
+	}
+	help := fmt.Sprintf("%s of map %s in %s", describeKind(m), m.Name, sc.path)
+	series := merge(m, entries)
+	switch {
+	case m.Kind == ebtrace.KindHist || m.Kind == ebtrace.KindLHist:
+		desc := prometheus.NewDesc(name, help, labels, nil)
+		for _, se := range series {
+			// bpftrace's histograms keep no sum of the values they count.
+			ch <- prometheus.MustNewConstHistogram(desc, se.count, math.NaN(), se.buckets, se.labels...)
+		}
+	case m.Kind == ebtrace.KindStats:
+		desc := prometheus.NewDesc(name, help, append(labels, "stat"), nil)
+		for _, se := range series {
+			avg := 0.0
+			if se.count > 0 {
+				avg = math.Trunc(se.value / float64(se.count))
+			}
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(se.count), append(se.labels, "count")...)
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, se.value, append(se.labels, "sum")...)
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, avg, append(se.labels, "avg")...)
+		}
+	default:
+		kind := prometheus.GaugeValue
+		if m.Counter {
+			kind, name = prometheus.CounterValue, name+"_total"
+		}
+		desc := prometheus.NewDesc(name, help, labels, nil)
+		for _, se := range series {
+			ch <- prometheus.MustNewConstMetric(desc, kind, se.value, se.labels...)
+		}
+	}
+}
+
+// series is one series of a map: a key's label values and its value, or
+// for a histogram its count and cumulative buckets, for stats its count
+// and sum.
+type series struct {
+	labels  []string
+	value   float64
+	count   uint64
+	buckets map[float64]uint64
+}
+
+// merge turns entries into series, combining entries whose keys print
+// alike (two addresses in one function keyed by ksym(), say), as their
+// kind combines: counts and sums add, min() and max() keep the extreme,
+// histograms add bucket by bucket. A scrape with the same series twice
+// would fail whole.
+func merge(m ebtrace.MapSnapshot, entries []ebtrace.Entry) []*series {
+	var out []*series
+	index := map[string]*series{}
+	for _, e := range entries {
+		labels := labelValues(e.Key)
+		id := strings.Join(labels, "\x00")
+		se, seen := index[id]
+		if !seen {
+			se = &series{labels: labels}
+			index[id] = se
+			out = append(out, se)
+		}
+		switch v := e.Value.(type) {
+		case []ebtrace.Bucket:
+			count, buckets := cumulative(v)
+			if !seen {
+				se.count, se.buckets = count, buckets
+				continue
+			}
+			se.buckets = addBuckets(se.count, se.buckets, count, buckets)
+			se.count += count
+		case ebtrace.Stats:
+			se.count += uint64(v.Count)
+			se.value += float64(v.Sum)
+		default:
+			f, ok := number(v)
+			switch {
+			case !ok:
+			case !seen:
+				se.value = f
+			case m.Kind == ebtrace.KindMin:
+				se.value = min(se.value, f)
+			case m.Kind == ebtrace.KindMax:
+				se.value = max(se.value, f)
+			default:
+				se.value += f
+			}
+		}
+	}
+	return out
+}
+
+// addBuckets adds two cumulative histograms whose bounds may differ: at
+// each bound, each counts what it had at its highest bound below it.
+func addBuckets(countA uint64, a map[float64]uint64, countB uint64, b map[float64]uint64) map[float64]uint64 {
+	bounds := slices.Sorted(maps.Keys(a))
+	for le := range b {
+		if _, ok := a[le]; !ok {
+			bounds = append(bounds, le)
+		}
+	}
+	slices.Sort(bounds)
+	at := func(h map[float64]uint64, le float64) uint64 {
+		var n uint64
+		for bound, c := range h {
+			if bound <= le && c > n {
+				n = c
+			}
+		}
+		return n
+	}
+	out := map[float64]uint64{}
+	for _, le := range bounds {
+		out[le] = at(a, le) + at(b, le)
+	}
+	return out
+}
+
+// cap keeps the MaxSeries entries of largest value, counting the rest as
+// dropped and warning once.
+func (c collector) cap(sc *script, m ebtrace.MapSnapshot) []ebtrace.Entry {
+	max := c.s.opts.MaxSeries
+	if len(m.Entries) <= max {
+		return m.Entries
+	}
+	entries := slices.Clone(m.Entries)
+	slices.SortFunc(entries, func(a, b ebtrace.Entry) int { return cmp.Compare(weight(b.Value), weight(a.Value)) })
+	dropped := len(entries) - max
+	sc.mu.Lock()
+	sc.seriesDropped[m.Name] += uint64(dropped)
+	sc.mu.Unlock()
+	sc.warnOnce(c.s.log, m.Name+" series", fmt.Sprintf("map %s holds %d keys, more than the %d series a map may export (--max-series): the largest are exported, the rest counted in ebtrace_series_dropped_total", m.Name, len(entries), max))
+	return entries[:max]
+}
+
+// weight ranks an entry for the cap: its value, or a histogram's count.
+func weight(v any) float64 {
+	switch v := v.(type) {
+	case []ebtrace.Bucket:
+		n, _ := cumulative(v)
+		return float64(n)
+	case ebtrace.Stats:
+		return float64(v.Count)
+	}
+	f, _ := number(v)
+	return f
+}
+
+// cumulative turns buckets into Prometheus's: counts of values at most
+// each bucket's highest value (values are integers, so le="7" counts
+// exactly bpftrace's [4, 8)); the bucket above every bound is +Inf.
+func cumulative(buckets []ebtrace.Bucket) (uint64, map[float64]uint64) {
+	out := map[float64]uint64{}
+	var total uint64
+	for _, b := range buckets {
+		total += b.Count
+		if b.High != math.MaxInt64 {
+			out[float64(b.High)] = total
+		}
+	}
+	return total, out
+}
+
+// labelNames names a map's key parts: as the script keys by them (comm,
+// pid, fd), or key0, key1, ... where it does not, or where the name is
+// taken or reserved.
+func labelNames(m ebtrace.MapSnapshot) []string {
+	n := 0
+	if len(m.Entries) > 0 {
+		n = len(m.Entries[0].Key)
+	}
+	names := make([]string, n)
+	used := map[string]bool{"le": true, "quantile": true, "stat": true}
+	for i := range names {
+		name := ""
+		if i < len(m.KeyNames) && m.KeyNames[i] != "" {
+			name = metricName(m.KeyNames[i])
+		}
+		if name == "" || strings.HasPrefix(name, "__") || used[name] {
+			name = "key" + strconv.Itoa(i)
+		}
+		used[name] = true
+		names[i] = name
+	}
+	return names
+}
+
+// labelValues writes a key's parts as label values.
+func labelValues(key []any) []string {
+	out := make([]string, len(key))
+	for i, part := range key {
+		out[i] = text(part)
+	}
+	return out
+}
+
+// text writes a key part or value as bpftrace prints it.
+func text(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case ebtrace.Pointer:
+		return fmt.Sprintf("0x%x", uint64(v))
+	case []any:
+		parts := make([]string, len(v))
+		for i, p := range v {
+			parts[i] = text(p)
+		}
+		return "(" + strings.Join(parts, ", ") + ")"
+	case ebtrace.Record:
+		parts := make([]string, len(v.Values))
+		for i, p := range v.Values {
+			parts[i] = v.Names[i] + "=" + text(p)
+		}
+		return "(" + strings.Join(parts, ", ") + ")"
+	}
+	return fmt.Sprint(v)
+}
+
+// number is a plain value as a float.
+func number(v any) (float64, bool) {
+	switch v := v.(type) {
+	case int64:
+		return float64(v), true
+	case uint64:
+		return float64(v), true
+	case bool:
+		return boolFloat(v), true
+	case ebtrace.Pointer:
+		return float64(v), true
+	}
+	return 0, false
+}
+
+func isStack(part any) bool {
+	_, ok := part.([]ebtrace.Frame)
+	return ok
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// describeKind says in words what a map holds, for HELP.
+func describeKind(m ebtrace.MapSnapshot) string {
+	switch m.Kind {
+	case ebtrace.KindScalar:
+		if m.Counter {
+			return "Counter"
+		}
+		return "Value"
+	case ebtrace.KindHist:
+		return "Log2 histogram"
+	case ebtrace.KindLHist:
+		return "Linear histogram"
+	}
+	return strings.ToUpper(string(m.Kind[:1])) + string(m.Kind[1:]) + "()"
+}
