@@ -206,7 +206,7 @@ func compileFile(file *source.File, opts Options) (*Script, error) {
 func (s *Script) snapshot(m *output.Map) MapSnapshot {
 	snap := snapshot(m)
 	if t := s.traits[strings.TrimPrefix(m.Name, "@")]; t != nil {
-		snap.KeyNames, snap.Counter = t.keyNames, t.counter
+		snap.KeyNames, snap.Counter, snap.Scratch = t.keyNames, t.counter, t.scratch
 	}
 	return snap
 }

@@ -64,6 +64,8 @@ func TestCollectKinds(t *testing.T) {
 		ebtrace.MapSnapshot{Name: "@st", Kind: ebtrace.KindStats, Keyed: true, KeyNames: []string{"le"},
 			Entries: []ebtrace.Entry{{Key: []any{int64(1)}, Value: ebtrace.Stats{Count: 4, Sum: 10, Avg: 2}}}},
 		ebtrace.MapSnapshot{Name: "@name", Kind: ebtrace.KindString, Entries: []ebtrace.Entry{{Value: "x"}}},
+		ebtrace.MapSnapshot{Name: "@start", Kind: ebtrace.KindScalar, Keyed: true, KeyNames: []string{"tid"}, Scratch: true,
+			Entries: []ebtrace.Entry{{Key: []any{int64(5)}, Value: int64(123)}}},
 	)
 	want := `# HELP ebtrace_top Value of map @ in /etc/ebtrace/top.bt
 # TYPE ebtrace_top gauge

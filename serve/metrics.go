@@ -99,10 +99,11 @@ func (c collector) collectProbes(script string, sess *ebtrace.Session, ch chan<-
 // collectMap sends one map's series, as its kind suits: counters for what
 // only grows, histograms for hist() and lhist(), gauges for the rest.
 // Strings, time series and stacks have no number to export; the page
-// shows them.
+// shows them. Scratch maps (@start[tid]) are the script's working state,
+// not its results.
 func (c collector) collectMap(sc *script, m ebtrace.MapSnapshot, ch chan<- prometheus.Metric) {
-	switch m.Kind {
-	case ebtrace.KindString, ebtrace.KindTSeries:
+	switch {
+	case m.Scratch, m.Kind == ebtrace.KindString, m.Kind == ebtrace.KindTSeries:
 		return
 	}
 	if len(m.Entries) > 0 && slices.ContainsFunc(m.Entries[0].Key, isStack) {

@@ -242,6 +242,9 @@ func (sc *script) state(now time.Time, stats bool) ScriptState {
 		return out
 	}
 	for _, m := range maps {
+		if m.Scratch {
+			continue
+		}
 		if len(m.Entries) > 0 && slices.ContainsFunc(m.Entries[0].Key, isStack) {
 			out.Stacks = append(out.Stacks, m.Name)
 			continue
