@@ -1,7 +1,6 @@
 package serve_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,7 +32,7 @@ func liveServer(t *testing.T, name, src string) string {
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	log := &lockedBuffer{}
+	log := &testutil.Buffer{}
 	srv, err := serve.New(serve.Options{Scripts: []string{path}, Log: log})
 	if err != nil {
 		t.Fatal(err)
@@ -58,24 +56,6 @@ func liveServer(t *testing.T, name, src string) string {
 		}
 	})
 	return ts.URL
-}
-
-// lockedBuffer is a buffer that goroutines may write at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // loopbackPort returns a port of 127.0.0.1 that was free a moment ago.
@@ -144,7 +124,7 @@ scrape_configs:
 	addr := fmt.Sprintf("127.0.0.1:%d", loopbackPort(t))
 	cmd := exec.Command(bin, "--config.file="+config, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr)
-	out := &lockedBuffer{}
+	out := &testutil.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -31,7 +31,7 @@ import (
 // served is an `ebtrace serve` running in the background.
 type served struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testutil.Buffer
 	exited chan error
 }
 
@@ -42,7 +42,7 @@ func startServe(t *testing.T, args ...string) *served {
 	testutil.RequireRoot(t)
 	testutil.RequireTracefs(t)
 	s := &served{cmd: exec.Command(testutil.Build(t, "./cmd/ebtrace"), append([]string{"serve"}, args...)...),
-		stderr: &syncBuffer{}, exited: make(chan error, 1)}
+		stderr: &testutil.Buffer{}, exited: make(chan error, 1)}
 	s.cmd.Stderr = s.stderr
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
