@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 
@@ -48,7 +50,11 @@ type raw struct {
 }
 
 // batchSize is how many elements one BPF_MAP_LOOKUP_BATCH call fetches.
-const batchSize = 256
+const batchSize = 4096
+
+// batchBytes bounds the buffers of one batch: a map of stacks has keys of
+// a kilobyte.
+const batchBytes = 1 << 20
 
 // dump reads every element of m, in batches where the kernel supports it.
 func (ms *Maps) dump(pm *plan.Map) ([]raw, error) {
@@ -71,18 +77,29 @@ func (ms *Maps) dumpBatch(m *ebpf.Map, pm *plan.Map) ([]raw, error) {
 	keyT := reflect.ArrayOf(pm.KeySize, reflect.TypeFor[byte]())
 	valT := reflect.ArrayOf(pm.ValueSize, reflect.TypeFor[byte]())
 	cpus := ms.cpus(pm)
-	keys := reflect.MakeSlice(reflect.SliceOf(keyT), batchSize, batchSize)
-	vals := reflect.MakeSlice(reflect.SliceOf(valT), batchSize*cpus, batchSize*cpus)
+	size := max(1, min(batchSize, int(m.MaxEntries()), batchBytes/(pm.KeySize+cpus*pm.ValueSize)))
+	keys := reflect.MakeSlice(reflect.SliceOf(keyT), size, size)
+	vals := reflect.MakeSlice(reflect.SliceOf(valT), size*cpus, size*cpus)
+	// The batches' bytes, seen as one byte slice each: a slice of byte
+	// arrays is contiguous.
+	keyBytes := unsafe.Slice((*byte)(keys.UnsafePointer()), size*pm.KeySize)
+	valBytes := unsafe.Slice((*byte)(vals.UnsafePointer()), size*cpus*pm.ValueSize)
 	var cursor ebpf.MapBatchCursor
 	var out []raw
 	for {
 		n, err := m.BatchLookup(&cursor, keys.Interface(), vals.Interface(), nil)
+		// One copy per batch, which the elements slice: thousands of
+		// small allocations cost more than the reads.
+		keySlab := slices.Clone(keyBytes[:n*pm.KeySize])
+		valSlab := slices.Clone(valBytes[:n*cpus*pm.ValueSize])
+		perCPU := make([][]byte, n*cpus)
+		out = slices.Grow(out, n)
 		for i := 0; i < n; i++ {
-			r := raw{key: bytesOf(keys.Index(i))}
-			for c := 0; c < cpus; c++ {
-				r.values = append(r.values, bytesOf(vals.Index(i*cpus+c)))
+			for c := range cpus {
+				j := i*cpus + c
+				perCPU[j] = valSlab[j*pm.ValueSize : (j+1)*pm.ValueSize : (j+1)*pm.ValueSize]
 			}
-			out = append(out, r)
+			out = append(out, raw{key: keySlab[i*pm.KeySize : (i+1)*pm.KeySize : (i+1)*pm.KeySize], values: perCPU[i*cpus : (i+1)*cpus : (i+1)*cpus]})
 		}
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			return out, nil
