@@ -118,6 +118,13 @@ class ScriptView {
     this.flameSlot = el("div");
     this.outputHead = el("h3");
     this.output = el("pre", {class: "output", id: "output-" + name});
+    // The output follows new lines unless the reader scrolled up to read
+    // old ones.
+    this.follow = true;
+    this.output.addEventListener("scroll", () => {
+      const pre = this.output;
+      this.follow = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    });
     this.probes = el("div", {class: "scroll"});
     this.section = el("section", {class: "script", id: "script-" + name, "data-script": name},
       this.title, this.health, this.mapsEl, this.flameSlot,
@@ -192,10 +199,8 @@ class ScriptView {
     pre.dataset.total = total;
     const text = lines.join("\n");
     if (pre.textContent === text) return;
-    // Follow new lines unless the reader scrolled up to read old ones.
-    const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
     pre.textContent = text;
-    if (atEnd) pre.scrollTop = pre.scrollHeight;
+    if (this.follow) pre.scrollTop = pre.scrollHeight;
   }
 
   updateProbes(probes) {
