@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"math/bits"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -99,10 +98,14 @@ func TestPageInBrowser(t *testing.T) {
 		return p.Output.Total == len(values) && p.value("@writes", comm, pid1) == "40"
 	})
 	before := p.Updates
-	checkPage(t, p, comm, []string{comm + "," + pid1 + "=40"}, values)
+	checkPage(t, p, comm, values, shownWant{
+		writes: []string{comm + "," + pid1 + "=40"},
+		size:   "[1]=1 [2, 4)=2 [4, 8)=4 [8, 16)=8 [16, 32)=16 [32, 64)=9",
+		linear: "[0, 50)=40",
+	})
 	checkMetrics(t, p, ts.URL)
 
-	pid2, more := run(100, 400)
+	pid2, more := run(1000, 1300)
 	values = append(values, more...)
 	p = waitPage(t, browser, "the second run's 301 writes", func(p *shownPage) bool {
 		return p.Output.Total == len(values) && p.value("@writes", comm, pid2) == "301" && p.Flame.Samples == len(values)
@@ -110,7 +113,13 @@ func TestPageInBrowser(t *testing.T) {
 	if p.Updates <= before {
 		t.Errorf("the page shows the second run after %d updates, the first after %d", p.Updates, before)
 	}
-	checkPage(t, p, comm, []string{comm + "," + pid2 + "=301", comm + "," + pid1 + "=40"}, values)
+	checkPage(t, p, comm, values, shownWant{
+		writes: []string{comm + "," + pid2 + "=301", comm + "," + pid1 + "=40"},
+		// Empty buckets between full ones are shown; bounds that are
+		// multiples of 1024 have units, as bpftrace prints them.
+		size:   "[1]=1 [2, 4)=2 [4, 8)=4 [8, 16)=8 [16, 32)=16 [32, 64)=9 [64, 128)=0 [128, 256)=0 [256, 512)=0 [512, 1K)=24 [1K, 2K)=277",
+		linear: "[0, 50)=40 [50, 100)=0 [100, 150)=0 [150, 200)=0 [200, 250)=0 [250, 300)=0 [300, 350)=0 [350, 400)=0 [400, ...)=301",
+	})
 	checkMetrics(t, p, ts.URL)
 
 	shot, err := chromedp.Run(browser, chromedp.FullScreenshot(100))
@@ -248,10 +257,16 @@ func waitPage(t *testing.T, browser context.Context, what string, ready func(*sh
 	return nil
 }
 
+// shownWant is what the page should show of the workload's writes: @writes
+// as comm,pid=count, largest first, and the histograms as label=count.
+type shownWant struct {
+	writes       []string
+	size, linear string
+}
+
 // checkPage compares the page with what the workload did: writes of the
-// sizes values, counted by process as wantWrites says (comm,pid=count,
-// largest first).
-func checkPage(t *testing.T, p *shownPage, comm string, wantWrites []string, values []int64) {
+// sizes values, counted and bucketed as want says.
+func checkPage(t *testing.T, p *shownPage, comm string, values []int64, want shownWant) {
 	t.Helper()
 	var sum int64
 	for _, v := range values {
@@ -262,8 +277,8 @@ func checkPage(t *testing.T, p *shownPage, comm string, wantWrites []string, val
 	for _, e := range p.Maps["@writes"].Entries {
 		writes = append(writes, strings.Join(e.Key, ",")+"="+e.Value)
 	}
-	if !slices.Equal(writes, wantWrites) {
-		t.Errorf("@writes shows %q, want %q", writes, wantWrites)
+	if !slices.Equal(writes, want.writes) {
+		t.Errorf("@writes shows %q, want %q", writes, want.writes)
 	}
 	checkShown(t, p)
 	if bad := jsLeak.FindString(p.Text); bad != "" {
@@ -278,8 +293,8 @@ func checkPage(t *testing.T, p *shownPage, comm string, wantWrites []string, val
 		{"@last", p.value("@last"), comm},
 		{"@ts's last value", p.value("@ts"), strconv.FormatInt(values[len(values)-1], 10)},
 		{"@st", stats(p, "@st"), fmt.Sprintf("count=%d sum=%d avg=%d", len(values), sum, sum/int64(len(values)))},
-		{"@size", histogram(p, "@size"), wantHistogram(values, log2Bucket)},
-		{"@linear", histogram(p, "@linear"), wantHistogram(values, linearBucket)},
+		{"@size", histogram(p, "@size"), want.size},
+		{"@linear", histogram(p, "@linear"), want.linear},
 		{"@size's heatmap", heatmapTotal(p, "@size"), n},
 		{"@linear's heatmap", heatmapTotal(p, "@linear"), n},
 		{"lost events", p.Stats["lost"], "0"},
@@ -354,52 +369,6 @@ func histogram(p *shownPage, m string) string {
 		parts = append(parts, b.Label+"="+b.Count)
 	}
 	return strings.Join(parts, " ")
-}
-
-// wantHistogram counts values into buckets, from the lowest bucket with
-// a value to the highest, as label=count. A bucket is what index returns
-// for a value; label names it.
-func wantHistogram(values []int64, b bucketing) string {
-	counts := map[int]int{}
-	lo, hi := math.MaxInt, math.MinInt
-	for _, v := range values {
-		i := b.index(v)
-		counts[i]++
-		lo, hi = min(lo, i), max(hi, i)
-	}
-	var parts []string
-	for i := lo; i <= hi; i++ {
-		parts = append(parts, fmt.Sprintf("%s=%d", b.label(i), counts[i]))
-	}
-	return strings.Join(parts, " ")
-}
-
-type bucketing struct {
-	index func(int64) int
-	label func(int) string
-}
-
-// log2Bucket is hist()'s buckets of positive values: [1], then powers of
-// two.
-var log2Bucket = bucketing{
-	index: func(v int64) int { return bits.Len64(uint64(v)) - 1 },
-	label: func(i int) string {
-		if i == 0 {
-			return "[1]"
-		}
-		return fmt.Sprintf("[%d, %d)", 1<<i, 2<<i)
-	},
-}
-
-// linearBucket is lhist(v, 0, 400, 50)'s buckets of non-negative values.
-var linearBucket = bucketing{
-	index: func(v int64) int { return int(min(v, 400) / 50) },
-	label: func(i int) string {
-		if i == 8 {
-			return "[400, ...)"
-		}
-		return fmt.Sprintf("[%d, %d)", i*50, i*50+50)
-	},
 }
 
 // checkMetrics compares the page with /metrics: every map /metrics
@@ -487,19 +456,23 @@ func shownSeries(kind string, e shownEntry) string {
 }
 
 // bucketTop is the highest value a bucket labelled as bpftrace labels it
-// holds: 7 for [4, 8), 1 for [1], +Inf for [400, ...).
+// holds: 7 for [4, 8), 1 for [1], 2047 for [1K, 2K), +Inf for [400, ...).
 func bucketTop(label string) string {
-	inner := strings.Trim(label, "[]()")
-	parts := strings.Split(inner, ", ")
-	switch last := parts[len(parts)-1]; {
-	case last == "...":
+	parts := strings.Split(strings.Trim(label, "[]()"), ", ")
+	last := parts[len(parts)-1]
+	if last == "..." {
 		return "+Inf"
-	case len(parts) == 1:
-		return last
-	default:
-		n, _ := strconv.ParseInt(last, 10, 64)
-		return strconv.FormatInt(n-1, 10)
 	}
+	unit := int64(1)
+	if i := strings.IndexAny(last, "KMGTPE"); i > 0 {
+		unit <<= 10 * (strings.Index("KMGTPE", last[i:]) + 1)
+		last = last[:i]
+	}
+	n, _ := strconv.ParseInt(last, 10, 64)
+	if len(parts) == 1 {
+		return strconv.FormatInt(n*unit, 10)
+	}
+	return strconv.FormatInt(n*unit-1, 10)
 }
 
 // metricSeries writes one series as shownSeries does.
