@@ -78,8 +78,8 @@ func TestPageInBrowser(t *testing.T) {
 	if err := chromedp.Do(browser, chromedp.Navigate(ts.URL)); err != nil {
 		t.Fatalf("open the page: %v", err)
 	}
-	// The first update is in: the server's histories started before
-	// any write, so the heatmaps will count every one.
+	// The server read its histograms once at Start, before any write,
+	// so the heatmaps will count every write.
 	waitPage(t, browser, "the first update", func(p *shownPage) bool { return p.Updates >= 1 })
 
 	run := func(lo, hi int) (pid string, values []int64) {
@@ -165,21 +165,21 @@ type shownPage struct {
 		Total int
 		Lines []string
 	}
-	Flame struct{ Loads, Samples int }
+	Flame struct{ Samples int } // what the flame graph's root frame counts
 }
 
 type shownMap struct {
 	Kind    string
 	Total   string
 	Entries []shownEntry
-	Heatmap *struct{ Columns, Total string }
+	Heatmap *struct{ Total string }
 }
 
 type shownEntry struct {
-	Key                           []string
-	Value, Count, Sum, Avg, Point string
-	Shown                         []string // the numbers a reader sees, formatted
-	Buckets                       []struct{ Label, Count, Shown string }
+	Key                    []string
+	Value, Count, Sum, Avg string
+	Shown                  []string // the numbers a reader sees, formatted
+	Buckets                []struct{ Label, Count, Shown string }
 }
 
 // value is the value shown for a map's key, "" when none is.
@@ -205,10 +205,10 @@ const readPage = `(() => {
 		const heat = card.querySelector("canvas.heatmap");
 		maps[d(card, "map")] = {
 			Kind: d(card, "kind"), Total: d(card, "total"),
-			Heatmap: heat && {Columns: d(heat, "columns"), Total: d(heat, "total")},
+			Heatmap: heat && {Total: d(heat, "total")},
 			Entries: [...card.querySelectorAll("[data-key]")].map((e) => ({
 				Key: JSON.parse(d(e, "key")), Value: d(e, "value"),
-				Count: d(e, "count"), Sum: d(e, "sum"), Avg: d(e, "avg"), Point: d(e, "points"),
+				Count: d(e, "count"), Sum: d(e, "sum"), Avg: d(e, "avg"),
 				Shown: e.matches("tr") ? [...e.querySelectorAll(":scope > td.num")].map((c) => c.textContent)
 					: e.matches("figure.tseries") ? [e.querySelector("figcaption b").textContent]
 					: e.matches(".single") ? [e.textContent] : [],
@@ -227,7 +227,7 @@ const readPage = `(() => {
 		Stats: stats, Maps: maps,
 		Probes: [...sec.querySelectorAll("tr[data-probe]")].map((r) => ({Probe: d(r, "probe"), Runs: d(r, "runs"), Ns: d(r, "ns")})),
 		Output: {Total: Number(d(pre, "total")), Lines: pre.textContent === "" ? [] : pre.textContent.split("\n")},
-		Flame: {Loads: flame ? Number(d(flame, "loads")) : 0, Samples: root ? Number(d(root, "w")) : 0},
+		Flame: {Samples: root ? Number(d(root, "w")) : 0},
 	});
 })()`
 
@@ -429,6 +429,9 @@ func checkMetrics(t *testing.T, p *shownPage, url string) {
 	written := p.Maps["@st"].Entries[0].Count
 	if w, _ := strconv.ParseFloat(written, 64); p.Probes[0].Probe != "tracepoint:syscalls:sys_enter_write" || shown < w || shown > scraped {
 		t.Errorf("the page shows %s ran %s times; want between the %s writes traced and the %v runs /metrics has since", p.Probes[0].Probe, p.Probes[0].Runs, written, scraped)
+	}
+	if ns, _ := strconv.ParseFloat(p.Probes[0].Ns, 64); ns <= 0 {
+		t.Errorf("the page shows %s costs %s ns an event", p.Probes[0].Probe, p.Probes[0].Ns)
 	}
 }
 
