@@ -99,7 +99,9 @@ type Options struct {
 	// it needs Output, where their results go.
 	Mode Mode
 	// Stats turns the kernel's BPF statistics on while the session runs,
-	// so that Session.Probes counts each probe's runs and run time.
+	// so that Session.Probes counts each probe's runs and run time. The
+	// kernel allows that only with CAP_SYS_ADMIN, unless the sysctl
+	// kernel.bpf_stats_enabled is on already; StatsAvailable tells.
 	Stats bool
 	// EventBuffer is the capacity of the channel Session.Events returns;
 	// 0 means DefaultEventBuffer.
@@ -204,7 +206,7 @@ func compileFile(file *source.File, opts Options) (*Script, error) {
 func (s *Script) snapshot(m *output.Map) MapSnapshot {
 	snap := snapshot(m)
 	if t := s.traits[strings.TrimPrefix(m.Name, "@")]; t != nil {
-		snap.KeyNames, snap.Counter = t.keyNames, t.counter
+		snap.KeyNames, snap.Counter, snap.Scratch = t.keyNames, t.counter, t.scratch
 	}
 	return snap
 }

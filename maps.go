@@ -39,6 +39,11 @@ type MapSnapshot struct {
 	// it: written only with count(), sum(), ++, or += of a positive
 	// constant.
 	Counter bool
+	// Scratch reports working state rather than a result: the script
+	// deletes the map's keys, or END clears it (as bpftrace's scripts do
+	// so that a map is not printed at exit), such as the start times in
+	// @start[tid].
+	Scratch bool
 	// Entries are in no particular order. A map that is not Keyed has at
 	// most one entry, whose Key is nil.
 	Entries []Entry

@@ -1,7 +1,6 @@
 package ebtrace_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,25 +23,6 @@ const (
 	getppidObject = "cmd/ebtrace/testdata/run/getppid.bpf.c"
 	unknownObject = "cmd/ebtrace/testdata/run/unknown.bpf.c"
 )
-
-// logBuffer is a Log that Run's goroutines may write while the test
-// reads it.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // loadObject opens and loads the object built from src, closing it when
 // the test ends.
@@ -66,7 +45,7 @@ func loadObject(t *testing.T, src string, opts ebtrace.ObjectOptions) *ebtrace.O
 func TestObject(t *testing.T) {
 	requireKernel(t)
 	path := testutil.BuildBPF(t, legacyObject)
-	log := &logBuffer{}
+	log := &testutil.Buffer{}
 	obj, err := ebtrace.OpenObject(path, ebtrace.ObjectOptions{Command: []string{testutil.Workload(t), "getppid", "3"}, Log: log})
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +85,7 @@ func TestObject(t *testing.T) {
 func TestObjectProcess(t *testing.T) {
 	requireKernel(t)
 	w := testutil.StartGated(t, testutil.Workload(t), "wait", "getppid", "4")
-	log := &logBuffer{}
+	log := &testutil.Buffer{}
 	obj := loadObject(t, legacyObject, ebtrace.ObjectOptions{PID: w.Pid(), Log: log})
 	var out strings.Builder
 	done := make(chan error, 1)
@@ -131,7 +110,7 @@ func TestObjectProcess(t *testing.T) {
 func TestObjectStop(t *testing.T) {
 	requireKernel(t)
 	t.Run("cancel", func(t *testing.T) {
-		log := &logBuffer{}
+		log := &testutil.Buffer{}
 		obj := loadObject(t, legacyObject, ebtrace.ObjectOptions{Log: log})
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)

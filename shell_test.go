@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,27 +34,8 @@ func TestInputComplete(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a shell's output, written by its event loop while the
-// test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // newShell opens a shell on the live kernel, closed when the test ends.
-func newShell(t *testing.T, out, log *lockedBuffer) *ebtrace.Shell {
+func newShell(t *testing.T, out, log *testutil.Buffer) *ebtrace.Shell {
 	t.Helper()
 	requireKernel(t)
 	sh, err := ebtrace.NewShell(ebtrace.ShellOptions{Out: out, Log: log})
@@ -69,7 +49,7 @@ func newShell(t *testing.T, out, log *lockedBuffer) *ebtrace.Shell {
 // meanwhile, detaches a block, and closes: END runs, the maps print,
 // nothing stays attached.
 func TestShell(t *testing.T) {
-	var out, log lockedBuffer
+	var out, log testutil.Buffer
 	progs, links := testutil.BPFObjects(t, os.Getpid())
 	sh := newShell(t, &out, &log)
 	pid := os.Getpid()
@@ -201,7 +181,7 @@ $`); !re.MatchString(said.String()) {
 // TestShellEnded: a probe that calls exit() ends the session; Close then
 // runs END and prints the maps.
 func TestShellEnded(t *testing.T) {
-	var out, log lockedBuffer
+	var out, log testutil.Buffer
 	sh := newShell(t, &out, &log)
 	if _, err := sh.Add(fmt.Sprintf(`tracepoint:syscalls:sys_enter_getppid /pid == %d/ { @n = count(); exit(); }`, os.Getpid())); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,8 @@ package ebtrace
 import (
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -82,12 +84,31 @@ func (s *Session) probes() ([]ProbeStats, error) {
 	return out, nil
 }
 
+// statsSysctl is on when an administrator turned the kernel's BPF
+// statistics on for everyone.
+const statsSysctl = "/proc/sys/kernel/bpf_stats_enabled"
+
 // enableStats turns the kernel's BPF run-time statistics on until the
-// returned closer is closed.
+// returned closer is closed. The kernel allows that only with
+// CAP_SYS_ADMIN; without it, statistics an administrator turned on with
+// the sysctl serve as well, and the closer is nil.
 func enableStats() (io.Closer, error) {
 	stats, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
-	if err != nil {
-		return nil, fmt.Errorf("enable BPF run time statistics: %w", err)
+	if err == nil {
+		return stats, nil
 	}
-	return stats, nil
+	if b, rerr := os.ReadFile(statsSysctl); rerr == nil && strings.TrimSpace(string(b)) == "1" {
+		return nil, nil
+	}
+	return nil, publicError(fmt.Errorf("enable BPF run time statistics (it needs CAP_SYS_ADMIN, or sysctl kernel.bpf_stats_enabled=1): %w", err))
+}
+
+// StatsAvailable reports whether Options.Stats can count each probe's
+// runs here: nil when it can, else why not.
+func StatsAvailable() error {
+	c, err := enableStats()
+	if c != nil {
+		c.Close()
+	}
+	return err
 }

@@ -1,6 +1,8 @@
 package ebtrace
 
 import (
+	"slices"
+
 	"github.com/ebtrace/ebtrace/internal/syntax"
 )
 
@@ -9,6 +11,7 @@ import (
 type mapTraits struct {
 	keyNames []string
 	counter  bool
+	scratch  bool
 }
 
 // namedKeyCalls name a key by the call itself: a symbol is a label that
@@ -18,7 +21,8 @@ var namedKeyCalls = map[string]bool{"ksym": true, "usym": true, "kaddr": true, "
 // traitsOf reads every map's traits from the script: a key part written
 // everywhere as the same builtin (comm, pid), field (args.fd) or named
 // call (ksym(...)) is called by that name; a map written only with
-// count(), sum(), ++ or += of a positive constant is a counter.
+// count(), sum(), ++ or += of a positive constant is a counter; a map
+// whose keys the script deletes, or that END clears, is scratch.
 func traitsOf(prog *syntax.Program) map[string]*mapTraits {
 	traits := map[string]*mapTraits{}
 	get := func(name string) *mapTraits {
@@ -30,8 +34,15 @@ func traitsOf(prog *syntax.Program) map[string]*mapTraits {
 		return t
 	}
 	written := map[string]bool{}
+	inEnd := false
 	syntax.Inspect(prog, func(n syntax.Node) bool {
 		switch n := n.(type) {
+		case *syntax.Probe:
+			inEnd = slices.ContainsFunc(n.Attach, func(a *syntax.AttachPoint) bool { return a.Raw == "END" })
+		case *syntax.CallExpr:
+			if m, ok := firstMap(n); ok && (n.Fun == "delete" || n.Fun == "clear" && inEnd) {
+				get(m.Name).scratch = true
+			}
 		case *syntax.MapExpr:
 			t := get(n.Name)
 			for i, k := range n.Keys {
@@ -68,6 +79,15 @@ func traitsOf(prog *syntax.Program) map[string]*mapTraits {
 		}
 	}
 	return traits
+}
+
+// firstMap is a call's first argument when it is a map.
+func firstMap(call *syntax.CallExpr) (*syntax.MapExpr, bool) {
+	if len(call.Args) == 0 {
+		return nil, false
+	}
+	m, ok := call.Args[0].(*syntax.MapExpr)
+	return m, ok
 }
 
 // grows reports whether an assignment to a map only ever adds to it.

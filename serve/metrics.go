@@ -26,7 +26,7 @@ func (collector) Describe(chan<- *prometheus.Desc) {}
 // Self-metrics: what ebtrace lost, and what it costs.
 var (
 	eventsLostDesc = prometheus.NewDesc("ebtrace_events_lost_total",
-		"Events the kernel could not queue for ebtrace for lack of buffer room, by script.", []string{"script"}, nil)
+		"Events lost, by script: the kernel found no room in the buffer it shares with ebtrace, or ebtrace's reader fell too far behind.", []string{"script"}, nil)
 	mapFullDesc = prometheus.NewDesc("ebtrace_map_updates_dropped_total",
 		"Map updates dropped because the map was full, by script and map.", []string{"script", "map"}, nil)
 	helperErrorsDesc = prometheus.NewDesc("ebtrace_helper_errors_total",
@@ -58,20 +58,15 @@ func (c collector) collectScript(sc *script, ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, boolFloat(running), sc.name)
 	ch <- prometheus.MustNewConstMetric(helperErrorsDesc, prometheus.CounterValue, float64(helperErrors), sc.name)
 	if losses, err := sess.Losses(); err == nil {
-		ch <- prometheus.MustNewConstMetric(eventsLostDesc, prometheus.CounterValue, float64(losses.Events), sc.name)
+		ch <- prometheus.MustNewConstMetric(eventsLostDesc, prometheus.CounterValue, float64(losses.Events+sess.Dropped()), sc.name)
 		for name, n := range losses.MapFull {
 			ch <- prometheus.MustNewConstMetric(mapFullDesc, prometheus.CounterValue, float64(n), sc.name, name)
 		}
 	} else {
 		ch <- prometheus.NewInvalidMetric(eventsLostDesc, err)
 	}
-	if probes, err := sess.Probes(); err == nil {
-		for _, p := range probes {
-			ch <- prometheus.MustNewConstMetric(probeRunsDesc, prometheus.CounterValue, float64(p.Runs), sc.name, p.Probe)
-			ch <- prometheus.MustNewConstMetric(probeSecondsDesc, prometheus.CounterValue, p.RunTime.Seconds(), sc.name, p.Probe)
-		}
-	} else {
-		ch <- prometheus.NewInvalidMetric(probeRunsDesc, err)
+	if c.s.stats {
+		c.collectProbes(sc.name, sess, ch)
 	}
 	maps, err := sess.Maps()
 	if err != nil {
@@ -88,13 +83,27 @@ func (c collector) collectScript(sc *script, ch chan<- prometheus.Metric) {
 	sc.mu.Unlock()
 }
 
+// collectProbes sends each probe's runs and run time.
+func (c collector) collectProbes(script string, sess *ebtrace.Session, ch chan<- prometheus.Metric) {
+	probes, err := sess.Probes()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(probeRunsDesc, err)
+		return
+	}
+	for _, p := range probes {
+		ch <- prometheus.MustNewConstMetric(probeRunsDesc, prometheus.CounterValue, float64(p.Runs), script, p.Probe)
+		ch <- prometheus.MustNewConstMetric(probeSecondsDesc, prometheus.CounterValue, p.RunTime.Seconds(), script, p.Probe)
+	}
+}
+
 // collectMap sends one map's series, as its kind suits: counters for what
 // only grows, histograms for hist() and lhist(), gauges for the rest.
 // Strings, time series and stacks have no number to export; the page
-// shows them.
+// shows them. Scratch maps (@start[tid]) are the script's working state,
+// not its results.
 func (c collector) collectMap(sc *script, m ebtrace.MapSnapshot, ch chan<- prometheus.Metric) {
-	switch m.Kind {
-	case ebtrace.KindString, ebtrace.KindTSeries:
+	switch {
+	case m.Scratch, m.Kind == ebtrace.KindString, m.Kind == ebtrace.KindTSeries:
 		return
 	}
 	if len(m.Entries) > 0 && slices.ContainsFunc(m.Entries[0].Key, isStack) {

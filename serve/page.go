@@ -211,12 +211,12 @@ func (p *page) serveEvents(w http.ResponseWriter, r *http.Request) {
 func (s *Server) state(now time.Time) State {
 	st := State{Time: now}
 	for _, sc := range s.current() {
-		st.Scripts = append(st.Scripts, sc.state(now))
+		st.Scripts = append(st.Scripts, sc.state(now, s.stats))
 	}
 	return st
 }
 
-func (sc *script) state(now time.Time) ScriptState {
+func (sc *script) state(now time.Time, stats bool) ScriptState {
 	out := ScriptState{Name: sc.name, Path: sc.path}
 	out.Output, out.OutputTotal = sc.output.snapshot()
 	sc.mu.Lock()
@@ -227,9 +227,9 @@ func (sc *script) state(now time.Time) ScriptState {
 		return out
 	}
 	if l, err := sess.Losses(); err == nil {
-		out.Lost, out.MapFull = l.Events, l.MapFull
+		out.Lost, out.MapFull = l.Events+sess.Dropped(), l.MapFull
 	}
-	if probes, err := sess.Probes(); err == nil {
+	if probes, err := sess.Probes(); stats && err == nil {
 		for _, p := range probes {
 			ps := ProbeState{Probe: p.Probe, Runs: p.Runs}
 			if p.Runs > 0 {
@@ -243,6 +243,9 @@ func (sc *script) state(now time.Time) ScriptState {
 		return out
 	}
 	for _, m := range maps {
+		if m.Scratch {
+			continue
+		}
 		if len(m.Entries) > 0 && slices.ContainsFunc(m.Entries[0].Key, isStack) {
 			out.Stacks = append(out.Stacks, m.Name)
 			continue

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -19,8 +18,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/ebtrace/ebtrace/internal/testutil"
 	"github.com/ebtrace/ebtrace/serve"
@@ -376,7 +373,10 @@ func histogram(p *shownPage, m string) string {
 // self-metrics agree.
 func checkMetrics(t *testing.T, p *shownPage, url string) {
 	t.Helper()
-	families := scrape(t, url)
+	families, err := scrape(url)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		m      string
 		family string
@@ -521,19 +521,4 @@ func metricValue(families map[string]*dto.MetricFamily, name string) string {
 		return fmt.Sprintf("(%d series of %s)", len(fam.GetMetric()), name)
 	}
 	return strconv.FormatFloat(fam.Metric[0].GetCounter().GetValue(), 'f', -1, 64)
-}
-
-func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
-	t.Helper()
-	resp, err := http.Get(url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parse /metrics: %v", err)
-	}
-	return families
 }

@@ -308,7 +308,7 @@ func TestSignals(t *testing.T) {
 	cmd := exec.Command(bin, "-e", `interval:ms:10 { @ticks = count(); } END { printf("end\n"); }`)
 	var out bytes.Buffer
 	cmd.Stdout = &out
-	stderr := &syncBuffer{}
+	stderr := &testutil.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -324,7 +324,7 @@ func TestSignals(t *testing.T) {
 	}
 
 	cmd = exec.Command(bin, "-e", `tracepoint:syscalls:sys_enter_getppid { @[pid] = count(); } interval:ms:10 { @t = count(); }`)
-	stderr = &syncBuffer{}
+	stderr = &testutil.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -409,7 +409,7 @@ func TestPid(t *testing.T) {
 	target := testutil.StartGated(t, testutil.Workload(t), "wait", "getppid", "3")
 	pid := fmt.Sprint(target.Pid())
 	cmd := exec.Command(bin, "-p", pid, "-e", `tracepoint:syscalls:sys_enter_getppid /pid == `+pid+`/ { @n = count(); }`)
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &testutil.Buffer{}, &testutil.Buffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -477,7 +477,7 @@ func TestPrintfIsPrompt(t *testing.T) {
 	wl, comm := testutil.Renamed(t, testutil.Workload(t), "prompt")
 	testutil.RequireRoot(t)
 	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), "-e", `tracepoint:syscalls:sys_enter_getppid /comm == "`+comm+`"/ { printf("seen %d\n", 42); }`)
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &testutil.Buffer{}, &testutil.Buffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

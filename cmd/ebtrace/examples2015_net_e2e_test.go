@@ -220,14 +220,14 @@ func checkDropmon(t *testing.T, out string) dropTable {
 // background is an ebtrace run in the background, its output collected.
 type background struct {
 	cmd         *exec.Cmd
-	out, stderr *syncBuffer
+	out, stderr *testutil.Buffer
 }
 
 // startBackground starts ebtrace with args and waits until it says it has
 // attached its probes.
 func startBackground(t *testing.T, bin string, args ...string) *background {
 	t.Helper()
-	b := &background{cmd: exec.Command(bin, args...), out: &syncBuffer{}, stderr: &syncBuffer{}}
+	b := &background{cmd: exec.Command(bin, args...), out: &testutil.Buffer{}, stderr: &testutil.Buffer{}}
 	b.cmd.Stdout, b.cmd.Stderr = b.out, b.stderr
 	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -99,7 +99,7 @@ func TestKprobeWildcardFunc(t *testing.T) {
 func TestKprobeMultiLink(t *testing.T) {
 	requireKprobes(t)
 	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), "-e", `kprobe:vfs_rea* { @ = count(); }`)
-	stderr := &syncBuffer{}
+	stderr := &testutil.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -98,7 +98,7 @@ func TestSelfSignal(t *testing.T) {
 	testutil.RequireTracefs(t)
 	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), "-e",
 		`self:signal:SIGUSR1 { printf("usr1 %d %s\n", @n++, probe); if (@n == 2) { exit(); } }`)
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &testutil.Buffer{}, &testutil.Buffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -542,7 +542,7 @@ func TestRecordPid(t *testing.T) {
 func TestRecordWarnsOfLaterPrograms(t *testing.T) {
 	lockEvents(t, "syscalls:sys_enter_getppid")
 	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), "record", "-e", "syscalls:sys_enter_getppid", "-o", filepath.Join(t.TempDir(), "out.txt"))
-	stderr := &syncBuffer{}
+	stderr := &testutil.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

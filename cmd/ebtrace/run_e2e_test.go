@@ -190,7 +190,7 @@ func TestRunOwnPrintk(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := exec.Command(bin, "-e", `tracepoint:syscalls:sys_enter_getppid { debugf("unrelated %d\n", pid); }`)
-	stderr := &syncBuffer{}
+	stderr := &testutil.Buffer{}
 	other.Stderr = stderr
 	if err := other.Start(); err != nil {
 		t.Fatal(err)
@@ -267,7 +267,7 @@ func TestRunLeavesNothing(t *testing.T) {
 	obj := testutil.BuildBPF(t, "testdata/run/getppid.bpf.c")
 	bin := testutil.Build(t, "./cmd/ebtrace")
 	cmd := exec.Command(bin, "run", obj)
-	stderr := &syncBuffer{}
+	stderr := &testutil.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -137,7 +137,7 @@ func TestUserStackExited(t *testing.T) {
 	testutil.RequireRoot(t)
 	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), "-e",
 		`tracepoint:syscalls:sys_enter_getppid /comm == "`+comm+`"/ { @[ustack] = count(); }`)
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &testutil.Buffer{}, &testutil.Buffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -77,12 +77,12 @@ func fileExists(path string) bool {
 type toolRun struct {
 	cmd    *exec.Cmd
 	out    bytes.Buffer
-	stderr *syncBuffer
+	stderr *testutil.Buffer
 }
 
 func startTracer(t *testing.T, bin, script string) *toolRun {
 	t.Helper()
-	tr := &toolRun{stderr: &syncBuffer{}}
+	tr := &toolRun{stderr: &testutil.Buffer{}}
 	tr.cmd = exec.Command(bin, script)
 	tr.cmd.Stdout, tr.cmd.Stderr = &tr.out, tr.stderr
 	if err := tr.cmd.Start(); err != nil {

@@ -68,7 +68,7 @@ var (
 // heatmapRun is an ebtrace drawing heatmap rows in the background.
 type heatmapRun struct {
 	cmd            *exec.Cmd
-	stdout, stderr syncBuffer
+	stdout, stderr testutil.Buffer
 }
 
 func startHeatmap(t *testing.T, bin string, args ...string) *heatmapRun {

@@ -144,7 +144,7 @@ func traceGated(t *testing.T, g *testutil.Gated, script string, during func()) r
 	t.Helper()
 	testutil.RequireRoot(t)
 	cmd := exec.Command(testutil.Build(t, "./cmd/ebtrace"), "-p", fmt.Sprint(g.Pid()), "-e", script)
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &testutil.Buffer{}, &testutil.Buffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

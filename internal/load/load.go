@@ -18,6 +18,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 
 	"github.com/ebtrace/ebtrace/internal/compile"
@@ -203,6 +204,13 @@ func Verify(r *compile.Result) (*DryRun, error) {
 	return dry, nil
 }
 
+// liftMemlock lifts RLIMIT_MEMLOCK once per process, for kernels before
+// 5.11, which charge BPF maps and programs to it (64 KiB by default on
+// many). Newer kernels charge memory cgroups instead, and cilium/ebpf
+// then changes nothing. Without CAP_SYS_RESOURCE the limit stays, and a
+// load that exceeds it fails with its own error.
+var liftMemlock = sync.OnceFunc(func() { rlimit.RemoveMemlock() })
+
 // Load creates the maps and programs of r in the kernel.
 func Load(r *compile.Result, cfg Config) (*Object, error) { return load(r, cfg, nil, nil) }
 
@@ -210,6 +218,7 @@ func Load(r *compile.Result, cfg Config) (*Object, error) { return load(r, cfg, 
 // programs is not nil, and, when prepare is not nil, the maps it returns
 // (by kernel name) in place of the spec's (LoadShared).
 func load(r *compile.Result, cfg Config, programs []string, prepare func(*ebpf.CollectionSpec, *plan.Plan) (map[string]*ebpf.Map, error)) (*Object, error) {
+	liftMemlock()
 	chosen := func(name string) bool { return programs == nil || slices.Contains(programs, name) }
 	for _, p := range r.Programs {
 		if !chosen(p.Name) {

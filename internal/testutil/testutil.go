@@ -180,8 +180,10 @@ func goBuild(pkg string) (string, error) {
 	}
 	defer os.RemoveAll(staging)
 	out := filepath.Join(staging, name)
+	// Built as the README says: without cgo, into a static binary.
 	cmd := exec.Command("go", "build", "-o", out, pkg)
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, msg)
 	}

@@ -1,0 +1,168 @@
+package serve
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/ebtrace/ebtrace"
+)
+
+// fixedMaps is a collector of fixed snapshots, as one script's maps.
+type fixedMaps struct {
+	c    collector
+	sc   *script
+	maps []ebtrace.MapSnapshot
+}
+
+func (fixedMaps) Describe(chan<- *prometheus.Desc) {}
+
+func (m fixedMaps) Collect(ch chan<- prometheus.Metric) {
+	for _, snap := range m.maps {
+		m.c.collectMap(m.sc, snap, ch)
+	}
+}
+
+// exposition renders snapshots as /metrics would.
+func exposition(t *testing.T, s *Server, sc *script, snaps ...ebtrace.MapSnapshot) string {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(fixedMaps{collector{s}, sc, snaps})
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	for _, f := range families {
+		if _, err := expfmt.MetricFamilyToText(&b, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
+}
+
+func testServer(maxSeries int) (*Server, *script, *bytes.Buffer) {
+	var log bytes.Buffer
+	s := &Server{opts: Options{MaxSeries: maxSeries}, log: &log}
+	return s, newScript("top", "/etc/ebtrace/top.bt", nil, 10), &log
+}
+
+func TestCollectKinds(t *testing.T) {
+	s, sc, _ := testServer(DefaultMaxSeries)
+	got := exposition(t, s, sc,
+		ebtrace.MapSnapshot{Name: "@calls", Kind: ebtrace.KindCount, Keyed: true, KeyNames: []string{"comm", "pid"}, Counter: true,
+			Entries: []ebtrace.Entry{{Key: []any{"bash", int64(7)}, Value: int64(3)}, {Key: []any{"cat", int64(9)}, Value: int64(5)}}},
+		ebtrace.MapSnapshot{Name: "@", Kind: ebtrace.KindScalar, Entries: []ebtrace.Entry{{Value: int64(-4)}}},
+		ebtrace.MapSnapshot{Name: "@lat", Kind: ebtrace.KindHist, Keyed: true, KeyNames: []string{""},
+			Entries: []ebtrace.Entry{{Key: []any{"read"}, Value: []ebtrace.Bucket{{Low: 0, High: 0, Count: 1}, {Low: 4, High: 7, Count: 2}, {Low: 8, High: 15, Count: 0}, {Low: 16, High: 31, Count: 3}}}}},
+		ebtrace.MapSnapshot{Name: "@sizes", Kind: ebtrace.KindLHist,
+			Entries: []ebtrace.Entry{{Value: []ebtrace.Bucket{{Low: math.MinInt64, High: -1, Count: 1}, {Low: 0, High: 9, Count: 2}, {Low: 100, High: math.MaxInt64, Count: 4}}}}},
+		ebtrace.MapSnapshot{Name: "@st", Kind: ebtrace.KindStats, Keyed: true, KeyNames: []string{"le"},
+			Entries: []ebtrace.Entry{{Key: []any{int64(1)}, Value: ebtrace.Stats{Count: 4, Sum: 10, Avg: 2}}}},
+		ebtrace.MapSnapshot{Name: "@name", Kind: ebtrace.KindString, Entries: []ebtrace.Entry{{Value: "x"}}},
+		ebtrace.MapSnapshot{Name: "@start", Kind: ebtrace.KindScalar, Keyed: true, KeyNames: []string{"tid"}, Scratch: true,
+			Entries: []ebtrace.Entry{{Key: []any{int64(5)}, Value: int64(123)}}},
+	)
+	want := `# HELP ebtrace_top Value of map @ in /etc/ebtrace/top.bt
+# TYPE ebtrace_top gauge
+ebtrace_top -4
+# HELP ebtrace_top_calls_total Count() of map @calls in /etc/ebtrace/top.bt
+# TYPE ebtrace_top_calls_total counter
+ebtrace_top_calls_total{comm="bash",pid="7"} 3
+ebtrace_top_calls_total{comm="cat",pid="9"} 5
+# HELP ebtrace_top_lat Log2 histogram of map @lat in /etc/ebtrace/top.bt
+# TYPE ebtrace_top_lat histogram
+ebtrace_top_lat_bucket{key0="read",le="0"} 1
+ebtrace_top_lat_bucket{key0="read",le="7"} 3
+ebtrace_top_lat_bucket{key0="read",le="15"} 3
+ebtrace_top_lat_bucket{key0="read",le="31"} 6
+ebtrace_top_lat_bucket{key0="read",le="+Inf"} 6
+ebtrace_top_lat_sum{key0="read"} NaN
+ebtrace_top_lat_count{key0="read"} 6
+# HELP ebtrace_top_sizes Linear histogram of map @sizes in /etc/ebtrace/top.bt
+# TYPE ebtrace_top_sizes histogram
+ebtrace_top_sizes_bucket{le="-1"} 1
+ebtrace_top_sizes_bucket{le="9"} 3
+ebtrace_top_sizes_bucket{le="+Inf"} 7
+ebtrace_top_sizes_sum NaN
+ebtrace_top_sizes_count 7
+# HELP ebtrace_top_st Stats() of map @st in /etc/ebtrace/top.bt
+# TYPE ebtrace_top_st gauge
+ebtrace_top_st{key0="1",stat="avg"} 2
+ebtrace_top_st{key0="1",stat="count"} 4
+ebtrace_top_st{key0="1",stat="sum"} 10
+`
+	if got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// Keys that print alike are one series; a stack-keyed map is left out,
+// with a warning said once.
+func TestCollectMergeAndStacks(t *testing.T) {
+	s, sc, log := testServer(DefaultMaxSeries)
+	stack := []ebtrace.Frame{{Address: 1, Symbol: "f"}}
+	snaps := []ebtrace.MapSnapshot{
+		{Name: "@funcs", Kind: ebtrace.KindCount, Keyed: true, KeyNames: []string{"ksym"}, Counter: true,
+			Entries: []ebtrace.Entry{{Key: []any{"vfs_read"}, Value: int64(2)}, {Key: []any{"vfs_read"}, Value: int64(5)}}},
+		{Name: "@peak", Kind: ebtrace.KindMax, Keyed: true, KeyNames: []string{"ksym"},
+			Entries: []ebtrace.Entry{{Key: []any{"vfs_read"}, Value: int64(2)}, {Key: []any{"vfs_read"}, Value: int64(5)}, {Key: []any{"vfs_read"}, Value: int64(3)}}},
+		{Name: "@h", Kind: ebtrace.KindHist, Keyed: true, KeyNames: []string{"ksym"}, Entries: []ebtrace.Entry{
+			{Key: []any{"f"}, Value: []ebtrace.Bucket{{Low: 1, High: 1, Count: 1}, {Low: 2, High: 3, Count: 1}}},
+			{Key: []any{"f"}, Value: []ebtrace.Bucket{{Low: 2, High: 3, Count: 2}, {Low: 4, High: 7, Count: 1}}}}},
+		{Name: "@stacks", Kind: ebtrace.KindCount, Keyed: true, Counter: true, Entries: []ebtrace.Entry{{Key: []any{stack}, Value: int64(1)}}},
+	}
+	got := exposition(t, s, sc, snaps...)
+	exposition(t, s, sc, snaps...)
+	for _, want := range []string{
+		`ebtrace_top_funcs_total{ksym="vfs_read"} 7`,
+		`ebtrace_top_peak{ksym="vfs_read"} 5`,
+		`ebtrace_top_h_bucket{ksym="f",le="1"} 1` + "\n" + `ebtrace_top_h_bucket{ksym="f",le="3"} 4` + "\n" + `ebtrace_top_h_bucket{ksym="f",le="7"} 5`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %s in:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "stacks") {
+		t.Errorf("a stack map was exported:\n%s", got)
+	}
+	if want := "ebtrace serve: /etc/ebtrace/top.bt: map @stacks is keyed by a stack: the page draws it as a flame graph; /metrics leaves it out\n"; log.String() != want {
+		t.Errorf("log %q, want %q", log.String(), want)
+	}
+}
+
+// A map of more keys than the cap exports the largest and counts the
+// rest at every scrape, warning once.
+func TestCollectCap(t *testing.T) {
+	s, sc, log := testServer(2)
+	m := ebtrace.MapSnapshot{Name: "@c", Kind: ebtrace.KindCount, Keyed: true, KeyNames: []string{"comm"}, Counter: true, Entries: []ebtrace.Entry{
+		{Key: []any{"a"}, Value: int64(1)}, {Key: []any{"b"}, Value: int64(9)}, {Key: []any{"c"}, Value: int64(4)}, {Key: []any{"d"}, Value: int64(2)}}}
+	got := exposition(t, s, sc, m)
+	exposition(t, s, sc, m)
+	if !strings.Contains(got, `ebtrace_top_c_total{comm="b"} 9`+"\n"+`ebtrace_top_c_total{comm="c"} 4`+"\n") || strings.Contains(got, `comm="d"`) {
+		t.Errorf("not the two largest:\n%s", got)
+	}
+	if sc.seriesDropped["@c"] != 4 {
+		t.Errorf("dropped %d, want 2 per scrape", sc.seriesDropped["@c"])
+	}
+	if n := strings.Count(log.String(), "more than the 2 series"); n != 1 {
+		t.Errorf("warned %d times: %q", n, log.String())
+	}
+}
+
+func TestMetricNames(t *testing.T) {
+	for in, want := range map[string]string{"syscalls": "syscalls", "read-latency.v2": "read_latency_v2", "2015": "_2015", "__x__": "x", "": "_"} {
+		if got := metricName(in); got != want {
+			t.Errorf("metricName(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for addr, want := range map[string]bool{"127.0.0.1:9435": true, "localhost:1": true, "[::1]:9": true, ":9435": false, "0.0.0.0:9435": false, "10.1.2.3:80": false, "nonsense": false} {
+		if Loopback(addr) != want {
+			t.Errorf("Loopback(%q) = %v", addr, !want)
+		}
+	}
+}
