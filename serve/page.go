@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -303,17 +304,40 @@ func bucketStates(buckets []ebtrace.Bucket) []BucketState {
 }
 
 // bucketLabel writes a bucket as bpftrace labels it: [4, 8) for a range,
-// [1] for one value, (..., 0) below and [100, ...) above.
+// [1] for one value, (..., 0) below and [100, ...) above, with bounds
+// that are multiples of 1024 in units: [512, 1K), [1K, 2K).
 func bucketLabel(b ebtrace.Bucket) string {
 	switch {
 	case b.Low == math.MinInt64:
-		return fmt.Sprintf("(..., %d)", b.High+1)
+		return fmt.Sprintf("(..., %s)", sizeLabel(b.High+1))
 	case b.High == math.MaxInt64:
-		return fmt.Sprintf("[%d, ...)", b.Low)
+		return fmt.Sprintf("[%s, ...)", sizeLabel(b.Low))
 	case b.Low == b.High:
-		return fmt.Sprintf("[%d]", b.Low)
+		return fmt.Sprintf("[%s]", sizeLabel(b.Low))
 	}
-	return fmt.Sprintf("[%d, %d)", b.Low, b.High+1)
+	return fmt.Sprintf("[%s, %s)", sizeLabel(b.Low), sizeLabel(b.High+1))
+}
+
+// sizeLabel writes n with the largest binary unit that divides it: 2048
+// is 2K, 1536 stays 1536.
+func sizeLabel(n int64) string {
+	if n == 0 {
+		return "0"
+	}
+	sign, u := "", uint64(n)
+	if n < 0 {
+		sign, u = "-", -u
+	}
+	units := "KMGTPE"
+	k := 0
+	for k < len(units) && u%1024 == 0 {
+		u /= 1024
+		k++
+	}
+	if k == 0 {
+		return sign + strconv.FormatUint(u, 10)
+	}
+	return sign + strconv.FormatUint(u, 10) + units[k-1:k]
 }
 
 // histories keeps, per histogram, what each second added.
