@@ -3,39 +3,26 @@ package serve
 import (
 	"bytes"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/ebtrace/ebtrace"
 )
 
-// fixedMaps is a collector of fixed snapshots, as one script's maps.
-type fixedMaps struct {
-	c    collector
-	sc   *script
-	maps []ebtrace.MapSnapshot
-}
-
-func (fixedMaps) Describe(chan<- *prometheus.Desc) {}
-
-func (m fixedMaps) Collect(ch chan<- prometheus.Metric) {
-	for _, snap := range m.maps {
-		m.c.collectMap(m.sc, snap, ch)
-	}
-}
-
 // exposition renders snapshots as /metrics would.
 func exposition(t *testing.T, s *Server, sc *script, snaps ...ebtrace.MapSnapshot) string {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(fixedMaps{collector{s}, sc, snaps})
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	var families []*dto.MetricFamily
+	for _, m := range snaps {
+		if f := s.mapFamily(sc, m); f != nil {
+			families = append(families, f)
+		}
 	}
+	slices.SortFunc(families, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
 	var b bytes.Buffer
 	for _, f := range families {
 		if _, err := expfmt.MetricFamilyToText(&b, f); err != nil {

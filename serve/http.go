@@ -2,15 +2,20 @@ package serve
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/exporter-toolkit/web"
 )
 
@@ -20,14 +25,26 @@ import (
 func (s *Server) Handler() http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collector{s})
+	gather := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		self, err := reg.Gather()
+		maps, merr := s.gatherMaps()
+		all := append(self, maps...)
+		slices.SortFunc(all, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+		return all, errors.Join(err, merr)
+	})
 	mux := http.NewServeMux()
 	// A map that cannot be read leaves its series out, not the scrape.
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /events", s.page.serveEvents)
 	mux.HandleFunc("GET /api/state", func(w http.ResponseWriter, r *http.Request) {
+		b, err := json.Marshal(s.state(time.Now()))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(s.page.current())
+		w.Write(b)
 	})
 	mux.HandleFunc("GET /flamegraph.svg", s.serveFlameGraph)
 	mux.Handle("GET /", files())

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/ebtrace/ebtrace"
 )
@@ -22,6 +24,13 @@ type collector struct{ s *Server }
 // Describe sends nothing: the metrics depend on what the scripts hold at
 // each scrape, so the collector is unchecked.
 func (collector) Describe(chan<- *prometheus.Desc) {}
+
+// selfFamilies are the names of the self-metrics, which no map may take.
+var selfFamilies = map[string]bool{
+	"ebtrace_events_lost_total": true, "ebtrace_map_updates_dropped_total": true, "ebtrace_helper_errors_total": true,
+	"ebtrace_probe_runs_total": true, "ebtrace_probe_run_seconds_total": true, "ebtrace_series_dropped_total": true,
+	"ebtrace_script_running": true,
+}
 
 // Self-metrics: what ebtrace lost, and what it costs.
 var (
@@ -68,14 +77,6 @@ func (c collector) collectScript(sc *script, ch chan<- prometheus.Metric) {
 	if c.s.stats {
 		c.collectProbes(sc.name, sess, ch)
 	}
-	maps, err := sess.Maps()
-	if err != nil {
-		ch <- prometheus.NewInvalidMetric(upDesc, err)
-		return
-	}
-	for _, m := range maps {
-		c.collectMap(sc, m, ch)
-	}
 	sc.mu.Lock()
 	for name, n := range sc.seriesDropped {
 		ch <- prometheus.MustNewConstMetric(seriesDroppedDesc, prometheus.CounterValue, float64(n), sc.name, name)
@@ -96,57 +97,142 @@ func (c collector) collectProbes(script string, sess *ebtrace.Session, ch chan<-
 	}
 }
 
-// collectMap sends one map's series, as its kind suits: counters for what
-// only grows, histograms for hist() and lhist(), gauges for the rest.
-// Strings, time series and stacks have no number to export; the page
-// shows them. Scratch maps (@start[tid]) are the script's working state,
-// not its results.
-func (c collector) collectMap(sc *script, m ebtrace.MapSnapshot, ch chan<- prometheus.Metric) {
+// gatherMaps builds the families of every script's maps. They are built
+// as the exposition's own data (client_model's), not through a registry's
+// collector: for a map of 10,000 keys, const metrics and the registry's
+// checks and sorting cost more than reading the map.
+func (s *Server) gatherMaps() ([]*dto.MetricFamily, error) {
+	var out []*dto.MetricFamily
+	var errs []error
+	seen := maps.Clone(selfFamilies)
+	for _, sc := range s.current() {
+		sess := sc.session()
+		if sess == nil {
+			continue
+		}
+		snaps, err := sess.Maps()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", sc.path, err))
+			continue
+		}
+		for _, m := range snaps {
+			f := s.mapFamily(sc, m)
+			switch {
+			case f == nil:
+			case seen[f.GetName()]:
+				sc.warnOnce(s.log, m.Name+" name", fmt.Sprintf("map %s would be exported as %s, a name another map has: /metrics leaves it out", m.Name, f.GetName()))
+			default:
+				seen[f.GetName()] = true
+				out = append(out, f)
+			}
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// mapFamily is one map's series, as its kind suits: counters for what
+// only grows, histograms for hist() and lhist(), gauges for the rest;
+// nil for what has no number to export. Strings, time series and stacks
+// are on the page only. Scratch maps (@start[tid]) are the script's
+// working state, not its results.
+func (s *Server) mapFamily(sc *script, m ebtrace.MapSnapshot) *dto.MetricFamily {
 	switch {
 	case m.Scratch, m.Kind == ebtrace.KindString, m.Kind == ebtrace.KindTSeries:
-		return
+		return nil
 	}
 	if len(m.Entries) > 0 && slices.ContainsFunc(m.Entries[0].Key, isStack) {
-		sc.warnOnce(c.s.log, m.Name, fmt.Sprintf("map %s is keyed by a stack: the page draws it as a flame graph; /metrics leaves it out", m.Name))
-		return
+		sc.warnOnce(s.log, m.Name, fmt.Sprintf("map %s is keyed by a stack: the page draws it as a flame graph; /metrics leaves it out", m.Name))
+		return nil
 	}
-	entries := c.cap(sc, m)
-	labels := labelNames(m)
 	name := "ebtrace_" + sc.name
 	if m.Name != "@" {
 		name += "_" + metricName(strings.TrimPrefix(m.Name, "@"))
 	}
 	help := fmt.Sprintf("%s of map %s in %s", describeKind(m), m.Name, sc.path)
-	series := merge(m, entries)
+	rows := merge(m, s.cap(sc, m))
+	names, order := labelNames(m)
+	slices.SortFunc(rows, func(a, b *series) int {
+		for _, i := range order {
+			if c := strings.Compare(a.labels[i], b.labels[i]); c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+	pairsOf := func(names, values []string) []*dto.LabelPair { return labelPairs(names, values, order) }
+	f := &dto.MetricFamily{Name: &name, Help: &help}
 	switch {
 	case m.Kind == ebtrace.KindHist || m.Kind == ebtrace.KindLHist:
-		desc := prometheus.NewDesc(name, help, labels, nil)
-		for _, se := range series {
-			// bpftrace's histograms keep no sum of the values they count.
-			ch <- prometheus.MustNewConstHistogram(desc, se.count, math.NaN(), se.buckets, se.labels...)
+		f.Type = dto.MetricType_HISTOGRAM.Enum()
+		metrics := make([]dto.Metric, len(rows))
+		hists := make([]dto.Histogram, len(rows))
+		// bpftrace's histograms keep no sum of the values they count.
+		nan := math.NaN()
+		for i, se := range rows {
+			h := &hists[i]
+			h.SampleCount, h.SampleSum = &se.count, &nan
+			for _, le := range slices.Sorted(maps.Keys(se.buckets)) {
+				h.Bucket = append(h.Bucket, &dto.Bucket{UpperBound: &le, CumulativeCount: ptr(se.buckets[le])})
+			}
+			metrics[i].Label, metrics[i].Histogram = pairsOf(names, se.labels), h
+			f.Metric = append(f.Metric, &metrics[i])
 		}
 	case m.Kind == ebtrace.KindStats:
-		desc := prometheus.NewDesc(name, help, append(labels, "stat"), nil)
-		for _, se := range series {
+		f.Type = dto.MetricType_GAUGE.Enum()
+		names := append(slices.Clone(names), "stat")
+		order := append(slices.Clone(order), len(names)-1)
+		pairsOf := func(names, values []string) []*dto.LabelPair { return labelPairs(names, values, order) }
+		for _, se := range rows {
 			avg := 0.0
 			if se.count > 0 {
 				avg = math.Trunc(se.value / float64(se.count))
 			}
-			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(se.count), append(se.labels, "count")...)
-			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, se.value, append(se.labels, "sum")...)
-			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, avg, append(se.labels, "avg")...)
+			for _, st := range []struct {
+				name  string
+				value float64
+			}{{"avg", avg}, {"count", float64(se.count)}, {"sum", se.value}} {
+				f.Metric = append(f.Metric, &dto.Metric{Label: pairsOf(names, append(slices.Clone(se.labels), st.name)), Gauge: &dto.Gauge{Value: &st.value}})
+			}
 		}
 	default:
-		kind := prometheus.GaugeValue
+		metrics := make([]dto.Metric, len(rows))
 		if m.Counter {
-			kind, name = prometheus.CounterValue, name+"_total"
+			name += "_total"
+			f.Type = dto.MetricType_COUNTER.Enum()
+			counters := make([]dto.Counter, len(rows))
+			for i, se := range rows {
+				counters[i].Value = &se.value
+				metrics[i].Counter = &counters[i]
+			}
+		} else {
+			f.Type = dto.MetricType_GAUGE.Enum()
+			gauges := make([]dto.Gauge, len(rows))
+			for i, se := range rows {
+				gauges[i].Value = &se.value
+				metrics[i].Gauge = &gauges[i]
+			}
 		}
-		desc := prometheus.NewDesc(name, help, labels, nil)
-		for _, se := range series {
-			ch <- prometheus.MustNewConstMetric(desc, kind, se.value, se.labels...)
+		for i, se := range rows {
+			metrics[i].Label = pairsOf(names, se.labels)
+			f.Metric = append(f.Metric, &metrics[i])
 		}
 	}
+	return f
 }
+
+// labelPairs pairs names with values, in order: the indices of names in
+// name order, as the exposition writes them.
+func labelPairs(names, values []string, order []int) []*dto.LabelPair {
+	pairs := make([]dto.LabelPair, len(order))
+	out := make([]*dto.LabelPair, len(order))
+	for i, j := range order {
+		pairs[i].Name, pairs[i].Value = &names[j], &values[j]
+		out[i] = &pairs[i]
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // series is one series of a map: a key's label values and its value, or
 // for a histogram its count and cumulative buckets, for stats its count
@@ -233,8 +319,8 @@ func addBuckets(countA uint64, a map[float64]uint64, countB uint64, b map[float6
 
 // cap keeps the MaxSeries entries of largest value, counting the rest as
 // dropped and warning once.
-func (c collector) cap(sc *script, m ebtrace.MapSnapshot) []ebtrace.Entry {
-	max := c.s.opts.MaxSeries
+func (s *Server) cap(sc *script, m ebtrace.MapSnapshot) []ebtrace.Entry {
+	max := s.opts.MaxSeries
 	if len(m.Entries) <= max {
 		return m.Entries
 	}
@@ -244,7 +330,7 @@ func (c collector) cap(sc *script, m ebtrace.MapSnapshot) []ebtrace.Entry {
 	sc.mu.Lock()
 	sc.seriesDropped[m.Name] += uint64(dropped)
 	sc.mu.Unlock()
-	sc.warnOnce(c.s.log, m.Name+" series", fmt.Sprintf("map %s holds %d keys, more than the %d series a map may export (--max-series): the largest are exported, the rest counted in ebtrace_series_dropped_total", m.Name, len(entries), max))
+	sc.warnOnce(s.log, m.Name+" series", fmt.Sprintf("map %s holds %d keys, more than the %d series a map may export (--max-series): the largest are exported, the rest counted in ebtrace_series_dropped_total", m.Name, len(entries), max))
 	return entries[:max]
 }
 
@@ -276,15 +362,15 @@ func cumulative(buckets []ebtrace.Bucket) (uint64, map[float64]uint64) {
 	return total, out
 }
 
-// labelNames names a map's key parts: as the script keys by them (comm,
+// labelNames names a map's key parts, and gives their order by name: as the script keys by them (comm,
 // pid, fd), or key0, key1, ... where it does not, or where the name is
 // taken or reserved.
-func labelNames(m ebtrace.MapSnapshot) []string {
+func labelNames(m ebtrace.MapSnapshot) (names []string, order []int) {
 	n := 0
 	if len(m.Entries) > 0 {
 		n = len(m.Entries[0].Key)
 	}
-	names := make([]string, n)
+	names = make([]string, n)
 	used := map[string]bool{"le": true, "quantile": true, "stat": true}
 	for i := range names {
 		name := ""
@@ -297,7 +383,12 @@ func labelNames(m ebtrace.MapSnapshot) []string {
 		used[name] = true
 		names[i] = name
 	}
-	return names
+	order = make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(names[a], names[b]) })
+	return names, order
 }
 
 // labelValues writes a key's parts as label values.

@@ -113,9 +113,8 @@ type HistoryRow struct {
 type page struct {
 	s *Server
 
-	mu     sync.Mutex
-	latest []byte // the last state, as JSON
-	subs   map[chan []byte]bool
+	mu   sync.Mutex
+	subs map[chan []byte]bool
 }
 
 func newPage(s *Server) *page { return &page{s: s, subs: map[chan []byte]bool{}} }
@@ -134,16 +133,27 @@ func (p *page) run(ctx context.Context) {
 	}
 }
 
-// update reads the state and sends it to every page; a page still busy
-// with the last one gets this one instead.
+// update records what each histogram gained in the last second, and
+// while pages watch, reads the state and sends it to each; a page still
+// busy with the last one gets this one instead. Without a page, nothing
+// else is read: the state of maps of many keys is no small read.
 func (p *page) update() {
-	b, err := json.Marshal(p.s.state(time.Now()))
+	now := time.Now()
+	for _, sc := range p.s.current() {
+		sc.sampleHistories(now)
+	}
+	p.mu.Lock()
+	watched := len(p.subs) > 0
+	p.mu.Unlock()
+	if !watched {
+		return
+	}
+	b, err := json.Marshal(p.s.state(now))
 	if err != nil {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.latest = b
 	for ch := range p.subs {
 		select {
 		case <-ch:
@@ -153,19 +163,12 @@ func (p *page) update() {
 	}
 }
 
-func (p *page) subscribe() (chan []byte, []byte) {
+func (p *page) subscribe() chan []byte {
 	ch := make(chan []byte, 1)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.subs[ch] = true
-	return ch, p.latest
-}
-
-// current returns the last state, as JSON.
-func (p *page) current() []byte {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.latest
+	return ch
 }
 
 func (p *page) unsubscribe(ch chan []byte) {
@@ -183,7 +186,7 @@ func (p *page) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
-	ch, latest := p.subscribe()
+	ch := p.subscribe()
 	defer p.unsubscribe(ch)
 	send := func(b []byte) bool {
 		if _, err := fmt.Fprintf(w, "event: state\ndata: %s\n\n", b); err != nil {
@@ -192,7 +195,8 @@ func (p *page) serveEvents(w http.ResponseWriter, r *http.Request) {
 		flusher.Flush()
 		return true
 	}
-	if latest != nil && !send(latest) {
+	// A page gets the state at once, then each second.
+	if b, err := json.Marshal(p.s.state(time.Now())); err != nil || !send(b) {
 		return
 	}
 	for {
@@ -251,18 +255,28 @@ func (sc *script) state(now time.Time, stats bool) ScriptState {
 			continue
 		}
 		ms := MapState{Name: m.Name, Kind: string(m.Kind), KeyNames: m.KeyNames, Counter: m.Counter, Total: len(m.Entries)}
-		entries := slices.Clone(m.Entries)
-		slices.SortStableFunc(entries, func(a, b ebtrace.Entry) int {
-			if c := cmp.Compare(weight(b.Value), weight(a.Value)); c != 0 {
+		// Ranked by weight, then by key: each computed once, not at
+		// each of the sort's comparisons.
+		type ranked struct {
+			entry  ebtrace.Entry
+			weight float64
+			key    string
+		}
+		entries := make([]ranked, len(m.Entries))
+		for i, e := range m.Entries {
+			entries[i] = ranked{e, weight(e.Value), text(e.Key)}
+		}
+		slices.SortFunc(entries, func(a, b ranked) int {
+			if c := cmp.Compare(b.weight, a.weight); c != 0 {
 				return c
 			}
-			return strings.Compare(text(a.Key), text(b.Key))
+			return strings.Compare(a.key, b.key)
 		})
-		for _, e := range entries[:min(len(entries), pageEntries)] {
-			ms.Entries = append(ms.Entries, entryState(e))
+		for _, r := range entries[:min(len(entries), pageEntries)] {
+			ms.Entries = append(ms.Entries, entryState(r.entry))
 		}
 		if m.Kind == ebtrace.KindHist || m.Kind == ebtrace.KindLHist {
-			ms.History = sc.history.add(m, now)
+			ms.History = sc.history.get(m.Name)
 		}
 		out.Maps = append(out.Maps, ms)
 	}
@@ -352,9 +366,16 @@ func newHistories(length int) *histories {
 	return &histories{length: length, prev: map[string]map[int64]uint64{}, rows: map[string][]HistoryRow{}}
 }
 
-// add records what m gained since the last call, and returns the
-// history. A bucket that shrank (the map was cleared) counts from zero.
-func (h *histories) add(m ebtrace.MapSnapshot, now time.Time) []HistoryRow {
+// get returns m's history, oldest first.
+func (h *histories) get(name string) []HistoryRow {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.rows[name])
+}
+
+// add records what m gained since the last call. A bucket that shrank
+// (the map was cleared) counts from zero.
+func (h *histories) add(m ebtrace.MapSnapshot, now time.Time) {
 	totals := map[int64]uint64{}
 	labels := map[int64]string{}
 	for _, e := range m.Entries {
@@ -368,7 +389,7 @@ func (h *histories) add(m ebtrace.MapSnapshot, now time.Time) []HistoryRow {
 	prev, seen := h.prev[m.Name]
 	h.prev[m.Name] = totals
 	if !seen {
-		return h.rows[m.Name]
+		return
 	}
 	row := HistoryRow{Time: now}
 	for _, low := range slices.Sorted(maps.Keys(totals)) {
@@ -383,7 +404,40 @@ func (h *histories) add(m ebtrace.MapSnapshot, now time.Time) []HistoryRow {
 		rows = rows[len(rows)-h.length:]
 	}
 	h.rows[m.Name] = rows
-	return rows
+}
+
+// sampleHistories records what each of the script's histograms gained,
+// reading only those maps. Their names are learnt at the first tick: a
+// script's maps and their kinds are fixed.
+func (sc *script) sampleHistories(now time.Time) {
+	sess := sc.session()
+	if sess == nil {
+		return
+	}
+	sc.mu.Lock()
+	names, known := sc.histNames, sc.histKnown
+	sc.mu.Unlock()
+	if !known {
+		snaps, err := sess.Maps()
+		if err != nil {
+			return
+		}
+		for _, m := range snaps {
+			if m.Kind == ebtrace.KindHist || m.Kind == ebtrace.KindLHist {
+				names = append(names, m.Name)
+				sc.history.add(m, now)
+			}
+		}
+		sc.mu.Lock()
+		sc.histNames, sc.histKnown = names, true
+		sc.mu.Unlock()
+		return
+	}
+	for _, name := range names {
+		if m, err := sess.Map(name); err == nil {
+			sc.history.add(m, now)
+		}
+	}
 }
 
 // serveFlameGraph draws a script's stack maps.

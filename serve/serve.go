@@ -216,6 +216,9 @@ type script struct {
 	warned        map[string]bool
 	seriesDropped map[string]uint64
 	history       *histories
+	// histNames are the histograms' names, once histKnown.
+	histNames []string
+	histKnown bool
 }
 
 func newScript(name, path string, compiled *ebtrace.Script, lines int) *script {
