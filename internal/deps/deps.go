@@ -38,7 +38,8 @@ var Allowed = map[string][]string{
 	"internal/symbols":                 {"internal/kernel"},
 	"internal/tracer":                  {"internal/flame", "internal/funcs", "internal/kernel", "internal/load", "internal/output", "internal/plan", "internal/printf", "internal/probe", "internal/source", "internal/symbols", "internal/types"},
 	"internal/shell":                   {"internal/check", "internal/compile", "internal/funcs", "internal/load", "internal/output", "internal/plan", "internal/probe", "internal/source", "internal/syntax", "internal/tracer"},
-	"internal/record":                  {"internal/kernel", "internal/source"},
+	"internal/ebt":                     {"internal/kernel"},
+	"internal/record":                  {"internal/ebt", "internal/kernel", "internal/source"},
 	"internal/btfvalue":                {"internal/output"},
 	"internal/object":                  {"internal/btfvalue", "internal/kernel", "internal/output", "internal/probe", "internal/probe/arch"},
 	// The public package, at the module's root: its key is its whole
