@@ -32,6 +32,11 @@ const (
 	// and chrome://tracing open: a syscall's enter and exit records on one
 	// thread make one slice.
 	RecordChrome RecordFormat = "chrome"
+	// RecordEBT writes an .ebt recording (docs/ebt.md): each event's raw
+	// record as the kernel's buffer held it, with its format file, the
+	// clock, the kernel's release and BTF identity and the lost counts,
+	// so that it can be replayed on another machine.
+	RecordEBT RecordFormat = "ebt"
 )
 
 // RecordOptions say which trace events a Recording records and how.

@@ -167,7 +167,7 @@ func TestRecordingOptions(t *testing.T) {
 		{ebtrace.RecordOptions{}, "record: no event to record"},
 		{ebtrace.RecordOptions{Events: []string{"a:b"}, PID: 1, Command: []string{"true"}}, "record: PID and Command exclude each other"},
 		{ebtrace.RecordOptions{Events: []string{"a:b"}, Filter: "x", FilterBT: "/y/"}, "record: Filter and FilterBT exclude each other"},
-		{ebtrace.RecordOptions{Events: []string{"a:b"}, Format: "yaml"}, `unknown output format "yaml": want text, json or chrome`},
+		{ebtrace.RecordOptions{Events: []string{"a:b"}, Format: "yaml"}, `unknown output format "yaml": want text, json, chrome or ebt`},
 	} {
 		if _, err := ebtrace.OpenRecording(tc.opts); err == nil || err.Error() != tc.want {
 			t.Errorf("%+v: got %v, want %s", tc.opts, err, tc.want)

@@ -29,6 +29,7 @@ end, on standard error and in the output.
 EXAMPLES:
     ebtrace record -e syscalls:sys_enter_openat -c 'cat /etc/hostname'
     ebtrace record -e syscalls:sys_enter_write -e syscalls:sys_exit_write -p 1234 -o trace.json
+    ebtrace record -e 'syscalls:sys_*_read' -c 'cat /etc/hostname' -o read.ebt
 `)
 
 // recordOptions are the parsed arguments of ebtrace record.
@@ -57,9 +58,11 @@ func recordFlags(o *recordOptions) []flag {
 		{short: 'p', value: "PID", help: "record only process PID's events; stop when it exits", set: processID(&o.pid)},
 		{short: 'c', value: "CMD", help: "run CMD once recording, record only its events; stop when it exits", set: text(&o.command)},
 		{short: 'o', value: "FILE", help: "write to FILE; a FILE ending in .json gets the Chrome\n" +
-			"trace-event format (Perfetto opens it) unless -f says otherwise", set: text(&o.outFile)},
+			"trace-event format (Perfetto opens it), one ending in .ebt an\n" +
+			"ebt recording, unless -f says otherwise", set: text(&o.outFile)},
 		{short: 'f', value: "FORMAT", help: "text (default, like the kernel's trace file), json (one\n" +
-			"object per line and event) or chrome", set: text(&o.format)},
+			"object per line and event), chrome or ebt (raw events with\n" +
+			"their formats, the clock and the kernel's identity, to replay)", set: text(&o.format)},
 		{long: "buffer-size", value: "N", help: "per-CPU buffer: N KiB, or N with a K or M suffix (default 1M)", set: byteSize(&o.bufferSize)},
 		{short: 'v', help: "say how events reach user space", on: &o.verbose},
 		{short: 'h', long: "help", help: "show this help", on: &o.help},
@@ -87,9 +90,13 @@ func parseRecordArgs(args []string) (*recordOptions, error) {
 		return nil, errors.New("record: --filter and --filter-bt exclude each other")
 	}
 	if o.format == "" {
-		o.format = "text"
-		if strings.HasSuffix(o.outFile, ".json") {
+		switch {
+		case strings.HasSuffix(o.outFile, ".json"):
 			o.format = "chrome"
+		case strings.HasSuffix(o.outFile, ".ebt"):
+			o.format = "ebt"
+		default:
+			o.format = "text"
 		}
 	}
 	return o, nil

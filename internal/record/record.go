@@ -4,7 +4,8 @@
 // (falling back to a tracepoint program writing to a ring buffer when
 // another program already sits on the tracepoint), reads the samples and
 // the perf buffer's lost records, decodes every field through the event's
-// format file, and writes them as text, JSON lines or a Chrome trace.
+// format file, and writes them as text, JSON lines or a Chrome trace, or
+// keeps them raw in an .ebt recording.
 //
 // Inputs: event names, a filter compiler and options. Output: a Sink fed
 // events in time order and, at the end, the per-CPU lost counts.
@@ -76,6 +77,8 @@ const (
 // Recorder is an open recording; Run reads it, Close releases it.
 type Recorder struct {
 	Path    Path
+	events  []*kernel.Format          // as Open was given them
+	began   uint64                    // CLOCK_MONOTONIC ns when Open began
 	formats map[uint16]*kernel.Format // by event ID, the record's common_type
 	source  eventSource
 	comms   map[int]string
@@ -158,7 +161,7 @@ func unknownEvent(ev *kernel.Events, name string) error {
 // Open compiles the filters, opens the events on every CPU, attaches the
 // filters and starts recording into the buffers; Run reads them.
 func Open(formats []*kernel.Format, opts Options) (*Recorder, error) {
-	r := &Recorder{formats: map[uint16]*kernel.Format{}, comms: map[int]string{}}
+	r := &Recorder{events: formats, began: kernel.MonotonicNow(), formats: map[uint16]*kernel.Format{}, comms: map[int]string{}}
 	if opts.FromExec {
 		r.waitFor = opts.PID
 	}
@@ -228,9 +231,15 @@ func Open(formats []*kernel.Format, opts Options) (*Recorder, error) {
 	return r, nil
 }
 
-// Run delivers events to sink in time order until stop is closed, then
-// reads what is left and finishes the sink with the lost counts.
+// Run starts sink if it is a Starter, delivers events to it in time order
+// until stop is closed, then reads what is left and finishes the sink with
+// the lost counts.
 func (r *Recorder) Run(sink Sink, stop <-chan struct{}) (lost []uint64, err error) {
+	if s, ok := sink.(Starter); ok {
+		if err := s.Start(r.events, r.began); err != nil {
+			return nil, err
+		}
+	}
 	var batch []item
 	collect := func(it item) { batch = append(batch, it) }
 	for stopping := false; ; {

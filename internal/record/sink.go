@@ -5,7 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
+
+	"github.com/ebtrace/ebtrace/internal/ebt"
+	"github.com/ebtrace/ebtrace/internal/kernel"
 )
 
 // Sink writes recorded events in one output format.
@@ -16,8 +21,19 @@ type Sink interface {
 	Finish(lost []uint64) error
 }
 
-// NewSink returns the writer for format: "text", "json" or "chrome".
+// Starter is a Sink that writes something before the first event: Run
+// calls Start first with every event the recording records and when it
+// began, in CLOCK_MONOTONIC nanoseconds.
+type Starter interface {
+	Start(formats []*kernel.Format, began uint64) error
+}
+
+// NewSink returns the writer for format: "text", "json", "chrome" or
+// "ebt".
 func NewSink(format string, w io.Writer) (Sink, error) {
+	if format == "ebt" {
+		return &ebtSink{w: ebt.NewWriter(w)}, nil
+	}
 	bw := bufio.NewWriterSize(w, 64<<10)
 	switch format {
 	case "text":
@@ -27,7 +43,49 @@ func NewSink(format string, w io.Writer) (Sink, error) {
 	case "chrome":
 		return newChromeSink(bw), nil
 	}
-	return nil, fmt.Errorf("unknown output format %q: want text, json or chrome", format)
+	return nil, fmt.Errorf("unknown output format %q: want text, json, chrome or ebt", format)
+}
+
+// ebtSink writes an .ebt recording (package ebt), which a replay reads:
+// each event's raw record beside its format file and the machine's
+// identity and clock.
+type ebtSink struct{ w *ebt.Writer }
+
+// Start writes the header: this machine's, with the format file of every
+// recorded event read as tracefs has it.
+func (s *ebtSink) Start(formats []*kernel.Format, began uint64) error {
+	h, err := ebt.Host()
+	if err != nil {
+		return err
+	}
+	h.Start = began
+	root, _, err := kernel.Tracefs()
+	if err != nil {
+		return err
+	}
+	for _, f := range formats {
+		text, err := os.ReadFile(filepath.Join(root, "events", f.Category, f.Name, "format"))
+		if err != nil {
+			return err
+		}
+		h.Formats = append(h.Formats, ebt.FormatText{Tracepoint: f.Tracepoint, Text: string(text)})
+	}
+	return s.w.Header(h)
+}
+
+func (s *ebtSink) Event(e *Event) error {
+	return s.w.Event(&ebt.Event{Format: e.Format, Time: e.Time, CPU: e.CPU, PID: e.PID, TID: e.TID, Comm: e.Comm, Raw: e.Raw})
+}
+
+func (s *ebtSink) Finish(lost []uint64) error {
+	for cpu, n := range lost {
+		if n > 0 {
+			if err := s.w.Lost(cpu, n); err != nil {
+				return err
+			}
+		}
+	}
+	return s.w.Close(kernel.MonotonicNow())
 }
 
 // textSink writes one line per event as the kernel's trace file does:
