@@ -161,3 +161,46 @@ func checkHeader(t *testing.T, h ebt.Header, before, after uint64, realBefore ti
 		t.Errorf("start at %v in realtime, %v after the run began", began, d)
 	}
 }
+
+// A buffer of one page cannot hold the 1024 writes: the recording counts
+// per CPU what it lost, as standard error reports it, and every write is
+// either an event or lost.
+func TestRecordEBTLost(t *testing.T) {
+	lockEvents(t, "syscalls:sys_enter_write")
+	wl := testutil.Workload(t)
+	out := filepath.Join(t.TempDir(), "x.ebt")
+	r := runCLI(t, "record", "--buffer-size", "4K", "-e", "syscalls:sys_enter_write", "-o", out, "-c", wl+" write 1 1024")
+	if r.code != 0 {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	rd, err := ebt.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	var recorded uint64
+	for {
+		_, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		recorded++
+	}
+	var lost uint64
+	want := "Recording 1 event; Ctrl-C to stop\n"
+	for cpu, n := range rd.Lost() {
+		lost += n
+		if n > 0 {
+			want += fmt.Sprintf("ebtrace: CPU %d lost %d events (a larger --buffer-size keeps more)\n", cpu, n)
+		}
+	}
+	if recorded+lost != 1024 || lost == 0 {
+		t.Errorf("%d recorded and %d lost, want 1024 in all and some lost", recorded, lost)
+	}
+	if r.stderr != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, want)
+	}
+}

@@ -415,3 +415,50 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkReadEvents reads a recording of a million events of a
+// syscall's size, the size a replay must finish in well under 2 s.
+func BenchmarkReadEvents(b *testing.B) {
+	var buf bytes.Buffer
+	w := NewWriter(&buf)
+	h := testHeader()
+	if err := w.Header(h); err != nil {
+		b.Fatal(err)
+	}
+	f, err := kernel.ParseFormat(h.Formats[0].Text)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const events = 1_000_000
+	e := Event{Format: f, PID: 1, TID: 1, Comm: "bench", Raw: raw(700, 1, 5, "label", "/some/path/of/a/file")}
+	for i := range events {
+		e.Time, e.CPU = uint64(i), i%4
+		if err := w.Event(&e); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Close(events); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(buf.Len()))
+	for b.Loop() {
+		r, err := NewReader(bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for {
+			_, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		if n != events {
+			b.Fatalf("%d events", n)
+		}
+	}
+}
