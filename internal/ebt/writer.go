@@ -44,7 +44,7 @@ func (w *Writer) Header(h Header) error {
 	if len(h.Formats) > maxFormats {
 		return w.fail(fmt.Errorf("ebt: %d formats, at most %d", len(h.Formats), maxFormats))
 	}
-	if h.CPUs < 0 || h.CPUs > math.MaxUint32 {
+	if h.CPUs < 0 || uint64(h.CPUs) > math.MaxUint32 {
 		return w.fail(fmt.Errorf("ebt: %d CPUs", h.CPUs))
 	}
 	ids := make([]uint32, len(h.Formats))
@@ -100,7 +100,7 @@ func (w *Writer) Event(e *Event) error {
 		return w.fail(errors.New("ebt: an event whose format is not in the header"))
 	case len(e.Raw) > maxBody-eventFixedSize:
 		return w.fail(fmt.Errorf("ebt: a raw record of %d bytes", len(e.Raw)))
-	case e.CPU < 0 || e.CPU > math.MaxUint32:
+	case e.CPU < 0 || uint64(e.CPU) > math.MaxUint32:
 		return w.fail(fmt.Errorf("ebt: CPU %d", e.CPU))
 	}
 	// A thread never named reads as "", so it needs no record for that.
@@ -128,7 +128,7 @@ func (w *Writer) Lost(cpu int, n uint64) error {
 	if err := w.ready(); err != nil {
 		return err
 	}
-	if cpu < 0 || cpu > math.MaxUint32 {
+	if cpu < 0 || uint64(cpu) > math.MaxUint32 {
 		return w.fail(fmt.Errorf("ebt: CPU %d", cpu))
 	}
 	b := binary.LittleEndian.AppendUint32(w.body[:0], uint32(cpu))
