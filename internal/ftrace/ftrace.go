@@ -93,9 +93,9 @@ var seq atomic.Uint64
 
 // Open makes a tracefs instance under root (the tracefs root, as
 // kernel.Tracefs finds it) named ebtrace-PID-N, sets its clock to "mono",
-// its buffer size, each event's filter, and enables the events with
-// tracing still off; Run turns it on. Whatever fails, the instance is
-// removed again before Open returns.
+// its buffer size, each event's filter, enables the events and turns
+// tracing on: the buffers keep what happens from then on until Run reads
+// it. Whatever fails, the instance is removed again before Open returns.
 func Open(root string, opts Options) (*Instance, error) {
 	instances := filepath.Join(root, "instances")
 	dir := filepath.Join(instances, fmt.Sprintf("ebtrace-%d-%d", os.Getpid(), seq.Add(1)))
@@ -142,7 +142,10 @@ func (in *Instance) setup(opts Options) error {
 	if err := in.readLayout(); err != nil {
 		return err
 	}
-	return in.openCPUs()
+	if err := in.openCPUs(); err != nil {
+		return err
+	}
+	return in.write("tracing_on", "1")
 }
 
 func (in *Instance) enable(ev EventSpec) error {
@@ -225,8 +228,8 @@ func (in *Instance) Dir() string { return in.dir }
 // others get their turn.
 const pagesPerTurn = 16
 
-// Run turns tracing on and calls fn with each event, one CPU's events in
-// time order, until ctx is done or fn returns an error. When ctx is done it
+// Run calls fn with each event, one CPU's events in time order, until ctx
+// is done or fn returns an error. When ctx is done it
 // turns tracing off, hands fn what the buffers still hold, and returns nil;
 // an error from fn is returned as is. Run may be called once.
 func (in *Instance) Run(ctx context.Context, fn func(Event) error) error {
@@ -243,9 +246,6 @@ func (in *Instance) Run(ctx context.Context, fn func(Event) error) error {
 		unix.Write(wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
 	})
 	defer stop()
-	if err := in.write("tracing_on", "1"); err != nil {
-		return err
-	}
 	page := make([]byte, in.pageLen)
 	fds := make([]unix.PollFd, len(in.cpus)+1)
 	for i, c := range in.cpus {

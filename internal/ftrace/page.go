@@ -31,10 +31,12 @@ const (
 )
 
 // Flags the kernel keeps in a page's commit field above the data length.
+// It adds them as ints to a long, so on 64-bit kernels bit 31 comes
+// sign-extended: the length is only the low 30 bits.
 const (
 	missedEvents = 1 << 31 // events were lost before this page
 	missedStored = 1 << 30 // their count follows the data
-	missedMask   = missedEvents | missedStored
+	lengthMask   = 1<<30 - 1
 )
 
 // tsShift is how far a time extend's upper word is shifted above the
@@ -138,7 +140,7 @@ func (l Layout) Parse(page []byte, each func(time uint64, raw []byte) error) (Mi
 	}
 	ts := l.Order.Uint64(page[l.TimestampOffset:])
 	commit := l.uint(page[l.CommitOffset:], l.CommitSize)
-	length := commit &^ missedMask
+	length := commit & lengthMask
 	data := page[l.DataOffset:]
 	if length > uint64(len(data)) {
 		return Missed{}, fmt.Errorf("%w: commit says %d bytes of events, the page holds %d", ErrBadPage, length, len(data))

@@ -192,10 +192,11 @@ func TestParsePage(t *testing.T) {
 			want: []seen{{1002, string(small)}},
 		},
 		{
+			// A 64-bit kernel sign-extends the flags into the upper half.
 			name:       "missed events counted",
 			build:      func(b *pageBuilder) { b.event(1, small) },
 			ts:         1000,
-			flags:      missedEvents | missedStored,
+			flags:      0xffffffff<<32 | missedEvents | missedStored,
 			lost:       42,
 			want:       []seen{{1001, string(small)}},
 			wantMissed: Missed{Count: 42},
@@ -204,7 +205,7 @@ func TestParsePage(t *testing.T) {
 			name:       "missed events uncounted",
 			build:      func(b *pageBuilder) { b.event(1, small) },
 			ts:         1000,
-			flags:      missedEvents,
+			flags:      0xffffffff<<32 | missedEvents,
 			want:       []seen{{1001, string(small)}},
 			wantMissed: Missed{Uncounted: true},
 		},
