@@ -103,7 +103,7 @@ func Open(root string, opts Options) (*Instance, error) {
 	case errors.Is(err, fs.ErrExist):
 		return nil, fmt.Errorf("tracefs instance %s already exists: an ebtrace that was killed left it behind; remove it with rmdir %s: %w", dir, dir, err)
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("this tracefs has no %s directory (a kernel before 3.19): %w", instances, err)
+		return nil, fmt.Errorf("this tracefs has no %s directory (a kernel without tracing instances): %w", instances, err)
 	case err != nil:
 		return nil, fmt.Errorf("create tracefs instance: %w", err)
 	}
@@ -228,10 +228,11 @@ func (in *Instance) Dir() string { return in.dir }
 // others get their turn.
 const pagesPerTurn = 16
 
-// Run calls fn with each event, one CPU's events in time order, until ctx
-// is done or fn returns an error. When ctx is done it
-// turns tracing off, hands fn what the buffers still hold, and returns nil;
-// an error from fn is returned as is. Run may be called once.
+// Run calls fn with each event, one CPU's events in time order (CPUs are
+// not merged), until ctx is done or fn returns an error. When ctx is done
+// it turns tracing off, hands fn what the buffers still hold, and returns
+// nil; an error from fn is returned as is. Run may be called once; Lost
+// is complete when it returns.
 func (in *Instance) Run(ctx context.Context, fn func(Event) error) error {
 	if in.ran || in.closed {
 		return errors.New("ftrace: Run called twice or after Close")
@@ -279,10 +280,10 @@ func (in *Instance) Run(ctx context.Context, fn func(Event) error) error {
 	return nil
 }
 
-// drain reads up to max pages (all there are when max < 0) from c's buffer
-// and hands their events to fn.
-func (in *Instance) drain(c *cpuBuffer, page []byte, max int, fn func(Event) error) error {
-	for n := 0; max < 0 || n < max; n++ {
+// drain reads up to limit pages (all there are when limit < 0) from c's
+// buffer and hands their events to fn.
+func (in *Instance) drain(c *cpuBuffer, page []byte, limit int, fn func(Event) error) error {
+	for n := 0; limit < 0 || n < limit; n++ {
 		got, err := unix.Read(c.fd, page)
 		switch {
 		case errors.Is(err, unix.EAGAIN), err == nil && got == 0:
@@ -309,7 +310,8 @@ func (in *Instance) drain(c *cpuBuffer, page []byte, max int, fn func(Event) err
 	return nil
 }
 
-// Lost returns each CPU's lost events, indexed by CPU number.
+// Lost returns each CPU's lost events, indexed by CPU number; call it
+// after Run returns.
 func (in *Instance) Lost() []Lost {
 	var lost []Lost
 	for _, c := range in.cpus {
