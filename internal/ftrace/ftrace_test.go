@@ -308,3 +308,38 @@ func TestMissingEvent(t *testing.T) {
 		t.Errorf("Open left instances behind: %v", left)
 	}
 }
+
+// TestTimeExtend writes two batches 300 ms apart on one CPU before anything
+// reads them, so they share a page: the gap exceeds an event header's
+// 27-bit delta (134 ms), and the kernel puts a time extend between them.
+// Each event's time must fall within its batch's run.
+func TestTimeExtend(t *testing.T) {
+	root, format := liveRoot(t)
+	wl, comm := testutil.Renamed(t, testutil.Workload(t), "ftwl")
+	in := open(t, root, Options{Events: []EventSpec{{sysEnterWrite, fmt.Sprintf("comm == %q", comm)}}})
+	var spans [2][2]uint64
+	for i := range spans {
+		gated := onCPU0(t, func() *testutil.Gated {
+			return testutil.StartGated(t, wl, "wait", "write", "1", "3")
+		})
+		spans[i][0] = monotonic(t)
+		gated.Release(t)
+		spans[i][1] = monotonic(t)
+		if i == 0 {
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+	got := run(t, in, func() {}, 0)
+	if len(got) != 6 {
+		t.Fatalf("read %d events, want 6", len(got))
+	}
+	for i, e := range got {
+		span := spans[i/3]
+		if c := field(t, format, "count", e.Raw); e.CPU != 0 || c != uint64(i%3+1) {
+			t.Errorf("event %d: CPU %d, count %d, want CPU 0, count %d", i, e.CPU, c, i%3+1)
+		}
+		if e.Time < span[0] || e.Time > span[1] {
+			t.Errorf("event %d at %d ns, outside its batch's run [%d, %d]", i, e.Time, span[0], span[1])
+		}
+	}
+}
