@@ -173,12 +173,13 @@ func (ms *Maps) Zero(pm *plan.Map) error {
 		return err
 	}
 	m := ms.b.Map(pm.BPFName)
+	zero := make([]byte, pm.ValueSize)
 	for _, e := range elems {
-		zero := make([][]byte, len(e.Values))
-		for c := range zero {
-			zero[c] = make([]byte, pm.ValueSize)
+		values := make([][]byte, len(e.Values))
+		for c := range values {
+			values[c] = zero
 		}
-		if err := m.Update(e.Key, zero); err != nil && !errors.Is(err, ErrKeyNotExist) {
+		if err := m.Update(e.Key, values); err != nil && !errors.Is(err, ErrKeyNotExist) {
 			return fmt.Errorf("zero @%s: %w", pm.Name, err)
 		}
 	}

@@ -5,6 +5,10 @@
 // and symbols, reading each traced process's mappings as soon as its
 // addresses appear, and turns stack maps into flame graph samples.
 //
+// It runs on a Backend, which runs the programs and holds their maps and
+// event stream: the kernel (Kernel), or an engine running the same
+// programs in user space.
+//
 // The programs wake the reader only when a quarter of the ring is queued,
 // so the loop also polls on a short timer: a quiet trace still prints
 // promptly and a busy one costs no wakeup per event.
