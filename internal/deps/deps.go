@@ -37,7 +37,7 @@ var Allowed = map[string][]string{
 	"internal/compile":                 {"internal/check", "internal/codegen", "internal/plan", "internal/preprocess", "internal/probe", "internal/source", "internal/syntax"},
 	"internal/load":                    {"internal/codegen", "internal/compile", "internal/corerelo", "internal/emit", "internal/kernel", "internal/plan", "internal/probe", "internal/source", "internal/syntax"},
 	"internal/symbols":                 {"internal/kernel"},
-	"internal/tracer":                  {"internal/flame", "internal/funcs", "internal/kernel", "internal/load", "internal/output", "internal/plan", "internal/printf", "internal/probe", "internal/source", "internal/symbols", "internal/types"},
+	"internal/tracer":                  {"internal/compile", "internal/flame", "internal/funcs", "internal/kernel", "internal/load", "internal/output", "internal/plan", "internal/printf", "internal/probe", "internal/source", "internal/symbols", "internal/types"},
 	"internal/shell":                   {"internal/check", "internal/compile", "internal/funcs", "internal/load", "internal/output", "internal/plan", "internal/probe", "internal/source", "internal/syntax", "internal/tracer"},
 	"internal/record":                  {"internal/kernel", "internal/source"},
 	"internal/btfvalue":                {"internal/output"},
