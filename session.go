@@ -122,7 +122,7 @@ func (s *Script) Start(ctx context.Context) (_ *Session, err error) {
 	if s.opts.Output != nil {
 		out, warn = s.opts.newWriter(s.opts.Output), cmp.Or(s.opts.Log, io.Discard)
 	}
-	tr, err := tracer.New(obj, out, warn)
+	tr, err := tracer.New(tracer.Kernel(obj), out, warn)
 	if err != nil {
 		return nil, err
 	}

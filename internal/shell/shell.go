@@ -330,14 +330,14 @@ func (s *Session) newView(res *compile.Result) (*load.Object, map[string]*ebpf.M
 // reload makes view the tracer's object, starting the tracer on the first.
 func (s *Session) reload(view *load.Object) error {
 	if s.tr == nil {
-		tr, err := tracer.New(view, s.out, s.opts.Warn)
+		tr, err := tracer.New(tracer.Kernel(view), s.out, s.opts.Warn)
 		if err != nil {
 			return err
 		}
 		s.tr = tr
 		return nil
 	}
-	s.tr.Reload(view)
+	s.tr.Reload(tracer.Kernel(view))
 	return nil
 }
 
@@ -493,7 +493,7 @@ func (s *Session) Exec(stmt string) error {
 func (s *Session) restore() {
 	switch {
 	case s.view != nil:
-		s.tr.Reload(s.view)
+		s.tr.Reload(tracer.Kernel(s.view))
 	case s.tr != nil:
 		s.tr.Close()
 		s.tr = nil
@@ -552,7 +552,7 @@ func (s *Session) Detach(id int) error {
 	// Every program that sends events under the old numbering is closed:
 	// what they queued is read before the tracer numbers them anew.
 	errs = append(errs, s.tr.Drain())
-	s.tr.Reload(view)
+	s.tr.Reload(tracer.Kernel(view))
 	s.view.Close()
 	s.view, s.res, s.entries = view, res, rest
 	for _, j := range again {
@@ -799,7 +799,7 @@ func (s *Session) Close() error {
 		}
 		final, err := load.LoadShared(s.res, s.opts.Config, ends, s.lookup(nil))
 		if err == nil {
-			s.tr.Reload(final)
+			s.tr.Reload(tracer.Kernel(final))
 			err = s.tr.Finish()
 			final.Close()
 		}

@@ -61,12 +61,12 @@ func (s *Session) followProcesses(stop <-chan struct{}) {
 // eachKey calls f with each key of pm. Keys deleted meanwhile make the
 // kernel restart the walk, so it stops after twice the map's capacity.
 func (ms *Maps) eachKey(pm *plan.Map, f func(key []byte)) {
-	m := ms.obj.Map(pm.BPFName)
-	var key any
+	m := ms.b.Map(pm.BPFName)
+	var key []byte
 	for range 2 * m.MaxEntries() {
-		next := make([]byte, pm.KeySize)
-		if err := m.NextKey(key, next); err != nil {
-			return // the end (ebpf.ErrKeyNotExist), or a map gone at exit
+		next, err := m.NextKey(key)
+		if err != nil {
+			return // the end (ErrKeyNotExist), or a map gone at exit
 		}
 		f(next)
 		key = next

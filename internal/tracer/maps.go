@@ -4,13 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"reflect"
-	"slices"
-	"unsafe"
 
-	"github.com/cilium/ebpf"
-
-	"github.com/ebtrace/ebtrace/internal/load"
 	"github.com/ebtrace/ebtrace/internal/output"
 	"github.com/ebtrace/ebtrace/internal/plan"
 	"github.com/ebtrace/ebtrace/internal/types"
@@ -21,18 +15,13 @@ type Maps struct {
 	// Frames makes Read decode stacks as []Frame rather than as the text
 	// they print as: for readers that want values, not output.
 	Frames bool
-	obj    *load.Object
-	ncpu   int
+	b      Backend
 	sym    *symbolizer
 }
 
-// NewMaps reads the maps of obj.
-func NewMaps(obj *load.Object) *Maps {
-	n, err := ebpf.PossibleCPU()
-	if err != nil {
-		n = 1
-	}
-	return &Maps{obj: obj, ncpu: n, sym: newSymbolizer(obj)}
+// NewMaps reads the maps of b.
+func NewMaps(b Backend) *Maps {
+	return &Maps{b: b, sym: newSymbolizer(b)}
 }
 
 // WithFrames returns a reader of the same maps that decodes stacks as
@@ -43,101 +32,9 @@ func (ms *Maps) WithFrames() *Maps {
 	return &c
 }
 
-// raw is one element: its key and, per CPU for per-CPU maps, its value.
-type raw struct {
-	key    []byte
-	values [][]byte
-}
-
-// batchSize is how many elements one BPF_MAP_LOOKUP_BATCH call fetches.
-const batchSize = 4096
-
-// batchBytes bounds the buffers of one batch: a map of stacks has keys of
-// a kilobyte.
-const batchBytes = 1 << 20
-
-// dump reads every element of m, in batches where the kernel supports it.
-func (ms *Maps) dump(pm *plan.Map) ([]raw, error) {
-	m := ms.obj.Map(pm.BPFName)
-	out, err := ms.dumpBatch(m, pm)
-	if errors.Is(err, ebpf.ErrNotSupported) {
-		return ms.dumpIterate(m, pm)
-	}
-	return out, err
-}
-
-func (ms *Maps) cpus(pm *plan.Map) int {
-	if pm.PerCPU() {
-		return ms.ncpu
-	}
-	return 1
-}
-
-func (ms *Maps) dumpBatch(m *ebpf.Map, pm *plan.Map) ([]raw, error) {
-	keyT := reflect.ArrayOf(pm.KeySize, reflect.TypeFor[byte]())
-	valT := reflect.ArrayOf(pm.ValueSize, reflect.TypeFor[byte]())
-	cpus := ms.cpus(pm)
-	size := max(1, min(batchSize, int(m.MaxEntries()), batchBytes/(pm.KeySize+cpus*pm.ValueSize)))
-	keys := reflect.MakeSlice(reflect.SliceOf(keyT), size, size)
-	vals := reflect.MakeSlice(reflect.SliceOf(valT), size*cpus, size*cpus)
-	// The batches' bytes, seen as one byte slice each: a slice of byte
-	// arrays is contiguous.
-	keyBytes := unsafe.Slice((*byte)(keys.UnsafePointer()), size*pm.KeySize)
-	valBytes := unsafe.Slice((*byte)(vals.UnsafePointer()), size*cpus*pm.ValueSize)
-	var cursor ebpf.MapBatchCursor
-	var out []raw
-	for {
-		n, err := m.BatchLookup(&cursor, keys.Interface(), vals.Interface(), nil)
-		// One copy per batch, which the elements slice: thousands of
-		// small allocations cost more than the reads.
-		keySlab := slices.Clone(keyBytes[:n*pm.KeySize])
-		valSlab := slices.Clone(valBytes[:n*cpus*pm.ValueSize])
-		perCPU := make([][]byte, n*cpus)
-		out = slices.Grow(out, n)
-		for i := 0; i < n; i++ {
-			for c := range cpus {
-				j := i*cpus + c
-				perCPU[j] = valSlab[j*pm.ValueSize : (j+1)*pm.ValueSize : (j+1)*pm.ValueSize]
-			}
-			out = append(out, raw{key: keySlab[i*pm.KeySize : (i+1)*pm.KeySize : (i+1)*pm.KeySize], values: perCPU[i*cpus : (i+1)*cpus : (i+1)*cpus]})
-		}
-		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-}
-
-func bytesOf(v reflect.Value) []byte {
-	b := make([]byte, v.Len())
-	reflect.Copy(reflect.ValueOf(b), v)
-	return b
-}
-
-func (ms *Maps) dumpIterate(m *ebpf.Map, pm *plan.Map) ([]raw, error) {
-	key := make([]byte, pm.KeySize)
-	cpus := ms.cpus(pm)
-	var out []raw
-	it := m.Iterate()
-	if cpus == 1 {
-		val := make([]byte, pm.ValueSize)
-		for it.Next(&key, &val) {
-			out = append(out, raw{key: append([]byte(nil), key...), values: [][]byte{append([]byte(nil), val...)}})
-		}
-		return out, it.Err()
-	}
-	valT := reflect.ArrayOf(pm.ValueSize, reflect.TypeFor[byte]())
-	vals := reflect.MakeSlice(reflect.SliceOf(valT), cpus, cpus)
-	for it.Next(&key, vals.Interface()) {
-		r := raw{key: append([]byte(nil), key...)}
-		for c := 0; c < cpus; c++ {
-			r.values = append(r.values, bytesOf(vals.Index(c)))
-		}
-		out = append(out, r)
-	}
-	return out, it.Err()
+// dump reads every element of pm.
+func (ms *Maps) dump(pm *plan.Map) ([]Element, error) {
+	return ms.b.Map(pm.BPFName).Dump()
 }
 
 // Read returns pm's contents, per-CPU values combined and histogram
@@ -156,15 +53,15 @@ func (ms *Maps) Read(pm *plan.Map) (*output.Map, error) {
 		for _, g := range ms.group(pm, elems) {
 			h := output.HistValue{}
 			for _, e := range g.elems {
-				bucket := int(binary.LittleEndian.Uint64(e.key[pm.KeySize-8:]))
-				h[bucket] += uint64(sumCPUs(e.values, 0))
+				bucket := int(binary.LittleEndian.Uint64(e.Key[pm.KeySize-8:]))
+				h[bucket] += uint64(sumCPUs(e.Values, 0))
 			}
 			m.Entries = append(m.Entries, output.Entry{Key: g.key, Value: h})
 		}
 		return m, nil
 	}
 	for _, e := range elems {
-		m.Entries = append(m.Entries, output.Entry{Key: ms.decodeKey(pm, e.key), Value: ms.combine(pm, e.values)})
+		m.Entries = append(m.Entries, output.Entry{Key: ms.decodeKey(pm, e.Key), Value: ms.combine(pm, e.Values)})
 	}
 	return m, nil
 }
@@ -173,19 +70,19 @@ func (ms *Maps) Read(pm *plan.Map) (*output.Map, error) {
 // in 8 more bytes: a histogram's bucket, a time series' slot.
 type keyGroup struct {
 	key   []any
-	elems []raw
+	elems []Element
 }
 
 // group gathers pm's elements by script key, in the order each key first
 // appears, decoding each key once.
-func (ms *Maps) group(pm *plan.Map, elems []raw) []*keyGroup {
+func (ms *Maps) group(pm *plan.Map, elems []Element) []*keyGroup {
 	byKey := map[string]*keyGroup{}
 	var out []*keyGroup
 	for _, e := range elems {
-		prefix := string(e.key[:pm.KeySize-8])
+		prefix := string(e.Key[:pm.KeySize-8])
 		g, ok := byKey[prefix]
 		if !ok {
-			g = &keyGroup{key: ms.decodeKey(pm, e.key)}
+			g = &keyGroup{key: ms.decodeKey(pm, e.Key)}
 			byKey[prefix] = g
 			out = append(out, g)
 		}
@@ -260,9 +157,9 @@ func (ms *Maps) Clear(pm *plan.Map) error {
 	if err != nil {
 		return err
 	}
-	m := ms.obj.Map(pm.BPFName)
+	m := ms.b.Map(pm.BPFName)
 	for _, e := range elems {
-		if err := m.Delete(e.key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		if err := m.Delete(e.Key); err != nil && !errors.Is(err, ErrKeyNotExist) {
 			return fmt.Errorf("clear @%s: %w", pm.Name, err)
 		}
 	}
@@ -275,14 +172,14 @@ func (ms *Maps) Zero(pm *plan.Map) error {
 	if err != nil {
 		return err
 	}
-	m := ms.obj.Map(pm.BPFName)
-	var zero any = make([]byte, pm.ValueSize)
-	if cpus := ms.cpus(pm); cpus > 1 {
-		valT := reflect.ArrayOf(pm.ValueSize, reflect.TypeFor[byte]())
-		zero = reflect.MakeSlice(reflect.SliceOf(valT), cpus, cpus).Interface()
-	}
+	m := ms.b.Map(pm.BPFName)
+	zero := make([]byte, pm.ValueSize)
 	for _, e := range elems {
-		if err := m.Update(e.key, zero, ebpf.UpdateExist); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		values := make([][]byte, len(e.Values))
+		for c := range values {
+			values[c] = zero
+		}
+		if err := m.Update(e.Key, values); err != nil && !errors.Is(err, ErrKeyNotExist) {
 			return fmt.Errorf("zero @%s: %w", pm.Name, err)
 		}
 	}
@@ -292,10 +189,13 @@ func (ms *Maps) Zero(pm *plan.Map) error {
 // Stats returns the StatsMap counters: lost events, then failed updates
 // per map.
 func (ms *Maps) Stats() ([]uint64, error) {
-	m := ms.obj.Map(plan.StatsMap)
-	out := make([]uint64, m.ValueSize()/8)
-	if err := m.Lookup(uint32(0), out); err != nil {
+	val, err := ms.b.Map(plan.StatsMap).Lookup(make([]byte, 4))
+	if err != nil {
 		return nil, fmt.Errorf("read counters: %w", err)
+	}
+	out := make([]uint64, len(val)/8)
+	for i := range out {
+		out[i] = binary.NativeEndian.Uint64(val[8*i:])
 	}
 	return out, nil
 }

@@ -28,11 +28,11 @@ func (s *Session) Test(capture func(io.Writer) output.Writer) (failed int, err e
 	}
 	out := s.out
 	defer func() { s.out = out }()
-	for _, p := range s.obj.Programs(probe.Test) {
+	for _, p := range s.b.Programs(probe.Test) {
 		var printed bytes.Buffer
 		s.out = capture(&printed)
 		s.exited, s.exitCode, s.errors = false, 0, 0
-		ret, err := s.obj.RunOnce(p)
+		ret, err := s.b.RunOnce(p)
 		if err != nil {
 			return failed, err
 		}
@@ -79,8 +79,8 @@ func (s *Session) Bench(d time.Duration) error {
 		return err
 	}
 	var results []output.Benchmark
-	for _, p := range s.obj.Programs(probe.Bench) {
-		mean, _, err := s.obj.Benchmark(p, d)
+	for _, p := range s.b.Programs(probe.Bench) {
+		mean, err := s.b.Benchmark(p, d)
 		if err != nil {
 			return err
 		}
@@ -105,7 +105,7 @@ func (s *Session) Bench(d time.Duration) error {
 // watchSignals starts receiving the signals the self probes run on; until
 // then each keeps its default action.
 func (s *Session) watchSignals() {
-	for _, p := range s.obj.Programs(probe.Signal) {
+	for _, p := range s.b.Programs(probe.Signal) {
 		sig := p.Instance.Instance.(probe.Signaled).Signal()
 		if s.signals == nil {
 			s.signals = make(chan os.Signal, 1)
@@ -116,9 +116,9 @@ func (s *Session) watchSignals() {
 
 // onSignal runs the self probes of sig, in script order.
 func (s *Session) onSignal(sig os.Signal) error {
-	for _, p := range s.obj.Programs(probe.Signal) {
+	for _, p := range s.b.Programs(probe.Signal) {
 		if p.Instance.Instance.(probe.Signaled).Signal() == sig {
-			if _, err := s.obj.RunOnce(p); err != nil {
+			if _, err := s.b.RunOnce(p); err != nil {
 				return err
 			}
 		}

@@ -40,8 +40,8 @@ func (s *Session) Samples() ([]flame.Sample, error) {
 		}
 		for _, e := range elems {
 			// A flame graph has no negative widths: sum(-1) draws nothing.
-			if v := sumCPUs(e.values, 0); v > 0 {
-				out = append(out, flame.Sample{Frames: s.maps.frames(pm, e.key), Value: uint64(v)})
+			if v := sumCPUs(e.Values, 0); v > 0 {
+				out = append(out, flame.Sample{Frames: s.maps.frames(pm, e.Key), Value: uint64(v)})
 			}
 		}
 	}

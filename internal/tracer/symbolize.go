@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/ebtrace/ebtrace/internal/load"
 	"github.com/ebtrace/ebtrace/internal/output"
 	"github.com/ebtrace/ebtrace/internal/plan"
 	"github.com/ebtrace/ebtrace/internal/probe"
@@ -19,7 +18,7 @@ import (
 // from their stack maps and resolves addresses through kallsyms and the
 // processes' mappings, caching both.
 type symbolizer struct {
-	obj    *load.Object
+	b      Backend
 	plan   *plan.Plan
 	kernel func() (*symbols.Table, error)
 	// probed names the addresses of the kernel functions the script's
@@ -32,9 +31,9 @@ type symbolizer struct {
 	procs map[uint32]*symbols.Process
 }
 
-func newSymbolizer(obj *load.Object) *symbolizer {
+func newSymbolizer(b Backend) *symbolizer {
 	return &symbolizer{
-		obj: obj, plan: obj.Result.Plan, kernel: symbols.Kernel,
+		b: b, plan: b.Result().Plan, kernel: symbols.Kernel,
 		procs: map[uint32]*symbols.Process{},
 	}
 }
@@ -179,7 +178,7 @@ func (s *symbolizer) resolve(space types.AddrSpace, pid uint32, addr uint64) Fra
 func (s *symbolizer) probedNames(tab *symbols.Table) map[uint64]string {
 	s.probedOnce.Do(func() {
 		want := map[string]bool{}
-		for _, in := range s.obj.Result.Info.Instances {
+		for _, in := range s.b.Result().Info.Instances {
 			if fp, ok := in.Instance.(probe.FunctionProber); ok {
 				for _, name := range fp.Functions() {
 					want[name] = true
@@ -224,8 +223,8 @@ func (s *symbolizer) stack(t types.Type, id uint32) []uint64 {
 	if sm == nil {
 		return nil
 	}
-	buf := make([]byte, 8*sm.Depth)
-	if err := s.obj.Map(sm.Name).Lookup(id, buf); err != nil {
+	buf, err := s.b.Map(sm.Name).Lookup(binary.NativeEndian.AppendUint32(nil, id))
+	if err != nil {
 		return nil
 	}
 	var addrs []uint64

@@ -77,7 +77,7 @@ func (s *Session) formatted(ev *plan.Event, raw []byte) string {
 		case a.Type.Enum() != "" && verbs[i].WantsString():
 			args[i] = a.Type.EnumName(binary.LittleEndian.Uint64(raw[a.Offset:]))
 		case verbs[i].WantsGFP():
-			args[i] = kernel.FormatGFP(binary.LittleEndian.Uint64(raw[a.Offset:]), s.obj.Result.Info.GFPFlags)
+			args[i] = kernel.FormatGFP(binary.LittleEndian.Uint64(raw[a.Offset:]), s.b.Result().Info.GFPFlags)
 		}
 	}
 	return ev.Printf.Render(args)
@@ -127,7 +127,7 @@ func (s *Session) helperError(raw []byte) {
 	if len(raw) < plan.HelperErrorSize {
 		return
 	}
-	file := s.obj.Result.File
+	file := s.b.Result().File
 	fn := asm.BuiltinFunc(binary.LittleEndian.Uint64(raw[plan.HelperErrorHelper:]))
 	code := int64(binary.LittleEndian.Uint64(raw[plan.HelperErrorCode:]))
 	sp := source.Span{

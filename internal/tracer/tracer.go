@@ -5,6 +5,10 @@
 // and symbols, reading each traced process's mappings as soon as its
 // addresses appear, and turns stack maps into flame graph samples.
 //
+// It runs on a Backend, which runs the programs and holds their maps and
+// event stream: the kernel (Kernel), or an engine running the same
+// programs in user space.
+//
 // The programs wake the reader only when a quarter of the ring is queued,
 // so the loop also polls on a short timer: a quiet trace still prints
 // promptly and a busy one costs no wakeup per event.
@@ -19,9 +23,6 @@ import (
 	"os/signal"
 	"time"
 
-	"github.com/cilium/ebpf/ringbuf"
-
-	"github.com/ebtrace/ebtrace/internal/load"
 	"github.com/ebtrace/ebtrace/internal/output"
 	"github.com/ebtrace/ebtrace/internal/plan"
 	"github.com/ebtrace/ebtrace/internal/probe"
@@ -33,11 +34,11 @@ const PollInterval = 10 * time.Millisecond
 
 // Session is one run of a loaded script.
 type Session struct {
-	obj    *load.Object
+	b      Backend
 	plan   *plan.Plan
 	out    output.Writer
 	warn   io.Writer
-	reader *ringbuf.Reader
+	reader EventReader
 	maps   *Maps
 	sym    *symbolizer
 	exited bool
@@ -54,15 +55,16 @@ type Session struct {
 	benchLost uint64
 }
 
-// New prepares a session writing results to out and warnings to warn.
-func New(obj *load.Object, out output.Writer, warn io.Writer) (*Session, error) {
-	rd, err := ringbuf.NewReader(obj.Map(plan.EventsMap))
+// New prepares a session of the script b runs, writing results to out and
+// warnings to warn.
+func New(b Backend, out output.Writer, warn io.Writer) (*Session, error) {
+	rd, err := b.Events()
 	if err != nil {
 		return nil, fmt.Errorf("open event ring buffer: %w", err)
 	}
-	maps := NewMaps(obj)
+	maps := NewMaps(b)
 	s := &Session{
-		obj: obj, plan: obj.Result.Plan, out: out, warn: warn, reader: rd,
+		b: b, plan: b.Result().Plan, out: out, warn: warn, reader: rd,
 		maps: maps, sym: maps.sym,
 	}
 	s.watchSignals()
@@ -121,7 +123,6 @@ func (s *Session) Loop(stop <-chan struct{}) error {
 		defer close(followed)
 		s.followProcesses(done)
 	}()
-	var rec ringbuf.Record
 	for !s.exited {
 		select {
 		case <-stop:
@@ -133,7 +134,7 @@ func (s *Session) Loop(stop <-chan struct{}) error {
 		default:
 		}
 		s.reader.SetDeadline(time.Now().Add(PollInterval))
-		err := s.reader.ReadInto(&rec)
+		rec, err := s.reader.Read()
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			// The ring is empty: show what was written so far.
 			if err := s.out.Flush(); err != nil {
@@ -144,7 +145,7 @@ func (s *Session) Loop(stop <-chan struct{}) error {
 		if err != nil {
 			return err
 		}
-		if err := s.handle(rec.RawSample); err != nil {
+		if err := s.handle(rec); err != nil {
 			return err
 		}
 	}
@@ -167,15 +168,15 @@ func (s *Session) Drain() error {
 // drops its tracer when the last probe of a session is detached.
 func (s *Session) Close() error { return s.reader.Close() }
 
-// Reload makes obj the session's object: ebtrace shell loads each probe
+// Reload makes b the session's backend: ebtrace shell loads each probe
 // typed on the maps of the probes before it, and reads the maps, numbers
 // the events and runs END through the newest compilation of the whole
-// session. obj must share the event ring buffer of the object the session
+// session. b must share the event stream of the backend the session
 // began with, and its plan must number the events of the programs still
 // running as before. Not to be called while Loop runs.
-func (s *Session) Reload(obj *load.Object) {
-	s.obj, s.plan = obj, obj.Result.Plan
-	s.maps = NewMaps(obj)
+func (s *Session) Reload(b Backend) {
+	s.b, s.plan = b, b.Result().Plan
+	s.maps = NewMaps(b)
 	s.sym = s.maps.sym
 }
 
@@ -186,17 +187,16 @@ func (s *Session) discard() error { return s.readQueued(func([]byte) error { ret
 
 // readQueued passes every record already queued to handle.
 func (s *Session) readQueued(handle func([]byte) error) error {
-	var rec ringbuf.Record
 	s.reader.SetDeadline(time.Now())
 	for {
-		err := s.reader.ReadInto(&rec)
+		rec, err := s.reader.Read()
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		if err := handle(rec.RawSample); err != nil {
+		if err := handle(rec); err != nil {
 			return err
 		}
 	}
@@ -312,7 +312,7 @@ func (s *Session) Finish() error {
 	if s.signals != nil {
 		signal.Stop(s.signals)
 	}
-	if err := s.obj.Stop(); err != nil {
+	if err := s.b.Stop(); err != nil {
 		return err
 	}
 	tail := s.drain
@@ -322,14 +322,14 @@ func (s *Session) Finish() error {
 	if err := tail(); err != nil {
 		return err
 	}
-	if err := s.obj.Run(probe.End); err != nil {
+	if err := s.b.Run(probe.End); err != nil {
 		return err
 	}
 	if err := s.drain(); err != nil {
 		return err
 	}
 	switch {
-	case s.obj.Result.Info.Config.PrintMapsOnExit:
+	case s.b.Result().Info.Config.PrintMapsOnExit:
 		if err := s.printMaps(); err != nil {
 			return err
 		}

@@ -25,14 +25,14 @@ type series struct {
 // has a value. A key without a value in them is left out. A slot still
 // holding an older interval (on a CPU that has not recorded since) falls
 // before them.
-func (ms *Maps) timeSeries(pm *plan.Map, elems []raw) []output.Entry {
+func (ms *Maps) timeSeries(pm *plan.Map, elems []Element) []output.Entry {
 	var all []*series
 	var last uint64
 	for _, g := range ms.group(pm, elems) {
 		s := &series{key: g.key, intervals: map[uint64]*interval{}}
 		all = append(all, s)
 		for _, e := range g.elems {
-			for _, v := range e.values {
+			for _, v := range e.Values {
 				n := binary.LittleEndian.Uint64(v[plan.TSeriesEpoch:])
 				if n == 0 { // never written, or zeroed
 					continue

@@ -65,7 +65,7 @@ func Session(t testing.TB, res *compile.Result, writer func(io.Writer) output.Wr
 	obj := Load(t, res)
 	defer obj.Close()
 	var stdout, warn bytes.Buffer
-	sess, err := tracer.New(obj, writer(&stdout), &warn)
+	sess, err := tracer.New(tracer.Kernel(obj), writer(&stdout), &warn)
 	if err != nil {
 		t.Fatal(err)
 	}
