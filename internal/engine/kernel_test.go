@@ -8,6 +8,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 
 	"github.com/ebtrace/ebtrace/internal/engine"
 	"github.com/ebtrace/ebtrace/internal/testutil"
@@ -24,6 +25,7 @@ type cases struct {
 	insns asm.Instructions
 	names []string
 	funcs asm.Instructions // BPF functions, after the program's exit
+	maps  []*ebpf.MapSpec    // besides results
 }
 
 func (c *cases) add(name string, body ...asm.Instruction) {
@@ -56,6 +58,13 @@ func compare(t *testing.T, c *cases) {
 		asm.LoadMapValue(asm.R9, 0, 0).WithReference("results"),
 	}, c.insns...)
 	insns = append(insns, asm.Mov.Imm(asm.R0, 0), asm.Return())
+	if len(c.funcs) > 0 && btf.FuncMetadata(&c.funcs[0]) != nil {
+		// Functions with BTF need the program's BTF too.
+		insns[0] = btf.WithFuncMetadata(insns[0], &btf.Func{Name: "prog", Linkage: btf.GlobalFunc, Type: &btf.FuncProto{
+			Return: &btf.Int{Name: "int", Size: 4, Encoding: btf.Signed},
+			Params: []btf.FuncParam{{Name: "ctx", Type: &btf.Pointer{Target: &btf.Void{}}}},
+		}})
+	}
 	insns = append(insns, c.funcs...)
 	spec := &ebpf.CollectionSpec{
 		Maps: map[string]*ebpf.MapSpec{"results": {
@@ -64,6 +73,9 @@ func compare(t *testing.T, c *cases) {
 		Programs: map[string]*ebpf.ProgramSpec{"prog": {
 			Name: "prog", Type: ebpf.SocketFilter, License: "GPL", Instructions: insns,
 		}},
+	}
+	for _, m := range c.maps {
+		spec.Maps[m.Name] = m
 	}
 	data := make([]byte, 64)
 	coll, err := ebpf.NewCollection(spec.Copy())

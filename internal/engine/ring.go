@@ -36,7 +36,9 @@ const ringHeader = 8
 // room for it.
 func (r *ring) reserve(n uint64) *record {
 	room := (n + ringHeader + 7) &^ 7
-	if room > r.size || r.prod-r.cons+room > r.size {
+	// As in the kernel, the ring never fills to its last byte: the
+	// producer stays less than a whole ring ahead of the consumer.
+	if room >= r.size || r.prod-r.cons+room >= r.size {
 		r.refused++
 		return nil
 	}
