@@ -25,7 +25,7 @@ type cases struct {
 	insns asm.Instructions
 	names []string
 	funcs asm.Instructions // BPF functions, after the program's exit
-	maps  []*ebpf.MapSpec    // besides results
+	maps  []*ebpf.MapSpec  // besides results
 }
 
 func (c *cases) add(name string, body ...asm.Instruction) {
