@@ -219,21 +219,24 @@ func (p *Program) badAccess(addr uint64, size int, write bool) error {
 	if write {
 		verb = "write"
 	}
-	reg := p.region(addr)
-	hi := addr>>32 - tagBase
+	// A pointer moved below its region's start has borrowed from its
+	// tag: name the region by the nearest tag, regions being under 2 GiB.
+	hi := (addr+1<<31)>>32 - tagBase
+	reg := p.region(addr + 1<<31)
+	off := int64(addr - (tagBase+hi)<<32)
 	switch {
 	case reg == nil:
 		return fmt.Errorf("%w: %s of %d bytes at %#x, not a pointer of this run", ErrMemory, verb, size, addr)
 	case hi == hiMap, hi == hiFunc, hi == 0:
 		return fmt.Errorf("%w: %s of %d bytes through a map or function handle", ErrMemory, verb, size)
 	case hi >= hiStack && hi < hiStack+maxFrames:
-		return fmt.Errorf("%w: %s of %d bytes at stack offset %d, outside its %d bytes", ErrMemory, verb, size, int64(uint32(addr))-stackSize, stackSize)
+		return fmt.Errorf("%w: %s of %d bytes at stack offset %d, outside its %d bytes", ErrMemory, verb, size, off-stackSize, stackSize)
 	}
 	what := reg.what
 	if reg.m != nil {
 		what += " of map " + reg.m.name
 	}
-	return fmt.Errorf("%w: %s of %d bytes at offset %d of the %s, outside its %d bytes", ErrMemory, verb, size, int32(uint32(addr)), what, len(reg.buf))
+	return fmt.Errorf("%w: %s of %d bytes at offset %d of the %s, outside its %d bytes", ErrMemory, verb, size, off, what, len(reg.buf))
 }
 
 // addRegion makes buf addressable for the rest of the run and returns its

@@ -270,6 +270,10 @@ func NewProgram(insns asm.Instructions, maps map[string]*Map) (*Program, error) 
 	if len(p.insns) == 0 {
 		return nil, fmt.Errorf("%w: no instructions", ErrInvalid)
 	}
+	// As the verifier demands, so that execution never runs off the end.
+	if last := p.insns[len(p.insns)-1].op; last != 0x95 && last != 0x05 && last != 0x06 {
+		return nil, fail(len(insns)-1, "the last instruction is neither an exit nor a jump")
+	}
 	p.static = len(p.regions)
 	p.dynBase = uint64(p.static)
 	p.regions[hiCtx] = region{readOnly: true, what: "ctx"}
