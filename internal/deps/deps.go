@@ -40,6 +40,7 @@ var Allowed = map[string][]string{
 	"internal/shell":                   {"internal/check", "internal/compile", "internal/funcs", "internal/load", "internal/output", "internal/plan", "internal/probe", "internal/source", "internal/syntax", "internal/tracer"},
 	"internal/record":                  {"internal/kernel", "internal/source"},
 	"internal/btfvalue":                {"internal/output"},
+	"internal/engine":                  {}, // cilium/ebpf only: the executor knows no stage
 	"internal/object":                  {"internal/btfvalue", "internal/kernel", "internal/output", "internal/probe", "internal/probe/arch"},
 	// The public package, at the module's root: its key is its whole
 	// import path, which has no module prefix to trim.
