@@ -42,6 +42,7 @@ var Allowed = map[string][]string{
 	"internal/ebt":                     {"internal/kernel"},
 	"internal/record":                  {"internal/ebt", "internal/kernel", "internal/source"},
 	"internal/btfvalue":                {"internal/output"},
+	"internal/engine":                  {}, // cilium/ebpf only: the executor knows no stage
 	"internal/object":                  {"internal/btfvalue", "internal/kernel", "internal/output", "internal/probe", "internal/probe/arch"},
 	// The public package, at the module's root: its key is its whole
 	// import path, which has no module prefix to trim.
