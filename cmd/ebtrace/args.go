@@ -41,6 +41,7 @@ var usage = usageText(`USAGE:
     ebtrace [options] -e 'PROGRAM' [ARG...]
     ebtrace -l [PATTERN]
     ebtrace record -e CATEGORY:NAME [...]   record trace events (ebtrace record -h)
+    ebtrace replay SCRIPT.bt FILE.ebt       run a script over a recording, in user space (ebtrace replay -h)
     ebtrace run OBJECT.o [...]              run a BPF object compiled from C (ebtrace run -h)
     ebtrace serve SCRIPT.bt [...]           serve maps to Prometheus and a live page (ebtrace serve -h)
     ebtrace shell                           attach and detach probes live (ebtrace shell -h)

@@ -52,6 +52,9 @@ type Options struct {
 	KernelFuncID func(name string) (btf.TypeID, error)
 	// KeepOnPass: see codegen.Options.
 	KeepOnPass bool
+	// CPUs is how many CPUs the programs run on; 0 for this machine's
+	// possible CPUs. A replay runs on the recording machine's.
+	CPUs int
 	// PIDNamespace, when set, says which PID namespace ebtrace runs in
 	// (see kernel.PIDNamespace): outside the initial one, pid and tid are
 	// its numbers (see codegen.Options.PIDNamespace).
@@ -76,9 +79,11 @@ func Compile(file *source.File, reg *probe.Registry, env *probe.Env, opts Option
 		return r, err
 	}
 	r.Plan = plan.New(r.Info, planOptions(opts.Plan, r.Info.Config))
-	cpus, err := ebpf.PossibleCPU()
-	if err != nil {
-		return r, fmt.Errorf("count the possible CPUs: %w", err)
+	cpus := opts.CPUs
+	if cpus == 0 {
+		if cpus, err = ebpf.PossibleCPU(); err != nil {
+			return r, fmt.Errorf("count the possible CPUs: %w", err)
+		}
 	}
 	gopts := codegen.Options{KernelFunc: opts.KernelFuncID, KeepOnPass: opts.KeepOnPass, CPUs: cpus}
 	if opts.PIDNamespace != nil {

@@ -28,6 +28,9 @@ import (
 // fetched lazily, so a script that needs no tracefs never mounts it.
 type Env struct {
 	Events func() (*kernel.Events, error)
+	// Recorded says the events are a recording's rather than the running
+	// kernel's (a replay): a missing one is missing from the recording.
+	Recorded bool
 	// PID, when non-zero, limits user-space probes to one process (-p).
 	PID int
 	// Kallsyms replaces the running kernel's symbols in tests.

@@ -60,7 +60,12 @@ type instance struct {
 	period time.Duration
 }
 
-func (i *instance) Name() string           { return i.name }
+func (i *instance) Name() string { return i.name }
+
+// Period is the time between runs: a replay runs the program on the
+// recording's clock.
+func (i *instance) Period() time.Duration { return i.period }
+
 func (i *instance) Kind() probe.Kind       { return probe.Event }
 func (i *instance) Program() probe.Program { return probe.Program{Type: ebpf.PerfEvent} }
 func (i *instance) Available() error       { return nil }

@@ -50,7 +50,7 @@ func (Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) {
 		return nil, err
 	}
 	if len(matches) == 0 {
-		return nil, notFound(events, spec)
+		return nil, notFound(env, events, spec)
 	}
 	out := make([]probe.Instance, 0, len(matches))
 	for _, tp := range matches {
@@ -63,8 +63,12 @@ func (Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) {
 	return out, nil
 }
 
-func notFound(events *kernel.Events, spec string) error {
-	e := &probe.Error{Msg: fmt.Sprintf("tracepoint:%s does not exist on this kernel", spec), Missing: true}
+func notFound(env *probe.Env, events *kernel.Events, spec string) error {
+	where, list := "does not exist on this kernel", "list tracepoints with: ebtrace -l 'tracepoint:*'"
+	if env.Recorded {
+		where, list = "is not in the recording", ""
+	}
+	e := &probe.Error{Msg: fmt.Sprintf("tracepoint:%s %s", spec, where), Missing: true}
 	all, err := events.Tracepoints()
 	if err != nil {
 		return e
@@ -76,7 +80,9 @@ func notFound(events *kernel.Events, spec string) error {
 	if close := source.Closest(spec, names, 4); len(close) > 0 {
 		e.Hints = append(e.Hints, "did you mean tracepoint:"+strings.Join(close, ", tracepoint:")+"?")
 	}
-	e.Hints = append(e.Hints, "list tracepoints with: ebtrace -l 'tracepoint:*'")
+	if list != "" {
+		e.Hints = append(e.Hints, list)
+	}
 	return e
 }
 
@@ -128,6 +134,10 @@ type instance struct {
 func (i *instance) Name() string {
 	return "tracepoint:" + i.format.Category + ":" + i.format.Name
 }
+
+// Format is the event's format: a replay runs the program on the
+// recorded events of this one.
+func (i *instance) Format() *kernel.Format { return i.format }
 
 func (i *instance) Kind() probe.Kind       { return probe.Event }
 func (i *instance) Program() probe.Program { return probe.Program{Type: ebpf.TracePoint} }
