@@ -340,3 +340,23 @@ func TestPrintk(t *testing.T) {
 		t.Errorf("line %q (%d), want %q", line, n, want)
 	}
 }
+
+// TestRingRefused counts the records a full ring refuses: four records of
+// 1000 bytes (1008 with the header) fit in 4096, the fifth does not.
+func TestRingRefused(t *testing.T) {
+	var insns asm.Instructions
+	for range 5 {
+		insns = append(insns,
+			asm.LoadMapPtr(asm.R1, 0).WithReference("rb"), asm.LoadMapValue(asm.R2, 0, 0).WithReference("big"),
+			asm.Mov.Imm(asm.R3, 1000), asm.Mov.Imm(asm.R4, 0), asm.FnRingbufOutput.Call())
+	}
+	insns = append(insns, asm.Return())
+	p, ms := build(t, 1, insns, &ebpf.MapSpec{Name: "rb", Type: ebpf.RingBuf, MaxEntries: 4096},
+		&ebpf.MapSpec{Name: "big", Type: ebpf.Array, KeySize: 4, ValueSize: 1000, MaxEntries: 1})
+	if r0 := run(t, p, nil, nil); int64(r0) != -int64(syscall.EAGAIN) {
+		t.Errorf("the fifth output returned %d, want -EAGAIN", int64(r0))
+	}
+	if n, refused := len(ms["rb"].Records()), ms["rb"].Refused(); n != 4 || refused != 1 {
+		t.Errorf("%d records, %d refused; want 4 and 1", n, refused)
+	}
+}

@@ -37,7 +37,7 @@ func (p *Program) Run(ctx []byte, env *Env) (uint64, error) {
 			if reg.rec != nil && reg.rec.busy {
 				reg.rec.busy = false
 				reg.rec.discarded = true
-				err = &Error{Index: len(p.orig) - 1, Insn: p.orig[len(p.orig)-1], Err: fmt.Errorf("%w: a ring buffer record was reserved and never submitted", ErrInvalid)}
+				err = fmt.Errorf("%w: a ring buffer record was reserved and never submitted", ErrInvalid)
 			}
 		}
 	}
@@ -76,10 +76,7 @@ func (p *Program) exec(pc int, r *[11]uint64) (uint64, error) {
 			r[in.dst] = alu32(in, r[in.dst], s)
 		case 5, 6:
 			switch in.op {
-			case 0x05:
-				pc = int(in.target)
-				continue
-			case 0x06:
+			case 0x05, 0x06: // ja, gotol
 				pc = int(in.target)
 				continue
 			case 0x85:

@@ -60,8 +60,6 @@ func errno(err error) uint64 {
 	return -uint64(e)
 }
 
-var fixedRandom = rand.New(rand.NewPCG(1, 2))
-
 // helper runs helper fn with the arguments in r1-r5 and returns r0.
 func (p *Program) helper(fn int64, r *[11]uint64) (uint64, error) {
 	v, err := p.helperValue(asm.BuiltinFunc(fn), r)
@@ -214,7 +212,10 @@ func (p *Program) helperValue(fn asm.BuiltinFunc, r *[11]uint64) (uint64, error)
 		if env.Random != nil {
 			return uint64(env.Random()), nil
 		}
-		return uint64(fixedRandom.Uint32()), nil
+		if p.random == nil {
+			p.random = rand.New(rand.NewPCG(1, 2))
+		}
+		return uint64(p.random.Uint32()), nil
 	case asm.FnGetCurrentComm:
 		dst, err := p.access(r[1], int(uint32(r[2])), true)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 
 	"github.com/cilium/ebpf"
@@ -62,6 +63,7 @@ type Program struct {
 	left    int // instructions left in the budget
 	env     *Env
 	cur     int // index of the instruction running, for errors of helpers
+	random  *rand.Rand
 }
 
 type callFrame struct {
