@@ -42,7 +42,8 @@ type Config struct {
 	Stopped   bool
 }
 
-func (c Config) bytes() []byte {
+// Bytes is the config map's only value.
+func (c Config) Bytes() []byte {
 	buf := make([]byte, plan.ConfigSize)
 	binary.LittleEndian.PutUint64(buf[plan.ConfigCpid:], uint64(c.Cpid))
 	binary.LittleEndian.PutUint64(buf[plan.ConfigStartNs:], c.StartNs)
@@ -244,7 +245,7 @@ func load(r *compile.Result, cfg Config, programs []string, prepare func(*ebpf.C
 	if err := missingHelpers(r, spec); err != nil {
 		return nil, err
 	}
-	spec.Maps[plan.ConfigMap].Contents = []ebpf.MapKV{{Key: uint32(0), Value: cfg.bytes()}}
+	spec.Maps[plan.ConfigMap].Contents = []ebpf.MapKV{{Key: uint32(0), Value: cfg.Bytes()}}
 	var replace map[string]*ebpf.Map
 	if prepare != nil {
 		if replace, err = prepare(spec, r.Plan); err != nil {
@@ -374,7 +375,7 @@ func (o *Object) Run(kind probe.Kind) error {
 // after the results are printed.
 func (o *Object) Stop() error {
 	o.cfg.Stopped = true
-	if err := o.Map(plan.ConfigMap).Update(uint32(0), o.cfg.bytes(), ebpf.UpdateExist); err != nil {
+	if err := o.Map(plan.ConfigMap).Update(uint32(0), o.cfg.Bytes(), ebpf.UpdateExist); err != nil {
 		return fmt.Errorf("stop probes: %w", err)
 	}
 	return nil

@@ -12,6 +12,7 @@
 package replay
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -22,10 +23,13 @@ import (
 	"testing/fstest"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ebtrace/ebtrace/internal/compile"
 	"github.com/ebtrace/ebtrace/internal/ebt"
 	"github.com/ebtrace/ebtrace/internal/engine"
 	"github.com/ebtrace/ebtrace/internal/kernel"
+	"github.com/ebtrace/ebtrace/internal/load"
 	"github.com/ebtrace/ebtrace/internal/output"
 	"github.com/ebtrace/ebtrace/internal/plan"
 	"github.com/ebtrace/ebtrace/internal/probe"
@@ -152,10 +156,20 @@ func newReplayer(res *compile.Result, rec *ebt.Reader) (*replayer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if h.BigEndian != (binary.NativeEndian.Uint16([]byte{0, 1}) == 1) {
+		return nil, errors.New("the recording's events are in the other byte order than this machine's: replay it on a machine like the one it was taken on")
+	}
 	r := &replayer{
 		res: res, rec: rec, coll: coll, ring: coll.Maps[plan.EventsMap],
 		byEvent: map[kernel.Tracepoint][]*engine.Program{}, clock: h.Start,
-		taiOffset: uint64(h.RealtimeOffset) + kernel.TAIOffset(), done: make(chan struct{}),
+		taiOffset: uint64(h.RealtimeOffset + leapSeconds()), done: make(chan struct{}),
+	}
+	// What the kernel loader writes at load time: the start of the
+	// recording, and the TAI clock's offset from the boot clock, which a
+	// replay takes to be the monotonic one.
+	cfg := load.Config{StartNs: h.Start, TAIOffset: r.taiOffset}
+	if err := coll.Maps[plan.ConfigMap].Update(make([]byte, 4), cfg.Bytes(), 0, engine.UpdateAny); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	for _, p := range res.Programs {
 		f, period, err := role(p)
@@ -308,6 +322,16 @@ func (r *replayer) run(prog *engine.Program, ctx []byte, env *engine.Env) error 
 	}
 	r.queue = append(r.queue, r.ring.Records()...)
 	return nil
+}
+
+// leapSeconds is CLOCK_TAI minus CLOCK_REALTIME here, in nanoseconds:
+// the leap seconds, which the recording does not keep.
+func leapSeconds() int64 {
+	var tai, real unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_TAI, &tai) != nil || unix.ClockGettime(unix.CLOCK_REALTIME, &real) != nil {
+		return 0
+	}
+	return (tai.Nano() - real.Nano() + int64(time.Second/2)) / int64(time.Second) * int64(time.Second)
 }
 
 // env is what the helpers see of an event at time t.
