@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -217,36 +216,6 @@ func checkDropmon(t *testing.T, out string) dropTable {
 	return total
 }
 
-// background is an ebtrace run in the background, its output collected.
-type background struct {
-	cmd         *exec.Cmd
-	out, stderr *testutil.Buffer
-}
-
-// startBackground starts ebtrace with args and waits until it says it has
-// attached its probes.
-func startBackground(t *testing.T, bin string, args ...string) *background {
-	t.Helper()
-	b := &background{cmd: exec.Command(bin, args...), out: &testutil.Buffer{}, stderr: &testutil.Buffer{}}
-	b.cmd.Stdout, b.cmd.Stderr = b.out, b.stderr
-	if err := b.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.cmd.Process.Kill() })
-	waitFor(t, func() bool { return strings.Contains(strings.ToLower(b.stderr.String()), "attached") })
-	return b
-}
-
-// stop ends the run with SIGINT and returns its standard output.
-func (b *background) stop(t *testing.T) string {
-	t.Helper()
-	b.cmd.Process.Signal(syscall.SIGINT)
-	if err := b.cmd.Wait(); err != nil {
-		t.Fatalf("%v: %s", err, b.stderr.String())
-	}
-	return b.out.String()
-}
-
 // dropWorkload makes the workload's drops and waits until two tables
 // printed every second have had time to show them.
 func dropWorkload(t *testing.T) {
@@ -260,7 +229,7 @@ func dropWorkload(t *testing.T) {
 func TestDropmon(t *testing.T) {
 	testutil.RequireRoot(t)
 	testutil.RequireTracefs(t)
-	script := startBackground(t, testutil.Build(t, "./cmd/ebtrace"), examples2015+"dropmon.bt")
+	script := startBackground(t, "attached", examples2015+"dropmon.bt")
 	dropWorkload(t)
 	checkDropmon(t, script.stop(t))
 }
@@ -339,9 +308,8 @@ var dropmonCLine = regexp.MustCompile(`^  ([\w.]+)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?
 // as many at dropSite in total.
 func TestDropmonC(t *testing.T) {
 	obj := testutil.BuildBPF(t, examples2015+"dropmon.bpf.c")
-	bin := testutil.Build(t, "./cmd/ebtrace")
-	script := startBackground(t, bin, examples2015+"dropmon.bt")
-	prog := startBackground(t, bin, "run", "--perf-event", "interval:s:1", obj)
+	script := startBackground(t, "attached", examples2015+"dropmon.bt")
+	prog := startBackground(t, "attached", "run", "--perf-event", "interval:s:1", obj)
 	dropWorkload(t)
 	out := prog.stop(t)
 	total := checkDropmon(t, script.stop(t))

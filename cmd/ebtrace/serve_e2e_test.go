@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -28,69 +27,16 @@ import (
 	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
-// served is an `ebtrace serve` running in the background.
-type served struct {
-	cmd    *exec.Cmd
-	stderr *testutil.Buffer
-	exited chan error
-}
-
 // startServe runs `ebtrace serve` with args until the test ends, and
 // returns once it said where it serves.
-func startServe(t *testing.T, args ...string) *served {
+func startServe(t *testing.T, args ...string) *background {
 	t.Helper()
-	testutil.RequireRoot(t)
-	testutil.RequireTracefs(t)
-	s := &served{cmd: exec.Command(testutil.Build(t, "./cmd/ebtrace"), append([]string{"serve"}, args...)...),
-		stderr: &testutil.Buffer{}, exited: make(chan error, 1)}
-	s.cmd.Stderr = s.stderr
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.exited <- s.cmd.Wait() }()
-	t.Cleanup(func() {
-		s.cmd.Process.Kill()
-		<-s.exited
-	})
-	s.waitStderr(t, "Serving ")
-	return s
-}
-
-// waitStderr waits until the server has said text on stderr, failing the
-// test if it exits first.
-func (s *served) waitStderr(t *testing.T, text string) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(s.stderr.String(), text); time.Sleep(10 * time.Millisecond) {
-		select {
-		case err := <-s.exited:
-			s.exited <- err
-			t.Fatalf("ebtrace serve exited (%v) before saying %q; stderr:\n%s", err, text, s.stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ebtrace serve did not say %q in 10 s; stderr:\n%s", text, s.stderr.String())
-		}
-	}
-}
-
-// term ends the server with SIGTERM and fails the test unless it exits 0.
-func (s *served) term(t *testing.T) {
-	t.Helper()
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-s.exited:
-		s.exited <- err
-		if err != nil {
-			t.Fatalf("ebtrace serve after SIGTERM: %v; stderr:\n%s", err, s.stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("ebtrace serve still runs 20 s after SIGTERM; stderr:\n%s", s.stderr.String())
-	}
+	return startBackground(t, "Serving ", append([]string{"serve"}, args...)...)
 }
 
 // held lists the BPF programs and links the server holds, failing the
 // test when it holds none.
-func (s *served) held(t *testing.T) (progs, links []int) {
+func (s *background) held(t *testing.T) (progs, links []int) {
 	t.Helper()
 	progs, links = testutil.BPFObjects(t, s.cmd.Process.Pid)
 	if len(progs) == 0 || len(links) == 0 {
