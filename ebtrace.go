@@ -98,6 +98,11 @@ type Options struct {
 	// Mode runs the script's test or bench probes instead of tracing;
 	// it needs Output, where their results go.
 	Mode Mode
+	// Engine is what runs the programs: the kernel, or ebtrace's
+	// user-space engine reading trace events through tracefs. ""
+	// chooses the kernel unless bpf(2) is refused (a seccomp profile, a
+	// kernel without CONFIG_BPF_SYSCALL), and says so on Log.
+	Engine Engine
 	// Stats turns the kernel's BPF statistics on while the session runs,
 	// so that Session.Probes counts each probe's runs and run time. The
 	// kernel allows that only with CAP_SYS_ADMIN, unless the sysctl
@@ -134,6 +139,20 @@ const (
 	ModeBench Mode = "bench"
 )
 
+// Engine is what runs a script's programs.
+type Engine string
+
+// The engines.
+const (
+	// EngineKernel loads the programs into the kernel, as BPF.
+	EngineKernel Engine = "kernel"
+	// EngineUser runs them in ebtrace's user-space eBPF engine on the
+	// trace events of a private tracefs instance, with no bpf(2): only
+	// tracepoint, BEGIN, END and interval probes, and each probe's
+	// predicate, where it can be, as the kernel's own ftrace filter.
+	EngineUser Engine = "user"
+)
+
 // DefaultEventBuffer is the event channel's capacity when
 // Options.EventBuffer is 0.
 const DefaultEventBuffer = 1024
@@ -141,6 +160,8 @@ const DefaultEventBuffer = 1024
 // Script is a compiled script, ready to start; it holds no kernel objects.
 type Script struct {
 	res      *compile.Result
+	env      *probe.Env
+	copts    compile.Options
 	traits   map[string]*mapTraits // by map name, without the @
 	opts     Options
 	warnings []Diagnostic
@@ -178,13 +199,14 @@ func compileFile(file *source.File, opts Options) (*Script, error) {
 	planOpts := plan.DefaultOptions
 	planOpts.HelperErrors = opts.HelperErrors
 	env := &probe.Env{PID: opts.PID, Unsafe: opts.Unsafe, Events: liveEvents(opts.Log)}
-	res, err := compile.Compile(file, all.Registry(), env, compile.Options{
+	copts := compile.Options{
 		Plan:           planOpts,
 		Check:          check.Options{Params: opts.Params, Getenv: getenv, NoBool: opts.Compat == "0.17"},
 		TaskCommOffset: kernel.TaskCommOffset,
 		KernelFuncID:   kernel.KernelFuncID,
 		PIDNamespace:   kernel.PIDNamespace,
-	})
+	}
+	res, err := compile.Compile(file, all.Registry(), env, copts)
 	if err != nil {
 		return nil, publicError(err)
 	}
@@ -194,11 +216,20 @@ func compileFile(file *source.File, opts Options) (*Script, error) {
 	if err := unknownOptions(opts.Params, funcs.Options(res.Info.Program)); err != nil {
 		return nil, err
 	}
-	s := &Script{res: res, opts: opts, traits: traitsOf(res.AST)}
+	s := &Script{res: res, opts: opts, traits: traitsOf(res.AST), env: env, copts: copts}
 	for _, d := range append(res.Info.Skipped, res.Info.Warnings...) {
 		s.warnings = append(s.warnings, diagnostic(res.File, d))
 	}
 	return s, nil
+}
+
+// userResult compiles the script again for the user-space engine: with
+// none of the kernel's own structures (comm from the helper rather than
+// from the task's), so that every program runs without the kernel.
+func (s *Script) userResult() (*compile.Result, error) {
+	copts := s.copts
+	copts.TaskCommOffset, copts.KernelFuncID, copts.PIDNamespace = nil, nil, nil
+	return compile.Compile(s.res.File, all.Registry(), s.env, copts)
 }
 
 // snapshot converts a map as the tracer reads it, with what the script
@@ -236,6 +267,10 @@ func (o *Options) valid() error {
 		return fmt.Errorf("format %q: the formats are %q and %q", o.Format, FormatText, FormatJSON)
 	case o.Mode != ModeTrace && o.Mode != ModeTest && o.Mode != ModeBench:
 		return fmt.Errorf("mode %q: the modes are %q and %q, or none to trace", o.Mode, ModeTest, ModeBench)
+	case o.Engine != "" && o.Engine != EngineKernel && o.Engine != EngineUser:
+		return fmt.Errorf("engine %q: the engines are %q and %q", o.Engine, EngineKernel, EngineUser)
+	case o.Engine == EngineUser && o.Mode != ModeTrace:
+		return fmt.Errorf("mode %s runs in the kernel only", o.Mode)
 	case o.Mode != ModeTrace && o.Output == nil:
 		return fmt.Errorf("mode %s writes its results to Options.Output, which is not set", o.Mode)
 	}

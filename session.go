@@ -3,6 +3,7 @@ package ebtrace
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -10,11 +11,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
 	"github.com/ebtrace/ebtrace/internal/flame"
 	"github.com/ebtrace/ebtrace/internal/kernel"
 	"github.com/ebtrace/ebtrace/internal/load"
 	"github.com/ebtrace/ebtrace/internal/output"
 	"github.com/ebtrace/ebtrace/internal/probe"
+	"github.com/ebtrace/ebtrace/internal/replay"
 	"github.com/ebtrace/ebtrace/internal/source"
 	"github.com/ebtrace/ebtrace/internal/tracer"
 )
@@ -48,7 +53,9 @@ type Session struct {
 	samples     []flame.Sample // the stack maps' at exit
 	finalLosses Losses
 	finalProbes []ProbeStats
-	stats       io.Closer // holds the kernel's BPF statistics on, with Options.Stats
+	stats       io.Closer    // holds the kernel's BPF statistics on, with Options.Stats
+	live        *replay.Live // the user-space engine's events, with EngineUser
+	warnOut     io.Writer    // where the tracer's warnings go
 }
 
 // Start loads the script's programs through the verifier, runs its BEGIN
@@ -89,27 +96,9 @@ func (s *Script) Start(ctx context.Context) (_ *Session, err error) {
 		sess.cmd = cmd
 		cfg.Cpid = uint32(cmd.pid())
 	}
-	if s.opts.Stats {
-		if sess.stats, err = enableStats(); err != nil {
-			return nil, err
-		}
-	}
-	obj, err := load.Load(s.res, cfg)
+	backend, err := sess.load(cfg)
 	if err != nil {
 		return nil, err
-	}
-	sess.obj = obj
-	// BEGIN runs before any event probe can fire, as on the command line;
-	// its events wait in the ring buffer for the reader made below.
-	if err := obj.Run(probe.Begin); err != nil {
-		return nil, err
-	}
-	// Test and bench probes run only in their modes, in place of the
-	// event probes.
-	if s.opts.Mode == ModeTrace {
-		if err := obj.Attach(); err != nil {
-			return nil, err
-		}
 	}
 	size := s.opts.EventBuffer
 	if size <= 0 {
@@ -122,7 +111,8 @@ func (s *Script) Start(ctx context.Context) (_ *Session, err error) {
 	if s.opts.Output != nil {
 		out, warn = s.opts.newWriter(s.opts.Output), cmp.Or(s.opts.Log, io.Discard)
 	}
-	tr, err := tracer.New(tracer.Kernel(obj), out, warn)
+	sess.warnOut = warn
+	tr, err := tracer.New(backend, out, warn)
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +169,85 @@ func (s *Session) announce(out output.Writer) {
 	} else if s.script.opts.Log != nil {
 		fmt.Fprintf(s.script.opts.Log, "Attached %s\n", source.Count(n, "probe"))
 	}
+}
+
+// load loads the programs where Options.Engine says, runs BEGIN and
+// attaches the event probes, and returns what the tracer reads.
+func (s *Session) load(cfg load.Config) (tracer.Backend, error) {
+	opts := s.script.opts
+	engine := opts.Engine
+	if engine == "" {
+		if err := bpfRefused(); err != nil {
+			fmt.Fprintf(cmp.Or(opts.Log, io.Discard), "ebtrace: bpf(2) is refused here (%v): the script runs in ebtrace's user-space engine, on trace events read through tracefs\n", err)
+			engine = EngineUser
+		}
+	}
+	if engine == EngineUser {
+		return s.loadUser(cfg)
+	}
+	if opts.Stats {
+		var err error
+		if s.stats, err = enableStats(); err != nil {
+			return nil, err
+		}
+	}
+	obj, err := load.Load(s.script.res, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.obj = obj
+	// BEGIN runs before any event probe can fire, as on the command line;
+	// its events wait in the ring buffer for the reader made below.
+	if err := obj.Run(probe.Begin); err != nil {
+		return nil, err
+	}
+	// Test and bench probes run only in their modes, in place of the
+	// event probes.
+	if opts.Mode == ModeTrace {
+		if err := obj.Attach(); err != nil {
+			return nil, err
+		}
+	}
+	return tracer.Kernel(obj), nil
+}
+
+// loadUser starts the script in the user-space engine, on the events of a
+// private tracefs instance.
+func (s *Session) loadUser(cfg load.Config) (tracer.Backend, error) {
+	res, err := s.script.userResult()
+	if err != nil {
+		return nil, err
+	}
+	live, err := replay.OpenLive(res, nil)
+	if err != nil {
+		return nil, err
+	}
+	s.live = live
+	b, err := replay.NewBackend(res, live, cfg.Cpid)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Run(probe.Begin); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// bpfRefused tells why bpf(2) cannot be used here, if it cannot: a
+// seccomp profile or a kernel without it refuses even a one-element map,
+// with EPERM, EACCES or ENOSYS.
+func bpfRefused() error {
+	m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1})
+	if err == nil {
+		m.Close()
+		return nil
+	}
+	for _, errno := range []unix.Errno{unix.EPERM, unix.ENOSYS, unix.EACCES} {
+		if errors.Is(err, errno) {
+			return errno
+		}
+	}
+	return nil
 }
 
 // Events returns the channel that delivers the session's output, in the
@@ -400,6 +469,14 @@ func (s *Session) release() error {
 	}
 	if s.stats != nil {
 		s.stats.Close()
+	}
+	if s.live != nil {
+		if lerr := s.live.Close(); err == nil {
+			err = lerr
+		}
+		if n := s.live.Lost(); n > 0 && s.warnOut != nil {
+			fmt.Fprintf(s.warnOut, "WARNING: %d events were lost before they reached the user-space engine\n", n)
+		}
 	}
 	if s.cmd != nil {
 		s.cmd.kill()

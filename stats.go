@@ -73,6 +73,9 @@ func (s *Session) Probes() ([]ProbeStats, error) {
 
 // probes reads the statistics; the caller holds mu.
 func (s *Session) probes() ([]ProbeStats, error) {
+	if s.obj == nil {
+		return nil, nil // the user-space engine keeps no statistics
+	}
 	var out []ProbeStats
 	for _, p := range s.obj.Programs(probe.Event) {
 		st, err := s.obj.Program(p).Stats()

@@ -71,6 +71,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	opts := ebtrace.Options{
 		Params: o.params, Getenv: os.Getenv, Compat: o.compat, Unsafe: o.unsafe, HelperErrors: o.helperErrs,
 		PID: o.pid, Log: stderr, Output: out, Format: ebtrace.Format(o.format), Quiet: o.quiet, Mode: ebtrace.Mode(o.mode),
+		Engine: ebtrace.Engine(o.engine),
 	}
 	if o.command != "" {
 		if opts.Command, err = splitCommand(o.command); err != nil {

@@ -88,6 +88,30 @@ type cpuBuffer struct {
 	lost Lost
 }
 
+// removeStale removes the instances that an ebtrace killed before it could
+// remove them left: those whose process is gone. A tracefs instance,
+// unlike a BPF link, outlives its process.
+func removeStale(instances string) {
+	entries, err := os.ReadDir(instances)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), "ebtrace-")
+		if !ok {
+			continue
+		}
+		pidText, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if _, err := os.Stat("/proc/" + pidText); errors.Is(err, fs.ErrNotExist) {
+			os.Remove(filepath.Join(instances, e.Name()))
+		}
+	}
+}
+
 // seq numbers the instances of this process, so each gets its own name.
 var seq atomic.Uint64
 
@@ -98,6 +122,7 @@ var seq atomic.Uint64
 // it. Whatever fails, the instance is removed again before Open returns.
 func Open(root string, opts Options) (*Instance, error) {
 	instances := filepath.Join(root, "instances")
+	removeStale(instances)
 	dir := filepath.Join(instances, fmt.Sprintf("ebtrace-%d-%d", os.Getpid(), seq.Add(1)))
 	switch err := os.Mkdir(dir, 0o755); {
 	case errors.Is(err, fs.ErrExist):

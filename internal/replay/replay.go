@@ -20,6 +20,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing/fstest"
 	"time"
 
@@ -92,32 +93,53 @@ func role(p *compile.Program) (*kernel.Format, time.Duration, error) {
 			return nil, iv.Period(), nil
 		}
 	}
-	return nil, 0, fmt.Errorf("%s cannot run in a replay", in.Name())
+	return nil, 0, fmt.Errorf("%s needs the kernel's BPF: ebtrace's user-space engine runs tracepoint, BEGIN, END and interval probes", in.Name())
 }
+
+// Source is where the engine's events come from: a recording, or the
+// running kernel through tracefs (Live).
+type Source interface {
+	// Header says what machine and clock the events come from; only
+	// its Start, RealtimeOffset, CPUs and BigEndian are used.
+	Header() ebt.Header
+	// Next returns the next event, in time order; io.EOF after the
+	// last; ErrNoEvent when none came for a while (a live source), so
+	// that interval probes and the reader's stop are not held up.
+	Next() (ebt.Event, error)
+	// Stop is when the events ended, once Next returned io.EOF: the
+	// interval probes due until then still run.
+	Stop() uint64
+}
+
+// ErrNoEvent is a live Source's answer when no event came in time.
+var ErrNoEvent = errors.New("no event yet")
+
+// recording is a recording as a Source.
+type recording struct{ *ebt.Reader }
 
 // Run replays the recording rec through res's programs, printing to out
 // and warnings to warn; it returns the exit code a probe's exit() asked
 // for.
 func Run(res *compile.Result, rec *ebt.Reader, out output.Writer, warn io.Writer) (int, error) {
-	r, err := newReplayer(res, rec)
+	b, err := NewBackend(res, recording{rec}, 0)
 	if err != nil {
 		return 0, err
 	}
-	if err := r.Run(probe.Begin); err != nil {
+	if err := b.Run(probe.Begin); err != nil {
 		return 0, err
 	}
-	sess, err := tracer.New(r, out, warn)
+	sess, err := tracer.New(b, out, warn)
 	if err != nil {
 		return 0, err
 	}
-	if err := sess.Loop(r.done); err != nil {
+	if err := sess.Loop(b.Done()); err != nil {
 		return 0, err
 	}
 	if err := sess.Finish(); err != nil {
 		return 0, err
 	}
-	if r.err != nil {
-		return 0, r.err
+	if err := b.Err(); err != nil {
+		return 0, err
 	}
 	return sess.ExitCode(), nil
 }
@@ -129,10 +151,14 @@ type interval struct {
 	next   uint64
 }
 
-// replayer is the engine as a tracer.Backend, fed by the recording.
-type replayer struct {
+// Backend is the engine as a tracer.Backend, fed by a Source. The tracer
+// pulls records, and each pull runs the engine over the next events until
+// one is sent. Its maps may be read from other goroutines meanwhile: one
+// lock orders them with the engine's runs.
+type Backend struct {
+	mu   sync.Mutex
 	res  *compile.Result
-	rec  *ebt.Reader
+	src  Source
 	coll *engine.Collection
 	ring *engine.Map
 
@@ -145,13 +171,17 @@ type replayer struct {
 	queue    [][]byte   // records sent and not yet read
 	record   []byte     // the record Read last returned
 	stopped  bool       // Stop was called: no more event programs
+	draining bool       // but a live source's events read before it still run
 	finished bool       // the recording is over
 	done     chan struct{}
 	err      error // what ended the recording early
 }
 
-func newReplayer(res *compile.Result, rec *ebt.Reader) (*replayer, error) {
-	h := rec.Header()
+// NewBackend builds res's maps and programs in the engine, for the CPUs of
+// src's machine, to run on src's events; cpid is the -c command's pid, 0
+// without one.
+func NewBackend(res *compile.Result, src Source, cpid uint32) (*Backend, error) {
+	h := src.Header()
 	coll, err := engine.NewCollection(res.Spec(), h.CPUs)
 	if err != nil {
 		return nil, err
@@ -159,15 +189,15 @@ func newReplayer(res *compile.Result, rec *ebt.Reader) (*replayer, error) {
 	if h.BigEndian != (binary.NativeEndian.Uint16([]byte{0, 1}) == 1) {
 		return nil, errors.New("the recording's events are in the other byte order than this machine's: replay it on a machine like the one it was taken on")
 	}
-	r := &replayer{
-		res: res, rec: rec, coll: coll, ring: coll.Maps[plan.EventsMap],
+	r := &Backend{
+		res: res, src: src, coll: coll, ring: coll.Maps[plan.EventsMap],
 		byEvent: map[kernel.Tracepoint][]*engine.Program{}, clock: h.Start,
 		taiOffset: uint64(h.RealtimeOffset + leapSeconds()), done: make(chan struct{}),
 	}
 	// What the kernel loader writes at load time: the start of the
 	// recording, and the TAI clock's offset from the boot clock, which a
 	// replay takes to be the monotonic one.
-	cfg := load.Config{StartNs: h.Start, TAIOffset: r.taiOffset}
+	cfg := load.Config{Cpid: cpid, StartNs: h.Start, TAIOffset: r.taiOffset}
 	if err := coll.Maps[plan.ConfigMap].Update(make([]byte, 4), cfg.Bytes(), 0, engine.UpdateAny); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -187,19 +217,19 @@ func newReplayer(res *compile.Result, rec *ebt.Reader) (*replayer, error) {
 	return r, nil
 }
 
-func (r *replayer) Result() *compile.Result { return r.res }
+func (r *Backend) Result() *compile.Result { return r.res }
 
-func (r *replayer) Map(name string) tracer.Map {
+func (r *Backend) Map(name string) tracer.Map {
 	m, ok := r.coll.Maps[name]
 	if !ok {
 		return nil
 	}
-	return engineMap{m}
+	return engineMap{m, &r.mu}
 }
 
-func (r *replayer) Events() (tracer.EventReader, error) { return r, nil }
+func (r *Backend) Events() (tracer.EventReader, error) { return r, nil }
 
-func (r *replayer) Programs(kind probe.Kind) []*compile.Program {
+func (r *Backend) Programs(kind probe.Kind) []*compile.Program {
 	var out []*compile.Program
 	for _, p := range r.res.Programs {
 		if p.Instance.Instance.Kind() == kind {
@@ -210,7 +240,9 @@ func (r *replayer) Programs(kind probe.Kind) []*compile.Program {
 }
 
 // Run runs BEGIN or END at the recording's clock.
-func (r *replayer) Run(kind probe.Kind) error {
+func (r *Backend) Run(kind probe.Kind) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, p := range r.Programs(kind) {
 		if err := r.run(r.coll.Programs[p.Name], nil, r.env(r.clock, 0, 0, 0, "")); err != nil {
 			return err
@@ -219,28 +251,40 @@ func (r *replayer) Run(kind probe.Kind) error {
 	return nil
 }
 
-func (r *replayer) RunOnce(*compile.Program) (uint32, error) {
+func (r *Backend) RunOnce(*compile.Program) (uint32, error) {
 	return 0, errors.New("a replay runs no test probes")
 }
 
-func (r *replayer) Benchmark(*compile.Program, time.Duration) (time.Duration, error) {
+func (r *Backend) Benchmark(*compile.Program, time.Duration) (time.Duration, error) {
 	return 0, errors.New("a replay runs no bench probes")
 }
 
-func (r *replayer) Stop() error {
+// Stop runs no more interval probes nor events but those a live source
+// read already: the kernel had run its programs on those.
+func (r *Backend) Stop() error {
 	r.stopped = true
+	if h, ok := r.src.(interface{ Halt() }); ok {
+		h.Halt()
+		r.draining = true
+	}
 	return nil
 }
 
 // Read returns the next record the programs sent, running them over the
 // recording until one does. At the end of the recording it closes done and
 // reports the deadline passed, as a ring buffer with nothing more to read.
-func (r *replayer) Read() ([]byte, error) {
+func (r *Backend) Read() ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for len(r.queue) == 0 {
-		if r.stopped || r.finished {
+		if r.finished || r.stopped && !r.draining {
 			return nil, os.ErrDeadlineExceeded
 		}
-		if err := r.step(); err != nil {
+		err := r.step()
+		switch {
+		case errors.Is(err, ErrNoEvent):
+			return nil, os.ErrDeadlineExceeded
+		case err != nil:
 			r.err = err
 			r.finish()
 		}
@@ -249,13 +293,20 @@ func (r *replayer) Read() ([]byte, error) {
 	return r.record, nil
 }
 
-// SetDeadline does nothing: Read never waits.
-func (r *replayer) SetDeadline(time.Time) {}
+// Done is closed when the events have ended (a recording's last is run,
+// or an error stopped them).
+func (r *Backend) Done() <-chan struct{} { return r.done }
 
-func (r *replayer) Close() error { return nil }
+// Err is what ended the events early, if anything.
+func (r *Backend) Err() error { return r.err }
+
+// SetDeadline does nothing: Read waits only as long as the Source does.
+func (r *Backend) SetDeadline(time.Time) {}
+
+func (r *Backend) Close() error { return nil }
 
 // finish ends the recording once.
-func (r *replayer) finish() {
+func (r *Backend) finish() {
 	if !r.finished {
 		r.finished = true
 		close(r.done)
@@ -265,23 +316,29 @@ func (r *replayer) finish() {
 // step runs what comes next on the recording's clock: the interval probes
 // due before the next event, or the event's probes; after the last event,
 // the interval probes due before the recording stopped.
-func (r *replayer) step() error {
+func (r *Backend) step() error {
 	if r.pending == nil {
-		ev, err := r.rec.Next()
+		ev, err := r.src.Next()
 		switch {
 		case errors.Is(err, io.EOF):
-			if iv := r.due(r.rec.Stop()); iv != nil {
+			if iv := r.due(r.src.Stop()); iv != nil && !r.stopped {
 				return r.tick(iv)
 			}
 			r.finish()
 			return nil
+		case errors.Is(err, ErrNoEvent):
+			// A live source's clock went on without events.
+			if iv := r.due(kernel.MonotonicNow()); iv != nil && !r.stopped {
+				return r.tick(iv)
+			}
+			return err
 		case err != nil:
 			return err
 		}
 		ev.Raw = slices.Clone(ev.Raw) // valid until the next Next
 		r.pending = &ev
 	}
-	if iv := r.due(r.pending.Time); iv != nil {
+	if iv := r.due(r.pending.Time); iv != nil && !r.stopped {
 		return r.tick(iv)
 	}
 	ev := r.pending
@@ -297,7 +354,7 @@ func (r *replayer) step() error {
 }
 
 // due returns the interval probe that runs first at or before t, if any.
-func (r *replayer) due(t uint64) *interval {
+func (r *Backend) due(t uint64) *interval {
 	var first *interval
 	for _, iv := range r.intervals {
 		if iv.next <= t && (first == nil || iv.next < first.next) {
@@ -308,7 +365,7 @@ func (r *replayer) due(t uint64) *interval {
 }
 
 // tick runs an interval probe at its time, on CPU 0 in no process.
-func (r *replayer) tick(iv *interval) error {
+func (r *Backend) tick(iv *interval) error {
 	at := iv.next
 	iv.next += iv.period
 	r.clock = max(r.clock, at)
@@ -316,7 +373,7 @@ func (r *replayer) tick(iv *interval) error {
 }
 
 // run runs prog and queues what it sent.
-func (r *replayer) run(prog *engine.Program, ctx []byte, env *engine.Env) error {
+func (r *Backend) run(prog *engine.Program, ctx []byte, env *engine.Env) error {
 	if _, err := prog.Run(ctx, env); err != nil {
 		return err
 	}
@@ -335,16 +392,22 @@ func leapSeconds() int64 {
 }
 
 // env is what the helpers see of an event at time t.
-func (r *replayer) env(t uint64, cpu, pid, tid int, comm string) *engine.Env {
+func (r *Backend) env(t uint64, cpu, pid, tid int, comm string) *engine.Env {
 	env := &engine.Env{CPU: cpu, TGID: uint32(pid), PID: uint32(tid), Ktime: t, BootTime: t, TAI: t + r.taiOffset}
 	copy(env.Comm[:15], comm)
 	return env
 }
 
-// engineMap is an engine map as the tracer reads it.
-type engineMap struct{ m *engine.Map }
+// engineMap is an engine map as the tracer reads it, under the lock that
+// the engine's runs take.
+type engineMap struct {
+	m  *engine.Map
+	mu *sync.Mutex
+}
 
 func (em engineMap) Dump() ([]tracer.Element, error) {
+	em.mu.Lock()
+	defer em.mu.Unlock()
 	var out []tracer.Element
 	em.m.Iterate(func(key []byte, perCPU [][]byte) bool {
 		values := make([][]byte, len(perCPU))
@@ -358,6 +421,8 @@ func (em engineMap) Dump() ([]tracer.Element, error) {
 }
 
 func (em engineMap) NextKey(key []byte) ([]byte, error) {
+	em.mu.Lock()
+	defer em.mu.Unlock()
 	keys := em.m.Keys()
 	if key == nil && len(keys) > 0 {
 		return keys[0], nil
@@ -371,6 +436,8 @@ func (em engineMap) NextKey(key []byte) ([]byte, error) {
 }
 
 func (em engineMap) Lookup(key []byte) ([]byte, error) {
+	em.mu.Lock()
+	defer em.mu.Unlock()
 	v := em.m.Lookup(key, 0)
 	if v == nil {
 		return nil, tracer.ErrKeyNotExist
@@ -379,6 +446,8 @@ func (em engineMap) Lookup(key []byte) ([]byte, error) {
 }
 
 func (em engineMap) Update(key []byte, values [][]byte) error {
+	em.mu.Lock()
+	defer em.mu.Unlock()
 	if em.m.Lookup(key, 0) == nil {
 		return tracer.ErrKeyNotExist
 	}
@@ -391,6 +460,8 @@ func (em engineMap) Update(key []byte, values [][]byte) error {
 }
 
 func (em engineMap) Delete(key []byte) error {
+	em.mu.Lock()
+	defer em.mu.Unlock()
 	if err := em.m.Delete(key); err != nil {
 		if errors.Is(err, fs.ErrNotExist) || em.m.Lookup(key, 0) == nil {
 			return tracer.ErrKeyNotExist
