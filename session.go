@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -176,9 +178,14 @@ func (s *Session) announce(out output.Writer) {
 func (s *Session) load(cfg load.Config) (tracer.Backend, error) {
 	opts := s.script.opts
 	engine := opts.Engine
-	if engine == "" {
-		if err := bpfRefused(); err != nil {
-			fmt.Fprintf(cmp.Or(opts.Log, io.Discard), "ebtrace: bpf(2) is refused here (%v): the script runs in ebtrace's user-space engine, on trace events read through tracefs\n", err)
+	// The fallback is for where tracefs can be read; elsewhere the
+	// kernel path says what is missing.
+	if engine == "" && tracefsReadable() {
+		if refused := bpfRefused(); refused != nil {
+			if err := replay.Runnable(s.script.res); err != nil {
+				return nil, fmt.Errorf("bpf(2) is refused here (%v), and %w", refused, err)
+			}
+			fmt.Fprintf(cmp.Or(opts.Log, io.Discard), "ebtrace: bpf(2) is refused here (%v): the script runs in ebtrace's user-space engine, on trace events read through tracefs\n", refused)
 			engine = EngineUser
 		}
 	}
@@ -231,6 +238,16 @@ func (s *Session) loadUser(cfg load.Config) (tracer.Backend, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// tracefsReadable reports whether this process can read tracefs's events.
+func tracefsReadable() bool {
+	root, _, err := kernel.Tracefs()
+	if err != nil {
+		return false
+	}
+	_, err = os.ReadDir(filepath.Join(root, "events"))
+	return err == nil
 }
 
 // bpfRefused tells why bpf(2) cannot be used here, if it cannot: a

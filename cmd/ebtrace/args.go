@@ -73,7 +73,7 @@ func tracingFlags(o *options) []flag {
 			set: oneOf(&o.dump, "ast", "parse", "check", "plan", "asm", "core")},
 		{long: "btf", value: "FILE", help: "with -d core, resolve relocations against another kernel's BTF (vmlinux or raw)", set: text(&o.btf)},
 		{long: "dry-run", help: "compile and load through the verifier, attach nothing", on: &o.dryRun},
-		{long: "engine", value: "ENGINE", help: "what runs the programs: kernel, or user (ebtrace's eBPF engine in user\nspace, on trace events read through tracefs: no bpf(2)); the kernel\nunless bpf(2) is refused", set: oneOf(&o.engine, "kernel", "user")},
+		{long: "engine", value: "NAME", help: "what runs the programs: kernel, or user (ebtrace's eBPF engine in user\nspace, on trace events read through tracefs: no bpf(2)); the kernel\nunless bpf(2) is refused", set: oneOf(&o.engine, "kernel", "user")},
 		{long: "mode", value: "MODE", help: "test: run the test:NAME probes instead of tracing, report each (exit 1 if one fails);\nbench: run each bench:NAME probe many times instead of tracing, report its mean time",
 			set: oneOf(&o.mode, "test", "bench")},
 		{long: "test", help: "the same as --mode test", on: &o.test},

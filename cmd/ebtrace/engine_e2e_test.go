@@ -55,7 +55,7 @@ END { printf("end\n"); }`
 		stderr string
 	}{
 		{[]string{"--engine=kernel", "-e", `BEGIN { exit(); }`}, "operation not permitted"},
-		{[]string{"-e", `profile:hz:99 { @ = count(); }`}, "profile:hz:99 needs the kernel's BPF: ebtrace's user-space engine runs tracepoint, BEGIN, END and interval probes"},
+		{[]string{"-e", `profile:hz:99 { @ = count(); }`}, "ebtrace: bpf(2) is refused here (operation not permitted), and profile:hz:99 needs the kernel's BPF: ebtrace's user-space engine runs tracepoint, BEGIN, END and interval probes\n"},
 	} {
 		out, err := exec.Command(nobpf, append([]string{bin}, c.args...)...).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), c.stderr) {

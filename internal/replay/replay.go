@@ -78,6 +78,17 @@ func Compile(file *source.File, h ebt.Header, opts compile.Options) (*compile.Re
 	return res, nil
 }
 
+// Runnable says why the engine cannot run res's programs, if it cannot:
+// it runs tracepoint, BEGIN, END and interval probes.
+func Runnable(res *compile.Result) error {
+	for _, p := range res.Programs {
+		if _, _, err := role(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // role says what runs p in a replay: the event of a tracepoint, the period
 // of an interval, or nothing for BEGIN and END.
 func role(p *compile.Program) (*kernel.Format, time.Duration, error) {
