@@ -232,9 +232,10 @@ func (g *gen) event() event {
 		size = max(size, fl.Offset+fl.Size)
 	}
 	raw := make([]byte, size)
+	// A thread id is below the kernel's PID_MAX_LIMIT, 2^22.
 	tid := uint32(1 + g.pick(200))
-	if g.pick(3) == 0 && len(g.consts) > 0 {
-		tid = uint32(g.consts[g.pick(len(g.consts))])
+	if c := g.integer(); c < 1<<22 {
+		tid = uint32(c)
 	}
 	binary.LittleEndian.PutUint16(raw, uint16(g.f.ID))
 	binary.LittleEndian.PutUint32(raw[4:], tid)
