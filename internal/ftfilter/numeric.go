@@ -66,8 +66,11 @@ func (t *translator) numeric(e syntax.Expr) (numField, bool) {
 func syscallViews(f kernel.Field) []view {
 	slot := view{8 * f.Size, f.Signed}
 	name := strings.TrimPrefix(strings.TrimSpace(f.Type), "const ")
-	if typ, err := cdecl.New(nil).Lookup(name); err == nil {
-		t, ok := cdecl.New(nil).ScriptType(typ, types.Kernel)
+	// Without BTF the table knows C's integer names only, as ebtrace's
+	// does whatever the BTF.
+	table := cdecl.New(nil)
+	if typ, err := table.Lookup(name); err == nil {
+		t, ok := table.ScriptType(typ, types.Kernel)
 		if !ok || t.Kind != types.Int || t.Size > f.Size {
 			return []view{slot}
 		}
