@@ -27,6 +27,7 @@ var Allowed = map[string][]string{
 	"internal/kernel":                  {"internal/glob"},
 	"internal/filter":                  {"internal/emit", "internal/kernel", "internal/source"},
 	"internal/ftrace":                  {"internal/kernel"},
+	"internal/ftfilter":                {"internal/cdecl", "internal/kernel", "internal/syntax", "internal/types"},
 	"internal/filter/btfilter":         {"internal/compile", "internal/kernel", "internal/plan", "internal/probe", "internal/probe/all", "internal/source", "internal/syntax"},
 	"internal/cdecl":                   {"internal/corerelo", "internal/glob", "internal/syntax", "internal/types"},
 	"internal/funcs":                   {"internal/emit", "internal/glob", "internal/kernel", "internal/output", "internal/printf", "internal/probe", "internal/probe/arch", "internal/source", "internal/syntax", "internal/types"},
