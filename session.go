@@ -16,7 +16,9 @@ import (
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/ebtrace/ebtrace/internal/compile"
 	"github.com/ebtrace/ebtrace/internal/flame"
+	"github.com/ebtrace/ebtrace/internal/ftfilter"
 	"github.com/ebtrace/ebtrace/internal/kernel"
 	"github.com/ebtrace/ebtrace/internal/load"
 	"github.com/ebtrace/ebtrace/internal/output"
@@ -219,13 +221,15 @@ func (s *Session) load(cfg load.Config) (tracer.Backend, error) {
 }
 
 // loadUser starts the script in the user-space engine, on the events of a
-// private tracefs instance.
+// private tracefs instance, each probe's predicate as its event's ftrace
+// filter where it translates: the engine still checks the predicate, and
+// the kernel keeps back the events it would drop.
 func (s *Session) loadUser(cfg load.Config) (tracer.Backend, error) {
 	res, err := s.script.userResult()
 	if err != nil {
 		return nil, err
 	}
-	live, err := replay.OpenLive(res, nil)
+	live, err := replay.OpenLive(res, ftraceFilters(res))
 	if err != nil {
 		return nil, err
 	}
@@ -502,4 +506,35 @@ func (s *Session) release() error {
 		s.pid.Close()
 	}
 	return err
+}
+
+// ftraceFilters translates each tracepoint probe's predicate into its
+// event's ftrace filter, where it can be, so that the kernel drops the
+// events the user-space engine would; an event that two probes share
+// keeps what either keeps.
+func ftraceFilters(res *compile.Result) map[kernel.Tracepoint]string {
+	filters := map[kernel.Tracepoint]string{}
+	unfiltered := map[kernel.Tracepoint]bool{}
+	for _, p := range res.Programs {
+		tp, ok := p.Instance.Instance.(interface{ Format() *kernel.Format })
+		if !ok {
+			continue
+		}
+		f := tp.Format()
+		filter := ""
+		if pred := p.Instance.Probe.Pred; pred != nil {
+			filter, _ = ftfilter.Translate(pred, f)
+		}
+		switch {
+		case unfiltered[f.Tracepoint]:
+		case filter == "":
+			unfiltered[f.Tracepoint] = true
+			delete(filters, f.Tracepoint)
+		case filters[f.Tracepoint] != "":
+			filters[f.Tracepoint] = "(" + filters[f.Tracepoint] + ") || (" + filter + ")"
+		default:
+			filters[f.Tracepoint] = filter
+		}
+	}
+	return filters
 }
