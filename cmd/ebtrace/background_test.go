@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+
 	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
@@ -85,4 +88,24 @@ func (s *background) end(t *testing.T, sig syscall.Signal) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("ebtrace %s still runs 20 s after %v; stderr:\n%s", s.cmd.Args[1], sig, s.stderr.String())
 	}
+}
+
+// waitReleased waits until no process holds the programs and links.
+func waitReleased(t *testing.T, progs, links []int) {
+	t.Helper()
+	waitFor(t, func() bool {
+		for _, id := range progs {
+			if p, err := ebpf.NewProgramFromID(ebpf.ProgramID(id)); err == nil {
+				p.Close()
+				return false
+			}
+		}
+		for _, id := range links {
+			if l, err := link.NewFromID(link.ID(id)); err == nil {
+				l.Close()
+				return false
+			}
+		}
+		return true
+	})
 }

@@ -13,9 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
-
 	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
@@ -336,21 +333,7 @@ func TestSignals(t *testing.T) {
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
-	waitFor(t, func() bool {
-		for _, id := range progs {
-			if p, err := ebpf.NewProgramFromID(ebpf.ProgramID(id)); err == nil {
-				p.Close()
-				return false
-			}
-		}
-		for _, id := range links {
-			if l, err := link.NewFromID(link.ID(id)); err == nil {
-				l.Close()
-				return false
-			}
-		}
-		return true
-	})
+	waitReleased(t, progs, links)
 }
 
 func waitFor(t *testing.T, cond func() bool) {

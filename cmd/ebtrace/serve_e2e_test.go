@@ -20,8 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ebtrace/ebtrace/internal/testutil"
@@ -43,26 +41,6 @@ func (s *background) held(t *testing.T) (progs, links []int) {
 		t.Fatalf("ebtrace serve holds programs %v and links %v, want some of each", progs, links)
 	}
 	return progs, links
-}
-
-// waitReleased waits until no process holds the programs and links.
-func waitReleased(t *testing.T, progs, links []int) {
-	t.Helper()
-	waitFor(t, func() bool {
-		for _, id := range progs {
-			if p, err := ebpf.NewProgramFromID(ebpf.ProgramID(id)); err == nil {
-				p.Close()
-				return false
-			}
-		}
-		for _, id := range links {
-			if l, err := link.NewFromID(link.ID(id)); err == nil {
-				l.Close()
-				return false
-			}
-		}
-		return true
-	})
 }
 
 // servePort returns a port of host that was free a moment ago.

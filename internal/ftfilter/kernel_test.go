@@ -23,15 +23,7 @@ import (
 // root, tracefs or tracing instances.
 func liveTracefs(t *testing.T) (string, *kernel.Events) {
 	t.Helper()
-	testutil.RequireRoot(t)
-	testutil.RequireTracefs(t)
-	root, _, err := kernel.Tracefs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "instances")); err != nil {
-		t.Skipf("this tracefs has no instances: %v", err)
-	}
+	root := testutil.RequireTracefsInstances(t)
 	return root, kernel.NewEvents(os.DirFS(root))
 }
 

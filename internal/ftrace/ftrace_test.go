@@ -27,15 +27,7 @@ var sysEnterWrite = kernel.Tracepoint{Category: "syscalls", Name: "sys_enter_wri
 // skipping where there is no root, tracefs, instances or syscall events.
 func liveRoot(t *testing.T) (string, *kernel.Format) {
 	t.Helper()
-	testutil.RequireRoot(t)
-	testutil.RequireTracefs(t)
-	root, _, err := kernel.Tracefs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "instances")); err != nil {
-		t.Skipf("this tracefs has no instances: %v", err)
-	}
+	root := testutil.RequireTracefsInstances(t)
 	format, err := kernel.NewEvents(os.DirFS(root)).Format(sysEnterWrite.Category, sysEnterWrite.Name)
 	if errors.Is(err, fs.ErrNotExist) {
 		t.Skipf("no event %s on this kernel (CONFIG_FTRACE_SYSCALLS): %v", sysEnterWrite, err)

@@ -308,3 +308,24 @@ func TracefsInstance(t testing.TB, root, name string) string {
 	t.Cleanup(func() { os.Remove(dir) })
 	return dir
 }
+
+// RequireTracefsInstances skips the test without root, tracefs or
+// tracefs's instances (a kernel too old for private trace buffers), and
+// returns the tracefs root.
+func RequireTracefsInstances(t testing.TB) string {
+	t.Helper()
+	RequireRoot(t)
+	RequireTracefs(t)
+	for _, events := range tracefsEvents {
+		if _, err := os.Stat(events); err != nil {
+			continue
+		}
+		root := filepath.Dir(events)
+		if _, err := os.Stat(filepath.Join(root, "instances")); err != nil {
+			t.Skipf("this tracefs has no instances: %v", err)
+		}
+		return root
+	}
+	t.Fatalf("RequireTracefs found tracefs, but no events under %s", strings.Join(tracefsEvents, " or "))
+	return ""
+}
