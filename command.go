@@ -15,7 +15,9 @@ import (
 // execs the command in its place. So the command's pid (cpid) is known
 // before the programs load, and its every event is seen, its own execve
 // included, as with bpftrace's -c. Fd 4, close-on-exec in the copy, tells
-// the session the exec happened: its read end sees EOF.
+// the session that the copy reached the gate (one byte: its own start-up,
+// which would be traced as the command's, is over) and then that the exec
+// happened (EOF).
 const commandEnv = "EBTRACE_EXEC_COMMAND"
 
 func init() {
@@ -66,6 +68,12 @@ func startCommand(argv []string) (*command, error) {
 		execR.Close()
 		return nil, fmt.Errorf("command: %w", err)
 	}
+	if n, _ := execR.Read(make([]byte, 1)); n != 1 {
+		gateW.Close()
+		execR.Close()
+		cmd.Wait()
+		return nil, fmt.Errorf("command: the copy of this program that becomes %s ended before it reached its gate", argv[0])
+	}
 	c := &command{cmd: cmd, gate: gateW, execed: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		execR.Read(make([]byte, 1)) // EOF once the last write end closes: at the exec
@@ -110,6 +118,8 @@ func (c *command) kill() {
 // becomeCommand is the re-executed copy: wait at the gate, then exec the
 // command at path with this process's arguments.
 func becomeCommand(path string) {
+	execed := os.NewFile(4, "execed")
+	execed.Write([]byte{1}) // at the gate
 	gate := os.NewFile(3, "gate")
 	var b [1]byte
 	if n, _ := gate.Read(b[:]); n != 1 {

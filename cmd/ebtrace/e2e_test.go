@@ -498,3 +498,19 @@ interval:ms:100 { exit(); }`)
 		t.Errorf("exit %d; an event before BEGIN, or no BEGIN:\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// The -c command is a copy of ebtrace until its exec: that copy's own
+// start-up (the Go runtime and package inits, which open files) is over
+// before the probes attach, so that only the command's events are cpid's.
+func TestCommandStartupNotTraced(t *testing.T) {
+	bin := testutil.Build(t, "./cmd/ebtrace")
+	r := runCLI(t, "-e", `tracepoint:syscalls:sys_enter_openat /pid == cpid/ { printf("%s\n", str(args.filename)); }`, "-c", testutil.Workload(t)+" getppid 1")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, name := range []string{bin, "/sys/fs/bpf"} {
+		if strings.Contains(r.stdout, name+"\n") {
+			t.Errorf("the command's opens include %s, which ebtrace's copy opened before its exec:\n%s", name, r.stdout)
+		}
+	}
+}
