@@ -312,6 +312,11 @@ func (p *Plan) addMap(i int, cm *check.Map, maxEntries uint32) {
 		m.ValueSize = 8
 		m.Type = "percpu_hash"
 	}
+	if !cm.Keyed && !cm.Kind.Bucketed() {
+		// The single key 0: room for more would only be preallocated,
+		// which for a thousand maps costs seconds of map creation.
+		m.MaxEntries = 1
+	}
 	if d := cm.Decl; d != nil {
 		m.MaxEntries = uint32(d.Max)
 		switch d.Kind {
