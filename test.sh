@@ -13,6 +13,8 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+# serve.go builds only without cgo (see there).
+CGO_ENABLED=0 go vet ./cmd/ebtrace
 # One package's tests at a time: the kernel runs every BPF program on a
 # tracepoint for each event and drops the event for all of its perf
 # events when any returns 0, so tests of two packages on the same

@@ -1,3 +1,9 @@
+//go:build !cgo
+
+// ebtrace serve needs Go's net package, which links libc (for its DNS
+// resolver) when cgo is on: a build with cgo leaves serve out
+// (serve_cgo.go), so that a plain go build still gives a static binary.
+
 package main
 
 import (

@@ -2,33 +2,41 @@ package main
 
 import (
 	"debug/elf"
+	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/ebtrace/ebtrace/internal/testutil"
 )
 
-// TestStaticBinary builds ebtrace as the README says (CGO_ENABLED=0 go
-// build) and fails if the ELF asks for a dynamic loader or a shared
-// library: ebtrace must run on a machine with no libc, or another one. A
-// dependency that needs cgo fails the build itself. (With cgo left on, the
-// standard library's net package, which ebtrace serve needs, would link
-// libc for its DNS resolver.)
+// TestStaticBinary builds ebtrace as a user would (plain go build, cgo
+// left at its default) and as the tests do (CGO_ENABLED=0, with ebtrace
+// serve), and fails if either ELF asks for a dynamic loader or a shared
+// library: ebtrace must run on a machine with no libc, or another one.
+// Importing package net or os/user is the usual way cgo creeps in.
 func TestStaticBinary(t *testing.T) {
-	f, err := elf.Open(testutil.Build(t, "./cmd/ebtrace"))
-	if err != nil {
-		t.Fatal(err)
+	plain := filepath.Join(t.TempDir(), "ebtrace")
+	build := exec.Command("go", "build", "-o", plain, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
-			t.Errorf("ebtrace has a %v program header: it is dynamically linked", p.Type)
+	for _, bin := range []string{plain, testutil.Build(t, "./cmd/ebtrace")} {
+		f, err := elf.Open(bin)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	libs, err := f.ImportedLibraries()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(libs) > 0 {
-		t.Errorf("ebtrace needs shared libraries (DT_NEEDED): %v", libs)
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+				t.Errorf("%s has a %v program header: it is dynamically linked", bin, p.Type)
+			}
+		}
+		libs, err := f.ImportedLibraries()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(libs) > 0 {
+			t.Errorf("%s needs shared libraries (DT_NEEDED): %v", bin, libs)
+		}
+		f.Close()
 	}
 }
