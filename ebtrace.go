@@ -189,23 +189,12 @@ func compileFile(file *source.File, opts Options) (*Script, error) {
 			return nil, fmt.Errorf("command: %w", err)
 		}
 	}
-	if err := opts.valid(); err != nil {
-		return nil, err
-	}
-	getenv, err := configLookup(opts.Config, opts.Getenv)
+	copts, err := opts.compileOptions()
 	if err != nil {
 		return nil, err
 	}
-	planOpts := plan.DefaultOptions
-	planOpts.HelperErrors = opts.HelperErrors
+	copts.TaskCommOffset, copts.KernelFuncID, copts.PIDNamespace = kernel.TaskCommOffset, kernel.KernelFuncID, kernel.PIDNamespace
 	env := &probe.Env{PID: opts.PID, Unsafe: opts.Unsafe, Events: liveEvents(opts.Log)}
-	copts := compile.Options{
-		Plan:           planOpts,
-		Check:          check.Options{Params: opts.Params, Getenv: getenv, NoBool: opts.Compat == "0.17"},
-		TaskCommOffset: kernel.TaskCommOffset,
-		KernelFuncID:   kernel.KernelFuncID,
-		PIDNamespace:   kernel.PIDNamespace,
-	}
 	res, err := compile.Compile(file, all.Registry(), env, copts)
 	if err != nil {
 		return nil, publicError(err)
@@ -257,6 +246,24 @@ func liveEvents(log io.Writer) func() (*kernel.Events, error) {
 // Warnings returns what the compiler warned about: probes skipped because
 // they do not exist here, and problems the script runs despite.
 func (s *Script) Warnings() []Diagnostic { return slices.Clone(s.warnings) }
+
+// compileOptions checks the options and turns them into the compiler's,
+// without the running kernel's hooks.
+func (o *Options) compileOptions() (compile.Options, error) {
+	if err := o.valid(); err != nil {
+		return compile.Options{}, err
+	}
+	getenv, err := configLookup(o.Config, o.Getenv)
+	if err != nil {
+		return compile.Options{}, err
+	}
+	planOpts := plan.DefaultOptions
+	planOpts.HelperErrors = o.HelperErrors
+	return compile.Options{
+		Plan:  planOpts,
+		Check: check.Options{Params: o.Params, Getenv: getenv, NoBool: o.Compat == "0.17"},
+	}, nil
+}
 
 // valid refuses options that do not go together.
 func (o *Options) valid() error {

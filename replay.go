@@ -5,10 +5,8 @@ import (
 	"errors"
 	"io"
 
-	"github.com/ebtrace/ebtrace/internal/check"
 	"github.com/ebtrace/ebtrace/internal/compile"
 	"github.com/ebtrace/ebtrace/internal/ebt"
-	"github.com/ebtrace/ebtrace/internal/plan"
 	"github.com/ebtrace/ebtrace/internal/replay"
 	"github.com/ebtrace/ebtrace/internal/source"
 )
@@ -38,10 +36,7 @@ func CompileReplay(name, src, path string, opts Options) (*Replay, error) {
 	case len(opts.Command) > 0 || opts.PID != 0 || opts.Mode != ModeTrace:
 		return nil, errors.New("replay: a recording has no process to run or follow, and no test or bench mode")
 	}
-	if err := opts.valid(); err != nil {
-		return nil, err
-	}
-	getenv, err := configLookup(opts.Config, opts.Getenv)
+	copts, err := opts.compileOptions()
 	if err != nil {
 		return nil, err
 	}
@@ -49,12 +44,7 @@ func CompileReplay(name, src, path string, opts Options) (*Replay, error) {
 	if err != nil {
 		return nil, err
 	}
-	planOpts := plan.DefaultOptions
-	planOpts.HelperErrors = opts.HelperErrors
-	res, err := replay.Compile(source.NewFile(name, src), rec.Header(), compile.Options{
-		Plan:  planOpts,
-		Check: check.Options{Params: opts.Params, Getenv: getenv, NoBool: opts.Compat == "0.17"},
-	})
+	res, err := replay.Compile(source.NewFile(name, src), rec.Header(), copts)
 	if err != nil {
 		rec.Close()
 		return nil, publicError(err)
