@@ -218,6 +218,7 @@ func compileFile(file *source.File, opts Options) (*Script, error) {
 func (s *Script) userResult() (*compile.Result, error) {
 	copts := s.copts
 	copts.TaskCommOffset, copts.KernelFuncID, copts.PIDNamespace = nil, nil, nil
+	copts.NoCarriers = true
 	return compile.Compile(s.res.File, all.Registry(), s.env, copts)
 }
 
@@ -262,6 +263,9 @@ func (o *Options) compileOptions() (compile.Options, error) {
 	return compile.Options{
 		Plan:  planOpts,
 		Check: check.Options{Params: o.Params, Getenv: getenv, NoBool: o.Compat == "0.17"},
+		// Running syscalls tracepoints on raw_syscalls is on unless
+		// EBTRACE_SYSCALL_DISPATCH=0 turns it off, for comparison.
+		NoCarriers: getenv("EBTRACE_SYSCALL_DISPATCH") == "0",
 	}, nil
 }
 

@@ -164,7 +164,7 @@ func (s *Session) announce(out output.Writer) {
 			}
 		default:
 			if s.script.opts.Mode == ModeTrace || kind == probe.Begin || kind == probe.End {
-				n++
+				n += p.Probes()
 			}
 		}
 	}
@@ -184,7 +184,11 @@ func (s *Session) load(cfg load.Config) (tracer.Backend, error) {
 	// kernel path says what is missing.
 	if engine == "" && tracefsReadable() {
 		if refused := bpfRefused(); refused != nil {
-			if err := replay.Runnable(s.script.res); err != nil {
+			res, err := s.script.userResult()
+			if err != nil {
+				return nil, err
+			}
+			if err := replay.Runnable(res); err != nil {
 				return nil, fmt.Errorf("bpf(2) is refused here (%v), and %w", refused, err)
 			}
 			fmt.Fprintf(cmp.Or(opts.Log, io.Discard), "ebtrace: bpf(2) is refused here (%v): the script runs in ebtrace's user-space engine, on trace events read through tracefs\n", refused)

@@ -30,12 +30,19 @@ type Result struct {
 	Programs []*Program
 }
 
-// Program is the code of one probe instance.
+// Program is the code of one probe instance, or of several that one
+// carrier runs (see carry).
 type Program struct {
 	Name     string // kernel object name
 	Instance *check.Instance
 	Insns    asm.Instructions
+	// Carried are the instances whose code the program dispatches to, on
+	// the carrier Instance stands for; nil for a program of its own.
+	Carried []*check.Instance
 }
+
+// Probes is how many probe instances the program runs.
+func (p *Program) Probes() int { return max(1, len(p.Carried)) }
 
 // Options tune compilation.
 type Options struct {
@@ -52,6 +59,10 @@ type Options struct {
 	KernelFuncID func(name string) (btf.TypeID, error)
 	// KeepOnPass: see codegen.Options.
 	KeepOnPass bool
+	// NoCarriers gives every instance a program attached to its own
+	// event, even where a carrier could run many as one (see carry): for
+	// the user-space engine, which reads each event as tracefs records it.
+	NoCarriers bool
 	// CPUs is how many CPUs the programs run on; 0 for this machine's
 	// possible CPUs. A replay runs on the recording machine's.
 	CPUs int
@@ -113,7 +124,13 @@ func Compile(file *source.File, reg *probe.Registry, env *probe.Env, opts Option
 		}
 		r.Programs = append(r.Programs, &Program{Name: fmt.Sprintf("ebt_p%d", i), Instance: in, Insns: insns})
 	}
-	return r, diags.Err()
+	if err := diags.Err(); err != nil {
+		return r, err
+	}
+	if !opts.NoCarriers && !opts.KeepOnPass {
+		r.Programs = carry(r.Programs)
+	}
+	return r, nil
 }
 
 // planOptions applies the script's configuration to the plan's options.

@@ -95,6 +95,20 @@ func (e *Env) EnumValue(name string) (int64, *btf.Enum, bool) {
 	return 0, nil, false
 }
 
+// TaskStatusOffset returns the offset of thread_info.status in struct
+// task_struct, from KernelTypes in tests, else the running kernel's BTF
+// (cached per boot).
+func (e *Env) TaskStatusOffset() (int, error) {
+	if e.KernelTypes == nil {
+		return kernel.TaskStatusOffset()
+	}
+	spec, err := e.KernelTypes()
+	if err != nil {
+		return 0, err
+	}
+	return kernel.TaskStatusIn(spec)
+}
+
 // fewDataSymbols is fewer data symbols than a kernel built with
 // CONFIG_KALLSYMS_ALL lists (tens of thousands); without it, a few dozen.
 const fewDataSymbols = 1000
@@ -261,6 +275,39 @@ type UserSymbols interface {
 type Group interface {
 	Instance
 	Split() []Instance
+}
+
+// Carried is implemented by instances whose event fires from inside a
+// more general one, the carrier, whose context says which of them it is:
+// every syscalls:sys_enter_NAME tracepoint fires from raw_syscalls:
+// sys_enter, whose id is the syscall's number. The programs of many
+// carried instances run as one program attached once to the carrier,
+// which dispatches on that key: the kernel attaches and detaches one
+// event instead of hundreds, each detach a grace period.
+type Carried interface {
+	Instance
+	// Carrier returns the instance's carrier and the key that selects
+	// it there, or ok false when it must run on its own event (the
+	// layouts differ, a recording).
+	Carrier() (c *Carrier, key int64, ok bool)
+}
+
+// Carrier is an event that carries others.
+type Carrier struct {
+	// Name is the carrier's canonical probe name; carried instances with
+	// the same Name share a program.
+	Name string
+	// KeyOffset is where in the carrier's context the 8-byte signed key
+	// lies; the carried instance's arguments lie in the carrier's context
+	// where they lie in its own.
+	KeyOffset int
+	// Guard, when set, runs first with the context in r6 and leaves in
+	// r0 a value other than zero for the events that none of the carried
+	// events would see: syscalls of 32-bit tasks, which the syscalls
+	// tracepoints skip. It may clobber r0-r5.
+	Guard asm.Instructions
+	// Attach attaches the dispatching program to the carrier.
+	Attach func(prog *ebpf.Program) (io.Closer, error)
 }
 
 // Program is what the loader needs to know of an instance's program.

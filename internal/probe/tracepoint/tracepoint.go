@@ -53,12 +53,16 @@ func (Provider) Expand(spec string, env *probe.Env) ([]probe.Instance, error) {
 		return nil, notFound(env, events, spec)
 	}
 	out := make([]probe.Instance, 0, len(matches))
+	var cs *carriers
+	if !env.Recorded {
+		cs = &carriers{env: env}
+	}
 	for _, tp := range matches {
 		f, err := events.Format(tp.Category, tp.Name)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, &instance{format: f, env: env})
+		out = append(out, &instance{format: f, env: env, carriers: cs})
 	}
 	return out, nil
 }
@@ -129,6 +133,9 @@ func declaration(f kernel.Field) string {
 type instance struct {
 	format *kernel.Format
 	env    *probe.Env
+	// carriers finds the instance's carrier; nil in a replay, whose
+	// events are the recording's own.
+	carriers *carriers
 }
 
 func (i *instance) Name() string {
@@ -228,9 +235,14 @@ func unsupported(i *instance, f kernel.Field) error {
 }
 
 func (i *instance) Attach(prog *ebpf.Program) (io.Closer, error) {
-	l, err := link.Tracepoint(i.format.Category, i.format.Name, prog, nil)
+	return attach(i.format, prog)
+}
+
+// attach attaches prog to the tracepoint of format f.
+func attach(f *kernel.Format, prog *ebpf.Program) (io.Closer, error) {
+	l, err := link.Tracepoint(f.Category, f.Name, prog, nil)
 	if err != nil {
-		return nil, fmt.Errorf("attach %s: %w", i.Name(), err)
+		return nil, fmt.Errorf("attach tracepoint:%s:%s: %w", f.Category, f.Name, err)
 	}
 	return l, nil
 }
