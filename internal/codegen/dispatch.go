@@ -130,17 +130,21 @@ func relabel(insns asm.Instructions, prefix string) asm.Instructions {
 	return insns
 }
 
-// exitsTo turns every exit of a main program into a jump to target.
+// exitsTo turns every exit of a main program into a jump to target,
+// with the context back in r1, where a program finds it; r6 keeps it
+// throughout a program.
 func exitsTo(insns asm.Instructions, target string) asm.Instructions {
-	for i, ins := range insns {
+	out := make(asm.Instructions, 0, len(insns))
+	for _, ins := range insns {
 		if ins.OpCode.JumpOp() != asm.Exit || !ins.OpCode.Class().IsJump() {
+			out = append(out, ins)
 			continue
 		}
-		jump := asm.Ja.Label(target)
-		jump.Metadata = ins.Metadata
-		insns[i] = jump.WithReference(target)
+		restore := asm.Mov.Reg(asm.R1, asm.R6)
+		restore.Metadata = ins.Metadata
+		out = append(out, restore, asm.Ja.Label(target).WithSource(ins.Source()))
 	}
-	return insns
+	return out
 }
 
 // dispatcher builds the binary search over the keys, the key in r0.
