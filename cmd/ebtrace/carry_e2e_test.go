@@ -124,4 +124,3 @@ func (tr *scriptRun) stop(t *testing.T) string {
 	}
 	return tr.stdout.String()
 }
-
