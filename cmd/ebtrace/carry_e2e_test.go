@@ -63,10 +63,10 @@ func TestCarriedEquivalent(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			carried := startScript(t, bin, script)
 			own := startScript(t, bin, script, "EBTRACE_SYSCALL_DISPATCH=0")
-			carriedProgs, _ := testutil.BPFObjects(t, carried.cmd.Process.Pid)
-			ownProgs, _ := testutil.BPFObjects(t, own.cmd.Process.Pid)
-			if len(carriedProgs) >= len(ownProgs) {
-				t.Errorf("with carriers ebtrace holds %d programs, without %d; want fewer", len(carriedProgs), len(ownProgs))
+			_, carriedLinks := testutil.BPFObjects(t, carried.cmd.Process.Pid)
+			_, ownLinks := testutil.BPFObjects(t, own.cmd.Process.Pid)
+			if len(carriedLinks) >= len(ownLinks) {
+				t.Errorf("with carriers ebtrace holds %d links, without %d; want fewer", len(carriedLinks), len(ownLinks))
 			}
 			for _, w := range workloads {
 				if out, err := exec.Command(load, w...).CombinedOutput(); err != nil {

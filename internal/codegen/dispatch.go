@@ -2,7 +2,6 @@ package codegen
 
 import (
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/cilium/ebpf/asm"
@@ -11,93 +10,62 @@ import (
 	"github.com/ebtrace/ebtrace/internal/probe"
 )
 
-// Carried is the code of one carried instance, as Generate returned it,
-// and the key that selects it on its carrier.
-type Carried struct {
-	Key   int64
-	Insns asm.Instructions
+// MaxCarriedKey is the largest key Dispatch reaches: its program array has
+// a slot for every key up to the largest.
+const MaxCarriedKey = 1<<16 - 1
+
+// Dispatch returns the program attached to carrier: it runs the carrier's
+// guard, then tail-calls the program in slot key of the program array
+// named tails, where key is the event's, from 0 to maxKey. An empty slot,
+// a negative key or one beyond maxKey ends the program.
+func Dispatch(carrier *probe.Carrier, tails string, maxKey int64) (asm.Instructions, error) {
+	if maxKey < 0 || maxKey > MaxCarriedKey {
+		return nil, fmt.Errorf("key %d of %s is beyond the program array's reach", maxKey, carrier.Name)
+	}
+	insns := asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}
+	if len(carrier.Guard) > 0 {
+		insns = append(insns, carrier.Guard...)
+		insns = append(insns, asm.JNE.Imm(asm.R0, 0, "dispatch_none"))
+	}
+	return append(insns,
+		asm.LoadMem(asm.R3, asm.R6, int16(carrier.KeyOffset), asm.DWord),
+		// Unsigned: a negative key is beyond too.
+		asm.JGT.Imm(asm.R3, int32(maxKey), "dispatch_none"),
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.LoadMapPtr(asm.R2, 0).WithReference(tails),
+		asm.FnTailCall.Call(),
+		asm.Mov.Imm(asm.R0, 0).WithSymbol("dispatch_none"),
+		asm.Return(),
+	), nil
 }
 
-// Dispatch builds one program for carrier from the code of the instances
-// it carries. The program runs the carrier's guard, then finds the
-// event's key by binary search and jumps to the code of the instances
-// with that key, which run one after another in the order given: the
-// exits of each but the last jump to the next. Each instance's code
-// keeps its own labels (prefixed to stay apart), frame and callbacks,
-// which follow all the instances' main code.
-func Dispatch(carrier *probe.Carrier, members []Carried) (asm.Instructions, error) {
-	byKey := map[int64][]int{}
-	var keys []int64
+// Chain joins the code of instances that share a key, each as Generate
+// returned it, into one program that runs them one after another: the
+// exits of each but the last jump to the next, with the context back in
+// r1. Each keeps its own labels (prefixed to stay apart), frame and
+// callbacks, which follow all the instances' main code.
+func Chain(members []asm.Instructions) asm.Instructions {
+	if len(members) == 1 {
+		return members[0]
+	}
+	var main, funcs asm.Instructions
 	for i, m := range members {
-		if m.Key < math.MinInt32 || m.Key > math.MaxInt32 {
-			return nil, fmt.Errorf("key %d of %s does not fit a jump's immediate", m.Key, carrier.Name)
-		}
-		if _, ok := byKey[m.Key]; !ok {
-			keys = append(keys, m.Key)
-		}
-		byKey[m.Key] = append(byKey[m.Key], i)
-	}
-	slices.Sort(keys)
-
-	mains := make([]asm.Instructions, len(members))
-	var funcs asm.Instructions
-	entry := map[int64]string{} // the label of each key's first instance
-	for _, key := range keys {
-		chain := byKey[key]
-		for n, i := range chain {
-			main, fs := splitFuncs(members[i].Insns)
-			prefix := fmt.Sprintf("c%d_", i)
-			main, fs = relabel(main, prefix), relabel(fs, prefix)
-			if main[0].Symbol() == "" {
-				main[0] = main[0].WithSymbol(prefix + "start")
+		code, fs := splitFuncs(m)
+		prefix := fmt.Sprintf("c%d_", i)
+		code, fs = relabel(code, prefix), relabel(fs, prefix)
+		if i > 0 {
+			if code[0].Symbol() == "" {
+				code[0] = code[0].WithSymbol(prefix + "start")
 			}
-			if n == 0 {
-				entry[key] = main[0].Symbol()
-			}
-			if n < len(chain)-1 {
-				next, _ := splitFuncs(members[chain[n+1]].Insns)
-				target := fmt.Sprintf("c%d_", chain[n+1]) + "start"
-				if s := next[0].Symbol(); s != "" {
-					target = fmt.Sprintf("c%d_", chain[n+1]) + s
-				}
-				main = exitsTo(main, target)
-			}
-			mains[i] = main
-			funcs = append(funcs, fs...)
+			main = exitsTo(main, code[0].Symbol())
 		}
-	}
-
-	src := members[0].Insns[0].Source()
-	d := &dispatcher{}
-	d.emit(asm.Mov.Reg(asm.R6, asm.R1))
-	if len(carrier.Guard) > 0 {
-		d.emit(carrier.Guard...)
-		d.emit(asm.JNE.Imm(asm.R0, 0, "dispatch_none"))
-	}
-	d.emit(
-		asm.LoadMem(asm.R0, asm.R6, int16(carrier.KeyOffset), asm.DWord),
-		asm.Mov.Reg(asm.R1, asm.R6),
-	)
-	d.search(keys, entry)
-	d.label("dispatch_none")
-	d.emit(asm.Mov.Imm(asm.R0, 0), asm.Return())
-	out := d.insns
-	for i := range out {
-		out[i] = out[i].WithSource(src)
+		main = append(main, code...)
+		funcs = append(funcs, fs...)
 	}
 	if len(funcs) > 0 {
-		out[0] = btf.WithFuncMetadata(out[0], mainFunc())
+		main[0] = btf.WithFuncMetadata(main[0], mainFunc())
 	}
-	for _, key := range keys {
-		for _, i := range byKey[key] {
-			out = append(out, mains[i]...)
-		}
-	}
-	out = append(out, funcs...)
-	if n := out.Size() / asm.InstructionSize; n > maxJump {
-		return nil, fmt.Errorf("the program dispatching %d probes on %s would have %d instructions; jumps reach at most %d", len(members), carrier.Name, n, maxJump)
-	}
-	return out, nil
+	return append(main, funcs...)
 }
 
 // splitFuncs separates a program's main code from the callbacks Generate
@@ -130,9 +98,9 @@ func relabel(insns asm.Instructions, prefix string) asm.Instructions {
 	return insns
 }
 
-// exitsTo turns every exit of a main program into a jump to target,
-// with the context back in r1, where a program finds it; r6 keeps it
-// throughout a program.
+// exitsTo turns every exit of main code into a jump to target, with the
+// context back in r1, where a program finds it; r6 keeps it throughout a
+// program.
 func exitsTo(insns asm.Instructions, target string) asm.Instructions {
 	out := make(asm.Instructions, 0, len(insns))
 	for _, ins := range insns {
@@ -145,45 +113,4 @@ func exitsTo(insns asm.Instructions, target string) asm.Instructions {
 		out = append(out, restore, asm.Ja.Label(target).WithSource(ins.Source()))
 	}
 	return out
-}
-
-// dispatcher builds the binary search over the keys, the key in r0.
-type dispatcher struct {
-	insns   asm.Instructions
-	pending string
-	labels  int
-}
-
-func (d *dispatcher) emit(ins ...asm.Instruction) {
-	for _, in := range ins {
-		if d.pending != "" {
-			in = in.WithSymbol(d.pending)
-			d.pending = ""
-		}
-		d.insns = append(d.insns, in)
-	}
-}
-
-func (d *dispatcher) label(name string) { d.pending = name }
-
-// search jumps to entry[k] for the key k in r0, else to dispatch_none:
-// a few comparisons in a row at the leaves, halving above them.
-func (d *dispatcher) search(keys []int64, entry map[int64]string) {
-	if len(keys) <= 4 {
-		for _, k := range keys {
-			d.emit(asm.JEq.Imm(asm.R0, int32(k), entry[k]))
-		}
-		d.emit(asm.Ja.Label("dispatch_none"))
-		return
-	}
-	mid := len(keys) / 2
-	d.labels++
-	right := fmt.Sprintf("dispatch_%d", d.labels)
-	d.emit(
-		asm.JEq.Imm(asm.R0, int32(keys[mid]), entry[keys[mid]]),
-		asm.JSGT.Imm(asm.R0, int32(keys[mid]), right),
-	)
-	d.search(keys[:mid], entry)
-	d.label(right)
-	d.search(keys[mid+1:], entry)
 }

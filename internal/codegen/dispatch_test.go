@@ -2,7 +2,7 @@ package codegen_test
 
 import (
 	"fmt"
-	"slices"
+
 	"testing"
 
 	"github.com/cilium/ebpf/asm"
@@ -32,19 +32,38 @@ func member(marker int32, callback bool) asm.Instructions {
 	return insns
 }
 
-// Dispatch searches the keys, jumps to the first instance of each, chains
-// the instances that share a key, keeps labels apart and puts callbacks
-// after every instance's main code.
+// The dispatcher guards, bounds the key and tail-calls its slot.
 func TestDispatch(t *testing.T) {
-	carrier := &probe.Carrier{Name: "c", KeyOffset: 8}
-	var members []codegen.Carried
-	for i, key := range []int64{9, 3, 7, 3, 1, 5, 11} {
-		members = append(members, codegen.Carried{Key: key, Insns: member(int32(100+i), i == 1)})
-	}
-	insns, err := codegen.Dispatch(carrier, members)
+	guard := asm.Instructions{asm.Mov.Imm(asm.R0, 0)}
+	insns, err := codegen.Dispatch(&probe.Carrier{Name: "c", KeyOffset: 8, Guard: guard}, "tails", 460)
 	if err != nil {
 		t.Fatal(err)
 	}
+	want := []string{
+		"MovReg dst: r6 src: r1", "MovImm dst: r0 imm: 0", "JNEImm dst: r0 off: -1 imm: 0 <dispatch_none>",
+		"LdXMemDW dst: r3 src: r6 off: 8 imm: 0", "JGTImm dst: r3 off: -1 imm: 460 <dispatch_none>", "MovReg dst: r1 src: r6",
+		"LoadMapPtr dst: r2 fd: 0 <tails>", "Call FnTailCall", "MovImm dst: r0 imm: 0", "Exit",
+	}
+	if len(insns) != len(want) {
+		t.Fatalf("dispatcher:\n%v", insns)
+	}
+	for i, ins := range insns {
+		if got := fmt.Sprint(ins); got != want[i] {
+			t.Errorf("insn %d: %s, want %s", i, got, want[i])
+		}
+	}
+	if insns[8].Symbol() != "dispatch_none" {
+		t.Errorf("label %q, want dispatch_none", insns[8].Symbol())
+	}
+	if _, err := codegen.Dispatch(&probe.Carrier{Name: "c"}, "tails", codegen.MaxCarriedKey+1); err == nil {
+		t.Error("a key beyond the program array's reach was accepted")
+	}
+}
+
+// Chain runs the instances that share a key one after another, keeps
+// their labels apart and puts callbacks after every instance's main code.
+func TestChain(t *testing.T) {
+	insns := codegen.Chain([]asm.Instructions{member(100, false), member(101, true), member(102, false)})
 	at := map[string]int{}
 	for i, ins := range insns {
 		if s := ins.Symbol(); s != "" {
@@ -54,47 +73,30 @@ func TestDispatch(t *testing.T) {
 			at[s] = i
 		}
 	}
-	markers := map[int32]int{} // marker -> index of the instruction setting it
+	exits := 0
 	for i, ins := range insns {
-		if r := ins.Reference(); r != "" && ins.OpCode.Class().IsJump() {
+		if r := ins.Reference(); r != "" {
 			if _, ok := at[r]; !ok {
-				t.Errorf("insn %d jumps to %s, which is nowhere", i, r)
+				t.Errorf("insn %d refers to %s, which is nowhere", i, r)
 			}
 		}
-		if ins.OpCode == asm.Mov.Imm(asm.R0, 0).OpCode && ins.Constant >= 100 {
-			markers[int32(ins.Constant)] = i
+		if ins.OpCode.JumpOp() == asm.Exit {
+			exits++
 		}
 	}
-	// Each distinct key is compared once, against the first instance
-	// with it.
-	var keys []string
-	for _, ins := range insns {
-		if ins.OpCode.JumpOp() == asm.JEq && ins.Dst == asm.R0 {
-			keys = append(keys, fmt.Sprintf("%d->%s", ins.Constant, ins.Reference()))
+	// The last instance's exit and the callback's remain.
+	if exits != 2 {
+		t.Errorf("%d exits, want 2:\n%v", exits, insns)
+	}
+	for _, next := range []string{"c1_start", "c2_start"} {
+		i := at[next]
+		if insns[i-1].Reference() != next || fmt.Sprint(insns[i-2]) != "MovReg dst: r1 src: r6" {
+			t.Errorf("before %s: %v %v, want r1 = r6 and a jump to it", next, insns[i-2], insns[i-1])
 		}
 	}
-	slices.Sort(keys)
-	want := []string{"1->c4_start", "11->c6_start", "3->c1_start", "5->c5_start", "7->c2_start", "9->c0_start"}
-	if !slices.Equal(keys, want) {
-		t.Errorf("comparisons %v, want %v", keys, want)
-	}
-	// The first instance with key 3 (the one with a callback) runs on
-	// into the second, its exits now jumps with the context in r1.
-	first, second := at["c1_start"], at["c3_start"]
-	for i := first; i < second; i++ {
-		if insns[i].OpCode.JumpOp() == asm.Exit {
-			t.Errorf("insn %d: the first instance with key 3 still exits", i)
-		}
-	}
-	if insns[second-1].Reference() != "c3_start" || insns[second-2].OpCode != asm.Mov.Reg(asm.R1, asm.R6).OpCode || insns[second-2].Src != asm.R6 {
-		t.Errorf("the first instance with key 3 ends %v %v, want r1 = r6 and a jump to the second", insns[second-2], insns[second-1])
-	}
-	// The callback follows all the main code and is called by its label.
 	cb := at["c1_cb"]
-	for m, i := range markers {
-		if m != 101 && i > cb {
-			t.Errorf("main code of marker %d after the callback", m)
-		}
+	if cb != len(insns)-2 {
+		t.Errorf("callback at %d of %d, want last", cb, len(insns))
 	}
 	if btf.FuncMetadata(&insns[0]) == nil || btf.FuncMetadata(&insns[cb]) == nil {
 		t.Error("the program's first instruction and the callback's need function metadata")

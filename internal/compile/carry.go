@@ -3,32 +3,30 @@ package compile
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 
 	"github.com/ebtrace/ebtrace/internal/check"
 	"github.com/ebtrace/ebtrace/internal/codegen"
 	"github.com/ebtrace/ebtrace/internal/probe"
 )
 
-// carryBudget is the most instructions carry puts in one dispatching
-// program. The verifier's time grows with the square of a program's
-// length (each helper call it inlines moves the instructions after it),
-// and every program on the carrier runs its dispatch at each event: at
-// 2,500, the 360 programs of @[probe] = count() on sys_enter_* become 8,
-// verified in about 8 ms each, where one would take 300 ms.
-const carryBudget = 2500
-
-// carry replaces the programs of event instances that a carrier can run
-// (probe.Carried) by programs on the carrier that dispatch to their code,
-// when a carrier has two or more: tracepoint:syscalls:sys_enter_* becomes
-// one program on raw_syscalls:sys_enter instead of hundreds of
-// attachments. Each dispatching program takes the place of its first
-// instance's, so programs stay in script order, and the instances that
-// share a key run in script order within it. A carrier's instances whose
-// code outgrows one program are split over several on the same carrier,
-// attached in order.
-func carry(progs []*Program) []*Program {
+// carry runs the event instances that a carrier can run (probe.Carried)
+// on it, when it has two or more: one dispatching program is attached to
+// the carrier and tail-calls, through a program array indexed by the
+// event's key, the program of the instances with that key.
+// tracepoint:syscalls:sys_enter_* becomes one attachment to
+// raw_syscalls:sys_enter instead of hundreds, each of which costs the
+// kernel a grace period to detach. The instances that share a key (two
+// probes on one syscall) are joined into one program, in script order.
+// The dispatcher takes the place of its carrier's first instance, so the
+// programs the kernel attaches stay in script order; those it calls
+// follow it. With perProbe, each probe's instances have dispatchers of
+// their own.
+func carry(progs []*Program, perProbe bool) []*Program {
 	type member struct {
 		prog *Program
 		key  int64
@@ -41,59 +39,74 @@ func carry(progs []*Program) []*Program {
 			continue
 		}
 		carrier, key, ok := c.Carrier()
-		if !ok {
+		if !ok || key < 0 || key > codegen.MaxCarriedKey {
 			continue
 		}
-		carriers[carrier.Name] = carrier
-		byCarrier[carrier.Name] = append(byCarrier[carrier.Name], member{p, key})
+		group := carrier.Name
+		if perProbe {
+			group = fmt.Sprintf("%s#%d", group, p.Instance.Index)
+		}
+		carriers[group] = carrier
+		byCarrier[group] = append(byCarrier[group], member{p, key})
 	}
-	replaced := map[*Program]*Program{} // first member -> its group; others -> nil
-	for name, members := range byCarrier {
+	replaced := map[*Program][]*Program{} // first member -> the carrier's programs; others -> nil
+	for n, name := range slices.Sorted(maps.Keys(byCarrier)) {
+		members := byCarrier[name]
 		if len(members) < 2 {
 			continue
 		}
-		for start := 0; start < len(members); {
-			end, size := start, 0
-			for end < len(members) && (end == start || size+len(members[end].prog.Insns) <= carryBudget) {
-				size += len(members[end].prog.Insns)
-				end++
+		tails := fmt.Sprintf("ebtrace_tail%d", n)
+		var maxKey int64
+		byKey := map[int64][]*Program{}
+		var keys []int64
+		for _, m := range members {
+			if _, ok := byKey[m.key]; !ok {
+				keys = append(keys, m.key)
 			}
-			chunk := members[start:end]
-			carried := make([]codegen.Carried, len(chunk))
-			for i, m := range chunk {
-				carried[i] = codegen.Carried{Key: m.key, Insns: m.prog.Insns}
-			}
-			insns, err := codegen.Dispatch(carriers[name], carried)
-			if err == nil && len(chunk) > 1 {
-				first := chunk[0].prog
-				group := &Program{Name: first.Name, Insns: insns}
-				group.Instance = &check.Instance{Probe: first.Instance.Probe, Index: first.Instance.Index}
-				group.Instance.Instance = &carrierInstance{carrier: carriers[name], first: first.Instance.Instance, n: len(chunk)}
-				for _, m := range chunk {
-					group.Carried = append(group.Carried, m.prog.Instance)
-					replaced[m.prog] = nil
-				}
-				replaced[first] = group
-			}
-			start = end
+			byKey[m.key] = append(byKey[m.key], m.prog)
+			maxKey = max(maxKey, m.key)
 		}
+		first := members[0].prog
+		insns, err := codegen.Dispatch(carriers[name], tails, maxKey)
+		if err != nil {
+			continue
+		}
+		src := first.Insns[0].Source()
+		for i := range insns {
+			insns[i] = insns[i].WithSource(src)
+		}
+		dispatcher := &Program{Name: fmt.Sprintf("ebt_c%d", n), Insns: insns, Tails: tails, MaxKey: maxKey}
+		dispatcher.Instance = &check.Instance{Probe: first.Instance.Probe, Index: first.Instance.Index}
+		dispatcher.Instance.Instance = &carrierInstance{carrier: carriers[name], first: first.Instance.Instance, n: len(members)}
+		group := []*Program{dispatcher}
+		for _, key := range keys {
+			chain := byKey[key]
+			code := make([]asm.Instructions, len(chain))
+			called := &Program{Name: chain[0].Name, Instance: chain[0].Instance, Tail: &Tail{Map: tails, Key: key}}
+			for i, p := range chain {
+				code[i] = p.Insns
+				called.Carried = append(called.Carried, p.Instance)
+				replaced[p] = nil
+			}
+			called.Insns = codegen.Chain(code)
+			group = append(group, called)
+		}
+		replaced[first] = group
 	}
 	out := make([]*Program, 0, len(progs))
 	for _, p := range progs {
 		group, ok := replaced[p]
-		switch {
-		case !ok:
-			out = append(out, p)
-		case group != nil:
-			out = append(out, group)
+		if !ok {
+			group = []*Program{p}
 		}
+		out = append(out, group...)
 	}
 	return out
 }
 
-// carrierInstance is the attach point of a dispatching program: the
-// carrier, which the program is attached to, running n instances of
-// which first is the first.
+// carrierInstance is the attach point of a dispatcher: the carrier, which
+// the program is attached to, running n instances of which first is the
+// first.
 type carrierInstance struct {
 	carrier *probe.Carrier
 	first   probe.Instance

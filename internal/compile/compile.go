@@ -36,13 +36,35 @@ type Program struct {
 	Name     string // kernel object name
 	Instance *check.Instance
 	Insns    asm.Instructions
-	// Carried are the instances whose code the program dispatches to, on
-	// the carrier Instance stands for; nil for a program of its own.
+	// Carried, for a program a carrier's dispatcher tail-calls, are the
+	// instances whose code it runs, in script order, all with the key of
+	// its slot in the program array.
 	Carried []*check.Instance
+	// Tail, for such a program, is its slot.
+	Tail *Tail
+	// Tails, for a carrier's dispatcher, is the program array it calls
+	// into, which has MaxKey+1 slots.
+	Tails  string
+	MaxKey int64
 }
 
-// Probes is how many probe instances the program runs.
-func (p *Program) Probes() int { return max(1, len(p.Carried)) }
+// Tail is where a program is in a dispatcher's program array.
+type Tail struct {
+	Map string
+	Key int64
+}
+
+// Probes is how many probe instances the program runs: a dispatcher's are
+// counted in the programs it calls.
+func (p *Program) Probes() int {
+	switch {
+	case p.Tails != "":
+		return 0
+	case p.Tail != nil:
+		return len(p.Carried)
+	}
+	return 1
+}
 
 // Options tune compilation.
 type Options struct {
@@ -63,6 +85,10 @@ type Options struct {
 	// event, even where a carrier could run many as one (see carry): for
 	// the user-space engine, which reads each event as tracefs records it.
 	NoCarriers bool
+	// CarryPerProbe runs only the instances of one probe in each of a
+	// carrier's programs, for the shell, which attaches and detaches each
+	// probe on its own.
+	CarryPerProbe bool
 	// CPUs is how many CPUs the programs run on; 0 for this machine's
 	// possible CPUs. A replay runs on the recording machine's.
 	CPUs int
@@ -128,7 +154,7 @@ func Compile(file *source.File, reg *probe.Registry, env *probe.Env, opts Option
 		return r, err
 	}
 	if !opts.NoCarriers && !opts.KeepOnPass {
-		r.Programs = carry(r.Programs)
+		r.Programs = carry(r.Programs, opts.CarryPerProbe)
 	}
 	return r, nil
 }
@@ -211,6 +237,18 @@ func (r *Result) Spec() *ebpf.CollectionSpec {
 		}
 	}
 	for _, p := range r.Programs {
+		if p.Tails != "" {
+			spec.Maps[p.Tails] = &ebpf.MapSpec{
+				Name: p.Tails, Type: ebpf.ProgramArray, KeySize: 4, ValueSize: 4,
+				MaxEntries: uint32(p.MaxKey + 1),
+			}
+		}
+	}
+	for _, p := range r.Programs {
+		if p.Tail != nil {
+			tails := spec.Maps[p.Tail.Map]
+			tails.Contents = append(tails.Contents, ebpf.MapKV{Key: uint32(p.Tail.Key), Value: p.Name})
+		}
 		prog := p.Instance.Instance.Program()
 		spec.Programs[p.Name] = &ebpf.ProgramSpec{
 			Name:         p.Name,

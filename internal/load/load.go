@@ -94,6 +94,10 @@ var collectionOptions = ebpf.CollectionOptions{Cache: kernel.BTF}
 func newCollection(spec *ebpf.CollectionSpec, replace map[string]*ebpf.Map) (*ebpf.Collection, error) {
 	mapsOnly := *spec
 	mapsOnly.Programs = nil
+	mapsOnly.Maps = make(map[string]*ebpf.MapSpec, len(spec.Maps))
+	for name, m := range spec.Maps {
+		mapsOnly.Maps[name] = withoutPrograms(m)
+	}
 	opts := collectionOptions
 	opts.MapReplacements = replace
 	coll, err := ebpf.NewCollectionWithOptions(&mapsOnly, opts)
@@ -109,7 +113,43 @@ func newCollection(spec *ebpf.CollectionSpec, replace map[string]*ebpf.Map) (*eb
 		}
 		coll.Programs[name] = prog
 	}
+	if err := fillProgramArrays(spec, coll); err != nil {
+		coll.Close()
+		return nil, err
+	}
 	return coll, nil
+}
+
+// withoutPrograms returns m without the programs a program array names in
+// its contents, which are loaded after the maps.
+func withoutPrograms(m *ebpf.MapSpec) *ebpf.MapSpec {
+	if m.Type != ebpf.ProgramArray {
+		return m
+	}
+	c := m.Copy()
+	c.Contents = nil
+	return c
+}
+
+// fillProgramArrays puts each loaded program a program array names in
+// its slot; a program left out (Verify's unavailable ones) leaves its slot
+// empty.
+func fillProgramArrays(spec *ebpf.CollectionSpec, coll *ebpf.Collection) error {
+	for name, m := range spec.Maps {
+		if m.Type != ebpf.ProgramArray {
+			continue
+		}
+		for _, kv := range m.Contents {
+			prog := coll.Programs[kv.Value.(string)]
+			if prog == nil {
+				continue
+			}
+			if err := coll.Maps[name].Put(kv.Key, prog); err != nil {
+				return fmt.Errorf("program array %s: %w", name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // loadProgram loads one program of spec against the maps already created
@@ -129,7 +169,7 @@ func loadProgram(spec *ebpf.CollectionSpec, name string, maps map[string]*ebpf.M
 		if !p.Instructions[i].IsLoadFromMap() || ref == "" || spec.Maps[ref] == nil || maps[ref] == nil {
 			continue
 		}
-		one.Maps[ref] = spec.Maps[ref]
+		one.Maps[ref] = withoutPrograms(spec.Maps[ref])
 		opts.MapReplacements[ref] = maps[ref]
 	}
 	coll, err := ebpf.NewCollectionWithOptions(one, opts)
@@ -350,6 +390,9 @@ func (o *Object) Map(name string) *ebpf.Map { return o.coll.Maps[name] }
 // Attach attaches every event probe.
 func (o *Object) Attach() error {
 	for _, p := range o.Programs(probe.Event) {
+		if p.Tail != nil {
+			continue // a dispatcher calls it
+		}
 		l, err := p.Instance.Instance.Attach(o.Program(p))
 		if err != nil {
 			return err

@@ -139,7 +139,11 @@ func (s *Session) script(decl string, entries []*entry, extra string) string {
 // compile compiles the script of decl, entries and extra.
 func (s *Session) compile(decl string, entries []*entry, extra string) (*compile.Result, error) {
 	file := source.NewFile("shell", s.script(decl, entries, extra))
-	res, err := compile.Compile(file, s.opts.Registry, s.opts.Env, s.opts.Compile)
+	// Each entry attaches and detaches on its own, so a carrier runs
+	// only one probe's instances per program.
+	opts := s.opts.Compile
+	opts.CarryPerProbe = true
+	res, err := compile.Compile(file, s.opts.Registry, s.opts.Env, opts)
 	if err != nil {
 		return nil, err
 	}
