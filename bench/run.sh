@@ -186,12 +186,14 @@ printf_run() {
 # stacks ROW NROW TOOL CACHE profiles a fresh stackload for 2 s once and
 # records in ROW the time from the program's exit() to the tool's end (ms)
 # and in NROW the number of distinct stacks it printed.
-# CACHE=1 runs the tool with BPFTRACE_CACHE_USER_SYMBOLS=1; otherwise the
-# variable is removed from its environment, leaving bpftrace's default.
+# CACHE=1 runs bpftrace with BPFTRACE_CACHE_USER_SYMBOLS=1, bpftrace 0.17's
+# switch for its user symbol cache; otherwise, and always for ebtrace (which
+# takes the values of current bpftrace, and caches anyway), the variable is
+# removed from the tool's environment, leaving its default.
 stacks() {
 	local row=$1 nrow=$2 tool=$3 cache=$4 st prog exit_ns keys unres
 	local envs=(-u BPFTRACE_CACHE_USER_SYMBOLS)
-	[[ $cache == 1 ]] && envs=(BPFTRACE_CACHE_USER_SYMBOLS=1)
+	[[ $cache == 1 && $tool == bpftrace ]] && envs=(BPFTRACE_CACHE_USER_SYMBOLS=1)
 	# The load outlives any run (twice TIMEOUT) and is killed after it:
 	# its user stacks must resolve while the tool prints them.
 	"$STACKLOAD" "$STACK_DEPTH" $((TIMEOUT * 2000)) &
