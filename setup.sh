@@ -7,7 +7,7 @@
 # C programs of examples/2015 that `ebtrace run` loads (ebtrace itself
 # never needs them), tmux for the test that drives `ebtrace shell` on a
 # terminal, prometheus (the server and promtool) and chromium for the
-# tests of `ebtrace serve`'s metrics and page. It does nothing when all are present, and prints one line
+# tests of `ebtrace serve`'s metrics and page, bpftool for bench/xlated.sh. It does nothing when all are present, and prints one line
 # when it installs something. It also fetches bpftrace's tools (below).
 set -eu
 
@@ -20,6 +20,7 @@ command -v clang >/dev/null 2>&1 || missing="$missing clang"
 command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
 command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v bpftool >/dev/null 2>&1 || [ -x /usr/sbin/bpftool ] || missing="$missing bpftool"
 # Ask the preprocessor for sys/sdt.h: it knows the multiarch include
 # directories. Without one, look where Debian puts the header.
 if command -v cpp >/dev/null 2>&1; then
