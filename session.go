@@ -489,6 +489,7 @@ func (s *Session) release() error {
 	var err error
 	if s.obj != nil {
 		s.mu.Lock()
+		handOff()
 		err = s.obj.Close()
 		s.mu.Unlock()
 	}

@@ -10,11 +10,14 @@
 // The command inherits stdin, stdout and stderr. benchrun prints one line of
 // key=value pairs to FILE (default stderr):
 //
-//	wall_ns=N maxrss_kb=N exit=N end_mono_ns=N [progs=N run_cnt=N run_time_ns=N]
+//	wall_ns=N maxrss_kb=N exit=N end_mono_ns=N drained_ns=N [progs=N run_cnt=N run_time_ns=N]
 //
 // end_mono_ns is CLOCK_MONOTONIC when the command had ended, the clock BPF
 // programs read as nsecs, so a time the command's program printed can be
-// subtracted from it.
+// subtracted from it. drained_ns is how long after that the processes the
+// command left behind took to exit (benchrun is their subreaper and waits
+// for them, so that the next run starts on a kernel done with this one):
+// ebtrace leaves one holding the links the kernel is still detaching.
 //
 // With -progs, benchrun turns on BPF run-time statistics, polls for programs
 // of those types created after it started, and holds a reference to each.
@@ -76,6 +79,13 @@ func run(argv []string, progTypes, out string) (int, error) {
 		tracker = t
 	}
 
+	// Processes the command leaves behind (ebtrace's holder of the links
+	// the kernel is still detaching) become benchrun's, which waits for
+	// them after timing the command, so that the next run starts on a
+	// kernel done with this one.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return 1, fmt.Errorf("become a subreaper: %w", err)
+	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	sigs := make(chan os.Signal, 1)
@@ -114,6 +124,7 @@ func run(argv []string, progTypes, out string) (int, error) {
 		return 1, fmt.Errorf("reading CLOCK_MONOTONIC: %w", err)
 	}
 	signal.Stop(sigs)
+	drained := drain()
 
 	code := 0
 	var exitErr *exec.ExitError
@@ -132,6 +143,7 @@ func run(argv []string, progTypes, out string) (int, error) {
 		fmt.Sprintf("maxrss_kb=%d", cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss),
 		fmt.Sprintf("exit=%d", code),
 		fmt.Sprintf("end_mono_ns=%d", end.Nano()),
+		fmt.Sprintf("drained_ns=%d", drained.Nanoseconds()),
 	}
 	if tracker != nil {
 		n, cnt, ns, err := tracker.totals()
@@ -146,6 +158,20 @@ func run(argv []string, progTypes, out string) (int, error) {
 		return code, err
 	}
 	return code, os.WriteFile(out, []byte(line), 0o644)
+}
+
+// drain waits for every process the command left behind and returns how
+// long that took.
+func drain() time.Duration {
+	start := time.Now()
+	for {
+		var status unix.WaitStatus
+		if _, err := unix.Wait4(-1, &status, 0, nil); err == unix.ECHILD {
+			return time.Since(start)
+		} else if err != nil && err != unix.EINTR {
+			return time.Since(start)
+		}
+	}
 }
 
 // progTracker finds and holds the programs of the wanted types loaded after
