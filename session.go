@@ -289,8 +289,10 @@ func (s *Session) Dropped() uint64 { return s.ev.dropped.Load() }
 
 // Wait blocks until the session has ended, because a probe called exit(),
 // Options.Command or the Options.PID process ended, or the context was
-// cancelled, and everything it held is detached and released. It returns
-// what made tracing fail, if anything.
+// cancelled, and everything it held is released: its programs stopped at
+// once, and the kernel detaches its tracepoints in a short-lived copy of
+// this program that holds them (see README, How it works), without making
+// Wait wait for that. It returns what made tracing fail, if anything.
 func (s *Session) Wait() error {
 	<-s.done
 	return s.err
