@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -87,9 +88,9 @@ func (e *ProgramError) Unwrap() error { return e.Err }
 var collectionOptions = ebpf.CollectionOptions{Cache: kernel.BTF}
 
 // newCollection creates spec's maps, then loads its programs one at a
-// time in name order, so that a refusal is a *ProgramError naming the
-// program: cilium/ebpf's own collection loader names it only in its
-// error's text.
+// time, on as many threads as there are CPUs, so that a refusal is a
+// *ProgramError naming the program (the first in name order):
+// cilium/ebpf's own collection loader names it only in its error's text.
 // The maps in replace stand in for the spec's maps of the same names.
 func newCollection(spec *ebpf.CollectionSpec, replace map[string]*ebpf.Map) (*ebpf.Collection, error) {
 	mapsOnly := *spec
@@ -105,13 +106,33 @@ func newCollection(spec *ebpf.CollectionSpec, replace map[string]*ebpf.Map) (*eb
 		return nil, err
 	}
 	coll.Programs = make(map[string]*ebpf.Program, len(spec.Programs))
-	for _, name := range sortedPrograms(spec) {
-		prog, err := loadProgram(spec, name, coll.Maps)
-		if err != nil {
-			coll.Close()
-			return nil, &ProgramError{Program: name, Err: err}
+	names := sortedPrograms(spec)
+	progs, errs := make([]*ebpf.Program, len(names)), make([]error, len(names))
+	// The verifier runs in the loading thread: one loader per CPU.
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(runtime.NumCPU(), len(names)) {
+		wg.Go(func() {
+			for i := range next {
+				progs[i], errs[i] = loadProgram(spec, names[i], coll.Maps)
+			}
+		})
+	}
+	for i := range names {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, name := range names {
+		if progs[i] != nil {
+			coll.Programs[name] = progs[i]
 		}
-		coll.Programs[name] = prog
+	}
+	for i, name := range names {
+		if errs[i] != nil {
+			coll.Close()
+			return nil, &ProgramError{Program: name, Err: errs[i]}
+		}
 	}
 	if err := fillProgramArrays(spec, coll); err != nil {
 		coll.Close()
