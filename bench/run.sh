@@ -15,6 +15,9 @@
 #   ROUNDS=N        rounds of every row but the wildcard's (default 9)
 #   WROUNDS=N       rounds of the syscall wildcard rows (default 3)
 #   ONLY=REGEX      measure only the row groups whose name matches (grep -E)
+#   BEFORE=PATH     also measure this ebtrace binary (an earlier build) as a
+#                   third tool, "before", taking its turn in every round, and
+#                   print before/bpftrace and ebtrace/before tables too
 #   EBTRACE=PATH    use this ebtrace binary instead of building ./cmd/ebtrace
 #   BPFTRACE=PATH   use this bpftrace (default: the one on PATH, if any)
 #   TIMEOUT=S       per-run time limit in seconds (default 60)
@@ -69,6 +72,10 @@ elif (cd "$ROOT" && go build -o "$TMP/ebtrace" ./cmd/ebtrace) >"$TMP/ebtrace-bui
 else
 	note "go build ./cmd/ebtrace failed; skipping ebtrace:"
 	tail -n 5 "$TMP/ebtrace-build.log" | sed 's/^/    /' >&2
+fi
+if [[ -n ${BEFORE:-} ]]; then
+	BIN[before]=$BEFORE
+	TOOLS+=(before)
 fi
 BPFTRACE=${BPFTRACE:-$(command -v bpftrace || true)}
 if [[ -n $BPFTRACE ]]; then
@@ -319,21 +326,31 @@ summary() {
 		}'
 }
 
-# The metric is everything before the last eight fields, so the table
-# splits on white space.
+# table A B prints every row measured with A or B: the median, min and
+# max of each and the ratio of the medians, A/B. The metric is everything
+# before the last eight fields, so the table splits on white space.
 FMT='%-30s %10s %10s %10s %10s %10s %10s %16s %5s\n'
-echo
-# shellcheck disable=SC2059 # FMT is the table's format
-printf "$FMT" metric ebtrace e_min e_max bpftrace b_min b_max ebtrace/bpftrace n
-for row in "${ROWS[@]}"; do
-	[[ -n ${V["$row|ebtrace"]:-}${V["$row|bpftrace"]:-} ]] || continue
-	read -r e emin emax en < <(printf '%s' "${V["$row|ebtrace"]:-}" | summary)
-	read -r b bmin bmax bn < <(printf '%s' "${V["$row|bpftrace"]:-}" | summary)
-	ratio=$(awk -v e="$e" -v b="$b" 'BEGIN {
-		if (e == "n/a" || b == "n/a") print "n/a"
-		else if (b + 0 == 0) print (e + 0 == 0 ? "1.00" : "-")
-		else printf "%.2f", e / b
-	}')
-	# shellcheck disable=SC2059
-	printf "$FMT" "$row" "$e" "$emin" "$emax" "$b" "$bmin" "$bmax" "$ratio" "$en/$bn"
-done
+table() {
+	local a=$1 b=$2 row e emin emax en x xmin xmax xn ratio
+	echo
+	# shellcheck disable=SC2059 # FMT is the table's format
+	printf "$FMT" metric "$a" "${a:0:1}_min" "${a:0:1}_max" "$b" "${b:0:1}_min" "${b:0:1}_max" "$a/$b" n
+	for row in "${ROWS[@]}"; do
+		[[ -n ${V["$row|$a"]:-}${V["$row|$b"]:-} ]] || continue
+		read -r e emin emax en < <(printf '%s' "${V["$row|$a"]:-}" | summary)
+		read -r x xmin xmax xn < <(printf '%s' "${V["$row|$b"]:-}" | summary)
+		ratio=$(awk -v e="$e" -v b="$x" 'BEGIN {
+			if (e == "n/a" || b == "n/a") print "n/a"
+			else if (b + 0 == 0) print (e + 0 == 0 ? "1.00" : "-")
+			else printf "%.2f", e / b
+		}')
+		# shellcheck disable=SC2059
+		printf "$FMT" "$row" "$e" "$emin" "$emax" "$x" "$xmin" "$xmax" "$ratio" "$en/$xn"
+	done
+}
+
+table ebtrace bpftrace
+if [[ -n ${BIN[before]:-} ]]; then
+	table before bpftrace
+	table ebtrace before
+fi
