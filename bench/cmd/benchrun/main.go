@@ -2,11 +2,11 @@
 // take of one tracer run: it starts a command, waits for it, and reports its
 // wall time, its peak resident set size and, optionally, the run count and
 // in-kernel run time of the BPF programs the command loaded, and when a line
-// first appeared on the command's stderr.
+// first appeared on the command's stderr or stdout.
 //
 // Usage:
 //
-//	benchrun [-o FILE] [-progs TYPE,...] [-match REGEXP] [-stop REGEXP] -- CMD [ARG...]
+//	benchrun [-o FILE] [-progs TYPE,...] [-match REGEXP] [-stop REGEXP] [-stdout] -- CMD [ARG...]
 //
 // The command inherits stdin, stdout and stderr. benchrun prints one line of
 // key=value pairs to FILE (default stderr):
@@ -17,13 +17,14 @@
 // programs read as nsecs, so a time the command's program printed can be
 // subtracted from it.
 //
-// With -match or -stop, the command's stderr passes through benchrun, line
-// by line, on its way to benchrun's stderr. match_ns is the time from
-// spawning the command to reading the first line that matches -match's
-// regular expression (absent when none did), and the command's
-// environment gets EBTRACE_SPAWN_NS, CLOCK_MONOTONIC just before the
-// spawn, from which ebtrace's EBTRACE_TIMING measures its start-up. At the
-// first line matching -stop, benchrun sends the command SIGINT.
+// With -match or -stop, the command's stderr (its stdout with -stdout)
+// passes through benchrun, line by line, on its way to benchrun's own.
+// match_ns is the time from spawning the command to reading the first line
+// that matches -match's regular expression (absent when none did), and the
+// command's environment gets EBTRACE_SPAWN_NS, CLOCK_MONOTONIC just before
+// the spawn, from which ebtrace's EBTRACE_TIMING measures its start-up. At
+// the first line matching -stop, benchrun sends the command SIGINT. A line
+// is matched without its newline.
 //
 // With -progs, benchrun turns on BPF run-time statistics, polls for programs
 // of those types created after it started, and holds a reference to each.
@@ -35,6 +36,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -58,7 +60,7 @@ const pollInterval = 5 * time.Millisecond
 func main() {
 	out := flag.String("o", "", "write the result line to `FILE` instead of stderr")
 	progTypes := flag.String("progs", "", "report BPF programs of these comma-separated `TYPES` loaded by the command")
-	var watch stderrWatch
+	var watch lineWatch
 	flag.Func("match", "report when a line matching `REGEXP` first appears on the command's stderr", func(v string) (err error) {
 		watch.match, err = regexp.Compile(v)
 		return err
@@ -67,8 +69,9 @@ func main() {
 		watch.stop, err = regexp.Compile(v)
 		return err
 	})
+	flag.BoolVar(&watch.stdout, "stdout", false, "watch the command's stdout for -match and -stop instead of its stderr")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: benchrun [-o FILE] [-progs TYPE,...] [-match REGEXP] [-stop REGEXP] -- CMD [ARG...]")
+		fmt.Fprintln(os.Stderr, "usage: benchrun [-o FILE] [-progs TYPE,...] [-match REGEXP] [-stop REGEXP] [-stdout] -- CMD [ARG...]")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -86,7 +89,7 @@ func main() {
 	os.Exit(code)
 }
 
-func run(argv []string, progTypes, out string, watch *stderrWatch) (int, error) {
+func run(argv []string, progTypes, out string, watch *lineWatch) (int, error) {
 	var tracker *progTracker
 	if progTypes != "" {
 		t, err := newProgTracker(progTypes)
@@ -101,13 +104,18 @@ func run(argv []string, progTypes, out string, watch *stderrWatch) (int, error) 
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	var pipe *os.File
+	var pipe, pipeWriter, copyTo *os.File
 	if watch.on() {
 		r, w, err := os.Pipe()
 		if err != nil {
 			return 1, err
 		}
-		cmd.Stderr, pipe = w, r
+		pipe, pipeWriter = r, w
+		if watch.stdout {
+			cmd.Stdout, copyTo = w, os.Stdout
+		} else {
+			cmd.Stderr, copyTo = w, os.Stderr
+		}
 	}
 	start := time.Now()
 	if pipe != nil {
@@ -117,14 +125,14 @@ func run(argv []string, progTypes, out string, watch *stderrWatch) (int, error) 
 	if pipe != nil {
 		// Only the command and its children hold the write end now, so
 		// the copy ends when they have all closed it.
-		cmd.Stderr.(*os.File).Close()
+		pipeWriter.Close()
 	}
 	if err != nil {
 		return 127, err
 	}
 	copied := make(chan error, 1)
 	if pipe != nil {
-		go func() { copied <- watch.copy(pipe, os.Stderr, start, cmd.Process) }()
+		go func() { copied <- watch.copy(pipe, copyTo, start, cmd.Process) }()
 	} else {
 		copied <- nil
 	}
@@ -156,7 +164,7 @@ func run(argv []string, progTypes, out string, watch *stderrWatch) (int, error) 
 	end := monotonicNow()
 	signal.Stop(sigs)
 	if err := <-copied; err != nil {
-		return 1, fmt.Errorf("copying the command's stderr: %w", err)
+		return 1, fmt.Errorf("copying the command's output: %w", err)
 	}
 
 	code := 0
@@ -203,27 +211,30 @@ func monotonicNow() int64 {
 	return ts.Nano()
 }
 
-// stderrWatch looks at the lines of the command's stderr as they pass.
-type stderrWatch struct {
+// lineWatch looks at the lines of the command's stderr, or stdout, as
+// they pass.
+type lineWatch struct {
 	match, stop *regexp.Regexp
+	stdout      bool          // watch stdout rather than stderr
 	matched     time.Duration // from the spawn to the first match; 0 before
 	stopped     bool
 }
 
-func (w *stderrWatch) on() bool { return w.match != nil || w.stop != nil }
+func (w *lineWatch) on() bool { return w.match != nil || w.stop != nil }
 
 // copy copies the lines of r to out until r ends, timing the first match
 // from start and interrupting p at the first stop line.
-func (w *stderrWatch) copy(r io.Reader, out io.Writer, start time.Time, p *os.Process) error {
+func (w *lineWatch) copy(r io.Reader, out io.Writer, start time.Time, p *os.Process) error {
 	br := bufio.NewReader(r)
 	for {
 		line, err := br.ReadBytes('\n')
 		if len(line) > 0 {
 			now := time.Since(start)
-			if w.match != nil && w.matched == 0 && w.match.Match(line) {
+			text := bytes.TrimSuffix(line, []byte("\n"))
+			if w.match != nil && w.matched == 0 && w.match.Match(text) {
 				w.matched = now
 			}
-			if w.stop != nil && !w.stopped && w.stop.Match(line) {
+			if w.stop != nil && !w.stopped && w.stop.Match(text) {
 				w.stopped = true
 				p.Signal(os.Interrupt)
 			}
