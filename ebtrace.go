@@ -31,6 +31,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ebtrace/ebtrace/internal/check"
 	"github.com/ebtrace/ebtrace/internal/compile"
@@ -165,6 +166,7 @@ type Script struct {
 	traits   map[string]*mapTraits // by map name, without the @
 	opts     Options
 	warnings []Diagnostic
+	timing   *timing // the marks EBTRACE_TIMING prints; nil without it
 }
 
 // Compile compiles the script src, named name in diagnostics. A problem in
@@ -184,6 +186,10 @@ func CompileFile(path string, opts Options) (*Script, error) {
 }
 
 func compileFile(file *source.File, opts Options) (*Script, error) {
+	tm, err := newTiming(opts.Getenv)
+	if err != nil {
+		return nil, err
+	}
 	if len(opts.Command) > 0 {
 		if _, err := exec.LookPath(opts.Command[0]); err != nil {
 			return nil, fmt.Errorf("command: %w", err)
@@ -205,9 +211,12 @@ func compileFile(file *source.File, opts Options) (*Script, error) {
 	if err := unknownOptions(opts.Params, funcs.Options(res.Info.Program)); err != nil {
 		return nil, err
 	}
-	s := &Script{res: res, opts: opts, traits: traitsOf(res.AST), env: env, copts: copts}
+	s := &Script{res: res, opts: opts, traits: traitsOf(res.AST), env: env, copts: copts, timing: tm}
 	for _, d := range append(res.Info.Skipped, res.Info.Warnings...) {
 		s.warnings = append(s.warnings, diagnostic(res.File, d))
+	}
+	if tm != nil {
+		tm.compileEnd = time.Now()
 	}
 	return s, nil
 }

@@ -60,6 +60,7 @@ type Session struct {
 	stats       io.Closer    // holds the kernel's BPF statistics on, with Options.Stats
 	live        *replay.Live // the user-space engine's events, with EngineUser
 	warnOut     io.Writer    // where the tracer's warnings go
+	timing      sessionTiming
 }
 
 // Start loads the script's programs through the verifier, runs its BEGIN
@@ -77,6 +78,7 @@ func (s *Script) Start(ctx context.Context) (_ *Session, err error) {
 	sess := &Session{
 		script: s,
 		stop:   make(chan struct{}), traced: make(chan struct{}), done: make(chan struct{}),
+		timing: sessionTiming{start: time.Now()},
 	}
 	ok := false
 	defer func() {
@@ -122,6 +124,9 @@ func (s *Script) Start(ctx context.Context) (_ *Session, err error) {
 	}
 	if s.opts.Output != nil && !s.opts.Quiet {
 		sess.announce(out)
+	}
+	if s.timing != nil && s.opts.Log != nil {
+		s.timing.write(s.opts.Log, sess.timing)
 	}
 	// Events carry stacks as frames; Output prints them as text.
 	tr.Maps().Frames = s.opts.Output == nil
@@ -179,25 +184,35 @@ func (s *Session) announce(out output.Writer) {
 // attaches the event probes, and returns what the tracer reads.
 func (s *Session) load(cfg load.Config) (tracer.Backend, error) {
 	opts := s.script.opts
-	engine := opts.Engine
-	// The fallback is for where tracefs can be read; elsewhere the
-	// kernel path says what is missing.
-	if engine == "" && tracefsReadable() {
-		if refused := bpfRefused(); refused != nil {
-			res, err := s.script.userResult()
-			if err != nil {
-				return nil, err
-			}
-			if err := replay.Runnable(res); err != nil {
-				return nil, fmt.Errorf("bpf(2) is refused here (%v), and %w", refused, err)
-			}
-			fmt.Fprintf(cmp.Or(opts.Log, io.Discard), "ebtrace: bpf(2) is refused here (%v): the script runs in ebtrace's user-space engine, on trace events read through tracefs\n", refused)
-			engine = EngineUser
-		}
-	}
-	if engine == EngineUser {
+	if opts.Engine == EngineUser {
 		return s.loadUser(cfg)
 	}
+	backend, err := s.loadKernel(cfg)
+	// Only a failure asks whether bpf(2) is refused, which costs a map:
+	// where it is and tracefs can be read, the script falls back to the
+	// user-space engine; elsewhere the kernel path says what is missing.
+	if err == nil || opts.Engine != "" || !tracefsReadable() {
+		return backend, err
+	}
+	refused := bpfRefused()
+	if refused == nil {
+		return nil, err
+	}
+	res, rerr := s.script.userResult()
+	if rerr != nil {
+		return nil, rerr
+	}
+	if err := replay.Runnable(res); err != nil {
+		return nil, fmt.Errorf("bpf(2) is refused here (%v), and %w", refused, err)
+	}
+	fmt.Fprintf(cmp.Or(opts.Log, io.Discard), "ebtrace: bpf(2) is refused here (%v): the script runs in ebtrace's user-space engine, on trace events read through tracefs\n", refused)
+	return s.loadUser(cfg)
+}
+
+// loadKernel loads the programs into the kernel, runs BEGIN and attaches
+// the event probes.
+func (s *Session) loadKernel(cfg load.Config) (tracer.Backend, error) {
+	opts := s.script.opts
 	if opts.Stats {
 		var err error
 		if s.stats, err = enableStats(); err != nil {
@@ -209,6 +224,7 @@ func (s *Session) load(cfg load.Config) (tracer.Backend, error) {
 		return nil, err
 	}
 	s.obj = obj
+	s.timing.loaded = time.Now()
 	// BEGIN runs before any event probe can fire, as on the command line;
 	// its events wait in the ring buffer for the reader made below.
 	if err := obj.Run(probe.Begin); err != nil {
@@ -221,6 +237,7 @@ func (s *Session) load(cfg load.Config) (tracer.Backend, error) {
 			return nil, err
 		}
 	}
+	s.timing.attached = time.Now()
 	return tracer.Kernel(obj), nil
 }
 
@@ -238,6 +255,7 @@ func (s *Session) loadUser(cfg load.Config) (tracer.Backend, error) {
 		return nil, err
 	}
 	s.live = live
+	s.timing.loaded = time.Now()
 	b, err := replay.NewBackend(res, live, cfg.Cpid)
 	if err != nil {
 		return nil, err
@@ -245,6 +263,7 @@ func (s *Session) loadUser(cfg load.Config) (tracer.Backend, error) {
 	if err := b.Run(probe.Begin); err != nil {
 		return nil, err
 	}
+	s.timing.attached = time.Now()
 	return b, nil
 }
 

@@ -336,13 +336,13 @@ func (r *ring) snapshot() ([]string, uint64) {
 	return append(append([]string(nil), r.lines[r.next:]...), r.lines[:r.next]...), r.total
 }
 
-var notMetricChars = regexp.MustCompile(`[^a-zA-Z0-9_]+`)
+var notMetricChars = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^a-zA-Z0-9_]+`) })
 
 // metricName makes s a valid part of a metric or label name: runs of other
 // characters become one underscore, and a leading digit gets one before
 // it.
 func metricName(s string) string {
-	s = strings.Trim(notMetricChars.ReplaceAllString(s, "_"), "_")
+	s = strings.Trim(notMetricChars().ReplaceAllString(s, "_"), "_")
 	if s == "" || s[0] >= '0' && s[0] <= '9' {
 		s = "_" + s
 	}

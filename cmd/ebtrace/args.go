@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // options are the parsed command line, spelled as bpftrace spells it.
@@ -37,7 +38,8 @@ type options struct {
 }
 
 // usage is the help of tracing, the command without a subcommand.
-var usage = usageText(`USAGE:
+var usage = sync.OnceValue(func() string {
+	return usageText(`USAGE:
     ebtrace [options] FILE.bt [ARG...]
     ebtrace [options] -e 'PROGRAM' [ARG...]
     ebtrace -l [PATTERN]
@@ -56,6 +58,7 @@ ARG... after the program are its positional parameters $1, $2, ...; $# counts th
 After --, --NAME=VALUE sets a named option the script reads with getopt("NAME", ...);
 -- --help lists a script's named options.
 `)
+})
 
 // tracingFlags is the flag table of tracing, storing into o.
 func tracingFlags(o *options) []flag {

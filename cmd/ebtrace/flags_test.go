@@ -152,8 +152,8 @@ func TestUsageFromTable(t *testing.T) {
 		table []flag
 		usage string
 	}{
-		"ebtrace":        {tracingFlags(&options{}), usage},
-		"ebtrace record": {recordFlags(&recordOptions{}), recordUsage},
+		"ebtrace":        {tracingFlags(&options{}), usage()},
+		"ebtrace record": {recordFlags(&recordOptions{}), recordUsage()},
 	} {
 		seen := map[string]bool{}
 		for _, f := range tc.table {
@@ -176,14 +176,14 @@ func TestUsageFromTable(t *testing.T) {
     -e EVENT          record the trace event CATEGORY:NAME (repeatable; wildcards
                       such as syscalls:sys_*_write name every event they match)
 `
-	if !strings.Contains(recordUsage, want) {
+	if !strings.Contains(recordUsage(), want) {
 		t.Errorf("ebtrace record -h lacks\n%s", want)
 	}
 	want = `
     --flamegraph FILE.svg
                    at exit, draw stack maps as an interactive flame graph
 `
-	if !strings.Contains(usage, want) {
-		t.Errorf("ebtrace -h lacks the --flamegraph entry on two lines:\n%s", usage)
+	if !strings.Contains(usage(), want) {
+		t.Errorf("ebtrace -h lacks the --flamegraph entry on two lines:\n%s", usage())
 	}
 }

@@ -47,7 +47,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case o.help:
-		io.WriteString(stdout, usage)
+		io.WriteString(stdout, usage())
 		return 0
 	case o.version:
 		fmt.Fprintln(stdout, version)

@@ -10,13 +10,15 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/ebtrace/ebtrace"
 )
 
 // recordUsage is the help of ebtrace record.
-var recordUsage = usageText(`USAGE:
+var recordUsage = sync.OnceValue(func() string {
+	return usageText(`USAGE:
     ebtrace record -e CATEGORY:NAME [-e ...] [--filter EXPR | --filter-bt PRED] [-p PID | -c CMD] [-o FILE]
 
 Records trace events as they happen. Each event is opened with
@@ -31,6 +33,7 @@ EXAMPLES:
     ebtrace record -e syscalls:sys_enter_write -e syscalls:sys_exit_write -p 1234 -o trace.json
     ebtrace record -e 'syscalls:sys_*_read' -c 'cat /etc/hostname' -o read.ebt
 `)
+})
 
 // recordOptions are the parsed arguments of ebtrace record.
 type recordOptions struct {
@@ -126,7 +129,7 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 		return badUsage(stderr, "ebtrace record", err)
 	}
 	if o.help {
-		io.WriteString(stdout, recordUsage)
+		io.WriteString(stdout, recordUsage())
 		return 0
 	}
 	// Watched from the start, so that a signal while the filters load

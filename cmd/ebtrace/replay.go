@@ -4,12 +4,14 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/ebtrace/ebtrace"
 )
 
 // replayUsage is the help of ebtrace replay.
-var replayUsage = usageText(`USAGE:
+var replayUsage = sync.OnceValue(func() string {
+	return usageText(`USAGE:
     ebtrace replay [options] SCRIPT.bt RECORDING.ebt [ARG...]
     ebtrace replay [options] -e 'PROGRAM' RECORDING.ebt [ARG...]
 
@@ -23,6 +25,7 @@ on those events.
     ebtrace record -e 'syscalls:sys_enter_*' -o trace.ebt -c 'ls /'
     ebtrace replay -e 'tracepoint:syscalls:sys_enter_* { @[probe] = count(); }' trace.ebt
 `)
+})
 
 // replayOptions are the parsed arguments of ebtrace replay.
 type replayOptions struct {
@@ -74,7 +77,7 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 		return badUsage(stderr, "ebtrace replay", err)
 	}
 	if o.help {
-		io.WriteString(stdout, replayUsage)
+		io.WriteString(stdout, replayUsage())
 		return 0
 	}
 	name, src := "stdin", o.program

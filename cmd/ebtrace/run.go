@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -16,7 +17,8 @@ import (
 )
 
 // runUsage is the help of ebtrace run.
-var runUsage = usageText(`USAGE:
+var runUsage = sync.OnceValue(func() string {
+	return usageText(`USAGE:
     ebtrace run [options] OBJECT.o
 
 Runs a BPF object compiled from C (clang -O2 -g -target bpf), as libbpf
@@ -41,6 +43,7 @@ EXAMPLES:
     ebtrace run tracex2.bpf.o --hist write_sizes --duration 5s
     ebtrace run -l tracex2.bpf.o
 `)
+})
 
 // runOptions are the parsed arguments of ebtrace run.
 type runOptions struct {
@@ -131,7 +134,7 @@ func runObject(args []string, stdout, stderr io.Writer) int {
 		return badUsage(stderr, "ebtrace run", err)
 	}
 	if o.help {
-		io.WriteString(stdout, runUsage)
+		io.WriteString(stdout, runUsage())
 		return 0
 	}
 	opts := ebtrace.ObjectOptions{PerfEvent: o.perfEvent, PinDir: o.pin, PID: o.pid, Set: map[string]string{},

@@ -15,13 +15,15 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 
 	"github.com/ebtrace/ebtrace/serve"
 )
 
 // serveUsage is the help of ebtrace serve.
-var serveUsage = usageText(`USAGE:
+var serveUsage = sync.OnceValue(func() string {
+	return usageText(`USAGE:
     ebtrace serve [options] SCRIPT.bt [SCRIPT.bt ...]
 
 Runs every script continuously and serves what their maps hold: /metrics
@@ -36,6 +38,7 @@ EXAMPLES:
     ebtrace serve syscalls.bt
     ebtrace serve --listen 0.0.0.0:9435 --web.config.file web.yml /etc/ebtrace/*.bt
 `)
+})
 
 // serveOptions are the parsed arguments of ebtrace serve.
 type serveOptions struct {
@@ -100,7 +103,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return badUsage(stderr, "ebtrace serve", err)
 	}
 	if o.help {
-		io.WriteString(stdout, serveUsage)
+		io.WriteString(stdout, serveUsage())
 		return 0
 	}
 	srv, err := serve.New(serve.Options{Scripts: o.scripts, MaxSeries: o.maxSeries, Getenv: os.Getenv, Log: stderr})

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ebtrace/ebtrace/internal/cdecl"
 	"github.com/ebtrace/ebtrace/internal/funcs"
@@ -259,7 +260,7 @@ func expand(reg *probe.Registry, env *probe.Env, ap *syntax.AttachPoint) ([]prob
 }
 
 // attachParam is a positional parameter in an attach point: $1.
-var attachParam = regexp.MustCompile(`\$[0-9]+`)
+var attachParam = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$[0-9]+`) })
 
 // withParams returns ap with the positional parameters it names ($1)
 // replaced by their values, as bpftrace allows: uprobe:$1:main. A
@@ -269,7 +270,7 @@ func (c *checker) withParams(ap *syntax.AttachPoint) (*syntax.AttachPoint, bool)
 		return ap, true
 	}
 	ok := true
-	raw := attachParam.ReplaceAllStringFunc(ap.Raw, func(p string) string {
+	raw := attachParam().ReplaceAllStringFunc(ap.Raw, func(p string) string {
 		n, _ := strconv.Atoi(p[1:])
 		if n < 1 || n > len(c.info.Params) {
 			c.errorf(ap.Sp, "param", "%s names positional parameter %s, but only %d positional parameter(s) were given", ap.Raw, p, len(c.info.Params)).

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Where a macro constant that a script uses but no header it includes
@@ -32,14 +33,14 @@ var macroFamilies = []struct {
 }
 
 // macroName is what a macro constant's name looks like.
-var macroName = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+var macroName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`) })
 
 // macroHeader returns the header to include for the macro constant name,
 // and whether only the kernel's own headers define it; "" when none is
 // known. It looks in the families above, then for a #define in the
 // kernel's UAPI headers under /usr/include/linux.
 func macroHeader(name string) (header string, kernelOnly bool) {
-	if !macroName.MatchString(name) {
+	if !macroName().MatchString(name) {
 		return "", false
 	}
 	for _, f := range macroFamilies {

@@ -48,7 +48,7 @@ var Allowed = map[string][]string{
 	// The public package, at the module's root: its key is its whole
 	// import path, which has no module prefix to trim.
 	"internal/replay":            {"internal/compile", "internal/ebt", "internal/engine", "internal/ftrace", "internal/kernel", "internal/load", "internal/output", "internal/plan", "internal/probe", "internal/probe/all", "internal/source", "internal/tracer"},
-	"github.com/ebtrace/ebtrace": {"internal/cdecl", "internal/check", "internal/compile", "internal/corerelo", "internal/ebt", "internal/filter", "internal/filter/btfilter", "internal/flame", "internal/ftfilter", "internal/funcs", "internal/kernel", "internal/load", "internal/object", "internal/output", "internal/plan", "internal/probe", "internal/probe/all", "internal/record", "internal/replay", "internal/shell", "internal/source", "internal/syntax", "internal/tracer"},
+	"github.com/ebtrace/ebtrace": {"internal/cdecl", "internal/check", "internal/compile", "internal/corerelo", "internal/ebt", "internal/filter", "internal/filter/btfilter", "internal/flame", "internal/ftfilter", "internal/funcs", "internal/kernel", "internal/load", "internal/object", "internal/output", "internal/plan", "internal/probe", "internal/probe/all", "internal/record", "internal/replay", "internal/shell", "internal/source", "internal/startup", "internal/syntax", "internal/tracer"},
 	// The command line is the public package's first user: it imports
 	// no other ebtrace package but serve, which is built on the public
 	// package alone.

@@ -19,7 +19,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 
 	"github.com/ebtrace/ebtrace/internal/compile"
@@ -268,10 +267,16 @@ func Verify(r *compile.Result) (*DryRun, error) {
 
 // liftMemlock lifts RLIMIT_MEMLOCK once per process, for kernels before
 // 5.11, which charge BPF maps and programs to it (64 KiB by default on
-// many). Newer kernels charge memory cgroups instead, and cilium/ebpf
-// then changes nothing. Without CAP_SYS_RESOURCE the limit stays, and a
-// load that exceeds it fails with its own error.
-var liftMemlock = sync.OnceFunc(func() { rlimit.RemoveMemlock() })
+// many). Newer kernels charge memory cgroups instead, and the limit is
+// left alone. Without CAP_SYS_RESOURCE the limit stays, and a load that
+// exceeds it fails with its own error. The kernel's release decides
+// rather than cilium/ebpf's rlimit package, whose initialisation probes
+// the kernel with a map in every process that imports it.
+var liftMemlock = sync.OnceFunc(func() {
+	if !kernel.ReleaseAtLeast(5, 11) {
+		unix.Setrlimit(unix.RLIMIT_MEMLOCK, &unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY})
+	}
+})
 
 // Load creates the maps and programs of r in the kernel.
 func Load(r *compile.Result, cfg Config) (*Object, error) { return load(r, cfg, nil, nil) }
@@ -370,7 +375,7 @@ func verifierError(r *compile.Result, err error, ve *ebpf.VerifierError) *Verifi
 	return nil
 }
 
-var insnRe = regexp.MustCompile(`^(\d+): \(`)
+var insnRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\d+): \(`) })
 
 // failingPosition finds the last instruction the verifier log mentions and
 // returns its script position and the log's last line.
@@ -384,7 +389,7 @@ func failingPosition(insns asm.Instructions, log []string) (*emit.Position, stri
 	}
 	offset := -1
 	for _, line := range log {
-		if m := insnRe.FindStringSubmatch(line); m != nil {
+		if m := insnRe().FindStringSubmatch(line); m != nil {
 			offset, _ = strconv.Atoi(m[1])
 		}
 	}

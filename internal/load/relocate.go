@@ -6,6 +6,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
+	"golang.org/x/sys/unix"
 
 	"github.com/ebtrace/ebtrace/internal/compile"
 	"github.com/ebtrace/ebtrace/internal/corerelo"
@@ -30,10 +31,23 @@ func Relocations(r *compile.Result, target *btf.Spec) ([]Relocated, error) {
 	return out, err
 }
 
-// relocatedSpec returns r's collection with CO-RE relocations resolved for the
-// running kernel.
+// relocatedSpec returns r's collection made for the running kernel: CO-RE
+// relocations resolved, and the script's hash maps allocating entries as
+// keys arrive where every program may use such maps. Preallocating all of
+// a map's entries (bpftrace's 4,096, for each CPU in a per-CPU map) takes
+// milliseconds at start-up, more with more CPUs. Linux 6.1 made such maps
+// safe in any context; before it, perf_event programs (interval, profile)
+// were refused them, and other tracing programs warned about in the
+// kernel log (refused on PREEMPT_RT). LRU maps are always preallocated.
 func relocatedSpec(r *compile.Result) (*ebpf.CollectionSpec, error) {
 	s := r.Spec()
+	if kernel.ReleaseAtLeast(6, 1) {
+		for _, m := range r.Plan.Maps {
+			if ms := s.Maps[m.BPFName]; ms.Type == ebpf.Hash || ms.Type == ebpf.PerCPUHash {
+				ms.Flags |= unix.BPF_F_NO_PREALLOC
+			}
+		}
+	}
 	return s, relocate(s, nil, func(string, []corerelo.Applied) {})
 }
 

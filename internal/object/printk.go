@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -209,7 +210,9 @@ func isText(s string) bool {
 // conversion is one bpf_printk conversion: the kernel takes %d %i %u %x
 // %X %c %s with flags, width and l/ll/h/z, and %p with its extensions
 // (%pS, %pK, %pi4, ...).
-var conversion = regexp.MustCompile(`%%|%p[a-zA-Z0-9]*|%[-+ #0]*[0-9]*(?:\.[0-9]+)?(?:hh|h|ll|l|z)?[diuxXcs]`)
+var conversion = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`%%|%p[a-zA-Z0-9]*|%[-+ #0]*[0-9]*(?:\.[0-9]+)?(?:hh|h|ll|l|z)?[diuxXcs]`)
+})
 
 // formatMatcher returns a regexp that matches exactly the texts format
 // can print; an error when format is no text (invalid UTF-8).
@@ -217,7 +220,7 @@ func formatMatcher(format string) (*regexp.Regexp, error) {
 	var b strings.Builder
 	b.WriteString(`^`)
 	last := 0
-	for _, m := range conversion.FindAllStringIndex(format, -1) {
+	for _, m := range conversion().FindAllStringIndex(format, -1) {
 		b.WriteString(regexp.QuoteMeta(format[last:m[0]]))
 		switch conv := format[m[0]:m[1]]; {
 		case conv == "%%":

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/ebtrace/ebtrace/internal/check"
 	"github.com/ebtrace/ebtrace/internal/funcs"
@@ -23,15 +24,17 @@ type Completer struct {
 }
 
 var (
-	wordAtEnd   = regexp.MustCompile(`[A-Za-z0-9_@:.*$]*$`)
-	tracepointH = regexp.MustCompile(`^\s*(?:tracepoint|t):([A-Za-z0-9_]+):([A-Za-z0-9_]+)`)
+	wordAtEnd   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[A-Za-z0-9_@:.*$]*$`) })
+	tracepointH = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^\s*(?:tracepoint|t):([A-Za-z0-9_]+):([A-Za-z0-9_]+)`)
+	})
 )
 
 // Complete returns the whole words that may stand for the word ending at
 // the end of line; pending is the input's earlier lines, when a block
 // spans several. The word is returned too: its length is what they share.
 func (c *Completer) Complete(pending, line string) (word string, words []string) {
-	word = wordAtEnd.FindString(line)
+	word = wordAtEnd().FindString(line)
 	opening := strings.TrimSpace(pending) == "" && strings.TrimSpace(strings.TrimSuffix(line, word)) == ""
 	var cands []string
 	switch {
@@ -86,7 +89,7 @@ func (c *Completer) tracepoints(prefix string) []string {
 // argsFields lists args.FIELD for the tracepoint whose block is being
 // written.
 func (c *Completer) argsFields(input string) []string {
-	m := tracepointH.FindStringSubmatch(input)
+	m := tracepointH().FindStringSubmatch(input)
 	if m == nil {
 		return nil
 	}

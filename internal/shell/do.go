@@ -54,7 +54,7 @@ func (s *Session) Do(input string, w io.Writer) error {
 // isStatement tells statements from probe blocks: a block parses as a
 // script.
 func isStatement(input string) bool {
-	return !parses(input) && (bareMap.MatchString(input) || parses("BEGIN { "+input+" }"))
+	return !parses(input) && (bareMap().MatchString(input) || parses("BEGIN { "+input+" }"))
 }
 
 func parses(text string) bool {

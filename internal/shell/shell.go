@@ -460,7 +460,7 @@ func (s *Session) resume() {
 // against the session's maps. A bare map name prints the map.
 func (s *Session) Exec(stmt string) error {
 	stmt = strings.TrimSpace(stmt)
-	if bareMap.MatchString(stmt) {
+	if bareMap().MatchString(stmt) {
 		stmt = "print(" + strings.TrimSuffix(stmt, ";") + ")"
 	}
 	res, err := s.compile("", s.entries, "BEGIN { "+stmt+" }\n")
@@ -504,7 +504,7 @@ func (s *Session) restore() {
 	}
 }
 
-var bareMap = regexp.MustCompile(`^@[A-Za-z0-9_]*\s*;?$`)
+var bareMap = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^@[A-Za-z0-9_]*\s*;?$`) })
 
 // Detach detaches probe block id and removes it from the session's
 // script. When the block made events (printf, print, ...), the blocks

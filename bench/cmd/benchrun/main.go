@@ -1,16 +1,17 @@
-// Command benchrun owns the measurements bench/run.sh takes of one tracer
-// run: it starts a command, waits for it, and reports its wall time, its peak
-// resident set size and, optionally, the run count and in-kernel run time of
-// the BPF programs the command loaded.
+// Command benchrun owns the measurements bench/run.sh and bench/attach.sh
+// take of one tracer run: it starts a command, waits for it, and reports its
+// wall time, its peak resident set size and, optionally, the run count and
+// in-kernel run time of the BPF programs the command loaded, and when a line
+// first appeared on the command's stderr or stdout.
 //
 // Usage:
 //
-//	benchrun [-o FILE] [-progs TYPE,...] -- CMD [ARG...]
+//	benchrun [-o FILE] [-progs TYPE,...] [-match REGEXP] [-stop REGEXP] [-stdout] -- CMD [ARG...]
 //
 // The command inherits stdin, stdout and stderr. benchrun prints one line of
 // key=value pairs to FILE (default stderr):
 //
-//	wall_ns=N maxrss_kb=N exit=N end_mono_ns=N drained_ns=N [progs=N run_cnt=N run_time_ns=N]
+//	wall_ns=N maxrss_kb=N exit=N end_mono_ns=N drained_ns=N [match_ns=N] [progs=N run_cnt=N run_time_ns=N]
 //
 // end_mono_ns is CLOCK_MONOTONIC when the command had ended, the clock BPF
 // programs read as nsecs, so a time the command's program printed can be
@@ -18,6 +19,15 @@
 // command left behind took to exit (benchrun is their subreaper and waits
 // for them, so that the next run starts on a kernel done with this one):
 // ebtrace leaves one holding the links the kernel is still detaching.
+//
+// With -match or -stop, the command's stderr (its stdout with -stdout)
+// passes through benchrun, line by line, on its way to benchrun's own.
+// match_ns is the time from spawning the command to reading the first line
+// that matches -match's regular expression (absent when none did), and the
+// command's environment gets EBTRACE_SPAWN_NS, CLOCK_MONOTONIC just before
+// the spawn, from which ebtrace's EBTRACE_TIMING measures its start-up. At
+// the first line matching -stop, benchrun sends the command SIGINT. A line
+// is matched without its newline.
 //
 // With -progs, benchrun turns on BPF run-time statistics, polls for programs
 // of those types created after it started, and holds a reference to each.
@@ -28,6 +38,8 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -35,6 +47,8 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -49,8 +63,18 @@ const pollInterval = 5 * time.Millisecond
 func main() {
 	out := flag.String("o", "", "write the result line to `FILE` instead of stderr")
 	progTypes := flag.String("progs", "", "report BPF programs of these comma-separated `TYPES` loaded by the command")
+	var watch lineWatch
+	flag.Func("match", "report when a line matching `REGEXP` first appears on the command's stderr", func(v string) (err error) {
+		watch.match, err = regexp.Compile(v)
+		return err
+	})
+	flag.Func("stop", "send the command SIGINT when a line matching `REGEXP` first appears on its stderr", func(v string) (err error) {
+		watch.stop, err = regexp.Compile(v)
+		return err
+	})
+	flag.BoolVar(&watch.stdout, "stdout", false, "watch the command's stdout for -match and -stop instead of its stderr")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: benchrun [-o FILE] [-progs TYPE,...] -- CMD [ARG...]")
+		fmt.Fprintln(os.Stderr, "usage: benchrun [-o FILE] [-progs TYPE,...] [-match REGEXP] [-stop REGEXP] [-stdout] -- CMD [ARG...]")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -58,7 +82,7 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	code, err := run(flag.Args(), *progTypes, *out)
+	code, err := run(flag.Args(), *progTypes, *out, &watch)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "benchrun: %v\n", err)
 		if code == 0 {
@@ -68,7 +92,7 @@ func main() {
 	os.Exit(code)
 }
 
-func run(argv []string, progTypes, out string) (int, error) {
+func run(argv []string, progTypes, out string, watch *lineWatch) (int, error) {
 	var tracker *progTracker
 	if progTypes != "" {
 		t, err := newProgTracker(progTypes)
@@ -90,9 +114,37 @@ func run(argv []string, progTypes, out string) (int, error) {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	var pipe, pipeWriter, copyTo *os.File
+	if watch.on() {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return 1, err
+		}
+		pipe, pipeWriter = r, w
+		if watch.stdout {
+			cmd.Stdout, copyTo = w, os.Stdout
+		} else {
+			cmd.Stderr, copyTo = w, os.Stderr
+		}
+	}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	if pipe != nil {
+		cmd.Env = append(os.Environ(), "EBTRACE_SPAWN_NS="+strconv.FormatInt(monotonicNow(), 10))
+	}
+	err := cmd.Start()
+	if pipe != nil {
+		// Only the command and its children hold the write end now, so
+		// the copy ends when they have all closed it.
+		pipeWriter.Close()
+	}
+	if err != nil {
 		return 127, err
+	}
+	copied := make(chan error, 1)
+	if pipe != nil {
+		go func() { copied <- watch.copy(pipe, copyTo, start, cmd.Process) }()
+	} else {
+		copied <- nil
 	}
 	go func() {
 		for s := range sigs {
@@ -119,11 +171,11 @@ func run(argv []string, progTypes, out string) (int, error) {
 		}
 	}
 	wall := time.Since(start)
-	var end unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &end); err != nil {
-		return 1, fmt.Errorf("reading CLOCK_MONOTONIC: %w", err)
-	}
+	end := monotonicNow()
 	signal.Stop(sigs)
+	if err := <-copied; err != nil {
+		return 1, fmt.Errorf("copying the command's output: %w", err)
+	}
 	drained := drain()
 
 	code := 0
@@ -142,8 +194,11 @@ func run(argv []string, progTypes, out string) (int, error) {
 		fmt.Sprintf("wall_ns=%d", wall.Nanoseconds()),
 		fmt.Sprintf("maxrss_kb=%d", cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss),
 		fmt.Sprintf("exit=%d", code),
-		fmt.Sprintf("end_mono_ns=%d", end.Nano()),
+		fmt.Sprintf("end_mono_ns=%d", end),
 		fmt.Sprintf("drained_ns=%d", drained.Nanoseconds()),
+	}
+	if watch.matched > 0 {
+		fields = append(fields, fmt.Sprintf("match_ns=%d", watch.matched.Nanoseconds()))
 	}
 	if tracker != nil {
 		n, cnt, ns, err := tracker.totals()
@@ -170,6 +225,54 @@ func drain() time.Duration {
 			return time.Since(start)
 		} else if err != nil && err != unix.EINTR {
 			return time.Since(start)
+		}
+	}
+}
+
+// monotonicNow reads CLOCK_MONOTONIC in nanoseconds; it cannot fail on
+// Linux for this clock.
+func monotonicNow() int64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
+}
+
+// lineWatch looks at the lines of the command's stderr, or stdout, as
+// they pass.
+type lineWatch struct {
+	match, stop *regexp.Regexp
+	stdout      bool          // watch stdout rather than stderr
+	matched     time.Duration // from the spawn to the first match; 0 before
+	stopped     bool
+}
+
+func (w *lineWatch) on() bool { return w.match != nil || w.stop != nil }
+
+// copy copies the lines of r to out until r ends, timing the first match
+// from start and interrupting p at the first stop line.
+func (w *lineWatch) copy(r io.Reader, out io.Writer, start time.Time, p *os.Process) error {
+	br := bufio.NewReader(r)
+	for {
+		line, err := br.ReadBytes('\n')
+		if len(line) > 0 {
+			now := time.Since(start)
+			text := bytes.TrimSuffix(line, []byte("\n"))
+			if w.match != nil && w.matched == 0 && w.match.Match(text) {
+				w.matched = now
+			}
+			if w.stop != nil && !w.stopped && w.stop.Match(text) {
+				w.stopped = true
+				p.Signal(os.Interrupt)
+			}
+			if _, err := out.Write(line); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
 		}
 	}
 }

@@ -30,8 +30,9 @@ type Regs struct {
 	// attach.
 	SyscallWrapper string
 	// byName maps every register name USDT specifications use, sub-register
-	// aliases included (eax, w0), to its offset.
-	byName map[string]int
+	// aliases included (eax, w0), to its offset; built on first use, as
+	// few scripts need it.
+	byName func() map[string]int
 }
 
 // Arg returns the offset of argument register i, and false when the
@@ -46,7 +47,7 @@ func (r *Regs) Arg(i int) (int, bool) {
 // Register returns the pt_regs offset of a register named as in a USDT
 // argument specification, without the leading %.
 func (r *Regs) Register(name string) (int, error) {
-	off, ok := r.byName[name]
+	off, ok := r.byName()[name]
 	if !ok {
 		return 0, fmt.Errorf("register %q is not a %s general-purpose register", name, r.Name)
 	}
