@@ -59,6 +59,14 @@ func TestCarriedEquivalent(t *testing.T) {
 		{"open", host, "/nonexistent"}, {"write", "10", "100"}, {"getppid", "100"},
 		{"kill", "-999999", "0"}, {"stat", host, "/nonexistent"}, {"badclose", "20"}, {"rw", "5", "64"},
 	}
+	// 32-bit syscalls reach raw_syscalls with the 32-bit table's numbers
+	// (getpid's is writev's in the 64-bit one), and the syscalls
+	// tracepoints skip them: so must the carrier's guard.
+	if out, err := exec.Command(load, "int80", "1").CombinedOutput(); err != nil {
+		t.Logf("no 32-bit syscalls here (int80: %v: %s); the 32-bit guard goes untested", err, out)
+	} else {
+		workloads = append(workloads, []string{"int80", "5"})
+	}
 	for name, script := range carryScripts {
 		t.Run(name, func(t *testing.T) {
 			carried := startScript(t, bin, script)

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -21,10 +18,6 @@ import (
 // ebpf.CollectionOptions.Cache) all need it.
 var BTF = btf.NewCache()
 
-// cacheDir holds facts derived from kernel BTF for the current boot. It is
-// on tmpfs, so a reboot (perhaps into another kernel) empties it.
-const cacheDir = "/run/ebtrace"
-
 // TaskCommOffset returns the byte offset of comm in the running kernel's
 // struct task_struct, from its BTF, for programs that read it through
 // bpf_get_current_task_btf(): two loads instead of bpf_get_current_comm(),
@@ -32,33 +25,14 @@ const cacheDir = "/run/ebtrace"
 // milliseconds, so the answer is cached per boot. The error wraps
 // ebpf.ErrNotSupported when the kernel has no BTF or lacks the helper.
 func TaskCommOffset() (int, error) {
-	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
-	if err != nil {
-		return 0, fmt.Errorf("task_struct.comm: %w", err)
-	}
-	cache := filepath.Join(cacheDir, "task_comm_offset-"+strings.TrimSpace(string(boot)))
-	if b, err := os.ReadFile(cache); err == nil {
-		if off, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && off > 0 {
-			return off, nil
+	return bootCachedInt("task_comm_offset", 1, func() (int, error) {
+		// Only an offset usable with the helper is cached, so a cache
+		// hit needs no feature probe.
+		if err := features.HaveProgramHelper(ebpf.TracePoint, asm.FnGetCurrentTaskBtf); err != nil {
+			return 0, fmt.Errorf("bpf_get_current_task_btf: %w", err)
 		}
-	}
-	// Only an offset usable with the helper is cached, so a cache hit
-	// needs no feature probe.
-	if err := features.HaveProgramHelper(ebpf.TracePoint, asm.FnGetCurrentTaskBtf); err != nil {
-		return 0, fmt.Errorf("bpf_get_current_task_btf: %w", err)
-	}
-	off, err := taskCommFromBTF()
-	if err != nil {
-		return 0, err
-	}
-	// A cache that cannot be written only costs the next run the parse.
-	if os.MkdirAll(cacheDir, 0o700) == nil {
-		tmp := cache + ".tmp" + strconv.Itoa(os.Getpid())
-		if os.WriteFile(tmp, []byte(strconv.Itoa(off)+"\n"), 0o600) == nil {
-			os.Rename(tmp, cache)
-		}
-	}
-	return off, nil
+		return taskCommFromBTF()
+	})
 }
 
 func taskCommFromBTF() (int, error) {

@@ -2,10 +2,6 @@ package kernel
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -20,34 +16,16 @@ import (
 // The error wraps ebpf.ErrNotSupported when the kernel has no BTF, no
 // such field or lacks the helper.
 func TaskStatusOffset() (int, error) {
-	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
-	if err != nil {
-		return 0, fmt.Errorf("thread_info.status: %w", err)
-	}
-	cache := filepath.Join(cacheDir, "task_status_offset-"+strings.TrimSpace(string(boot)))
-	if b, err := os.ReadFile(cache); err == nil {
-		if off, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && off >= 0 {
-			return off, nil
+	return bootCachedInt("task_status_offset", 0, func() (int, error) {
+		if err := features.HaveProgramHelper(ebpf.TracePoint, asm.FnGetCurrentTaskBtf); err != nil {
+			return 0, fmt.Errorf("bpf_get_current_task_btf: %w", err)
 		}
-	}
-	if err := features.HaveProgramHelper(ebpf.TracePoint, asm.FnGetCurrentTaskBtf); err != nil {
-		return 0, fmt.Errorf("bpf_get_current_task_btf: %w", err)
-	}
-	spec, err := BTF.Kernel()
-	if err != nil {
-		return 0, fmt.Errorf("kernel BTF: %w", err)
-	}
-	off, err := TaskStatusIn(spec)
-	if err != nil {
-		return 0, err
-	}
-	if os.MkdirAll(cacheDir, 0o700) == nil {
-		tmp := cache + ".tmp" + strconv.Itoa(os.Getpid())
-		if os.WriteFile(tmp, []byte(strconv.Itoa(off)+"\n"), 0o600) == nil {
-			os.Rename(tmp, cache)
+		spec, err := BTF.Kernel()
+		if err != nil {
+			return 0, fmt.Errorf("kernel BTF: %w", err)
 		}
-	}
-	return off, nil
+		return TaskStatusIn(spec)
+	})
 }
 
 // TaskStatusIn returns the byte offset of thread_info.status, a 4-byte

@@ -53,6 +53,10 @@
 //	workload rw N SIZE    open /dev/zero read-write, then N times one
 //	                      write(2) and one read(2) of SIZE bytes, then close
 //	                      it: a known sequence of syscalls and arguments
+//	workload int80 N      N getpid calls as 32-bit syscalls (int 0x80, amd64
+//	                      only): raw_syscalls sees them with the 32-bit
+//	                      table's number (20, writev's in the 64-bit table),
+//	                      the syscalls tracepoints do not
 //	workload wait SUBCOMMAND [ARG...]
 //	                      read(2) standard input until a newline or its end,
 //	                      then run the subcommand: a gate that lets a tracer
@@ -209,6 +213,12 @@ func run(args []string) error {
 		}
 		unix.Kill(pid, unix.Signal(sig))
 		return nil
+	case "int80":
+		n, err := counts(cmd, rest, 1)
+		if err != nil {
+			return err
+		}
+		return compatGetpid(n[0])
 	case "badclose":
 		n, err := counts(cmd, rest, 1)
 		if err != nil {

@@ -209,12 +209,29 @@ func (i *instance) declaredInt(f kernel.Field) (types.Type, bool) {
 	}
 	name := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(f.Type), "const "))
 	table := cdecl.New(i.env.Types)
-	typ, err := table.Lookup(name)
-	if err != nil {
-		return types.Type{}, false
+	resolve := func() (types.Type, bool) {
+		typ, err := table.Lookup(name)
+		if err != nil {
+			return types.Type{}, false
+		}
+		t, ok := table.ScriptType(typ, types.Kernel)
+		return t, ok && t.Kind == types.Int
 	}
-	t, ok := table.ScriptType(typ, types.Kernel)
-	if !ok || t.Kind != types.Int || t.Size > f.Size {
+	t, ok := types.Type{}, false
+	if i.env.KernelTypes == nil {
+		// The running kernel's answer is cached per boot: resolving a
+		// typedef means parsing its BTF.
+		if size, signed, plain := kernel.IntType(name, func() (int, bool, bool) {
+			t, ok := resolve()
+			return t.Size, t.Signed, ok && t == types.IntOf(t.Size, t.Signed)
+		}); plain {
+			t, ok = types.IntOf(size, signed), true
+		}
+	}
+	if !ok {
+		t, ok = resolve()
+	}
+	if !ok || t.Size > f.Size {
 		return types.Type{}, false
 	}
 	return t, true
