@@ -11,7 +11,7 @@ import (
 
 // cacheDir holds facts derived from kernel BTF for the current boot. It is
 // on tmpfs, so a reboot (perhaps into another kernel) empties it.
-const cacheDir = "/run/ebtrace"
+var cacheDir = "/run/ebtrace"
 
 // bootID names this boot of the kernel: the running kernel, its BTF and
 // its modules' cannot change under it.
