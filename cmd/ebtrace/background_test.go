@@ -90,10 +90,11 @@ func (s *background) end(t *testing.T, sig syscall.Signal) {
 	}
 }
 
-// waitReleased waits until no process holds the programs and links.
+// waitReleased waits until no process holds the programs and links: the
+// kernel detaches hundreds of tracepoints in tens of seconds.
 func waitReleased(t *testing.T, progs, links []int) {
 	t.Helper()
-	waitFor(t, func() bool {
+	waitWithin(t, time.Minute, func() bool {
 		for _, id := range progs {
 			if p, err := ebpf.NewProgramFromID(ebpf.ProgramID(id)); err == nil {
 				p.Close()

@@ -81,7 +81,10 @@ func TestCarriedEquivalent(t *testing.T) {
 					t.Fatalf("eqload %v: %v: %s", w, err, out)
 				}
 			}
+			ownProgs, _ := testutil.BPFObjects(t, own.cmd.Process.Pid)
 			a, b := carried.stop(t), own.stop(t)
+			// The tests after this one start on a kernel done detaching.
+			waitReleased(t, ownProgs, ownLinks)
 			if a != b {
 				t.Errorf("output with carriers:\n%s\nwithout:\n%s", a, b)
 			}
