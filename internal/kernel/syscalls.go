@@ -1,5 +1,7 @@
 package kernel
 
+import "sync"
+
 //go:generate sh -c "cd .. && go run ./internal/cmd/gensyscalls"
 
 // SyscallName returns the name of syscall number nr on this architecture,
@@ -11,3 +13,18 @@ func SyscallName(nr int) (string, bool) {
 	name, ok := syscallNames[nr]
 	return name, ok
 }
+
+// SyscallNumber returns the number of the syscall named name on this
+// architecture, as SyscallName names it.
+func SyscallNumber(name string) (int, bool) {
+	nr, ok := syscallNumbers()[name]
+	return nr, ok
+}
+
+var syscallNumbers = sync.OnceValue(func() map[string]int {
+	m := make(map[string]int, len(syscallNames))
+	for nr, name := range syscallNames {
+		m[name] = nr
+	}
+	return m
+})

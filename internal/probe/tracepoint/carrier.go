@@ -13,10 +13,8 @@ import (
 	"github.com/ebtrace/ebtrace/internal/probe"
 )
 
-//go:generate go run mksysnum.go amd64
-
 // syscallAliases are the syscalls whose tracepoints are named after their
-// kernel function rather than their name in unistd.h (and x/sys/unix).
+// kernel function rather than their name in unistd.h (kernel.SyscallName).
 var syscallAliases = map[string]string{
 	"newstat": "stat", "newfstat": "fstat", "newlstat": "lstat",
 	"newuname": "uname", "umount": "umount2", "sendfile64": "sendfile",
@@ -94,7 +92,7 @@ func keyOffset(f *kernel.Format) int {
 // Carrier implements probe.Carried: a syscalls tracepoint of a native
 // syscall runs on raw_syscalls when the format files lay out its fields
 // where the carrier has the same values, and the architecture's syscall
-// numbers and 32-bit guard are known (syscallNumbers, compatGuard).
+// numbers and 32-bit guard are known (kernel.SyscallNumber, compatGuard).
 func (i *instance) Carrier() (*probe.Carrier, int64, bool) {
 	if i.carriers == nil || i.format.Category != "syscalls" {
 		return nil, 0, false
@@ -104,7 +102,7 @@ func (i *instance) Carrier() (*probe.Carrier, int64, bool) {
 		if !ok {
 			continue
 		}
-		nr, ok := syscallNumbers[cmp.Or(syscallAliases[syscall], syscall)]
+		nr, ok := kernel.SyscallNumber(cmp.Or(syscallAliases[syscall], syscall))
 		if !ok {
 			return nil, 0, false
 		}
@@ -112,7 +110,7 @@ func (i *instance) Carrier() (*probe.Carrier, int64, bool) {
 		if err != nil || !carries(c.format, i.format) {
 			return nil, 0, false
 		}
-		return c.carrier, nr, true
+		return c.carrier, int64(nr), true
 	}
 	return nil, 0, false
 }
