@@ -37,7 +37,7 @@ END { printf("end\n"); }`
 			t.Fatalf("%v: %v; stderr:\n%s", args, err, stderr.String())
 		}
 		if stdout.String() != want.stdout {
-			t.Errorf("%v printed:\n%s\nthe kernel's run:\n%s", args, stdout.String(), want.stdout)
+			t.Errorf("%v printed:\n%s\nand said:\n%s\nthe kernel's run:\n%s", args, stdout.String(), stderr.String(), want.stdout)
 		}
 		wantErr := "Attached 4 probes\n"
 		if args[0] == nobpf {
