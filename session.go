@@ -185,7 +185,11 @@ func (s *Session) announce(out output.Writer) {
 func (s *Session) load(cfg load.Config) (tracer.Backend, error) {
 	opts := s.script.opts
 	if opts.Engine == EngineUser {
-		return s.loadUser(cfg)
+		res, err := s.script.userResult()
+		if err != nil {
+			return nil, err
+		}
+		return s.loadUser(res, cfg)
 	}
 	backend, err := s.loadKernel(cfg)
 	// Only a failure asks whether bpf(2) is refused, which costs a map:
@@ -206,7 +210,7 @@ func (s *Session) load(cfg load.Config) (tracer.Backend, error) {
 		return nil, fmt.Errorf("bpf(2) is refused here (%v), and %w", refused, err)
 	}
 	fmt.Fprintf(cmp.Or(opts.Log, io.Discard), "ebtrace: bpf(2) is refused here (%v): the script runs in ebtrace's user-space engine, on trace events read through tracefs\n", refused)
-	return s.loadUser(cfg)
+	return s.loadUser(res, cfg)
 }
 
 // loadKernel loads the programs into the kernel, runs BEGIN and attaches
@@ -241,15 +245,12 @@ func (s *Session) loadKernel(cfg load.Config) (tracer.Backend, error) {
 	return tracer.Kernel(obj), nil
 }
 
-// loadUser starts the script in the user-space engine, on the events of a
-// private tracefs instance, each probe's predicate as its event's ftrace
-// filter where it translates: the engine still checks the predicate, and
-// the kernel keeps back the events it would drop.
-func (s *Session) loadUser(cfg load.Config) (tracer.Backend, error) {
-	res, err := s.script.userResult()
-	if err != nil {
-		return nil, err
-	}
+// loadUser starts res, the script compiled for the user-space engine
+// (Script.userResult), on the events of a private tracefs instance, each
+// probe's predicate as its event's ftrace filter where it translates: the
+// engine still checks the predicate, and the kernel keeps back the events
+// it would drop.
+func (s *Session) loadUser(res *compile.Result, cfg load.Config) (tracer.Backend, error) {
 	live, err := replay.OpenLive(res, ftraceFilters(res))
 	if err != nil {
 		return nil, err

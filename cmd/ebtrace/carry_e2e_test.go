@@ -72,7 +72,7 @@ func TestCarriedEquivalent(t *testing.T) {
 			carried := startScript(t, bin, script)
 			own := startScript(t, bin, script, "EBTRACE_SYSCALL_DISPATCH=0")
 			_, carriedLinks := testutil.BPFObjects(t, carried.cmd.Process.Pid)
-			_, ownLinks := testutil.BPFObjects(t, own.cmd.Process.Pid)
+			ownProgs, ownLinks := testutil.BPFObjects(t, own.cmd.Process.Pid)
 			if len(carriedLinks) >= len(ownLinks) {
 				t.Errorf("with carriers ebtrace holds %d links, without %d; want fewer", len(carriedLinks), len(ownLinks))
 			}
@@ -81,7 +81,6 @@ func TestCarriedEquivalent(t *testing.T) {
 					t.Fatalf("eqload %v: %v: %s", w, err, out)
 				}
 			}
-			ownProgs, _ := testutil.BPFObjects(t, own.cmd.Process.Pid)
 			a, b := carried.stop(t), own.stop(t)
 			// The tests after this one start on a kernel done detaching.
 			waitReleased(t, ownProgs, ownLinks)

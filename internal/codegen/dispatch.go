@@ -48,7 +48,7 @@ func Chain(members []asm.Instructions) asm.Instructions {
 	if len(members) == 1 {
 		return members[0]
 	}
-	var main, funcs asm.Instructions
+	var main, funcs, prev asm.Instructions
 	for i, m := range members {
 		code, fs := splitFuncs(m)
 		prefix := fmt.Sprintf("c%d_", i)
@@ -57,11 +57,12 @@ func Chain(members []asm.Instructions) asm.Instructions {
 			if code[0].Symbol() == "" {
 				code[0] = code[0].WithSymbol(prefix + "start")
 			}
-			main = exitsTo(main, code[0].Symbol())
+			main = append(main, exitsTo(prev, code[0].Symbol())...)
 		}
-		main = append(main, code...)
+		prev = code
 		funcs = append(funcs, fs...)
 	}
+	main = append(main, prev...)
 	if len(funcs) > 0 {
 		main[0] = btf.WithFuncMetadata(main[0], mainFunc())
 	}

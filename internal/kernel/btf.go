@@ -25,22 +25,24 @@ var BTF = btf.NewCache()
 // milliseconds, so the answer is cached per boot. The error wraps
 // ebpf.ErrNotSupported when the kernel has no BTF or lacks the helper.
 func TaskCommOffset() (int, error) {
-	return bootCachedInt("task_comm_offset", 1, func() (int, error) {
-		// Only an offset usable with the helper is cached, so a cache
-		// hit needs no feature probe.
+	return taskOffset("task_comm_offset", 1, TaskCommIn)
+}
+
+// taskOffset returns, cached per boot under name, the offset in struct
+// task_struct that in finds in the kernel's BTF, for a program that reads
+// it through bpf_get_current_task_btf(): only an offset usable with the
+// helper is cached, so a cache hit needs no feature probe.
+func taskOffset(name string, min int, in func(*btf.Spec) (int, error)) (int, error) {
+	return bootCachedInt(name, min, func() (int, error) {
 		if err := features.HaveProgramHelper(ebpf.TracePoint, asm.FnGetCurrentTaskBtf); err != nil {
 			return 0, fmt.Errorf("bpf_get_current_task_btf: %w", err)
 		}
-		return taskCommFromBTF()
+		spec, err := BTF.Kernel()
+		if err != nil {
+			return 0, fmt.Errorf("kernel BTF: %w", err)
+		}
+		return in(spec)
 	})
-}
-
-func taskCommFromBTF() (int, error) {
-	spec, err := BTF.Kernel()
-	if err != nil {
-		return 0, fmt.Errorf("kernel BTF: %w", err)
-	}
-	return TaskCommIn(spec)
 }
 
 // TaskCommIn returns the byte offset of comm, a char[16] on an 8-byte

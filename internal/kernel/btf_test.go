@@ -9,10 +9,14 @@ import (
 
 // The cached offset and a fresh parse of kernel BTF agree.
 func TestTaskCommOffset(t *testing.T) {
-	fresh, err := taskCommFromBTF()
+	spec, err := BTF.Kernel()
 	if errors.Is(err, ebpf.ErrNotSupported) {
 		t.Skipf("no kernel BTF: %v", err)
 	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := TaskCommIn(spec)
 	if err != nil {
 		t.Fatal(err)
 	}

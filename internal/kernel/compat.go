@@ -4,9 +4,7 @@ import (
 	"fmt"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
-	"github.com/cilium/ebpf/features"
 )
 
 // TaskStatusOffset returns the byte offset in struct task_struct of
@@ -16,16 +14,7 @@ import (
 // The error wraps ebpf.ErrNotSupported when the kernel has no BTF, no
 // such field or lacks the helper.
 func TaskStatusOffset() (int, error) {
-	return bootCachedInt("task_status_offset", 0, func() (int, error) {
-		if err := features.HaveProgramHelper(ebpf.TracePoint, asm.FnGetCurrentTaskBtf); err != nil {
-			return 0, fmt.Errorf("bpf_get_current_task_btf: %w", err)
-		}
-		spec, err := BTF.Kernel()
-		if err != nil {
-			return 0, fmt.Errorf("kernel BTF: %w", err)
-		}
-		return TaskStatusIn(spec)
-	})
+	return taskOffset("task_status_offset", 0, TaskStatusIn)
 }
 
 // TaskStatusIn returns the byte offset of thread_info.status, a 4-byte

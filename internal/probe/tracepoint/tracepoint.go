@@ -208,33 +208,41 @@ func (i *instance) declaredInt(f kernel.Field) (types.Type, bool) {
 		return types.Type{}, false
 	}
 	name := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(f.Type), "const "))
-	table := cdecl.New(i.env.Types)
-	resolve := func() (types.Type, bool) {
-		typ, err := table.Lookup(name)
-		if err != nil {
-			return types.Type{}, false
-		}
-		t, ok := table.ScriptType(typ, types.Kernel)
-		return t, ok && t.Kind == types.Int
-	}
-	t, ok := types.Type{}, false
-	if i.env.KernelTypes == nil {
-		// The running kernel's answer is cached per boot: resolving a
-		// typedef means parsing its BTF.
-		if size, signed, plain := kernel.IntType(name, func() (int, bool, bool) {
-			t, ok := resolve()
-			return t.Size, t.Signed, ok && t == types.IntOf(t.Size, t.Signed)
-		}); plain {
-			t, ok = types.IntOf(size, signed), true
-		}
-	}
-	if !ok {
-		t, ok = resolve()
-	}
+	t, ok := i.intType(name)
 	if !ok || t.Size > f.Size {
 		return types.Type{}, false
 	}
 	return t, true
+}
+
+// intType resolves name, when it is an integer type: C's own names without
+// BTF; the kernel's typedefs (pid_t) from BTF, which costs parsing it, so
+// the running kernel's answers are cached per boot (kernel.IntType).
+func (i *instance) intType(name string) (types.Type, bool) {
+	if t, ok := intIn(cdecl.New(nil), name); ok {
+		return t, true
+	}
+	table := cdecl.New(i.env.Types)
+	if i.env.KernelTypes == nil {
+		size, signed, plain := kernel.IntType(name, func() (int, bool, bool) {
+			t, ok := intIn(table, name)
+			return t.Size, t.Signed, ok && t == types.IntOf(t.Size, t.Signed)
+		})
+		if plain {
+			return types.IntOf(size, signed), true
+		}
+	}
+	return intIn(table, name)
+}
+
+// intIn resolves name in table when it names an integer type.
+func intIn(table *cdecl.Table, name string) (types.Type, bool) {
+	typ, err := table.Lookup(name)
+	if err != nil {
+		return types.Type{}, false
+	}
+	t, ok := table.ScriptType(typ, types.Kernel)
+	return t, ok && t.Kind == types.Int
 }
 
 // lowBytes is where in a slot of slot bytes the low-order size bytes of
