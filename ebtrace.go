@@ -37,6 +37,7 @@ import (
 	"github.com/ebtrace/ebtrace/internal/compile"
 	"github.com/ebtrace/ebtrace/internal/funcs"
 	"github.com/ebtrace/ebtrace/internal/kernel"
+	"github.com/ebtrace/ebtrace/internal/load"
 	"github.com/ebtrace/ebtrace/internal/output"
 	"github.com/ebtrace/ebtrace/internal/plan"
 	"github.com/ebtrace/ebtrace/internal/probe"
@@ -200,6 +201,7 @@ func compileFile(file *source.File, opts Options) (*Script, error) {
 		return nil, err
 	}
 	copts.TaskCommOffset, copts.KernelFuncID, copts.PIDNamespace = kernel.TaskCommOffset, kernel.KernelFuncID, kernel.PIDNamespace
+	copts.CountSlots = load.CountSlots
 	env := &probe.Env{PID: opts.PID, Unsafe: opts.Unsafe, Events: liveEvents(opts.Log)}
 	res, err := compile.Compile(file, all.Registry(), env, copts)
 	if err != nil {
@@ -226,7 +228,7 @@ func compileFile(file *source.File, opts Options) (*Script, error) {
 // from the task's), so that every program runs without the kernel.
 func (s *Script) userResult() (*compile.Result, error) {
 	copts := s.copts
-	copts.TaskCommOffset, copts.KernelFuncID, copts.PIDNamespace = nil, nil, nil
+	copts.TaskCommOffset, copts.KernelFuncID, copts.PIDNamespace, copts.CountSlots = nil, nil, nil, nil
 	copts.NoCarriers = true
 	return compile.Compile(s.res.File, all.Registry(), s.env, copts)
 }
@@ -269,6 +271,9 @@ func (o *Options) compileOptions() (compile.Options, error) {
 	}
 	planOpts := plan.DefaultOptions
 	planOpts.HelperErrors = o.HelperErrors
+	// Count slots are on where the kernel has them unless
+	// EBTRACE_COUNT_SLOTS=0 turns them off, for comparison.
+	planOpts.CountSlots = getenv("EBTRACE_COUNT_SLOTS") != "0"
 	return compile.Options{
 		Plan:  planOpts,
 		Check: check.Options{Params: o.Params, Getenv: getenv, NoBool: o.Compat == "0.17"},

@@ -210,8 +210,13 @@ func (g *gen) aggregate(e *syntax.MapExpr, m *plan.Map, call *syntax.CallExpr) {
 		g.Emit(asm.StoreMem(asm.R10, key+int16(m.KeySize-8), asm.R0, asm.DWord))
 		g.Emit(emit.StoreDW(asm.R10, val, 1))
 	}
-	g.lookup(m, key)
 	miss, done := g.NewLabel("miss"), g.NewLabel("aggregated")
+	if m.Slotted {
+		direct := g.NewLabel("direct")
+		g.slotAdd(m, key, val, direct, done)
+		g.Label(direct)
+	}
+	g.lookup(m, key)
 	g.Emit(asm.JEq.Imm(asm.R0, 0, miss))
 	// r0: this CPU's value; r1: the new sample.
 	switch m.Kind {

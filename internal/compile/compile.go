@@ -28,6 +28,8 @@ type Result struct {
 	Info     *check.Info
 	Plan     *plan.Plan
 	Programs []*Program
+	// Flush is plan.FlushProgram, when a map has count slots.
+	Flush asm.Instructions
 }
 
 // Program is the code of one probe instance, or of several that one
@@ -89,6 +91,11 @@ type Options struct {
 	// carrier's programs, for the shell, which attaches and detaches each
 	// probe on its own.
 	CarryPerProbe bool
+	// CountSlots, when set, says whether the kernel can run
+	// plan.FlushProgram on a chosen CPU: with Plan.CountSlots, maps
+	// then get count slots where they may (see plan/slots.go) unless it
+	// returns an error. It is asked only when some map may.
+	CountSlots func() error
 	// CPUs is how many CPUs the programs run on; 0 for this machine's
 	// possible CPUs. A replay runs on the recording machine's.
 	CPUs int
@@ -115,12 +122,22 @@ func Compile(file *source.File, reg *probe.Registry, env *probe.Env, opts Option
 	if err != nil {
 		return r, err
 	}
-	r.Plan = plan.New(r.Info, planOptions(opts.Plan, r.Info.Config))
+	popts := planOptions(opts.Plan, r.Info.Config)
+	popts.CountSlots = popts.CountSlots && opts.CountSlots != nil
+	r.Plan = plan.New(r.Info, popts)
+	if r.Plan.SlotStride > 0 && opts.CountSlots() != nil {
+		popts.CountSlots = false
+		r.Plan = plan.New(r.Info, popts)
+	}
 	cpus := opts.CPUs
 	if cpus == 0 {
 		if cpus, err = ebpf.PossibleCPU(); err != nil {
 			return r, fmt.Errorf("count the possible CPUs: %w", err)
 		}
+	}
+	if r.Plan.SlotStride > 0 {
+		r.Plan.SlotCPUs = cpus
+		r.Flush = codegen.Flush(r.Plan)
 	}
 	gopts := codegen.Options{KernelFunc: opts.KernelFuncID, KeepOnPass: opts.KeepOnPass, CPUs: cpus}
 	if opts.PIDNamespace != nil {
@@ -228,6 +245,16 @@ func (r *Result) Spec() *ebpf.CollectionSpec {
 		spec.Maps[plan.StackBufferMap] = &ebpf.MapSpec{
 			Name: plan.StackBufferMap, Type: ebpf.PerCPUArray, KeySize: 4,
 			ValueSize: uint32(r.Plan.StackBuffer), MaxEntries: 1,
+		}
+	}
+	if r.Flush != nil {
+		spec.Maps[plan.SlotsMap] = &ebpf.MapSpec{
+			Name: plan.SlotsMap, Type: ebpf.Array, KeySize: 4,
+			ValueSize: uint32(r.Plan.SlotsSize()), MaxEntries: 1,
+		}
+		spec.Programs[plan.FlushProgram] = &ebpf.ProgramSpec{
+			Name: plan.FlushProgram, Type: ebpf.RawTracepoint,
+			Instructions: r.Flush, License: r.Info.Config.License,
 		}
 	}
 	for _, m := range r.Plan.Maps {

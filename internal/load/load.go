@@ -238,7 +238,7 @@ func Verify(r *compile.Result) (*DryRun, error) {
 		return nil, explain(r, err)
 	}
 	coll.Close()
-	dry := &DryRun{Verified: len(spec.Programs)}
+	dry := &DryRun{Verified: len(r.Programs) - len(unavailable)}
 	for _, p := range r.Programs {
 		reason, ok := unavailable[p.Name]
 		if !ok {

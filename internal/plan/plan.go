@@ -63,6 +63,10 @@ type Plan struct {
 	// StackBuffer is the size of the per-CPU StackBufferMap value, 0
 	// when no code needs it.
 	StackBuffer int `json:",omitempty"`
+	// SlotStride is the size of each CPU's count slots in SlotsMap, 0
+	// when no map has one; SlotCPUs is how many CPUs have them.
+	SlotStride int `json:",omitempty"`
+	SlotCPUs   int `json:",omitempty"`
 	// Sites maps (instance index, call) to the event ID of that call.
 	Sites  map[Site]int `json:"-"`
 	byName map[string]*Map
@@ -114,6 +118,10 @@ type Map struct {
 	LMin, LMax, LStep int64
 	Bits              int                `json:",omitempty"` // hist(x, Bits)
 	TS                output.TSeriesSpec `json:",omitzero"`
+	// Slotted maps have a count slot on each CPU, at Slot in the CPU's
+	// part of SlotsMap (see slots.go).
+	Slotted bool `json:",omitempty"`
+	Slot    int  `json:",omitempty"`
 }
 
 // TSeries value layout: the interval's value, what its aggregation keeps
@@ -209,6 +217,10 @@ type Options struct {
 	// HelperErrors reports failed probe reads and map updates at run
 	// time (-k): one HelperError event serves every site.
 	HelperErrors bool
+	// CountSlots gives the maps that may have them count slots (see
+	// slots.go), for programs in a kernel that runs FlushProgram on a
+	// chosen CPU.
+	CountSlots bool
 }
 
 // DefaultOptions are bpftrace-like defaults.
@@ -224,6 +236,9 @@ func New(info *check.Info, opts Options) *Plan {
 	}
 	for i, name := range info.MapNames() {
 		p.addMap(i, info.Maps[name], opts.MaxEntries)
+	}
+	if opts.CountSlots {
+		p.planSlots(info)
 	}
 	for _, in := range info.Instances {
 		for _, t := range in.Types {

@@ -42,7 +42,17 @@ func (k *kernelBackend) Map(name string) Map {
 	case ebpf.PerCPUHash, ebpf.PerCPUArray, ebpf.LRUCPUHash, ebpf.PerCPUCGroupStorage:
 		cpus = k.ncpu
 	}
-	return &kernelMap{m: m, cpus: cpus}
+	km := &kernelMap{m: m, cpus: cpus}
+	// A full map's stat counts a slot's events when the slot is moved.
+	if name == plan.StatsMap && k.obj.Result.Plan.SlotStride > 0 {
+		km.flush = k.obj.FlushSlots
+	}
+	for _, pm := range k.obj.Result.Plan.Maps {
+		if pm.BPFName == name && pm.Slotted {
+			km.flush = k.obj.FlushSlots
+		}
+	}
+	return km
 }
 
 func (k *kernelBackend) Events() (EventReader, error) {
@@ -84,6 +94,9 @@ func (r *ringReader) Close() error            { return r.rd.Close() }
 type kernelMap struct {
 	m    *ebpf.Map
 	cpus int
+	// flush, for a map with count slots (or the stats, which count what
+	// a full one dropped), moves the slots into their maps first.
+	flush func() error
 }
 
 func (km *kernelMap) MaxEntries() uint32 { return km.m.MaxEntries() }
@@ -95,11 +108,20 @@ func (km *kernelMap) NextKey(key []byte) ([]byte, error) {
 	var prev any
 	if key != nil {
 		prev = key
+	} else if km.flush != nil {
+		if err := km.flush(); err != nil {
+			return nil, err
+		}
 	}
 	return next, km.m.NextKey(prev, next)
 }
 
 func (km *kernelMap) Lookup(key []byte) ([]byte, error) {
+	if km.flush != nil {
+		if err := km.flush(); err != nil {
+			return nil, err
+		}
+	}
 	val := make([]byte, km.m.ValueSize())
 	return val, km.m.Lookup(key, val)
 }
@@ -134,6 +156,11 @@ const batchBytes = 1 << 20
 
 // Dump reads every element, in batches where the kernel supports it.
 func (km *kernelMap) Dump() ([]Element, error) {
+	if km.flush != nil {
+		if err := km.flush(); err != nil {
+			return nil, err
+		}
+	}
 	out, err := km.dumpBatch()
 	if errors.Is(err, ebpf.ErrNotSupported) {
 		return km.dumpIterate()

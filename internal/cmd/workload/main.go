@@ -53,6 +53,10 @@
 //	workload rw N SIZE    open /dev/zero read-write, then N times one
 //	                      write(2) and one read(2) of SIZE bytes, then close
 //	                      it: a known sequence of syscalls and arguments
+//	workload threads T N  T threads that each make N getppid(2) calls,
+//	                      yielding the CPU (sched_yield(2)) after every
+//	                      fourth: events whose thread changes often on
+//	                      every CPU
 //	workload int80 N      N getpid calls as 32-bit syscalls (int 0x80, amd64
 //	                      only): raw_syscalls sees them with the 32-bit
 //	                      table's number (20, writev's in the 64-bit table),
@@ -70,13 +74,15 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | nanosleep MS | fsync PATH | call N | exec PATH [ARG...] | stat PATH... | ppid | signals N | kill PID SIG | badclose N | tcp [6] | udp N SIZE | udpdrop N SIZE | hold N MS | rw N SIZE | wait SUBCOMMAND [ARG...]`
+const usage = `usage: workload getppid N | spin MS | open PATH... | write LO HI | sleep MS | nanosleep MS | fsync PATH | call N | exec PATH [ARG...] | stat PATH... | ppid | signals N | kill PID SIG | badclose N | tcp [6] | udp N SIZE | udpdrop N SIZE | hold N MS | rw N SIZE | threads T N | wait SUBCOMMAND [ARG...]`
 
 // usageError is a command-line mistake; main reports it with exit status 2.
 type usageError struct{ msg string }
@@ -114,6 +120,13 @@ func run(args []string) error {
 			return err
 		}
 		getppid(n[0])
+		return nil
+	case "threads":
+		n, err := counts(cmd, rest, 2)
+		if err != nil {
+			return err
+		}
+		threads(n[0], n[1])
 		return nil
 	case "open":
 		if len(rest) == 0 {
@@ -273,6 +286,30 @@ func getppid(n int) {
 	for range n {
 		unix.Getppid()
 	}
+}
+
+// threads runs t threads that each make n getppid calls, yielding after
+// every fourth, all started together.
+func threads(t, n int) {
+	var ready, done sync.WaitGroup
+	start := make(chan struct{})
+	for range t {
+		ready.Add(1)
+		done.Go(func() {
+			runtime.LockOSThread()
+			ready.Done()
+			<-start
+			for i := range n {
+				unix.Getppid()
+				if i%4 == 3 {
+					unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+				}
+			}
+		})
+	}
+	ready.Wait()
+	close(start)
+	done.Wait()
 }
 
 // firstBadFD and the 99 after it are never open: the workload opens a
