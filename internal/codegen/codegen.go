@@ -74,9 +74,10 @@ func Generate(info *check.Info, p *plan.Plan, idx int, opts Options) (asm.Instru
 	}
 	g.At(in.Probe.Sp)
 	g.Emit(asm.Mov.Reg(asm.R6, asm.R1))
-	if in.Instance.Kind() == probe.Event {
+	if in.Instance.Kind() == probe.Event && (in.Probe.Pred != nil || len(in.Probe.Body.Stmts) > 0) {
 		// Once tracing ends, event programs do nothing while the links
 		// are being closed (which takes the kernel a grace period each).
+		// An empty probe does nothing anyway.
 		g.loadConfig(asm.R1, plan.ConfigStopped)
 		g.Emit(asm.JNE.Imm(asm.R1, 0, "exit"))
 	}

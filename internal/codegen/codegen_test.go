@@ -55,7 +55,7 @@ func TestAggregationUpdatesOnlyOnMiss(t *testing.T) {
 }
 
 // Event programs start by checking the stopped flag, so that exit does not
-// wait for the kernel to detach them; BEGIN does not.
+// wait for the kernel to detach them; BEGIN and empty probes do not.
 func TestStoppedFlag(t *testing.T) {
 	insns := generate(t, `interval:s:1 { @x = 1; }`)
 	if !insns[1].IsLoadFromMap() || insns[1].Reference() != plan.ConfigMap || insns[2].Offset != plan.ConfigStopped {
@@ -64,6 +64,11 @@ func TestStoppedFlag(t *testing.T) {
 	insns = generate(t, `BEGIN { @x = 1; }`)
 	if insns[1].IsLoadFromMap() && insns[1].Reference() == plan.ConfigMap {
 		t.Errorf("BEGIN checks the stopped flag: %v", insns[:4])
+	}
+	// An empty probe has nothing to stop.
+	insns = generate(t, `tracepoint:raw_syscalls:sys_enter { }`)
+	if len(insns) != 3 || insns[1].IsLoadFromMap() {
+		t.Errorf("empty probe: %v", insns)
 	}
 }
 
