@@ -2,7 +2,7 @@ package kernel
 
 import "sync"
 
-//go:generate sh -c "cd .. && go run ./internal/cmd/gensyscalls"
+//go:generate sh -c "cd .. && go run ./cmd/gensyscalls"
 
 // SyscallName returns the name of syscall number nr on this architecture,
 // as <asm/unistd.h>, strace and the manual name it. The kernel keeps no
@@ -10,8 +10,10 @@ import "sync"
 // events, not syscalls. Tracepoints spell a few syscalls differently
 // (sys_enter_newstat is stat, sys_enter_sendfile64 is sendfile).
 func SyscallName(nr int) (string, bool) {
-	name, ok := syscallNames[nr]
-	return name, ok
+	if nr < 0 || nr >= len(syscallNames) || syscallNames[nr] == "" {
+		return "", false
+	}
+	return syscallNames[nr], true
 }
 
 // SyscallNumber returns the number of the syscall named name on this
@@ -24,7 +26,9 @@ func SyscallNumber(name string) (int, bool) {
 var syscallNumbers = sync.OnceValue(func() map[string]int {
 	m := make(map[string]int, len(syscallNames))
 	for nr, name := range syscallNames {
-		m[name] = nr
+		if name != "" {
+			m[name] = nr
+		}
 	}
 	return m
 })

@@ -2,7 +2,7 @@
 
 package kernel
 
-var syscallNames = map[int]string{
+var syscallNames = [...]string{
 	0:   "read",
 	1:   "write",
 	2:   "open",

@@ -2,7 +2,7 @@
 
 package kernel
 
-var syscallNames = map[int]string{
+var syscallNames = [...]string{
 	0:   "io_setup",
 	1:   "io_destroy",
 	2:   "io_submit",

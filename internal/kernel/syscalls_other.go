@@ -4,4 +4,4 @@ package kernel
 
 // syscallNames is empty where ebtrace has no table: syscall_name()
 // prints the number.
-var syscallNames = map[int]string{}
+var syscallNames = [...]string{}
