@@ -511,8 +511,9 @@ func (s *Session) release() error {
 	var err error
 	if s.obj != nil {
 		s.mu.Lock()
-		handOff()
+		held := handOff()
 		err = s.obj.Close()
+		held.release()
 		s.mu.Unlock()
 	}
 	if s.stats != nil {

@@ -75,6 +75,8 @@ func TestExitLeavesDetach(t *testing.T) {
 	if len(links) != len(exitSyscalls)+1 {
 		t.Fatalf("ebtrace holds links %v, want %d", links, len(exitSyscalls)+1)
 	}
+	// exited waits for the ends of ebtrace's output pipes too: a holder
+	// that kept them open would make this wait for the kernel's detach.
 	<-first.exited
 	ended := monotonicNow(t)
 	if !first.cmd.ProcessState.Success() {
@@ -102,5 +104,6 @@ func TestExitLeavesDetach(t *testing.T) {
 	if errs := second.stderr.String(); errs != "Attached 1 probe\n" {
 		t.Errorf("the second ebtrace said %q", errs)
 	}
+	// The holder has the first ebtrace's links until it ends.
 	waitReleased(t, progs, links)
 }
