@@ -37,6 +37,10 @@ type Options struct {
 	// BufferKB is each CPU's buffer size in KiB; 0 keeps the kernel's
 	// default for new instances.
 	BufferKB int
+	// RecordTGID has the kernel note the process of each thread that
+	// records an event (the record-tgid option), for SavedTGID to find
+	// once /proc no longer knows the thread.
+	RecordTGID bool
 }
 
 // Event is one trace event read from a CPU's buffer. Raw is the event's
@@ -159,6 +163,12 @@ func (in *Instance) setup(opts Options) error {
 	if err := in.write("buffer_percent", "0"); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
+	// Kernels before 4.14 lack the option: SavedTGID then finds nothing.
+	if opts.RecordTGID {
+		if err := in.write("options/record-tgid", "1"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
 	for _, ev := range opts.Events {
 		if err := in.enable(ev); err != nil {
 			return err
@@ -244,6 +254,26 @@ func (in *Instance) openCPUs() error {
 		return fmt.Errorf("no CPU buffer could be opened under %s: %w", filepath.Join(in.dir, "per_cpu"), fs.ErrNotExist)
 	}
 	return nil
+}
+
+// SavedTGID returns the process of thread tid as the kernel noted it in
+// tracefs's saved_tgids (under root, the tracefs root) while an instance
+// with Options.RecordTGID traced it: it is still there once the thread has
+// exited. The kernel notes a thread when it is switched out after
+// recording an event: as it exits at the latest.
+func SavedTGID(root string, tid int) (int, bool) {
+	text, err := os.ReadFile(filepath.Join(root, "saved_tgids"))
+	if err != nil {
+		return 0, false
+	}
+	prefix := strconv.Itoa(tid) + " "
+	for line := range strings.Lines(string(text)) {
+		if rest, ok := strings.CutPrefix(line, prefix); ok {
+			tgid, err := strconv.Atoi(strings.TrimSpace(rest))
+			return tgid, err == nil && tgid > 0
+		}
+	}
+	return 0, false
 }
 
 // Dir is the instance's directory.

@@ -335,3 +335,53 @@ func TestTimeExtend(t *testing.T) {
 		}
 	}
 }
+
+// TestSavedTGID has a thread of this process, not its main one, write
+// once while an instance with RecordTGID traces writes, and exit: once
+// /proc has forgotten the thread, SavedTGID still names this process.
+func TestSavedTGID(t *testing.T) {
+	root, _ := liveRoot(t)
+	null, err := unix.Open(os.DevNull, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(null)
+	in := open(t, root, Options{Events: []EventSpec{{sysEnterWrite, ""}}, RecordTGID: true})
+	// Another instance's record-tgid can leave the kernel noting every
+	// thread already: the option must be this instance's own.
+	if b, err := os.ReadFile(filepath.Join(in.Dir(), "options", "record-tgid")); err != nil || string(b) != "1\n" {
+		t.Fatalf("the instance's record-tgid option: %q, %v; want it on", b, err)
+	}
+	tid := os.Getpid()
+	// A goroutine that returns locked to its thread ends the thread,
+	// unless it is the main thread: then another goroutine tries.
+	for tid == os.Getpid() {
+		tids := make(chan int)
+		go func() {
+			runtime.LockOSThread()
+			if _, err := unix.Write(null, []byte{1}); err != nil {
+				t.Error(err)
+			}
+			tids <- unix.Gettid()
+		}()
+		tid = <-tids
+	}
+	status := fmt.Sprintf("/proc/%d/status", tid)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, err := os.Stat(status); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("thread %d did not exit within 5 s", tid)
+		}
+	}
+	// The kernel notes the thread as it is switched out for the last
+	// time, just after /proc forgot it.
+	var tgid int
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if tgid, _ = SavedTGID(root, tid); tgid == os.Getpid() {
+			return
+		}
+	}
+	t.Errorf("saved_tgids says thread %d is of process %d, want this process, %d", tid, tgid, os.Getpid())
+}

@@ -81,7 +81,7 @@ func OpenLive(res *compile.Result, filters map[kernel.Tracepoint]string) (*Live,
 	now := kernel.MonotonicNow()
 	l.header = ebt.Header{Start: now, RealtimeOffset: time.Now().UnixNano() - int64(now), CPUs: cpus,
 		BigEndian: binary.NativeEndian.Uint16([]byte{0, 1}) == 1}
-	if l.inst, err = ftrace.Open(root, ftrace.Options{Events: specs}); err != nil {
+	if l.inst, err = ftrace.Open(root, ftrace.Options{Events: specs, RecordTGID: true}); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -115,20 +115,31 @@ func (l *Live) deliver(ev ftrace.Event) error {
 	return nil
 }
 
-// proc reads what /proc says of thread tid once. A thread gone before it
-// was read is named as tracefs's saved_cmdlines last saw it, which the
-// kernel fills as it records events, and keeps its tid as its process.
+// proc reads what /proc says of thread tid once.
 func (l *Live) proc(tid int) proc {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if p, ok := l.procs[tid]; ok {
 		return p
 	}
+	p := readProc("/proc", l.root, tid)
+	l.procs[tid] = p
+	return p
+}
+
+// readProc reads what procfs (mounted at procRoot) says of thread tid. A
+// thread gone before it was read is named as tracefs's (at traceRoot)
+// saved_cmdlines last saw it, and its process is the one saved_tgids
+// noted: a short-lived command is often gone before its events are read,
+// and its writes need not come from its main thread (a Go program's main
+// goroutine moves between threads), whose tid alone would be its pid.
+// Where tracefs noted no process either, the thread is taken for one.
+func readProc(procRoot, traceRoot string, tid int) proc {
 	p := proc{tgid: tid}
-	dir := "/proc/" + strconv.Itoa(tid)
-	if b, err := os.ReadFile(dir + "/comm"); err == nil {
+	dir := filepath.Join(procRoot, strconv.Itoa(tid))
+	if b, err := os.ReadFile(filepath.Join(dir, "comm")); err == nil {
 		p.comm = strings.TrimSuffix(string(b), "\n")
-	} else if b, err := os.ReadFile(filepath.Join(l.root, "saved_cmdlines")); err == nil {
+	} else if b, err := os.ReadFile(filepath.Join(traceRoot, "saved_cmdlines")); err == nil {
 		prefix := strconv.Itoa(tid) + " "
 		for line := range strings.Lines(string(b)) {
 			if comm, ok := strings.CutPrefix(line, prefix); ok {
@@ -136,15 +147,19 @@ func (l *Live) proc(tid int) proc {
 			}
 		}
 	}
-	if b, err := os.ReadFile(dir + "/status"); err == nil {
-		if _, rest, ok := bytes.Cut(b, []byte("\nTgid:")); ok {
-			line, _, _ := bytes.Cut(rest, []byte("\n"))
-			if n, err := strconv.Atoi(strings.TrimSpace(string(line))); err == nil {
-				p.tgid = n
-			}
+	b, err := os.ReadFile(filepath.Join(dir, "status"))
+	if err != nil {
+		if tgid, ok := ftrace.SavedTGID(traceRoot, tid); ok {
+			p.tgid = tgid
+		}
+		return p
+	}
+	if _, rest, ok := bytes.Cut(b, []byte("\nTgid:")); ok {
+		line, _, _ := bytes.Cut(rest, []byte("\n"))
+		if n, err := strconv.Atoi(strings.TrimSpace(string(line))); err == nil {
+			p.tgid = n
 		}
 	}
-	l.procs[tid] = p
 	return p
 }
 
