@@ -46,7 +46,7 @@ func TestCountSlotsWhich(t *testing.T) {
 		{tp + `{ @n[pid] = count(); print(@n[pid]); }`, ""},
 		{tp + `{ @n = count(); @m = @n; }`, ""},
 		{`let @l = lruhash(10); ` + tp + `{ @l[pid] = count(); }`, ""},
-		{tp + `{ @big[comm, comm, comm, comm, pid] = count(); @small[cpu] = count(); }`, "@small"},
+		{tp + `{ @big[comm, comm, pid] = count(); @p[probe] = count(); @small[cpu] = count(); }`, "@small"},
 	} {
 		r := compileSlots(t, c.script, nil)
 		if got := strings.Join(slotted(r), " "); got != c.want {

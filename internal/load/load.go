@@ -19,6 +19,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
 
 	"github.com/ebtrace/ebtrace/internal/compile"
@@ -173,9 +174,24 @@ func fillProgramArrays(spec *ebpf.CollectionSpec, coll *ebpf.Collection) error {
 }
 
 // loadProgram loads one program of spec against the maps already created
-// for it, which cilium/ebpf clones instead of creating new ones.
+// for it. A program that consults kernel BTF as it loads goes through a
+// collection, whose loader shares the decoded BTF (kernel.BTF) and clones
+// the maps; the others, such as a wildcard's hundreds of tracepoints, are
+// loaded directly, which spares a dup and a close per map and program.
 func loadProgram(spec *ebpf.CollectionSpec, name string, maps map[string]*ebpf.Map) (*ebpf.Program, error) {
 	p := spec.Programs[name]
+	if !needsKernelBTF(p) {
+		direct := p.Copy()
+		for i := range direct.Instructions {
+			ins := &direct.Instructions[i]
+			if m := maps[ins.Reference()]; ins.IsLoadFromMap() && m != nil {
+				if err := ins.AssociateMap(m); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return ebpf.NewProgramWithOptions(direct, collectionOptions.Programs)
+	}
 	one := &ebpf.CollectionSpec{
 		Maps:      map[string]*ebpf.MapSpec{},
 		Programs:  map[string]*ebpf.ProgramSpec{name: p},
@@ -200,6 +216,21 @@ func loadProgram(spec *ebpf.CollectionSpec, name string, maps map[string]*ebpf.M
 	delete(coll.Programs, name)
 	coll.Close()
 	return prog, nil
+}
+
+// needsKernelBTF reports whether loading p consults kernel BTF: for its
+// attach target, a kernel function it calls, or a CO-RE relocation left
+// to cilium/ebpf.
+func needsKernelBTF(p *ebpf.ProgramSpec) bool {
+	if p.AttachTo != "" {
+		return true
+	}
+	for i := range p.Instructions {
+		if p.Instructions[i].IsKfuncCall() || btf.CORERelocationMetadata(&p.Instructions[i]) != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // DryRun is what Verify found.

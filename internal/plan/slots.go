@@ -40,8 +40,10 @@ const (
 	SlotPending = 8 // the total added under the key since it was moved
 	SlotKey     = 16
 	// maxSlotKey bounds the keys that get slots: an event compares its
-	// key with the slot's word by word.
-	maxSlotKey = 64
+	// key with the slot's word by word, and a wildcard's hundreds of
+	// programs each carry that code. (The 64 bytes of @[probe], which
+	// changes from event to event on a wildcard, are over the bound.)
+	maxSlotKey = 32
 	// slotAlign keeps each CPU's slots on cache lines of their own.
 	slotAlign = 64
 )
