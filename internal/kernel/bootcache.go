@@ -50,6 +50,20 @@ func bootCachedInt(name string, min int, compute func() (int, error)) (int, erro
 	return v, nil
 }
 
+// BootSupports returns nil when the running kernel has what probe checks
+// for, asking probe (which may load and run BPF programs) once per boot:
+// a refusal, which may come of a passing want of memory or privilege, is
+// probed anew each time.
+func BootSupports(name string, probe func() error) error {
+	_, err := bootCachedInt("has_"+name, 1, func() (int, error) {
+		if err := probe(); err != nil {
+			return 0, err
+		}
+		return 1, nil
+	})
+	return err
+}
+
 // errNotInt is resolve's answer for a type IntType does not cache.
 var errNotInt = errors.New("not a plain integer type")
 

@@ -83,3 +83,25 @@ func TestIntType(t *testing.T) {
 		t.Errorf("resolved %d times, want 5: pid_t once, umode_t once, enum_t twice, unsigned long (not an identifier) once", resolved)
 	}
 }
+
+// BootSupports probes until the answer is yes, then reads it back.
+func TestBootSupports(t *testing.T) {
+	old := cacheDir
+	cacheDir = t.TempDir()
+	t.Cleanup(func() { cacheDir = old })
+	probes := 0
+	probe := func(err error) func() error {
+		return func() error { probes++; return err }
+	}
+	if err := BootSupports("x", probe(errors.New("no"))); err == nil || probes != 1 {
+		t.Fatalf("refused: %v after %d probes", err, probes)
+	}
+	for range 2 {
+		if err := BootSupports("x", probe(nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if probes != 2 {
+		t.Errorf("%d probes, want 2: a yes is cached", probes)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ebtrace/ebtrace/internal/codegen"
+	"github.com/ebtrace/ebtrace/internal/kernel"
 	"github.com/ebtrace/ebtrace/internal/plan"
 )
 
@@ -56,9 +57,12 @@ func flushOn(prog *ebpf.Program, cpu int) error {
 }
 
 // CountSlots reports whether this kernel runs a raw tracepoint program on
-// a chosen CPU with atomic exchanges, as FlushProgram needs (Linux 5.12):
-// it loads and runs a small such program once per process.
-var CountSlots = sync.OnceValue(func() error {
+// a chosen CPU with atomic exchanges, as FlushProgram needs (Linux 5.12),
+// by loading and running a small such program, once per boot when it
+// does.
+var CountSlots = sync.OnceValue(func() error { return kernel.BootSupports("count_slots", probeCountSlots) })
+
+func probeCountSlots() error {
 	liftMemlock()
 	slots, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 1})
 	if err != nil {
@@ -82,4 +86,4 @@ var CountSlots = sync.OnceValue(func() error {
 		return fmt.Errorf("count slots: run on a chosen CPU: %w", err)
 	}
 	return nil
-})
+}
