@@ -2,6 +2,7 @@ package codegen_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -56,7 +57,15 @@ func TestCountSlotsWhich(t *testing.T) {
 			t.Errorf("%s: flush program %v, stride %d", c.script, r.Flush != nil, r.Plan.SlotStride)
 		}
 	}
-	r := compileSlots(t, tp+`{ @n = count(); }`, errors.New("no"))
+	var many strings.Builder
+	for i := range 70 {
+		fmt.Fprintf(&many, "%s{ @c%02d = count(); }\n", tp, i)
+	}
+	r := compileSlots(t, many.String(), nil)
+	if got := slotted(r); len(got) != 60 || got[59] != "@c59" {
+		t.Errorf("slots for %d maps (%v), want the first 60: the flush program uses each", len(got), got)
+	}
+	r = compileSlots(t, tp+`{ @n = count(); }`, errors.New("no"))
 	if got := slotted(r); len(got) != 0 || r.Flush != nil {
 		t.Errorf("slots %v on a kernel without them", got)
 	}

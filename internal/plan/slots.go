@@ -46,6 +46,9 @@ const (
 	maxSlotKey = 32
 	// slotAlign keeps each CPU's slots on cache lines of their own.
 	slotAlign = 64
+	// maxSlotted bounds the maps with slots: FlushProgram uses each, with
+	// SlotsMap and StatsMap, and a program may use at most 64 maps.
+	maxSlotted = 60
 )
 
 // planSlots gives a slot to each map of info that may have one.
@@ -82,11 +85,12 @@ func (p *Plan) planSlots(info *check.Info) {
 			return true
 		})
 	}
-	stride := 0
+	stride, slotted := 0, 0
 	for _, m := range p.Maps {
-		if !eligible[m.Name] {
+		if !eligible[m.Name] || slotted == maxSlotted {
 			continue
 		}
+		slotted++
 		m.Slotted, m.Slot = true, stride
 		stride += SlotKey + m.KeySize
 	}
