@@ -162,6 +162,22 @@ func TestScriptTools(t *testing.T) {
 	}
 }
 
+// A full sum() map's losses count its dropped updates too, not their
+// values (the count slots keep both).
+func TestLossesOfSums(t *testing.T) {
+	requireKernel(t)
+	sess, cancel := start(t, fmt.Sprintf(`tracepoint:syscalls:sys_enter_getppid /pid == %d/ { @bytes[pid, nsecs] = sum(1000); }`, os.Getpid()),
+		ebtrace.Options{Config: map[string]string{"max_map_keys": "2"}})
+	defer cancel()
+	for range 5 {
+		unix.Getppid()
+	}
+	losses, err := sess.Losses()
+	if err != nil || losses.MapFull["@bytes"] != 3 {
+		t.Errorf("losses %+v, %v; want 3 updates of @bytes dropped", losses, err)
+	}
+}
+
 // Losses counts updates a full map dropped; with Stats, Probes counts each
 // probe's runs; KeyNames and Counter say what the script says of a map.
 func TestLossesAndProbes(t *testing.T) {

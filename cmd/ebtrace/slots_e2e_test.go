@@ -21,8 +21,8 @@ func requireCountSlots(t *testing.T) {
 	}
 }
 
-// TestCountSlots: count() maps that only count() assignments write keep
-// a slot on each CPU (internal/plan/slots.go). With threads on
+// TestCountSlots: count() and sum() maps that only those assignments
+// write keep a slot on each CPU (internal/plan/slots.go). With threads on
 // every CPU changing the key all the time, the totals are exact, as they
 // are without slots, and prints while tracing never go down.
 func TestCountSlots(t *testing.T) {
@@ -32,8 +32,8 @@ func TestCountSlots(t *testing.T) {
 	script := `tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @calls[tid] = count(); @n = count(); @total = sum(3); }
 interval:ms:2 { print(@n); }`
 	plan := runCLI(t, "-d", "plan", "-e", script)
-	if n := strings.Count(plan.stdout, `"Slotted": true`); n != 2 {
-		t.Fatalf("%d maps have slots, want 2 (not the sum):\n%s", n, plan.stdout)
+	if n := strings.Count(plan.stdout, `"Slotted": true`); n != 3 {
+		t.Fatalf("%d maps have slots, want 3:\n%s", n, plan.stdout)
 	}
 	final := regexp.MustCompile(fmt.Sprintf(`(?s)\n\n(@calls\[\d+\]: %d\n){%d}@n: %d\n@total: %d\n$`, calls, threads, threads*calls, 3*threads*calls))
 	for _, env := range []string{"EBTRACE_COUNT_SLOTS=1", "EBTRACE_COUNT_SLOTS=0"} {
@@ -61,9 +61,9 @@ interval:ms:2 { print(@n); }`
 func TestCountSlotsReset(t *testing.T) {
 	requireCountSlots(t)
 	wl := testutil.Workload(t)
-	r := runCLI(t, "-e", `tracepoint:syscalls:sys_enter_write /pid == cpid/ { @w = count(); @by[1] = count(); }
-END { print(@w); print(@by); clear(@w); zero(@by); print(@w); print(@by); }`, "-c", wl+" write 1 10")
-	r.want(t, 0, "@w: 10\n@by[1]: 10\n@w: 0\n@by[1]: 0\n\n\n@by[1]: 0\n@w: 0\n")
+	r := runCLI(t, "-e", `tracepoint:syscalls:sys_enter_write /pid == cpid/ { @w = count(); @by[1] = count(); @bytes[2] = sum(args.count); }
+END { print(@w); print(@by); print(@bytes); clear(@w); zero(@by); zero(@bytes); print(@w); print(@by); print(@bytes); }`, "-c", wl+" write 1 10")
+	r.want(t, 0, "@w: 10\n@by[1]: 10\n@bytes[2]: 55\n@w: 0\n@by[1]: 0\n@bytes[2]: 0\n\n\n@by[1]: 0\n@bytes[2]: 0\n@w: 0\n")
 }
 
 // tail returns the last n lines of s.

@@ -4,6 +4,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 
 	"github.com/ebtrace/ebtrace/internal/emit"
+	"github.com/ebtrace/ebtrace/internal/output"
 	"github.com/ebtrace/ebtrace/internal/plan"
 	"github.com/ebtrace/ebtrace/internal/source"
 )
@@ -25,7 +26,7 @@ func (g *gen) slotAdd(m *plan.Map, key, val int16, direct, done string) {
 	for i := 0; i < m.KeySize; i += 8 {
 		g.Emit(
 			asm.LoadMem(asm.R2, asm.R10, key+int16(i), asm.DWord),
-			asm.LoadMem(asm.R3, asm.R7, int16(plan.SlotKey+i), asm.DWord),
+			asm.LoadMem(asm.R3, asm.R7, int16(m.SlotKeyAt()+i), asm.DWord),
 			asm.JNE.Reg(asm.R2, asm.R3, miss),
 		)
 	}
@@ -34,21 +35,27 @@ func (g *gen) slotAdd(m *plan.Map, key, val int16, direct, done string) {
 	g.Emit(
 		asm.LoadMem(asm.R2, asm.R10, val, asm.DWord),
 		asm.AddAtomic.Mem(asm.R7, asm.R2, asm.DWord, plan.SlotPending),
-		asm.Ja.Label(done),
 	)
+	if m.Kind == output.Sum {
+		g.Emit(asm.Mov.Imm(asm.R2, 1), asm.AddAtomic.Mem(asm.R7, asm.R2, asm.DWord, plan.SlotEvents))
+	}
+	g.Emit(asm.Ja.Label(done))
 	g.Label(miss)
 	g.Emit(asm.Add.Imm(asm.R1, 1), asm.StoreMem(asm.R7, plan.SlotSeq, asm.R1, asm.DWord))
 	g.flushSlot(m, true)
 	for i := 0; i < m.KeySize; i += 8 {
 		g.Emit(
 			asm.LoadMem(asm.R1, asm.R10, key+int16(i), asm.DWord),
-			asm.StoreMem(asm.R7, int16(plan.SlotKey+i), asm.R1, asm.DWord),
+			asm.StoreMem(asm.R7, int16(m.SlotKeyAt()+i), asm.R1, asm.DWord),
 		)
 	}
 	g.Emit(
 		asm.LoadMem(asm.R1, asm.R10, val, asm.DWord),
 		asm.StoreMem(asm.R7, plan.SlotPending, asm.R1, asm.DWord),
 	)
+	if m.Kind == output.Sum {
+		g.Emit(emit.StoreDW(asm.R7, plan.SlotEvents, 1))
+	}
 	g.endSlotChange()
 	g.Emit(asm.Ja.Label(done))
 }
@@ -77,23 +84,39 @@ func (g *gen) endSlotChange() {
 
 // flushSlot moves the total of the slot r7 points to into this CPU's
 // share of m's element at the slot's key, creating the element when it
-// is missing; when the map is full, the total is added to m's stat (the
-// events it dropped), and with report set (in a probe, under -k) the
-// failure is reported too.
+// is missing; when the map is full, the events of the total are added to
+// m's stat (the updates it dropped), and with report set (in a probe,
+// under -k) the failure is reported too.
 func (g *gen) flushSlot(m *plan.Map, report bool) {
-	tmp := g.alloc(8)
+	total, events := g.alloc(8), g.alloc(8)
 	moved, create := g.NewLabel("moved"), g.NewLabel("create")
+	// A slot holds something once it has an event: a sum's total may
+	// be 0.
+	if m.Kind == output.Sum {
+		g.Emit(
+			asm.Mov.Imm(asm.R1, 0),
+			Xchg(asm.R7, asm.R1, plan.SlotEvents),
+			asm.JEq.Imm(asm.R1, 0, moved),
+			asm.StoreMem(asm.R10, events, asm.R1, asm.DWord),
+			asm.Mov.Imm(asm.R1, 0),
+			Xchg(asm.R7, asm.R1, plan.SlotPending),
+		)
+	} else {
+		g.Emit(
+			asm.Mov.Imm(asm.R1, 0),
+			Xchg(asm.R7, asm.R1, plan.SlotPending),
+			asm.JEq.Imm(asm.R1, 0, moved),
+			asm.StoreMem(asm.R10, events, asm.R1, asm.DWord),
+		)
+	}
 	g.Emit(
-		asm.Mov.Imm(asm.R1, 0),
-		Xchg(asm.R7, asm.R1, plan.SlotPending),
-		asm.JEq.Imm(asm.R1, 0, moved),
-		asm.StoreMem(asm.R10, tmp, asm.R1, asm.DWord),
+		asm.StoreMem(asm.R10, total, asm.R1, asm.DWord),
 		mapPtr(asm.R1, m.BPFName),
 		asm.Mov.Reg(asm.R2, asm.R7),
-		asm.Add.Imm(asm.R2, plan.SlotKey),
+		asm.Add.Imm(asm.R2, int32(m.SlotKeyAt())),
 		asm.FnMapLookupElem.Call(),
 		asm.JEq.Imm(asm.R0, 0, create),
-		asm.LoadMem(asm.R1, asm.R10, tmp, asm.DWord),
+		asm.LoadMem(asm.R1, asm.R10, total, asm.DWord),
 		asm.LoadMem(asm.R2, asm.R0, 0, asm.DWord),
 		asm.Add.Reg(asm.R2, asm.R1),
 		asm.StoreMem(asm.R0, 0, asm.R2, asm.DWord),
@@ -103,15 +126,15 @@ func (g *gen) flushSlot(m *plan.Map, report bool) {
 	g.Emit(
 		mapPtr(asm.R1, m.BPFName),
 		asm.Mov.Reg(asm.R2, asm.R7),
-		asm.Add.Imm(asm.R2, plan.SlotKey),
+		asm.Add.Imm(asm.R2, int32(m.SlotKeyAt())),
 	)
-	g.stackPtr(asm.R3, tmp)
+	g.stackPtr(asm.R3, total)
 	g.Emit(
 		asm.Mov.Imm(asm.R4, 0),
 		asm.FnMapUpdateElem.Call(),
 		asm.JEq.Imm(asm.R0, 0, moved),
 		asm.LoadMapValue(asm.R1, 0, uint32(m.Stat*8)).WithReference(plan.StatsMap),
-		asm.LoadMem(asm.R2, asm.R10, tmp, asm.DWord),
+		asm.LoadMem(asm.R2, asm.R10, events, asm.DWord),
 		asm.StoreXAdd(asm.R1, asm.R2, asm.DWord),
 	)
 	if id, ok := g.plan.HelperErrorEvent(); ok && report {

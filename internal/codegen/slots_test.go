@@ -34,13 +34,13 @@ func slotted(r *compile.Result) []string {
 	return names
 }
 
-// Only count() maps that nothing in the kernel reads get slots.
+// Only count() and sum() maps that nothing in the kernel reads get slots.
 func TestCountSlotsWhich(t *testing.T) {
 	const tp = "tracepoint:raw_syscalls:sys_enter "
 	for _, c := range []struct{ script, want string }{
 		{tp + `{ @[comm] = count(); @n = count(); }`, "@ @n"},
 		{tp + `{ @n = count(); } interval:s:1 { print(@n); clear(@n); zero(@n); }`, "@n"},
-		{tp + `{ @s = sum(1); @h = hist(2); @a = avg(1); }`, ""},
+		{tp + `{ @s = sum(1); @h = hist(2); @a = avg(1); @lo = min(1); }`, "@s"},
 		{tp + `{ @n = count(); if (@n > 3) { exit(); } }`, ""},
 		{tp + `{ @n[pid] = count(); delete(@n[pid]); }`, ""},
 		{tp + `{ @n[pid] = count(); } END { for ($kv : @n) { printf("%d\n", $kv.1); } }`, ""},
@@ -83,6 +83,11 @@ func TestCountSlotsCode(t *testing.T) {
 	}
 	if r.Plan.SlotStride != 64 || r.Plan.Maps[0].Slot != 0 || r.Plan.Maps[1].Slot != 32 {
 		t.Errorf("stride %d, slots at %d and %d; want 64, 0 and 32", r.Plan.SlotStride, r.Plan.Maps[0].Slot, r.Plan.Maps[1].Slot)
+	}
+	// A sum's slot also counts its events, before the key.
+	sums := compileSlots(t, `tracepoint:raw_syscalls:sys_enter { @b[comm] = sum(2); @n = count(); }`, nil)
+	if b, n := sums.Plan.Map("b"), sums.Plan.Map("n"); b.Slot != 0 || b.SlotKeyAt() != 24 || n.Slot != 40 || n.SlotKeyAt() != 16 || sums.Plan.SlotStride != 64 {
+		t.Errorf("slots at %d (key at %d) and %d (key at %d), stride %d; want 0 (24), 40 (16), 64", b.Slot, b.SlotKeyAt(), n.Slot, n.SlotKeyAt(), sums.Plan.SlotStride)
 	}
 	if got, want := calls(r.Flush), "FnGetSmpProcessorId FnMapLookupElem FnMapUpdateElem FnMapLookupElem FnMapUpdateElem"; got != want {
 		t.Errorf("flush calls %q, want %q", got, want)

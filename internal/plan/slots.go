@@ -6,7 +6,7 @@ import (
 	"github.com/ebtrace/ebtrace/internal/syntax"
 )
 
-// Count slots. A count() map costs a hash lookup per event, which
+// Count slots. A count() or sum() map costs a hash lookup per event, which
 // touches the map, a bucket, an element and a per-CPU value: on a kernel
 // whose TLB every syscall flushes, each is a page walk. Most events repeat
 // the previous event's key on the same CPU (one process's syscalls, one
@@ -17,10 +17,9 @@ import (
 // space has every CPU move its slots into the maps (FlushProgram, run on
 // each CPU) before it reads or resets one, so it reads the maps as before.
 //
-// A map gets slots only when every use of it is a `= count()` assignment,
-// or print(), clear() or zero() of the whole map in user space: nothing in
-// the kernel reads it. (A slot's total is then a number of events, which
-// is what a map's stat counts when the map is full and the total is lost.)
+// A map gets slots only when every use of it is a `= count()` or `= sum()`
+// assignment, or print(), clear() or zero() of the whole map in user
+// space: nothing in the kernel reads it.
 
 // SlotsMap is the array whose only value holds every CPU's slots: CPU c's
 // start at c * Plan.SlotStride.
@@ -38,7 +37,10 @@ const (
 	// or NMI on the same CPU) then updates the map directly.
 	SlotSeq     = 0
 	SlotPending = 8 // the total added under the key since it was moved
-	SlotKey     = 16
+	// SlotEvents, for sum(), counts the events in the total: what the
+	// map's stat counts when the map is full and the total is lost. (A
+	// count's total is its events.) The key follows (SlotKeyAt).
+	SlotEvents = 16
 	// maxSlotKey bounds the keys that get slots: an event compares its
 	// key with the slot's word by word, and a wildcard's hundreds of
 	// programs each carry that code. (The 64 bytes of @[probe], which
@@ -55,7 +57,7 @@ const (
 func (p *Plan) planSlots(info *check.Info) {
 	eligible := map[string]bool{}
 	for _, m := range p.Maps {
-		if m.Kind == output.Count && m.Type == "percpu_hash" && m.KeySize <= maxSlotKey {
+		if (m.Kind == output.Count || m.Kind == output.Sum) && m.Type == "percpu_hash" && m.KeySize <= maxSlotKey {
 			eligible[m.Name] = true
 		}
 	}
@@ -68,7 +70,7 @@ func (p *Plan) planSlots(info *check.Info) {
 			case *syntax.AssignStmt:
 				target, ok := n.Target.(*syntax.MapExpr)
 				call, isCall := n.Value.(*syntax.CallExpr)
-				if ok && isCall && n.Op == "=" && call.Fun == "count" {
+				if ok && isCall && n.Op == "=" && (call.Fun == "count" || call.Fun == "sum") {
 					allowed[target] = true
 				}
 			case *syntax.CallExpr:
@@ -92,9 +94,17 @@ func (p *Plan) planSlots(info *check.Info) {
 		}
 		slotted++
 		m.Slotted, m.Slot = true, stride
-		stride += SlotKey + m.KeySize
+		stride += m.SlotKeyAt() + m.KeySize
 	}
 	p.SlotStride = (stride + slotAlign - 1) / slotAlign * slotAlign
+}
+
+// SlotKeyAt is where m's slot keeps its key, from the slot's start.
+func (m *Map) SlotKeyAt() int {
+	if m.Kind == output.Sum {
+		return SlotEvents + 8
+	}
+	return SlotEvents
 }
 
 func firstArg(call *syntax.CallExpr) syntax.Expr {
