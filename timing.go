@@ -22,8 +22,9 @@ const (
 	spawnEnv = "EBTRACE_SPAWN_NS"
 )
 
-// packageInit is when this package was initialised, the last of the
-// module's before the command line's main: where start-up ends.
+// packageInit is when this package was initialised: where the package
+// initialisation the breakdown shows ends. The packages that import this
+// one (serve, the command line's main) initialise after it, in "other".
 var packageInit = time.Now()
 
 // timing holds the marks of one script's way from the process's start to

@@ -88,26 +88,27 @@ func (g *gen) endSlotChange() {
 // m's stat (the updates it dropped), and with report set (in a probe,
 // under -k) the failure is reported too.
 func (g *gen) flushSlot(m *plan.Map, report bool) {
-	total, events := g.alloc(8), g.alloc(8)
+	// A count's total is its number of events.
+	total := g.alloc(8)
+	events := total
 	moved, create := g.NewLabel("moved"), g.NewLabel("create")
-	// A slot holds something once it has an event: a sum's total may
-	// be 0.
 	if m.Kind == output.Sum {
+		// A slot holds something once it has an event: a sum's total
+		// may be 0.
+		events = g.alloc(8)
 		g.Emit(
 			asm.Mov.Imm(asm.R1, 0),
 			Xchg(asm.R7, asm.R1, plan.SlotEvents),
 			asm.JEq.Imm(asm.R1, 0, moved),
 			asm.StoreMem(asm.R10, events, asm.R1, asm.DWord),
-			asm.Mov.Imm(asm.R1, 0),
-			Xchg(asm.R7, asm.R1, plan.SlotPending),
 		)
-	} else {
-		g.Emit(
-			asm.Mov.Imm(asm.R1, 0),
-			Xchg(asm.R7, asm.R1, plan.SlotPending),
-			asm.JEq.Imm(asm.R1, 0, moved),
-			asm.StoreMem(asm.R10, events, asm.R1, asm.DWord),
-		)
+	}
+	g.Emit(
+		asm.Mov.Imm(asm.R1, 0),
+		Xchg(asm.R7, asm.R1, plan.SlotPending),
+	)
+	if m.Kind != output.Sum {
+		g.Emit(asm.JEq.Imm(asm.R1, 0, moved))
 	}
 	g.Emit(
 		asm.StoreMem(asm.R10, total, asm.R1, asm.DWord),

@@ -262,18 +262,35 @@ func (in *Instance) openCPUs() error {
 // exited. The kernel notes a thread when it is switched out after
 // recording an event: as it exits at the latest.
 func SavedTGID(root string, tid int) (int, bool) {
-	text, err := os.ReadFile(filepath.Join(root, "saved_tgids"))
-	if err != nil {
+	v, ok := saved(root, "saved_tgids", tid)
+	if !ok {
 		return 0, false
+	}
+	tgid, err := strconv.Atoi(strings.TrimSpace(v))
+	return tgid, err == nil && tgid > 0
+}
+
+// SavedComm returns the name of thread tid as tracefs's saved_cmdlines
+// (under root) last saw it, which the kernel fills as it records events:
+// it too outlives the thread.
+func SavedComm(root string, tid int) (string, bool) {
+	return saved(root, "saved_cmdlines", tid)
+}
+
+// saved returns what the tracefs table file (lines "TID VALUE") holds for
+// thread tid.
+func saved(root, file string, tid int) (string, bool) {
+	text, err := os.ReadFile(filepath.Join(root, file))
+	if err != nil {
+		return "", false
 	}
 	prefix := strconv.Itoa(tid) + " "
 	for line := range strings.Lines(string(text)) {
 		if rest, ok := strings.CutPrefix(line, prefix); ok {
-			tgid, err := strconv.Atoi(strings.TrimSpace(rest))
-			return tgid, err == nil && tgid > 0
+			return strings.TrimSuffix(rest, "\n"), true
 		}
 	}
-	return 0, false
+	return "", false
 }
 
 // Dir is the instance's directory.

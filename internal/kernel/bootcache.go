@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // cacheDir holds facts derived from kernel BTF for the current boot. It is
@@ -14,11 +15,12 @@ import (
 var cacheDir = "/run/ebtrace"
 
 // bootID names this boot of the kernel: the running kernel, its BTF and
-// its modules' cannot change under it.
-func bootID() (string, error) {
-	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+// its modules' cannot change under it. It is read once per process, for
+// every fact cached.
+var bootID = sync.OnceValues(func() (string, error) {
+	b, err := readFile("/proc/sys/kernel/random/boot_id")
 	return strings.TrimSpace(string(b)), err
-}
+})
 
 // bootCachedInt returns the fact name for this boot: from cacheDir when
 // an earlier process computed it, else from compute, whose answer is then
@@ -31,7 +33,7 @@ func bootCachedInt(name string, min int, compute func() (int, error)) (int, erro
 		return 0, fmt.Errorf("%s: %w", name, err)
 	}
 	cache := filepath.Join(cacheDir, name+"-"+boot)
-	if b, err := os.ReadFile(cache); err == nil {
+	if b, err := readFile(cache); err == nil {
 		if v, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && v >= min {
 			return v, nil
 		}

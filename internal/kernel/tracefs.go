@@ -76,12 +76,8 @@ func Live() (ev *Events, mounted bool, err error) {
 	return NewEvents(tracefsFS{FS: os.DirFS(root), root: root}), mounted, nil
 }
 
-// tracefsFS is os.DirFS(root) whose ReadFile opens, reads and closes the
-// file and makes no other system call. os.ReadFile also offers each file
-// to the runtime's poller, an epoll_ctl and four fcntl calls that a
-// tracefs file refuses or undoes: for the hundreds of format files of a
-// wildcard, on a machine where every system call flushes the kernel's
-// TLB, those cost more than the reading.
+// tracefsFS is os.DirFS(root) whose ReadFile is readFile's: for the
+// hundreds of format files of a wildcard.
 type tracefsFS struct {
 	fs.FS
 	root string
@@ -91,9 +87,18 @@ func (t tracefsFS) ReadFile(name string) ([]byte, error) {
 	if !fs.ValidPath(name) {
 		return nil, &fs.PathError{Op: "readfile", Path: name, Err: fs.ErrInvalid}
 	}
-	fd, err := unix.Open(filepath.Join(t.root, name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	return readFile(filepath.Join(t.root, name))
+}
+
+// readFile is os.ReadFile with no system call but open, read and close.
+// os.ReadFile also offers each file to the runtime's poller, an epoll_ctl
+// and four fcntl calls that a file of tracefs, procfs or tmpfs refuses or
+// undoes: on a machine where every system call flushes the kernel's TLB,
+// they cost more than the reading.
+func readFile(path string) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer unix.Close(fd)
 	buf := make([]byte, 0, 4096)
@@ -106,7 +111,7 @@ func (t tracefsFS) ReadFile(name string) ([]byte, error) {
 		case err == unix.EINTR:
 			continue
 		case err != nil:
-			return nil, &fs.PathError{Op: "read", Path: name, Err: err}
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
 		case n == 0:
 			return buf, nil
 		}

@@ -139,13 +139,8 @@ func readProc(procRoot, traceRoot string, tid int) proc {
 	dir := filepath.Join(procRoot, strconv.Itoa(tid))
 	if b, err := os.ReadFile(filepath.Join(dir, "comm")); err == nil {
 		p.comm = strings.TrimSuffix(string(b), "\n")
-	} else if b, err := os.ReadFile(filepath.Join(traceRoot, "saved_cmdlines")); err == nil {
-		prefix := strconv.Itoa(tid) + " "
-		for line := range strings.Lines(string(b)) {
-			if comm, ok := strings.CutPrefix(line, prefix); ok {
-				p.comm = strings.TrimSuffix(comm, "\n")
-			}
-		}
+	} else if comm, ok := ftrace.SavedComm(traceRoot, tid); ok {
+		p.comm = comm
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "status"))
 	if err != nil {
