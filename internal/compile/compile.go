@@ -30,6 +30,10 @@ type Result struct {
 	Programs []*Program
 	// Flush is plan.FlushProgram, when a map has count slots.
 	Flush asm.Instructions
+	// Ring says whether the collection has plan.EventsMap: only when
+	// some program sends through it, or Options.KeepRing says so.
+	// Creating the kernel's 1 MB ring takes about a millisecond.
+	Ring bool
 }
 
 // Program is the code of one probe instance, or of several that one
@@ -99,6 +103,10 @@ type Options struct {
 	// CPUs is how many CPUs the programs run on; 0 for this machine's
 	// possible CPUs. A replay runs on the recording machine's.
 	CPUs int
+	// KeepRing gives the collection plan.EventsMap even when no program
+	// sends through it: the shell's later statements share the ring of
+	// its first.
+	KeepRing bool
 	// PIDNamespace, when set, says which PID namespace ebtrace runs in
 	// (see kernel.PIDNamespace): outside the initial one, pid and tid are
 	// its numbers (see codegen.Options.PIDNamespace).
@@ -170,6 +178,7 @@ func Compile(file *source.File, reg *probe.Registry, env *probe.Env, opts Option
 	if err := diags.Err(); err != nil {
 		return r, err
 	}
+	r.Ring = opts.KeepRing || r.references(plan.EventsMap)
 	if !opts.NoCarriers && !opts.KeepOnPass {
 		r.Programs = carry(r.Programs, opts.CarryPerProbe)
 	}
@@ -200,11 +209,11 @@ func usesComm(p *syntax.Program) bool {
 	return found
 }
 
-// usesScratch reports whether a program keeps its frame in the scratch map.
-func (r *Result) usesScratch() bool {
+// references reports whether a program refers to the map named name.
+func (r *Result) references(name string) bool {
 	for _, p := range r.Programs {
 		for _, ins := range p.Insns {
-			if ins.Reference() == plan.ScratchMap {
+			if ins.Reference() == name {
 				return true
 			}
 		}
@@ -217,7 +226,6 @@ func (r *Result) usesScratch() bool {
 func (r *Result) Spec() *ebpf.CollectionSpec {
 	spec := &ebpf.CollectionSpec{
 		Maps: map[string]*ebpf.MapSpec{
-			plan.EventsMap: {Name: plan.EventsMap, Type: ebpf.RingBuf, MaxEntries: r.Plan.RingSize},
 			plan.StatsMap: {
 				Name: plan.StatsMap, Type: ebpf.Array, KeySize: 4,
 				ValueSize: uint32(8 * r.Plan.StatCount()), MaxEntries: 1,
@@ -229,7 +237,10 @@ func (r *Result) Spec() *ebpf.CollectionSpec {
 		},
 		Programs: map[string]*ebpf.ProgramSpec{},
 	}
-	if r.usesScratch() {
+	if r.Ring {
+		spec.Maps[plan.EventsMap] = &ebpf.MapSpec{Name: plan.EventsMap, Type: ebpf.RingBuf, MaxEntries: r.Plan.RingSize}
+	}
+	if r.references(plan.ScratchMap) {
 		spec.Maps[plan.ScratchMap] = &ebpf.MapSpec{
 			Name: plan.ScratchMap, Type: ebpf.PerCPUArray, KeySize: 4,
 			ValueSize: codegen.ScratchSize, MaxEntries: 1,

@@ -388,7 +388,9 @@ func (r *Backend) run(prog *engine.Program, ctx []byte, env *engine.Env) error {
 	if _, err := prog.Run(ctx, env); err != nil {
 		return err
 	}
-	r.queue = append(r.queue, r.ring.Records()...)
+	if r.ring != nil {
+		r.queue = append(r.queue, r.ring.Records()...)
+	}
 	return nil
 }
 

@@ -99,6 +99,8 @@ func New(opts Options) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("enable BPF run time statistics: %w", err)
 	}
+	// Every statement's view shares the ring of the first.
+	opts.Compile.KeepRing = true
 	return &Session{
 		opts: opts, out: &gated{Writer: output.NewText(opts.Out)},
 		maps: map[string]*ebpf.Map{}, stats: stats, nextID: 1, ended: make(chan struct{}),

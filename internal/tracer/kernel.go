@@ -2,8 +2,10 @@ package tracer
 
 import (
 	"errors"
+	"os"
 	"reflect"
 	"slices"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -56,7 +58,11 @@ func (k *kernelBackend) Map(name string) Map {
 }
 
 func (k *kernelBackend) Events() (EventReader, error) {
-	rd, err := ringbuf.NewReader(k.obj.Map(plan.EventsMap))
+	ring := k.obj.Map(plan.EventsMap)
+	if ring == nil {
+		return &noEvents{closed: make(chan struct{})}, nil
+	}
+	rd, err := ringbuf.NewReader(ring)
 	if err != nil {
 		return nil, err
 	}
@@ -89,6 +95,36 @@ func (r *ringReader) Read() ([]byte, error) {
 
 func (r *ringReader) SetDeadline(t time.Time) { r.rd.SetDeadline(t) }
 func (r *ringReader) Close() error            { return r.rd.Close() }
+
+// noEvents reads the events of a collection without a ring, whose
+// programs send none: each Read waits out its deadline.
+type noEvents struct {
+	deadline time.Time
+	closed   chan struct{}
+	once     sync.Once
+}
+
+func (n *noEvents) Read() ([]byte, error) {
+	var expired <-chan time.Time
+	if !n.deadline.IsZero() {
+		t := time.NewTimer(time.Until(n.deadline))
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case <-expired:
+		return nil, os.ErrDeadlineExceeded
+	case <-n.closed:
+		return nil, os.ErrClosed
+	}
+}
+
+func (n *noEvents) SetDeadline(t time.Time) { n.deadline = t }
+
+func (n *noEvents) Close() error {
+	n.once.Do(func() { close(n.closed) })
+	return nil
+}
 
 // kernelMap is a kernel map whose values are cpus wide.
 type kernelMap struct {
