@@ -10,91 +10,127 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/ebtrace/ebtrace"
 )
 
-// collector turns the scripts' maps into metrics at each scrape, reading
-// them from the kernel then: a scrape costs map reads, never a pause in
-// tracing.
-type collector struct{ s *Server }
-
-// Describe sends nothing: the metrics depend on what the scripts hold at
-// each scrape, so the collector is unchecked.
-func (collector) Describe(chan<- *prometheus.Desc) {}
-
-// selfFamilies are the names of the self-metrics, which no map may take.
-var selfFamilies = map[string]bool{
-	"ebtrace_events_lost_total": true, "ebtrace_map_updates_dropped_total": true, "ebtrace_helper_errors_total": true,
-	"ebtrace_probe_runs_total": true, "ebtrace_probe_run_seconds_total": true, "ebtrace_series_dropped_total": true,
-	"ebtrace_script_running": true,
+// selfMetric is one of the self-metrics: what ebtrace lost, and what it
+// costs.
+type selfMetric struct {
+	name, help string
+	kind       dto.MetricType
+	// labels are in name order, as the exposition writes them; values
+	// come in the same order.
+	labels []string
 }
 
-// Self-metrics: what ebtrace lost, and what it costs.
+func newSelfMetric(name string, kind dto.MetricType, help string, labels ...string) *selfMetric {
+	return &selfMetric{name: name, help: help, kind: kind, labels: labels}
+}
+
 var (
-	eventsLostDesc = prometheus.NewDesc("ebtrace_events_lost_total",
-		"Events lost, by script: the kernel found no room in the buffer it shares with ebtrace, or ebtrace's reader fell too far behind.", []string{"script"}, nil)
-	mapFullDesc = prometheus.NewDesc("ebtrace_map_updates_dropped_total",
-		"Map updates dropped because the map was full, by script and map.", []string{"script", "map"}, nil)
-	helperErrorsDesc = prometheus.NewDesc("ebtrace_helper_errors_total",
-		"BPF helper calls that failed at run time, by script.", []string{"script"}, nil)
-	probeRunsDesc = prometheus.NewDesc("ebtrace_probe_runs_total",
-		"Times each probe's BPF program ran (the kernel's BPF statistics).", []string{"script", "probe"}, nil)
-	probeSecondsDesc = prometheus.NewDesc("ebtrace_probe_run_seconds_total",
-		"Time each probe's BPF program ran in all (the kernel's BPF statistics).", []string{"script", "probe"}, nil)
-	seriesDroppedDesc = prometheus.NewDesc("ebtrace_series_dropped_total",
-		"Series a map held beyond the cap on series per map, summed over scrapes.", []string{"script", "map"}, nil)
-	upDesc = prometheus.NewDesc("ebtrace_script_running",
-		"1 while the script traces, 0 once it has ended (exit()).", []string{"script"}, nil)
+	eventsLost = newSelfMetric("ebtrace_events_lost_total", dto.MetricType_COUNTER,
+		"Events lost, by script: the kernel found no room in the buffer it shares with ebtrace, or ebtrace's reader fell too far behind.", "script")
+	mapFull = newSelfMetric("ebtrace_map_updates_dropped_total", dto.MetricType_COUNTER,
+		"Map updates dropped because the map was full, by script and map.", "map", "script")
+	helperErrors = newSelfMetric("ebtrace_helper_errors_total", dto.MetricType_COUNTER,
+		"BPF helper calls that failed at run time, by script.", "script")
+	probeRuns = newSelfMetric("ebtrace_probe_runs_total", dto.MetricType_COUNTER,
+		"Times each probe's BPF program ran (the kernel's BPF statistics).", "probe", "script")
+	probeSeconds = newSelfMetric("ebtrace_probe_run_seconds_total", dto.MetricType_COUNTER,
+		"Time each probe's BPF program ran in all (the kernel's BPF statistics).", "probe", "script")
+	seriesDropped = newSelfMetric("ebtrace_series_dropped_total", dto.MetricType_COUNTER,
+		"Series a map held beyond the cap on series per map, summed over scrapes.", "map", "script")
+	scriptRunning = newSelfMetric("ebtrace_script_running", dto.MetricType_GAUGE,
+		"1 while the script traces, 0 once it has ended (exit()).", "script")
 )
 
-func (c collector) Collect(ch chan<- prometheus.Metric) {
-	for _, sc := range c.s.current() {
-		c.collectScript(sc, ch)
+// selfMetrics are every self-metric, whose names no map may take.
+var selfMetrics = []*selfMetric{eventsLost, mapFull, helperErrors, probeRuns, probeSeconds, seriesDropped, scriptRunning}
+
+// selfSeries collects the self-metrics' series of one scrape, a family
+// per metric that has any.
+type selfSeries map[*selfMetric]*dto.MetricFamily
+
+// add adds a series of m with label values in m's label order.
+func (ss selfSeries) add(m *selfMetric, value float64, values ...string) {
+	f := ss[m]
+	if f == nil {
+		f = &dto.MetricFamily{Name: &m.name, Help: &m.help, Type: m.kind.Enum()}
+		ss[m] = f
 	}
+	series := &dto.Metric{Label: make([]*dto.LabelPair, len(m.labels))}
+	for i := range m.labels {
+		series.Label[i] = &dto.LabelPair{Name: &m.labels[i], Value: &values[i]}
+	}
+	if m.kind == dto.MetricType_COUNTER {
+		series.Counter = &dto.Counter{Value: &value}
+	} else {
+		series.Gauge = &dto.Gauge{Value: &value}
+	}
+	f.Metric = append(f.Metric, series)
 }
 
-func (c collector) collectScript(sc *script, ch chan<- prometheus.Metric) {
+// families returns the families, each one's series in label value order.
+func (ss selfSeries) families() []*dto.MetricFamily {
+	out := make([]*dto.MetricFamily, 0, len(ss))
+	for _, f := range ss {
+		slices.SortFunc(f.Metric, func(a, b *dto.Metric) int {
+			return slices.CompareFunc(a.Label, b.Label, func(x, y *dto.LabelPair) int { return strings.Compare(x.GetValue(), y.GetValue()) })
+		})
+		out = append(out, f)
+	}
+	return out
+}
+
+// gatherSelf builds the self-metrics' families of every script. A script
+// whose counters cannot be read leaves those series out.
+func (s *Server) gatherSelf() ([]*dto.MetricFamily, error) {
+	ss := selfSeries{}
+	var errs []error
+	for _, sc := range s.current() {
+		if err := s.scriptSeries(sc, ss); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", sc.path, err))
+		}
+	}
+	return ss.families(), errors.Join(errs...)
+}
+
+// scriptSeries adds one script's self-metrics.
+func (s *Server) scriptSeries(sc *script, ss selfSeries) error {
 	sess := sc.session()
 	if sess == nil {
-		return
+		return nil
 	}
 	sc.mu.Lock()
-	running, helperErrors := !sc.ended, sc.helperErrors
+	running, helperErrs := !sc.ended, sc.helperErrors
+	for name, n := range sc.seriesDropped {
+		ss.add(seriesDropped, float64(n), name, sc.name)
+	}
 	sc.mu.Unlock()
-	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, boolFloat(running), sc.name)
-	ch <- prometheus.MustNewConstMetric(helperErrorsDesc, prometheus.CounterValue, float64(helperErrors), sc.name)
+	ss.add(scriptRunning, boolFloat(running), sc.name)
+	ss.add(helperErrors, float64(helperErrs), sc.name)
+	var errs []error
 	if losses, err := sess.Losses(); err == nil {
-		ch <- prometheus.MustNewConstMetric(eventsLostDesc, prometheus.CounterValue, float64(losses.Events+sess.Dropped()), sc.name)
+		ss.add(eventsLost, float64(losses.Events+sess.Dropped()), sc.name)
 		for name, n := range losses.MapFull {
-			ch <- prometheus.MustNewConstMetric(mapFullDesc, prometheus.CounterValue, float64(n), sc.name, name)
+			ss.add(mapFull, float64(n), name, sc.name)
 		}
 	} else {
-		ch <- prometheus.NewInvalidMetric(eventsLostDesc, err)
+		errs = append(errs, err)
 	}
-	if c.s.stats {
-		c.collectProbes(sc.name, sess, ch)
+	if s.stats {
+		if probes, err := sess.Probes(); err == nil {
+			for _, p := range probes {
+				ss.add(probeRuns, float64(p.Runs), p.Probe, sc.name)
+				ss.add(probeSeconds, p.RunTime.Seconds(), p.Probe, sc.name)
+			}
+		} else {
+			errs = append(errs, err)
+		}
 	}
-	sc.mu.Lock()
-	for name, n := range sc.seriesDropped {
-		ch <- prometheus.MustNewConstMetric(seriesDroppedDesc, prometheus.CounterValue, float64(n), sc.name, name)
-	}
-	sc.mu.Unlock()
-}
-
-// collectProbes sends each probe's runs and run time.
-func (c collector) collectProbes(script string, sess *ebtrace.Session, ch chan<- prometheus.Metric) {
-	probes, err := sess.Probes()
-	if err != nil {
-		ch <- prometheus.NewInvalidMetric(probeRunsDesc, err)
-		return
-	}
-	for _, p := range probes {
-		ch <- prometheus.MustNewConstMetric(probeRunsDesc, prometheus.CounterValue, float64(p.Runs), script, p.Probe)
-		ch <- prometheus.MustNewConstMetric(probeSecondsDesc, prometheus.CounterValue, p.RunTime.Seconds(), script, p.Probe)
-	}
+	return errors.Join(errs...)
 }
 
 // gatherMaps builds the families of every script's maps. They are built
@@ -104,7 +140,10 @@ func (c collector) collectProbes(script string, sess *ebtrace.Session, ch chan<-
 func (s *Server) gatherMaps() ([]*dto.MetricFamily, error) {
 	var out []*dto.MetricFamily
 	var errs []error
-	seen := maps.Clone(selfFamilies)
+	seen := map[string]bool{}
+	for _, m := range selfMetrics {
+		seen[m.name] = true
+	}
 	for _, sc := range s.current() {
 		sess := sc.session()
 		if sess == nil {

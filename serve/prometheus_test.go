@@ -1,6 +1,7 @@
 package serve_test
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,10 +13,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/ebtrace/ebtrace/internal/testutil"
 	"github.com/ebtrace/ebtrace/serve"
@@ -26,9 +31,16 @@ import (
 // server's base URL.
 func liveServer(t *testing.T, name, src string) string {
 	t.Helper()
+	url, _ := liveServerAt(t, name, src)
+	return url
+}
+
+// liveServerAt is liveServer that also returns the script's path.
+func liveServerAt(t *testing.T, name, src string) (url, path string) {
+	t.Helper()
 	testutil.RequireRoot(t)
 	testutil.RequireTracefs(t)
-	path := filepath.Join(t.TempDir(), name)
+	path = filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +67,7 @@ func liveServer(t *testing.T, name, src string) string {
 			t.Logf("the server said:\n%s", s)
 		}
 	})
-	return ts.URL
+	return ts.URL, path
 }
 
 // loopbackPort returns a port of 127.0.0.1 that was free a moment ago.
@@ -282,4 +294,105 @@ func promtoolCheck(t *testing.T, metrics string) {
 	if err != nil || len(out) != 0 {
 		t.Errorf("promtool check metrics: %v\n%s\non:\n%s", err, out, metrics)
 	}
+}
+
+// TestMetricsFormats scrapes a live script's /metrics in Prometheus's text
+// format and, gzipped, in its protobuf format: both carry the same
+// families, the self-metrics' exactly as written here, in name order.
+func TestMetricsFormats(t *testing.T) {
+	wl := testutil.Workload(t)
+	calls := testutil.StartGated(t, wl, "wait", "getppid", "5")
+	base, path := liveServerAt(t, "formats.bt", fmt.Sprintf(
+		"tracepoint:syscalls:sys_enter_getppid /pid == %d/ { @calls = count(); }\n", calls.Pid()))
+	calls.Release(t)
+
+	resp, text := scrapeWith(t, base, "", "")
+	if ct := resp.Header.Get("Content-Type"); ct != "text/plain; version=0.0.4; charset=utf-8; escaping=underscores" {
+		t.Errorf("text scrape: Content-Type %q", ct)
+	}
+	// The run time is the kernel's to say.
+	got := regexp.MustCompile(`(ebtrace_probe_run_seconds_total\{.*\}) \S+`).ReplaceAllString(text, "$1 SECONDS")
+	want := `# HELP ebtrace_events_lost_total Events lost, by script: the kernel found no room in the buffer it shares with ebtrace, or ebtrace's reader fell too far behind.
+# TYPE ebtrace_events_lost_total counter
+ebtrace_events_lost_total{script="formats"} 0
+# HELP ebtrace_formats_calls_total Count() of map @calls in PATH
+# TYPE ebtrace_formats_calls_total counter
+ebtrace_formats_calls_total 5
+# HELP ebtrace_helper_errors_total BPF helper calls that failed at run time, by script.
+# TYPE ebtrace_helper_errors_total counter
+ebtrace_helper_errors_total{script="formats"} 0
+# HELP ebtrace_probe_run_seconds_total Time each probe's BPF program ran in all (the kernel's BPF statistics).
+# TYPE ebtrace_probe_run_seconds_total counter
+ebtrace_probe_run_seconds_total{probe="tracepoint:syscalls:sys_enter_getppid",script="formats"} SECONDS
+# HELP ebtrace_probe_runs_total Times each probe's BPF program ran (the kernel's BPF statistics).
+# TYPE ebtrace_probe_runs_total counter
+ebtrace_probe_runs_total{probe="tracepoint:syscalls:sys_enter_getppid",script="formats"} 5
+# HELP ebtrace_script_running 1 while the script traces, 0 once it has ended (exit()).
+# TYPE ebtrace_script_running gauge
+ebtrace_script_running{script="formats"} 1
+`
+	if want = strings.Replace(want, "PATH", path, 1); got != want {
+		t.Errorf("text scrape: got\n%s\nwant\n%s", got, want)
+	}
+
+	const delimited = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"
+	resp, body := scrapeWith(t, base, delimited, "br;q=1.0, gzip;q=0.5")
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(strings.ReplaceAll(ct, " ", ""), delimited) {
+		t.Errorf("protobuf scrape: Content-Type %q", ct)
+	}
+	if enc := resp.Header.Get("Content-Encoding"); enc != "gzip" {
+		t.Fatalf("protobuf scrape: Content-Encoding %q, want gzip", enc)
+	}
+	gz, err := gzip.NewReader(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := expfmt.NewDecoder(gz, expfmt.NewFormat(expfmt.TypeProtoDelim))
+	var fromProto strings.Builder
+	for {
+		var f dto.MetricFamily
+		if err := dec.Decode(&f); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := expfmt.MetricFamilyToText(&fromProto, &f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fromProto.String() != text {
+		t.Errorf("the protobuf scrape decodes to\n%s\nthe text scrape is\n%s", fromProto.String(), text)
+	}
+}
+
+// scrapeWith gets base's /metrics with these Accept and Accept-Encoding
+// headers (none when empty) and returns the response and its raw body.
+func scrapeWith(t *testing.T, base, accept, encoding string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", base+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	// Set, the header stops the client from asking for gzip and
+	// decoding it itself.
+	req.Header.Set("Accept-Encoding", encoding)
+	if encoding == "" {
+		req.Header.Set("Accept-Encoding", "identity")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %s\n%s", resp.Status, body)
+	}
+	return resp, string(body)
 }
