@@ -31,13 +31,20 @@ func carry(progs []*Program, perProbe bool) []*Program {
 		prog *Program
 		key  int64
 	}
+	var carried []*Program
+	for _, p := range progs {
+		if _, ok := p.Instance.Instance.(probe.Carried); ok && p.Instance.Instance.Kind() == probe.Event {
+			carried = append(carried, p)
+		}
+	}
+	// A carrier runs two or more; finding one reads its format file.
+	if len(carried) < 2 {
+		return progs
+	}
 	byCarrier := map[string][]member{}
 	carriers := map[string]*probe.Carrier{}
-	for _, p := range progs {
-		c, ok := p.Instance.Instance.(probe.Carried)
-		if !ok || p.Instance.Instance.Kind() != probe.Event {
-			continue
-		}
+	for _, p := range carried {
+		c := p.Instance.Instance.(probe.Carried)
 		carrier, key, ok := c.Carrier()
 		if !ok || key < 0 || key > codegen.MaxCarriedKey {
 			continue

@@ -76,11 +76,19 @@ func Live() (ev *Events, mounted bool, err error) {
 	return NewEvents(tracefsFS{FS: os.DirFS(root), root: root}), mounted, nil
 }
 
-// tracefsFS is os.DirFS(root) whose ReadFile is readFile's: for the
-// hundreds of format files of a wildcard.
+// tracefsFS is os.DirFS(root) whose ReadFile is readFile's, for the
+// hundreds of format files of a wildcard, and whose Stat is stat(2)'s,
+// not an open file's.
 type tracefsFS struct {
 	fs.FS
 	root string
+}
+
+func (t tracefsFS) Stat(name string) (fs.FileInfo, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrInvalid}
+	}
+	return os.Stat(filepath.Join(t.root, name))
 }
 
 func (t tracefsFS) ReadFile(name string) ([]byte, error) {
