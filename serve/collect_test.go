@@ -9,6 +9,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/ebtrace/ebtrace"
 )
@@ -16,18 +17,16 @@ import (
 // exposition renders snapshots as /metrics would.
 func exposition(t *testing.T, s *Server, sc *script, snaps ...ebtrace.MapSnapshot) string {
 	t.Helper()
-	var families []*dto.MetricFamily
+	var families []*family
 	for _, m := range snaps {
 		if f := s.mapFamily(sc, m); f != nil {
 			families = append(families, f)
 		}
 	}
-	slices.SortFunc(families, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+	slices.SortFunc(families, func(a, b *family) int { return strings.Compare(a.name, b.name) })
 	var b bytes.Buffer
-	for _, f := range families {
-		if _, err := expfmt.MetricFamilyToText(&b, f); err != nil {
-			t.Fatal(err)
-		}
+	if err := writeFamilies(&b, families); err != nil {
+		t.Fatal(err)
 	}
 	return b.String()
 }
@@ -174,4 +173,61 @@ func TestAcceptsGzip(t *testing.T) {
 			t.Errorf("acceptsGzip(%q) = %v, want %v", c.values, got, c.want)
 		}
 	}
+}
+
+// FuzzExposition writes a counter and a histogram with arbitrary help,
+// label values and numbers, and has Prometheus's own parser read them
+// back.
+func FuzzExposition(f *testing.F) {
+	f.Add("Count() of map @x", "bash", 3.0, uint64(7), 4.0)
+	f.Add("a \\ back\nslash", "quote \" and \\ and \n", math.Inf(1), uint64(0), -1.5e-300)
+	f.Add("", "\xff\xfe not UTF-8", math.NaN(), uint64(1<<63), -math.MaxFloat64)
+	f.Fuzz(func(t *testing.T, help, value string, v float64, count uint64, le float64) {
+		if math.IsNaN(le) || math.IsInf(le, 0) {
+			return // a bucket's bound is a finite number; +Inf's is the count
+		}
+		families := []*family{
+			{name: "ebtrace_a_total", help: help, kind: counterKind, samples: []*sample{
+				{labels: []label{{"comm", value}, {"key1", "x"}}, value: v},
+			}},
+			{name: "ebtrace_b", help: help, kind: histogramKind, samples: []*sample{
+				{labels: []label{{"comm", value}}, count: count, sum: v, buckets: map[float64]uint64{le: count / 2}},
+			}},
+		}
+		var b bytes.Buffer
+		if err := writeFamilies(&b, families); err != nil {
+			t.Fatal(err)
+		}
+		parser := expfmt.NewTextParser(model.LegacyValidation)
+		got, err := parser.TextToMetricFamilies(&b)
+		if err != nil {
+			t.Fatalf("Prometheus's parser: %v on\n%s", err, b.String())
+		}
+		wantValue := strings.ToValidUTF8(value, "\uFFFD")
+		same := func(a, b float64) bool { return a == b || math.IsNaN(a) && math.IsNaN(b) }
+		c := got["ebtrace_a_total"]
+		// The parser skips the blanks before a help text, as it does
+		// those between a line's other fields.
+		if c.GetHelp() != strings.TrimLeft(help, " \t") || c.GetType() != dto.MetricType_COUNTER || len(c.Metric) != 1 {
+			t.Fatalf("counter family read back as %v", c)
+		}
+		if l := c.Metric[0].Label; len(l) != 2 || l[0].GetValue() != wantValue || l[1].GetValue() != "x" {
+			t.Errorf("counter labels read back as %v, want comm=%q key1=x", l, wantValue)
+		}
+		if got := c.Metric[0].Counter.GetValue(); !same(got, v) {
+			t.Errorf("counter value read back as %v, want %v", got, v)
+		}
+		// The parser reads every number as a float64, as Prometheus
+		// stores it.
+		read := func(n uint64) uint64 { return uint64(float64(n)) }
+		h := got["ebtrace_b"].GetMetric()[0].GetHistogram()
+		if h.GetSampleCount() != read(count) || !same(h.GetSampleSum(), v) {
+			t.Errorf("histogram count and sum read back as %d and %v, want %d and %v", h.GetSampleCount(), h.GetSampleSum(), read(count), v)
+		}
+		bk := h.GetBucket()
+		if len(bk) != 2 || bk[0].GetUpperBound() != le || bk[0].GetCumulativeCount() != read(count/2) ||
+			!math.IsInf(bk[1].GetUpperBound(), 1) || bk[1].GetCumulativeCount() != read(count) {
+			t.Errorf("buckets read back as %v, want le=%v of %d and +Inf of %d", bk, le, read(count/2), read(count))
+		}
+	})
 }

@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/ebtrace/ebtrace"
 )
 
@@ -19,30 +17,30 @@ import (
 // costs.
 type selfMetric struct {
 	name, help string
-	kind       dto.MetricType
+	kind       metricKind
 	// labels are in name order, as the exposition writes them; values
 	// come in the same order.
 	labels []string
 }
 
-func newSelfMetric(name string, kind dto.MetricType, help string, labels ...string) *selfMetric {
+func newSelfMetric(name string, kind metricKind, help string, labels ...string) *selfMetric {
 	return &selfMetric{name: name, help: help, kind: kind, labels: labels}
 }
 
 var (
-	eventsLost = newSelfMetric("ebtrace_events_lost_total", dto.MetricType_COUNTER,
+	eventsLost = newSelfMetric("ebtrace_events_lost_total", counterKind,
 		"Events lost, by script: the kernel found no room in the buffer it shares with ebtrace, or ebtrace's reader fell too far behind.", "script")
-	mapFull = newSelfMetric("ebtrace_map_updates_dropped_total", dto.MetricType_COUNTER,
+	mapFull = newSelfMetric("ebtrace_map_updates_dropped_total", counterKind,
 		"Map updates dropped because the map was full, by script and map.", "map", "script")
-	helperErrors = newSelfMetric("ebtrace_helper_errors_total", dto.MetricType_COUNTER,
+	helperErrors = newSelfMetric("ebtrace_helper_errors_total", counterKind,
 		"BPF helper calls that failed at run time, by script.", "script")
-	probeRuns = newSelfMetric("ebtrace_probe_runs_total", dto.MetricType_COUNTER,
+	probeRuns = newSelfMetric("ebtrace_probe_runs_total", counterKind,
 		"Times each probe's BPF program ran (the kernel's BPF statistics).", "probe", "script")
-	probeSeconds = newSelfMetric("ebtrace_probe_run_seconds_total", dto.MetricType_COUNTER,
+	probeSeconds = newSelfMetric("ebtrace_probe_run_seconds_total", counterKind,
 		"Time each probe's BPF program ran in all (the kernel's BPF statistics).", "probe", "script")
-	seriesDropped = newSelfMetric("ebtrace_series_dropped_total", dto.MetricType_COUNTER,
+	seriesDropped = newSelfMetric("ebtrace_series_dropped_total", counterKind,
 		"Series a map held beyond the cap on series per map, summed over scrapes.", "map", "script")
-	scriptRunning = newSelfMetric("ebtrace_script_running", dto.MetricType_GAUGE,
+	scriptRunning = newSelfMetric("ebtrace_script_running", gaugeKind,
 		"1 while the script traces, 0 once it has ended (exit()).", "script")
 )
 
@@ -51,33 +49,28 @@ var selfMetrics = []*selfMetric{eventsLost, mapFull, helperErrors, probeRuns, pr
 
 // selfSeries collects the self-metrics' series of one scrape, a family
 // per metric that has any.
-type selfSeries map[*selfMetric]*dto.MetricFamily
+type selfSeries map[*selfMetric]*family
 
 // add adds a series of m with label values in m's label order.
 func (ss selfSeries) add(m *selfMetric, value float64, values ...string) {
 	f := ss[m]
 	if f == nil {
-		f = &dto.MetricFamily{Name: &m.name, Help: &m.help, Type: m.kind.Enum()}
+		f = &family{name: m.name, help: m.help, kind: m.kind}
 		ss[m] = f
 	}
-	series := &dto.Metric{Label: make([]*dto.LabelPair, len(m.labels))}
-	for i := range m.labels {
-		series.Label[i] = &dto.LabelPair{Name: &m.labels[i], Value: &values[i]}
+	se := &sample{labels: make([]label, len(m.labels)), value: value}
+	for i, name := range m.labels {
+		se.labels[i] = label{name, values[i]}
 	}
-	if m.kind == dto.MetricType_COUNTER {
-		series.Counter = &dto.Counter{Value: &value}
-	} else {
-		series.Gauge = &dto.Gauge{Value: &value}
-	}
-	f.Metric = append(f.Metric, series)
+	f.samples = append(f.samples, se)
 }
 
 // families returns the families, each one's series in label value order.
-func (ss selfSeries) families() []*dto.MetricFamily {
-	out := make([]*dto.MetricFamily, 0, len(ss))
+func (ss selfSeries) families() []*family {
+	out := make([]*family, 0, len(ss))
 	for _, f := range ss {
-		slices.SortFunc(f.Metric, func(a, b *dto.Metric) int {
-			return slices.CompareFunc(a.Label, b.Label, func(x, y *dto.LabelPair) int { return strings.Compare(x.GetValue(), y.GetValue()) })
+		slices.SortFunc(f.samples, func(a, b *sample) int {
+			return slices.CompareFunc(a.labels, b.labels, func(x, y label) int { return strings.Compare(x.value, y.value) })
 		})
 		out = append(out, f)
 	}
@@ -86,7 +79,7 @@ func (ss selfSeries) families() []*dto.MetricFamily {
 
 // gatherSelf builds the self-metrics' families of every script. A script
 // whose counters cannot be read leaves those series out.
-func (s *Server) gatherSelf() ([]*dto.MetricFamily, error) {
+func (s *Server) gatherSelf() ([]*family, error) {
 	ss := selfSeries{}
 	var errs []error
 	for _, sc := range s.current() {
@@ -133,12 +126,9 @@ func (s *Server) scriptSeries(sc *script, ss selfSeries) error {
 	return errors.Join(errs...)
 }
 
-// gatherMaps builds the families of every script's maps. They are built
-// as the exposition's own data (client_model's), not through a registry's
-// collector: for a map of 10,000 keys, const metrics and the registry's
-// checks and sorting cost more than reading the map.
-func (s *Server) gatherMaps() ([]*dto.MetricFamily, error) {
-	var out []*dto.MetricFamily
+// gatherMaps builds the families of every script's maps.
+func (s *Server) gatherMaps() ([]*family, error) {
+	var out []*family
 	var errs []error
 	seen := map[string]bool{}
 	for _, m := range selfMetrics {
@@ -158,10 +148,10 @@ func (s *Server) gatherMaps() ([]*dto.MetricFamily, error) {
 			f := s.mapFamily(sc, m)
 			switch {
 			case f == nil:
-			case seen[f.GetName()]:
-				sc.warnOnce(s.log, m.Name+" name", fmt.Sprintf("map %s would be exported as %s, a name another map has: /metrics leaves it out", m.Name, f.GetName()))
+			case seen[f.name]:
+				sc.warnOnce(s.log, m.Name+" name", fmt.Sprintf("map %s would be exported as %s, a name another map has: /metrics leaves it out", m.Name, f.name))
 			default:
-				seen[f.GetName()] = true
+				seen[f.name] = true
 				out = append(out, f)
 			}
 		}
@@ -174,7 +164,7 @@ func (s *Server) gatherMaps() ([]*dto.MetricFamily, error) {
 // nil for what has no number to export. Strings, time series and stacks
 // are on the page only. Scratch maps (@start[tid]) are the script's
 // working state, not its results.
-func (s *Server) mapFamily(sc *script, m ebtrace.MapSnapshot) *dto.MetricFamily {
+func (s *Server) mapFamily(sc *script, m ebtrace.MapSnapshot) *family {
 	switch {
 	case m.Scratch, m.Kind == ebtrace.KindString, m.Kind == ebtrace.KindTSeries:
 		return nil
@@ -198,29 +188,17 @@ func (s *Server) mapFamily(sc *script, m ebtrace.MapSnapshot) *dto.MetricFamily 
 		}
 		return 0
 	})
-	pairsOf := func(names, values []string) []*dto.LabelPair { return labelPairs(names, values, order) }
-	f := &dto.MetricFamily{Name: &name, Help: &help}
+	f := &family{name: name, help: help, kind: gaugeKind}
 	switch {
 	case m.Kind == ebtrace.KindHist || m.Kind == ebtrace.KindLHist:
-		f.Type = dto.MetricType_HISTOGRAM.Enum()
-		metrics := make([]dto.Metric, len(rows))
-		hists := make([]dto.Histogram, len(rows))
-		// bpftrace's histograms keep no sum of the values they count.
-		nan := math.NaN()
-		for i, se := range rows {
-			h := &hists[i]
-			h.SampleCount, h.SampleSum = &se.count, &nan
-			for _, le := range slices.Sorted(maps.Keys(se.buckets)) {
-				h.Bucket = append(h.Bucket, &dto.Bucket{UpperBound: &le, CumulativeCount: ptr(se.buckets[le])})
-			}
-			metrics[i].Label, metrics[i].Histogram = pairsOf(names, se.labels), h
-			f.Metric = append(f.Metric, &metrics[i])
+		f.kind = histogramKind
+		for _, se := range rows {
+			// bpftrace's histograms keep no sum of the values they count.
+			f.samples = append(f.samples, &sample{labels: labelPairs(names, se.labels, order), count: se.count, sum: math.NaN(), buckets: se.buckets})
 		}
 	case m.Kind == ebtrace.KindStats:
-		f.Type = dto.MetricType_GAUGE.Enum()
 		names := append(slices.Clone(names), "stat")
 		order := append(slices.Clone(order), len(names)-1)
-		pairsOf := func(names, values []string) []*dto.LabelPair { return labelPairs(names, values, order) }
 		for _, se := range rows {
 			avg := 0.0
 			if se.count > 0 {
@@ -230,30 +208,16 @@ func (s *Server) mapFamily(sc *script, m ebtrace.MapSnapshot) *dto.MetricFamily 
 				name  string
 				value float64
 			}{{"avg", avg}, {"count", float64(se.count)}, {"sum", se.value}} {
-				f.Metric = append(f.Metric, &dto.Metric{Label: pairsOf(names, append(slices.Clone(se.labels), st.name)), Gauge: &dto.Gauge{Value: &st.value}})
+				f.samples = append(f.samples, &sample{labels: labelPairs(names, append(slices.Clone(se.labels), st.name), order), value: st.value})
 			}
 		}
 	default:
-		metrics := make([]dto.Metric, len(rows))
 		if m.Counter {
-			name += "_total"
-			f.Type = dto.MetricType_COUNTER.Enum()
-			counters := make([]dto.Counter, len(rows))
-			for i, se := range rows {
-				counters[i].Value = &se.value
-				metrics[i].Counter = &counters[i]
-			}
-		} else {
-			f.Type = dto.MetricType_GAUGE.Enum()
-			gauges := make([]dto.Gauge, len(rows))
-			for i, se := range rows {
-				gauges[i].Value = &se.value
-				metrics[i].Gauge = &gauges[i]
-			}
+			f.name += "_total"
+			f.kind = counterKind
 		}
-		for i, se := range rows {
-			metrics[i].Label = pairsOf(names, se.labels)
-			f.Metric = append(f.Metric, &metrics[i])
+		for _, se := range rows {
+			f.samples = append(f.samples, &sample{labels: labelPairs(names, se.labels, order), value: se.value})
 		}
 	}
 	return f
@@ -261,17 +225,13 @@ func (s *Server) mapFamily(sc *script, m ebtrace.MapSnapshot) *dto.MetricFamily 
 
 // labelPairs pairs names with values, in order: the indices of names in
 // name order, as the exposition writes them.
-func labelPairs(names, values []string, order []int) []*dto.LabelPair {
-	pairs := make([]dto.LabelPair, len(order))
-	out := make([]*dto.LabelPair, len(order))
+func labelPairs(names, values []string, order []int) []label {
+	out := make([]label, len(order))
 	for i, j := range order {
-		pairs[i].Name, pairs[i].Value = &names[j], &values[j]
-		out[i] = &pairs[i]
+		out[i] = label{names[j], values[j]}
 	}
 	return out
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // series is one series of a map: a key's label values and its value, or
 // for a histogram its count and cumulative buckets, for stats its count
