@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/attach.sh times ebtrace and bpftrace from spawning the process to
 # their attach line, for a one-tracepoint script and four of bpftrace's
-# tools, with ebtrace's EBTRACE_TIMING breakdown and the exec floor of a
-# trivial static Go program. See bench/README.md. Needs root and Go.
+# tools, with ebtrace's EBTRACE_TIMING breakdown, the exec floor of a
+# trivial static Go program and the attach floor of a minimal cilium/ebpf
+# one (bench/cmd/attachfloor). See bench/README.md. Needs root and Go.
 #
 # Environment:
 #   ROUNDS=N        rounds, the tracers taking turns in each (default 9)
@@ -31,14 +32,16 @@ trap 'rm -rf "$TMP"' EXIT
 note() { echo "attach.sh: $*" >&2; }
 
 (cd "$ROOT" && go build -o "$TMP/benchrun" ./bench/cmd/benchrun &&
-	CGO_ENABLED=0 go build -o "$TMP/startfloor" ./bench/cmd/startfloor) || {
+	CGO_ENABLED=0 go build -o "$TMP/startfloor" ./bench/cmd/startfloor &&
+	CGO_ENABLED=0 go build -o "$TMP/attachfloor" ./bench/cmd/attachfloor) || {
 	note "building the helpers failed"
 	exit 1
 }
 EBTRACE=${EBTRACE:-}
 if [[ -z $EBTRACE ]]; then
-	(cd "$ROOT" && go build -o "$TMP/ebtrace" ./cmd/ebtrace) || {
-		note "go build ./cmd/ebtrace failed"
+	# As the README builds it: static, with serve.
+	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$TMP/ebtrace" ./cmd/ebtrace) || {
+		note "CGO_ENABLED=0 go build ./cmd/ebtrace failed"
 		exit 1
 	}
 	EBTRACE=$TMP/ebtrace
@@ -95,6 +98,7 @@ run() {
 
 for ((r = 0; r < ROUNDS; r++)); do
 	run floor '^main$' -- "$TMP/startfloor"
+	run attachfloor '^Attached' -- "$TMP/attachfloor"
 	for i in "${!ROWS[@]}"; do
 		run "e$i" '^Attached' -- "$EBTRACE" "${SCRIPT[$i]}"
 		# bpftrace says "Attaching N probes..." on stdout before it
@@ -113,6 +117,7 @@ for i in "${!ROWS[@]}"; do
 done
 echo
 echo "exec floor (a static Go program, spawn to main): $(stats <"$TMP/floor" 2>/dev/null || echo n/a) ms"
+echo "attach floor (cilium/ebpf: one map, one program, one tracepoint): $(stats <"$TMP/attachfloor" 2>/dev/null || echo n/a) ms"
 echo
 echo "ebtrace's EBTRACE_TIMING breakdown, medians in ms:"
 for i in "${!ROWS[@]}"; do

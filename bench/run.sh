@@ -66,11 +66,11 @@ TOOLS=()
 if [[ -n ${EBTRACE:-} ]]; then
 	BIN[ebtrace]=$EBTRACE
 	TOOLS+=(ebtrace)
-elif (cd "$ROOT" && go build -o "$TMP/ebtrace" ./cmd/ebtrace) >"$TMP/ebtrace-build.log" 2>&1; then
+elif (cd "$ROOT" && CGO_ENABLED=0 go build -o "$TMP/ebtrace" ./cmd/ebtrace) >"$TMP/ebtrace-build.log" 2>&1; then
 	BIN[ebtrace]=$TMP/ebtrace
 	TOOLS+=(ebtrace)
 else
-	note "go build ./cmd/ebtrace failed; skipping ebtrace:"
+	note "CGO_ENABLED=0 go build ./cmd/ebtrace failed; skipping ebtrace:"
 	tail -n 5 "$TMP/ebtrace-build.log" | sed 's/^/    /' >&2
 fi
 if [[ -n ${BEFORE:-} ]]; then
