@@ -98,7 +98,7 @@ run() {
 
 for ((r = 0; r < ROUNDS; r++)); do
 	run floor '^main$' -- "$TMP/startfloor"
-	run attachfloor '^Attached' -- "$TMP/attachfloor"
+	run afloor '^Attached' -- "$TMP/attachfloor"
 	for i in "${!ROWS[@]}"; do
 		run "e$i" '^Attached' -- "$EBTRACE" "${SCRIPT[$i]}"
 		# bpftrace says "Attaching N probes..." on stdout before it
@@ -117,7 +117,7 @@ for i in "${!ROWS[@]}"; do
 done
 echo
 echo "exec floor (a static Go program, spawn to main): $(stats <"$TMP/floor" 2>/dev/null || echo n/a) ms"
-echo "attach floor (cilium/ebpf: one map, one program, one tracepoint): $(stats <"$TMP/attachfloor" 2>/dev/null || echo n/a) ms"
+echo "attach floor (cilium/ebpf: one map, one program, one tracepoint): $(stats <"$TMP/afloor" 2>/dev/null || echo n/a) ms"
 echo
 echo "ebtrace's EBTRACE_TIMING breakdown, medians in ms:"
 for i in "${!ROWS[@]}"; do
