@@ -85,19 +85,8 @@ func loopbackPort(t *testing.T) int {
 // status is 200.
 func get(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s\n%s", url, resp.Status, body)
-	}
-	return string(body)
+	_, body := fetch(t, url, "")
+	return body
 }
 
 // comm is the name the kernel gives a process running the program at
@@ -306,7 +295,7 @@ func TestMetricsFormats(t *testing.T) {
 		"tracepoint:syscalls:sys_enter_getppid /pid == %d/ { @calls = count(); }\n", calls.Pid()))
 	calls.Release(t)
 
-	resp, text := scrapeWith(t, base, "")
+	resp, text := fetch(t, base+"/metrics", "identity")
 	if ct := resp.Header.Get("Content-Type"); ct != "text/plain; version=0.0.4; charset=utf-8" {
 		t.Errorf("text scrape: Content-Type %q", ct)
 	}
@@ -335,7 +324,7 @@ ebtrace_script_running{script="formats"} 1
 		t.Errorf("text scrape: got\n%s\nwant\n%s", got, want)
 	}
 
-	resp, body := scrapeWith(t, base, "br;q=1.0, gzip;q=0.5")
+	resp, body := fetch(t, base+"/metrics", "br;q=1.0, gzip;q=0.5")
 	if enc := resp.Header.Get("Content-Encoding"); enc != "gzip" {
 		t.Fatalf("gzip scrape: Content-Encoding %q, want gzip", enc)
 	}
@@ -357,19 +346,17 @@ ebtrace_script_running{script="formats"} 1
 	}
 }
 
-// scrapeWith gets base's /metrics with this Accept-Encoding header
-// (identity when empty) and returns the response and its raw body.
-func scrapeWith(t *testing.T, base, encoding string) (*http.Response, string) {
+// fetch gets url with this Accept-Encoding header (when empty, the
+// client asks for gzip and decodes it itself) and returns the response
+// and its body, failing the test unless the status is 200.
+func fetch(t *testing.T, url, encoding string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest("GET", base+"/metrics", nil)
+	req, err := http.NewRequest("GET", url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Set, the header stops the client from asking for gzip and
-	// decoding it itself.
-	req.Header.Set("Accept-Encoding", encoding)
-	if encoding == "" {
-		req.Header.Set("Accept-Encoding", "identity")
+	if encoding != "" {
+		req.Header.Set("Accept-Encoding", encoding)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -381,7 +368,7 @@ func scrapeWith(t *testing.T, base, encoding string) (*http.Response, string) {
 		t.Fatal(err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %s\n%s", resp.Status, body)
+		t.Fatalf("GET %s: %s\n%s", url, resp.Status, body)
 	}
 	return resp, string(body)
 }
