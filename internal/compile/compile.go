@@ -134,8 +134,7 @@ func Compile(file *source.File, reg *probe.Registry, env *probe.Env, opts Option
 	popts.CountSlots = popts.CountSlots && opts.CountSlots != nil
 	r.Plan = plan.New(r.Info, popts)
 	if r.Plan.SlotStride > 0 && opts.CountSlots() != nil {
-		popts.CountSlots = false
-		r.Plan = plan.New(r.Info, popts)
+		r.Plan.DropSlots()
 	}
 	cpus := opts.CPUs
 	if cpus == 0 {

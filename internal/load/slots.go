@@ -28,11 +28,7 @@ func (o *Object) FlushSlots() error {
 	if prog == nil {
 		return nil
 	}
-	cpus, err := ebpf.PossibleCPU()
-	if err != nil {
-		return fmt.Errorf("flush count slots: %w", err)
-	}
-	for cpu := range cpus {
+	for cpu := range o.Result.Plan.SlotCPUs {
 		if err := flushOn(prog, cpu); err != nil {
 			return err
 		}

@@ -99,6 +99,15 @@ func (p *Plan) planSlots(info *check.Info) {
 	p.SlotStride = (stride + slotAlign - 1) / slotAlign * slotAlign
 }
 
+// DropSlots takes every map's slot away, for a kernel that cannot run
+// FlushProgram.
+func (p *Plan) DropSlots() {
+	for _, m := range p.Maps {
+		m.Slotted, m.Slot = false, 0
+	}
+	p.SlotStride = 0
+}
+
 // SlotKeyAt is where m's slot keeps its key, from the slot's start.
 func (m *Map) SlotKeyAt() int {
 	if m.Kind == output.Sum {

@@ -144,19 +144,23 @@ func (km *kernelMap) NextKey(key []byte) ([]byte, error) {
 	var prev any
 	if key != nil {
 		prev = key
-	} else if km.flush != nil {
-		if err := km.flush(); err != nil {
-			return nil, err
-		}
+	} else if err := km.flushSlots(); err != nil {
+		return nil, err
 	}
 	return next, km.m.NextKey(prev, next)
 }
 
+// flushSlots moves the count slots into their maps before a read of one.
+func (km *kernelMap) flushSlots() error {
+	if km.flush == nil {
+		return nil
+	}
+	return km.flush()
+}
+
 func (km *kernelMap) Lookup(key []byte) ([]byte, error) {
-	if km.flush != nil {
-		if err := km.flush(); err != nil {
-			return nil, err
-		}
+	if err := km.flushSlots(); err != nil {
+		return nil, err
 	}
 	val := make([]byte, km.m.ValueSize())
 	return val, km.m.Lookup(key, val)
@@ -192,10 +196,8 @@ const batchBytes = 1 << 20
 
 // Dump reads every element, in batches where the kernel supports it.
 func (km *kernelMap) Dump() ([]Element, error) {
-	if km.flush != nil {
-		if err := km.flush(); err != nil {
-			return nil, err
-		}
+	if err := km.flushSlots(); err != nil {
+		return nil, err
 	}
 	out, err := km.dumpBatch()
 	if errors.Is(err, ebpf.ErrNotSupported) {
